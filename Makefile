@@ -1,0 +1,31 @@
+# The whole set-up: `make run` and `make test`. Each creates .venv when missing and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: run test bench clean
+
+$(VENV)/.base: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base
+	$(PIP) install -q -e '.[test,bench]'
+	touch $@
+
+run: $(VENV)/.base
+	$(VENV)/bin/cns run
+
+test: $(VENV)/.test
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.test
+	$(VENV)/bin/cns bench actors --json out/bench-actors.json
+	$(VENV)/bin/cns bench signals --json out/bench-signals.json
+	$(VENV)/bin/cns bench pipeline --json out/bench-pipeline.json
+
+clean:
+	rm -rf $(VENV) out build src/*.egg-info

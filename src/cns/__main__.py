@@ -1,0 +1,5 @@
+import sys
+
+from cns.cli import main
+
+sys.exit(main())

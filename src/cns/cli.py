@@ -1,0 +1,89 @@
+"""The ``cns`` command: parses arguments and hands them to the package that owns the subcommand.
+
+Each handler is imported lazily, so ``cns --help`` stays fast and a subcommand pays only for what it uses.
+Handlers take the parsed ``argparse.Namespace`` and return a process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+# subcommand -> "module:function" taking the parsed Namespace and returning an exit code
+_HANDLERS: dict[str, str] = {
+    "run": "cns.replay.cli:main",
+    "bench actors": "cns.bench.actors:main",
+    "bench signals": "cns.bench.signals:main",
+    "bench pipeline": "cns.bench.pipeline:main",
+    "validate": "cns.rules.cli:validate_main",
+    "compile": "cns.rules.cli:compile_main",
+    "news convert": "cns.news.cli:convert_main",
+    "demo": "cns.otp.demo:main",
+}
+
+
+def _handler(key: str) -> Callable[[argparse.Namespace], int]:
+    module, _, func = _HANDLERS[key].partition(":")
+    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cns", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="generate (or load) news + market data and replay the whole pipeline")
+    run.add_argument("--events", type=int, default=4_565_400, help="news events to generate (default: %(default)s)")
+    run.add_argument("--seconds", type=float, default=300.0, help="simulated seconds (default: %(default)s)")
+    run.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
+    run.add_argument("--news", metavar="PATH", help="your own news (JSONL or CNS binary) instead of generated")
+    run.add_argument("--market", metavar="PATH", help="your own quotes/trades (CSV or Parquet)")
+    run.add_argument("--config", metavar="PATH", help="TOML config overriding thresholds and risk limits")
+    run.add_argument("--out", metavar="DIR", default="out", help="report directory (default: %(default)s)")
+    run.add_argument("--no-slow-baseline", action="store_true", help="skip the 100 ms decision-latency replay")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(key="run")
+
+    bench = sub.add_parser("bench", help="benchmarks against named peers, measured in the same run")
+    bsub = bench.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for what, text in (
+        ("actors", "actor runtime vs Pykka, Thespian, asyncio"),
+        ("signals", "compiled SHACL kernels vs pySHACL"),
+        ("pipeline", "news-to-order pipeline throughput and per-stage latency"),
+    ):
+        b = bsub.add_parser(what, help=text)
+        b.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
+        b.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
+        b.set_defaults(key=f"bench {what}")
+
+    val = sub.add_parser("validate", help="validate RDF data against SHACL shapes; prints a sh:ValidationReport")
+    val.add_argument("--shapes", required=True, metavar="S.ttl")
+    val.add_argument("--data", required=True, metavar="D.ttl")
+    val.set_defaults(key="validate")
+
+    comp = sub.add_parser("compile", help="compile SHACL shapes ahead of time to a cached kernel artifact")
+    comp.add_argument("shapes", metavar="SHAPES.ttl")
+    comp.add_argument("-o", "--output", metavar="ARTIFACT", help="artifact path (default: SHAPES.cnsk)")
+    comp.set_defaults(key="compile")
+
+    news = sub.add_parser("news", help="news wire formats")
+    nsub = news.add_subparsers(dest="what", metavar="WHAT", required=True)
+    conv = nsub.add_parser("convert", help="convert news between JSON Lines and the CNS binary format")
+    conv.add_argument("input", metavar="IN")
+    conv.add_argument("output", metavar="OUT")
+    conv.add_argument("--rejects", metavar="PATH", help="quarantine file (default: OUT.rejects.jsonl)")
+    conv.set_defaults(key="news convert")
+
+    demo = sub.add_parser("demo", help="a short demo of a supervised actor tree surviving crashes")
+    demo.set_defaults(key="demo")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _handler(args.key)(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

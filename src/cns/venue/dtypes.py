@@ -1,0 +1,56 @@
+"""Order-entry and execution records exchanged between trading/ and venue/.
+
+Prices in USD (float64), quantities in shares (int64, always positive; the side says the direction),
+times in ns since epoch. Instruments are ticker dictionary codes (``uint32``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIDE_BUY = 1
+SIDE_SELL = -1
+
+ORDER_LIMIT = 0
+ORDER_MARKET = 1
+ORDER_IOC = 2  # limit, immediate-or-cancel
+ORDER_CANCEL = 3  # cancels order `target_id`
+
+# execution report kinds
+EXEC_ACK = 0
+EXEC_FILL = 1  # complete fill of the remaining quantity
+EXEC_PARTIAL = 2
+EXEC_CANCELED = 3
+EXEC_REJECTED = 4
+EXEC_EXPIRED = 5  # IOC / market remainder not filled
+
+ORDER_DTYPE = np.dtype(
+    [
+        ("order_id", np.uint64),
+        ("target_id", np.uint64),  # for ORDER_CANCEL: the order to cancel
+        ("owner", np.uint32),  # trader id (0 = CNS, others = simulated competitors/background)
+        ("instrument", np.uint32),  # ticker dictionary code
+        ("side", np.int8),  # SIDE_*
+        ("type", np.uint8),  # ORDER_*
+        ("qty", np.int64),  # shares
+        ("price", np.float64),  # USD limit price (ignored for market orders)
+        ("ts_ns", np.int64),  # time the order was sent
+        ("news_id", np.uint64),  # the news item that caused it (0 = none)
+    ],
+    align=True,
+)
+
+EXEC_DTYPE = np.dtype(
+    [
+        ("order_id", np.uint64),
+        ("owner", np.uint32),
+        ("instrument", np.uint32),
+        ("kind", np.uint8),  # EXEC_*
+        ("side", np.int8),
+        ("qty", np.int64),  # shares filled by this report (0 for ack/cancel)
+        ("leaves", np.int64),  # shares still open after this report
+        ("price", np.float64),  # USD fill price
+        ("ts_ns", np.int64),  # venue time of the report
+    ],
+    align=True,
+)
