@@ -68,3 +68,17 @@ def default_instruments(n: int = 500) -> tuple[InstrumentInfo, ...]:
         ticker = _NAMED[i] if i < len(_NAMED) else f"T{i:04d}"
         out.append(InstrumentInfo(ticker, 20.0 + (i * 37 % 480)))
     return tuple(out)
+
+
+def ticker_dictionary(instruments: tuple[InstrumentInfo, ...] | None = None):  # -> Dictionary
+    """The canonical ticker dictionary: code ``k`` is ``instruments[k - 1]`` (code 0 = no ticker)."""
+    from cns.signals.dictionary import Dictionary
+
+    return Dictionary(i.ticker for i in (instruments or default_instruments()))
+
+
+def source_dictionary(sources: tuple[SourceInfo, ...] = DEFAULT_SOURCES):  # -> Dictionary
+    """The canonical source dictionary: code ``k`` is ``sources[k - 1]`` (code 0 = unknown source)."""
+    from cns.signals.dictionary import Dictionary
+
+    return Dictionary(s.domain for s in sources)
