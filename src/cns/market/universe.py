@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cns.signals.dictionary import Dictionary
+
 CATEGORIES: tuple[str, ...] = ("wire", "mainstream", "official", "expert", "blog", "social")
 
 
@@ -70,15 +72,11 @@ def default_instruments(n: int = 500) -> tuple[InstrumentInfo, ...]:
     return tuple(out)
 
 
-def ticker_dictionary(instruments: tuple[InstrumentInfo, ...] | None = None):  # -> Dictionary
+def ticker_dictionary(instruments: tuple[InstrumentInfo, ...] | None = None) -> Dictionary:
     """The canonical ticker dictionary: code ``k`` is ``instruments[k - 1]`` (code 0 = no ticker)."""
-    from cns.signals.dictionary import Dictionary
-
     return Dictionary(i.ticker for i in (instruments or default_instruments()))
 
 
-def source_dictionary(sources: tuple[SourceInfo, ...] = DEFAULT_SOURCES):  # -> Dictionary
+def source_dictionary(sources: tuple[SourceInfo, ...] = DEFAULT_SOURCES) -> Dictionary:
     """The canonical source dictionary: code ``k`` is ``sources[k - 1]`` (code 0 = unknown source)."""
-    from cns.signals.dictionary import Dictionary
-
     return Dictionary(s.domain for s in sources)
