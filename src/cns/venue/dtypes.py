@@ -24,6 +24,22 @@ EXEC_CANCELED = 3
 EXEC_REJECTED = 4
 EXEC_EXPIRED = 5  # IOC / market remainder not filled
 
+# reject reasons (EXEC_DTYPE.reason; 0 on every report that is not EXEC_REJECTED)
+REJECT_NONE = 0
+REJECT_TYPE = 1  # unknown ORDER_* type
+REJECT_INSTRUMENT = 2  # instrument code not listed on the venue
+REJECT_SIDE = 3  # side is not SIDE_BUY / SIDE_SELL
+REJECT_QTY = 4  # qty <= 0
+REJECT_PRICE = 5  # limit price not finite or <= 0
+REJECT_PRICE_BAND = 6  # limit price outside the instrument's price band
+REJECT_UNKNOWN_ORDER = 7  # cancel of an order that is not resting (unknown, filled or already canceled)
+REJECT_DUPLICATE_ID = 8  # (owner, order_id) already resting
+REJECT_BOOK_FULL = 9  # the venue's order pool is full; the unfilled remainder is not rested
+REJECT_NAMES: tuple[str, ...] = (
+    "none", "type", "instrument", "side", "qty", "price", "price_band", "unknown_order", "duplicate_id",
+    "book_full",
+)
+
 ORDER_DTYPE = np.dtype(
     [
         ("order_id", np.uint64),
@@ -47,6 +63,7 @@ EXEC_DTYPE = np.dtype(
         ("instrument", np.uint32),
         ("kind", np.uint8),  # EXEC_*
         ("side", np.int8),
+        ("reason", np.uint8),  # REJECT_* for EXEC_REJECTED, else 0 (sits in former padding: itemsize unchanged)
         ("qty", np.int64),  # shares filled by this report (0 for ack/cancel)
         ("leaves", np.int64),  # shares still open after this report
         ("price", np.float64),  # USD fill price

@@ -1,0 +1,238 @@
+"""The CNS binary news format (``.cnsb``): header, dictionaries, fixed 152-byte records, headline blob.
+
+Layout byte by byte in ``docs/news-binary.md``. Reading validates every record in a Numba kernel
+(:func:`cns.news.binary_kernels.parse_records`); corrupt records are quarantined with their 0-based record
+index as ``Reject.line``. The header itself must be sound: a bad header raises :class:`NewsFormatError`.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cns.news.batch import (
+    REASON_BAD_CODE,
+    REASON_BAD_FIELD,
+    REASON_BAD_KIND,
+    REASON_BAD_LENGTH,
+    REASON_CONFIDENCE_RANGE,
+    REASON_NOT_UTF8,
+    NewsBatch,
+    Reject,
+)
+from cns.news.binary_kernels import parse_records
+from cns.news.errors import NewsFormatError
+from cns.signals.dictionary import Dictionary
+from cns.signals.dtypes import NEWS_DTYPE
+
+MAGIC = b"CNSNEWS\x00"
+VERSION = 1
+HEADER_SIZE = 64
+_HEADER = struct.Struct("<8sHHIQQQQQQ")  # magic, version, header_size, record_size, n, dict_off, dict_len,
+#                                         records_off, blob_off, blob_len
+assert _HEADER.size == HEADER_SIZE
+
+WIRE_DTYPE = np.dtype({
+    "names": ["id", "publish_ns", "receive_ns", "event_ns", "source", "data_source", "tickers", "n_tickers",
+              "kind", "evidence_type", "reserved0", "flags", "reserved1", "confidence", "eps_actual",
+              "eps_expected", "move_pct", "rate", "sentiment", "headline_len", "headline_off", "evidence_hash"],
+    "formats": ["<u8", "<i8", "<i8", "<i8", "<u4", "<u4", ("<u4", (4,)), "u1", "u1", "u1", "u1", "<u2", "<u2",
+                "<f8", "<f8", "<f8", "<f8", "<f8", "<f4", "<u4", "<u8", ("u1", (32,))],
+    "offsets": [0, 8, 16, 24, 32, 36, 40, 56, 57, 58, 59, 60, 62, 64, 72, 80, 88, 96, 104, 108, 112, 120],
+    "itemsize": 152,
+})
+RECORD_SIZE = WIRE_DTYPE.itemsize
+
+_REASONS = {
+    1: (REASON_BAD_KIND, "kind is not one of the 8 KIND_* codes"),
+    2: (REASON_BAD_LENGTH, "n_tickers > 4 or headline bytes past the end of the blob"),
+    3: (REASON_BAD_CODE, "a source/ticker/data-source code outside its dictionary, or bad ticker padding"),
+    4: (REASON_BAD_FIELD, "bad evidence_type, unknown flag bits, non-zero reserved bytes or negative time"),
+    5: (REASON_CONFIDENCE_RANGE, "confidence outside 0..1 (or NaN)"),
+    6: (REASON_NOT_UTF8, "headline bytes are not valid UTF-8"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryLayout:
+    """Where things are in one ``.cnsb`` file (byte offsets from the file start) and its dictionaries."""
+
+    n_records: int
+    records_offset: int
+    blob_offset: int
+    blob_len: int
+    sources: Dictionary
+    tickers: Dictionary
+    data_sources: Dictionary
+
+
+def _check_host() -> None:
+    if sys.byteorder != "little":
+        raise NewsFormatError("the CNS binary reader needs a little-endian host")
+
+
+def _pad8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def _encode_dicts(dicts: tuple[Dictionary, ...]) -> bytes:
+    out = bytearray()
+    for d in dicts:
+        strings = d.strings()[1:]
+        out += struct.pack("<I", len(strings))
+        for s in strings:
+            b = s.encode("utf-8")
+            if len(b) > 0xFFFF:
+                raise NewsFormatError(f"dictionary string of {len(b)} bytes exceeds 65535: {s[:40]!r}...")
+            out += struct.pack("<H", len(b)) + b
+    return bytes(out)
+
+
+def _decode_dicts(buf: bytes, where: str) -> tuple[Dictionary, Dictionary, Dictionary]:
+    dicts = []
+    p = 0
+    try:
+        for _ in range(3):
+            (count,) = struct.unpack_from("<I", buf, p)
+            p += 4
+            strings = []
+            for _ in range(count):
+                (n,) = struct.unpack_from("<H", buf, p)
+                p += 2
+                if p + n > len(buf):
+                    raise NewsFormatError(f"{where}: dictionary string runs past the dictionary section")
+                strings.append(buf[p : p + n].decode("utf-8"))
+                p += n
+            d = Dictionary(strings)
+            if len(d) != count + 1:
+                raise NewsFormatError(f"{where}: dictionary holds duplicate or empty strings")
+            dicts.append(d)
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise NewsFormatError(f"{where}: corrupt dictionary section ({exc})") from exc
+    return dicts[0], dicts[1], dicts[2]
+
+
+def write_binary(batch: NewsBatch, path: str | Path) -> int:
+    """Write ``batch`` in the CNS binary format; returns the file size in bytes. The blob is written as is."""
+    _check_host()
+    r = batch.records
+    n = len(r)
+    w = np.zeros(n, WIRE_DTYPE)
+    for name in ("id", "publish_ns", "receive_ns", "event_ns", "source", "data_source", "tickers", "n_tickers",
+                 "kind", "evidence_type", "flags", "confidence", "eps_actual", "eps_expected", "move_pct",
+                 "rate", "sentiment", "headline_len", "headline_off", "evidence_hash"):
+        w[name] = r[name]
+    dict_bytes = _encode_dicts((batch.sources, batch.tickers, batch.data_sources))
+    records_off = _pad8(HEADER_SIZE + len(dict_bytes))
+    blob_off = records_off + n * RECORD_SIZE
+    blob = np.ascontiguousarray(batch.headlines)
+    header = _HEADER.pack(MAGIC, VERSION, HEADER_SIZE, RECORD_SIZE, n, HEADER_SIZE, len(dict_bytes),
+                          records_off, blob_off, len(blob))
+    with open(path, "wb") as fh:
+        fh.write(header)
+        fh.write(dict_bytes)
+        fh.write(b"\x00" * (records_off - HEADER_SIZE - len(dict_bytes)))
+        fh.write(memoryview(w).cast("B"))
+        fh.write(memoryview(blob))
+    return blob_off + len(blob)
+
+
+def read_layout(raw: np.ndarray, where: str = "<bytes>") -> BinaryLayout:
+    """Validate the header of a ``.cnsb`` image ``raw`` (``uint8``) and decode its dictionaries."""
+    _check_host()
+    if len(raw) < HEADER_SIZE:
+        raise NewsFormatError(f"{where}: {len(raw)} bytes, shorter than the {HEADER_SIZE}-byte header")
+    magic, version, hsize, rsize, n, d_off, d_len, r_off, b_off, b_len = _HEADER.unpack(raw[:HEADER_SIZE].tobytes())
+    if magic != MAGIC:
+        raise NewsFormatError(f"{where}: bad magic {magic!r}, expected {MAGIC!r}")
+    if version != VERSION or hsize != HEADER_SIZE or rsize != RECORD_SIZE:
+        raise NewsFormatError(f"{where}: unsupported version {version} (header {hsize} B, record {rsize} B)")
+    if not (d_off == HEADER_SIZE and r_off == _pad8(d_off + d_len) and b_off == r_off + n * RECORD_SIZE
+            and b_off + b_len == len(raw)):
+        raise NewsFormatError(
+            f"{where}: header offsets disagree with the file size {len(raw)} (n={n}, dict {d_off}+{d_len}, "
+            f"records at {r_off}, blob {b_off}+{b_len})")
+    src, tick, ds = _decode_dicts(raw[d_off : d_off + d_len].tobytes(), where)
+    return BinaryLayout(n, r_off, b_off, b_len, src, tick, ds)
+
+
+def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count: int, out: np.ndarray,
+                       status: np.ndarray) -> int:
+    """Parse wire records ``start .. start+count`` of the image ``raw`` into ``out`` (NEWS_DTYPE, len >= count).
+
+    ``status[:count]`` gets each record's parse status (0 = good, else a quarantine code, see
+    :func:`rejects_from_status`). Returns the number of good records written to ``out[:n]``; their
+    ``headline_off`` addresses the file's blob ``raw[layout.blob_offset:]``. Sentiment is *not* recomputed.
+    """
+    count = max(0, min(count, layout.n_records - start))
+    a = layout.records_offset + start * RECORD_SIZE
+    wire = raw[a : a + count * RECORD_SIZE].view(WIRE_DTYPE)
+    blob = raw[layout.blob_offset : layout.blob_offset + layout.blob_len]
+    return int(parse_records(wire, blob, len(layout.sources), len(layout.tickers), len(layout.data_sources),
+                             out, status))
+
+
+def rejects_from_status(raw: np.ndarray, layout: BinaryLayout, start: int, status: np.ndarray) -> list[Reject]:
+    """Quarantine entries for the non-zero ``status`` of records ``start ..``: index, reason, record bytes (hex)."""
+    out = []
+    for k in np.flatnonzero(status):
+        idx = start + int(k)
+        a = layout.records_offset + idx * RECORD_SIZE
+        code, text = _REASONS[int(status[k])]
+        out.append(Reject(idx, f"{code}: record {idx}: {text}", raw[a : a + RECORD_SIZE].tobytes().hex()))
+    return out
+
+
+def read_binary(path: str | Path, sources: Dictionary | None = None, tickers: Dictionary | None = None, *,
+                data_sources: Dictionary | None = None, sentiment: bool = False,
+                rejects_path: str | Path | None = None) -> NewsBatch:
+    """Read a ``.cnsb`` file into a :class:`NewsBatch` (corrupt records quarantined, never raised).
+
+    By default the batch uses the file's own dictionaries; pass ``sources``/``tickers``/``data_sources`` to
+    re-code into yours (unseen strings are interned). ``sentiment=True`` recomputes the headline polarity;
+    otherwise the stored ``sentiment`` field is kept. Raises :class:`NewsFormatError` for a bad header.
+    """
+    raw = np.memmap(path, dtype=np.uint8, mode="r") if Path(path).stat().st_size else np.zeros(0, np.uint8)
+    layout = read_layout(raw, str(path))
+    out = np.empty(layout.n_records, NEWS_DTYPE)
+    status = np.zeros(layout.n_records, np.uint8)
+    n = parse_binary_chunk(raw, layout, 0, layout.n_records, out, status)
+    records = out[:n] if n < len(out) else out
+    rejects = rejects_from_status(raw, layout, 0, status) if n < layout.n_records else []
+    blob = np.array(raw[layout.blob_offset : layout.blob_offset + layout.blob_len])
+    del raw
+    src, tick, ds = layout.sources, layout.tickers, layout.data_sources
+    if sources is not None:
+        records["source"] = _recode(src, sources)[records["source"]]
+        src = sources
+    if tickers is not None:
+        records["tickers"] = _recode(tick, tickers)[records["tickers"]]
+        tick = tickers
+    if data_sources is not None:
+        records["data_source"] = _recode(ds, data_sources)[records["data_source"]]
+        ds = data_sources
+    if sentiment and n:
+        from cns.news.sentiment import score_records
+
+        score_records(records, blob)
+    batch = NewsBatch(records, blob, src, tick, ds, rejects)
+    if rejects_path is not None:
+        from cns.news.jsonl import write_rejects
+
+        write_rejects(rejects, rejects_path)
+    return batch
+
+
+def _recode(file_dict: Dictionary, target: Dictionary) -> np.ndarray:
+    """``map[file_code] = target_code`` (code 0 stays 0)."""
+    return np.array([target.intern(s) for s in file_dict.strings()], dtype=np.uint32)
+
+
+def is_binary(path: str | Path) -> bool:
+    """True when the file starts with the CNS binary magic."""
+    with open(path, "rb") as fh:
+        return fh.read(len(MAGIC)) == MAGIC

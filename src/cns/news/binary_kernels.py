@@ -1,0 +1,120 @@
+"""Numba parse kernel of the CNS binary news format: validates each wire record and copies the good ones
+into ``NEWS_DTYPE``; a corrupt record gets a non-zero status and is left out (quarantine)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# parse status per wire record (0 = good); cns.news.binary maps them to Reject reason codes
+ST_OK = 0
+ST_BAD_KIND = 1
+ST_BAD_LENGTH = 2
+ST_BAD_CODE = 3
+ST_BAD_FIELD = 4
+ST_CONFIDENCE = 5
+ST_NOT_UTF8 = 6
+
+_N_KINDS = 8
+_N_EVIDENCE = 5
+_KNOWN_FLAGS = 0xF
+_MAX_TICKERS = 4
+
+
+@njit(cache=True)
+def utf8_valid(buf: np.ndarray, start: int, end: int) -> bool:
+    """True when ``buf[start:end]`` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF)."""
+    p = start
+    while p < end:
+        c = buf[p]
+        if c < 0x80:
+            p += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            n = 1
+            lo, hi = 0x80, 0xBF
+        elif 0xE0 <= c <= 0xEF:
+            n = 2
+            lo = 0xA0 if c == 0xE0 else 0x80
+            hi = 0x9F if c == 0xED else 0xBF
+        elif 0xF0 <= c <= 0xF4:
+            n = 3
+            lo = 0x90 if c == 0xF0 else 0x80
+            hi = 0x8F if c == 0xF4 else 0xBF
+        else:
+            return False
+        if p + n >= end:
+            return False
+        c1 = buf[p + 1]
+        if c1 < lo or c1 > hi:
+            return False
+        for k in range(2, n + 1):
+            ck = buf[p + k]
+            if ck < 0x80 or ck > 0xBF:
+                return False
+        p += n + 1
+    return True
+
+
+@njit(cache=True)
+def parse_records(wire: np.ndarray, blob: np.ndarray, n_sources: int, n_tickers: int, n_data_sources: int,
+                  out: np.ndarray, status: np.ndarray) -> int:
+    """Validate ``wire`` (WIRE_DTYPE view of the file bytes) and append good records to ``out``.
+
+    ``status[i]`` receives the ST_* code of ``wire[i]``; returns the number of records written to ``out``.
+    Dictionary sizes count the absent code 0 (a valid code is ``< n``).
+    """
+    blob_len = np.uint64(len(blob))
+    j = 0
+    for i in range(len(wire)):
+        w = wire[i]
+        st = ST_OK
+        nt = w.n_tickers
+        off = w.headline_off
+        ln = np.uint64(w.headline_len)
+        if w.kind >= _N_KINDS:
+            st = ST_BAD_KIND
+        elif nt > _MAX_TICKERS or off > blob_len or ln > blob_len - off:
+            st = ST_BAD_LENGTH
+        elif w.source >= n_sources or w.data_source >= n_data_sources:
+            st = ST_BAD_CODE
+        elif w.evidence_type >= _N_EVIDENCE or (w.flags & ~_KNOWN_FLAGS) != 0 or w.reserved0 != 0 \
+                or w.reserved1 != 0 or w.publish_ns < 0 or w.receive_ns < 0 or w.event_ns < 0:
+            st = ST_BAD_FIELD
+        elif not (w.confidence >= 0.0 and w.confidence <= 1.0):
+            st = ST_CONFIDENCE
+        else:
+            for k in range(_MAX_TICKERS):
+                t = w.tickers[k]
+                if t >= n_tickers or (k < nt and t == 0) or (k >= nt and t != 0):
+                    st = ST_BAD_CODE
+            if st == ST_OK and not utf8_valid(blob, np.int64(off), np.int64(off) + np.int64(ln)):
+                st = ST_NOT_UTF8
+        status[i] = st
+        if st != ST_OK:
+            continue
+        o = out[j]
+        o.id = w.id
+        o.publish_ns = w.publish_ns
+        o.receive_ns = w.receive_ns
+        o.event_ns = w.event_ns
+        o.source = w.source
+        o.data_source = w.data_source
+        for k in range(_MAX_TICKERS):
+            o.tickers[k] = w.tickers[k]
+        o.n_tickers = nt
+        o.kind = w.kind
+        o.evidence_type = w.evidence_type
+        o.flags = w.flags
+        o.confidence = w.confidence
+        o.eps_actual = w.eps_actual
+        o.eps_expected = w.eps_expected
+        o.move_pct = w.move_pct
+        o.rate = w.rate
+        o.sentiment = w.sentiment
+        for k in range(32):
+            o.evidence_hash[k] = w.evidence_hash[k]
+        o.headline_off = off
+        o.headline_len = w.headline_len
+        j += 1
+    return j

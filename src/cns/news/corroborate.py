@@ -1,0 +1,167 @@
+"""Streaming source corroboration: clusters reports about one (ticker, event kind) within a time window and
+decides, per the configured rules, when independent credible sources agree.
+
+Usage::
+
+    corr = Corroborator(config.corroboration, CredibilityTable.for_dictionary(batch.sources, config.credibility))
+    decisions = corr.process(batch.records)      # DECISION_DTYPE, emitted the moment a rule fires
+    decisions_at_close = corr.flush(now_ns)     # rumor storms decide when their window closes
+    corr.stats()                                 # counters by name
+
+The rules (thresholds from :class:`cns.trading.config.CorroborationConfig`):
+
+* consensus kinds (earnings, macro, guidance, M&A): qualified = credibility > ``credible_above``; support =
+  the largest set of agreeing numeric claims from distinct sources (+ qualified reports without a number);
+  monitor at 1, trade at ``min_agreeing``. A single earnings claim beyond ``single_source_max_surprise_pct``
+  is not trusted (no decision, counted ``untrusted``).
+* supply disruption: distinct sources with credibility > ``supply_credible_above``: monitor below
+  ``supply_contingency_at``, contingency at it, trade (adjust positions) at ``supply_adjust_at``.
+* central-bank quote: qualified = credibility > ``quote_credible_above`` and FLAG_DIRECT_QUOTE and published
+  within the window of the cluster's first report; trade at ``quote_min_valid`` agreeing quotes.
+* rumor: per window, verified = source category in ``rumor_verified_categories``; at close, verified share
+  below ``rumor_ignore_below_pct`` → ignore, below ``rumor_monitor_below_pct`` → monitor, else alert.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cns.news.corroborate_kernels import (
+    CORROBORATION_STAT_NAMES,
+    DECISION_DTYPE,
+    KIND_PARAMS_DTYPE,
+    MAX_CLUSTER_SOURCES,
+    MODE_CONSENSUS,
+    MODE_COUNT,
+    MODE_OFF,
+    MODE_QUOTE,
+    MODE_RUMOR,
+    SLOT_DTYPE,
+    VALUE_EPS,
+    VALUE_MOVE,
+    VALUE_NONE,
+    VALUE_RATE,
+    corroborate_batch,
+    flush_slots,
+)
+from cns.news.credibility import CredibilityTable
+from cns.signals.dtypes import (
+    FLAG_DIRECT_QUOTE,
+    KIND_CENTRAL_BANK,
+    KIND_EARNINGS,
+    KIND_GUIDANCE,
+    KIND_HEARTBEAT,
+    KIND_MACRO,
+    KIND_MNA,
+    KIND_RUMOR,
+    KIND_SUPPLY,
+    MAX_TICKERS,
+    N_KINDS,
+    NEWS_DTYPE,
+)
+from cns.trading.config import CorroborationConfig
+from cns.trading.errors import StateError
+
+
+def kind_params(cfg: CorroborationConfig) -> np.ndarray:
+    """The per-kind rule table (KIND_PARAMS_DTYPE[N_KINDS]) the kernel takes."""
+    kp = np.zeros(N_KINDS, dtype=KIND_PARAMS_DTYPE)
+    kp["single_max"] = math.inf
+
+    def consensus(kind: int, field: int, tol_abs: float, tol_rel: float) -> None:
+        kp[kind] = (MODE_CONSENSUS, field, 0, cfg.credible_above, tol_abs, tol_rel, math.inf, 1, 0, cfg.min_agreeing)
+
+    consensus(KIND_EARNINGS, VALUE_EPS, cfg.eps_tol_abs_usd, cfg.eps_tol_rel)
+    kp[KIND_EARNINGS]["single_max"] = cfg.single_source_max_surprise_pct
+    for k in (KIND_MACRO, KIND_GUIDANCE, KIND_MNA):
+        consensus(k, VALUE_MOVE, cfg.move_tol_abs_pct, cfg.move_tol_rel)
+    kp[KIND_SUPPLY] = (MODE_COUNT, VALUE_MOVE, 0, cfg.supply_credible_above, cfg.move_tol_abs_pct,
+                       cfg.move_tol_rel, math.inf, 1, cfg.supply_contingency_at, cfg.supply_adjust_at)
+    kp[KIND_CENTRAL_BANK] = (MODE_QUOTE, VALUE_RATE, FLAG_DIRECT_QUOTE if cfg.quote_require_direct else 0,
+                             cfg.quote_credible_above, cfg.rate_tol_abs_pct, 0.0, math.inf, 1, 0, cfg.quote_min_valid)
+    kp[KIND_RUMOR] = (MODE_RUMOR, VALUE_NONE, 0, 0.0, 0.0, 0.0, math.inf, 0, 0, 0)
+    kp[KIND_HEARTBEAT]["mode"] = MODE_OFF
+    return kp
+
+
+class Corroborator:
+    """Streaming corroboration state for tickers ``0 .. n_tickers-1`` (grown on demand).
+
+    Not thread-safe; one instance per pipeline. ``process`` is O(1)-ish per record (bounded by
+    ``MAX_CLUSTER_SOURCES`` per cluster); decisions are returned as fresh DECISION_DTYPE arrays.
+    """
+
+    def __init__(self, config: CorroborationConfig, credibility: CredibilityTable, n_tickers: int = 512) -> None:
+        self.config = config
+        self._kp = kind_params(config)
+        self._window = np.int64(config.window_ns)
+        self._rate_expect = float(config.rate_expectation_pct)
+        self._ignore = float(config.rumor_ignore_below_pct)
+        self._monitor = float(config.rumor_monitor_below_pct)
+        self._stats = np.zeros(len(CORROBORATION_STAT_NAMES), dtype=np.int64)
+        self.set_credibility(credibility)
+        self._n_tickers = 0
+        self._alloc(max(int(n_tickers), 1))
+        self._out = np.zeros(0, dtype=DECISION_DTYPE)
+
+    def set_credibility(self, credibility: CredibilityTable) -> None:
+        """Use a new table (e.g. after the source dictionary grew); open clusters keep their counts."""
+        self.credibility = credibility
+        self._scores = credibility.scores
+        self._verified = credibility.category_mask(self.config.rumor_verified_categories)
+
+    def _alloc(self, n_tickers: int) -> None:
+        n_slots = n_tickers * N_KINDS
+        old = self._n_tickers * N_KINDS
+        slots = np.zeros(n_slots, dtype=SLOT_DTYPE)
+        last_id = np.zeros(n_slots, dtype=np.uint64)
+        last_ts = np.zeros(n_slots, dtype=np.int64)
+        src = np.zeros((n_slots, MAX_CLUSTER_SOURCES), dtype=np.uint32)
+        vals = np.full((n_slots, MAX_CLUSTER_SOURCES), np.nan)
+        exps = np.full((n_slots, MAX_CLUSTER_SOURCES), np.nan)
+        agree = np.zeros((n_slots, MAX_CLUSTER_SOURCES), dtype=np.int32)
+        if old:
+            slots[:old] = self._slots
+            last_id[:old] = self._last_id
+            last_ts[:old] = self._last_ts
+            src[:old] = self._src
+            vals[:old] = self._vals
+            exps[:old] = self._exps
+            agree[:old] = self._agree
+        self._slots, self._last_id, self._last_ts = slots, last_id, last_ts
+        self._src, self._vals, self._exps, self._agree = src, vals, exps, agree
+        self._n_tickers = n_tickers
+
+    def _buffer(self, n: int) -> np.ndarray:
+        if len(self._out) < n:
+            self._out = np.zeros(max(n, 2 * len(self._out)), dtype=DECISION_DTYPE)
+        return self._out
+
+    def process(self, records: np.ndarray) -> np.ndarray:
+        """Cluster a NEWS_DTYPE batch; returns the decisions it triggered (in firing order)."""
+        if records.dtype != NEWS_DTYPE or records.ndim != 1:
+            raise StateError(f"Corroborator.process needs a 1-D NEWS_DTYPE array, got {records.dtype}")
+        if len(records) == 0:
+            return np.zeros(0, dtype=DECISION_DTYPE)
+        top = int(records["tickers"].max())
+        if top >= self._n_tickers:
+            self._alloc(max(top + 1, 2 * self._n_tickers))
+        out = self._buffer(len(records) * MAX_TICKERS)
+        n = corroborate_batch(records, self._scores, self._verified, self._kp, self._window, self._rate_expect,
+                              self._ignore, self._monitor, self._slots, self._last_id, self._last_ts, self._src,
+                              self._vals, self._exps, self._agree, out, self._stats)
+        return out[:n].copy()
+
+    def flush(self, now_ns: int | None = None) -> np.ndarray:
+        """Close clusters whose window ended before ``now_ns`` (all when None); returns their decisions."""
+        out = self._buffer(len(self._slots))
+        n = flush_slots(np.int64(0 if now_ns is None else now_ns), now_ns is None, self._kp, self._window,
+                        self._rate_expect, self._ignore, self._monitor, self._slots, self._last_id, self._last_ts,
+                        self._vals, self._exps, self._agree, out, self._stats)
+        return out[:n].copy()
+
+    def stats(self) -> dict[str, int]:
+        """Counters by name (see ``CORROBORATION_STAT_NAMES``), cumulative since construction."""
+        return {name: int(v) for name, v in zip(CORROBORATION_STAT_NAMES, self._stats, strict=True)}

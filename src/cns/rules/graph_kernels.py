@@ -1,0 +1,215 @@
+"""Numba kernels over a dictionary-encoded RDF graph (see :mod:`cns.rules.graph` for the layout).
+
+Terms are ``int32`` codes. Triples are stored twice in CSR form: by subject (``ptr[s]..ptr[s+1]`` indexes
+``pred``/``other`` sorted by predicate then object) and by object. Pair sets (focus, value) are two parallel
+``int32`` arrays. All kernels are allocation-bounded two-pass (count, then fill) loops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "step_predicate",
+    "join_pairs",
+    "has_type_in",
+    "check_datatype",
+    "check_node_kind",
+    "check_length",
+    "check_range",
+    "compare_pairs",
+    "closed_violations",
+    "values_of_focus",
+]
+
+KIND_IRI = 0
+KIND_BNODE = 1
+KIND_LITERAL = 2
+
+OP_LT = 0  # value < bound
+OP_LE = 1
+OP_GT = 2
+OP_GE = 3
+
+
+@njit(cache=True)
+def _pred_range(pred: np.ndarray, lo: int, hi: int, p: int) -> tuple[int, int]:
+    # first index in [lo, hi) with pred >= p, then first with pred > p (pred is sorted within the row)
+    a, b = lo, hi
+    while a < b:
+        m = (a + b) >> 1
+        if pred[m] < p:
+            a = m + 1
+        else:
+            b = m
+    start = a
+    b = hi
+    while a < b:
+        m = (a + b) >> 1
+        if pred[m] <= p:
+            a = m + 1
+        else:
+            b = m
+    return start, a
+
+
+@njit(cache=True)
+def step_predicate(nodes: np.ndarray, ptr: np.ndarray, pred: np.ndarray, other: np.ndarray, p: int):
+    """Pairs (node, x) for every triple node -p-> x (in the CSR's direction). ``nodes`` are term codes."""
+    n = 0
+    for i in range(nodes.shape[0]):
+        u = nodes[i]
+        a, b = _pred_range(pred, ptr[u], ptr[u + 1], p)
+        n += b - a
+    src = np.empty(n, np.int32)
+    dst = np.empty(n, np.int32)
+    k = 0
+    for i in range(nodes.shape[0]):
+        u = nodes[i]
+        a, b = _pred_range(pred, ptr[u], ptr[u + 1], p)
+        for j in range(a, b):
+            src[k] = u
+            dst[k] = other[j]
+            k += 1
+    return src, dst
+
+
+@njit(cache=True)
+def join_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst: np.ndarray):
+    """Relational composition: (x, z) for every (x, y) in A and (y, z) in B. ``b_src`` must be sorted."""
+    n = 0
+    for i in range(a_src.shape[0]):
+        lo = np.searchsorted(b_src, a_dst[i], side="left")
+        hi = np.searchsorted(b_src, a_dst[i], side="right")
+        n += hi - lo
+    src = np.empty(n, np.int32)
+    dst = np.empty(n, np.int32)
+    k = 0
+    for i in range(a_src.shape[0]):
+        lo = np.searchsorted(b_src, a_dst[i], side="left")
+        hi = np.searchsorted(b_src, a_dst[i], side="right")
+        for j in range(lo, hi):
+            src[k] = a_src[i]
+            dst[k] = b_dst[j]
+            k += 1
+    return src, dst
+
+
+@njit(cache=True)
+def has_type_in(values: np.ndarray, ptr: np.ndarray, pred: np.ndarray, other: np.ndarray, type_code: int,
+                class_mask: np.ndarray) -> np.ndarray:
+    """For each value: does it have an rdf:type whose code is set in ``class_mask``?"""
+    out = np.zeros(values.shape[0], np.bool_)
+    for i in range(values.shape[0]):
+        u = values[i]
+        a, b = _pred_range(pred, ptr[u], ptr[u + 1], type_code)
+        for j in range(a, b):
+            if class_mask[other[j]]:
+                out[i] = True
+                break
+    return out
+
+
+@njit(cache=True)
+def check_datatype(values: np.ndarray, kind: np.ndarray, datatype: np.ndarray, ill_formed: np.ndarray,
+                   dt_code: int) -> np.ndarray:
+    out = np.empty(values.shape[0], np.bool_)
+    for i in range(values.shape[0]):
+        u = values[i]
+        out[i] = kind[u] == KIND_LITERAL and datatype[u] == dt_code and not ill_formed[u]
+    return out
+
+
+@njit(cache=True)
+def check_node_kind(values: np.ndarray, kind: np.ndarray, mask: int) -> np.ndarray:
+    # NODE_KIND_* bits in ir.py: IRI=1, BLANK=2, LITERAL=4 == 1 << KIND_*
+    out = np.empty(values.shape[0], np.bool_)
+    for i in range(values.shape[0]):
+        out[i] = (mask >> kind[values[i]]) & 1 == 1
+    return out
+
+
+@njit(cache=True)
+def check_length(values: np.ndarray, lexlen: np.ndarray, bound: int, is_min: bool) -> np.ndarray:
+    out = np.empty(values.shape[0], np.bool_)
+    for i in range(values.shape[0]):
+        n = lexlen[values[i]]
+        out[i] = n >= 0 and (n >= bound if is_min else n <= bound)
+    return out
+
+
+@njit(cache=True)
+def _cmp(ca: int, ka: float, cb: int, kb: float, op: int) -> bool:
+    if ca == 0 or ca != cb or ka != ka or kb != kb:
+        return False
+    if op == OP_LT:
+        return ka < kb
+    if op == OP_LE:
+        return ka <= kb
+    if op == OP_GT:
+        return ka > kb
+    return ka >= kb
+
+
+@njit(cache=True)
+def check_range(values: np.ndarray, cat: np.ndarray, key: np.ndarray, bound: int, op: int) -> np.ndarray:
+    """value OP bound with SPARQL semantics: False when incomparable (different category, IRI, ...)."""
+    out = np.empty(values.shape[0], np.bool_)
+    for i in range(values.shape[0]):
+        u = values[i]
+        out[i] = _cmp(cat[u], key[u], cat[bound], key[bound], op)
+    return out
+
+
+@njit(cache=True)
+def compare_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst: np.ndarray,
+                  cat: np.ndarray, key: np.ndarray, op: int) -> np.ndarray:
+    """For each (focus, v) in A: does some (focus, w) in B fail ``v OP w``? ``b_src`` must be sorted."""
+    out = np.zeros(a_src.shape[0], np.bool_)
+    for i in range(a_src.shape[0]):
+        lo = np.searchsorted(b_src, a_src[i], side="left")
+        hi = np.searchsorted(b_src, a_src[i], side="right")
+        v = a_dst[i]
+        for j in range(lo, hi):
+            w = b_dst[j]
+            if not _cmp(cat[v], key[v], cat[w], key[w], op):
+                out[i] = True
+                break
+    return out
+
+
+@njit(cache=True)
+def closed_violations(nodes: np.ndarray, ptr: np.ndarray, pred: np.ndarray, other: np.ndarray,
+                      allowed: np.ndarray):
+    """(node, predicate, object) for every triple of ``nodes`` whose predicate is not ``allowed[pred]``."""
+    n = 0
+    for i in range(nodes.shape[0]):
+        u = nodes[i]
+        for j in range(ptr[u], ptr[u + 1]):
+            if not allowed[pred[j]]:
+                n += 1
+    f = np.empty(n, np.int32)
+    p = np.empty(n, np.int32)
+    o = np.empty(n, np.int32)
+    k = 0
+    for i in range(nodes.shape[0]):
+        u = nodes[i]
+        for j in range(ptr[u], ptr[u + 1]):
+            if not allowed[pred[j]]:
+                f[k] = u
+                p[k] = pred[j]
+                o[k] = other[j]
+                k += 1
+    return f, p, o
+
+
+@njit(cache=True)
+def values_of_focus(focus_sorted: np.ndarray, pair_src: np.ndarray) -> np.ndarray:
+    """Number of pairs per focus node (``pair_src`` sorted); aligned with ``focus_sorted``."""
+    out = np.zeros(focus_sorted.shape[0], np.int64)
+    for i in range(focus_sorted.shape[0]):
+        lo = np.searchsorted(pair_src, focus_sorted[i], side="left")
+        hi = np.searchsorted(pair_src, focus_sorted[i], side="right")
+        out[i] = hi - lo
+    return out

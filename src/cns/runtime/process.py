@@ -1,0 +1,159 @@
+"""Process-level types: the pid handle, the actor base class, call records, signal messages, timers.
+
+These are plain ``__slots__`` classes so that an idle process costs a few hundred bytes and a spawn a few
+hundred nanoseconds; the :class:`~cns.runtime.node.Node` owns all behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .node import Node
+
+__all__ = [
+    "KILL",
+    "KILLED",
+    "NOPROC",
+    "NORMAL",
+    "SHUTDOWN",
+    "Actor",
+    "Down",
+    "Exit",
+    "From",
+    "Pid",
+    "Stop",
+    "Timer",
+]
+
+NORMAL = "normal"
+KILL = "kill"
+KILLED = "killed"
+SHUTDOWN = "shutdown"
+NOPROC = "noproc"
+
+
+class Pid:
+    """Handle of a lightweight process; compare with ``is``/``==``, print as ``<node.id>``.
+
+    A pid stays a valid handle after its process exits (``is_alive`` turns False and ``exit_reason`` is set);
+    messages sent to it are then dropped, as in Erlang. Everything but ``id`` and ``node`` is runtime-private.
+    """
+
+    __slots__ = (
+        "id", "node", "mbox", "handler", "actor", "scheduled", "links", "monitors",
+        "trap", "name", "coro", "wait", "resume", "sysq", "exit_reason",
+    )
+
+    def __init__(self, pid_id: int, node: Node, mbox: list[Any], handler: Any, actor: Any) -> None:
+        self.id = pid_id
+        self.node = node
+        self.mbox: list[Any] | None = mbox  # None once dead
+        self.handler = handler
+        self.actor = actor
+        self.scheduled = False
+        self.links: set[Pid] | None = None
+        self.monitors: dict[int, Pid] | None = None  # ref -> watcher, for monitors *of* this process
+        self.trap = False
+        self.name: str | None = None
+        self.coro: Any = None  # a parked handler coroutine
+        self.wait: Any = None  # the token the parked coroutine waits on
+        self.resume: Any = None  # (value, exception) to resume the coroutine with
+        self.sysq: list[From] | None = None  # run_in requests, served between two messages
+        self.exit_reason: Any = None
+
+    @property
+    def is_alive(self) -> bool:
+        return self.mbox is not None
+
+    @property
+    def mailbox_size(self) -> int:
+        """Messages waiting in the mailbox (0 once dead)."""
+        return len(self.mbox) if self.mbox is not None else 0
+
+    def __repr__(self) -> str:
+        return f"<{self.node.node_id}.{self.id}>" if self.name is None else f"<{self.node.node_id}.{self.id} {self.name}>"
+
+
+class Actor:
+    """Base class for process behaviours: override :meth:`receive`.
+
+    ``receive`` is called once per message, in arrival order. It returns ``None``, or -- when defined with
+    ``async def`` -- a coroutine that the scheduler drives itself (no asyncio Future per message): inside it the
+    process may ``await self.node.acall(...)``, ``await self.node.sleep(...)``, ``await self.node.wait_down(...)``
+    or await asyncio futures when the node runs under asyncio. While parked, the process's other messages wait.
+    Raise :class:`Stop` to exit with a reason; any other exception exits with that exception as reason.
+    ``pid`` and ``node`` are set by ``spawn`` before the first message.
+    """
+
+    __slots__ = ("pid", "node", "__dict__")
+
+    def receive(self, msg: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.receive")
+
+
+class Stop(Exception):
+    """Raise inside a handler to end the process with ``reason`` (a GenServer also sends ``reply`` first)."""
+
+    _NO_REPLY: Any = object()
+
+    def __init__(self, reason: Any = NORMAL, reply: Any = _NO_REPLY) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reply = reply
+
+
+class From:
+    """One pending call: the request, who waits (``caller``, None for plain Python) and the outcome.
+
+    Handed to the callee (GenServer ``handle_call(request, from_)``); answer it with ``node.reply(from_, v)``,
+    now or later from another message. Only the first reply counts.
+    """
+
+    __slots__ = ("caller", "target", "request", "done", "value", "error")
+
+    def __init__(self, caller: Pid | None, target: Pid, request: Any) -> None:
+        self.caller = caller
+        self.target = target
+        self.request = request
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"From(caller={self.caller!r}, target={self.target!r}, done={self.done})"
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """Exit signal turned into a message for a process that traps exits: ``pid`` exited with ``reason``."""
+
+    pid: Pid
+    reason: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Down:
+    """Monitor notification: the process ``pid`` watched under ``ref`` exited with ``reason``."""
+
+    ref: int
+    pid: Pid | str
+    reason: Any
+
+
+class Timer:
+    """Handle of a pending ``send_after``/``send_interval``; pass to ``node.cancel_timer``."""
+
+    __slots__ = ("deadline", "dest", "msg", "interval", "active", "callback")
+
+    def __init__(self, deadline: int, dest: Any, msg: Any, interval: int, callback: Any = None) -> None:
+        self.deadline = deadline  # monotonic ns
+        self.dest = dest
+        self.msg = msg
+        self.interval = interval  # ns; 0 = one-shot
+        self.active = True
+        self.callback = callback
+
+    def __lt__(self, other: Timer) -> bool:
+        return self.deadline < other.deadline

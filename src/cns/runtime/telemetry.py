@@ -1,0 +1,51 @@
+"""Emitting side of runtime telemetry: counters and gauges through a tiny event API.
+
+Emission sites are written ``if telemetry.enabled: telemetry.emit(...)`` so that with no handler attached the
+cost is one module-attribute read. Handlers are called synchronously as ``handler(event, value, tags)``.
+
+Events emitted by the runtime (value; tags):
+
+- ``"spawn"`` (1; ``{"pid": int}``)
+- ``"exit"`` (1; ``{"pid": int, "reason": str}``) -- ``reason`` is the reason's text, an exception's class name
+- ``"messages"`` (messages handled in one batch; ``{"pid": int}``)
+- ``"mailbox_depth"`` (mailbox depth when a batch is taken; ``{"pid": int}``) -- aggregate as a high-water mark
+- ``"dropped"`` (1; ``{"pid": int}``) -- a bounded ``drop_newest`` mailbox discarded a message
+- ``"restart"`` (1; ``{"supervisor": int, "child": str}``) -- emitted by :class:`cns.otp.Supervisor`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Handler", "attach", "detach", "emit", "enabled"]
+
+Handler = Callable[[str, float, "dict[str, Any] | None"], None]
+
+enabled: bool = False
+_handlers: dict[str, list[Handler]] = {}
+_catch_all: list[Handler] = []
+
+
+def attach(event: str, handler: Handler) -> None:
+    """Call ``handler(event, value, tags)`` for every emission of ``event`` (``"*"`` for all events)."""
+    global enabled
+    (_catch_all if event == "*" else _handlers.setdefault(event, [])).append(handler)
+    enabled = True
+
+
+def detach(event: str, handler: Handler) -> None:
+    """Remove a handler attached with :func:`attach`; unknown handlers are ignored."""
+    global enabled
+    lst = _catch_all if event == "*" else _handlers.get(event, [])
+    if handler in lst:
+        lst.remove(handler)
+    enabled = bool(_catch_all) or any(_handlers.values())
+
+
+def emit(event: str, value: float = 1, tags: dict[str, Any] | None = None) -> None:
+    """Deliver one measurement to the handlers of ``event``; guard call sites with ``if telemetry.enabled``."""
+    for h in _handlers.get(event, ()):
+        h(event, value, tags)
+    for h in _catch_all:
+        h(event, value, tags)

@@ -1,0 +1,81 @@
+"""Signal stage: corroborated decisions (DECISION_DTYPE) + reference mids -> candidate orders (ORDER_DTYPE).
+
+Direction and strength combine the decision's numeric surprise (size basis, percent) with the mean headline
+sentiment of the corroborating reports (filled by the parse stage); see :class:`cns.trading.config.SignalConfig`.
+Only ``trade`` and ``contingency`` decisions make orders; everything else is counted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cns.news.corroborate_kernels import DECISION_DTYPE
+from cns.signals.dictionary import Dictionary
+from cns.trading.config import SignalConfig
+from cns.trading.errors import ConfigError, StateError
+from cns.trading.signal_kernels import (
+    N_SIGNAL_PARAMS,
+    P_AGGRESS_BPS,
+    P_CONT_BPS,
+    P_CONT_FRAC,
+    P_FULL_PCT,
+    P_MIN_STRENGTH,
+    P_NOTIONAL,
+    P_SENT_W,
+    P_SURP_W,
+    P_UNSIZED,
+    SIGNAL_STAT_NAMES,
+    decisions_to_orders,
+)
+from cns.venue.dtypes import ORDER_DTYPE
+
+
+def signal_params(cfg: SignalConfig) -> np.ndarray:
+    """The float64 parameter vector the signal kernel takes."""
+    p = np.zeros(N_SIGNAL_PARAMS, dtype=np.float64)
+    p[P_SENT_W] = cfg.sentiment_weight
+    p[P_SURP_W] = cfg.surprise_weight
+    p[P_FULL_PCT] = cfg.surprise_full_pct
+    p[P_MIN_STRENGTH] = cfg.min_strength
+    p[P_NOTIONAL] = cfg.notional_usd
+    p[P_CONT_FRAC] = cfg.contingency_fraction
+    p[P_AGGRESS_BPS] = cfg.aggress_bps
+    p[P_CONT_BPS] = cfg.contingency_offset_bps
+    p[P_UNSIZED] = cfg.unsized_strength
+    return p
+
+
+class SignalGenerator:
+    """Makes candidate orders with ids ``first_order_id, first_order_id+1, …`` (owner 0 = CNS)."""
+
+    def __init__(self, config: SignalConfig, tickers: Dictionary, first_order_id: int = 1) -> None:
+        proxy = tickers.code(config.market_proxy)
+        if proxy == 0:
+            raise ConfigError(f"config key 'signal.market_proxy': ticker {config.market_proxy!r} is not known")
+        if first_order_id < 1:
+            raise StateError("first_order_id must be >= 1")
+        self.config = config
+        self.proxy = proxy
+        self._p = signal_params(config)
+        self._next = np.array([first_order_id], dtype=np.int64)
+        self._stats = np.zeros(len(SIGNAL_STAT_NAMES), dtype=np.int64)
+        self._out = np.zeros(1024, dtype=ORDER_DTYPE)
+
+    @property
+    def next_order_id(self) -> int:
+        return int(self._next[0])
+
+    def orders(self, decisions: np.ndarray, mid: np.ndarray) -> np.ndarray:
+        """Candidate orders for ``decisions``; ``mid`` (float64, USD) is indexed by ticker code."""
+        if decisions.dtype != DECISION_DTYPE:
+            raise StateError(f"SignalGenerator.orders needs DECISION_DTYPE decisions, got {decisions.dtype}")
+        if mid.dtype != np.float64 or mid.ndim != 1:
+            raise StateError("SignalGenerator.orders needs a 1-D float64 mid array indexed by ticker code")
+        if len(self._out) < len(decisions):
+            self._out = np.zeros(2 * len(decisions), dtype=ORDER_DTYPE)
+        n = decisions_to_orders(decisions, mid, self.proxy, self._p, self._next, self._out, self._stats)
+        return self._out[:n].copy()
+
+    def stats(self) -> dict[str, int]:
+        """Counters by name (see ``SIGNAL_STAT_NAMES``), cumulative."""
+        return {name: int(v) for name, v in zip(SIGNAL_STAT_NAMES, self._stats, strict=True)}

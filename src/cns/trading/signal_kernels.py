@@ -1,0 +1,106 @@
+"""Numba kernel: corroboration decisions -> candidate orders (ORDER_DTYPE)."""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE
+from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT
+
+# params vector layout (float64)
+P_SENT_W = 0
+P_SURP_W = 1
+P_FULL_PCT = 2
+P_MIN_STRENGTH = 3
+P_NOTIONAL = 4
+P_CONT_FRAC = 5
+P_AGGRESS_BPS = 6
+P_CONT_BPS = 7
+P_UNSIZED = 8
+N_SIGNAL_PARAMS = 9
+
+# counters
+SG_DECISIONS = 0
+SG_ACTIONABLE = 1  # trade or contingency decisions
+SG_WEAK = 2  # |score| below min_strength
+SG_TOO_SMALL = 3  # strength * notional buys less than one share
+SG_NO_REFERENCE = 4  # no usable mid: order emitted with NaN price, qty 0 (risk rejects it, fail closed)
+SG_ORDERS = 5
+SIGNAL_STAT_NAMES: tuple[str, ...] = ("decisions", "actionable", "weak", "too_small", "no_reference", "orders")
+
+
+@njit(cache=True)
+def order_quantity(strength, notional, fraction, mid):
+    """Shares for ``strength`` (0..1) of ``notional`` USD (times ``fraction``) at ``mid`` USD; 0 if invalid."""
+    if not (mid > 0.0) or math.isinf(mid):
+        return 0
+    return int(math.floor(strength * notional * fraction / mid))
+
+
+@njit(cache=True)
+def signal_score(direction, size_basis, sentiment, p):
+    """Signed score: surprise term (direction * min(basis/full, 1), or unsized_strength without a basis)
+    weighted with headline sentiment."""
+    if math.isnan(size_basis):
+        num = direction * p[P_UNSIZED]
+    else:
+        num = direction * min(size_basis / p[P_FULL_PCT], 1.0)
+    return p[P_SURP_W] * num + p[P_SENT_W] * sentiment
+
+
+@njit(cache=True)
+def decisions_to_orders(decisions, mid, proxy, p, next_id, out, stats):
+    """Append one candidate order per actionable decision to ``out``; returns how many.
+
+    ``mid`` is the reference mid per ticker code (USD); decisions about ticker 0 trade ``proxy``.
+    ``next_id`` (int64[1]) is the next order id and is advanced. Trade decisions become IOC limits
+    ``aggress_bps`` through the mid; contingency decisions resting limits ``contingency_offset_bps`` behind it
+    for ``contingency_fraction`` of the size.
+    """
+    n = 0
+    n_instr = len(mid)
+    for i in range(len(decisions)):
+        d = decisions[i]
+        stats[SG_DECISIONS] += 1
+        if d.action != ACTION_TRADE and d.action != ACTION_CONTINGENCY:
+            continue
+        stats[SG_ACTIONABLE] += 1
+        score = signal_score(d.direction, d.size_basis, d.sentiment, p)
+        strength = min(abs(score), 1.0)
+        if strength < p[P_MIN_STRENGTH] or score == 0.0:
+            stats[SG_WEAK] += 1
+            continue
+        side = 1 if score > 0 else -1
+        instr = d.ticker if d.ticker != 0 else proxy
+        m = mid[instr] if instr < n_instr else math.nan
+        frac = 1.0 if d.action == ACTION_TRADE else p[P_CONT_FRAC]
+        qty = order_quantity(strength, p[P_NOTIONAL], frac, m)
+        valid_ref = m > 0.0 and not math.isinf(m)
+        if not valid_ref:
+            stats[SG_NO_REFERENCE] += 1
+        elif qty <= 0:
+            stats[SG_TOO_SMALL] += 1
+            continue
+        if n >= len(out):
+            break
+        o = out[n]
+        o.order_id = next_id[0]
+        next_id[0] += 1
+        o.target_id = 0
+        o.owner = 0
+        o.instrument = instr
+        o.side = side
+        if d.action == ACTION_TRADE:
+            o.type = ORDER_IOC
+            o.price = m * (1.0 + side * p[P_AGGRESS_BPS] * 1e-4) if valid_ref else math.nan
+        else:
+            o.type = ORDER_LIMIT
+            o.price = m * (1.0 - side * p[P_CONT_BPS] * 1e-4) if valid_ref else math.nan
+        o.qty = qty
+        o.ts_ns = d.ts_ns
+        o.news_id = d.news_id
+        stats[SG_ORDERS] += 1
+        n += 1
+    return n
