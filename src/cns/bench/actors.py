@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from cns.bench.actors_cns import run_cns
@@ -51,13 +53,21 @@ _PEERS: tuple[tuple[str, Callable[[Sizes], dict[str, Any]]], ...] = (
 )
 
 
-def _guarded(name: str, fn: Callable[[Sizes], dict[str, Any]], sizes: Sizes) -> dict[str, Any]:
+def _guarded(name: str, fn: Callable[[Sizes], dict[str, Any]], sizes: Sizes, isolate: bool) -> dict[str, Any]:
+    """Run one runtime's workloads, by default in a fresh interpreter (``spawn``), so no runtime pays for
+    another's threads or garbage (the cyclic GC walks every live object: leftovers skew later runs)."""
     t0 = time.perf_counter_ns()
     try:
-        out = fn(sizes)
+        if isolate:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as ex:
+                out = ex.submit(fn, sizes).result()
+        else:
+            out = fn(sizes)
     except Exception as exc:  # a broken peer must not hide the others' numbers
         out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=4)}
     out["wall_s"] = (time.perf_counter_ns() - t0) / 1e9
+    out["isolated_process"] = isolate
     return out
 
 
@@ -92,11 +102,12 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def run(sizes: Sizes) -> dict[str, Any]:
-    """Run every runtime on ``sizes`` and return the results document (see module doc)."""
+def run(sizes: Sizes, *, isolate: bool = True) -> dict[str, Any]:
+    """Run every runtime on ``sizes`` (each in its own fresh process unless ``isolate`` is False) and
+    return the results document (see module doc)."""
     results: dict[str, Any] = {"cpu": cpu_model(), "machine": machine(), "sizes": dataclasses.asdict(sizes)}
     for name, fn in _PEERS:
-        results[name] = _guarded(name, fn, sizes)
+        results[name] = _guarded(name, fn, sizes, isolate)
     results["ratios"] = _ratios(results)
     results["goals"] = _goals(results)
     return results
@@ -107,7 +118,7 @@ def _show(results: dict[str, Any]) -> None:
     for name, _ in _PEERS:
         r = results[name]
         if "error" in r:
-            rows.append({"runtime": name, "one-way": "ERROR", "call p50": r["error"][:60]})
+            rows.append({"runtime": name, "one-way": "ERROR (see below)"})
             continue
         rows.append({
             "runtime": name,
@@ -130,6 +141,22 @@ def _show(results: dict[str, Any]) -> None:
         grows.append({"goal": g["target"], "measured": shown,
                       "status": "n/a" if g["met"] is None else ("met" if g["met"] else "MISSED")})
     print_table("Goals (CNS)", grows)
+    c = results["cns"]
+    if "error" not in c:
+        print()
+        print_table("CNS extras", [
+            {"figure": "one-way actor->actor (inside the scheduler)", "value": fmt_rate(c.get("a2a_send_msgs_per_s"))},
+            {"figure": "acall actor->actor p50 / p99 / p99.9",
+             "value": " / ".join(fmt_ns(c.get(f"acall_ns_{q}")) for q in ("p50", "p99", "p999"))},
+            {"figure": f"open-loop one-way at {c.get('open_loop_rate_per_s', 0):,.0f} msgs/s, from intended send: "
+                       "p50 / p99 / p99.9",
+             "value": " / ".join(fmt_ns(c.get(f"open_loop_ns_{q}")) for q in ("p50", "p99", "p999"))},
+            {"figure": f"bulk spawn of {c.get('spawn_bulk_n', 0):,} with the cyclic GC paused (diagnostic)",
+             "value": f"{c.get('spawn_bulk_gc_off_s', float('nan')):.2f} s"},
+        ])
+    for name, _ in _PEERS:
+        if "error" in results[name]:
+            print(f"\n{name} FAILED: {results[name]['error']}")
 
 
 def main(args: argparse.Namespace) -> int:

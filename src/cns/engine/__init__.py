@@ -1,1 +1,24 @@
-"""cns.engine"""
+"""cns.engine: the BitActor tick loop over record batches (zero-tick elision, compiled handlers, ticks)."""
+
+from cns.engine.errors import EngineError
+from cns.engine.tickloop import (
+    HANDLER_ELIDED,
+    HANDLER_INGRESS,
+    VERDICT_CONFORMS,
+    VERDICT_ELIDED,
+    VERDICT_VIOLATES,
+)
+from cns.engine.validator import HandlerStats, NewsValidator, TickStats, default_news_inputs
+
+__all__ = [
+    "EngineError",
+    "HANDLER_ELIDED",
+    "HANDLER_INGRESS",
+    "HandlerStats",
+    "NewsValidator",
+    "TickStats",
+    "VERDICT_CONFORMS",
+    "VERDICT_ELIDED",
+    "VERDICT_VIOLATES",
+    "default_news_inputs",
+]

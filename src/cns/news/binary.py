@@ -44,7 +44,7 @@ WIRE_DTYPE = np.dtype({
                 "<f8", "<f8", "<f8", "<f8", "<f8", "<f4", "<u4", "<u8", ("u1", (32,))],
     "offsets": [0, 8, 16, 24, 32, 36, 40, 56, 57, 58, 59, 60, 62, 64, 72, 80, 88, 96, 104, 108, 112, 120],
     "itemsize": 152,
-})
+}, align=True)  # every field sits at its natural alignment, so Numba may load it directly
 RECORD_SIZE = WIRE_DTYPE.itemsize
 
 _REASONS = {

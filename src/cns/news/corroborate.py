@@ -25,6 +25,7 @@ The rules (thresholds from :class:`cns.trading.config.CorroborationConfig`):
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -61,8 +62,9 @@ from cns.signals.dtypes import (
     N_KINDS,
     NEWS_DTYPE,
 )
-from cns.trading.config import CorroborationConfig
-from cns.trading.errors import StateError
+
+if TYPE_CHECKING:  # cns.trading imports this module; keep the import graph acyclic
+    from cns.trading.config import CorroborationConfig
 
 
 def kind_params(cfg: CorroborationConfig) -> np.ndarray:
@@ -142,6 +144,8 @@ class Corroborator:
     def process(self, records: np.ndarray) -> np.ndarray:
         """Cluster a NEWS_DTYPE batch; returns the decisions it triggered (in firing order)."""
         if records.dtype != NEWS_DTYPE or records.ndim != 1:
+            from cns.trading.errors import StateError
+
             raise StateError(f"Corroborator.process needs a 1-D NEWS_DTYPE array, got {records.dtype}")
         if len(records) == 0:
             return np.zeros(0, dtype=DECISION_DTYPE)

@@ -2,7 +2,7 @@
 validation over an RDF graph bound to integer arrays (Numba kernels), or record kernels (``codegen``).
 
 Public API: :func:`load_shapes`, the IR dataclasses (:mod:`cns.rules.ir`), the optimiser passes, and the
-error tree. Validation of RDF graphs: :func:`cns.rules.validate.validate_graph`.
+error tree. Validation of RDF graphs: :func:`validate_graph` -> :class:`ValidationReport`.
 """
 
 from cns.rules import ir
@@ -15,12 +15,18 @@ from cns.rules.optimise import (
     optimise,
     shape_refs,
 )
+from cns.rules.report import ValidationReport, ValidationResult
 from cns.rules.shapes import load_shapes, parse_graph
+from cns.rules.validate import validate_graph, validate_ir
 
 __all__ = [
     "ir",
     "load_shapes",
     "parse_graph",
+    "validate_graph",
+    "validate_ir",
+    "ValidationReport",
+    "ValidationResult",
     "fold_constants",
     "eliminate_dead_shapes",
     "optimise",

@@ -164,9 +164,10 @@ def check_range(values: np.ndarray, cat: np.ndarray, key: np.ndarray, bound: int
 
 @njit(cache=True)
 def compare_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst: np.ndarray,
-                  cat: np.ndarray, key: np.ndarray, op: int) -> np.ndarray:
-    """For each (focus, v) in A: does some (focus, w) in B fail ``v OP w``? ``b_src`` must be sorted."""
-    out = np.zeros(a_src.shape[0], np.bool_)
+                  cat: np.ndarray, key: np.ndarray, op: int):
+    """(focus, v) for every (focus, v) in A and (focus, w) in B with ``v OP w`` false or incomparable (one
+    row per failing (v, w) pair, as SHACL reports them). ``b_src`` must be sorted."""
+    n = 0
     for i in range(a_src.shape[0]):
         lo = np.searchsorted(b_src, a_src[i], side="left")
         hi = np.searchsorted(b_src, a_src[i], side="right")
@@ -174,9 +175,21 @@ def compare_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst
         for j in range(lo, hi):
             w = b_dst[j]
             if not _cmp(cat[v], key[v], cat[w], key[w], op):
-                out[i] = True
-                break
-    return out
+                n += 1
+    f = np.empty(n, np.int32)
+    val = np.empty(n, np.int32)
+    k = 0
+    for i in range(a_src.shape[0]):
+        lo = np.searchsorted(b_src, a_src[i], side="left")
+        hi = np.searchsorted(b_src, a_src[i], side="right")
+        v = a_dst[i]
+        for j in range(lo, hi):
+            w = b_dst[j]
+            if not _cmp(cat[v], key[v], cat[w], key[w], op):
+                f[k] = a_src[i]
+                val[k] = v
+                k += 1
+    return f, val
 
 
 @njit(cache=True)

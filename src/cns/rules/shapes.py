@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path as FsPath
 
+import rdflib
 from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
 from rdflib.namespace import SH
 from rdflib.term import Node
@@ -83,16 +85,21 @@ def read_turtle(path: str | os.PathLike[str]) -> Graph:
     )
     g = Graph()
     term_log = logging.getLogger("rdflib.term")  # rdflib logs a traceback per ill-typed literal; those are data
-    old = term_log.level
+    old_level, old_norm = term_log.level, rdflib.NORMALIZE_LITERALS
     term_log.setLevel(logging.CRITICAL)
+    # keep lexical forms as written: "none"^^xsd:boolean must stay ill-formed, not become "false"
+    rdflib.NORMALIZE_LITERALS = False
     try:
-        g.parse(p.as_posix(), format=fmt, publicID=p.resolve().as_uri())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            g.parse(p.as_posix(), format=fmt, publicID=p.resolve().as_uri())
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from e
     except Exception as e:  # rdflib raises several unrelated exception types for syntax errors
         raise DataError(f"{path}: cannot parse as {fmt}: {e}") from e
     finally:
-        term_log.setLevel(old)
+        term_log.setLevel(old_level)
+        rdflib.NORMALIZE_LITERALS = old_norm
     return g
 
 
@@ -153,7 +160,10 @@ _PATH_KINDS = {
 def parse_graph(g: Graph, source: str = "<graph>") -> ir.ShapesIR:
     """Compile every shape of the shapes graph ``g`` to IR (see :func:`load_shapes`)."""
     _refuse_unsupported(g, source)
-    wheres = _locate_shapes(g)
+    try:
+        wheres = _locate_shapes(g)
+    except ShapeCompileError as e:
+        raise ShapeCompileError(f"{source}: {e}") from e
     shapes: dict[ir.ShapeRef, ir.Shape] = {}
     for node in sorted(wheres, key=lambda n: n.n3()):
         where = f"{source}: at {wheres[node]}"
@@ -238,7 +248,7 @@ def _bool(g: Graph, node: Node, pred: URIRef, where: str) -> bool | None:
         return None
     if not (isinstance(v, Literal) and v.datatype == XSD.boolean and not v.ill_typed):
         raise ShapeCompileError(f"{where} / {_short(g, pred)}: expected an xsd:boolean, got {v.n3()}")
-    return bool(v.toPython())
+    return str(v) == "true"  # the spec only says "true"; "1"^^xsd:boolean does not switch a component on
 
 
 def _iri(g: Graph, v: Node, pred: URIRef, where: str) -> URIRef:

@@ -1,1 +1,88 @@
-"""cns.runtime"""
+"""Actor runtime with Erlang semantics: one single-threaded scheduler (:class:`Node`) per OS process.
+
+Processes are spawned from an :class:`Actor` (override ``receive(msg)``) or any callable of one message::
+
+    from cns.runtime import Node, Actor
+
+    class Echo(Actor):
+        def receive(self, msg):
+            if isinstance(msg, From):            # a call: answer it
+                self.node.reply(msg, msg.request)
+
+    node = Node()
+    pid = node.spawn(Echo())
+    node.send(pid, "hello")                      # async, never blocks (unless bounded mailbox is full)
+    assert node.call(pid, 42) == 42              # plain Python: runs the scheduler until the reply
+    node.run_until_idle()
+
+Semantics (OTP's "Processes" chapter): ``spawn``/``spawn_link``; ``send`` (by pid or registered name,
+per-sender ordering, messages passed by reference -- NumPy batches are never copied); ``call`` with timeout
+(default 5 s; ``NoProc``/``CallTimeout``); ``register``/``whereis``; ``self_pid``; links, monitors
+(``Down`` with the reason, ``noproc`` at once for a dead pid); ``exit(pid, reason)`` with ``kill``
+untrappable (the victim exits ``killed``), ``normal`` ignored by non-trapping processes; ``trap_exit``
+turning signals into :class:`Exit` messages; a raising handler exits the process with the exception as
+reason (logged with its traceback); ``raise Stop(reason)`` exits cleanly. Timers: ``send_after``,
+``send_interval``, ``cancel_timer``.
+
+Calls inside handlers: make the handler ``async def`` and ``await node.acall(pid, req)``. The scheduler
+drives the coroutine itself (``coro.send``, no asyncio); the process is parked until the reply or timeout and
+its other messages wait. ``await node.sleep(s)``, ``await node.wait_down(ref, timeout)`` and, when the node
+runs under asyncio (``await node.run_async()``), awaiting asyncio futures/streams park the same way.
+
+Driving from plain Python (recommended for pipeline stages): ``node.call(pid, batch)`` for request/reply per
+batch, or ``node.send(pid, batch)`` for many batches followed by one ``node.run_until_idle()`` -- the latter
+costs one list append per message and one handler call per message in a tight loop.
+
+Hot code loading support (used by :mod:`cns.otp.hotload`): ``node.processes(BehaviourClass)`` lists live
+processes whose actor is an instance of the class; ``node.run_in(pid, fn)`` runs ``fn(actor)`` inside the process
+at its next turn, before the messages then waiting (never while a handler is parked), and returns its result; afterwards the handler is
+re-bound from ``actor.receive``, so ``fn`` may assign ``actor.__class__`` and call ``code_change``.
+
+Telemetry: :mod:`cns.runtime.telemetry` (``attach``/``detach``/``emit``); zero cost with no handler attached.
+"""
+
+from . import telemetry
+from .errors import (
+    ActorError,
+    BadArg,
+    CallTimeout,
+    InitFailed,
+    InvalidSpec,
+    MailboxFull,
+    NameTaken,
+    NoProc,
+    NotInProcess,
+)
+from .mailbox import POLICIES as MAILBOX_POLICIES
+from .mailbox import BoundedMailbox
+from .node import Node, current_node
+from .process import KILL, KILLED, NOPROC, NORMAL, SHUTDOWN, Actor, Down, Exit, From, Pid, Stop, Timer
+
+__all__ = [
+    "KILL",
+    "KILLED",
+    "MAILBOX_POLICIES",
+    "NOPROC",
+    "NORMAL",
+    "SHUTDOWN",
+    "Actor",
+    "ActorError",
+    "BadArg",
+    "BoundedMailbox",
+    "CallTimeout",
+    "Down",
+    "Exit",
+    "From",
+    "InitFailed",
+    "InvalidSpec",
+    "MailboxFull",
+    "NameTaken",
+    "NoProc",
+    "Node",
+    "NotInProcess",
+    "Pid",
+    "Stop",
+    "Timer",
+    "current_node",
+    "telemetry",
+]

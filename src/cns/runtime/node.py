@@ -91,6 +91,8 @@ class Node:
         self._ids = itertools.count(1)
         self._refs = itertools.count(1)
         self._current: Pid | None = None
+        self._batch: list[Any] = []  # the batch being handled by _batch_owner
+        self._batch_owner: Pid | None = None
         self._pending: set[From] = set()  # calls made by parked processes
         self._monitor_refs: dict[int, tuple[Pid, Pid]] = {}  # ref -> (watcher, target)
         self._dying: deque[tuple[Pid, Any]] = deque()
@@ -224,9 +226,11 @@ class Node:
         """Append ``msg`` to ``dest``'s mailbox (by reference, no copy). Never blocks unless ``dest`` has a
         full bounded mailbox (see :meth:`spawn`). Sending to a dead pid drops the message; to an unknown
         name raises :class:`NoProc`."""
-        if dest.__class__ is not Pid:
+        try:
+            mb = dest.mbox  # type: ignore[union-attr]
+        except AttributeError:
             dest = self._resolve(dest)
-        mb = dest.mbox  # type: ignore[union-attr]
+            mb = dest.mbox
         if mb is None:
             return
         mb.append(msg)
@@ -261,12 +265,24 @@ class Node:
         """
         if self._current is not None:
             raise NotInProcess(f"node.call from inside {self._current!r}: make the handler async and await acall")
-        p = self._resolve(dest)
-        if p.mbox is None:
+        p = dest if dest.__class__ is Pid else self._resolve(dest)
+        mb = p.mbox  # type: ignore[union-attr]
+        if mb is None:
             raise NoProc(p)
-        c = From(None, p, request)
-        self.send(p, c)
-        if not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
+        c = From(None, p, request)  # type: ignore[arg-type]
+        mb.append(c)
+        if not p.scheduled:  # type: ignore[union-attr]
+            p.scheduled = True  # type: ignore[union-attr]
+            self._runq.append(p)  # type: ignore[arg-type]
+        runq = self._runq
+        if not self._timers:  # fast path: no clock read while the reply comes within a few turns
+            turn, popleft, n = self._turn, runq.popleft, _CHECK_EVERY
+            while runq and n:
+                turn(popleft())
+                if c.done:
+                    break
+                n -= 1
+        if not c.done and not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
             if p.mbox is None:
                 raise NoProc(p, p.exit_reason)
             raise CallTimeout(p, timeout)
@@ -458,6 +474,8 @@ class Node:
         mb = p.mbox
         p.mbox = None
         p.exit_reason = reason
+        if p is self._batch_owner:
+            self._batch.clear()
         p.scheduled = True  # never queued again
         del self._procs[p.id]
         if p.name is not None:
@@ -555,6 +573,9 @@ class Node:
             w._asyncio_future_blocking = False
             p.wait = w
             w.add_done_callback(lambda f: self._wake(p, f, None, None))
+        elif w is None:  # asyncio's bare yield (sleep(0)): run again after the others
+            p.resume = (None, None)
+            self._schedule(p)
         else:
             p.coro = None
             coro.close()
@@ -634,6 +655,8 @@ class Node:
             _tm.emit("mailbox_depth", len(batch), {"pid": p.id})
             _tm.emit("messages", len(batch), {"pid": p.id})
         self._current = p
+        self._batch = batch  # cleared by _mark_dead if p dies mid-batch, which ends the loop
+        self._batch_owner = p
         h = p.handler
         it = iter(batch)
         try:
@@ -645,14 +668,13 @@ class Node:
                         if p.mbox is not None:
                             p.mbox[0:0] = list(it)
                         break
-                if p.mbox is None:
-                    break
         except Stop as s:
             self._kill(p, s.reason)
         except Exception as e:  # noqa: BLE001 - the exception is the exit reason
             self._kill(p, e)
         finally:
             self._current = None
+            self._batch_owner = None
 
     def _run(self, until: From | None, deadline: int | None, sleep: bool) -> bool:
         """Run turns until ``until.done`` (True), or the deadline / idleness (False)."""

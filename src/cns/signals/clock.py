@@ -68,13 +68,13 @@ def _clock_gettime_ns(typingctx, clock_id):  # type: ignore[no-untyped-def]
     return sig, codegen
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def read_cycles() -> int:
     """CPU cycle counter (``uint64``, TSC cycles; invariant TSC assumed). Numba- and Python-callable."""
     return _readcyclecounter()
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def monotonic_ns() -> int:
     """``CLOCK_MONOTONIC`` in ns (``int64``). Numba- and Python-callable."""
     return _clock_gettime_ns(CLOCK_MONOTONIC)

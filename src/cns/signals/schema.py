@@ -31,6 +31,7 @@ from cns.signals.dtypes import (
     EVIDENCE_NAMES,
     FLAG_HAS_EVIDENCE,
     FLAG_STATISTICAL,
+    FLAG_TEST,
     KIND_HEARTBEAT,
     KIND_NAMES,
     NEWS_DTYPE,
@@ -227,6 +228,7 @@ def news_schema() -> RecordSchema:
         linked_iri="urn:cns:source:",
         tables=("credibility",),
         dictionaries=("source", "ticker", "data_source"),
+        extra={"elide_flag_mask": FLAG_TEST, "elide_zero_fields": ("confidence",)},
     )
 
 

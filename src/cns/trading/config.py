@@ -72,15 +72,17 @@ class CorroborationConfig:
 class SignalConfig:
     """Turning corroborated decisions into target orders.
 
-    ``score = surprise_weight * direction * min(size_basis / surprise_full_pct, 1) + sentiment_weight *
+    ``score = surprise_weight * direction * min(size_basis / full, 1) + sentiment_weight *
     sentiment``; an order is made when ``|score| >= min_strength``, for ``|score| * notional_usd`` (times
     ``contingency_fraction`` for contingency decisions) worth of shares at the reference mid. A decision with
-    no number (NaN ``size_basis``) uses ``unsized_strength`` in place of the min(...) term.
+    no number (NaN ``size_basis``) uses ``unsized_strength`` in place of the min(...) term. ``full`` is
+    ``rate_full_pct`` for central-bank decisions, else ``surprise_full_pct``.
     """
 
     sentiment_weight: float = 0.3
     surprise_weight: float = 0.7
-    surprise_full_pct: float = 5.0
+    surprise_full_pct: float = 5.0  # surprise (percent) giving full strength
+    rate_full_pct: float = 0.25  # central-bank rate surprise (percentage points) giving full strength
     min_strength: float = 0.1
     unsized_strength: float = 0.5  # |direction| term for a decision with no number to size on
     notional_usd: float = 100_000.0
@@ -218,8 +220,8 @@ def _check(cfg: TradingConfig) -> TradingConfig:
     r = cfg.risk
     if r.max_order_qty <= 0 or r.max_position <= 0 or r.max_orders_per_window <= 0:
         raise ConfigError("risk quantities (max_order_qty, max_position, max_orders_per_window) must be > 0")
-    if cfg.signal.notional_usd <= 0 or cfg.signal.surprise_full_pct <= 0:
-        raise ConfigError("signal.notional_usd and signal.surprise_full_pct must be > 0")
+    if cfg.signal.notional_usd <= 0 or cfg.signal.surprise_full_pct <= 0 or cfg.signal.rate_full_pct <= 0:
+        raise ConfigError("signal.notional_usd, surprise_full_pct and rate_full_pct must be > 0")
     return cfg
 
 

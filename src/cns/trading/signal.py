@@ -23,6 +23,7 @@ from cns.trading.signal_kernels import (
     P_NOTIONAL,
     P_SENT_W,
     P_SURP_W,
+    P_RATE_FULL,
     P_UNSIZED,
     SIGNAL_STAT_NAMES,
     decisions_to_orders,
@@ -42,22 +43,27 @@ def signal_params(cfg: SignalConfig) -> np.ndarray:
     p[P_AGGRESS_BPS] = cfg.aggress_bps
     p[P_CONT_BPS] = cfg.contingency_offset_bps
     p[P_UNSIZED] = cfg.unsized_strength
+    p[P_RATE_FULL] = cfg.rate_full_pct
     return p
 
 
 class SignalGenerator:
-    """Makes candidate orders with ids ``first_order_id, first_order_id+1, …`` (owner 0 = CNS)."""
+    """Makes candidate orders (owner 0 = CNS) with ids drawn from ``id_counter`` (int64[1], the next id;
+    pass :attr:`cns.trading.OrderManager.id_counter` so the OMS knows them; default: a private counter from 1).
+    """
 
-    def __init__(self, config: SignalConfig, tickers: Dictionary, first_order_id: int = 1) -> None:
+    def __init__(self, config: SignalConfig, tickers: Dictionary, id_counter: np.ndarray | None = None) -> None:
         proxy = tickers.code(config.market_proxy)
         if proxy == 0:
             raise ConfigError(f"config key 'signal.market_proxy': ticker {config.market_proxy!r} is not known")
-        if first_order_id < 1:
-            raise StateError("first_order_id must be >= 1")
+        if id_counter is None:
+            id_counter = np.ones(1, dtype=np.int64)
+        if id_counter.dtype != np.int64 or id_counter.shape != (1,) or int(id_counter[0]) < 1:
+            raise StateError("id_counter must be an int64[1] array holding the next order id (>= 1)")
         self.config = config
         self.proxy = proxy
         self._p = signal_params(config)
-        self._next = np.array([first_order_id], dtype=np.int64)
+        self._next = id_counter
         self._stats = np.zeros(len(SIGNAL_STAT_NAMES), dtype=np.int64)
         self._out = np.zeros(1024, dtype=ORDER_DTYPE)
 

@@ -7,6 +7,7 @@ import math
 from numba import njit
 
 from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE
+from cns.signals.dtypes import KIND_CENTRAL_BANK
 from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT
 
 # params vector layout (float64)
@@ -19,7 +20,8 @@ P_CONT_FRAC = 5
 P_AGGRESS_BPS = 6
 P_CONT_BPS = 7
 P_UNSIZED = 8
-N_SIGNAL_PARAMS = 9
+P_RATE_FULL = 9
+N_SIGNAL_PARAMS = 10
 
 # counters
 SG_DECISIONS = 0
@@ -40,13 +42,14 @@ def order_quantity(strength, notional, fraction, mid):
 
 
 @njit(cache=True)
-def signal_score(direction, size_basis, sentiment, p):
+def signal_score(kind, direction, size_basis, sentiment, p):
     """Signed score: surprise term (direction * min(basis/full, 1), or unsized_strength without a basis)
-    weighted with headline sentiment."""
+    weighted with headline sentiment. ``full`` is the rate scale for central-bank decisions."""
     if math.isnan(size_basis):
         num = direction * p[P_UNSIZED]
     else:
-        num = direction * min(size_basis / p[P_FULL_PCT], 1.0)
+        full = p[P_RATE_FULL] if kind == KIND_CENTRAL_BANK else p[P_FULL_PCT]
+        num = direction * min(size_basis / full, 1.0)
     return p[P_SURP_W] * num + p[P_SENT_W] * sentiment
 
 
@@ -67,7 +70,7 @@ def decisions_to_orders(decisions, mid, proxy, p, next_id, out, stats):
         if d.action != ACTION_TRADE and d.action != ACTION_CONTINGENCY:
             continue
         stats[SG_ACTIONABLE] += 1
-        score = signal_score(d.direction, d.size_basis, d.sentiment, p)
+        score = signal_score(d.kind, d.direction, d.size_basis, d.sentiment, p)
         strength = min(abs(score), 1.0)
         if strength < p[P_MIN_STRENGTH] or score == 0.0:
             stats[SG_WEAK] += 1

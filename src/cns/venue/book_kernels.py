@@ -99,7 +99,7 @@ def _home(b, oid, owner):
     return np.int64(h & np.uint64(b.h_slot.shape[0] - 1))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def lookup(b, owner, oid):
     """Pool slot of the resting order ``(owner, oid)``, or -1."""
     mask = b.h_slot.shape[0] - 1
@@ -111,7 +111,7 @@ def lookup(b, owner, oid):
     return np.int64(-1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _h_insert(b, owner, oid, slot):
     mask = b.h_slot.shape[0] - 1
     j = _home(b, oid, owner)
@@ -122,7 +122,7 @@ def _h_insert(b, owner, oid, slot):
     b.h_slot[j] = slot
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _h_delete(b, owner, oid):
     mask = b.h_slot.shape[0] - 1
     i = _home(b, oid, owner)
@@ -155,7 +155,7 @@ def level_price(b, instr, lvl):
     return (b.base_tick[instr] + lvl) * b.tick[instr]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def snap_level(b, instr, side, price):
     """Level of a limit ``price`` snapped to the grid toward the passive side (buy down, sell up)."""
     x = price / b.tick[instr]
@@ -191,7 +191,7 @@ def _account(b, owner, instr, side, qty, price):
         b.cash[owner] -= side * qty * price
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _next_ask(b, instr, start):
     L = b.lv_head.shape[1]
     if b.n_rest[instr, 1] == 0:
@@ -202,7 +202,7 @@ def _next_ask(b, instr, start):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _next_bid(b, instr, start):
     if b.n_rest[instr, 0] == 0:
         return -1
@@ -212,7 +212,7 @@ def _next_bid(b, instr, start):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _unlink(b, slot):
     """Remove a resting order from its level, the id index and the pool."""
     instr = b.p_instr[slot]
@@ -321,7 +321,7 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
     return n_out, n_tr, np.int64(instr)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_tr):
     """Fill ``f`` shares of the incoming order against resting slot ``m`` at ``px``."""
     b.meta[M_MATCHES] += 1
@@ -356,7 +356,7 @@ def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_t
     return rem, n_out, n_tr
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _rest(b, oid, owner, instr, side, lvl, qty, t):
     b.meta[M_NFREE] -= 1
     s = b.free[b.meta[M_NFREE]]

@@ -1,0 +1,9 @@
+"""Error tree of :mod:`cns.engine`: ``EngineError`` is the root (invalid use of the validator API)."""
+
+from __future__ import annotations
+
+__all__ = ["EngineError"]
+
+
+class EngineError(Exception):
+    """Invalid use of the engine: wrong dtype/output arrays, missing dictionaries or tables, unknown code."""

@@ -1,0 +1,234 @@
+"""GenServer behaviour: a process with a call/cast/info protocol, in the manner of OTP's gen_server.
+
+Subclass :class:`GenServer` and override the callbacks; state lives in the instance's attributes.
+
+Return conventions:
+
+- ``init(*args)``: return anything (ignored) to start; return :data:`IGNORE` to not start (``start`` returns
+  None); raise :class:`~cns.runtime.Stop` or any exception to fail (``start`` raises ``InitFailed``).
+- ``handle_call(request, from_)``: the return value is the reply; return :data:`NOREPLY` to answer later with
+  ``self.reply(from_, value)`` (from any later message); ``raise Stop(reason, reply=value)`` to reply and stop.
+- ``handle_cast(msg)`` / ``handle_info(msg)``: return None; ``raise Stop(reason)`` to stop.
+- Any callback may be ``async def`` and ``await self.call(pid, req)`` (see :mod:`cns.runtime`).
+- ``terminate(reason)`` runs when a callback stops or raises, and when the parent's exit signal arrives while
+  the server traps exits (``self.trap_exit()`` in ``init``); it may be ``async def``.
+- ``code_change(old_vsn, state, extra)``: ``state`` is the instance ``__dict__``; return the new dict.
+"""
+
+from __future__ import annotations
+
+from types import CoroutineType
+from typing import Any, ClassVar
+
+from ..runtime.errors import InitFailed, NotInProcess
+from ..runtime.node import Node
+from ..runtime.process import NORMAL, Actor, Exit, From, Pid, Stop
+
+__all__ = ["IGNORE", "NOREPLY", "Cast", "GenServer", "call", "cast", "stop"]
+
+
+class _Sentinel:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NOREPLY: Any = _Sentinel("NOREPLY")
+IGNORE: Any = _Sentinel("IGNORE")
+
+
+class Cast:
+    """Envelope of a cast (``handle_cast``), distinguishing it from a plain info message."""
+
+    __slots__ = ("msg",)
+
+    def __init__(self, msg: Any) -> None:
+        self.msg = msg
+
+
+class _SysStop:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: Any) -> None:
+        self.reason = reason
+
+
+class GenServer(Actor):
+    """Base class of generic servers. ``vsn`` identifies the code version for hot code loading."""
+
+    vsn: ClassVar[Any] = 1
+    _parent: Pid | None = None
+
+    # --------------------------------------------------------------- callbacks (override)
+    def init(self, *args: Any) -> Any:
+        """Set up state; runs synchronously inside the new process before ``start`` returns."""
+        return None
+
+    def handle_call(self, request: Any, from_: From) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.handle_call({request!r})")
+
+    def handle_cast(self, msg: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.handle_cast({msg!r})")
+
+    def handle_info(self, msg: Any) -> Any:
+        return None  # OTP's default logs and drops unexpected messages
+
+    def terminate(self, reason: Any) -> Any:
+        return None
+
+    def code_change(self, old_vsn: Any, state: dict[str, Any], extra: Any) -> dict[str, Any]:
+        return state
+
+    # --------------------------------------------------------------- starting
+    @classmethod
+    def start(
+        cls, node: Node, *args: Any, name: str | None = None, link: bool = False, **spawn_opts: Any
+    ) -> Pid | None:
+        """Spawn the server and run ``init(*args)`` in it synchronously; return its pid (None on IGNORE).
+
+        ``link`` links it to the calling process (its *parent*); ``spawn_opts`` go to ``Node.spawn``
+        (mailbox bounds). Raises :class:`InitFailed` if ``init`` raises or stops.
+        """
+        inst = cls()
+        parent = node.current
+        try:
+            pid, r = node._spawn_init(inst, lambda: inst.init(*args), name=name, **spawn_opts)
+        except Stop as s:
+            node._kill(inst.pid, s.reason)
+            raise InitFailed(cls.__name__, s.reason) from None
+        except InitFailed:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported as the init failure reason
+            if getattr(inst, "pid", None) is not None:
+                node._kill(inst.pid, e)
+            raise InitFailed(cls.__name__, e) from e
+        if r is IGNORE:
+            node._kill(pid, NORMAL)
+            return None
+        if link and parent is not None:
+            inst._parent = parent
+            node.link(pid)
+        else:  # as OTP's nolink start: the server is its own parent, so an exit signal sent from plain
+            inst._parent = pid  # Python (which arrives as from the target itself) is a shutdown order
+        return pid
+
+    @classmethod
+    def start_link(cls, node: Node, *args: Any, name: str | None = None, **spawn_opts: Any) -> Pid | None:
+        """``start`` linked to the calling process (from plain Python there is no parent to link)."""
+        return cls.start(node, *args, name=name, link=True, **spawn_opts)
+
+    # --------------------------------------------------------------- helpers for callbacks
+    def reply(self, from_: From, value: Any) -> None:
+        self.node.reply(from_, value)
+
+    def call(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> Any:
+        """Awaitable call to another server: ``v = await self.call(pid, req)`` in an async callback."""
+        return self.node.acall(dest, request, timeout)
+
+    def cast(self, dest: Pid | str, msg: Any) -> None:
+        self.node.send(dest, Cast(msg))
+
+    def send(self, dest: Pid | str, msg: Any) -> None:
+        self.node.send(dest, msg)
+
+    def trap_exit(self, flag: bool = True) -> bool:
+        return self.node.trap_exit(flag, self.pid)
+
+    # --------------------------------------------------------------- dispatch (runtime entry point)
+    def receive(self, msg: Any) -> Any:
+        cls = msg.__class__
+        try:
+            if cls is From:
+                req = msg.request
+                if req.__class__ is _SysStop:
+                    raise Stop(req.reason, reply="ok")
+                r = self.handle_call(req, msg)
+                if r is NOREPLY:
+                    return None
+                if r.__class__ is CoroutineType:
+                    return self._async_call(r, msg)
+                if msg.caller is None:  # plain-Python caller: the fast path of Node.reply
+                    if not msg.done:
+                        msg.done = True
+                        msg.value = r
+                else:
+                    self.node.reply(msg, r)
+                return None
+            if cls is Cast:
+                r = self.handle_cast(msg.msg)
+            elif cls is Exit and msg.pid is self._parent and self.pid.trap:
+                raise Stop(msg.reason)
+            else:
+                r = self.handle_info(msg)
+            if r is not None and r.__class__ is CoroutineType:
+                return self._async_other(r)
+            return None
+        except Stop as s:
+            return self._stop(s.reason, s, msg if cls is From else None)
+        except Exception as e:  # noqa: BLE001 - terminate, then exit with the exception
+            return self._stop(e, e, None)
+
+    async def _async_call(self, coro: Any, from_: From) -> None:
+        try:
+            r = await coro
+        except Stop as s:
+            t = self._stop(s.reason, s, from_)
+        except Exception as e:  # noqa: BLE001
+            t = self._stop(e, e, None)
+        else:
+            if r is not NOREPLY:
+                self.node.reply(from_, r)
+            return
+        if t is not None:
+            await t
+
+    async def _async_other(self, coro: Any) -> None:
+        try:
+            await coro
+        except Stop as s:
+            t = self._stop(s.reason, s, None)
+        except Exception as e:  # noqa: BLE001
+            t = self._stop(e, e, None)
+        else:
+            return
+        if t is not None:
+            await t
+
+    def _stop(self, reason: Any, exc: BaseException, from_: From | None) -> Any:
+        """Run ``terminate(reason)``, reply if the stop carries a reply, then exit (raise) with ``reason``."""
+        t = self.terminate(reason)
+        if t is not None and t.__class__ is CoroutineType:
+            return self._finish_async_terminate(t, exc, from_)
+        self._reply_on_stop(exc, from_)
+        raise exc
+
+    async def _finish_async_terminate(self, t: Any, exc: BaseException, from_: From | None) -> None:
+        await t
+        self._reply_on_stop(exc, from_)
+        raise exc
+
+    def _reply_on_stop(self, exc: BaseException, from_: From | None) -> None:
+        if from_ is not None and exc.__class__ is Stop and exc.reply is not Stop._NO_REPLY:  # type: ignore[attr-defined]
+            self.node.reply(from_, exc.reply)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------- client API (plain Python or handlers)
+def call(node: Node, dest: Pid | str, request: Any, timeout: float = 5.0) -> Any:
+    """Synchronous call from plain Python (``node.call``); inside a handler use ``await self.call(...)``."""
+    return node.call(dest, request, timeout)
+
+
+def cast(node: Node, dest: Pid | str, msg: Any) -> None:
+    """Asynchronous request handled by ``handle_cast``; works from plain Python and from handlers."""
+    node.send(dest, Cast(msg))
+
+
+def stop(node: Node, dest: Pid | str, reason: Any = NORMAL, timeout: float = 5.0) -> None:
+    """Stop the server synchronously with ``reason`` (``terminate`` runs); from plain Python only."""
+    if node.current is not None:
+        raise NotInProcess("gen_server.stop from inside a handler; use node.exit or await self.call")
+    node.call(dest, _SysStop(reason), timeout)

@@ -1,0 +1,221 @@
+"""RDF data graph bound to integer arrays, and SHACL path evaluation over them.
+
+:func:`bind_graph` dictionary-encodes every term of the data graph (plus extra terms the shapes mention) to
+``int32`` codes and builds:
+
+* triples in CSR form by subject (``s_ptr``/``s_pred``/``s_obj``, rows sorted by predicate, object) and by
+  object (``o_ptr``/``o_pred``/``o_subj``);
+* per-term attribute arrays, computed once per distinct term: ``kind`` (0 IRI, 1 blank node, 2 literal),
+  ``datatype`` (term code of the literal's datatype IRI, -1 otherwise), ``lang`` (index into ``langs``, -1
+  none), ``numeric``/``is_numeric`` (float64 value), ``order_cat``/``order_key`` (SPARQL ``<``: category and
+  a float key; strings are ranked), ``lexlen`` (characters of the lexical form / IRI, -1 for blank nodes) and
+  ``ill_formed`` (literal not in its datatype's lexical space).
+
+Pair sets are ``(src, dst)`` int32 arrays, sorted and duplicate-free (see :func:`unique_pairs`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from cns.rules import ir
+from cns.rules import graph_kernels as gk
+from cns.rules.xsd import CAT_STRING, literal_datatype, order_category, order_key
+
+__all__ = ["BoundGraph", "bind_graph", "unique_pairs", "eval_path"]
+
+_EMPTY = np.empty(0, np.int32)
+
+
+@dataclass(eq=False, slots=True)
+class BoundGraph:
+    """A data graph as arrays (see module doc). ``terms[code]`` is the rdflib term; ``index`` the inverse."""
+
+    terms: list[Node]
+    index: dict[Node, int]
+    s_ptr: np.ndarray
+    s_pred: np.ndarray
+    s_obj: np.ndarray
+    o_ptr: np.ndarray
+    o_pred: np.ndarray
+    o_subj: np.ndarray
+    kind: np.ndarray
+    datatype: np.ndarray
+    lang: np.ndarray
+    langs: list[str]
+    numeric: np.ndarray
+    is_numeric: np.ndarray
+    order_cat: np.ndarray
+    order_key: np.ndarray
+    lexlen: np.ndarray
+    ill_formed: np.ndarray
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.terms)
+
+    @property
+    def n_triples(self) -> int:
+        return int(self.s_pred.shape[0])
+
+    def code(self, term: Node) -> int:
+        """The term's code, or -1 if the term is unknown."""
+        return self.index.get(term, -1)
+
+    def subjects_with(self, pred: int) -> np.ndarray:
+        """Distinct subjects of triples with predicate code ``pred`` (sorted)."""
+        rows = np.repeat(np.arange(self.n_terms, dtype=np.int32), np.diff(self.s_ptr))
+        return np.unique(rows[self.s_pred == pred])
+
+    def objects_with(self, pred: int) -> np.ndarray:
+        rows = np.repeat(np.arange(self.n_terms, dtype=np.int32), np.diff(self.o_ptr))
+        return np.unique(rows[self.o_pred == pred])
+
+
+def _csr(major: np.ndarray, mid: np.ndarray, minor: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    order = np.lexsort((minor, mid, major))
+    counts = np.bincount(major, minlength=n)
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr, mid[order].astype(np.int32), minor[order].astype(np.int32)
+
+
+def bind_graph(data: Graph, extra_terms: Iterable[Node] = ()) -> BoundGraph:
+    """Encode ``data`` (and ``extra_terms``, e.g. constants from the shapes) into a :class:`BoundGraph`."""
+    index: dict[Node, int] = {}
+    terms: list[Node] = []
+
+    def code(t: Node) -> int:
+        c = index.get(t)
+        if c is None:
+            c = index[t] = len(terms)
+            terms.append(t)
+        return c
+
+    triples = np.array([(code(s), code(p), code(o)) for s, p, o in data], dtype=np.int64).reshape(-1, 3)
+    for t in extra_terms:
+        code(t)
+    for t in list(terms):  # datatype IRIs are terms too, so sh:datatype compares codes
+        if isinstance(t, Literal):
+            code(literal_datatype(t))
+    n = len(terms)
+    s_ptr, s_pred, s_obj = _csr(triples[:, 0], triples[:, 1], triples[:, 2], n)
+    o_ptr, o_pred, o_subj = _csr(triples[:, 2], triples[:, 1], triples[:, 0], n)
+
+    kind = np.zeros(n, np.int8)
+    datatype = np.full(n, -1, np.int32)
+    lang = np.full(n, -1, np.int32)
+    numeric = np.full(n, np.nan)
+    order_cat = np.zeros(n, np.int8)
+    okey = np.full(n, np.nan)
+    lexlen = np.full(n, -1, np.int32)
+    ill = np.zeros(n, np.bool_)
+    langs: dict[str, int] = {}
+    strings: list[tuple[str, int]] = []
+    term_log = logging.getLogger("rdflib.term")
+    old = term_log.level
+    term_log.setLevel(logging.CRITICAL)
+    try:
+        for c, t in enumerate(terms):  # once per distinct term
+            if isinstance(t, BNode):
+                kind[c] = gk.KIND_BNODE
+                continue
+            lexlen[c] = len(str(t))
+            if isinstance(t, URIRef):
+                kind[c] = gk.KIND_IRI
+                continue
+            assert isinstance(t, Literal)
+            kind[c] = gk.KIND_LITERAL
+            datatype[c] = index[literal_datatype(t)]
+            if t.language:
+                lang[c] = langs.setdefault(t.language, len(langs))
+            ill[c] = bool(t.ill_typed)
+            cat = order_category(t)
+            order_cat[c] = cat
+            if cat == CAT_STRING:
+                strings.append((str(t), c))
+            elif cat:
+                okey[c] = key = order_key(t, cat)
+                if cat == 1:
+                    numeric[c] = key
+    finally:
+        term_log.setLevel(old)
+    if strings:  # rank strings so one float key orders them (codepoint order, as SPARQL str <)
+        strings.sort()
+        rank, prev = -1, None
+        for s, c in strings:
+            if s != prev:
+                rank, prev = rank + 1, s
+            okey[c] = rank
+    return BoundGraph(
+        terms=terms, index=index, s_ptr=s_ptr, s_pred=s_pred, s_obj=s_obj, o_ptr=o_ptr, o_pred=o_pred,
+        o_subj=o_subj, kind=kind, datatype=datatype, lang=lang, langs=list(langs), numeric=numeric,
+        is_numeric=~np.isnan(numeric), order_cat=order_cat, order_key=okey, lexlen=lexlen, ill_formed=ill,
+    )
+
+
+def unique_pairs(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sort (src, dst) pairs and drop duplicates."""
+    if src.shape[0] == 0:
+        return _EMPTY, _EMPTY
+    keys = np.unique(src.astype(np.int64) * n + dst.astype(np.int64))
+    return (keys // n).astype(np.int32), (keys % n).astype(np.int32)
+
+
+def eval_path(g: BoundGraph, path: ir.Path, nodes: np.ndarray, inverse: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """All (focus, value) pairs with ``value`` reachable from ``focus`` (in ``nodes``) along ``path``
+    (walked backwards if ``inverse``). Result sorted and duplicate-free."""
+    n = g.n_terms
+    nodes = np.asarray(nodes, np.int32)
+    if isinstance(path, ir.PredicatePath):
+        p = g.code(path.predicate)
+        if p < 0 or nodes.shape[0] == 0:
+            return _EMPTY, _EMPTY
+        if inverse:
+            src, dst = gk.step_predicate(nodes, g.o_ptr, g.o_pred, g.o_subj, p)
+        else:
+            src, dst = gk.step_predicate(nodes, g.s_ptr, g.s_pred, g.s_obj, p)
+        return unique_pairs(src, dst, n)
+    if isinstance(path, ir.InversePath):
+        return eval_path(g, path.path, nodes, not inverse)
+    if isinstance(path, ir.SequencePath):
+        steps = path.paths[::-1] if inverse else path.paths
+        src, dst = eval_path(g, steps[0], nodes, inverse)
+        for step in steps[1:]:
+            b_src, b_dst = eval_path(g, step, np.unique(dst), inverse)
+            src, dst = unique_pairs(*gk.join_pairs(src, dst, b_src, b_dst), n)
+        return src, dst
+    if isinstance(path, ir.AlternativePath):
+        parts = [eval_path(g, p, nodes, inverse) for p in path.paths]
+        return unique_pairs(np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]), n)
+    if isinstance(path, ir.ZeroOrOnePath):
+        src, dst = eval_path(g, path.path, nodes, inverse)
+        return unique_pairs(np.concatenate([nodes, src]), np.concatenate([nodes, dst]), n)
+    if isinstance(path, ir.ZeroOrMorePath):
+        return _closure(g, path.path, *unique_pairs(nodes, nodes, n), inverse)
+    if isinstance(path, ir.OneOrMorePath):
+        return _closure(g, path.path, *eval_path(g, path.path, nodes, inverse), inverse)
+    raise TypeError(f"not a path: {path!r}")
+
+
+def _closure(g: BoundGraph, step: ir.Path, src: np.ndarray, dst: np.ndarray, inverse: bool
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Extend the pair set (src, dst) by ``step`` until nothing new is reached (semi-naive iteration)."""
+    n = g.n_terms
+    frontier_src, frontier_dst = src, dst
+    while frontier_src.shape[0]:
+        b_src, b_dst = eval_path(g, step, np.unique(frontier_dst), inverse)
+        new_src, new_dst = unique_pairs(*gk.join_pairs(frontier_src, frontier_dst, b_src, b_dst), n)
+        old = src.astype(np.int64) * n + dst
+        new = new_src.astype(np.int64) * n + new_dst
+        fresh = ~np.isin(new, old)
+        frontier_src, frontier_dst = new_src[fresh], new_dst[fresh]
+        src, dst = unique_pairs(np.concatenate([src, frontier_src]), np.concatenate([dst, frontier_dst]), n)
+    return src, dst

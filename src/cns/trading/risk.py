@@ -1,0 +1,144 @@
+"""Pre-trade risk gate: every candidate order passes all enabled checks or is rejected with a counted reason.
+
+Checks, in order (names as in :data:`cns.trading.config.RISK_CHECKS` and ``RISK_REASON_NAMES``): kill switch,
+restricted instrument, reference price (fail closed when missing, stale, zero or NaN), price collar, max order
+quantity, max notional, duplicate order, one trade per headline cool-down, position limit (filled + open
+orders on the order's side), gross exposure, daily loss limit (risk-reducing orders still pass), order-rate
+throttle over a rolling window. Accepted orders are registered with the :class:`OrderManager` and booked as
+open; the venue's execution reports release them there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cns.signals.dictionary import Dictionary
+from cns.trading.config import RISK_CHECKS, RiskConfig
+from cns.trading.errors import ConfigError, StateError
+from cns.trading.oms import OrderManager
+from cns.trading.risk_kernels import (
+    N_RISK_PARAMS,
+    N_RISK_SCALARS,
+    REJ_NONE,
+    RISK_REASON_NAMES,
+    RP_COLLAR,
+    RP_COOLDOWN,
+    RP_DAILY_LOSS,
+    RP_DUP_WINDOW,
+    RP_MAX_GROSS,
+    RP_MAX_NOTIONAL,
+    RP_MAX_POSITION,
+    RP_MAX_QTY,
+    RP_MAX_REF_AGE,
+    RP_RATE_WINDOW,
+    RS_KILL,
+    refresh_exposure,
+    risk_check,
+)
+from cns.venue.dtypes import ORDER_DTYPE
+
+if RISK_REASON_NAMES[1:] != RISK_CHECKS:  # pragma: no cover - a programming error, caught at import
+    raise ImportError("cns.trading: risk reason codes and config check names do not line up")
+
+_NEVER = -(1 << 62)  # "no order yet" timestamp for the rate ring
+
+
+def risk_params(cfg: RiskConfig) -> np.ndarray:
+    """The float64 parameter vector the risk kernel takes."""
+    p = np.zeros(N_RISK_PARAMS, dtype=np.float64)
+    p[RP_MAX_QTY] = cfg.max_order_qty
+    p[RP_MAX_NOTIONAL] = cfg.max_order_notional_usd
+    p[RP_COLLAR] = cfg.collar_bps * 1e-4
+    p[RP_MAX_REF_AGE] = cfg.max_ref_age_ns
+    p[RP_MAX_POSITION] = cfg.max_position
+    p[RP_MAX_GROSS] = cfg.max_gross_exposure_usd
+    p[RP_DAILY_LOSS] = cfg.daily_loss_limit_usd
+    p[RP_RATE_WINDOW] = cfg.rate_window_ns
+    p[RP_DUP_WINDOW] = cfg.duplicate_window_ns
+    p[RP_COOLDOWN] = cfg.headline_cooldown_ns
+    return p
+
+
+class RiskGate:
+    """Stateful pre-trade risk over the instruments of ``oms.portfolio`` (indexed by ticker code)."""
+
+    def __init__(self, config: RiskConfig, tickers: Dictionary, oms: OrderManager, cooldown_slots: int = 1 << 16):
+        if cooldown_slots <= 0 or cooldown_slots & (cooldown_slots - 1):
+            raise StateError("cooldown_slots must be a power of two")
+        self.config = config
+        self.oms = oms
+        n = len(oms.portfolio)
+        self._p = risk_params(config)
+        self._enabled = np.ones(len(RISK_REASON_NAMES), dtype=np.uint8)
+        for name in config.disabled_checks:
+            self._enabled[RISK_REASON_NAMES.index(name)] = 0
+        self._restricted = np.zeros(n, dtype=np.uint8)
+        for t in config.restricted:
+            code = tickers.code(t)
+            if code == 0 or code >= n:
+                raise ConfigError(f"config key 'risk.restricted': unknown ticker {t!r}")
+            self._restricted[code] = 1
+        self._exposure = np.zeros(n, dtype=np.float64)
+        self._gross = np.zeros(1, dtype=np.float64)
+        self._scal = np.zeros(N_RISK_SCALARS, dtype=np.int64)
+        self._ring = np.full(config.max_orders_per_window, _NEVER, dtype=np.int64)
+        self._last_side = np.zeros(n, dtype=np.int8)
+        self._last_qty = np.zeros(n, dtype=np.int64)
+        self._last_px = np.zeros(n, dtype=np.float64)
+        self._last_ts = np.zeros(n, dtype=np.int64)
+        self._cd_keys = np.zeros(cooldown_slots, dtype=np.uint64)
+        self._cd_ts = np.zeros(cooldown_slots, dtype=np.int64)
+        self.counts = np.zeros(len(RISK_REASON_NAMES), dtype=np.int64)
+
+    @property
+    def kill_switch_engaged(self) -> bool:
+        return bool(self._scal[RS_KILL])
+
+    def engage_kill_switch(self, ts_ns: int) -> np.ndarray:
+        """Block every new order from now on and return cancel requests for all open orders (send them)."""
+        self._scal[RS_KILL] = 1
+        return self.oms.cancel_all(ts_ns)
+
+    def release_kill_switch(self) -> None:
+        self._scal[RS_KILL] = 0
+
+    @property
+    def gross_exposure(self) -> float:
+        """Worst-case gross exposure (USD) as last computed."""
+        return float(self._gross[0])
+
+    def refresh(self, mid: np.ndarray) -> None:
+        """Re-mark the per-instrument exposures at fresh mids (call once per batch)."""
+        pf = self.oms.portfolio
+        refresh_exposure(pf.position, self.oms.open_buy, self.oms.open_sell, mid, self._exposure, self._gross)
+
+    def check(self, orders: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int,
+              day_pnl: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Check candidate ``orders``; returns ``(accepted_orders, reasons)`` with one uint8 reason per input
+        order (0 = accepted; names in ``RISK_REASON_NAMES``). Accepted orders are registered with the OMS.
+
+        ``mid`` (USD) and ``mid_ts`` (ns) are the reference prices per ticker code; ``day_pnl`` defaults to
+        the portfolio's realised + last-marked unrealised P&L.
+        """
+        if orders.dtype != ORDER_DTYPE or orders.ndim != 1:
+            raise StateError(f"RiskGate.check needs a 1-D ORDER_DTYPE array, got {orders.dtype}")
+        if mid.dtype != np.float64 or mid_ts.dtype != np.int64 or mid.shape != mid_ts.shape:
+            raise StateError("RiskGate.check needs float64 mid and int64 mid_ts arrays of equal shape")
+        pf = self.oms.portfolio
+        pnl = pf.day_pnl if day_pnl is None else float(day_pnl)
+        reasons = np.zeros(len(orders), dtype=np.uint8)
+        risk_check(orders, mid, mid_ts, np.int64(now_ns), pnl, self._p, self._enabled, self._restricted,
+                   pf.position, self.oms.open_buy, self.oms.open_sell, self._exposure, self._gross, self._scal,
+                   self._ring, self._last_side, self._last_qty, self._last_px, self._last_ts, self._cd_keys,
+                   self._cd_ts, reasons, self.counts)
+        accepted = orders[reasons == REJ_NONE]
+        self.oms.submit(accepted)
+        return accepted, reasons
+
+    def rejections(self) -> dict[str, int]:
+        """Rejected orders per check name (cumulative)."""
+        return {name: int(c) for name, c in zip(RISK_REASON_NAMES[1:], self.counts[1:], strict=True)}
+
+    @property
+    def accepted_count(self) -> int:
+        return int(self.counts[REJ_NONE])

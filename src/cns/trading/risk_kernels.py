@@ -1,0 +1,179 @@
+"""Numba kernel of pre-trade risk: one pass over candidate orders, state in preallocated arrays.
+
+Each order gets a reason code (0 = accepted); rejections are counted, never raised. Checks run in the order
+of the REJ_* codes; the first failing check is the reason. Cancel requests always pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from cns.venue.dtypes import ORDER_CANCEL, ORDER_MARKET
+
+REJ_NONE = 0
+REJ_KILL_SWITCH = 1
+REJ_RESTRICTED = 2
+REJ_REFERENCE = 3  # reference mid missing, stale, zero or NaN: fail closed
+REJ_COLLAR = 4
+REJ_MAX_QTY = 5
+REJ_MAX_NOTIONAL = 6
+REJ_DUPLICATE = 7
+REJ_COOLDOWN = 8
+REJ_POSITION = 9
+REJ_GROSS_EXPOSURE = 10
+REJ_DAILY_LOSS = 11
+REJ_RATE = 12
+RISK_REASON_NAMES: tuple[str, ...] = (
+    "accepted", "kill_switch", "restricted", "reference", "collar", "max_qty", "max_notional", "duplicate",
+    "cooldown", "position", "gross_exposure", "daily_loss", "rate",
+)
+
+# float64 parameter vector
+RP_MAX_QTY = 0
+RP_MAX_NOTIONAL = 1
+RP_COLLAR = 2  # fraction (bps / 1e4)
+RP_MAX_REF_AGE = 3  # ns
+RP_MAX_POSITION = 4
+RP_MAX_GROSS = 5
+RP_DAILY_LOSS = 6  # USD, positive
+RP_RATE_WINDOW = 7  # ns
+RP_DUP_WINDOW = 8  # ns
+RP_COOLDOWN = 9  # ns
+N_RISK_PARAMS = 10
+
+# int64 scalar state
+RS_KILL = 0  # 1 = kill switch engaged
+RS_RING_HEAD = 1
+N_RISK_SCALARS = 2
+
+COOLDOWN_PROBES = 8
+
+
+@njit(cache=True, inline="always")
+def _mix(x):
+    x = (x ^ (x >> 33)) * 0xFF51AFD7ED558CCD
+    x = (x ^ (x >> 33)) * 0xC4CEB9FE1A85EC53
+    return x ^ (x >> 33)
+
+
+@njit(cache=True)
+def _exposure(pos, ob, os_, px):
+    return max(abs(pos + ob), abs(pos - os_)) * px
+
+
+@njit(cache=True)
+def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, position, open_buy, open_sell,
+               exposure, gross, scal, ring, last_side, last_qty, last_px, last_ts, cd_keys, cd_ts, reasons, counts):
+    """Check ``orders`` (ORDER_DTYPE) in sequence; write ``reasons[i]`` and count it in ``counts[reason]``.
+
+    ``mid``/``mid_ts`` are reference mids (USD) and their times (ns) per ticker code; ``now_ns`` the check
+    time; ``day_pnl`` realised + unrealised USD. ``enabled[REJ_*]`` switches checks. Accepted orders are
+    booked: ``open_buy``/``open_sell`` (shares), ``exposure``/``gross`` (USD, worst case of filling every open
+    order on either side), the rate ring, the last order per instrument (duplicates) and the per-headline
+    cool-down table (``cd_keys``/``cd_ts``, size a power of two). Returns the number accepted.
+    """
+    n_ok = 0
+    n_instr = len(mid)
+    mask = len(cd_keys) - 1
+    n_ring = len(ring)
+    for i in range(len(orders)):
+        o = orders[i]
+        if o.type == ORDER_CANCEL:
+            reasons[i] = REJ_NONE
+            counts[REJ_NONE] += 1
+            n_ok += 1
+            continue
+        ins = o.instrument
+        side = o.side
+        qty = o.qty
+        ts = o.ts_ns
+        reason = REJ_NONE
+        ref = mid[ins] if ins < n_instr else math.nan
+        ref_ts = mid_ts[ins] if ins < n_instr else 0
+        px = ref if o.type == ORDER_MARKET else o.price
+        pos = position[ins] if ins < n_instr else 0
+        ob = open_buy[ins] if ins < n_instr else 0
+        osl = open_sell[ins] if ins < n_instr else 0
+        new_exp = 0.0
+        slot = -1
+        if enabled[REJ_KILL_SWITCH] and scal[RS_KILL] != 0:
+            reason = REJ_KILL_SWITCH
+        elif enabled[REJ_RESTRICTED] and (ins >= n_instr or restricted[ins] != 0):
+            reason = REJ_RESTRICTED
+        elif enabled[REJ_REFERENCE] and (ins >= n_instr or not (ref > 0.0) or math.isinf(ref) or ref_ts <= 0
+                                         or now_ns - ref_ts > p[RP_MAX_REF_AGE]):
+            reason = REJ_REFERENCE
+        elif enabled[REJ_COLLAR] and (not (px > 0.0) or abs(px - ref) > p[RP_COLLAR] * ref):
+            reason = REJ_COLLAR
+        elif enabled[REJ_MAX_QTY] and (qty <= 0 or qty > p[RP_MAX_QTY]):
+            reason = REJ_MAX_QTY
+        elif enabled[REJ_MAX_NOTIONAL] and not (qty * px <= p[RP_MAX_NOTIONAL]):
+            reason = REJ_MAX_NOTIONAL
+        elif (enabled[REJ_DUPLICATE] and last_ts[ins] > 0 and ts - last_ts[ins] < p[RP_DUP_WINDOW]
+              and last_side[ins] == side and last_qty[ins] == qty and abs(last_px[ins] - px) <= 1e-9 * abs(px)):
+            reason = REJ_DUPLICATE
+        else:
+            if enabled[REJ_COOLDOWN] and o.news_id != 0:
+                h = _mix(o.news_id)
+                for k in range(COOLDOWN_PROBES):
+                    j = (h + k) & mask
+                    if cd_keys[j] == o.news_id:
+                        if ts - cd_ts[j] < p[RP_COOLDOWN]:
+                            reason = REJ_COOLDOWN
+                        slot = j
+                        break
+                    if slot < 0 and (cd_keys[j] == 0 or ts - cd_ts[j] >= p[RP_COOLDOWN]):
+                        slot = j
+                if slot < 0:
+                    slot = h & mask  # table crowded: evict the home slot
+            if reason == REJ_NONE:
+                ob2 = ob + qty if side > 0 else ob
+                os2 = osl + qty if side < 0 else osl
+                mark = ref if ref > 0.0 else px
+                new_exp = _exposure(pos, ob2, os2, mark)
+                reducing = (side > 0 and pos < 0 and qty <= -pos) or (side < 0 and pos > 0 and qty <= pos)
+                if enabled[REJ_POSITION] and max(pos + ob2, os2 - pos) > p[RP_MAX_POSITION]:
+                    reason = REJ_POSITION
+                elif enabled[REJ_GROSS_EXPOSURE] and gross[0] - exposure[ins] + new_exp > p[RP_MAX_GROSS]:
+                    reason = REJ_GROSS_EXPOSURE
+                elif enabled[REJ_DAILY_LOSS] and day_pnl < -p[RP_DAILY_LOSS] and not reducing:
+                    reason = REJ_DAILY_LOSS
+                elif enabled[REJ_RATE] and ts - ring[scal[RS_RING_HEAD]] < p[RP_RATE_WINDOW]:
+                    reason = REJ_RATE
+        reasons[i] = reason
+        counts[reason] += 1
+        if reason != REJ_NONE:
+            continue
+        n_ok += 1
+        if side > 0:
+            open_buy[ins] += qty
+        else:
+            open_sell[ins] += qty
+        gross[0] += new_exp - exposure[ins]
+        exposure[ins] = new_exp
+        head = scal[RS_RING_HEAD]
+        ring[head] = ts
+        scal[RS_RING_HEAD] = (head + 1) % n_ring
+        last_side[ins] = side
+        last_qty[ins] = qty
+        last_px[ins] = px
+        last_ts[ins] = ts
+        if slot >= 0:
+            cd_keys[slot] = o.news_id
+            cd_ts[slot] = ts
+    return n_ok
+
+
+@njit(cache=True)
+def refresh_exposure(position, open_buy, open_sell, mid, exposure, gross):
+    """Recompute per-instrument worst-case exposure (USD) and the gross total at fresh mids.
+    Instruments without a usable mid keep their last exposure."""
+    total = 0.0
+    for i in range(len(position)):
+        m = mid[i] if i < len(mid) else math.nan
+        if m > 0.0 and not math.isinf(m):
+            exposure[i] = _exposure(position[i], open_buy[i], open_sell[i], m)
+        total += exposure[i]
+    gross[0] = total

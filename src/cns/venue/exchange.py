@@ -1,0 +1,271 @@
+"""ExchangeSimulator: an event-driven venue over simulated time, with the simulated market trading on it.
+
+Usage (the replay drives it)::
+
+    sim = ExchangeSimulator(default_instruments(500), stories, SimConfig(start_ns=epoch), seed=7)
+    sim.submit(orders)                 # ORDER_DTYPE; each reaches the venue at ts_ns + entry_latency_ns
+    reports = sim.advance_to(t_ns)     # EXEC_DTYPE reports for external owners (0 = CNS) produced up to t_ns
+    mid, ts = sim.reference_prices(t_ns)   # quotes as seen at t_ns, i.e. as they were md_latency_ns earlier
+    marks = sim.mark_prices()          # live mid (else last trade, else opening price) for mark-to-market
+
+Times are absolute ns since the epoch. Index ``k`` of per-instrument arrays is ticker code ``k``
+(``instruments[k - 1]``); index 0 is unused (NaN / 0). Owners 1..2+len(competitors) belong to the simulator
+(market maker, background takers, competitors); any other owner may submit orders; positions and cash are
+kept for owner 0 and the simulator's owners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cns.market.dtypes import STORY_DTYPE
+from cns.market.prices import BackgroundStream, lot_sizes
+from cns.market.sim import (
+    FIRST_COMPETITOR,
+    OWNER_CNS,
+    OWNER_MARKET_MAKER,
+    OWNER_TAKERS,
+    MarketConfig,
+    competitor_schedule,
+    impact_schedule,
+)
+from cns.market import sim_kernels as S
+from cns.market.universe import InstrumentInfo
+from cns.venue import book_kernels as K
+from cns.venue.book import TRADE_DTYPE, allocate_book, check_orders
+from cns.venue.dtypes import EXEC_DTYPE, ORDER_DTYPE
+from cns.venue.errors import ReservedOwnerError, SimClockError, VenueConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Venue and market settings. Latencies and intervals in ns."""
+
+    start_ns: int = 1_700_000_000_000_000_000  # opening time, ns since epoch (match the news generator)
+    entry_latency_ns: int = 20_000  # order sent at t reaches the venue at t + entry_latency_ns
+    md_latency_ns: int = 50_000  # quotes reach the trader md_latency_ns after they change
+    levels: int = 4096  # price levels per instrument band (ticks)
+    order_capacity: int = 1 << 17  # resting orders, all instruments together
+    quote_history: int = 64  # remembered quote changes per instrument (md latency lookback)
+    snapshot_ns: int = 100_000_000  # interval of the mid/fundamental snapshots kept for plots
+    market: MarketConfig = field(default_factory=MarketConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("entry_latency_ns", "md_latency_ns"):
+            if getattr(self, name) < 0:
+                raise VenueConfigError(f"SimConfig.{name} must be >= 0 ns, got {getattr(self, name)}")
+        for name in ("quote_history", "snapshot_ns", "order_capacity"):
+            if getattr(self, name) < 1:
+                raise VenueConfigError(f"SimConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+
+class ExchangeSimulator:
+    """The venue plus its simulated participants; deterministic for a given seed, stories and order flow."""
+
+    def __init__(self, instruments: Sequence[InstrumentInfo], stories: np.ndarray | None = None,
+                 config: SimConfig | None = None, seed: int = 0) -> None:
+        cfg = config or SimConfig()
+        self.config = cfg
+        n = len(instruments)
+        if n < 1:
+            raise VenueConfigError("ExchangeSimulator needs at least one instrument")
+        stories = np.zeros(0, STORY_DTYPE) if stories is None else stories
+        if not isinstance(stories, np.ndarray) or stories.dtype != STORY_DTYPE:
+            raise VenueConfigError("stories must be a cns.market.dtypes.STORY_DTYPE array")
+        mk = cfg.market
+        self._rng = np.random.default_rng(seed)
+        ref = np.concatenate(([np.nan], [float(x.price) for x in instruments]))
+        self.n_owners = FIRST_COMPETITOR + len(mk.competitors)
+        self.owner_names = ("cns", "market_maker", "takers") + tuple(c.name for c in mk.competitors)
+        emit = np.zeros(self.n_owners, np.uint8)
+        emit[OWNER_CNS] = 1
+        self.book = allocate_book(ref, levels=cfg.levels, capacity=cfg.order_capacity,
+                                  tracked_owners=self.n_owners, emit=emit)
+        imp_t, imp_i, imp_f = impact_schedule(stories, n)
+        actions = competitor_schedule(stories, mk, n, self._rng)
+        par = np.zeros(S.PAR_SIZE)
+        par[S.P_VOL] = mk.flow.vol_per_sqrt_s
+        par[S.P_HALF_SPREAD] = mk.flow.mm_half_spread_bp * 1e-4
+        par[S.P_CROSS_TICKS] = mk.flow.taker_cross_ticks
+        par[S.P_AGGRESSION] = mk.aggression_bp * 1e-4
+        par[S.P_SNAPSHOT_NS] = cfg.snapshot_ns
+        n1, d, r = n + 1, mk.flow.mm_levels, cfg.quote_history
+        cur = np.zeros(S.CUR_SIZE, np.int64)
+        cur[S.C_NOW] = cfg.start_ns
+        cur[S.C_NEXT_SNAP] = cfg.start_ns
+        self.state = S.SimArrays(
+            fund=ref.copy(), fund_t=np.full(n1, cfg.start_ns, np.int64), ref_px=ref,
+            mm_id=np.zeros((n1, 2, d), np.uint64), mm_lvl=np.full((n1, 2, d), -1, np.int32),
+            mm_qty=lot_sizes(ref, mk.flow.mm_level_notional_usd),
+            tk_qty=lot_sizes(ref, mk.flow.taker_notional_usd).astype(np.float64),
+            q_ts=np.zeros((n1, r), np.int64), q_bid=np.full((n1, r), np.nan), q_ask=np.full((n1, r), np.nan),
+            q_cnt=np.zeros(n1, np.int64), q_last=np.zeros((n1, 2), np.int32),
+            imp_t=imp_t, imp_instr=imp_i, imp_factor=imp_f, actions=actions, cur=cur, par=par)
+        self._stream = BackgroundStream(n, mk.flow, self._rng, cfg.start_ns)
+        n_snap = 1024
+        self._io = S.SimIO(*self._stream.next_chunk(), ext=np.zeros(0, ORDER_DTYPE), ext_at=np.zeros(0, np.int64),
+                           out=np.zeros(1 << 14, EXEC_DTYPE), trades=np.zeros(1 << 16, TRADE_DTYPE),
+                           snap_t=np.zeros(n_snap, np.int64), snap_mid=np.zeros((n_snap, n1)),
+                           snap_fund=np.zeros((n_snap, n1)))
+        self._reports: list[np.ndarray] = []
+        self.late_orders = 0
+        self.stale_quote_lookups = 0
+        need = int(n * (2 * d + 2 * d * 3) + 16)
+        if need > self._io.out.shape[0] or need > self._io.trades.shape[0]:
+            self._io = self._io._replace(out=np.zeros(need, EXEC_DTYPE), trades=np.zeros(2 * need, TRADE_DTYPE))
+        S.open_market(self.book, self.state, self._io, cfg.start_ns)
+
+    # ---- driving ---------------------------------------------------------------------------------------------
+
+    @property
+    def now_ns(self) -> int:
+        """Venue time reached so far (ns since epoch)."""
+        return int(self.state.cur[S.C_NOW])
+
+    def submit(self, orders: np.ndarray) -> None:
+        """Queue external orders; each reaches the venue at ``max(ts_ns + entry_latency_ns, now_ns)``.
+
+        Orders are matched when ``advance_to`` passes their arrival time. An arrival earlier than ``now_ns``
+        (an order stamped before time already simulated) is counted in ``late_orders`` and applied at
+        ``now_ns``: it can be late, never early.
+        """
+        orders = check_orders(orders)
+        if orders.shape[0] == 0:
+            return
+        own = orders["owner"]
+        bad = (own >= OWNER_MARKET_MAKER) & (own < self.n_owners)
+        if np.any(bad):
+            k = int(np.argmax(bad))
+            raise ReservedOwnerError(f"orders[{k}].owner = {int(own[k])} is reserved for the simulator "
+                                     f"(owners {OWNER_MARKET_MAKER}..{self.n_owners - 1}: "
+                                     f"{', '.join(self.owner_names[1:])})")
+        arrival = orders["ts_ns"] + self.config.entry_latency_ns
+        late = arrival < self.now_ns
+        self.late_orders += int(late.sum())
+        arrival = np.where(late, self.now_ns, arrival)
+        pos = int(self.state.cur[S.C_EXT_POS])
+        ext = np.concatenate((self._io.ext[pos:], orders))
+        at = np.concatenate((self._io.ext_at[pos:], arrival))
+        order = np.argsort(at, kind="stable")
+        self._io = self._io._replace(ext=ext[order], ext_at=at[order])
+        self.state.cur[S.C_EXT_POS] = 0
+
+    def advance_to(self, t_ns: int) -> np.ndarray:
+        """Run the venue and the market to ``t_ns``; return the external owners' reports produced meanwhile."""
+        if t_ns < self.now_ns:
+            raise SimClockError(f"advance_to({t_ns}) is before the venue clock {self.now_ns}")
+        cur = self.state.cur
+        while True:
+            st = S.run_until(self.book, self.state, self._io, np.int64(t_ns))
+            if st == S.ST_DONE:
+                break
+            if st == S.ST_NEED_BG:
+                self._io = self._io._replace(**dict(zip(("bg_t", "bg_instr", "bg_kind", "bg_u", "bg_z"),
+                                                        self._stream.next_chunk(), strict=True)))
+                cur[S.C_BG_POS] = 0
+            elif st == S.ST_NEED_ROOM:
+                grow_out = cur[S.C_N_OUT] == 0
+                self._flush()
+                io = self._io
+                if grow_out:
+                    io = io._replace(out=np.zeros(2 * io.out.shape[0], EXEC_DTYPE))
+                if io.trades.shape[0] - cur[S.C_N_TR] < io.out.shape[0]:
+                    io = io._replace(trades=np.concatenate((io.trades, np.zeros_like(io.trades))))
+                self._io = io
+            elif st == S.ST_NEED_SNAP:
+                io = self._io
+                self._io = io._replace(snap_t=np.concatenate((io.snap_t, np.zeros_like(io.snap_t))),
+                                       snap_mid=np.concatenate((io.snap_mid, np.zeros_like(io.snap_mid))),
+                                       snap_fund=np.concatenate((io.snap_fund, np.zeros_like(io.snap_fund))))
+        self._flush()
+        out = np.concatenate(self._reports) if self._reports else np.zeros(0, EXEC_DTYPE)
+        self._reports = []
+        return out
+
+    def _flush(self) -> None:
+        n = int(self.state.cur[S.C_N_OUT])
+        if n:
+            self._reports.append(self._io.out[:n].copy())
+        self.state.cur[S.C_N_OUT] = 0
+
+    # ---- what traders and reports see ----------------------------------------------------------------------
+
+    def reference_quotes(self, t_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(bid, ask, ts_ns)`` per ticker code as seen at ``t_ns``: the quote in force at
+        ``t_ns - md_latency_ns`` and the venue time it was set. NaN / 0 where there is no quote."""
+        seen = t_ns - self.config.md_latency_ns
+        if seen > self.now_ns:
+            raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; it is at {self.now_ns}")
+        n1 = self.book.tick.shape[0]
+        bid, ask, ts = np.full(n1, np.nan), np.full(n1, np.nan), np.zeros(n1, np.int64)
+        self.stale_quote_lookups += int(S.quotes_at(self.state, np.int64(seen), bid, ask, ts))
+        return bid, ask, ts
+
+    def reference_prices(self, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(mid USD, ts_ns)`` per ticker code as seen at ``t_ns`` (see :meth:`reference_quotes`)."""
+        bid, ask, ts = self.reference_quotes(t_ns)
+        return 0.5 * (bid + ask), ts
+
+    def mark_prices(self) -> np.ndarray:
+        """Live mark per ticker code: mid, else last trade, else the opening price (index 0 NaN)."""
+        b = self.book
+        L = b.lv_head.shape[1]
+        bb, ba = b.best_bid.astype(np.int64), b.best_ask.astype(np.int64)
+        mid = 0.5 * ((b.base_tick + bb) * b.tick + (b.base_tick + ba) * b.tick)
+        mid[(bb < 0) | (ba >= L)] = np.nan
+        out = np.where(np.isnan(mid), b.last_px, mid)
+        out = np.where(np.isnan(out), self.state.ref_px, out)
+        out[0] = np.nan
+        return out
+
+    def tick_sizes(self) -> np.ndarray:
+        """Tick size per ticker code, USD (limit prices are snapped to it toward the passive side)."""
+        return self.book.tick.copy()
+
+    def fundamentals(self) -> np.ndarray:
+        """The hidden fundamental value per ticker code now (USD) — for evaluation, not for trading."""
+        return self.state.fund.copy()
+
+    def trades(self) -> np.ndarray:
+        """The venue's trade tape so far (TRADE_DTYPE, a copy)."""
+        return self._io.trades[: int(self.state.cur[S.C_N_TR])].copy()
+
+    def snapshots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ts_ns[k], mid[k, n+1], fundamental[k, n+1])`` sampled every ``snapshot_ns`` (for plots)."""
+        k = int(self.state.cur[S.C_N_SNAP])
+        io = self._io
+        return io.snap_t[:k].copy(), io.snap_mid[:k].copy(), io.snap_fund[:k].copy()
+
+    def queue_position(self, owner: int, order_id: int) -> int:
+        """Shares queued ahead of a resting order at its price; -1 if it is not resting."""
+        return int(K.shares_ahead(self.book, np.uint32(owner), np.uint64(order_id)))
+
+    def positions(self) -> np.ndarray:
+        """Net shares ``[owner, ticker code]`` of owner 0 and the simulator's owners (see ``owner_names``)."""
+        return self.book.pos.copy()
+
+    def pnl(self) -> dict[str, float]:
+        """Marked-to-market P&L per tracked owner name, USD: cash + position x :meth:`mark_prices`."""
+        marks = np.nan_to_num(self.mark_prices())
+        value = self.book.cash + self.book.pos @ marks
+        return {name: float(value[k]) for k, name in enumerate(self.owner_names)}
+
+    def stats(self) -> dict[str, int]:
+        """Counters of everything processed so far."""
+        c, m = self.state.cur, self.book.meta
+        return {
+            "orders": int(m[K.M_ORDERS]), "matches": int(m[K.M_MATCHES]), "cancels": int(m[K.M_CANCELS]),
+            "rejects": int(m[K.M_REJECTS]), "resting": int(self.book.n_rest.sum()),
+            "requotes": int(c[S.C_REQUOTES]), "taker_orders": int(c[S.C_TAKERS]),
+            "taker_skips": int(c[S.C_TAKER_SKIPS]), "competitor_orders": int(c[S.C_ACTIONS]),
+            "competitor_skips": int(c[S.C_ACTION_SKIPS]), "external_orders": int(c[S.C_EXT]),
+            "impacts": int(c[S.C_IMPACTS]), "quote_changes": int(c[S.C_QUOTE_CHANGES]),
+            "trades": int(c[S.C_N_TR]), "late_orders": self.late_orders,
+            "stale_quote_lookups": self.stale_quote_lookups,
+        }
+
+
+__all__ = ["ExchangeSimulator", "SimConfig", "OWNER_CNS", "OWNER_TAKERS"]
