@@ -171,3 +171,38 @@ def test_reload_module_upgrades_every_live_process(tmp_path, monkeypatch) -> Non
         node.shutdown()
     finally:
         sys.modules.pop("hotmod_under_test", None)
+
+
+def test_upgrade_pool_workers_under_load_loses_nothing() -> None:
+    from cns.otp.pool import PoolWorker, start_pool
+
+    class EchoV1(PoolWorker):
+        vsn = 1
+
+        def init(self, sink: list[Any]) -> None:
+            self.sink = sink
+
+        def handle_cast(self, seq: int) -> None:
+            self.sink.append((seq, 1))
+
+    class EchoV2(EchoV1):
+        vsn = 2
+
+        def handle_cast(self, seq: int) -> None:
+            self.sink.append((seq, 2))
+
+    node = Node()
+    sink: list[Any] = []
+    pool = start_pool(node, EchoV1, 3, args=(sink,))
+    for seq in range(3_000):
+        pool.cast(seq)
+    node.run(timeout=0.002)
+    report = upgrade(node, EchoV1, EchoV2)
+    for seq in range(3_000, 6_000):
+        pool.cast(seq)
+    node.run_until_idle()
+    assert report.ok and len(report.upgraded) == 3
+    assert sorted(s for s, _ in sink) == list(range(6_000))
+    assert all(v == 2 for s, v in sink if s >= 3_000)
+    assert pool.stats().lost == 0
+    pool.stop()

@@ -47,3 +47,31 @@ def test_attach_is_idempotent_and_detach_restores_disabled() -> None:
     c.detach()
     assert c.spawns == 1
     assert telemetry.enabled == was
+
+
+def test_counts_a_real_node() -> None:
+    """Spawns, exits by reason, messages and the mailbox high-water mark, as the runtime emits them."""
+    from typing import Any
+
+    from cns.runtime import Actor, Node
+
+    class Fragile(Actor):
+        def receive(self, msg: Any) -> None:
+            if msg == "die":
+                raise ValueError("bad message")
+
+    node = Node()
+    with Counters() as c:
+        pids = [node.spawn(Fragile()) for _ in range(3)]
+        for _ in range(10):
+            node.send(pids[0], "ok")
+        node.send(pids[1], "ok")
+        node.send(pids[2], "die")
+        node.run_until_idle()
+        node.exit(pids[1], "kill")
+    s = c.snapshot()
+    assert s["spawns"] == 3
+    assert s["messages"] == 12
+    assert s["mailbox_high_water"] == 10 and s["mailbox_high_water_by_pid"][str(pids[0].id)] == 10
+    assert s["exits_by_reason"] == {"ValueError": 1, "killed": 1}
+    node.shutdown()

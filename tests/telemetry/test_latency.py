@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numba import njit
 
 from cns.telemetry import (
@@ -138,3 +140,20 @@ def test_reset_forgets() -> None:
     rec.summary()
     rec.reset()
     assert rec.summary()["count"] == 0 and rec.pending == 0
+
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=3_600_000_000_000), min_size=1, max_size=300),
+       st.sampled_from([1, 2, 3, 4]))
+def test_fold_matches_hdr_for_any_values(values: list[int], figures: int) -> None:
+    v = np.array(values, dtype=np.int64)
+    rec = LatencyRecorder("p", capacity=64, significant_figures=figures)
+    rec.record_many(v)
+    ref = HdrHistogram(1, 3_600_000_000_000, figures)
+    for x in values:
+        ref.record_value(x)
+    h = rec.histogram
+    assert h.get_total_count() == ref.get_total_count()
+    for pct in (0.1, 50, 99, 99.9, 100):
+        assert h.get_value_at_percentile(pct) == ref.get_value_at_percentile(pct)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -15,7 +16,7 @@ class Sink(Actor):  # type: ignore[misc]
 
     count = 0
 
-    def receiveMessage(self, message: Any, sender: Any) -> None:  # noqa: N802 (Thespian's name)
+    def receiveMessage(self, message: Any, sender: Any) -> None:
         if message == TICK:
             self.count += 1
         elif message == "sync":
@@ -27,14 +28,14 @@ class Sink(Actor):  # type: ignore[misc]
 class Idle(Actor):  # type: ignore[misc]
     """Does nothing: measures the bare cost of an actor."""
 
-    def receiveMessage(self, message: Any, sender: Any) -> None:  # noqa: N802
+    def receiveMessage(self, message: Any, sender: Any) -> None:
         pass
 
 
 class Parent(Actor):  # type: ignore[misc]
     """Spawns children itself (Thespian's parent/child link) and replies with per-spawn ns."""
 
-    def receiveMessage(self, message: Any, sender: Any) -> None:  # noqa: N802
+    def receiveMessage(self, message: Any, sender: Any) -> None:
         if isinstance(message, ChildActorExited):
             return
         if isinstance(message, tuple) and message[0] == "spawn":
@@ -42,4 +43,4 @@ class Parent(Actor):  # type: ignore[misc]
             for _ in range(message[1]):
                 self.createActor(Idle)
                 stamps.append(time.perf_counter_ns())
-            self.send(sender, [b - a for a, b in zip(stamps, stamps[1:])])
+            self.send(sender, [b - a for a, b in itertools.pairwise(stamps)])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import multiprocessing
 import time
 import traceback
@@ -28,7 +29,7 @@ from cns.bench.actors_cns import run_cns
 from cns.bench.actors_peers import FULL, QUICK, Sizes, run_asyncio, run_pykka, run_thespian
 from cns.bench.common import cpu_model, fmt_ns, fmt_rate, machine, print_table, write_json
 
-__all__ = ["main", "run", "GOALS"]
+__all__ = ["GOALS", "main", "run"]
 
 # (key, description, metric in results["cns"] or results["ratios"], comparison, target)
 GOALS: tuple[tuple[str, str, str, str, float], ...] = (
@@ -64,7 +65,7 @@ def _guarded(name: str, fn: Callable[[Sizes], dict[str, Any]], sizes: Sizes, iso
                 out = ex.submit(fn, sizes).result()
         else:
             out = fn(sizes)
-    except Exception as exc:  # a broken peer must not hide the others' numbers
+    except Exception as exc:  # noqa: BLE001 - a broken peer must not hide the others' numbers
         out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=4)}
     out["wall_s"] = (time.perf_counter_ns() - t0) / 1e9
     out["isolated_process"] = isolate
@@ -72,7 +73,7 @@ def _guarded(name: str, fn: Callable[[Sizes], dict[str, Any]], sizes: Sizes, iso
 
 
 def _ratio(num: Any, den: Any) -> float | None:
-    if num is None or den is None or den == 0 or num != num or den != den:
+    if num is None or den is None or den == 0 or math.isnan(num) or math.isnan(den):
         return None
     return float(num) / float(den)
 

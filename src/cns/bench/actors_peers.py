@@ -29,7 +29,7 @@ import numpy as np
 
 from cns.bench.common import percentiles_ns
 
-__all__ = ["Sizes", "QUICK", "FULL", "run_pykka", "run_thespian", "run_asyncio", "stamps_to_ns"]
+__all__ = ["FULL", "QUICK", "Sizes", "run_asyncio", "run_pykka", "run_thespian", "stamps_to_ns"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +225,7 @@ def run_thespian(sizes: Sizes) -> dict[str, Any]:
 class _AioActor:
     """An asyncio 'actor': one Task draining one Queue. A call is (request, Future)."""
 
-    __slots__ = ("queue", "task", "count")
+    __slots__ = ("count", "queue", "task")
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -15,6 +15,7 @@ Every figure is measured with ``time.perf_counter_ns``; nothing here invents a n
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -27,13 +28,13 @@ import numpy as np
 
 __all__ = [
     "cpu_model",
+    "fmt_ns",
+    "fmt_rate",
     "machine",
     "percentiles_ns",
     "print_table",
-    "write_json",
     "timed_ns",
-    "fmt_ns",
-    "fmt_rate",
+    "write_json",
 ]
 
 
@@ -100,7 +101,7 @@ def percentiles_ns(arr: np.ndarray | Sequence[int]) -> dict[str, float]:
 
 def fmt_ns(ns: float | None) -> str:
     """Human form of a duration in ns: ``850 ns``, ``1.25 µs``, ``3.40 ms``, ``1.20 s``; ``n/a`` for None/NaN."""
-    if ns is None or ns != ns:
+    if ns is None or math.isnan(ns):
         return "n/a"
     if ns < 1e3:
         return f"{ns:.0f} ns"
@@ -113,7 +114,7 @@ def fmt_ns(ns: float | None) -> str:
 
 def fmt_rate(per_s: float | None) -> str:
     """Human form of a rate: ``3.10 M/s``, ``850 k/s``; ``n/a`` for None/NaN."""
-    if per_s is None or per_s != per_s:
+    if per_s is None or math.isnan(per_s):
         return "n/a"
     if per_s >= 1e6:
         return f"{per_s / 1e6:.2f} M/s"
@@ -126,7 +127,7 @@ def _cell(v: Any) -> str:
     if v is None:
         return "n/a"
     if isinstance(v, float):
-        if v != v:
+        if math.isnan(v):
             return "n/a"
         return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
     return str(v)
@@ -177,9 +178,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
 
 
 def _nan_to_none(o: Any) -> Any:
-    if isinstance(o, float) and o != o:
-        return None
-    if isinstance(o, np.floating) and o != o:
+    if isinstance(o, (float, np.floating)) and math.isnan(o):
         return None
     if isinstance(o, dict):
         return {k: _nan_to_none(v) for k, v in o.items()}

@@ -97,7 +97,7 @@ class SimIO(NamedTuple):
     snap_fund: np.ndarray  # f8[S, n+1]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def live_mid(b, i):
     bb = b.best_bid[i]
     ba = b.best_ask[i]
@@ -106,7 +106,7 @@ def live_mid(b, i):
     return 0.5 * (K.level_price(b, i, bb) + K.level_price(b, i, ba))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _log_quote(b, s, i, t):
     bb = b.best_bid[i]
     ba = b.best_ask[i]
@@ -123,7 +123,7 @@ def _log_quote(b, s, i, t):
     s.cur[C_QUOTE_CHANGES] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _send(b, s, io, owner, instr, side, otype, qty, price, t):
     s.cur[C_SEQ] += 1
     n_out, n_tr, _ = K.handle(b, np.uint64(s.cur[C_SEQ]), np.uint64(0), np.uint32(owner), instr, side, otype,
@@ -133,7 +133,7 @@ def _send(b, s, io, owner, instr, side, otype, qty, price, t):
     return np.uint64(s.cur[C_SEQ])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def requote(b, s, io, i, t):
     """Move the market maker's ladder on instrument ``i`` to the fundamental, keeping unchanged levels."""
     L = b.lv_head.shape[1]
@@ -183,18 +183,18 @@ def requote(b, s, io, i, t):
     s.cur[C_REQUOTES] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _room(b, s, io, need):
     return s.cur[C_N_OUT] + need <= io.out.shape[0] and s.cur[C_N_TR] + need <= io.trades.shape[0]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _requote_need(b, s, i):
     D = s.mm_lvl.shape[2]
     return 2 * D + 2 * D * (3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1]))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def open_market(b, s, io, t):
     """Initial quotes on every instrument at ``t`` (needs ``out``/``trades`` room for every requote)."""
     for i in range(1, b.tick.shape[0]):
@@ -202,7 +202,7 @@ def open_market(b, s, io, t):
         _log_quote(b, s, i, t)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _snapshot(b, s, io, t):
     k = s.cur[C_N_SNAP]
     io.snap_t[k] = t
@@ -215,7 +215,7 @@ def _snapshot(b, s, io, t):
     s.cur[C_NEXT_SNAP] = t + np.int64(s.par[P_SNAPSHOT_NS])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _action(b, s, io, a, t):
     i = np.int64(a.instrument)
     L = b.lv_head.shape[1]
@@ -240,7 +240,7 @@ def _action(b, s, io, a, t):
     s.cur[C_ACTIONS] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _taker(b, s, io, i, u, z, t):
     L = b.lv_head.shape[1]
     side = np.int64(1 if u < 0.5 else -1)
@@ -260,7 +260,7 @@ def _taker(b, s, io, i, u, z, t):
     s.cur[C_TAKERS] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_until(b, s, io, t_end):
     """Process every event with time ``<= t_end`` (ns). Returns ST_* (ST_DONE once ``now == t_end``)."""
     n_bg = io.bg_t.shape[0]
@@ -335,7 +335,7 @@ def run_until(b, s, io, t_end):
     return ST_DONE
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def quotes_at(s, target, bid, ask, ts):
     """Fill ``bid``/``ask``/``ts`` with the quote in force at ``target`` (ns) per instrument.
 

@@ -8,6 +8,13 @@ Usage::
     decisions_at_close = corr.flush(now_ns)     # rumor storms decide when their window closes
     corr.stats()                                 # counters by name
 
+Optional per-call arguments (both compiled out of the kernel when omitted):
+
+* ``mask`` — bool/uint8 per record: only records with a true mask take part (pass the validator's verdict so
+  rejected, test and elided records are skipped without reading them); the others are counted ``masked``.
+* ``lat_ns`` — int64 per record, pre-filled by the caller with 0 (sample) or -1 (don't): the kernel writes
+  the ns it spent on each sampled record (cycle counter, calibrated; see :func:`stamp_calibration`).
+
 The rules (thresholds from :class:`cns.trading.config.CorroborationConfig`):
 
 * consensus kinds (earnings, macro, guidance, M&A): qualified = credibility > ``credible_above``; support =
@@ -48,6 +55,7 @@ from cns.news.corroborate_kernels import (
     flush_slots,
 )
 from cns.news.credibility import CredibilityTable
+from cns.signals.clock import clock_costs, cycles_per_ns
 from cns.signals.dtypes import (
     FLAG_DIRECT_QUOTE,
     KIND_CENTRAL_BANK,
@@ -65,6 +73,31 @@ from cns.signals.dtypes import (
 
 if TYPE_CHECKING:  # cns.trading imports this module; keep the import graph acyclic
     from cns.trading.config import CorroborationConfig
+
+_STAMP_CAL: list[tuple[float, float]] = []
+
+
+def stamp_calibration() -> tuple[float, float]:
+    """``(ns_per_cycle, overhead_cycles)`` for in-kernel latency stamps: the cycle counter's rate measured
+    against ``perf_counter_ns`` (:func:`cns.signals.clock.cycles_per_ns`) and the measured in-kernel cost of
+    one counter read (:func:`cns.signals.clock.clock_costs`), which every stamp subtracts. Measured once per
+    process (~20 ms + ~10 ms) on first use, then cached."""
+    if not _STAMP_CAL:
+        cpn = cycles_per_ns()
+        _STAMP_CAL.append((1.0 / cpn, float(clock_costs().read_cycles_cycles)))
+    return _STAMP_CAL[0]
+
+
+def stamp_args(lat_ns: np.ndarray | None, n: int, who: str) -> tuple[float, float]:
+    """Check a caller's ``lat_ns`` (1-D int64, length >= ``n``) and return the kernel's calibration args
+    (zeros when ``lat_ns`` is None: the kernel is then compiled without stamping)."""
+    if lat_ns is None:
+        return 0.0, 0.0
+    if not isinstance(lat_ns, np.ndarray) or lat_ns.dtype != np.int64 or lat_ns.ndim != 1 or len(lat_ns) < n:
+        from cns.trading.errors import StateError
+
+        raise StateError(f"{who}: lat_ns must be a 1-D int64 array of length >= {n} (0 = sample, -1 = skip)")
+    return stamp_calibration()
 
 
 def kind_params(cfg: CorroborationConfig) -> np.ndarray:
@@ -141,21 +174,37 @@ class Corroborator:
             self._out = np.zeros(max(n, 2 * len(self._out)), dtype=DECISION_DTYPE)
         return self._out
 
-    def process(self, records: np.ndarray) -> np.ndarray:
-        """Cluster a NEWS_DTYPE batch; returns the decisions it triggered (in firing order)."""
-        if records.dtype != NEWS_DTYPE or records.ndim != 1:
-            from cns.trading.errors import StateError
+    def process(self, records: np.ndarray, mask: np.ndarray | None = None,
+                lat_ns: np.ndarray | None = None) -> np.ndarray:
+        """Cluster a NEWS_DTYPE batch; returns the decisions it triggered (in firing order).
 
+        ``mask`` (bool or uint8, length >= len(records)): only records with a true entry take part; ``lat_ns``
+        (int64, length >= len(records), caller-filled 0 = sample / -1 = skip): receives the ns spent on each
+        sampled record (a masked-out record's stamp is the cost of skipping it). Neither changes the decisions.
+        """
+        from cns.trading.errors import StateError
+
+        if records.dtype != NEWS_DTYPE or records.ndim != 1:
             raise StateError(f"Corroborator.process needs a 1-D NEWS_DTYPE array, got {records.dtype}")
-        if len(records) == 0:
+        n_rec = len(records)
+        ns_per_cycle, overhead = stamp_args(lat_ns, n_rec, "Corroborator.process")
+        if mask is not None:
+            if not isinstance(mask, np.ndarray) or mask.ndim != 1 or len(mask) < n_rec or \
+                    mask.dtype not in (np.bool_, np.uint8):
+                raise StateError(f"Corroborator.process: mask must be a 1-D bool/uint8 array of length >= {n_rec}")
+            mask = mask[:n_rec] if mask.dtype == np.bool_ else mask[:n_rec] != 0
+        if n_rec == 0:
             return np.zeros(0, dtype=DECISION_DTYPE)
-        top = int(records["tickers"].max())
+        tickers = records["tickers"]
+        # masked-out records may carry anything (they failed validation): size the state on the others only
+        top = int(tickers.max() if mask is None else np.max(tickers, initial=0, where=mask[:, None]))
         if top >= self._n_tickers:
             self._alloc(max(top + 1, 2 * self._n_tickers))
-        out = self._buffer(len(records) * MAX_TICKERS)
+        out = self._buffer(n_rec * MAX_TICKERS)
         n = corroborate_batch(records, self._scores, self._verified, self._kp, self._window, self._rate_expect,
                               self._ignore, self._monitor, self._slots, self._last_id, self._last_ts, self._src,
-                              self._vals, self._exps, self._agree, out, self._stats)
+                              self._vals, self._exps, self._agree, out, self._stats, mask, lat_ns,
+                              ns_per_cycle, overhead)
         return out[:n].copy()
 
     def flush(self, now_ns: int | None = None) -> np.ndarray:

@@ -5,6 +5,14 @@ A slot holds one open cluster: its first publish time ``t0``, counters, and up t
 qualified entries (source code, numeric claim, EPS expected, agreement count). Each record costs O(K) with
 K the stored entries, independent of history. Decisions are written to a caller-provided DECISION_DTYPE
 buffer the moment a rule's tier rises; rumor clusters decide when their window closes.
+
+Optional arguments that are ``None`` are compiled out (Numba prunes ``if x is not None`` branches on a
+``None``-typed argument), so the plain call pays nothing for them:
+
+* ``mask`` (bool[n]): only records with ``mask[i]`` true take part; the others cost one byte read each (the
+  176-byte record is not touched) and are counted ``masked``.
+* ``lat_ns`` (int64[n]): per-record latency stamps, see :func:`stamp_step` — shared with the signal and risk
+  kernels.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
+from cns.signals.clock import read_cycles
 from cns.signals.dtypes import N_KINDS
 
 MAX_CLUSTER_SOURCES = 16
@@ -53,6 +62,7 @@ CS_CLUSTER_FULL = 9  # qualified entry not stored: cluster at MAX_CLUSTER_SOURCE
 CS_CLUSTERS = 10  # clusters opened
 CS_DECISIONS = 11
 CS_OVERFLOW = 12  # decisions dropped: output buffer full (the driver sizes it so this stays 0)
+CS_MASKED = 13  # records skipped by the caller's mask (failed validation, test traffic, ...)
 CORROBORATION_STAT_NAMES: tuple[str, ...] = (
     "records",
     "unclustered",
@@ -67,6 +77,7 @@ CORROBORATION_STAT_NAMES: tuple[str, ...] = (
     "clusters",
     "decisions",
     "overflow",
+    "masked",
 )
 
 KIND_PARAMS_DTYPE = np.dtype(
@@ -120,6 +131,28 @@ DECISION_DTYPE = np.dtype(
     ],
     align=True,
 )
+
+
+@njit(cache=True, inline="always")
+def stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles):
+    """Per-item latency stamping inside a kernel loop, on the CPU cycle counter (:func:`read_cycles`, rdtsc).
+
+    Call it first thing in every iteration with the item index ``i`` and once after the loop with ``i = -1``;
+    ``(pending, c0)`` is the open sample (start ``-1, np.uint64(0)``) and the new pair is returned. It closes
+    the open sample — ``lat_ns[pending] = max(0, (cycles elapsed - overhead_cycles) * ns_per_cycle)`` — then,
+    if ``lat_ns[i] == 0`` (the caller's "sample this one"; ``-1`` = don't), reads the counter again to open a
+    sample for ``i``. So a stamp spans everything the loop body did for item ``i``, whichever ``continue`` or
+    ``break`` ended it, plus the loop back-edge. ``overhead_cycles`` is the measured cost of one counter read
+    (:func:`cns.signals.clock.clock_costs`); the counter is not serialising, so a stamp may be off by a few
+    ns of out-of-order overlap either way — fine for a per-event distribution, not for single instructions.
+    """
+    if pending >= 0:
+        d = np.int64(read_cycles() - c0)  # a negative delta (clock stepped back) clamps to 0 below
+        lat_ns[pending] = max(np.int64(0), np.int64((d - overhead_cycles) * ns_per_cycle))
+        pending = -1
+    if i >= 0 and lat_ns[i] == 0:
+        return np.int64(i), read_cycles()
+    return np.int64(pending), c0
 
 
 @njit(cache=True, inline="always")
@@ -224,20 +257,35 @@ def _open(slot, t0):
 
 @njit(cache=True)
 def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, ignore_below, monitor_below,
-                      slots, last_id, last_ts, src, vals, exps, agree, out, stats):
+                      slots, last_id, last_ts, src, vals, exps, agree, out, stats, mask=None, lat_ns=None,
+                      ns_per_cycle=0.0, overhead_cycles=0.0):
     """Cluster ``recs`` (NEWS_DTYPE) into ``slots`` and append decisions to ``out``; returns how many.
 
     ``scores``/``verified`` are indexed by source code (codes beyond them score 0, unverified);
     ``kparams`` is KIND_PARAMS_DTYPE[N_KINDS]; ``slots`` SLOT_DTYPE[n_slots] with ``last_id``/``last_ts``
     (the slot's latest report, for decisions made on close) and ``src``/``vals``/``exps``/``agree``
     [n_slots, MAX_CLUSTER_SOURCES]. Records with a ticker code ``>= n_slots // N_KINDS`` must not occur
-    (the driver grows the state first).
+    (the driver grows the state first) among the records ``mask`` lets through.
+
+    ``mask`` (bool[len(recs)] or None): skip records with ``mask[i]`` false. ``lat_ns`` (int64[len(recs)] or
+    None): for each ``i`` with ``lat_ns[i] == 0`` write the ns spent on record ``i`` (its clustering for every
+    ticker, cluster closes and decisions it caused; a masked or unclustered record gets its skip cost) —
+    see :func:`stamp_step` for ``ns_per_cycle``/``overhead_cycles``.
     """
     n_out = 0
     n_src = len(scores)
+    n_masked = 0
+    pending = -1
+    c0 = np.uint64(0)
+    stats[CS_RECORDS] += len(recs)
     for i in range(len(recs)):
+        if lat_ns is not None:
+            pending, c0 = stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles)
+        if mask is not None:
+            if not mask[i]:
+                n_masked += 1
+                continue
         r = recs[i]
-        stats[CS_RECORDS] += 1
         kind = r.kind
         if kind >= N_KINDS:
             stats[CS_UNCLUSTERED] += 1
@@ -348,6 +396,9 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
                 slot.level = action
                 n_out = _emit(out, n_out, stats, slot, vals[s], exps[s], agree[s], kp, ticker, kind, action, r.id,
                               r.receive_ns, rate_expect)
+    if lat_ns is not None:
+        stamp_step(lat_ns, -1, pending, c0, ns_per_cycle, overhead_cycles)
+    stats[CS_MASKED] += n_masked
     return n_out
 
 

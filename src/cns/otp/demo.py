@@ -23,7 +23,7 @@ from typing import Any
 
 from cns.otp.gen_server import GenServer, cast
 from cns.otp.pool import PoolWorker, start_pool
-from cns.otp.supervisor import ChildSpec, SupFlags, Supervisor, which_children
+from cns.otp.supervisor import ChildSpec, Supervisor, SupFlags, which_children
 from cns.runtime import Node, Pid, telemetry
 from cns.telemetry import Counters
 

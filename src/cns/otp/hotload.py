@@ -30,7 +30,7 @@ from typing import Any
 
 from cns.runtime import ActorError, Node, NoProc, Pid
 
-__all__ = ["HotLoadError", "UpgradeReport", "upgrade", "reload_module"]
+__all__ = ["HotLoadError", "UpgradeReport", "reload_module", "upgrade"]
 
 
 class HotLoadError(ActorError):
@@ -58,7 +58,7 @@ class UpgradeReport:
 class _Swap:
     """The function run inside each process (a class so the report can tell 'already new' from 'swapped')."""
 
-    __slots__ = ("old", "new", "extra", "old_vsn")
+    __slots__ = ("extra", "new", "old", "old_vsn")
 
     def __init__(self, old: type, new: type, extra: Any) -> None:
         self.old = old

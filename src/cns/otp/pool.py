@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cns.otp.gen_server import Cast, GenServer, stop
-from cns.otp.supervisor import ChildSpec, SupFlags, Supervisor
+from cns.otp.supervisor import ChildSpec, Supervisor, SupFlags
 from cns.runtime import Actor, BadArg, Down, From, Node, NoProc, Pid
 
-__all__ = ["PoolWorker", "Pool", "PoolStats", "start_pool", "STRATEGIES"]
+__all__ = ["STRATEGIES", "Pool", "PoolStats", "PoolWorker", "start_pool"]
 
 STRATEGIES = ("round_robin", "least_loaded")
 
@@ -62,7 +62,7 @@ class PoolStats:
 
 
 class _Up:
-    __slots__ = ("slot", "pid")
+    __slots__ = ("pid", "slot")
 
     def __init__(self, slot: int, pid: Pid) -> None:
         self.slot = slot
@@ -70,7 +70,7 @@ class _Up:
 
 
 class _Ctl:
-    __slots__ = ("op", "arg")
+    __slots__ = ("arg", "op")
 
     def __init__(self, op: str, arg: Any = None) -> None:
         self.op = op
@@ -78,7 +78,7 @@ class _Ctl:
 
 
 class _Incarnation:
-    __slots__ = ("slot", "pid", "forwarded", "calls")
+    __slots__ = ("calls", "forwarded", "pid", "slot")
 
     def __init__(self, slot: int, pid: Pid) -> None:
         self.slot = slot

@@ -27,7 +27,7 @@ from cns.signals.dtypes import (
     empty_news,
 )
 
-__all__ = ["DEFAULT_MIX", "synth_news", "DATA_SOURCES"]
+__all__ = ["DEFAULT_MIX", "synth_news", "DATA_SOURCES", "extended_news_inputs"]
 
 DEFAULT_MIX: Mapping[str, float] = {"heartbeat": 0.40, "test": 0.05, "zero_confidence": 0.05, "invalid": 0.10}
 DATA_SOURCES = ("BLS", "Census Bureau", "FactSet", "X")  # "X" is too short (sh:minLength 2)
@@ -112,3 +112,27 @@ def synth_news(
     b["evidence_type"][sel] = 1
     b["evidence_hash"][sel] = 0
     return b
+
+
+def extended_news_inputs() -> tuple[dict[str, Dictionary], dict[str, np.ndarray], dict[str, int]]:
+    """The default universe plus odd entries that exercise the rules: a low-credibility source (5), a source
+    whose domain fails the pattern, an unregistered source (credibility -1) and a malformed ticker.
+    Returns ``(dictionaries, tables, codes of the odd entries)``."""
+    from cns.engine.validator import default_news_inputs  # noqa: PLC0415 - engine imports signals, not back
+
+    dicts, tables = default_news_inputs()
+    src = dicts["source"]
+    odd = {
+        "low_credibility": src.intern("tinyblog.example"),
+        "bad_domain": src.intern("no_tld"),
+        "unregistered": src.intern("unknown-outlet.example"),
+        "bad_ticker": dicts["ticker"].intern("bad_t"),
+    }
+    cred = np.full(len(src), -1, dtype=np.int16)
+    cred[: len(tables["credibility"])] = tables["credibility"]
+    cred[odd["low_credibility"]] = 5
+    cred[odd["bad_domain"]] = 50
+    tables = {"credibility": cred}
+    for s in DATA_SOURCES:
+        dicts["data_source"].intern(s)
+    return dicts, tables, odd

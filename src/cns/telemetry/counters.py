@@ -16,7 +16,7 @@ from collections import Counter
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Counters", "EVENTS"]
+__all__ = ["EVENTS", "Counters"]
 
 #: The events the runtime emits (see cns.runtime.telemetry) that Counters aggregates specially.
 EVENTS = ("spawn", "exit", "messages", "mailbox_depth", "dropped", "restart")
@@ -54,8 +54,7 @@ class Counters:
                 self.messages += int(value)
             elif event == "mailbox_depth":
                 depth = int(value)
-                if depth > self.mailbox_high_water:
-                    self.mailbox_high_water = depth
+                self.mailbox_high_water = max(self.mailbox_high_water, depth)
                 if self._per_pid and tags is not None and "pid" in tags:
                     pid = int(tags["pid"])
                     if depth > self.mailbox_high_water_by_pid.get(pid, -1):

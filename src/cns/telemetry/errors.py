@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TelemetryError", "LatencyValueError", "LatencyCapacityError"]
+__all__ = ["LatencyCapacityError", "LatencyValueError", "TelemetryError"]
 
 
 class TelemetryError(Exception):

@@ -34,7 +34,7 @@ from hdrh.histogram import HdrHistogram
 
 from cns.telemetry.errors import LatencyCapacityError, LatencyValueError
 
-__all__ = ["LatencyRecorder", "LatencyConfig", "CLOSED_LOOP", "OPEN_LOOP"]
+__all__ = ["CLOSED_LOOP", "OPEN_LOOP", "LatencyConfig", "LatencyRecorder"]
 
 #: Latencies were measured from the actual send time (closed loop).
 CLOSED_LOOP = "closed_loop"
@@ -89,8 +89,21 @@ class LatencyRecorder:
     :meth:`record_from_intended`.
     """
 
-    __slots__ = ("name", "config", "mode", "_buf", "_n", "_hist", "_exact_max", "_exact_min", "_clamped", "_sum",
-                 "_raw_count", "_folds", "_fold_ns")
+    __slots__ = (
+        "_buf",
+        "_clamped",
+        "_exact_max",
+        "_exact_min",
+        "_fold_ns",
+        "_folds",
+        "_hist",
+        "_n",
+        "_raw_count",
+        "_sum",
+        "config",
+        "mode",
+        "name",
+    )
 
     def __init__(self, name: str = "latency", config: LatencyConfig | None = None, *, mode: str = CLOSED_LOOP,
                  **overrides: int | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cns.news.corroborate import stamp_args
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import RISK_CHECKS, RiskConfig
 from cns.trading.errors import ConfigError, StateError
@@ -113,12 +114,14 @@ class RiskGate:
         refresh_exposure(pf.position, self.oms.open_buy, self.oms.open_sell, mid, self._exposure, self._gross)
 
     def check(self, orders: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int,
-              day_pnl: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+              day_pnl: float | None = None, lat_ns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Check candidate ``orders``; returns ``(accepted_orders, reasons)`` with one uint8 reason per input
         order (0 = accepted; names in ``RISK_REASON_NAMES``). Accepted orders are registered with the OMS.
 
         ``mid`` (USD) and ``mid_ts`` (ns) are the reference prices per ticker code; ``day_pnl`` defaults to
-        the portfolio's realised + last-marked unrealised P&L.
+        the portfolio's realised + last-marked unrealised P&L. ``lat_ns`` (int64, length >= len(orders),
+        caller-filled 0 = sample / -1 = skip) receives the ns the kernel spent on each sampled candidate (the
+        OMS registration of accepted orders, a separate vectorised call, is not in it).
         """
         if orders.dtype != ORDER_DTYPE or orders.ndim != 1:
             raise StateError(f"RiskGate.check needs a 1-D ORDER_DTYPE array, got {orders.dtype}")
@@ -126,11 +129,12 @@ class RiskGate:
             raise StateError("RiskGate.check needs float64 mid and int64 mid_ts arrays of equal shape")
         pf = self.oms.portfolio
         pnl = pf.day_pnl if day_pnl is None else float(day_pnl)
+        ns_per_cycle, overhead = stamp_args(lat_ns, len(orders), "RiskGate.check")
         reasons = np.zeros(len(orders), dtype=np.uint8)
         risk_check(orders, mid, mid_ts, np.int64(now_ns), pnl, self._p, self._enabled, self._restricted,
                    pf.position, self.oms.open_buy, self.oms.open_sell, self._exposure, self._gross, self._scal,
                    self._ring, self._last_side, self._last_qty, self._last_px, self._last_ts, self._cd_keys,
-                   self._cd_ts, reasons, self.counts)
+                   self._cd_ts, reasons, self.counts, lat_ns, ns_per_cycle, overhead)
         accepted = orders[reasons == REJ_NONE]
         self.oms.submit(accepted)
         return accepted, reasons

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
+from cns.news.corroborate_kernels import stamp_step
 from cns.venue.dtypes import ORDER_CANCEL, ORDER_MARKET
 
 REJ_NONE = 0
@@ -65,7 +67,8 @@ def _exposure(pos, ob, os_, px):
 
 @njit(cache=True)
 def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, position, open_buy, open_sell,
-               exposure, gross, scal, ring, last_side, last_qty, last_px, last_ts, cd_keys, cd_ts, reasons, counts):
+               exposure, gross, scal, ring, last_side, last_qty, last_px, last_ts, cd_keys, cd_ts, reasons, counts,
+               lat_ns=None, ns_per_cycle=0.0, overhead_cycles=0.0):
     """Check ``orders`` (ORDER_DTYPE) in sequence; write ``reasons[i]`` and count it in ``counts[reason]``.
 
     ``mid``/``mid_ts`` are reference mids (USD) and their times (ns) per ticker code; ``now_ns`` the check
@@ -73,12 +76,20 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
     booked: ``open_buy``/``open_sell`` (shares), ``exposure``/``gross`` (USD, worst case of filling every open
     order on either side), the rate ring, the last order per instrument (duplicates) and the per-headline
     cool-down table (``cd_keys``/``cd_ts``, size a power of two). Returns the number accepted.
+
+    ``lat_ns`` (int64[len(orders)] or None, compiled out when None): for each ``i`` with ``lat_ns[i] == 0``
+    write the ns spent on candidate ``i`` (all checks, and the booking when accepted). See
+    :func:`cns.news.corroborate_kernels.stamp_step`.
     """
     n_ok = 0
     n_instr = len(mid)
     mask = len(cd_keys) - 1
     n_ring = len(ring)
+    pending = -1
+    c0 = np.uint64(0)
     for i in range(len(orders)):
+        if lat_ns is not None:
+            pending, c0 = stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles)
         o = orders[i]
         if o.type == ORDER_CANCEL:
             reasons[i] = REJ_NONE
@@ -163,6 +174,8 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
         if slot >= 0:
             cd_keys[slot] = o.news_id
             cd_ts[slot] = ts
+    if lat_ns is not None:
+        stamp_step(lat_ns, -1, pending, c0, ns_per_cycle, overhead_cycles)
     return n_ok
 
 

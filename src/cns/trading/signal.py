@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cns.news.corroborate import stamp_args
 from cns.news.corroborate_kernels import DECISION_DTYPE
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import SignalConfig
@@ -71,15 +72,21 @@ class SignalGenerator:
     def next_order_id(self) -> int:
         return int(self._next[0])
 
-    def orders(self, decisions: np.ndarray, mid: np.ndarray) -> np.ndarray:
-        """Candidate orders for ``decisions``; ``mid`` (float64, USD) is indexed by ticker code."""
+    def orders(self, decisions: np.ndarray, mid: np.ndarray, lat_ns: np.ndarray | None = None) -> np.ndarray:
+        """Candidate orders for ``decisions``; ``mid`` (float64, USD) is indexed by ticker code.
+
+        ``lat_ns`` (int64, length >= len(decisions), caller-filled 0 = sample / -1 = skip) receives the ns spent
+        on each sampled decision (including writing its order; at most one order per decision).
+        """
         if decisions.dtype != DECISION_DTYPE:
             raise StateError(f"SignalGenerator.orders needs DECISION_DTYPE decisions, got {decisions.dtype}")
         if mid.dtype != np.float64 or mid.ndim != 1:
             raise StateError("SignalGenerator.orders needs a 1-D float64 mid array indexed by ticker code")
+        ns_per_cycle, overhead = stamp_args(lat_ns, len(decisions), "SignalGenerator.orders")
         if len(self._out) < len(decisions):
             self._out = np.zeros(2 * len(decisions), dtype=ORDER_DTYPE)
-        n = decisions_to_orders(decisions, mid, self.proxy, self._p, self._next, self._out, self._stats)
+        n = decisions_to_orders(decisions, mid, self.proxy, self._p, self._next, self._out, self._stats, lat_ns,
+                                ns_per_cycle, overhead)
         return self._out[:n].copy()
 
     def stats(self) -> dict[str, int]:

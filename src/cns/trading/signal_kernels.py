@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
-from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE
+from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, stamp_step
 from cns.signals.dtypes import KIND_CENTRAL_BANK
 from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT
 
@@ -54,17 +55,27 @@ def signal_score(kind, direction, size_basis, sentiment, p):
 
 
 @njit(cache=True)
-def decisions_to_orders(decisions, mid, proxy, p, next_id, out, stats):
+def decisions_to_orders(decisions, mid, proxy, p, next_id, out, stats, lat_ns=None, ns_per_cycle=0.0,
+                        overhead_cycles=0.0):
     """Append one candidate order per actionable decision to ``out``; returns how many.
 
     ``mid`` is the reference mid per ticker code (USD); decisions about ticker 0 trade ``proxy``.
     ``next_id`` (int64[1]) is the next order id and is advanced. Trade decisions become IOC limits
     ``aggress_bps`` through the mid; contingency decisions resting limits ``contingency_offset_bps`` behind it
     for ``contingency_fraction`` of the size.
+
+    ``lat_ns`` (int64[len(decisions)] or None, compiled out when None): for each ``i`` with ``lat_ns[i] == 0``
+    write the ns spent on decision ``i`` — scoring it and writing its order, if any (a decision makes at most
+    one order; a non-actionable, weak or unpriceable one gets the cost of deciding so). See
+    :func:`cns.news.corroborate_kernels.stamp_step`.
     """
     n = 0
     n_instr = len(mid)
+    pending = -1
+    c0 = np.uint64(0)
     for i in range(len(decisions)):
+        if lat_ns is not None:
+            pending, c0 = stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles)
         d = decisions[i]
         stats[SG_DECISIONS] += 1
         if d.action != ACTION_TRADE and d.action != ACTION_CONTINGENCY:
@@ -106,4 +117,6 @@ def decisions_to_orders(decisions, mid, proxy, p, next_id, out, stats):
         o.news_id = d.news_id
         stats[SG_ORDERS] += 1
         n += 1
+    if lat_ns is not None:
+        stamp_step(lat_ns, -1, pending, c0, ns_per_cycle, overhead_cycles)
     return n

@@ -92,14 +92,14 @@ class BookArrays(NamedTuple):
 # ---- id index ------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _home(b, oid, owner):
     h = (np.uint64(oid) * _H1) ^ (np.uint64(owner) * _H2)
     h ^= h >> np.uint64(29)
     return np.int64(h & np.uint64(b.h_slot.shape[0] - 1))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def lookup(b, owner, oid):
     """Pool slot of the resting order ``(owner, oid)``, or -1."""
     mask = b.h_slot.shape[0] - 1
@@ -111,7 +111,7 @@ def lookup(b, owner, oid):
     return np.int64(-1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _h_insert(b, owner, oid, slot):
     mask = b.h_slot.shape[0] - 1
     j = _home(b, oid, owner)
@@ -122,7 +122,7 @@ def _h_insert(b, owner, oid, slot):
     b.h_slot[j] = slot
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _h_delete(b, owner, oid):
     mask = b.h_slot.shape[0] - 1
     i = _home(b, oid, owner)
@@ -150,12 +150,12 @@ def _h_delete(b, owner, oid):
 # ---- helpers -------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def level_price(b, instr, lvl):
     return (b.base_tick[instr] + lvl) * b.tick[instr]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def snap_level(b, instr, side, price):
     """Level of a limit ``price`` snapped to the grid toward the passive side (buy down, sell up)."""
     x = price / b.tick[instr]
@@ -166,7 +166,7 @@ def snap_level(b, instr, side, price):
     return np.int64(t) - b.base_tick[instr]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _emit(b, out, n, oid, owner, instr, kind, side, reason, qty, leaves, price, t):
     if owner < b.emit.shape[0] and b.emit[owner] == 0:
         return n
@@ -184,14 +184,14 @@ def _emit(b, out, n, oid, owner, instr, kind, side, reason, qty, leaves, price, 
     return n + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _account(b, owner, instr, side, qty, price):
     if owner < b.cash.shape[0]:
         b.pos[owner, instr] += side * qty
         b.cash[owner] -= side * qty * price
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _next_ask(b, instr, start):
     L = b.lv_head.shape[1]
     if b.n_rest[instr, 1] == 0:
@@ -202,7 +202,7 @@ def _next_ask(b, instr, start):
     return k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _next_bid(b, instr, start):
     if b.n_rest[instr, 0] == 0:
         return -1
@@ -212,7 +212,7 @@ def _next_bid(b, instr, start):
     return k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _unlink(b, slot):
     """Remove a resting order from its level, the id index and the pool."""
     instr = b.p_instr[slot]
@@ -243,7 +243,7 @@ def _unlink(b, slot):
 # ---- the order handler ---------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out, trades, n_tr):
     """Apply one order request at venue time ``t`` (ns). Returns ``(n_out, n_tr, instrument touched or 0)``.
 
@@ -321,7 +321,7 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
     return n_out, n_tr, np.int64(instr)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_tr):
     """Fill ``f`` shares of the incoming order against resting slot ``m`` at ``px``."""
     b.meta[M_MATCHES] += 1
@@ -356,7 +356,7 @@ def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_t
     return rem, n_out, n_tr
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _rest(b, oid, owner, instr, side, lvl, qty, t):
     b.meta[M_NFREE] -= 1
     s = b.free[b.meta[M_NFREE]]
@@ -387,7 +387,7 @@ def _rest(b, oid, owner, instr, side, lvl, qty, t):
             b.best_ask[instr] = lvl
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def room_needed(b, owner, target, instr, side, otype):
     """Worst-case report count of one request (3 + 2 per resting order it could match)."""
     if otype == ORDER_CANCEL:
@@ -397,7 +397,7 @@ def room_needed(b, owner, target, instr, side, otype):
     return 3 + 2 * b.n_rest[instr, 1 if side > 0 else 0]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def process_batch(b, orders, start, out, n_out, trades, n_tr):
     """Handle ``orders[start:]`` in order, each at its own ``ts_ns`` (the venue arrival time).
 
@@ -415,7 +415,7 @@ def process_batch(b, orders, start, out, n_out, trades, n_tr):
     return i, n_out, n_tr
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def shares_ahead(b, owner, oid):
     """Shares resting ahead of ``(owner, oid)`` at its price level (FIFO), or -1 if it is not resting."""
     s = lookup(b, owner, oid)
@@ -429,7 +429,7 @@ def shares_ahead(b, owner, oid):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def level_orders(b, instr, lvl, out_owner, out_id, out_qty):
     """Copy the FIFO queue of one level into the given arrays; returns the count."""
     n = 0

@@ -1,0 +1,34 @@
+"""``cns run``: the production replay (see :mod:`cns.replay.driver`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cns.replay.driver import ReplayOptions, run_replay
+from cns.replay.report import render_markdown, write_report
+
+
+def options_from_args(args: argparse.Namespace) -> ReplayOptions:
+    if args.events < 1:
+        raise SystemExit("cns run: --events must be >= 1")
+    if args.seconds <= 0:
+        raise SystemExit("cns run: --seconds must be > 0")
+    return ReplayOptions(
+        events=args.events, seconds=args.seconds, seed=args.seed, news_path=args.news, market_path=args.market,
+        config_path=args.config, out_dir=args.out, slow_baseline=not args.no_slow_baseline,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    opts = options_from_args(args)
+    try:
+        outcome = run_replay(opts)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"cns run: {e}", file=sys.stderr)
+        return 2
+    paths = write_report(outcome.report, opts.out_dir, outcome.pnl_series, outcome.latency_samples)
+    print(render_markdown(outcome.report))
+    print("\nwrote " + ", ".join(str(p) for p in paths.values()))
+    return 0

@@ -1,0 +1,167 @@
+"""The replay's pipeline stages as supervised GenServers: actors pass batches, kernels process records.
+
+::
+
+    Supervisor (rest_for_one)
+      ├── ParseStage        wire records → NEWS_DTYPE batch, headline sentiment     (cns.news kernels)
+      ├── ValidateStage     zero-tick ingress + compiled rules/news.ttl            (cns.engine / cns.rules)
+      ├── CorroborateStage  credibility, agreement of independent sources → decisions (cns.news.corroborate)
+      └── DeskStage         collects decisions for the trading desk                  (cns.replay.desk)
+
+``rest_for_one``: a crashed stage restarts together with every stage after it, as downstream state derives
+from upstream output. Each stage writes per-record latency (ns, in-kernel, sampled: -1 = not sampled) into the
+shared :class:`StageLatencies` arrays at the batch's global offset, and its batch wall time into ``batch_ns``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cns.engine import VERDICT_CONFORMS, NewsValidator
+from cns.news.binary import BinaryLayout, parse_binary_chunk
+from cns.news.corroborate import Corroborator
+from cns.news.sentiment import LexiconTable, score_records
+from cns.otp import GenServer
+from cns.signals.dtypes import NEWS_DTYPE
+
+INGEST_STAGES = ("parse", "validate", "corroborate")
+
+
+@dataclass(slots=True)
+class StageLatencies:
+    """Per-event latency requests/results of the ingest stages (int64 ns; -1 = not sampled, 0 = to sample).
+
+    Index = position of the record in the parsed stream. ``batch_ns[stage]`` accumulates batch wall time.
+    """
+
+    parse: np.ndarray
+    validate: np.ndarray
+    corroborate: np.ndarray
+    batch_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INGEST_STAGES, 0))
+
+    @classmethod
+    def sampled(cls, n: int, every: int) -> StageLatencies:
+        req = np.full(n, -1, np.int64)
+        req[::every] = 0
+        return cls(req, req.copy(), req.copy())
+
+
+@dataclass(frozen=True, slots=True)
+class WireChunk:
+    """Records ``start .. start+count`` of the wire image to parse."""
+
+    start: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    """A parsed batch: ``records`` (NEWS_DTYPE) and its position ``offset`` in the parsed stream."""
+
+    offset: int
+    records: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedBatch:
+    offset: int
+    records: np.ndarray
+    verdict: np.ndarray  # uint8, VERDICT_*
+    code: np.ndarray  # uint16 violated constraint
+
+
+class ParseStage(GenServer):
+    """Parses wire chunks of a ``.cnsb`` image and scores headline sentiment; casts :class:`ParsedBatch`."""
+
+    def init(self, raw: np.ndarray, layout: BinaryLayout, lexicon: LexiconTable, lat: StageLatencies,
+             downstream: str, quarantine: list[np.ndarray]) -> None:
+        self.raw, self.layout, self.lexicon, self.lat = raw, layout, lexicon, lat
+        self.downstream = downstream
+        self.quarantine = quarantine  # (start, status) pairs of chunks that had corrupt records
+        self.blob = raw[layout.blob_offset : layout.blob_offset + layout.blob_len]
+        self.parsed = 0
+
+    def handle_cast(self, chunk: WireChunk) -> None:
+        t0 = time.perf_counter_ns()
+        out = np.empty(chunk.count, NEWS_DTYPE)
+        status = np.zeros(chunk.count, np.uint8)
+        lo = self.parsed
+        n = parse_binary_chunk(self.raw, self.layout, chunk.start, chunk.count, out, status,
+                               lat_ns=self.lat.parse[lo : lo + chunk.count])
+        records = out[:n]
+        score_records(records, self.blob, self.lexicon)
+        if n < chunk.count:
+            self.quarantine.append(np.stack([np.arange(chunk.start, chunk.start + chunk.count), status])[:, status > 0])
+        self.parsed += n
+        self.lat.batch_ns["parse"] += time.perf_counter_ns() - t0
+        self.cast(self.downstream, ParsedBatch(lo, records))
+
+
+class ValidateStage(GenServer):
+    """Zero-tick ingress and the compiled news rules; casts :class:`ValidatedBatch`."""
+
+    def init(self, validator: NewsValidator, lat: StageLatencies, downstream: str, totals: dict[str, int]) -> None:
+        self.validator, self.lat, self.downstream, self.totals = validator, lat, downstream, totals
+        self.codes: dict[int, int] = {}
+
+    def handle_cast(self, b: ParsedBatch) -> None:
+        t0 = time.perf_counter_ns()
+        n = len(b.records)
+        verdict = np.empty(n, np.uint8)
+        code = np.empty(n, np.uint16)
+        st = self.validator.process(b.records, verdict, code, lat_ns=self.lat.validate[b.offset : b.offset + n])
+        self.totals["events"] += st.signals
+        self.totals["zero_tick"] += st.elided
+        self.totals["validated"] += st.signals - st.elided - st.violations
+        self.totals["ingress_cycles"] += st.ingress_cycles
+        self.totals["dispatch_cycles"] += st.dispatch_cycles
+        bad = np.bincount(code[verdict == 1])
+        for c in np.flatnonzero(bad):
+            self.codes[int(c)] = self.codes.get(int(c), 0) + int(bad[c])
+        self.lat.batch_ns["validate"] += time.perf_counter_ns() - t0
+        self.cast(self.downstream, ValidatedBatch(b.offset, b.records, verdict, code))
+
+    def handle_call(self, request: str, from_: object) -> dict[str, int]:
+        return {self.validator.explain(c).label: k for c, k in self.codes.items()}
+
+
+class CorroborateStage(GenServer):
+    """Credibility and corroboration over conforming records; casts decision batches (sorted by time)."""
+
+    def init(self, corroborator: Corroborator, lat: StageLatencies, downstream: str) -> None:
+        self.corroborator, self.lat, self.downstream = corroborator, lat, downstream
+
+    def handle_cast(self, b: ValidatedBatch) -> None:
+        t0 = time.perf_counter_ns()
+        n = len(b.records)
+        live = b.verdict == VERDICT_CONFORMS
+        decisions = self.corroborator.process(b.records, mask=live,
+                                              lat_ns=self.lat.corroborate[b.offset : b.offset + n])
+        if n:
+            closed = self.corroborator.flush(int(b.records["receive_ns"][-1]))
+            if len(closed):
+                decisions = np.concatenate((decisions, closed))
+                decisions = decisions[np.argsort(decisions["ts_ns"], kind="stable")]
+        self.lat.batch_ns["corroborate"] += time.perf_counter_ns() - t0
+        if len(decisions):
+            self.cast(self.downstream, decisions)
+
+    def handle_call(self, request: str, from_: object) -> np.ndarray:
+        """``"flush"``: close every open cluster (end of stream) and return their decisions."""
+        return self.corroborator.flush(None)
+
+
+class DeskStage(GenServer):
+    """Collects the decision stream; the trading desk replays it once the measured latency is known."""
+
+    def init(self) -> None:
+        self.batches: list[np.ndarray] = []
+
+    def handle_cast(self, decisions: np.ndarray) -> None:
+        self.batches.append(decisions)
+
+    def handle_call(self, request: str, from_: object) -> list[np.ndarray]:
+        return self.batches
