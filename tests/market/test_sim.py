@@ -6,15 +6,7 @@ import numpy as np
 import pytest
 
 from cns.market.dtypes import STORY_DTYPE
-from cns.market.sim import (
-    ACTION_ENTRY,
-    ACTION_EXIT,
-    FIRST_COMPETITOR,
-    Competitor,
-    MarketConfig,
-    competitor_schedule,
-    impact_schedule,
-)
+from cns.market.sim import Competitor, MarketConfig, competitor_plan, impact_schedule
 from cns.venue.errors import VenueConfigError
 
 MS = 1_000_000
@@ -37,19 +29,19 @@ def test_impact_schedule_only_true_stories_sorted_by_impact_time():
     assert instr.tolist() == [4, 2] and factor == pytest.approx([1.02, 0.985])
 
 
-def test_competitor_schedule_latency_direction_and_rumor_chasing():
+def test_competitor_plan_latency_direction_and_rumor_chasing():
     cfg = MarketConfig(competitors=(Competitor("a", 5_000, rumor_chase_prob=0.0),
                                     Competitor("b", 5 * MS, rumor_chase_prob=1.0)), hold_ns=200 * MS)
-    acts = competitor_schedule(stories(), cfg, 10, np.random.default_rng(0))
-    assert np.all(np.diff(acts["t_ns"]) >= 0)
-    a = acts[acts["owner"] == FIRST_COMPETITOR]
-    b = acts[acts["owner"] == FIRST_COMPETITOR + 1]
-    assert sorted(a["story_id"].tolist()) == [0, 0, 1, 1]  # never chases the rumor (story 2)
-    assert sorted(b["story_id"].tolist()) == [0, 0, 1, 1, 2, 2]
-    e = a[(a["kind"] == ACTION_ENTRY) & (a["story_id"] == 1)][0]
-    assert e["t_ns"] == 500 * MS + 5_000 and e["side"] == -1 and e["instrument"] == 2
-    x = a[(a["kind"] == ACTION_EXIT) & (a["story_id"] == 1)][0]
-    assert x["t_ns"] == 500 * MS + 900 * MS + 200 * MS  # hold after the impact
+    p = competitor_plan(stories(), cfg, 10, np.random.default_rng(0))
+    assert p.first_ns.tolist() == [500 * MS, 700 * MS, 1000 * MS]  # sorted by first report
+    assert p.instrument.tolist() == [2, 3, 4] and p.side.tolist()[0::2] == [-1, 1]
+    assert p.take[:, 0].tolist() == [1, 0, 1]  # "a" never chases the rumor (the 700 ms story)
+    assert p.take[:, 1].tolist() == [1, 1, 1]
+    assert p.latency_ns.tolist() == [5_000, 5 * MS] and p.hold_ns == 200 * MS
+    assert p.impact_ns.tolist() == [1400 * MS, 750 * MS, 1100 * MS]
+    # exits ordered by max(entry, impact) + hold: story@1000ms (1300) before story@500ms (1600)
+    assert p.exit_len.tolist() == [2, 3] and p.exit_order[0, :2].tolist() == [2, 0]
+    assert p.exit_order[1, :3].tolist() == [1, 2, 0]
 
 
 def test_bad_instrument_is_a_clear_error():

@@ -174,3 +174,70 @@ def test_registered_name_and_vsn_and_code_change_default():
     assert Counter.vsn == 1
     state = dict(vars(p.actor))
     assert p.actor.code_change(1, state, None) is state
+
+
+class Failing(GenServer):
+    def init(self, how):
+        if how == "raise":
+            raise ValueError("bad init")
+        if how == "stop":
+            raise Stop("normal")
+        return IGNORE
+
+
+class StartLinker(GenServer):
+    """Calls ``Failing.start_link(how)`` from inside a process (its parent), recording the outcome."""
+
+    def init(self, trap):
+        self.got = []
+        if trap:
+            self.trap_exit()
+
+    def handle_cast(self, how):
+        try:
+            self.got.append(("returned", Failing.start_link(self.node, how)))
+        except InitFailed as e:
+            self.got.append(("InitFailed", e.reason if isinstance(e.reason, str) else type(e.reason).__name__))
+
+    def handle_info(self, msg):
+        self.got.append(("info", type(msg).__name__, msg.reason if isinstance(msg.reason, str)
+                         else type(msg.reason).__name__))
+
+
+def test_start_link_init_failure_returns_error_and_exit_signal_reaches_a_trapping_parent():
+    node = Node()
+    parent = StartLinker.start(node, True)
+    for how in ("raise", "stop", "ignore"):
+        cast(node, parent, how)
+        node.run_until_idle()
+    assert parent.actor.got == [
+        ("InitFailed", "ValueError"), ("info", "Exit", "ValueError"),  # {error, R} then {'EXIT', Pid, R}
+        ("InitFailed", "normal"), ("info", "Exit", "normal"),
+        ("returned", None), ("info", "Exit", "normal"),  # ignore: the process exits normal
+    ]
+    assert parent.is_alive and len(node) == 1
+
+
+def test_start_link_init_failure_kills_a_non_trapping_parent_unless_normal():
+    node = Node()
+    calm = StartLinker.start(node, False)
+    cast(node, calm, "stop")  # exits normal: a non-trapping linked parent ignores it
+    cast(node, calm, "ignore")
+    node.run_until_idle()
+    assert calm.is_alive and calm.actor.got == [("InitFailed", "normal"), ("returned", None)]
+    doomed = StartLinker.start(node, False)
+    cast(node, doomed, "raise")
+    node.run_until_idle()
+    assert not doomed.is_alive and isinstance(doomed.exit_reason, ValueError)  # as in OTP, without trap_exit
+
+
+def test_start_from_plain_python_init_failure_leaves_no_process_and_nested_failure_is_wrapped():
+    class Outer(GenServer):
+        def init(self):
+            Failing.start(self.node, "raise")  # not caught: Outer's init fails too
+
+    node = Node()
+    with pytest.raises(InitFailed) as ei:
+        Outer.start(node)
+    assert isinstance(ei.value.reason, InitFailed)
+    assert len(node) == 0

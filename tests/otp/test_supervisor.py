@@ -284,3 +284,105 @@ def test_invalid_flags():
         SupFlags("one_for_most")
     with pytest.raises(InvalidChildSpec):
         SupFlags(intensity=-1)
+
+
+class Flaky(GenServer):
+    """``init`` fails while ``fails[wid]`` > 0 (counting down), then starts."""
+
+    fails: dict = {}
+
+    def init(self, wid):
+        self.wid = wid
+        events.append(("init", wid))
+        if Flaky.fails.get(wid, 0) > 0:
+            Flaky.fails[wid] -= 1
+            raise ValueError(f"init of {wid} failed")
+
+    def handle_call(self, request, from_):
+        return self.wid
+
+    def handle_cast(self, reason):
+        raise Stop(reason)
+
+
+def flaky(wid, **kw):
+    return ChildSpec(wid, (Flaky, (wid,)), **kw)
+
+
+def test_child_init_failure_at_start_fails_the_supervisor_start_like_otp():
+    from cns.runtime import InitFailed
+
+    node = Node()
+    Flaky.fails = {"b": 1}
+    with pytest.raises(InitFailed) as ei:
+        start_sup(node, "one_for_one", [flaky("a"), flaky("b"), flaky("c")])
+    shutdown, (tag, cid, why) = ei.value.reason  # OTP: {error, {shutdown, {failed_to_start_child, Id, R}}}
+    assert (shutdown, tag, cid) == ("shutdown", "failed_to_start_child", "b")
+    assert isinstance(why, ValueError)
+    assert [e for e in events if e[0] == "init"] == [("init", "a"), ("init", "b")]  # c never started
+    assert len(node) == 0  # a was stopped, b exited with its init reason, the supervisor exited
+
+
+def test_child_init_failure_at_start_is_seen_by_a_trapping_parent_as_exit():
+    node = Node()
+    Flaky.fails = {"a": 1}
+    got = []
+
+    class Starter(Actor):
+        def receive(self, msg):
+            if msg == "go":
+                self.node.trap_exit(True)
+                try:
+                    Supervisor.start_link(self.node, SupFlags(), [flaky("a")])
+                except Exception as e:  # noqa: BLE001
+                    got.append(("raised", type(e).__name__, e.reason[0]))
+            else:
+                got.append(msg)
+
+    p = node.spawn(Starter())
+    node.send(p, "go")
+    node.run_until_idle()
+    assert got[0] == ("raised", "InitFailed", "shutdown")
+    assert len(got) == 2 and isinstance(got[1], Exit) and got[1].reason[0] == "shutdown"
+    assert p.is_alive  # it trapped the supervisor's exit signal
+
+
+def test_failed_restart_counts_as_a_restart_and_is_retried():
+    node = Node()
+    Flaky.fails = {}
+    sup = start_sup(node, "one_for_one", [flaky("a"), flaky("b")], intensity=5)
+    a0 = pids(node, sup)["a"]
+    Flaky.fails = {"a": 2}  # the next two starts of a fail in init
+    events.clear()
+    crash(node, a0)
+    assert [e for e in events if e[0] == "init"] == [("init", "a")] * 3  # 2 failed attempts, then up
+    a1 = pids(node, sup)["a"]
+    assert a1 is not None and a1 is not a0 and a1.is_alive
+    assert node.call(a1, "who") == "a"
+    assert len(sup.actor.restarts) == 3  # each attempt counted toward the intensity
+    assert sup.is_alive and len(node) == 3  # sup + a + b: the failed attempts left nothing behind
+
+
+def test_restart_that_keeps_failing_exceeds_intensity_and_the_supervisor_gives_up():
+    node = Node()
+    Flaky.fails = {}
+    sup = start_sup(node, "one_for_one", [flaky("a"), flaky("b")], intensity=3)
+    b = pids(node, sup)["b"]
+    Flaky.fails = {"a": 1_000}
+    crash(node, pids(node, sup)["a"])
+    assert not sup.is_alive and sup.exit_reason == "shutdown"
+    assert not b.is_alive
+    assert len([e for e in events if e == ("init", "a")]) == 1 + 3  # first start + 3 failed restarts
+    assert len(node) == 0
+
+
+def test_start_function_raising_is_a_failed_start():
+    node = Node()
+
+    def broken(n):
+        raise RuntimeError("no start")
+
+    sup = start_sup(node, "one_for_one", [spec("a")])
+    with pytest.raises(SupervisorError):
+        start_child(node, sup, ChildSpec("x", broken))
+    assert sup.is_alive and [c.id for c in which_children(node, sup)] == ["a"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph, URIRef
 from rdflib.namespace import SH
@@ -14,7 +14,7 @@ from cns.engine import VERDICT_ELIDED, NewsValidator
 from cns.rules import validate_graph
 from cns.rules.record import UNKNOWN_CODE_VIOLATION
 from cns.signals.dtypes import FLAG_DIRECT_QUOTE, FLAG_HAS_EVIDENCE, FLAG_STATISTICAL, FLAG_TEST, empty_news
-from cns.signals.rdf import record_node, records_to_graph
+from cns.signals.rdf import linked_node, record_node, records_to_graph
 from cns.signals.synth import extended_news_inputs
 
 pyshacl = pytest.importorskip("pyshacl")
@@ -30,7 +30,8 @@ def validator(tmp_path_factory: pytest.TempPathFactory) -> NewsValidator:
 
 
 _T = 1_700_000_000_000_000_000
-times = st.one_of(st.just(0), st.integers(_T - 10, _T + 10))
+# steps of 1 µs: the graph validator compares integers as float64 (ulp 256 ns at 1.7e18), see the report
+times = st.one_of(st.just(0), st.integers(-10, 10).map(lambda k: _T + 1000 * k))
 finite = st.floats(-0.5, 1.5, allow_nan=False)
 record = st.fixed_dictionaries({
     "kind": st.integers(1, 9),
@@ -62,7 +63,7 @@ def _batch(recs: list[dict]) -> np.ndarray:
 
 def _results_by_focus(report_graph: Graph) -> dict[URIRef, set[tuple[str, str]]]:
     out: dict[URIRef, set[tuple[str, str]]] = {}
-    for res in report_graph.subjects(SH.focusNode, None):
+    for res in report_graph.objects(None, SH.result):  # top-level results only, not sh:detail
         focus = report_graph.value(res, SH.focusNode)
         path = report_graph.value(res, SH.resultPath)
         comp = report_graph.value(res, SH.sourceConstraintComponent)
@@ -91,19 +92,15 @@ def _compare(validator: NewsValidator, b: np.ndarray) -> None:
         if code[i] and code[i] != UNKNOWN_CODE_VIOLATION:
             info = validator.explain(int(code[i]))
             assert (info.path or "", info.component) in expected, (info, expected)
-    # source nodes: the per-source table agrees with pySHACL on the sources these records reference
+    # source nodes: the per-source table agrees with pySHACL on every source these records reference
     bad_sources = validator.linked_violations()
-    for src in set(int(s) for s in b["source"] if s):
-        from cns.signals.rdf import linked_node
-
+    for src in {int(s) for s in b["source"] if s}:
         ln = linked_node(validator.schema, src, DICTS)
-        if ln in {URIRef(x) for x in ref}:
-            assert src in bad_sources or not validator.schema.classes, (src, ref[ln])
-        else:
-            assert src not in bad_sources or int(TABLES["credibility"][src]) < 0
+        assert (src in bad_sources) == (ln in ref), (src, ref.get(ln))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(st.lists(record, min_size=40, max_size=60))
 def test_kernels_agree_with_pyshacl_and_graph_validator(validator: NewsValidator, recs: list[dict]) -> None:
     _compare(validator, _batch(recs))

@@ -428,3 +428,113 @@ def test_process_killed_mid_batch_handles_no_further_messages():
     node.send(p, 2)
     node.run_until_idle()
     assert a.got == [1] and p.exit_reason == "bye"
+
+
+def test_monitors_are_removed_when_the_watcher_dies():
+    node = Node()
+    target, _ = spawn_rec(node)
+    watchers = []
+    for _ in range(3):
+        w, _ = spawn_rec(node)
+        node.send(w, ("do", lambda s: s.got.append(s.node.monitor(target))))
+        watchers.append(w)
+    node.run_until_idle()
+    assert len(target.monitors) == 3
+    kept = watchers[2].actor.got[0]
+    node.exit(watchers[0], "kill")
+    node.send(watchers[1], ("stop", "normal"))
+    node.run_until_idle()
+    assert list(target.monitors) == [kept]  # Erlang removes the monitors of a dead watcher
+    assert set(node._monitor_refs) == {kept} and list(node._watching) == [watchers[2]]
+    node.exit(target, "bye")
+    node.run_until_idle()
+    assert watchers[2].actor.got[1:] == [Down(kept, target, "bye")]
+    assert not node._monitor_refs and not node._watching
+
+
+def test_run_in_runs_after_queued_messages_and_before_later_ones():
+    node = Node()
+    p, a = spawn_rec(node)
+
+    class V2(Recorder):
+        def receive(self, msg):
+            self.got.append(("v2", msg))
+
+    def swap(actor):
+        actor.got.append("swap")
+        node.send(p, "sent during the swap")  # queued while the swap runs: handled by the new code
+        actor.__class__ = V2
+        return "ok"
+
+    for i in range(3):
+        node.send(p, i)
+    assert node.run_in(p, swap) == "ok"
+    node.send(p, 3)
+    node.run_until_idle()
+    assert a.got == [0, 1, 2, "swap", ("v2", "sent during the swap"), ("v2", 3)]
+    assert not node._sysreq
+
+
+def test_run_in_waits_for_a_parked_handler_and_timeout_withdraws_the_request():
+    node = Node()
+    slow = node.spawn(lambda m: None)  # never replies: a call to it parks its caller
+
+    class Parker(Actor):
+        def __init__(self):
+            self.got = []
+
+        async def receive(self, msg):
+            self.got.append(msg)
+            if msg == "park":
+                try:
+                    await self.node.acall(slow, "x", timeout=0.05)
+                except CallTimeout:
+                    self.got.append("timed out")
+
+    pk = Parker()
+    q = node.spawn(pk)
+    node.send(q, "park")
+    node.send(q, "after")
+    with pytest.raises(CallTimeout):
+        node.run_in(q, lambda actor: actor.got.append("fn"), timeout=0.01)  # parked: no safe point yet
+    node.run(timeout=0.2)
+    assert pk.got == ["park", "timed out", "after"]  # "fn" withdrawn: it never runs later
+    assert q.is_alive and not node._sysreq
+
+
+def test_run_in_on_a_process_that_dies_first_raises_noproc():
+    node = Node()
+    p, _ = spawn_rec(node)
+    node.send(p, "raise")
+    with pytest.raises(NoProc):
+        node.run_in(p, lambda actor: "never")
+    assert not node._sysreq
+
+
+def test_telemetry_messages_out_per_turn_and_zero_cost_swap():
+    node = Node()
+    plain = Node.send
+    sink, _ = spawn_rec(node)
+    fan = node.spawn(lambda m: [node.send(sink, i) for i in range(m)])
+    seen = []
+
+    def h(event, value, tags):
+        seen.append((value, tags["pid"]))
+
+    telemetry.attach("messages_out", h)
+    try:
+        assert Node.send is not plain  # the counting send is installed only while telemetry is on
+        node.send(fan, 4)
+        node.run_until_idle()
+    finally:
+        telemetry.detach("messages_out", h)
+    assert Node.send is plain
+    assert seen == [(1, -1), (4, fan.id)]  # one from plain Python, four from fan's turn
+
+
+def test_spawn_with_a_taken_name_creates_no_process():
+    node = Node()
+    spawn_rec(node, name="x")
+    with pytest.raises(NameTaken):
+        spawn_rec(node, name="x")
+    assert len(node) == 1

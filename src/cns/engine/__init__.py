@@ -1,7 +1,7 @@
 """cns.engine: the BitActor tick loop over record batches (zero-tick elision, compiled handlers, ticks)."""
 
 from cns.engine.errors import EngineError
-from cns.engine.tickloop import (
+from cns.rules.codegen_tickloop import (
     HANDLER_ELIDED,
     HANDLER_INGRESS,
     VERDICT_CONFORMS,

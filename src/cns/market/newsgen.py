@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from cns.market.dtypes import STORY_DTYPE
-from cns.market.newsgen_kernels import argsort_times, assemble_headlines, fill_records
+from cns.market.newsgen_kernels import (
+    argsort_times,
+    assemble_headlines,
+    build_items,
+    inverse_permutation,
+    mark_below,
+    report_items,
+)
 from cns.market.newsgen_templates import TEMPLATES, TEST_TEMPLATE
 from cns.market.universe import (
     DEFAULT_SOURCES,
@@ -121,6 +128,36 @@ def _template_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
     return np.frombuffer(pieces, np.uint8), pre_off, pre_len, suf_off, suf_len, first, count
 
 
+def _template_sentiment(pieces: np.ndarray, pre_off: np.ndarray, pre_len: np.ndarray, suf_off: np.ndarray,
+                        suf_len: np.ndarray, tk_off: np.ndarray, tk_len: np.ndarray, tk_blob: np.ndarray,
+                        sentiment: bool) -> np.ndarray:
+    """``sent[t, c]`` = LM polarity of the headline of template ``t`` with ticker code ``c`` (float32).
+
+    A generated headline is exactly ``prefix[t] + ticker[c] + suffix[t]``, so scoring each of the
+    (templates x tickers) distinct headlines once with the sentiment kernel gives every record's polarity
+    without scoring millions of copies. All zeros when ``sentiment`` is off.
+    """
+    n_t, n_c = len(pre_len), len(tk_len)
+    sent = np.zeros((n_t, n_c), np.float32)
+    if not sentiment:
+        return sent
+    from cns.news.sentiment import score_records
+
+    tt = np.repeat(np.arange(n_t, dtype=np.int64), n_c)
+    cc = np.tile(np.arange(n_c, dtype=np.int64), n_t)
+    ln = pre_len[tt] + tk_len[cc] + suf_len[tt]
+    off = np.cumsum(ln) - ln
+    blob = np.empty(int(ln.sum()), np.uint8)
+    assemble_headlines(np.arange(len(tt), dtype=np.int64), tt, cc, pre_off, pre_len, suf_off, suf_len, pieces,
+                       tk_off, tk_len, tk_blob, off, blob)
+    recs = np.zeros(len(tt), NEWS_DTYPE)
+    recs["headline_off"] = off
+    recs["headline_len"] = ln
+    score_records(recs, blob)
+    sent[tt, cc] = recs["sentiment"]
+    return sent
+
+
 def generate_news(
     n_events: int = 4_565_400,
     seconds: float = 300.0,
@@ -182,94 +219,62 @@ def generate_news(
     s_lead = rng.integers(0, 2_000_000_000, n_st)
     s_hash = rng.integers(0, 256, (n_st, 32), dtype=np.uint8)
 
-    # ---- reports ----------------------------------------------------------------------------------------
-    s = np.repeat(np.arange(n_st), sizes)
-    m = len(s)
-    starts = np.cumsum(sizes) - sizes
-    rank = np.arange(m) - np.repeat(starts, sizes)
-    tru = st_true[s]
-    p_cred = np.where(tru, np.where(rank == 0, 1.0, 0.55), 0.1)
-    use_cred = rng.random(m) < p_cred
-    src = np.where(use_cred, cred_pool[rng.integers(0, len(cred_pool), m)],
-                   low_pool[rng.integers(0, len(low_pool), m)])
-    f = cred[src] / 100.0
-    scale_ns = (50.0 + (100.0 - cred[src]) * 20.0) * 1e6
-    recv = np.minimum(s_first[s] + np.where(rank > 0, rng.exponential(1.0, m) * scale_ns, 0).astype(np.int64),
-                      span - 1)
-    flip = tru & (rng.random(m) < (1.0 - f) * 0.3)
-    moved = claim[s] * (1.0 + rng.normal(0.0, 1.0, m) * (1.0 - f) * 0.8)
-    moved = np.where(flip, -moved, moved)
-    kind = s_kind[s]
-    conf = np.where(tru, np.clip(f * rng.uniform(0.85, 1.05, m), 0.05, 1.0), rng.uniform(0.2, 0.75, m))
-
-    # ---- all items (reports, heartbeats, test traffic) as unsorted columns ------------------------------
+    # ---- reports (random columns drawn in a fixed order, combined in one kernel pass) --------------------
+    m = int(sizes.sum())
     n_all = m + n_hb + n_test
+    u_cred = rng.random(m)
+    i_cred = rng.integers(0, len(cred_pool), m)
+    i_low = rng.integers(0, len(low_pool), m)
+    expo = rng.exponential(1.0, m)
+    u_flip = rng.random(m)
+    z = rng.normal(0.0, 1.0, m)
+    c_true = rng.uniform(0.85, 1.05, m)
+    c_false = rng.uniform(0.2, 0.75, m)
+    sid = np.empty(n_all, np.int64)
+    srcs = np.empty(n_all, np.int64)
+    recv_all = np.empty(n_all, np.int64)
+    moved = np.empty(m, np.float64)
+    conf = np.empty(m, np.float64)
+    report_items(sizes, st_true, s_first, claim, cred, cred_pool.astype(np.int64), low_pool.astype(np.int64),
+                 u_cred, i_cred, i_low, expo, u_flip, z, c_true, c_false, span, sid, srcs, recv_all, moved, conf)
+    del u_cred, i_cred, i_low, expo, u_flip, z, c_true, c_false
 
-    def cat(rep: object, hb: object, test: object, dtype: type) -> np.ndarray:
-        full = np.empty(n_all, dtype)
-        full[:m] = rep
-        full[m : m + n_hb] = hb
-        full[m + n_hb :] = test
-        return full
-
-    srcs = cat(src, rng.integers(1, len(sources) + 1, n_hb), cred_pool[rng.integers(0, len(cred_pool), n_test)],
-               np.int64)
-    recv_all = cat(recv, rng.integers(0, span, n_hb), rng.integers(0, span, n_test), np.int64)
+    # ---- heartbeats and test traffic, then the receive order ---------------------------------------------
+    srcs[m : m + n_hb] = rng.integers(1, len(sources) + 1, n_hb)
+    srcs[m + n_hb :] = cred_pool[rng.integers(0, len(cred_pool), n_test)]
+    recv_all[m : m + n_hb] = rng.integers(0, span, n_hb)
+    recv_all[m + n_hb :] = rng.integers(0, span, n_test)
     order = argsort_times(recv_all, span)
-    sid = cat(s, -1, -1, np.int64)
-    kinds = cat(kind, KIND_HEARTBEAT, rng.integers(KIND_EARNINGS, KIND_CENTRAL_BANK + 1, n_test), np.uint8)
-    tick = cat(s_instr[s], 0, stock_codes[rng.integers(0, len(stock_codes), n_test)], np.int64)
-    conf_all = cat(conf, 1.0, 1.0, np.float64)
-    mv = cat(moved, np.nan, np.nan, np.float64)
-    rep = sid >= 0
-    rs = np.where(rep, sid, 0)
-    true_rep = rep & st_true[rs]
-    event = np.where(true_rep, EPOCH_NS + s_first[rs] - s_lead[rs], 0)
-    lat = rng.integers(500_000, 5_000_000, n_all) + ((100.0 - cred[srcs]) * 100_000).astype(np.int64)
-    earn = rep & (kinds == KIND_EARNINGS)
-    cb = rep & (kinds == KIND_CENTRAL_BANK)
-    macro = rep & (kinds == KIND_MACRO)
-    eps_exp = np.where(earn, s_eps[rs], np.nan)
-    eps_act = np.where(earn, np.round(s_eps[rs] * (1.0 + mv * 0.03), 2), np.nan)
-    rate = np.where(cb, s_rate[rs], np.nan)
-    move = np.where(rep & ~earn & ~cb, mv, np.nan)
-    flags = np.where(macro, FLAG_STATISTICAL, 0) | np.where(cb, FLAG_DIRECT_QUOTE, 0)
-    flags |= np.where(~rep & (kinds != KIND_HEARTBEAT), FLAG_TEST, 0)
-    has_ev = true_rep & (cred[srcs] >= cfg.credible_threshold) & (rng.random(n_all) < 0.7)
-    flags = (flags | np.where(has_ev, FLAG_HAS_EVIDENCE, 0)).astype(np.uint16)
-    dsrc = np.where(macro, bls, 0)
-    ev = np.where(has_ev, np.where(official[srcs], EVIDENCE_PRIMARY, EVIDENCE_SECONDARY), 0)
-    ev = np.where(macro, EVIDENCE_STATISTICAL, ev)
-    ev = np.where(rep & ~true_rep & (rng.random(n_all) < 0.2), EVIDENCE_EXPERT, ev).astype(np.uint8)
-    hash_idx = np.where(has_ev, sid, -1)
+    pos = inverse_permutation(order)
+    del order
+    test_kind = rng.integers(KIND_EARNINGS, KIND_CENTRAL_BANK + 1, n_test)
+    test_tick = stock_codes[rng.integers(0, len(stock_codes), n_test)].astype(np.int64)
+    lat_draw = rng.integers(500_000, 5_000_000, n_all)
+    # four uniform columns drawn in turn into one buffer (same stream as four rng.random(n_all) calls)
+    u = np.empty(n_all, np.float64)
+    draw_bits = np.zeros(n_all, np.uint8)
+    rng.random(out=u)
+    mark_below(u, 0.7, draw_bits, 1)  # evidence attached (true reports from credible sources)
+    rng.random(out=u)
+    mark_below(u, 0.2, draw_bits, 2)  # "expert" evidence claimed by false reports
+    rng.random(out=u)
+    mark_below(u, cfg.neutral_headline_share, draw_bits, 4)  # neutral headline
+    rng.random(out=u)  # template among those of (kind, polarity)
 
-    # ---- headlines: template from the reported direction (EPS surprise for earnings), some neutral ---------
+    # ---- records, headlines (template from the reported direction, EPS surprise for earnings) -------------
     pieces, pre_off, pre_len, suf_off, suf_len, first, count = _template_tables()
-    pol = np.where(np.isnan(mv) | (mv >= 0), 1, -1)
-    surprise = np.sign(np.where(earn, eps_act - eps_exp, 0.0)).astype(np.int64)
-    pol = np.where(surprise != 0, surprise, pol)
-    pol = np.where(rng.random(n_all) < cfg.neutral_headline_share, 0, pol)
-    kk = kinds.astype(np.int64)
-    cnt = count[kk, pol + 1]
-    pol = np.where(cnt == 0, 0, pol)
-    cnt = count[kk, pol + 1]
-    tmpl = first[kk, pol + 1] + (rng.random(n_all) * np.maximum(cnt, 1)).astype(np.int64)
-    tmpl = np.where(kinds == KIND_HEARTBEAT, -1, tmpl)
-    tmpl = np.where(flags & FLAG_TEST, len(TEMPLATES), tmpl)
+    assert len(pre_len) < 128  # template ids are int8 in the kernel
     tk_strings = [x.encode() for x in ticker_dictionary(instruments).strings()]
     tk_len = np.array([len(x) for x in tk_strings], np.int64)
     tk_off = np.cumsum(tk_len) - tk_len
     tk_blob = np.frombuffer(b"".join(tk_strings) or b"\0", np.uint8)
-    tc = np.maximum(tmpl, 0)
-    hl = np.where(tmpl >= 0, pre_len[tc] + tk_len[tick] + suf_len[tc], 0)[order]
-    off = np.cumsum(hl) - hl
-    blob = np.empty(int(hl.sum()), np.uint8)
-    assemble_headlines(order, tmpl, tick, pre_off, pre_len, suf_off, suf_len, pieces, tk_off, tk_len, tk_blob,
-                       off, blob)
-    r = np.zeros(n_all, NEWS_DTYPE)
-    fill_records(r, order, EPOCH_NS, recv_all, lat, event, srcs, dsrc, tick, kinds, ev, flags, conf_all,
-                 eps_act, eps_exp, move, rate, hash_idx, s_hash, off, hl)
-    story_of = sid[order]
+    sent = _template_sentiment(pieces, pre_off, pre_len, suf_off, suf_len, tk_off, tk_len, tk_blob, sentiment)
+    r = np.zeros(n_all, NEWS_DTYPE)  # zeroed: padding bytes are deterministic
+    story_of = np.empty(n_all, np.int64)
+    blob = build_items(r, story_of, pos, m, n_hb, EPOCH_NS, sid, srcs, recv_all, moved, conf, test_kind,
+                       test_tick, lat_draw, draw_bits, u, st_true, s_kind, s_instr, s_first, s_lead, s_eps,
+                       s_rate, s_hash, cred, official, float(cfg.credible_threshold), bls, first, count, len(TEMPLATES), pieces, pre_off, pre_len,
+                       suf_off, suf_len, tk_off, tk_len, tk_blob, sent)
 
     stories = np.zeros(n_st, STORY_DTYPE)
     stories["story_id"] = np.arange(n_st)
@@ -279,12 +284,8 @@ def generate_news(
     stories["impact_pct"] = np.where(st_true, claim, 0.0)
     stories["impact_delay_ns"] = np.where(st_true, s_delay.astype(np.int64), 0)
     stories["is_true"] = st_true
-    if sentiment and n_all:
-        from cns.news.sentiment import score_records
-
-        score_records(r, blob)
     batch = NewsBatch(r, blob, src_dict, ticker_dictionary(instruments), data_dict, [])
-    return GeneratedNews(batch, stories, story_of.astype(np.int64))
+    return GeneratedNews(batch, stories, story_of)
 
 
 def cache_key(n_events: int, seconds: float, seed: int, instruments: tuple[InstrumentInfo, ...] | None,

@@ -32,6 +32,9 @@ class FlowConfig:
     mm_level_notional_usd: float = 25_000.0  # size of each quoted level, USD
     taker_notional_usd: float = 5_000.0  # median taker order, USD (lognormal)
     taker_cross_ticks: int = 2  # takers send IOC limits this many ticks through the touch
+    mm_refill_ns: int = 1_000_000  # the market maker requotes this long after being traded against
+    mm_skew_bp: float = 5.0  # ...moving its quotes this far in the aggressor's direction per hit (bp)
+    mm_skew_decay_ns: int = 2_000_000_000  # e-folding time of that skew; a story's impact resets it
     chunk_events: int = 1 << 16  # background events drawn per chunk
 
     def __post_init__(self) -> None:
@@ -45,6 +48,8 @@ class FlowConfig:
                 raise VenueConfigError(f"FlowConfig.{name} must be >= 1, got {getattr(self, name)!r}")
         if not (self.mm_level_notional_usd > 0 and self.taker_notional_usd > 0):
             raise VenueConfigError("FlowConfig: notionals must be > 0 USD")
+        if self.mm_refill_ns < 0 or self.mm_skew_bp < 0 or self.mm_skew_decay_ns <= 0:
+            raise VenueConfigError("FlowConfig: mm_refill_ns/mm_skew_bp must be >= 0, mm_skew_decay_ns > 0")
         if self.taker_cross_ticks < 0:
             raise VenueConfigError("FlowConfig.taker_cross_ticks must be >= 0")
 

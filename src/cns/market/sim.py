@@ -13,6 +13,7 @@ All decisions that need randomness are drawn here, once, from the simulator's ge
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,22 +24,6 @@ OWNER_CNS = 0
 OWNER_MARKET_MAKER = 1
 OWNER_TAKERS = 2
 FIRST_COMPETITOR = 3
-
-ACTION_ENTRY = 0
-ACTION_EXIT = 1
-
-ACTION_DTYPE = np.dtype(
-    [
-        ("t_ns", np.int64),  # when the competitor's order reaches the venue
-        ("instrument", np.uint32),
-        ("owner", np.uint32),
-        ("side", np.int8),  # entry direction (exits close whatever position is held)
-        ("kind", np.uint8),  # ACTION_*
-        ("notional_usd", np.float64),
-        ("story_id", np.uint64),
-    ],
-    align=True,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,36 +80,51 @@ def impact_schedule(stories: np.ndarray, n_instruments: int) -> tuple[np.ndarray
     return t[order].astype(np.int64), true["instrument"][order].astype(np.uint32), factor.astype(np.float64)
 
 
-def competitor_schedule(stories: np.ndarray, config: MarketConfig, n_instruments: int,
-                        rng: np.random.Generator) -> np.ndarray:
-    """Entry and exit actions of every competitor for every story it trades, sorted by time (stable)."""
+class CompetitorPlan(NamedTuple):
+    """Who trades which story, in a compact form the event loop walks with cursors (no per-action rows).
+
+    Stories are sorted by first report. Competitor ``j`` enters story ``k`` (if ``take[k, j]``) at
+    ``first_ns[k] + latency_ns[j]`` and exits at ``max(entry, impact_ns[k]) + hold_ns``; ``exit_order[j,
+    :exit_len[j]]`` lists its stories by exit time.
+    """
+
+    first_ns: np.ndarray  # i8[n] first report, sorted
+    impact_ns: np.ndarray  # i8[n] first report + impact delay
+    instrument: np.ndarray  # u4[n]
+    side: np.ndarray  # i1[n] impact sign (true stories) or the rumor's drawn direction
+    take: np.ndarray  # u1[n, K]
+    latency_ns: np.ndarray  # i8[K]
+    notional_usd: np.ndarray  # f8[K]
+    exit_order: np.ndarray  # i4[K, n], -1 padded
+    exit_len: np.ndarray  # i8[K]
+    hold_ns: int
+
+
+def competitor_plan(stories: np.ndarray, config: MarketConfig, n_instruments: int,
+                    rng: np.random.Generator) -> CompetitorPlan:
+    """Draw every competitor's decisions (rumor chasing, rumor direction) once and lay out its schedule."""
     _check_instruments(stories, n_instruments)
-    n = stories.shape[0]
-    rows = []
-    rumor_side = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+    st = stories[np.argsort(stories["first_report_ns"], kind="stable")]
+    n, k = st.shape[0], len(config.competitors)
+    is_true = (st["is_true"] != 0) & (st["impact_pct"] != 0.0)
+    rumor_side = np.where(rng.random(n) < 0.5, 1, -1)
+    side = np.where(is_true, np.sign(st["impact_pct"]), rumor_side).astype(np.int8)
+    take = np.zeros((n, k), np.uint8)
     for j, c in enumerate(config.competitors):
-        chase = rng.random(n) < c.rumor_chase_prob
-        is_true = (stories["is_true"] != 0) & (stories["impact_pct"] != 0.0)
-        take = is_true | ((stories["is_true"] == 0) & chase)
-        s = stories[take]
-        side = np.where(is_true[take], np.sign(s["impact_pct"]), rumor_side[take]).astype(np.int8)
-        entry = s["first_report_ns"] + c.latency_ns
-        impact_t = s["first_report_ns"] + np.maximum(s["impact_delay_ns"], 0)
-        exit_t = np.maximum(entry, impact_t) + config.hold_ns
-        for t, kind in ((entry, ACTION_ENTRY), (exit_t, ACTION_EXIT)):
-            a = np.zeros(s.shape[0], ACTION_DTYPE)
-            a["t_ns"] = t
-            a["instrument"] = s["instrument"]
-            a["owner"] = FIRST_COMPETITOR + j
-            a["side"] = side
-            a["kind"] = kind
-            a["notional_usd"] = c.notional_usd
-            a["story_id"] = s["story_id"]
-            rows.append(a)
-    if not rows:
-        return np.zeros(0, ACTION_DTYPE)
-    out = np.concatenate(rows)
-    return out[np.argsort(out["t_ns"], kind="stable")]
+        take[:, j] = is_true | ((st["is_true"] == 0) & (rng.random(n) < c.rumor_chase_prob))
+    first = st["first_report_ns"].astype(np.int64)
+    impact = first + np.maximum(st["impact_delay_ns"], 0)
+    lat = np.array([c.latency_ns for c in config.competitors], np.int64)
+    exit_order = np.full((k, n), -1, np.int32)
+    exit_len = np.zeros(k, np.int64)
+    for j in range(k):
+        idx = np.nonzero(take[:, j])[0]
+        t_exit = np.maximum(first[idx] + lat[j], impact[idx]) + config.hold_ns
+        exit_order[j, : idx.shape[0]] = idx[np.argsort(t_exit, kind="stable")]
+        exit_len[j] = idx.shape[0]
+    return CompetitorPlan(first, impact, st["instrument"].astype(np.uint32), side, take, lat,
+                          np.array([c.notional_usd for c in config.competitors], np.float64), exit_order,
+                          exit_len, int(config.hold_ns))
 
 
 def _check_instruments(stories: np.ndarray, n_instruments: int) -> None:

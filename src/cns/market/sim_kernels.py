@@ -1,8 +1,9 @@
 """The simulated market's event loop (Numba): merges five time-ordered sources and applies them to the book.
 
 Sources, with the tie order at equal timestamps: quote snapshots (for plots), story impacts, competitor
-actions, external (CNS) orders at their venue arrival time, background events (market-maker requotes and
-random takers). ``run_until`` processes every event with ``t <= t_end`` and is resumable: it returns a
+actions, external (CNS) orders at their venue arrival time, market-maker refills (a fixed delay after it was
+traded against, so a FIFO queue stays time-ordered), background events (market-maker requotes and random
+takers). ``run_until`` processes every event with ``t <= t_end`` and is resumable: it returns a
 status asking the Python driver for a new background chunk or more buffer room, and carries on where it
 stopped when called again. It draws no random numbers itself (they come with the background events).
 """
@@ -16,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from cns.market.prices import BG_REQUOTE
-from cns.market.sim import ACTION_ENTRY, OWNER_MARKET_MAKER, OWNER_TAKERS
+from cns.market.sim import FIRST_COMPETITOR, OWNER_MARKET_MAKER, OWNER_TAKERS
 from cns.venue import book_kernels as K
 from cns.venue.dtypes import ORDER_CANCEL, ORDER_IOC, ORDER_LIMIT, ORDER_MARKET
 
@@ -29,7 +30,7 @@ ST_NEED_SNAP = 3
 C_NOW = 0
 C_BG_POS = 1
 C_IMP_POS = 2
-C_ACT_POS = 3
+C_ACT_POS = 3  # unused (competitor cursors live in SimArrays.cp_pos)
 C_EXT_POS = 4
 C_N_OUT = 5
 C_N_TR = 6
@@ -44,7 +45,11 @@ C_ACTION_SKIPS = 14
 C_EXT = 15
 C_IMPACTS = 16
 C_QUOTE_CHANGES = 17
-CUR_SIZE = 20
+C_OPEN_POS = 18  # next instrument to receive its opening quotes
+C_RQ_HEAD = 19  # refill queue (FIFO: constant delay keeps it time-ordered)
+C_RQ_TAIL = 20
+C_REFILLS = 21
+CUR_SIZE = 24
 
 # parameter slots of SimArrays.par
 P_VOL = 0
@@ -52,7 +57,11 @@ P_HALF_SPREAD = 1
 P_CROSS_TICKS = 2
 P_AGGRESSION = 3
 P_SNAPSHOT_NS = 4
-PAR_SIZE = 8
+P_HOLD_NS = 5
+P_REFILL_NS = 6
+P_SKEW = 7
+P_SKEW_DECAY_NS = 8
+PAR_SIZE = 10
 
 _BIG = np.int64(1) << np.int64(62)
 
@@ -66,6 +75,11 @@ class SimArrays(NamedTuple):
     mm_id: np.ndarray  # u8[n+1, 2, D] market-maker order ids per side/slot
     mm_lvl: np.ndarray  # i4[n+1, 2, D] their levels, -1 = slot empty
     mm_qty: np.ndarray  # i8[n+1] shares per quoted level
+    mm_shift: np.ndarray  # f8[n+1] market maker's quote-centre skew, fraction of the fundamental
+    mm_shift_t: np.ndarray  # i8[n+1] ns of its last decay
+    rq_t: np.ndarray  # i8[n+1] refill queue: due time
+    rq_i: np.ndarray  # i8[n+1] refill queue: instrument
+    rq_pending: np.ndarray  # u1[n+1] instrument already queued
     tk_qty: np.ndarray  # f8[n+1] median taker shares
     q_ts: np.ndarray  # i8[n+1, R] quote-change ring: venue time
     q_bid: np.ndarray  # f8[n+1, R] best bid USD (NaN = none)
@@ -75,7 +89,17 @@ class SimArrays(NamedTuple):
     imp_t: np.ndarray  # i8[k]
     imp_instr: np.ndarray  # u4[k]
     imp_factor: np.ndarray  # f8[k]
-    actions: np.ndarray  # ACTION_DTYPE[m]
+    cp_first: np.ndarray  # competitor plan (cns.market.sim.CompetitorPlan), stories sorted by first report
+    cp_impact: np.ndarray
+    cp_instr: np.ndarray
+    cp_side: np.ndarray
+    cp_take: np.ndarray
+    cp_lat: np.ndarray
+    cp_notional: np.ndarray
+    cp_exit: np.ndarray
+    cp_exit_len: np.ndarray
+    cp_pos: np.ndarray  # i8[2, K] next entry story / next exit rank per competitor
+    req: np.ndarray  # ORDER_DTYPE[4 D + 2] scratch: one event's requests of the simulator's traders
     cur: np.ndarray  # i8[CUR_SIZE]
     par: np.ndarray  # f8[PAR_SIZE]
 
@@ -101,7 +125,7 @@ class SimIO(NamedTuple):
 def live_mid(b, i):
     bb = b.best_bid[i]
     ba = b.best_ask[i]
-    if bb < 0 or ba >= b.lv_head.shape[1]:
+    if bb < 0 or ba >= b.lv.shape[1]:
         return np.nan
     return 0.5 * (K.level_price(b, i, bb) + K.level_price(b, i, ba))
 
@@ -116,7 +140,7 @@ def _log_quote(b, s, i, t):
     k = s.q_cnt[i] % R
     s.q_ts[i, k] = t
     s.q_bid[i, k] = K.level_price(b, i, bb) if bb >= 0 else np.nan
-    s.q_ask[i, k] = K.level_price(b, i, ba) if ba < b.lv_head.shape[1] else np.nan
+    s.q_ask[i, k] = K.level_price(b, i, ba) if ba < b.lv.shape[1] else np.nan
     s.q_cnt[i] += 1
     s.q_last[i, 0] = bb
     s.q_last[i, 1] = ba
@@ -124,43 +148,51 @@ def _log_quote(b, s, i, t):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _send(b, s, io, owner, instr, side, otype, qty, price, t):
+def _req(s, n, target, owner, instr, side, otype, qty, price):
+    """Write order request ``n`` of a simulated trader into the scratch batch ``s.req``; returns ``n + 1``."""
     s.cur[C_SEQ] += 1
-    n_out, n_tr, _ = K.handle(b, np.uint64(s.cur[C_SEQ]), np.uint64(0), np.uint32(owner), instr, side, otype,
-                              qty, price, t, io.out, s.cur[C_N_OUT], io.trades, s.cur[C_N_TR])
-    s.cur[C_N_OUT] = n_out
-    s.cur[C_N_TR] = n_tr
-    return np.uint64(s.cur[C_SEQ])
+    r = s.req[n]
+    r.order_id = s.cur[C_SEQ]
+    r.target_id = target
+    r.owner = owner
+    r.instrument = instr
+    r.side = side
+    r.type = otype
+    r.qty = qty
+    r.price = price
+    return n + 1
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def requote(b, s, io, i, t):
-    """Move the market maker's ladder on instrument ``i`` to the fundamental, keeping unchanged levels."""
-    L = b.lv_head.shape[1]
+def requote(b, s, i, t):
+    """Requests moving the market maker's ladder on ``i`` to the fundamental; returns their count.
+
+    Unchanged levels are kept (with their queue position); cancels come before adds, so the ladder never
+    trades with itself.
+    """
+    L = b.lv.shape[1]
     D = s.mm_lvl.shape[2]
     tick = b.tick[i]
-    f = s.fund[i]
+    s.mm_shift[i] *= math.exp(-(t - s.mm_shift_t[i]) / s.par[P_SKEW_DECAY_NS])
+    s.mm_shift_t[i] = t
+    f = s.fund[i] * (1.0 + s.mm_shift[i])
     hs = s.par[P_HALF_SPREAD]
     top_b = np.int64(math.floor(f * (1.0 - hs) / tick)) - b.base_tick[i]
     top_a = np.int64(math.ceil(f * (1.0 + hs) / tick)) - b.base_tick[i]
     if top_a <= top_b:
         top_a = top_b + 1
-    mm = np.uint32(OWNER_MARKET_MAKER)
+    n = 0
     for sd in range(2):
         for d in range(D):
             lvl = s.mm_lvl[i, sd, d]
             if lvl < 0:
                 continue
-            if K.lookup(b, mm, s.mm_id[i, sd, d]) < 0:  # filled since
+            if K.lookup(b, np.uint32(OWNER_MARKET_MAKER), s.mm_id[i, sd, d]) < 0:  # filled since
                 s.mm_lvl[i, sd, d] = -1
                 continue
             keep = (top_b - D < lvl <= top_b) if sd == 0 else (top_a <= lvl < top_a + D)
             if not keep:
-                s.cur[C_SEQ] += 1
-                n_out, n_tr, _ = K.handle(b, np.uint64(s.cur[C_SEQ]), s.mm_id[i, sd, d], mm, i, 0, ORDER_CANCEL,
-                                          0, 0.0, t, io.out, s.cur[C_N_OUT], io.trades, s.cur[C_N_TR])
-                s.cur[C_N_OUT] = n_out
-                s.cur[C_N_TR] = n_tr
+                n = _req(s, n, s.mm_id[i, sd, d], OWNER_MARKET_MAKER, i, 0, ORDER_CANCEL, 0, 0.0)
                 s.mm_lvl[i, sd, d] = -1
     for sd in range(2):
         side = 1 if sd == 0 else -1
@@ -177,10 +209,11 @@ def requote(b, s, io, i, t):
                     free = d
             if have or free < 0:
                 continue
-            oid = _send(b, s, io, mm, i, side, ORDER_LIMIT, s.mm_qty[i], K.level_price(b, i, lvl), t)
-            s.mm_id[i, sd, free] = oid
+            n = _req(s, n, 0, OWNER_MARKET_MAKER, i, side, ORDER_LIMIT, s.mm_qty[i], K.level_price(b, i, lvl))
+            s.mm_id[i, sd, free] = s.cur[C_SEQ]
             s.mm_lvl[i, sd, free] = lvl
     s.cur[C_REQUOTES] += 1
+    return n
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -192,14 +225,6 @@ def _room(b, s, io, need):
 def _requote_need(b, s, i):
     D = s.mm_lvl.shape[2]
     return 2 * D + 2 * D * (3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1]))
-
-
-@njit(cache=True, _nrt=False)
-def open_market(b, s, io, t):
-    """Initial quotes on every instrument at ``t`` (needs ``out``/``trades`` room for every requote)."""
-    for i in range(1, b.tick.shape[0]):
-        requote(b, s, io, i, t)
-        _log_quote(b, s, i, t)
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -216,104 +241,177 @@ def _snapshot(b, s, io, t):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _action(b, s, io, a, t):
-    i = np.int64(a.instrument)
-    L = b.lv_head.shape[1]
-    if a.kind == ACTION_ENTRY:
+def _next_competitor(s):
+    """``(t_ns, competitor j, is_exit, story k)`` of the earliest pending competitor action (t = _BIG if none)."""
+    best_t = _BIG
+    best_j = -1
+    best_x = False
+    best_k = -1
+    n = s.cp_first.shape[0]
+    hold = np.int64(s.par[P_HOLD_NS])
+    for j in range(s.cp_lat.shape[0]):
+        e = s.cp_pos[0, j]
+        while e < n and s.cp_take[e, j] == 0:
+            e += 1
+        s.cp_pos[0, j] = e
+        if e < n and s.cp_first[e] + s.cp_lat[j] < best_t:
+            best_t = s.cp_first[e] + s.cp_lat[j]
+            best_j = j
+            best_x = False
+            best_k = e
+        x = s.cp_pos[1, j]
+        if x < s.cp_exit_len[j]:
+            k = np.int64(s.cp_exit[j, x])
+            tx = max(s.cp_first[k] + s.cp_lat[j], s.cp_impact[k]) + hold
+            if tx < best_t:
+                best_t = tx
+                best_j = j
+                best_x = True
+                best_k = k
+    return best_t, best_j, best_x, best_k
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _action(b, s, j, is_exit, k):
+    """Request of competitor ``j`` on story ``k``: entry (IOC through the mid) or exit (market order
+    closing the position)."""
+    i = np.int64(s.cp_instr[k])
+    owner = FIRST_COMPETITOR + j
+    L = b.lv.shape[1]
+    if not is_exit:
+        s.cp_pos[0, j] += 1
         ref = live_mid(b, i)
         if not ref > 0.0:
             ref = b.last_px[i]
         if not ref > 0.0:
             s.cur[C_ACTION_SKIPS] += 1
-            return
-        side = np.int64(a.side)
-        qty = max(np.int64(1), np.int64(round(a.notional_usd / ref)))
+            return 0
+        side = np.int64(s.cp_side[k])
+        qty = max(np.int64(1), np.int64(round(s.cp_notional[j] / ref)))
         lvl = K.snap_level(b, i, side, ref * (1.0 + side * s.par[P_AGGRESSION]))
         lvl = min(max(lvl, np.int64(0)), np.int64(L - 1))
-        _send(b, s, io, a.owner, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl), t)
-    else:
-        pos = b.pos[a.owner, i]
-        if pos == 0:
-            s.cur[C_ACTION_SKIPS] += 1
-            return
-        _send(b, s, io, a.owner, i, np.int64(-1 if pos > 0 else 1), ORDER_MARKET, abs(pos), 0.0, t)
+        s.cur[C_ACTIONS] += 1
+        return _req(s, 0, 0, owner, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl))
+    s.cp_pos[1, j] += 1
+    pos = b.pos[owner, i]
+    if pos == 0:
+        s.cur[C_ACTION_SKIPS] += 1
+        return 0
     s.cur[C_ACTIONS] += 1
+    return _req(s, 0, 0, owner, i, -1 if pos > 0 else 1, ORDER_MARKET, abs(pos), 0.0)
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _taker(b, s, io, i, u, z, t):
-    L = b.lv_head.shape[1]
+def _taker(b, s, i, u, z):
+    """Request of a background taker: IOC ``cross_ticks`` through the touch, lognormal size."""
+    L = b.lv.shape[1]
     side = np.int64(1 if u < 0.5 else -1)
     ct = np.int64(s.par[P_CROSS_TICKS])
     if side > 0:
         if b.best_ask[i] >= L:
             s.cur[C_TAKER_SKIPS] += 1
-            return
+            return 0
         lvl = min(np.int64(b.best_ask[i]) + ct, np.int64(L - 1))
     else:
         if b.best_bid[i] < 0:
             s.cur[C_TAKER_SKIPS] += 1
-            return
+            return 0
         lvl = max(np.int64(b.best_bid[i]) - ct, np.int64(0))
     qty = max(np.int64(1), np.int64(round(s.tk_qty[i] * math.exp(0.5 * z))))
-    _send(b, s, io, OWNER_TAKERS, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl), t)
     s.cur[C_TAKERS] += 1
+    return _req(s, 0, 0, OWNER_TAKERS, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl))
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _after_hit(s, i, mm_bought, t):
+    """The market maker was traded against: skew its quotes toward the aggressor and queue a refill."""
+    s.mm_shift[i] *= math.exp(-(t - s.mm_shift_t[i]) / s.par[P_SKEW_DECAY_NS])
+    s.mm_shift_t[i] = t
+    step = s.par[P_SKEW] if mm_bought < 0 else -s.par[P_SKEW]
+    s.mm_shift[i] = min(max(s.mm_shift[i] + step, -0.2), 0.2)
+    if s.rq_pending[i] == 0:
+        k = s.cur[C_RQ_TAIL] % s.rq_t.shape[0]
+        s.rq_t[k] = t + np.int64(s.par[P_REFILL_NS])
+        s.rq_i[k] = i
+        s.rq_pending[i] = 1
+        s.cur[C_RQ_TAIL] += 1
 
 
 @njit(cache=True, _nrt=False)
 def run_until(b, s, io, t_end):
-    """Process every event with time ``<= t_end`` (ns). Returns ST_* (ST_DONE once ``now == t_end``)."""
+    """Process every event with time ``<= t_end`` (ns). Returns ST_* (ST_DONE once ``now == t_end``).
+
+    Each event first becomes order requests (the simulated traders' in ``s.req``, or the external order
+    itself), which then go through the single inlined copy of the matching handler.
+    """
     n_bg = io.bg_t.shape[0]
     n_imp = s.imp_t.shape[0]
-    n_act = s.actions.shape[0]
     n_ext = io.ext.shape[0]
+    n_instr = b.tick.shape[0] - 1
     cur = s.cur
     while True:
         if cur[C_BG_POS] >= n_bg:
             return ST_NEED_BG
+        opening = cur[C_OPEN_POS] <= n_instr  # opening quotes come first, at the opening time
         tb = io.bg_t[cur[C_BG_POS]]
         ti = s.imp_t[cur[C_IMP_POS]] if cur[C_IMP_POS] < n_imp else _BIG
-        ta = s.actions[cur[C_ACT_POS]].t_ns if cur[C_ACT_POS] < n_act else _BIG
+        ta, cj, cx, ck = _next_competitor(s)
         te = io.ext_at[cur[C_EXT_POS]] if cur[C_EXT_POS] < n_ext else _BIG
         tsn = cur[C_NEXT_SNAP]
-        t = min(min(tb, ti), min(min(ta, te), tsn))
+        n_q = s.rq_t.shape[0]
+        tr = s.rq_t[cur[C_RQ_HEAD] % n_q] if cur[C_RQ_HEAD] < cur[C_RQ_TAIL] else _BIG
+        t = cur[C_NOW] if opening else min(min(min(tb, tr), ti), min(min(ta, te), tsn))
         if t > t_end:
             break
-        if t == tsn:
+        use_ext = False
+        n_req = 0
+        i = np.int64(0)
+        hit = np.int64(0)  # instrument whose market maker may be traded against by this event's orders
+        if opening:
+            i = cur[C_OPEN_POS]
+            if not _room(b, s, io, _requote_need(b, s, i)):
+                return ST_NEED_ROOM
+            n_req = requote(b, s, i, t)
+            cur[C_OPEN_POS] += 1
+        elif t == tsn:
             if cur[C_N_SNAP] >= io.snap_t.shape[0]:
                 return ST_NEED_SNAP
             _snapshot(b, s, io, t)
+            continue
         elif t == ti:
             i = np.int64(s.imp_instr[cur[C_IMP_POS]])
             if not _room(b, s, io, _requote_need(b, s, i)):
                 return ST_NEED_ROOM
             s.fund[i] *= s.imp_factor[cur[C_IMP_POS]]
-            requote(b, s, io, i, t)
-            _log_quote(b, s, i, t)
+            s.mm_shift[i] = 0.0
+            n_req = requote(b, s, i, t)
             cur[C_IMP_POS] += 1
             cur[C_IMPACTS] += 1
         elif t == ta:
-            a = s.actions[cur[C_ACT_POS]]
-            i = np.int64(a.instrument)
+            i = np.int64(s.cp_instr[ck])
             if not _room(b, s, io, 3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1])):
                 return ST_NEED_ROOM
-            _action(b, s, io, a, t)
-            _log_quote(b, s, i, t)
-            cur[C_ACT_POS] += 1
+            n_req = _action(b, s, cj, cx, ck)
+            hit = i
         elif t == te:
             o = io.ext[cur[C_EXT_POS]]
-            need = K.room_needed(b, o.owner, o.target_id, np.int64(o.instrument), o.side, o.type)
-            if not _room(b, s, io, need):
+            if not _room(b, s, io, K.room_needed(b, o.owner, o.target_id, np.int64(o.instrument), o.side,
+                                                 o.type)):
                 return ST_NEED_ROOM
-            n_out, n_tr, touched = K.handle(b, o.order_id, o.target_id, o.owner, np.int64(o.instrument),
-                                            np.int64(o.side), o.type, o.qty, o.price, t, io.out, cur[C_N_OUT],
-                                            io.trades, cur[C_N_TR])
-            cur[C_N_OUT] = n_out
-            cur[C_N_TR] = n_tr
-            if touched > 0:
-                _log_quote(b, s, touched, t)
-            cur[C_EXT_POS] += 1
+            use_ext = True
+            n_req = 1
             cur[C_EXT] += 1
+            if 0 < o.instrument <= n_instr:
+                hit = np.int64(o.instrument)
+        elif t == tr:
+            k = cur[C_RQ_HEAD] % n_q
+            i = s.rq_i[k]
+            if not _room(b, s, io, _requote_need(b, s, i)):
+                return ST_NEED_ROOM
+            s.rq_pending[i] = 0
+            cur[C_RQ_HEAD] += 1
+            cur[C_REFILLS] += 1
+            n_req = requote(b, s, i, t)
         else:
             k = cur[C_BG_POS]
             i = np.int64(io.bg_instr[k])
@@ -324,13 +422,29 @@ def run_until(b, s, io, t_end):
                 vol = s.par[P_VOL]
                 s.fund[i] *= math.exp(vol * math.sqrt(dt) * io.bg_z[k] - 0.5 * vol * vol * dt)
                 s.fund_t[i] = t
-                requote(b, s, io, i, t)
+                n_req = requote(b, s, i, t)
             else:
                 if not _room(b, s, io, 3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1])):
                     return ST_NEED_ROOM
-                _taker(b, s, io, i, io.bg_u[k], io.bg_z[k], t)
-            _log_quote(b, s, i, t)
+                n_req = _taker(b, s, i, io.bg_u[k], io.bg_z[k])
+                hit = i
             cur[C_BG_POS] += 1
+        mm_before = b.pos[OWNER_MARKET_MAKER, hit]
+        for r in range(n_req):
+            o = io.ext[cur[C_EXT_POS]] if use_ext else s.req[r]
+            n_out, n_tr, touched = K.handle(b, o.order_id, o.target_id, o.owner, np.int64(o.instrument),
+                                            np.int64(o.side), o.type, o.qty, o.price, t, io.out, cur[C_N_OUT],
+                                            io.trades, cur[C_N_TR])
+            cur[C_N_OUT] = n_out
+            cur[C_N_TR] = n_tr
+            if touched > 0:
+                i = touched
+        if use_ext:
+            cur[C_EXT_POS] += 1
+        if hit > 0 and b.pos[OWNER_MARKET_MAKER, hit] != mm_before:
+            _after_hit(s, hit, b.pos[OWNER_MARKET_MAKER, hit] - mm_before, t)
+        if i > 0:
+            _log_quote(b, s, i, t)
     cur[C_NOW] = t_end
     return ST_DONE
 

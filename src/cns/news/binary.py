@@ -116,16 +116,21 @@ def _decode_dicts(buf: bytes, where: str) -> tuple[Dictionary, Dictionary, Dicti
     return dicts[0], dicts[1], dicts[2]
 
 
+_WIRE_FIELDS = ("id", "publish_ns", "receive_ns", "event_ns", "source", "data_source", "tickers", "n_tickers",
+                "kind", "evidence_type", "flags", "confidence", "eps_actual", "eps_expected", "move_pct", "rate",
+                "sentiment", "headline_len", "headline_off", "evidence_hash")
+_WRITE_CHUNK = 1 << 16  # records converted per step (10 MB of wire records, reused)
+
+
 def write_binary(batch: NewsBatch, path: str | Path) -> int:
-    """Write ``batch`` in the CNS binary format; returns the file size in bytes. The blob is written as is."""
+    """Write ``batch`` in the CNS binary format; returns the file size in bytes. The blob is written as is.
+
+    Records are converted to the wire layout in chunks of ``_WRITE_CHUNK`` through one reused buffer (no
+    file-sized temporary); reserved bytes are zero."""
     _check_host()
     r = batch.records
     n = len(r)
-    w = np.zeros(n, WIRE_DTYPE)
-    for name in ("id", "publish_ns", "receive_ns", "event_ns", "source", "data_source", "tickers", "n_tickers",
-                 "kind", "evidence_type", "flags", "confidence", "eps_actual", "eps_expected", "move_pct",
-                 "rate", "sentiment", "headline_len", "headline_off", "evidence_hash"):
-        w[name] = r[name]
+    w = np.zeros(min(n, _WRITE_CHUNK), WIRE_DTYPE)
     dict_bytes = _encode_dicts((batch.sources, batch.tickers, batch.data_sources))
     records_off = _pad8(HEADER_SIZE + len(dict_bytes))
     blob_off = records_off + n * RECORD_SIZE
@@ -136,7 +141,12 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
         fh.write(header)
         fh.write(dict_bytes)
         fh.write(b"\x00" * (records_off - HEADER_SIZE - len(dict_bytes)))
-        fh.write(memoryview(w).cast("B"))
+        for a in range(0, n, _WRITE_CHUNK):
+            k = min(_WRITE_CHUNK, n - a)
+            part, src = w[:k], r[a : a + k]
+            for name in _WIRE_FIELDS:
+                part[name] = src[name]
+            fh.write(memoryview(part).cast("B"))
         fh.write(memoryview(blob))
     return blob_off + len(blob)
 
@@ -160,20 +170,61 @@ def read_layout(raw: np.ndarray, where: str = "<bytes>") -> BinaryLayout:
     return BinaryLayout(n, r_off, b_off, b_len, src, tick, ds)
 
 
+_NO_STAMPS = np.zeros(0, np.int64)
+_STAMP_PARAMS: list[float] = []
+
+
+def latency_stamp_params(*, refresh: bool = False) -> tuple[float, float]:
+    """``(ns_per_cycle, overhead_cycles)`` the kernels use to turn cycle-counter stamps into ns.
+
+    ``ns_per_cycle = 1 / cns.signals.clock.cycles_per_ns()`` (calibrated against ``perf_counter_ns``);
+    ``overhead_cycles`` is ``clock_costs().read_cycles_cycles``, the measured in-kernel cost of one
+    ``read_cycles()``, subtracted from every stamp pair (the result is clamped at 0). Measured once per
+    process (~30 ms) on first use; ``refresh=True`` measures again.
+    """
+    if not _STAMP_PARAMS or refresh:
+        from cns.signals.clock import clock_costs
+
+        costs = clock_costs()
+        _STAMP_PARAMS[:] = [1.0 / costs.cycles_per_ns, costs.read_cycles_cycles]
+    return _STAMP_PARAMS[0], _STAMP_PARAMS[1]
+
+
+def check_stamps(lat_ns: np.ndarray | None, count: int) -> tuple[np.ndarray, float, float]:
+    """Validate an optional ``lat_ns`` argument; returns the kernel's ``(lat_ns, ns_per_cycle, overhead)``."""
+    if lat_ns is None:
+        return _NO_STAMPS, 0.0, 0.0
+    if not isinstance(lat_ns, np.ndarray) or lat_ns.dtype != np.int64 or lat_ns.ndim != 1 or len(lat_ns) < count:
+        raise ValueError(f"lat_ns must be a 1-D int64 array of length >= {count}, got "
+                         f"{getattr(lat_ns, 'dtype', type(lat_ns))} of shape {getattr(lat_ns, 'shape', '?')}")
+    if count == 0:
+        return _NO_STAMPS, 0.0, 0.0
+    ns_per_cycle, overhead = latency_stamp_params()
+    return lat_ns, ns_per_cycle, overhead
+
+
 def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count: int, out: np.ndarray,
-                       status: np.ndarray) -> int:
+                       status: np.ndarray, *, lat_ns: np.ndarray | None = None) -> int:
     """Parse wire records ``start .. start+count`` of the image ``raw`` into ``out`` (NEWS_DTYPE, len >= count).
 
     ``status[:count]`` gets each record's parse status (0 = good, else a quarantine code, see
     :func:`rejects_from_status`). Returns the number of good records written to ``out[:n]``; their
     ``headline_off`` addresses the file's blob ``raw[layout.blob_offset:]``. Sentiment is *not* recomputed.
+
+    ``lat_ns`` (optional, int64, length >= count, indexed by *output* position: entry ``k`` belongs to the
+    record written to ``out[k]``): the caller pre-fills -1 (not sampled) or 0 (sample). For a sampled entry
+    the kernel reads the cycle counter right before validating that record and right after copying it and
+    *adds* the elapsed ns (cycles x ``ns_per_cycle`` minus the measured read overhead, clamped at 0, see
+    :func:`latency_stamp_params`) — so parse and :func:`cns.news.sentiment.score_records` can accumulate
+    into one array. Entries past ``n`` and entries of value -1 are left untouched. ``None``: no clock reads.
     """
     count = max(0, min(count, layout.n_records - start))
+    lat, ns_per_cycle, overhead = check_stamps(lat_ns, count)
     a = layout.records_offset + start * RECORD_SIZE
     wire = raw[a : a + count * RECORD_SIZE].view(WIRE_DTYPE)
     blob = raw[layout.blob_offset : layout.blob_offset + layout.blob_len]
     return int(parse_records(wire, blob, len(layout.sources), len(layout.tickers), len(layout.data_sources),
-                             out, status))
+                             out, status, lat, ns_per_cycle, overhead))
 
 
 def rejects_from_status(raw: np.ndarray, layout: BinaryLayout, start: int, status: np.ndarray) -> list[Reject]:

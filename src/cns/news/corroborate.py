@@ -46,16 +46,18 @@ from cns.news.corroborate_kernels import (
     MODE_OFF,
     MODE_QUOTE,
     MODE_RUMOR,
+    ENTRY_DTYPE,
     SLOT_DTYPE,
     VALUE_EPS,
     VALUE_MOVE,
     VALUE_NONE,
     VALUE_RATE,
     corroborate_batch,
+    empty_stamps,
     flush_slots,
 )
 from cns.news.credibility import CredibilityTable
-from cns.signals.clock import clock_costs, cycles_per_ns
+from cns.signals.clock import cycles_per_ns
 from cns.signals.dtypes import (
     FLAG_DIRECT_QUOTE,
     KIND_CENTRAL_BANK,
@@ -78,13 +80,23 @@ _STAMP_CAL: list[tuple[float, float]] = []
 
 
 def stamp_calibration() -> tuple[float, float]:
-    """``(ns_per_cycle, overhead_cycles)`` for in-kernel latency stamps: the cycle counter's rate measured
-    against ``perf_counter_ns`` (:func:`cns.signals.clock.cycles_per_ns`) and the measured in-kernel cost of
-    one counter read (:func:`cns.signals.clock.clock_costs`), which every stamp subtracts. Measured once per
-    process (~20 ms + ~10 ms) on first use, then cached."""
+    """``(ns_per_cycle, overhead_cycles)`` for in-kernel latency stamps, measured once per process (~25 ms)
+    on first use, then cached.
+
+    ``ns_per_cycle``: the cycle counter's rate measured against ``perf_counter_ns``
+    (:func:`cns.signals.clock.cycles_per_ns`). ``overhead_cycles``: the median raw stamp of an empty loop body
+    (:func:`cns.news.corroborate_kernels.empty_stamps`, 3 x 100k stamps), which every stamp subtracts, so an
+    empty body reads ~0 ns. This is *not* :func:`cns.signals.clock.clock_costs`' per-read figure: that is
+    the throughput cost of a read (25-77 cycles on the shared EPYC dev box, load-dependent), i.e. what each
+    sampled event adds to the kernel's run time (two reads), while the bracketed span of an empty body is one
+    counter tick there (26 cycles = 10 ns: the counter steps at 100 MHz); subtracting the per-read cost
+    would bias stamps low by up to ~20 ns."""
     if not _STAMP_CAL:
         cpn = cycles_per_ns()
-        _STAMP_CAL.append((1.0 / cpn, float(clock_costs().read_cycles_cycles)))
+        empty_stamps(np.zeros(16, dtype=np.int64))  # compile / load outside the measurement
+        raw = np.zeros(300_000, dtype=np.int64)
+        empty_stamps(raw)
+        _STAMP_CAL.append((1.0 / cpn, float(np.median(raw))))
     return _STAMP_CAL[0]
 
 
@@ -121,6 +133,13 @@ def kind_params(cfg: CorroborationConfig) -> np.ndarray:
     return kp
 
 
+def _zeros64(n: int, dtype: np.dtype) -> np.ndarray:
+    """``np.zeros(n, dtype)`` starting on a 64-byte (cache-line) boundary."""
+    raw = np.zeros(n * dtype.itemsize + 64, dtype=np.uint8)
+    off = -raw.ctypes.data % 64
+    return raw[off : off + n * dtype.itemsize].view(dtype)
+
+
 class Corroborator:
     """Streaming corroboration state for tickers ``0 .. n_tickers-1`` (grown on demand).
 
@@ -150,23 +169,14 @@ class Corroborator:
     def _alloc(self, n_tickers: int) -> None:
         n_slots = n_tickers * N_KINDS
         old = self._n_tickers * N_KINDS
-        slots = np.zeros(n_slots, dtype=SLOT_DTYPE)
-        last_id = np.zeros(n_slots, dtype=np.uint64)
-        last_ts = np.zeros(n_slots, dtype=np.int64)
-        src = np.zeros((n_slots, MAX_CLUSTER_SOURCES), dtype=np.uint32)
-        vals = np.full((n_slots, MAX_CLUSTER_SOURCES), np.nan)
-        exps = np.full((n_slots, MAX_CLUSTER_SOURCES), np.nan)
-        agree = np.zeros((n_slots, MAX_CLUSTER_SOURCES), dtype=np.int32)
+        slots = _zeros64(n_slots, SLOT_DTYPE)
+        entries = _zeros64(n_slots * MAX_CLUSTER_SOURCES, ENTRY_DTYPE).reshape(n_slots, MAX_CLUSTER_SOURCES)
+        entries["val"] = np.nan
+        entries["exp"] = np.nan
         if old:
             slots[:old] = self._slots
-            last_id[:old] = self._last_id
-            last_ts[:old] = self._last_ts
-            src[:old] = self._src
-            vals[:old] = self._vals
-            exps[:old] = self._exps
-            agree[:old] = self._agree
-        self._slots, self._last_id, self._last_ts = slots, last_id, last_ts
-        self._src, self._vals, self._exps, self._agree = src, vals, exps, agree
+            entries[:old] = self._entries
+        self._slots, self._entries = slots, entries
         self._n_tickers = n_tickers
 
     def _buffer(self, n: int) -> np.ndarray:
@@ -195,24 +205,27 @@ class Corroborator:
             mask = mask[:n_rec] if mask.dtype == np.bool_ else mask[:n_rec] != 0
         if n_rec == 0:
             return np.zeros(0, dtype=DECISION_DTYPE)
-        tickers = records["tickers"]
-        # masked-out records may carry anything (they failed validation): size the state on the others only
-        top = int(tickers.max() if mask is None else np.max(tickers, initial=0, where=mask[:, None]))
-        if top >= self._n_tickers:
-            self._alloc(max(top + 1, 2 * self._n_tickers))
         out = self._buffer(n_rec * MAX_TICKERS)
-        n = corroborate_batch(records, self._scores, self._verified, self._kp, self._window, self._rate_expect,
-                              self._ignore, self._monitor, self._slots, self._last_id, self._last_ts, self._src,
-                              self._vals, self._exps, self._agree, out, self._stats, mask, lat_ns,
-                              ns_per_cycle, overhead)
-        return out[:n].copy()
+        n_out, start = 0, 0
+        while True:  # the kernel stops at a ticker code beyond the state: grow it and resume there
+            n, done = corroborate_batch(
+                records[start:], self._scores, self._verified, self._kp, self._window, self._rate_expect,
+                self._ignore, self._monitor, self._slots, self._entries, out[n_out:], self._stats,
+                None if mask is None else mask[start:], None if lat_ns is None else lat_ns[start:n_rec],
+                ns_per_cycle, overhead)
+            n_out += n
+            start += done
+            if start >= n_rec:
+                return out[:n_out].copy()
+            rec = records[start]
+            top = int(rec["tickers"][: min(int(rec["n_tickers"]), MAX_TICKERS)].max())
+            self._alloc(max(top + 1, 2 * self._n_tickers))
 
     def flush(self, now_ns: int | None = None) -> np.ndarray:
         """Close clusters whose window ended before ``now_ns`` (all when None); returns their decisions."""
         out = self._buffer(len(self._slots))
         n = flush_slots(np.int64(0 if now_ns is None else now_ns), now_ns is None, self._kp, self._window,
-                        self._rate_expect, self._ignore, self._monitor, self._slots, self._last_id, self._last_ts,
-                        self._vals, self._exps, self._agree, out, self._stats)
+                        self._rate_expect, self._ignore, self._monitor, self._slots, self._entries, out, self._stats)
         return out[:n].copy()
 
     def stats(self) -> dict[str, int]:

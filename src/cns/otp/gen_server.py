@@ -5,7 +5,8 @@ Subclass :class:`GenServer` and override the callbacks; state lives in the insta
 Return conventions:
 
 - ``init(*args)``: return anything (ignored) to start; return :data:`IGNORE` to not start (``start`` returns
-  None); raise :class:`~cns.runtime.Stop` or any exception to fail (``start`` raises ``InitFailed``).
+  None); raise :class:`~cns.runtime.Stop` or any exception to fail: the process exits with that reason
+  (a linked parent gets the exit signal, as in OTP) and ``start`` raises ``InitFailed``.
 - ``handle_call(request, from_)``: the return value is the reply; return :data:`NOREPLY` to answer later with
   ``self.reply(from_, value)`` (from any later message); ``raise Stop(reason, reply=value)`` to reply and stop.
 - ``handle_cast(msg)`` / ``handle_info(msg)``: return None; ``raise Stop(reason)`` to stop.
@@ -90,30 +91,34 @@ class GenServer(Actor):
     ) -> Pid | None:
         """Spawn the server and run ``init(*args)`` in it synchronously; return its pid (None on IGNORE).
 
-        ``link`` links it to the calling process (its *parent*); ``spawn_opts`` go to ``Node.spawn``
-        (mailbox bounds). Raises :class:`InitFailed` if ``init`` raises or stops.
+        ``link`` links it to the calling process (its *parent*) *before* ``init`` runs, as OTP's
+        ``start_link`` does; ``spawn_opts`` go to ``Node.spawn`` (mailbox bounds).
+
+        If ``init`` raises (reason: the exception) or raises ``Stop(reason)``, the process exits with that
+        reason and :class:`InitFailed` (``.reason``) is raised here -- OTP's ``{error, Reason}``. Because the
+        process exits, a linked parent also gets the exit signal, exactly as in OTP: a parent that traps
+        exits receives ``Exit(pid, reason)`` (a supervisor ignores it: the pid never became its child); a
+        non-trapping parent dies with the reason unless it is ``normal``. On IGNORE the process exits
+        ``normal`` and None is returned.
         """
         inst = cls()
         parent = node.current
+        linked = link and parent is not None
+        inst._parent = parent if linked else None
         try:
-            pid, r = node._spawn_init(inst, lambda: inst.init(*args), name=name, **spawn_opts)
+            pid, r = node._spawn_init(inst, lambda: inst.init(*args), name=name, link=linked, **spawn_opts)
         except Stop as s:
             node._kill(inst.pid, s.reason)
             raise InitFailed(cls.__name__, s.reason) from None
-        except InitFailed:
-            raise
         except Exception as e:  # noqa: BLE001 - reported as the init failure reason
-            if getattr(inst, "pid", None) is not None:
+            if getattr(inst, "pid", None) is not None:  # else spawn itself refused (name taken, bad options)
                 node._kill(inst.pid, e)
             raise InitFailed(cls.__name__, e) from e
         if r is IGNORE:
             node._kill(pid, NORMAL)
             return None
-        if link and parent is not None:
-            inst._parent = parent
-            node.link(pid)
-        else:  # as OTP's nolink start: the server is its own parent, so an exit signal sent from plain
-            inst._parent = pid  # Python (which arrives as from the target itself) is a shutdown order
+        if not linked:  # as OTP's nolink start: the server is its own parent, so an exit signal sent from
+            inst._parent = pid  # plain Python (which arrives as from the target itself) is a shutdown order
         return pid
 
     @classmethod

@@ -10,6 +10,10 @@ A supervisor is a :class:`~cns.otp.gen_server.GenServer` that traps exits, start
   ``("shutdown", term)``); ``temporary`` never (and forgotten when it exits or is stopped by a restart).
 - More than ``intensity`` restarts within ``period`` seconds: stop all children in reverse order and exit
   with ``shutdown`` (the parent sees it). A restart that fails to start counts as a restart and is retried.
+- A failed start is what OTP counts as one: the child's ``init`` raised or stopped (``InitFailed``) or the
+  start function itself raised. At supervisor start it makes the supervisor fail: children already started
+  are killed in reverse order, the supervisor exits with ``("shutdown", ("failed_to_start_child", id,
+  reason))`` and ``start_link`` raises ``InitFailed`` with that reason (OTP's ``{error, {shutdown, ...}}``).
 - Stopping a child: monitor, unlink, exit ``shutdown`` and wait up to ``shutdown`` seconds for it, then
   ``kill``; ``"brutal_kill"`` kills at once; ``"infinity"`` waits forever.
 """
@@ -142,6 +146,11 @@ class _TryAgain:
         self.child = child
 
 
+def _start_error(e: Exception) -> Any:
+    """The reason of a failed start: the child's init failure reason, else the start function's exception."""
+    return e.reason if isinstance(e, InitFailed) else e
+
+
 def _is_shutdown_reason(reason: Any) -> bool:
     if reason.__class__ is str:
         return reason in (NORMAL, SHUTDOWN)
@@ -178,9 +187,9 @@ class Supervisor(GenServer):
                 c = _Child(s)
                 try:
                     c.pid = s.start_child(self.node)
-                except InitFailed as e:
+                except Exception as e:  # noqa: BLE001 - any failure to start is a failed start (OTP: catch)
                     self._kill_all_now()
-                    raise Stop(("failed_to_start_child", s.id, e.reason)) from None
+                    raise Stop((SHUTDOWN, ("failed_to_start_child", s.id, _start_error(e)))) from None
                 self._adopt(c)
 
     # --------------------------------------------------------------- child bookkeeping
@@ -235,7 +244,7 @@ class Supervisor(GenServer):
     def _start(self, c: _Child) -> bool:
         try:
             c.pid = c.spec.start_child(self.node, *c.args)
-        except InitFailed:
+        except Exception:  # noqa: BLE001 - a failed start (init failed or the start function raised)
             c.pid = None
             return False
         if c.pid is not None:
@@ -349,8 +358,8 @@ class Supervisor(GenServer):
             c = _Child(arg)
         try:
             c.pid = c.spec.start_child(self.node, *c.args)
-        except InitFailed as e:
-            return SupervisorError(f"start_child {c.spec.id!r} failed: {e.reason!r}")
+        except Exception as e:  # noqa: BLE001 - a failed start
+            return SupervisorError(f"start_child {c.spec.id!r} failed: {_start_error(e)!r}")
         self._adopt(c)
         return c.pid
 

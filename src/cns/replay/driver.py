@@ -20,10 +20,12 @@ from tqdm import tqdm
 
 from cns.bench.common import cpu_model
 from cns.engine import NewsValidator
-from cns.market.newsgen import EPOCH_NS, cache_key, load_or_generate
+from cns.engine.validator import DEFAULT_SHAPES
 from cns.market.universe import DEFAULT_SOURCES, InstrumentInfo, default_instruments
-from cns.news.binary import read_layout, rejects_from_status
-from cns.news.corroborate import ACTION_NAMES, Corroborator
+from cns.news.batch import Reject
+from cns.news.jsonl import write_rejects
+from cns.news.corroborate import Corroborator
+from cns.news.corroborate_kernels import ACTION_NAMES
 from cns.news.credibility import CredibilityTable
 from cns.news.sentiment import load_lexicon
 from cns.otp import ChildSpec, SupFlags, Supervisor, cast
@@ -87,7 +89,7 @@ def _credibility_table(sources: Any, cfg: TradingConfig) -> np.ndarray:
 
 
 def _start_pipeline(node: Node, news: NewsSource, validator: NewsValidator, corroborator: Corroborator,
-                    lat: StageLatencies, totals: dict[str, int], quarantine: list[np.ndarray]) -> None:
+                    lat: StageLatencies, totals: dict[str, int], quarantine: list[Reject]) -> None:
     lexicon = load_lexicon()
     children = [
         ChildSpec("parse", lambda n: ParseStage.start_link(n, news.raw, news.layout, lexicon, lat, "validate",
@@ -141,7 +143,7 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
         notes.append(note)
     n_wire = news.layout.n_records
     dicts = {"source": news.layout.sources, "ticker": news.layout.tickers, "data_source": news.layout.data_sources}
-    validator = NewsValidator.load(opts.rules_path or NewsValidator.default_shapes(), dictionaries=dicts,
+    validator = NewsValidator.load(opts.rules_path or DEFAULT_SHAPES, dictionaries=dicts,
                                    tables={"credibility": _credibility_table(news.layout.sources, cfg)},
                                    sample_every=opts.sample_every)
     corroborator = Corroborator(cfg.corroboration, CredibilityTable.for_dictionary(news.layout.sources,
@@ -149,7 +151,7 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
                                 n_tickers=len(news.layout.tickers) + 1)
     lat = StageLatencies.sampled(n_wire, opts.sample_every)
     totals = dict.fromkeys(("events", "zero_tick", "validated", "ingress_cycles", "dispatch_cycles"), 0)
-    quarantine: list[np.ndarray] = []
+    quarantine: list[Reject] = []
     node = Node()
     _start_pipeline(node, news, validator, corroborator, lat, totals, quarantine)
 
@@ -188,7 +190,7 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     slow = desk_pass(SLOW_DECISION_NS) if opts.slow_baseline else None
 
     events = totals["events"]
-    quarantined = _quarantine_counts(news, quarantine)
+    quarantined = _quarantine_counts(news, quarantine, opts.out_dir)
     report: dict[str, Any] = {
         "cpu": cpu_model(),
         "seed": opts.seed,
@@ -251,17 +253,16 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     return ReplayOutcome(report, series, samples)
 
 
-def _quarantine_counts(news: NewsSource, quarantine: list[np.ndarray]) -> dict[str, int]:
+def _quarantine_counts(news: NewsSource, quarantine: list[Reject], out_dir: str) -> dict[str, int]:
+    """Quarantined input by reason: the JSONL conversion's rejects and the corrupt wire records of this run
+    (written to ``<out>/rejects-wire.jsonl`` with their record index and reason)."""
     counts = dict(news.input_rejects)
-    for block in quarantine:
-        idx, status = block
-        for r in rejects_from_status(news.raw, news.layout, 0, np.zeros(0, np.uint8)) if False else []:
-            pass
-        for code in status:
-            key = f"wire:{int(code)}"
-            counts[key] = counts.get(key, 0) + 1
+    for r in quarantine:
+        counts[r.code] = counts.get(r.code, 0) + 1
+    if quarantine:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_rejects(quarantine, Path(out_dir) / "rejects-wire.jsonl")
     return counts
 
 
-__all__ = ["ReplayOptions", "ReplayOutcome", "run_replay", "SLOW_DECISION_NS", "EPOCH_NS", "cache_key",
-           "load_or_generate", "read_layout", "Path"]
+__all__ = ["ReplayOptions", "ReplayOutcome", "SLOW_DECISION_NS", "run_replay"]

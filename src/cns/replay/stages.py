@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cns.engine import VERDICT_CONFORMS, NewsValidator
-from cns.news.binary import BinaryLayout, parse_binary_chunk
+from cns.news.batch import Reject
+from cns.news.binary import BinaryLayout, parse_binary_chunk, rejects_from_status
 from cns.news.corroborate import Corroborator
 from cns.news.sentiment import LexiconTable, score_records
 from cns.otp import GenServer
@@ -77,10 +78,10 @@ class ParseStage(GenServer):
     """Parses wire chunks of a ``.cnsb`` image and scores headline sentiment; casts :class:`ParsedBatch`."""
 
     def init(self, raw: np.ndarray, layout: BinaryLayout, lexicon: LexiconTable, lat: StageLatencies,
-             downstream: str, quarantine: list[np.ndarray]) -> None:
+             downstream: str, quarantine: list[Reject]) -> None:
         self.raw, self.layout, self.lexicon, self.lat = raw, layout, lexicon, lat
         self.downstream = downstream
-        self.quarantine = quarantine  # (start, status) pairs of chunks that had corrupt records
+        self.quarantine = quarantine  # Reject entries of corrupt wire records (index, reason, bytes)
         self.blob = raw[layout.blob_offset : layout.blob_offset + layout.blob_len]
         self.parsed = 0
 
@@ -94,7 +95,7 @@ class ParseStage(GenServer):
         records = out[:n]
         score_records(records, self.blob, self.lexicon)
         if n < chunk.count:
-            self.quarantine.append(np.stack([np.arange(chunk.start, chunk.start + chunk.count), status])[:, status > 0])
+            self.quarantine.extend(rejects_from_status(self.raw, self.layout, chunk.start, status))
         self.parsed += n
         self.lat.batch_ns["parse"] += time.perf_counter_ns() - t0
         self.cast(self.downstream, ParsedBatch(lo, records))
@@ -125,7 +126,18 @@ class ValidateStage(GenServer):
         self.cast(self.downstream, ValidatedBatch(b.offset, b.records, verdict, code))
 
     def handle_call(self, request: str, from_: object) -> dict[str, int]:
-        return {self.validator.explain(c).label: k for c, k in self.codes.items()}
+        """``"codes"``: violations so far by constraint (``shape / path: component``)."""
+        out: dict[str, int] = {}
+        for c, k in self.codes.items():
+            info = self.validator.explain(c)
+            label = f"{_local(info.shape)} / {_local(info.path or '')}: {_local(info.component)}"
+            out[label] = out.get(label, 0) + k
+        return out
+
+
+def _local(iri: str) -> str:
+    """The local name of an IRI (after the last ``#`` or ``/``)."""
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
 class CorroborateStage(GenServer):

@@ -9,7 +9,7 @@ fingerprint + :data:`COMPILER_VERSION` + Numba version).
 Generated functions: one handler ``h_<k>`` per distinct check list (kinds with the same checks share it;
 kinds with no dynamic check get no handler — dispatch returns 0 for them), ``dispatch``, ``static_code`` /
 ``fill_static`` (hoisted checks, evaluated per (kind, link code) pair at bind time) and the tick loop from
-:mod:`cns.engine.tickloop`.
+:mod:`cns.rules.codegen_tickloop`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import numba
 
-from cns.engine.tickloop import ONE_TEMPLATE, TICK_LOOP_TEMPLATE
+from cns.rules.codegen_tickloop import CHUNK, ONE_TEMPLATE, TICK_LOOP_TEMPLATE
 from cns.rules import ir
 from cns.rules.errors import RuleError
 from cns.rules.record import Check, RecordPlan, bind_record
@@ -36,7 +36,7 @@ from cns.signals.schema import REGISTRY, RecordSchema
 __all__ = ["COMPILER_VERSION", "Artifact", "artifact_key", "generate_source", "compile_artifact",
            "load_artifact", "default_cache_dir"]
 
-COMPILER_VERSION = "record-1.1"
+COMPILER_VERSION = "record-1.5"
 _FORMAT = "cns-kernel-artifact/1"
 
 
@@ -120,8 +120,9 @@ def generate_source(plan: RecordPlan, schema: RecordSchema, origin: str = "") ->
     else:
         dispatch = "code = 0\n"
     fmt = dict(lut_setup=setup.rstrip("\n"), kind_field=kf, link_field=link_field, elide_expr=_elide_expr(schema))
-    out.append(TICK_LOOP_TEMPLATE.format(dispatch=_indent(dispatch, 12).rstrip("\n"),
-                                         dispatch_sampled=_indent(dispatch, 12).rstrip("\n"), **fmt))
+    out.append(f"CHUNK = {CHUNK}")
+    out.append(TICK_LOOP_TEMPLATE.format(dispatch=_indent(dispatch, 20).rstrip("\n"),
+                                         dispatch_sampled=_indent(dispatch, 20).rstrip("\n"), **fmt))
     out.append(ONE_TEMPLATE.format(dispatch=_indent(dispatch, 4).rstrip("\n"), **fmt))
     hmap = {"handlers": kind_handler, "constant": [k for k, h in enumerate(kind_handler) if h is None],
             "n_kind_rows": nrows, "lut_order": lut_names}

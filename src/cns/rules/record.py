@@ -53,8 +53,9 @@ class LutSpec:
     """A per-entry table ``name``: ``source`` is ``"dict:<dictionary>"``, ``"enum:<field>"`` or ``"linked"``.
 
     ``checks`` are JSON-able ``[code, op, param]`` (dict/enum: op in pattern/min_length/max_length/in/
-    datatype_fail/range; linked: op ``"conforms"`` with ``param`` a list of ``[prop, op, param]`` value checks,
-    or op ``"class"`` with a class IRI). The table holds the first failing code per entry (0 = passes).
+    range/never/always; linked: op ``"conforms"`` with ``param`` a list of ``[prop, op, param]`` value checks,
+    ``"conforms_if"`` with ``[class IRI, checks]`` (only instances of the class are checked: a targeted
+    root), or ``"class"`` with a class IRI). The table holds the first failing code per entry (0 = passes).
     """
 
     name: str
@@ -178,7 +179,7 @@ class _Binder:
                     code = self.code(shape, ir.NodeConstraint(shape.id), f"{shape.where} violated")
                     self.linked_roots.append(
                         LutSpec(f"linked_root{len(self.linked_roots)}", "linked",
-                                ((code, "conforms", self.linked_checks(shape, ())),))
+                                ((code, "conforms_if", [cb.cls, self.linked_checks(shape, ())]),))
                     )
                 else:
                     self.node_shape(shape, cb.kind_value, cb.flag)
@@ -243,7 +244,7 @@ class _Binder:
             elif isinstance(c, (ir.LessThanConstraint, ir.LessThanOrEqualsConstraint)) and b.kind == "number":
                 o = self.schema.binding(str(c.predicate))
                 if o.node != NODE_RECORD or o.kind != "number":
-                    raise UnsupportedComponent(f"{shape.where}: {c.param} needs a numeric record field")
+                    raise UnsupportedComponent(f"{shape.where}: sh:{c.param.fragment} needs a numeric record field")
                 op = "<" if isinstance(c, ir.LessThanConstraint) else "<="
                 stmt = f"({present}) and ({self.present_expr(o)}) and not ({f} {op} r.{o.field})"
             elif b.kind in ("code", "codes", "enum") and isinstance(
@@ -270,7 +271,7 @@ class _Binder:
                 stmt = present
             else:
                 raise UnsupportedComponent(
-                    f"{shape.where} / {c.param.n3()}: not supported on {b.kind} field {b.field!r}"
+                    f"{shape.where} / sh:{c.param.fragment}: not supported on {b.kind} field {b.field!r}"
                 )
             if stmt is not None:
                 code = self.code(shape, c)
@@ -319,7 +320,7 @@ class _Binder:
                 return None
             ok = mask is not None
         if ok:
-            self.notes.append(f"{shape.where}: {c.param.n3()} holds for every hex-encoded {b.field}, folded")
+            self.notes.append(f"{shape.where}: sh:{c.param.fragment} holds for every hex-encoded {b.field}, folded")
             return None
         return present
 
@@ -379,7 +380,7 @@ def string_op(c: Any, shape: ir.Shape) -> tuple[str, Any]:
         op = {ir.MinInclusiveConstraint: ">=", ir.MinExclusiveConstraint: ">",
               ir.MaxInclusiveConstraint: "<=", ir.MaxExclusiveConstraint: "<"}[type(c)]
         return "range", [op, _lit_py(c.value)]
-    raise UnsupportedComponent(f"{shape.where} / {c.param.n3()}: not supported on a per-entry value")
+    raise UnsupportedComponent(f"{shape.where} / sh:{c.param.fragment}: not supported on a per-entry value")
 
 
 def eval_value(op: str, param: Any, values: list[Any]) -> bool:

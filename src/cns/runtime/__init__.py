@@ -35,10 +35,20 @@ costs one list append per message and one handler call per message in a tight lo
 
 Hot code loading support (used by :mod:`cns.otp.hotload`): ``node.processes(BehaviourClass)`` lists live
 processes whose actor is an instance of the class; ``node.run_in(pid, fn)`` runs ``fn(actor)`` inside the process
-at its next turn, before the messages then waiting (never while a handler is parked), and returns its result; afterwards the handler is
-re-bound from ``actor.receive``, so ``fn`` may assign ``actor.__class__`` and call ``code_change``.
+at a safe point *in mailbox order*: after the messages already queued when ``run_in`` is called (handled by the
+old code), between two messages, never while a handler is parked; it returns ``fn``'s result. Afterwards the
+handler is re-bound from ``actor.receive``, so ``fn`` may assign ``actor.__class__`` and call ``code_change``:
+every message queued after the request -- including those sent while the swap runs -- is handled by the new
+code, none is lost or handled twice. On timeout the request is withdrawn (``fn`` never runs).
 
-Telemetry: :mod:`cns.runtime.telemetry` (``attach``/``detach``/``emit``); zero cost with no handler attached.
+Monitors are removed when either side dies (Erlang's rule): a dead watcher leaves nothing on its target.
+
+Telemetry: :mod:`cns.runtime.telemetry` (``attach``/``detach``/``emit``; events ``spawn``, ``exit``, ``messages``,
+``messages_out``, ``mailbox_depth``, ``dropped``); zero cost with no handler attached.
+
+Layout: :mod:`.node` (processes, names, send, the scheduler), :mod:`.calls` (call/acall/reply/run_in),
+:mod:`.signals` (links, monitors, exit signals), :mod:`.timers`, :mod:`.aio` (async handlers, ``run_async``),
+:mod:`.process` (Pid, Actor, message types), :mod:`.mailbox` (bounded mailboxes).
 """
 
 from . import telemetry

@@ -11,17 +11,18 @@ Design (what makes it fast and deadlock-free):
   when the awaited thing arrives or times out. So calls between processes never deadlock the scheduler.
 - Plain Python outside the scheduler uses ``node.call`` / ``node.send`` / ``node.run_until_idle``: ``call`` runs
   the scheduler until the reply, the target's death (``NoProc``) or the timeout (``CallTimeout``).
-- Exit signals are delivered synchronously through a work list (no recursion), following the OTP rules.
-- ``run_async`` runs the node inside an asyncio loop: the run queue is drained in the same tight loop and the
-  node awaits only when idle (woken by a send from an I/O callback or by the next timer).
+- ``run_in`` queues a marker in the mailbox; the turn that reaches it runs the function between the two
+  messages around it (the only per-message check, taken on a separate slow path only while such a marker
+  or telemetry is active).
+
+The node's behaviour is split by concern: this module holds processes, names, messages, calls and the
+scheduler loop; :mod:`.calls` call/acall/reply/run_in; :mod:`.signals` links, monitors and exit signals; :mod:`.timers` timers; :mod:`.aio` async
+handlers and the asyncio bridge (``run_async``). :class:`Node` combines them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import itertools
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,16 +30,19 @@ from types import CoroutineType
 from typing import Any
 
 from . import telemetry as _tm
-from .errors import BadArg, CallTimeout, InvalidSpec, MailboxFull, NameTaken, NoProc, NotInProcess
+from .aio import AsyncMixin
+from .calls import _CHECK_EVERY, CallsMixin
+from .errors import BadArg, InvalidSpec, NameTaken, NoProc, NotInProcess
 from .mailbox import POLICIES, BoundedMailbox
-from .process import KILL, KILLED, NOPROC, NORMAL, Actor, Down, Exit, From, Pid, Stop, Timer
+from .process import KILL, Actor, From, Pid, Stop, _RunIn
+from .signals import SignalsMixin
+from .timers import TimersMixin
 
 __all__ = ["Node", "current_node"]
 
-log = logging.getLogger("cns.runtime")
 _node_ids = itertools.count(1)
 _current_node: Node | None = None
-_CHECK_EVERY = 256  # turns between clock reads while busy (timers, call deadlines)
+_new = object.__new__
 
 
 def current_node() -> Node:
@@ -48,33 +52,7 @@ def current_node() -> Node:
     return _current_node
 
 
-def _is(reason: Any, atom: str) -> bool:
-    return reason.__class__ is str and reason == atom
-
-
-def _reason_text(reason: Any) -> str:
-    return reason if isinstance(reason, str) else type(reason).__name__
-
-
-class _Wait:
-    """Awaitable that parks the calling process until ``token`` is resolved (or ``timeout`` s pass)."""
-
-    __slots__ = ("token", "timeout", "ready", "value", "on_timeout")
-
-    def __init__(self, token: Any, timeout: float | None, on_timeout: BaseException | None) -> None:
-        self.token = token
-        self.timeout = timeout
-        self.ready = False
-        self.value: Any = None
-        self.on_timeout = on_timeout
-
-    def __await__(self) -> Any:
-        if self.ready:
-            return self.value
-        return (yield self)
-
-
-class Node:
+class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
     """A scheduler and its processes. Not thread-safe: use it from one thread (and its asyncio loop).
 
     All timeouts and delays are in seconds (float); internal clocks are monotonic nanoseconds.
@@ -86,7 +64,7 @@ class Node:
         self._procs: dict[int, Pid] = {}
         self._names: dict[str, Pid] = {}
         self._runq: deque[Pid] = deque()
-        self._timers: list[tuple[int, int, Timer]] = []
+        self._timers: list[tuple[int, int, Any]] = []
         self._timer_seq = itertools.count()
         self._ids = itertools.count(1)
         self._refs = itertools.count(1)
@@ -95,10 +73,13 @@ class Node:
         self._batch_owner: Pid | None = None
         self._pending: set[From] = set()  # calls made by parked processes
         self._monitor_refs: dict[int, tuple[Pid, Pid]] = {}  # ref -> (watcher, target)
+        self._watching: dict[Pid, set[int]] = {}  # watcher -> refs of its live monitors
+        self._sysreq: dict[Pid, int] = {}  # pid -> run_in markers queued in its mailbox
+        self._out = 0  # messages sent in the current turn (counted only while telemetry is on)
         self._dying: deque[tuple[Pid, Any]] = deque()
         self._reaping = False
         self._sleeping = False
-        self._wake_fut: asyncio.Future[None] | None = None
+        self._wake_fut: Any = None
         self._stop_flag = False
         _current_node = self
 
@@ -122,7 +103,14 @@ class Node:
         ``"drop_newest"`` (discard and count in ``mailbox.dropped``) or ``"block"`` (a sender outside the
         scheduler runs it until there is room or ``block_timeout`` s pass, then ``MailboxFull``; a sender
         inside a handler cannot block a single-threaded scheduler and gets ``MailboxFull`` at once).
+        An invalid ``name`` (taken, not a str) raises before any process is created.
         """
+        if isinstance(target, Actor):
+            handler = target.receive
+        elif callable(target):
+            handler = target
+        else:
+            raise BadArg(f"spawn target must be an Actor or a callable, got {target!r}")
         if mailbox_capacity is None:
             mbox: list[Any] = []
         else:
@@ -131,27 +119,37 @@ class Node:
             if not isinstance(mailbox_capacity, int) or mailbox_capacity < 1:
                 raise InvalidSpec("mailbox_capacity", mailbox_capacity, "a positive int")
             mbox = BoundedMailbox(self, mailbox_capacity, mailbox_policy, block_timeout)
-        if isinstance(target, Actor):
-            handler = target.receive
-        elif callable(target):
-            handler = target
-        else:
-            raise BadArg(f"spawn target must be an Actor or a callable, got {target!r}")
-        p = Pid(next(self._ids), self, mbox, handler, target)
-        if mbox.__class__ is not list:
-            mbox.owner = p  # type: ignore[attr-defined]
+        if name is not None:
+            self._check_name(name)
+        # Pid.__init__ inlined (the spawn hot path): saves the constructor call
+        p = _new(Pid)
+        p.id = pid_id = next(self._ids)
+        p.node = self
+        p.mbox = mbox
+        p.handler = handler
+        p.actor = target
+        p.scheduled = False
+        p.links = None
+        p.monitors = None
+        p.trap = True if trap_exit else False
+        p.name = None
+        p.coro = None
+        p.wait = None
+        p.resume = None
+        p.exit_reason = None
+        self._procs[pid_id] = p
         if handler is not target:
             target.pid = p  # type: ignore[union-attr]
             target.node = self  # type: ignore[union-attr]
-        self._procs[p.id] = p
-        if trap_exit:
-            p.trap = True
+        if mbox.__class__ is not list:
+            mbox.owner = p  # type: ignore[attr-defined]
         if name is not None:
-            self.register(name, p)
+            self._names[name] = p
+            p.name = name
         if link:
             self.link(p)
         if _tm.enabled:
-            _tm.emit("spawn", 1, {"pid": p.id})
+            _tm.emit("spawn", 1, {"pid": pid_id})
         return p
 
     def spawn_link(self, target: Actor | Callable[[Any], Any], **opts: Any) -> Pid:
@@ -159,13 +157,17 @@ class Node:
         return self.spawn(target, link=True, **opts)
 
     def _spawn_init(self, actor: Actor, init: Callable[[], Any], **opts: Any) -> tuple[Pid, Any]:
-        """Spawn ``actor`` and run ``init()`` at once inside it (synchronous start, as OTP's start_link)."""
+        """Spawn ``actor`` and run ``init()`` at once inside it (synchronous start, as OTP's start_link).
+
+        With ``link=True`` the link to the caller exists before ``init`` runs, as with OTP's ``spawn_link``."""
         p = self.spawn(actor, **opts)
         prev, self._current = self._current, p
         try:
             return p, init()
         finally:
             self._current = prev
+            if _tm.enabled and self._out:
+                self._flush_out(p)
 
     def self_pid(self) -> Pid:
         """The pid of the process whose handler is running (Erlang ``self()``)."""
@@ -188,12 +190,15 @@ class Node:
         return len(self._procs)
 
     # ------------------------------------------------------------------ names
-    def register(self, name: str, pid: Pid) -> None:
-        """Give a live process a unique name usable wherever a pid is (``send``, ``call``, ``exit``)."""
+    def _check_name(self, name: Any) -> None:
         if not isinstance(name, str) or not name:
             raise BadArg(f"register: name must be a non-empty str, got {name!r}")
         if name in self._names:
             raise NameTaken(f"register: name {name!r} already taken by {self._names[name]!r}")
+
+    def register(self, name: str, pid: Pid) -> None:
+        """Give a live process a unique name usable wherever a pid is (``send``, ``call``, ``exit``)."""
+        self._check_name(name)
         if pid.mbox is None:
             raise NoProc(pid)
         if pid.name is not None:
@@ -240,6 +245,20 @@ class Node:
             if self._sleeping:
                 self._wakeup()
 
+    _send_plain = send
+
+    def _send_counted(self, dest: Pid | str, msg: Any) -> None:
+        """``send`` while telemetry is on: counts ``messages_out`` (see :mod:`cns.runtime.telemetry`)."""
+        Node._send_plain(self, dest, msg)
+        if self._current is None:
+            _tm.emit("messages_out", 1, {"pid": -1})
+        else:
+            self._out += 1
+
+    def _flush_out(self, p: Pid) -> None:
+        n, self._out = self._out, 0
+        _tm.emit("messages_out", n, {"pid": p.id})
+
     def _deliver(self, p: Pid, msg: Any) -> None:
         """System delivery (EXIT/DOWN): bypasses mailbox bounds."""
         list.append(p.mbox, msg)  # type: ignore[arg-type]
@@ -256,385 +275,11 @@ class Node:
             if self._sleeping:
                 self._wakeup()
 
-    def call(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> Any:
-        """Request/reply from plain Python: runs the scheduler until the reply and returns it.
-
-        Raises :class:`NoProc` if ``dest`` is dead/unknown or exits before replying, :class:`CallTimeout`
-        after ``timeout`` s (or at once when the node is idle with nothing left that could reply). Inside a
-        handler use ``await node.acall(...)`` instead (raises :class:`NotInProcess` here).
-        """
-        if self._current is not None:
-            raise NotInProcess(f"node.call from inside {self._current!r}: make the handler async and await acall")
-        p = dest if dest.__class__ is Pid else self._resolve(dest)
-        mb = p.mbox  # type: ignore[union-attr]
-        if mb is None:
-            raise NoProc(p)
-        c = From(None, p, request)  # type: ignore[arg-type]
-        mb.append(c)
-        if not p.scheduled:  # type: ignore[union-attr]
-            p.scheduled = True  # type: ignore[union-attr]
-            self._runq.append(p)  # type: ignore[arg-type]
-        runq = self._runq
-        if not self._timers:  # fast path: no clock read while the reply comes within a few turns
-            turn, popleft, n = self._turn, runq.popleft, _CHECK_EVERY
-            while runq and n:
-                turn(popleft())
-                if c.done:
-                    break
-                n -= 1
-        if not c.done and not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
-            if p.mbox is None:
-                raise NoProc(p, p.exit_reason)
-            raise CallTimeout(p, timeout)
-        if c.error is not None:
-            raise c.error
-        return c.value
-
-    def acall(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> _Wait:
-        """Awaitable call from inside an ``async`` handler: ``reply = await node.acall(pid, req)``."""
-        me = self._current
-        if me is None:
-            raise NotInProcess("acall outside a process; use node.call")
-        p = self._resolve(dest)
-        c = From(me, p, request)
-        w = _Wait(c, timeout, CallTimeout(p, timeout))
-        if p.mbox is None:
-            c.done, c.error = True, NoProc(p, p.exit_reason or NOPROC)
-        else:
-            self._pending.add(c)
-            self.send(p, c)
-        if c.done:  # an error, or a reply already given synchronously
-            w.ready = True
-            if c.error is not None:
-                raise c.error
-            w.value = c.value
-        return w
-
-    def reply(self, from_: From, value: Any) -> None:
-        """Answer a call (only the first reply counts; replies to given-up callers are dropped)."""
-        if from_.done:
-            return
-        from_.done = True
-        from_.value = value
-        c = from_.caller
-        if c is not None:
-            self._pending.discard(from_)
-            self._wake(c, from_, value, None)
-
-    def _fail_call(self, from_: From, exc: BaseException) -> None:
-        if from_.done:
-            return
-        from_.done = True
-        from_.error = exc
-        if from_.caller is not None:
-            self._pending.discard(from_)
-            self._wake(from_.caller, from_, None, exc)
-
-    def run_in(self, dest: Pid | str, fn: Callable[[Any], Any], timeout: float = 5.0) -> Any:
-        """Run ``fn(actor)`` inside the process at a safe point between two messages; return its result.
-
-        For hot code loading: after ``fn`` returns, the handler is re-bound (``actor.receive``), so ``fn`` may
-        swap ``actor.__class__``. An exception from ``fn`` is raised here; the process keeps running. Called
-        from plain Python only (it runs the scheduler like :meth:`call`).
-        """
-        if self._current is not None:
-            raise NotInProcess("run_in from inside a handler")
-        p = self._resolve(dest)
-        if p.mbox is None:
-            raise NoProc(p)
-        c = From(None, p, fn)
-        if p.sysq is None:
-            p.sysq = []
-        p.sysq.append(c)
-        self._schedule(p)
-        if not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
-            if p.mbox is None:
-                raise NoProc(p, p.exit_reason)
-            raise CallTimeout(p, timeout)
-        if c.error is not None:
-            raise c.error
-        return c.value
-
-    def _serve_sys(self, p: Pid) -> None:
-        q, p.sysq = p.sysq, None
-        prev, self._current = self._current, p
-        try:
-            for c in q:  # type: ignore[union-attr]
-                try:
-                    v = c.request(p.actor)
-                except Exception as e:  # noqa: BLE001 - handed to the caller
-                    self._fail_call(c, e)
-                else:
-                    self.reply(c, v)
-                if isinstance(p.actor, Actor):
-                    p.handler = p.actor.receive
-        finally:
-            self._current = prev
-
-    # ------------------------------------------------------------------ links, monitors, exits
-    def link(self, pid: Pid) -> None:
-        """Link the calling process and ``pid`` (both directions). Linking a dead pid sends the caller an
-        exit signal ``noproc`` (as Erlang does for a trapping caller; a non-trapping caller exits)."""
-        me = self.self_pid()
-        if pid is me:
-            return
-        if pid.mbox is None:
-            self._signal(me, pid, NOPROC, True)
-            return
-        if me.links is None:
-            me.links = set()
-        if pid.links is None:
-            pid.links = set()
-        me.links.add(pid)
-        pid.links.add(me)
-
-    def unlink(self, pid: Pid) -> None:
-        me = self.self_pid()
-        if me.links:
-            me.links.discard(pid)
-        if pid.links:
-            pid.links.discard(me)
-
-    def trap_exit(self, flag: bool = True, pid: Pid | None = None) -> bool:
-        """Set whether exit signals become :class:`Exit` messages (default: the calling process). Returns the
-        old value."""
-        p = pid if pid is not None else self.self_pid()
-        old, p.trap = p.trap, bool(flag)
-        return old
-
-    def monitor(self, pid: Pid | str) -> int:
-        """Monitor ``pid`` from the calling process; returns the ref. A :class:`Down` ``(ref, pid, reason)``
-        arrives when it exits -- at once with ``noproc`` if it is already dead or unknown."""
-        me = self.self_pid()
-        ref = next(self._refs)
-        try:
-            p = self._resolve(pid)
-        except NoProc:
-            self._deliver(me, Down(ref, pid, NOPROC))  # type: ignore[arg-type]
-            return ref
-        if p.mbox is None:
-            self._deliver(me, Down(ref, p, NOPROC))
-            return ref
-        if p.monitors is None:
-            p.monitors = {}
-        p.monitors[ref] = me
-        self._monitor_refs[ref] = (me, p)
-        return ref
-
-    def demonitor(self, ref: int, flush: bool = False) -> None:
-        """Cancel a monitor; with ``flush`` also remove a ``Down`` for it already in the mailbox."""
-        pair = self._monitor_refs.pop(ref, None)
-        if pair is not None and pair[1].monitors:
-            pair[1].monitors.pop(ref, None)
-        me = self._current
-        if flush and me is not None and me.mbox:
-            me.mbox[:] = [m for m in me.mbox if not (m.__class__ is Down and m.ref == ref)]
-
-    def exit(self, dest: Pid | str, reason: Any) -> None:
-        """Send an exit signal (Erlang ``exit/2``): ``kill`` is untrappable (the target exits ``killed``);
-        ``normal`` is ignored by a non-trapping target other than the sender; trapping targets get
-        :class:`Exit`. Unknown or dead targets are ignored."""
-        try:
-            p = self._resolve(dest)
-        except NoProc:
-            return
-        sender = self._current
-        self._signal(p, sender if sender is not None else p, reason, False, external=sender is None)
-
-    def _signal(self, q: Pid, sender: Pid, reason: Any, linked: bool, external: bool = False) -> None:
-        if q.mbox is None:
-            return
-        if not linked and _is(reason, KILL):
-            self._kill(q, KILLED)
-        elif q.trap:
-            self._deliver(q, Exit(sender, reason))
-        elif _is(reason, NORMAL):
-            if sender is q and not external:
-                self._kill(q, NORMAL)
-        else:
-            self._kill(q, reason)
-
-    def _kill(self, p: Pid, reason: Any) -> None:
-        """Terminate ``p`` with ``reason`` and propagate to links and monitors (iteratively)."""
-        if p.mbox is None:
-            return
-        self._dying.append((p, reason))
-        self._mark_dead(p, reason)
-        if self._reaping:
-            return
-        self._reaping = True
-        try:
-            while self._dying:
-                q, r = self._dying.popleft()
-                self._propagate(q, r)
-        finally:
-            self._reaping = False
-
-    def _mark_dead(self, p: Pid, reason: Any) -> None:
-        mb = p.mbox
-        p.mbox = None
-        p.exit_reason = reason
-        if p is self._batch_owner:
-            self._batch.clear()
-        p.scheduled = True  # never queued again
-        del self._procs[p.id]
-        if p.name is not None:
-            self._names.pop(p.name, None)
-        for m in mb:  # type: ignore[union-attr]
-            if m.__class__ is From:
-                self._fail_call(m, NoProc(p, reason))
-        if p.sysq:
-            for c in p.sysq:
-                self._fail_call(c, NoProc(p, reason))
-            p.sysq = None
-        if p.coro is not None:
-            coro, p.coro, p.wait = p.coro, None, None
-            if coro.cr_frame is not None:
-                try:
-                    coro.close()
-                except BaseException:  # noqa: BLE001 - a dead process's cleanup must not break the caller
-                    log.exception("closing the parked handler of %r", p)
-        if self._pending:
-            for c in [c for c in self._pending if c.target is p or c.caller is p]:
-                self._fail_call(c, NoProc(p, reason))
-        if isinstance(reason, BaseException):
-            log.error("process %r exited: %r", p, reason, exc_info=(type(reason), reason, reason.__traceback__))
-        if _tm.enabled:
-            _tm.emit("exit", 1, {"pid": p.id, "reason": _reason_text(reason)})
-
-    def _propagate(self, p: Pid, reason: Any) -> None:
-        links, p.links = p.links, None
-        if links:
-            for q in links:
-                if q.links is not None:
-                    q.links.discard(p)
-                self._signal(q, p, reason, True)
-        mons, p.monitors = p.monitors, None
-        if mons:
-            for ref, w in mons.items():
-                self._monitor_refs.pop(ref, None)
-                if w.mbox is None:
-                    continue
-                d = Down(ref, p, reason)
-                if w.wait == ref and w.wait.__class__ is int:
-                    self._wake(w, ref, d, None)
-                else:
-                    self._deliver(w, d)
-
-    # ------------------------------------------------------------------ awaitables for async handlers
-    def wait_down(self, ref: int, timeout: float | None = None) -> _Wait:
-        """Await the :class:`Down` of monitor ``ref`` (selective receive: one already queued is taken)."""
-        me = self.self_pid()
-        w = _Wait(ref, timeout, CallTimeout(ref, timeout or 0.0))
-        mb = me.mbox
-        for i, m in enumerate(mb):  # type: ignore[arg-type]
-            if m.__class__ is Down and m.ref == ref:
-                del mb[i]  # type: ignore[union-attr]
-                w.ready, w.value = True, m
-                break
-        return w
-
-    def sleep(self, seconds: float) -> _Wait:
-        """Await ``seconds`` inside an async handler (the process is parked, the node keeps running)."""
-        self.self_pid()
-        return _Wait(object(), seconds, None)
-
-    def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None:
-        if p.wait is not token or p.mbox is None:
-            return
-        p.wait = None
-        p.resume = (value, exc)
-        self._schedule(p)
-
-    def _drive(self, p: Pid, coro: Any, value: Any, exc: BaseException | None) -> None:
-        prev, self._current = self._current, p
-        try:
-            w = coro.send(value) if exc is None else coro.throw(exc)
-        except StopIteration:
-            p.coro = None
-            return
-        except Stop as s:
-            p.coro = None
-            self._kill(p, s.reason)
-            return
-        except Exception as e:  # noqa: BLE001 - the exception is the exit reason
-            p.coro = None
-            self._kill(p, e)
-            return
-        finally:
-            self._current = prev
-        p.coro = coro
-        if w.__class__ is _Wait:
-            p.wait = w.token
-            if w.timeout is not None:
-                tok, err = w.token, w.on_timeout
-                self._add_timer(w.timeout, None, None, 0, lambda: self._wake(p, tok, None, err))
-        elif hasattr(w, "add_done_callback") and hasattr(w, "_asyncio_future_blocking"):
-            w._asyncio_future_blocking = False
-            p.wait = w
-            w.add_done_callback(lambda f: self._wake(p, f, None, None))
-        elif w is None:  # asyncio's bare yield (sleep(0)): run again after the others
-            p.resume = (None, None)
-            self._schedule(p)
-        else:
-            p.coro = None
-            coro.close()
-            self._kill(p, BadArg(f"handler of {p!r} awaited {w!r}, which is not a runtime or asyncio awaitable"))
-
-    # ------------------------------------------------------------------ timers
-    def _add_timer(self, delay: float, dest: Any, msg: Any, interval: int, cb: Any = None) -> Timer:
-        if delay < 0:
-            raise BadArg(f"timer delay must be >= 0 s, got {delay}")
-        t = Timer(time.monotonic_ns() + int(delay * 1e9), dest, msg, interval, cb)
-        heapq.heappush(self._timers, (t.deadline, next(self._timer_seq), t))
-        if self._sleeping:
-            self._wakeup()
-        return t
-
-    def send_after(self, delay: float, dest: Pid | str, msg: Any) -> Timer:
-        """Send ``msg`` to ``dest`` after ``delay`` seconds (dropped if ``dest`` is then dead/unknown)."""
-        return self._add_timer(delay, dest, msg, 0)
-
-    def send_interval(self, period: float, dest: Pid | str, msg: Any) -> Timer:
-        """Send ``msg`` to ``dest`` every ``period`` seconds until cancelled or ``dest`` exits."""
-        if period <= 0:
-            raise BadArg(f"send_interval period must be > 0 s, got {period}")
-        return self._add_timer(period, dest, msg, int(period * 1e9))
-
-    def cancel_timer(self, timer: Timer) -> float | None:
-        """Cancel ``timer``; returns the seconds it had left, or None if it already fired or was cancelled."""
-        if not timer.active:
-            return None
-        timer.active = False
-        return max(0.0, (timer.deadline - time.monotonic_ns()) / 1e9)
-
-    def _fire_timers(self, now: int) -> None:
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            t = heapq.heappop(timers)[2]
-            if not t.active:
-                continue
-            if t.callback is not None:
-                t.active = False
-                t.callback()
-                continue
-            try:
-                dest = self._resolve(t.dest)
-            except NoProc:
-                t.active = False
-                continue
-            if dest.mbox is None:
-                t.active = False
-                continue
-            if t.interval:
-                t.deadline += t.interval
-                heapq.heappush(timers, (t.deadline, next(self._timer_seq), t))
-            else:
-                t.active = False
-            self._deliver(dest, t.msg)
-
     # ------------------------------------------------------------------ the scheduler
     def _turn(self, p: Pid) -> None:
+        if _tm.enabled or self._sysreq:
+            self._turn_slow(p)
+            return
         p.scheduled = False
         if p.coro is not None:
             if p.wait is not None:
@@ -644,16 +289,11 @@ class Node:
             self._drive(p, p.coro, value, exc)
             if p.coro is not None or p.mbox is None:
                 return
-        if p.sysq is not None:
-            self._serve_sys(p)
         mb = p.mbox
         if not mb:
             return
         batch = mb.copy()
         mb.clear()
-        if _tm.enabled:
-            _tm.emit("mailbox_depth", len(batch), {"pid": p.id})
-            _tm.emit("messages", len(batch), {"pid": p.id})
         self._current = p
         self._batch = batch  # cleared by _mark_dead if p dies mid-batch, which ends the loop
         self._batch_owner = p
@@ -675,6 +315,61 @@ class Node:
         finally:
             self._current = None
             self._batch_owner = None
+
+    def _turn_slow(self, p: Pid) -> None:
+        """:meth:`_turn` while telemetry is on or a ``run_in`` marker is queued somewhere: the same, plus
+        serving ``run_in`` markers in mailbox order and emitting the per-turn telemetry."""
+        p.scheduled = False
+        traced = _tm.enabled
+        try:
+            if p.coro is not None:
+                if p.wait is not None:
+                    return
+                value, exc = p.resume
+                p.resume = None
+                self._drive(p, p.coro, value, exc)
+                if p.coro is not None or p.mbox is None:
+                    return
+            mb = p.mbox
+            if not mb:
+                return
+            batch = mb.copy()
+            mb.clear()
+            marked = p in self._sysreq
+            if traced:
+                n = len(batch)
+                if marked:
+                    n -= sum(1 for m in batch if m.__class__ is _RunIn)
+                _tm.emit("mailbox_depth", n, {"pid": p.id})
+                _tm.emit("messages", n, {"pid": p.id})
+            self._current = p
+            self._batch = batch
+            self._batch_owner = p
+            h = p.handler
+            it = iter(batch)
+            try:
+                for m in it:
+                    if marked and m.__class__ is _RunIn:
+                        self._serve_run_in(p, m)
+                        h = p.handler
+                        continue
+                    r = h(m)
+                    if r is not None and r.__class__ is CoroutineType:
+                        self._drive(p, r, None, None)
+                        if p.coro is not None:
+                            if p.mbox is not None:
+                                p.mbox[0:0] = list(it)
+                            break
+            except Stop as s:
+                self._kill(p, s.reason)
+            except Exception as e:  # noqa: BLE001 - the exception is the exit reason
+                self._kill(p, e)
+            finally:
+                self._current = None
+                self._batch_owner = None
+        finally:
+            if traced and self._out and _tm.enabled:
+                self._flush_out(p)
 
     def _run(self, until: From | None, deadline: int | None, sleep: bool) -> bool:
         """Run turns until ``until.done`` (True), or the deadline / idleness (False)."""
@@ -735,51 +430,6 @@ class Node:
         if self._sleeping:
             self._wakeup()
 
-    def _wakeup(self) -> None:
-        f = self._wake_fut
-        if f is not None and not f.done():
-            f.set_result(None)
-
-    async def run_async(self, until: Callable[[], bool] | None = None, budget: int = 4096) -> None:
-        """Run the node inside the running asyncio loop until :meth:`stop` or ``until()`` is true.
-
-        Runnable work is drained in bursts of up to ``budget`` turns between yields to the loop; when idle
-        the node awaits one future, woken by a send (e.g. from a protocol callback) or the next timer.
-        Handlers run inside the loop, so actors can open sockets and await asyncio futures.
-        """
-        loop = asyncio.get_running_loop()
-        self._stop_flag = False
-        runq = self._runq
-        try:
-            while not self._stop_flag:
-                if self._timers:
-                    self._fire_timers(time.monotonic_ns())
-                n = budget
-                while runq and n:
-                    self._turn(runq.popleft())
-                    n -= 1
-                if self._stop_flag or (until is not None and until()):
-                    return
-                if runq:
-                    await asyncio.sleep(0)
-                    continue
-                fut = loop.create_future()
-                self._wake_fut = fut
-                self._sleeping = True
-                handle = None
-                if self._timers:
-                    delay = max(0.0, (self._timers[0][0] - time.monotonic_ns()) / 1e9)
-                    handle = loop.call_later(delay, lambda: fut.done() or fut.set_result(None))
-                try:
-                    await fut
-                finally:
-                    self._sleeping = False
-                    self._wake_fut = None
-                    if handle is not None:
-                        handle.cancel()
-        finally:
-            self._stop_flag = False
-
     def shutdown(self, reason: Any = KILL) -> None:
         """Kill every live process (default untrappable ``kill``) -- for tests and process exit."""
         for p in list(self._procs.values()):
@@ -789,3 +439,12 @@ class Node:
         """Counts for diagnostics: live processes, runnable, names, timers."""
         return {"processes": len(self._procs), "runnable": len(self._runq), "names": len(self._names),
                 "timers": sum(1 for _, _, t in self._timers if t.active)}
+
+
+def _sync_send() -> None:
+    """Telemetry toggle hook: a counting ``send`` while telemetry is on, the plain one otherwise."""
+    Node.send = Node._send_counted if _tm.enabled else Node._send_plain  # type: ignore[method-assign]
+
+
+_tm._on_toggle.append(_sync_send)
+_sync_send()

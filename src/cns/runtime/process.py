@@ -43,7 +43,7 @@ class Pid:
 
     __slots__ = (
         "id", "node", "mbox", "handler", "actor", "scheduled", "links", "monitors",
-        "trap", "name", "coro", "wait", "resume", "sysq", "exit_reason",
+        "trap", "name", "coro", "wait", "resume", "exit_reason",
     )
 
     def __init__(self, pid_id: int, node: Node, mbox: list[Any], handler: Any, actor: Any) -> None:
@@ -60,7 +60,6 @@ class Pid:
         self.coro: Any = None  # a parked handler coroutine
         self.wait: Any = None  # the token the parked coroutine waits on
         self.resume: Any = None  # (value, exception) to resume the coroutine with
-        self.sysq: list[From] | None = None  # run_in requests, served between two messages
         self.exit_reason: Any = None
 
     @property
@@ -123,6 +122,13 @@ class From:
 
     def __repr__(self) -> str:
         return f"From(caller={self.caller!r}, target={self.target!r}, done={self.done})"
+
+
+class _RunIn(From):
+    """A ``node.run_in`` request: a marker queued in the mailbox (after the messages already waiting), served
+    by the scheduler instead of being handed to the handler; ``request`` is the function to run."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,10 @@ Events emitted by the runtime (value; tags):
 - ``"spawn"`` (1; ``{"pid": int}``)
 - ``"exit"`` (1; ``{"pid": int, "reason": str}``) -- ``reason`` is the reason's text, an exception's class name
 - ``"messages"`` (messages handled in one batch; ``{"pid": int}``)
+- ``"messages_out"`` (messages a process sent -- ``send``, ``cast``, ``acall`` requests -- during one scheduler
+  turn, or during its synchronous ``init``; ``{"pid": int}``, ``-1`` for sends from plain Python, emitted one
+  by one). While telemetry is off the node's plain ``send`` runs; attaching the first handler swaps in a
+  counting ``send`` (so a ``node.send`` bound *before* ``attach`` is not counted).
 - ``"mailbox_depth"`` (mailbox depth when a batch is taken; ``{"pid": int}``) -- aggregate as a high-water mark
 - ``"dropped"`` (1; ``{"pid": int}``) -- a bounded ``drop_newest`` mailbox discarded a message
 - ``"restart"`` (1; ``{"supervisor": int, "child": str}``) -- emitted by :class:`cns.otp.Supervisor`
@@ -25,22 +29,29 @@ Handler = Callable[[str, float, "dict[str, Any] | None"], None]
 enabled: bool = False
 _handlers: dict[str, list[Handler]] = {}
 _catch_all: list[Handler] = []
+_on_toggle: list[Callable[[], None]] = []  # runtime hooks run when ``enabled`` changes (the node's send swap)
+
+
+def _set_enabled(flag: bool) -> None:
+    global enabled
+    if flag != enabled:
+        enabled = flag
+        for hook in _on_toggle:
+            hook()
 
 
 def attach(event: str, handler: Handler) -> None:
     """Call ``handler(event, value, tags)`` for every emission of ``event`` (``"*"`` for all events)."""
-    global enabled
     (_catch_all if event == "*" else _handlers.setdefault(event, [])).append(handler)
-    enabled = True
+    _set_enabled(True)
 
 
 def detach(event: str, handler: Handler) -> None:
     """Remove a handler attached with :func:`attach`; unknown handlers are ignored."""
-    global enabled
     lst = _catch_all if event == "*" else _handlers.get(event, [])
     if handler in lst:
         lst.remove(handler)
-    enabled = bool(_catch_all) or any(_handlers.values())
+    _set_enabled(bool(_catch_all) or any(_handlers.values()))
 
 
 def emit(event: str, value: float = 1, tags: dict[str, Any] | None = None) -> None:

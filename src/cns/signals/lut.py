@@ -64,8 +64,7 @@ def build_lut(strings: Sequence[str], checks: Sequence[StringCheck]) -> np.ndarr
 
     ``strings[0]`` is the absent entry and maps to 0. Each string is evaluated exactly once.
     """
-    lut = np.zeros(len(strings), dtype=np.uint16)
-    return extend_lut(lut, strings, checks)
+    return extend_lut(np.zeros(0, dtype=np.uint16), strings, checks)
 
 
 def extend_lut(lut: np.ndarray, strings: Sequence[str], checks: Sequence[StringCheck]) -> np.ndarray:

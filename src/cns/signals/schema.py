@@ -36,6 +36,7 @@ from cns.signals.dtypes import (
     KIND_NAMES,
     NEWS_DTYPE,
 )
+from cns.signals.dictionary import Dictionary
 from cns.signals.errors import SchemaError
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "REGISTRY",
     "news_schema",
     "KIND_CLASS_NAMES",
+    "default_news_inputs",
 ]
 
 CNS = Namespace("https://w3id.org/cns/ns#")
@@ -230,6 +232,17 @@ def news_schema() -> RecordSchema:
         dictionaries=("source", "ticker", "data_source"),
         extra={"elide_flag_mask": FLAG_TEST, "elide_zero_fields": ("confidence",)},
     )
+
+
+def default_news_inputs() -> tuple[dict[str, Dictionary], dict[str, np.ndarray]]:
+    """Dictionaries (source, ticker, data_source) and the credibility table of the default universe."""
+    from cns.market.universe import DEFAULT_SOURCES, source_dictionary, ticker_dictionary  # noqa: PLC0415 - market imports signals
+
+    dicts = {"source": source_dictionary(), "ticker": ticker_dictionary(), "data_source": Dictionary()}
+    cred = np.full(len(dicts["source"]), -1, dtype=np.int16)
+    for s in DEFAULT_SOURCES:
+        cred[dicts["source"].code(s.domain)] = s.credibility
+    return dicts, {"credibility": cred}
 
 
 REGISTRY = SchemaRegistry()

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from cns.signals.dictionary import Dictionary
+from cns.signals.schema import default_news_inputs
 from cns.signals.dtypes import (
     FLAG_HAS_EVIDENCE,
     FLAG_STATISTICAL,
@@ -118,8 +119,6 @@ def extended_news_inputs() -> tuple[dict[str, Dictionary], dict[str, np.ndarray]
     """The default universe plus odd entries that exercise the rules: a low-credibility source (5), a source
     whose domain fails the pattern, an unregistered source (credibility -1) and a malformed ticker.
     Returns ``(dictionaries, tables, codes of the odd entries)``."""
-    from cns.engine.validator import default_news_inputs  # noqa: PLC0415 - engine imports signals, not back
-
     dicts, tables = default_news_inputs()
     src = dicts["source"]
     odd = {

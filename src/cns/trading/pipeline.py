@@ -23,12 +23,18 @@ from cns.trading.signal import SignalGenerator
 @dataclass(frozen=True, slots=True)
 class StepResult:
     """What one batch produced: DECISION_DTYPE ``decisions``, ORDER_DTYPE ``candidates`` (signal output),
-    ORDER_DTYPE ``accepted`` (passed risk; send these to the venue) and uint8 ``reasons`` per candidate."""
+    ORDER_DTYPE ``accepted`` (passed risk; send these to the venue) and uint8 ``reasons`` per candidate.
+
+    With stamping requested, ``lat_signal`` (int64, one per decision) and ``lat_risk`` (int64, one per
+    candidate) hold the in-kernel ns each took in the signal and risk stage (every one is sampled); else None.
+    """
 
     decisions: np.ndarray
     candidates: np.ndarray
     accepted: np.ndarray
     reasons: np.ndarray
+    lat_signal: np.ndarray | None = None
+    lat_risk: np.ndarray | None = None
 
 
 class TradingPipeline:
@@ -52,25 +58,41 @@ class TradingPipeline:
         self.signal = SignalGenerator(config.signal, tickers, self.oms.id_counter)
         self.risk = RiskGate(config.risk, tickers, self.oms)
 
-    def _refresh_credibility(self, records: np.ndarray) -> None:
-        if len(records) and int(records["source"].max()) >= len(self.corroborator.credibility):
+    def _refresh_credibility(self, records: np.ndarray, mask: np.ndarray | None = None) -> None:
+        if not len(records):
+            return
+        src = records["source"]
+        top = src.max() if mask is None else np.max(src, initial=0, where=np.asarray(mask[: len(src)], dtype=bool))
+        if int(top) >= len(self.corroborator.credibility):
             self.corroborator.set_credibility(
                 CredibilityTable.for_dictionary(self.sources, self.config.credibility))
 
-    def _trade(self, decisions: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int) -> StepResult:
-        candidates = self.signal.orders(decisions, mid)
-        accepted, reasons = self.risk.check(candidates, mid, mid_ts, now_ns)
-        return StepResult(decisions, candidates, accepted, reasons)
+    def _trade(self, decisions: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int,
+               stamp: bool = False) -> StepResult:
+        lat_signal = np.zeros(len(decisions), dtype=np.int64) if stamp else None
+        candidates = self.signal.orders(decisions, mid, lat_signal)
+        lat_risk = np.zeros(len(candidates), dtype=np.int64) if stamp else None
+        accepted, reasons = self.risk.check(candidates, mid, mid_ts, now_ns, lat_ns=lat_risk)
+        return StepResult(decisions, candidates, accepted, reasons, lat_signal, lat_risk)
 
-    def on_news(self, records: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int) -> StepResult:
-        """Run one NEWS_DTYPE batch through the stages at reference prices ``mid`` (USD) / ``mid_ts`` (ns)."""
-        self._refresh_credibility(records)
-        return self._trade(self.corroborator.process(records), mid, mid_ts, now_ns)
+    def on_news(self, records: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int,
+                mask: np.ndarray | None = None, lat_news: np.ndarray | None = None) -> StepResult:
+        """Run one NEWS_DTYPE batch through the stages at reference prices ``mid`` (USD) / ``mid_ts`` (ns).
 
-    def on_clock(self, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int, close_all: bool = False) -> StepResult:
+        ``mask``: only records with a true entry are corroborated (see :meth:`Corroborator.process`).
+        ``lat_news`` (int64 per record, caller-filled 0 = sample / -1 = skip): receives the corroboration ns of
+        the sampled records, and turns on stamping of every decision and candidate in the later stages
+        (``StepResult.lat_signal``/``lat_risk``).
+        """
+        self._refresh_credibility(records, mask)
+        decisions = self.corroborator.process(records, mask, lat_news)
+        return self._trade(decisions, mid, mid_ts, now_ns, stamp=lat_news is not None)
+
+    def on_clock(self, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int, close_all: bool = False,
+                 stamp: bool = False) -> StepResult:
         """Close clusters whose window ended before ``now_ns`` (all with ``close_all``) and trade on their
-        decisions (rumor storms)."""
-        return self._trade(self.corroborator.flush(None if close_all else now_ns), mid, mid_ts, now_ns)
+        decisions (rumor storms); ``stamp`` fills ``StepResult.lat_signal``/``lat_risk``."""
+        return self._trade(self.corroborator.flush(None if close_all else now_ns), mid, mid_ts, now_ns, stamp)
 
     def on_execs(self, execs: np.ndarray) -> float:
         """Apply the venue's EXEC_DTYPE reports; returns realised P&L (USD) they booked."""

@@ -32,7 +32,10 @@ def _pct(x: np.ndarray) -> dict[str, float]:
             "p99.9": float(np.percentile(x, 99.9)), "max": float(x.max())}
 
 
-def _timed(b: K.BookArrays, orders: np.ndarray, out: np.ndarray, trades: np.ndarray) -> dict:
+def _timed(b: K.BookArrays, orders: np.ndarray) -> dict:
+    room = 4 * BATCH + 2 * int(b.n_rest.max()) + 8  # the kernel reserves worst-case room per order
+    out = np.zeros(room, EXEC_DTYPE)
+    trades = np.zeros(room, TRADE_DTYPE)
     per_op = []
     total = 0
     for s in range(0, orders.shape[0], BATCH):
@@ -53,8 +56,6 @@ def bench_book(n_orders: int, n_instr: int, seed: int = 1) -> dict[str, dict]:
     rng = np.random.default_rng(seed)
     ref = np.concatenate(([np.nan], [i.price for i in default_instruments(n_instr)]))
     b = allocate_book(ref, capacity=n_orders + 16, tracked_owners=4)
-    out = np.zeros(4 * BATCH, EXEC_DTYPE)
-    trades = np.zeros(2 * BATCH, TRADE_DTYPE)
     adds = np.zeros(n_orders, ORDER_DTYPE)
     adds["order_id"] = np.arange(1, n_orders + 1)
     adds["owner"] = 1
@@ -76,11 +77,11 @@ def bench_book(n_orders: int, n_instr: int, seed: int = 1) -> dict[str, dict]:
     takes["side"] = -takes["side"]
     takes["type"] = ORDER_IOC
     lo = b.base_tick * b.tick
-    hi = (b.base_tick + b.lv_head.shape[1] - 1) * b.tick
+    hi = (b.base_tick + b.lv.shape[1] - 1) * b.tick
     takes["price"] = np.where(takes["side"] > 0, hi[takes["instrument"]], lo[takes["instrument"]])
-    res = {"add": _timed(b, adds, out, trades), "cancel": _timed(b, cancels, out, trades)}
-    _timed(b, adds, out, trades)
-    res["match"] = _timed(b, takes, out, trades)  # each IOC fills exactly one resting order (best first)
+    res = {"add": _timed(b, adds), "cancel": _timed(b, cancels)}
+    _timed(b, adds)
+    res["match"] = _timed(b, takes)  # each IOC fills exactly one resting order (best first)
     if b.n_rest.sum() != 0:
         raise RuntimeError("match benchmark left orders resting")
     return res

@@ -36,11 +36,14 @@ TRADE_DTYPE = np.dtype(
 )
 
 
-def tick_size_for(price: float) -> float:
-    """Default tick (USD) for an instrument priced ``price``: about 1 bp on a 1-2-5 grid, at least $0.01."""
+def tick_size_for(price: float, bp: float = 5.0) -> float:
+    """Default tick (USD) for an instrument priced ``price``: about ``bp`` basis points, rounded down to a
+    1-2-5 grid, at least $0.01. With the default 4096 levels, 5 bp ticks give a band of about ±100 %."""
     if not (price > 0 and math.isfinite(price)):
         raise VenueConfigError(f"reference price must be finite and > 0, got {price!r}")
-    raw = price * 1e-4
+    if not bp > 0:
+        raise VenueConfigError(f"tick bp must be > 0, got {bp!r}")
+    raw = price * bp * 1e-4
     if raw <= 0.01:
         return 0.01
     exp = math.floor(math.log10(raw))
@@ -54,12 +57,14 @@ def allocate_book(
     ref_prices: np.ndarray,
     *,
     tick_sizes: np.ndarray | None = None,
+    tick_bp: float = 5.0,
     levels: int = 4096,
     capacity: int = 1 << 16,
     tracked_owners: int = 8,
     emit: np.ndarray | None = None,
 ) -> K.BookArrays:
     """Allocate an empty book. ``ref_prices[k]`` (USD) centres instrument ``k``'s band; index 0 is unused.
+    Ticks are ``tick_sizes`` or else :func:`tick_size_for` at ``tick_bp``.
 
     ``capacity`` bounds the resting orders of all instruments together; ``tracked_owners`` is the number of
     owners (ids ``0..tracked_owners-1``) whose position and cash are kept; ``emit[o] == 0`` silences owner
@@ -75,7 +80,7 @@ def allocate_book(
     n1 = ref.shape[0]
     tick = np.zeros(n1)
     if tick_sizes is None:
-        tick[1:] = [tick_size_for(float(p)) for p in ref[1:]]
+        tick[1:] = [tick_size_for(float(p), tick_bp) for p in ref[1:]]
     else:
         tick[:] = np.asarray(tick_sizes, dtype=np.float64)
         tick[0] = 0.0
@@ -89,30 +94,25 @@ def allocate_book(
     h = 1 << max(4, int(2 * capacity - 1).bit_length())
     if emit is None:
         emit = np.ones(tracked_owners, dtype=np.uint8)
+    lv = np.zeros((n1, levels, 4), np.int64)
+    lv[:, :, :2] = -1
+    pool = np.zeros((capacity, 8), np.int64)
+    pool[:, K.Q_PREV] = -1
+    pool[:, K.Q_NEXT] = -1
+    hx = np.zeros((h, 4), np.int64)
+    hx[:, 2] = -1
     return K.BookArrays(
-        lv_head=np.full((n1, levels), -1, np.int32),
-        lv_tail=np.full((n1, levels), -1, np.int32),
-        lv_qty=np.zeros((n1, levels), np.int64),
+        lv=lv,
         best_bid=np.full(n1, -1, np.int32),
         best_ask=np.full(n1, levels, np.int32),
         n_rest=np.zeros((n1, 2), np.int64),
         base_tick=base,
         tick=tick,
         last_px=np.full(n1, np.nan),
-        p_id=np.zeros(capacity, np.uint64),
-        p_owner=np.zeros(capacity, np.uint32),
-        p_instr=np.zeros(capacity, np.uint32),
-        p_side=np.zeros(capacity, np.int8),
-        p_level=np.zeros(capacity, np.int32),
-        p_qty=np.zeros(capacity, np.int64),
-        p_ts=np.zeros(capacity, np.int64),
-        p_prev=np.full(capacity, -1, np.int32),
-        p_next=np.full(capacity, -1, np.int32),
+        pool=pool,
         free=np.arange(capacity - 1, -1, -1, dtype=np.int32),
         meta=np.array([capacity] + [0] * (K.META_SIZE - 1), np.int64),
-        h_id=np.zeros(h, np.uint64),
-        h_owner=np.zeros(h, np.uint32),
-        h_slot=np.full(h, -1, np.int32),
+        hx=hx,
         pos=np.zeros((tracked_owners, n1), np.int64),
         cash=np.zeros(tracked_owners, np.float64),
         emit=np.asarray(emit, dtype=np.uint8),
@@ -157,7 +157,7 @@ class OrderBook:
 
     @property
     def levels(self) -> int:
-        return int(self.arrays.lv_head.shape[1])
+        return int(self.arrays.lv.shape[1])
 
     @property
     def n_instruments(self) -> int:
@@ -196,15 +196,15 @@ class OrderBook:
         """``(bid USD, bid shares, ask USD, ask shares)``; NaN/0 for an empty side."""
         b = self.arrays
         bb, ba = int(b.best_bid[instrument]), int(b.best_ask[instrument])
-        bid = (float(K.level_price(b, instrument, bb)), int(b.lv_qty[instrument, bb])) if bb >= 0 else (math.nan, 0)
-        ask = ((float(K.level_price(b, instrument, ba)), int(b.lv_qty[instrument, ba])) if ba < self.levels
+        bid = (float(K.level_price(b, instrument, bb)), int(b.lv[instrument, bb, 2])) if bb >= 0 else (math.nan, 0)
+        ask = ((float(K.level_price(b, instrument, ba)), int(b.lv[instrument, ba, 2])) if ba < self.levels
                else (math.nan, 0))
         return bid + ask
 
     def depth(self, instrument: int, side: int, n: int = 10) -> list[tuple[float, int]]:
         """Up to ``n`` non-empty levels of one side, best first, as ``(price USD, shares)``."""
         b = self.arrays
-        q = b.lv_qty[instrument]
+        q = b.lv[instrument, :, 2]
         idx = np.nonzero(q > 0)[0]
         if side == SIDE_BUY:
             idx = idx[idx <= b.best_bid[instrument]][::-1]

@@ -53,6 +53,16 @@ M_CANCELS = 3  # successful cancels
 M_REJECTS = 4  # rejected requests
 META_SIZE = 8
 
+# columns of BookArrays.pool
+Q_ID = 0
+Q_OWNER = 1
+Q_INSTR = 2
+Q_SIDE = 3
+Q_LEVEL = 4
+Q_QTY = 5
+Q_PREV = 6
+Q_NEXT = 7
+
 _H1 = np.uint64(0x9E3779B97F4A7C15)
 _H2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _EPS = 1e-9  # relative slack when snapping a price to the tick grid
@@ -61,29 +71,17 @@ _EPS = 1e-9  # relative slack when snapping a price to the tick grid
 class BookArrays(NamedTuple):
     """All state of a multi-instrument book; see the module docstring for the layout."""
 
-    lv_head: np.ndarray  # i4[n+1, L]
-    lv_tail: np.ndarray  # i4[n+1, L]
-    lv_qty: np.ndarray  # i8[n+1, L]
+    lv: np.ndarray  # i8[n+1, L, 4] per level: FIFO head slot, tail slot (-1 = empty), shares, unused
     best_bid: np.ndarray  # i4[n+1], -1 = no bid
     best_ask: np.ndarray  # i4[n+1], L = no ask
     n_rest: np.ndarray  # i8[n+1, 2] resting orders per side (0 = bids, 1 = asks)
     base_tick: np.ndarray  # i8[n+1]
     tick: np.ndarray  # f8[n+1] USD, 0 = not listed
     last_px: np.ndarray  # f8[n+1] last trade price, NaN = none
-    p_id: np.ndarray  # u8[M]
-    p_owner: np.ndarray  # u4[M]
-    p_instr: np.ndarray  # u4[M]
-    p_side: np.ndarray  # i1[M]
-    p_level: np.ndarray  # i4[M]
-    p_qty: np.ndarray  # i8[M] leaves, shares
-    p_ts: np.ndarray  # i8[M] ns, time the order rested
-    p_prev: np.ndarray  # i4[M]
-    p_next: np.ndarray  # i4[M]
+    pool: np.ndarray  # i8[M, 8] one row (64 bytes) per order slot, columns Q_*
     free: np.ndarray  # i4[M]
     meta: np.ndarray  # i8[META_SIZE]
-    h_id: np.ndarray  # u8[H]
-    h_owner: np.ndarray  # u4[H]
-    h_slot: np.ndarray  # i4[H], -1 = empty
+    hx: np.ndarray  # i8[H, 4] id index rows: order id (bits of the u8), owner, pool slot (-1 = empty), unused
     pos: np.ndarray  # i8[n_owners, n+1] shares
     cash: np.ndarray  # f8[n_owners] USD
     emit: np.ndarray  # u1[n_owners]; owners >= len emit always
@@ -94,57 +92,63 @@ class BookArrays(NamedTuple):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _home(b, oid, owner):
-    h = (np.uint64(oid) * _H1) ^ (np.uint64(owner) * _H2)
+    h = (np.uint64(np.int64(oid)) * _H1) ^ (np.uint64(np.int64(owner)) * _H2)
     h ^= h >> np.uint64(29)
-    return np.int64(h & np.uint64(b.h_slot.shape[0] - 1))
+    return np.int64(h & np.uint64(b.hx.shape[0] - 1))
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def lookup(b, owner, oid):
     """Pool slot of the resting order ``(owner, oid)``, or -1."""
-    mask = b.h_slot.shape[0] - 1
+    oid = np.int64(oid)
+    owner = np.int64(owner)
+    mask = b.hx.shape[0] - 1
     j = _home(b, oid, owner)
-    while b.h_slot[j] != -1:
-        if b.h_id[j] == oid and b.h_owner[j] == owner:
-            return np.int64(b.h_slot[j])
+    while b.hx[j, 2] != -1:
+        if b.hx[j, 0] == oid and b.hx[j, 1] == owner:
+            return np.int64(b.hx[j, 2])
         j = (j + 1) & mask
     return np.int64(-1)
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def _h_insert(b, owner, oid, slot):
-    mask = b.h_slot.shape[0] - 1
+    oid = np.int64(oid)
+    owner = np.int64(owner)
+    mask = b.hx.shape[0] - 1
     j = _home(b, oid, owner)
-    while b.h_slot[j] != -1:
+    while b.hx[j, 2] != -1:
         j = (j + 1) & mask
-    b.h_id[j] = oid
-    b.h_owner[j] = owner
-    b.h_slot[j] = slot
+    b.hx[j, 0] = oid
+    b.hx[j, 1] = owner
+    b.hx[j, 2] = slot
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def _h_delete(b, owner, oid):
-    mask = b.h_slot.shape[0] - 1
+    oid = np.int64(oid)
+    owner = np.int64(owner)
+    mask = b.hx.shape[0] - 1
     i = _home(b, oid, owner)
-    while not (b.h_id[i] == oid and b.h_owner[i] == owner and b.h_slot[i] != -1):
+    while not (b.hx[i, 0] == oid and b.hx[i, 1] == owner and b.hx[i, 2] != -1):
         i = (i + 1) & mask
     j = i
     while True:  # backward-shift deletion keeps every probe chain unbroken
         j = (j + 1) & mask
-        if b.h_slot[j] == -1:
+        if b.hx[j, 2] == -1:
             break
-        k = _home(b, b.h_id[j], b.h_owner[j])
+        k = _home(b, b.hx[j, 0], b.hx[j, 1])
         if i <= j:
             stays = i < k <= j
         else:
             stays = k > i or k <= j
         if stays:
             continue
-        b.h_id[i] = b.h_id[j]
-        b.h_owner[i] = b.h_owner[j]
-        b.h_slot[i] = b.h_slot[j]
+        b.hx[i, 0] = b.hx[j, 0]
+        b.hx[i, 1] = b.hx[j, 1]
+        b.hx[i, 2] = b.hx[j, 2]
         i = j
-    b.h_slot[i] = -1
+    b.hx[i, 2] = -1
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------
@@ -193,11 +197,11 @@ def _account(b, owner, instr, side, qty, price):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _next_ask(b, instr, start):
-    L = b.lv_head.shape[1]
+    L = b.lv.shape[1]
     if b.n_rest[instr, 1] == 0:
         return L
     k = start
-    while k < L and b.lv_head[instr, k] == -1:
+    while k < L and b.lv[instr, k, 0] == -1:
         k += 1
     return k
 
@@ -207,7 +211,7 @@ def _next_bid(b, instr, start):
     if b.n_rest[instr, 0] == 0:
         return -1
     k = start
-    while k >= 0 and b.lv_head[instr, k] == -1:
+    while k >= 0 and b.lv[instr, k, 0] == -1:
         k -= 1
     return k
 
@@ -215,25 +219,25 @@ def _next_bid(b, instr, start):
 @njit(cache=True, _nrt=False, inline="always")
 def _unlink(b, slot):
     """Remove a resting order from its level, the id index and the pool."""
-    instr = b.p_instr[slot]
-    lvl = b.p_level[slot]
-    prv = b.p_prev[slot]
-    nxt = b.p_next[slot]
+    instr = b.pool[slot, Q_INSTR]
+    lvl = b.pool[slot, Q_LEVEL]
+    prv = b.pool[slot, Q_PREV]
+    nxt = b.pool[slot, Q_NEXT]
     if prv == -1:
-        b.lv_head[instr, lvl] = nxt
+        b.lv[instr, lvl, 0] = nxt
     else:
-        b.p_next[prv] = nxt
+        b.pool[prv, Q_NEXT] = nxt
     if nxt == -1:
-        b.lv_tail[instr, lvl] = prv
+        b.lv[instr, lvl, 1] = prv
     else:
-        b.p_prev[nxt] = prv
-    b.lv_qty[instr, lvl] -= b.p_qty[slot]
-    sd = 0 if b.p_side[slot] > 0 else 1
+        b.pool[nxt, Q_PREV] = prv
+    b.lv[instr, lvl, 2] -= b.pool[slot, Q_QTY]
+    sd = 0 if b.pool[slot, Q_SIDE] > 0 else 1
     b.n_rest[instr, sd] -= 1
-    _h_delete(b, b.p_owner[slot], b.p_id[slot])
+    _h_delete(b, b.pool[slot, Q_OWNER], b.pool[slot, Q_ID])
     b.free[b.meta[M_NFREE]] = slot
     b.meta[M_NFREE] += 1
-    if b.lv_head[instr, lvl] == -1:
+    if b.lv[instr, lvl, 0] == -1:
         if sd == 0 and b.best_bid[instr] == lvl:
             b.best_bid[instr] = _next_bid(b, instr, lvl - 1)
         elif sd == 1 and b.best_ask[instr] == lvl:
@@ -251,7 +255,7 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
     """
     b.meta[M_ORDERS] += 1
     n_instr = b.tick.shape[0]
-    L = b.lv_head.shape[1]
+    L = b.lv.shape[1]
     if otype == ORDER_CANCEL:
         slot = lookup(b, owner, target)
         if slot < 0:
@@ -259,9 +263,9 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
             n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_REJECTED, side, REJECT_UNKNOWN_ORDER, 0, 0,
                           price, t)
             return n_out, n_tr, np.int64(0)
-        ci = np.int64(b.p_instr[slot])
-        px = level_price(b, ci, b.p_level[slot])
-        cside = b.p_side[slot]
+        ci = np.int64(b.pool[slot, Q_INSTR])
+        px = level_price(b, ci, b.pool[slot, Q_LEVEL])
+        cside = b.pool[slot, Q_SIDE]
         _unlink(b, slot)
         b.meta[M_CANCELS] += 1
         n_out = _emit(b, out, n_out, target, owner, ci, EXEC_CANCELED, cside, 0, 0, 0, px, t)
@@ -292,24 +296,15 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
     lpx = 0.0 if otype == ORDER_MARKET else level_price(b, instr, lvl)
     n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_ACK, side, 0, 0, qty, lpx, t)
     rem = qty
-    if side > 0:
-        while rem > 0 and b.best_ask[instr] <= lvl:
-            k = b.best_ask[instr]
-            px = level_price(b, instr, k)
-            while rem > 0 and b.lv_head[instr, k] != -1:
-                m = b.lv_head[instr, k]
-                f = min(rem, b.p_qty[m])
-                rem, n_out, n_tr = _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades,
-                                          n_tr)
-    else:
-        while rem > 0 and b.best_bid[instr] >= lvl:
-            k = b.best_bid[instr]
-            px = level_price(b, instr, k)
-            while rem > 0 and b.lv_head[instr, k] != -1:
-                m = b.lv_head[instr, k]
-                f = min(rem, b.p_qty[m])
-                rem, n_out, n_tr = _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades,
-                                          n_tr)
+    while rem > 0:  # one matching loop for both sides keeps a single inlined copy of _match
+        k = np.int64(b.best_ask[instr]) if side > 0 else np.int64(b.best_bid[instr])
+        if (side > 0 and k > lvl) or (side < 0 and k < lvl):
+            break
+        px = level_price(b, instr, k)
+        while rem > 0 and b.lv[instr, k, 0] != -1:
+            m = b.lv[instr, k, 0]
+            f = min(rem, b.pool[m, Q_QTY])
+            rem, n_out, n_tr = _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_tr)
     if rem > 0:
         if otype != ORDER_LIMIT:
             n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_EXPIRED, side, 0, 0, 0, lpx, t)
@@ -326,10 +321,10 @@ def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_t
     """Fill ``f`` shares of the incoming order against resting slot ``m`` at ``px``."""
     b.meta[M_MATCHES] += 1
     rem -= f
-    mowner = b.p_owner[m]
-    mid = b.p_id[m]
-    mside = b.p_side[m]
-    mleft = b.p_qty[m] - f
+    mowner = b.pool[m, Q_OWNER]
+    mid = b.pool[m, Q_ID]
+    mside = b.pool[m, Q_SIDE]
+    mleft = b.pool[m, Q_QTY] - f
     n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_FILL if rem == 0 else EXEC_PARTIAL, side, 0, f, rem,
                   px, t)
     n_out = _emit(b, out, n_out, mid, mowner, instr, EXEC_FILL if mleft == 0 else EXEC_PARTIAL, mside, 0, f,
@@ -351,8 +346,8 @@ def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_t
     if mleft == 0:
         _unlink(b, m)
     else:
-        b.p_qty[m] = mleft
-        b.lv_qty[instr, b.p_level[m]] -= f
+        b.pool[m, Q_QTY] = mleft
+        b.lv[instr, b.pool[m, Q_LEVEL], 2] -= f
     return rem, n_out, n_tr
 
 
@@ -360,22 +355,21 @@ def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_t
 def _rest(b, oid, owner, instr, side, lvl, qty, t):
     b.meta[M_NFREE] -= 1
     s = b.free[b.meta[M_NFREE]]
-    b.p_id[s] = oid
-    b.p_owner[s] = owner
-    b.p_instr[s] = instr
-    b.p_side[s] = side
-    b.p_level[s] = lvl
-    b.p_qty[s] = qty
-    b.p_ts[s] = t
-    b.p_next[s] = -1
-    tail = b.lv_tail[instr, lvl]
-    b.p_prev[s] = tail
+    b.pool[s, Q_ID] = np.int64(oid)
+    b.pool[s, Q_OWNER] = owner
+    b.pool[s, Q_INSTR] = instr
+    b.pool[s, Q_SIDE] = side
+    b.pool[s, Q_LEVEL] = lvl
+    b.pool[s, Q_QTY] = qty
+    b.pool[s, Q_NEXT] = -1
+    tail = b.lv[instr, lvl, 1]
+    b.pool[s, Q_PREV] = tail
     if tail == -1:
-        b.lv_head[instr, lvl] = s
+        b.lv[instr, lvl, 0] = s
     else:
-        b.p_next[tail] = s
-    b.lv_tail[instr, lvl] = s
-    b.lv_qty[instr, lvl] += qty
+        b.pool[tail, Q_NEXT] = s
+    b.lv[instr, lvl, 1] = s
+    b.lv[instr, lvl, 2] += qty
     _h_insert(b, owner, oid, s)
     if side > 0:
         b.n_rest[instr, 0] += 1
@@ -422,10 +416,10 @@ def shares_ahead(b, owner, oid):
     if s < 0:
         return np.int64(-1)
     total = np.int64(0)
-    k = b.p_prev[s]
+    k = b.pool[s, Q_PREV]
     while k != -1:
-        total += b.p_qty[k]
-        k = b.p_prev[k]
+        total += b.pool[k, Q_QTY]
+        k = b.pool[k, Q_PREV]
     return total
 
 
@@ -433,11 +427,11 @@ def shares_ahead(b, owner, oid):
 def level_orders(b, instr, lvl, out_owner, out_id, out_qty):
     """Copy the FIFO queue of one level into the given arrays; returns the count."""
     n = 0
-    k = b.lv_head[instr, lvl]
+    k = b.lv[instr, lvl, 0]
     while k != -1 and n < out_id.shape[0]:
-        out_owner[n] = b.p_owner[k]
-        out_id[n] = b.p_id[k]
-        out_qty[n] = b.p_qty[k]
+        out_owner[n] = b.pool[k, Q_OWNER]
+        out_id[n] = b.pool[k, Q_ID]
+        out_qty[n] = b.pool[k, Q_QTY]
         n += 1
-        k = b.p_next[k]
+        k = b.pool[k, Q_NEXT]
     return n

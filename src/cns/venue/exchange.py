@@ -29,7 +29,7 @@ from cns.market.sim import (
     OWNER_MARKET_MAKER,
     OWNER_TAKERS,
     MarketConfig,
-    competitor_schedule,
+    competitor_plan,
     impact_schedule,
 )
 from cns.market import sim_kernels as S
@@ -48,6 +48,7 @@ class SimConfig:
     entry_latency_ns: int = 20_000  # order sent at t reaches the venue at t + entry_latency_ns
     md_latency_ns: int = 50_000  # quotes reach the trader md_latency_ns after they change
     levels: int = 4096  # price levels per instrument band (ticks)
+    tick_bp: float = 5.0  # tick ≈ this many bp of the opening price (5 bp x 4096 levels: band ≈ ±100 %)
     order_capacity: int = 1 << 17  # resting orders, all instruments together
     quote_history: int = 64  # remembered quote changes per instrument (md latency lookback)
     snapshot_ns: int = 100_000_000  # interval of the mid/fundamental snapshots kept for plots
@@ -82,28 +83,39 @@ class ExchangeSimulator:
         self.owner_names = ("cns", "market_maker", "takers") + tuple(c.name for c in mk.competitors)
         emit = np.zeros(self.n_owners, np.uint8)
         emit[OWNER_CNS] = 1
-        self.book = allocate_book(ref, levels=cfg.levels, capacity=cfg.order_capacity,
+        self.book = allocate_book(ref, tick_bp=cfg.tick_bp, levels=cfg.levels, capacity=cfg.order_capacity,
                                   tracked_owners=self.n_owners, emit=emit)
         imp_t, imp_i, imp_f = impact_schedule(stories, n)
-        actions = competitor_schedule(stories, mk, n, self._rng)
+        plan = competitor_plan(stories, mk, n, self._rng)
         par = np.zeros(S.PAR_SIZE)
         par[S.P_VOL] = mk.flow.vol_per_sqrt_s
         par[S.P_HALF_SPREAD] = mk.flow.mm_half_spread_bp * 1e-4
         par[S.P_CROSS_TICKS] = mk.flow.taker_cross_ticks
         par[S.P_AGGRESSION] = mk.aggression_bp * 1e-4
         par[S.P_SNAPSHOT_NS] = cfg.snapshot_ns
+        par[S.P_HOLD_NS] = mk.hold_ns
+        par[S.P_REFILL_NS] = mk.flow.mm_refill_ns
+        par[S.P_SKEW] = mk.flow.mm_skew_bp * 1e-4
+        par[S.P_SKEW_DECAY_NS] = mk.flow.mm_skew_decay_ns
         n1, d, r = n + 1, mk.flow.mm_levels, cfg.quote_history
         cur = np.zeros(S.CUR_SIZE, np.int64)
         cur[S.C_NOW] = cfg.start_ns
         cur[S.C_NEXT_SNAP] = cfg.start_ns
+        cur[S.C_OPEN_POS] = 1
         self.state = S.SimArrays(
             fund=ref.copy(), fund_t=np.full(n1, cfg.start_ns, np.int64), ref_px=ref,
             mm_id=np.zeros((n1, 2, d), np.uint64), mm_lvl=np.full((n1, 2, d), -1, np.int32),
             mm_qty=lot_sizes(ref, mk.flow.mm_level_notional_usd),
+            mm_shift=np.zeros(n1), mm_shift_t=np.full(n1, cfg.start_ns, np.int64),
+            rq_t=np.zeros(n1, np.int64), rq_i=np.zeros(n1, np.int64), rq_pending=np.zeros(n1, np.uint8),
             tk_qty=lot_sizes(ref, mk.flow.taker_notional_usd).astype(np.float64),
             q_ts=np.zeros((n1, r), np.int64), q_bid=np.full((n1, r), np.nan), q_ask=np.full((n1, r), np.nan),
             q_cnt=np.zeros(n1, np.int64), q_last=np.zeros((n1, 2), np.int32),
-            imp_t=imp_t, imp_instr=imp_i, imp_factor=imp_f, actions=actions, cur=cur, par=par)
+            imp_t=imp_t, imp_instr=imp_i, imp_factor=imp_f,
+            cp_first=plan.first_ns, cp_impact=plan.impact_ns, cp_instr=plan.instrument, cp_side=plan.side,
+            cp_take=plan.take, cp_lat=plan.latency_ns, cp_notional=plan.notional_usd, cp_exit=plan.exit_order,
+            cp_exit_len=plan.exit_len, cp_pos=np.zeros((2, len(mk.competitors)), np.int64),
+            req=np.zeros(4 * d + 2, ORDER_DTYPE), cur=cur, par=par)
         self._stream = BackgroundStream(n, mk.flow, self._rng, cfg.start_ns)
         n_snap = 1024
         self._io = S.SimIO(*self._stream.next_chunk(), ext=np.zeros(0, ORDER_DTYPE), ext_at=np.zeros(0, np.int64),
@@ -113,10 +125,7 @@ class ExchangeSimulator:
         self._reports: list[np.ndarray] = []
         self.late_orders = 0
         self.stale_quote_lookups = 0
-        need = int(n * (2 * d + 2 * d * 3) + 16)
-        if need > self._io.out.shape[0] or need > self._io.trades.shape[0]:
-            self._io = self._io._replace(out=np.zeros(need, EXEC_DTYPE), trades=np.zeros(2 * need, TRADE_DTYPE))
-        S.open_market(self.book, self.state, self._io, cfg.start_ns)
+        self.advance_to(cfg.start_ns)  # opening quotes on every instrument
 
     # ---- driving ---------------------------------------------------------------------------------------------
 
@@ -212,7 +221,7 @@ class ExchangeSimulator:
     def mark_prices(self) -> np.ndarray:
         """Live mark per ticker code: mid, else last trade, else the opening price (index 0 NaN)."""
         b = self.book
-        L = b.lv_head.shape[1]
+        L = b.lv.shape[1]
         bb, ba = b.best_bid.astype(np.int64), b.best_ask.astype(np.int64)
         mid = 0.5 * ((b.base_tick + bb) * b.tick + (b.base_tick + ba) * b.tick)
         mid[(bb < 0) | (ba >= L)] = np.nan
@@ -259,7 +268,7 @@ class ExchangeSimulator:
         return {
             "orders": int(m[K.M_ORDERS]), "matches": int(m[K.M_MATCHES]), "cancels": int(m[K.M_CANCELS]),
             "rejects": int(m[K.M_REJECTS]), "resting": int(self.book.n_rest.sum()),
-            "requotes": int(c[S.C_REQUOTES]), "taker_orders": int(c[S.C_TAKERS]),
+            "requotes": int(c[S.C_REQUOTES]), "refills": int(c[S.C_REFILLS]), "taker_orders": int(c[S.C_TAKERS]),
             "taker_skips": int(c[S.C_TAKER_SKIPS]), "competitor_orders": int(c[S.C_ACTIONS]),
             "competitor_skips": int(c[S.C_ACTION_SKIPS]), "external_orders": int(c[S.C_EXT]),
             "impacts": int(c[S.C_IMPACTS]), "quote_changes": int(c[S.C_QUOTE_CHANGES]),

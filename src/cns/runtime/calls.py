@@ -1,0 +1,162 @@
+"""Calls of a :class:`~cns.runtime.node.Node`: ``call`` (plain Python), ``acall`` (async handlers), ``reply``, and
+``run_in`` (run a function inside a process at a safe point in mailbox order, for hot code loading).
+
+A call is a :class:`From` record put in the callee's mailbox; the callee answers with ``reply`` (only the first
+reply counts). A plain-Python ``call`` runs the scheduler until the record is done; an ``acall`` parks the
+calling process until ``reply``/``_fail_call`` wakes it. A ``run_in`` request is a :class:`_RunIn` marker
+(a ``From`` subclass) queued behind the messages already waiting and served by the scheduler's slow path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .aio import _Wait
+from .errors import CallTimeout, NoProc, NotInProcess
+from .process import NOPROC, Actor, From, Pid, _RunIn
+
+__all__ = ["CallsMixin"]
+
+_CHECK_EVERY = 256  # turns between clock reads while busy (timers, call deadlines)
+
+
+class CallsMixin:
+    """Call/reply/run_in methods of :class:`~cns.runtime.node.Node`."""
+
+    _current: Pid | None
+    _runq: deque[Pid]
+    _timers: list[Any]
+    _pending: set[From]
+    _sysreq: dict[Pid, int]
+
+    if TYPE_CHECKING:
+        def _resolve(self, dest: Any) -> Pid: ...
+        def send(self, dest: Pid | str, msg: Any) -> None: ...
+        def _schedule(self, p: Pid) -> None: ...
+        def _turn(self, p: Pid) -> None: ...
+        def _run(self, until: From | None, deadline: int | None, sleep: bool) -> bool: ...
+        def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None: ...
+
+    def call(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> Any:
+        """Request/reply from plain Python: runs the scheduler until the reply and returns it.
+
+        Raises :class:`NoProc` if ``dest`` is dead/unknown or exits before replying, :class:`CallTimeout`
+        after ``timeout`` s (or at once when the node is idle with nothing left that could reply). Inside a
+        handler use ``await node.acall(...)`` instead (raises :class:`NotInProcess` here).
+        """
+        if self._current is not None:
+            raise NotInProcess(f"node.call from inside {self._current!r}: make the handler async and await acall")
+        p = dest if dest.__class__ is Pid else self._resolve(dest)
+        mb = p.mbox  # type: ignore[union-attr]
+        if mb is None:
+            raise NoProc(p)
+        c = From(None, p, request)  # type: ignore[arg-type]
+        mb.append(c)
+        if not p.scheduled:  # type: ignore[union-attr]
+            p.scheduled = True  # type: ignore[union-attr]
+            self._runq.append(p)  # type: ignore[arg-type]
+        runq = self._runq
+        if not self._timers:  # fast path: no clock read while the reply comes within a few turns
+            turn, popleft, n = self._turn, runq.popleft, _CHECK_EVERY
+            while runq and n:
+                turn(popleft())
+                if c.done:
+                    break
+                n -= 1
+        if not c.done and not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
+            if p.mbox is None:
+                raise NoProc(p, p.exit_reason)
+            raise CallTimeout(p, timeout)
+        if c.error is not None:
+            raise c.error
+        return c.value
+
+    def acall(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> _Wait:
+        """Awaitable call from inside an ``async`` handler: ``reply = await node.acall(pid, req)``."""
+        me = self._current
+        if me is None:
+            raise NotInProcess("acall outside a process; use node.call")
+        p = self._resolve(dest)
+        c = From(me, p, request)
+        w = _Wait(c, timeout, CallTimeout(p, timeout))
+        if p.mbox is None:
+            c.done, c.error = True, NoProc(p, p.exit_reason or NOPROC)
+        else:
+            self._pending.add(c)
+            self.send(p, c)
+        if c.done:  # an error, or a reply already given synchronously
+            w.ready = True
+            if c.error is not None:
+                raise c.error
+            w.value = c.value
+        return w
+
+    def reply(self, from_: From, value: Any) -> None:
+        """Answer a call (only the first reply counts; replies to given-up callers are dropped)."""
+        if from_.done:
+            return
+        from_.done = True
+        from_.value = value
+        c = from_.caller
+        if c is not None:
+            self._pending.discard(from_)
+            self._wake(c, from_, value, None)
+
+    def _fail_call(self, from_: From, exc: BaseException) -> None:
+        if from_.done:
+            return
+        from_.done = True
+        from_.error = exc
+        if from_.caller is not None:
+            self._pending.discard(from_)
+            self._wake(from_.caller, from_, None, exc)
+
+    def run_in(self, dest: Pid | str, fn: Callable[[Any], Any], timeout: float = 5.0) -> Any:
+        """Run ``fn(actor)`` inside the process at a safe point in mailbox order; return its result.
+
+        The request is queued *behind the messages already in the mailbox*: those are handled by the current
+        code, then ``fn`` runs (between two messages, never while a handler is parked), then every later
+        message -- including all messages queued while this call waits -- is handled after it. No message is
+        skipped or handled twice. For hot code loading: after ``fn`` returns the handler is re-bound
+        (``actor.receive``), so ``fn`` may swap ``actor.__class__``; the rest of the same batch already uses the
+        new handler. An exception from ``fn`` is raised here; the process keeps running. Raises
+        :class:`NoProc` if the process exits first, :class:`CallTimeout` after ``timeout`` s. Called from plain
+        Python only (it runs the scheduler like :meth:`call`).
+        """
+        if self._current is not None:
+            raise NotInProcess("run_in from inside a handler")
+        p = self._resolve(dest)
+        if p.mbox is None:
+            raise NoProc(p)
+        c = _RunIn(None, p, fn)
+        list.append(p.mbox, c)  # bypasses a bounded mailbox's limit, like system messages
+        self._sysreq[p] = self._sysreq.get(p, 0) + 1
+        self._schedule(p)
+        if not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
+            if p.mbox is None:
+                raise NoProc(p, p.exit_reason)
+            c.done = True  # withdrawn: the marker is skipped when its turn comes, fn never runs
+            raise CallTimeout(p, timeout)
+        if c.error is not None:
+            raise c.error
+        return c.value
+
+    def _serve_run_in(self, p: Pid, c: From) -> None:
+        n = self._sysreq.get(p, 0) - 1
+        if n > 0:
+            self._sysreq[p] = n
+        else:
+            self._sysreq.pop(p, None)
+        if c.done:  # the caller timed out and withdrew the request
+            return
+        try:
+            v = c.request(p.actor)
+        except Exception as e:  # noqa: BLE001 - handed to the caller
+            self._fail_call(c, e)
+        else:
+            self.reply(c, v)
+        if isinstance(p.actor, Actor):
+            p.handler = p.actor.receive
