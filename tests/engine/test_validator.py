@@ -22,8 +22,13 @@ DICTS, TABLES, ODD = extended_news_inputs()
 
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory: pytest.TempPathFactory) -> NewsValidator:
-    return NewsValidator.load("rules/news.ttl", cache_dir=tmp_path_factory.mktemp("kernels"), dictionaries=DICTS,
-                              tables=TABLES, sample_every=16)
+    return NewsValidator.load(
+        "rules/news.ttl",
+        cache_dir=tmp_path_factory.mktemp("kernels"),
+        dictionaries=DICTS,
+        tables=TABLES,
+        sample_every=16,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +51,17 @@ def test_accounting_adds_up(validator: NewsValidator, stream: np.ndarray) -> Non
     assert s.rejected_at_ingress == int((handler == HANDLER_INGRESS).sum())
     assert s.violations == int((verdict == VERDICT_VIOLATES).sum()) == int((code != 0).sum())
     assert set(np.unique(verdict)) <= {VERDICT_CONFORMS, VERDICT_VIOLATES, VERDICT_ELIDED}
-    expected_elided = (stream["kind"] == KIND_HEARTBEAT) | (stream["flags"] & 1 != 0) | (stream["confidence"] == 0)
+    expected_elided = (
+        (stream["kind"] == KIND_HEARTBEAT) | (stream["flags"] & 1 != 0) | (stream["confidence"] == 0)
+    )
     np.testing.assert_array_equal(verdict == VERDICT_ELIDED, expected_elided)
     assert 0.3 < s.zero_tick_ratio < 0.7  # what the generated mix yields, not a constant
     assert s.ingress_cycles > 0 and s.dispatch_cycles > 0
     assert s.elided_cycles_per_signal < s.processed_cycles_per_signal
     live = handler[(handler != HANDLER_ELIDED) & (handler != HANDLER_INGRESS)]
-    np.testing.assert_array_equal(live, stream["kind"][(handler != HANDLER_ELIDED) & (handler != HANDLER_INGRESS)])
+    np.testing.assert_array_equal(
+        live, stream["kind"][(handler != HANDLER_ELIDED) & (handler != HANDLER_INGRESS)]
+    )
 
 
 def test_sampled_records_get_stamps_and_budget_counts(validator: NewsValidator, stream: np.ndarray) -> None:
@@ -68,7 +77,9 @@ def test_sampled_records_get_stamps_and_budget_counts(validator: NewsValidator, 
     assert s2.sampled == s2.processed and s2.budget_violations == s2.sampled
     lax = NewsValidator(validator.artifact, sample_every=1, budget_cycles=10**9)
     lax.bind(DICTS, TABLES)
-    assert lax.process(stream, *(np.empty(len(stream), t) for t in (np.uint8, np.uint16))).budget_violations == 0
+    assert (
+        lax.process(stream, *(np.empty(len(stream), t) for t in (np.uint8, np.uint16))).budget_violations == 0
+    )
 
 
 def test_validate_one_agrees_with_batches(validator: NewsValidator, stream: np.ndarray) -> None:

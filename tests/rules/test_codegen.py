@@ -22,7 +22,9 @@ from cns.signals.synth import extended_news_inputs, synth_news
 PREFIX = """@prefix cns: <https://w3id.org/cns/ns#> . @prefix sh: <http://www.w3.org/ns/shacl#> .
 @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
 """
-SMALL = PREFIX + """
+SMALL = (
+    PREFIX
+    + """
 cns:E a sh:NodeShape ; sh:targetClass cns:EarningsReport ;
   sh:property [ sh:path cns:epsActual ; sh:minCount 1 ; sh:maxCount 1 ; sh:datatype xsd:double ] .
 cns:K a sh:NodeShape ; sh:targetClass cns:Article ;
@@ -34,6 +36,7 @@ cns:Beat a sh:NodeShape ; sh:targetClass cns:Heartbeat ; sh:property [ sh:path c
 cns:H a sh:NodeShape ; sh:targetClass cns:Evidence ;
   sh:property [ sh:path cns:evidenceHash ; sh:pattern "^[0-9]{64}$" ] .
 """
+)
 
 
 def test_optimiser_passes_on_the_record_binding(tmp_path: Path) -> None:
@@ -67,13 +70,18 @@ def test_constant_handlers_and_digest_alphabet(tmp_path: Path) -> None:
     verdict, code = np.empty(3, np.uint8), np.empty(3, np.uint16)
     v.process(b, verdict, code)
     assert list(verdict) == [0, 1, 1]
-    assert v.explain(int(code[1])).shape.startswith("cns:H") and v.explain(int(code[2])).shape.startswith("cns:E")
+    assert v.explain(int(code[1])).shape.startswith("cns:H") and v.explain(int(code[2])).shape.startswith(
+        "cns:E"
+    )
 
 
 def test_constant_handler_is_elided_at_dispatch(tmp_path: Path) -> None:
     p = tmp_path / "e.ttl"
-    p.write_text(PREFIX + """cns:E a sh:NodeShape ; sh:targetClass cns:EarningsReport ;
-      sh:property [ sh:path cns:epsActual ; sh:minCount 1 ] .""")
+    p.write_text(
+        PREFIX
+        + """cns:E a sh:NodeShape ; sh:targetClass cns:EarningsReport ;
+      sh:property [ sh:path cns:epsActual ; sh:minCount 1 ] ."""
+    )
     art = compile_artifact(load_shapes(p), p, tmp_path / "e.cnsk")
     meta = json.loads(art.read_text())
     assert set(meta["handlers"]["constant"]) == {0, 2, 3, 4, 5, 6, 7, 8}
@@ -82,12 +90,18 @@ def test_constant_handler_is_elided_at_dispatch(tmp_path: Path) -> None:
 
 def test_unsupported_constraint_says_where(tmp_path: Path) -> None:
     p = tmp_path / "bad.ttl"
-    p.write_text(PREFIX + """cns:S a sh:NodeShape ; sh:targetClass cns:Article ;
-      sh:property [ sh:path cns:publishedAt ; sh:equals cns:receivedAt ] .""")
+    p.write_text(
+        PREFIX
+        + """cns:S a sh:NodeShape ; sh:targetClass cns:Article ;
+      sh:property [ sh:path cns:publishedAt ; sh:equals cns:receivedAt ] ."""
+    )
     with pytest.raises(UnsupportedComponent, match=r"cns:S / sh:property\[1\].*sh:equals"):
         compile_artifact(load_shapes(p), p, tmp_path / "bad.cnsk")
-    p.write_text(PREFIX + """cns:S a sh:NodeShape ; sh:targetClass cns:Evidence ;
-      sh:property [ sh:path cns:evidenceHash ; sh:pattern "^(ab)+$" ] .""")
+    p.write_text(
+        PREFIX
+        + """cns:S a sh:NodeShape ; sh:targetClass cns:Evidence ;
+      sh:property [ sh:path cns:evidenceHash ; sh:pattern "^(ab)+$" ] ."""
+    )
     with pytest.raises(UnsupportedComponent, match="raw bytes"):
         compile_artifact(load_shapes(p), p, tmp_path / "bad.cnsk")
 
@@ -111,9 +125,23 @@ def test_second_start_loads_the_cached_artifact(tmp_path: Path) -> None:
         "v = NewsValidator.load('rules/news.ttl', cache_dir=sys.argv[1]); "
         "print(json.dumps([v.was_cached, v.load_seconds]))"
     )
-    first = json.loads(subprocess.run([sys.executable, "-c", snippet, str(cache)], capture_output=True, text=True,
-                                      check=True, timeout=240).stdout)
-    again = json.loads(subprocess.run([sys.executable, "-c", snippet, str(cache)], capture_output=True, text=True,
-                                      check=True, timeout=240).stdout)
+    first = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", snippet, str(cache)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=240,
+        ).stdout
+    )
+    again = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", snippet, str(cache)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=240,
+        ).stdout
+    )
     assert first[0] is True and again[0] is True
     assert list((cache / "__pycache__").glob("*.nbi"))  # Numba's on-disk cache of the generated kernels

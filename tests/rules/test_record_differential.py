@@ -25,35 +25,51 @@ SHAPES_GRAPH = Graph().parse(SHAPES)
 
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory: pytest.TempPathFactory) -> NewsValidator:
-    return NewsValidator.load(SHAPES, cache_dir=tmp_path_factory.mktemp("kernels"), dictionaries=DICTS,
-                              tables=TABLES)
+    return NewsValidator.load(
+        SHAPES, cache_dir=tmp_path_factory.mktemp("kernels"), dictionaries=DICTS, tables=TABLES
+    )
 
 
 _T = 1_700_000_000_000_000_000
 # steps of 1 µs: the graph validator compares integers as float64 (ulp 256 ns at 1.7e18), see the report
 times = st.one_of(st.just(0), st.integers(-10, 10).map(lambda k: _T + 1000 * k))
 finite = st.floats(-0.5, 1.5, allow_nan=False)
-record = st.fixed_dictionaries({
-    "kind": st.integers(1, 9),
-    "publish_ns": times, "receive_ns": times, "event_ns": times,
-    "source": st.sampled_from([0, 1, 2, 10, 18, *(c for k, c in ODD.items() if k != "bad_ticker")]),
-    "data_source": st.integers(0, len(DICTS["data_source"]) - 1),
-    "tickers": st.lists(st.sampled_from([1, 2, 3, 400, ODD["bad_ticker"]]), min_size=0, max_size=4),
-    "confidence": st.one_of(finite, st.just(float("nan")), st.just(1.0)),
-    "evidence_type": st.integers(0, 5),
-    "flags": st.sets(st.sampled_from([FLAG_STATISTICAL, FLAG_HAS_EVIDENCE, FLAG_DIRECT_QUOTE])).map(sum),
-    "hash": st.one_of(st.just(b"\0" * 32), st.binary(min_size=32, max_size=32)),
-    "eps_actual": st.one_of(st.just(float("nan")), st.floats(-5, 5)),
-    "rate": st.one_of(st.just(float("nan")), st.floats(-10, 30)),
-})
+record = st.fixed_dictionaries(
+    {
+        "kind": st.integers(1, 9),
+        "publish_ns": times,
+        "receive_ns": times,
+        "event_ns": times,
+        "source": st.sampled_from([0, 1, 2, 10, 18, *(c for k, c in ODD.items() if k != "bad_ticker")]),
+        "data_source": st.integers(0, len(DICTS["data_source"]) - 1),
+        "tickers": st.lists(st.sampled_from([1, 2, 3, 400, ODD["bad_ticker"]]), min_size=0, max_size=4),
+        "confidence": st.one_of(finite, st.just(float("nan")), st.just(1.0)),
+        "evidence_type": st.integers(0, 5),
+        "flags": st.sets(st.sampled_from([FLAG_STATISTICAL, FLAG_HAS_EVIDENCE, FLAG_DIRECT_QUOTE])).map(sum),
+        "hash": st.one_of(st.just(b"\0" * 32), st.binary(min_size=32, max_size=32)),
+        "eps_actual": st.one_of(st.just(float("nan")), st.floats(-5, 5)),
+        "rate": st.one_of(st.just(float("nan")), st.floats(-10, 30)),
+    }
+)
 
 
 def _batch(recs: list[dict]) -> np.ndarray:
     b = empty_news(len(recs))
     for i, r in enumerate(recs):
         b[i]["id"] = i + 1
-        for f in ("kind", "publish_ns", "receive_ns", "event_ns", "source", "data_source", "confidence",
-                  "evidence_type", "flags", "eps_actual", "rate"):
+        for f in (
+            "kind",
+            "publish_ns",
+            "receive_ns",
+            "event_ns",
+            "source",
+            "data_source",
+            "confidence",
+            "evidence_type",
+            "flags",
+            "eps_actual",
+            "rate",
+        ):
             b[i][f] = r[f]
         b[i]["n_tickers"] = len(r["tickers"])
         b[i]["tickers"][: len(r["tickers"])] = r["tickers"]
@@ -99,8 +115,12 @@ def _compare(validator: NewsValidator, b: np.ndarray) -> None:
         assert (src in bad_sources) == (ln in ref), (src, ref.get(ln))
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 @given(st.lists(record, min_size=40, max_size=60))
 def test_kernels_agree_with_pyshacl_and_graph_validator(validator: NewsValidator, recs: list[dict]) -> None:
     _compare(validator, _batch(recs))

@@ -54,7 +54,8 @@ def test_order_cannot_reach_the_venue_before_entry_latency():
 
 
 def test_quotes_are_seen_md_latency_late():
-    sim = sim_with(entry_latency_ns=0, md_latency_ns=50_000)
+    wide = MarketConfig(flow=FlowConfig(requote_hz=0.2, taker_hz=0.2, mm_half_spread_bp=20.0))
+    sim = sim_with(entry_latency_ns=0, md_latency_ns=50_000, market=wide)
     t = START + 2 * SEC
     sim.advance_to(t)
     bid0, ask0, _ = sim.reference_quotes(t + 50_000)
@@ -196,3 +197,18 @@ def test_buffers_grow_without_losing_events():
     assert np.array_equal(a.trades(), b.trades())
     assert np.array_equal(mid, b.snapshots()[1], equal_nan=True)
     assert a.stats()["trades"] == a.trades().shape[0] == a.stats()["matches"]
+
+
+def test_market_maker_refills_after_a_sweep_skewed_toward_the_aggressor():
+    flow = FlowConfig(requote_hz=0.01, taker_hz=0.01, mm_refill_ns=1_000_000)
+    market = MarketConfig(flow=flow, competitors=(Competitor("whale", 5_000, 1e7),))
+    sim = sim_with(story(3, 1.0, 3.0, 500_000_000), market=market, md_latency_ns=0)
+    hit = START + SEC + 5_000
+    sim.advance_to(hit - 1)
+    _, ask_before, _ = sim.reference_quotes(hit - 1)
+    sim.advance_to(hit + 500_000)
+    assert np.isnan(sim.reference_quotes(hit + 500_000)[1][3])  # the whale swept the whole ask ladder
+    sim.advance_to(hit + 1_000_000)
+    _, ask_after, ts = sim.reference_quotes(hit + 1_000_000)
+    assert ts[3] == hit + 1_000_000 and ask_after[3] > ask_before[3]  # refilled, higher
+    assert sim.stats()["refills"] == 1

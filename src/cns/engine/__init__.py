@@ -1,6 +1,7 @@
 """cns.engine: the BitActor tick loop over record batches (zero-tick elision, compiled handlers, ticks)."""
 
 from cns.engine.errors import EngineError
+from cns.engine.validator import HandlerStats, NewsValidator, TickStats, default_news_inputs
 from cns.rules.codegen_tickloop import (
     HANDLER_ELIDED,
     HANDLER_INGRESS,
@@ -8,7 +9,6 @@ from cns.rules.codegen_tickloop import (
     VERDICT_ELIDED,
     VERDICT_VIOLATES,
 )
-from cns.engine.validator import HandlerStats, NewsValidator, TickStats, default_news_inputs
 
 __all__ = [
     "EngineError",

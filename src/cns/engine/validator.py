@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,8 @@ from numba import typeof
 
 from cns.engine.errors import EngineError
 from cns.engine.tick_kernels import counter_overhead
-from cns.rules.codegen_tickloop import CHUNK, N_HSTATS, N_STATS
 from cns.rules.codegen import Artifact, compile_shapes_file
+from cns.rules.codegen_tickloop import CHUNK, N_HSTATS, N_STATS
 from cns.rules.record import ConstraintInfo, eval_value
 from cns.signals.clock import cycles_per_ns
 from cns.signals.dictionary import Dictionary
@@ -77,7 +76,9 @@ class TickStats:
         out = []
         for k, (cyc, cnt, over) in enumerate(self.handler_table.tolist()):
             name = self.handler_names[k] if k < len(self.handler_names) else "other"
-            out.append(HandlerStats(k, name, cnt, cyc / cnt if cnt else 0.0, over, k in self.constant_handlers))
+            out.append(
+                HandlerStats(k, name, cnt, cyc / cnt if cnt else 0.0, over, k in self.constant_handlers)
+            )
         return tuple(out)
 
     @property
@@ -157,7 +158,7 @@ class NewsValidator:
         self.load_seconds = 0.0
         self.was_cached = False
 
-    # -- construction -----------------------------------------------------------------------------------------
+    # -- construction ----------------------------------------------------------------------------------------
     @classmethod
     def load(
         cls,
@@ -192,12 +193,16 @@ class NewsValidator:
         """Bind dictionaries and per-code tables; builds every per-entry table and the ingress table."""
         for d in self.schema.dictionaries:
             if d not in dictionaries:
-                raise EngineError(f"schema {self.schema.name!r} needs dictionary {d!r}; got {sorted(dictionaries)}")
+                raise EngineError(
+                    f"schema {self.schema.name!r} needs dictionary {d!r}; got {sorted(dictionaries)}"
+                )
         for t in self.schema.tables:
             if t not in tables:
                 raise EngineError(f"schema {self.schema.name!r} needs table {t!r}; got {sorted(tables)}")
         self._dicts, self._tables = dictionaries, tables
-        self._sized = [dictionaries[d] for d in self.schema.dictionaries] + [tables[t] for t in self.schema.tables]
+        self._sized = [dictionaries[d] for d in self.schema.dictionaries] + [
+            tables[t] for t in self.schema.tables
+        ]
         self._lut_parts = []  # new dictionaries: nothing to extend
         self._rebuild()
         self._one_fn = None
@@ -208,7 +213,10 @@ class NewsValidator:
     def _rebuild(self) -> None:
         meta = self.artifact.meta
         old = self._lut_parts or [np.zeros(0, dtype=np.uint16)] * len(meta["luts"])
-        luts = [self._build_lut(spec["source"], spec["checks"], prev) for spec, prev in zip(meta["luts"], old)]
+        luts = [
+            self._build_lut(spec["source"], spec["checks"], prev)
+            for spec, prev in zip(meta["luts"], old, strict=True)
+        ]
         self._lut_parts = luts
         self._lut_off = np.zeros(2 * max(1, len(luts)), dtype=np.int64)
         pos = 0
@@ -246,7 +254,9 @@ class NewsValidator:
                 lut[i] = next((code for code, ok in preds if not ok(s)), 0)
             return lut
         if kind == "dict":
-            return extend_lut(prev if prev is not None else np.zeros(0, np.uint16), self._dicts[name].strings(), preds)
+            return extend_lut(
+                prev if prev is not None else np.zeros(0, np.uint16), self._dicts[name].strings(), preds
+            )
         return self._build_linked(checks)
 
     def _build_linked(self, checks: list[list]) -> np.ndarray:
@@ -262,8 +272,15 @@ class NewsValidator:
                 else:
                     t = self._tables[b.table]  # type: ignore[index]
                     values[b.property] = [int(t[code])] if code < len(t) and int(t[code]) >= 0 else []
-            types = {c.cls for c in classes if c.registered_table is None or (
-                code < len(self._tables[c.registered_table]) and int(self._tables[c.registered_table][code]) >= 0)}
+            types = {
+                c.cls
+                for c in classes
+                if c.registered_table is None
+                or (
+                    code < len(self._tables[c.registered_table])
+                    and int(self._tables[c.registered_table][code]) >= 0
+                )
+            }
             for vcode, op, param in checks:
                 if op == "class":
                     ok = param in types
@@ -271,8 +288,10 @@ class NewsValidator:
                     ok = True
                 else:
                     value_checks = param[1] if op == "conforms_if" else param
-                    ok = all((p in types) if o == "class" else eval_value(o, pa, values.get(p, []))
-                             for p, o, pa in value_checks)
+                    ok = all(
+                        (p in types) if o == "class" else eval_value(o, pa, values.get(p, []))
+                        for p, o, pa in value_checks
+                    )
                 if not ok:
                     lut[code] = vcode
                     break
@@ -284,7 +303,7 @@ class NewsValidator:
         v, c = np.zeros(1, np.uint8), np.zeros(1, np.uint16)
         self.process(self._one, v, c)
 
-    # -- hot path ---------------------------------------------------------------------------------------------
+    # -- hot path --------------------------------------------------------------------------------------------
     def process(
         self,
         batch: np.ndarray,
@@ -294,8 +313,8 @@ class NewsValidator:
         out_ns: np.ndarray | None = None,
     ) -> TickStats:
         """Validate ``batch``: per record ``out_verdict`` (uint8: 0 conforms, 1 violates, 2 elided),
-        ``out_code`` (uint16 violated constraint, see :meth:`explain`), optional ``out_handler`` (uint8 kind of
-        the handler, 254 rejected at ingress, 255 elided) and ``out_ns`` (int64, ``monotonic_ns`` stamp written
+        ``out_code`` (uint16 violated constraint, see :meth:`explain`), optional ``out_handler`` (uint8 kind
+        of the handler, 254 rejected at ingress, 255 elided) and ``out_ns`` (int64, ``monotonic_ns`` stamp
         for sampled records only; others untouched). Returns this batch's :class:`TickStats`."""
         n = len(batch)
         if batch.dtype != self.schema.dtype:
@@ -315,8 +334,18 @@ class NewsValidator:
         stats = np.zeros(N_STATS, dtype=np.int64)
         self._hstats[:] = 0
         self.artifact.module.tick(
-            batch, out_verdict, out_code, out_handler, out_ns, self._scratch, self._static, self._luts,
-            self._lut_off, self._params, self._hstats, stats,
+            batch,
+            out_verdict,
+            out_code,
+            out_handler,
+            out_ns,
+            self._scratch,
+            self._static,
+            self._luts,
+            self._lut_off,
+            self._params,
+            self._hstats,
+            stats,
         )
         return self._stats(stats)
 
@@ -329,25 +358,44 @@ class NewsValidator:
         fn = self._one_fn
         if fn is None or batch.dtype is not self._one_dtype:
             if batch.dtype != self.schema.dtype or batch.ndim != 1 or not batch.flags.c_contiguous:
-                raise EngineError(f"validate_one: batch must be a C-contiguous 1-D {self.schema.name!r} array")
+                raise EngineError(
+                    f"validate_one: batch must be a C-contiguous 1-D {self.schema.name!r} array"
+                )
             if not 0 <= index < len(batch):
                 raise EngineError(f"validate_one: index {index} outside the batch of {len(batch)}")
-            fn = self._one_fn = _entry_point(self.artifact.module.one, batch, index, self._static, self._luts,
-                                             self._lut_off)
+            fn = self._one_fn = _entry_point(
+                self.artifact.module.one, batch, index, self._static, self._luts, self._lut_off
+            )
             self._one_dtype = batch.dtype
         x = fn(batch, index, self._static, self._luts, self._lut_off)
         return x >> 16, x & 0xFFFF
 
-    # -- reporting --------------------------------------------------------------------------------------------
+    # -- reporting -------------------------------------------------------------------------------------------
     def _stats(self, s: np.ndarray) -> TickStats:
         ing, disp, n, proc, el, rej, viol, samp, over = s.tolist()
-        return TickStats(n, proc, el, rej, viol, ing, disp, samp, over, self.budget_cycles, self.cycles_per_ns,
-                         self._hstats.copy(), self._kind_names, self._constant)
+        return TickStats(
+            n,
+            proc,
+            el,
+            rej,
+            viol,
+            ing,
+            disp,
+            samp,
+            over,
+            self.budget_cycles,
+            self.cycles_per_ns,
+            self._hstats.copy(),
+            self._kind_names,
+            self._constant,
+        )
 
     def explain(self, code: int) -> ConstraintInfo:
         """What violation ``code`` means; raises :class:`EngineError` for an unknown code."""
         if code not in self._constraints:
-            raise EngineError(f"unknown violation code {code} (codes 1..{len(self._constraints)}, 65535 = unbound)")
+            raise EngineError(
+                f"unknown violation code {code} (codes 1..{len(self._constraints)}, 65535 = unbound)"
+            )
         return self._constraints[code]
 
     def linked_violations(self) -> dict[int, ConstraintInfo]:

@@ -25,15 +25,15 @@ class FlowConfig:
     """Background market activity; rates are per instrument per simulated second."""
 
     vol_per_sqrt_s: float = 1.2e-4  # fundamental volatility, fraction per sqrt(s) (~30 % a year)
-    requote_hz: float = 4.0  # market-maker requotes
+    requote_hz: float = 2.0  # market-maker requotes
     taker_hz: float = 1.0  # background taker orders
     mm_levels: int = 5  # price levels quoted per side
     mm_half_spread_bp: float = 2.0  # distance of the best quote from the fundamental, bp
     mm_level_notional_usd: float = 25_000.0  # size of each quoted level, USD
     taker_notional_usd: float = 5_000.0  # median taker order, USD (lognormal)
     taker_cross_ticks: int = 2  # takers send IOC limits this many ticks through the touch
-    mm_refill_ns: int = 1_000_000  # the market maker requotes this long after being traded against
-    mm_skew_bp: float = 5.0  # ...moving its quotes this far in the aggressor's direction per hit (bp)
+    mm_refill_ns: int = 0  # if > 0, the market maker also requotes this long after being traded against
+    mm_skew_bp: float = 5.0  # being traded against skews its next quotes this far toward the aggressor (bp)
     mm_skew_decay_ns: int = 2_000_000_000  # e-folding time of that skew; a story's impact resets it
     chunk_events: int = 1 << 16  # background events drawn per chunk
 

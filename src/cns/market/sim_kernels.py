@@ -329,7 +329,7 @@ def _after_hit(s, i, mm_bought, t):
     s.mm_shift_t[i] = t
     step = s.par[P_SKEW] if mm_bought < 0 else -s.par[P_SKEW]
     s.mm_shift[i] = min(max(s.mm_shift[i] + step, -0.2), 0.2)
-    if s.rq_pending[i] == 0:
+    if s.rq_pending[i] == 0 and s.par[P_REFILL_NS] > 0:
         k = s.cur[C_RQ_TAIL] % s.rq_t.shape[0]
         s.rq_t[k] = t + np.int64(s.par[P_REFILL_NS])
         s.rq_i[k] = i

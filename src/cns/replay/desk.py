@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cns.market.universe import InstrumentInfo
+from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import TradingConfig
 from cns.trading.pipeline import TradingPipeline
@@ -22,6 +23,23 @@ from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL
 from cns.venue.exchange import ExchangeSimulator, SimConfig
 
 SEC_NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeskConfig:
+    """The market a desk trades in and how it steps (times in ns since epoch, slices in ns)."""
+
+    trading: TradingConfig
+    sources: Dictionary
+    tickers: Dictionary
+    instruments: tuple[InstrumentInfo, ...]
+    stories: np.ndarray
+    start_ns: int
+    end_ns: int
+    seed: int
+    slice_ns: int = 1_000_000
+    sample_every: int = 1  # stamp every Nth decision/order in the signal and risk kernels
+    snapshot_ns: int = SEC_NS
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +59,7 @@ class DeskResult:
     pnl_t_s: np.ndarray  # simulated seconds since the open
     pnl_usd: np.ndarray  # realised + unrealised at each point
     venue: dict[str, int]
+    decisions: np.ndarray  # every decision the desk was given (DECISION_DTYPE), acted on or not
 
     @property
     def pnl_total(self) -> float:
@@ -54,30 +73,22 @@ class TradingDesk:
     the slice start (at most ``slice_ns`` + md latency old); ``snapshot_ns`` the P&L series interval.
     """
 
-    def __init__(
-        self,
-        config: TradingConfig,
-        sources: Dictionary,
-        tickers: Dictionary,
-        instruments: tuple[InstrumentInfo, ...],
-        stories: np.ndarray,
-        start_ns: int,
-        seed: int,
-        decision_latency_ns: int,
-        slice_ns: int = 1_000_000,
-        snapshot_ns: int = SEC_NS,
-    ) -> None:
-        self.pipeline = TradingPipeline(config, sources, tickers, n_instruments=len(instruments) + 1)
-        self.sim = ExchangeSimulator(instruments, stories, SimConfig(start_ns=start_ns), seed=seed)
-        self.start_ns = start_ns
+    def __init__(self, config: DeskConfig, decision_latency_ns: int) -> None:
+        c = config
+        self.pipeline = TradingPipeline(c.trading, c.sources, c.tickers, n_instruments=len(c.instruments) + 1)
+        self.sim = ExchangeSimulator(c.instruments, c.stories, SimConfig(start_ns=c.start_ns), seed=c.seed)
+        self.start_ns = c.start_ns
+        self.end_ns = c.end_ns
         self.decision_latency_ns = int(decision_latency_ns)
-        self.slice_ns = int(slice_ns)
-        self.snapshot_ns = int(snapshot_ns)
-        self._next_snapshot = start_ns
+        self.slice_ns = int(c.slice_ns)
+        self.snapshot_ns = int(c.snapshot_ns)
+        self.sample_every = c.sample_every
+        self._next_snapshot = c.start_ns
         self._orders = 0
         self._fills = 0
         self._sig_lat: list[np.ndarray] = []
         self._risk_lat: list[np.ndarray] = []
+        self._decisions: list[np.ndarray] = []
 
     # ---- stepping ------------------------------------------------------------------------------------------
     def _advance(self, t_ns: int) -> None:
@@ -98,10 +109,16 @@ class TradingDesk:
             self._fills += int(np.count_nonzero((execs["kind"] == EXEC_FILL) | (execs["kind"] == EXEC_PARTIAL)))
             self.pipeline.on_execs(execs)
 
-    def on_decisions(self, decisions: np.ndarray, sample_every: int = 1) -> None:
-        """Act on ``decisions`` (DECISION_DTYPE, sorted by ``ts_ns``), slice by slice in simulated time."""
+    def on_decisions(self, decisions: np.ndarray) -> None:
+        """Act on ``decisions`` (DECISION_DTYPE, sorted by ``ts_ns``), slice by slice in simulated time.
+
+        Only trade and contingency decisions can make orders; the others are recorded, not stepped through.
+        """
+        self._decisions.append(decisions)
+        decisions = decisions[(decisions["action"] == ACTION_TRADE) | (decisions["action"] == ACTION_CONTINGENCY)]
         if len(decisions) == 0:
             return
+        sample_every = self.sample_every
         act_at = decisions["ts_ns"] + self.decision_latency_ns
         slot = (act_at - self.start_ns) // self.slice_ns
         bounds = np.flatnonzero(np.diff(slot)) + 1
@@ -115,8 +132,10 @@ class TradingDesk:
             group = decisions[a:b]
             sig_lat = _sample_mask(len(group), sample_every)
             candidates = p.signal.orders(group, mid, lat_ns=sig_lat)
-            # every order of a decision is stamped when the desk acts on it
-            candidates["ts_ns"] = np.maximum(act_at[a:b].max(), t)
+            # each order is stamped when the desk acts on the decision that made it
+            by_id = np.argsort(group["news_id"], kind="stable")
+            k = np.searchsorted(group["news_id"][by_id], candidates["news_id"])
+            candidates["ts_ns"] = np.maximum(act_at[a:b][by_id[np.minimum(k, len(group) - 1)]], t)
             risk_lat = _sample_mask(len(candidates), sample_every)
             accepted, _ = p.risk.check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
             self._sig_lat.append(sig_lat)
@@ -125,8 +144,9 @@ class TradingDesk:
                 self.sim.submit(accepted)
                 self._orders += len(accepted)
 
-    def finish(self, end_ns: int) -> DeskResult:
-        """Run the venue to ``end_ns``, mark to market and summarise."""
+    def finish(self) -> DeskResult:
+        """Run the venue to the end of the replay, mark to market and summarise."""
+        end_ns = max(self.end_ns, self.sim.now_ns)
         self._advance(end_ns)
         p = self.pipeline
         mid = self.sim.mark_prices()
@@ -148,6 +168,7 @@ class TradingDesk:
             pnl_t_s=(series["ts_ns"] - self.start_ns) / SEC_NS,
             pnl_usd=series["realized"] + series["unrealized"],
             venue=self.sim.stats(),
+            decisions=_cat(self._decisions, DECISION_DTYPE),
         )
 
 
@@ -158,5 +179,5 @@ def _sample_mask(n: int, every: int) -> np.ndarray:
     return lat
 
 
-def _cat(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+def _cat(parts: list[np.ndarray], dtype: np.dtype | type = np.int64) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)

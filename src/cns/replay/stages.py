@@ -25,7 +25,9 @@ from cns.news.batch import Reject
 from cns.news.binary import BinaryLayout, parse_binary_chunk, rejects_from_status
 from cns.news.corroborate import Corroborator
 from cns.news.sentiment import LexiconTable, score_records
+from cns.news.corroborate_kernels import DECISION_DTYPE
 from cns.otp import GenServer
+from cns.replay.desk import DeskConfig, DeskResult, TradingDesk
 from cns.signals.dtypes import NEWS_DTYPE
 
 INGEST_STAGES = ("parse", "validate", "corroborate")
@@ -161,19 +163,34 @@ class CorroborateStage(GenServer):
         if len(decisions):
             self.cast(self.downstream, decisions)
 
-    def handle_call(self, request: str, from_: object) -> np.ndarray:
-        """``"flush"``: close every open cluster (end of stream) and return their decisions."""
-        return self.corroborator.flush(None)
+    def handle_call(self, request: str, from_: object) -> int:
+        """``"flush"``: close every open cluster (end of stream), cast their decisions; returns how many."""
+        closed = self.corroborator.flush(None)
+        if len(closed):
+            self.cast(self.downstream, closed)
+        return len(closed)
+
+
+@dataclass(frozen=True, slots=True)
+class TradePass:
+    """Request to the desk: trade the collected decisions once, acting ``latency_ns`` after each receipt."""
+
+    latency_ns: int
 
 
 class DeskStage(GenServer):
-    """Collects the decision stream; the trading desk replays it once the measured latency is known."""
+    """Collects the decision stream; on :class:`TradePass` it runs a :class:`TradingDesk` over all of it in
+    simulated time (a fresh venue and book each pass, so passes at different latencies see the same market)."""
 
-    def init(self) -> None:
+    def init(self, config: DeskConfig) -> None:
+        self.config = config
         self.batches: list[np.ndarray] = []
 
     def handle_cast(self, decisions: np.ndarray) -> None:
         self.batches.append(decisions)
 
-    def handle_call(self, request: str, from_: object) -> list[np.ndarray]:
-        return self.batches
+    def handle_call(self, request: TradePass, from_: object) -> DeskResult:
+        decisions = np.concatenate(self.batches) if self.batches else np.zeros(0, DECISION_DTYPE)
+        desk = TradingDesk(self.config, request.latency_ns)
+        desk.on_decisions(decisions[np.argsort(decisions["ts_ns"], kind="stable")])
+        return desk.finish()

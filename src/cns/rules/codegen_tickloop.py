@@ -1,15 +1,16 @@
-"""The BitActor tick loop (the engine's one kernel per batch), as Numba source spliced into every rule artifact
+"""The BitActor tick loop (the engine's one kernel per batch), as Numba source spliced into each artifact
 (kept in cns.rules so that cns.engine -> cns.rules -> cns.signals stays acyclic).
 
 One kernel per batch; per chunk of :data:`CHUNK` records (so the second pass finds them in L2), two passes:
 
 1. **Ingress** (every record): zero-tick elision (the schema's elided kinds, flag mask, zero fields) and the
    hoisted static checks as one table read ``static_tab[kind, source]`` (first violated static constraint per
-   (kind, source) pair). Live indices are compacted into ``scratch`` without a branch.
-2. **Dispatch** (live records only): the kind's compiled handler, spliced inline by codegen as an if/elif
-   chain on the kind (constant handlers are folded to ``code = 0``). Every ``sample_every``-th live record is timed with the cycle counter around its
-   handler (minus the measured counter overhead), charged to its handler, compared with the budget, and, if
-   ``stamps`` is non-empty, stamped with ``monotonic_ns()`` when its verdict is written.
+   (kind, source) pair). Live record indices go to per-kind buckets in ``scratch``.
+2. **Dispatch** (live records, kind by kind): the kind's compiled handler, spliced inline by codegen as an
+   if/elif chain on the kind (constant handlers are folded to ``code = 0``). Every ``sample_every``-th live
+   record is timed with the cycle counter around its handler (minus the measured counter overhead), charged
+   to its handler, compared with the budget, and, if ``stamps`` is non-empty, stamped with ``monotonic_ns()``
+   when its verdict is written.
 
 Outputs per record: ``verdict`` (0 conforms, 1 violates, 2 elided), ``vcode`` (violated constraint code, 0 if
 none) and ``handler`` (kind of the handler that ran; 254 = rejected at ingress, 255 = elided).
@@ -17,15 +18,24 @@ none) and ``handler`` (kind of the handler that ran; 254 = rejected at ingress, 
 chunk plus their counts, so dispatch runs kind by kind (the kind branch is predicted, not guessed).
 ``luts``/``lut_off``: every per-entry table concatenated (uint16) and ``[start, length]`` pairs;
 ``params`` (int64): [0] sample every N live records, [1] budget cycles, [2] counter overhead cycles.
-``stats`` (int64, cumulative): [0] ingress cycles, [1] dispatch cycles, [2] signals, [3] processed (dispatched),
+``stats`` (int64, cumulative): [0] ingress cycles, [1] dispatch cycles, [2] signals, [3] processed,
 [4] elided, [5] rejected at ingress, [6] violations (ingress + handlers), [7] sampled, [8] budget violations.
 ``hstats[k]`` (int64): [0] sampled cycles, [1] samples, [2] over-budget samples.
 """
 
 from __future__ import annotations
 
-__all__ = ["TICK_LOOP_TEMPLATE", "ONE_TEMPLATE", "VERDICT_CONFORMS", "VERDICT_VIOLATES", "VERDICT_ELIDED",
-           "HANDLER_INGRESS", "HANDLER_ELIDED", "N_STATS", "N_HSTATS"]
+__all__ = [
+    "TICK_LOOP_TEMPLATE",
+    "ONE_TEMPLATE",
+    "VERDICT_CONFORMS",
+    "VERDICT_VIOLATES",
+    "VERDICT_ELIDED",
+    "HANDLER_INGRESS",
+    "HANDLER_ELIDED",
+    "N_STATS",
+    "N_HSTATS",
+]
 
 VERDICT_CONFORMS = 0
 VERDICT_VIOLATES = 1
@@ -36,7 +46,7 @@ N_STATS = 9
 N_HSTATS = 3
 CHUNK = 512  # records per ingress/dispatch round: 80 KB of NEWS records stay in L2 between the passes
 
-TICK_LOOP_TEMPLATE = '''
+TICK_LOOP_TEMPLATE = """
 @njit(cache=True)
 def tick(batch, verdict, vcode, handler, stamps, scratch, static_tab, luts, lut_off, params, hstats, stats):
     sample_every = params[0]
@@ -121,9 +131,9 @@ def tick(batch, verdict, vcode, handler, stamps, scratch, static_tab, luts, lut_
     stats[7] += sampled
     stats[8] += over
     return live_total
-'''
+"""
 
-ONE_TEMPLATE = '''
+ONE_TEMPLATE = """
 @njit(cache=True)
 def one(batch, i, static_tab, luts, lut_off):
 {lut_setup}
@@ -137,4 +147,4 @@ def one(batch, i, static_tab, luts, lut_off):
         return (1 << 16) | sc
 {dispatch}
     return ((1 if code != 0 else 0) << 16) | code
-'''
+"""

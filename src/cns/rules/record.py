@@ -34,7 +34,9 @@ from cns.signals.schema import NODE_LINKED, NODE_RECORD, ClassBinding, FieldBind
 
 __all__ = ["ConstraintInfo", "Check", "LutSpec", "RecordPlan", "bind_record", "UNKNOWN_CODE_VIOLATION"]
 
-UNKNOWN_CODE_VIOLATION = 0xFFFF  # a dictionary/table code outside the bound tables (corrupt or unbound record)
+UNKNOWN_CODE_VIOLATION = (
+    0xFFFF  # a dictionary/table code outside the bound tables (corrupt or unbound record)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,12 @@ def digest_pattern_mask(pattern: str, flags: str, n_chars: int) -> list[bool] | 
 
     items = list(sre.parse(rx.pattern, rx.flags))
     ops = [str(op) for op, _ in items]
-    if (ops[:1] == ["AT"]) and (ops[-1:] == ["AT"]) and len(items) == 3 and ops[1] in ("MAX_REPEAT", "MIN_REPEAT"):
+    if (
+        (ops[:1] == ["AT"])
+        and (ops[-1:] == ["AT"])
+        and len(items) == 3
+        and ops[1] in ("MAX_REPEAT", "MIN_REPEAT")
+    ):
         lo, hi, sub = items[1][1]
         if len(sub) == 1 and str(sub[0][0]) in ("IN", "LITERAL", "ANY"):
             if not lo <= n_chars <= hi:
@@ -140,7 +147,7 @@ class _Binder:
         self.memo: dict[tuple[Any, Any], int] = {}
         self.link_field = schema.binding(schema.link_property).field if schema.link_property else None
 
-    # -- codes -------------------------------------------------------------------------------------------------
+    # -- codes -----------------------------------------------------------------------------------------------
     def code(self, shape: ir.Shape, c: Any, msg: str = "") -> int:
         key = (shape.id, c)
         if key in self.memo:  # the same constraint reached through another target class keeps its code
@@ -156,7 +163,7 @@ class _Binder:
         self.luts.append(LutSpec(name, source, tuple(checks)))
         return name
 
-    # -- roots -------------------------------------------------------------------------------------------------
+    # -- roots -----------------------------------------------------------------------------------------------
     def bind(self) -> None:
         for shape in self.ir.targeted():
             if shape.deactivated:
@@ -178,8 +185,11 @@ class _Binder:
                 if cb.node == NODE_LINKED:
                     code = self.code(shape, ir.NodeConstraint(shape.id), f"{shape.where} violated")
                     self.linked_roots.append(
-                        LutSpec(f"linked_root{len(self.linked_roots)}", "linked",
-                                ((code, "conforms_if", [cb.cls, self.linked_checks(shape, ())]),))
+                        LutSpec(
+                            f"linked_root{len(self.linked_roots)}",
+                            "linked",
+                            ((code, "conforms_if", [cb.cls, self.linked_checks(shape, ())]),),
+                        )
                     )
                 else:
                     self.node_shape(shape, cb.kind_value, cb.flag)
@@ -194,9 +204,11 @@ class _Binder:
             elif isinstance(c, ir.NodeConstraint):
                 self.node_shape(self.ir[c.shape], kind_value, flag)
             else:
-                raise UnsupportedComponent(f"{shape.where}: {type(c).__name__} on a record node is not supported")
+                raise UnsupportedComponent(
+                    f"{shape.where}: {type(c).__name__} on a record node is not supported"
+                )
 
-    # -- property shapes on the record node ---------------------------------------------------------------------
+    # -- property shapes on the record node ------------------------------------------------------------------
     def property_shape(self, shape: ir.Shape, kind_value: int | None, flag: int) -> None:
         if shape.deactivated:
             self.notes.append(f"{shape.where}: deactivated, removed")
@@ -234,8 +246,12 @@ class _Binder:
                     continue
                 stmt = present if b.kind != "codes" else f"{f_count(b)} > 0"
             elif isinstance(c, ir.VALUE_RANGE_CONSTRAINTS) and b.kind == "number":
-                op = {ir.MinInclusiveConstraint: ">=", ir.MinExclusiveConstraint: ">",
-                      ir.MaxInclusiveConstraint: "<=", ir.MaxExclusiveConstraint: "<"}[type(c)]
+                op = {
+                    ir.MinInclusiveConstraint: ">=",
+                    ir.MinExclusiveConstraint: ">",
+                    ir.MaxInclusiveConstraint: "<=",
+                    ir.MaxExclusiveConstraint: "<",
+                }[type(c)]
                 lit = _lit_py(c.value)
                 if isinstance(lit, (int, float)) and not isinstance(lit, bool):
                     stmt = f"({present}) and not ({f} {op} {lit!r})"
@@ -244,17 +260,28 @@ class _Binder:
             elif isinstance(c, (ir.LessThanConstraint, ir.LessThanOrEqualsConstraint)) and b.kind == "number":
                 o = self.schema.binding(str(c.predicate))
                 if o.node != NODE_RECORD or o.kind != "number":
-                    raise UnsupportedComponent(f"{shape.where}: sh:{c.param.fragment} needs a numeric record field")
+                    raise UnsupportedComponent(
+                        f"{shape.where}: sh:{c.param.fragment} needs a numeric record field"
+                    )
                 op = "<" if isinstance(c, ir.LessThanConstraint) else "<="
                 stmt = f"({present}) and ({self.present_expr(o)}) and not ({f} {op} r.{o.field})"
             elif b.kind in ("code", "codes", "enum") and isinstance(
-                c, (ir.PatternConstraint, ir.MinLengthConstraint, ir.MaxLengthConstraint, ir.InConstraint,
-                    ir.ClassConstraint, ir.NodeKindConstraint, *ir.VALUE_RANGE_CONSTRAINTS)
+                c,
+                (
+                    ir.PatternConstraint,
+                    ir.MinLengthConstraint,
+                    ir.MaxLengthConstraint,
+                    ir.InConstraint,
+                    ir.ClassConstraint,
+                    ir.NodeKindConstraint,
+                    *ir.VALUE_RANGE_CONSTRAINTS,
+                ),
             ):
                 lut_checks.append((self.code(shape, c), *string_op(c, shape)))
                 continue
-            elif b.kind == "digest" and isinstance(c, (ir.PatternConstraint, ir.MinLengthConstraint,
-                                                        ir.MaxLengthConstraint)):
+            elif b.kind == "digest" and isinstance(
+                c, (ir.PatternConstraint, ir.MinLengthConstraint, ir.MaxLengthConstraint)
+            ):
                 stmt = self.digest(shape, b, c, f, present, kind_value, flag)
                 if stmt is None:
                     continue
@@ -262,7 +289,9 @@ class _Binder:
                 if isinstance(c, ir.ClassConstraint):
                     link_checks.append((self.code(shape, c), "class", str(c.cls)))
                 else:
-                    link_checks.append((self.code(shape, c), "conforms", self.linked_checks(self.ir[c.shape], ())))
+                    link_checks.append(
+                        (self.code(shape, c), "conforms", self.linked_checks(self.ir[c.shape], ()))
+                    )
                 continue
             elif isinstance(c, ir.NodeKindConstraint):
                 kind_bit = ir.NODE_KIND_IRI if b.kind == "link" else ir.NODE_KIND_LITERAL
@@ -275,8 +304,9 @@ class _Binder:
                 )
             if stmt is not None:
                 code = self.code(shape, c)
-                self.checks.append(Check(stmt, str(code), kind_value, flag,
-                                         static_field and flag == 0, (code,)))
+                self.checks.append(
+                    Check(stmt, str(code), kind_value, flag, static_field and flag == 0, (code,))
+                )
         for checks, src in ((lut_checks, self.lut_source(b)), (link_checks, "linked")):
             if not checks:
                 continue
@@ -286,8 +316,9 @@ class _Binder:
                 val = f"codes_lookup(luts, {name}_o, {name}_n, {f}, {f_count(b)})"
             else:
                 val = f"lookup(luts, {name}_o, {name}_n, {f})"
-            self.checks.append(Check(f"{val} != 0", val, kind_value, flag, static_field and flag == 0, codes,
-                                     (name,)))
+            self.checks.append(
+                Check(f"{val} != 0", val, kind_value, flag, static_field and flag == 0, codes, (name,))
+            )
 
     def lut_source(self, b: FieldBinding) -> str:
         return f"enum:{b.field}" if b.kind == "enum" else f"dict:{b.dictionary}"
@@ -300,8 +331,16 @@ class _Binder:
             return f"{f_count(b)} > 0"
         return {"nan": f"{f} == {f}", "zero": f"{f} != 0", "never": "True"}.get(b.absent, "True")
 
-    def digest(self, shape: ir.Shape, b: FieldBinding, c: Any, f: str, present: str, kind_value: int | None,
-               flag: int) -> str | None:
+    def digest(
+        self,
+        shape: ir.Shape,
+        b: FieldBinding,
+        c: Any,
+        f: str,
+        present: str,
+        kind_value: int | None,
+        flag: int,
+    ) -> str | None:
         n_chars = 2 * int(self.schema.dtype[b.field].shape[0])
         if isinstance(c, ir.MinLengthConstraint):
             ok = n_chars >= c.length
@@ -311,7 +350,9 @@ class _Binder:
             try:
                 mask = digest_pattern_mask(c.pattern, c.flags, n_chars)
             except ValueError as e:
-                raise UnsupportedComponent(f"{shape.where} / sh:pattern: {e} (field {b.field} is raw bytes)") from e
+                raise UnsupportedComponent(
+                    f"{shape.where} / sh:pattern: {e} (field {b.field} is raw bytes)"
+                ) from e
             if mask is not None and not all(mask):
                 code = self.code(shape, c)
                 allowed = sum(1 << i for i, m in enumerate(mask) if m)
@@ -320,14 +361,18 @@ class _Binder:
                 return None
             ok = mask is not None
         if ok:
-            self.notes.append(f"{shape.where}: sh:{c.param.fragment} holds for every hex-encoded {b.field}, folded")
+            self.notes.append(
+                f"{shape.where}: sh:{c.param.fragment} holds for every hex-encoded {b.field}, folded"
+            )
             return None
         return present
 
-    # -- linked node: flattened value checks evaluated per entry ------------------------------------------------
+    # -- linked node: flattened value checks evaluated per entry ---------------------------------------------
     def linked_checks(self, shape: ir.Shape, seen: tuple[Any, ...]) -> list[list[Any]]:
         if shape.id in seen:
-            raise UnsupportedComponent(f"{shape.where}: recursive shapes are not supported by the record binding")
+            raise UnsupportedComponent(
+                f"{shape.where}: recursive shapes are not supported by the record binding"
+            )
         out: list[list[Any]] = []
         if shape.deactivated:
             return out
@@ -340,7 +385,9 @@ class _Binder:
                 elif isinstance(c, ir.ClassConstraint):
                     out.append(["", "class", str(c.cls)])
                 else:
-                    raise UnsupportedComponent(f"{shape.where}: {type(c).__name__} on a linked node is not supported")
+                    raise UnsupportedComponent(
+                        f"{shape.where}: {type(c).__name__} on a linked node is not supported"
+                    )
             return out
         b = self.schema.binding(_path_iri(shape))
         if b.node != NODE_LINKED:
@@ -377,8 +424,12 @@ def string_op(c: Any, shape: ir.Shape) -> tuple[str, Any]:
     if isinstance(c, ir.NodeKindConstraint):
         return "never" if not c.mask & ir.NODE_KIND_LITERAL else "always", None
     if isinstance(c, ir.VALUE_RANGE_CONSTRAINTS):
-        op = {ir.MinInclusiveConstraint: ">=", ir.MinExclusiveConstraint: ">",
-              ir.MaxInclusiveConstraint: "<=", ir.MaxExclusiveConstraint: "<"}[type(c)]
+        op = {
+            ir.MinInclusiveConstraint: ">=",
+            ir.MinExclusiveConstraint: ">",
+            ir.MaxInclusiveConstraint: "<=",
+            ir.MaxExclusiveConstraint: "<",
+        }[type(c)]
         return "range", [op, _lit_py(c.value)]
     raise UnsupportedComponent(f"{shape.where} / sh:{c.param.fragment}: not supported on a per-entry value")
 
@@ -422,8 +473,10 @@ def bind_record(shapes: ir.ShapesIR, schema: RecordSchema) -> RecordPlan:
     for a constraint the record binding cannot express."""
     b = _Binder(optimise(shapes), schema)
     removed = sorted(set(shapes.shapes) - set(b.ir.shapes), key=lambda r: r.n3())
-    b.notes += [f"{shapes[r].where}: removed by the IR optimiser (deactivated or unreachable)" for r in removed]
+    b.notes += [
+        f"{shapes[r].where}: removed by the IR optimiser (deactivated or unreachable)" for r in removed
+    ]
     b.bind()
-    return RecordPlan(schema.name, tuple(b.checks), tuple(b.luts), tuple(b.infos), tuple(b.linked_roots),
-                      tuple(b.notes))
-
+    return RecordPlan(
+        schema.name, tuple(b.checks), tuple(b.luts), tuple(b.infos), tuple(b.linked_roots), tuple(b.notes)
+    )

@@ -104,10 +104,10 @@ _CALIBRATION: list[float] = []
 
 
 def cycles_per_ns(window_ns: int = 20_000_000, *, refresh: bool = False) -> float:
-    """Cycle-counter cycles per ns, measured against ``time.perf_counter_ns`` over ``window_ns`` (default 20 ms).
+    """Cycle-counter cycles per ns, measured against ``time.perf_counter_ns`` over ``window_ns`` (20 ms).
 
-    The first result is cached for the process; ``refresh=True`` measures again. Raises ``RuntimeError`` if the
-    counter does not advance (a platform without a usable cycle counter).
+    The first result is cached for the process; ``refresh=True`` measures again. Raises ``RuntimeError`` if
+    the counter does not advance (a platform without a usable cycle counter).
     """
     if _CALIBRATION and not refresh:
         return _CALIBRATION[0]
@@ -140,7 +140,7 @@ class ClockCosts:
 
 
 def clock_costs(n: int = 200_000, repeats: int = 5) -> ClockCosts:
-    """Measure the in-kernel cost of :func:`read_cycles` and :func:`monotonic_ns` (``n`` reads, ``repeats`` runs)."""
+    """In-kernel cost of :func:`read_cycles` and :func:`monotonic_ns` (``n`` reads, ``repeats`` runs)."""
     cpn = cycles_per_ns()
     _cost_loop(10)
     rc, mono = [], []

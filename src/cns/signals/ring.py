@@ -61,7 +61,7 @@ class _RingBase:
         return self.capacity - len(self)
 
     def push(self, batch: np.ndarray) -> int:
-        """Copy the longest prefix of ``batch`` that fits; returns the number of records taken (producer only)."""
+        """Copy the longest prefix of ``batch`` that fits; returns how many records it took (producer)."""
         src = self._as_bytes(batch, "push")
         tail = int(self._hdr[_TAIL])
         n = min(len(batch), self.capacity - (tail - int(self._hdr[_HEAD])))

@@ -8,10 +8,11 @@ to fields through this registry; the RDF converter (:mod:`cns.signals.rdf`) prod
 
 Value kinds (``FieldBinding.kind``):
 
-* ``"number"`` — numeric scalar; ``absent`` says which value means "no value" (``"nan"``, ``"zero"``, ``"never"``).
+* ``"number"`` — numeric scalar; ``absent`` says which value means "no value" (``"nan"``, ``"zero"``,
+  ``"never"``; ``"neg"`` for tables: a negative entry).
 * ``"code"`` — dictionary-coded string (``uint32``, 0 = absent); ``dictionary`` names the dictionary.
 * ``"codes"`` — a fixed array of codes with a count field (``tickers``/``n_tickers``).
-* ``"enum"`` — small integer with a names tuple; the RDF value is ``names[v]``; ``absent="zero"`` if 0 is none.
+* ``"enum"`` — small integer with a names tuple; the RDF value is ``names[v]``; ``absent="zero"``: 0 = none.
 * ``"digest"`` — raw bytes (``uint8`` array), lowercase hex on the wire; all-zero bytes = absent.
 * ``"link"`` — a code that names the linked node (IRI), 0 = absent.
 * ``"string"`` / ``"table"`` — properties of the linked node: its dictionary string / ``table[code]``
@@ -27,6 +28,7 @@ import numpy as np
 from rdflib import Namespace
 from rdflib.namespace import XSD
 
+from cns.signals.dictionary import Dictionary
 from cns.signals.dtypes import (
     EVIDENCE_NAMES,
     FLAG_HAS_EVIDENCE,
@@ -36,7 +38,6 @@ from cns.signals.dtypes import (
     KIND_NAMES,
     NEWS_DTYPE,
 )
-from cns.signals.dictionary import Dictionary
 from cns.signals.errors import SchemaError
 
 __all__ = [
@@ -193,13 +194,32 @@ def news_schema() -> RecordSchema:
         FieldBinding(str(CNS.receivedAt), "receive_ns", "number", absent="zero", datatype=x + "integer"),
         FieldBinding(str(CNS.eventTime), "event_ns", "number", absent="zero", datatype=x + "integer"),
         FieldBinding(str(CNS.source), "source", "link", absent="zero"),
-        FieldBinding(str(CNS.dataSource), "data_source", "code", absent="zero", datatype=x + "string",
-                     dictionary="data_source"),
-        FieldBinding(str(CNS.ticker), "tickers", "codes", datatype=x + "string", dictionary="ticker",
-                     count_field="n_tickers", max_count=4),
+        FieldBinding(
+            str(CNS.dataSource),
+            "data_source",
+            "code",
+            absent="zero",
+            datatype=x + "string",
+            dictionary="data_source",
+        ),
+        FieldBinding(
+            str(CNS.ticker),
+            "tickers",
+            "codes",
+            datatype=x + "string",
+            dictionary="ticker",
+            count_field="n_tickers",
+            max_count=4,
+        ),
         FieldBinding(str(CNS.eventType), "kind", "enum", datatype=x + "string", names=KIND_NAMES),
-        FieldBinding(str(CNS.evidenceType), "evidence_type", "enum", absent="zero", datatype=x + "string",
-                     names=EVIDENCE_NAMES),
+        FieldBinding(
+            str(CNS.evidenceType),
+            "evidence_type",
+            "enum",
+            absent="zero",
+            datatype=x + "string",
+            names=EVIDENCE_NAMES,
+        ),
         FieldBinding(str(CNS.evidenceHash), "evidence_hash", "digest", datatype=x + "string"),
         FieldBinding(str(CNS.confidence), "confidence", "number", absent="nan", datatype=x + "double"),
         FieldBinding(str(CNS.epsActual), "eps_actual", "number", absent="nan", datatype=x + "double"),
@@ -207,10 +227,18 @@ def news_schema() -> RecordSchema:
         FieldBinding(str(CNS.movePct), "move_pct", "number", absent="nan", datatype=x + "double"),
         FieldBinding(str(CNS.rate), "rate", "number", absent="nan", datatype=x + "double"),
         # properties of the linked source node
-        FieldBinding(str(CNS.domain), "source", "string", node=NODE_LINKED, datatype=x + "string",
-                     dictionary="source"),
-        FieldBinding(str(CNS.credibility), "source", "table", node=NODE_LINKED, absent="neg",
-                     datatype=x + "integer", table="credibility"),
+        FieldBinding(
+            str(CNS.domain), "source", "string", node=NODE_LINKED, datatype=x + "string", dictionary="source"
+        ),
+        FieldBinding(
+            str(CNS.credibility),
+            "source",
+            "table",
+            node=NODE_LINKED,
+            absent="neg",
+            datatype=x + "integer",
+            table="credibility",
+        ),
     ]
     classes = [ClassBinding(str(CNS.Article)), ClassBinding(str(CNS.Claim))]
     classes += [ClassBinding(str(CNS[n]), kind_value=k) for k, n in enumerate(KIND_CLASS_NAMES)]

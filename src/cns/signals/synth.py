@@ -16,7 +16,6 @@ from collections.abc import Mapping
 import numpy as np
 
 from cns.signals.dictionary import Dictionary
-from cns.signals.schema import default_news_inputs
 from cns.signals.dtypes import (
     FLAG_HAS_EVIDENCE,
     FLAG_STATISTICAL,
@@ -27,6 +26,7 @@ from cns.signals.dtypes import (
     N_KINDS,
     empty_news,
 )
+from cns.signals.schema import default_news_inputs
 
 __all__ = ["DEFAULT_MIX", "synth_news", "DATA_SOURCES", "extended_news_inputs"]
 
