@@ -145,3 +145,12 @@ def test_second_start_loads_the_cached_artifact(tmp_path: Path) -> None:
     )
     assert first[0] is True and again[0] is True
     assert list((cache / "__pycache__").glob("*.nbi"))  # Numba's on-disk cache of the generated kernels
+
+
+def test_cns_compile_writes_a_loadable_artifact(tmp_path: Path) -> None:
+    from cns.cli import main
+
+    out = tmp_path / "news.cnsk"
+    assert main(["compile", "rules/news.ttl", "-o", str(out)]) == 0
+    art = load_artifact(out, tmp_path / "cache")
+    assert art.schema.name == "news" and hasattr(art.module, "tick") and art.meta["constraints"]

@@ -242,7 +242,7 @@ def _snapshot(b, s, io, t):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _next_competitor(s):
-    """``(t_ns, competitor j, is_exit, story k)`` of the earliest pending competitor action (t = _BIG if none)."""
+    """``(t_ns, competitor j, is_exit, story k)`` of the earliest pending competitor action (_BIG: none)."""
     best_t = _BIG
     best_j = -1
     best_x = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cns.replay.driver import ReplayOptions, run_replay
+from cns.replay.driver import ReplayError, ReplayOptions, run_replay
 from cns.replay.report import render_markdown, write_report
 
 
@@ -28,6 +28,9 @@ def main(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"cns run: {e}", file=sys.stderr)
         return 2
+    except ReplayError as e:
+        print(f"cns run: {e}", file=sys.stderr)
+        return 1
     paths = write_report(outcome.report, opts.out_dir, outcome.pnl_series, outcome.latency_samples)
     print(render_markdown(outcome.report))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))

@@ -43,10 +43,15 @@ from cns.replay.stages import (
     WireChunk,
 )
 from cns.runtime import Node
+from cns.telemetry import Counters
 from cns.telemetry.latency import LatencyRecorder
 from cns.trading.config import TradingConfig, load_config
 
-SLOW_DECISION_NS = 100_000_000  # an LLM-based desk: 100 ms from news to decision
+SLOW_DECISION_NS = 100_000_000
+
+
+class ReplayError(RuntimeError):
+    """The replay could not produce a trustworthy report (e.g. a stage crashed and lost a batch)."""  # an LLM-based desk: 100 ms from news to decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +123,28 @@ class Ingest:
         return ing
 
     def feed(self, n_records: int, batch: int, progress: bool) -> None:
-        """Cast the wire image to the parse stage chunk by chunk, running the node until idle after each."""
+        """Cast the wire image to the parse stage chunk by chunk, running the node until idle after each.
+
+        A stage that crashes is restarted by the supervisor, but the batch it held is gone and the figures
+        would be wrong: the replay stops with :class:`ReplayError` naming the stage and the exit reason.
+        """
         bar = tqdm(total=n_records, unit="ev", unit_scale=True, desc="replay", disable=not progress)
-        for start in range(0, n_records, batch):
-            count = min(batch, n_records - start)
-            cast(self.node, "parse", WireChunk(start, count))
-            self.node.run_until_idle()
-            bar.update(count)
-        bar.close()
-        self.node.call("corroborate", "flush")
-        self.node.run_until_idle()
+        with Counters() as counters:
+            for start in range(0, n_records, batch):
+                count = min(batch, n_records - start)
+                cast(self.node, "parse", WireChunk(start, count))
+                self.node.run_until_idle()
+                bar.update(count)
+                if counters.restarts:
+                    break
+            bar.close()
+            if not counters.restarts:
+                self.node.call("corroborate", "flush")
+                self.node.run_until_idle()
+        if counters.restarts:
+            crashed = {k: v for k, v in counters.exits_by_reason.items() if k not in ("normal", "shutdown")}
+            raise ReplayError(f"pipeline stage crashed and was restarted ({dict(counters.restarts_by_child)}); "
+                              f"exit reasons {crashed}; the traceback is in the log above")
 
     def trade(self, latency_ns: int) -> DeskResult:
         """One trading pass over the collected decisions at ``latency_ns`` (hosted by the desk actor)."""
@@ -286,4 +303,4 @@ def _quarantine_counts(news: NewsSource, quarantine: list[Reject], out_dir: str)
     return counts
 
 
-__all__ = ["ReplayOptions", "ReplayOutcome", "SLOW_DECISION_NS", "run_replay"]
+__all__ = ["ReplayError", "ReplayOptions", "ReplayOutcome", "SLOW_DECISION_NS", "run_replay"]

@@ -98,10 +98,14 @@ def _stories(n: int, n_instr: int, seconds: float, start: int, rng: np.random.Ge
     return s
 
 
-def bench_sim(seconds: float, n_instr: int, n_stories: int, step_ns: int = 100_000_000, seed: int = 7) -> dict:
-    """Build and run the market for ``seconds`` with no CNS orders, stepping ``advance_to`` by ``step_ns``."""
-    cfg = SimConfig()
-    stories = _stories(n_stories, n_instr, seconds, cfg.start_ns, np.random.default_rng(seed))
+def bench_sim(seconds: float, n_instr: int, n_stories: int, step_ns: int = 100_000_000, seed: int = 7,
+              stories: np.ndarray | None = None, start_ns: int | None = None) -> dict:
+    """Build and run the market for ``seconds`` with no CNS orders, stepping ``advance_to`` by ``step_ns``.
+
+    ``stories`` (e.g. from the news generator) replace ``n_stories`` synthetic ones."""
+    cfg = SimConfig() if start_ns is None else SimConfig(start_ns=start_ns)
+    if stories is None:
+        stories = _stories(n_stories, n_instr, seconds, cfg.start_ns, np.random.default_rng(seed))
     w0, c0 = time.perf_counter_ns(), time.process_time_ns()
     sim = ExchangeSimulator(default_instruments(n_instr), stories, cfg, seed=seed)
     build_ns = time.perf_counter_ns() - w0
@@ -115,27 +119,45 @@ def bench_sim(seconds: float, n_instr: int, n_stories: int, step_ns: int = 100_0
         steps.append(time.perf_counter_ns() - s0)
     wall = time.perf_counter_ns() - w0
     st = sim.stats()
-    return {"simulated_s": seconds, "instruments": n_instr, "stories": n_stories, "step_ns": step_ns,
+    return {"simulated_s": seconds, "instruments": n_instr, "stories": int(stories.shape[0]),
+            "step_ns": step_ns,
             "wall_s": wall * 1e-9, "cpu_s": (time.process_time_ns() - c0) * 1e-9, "build_s": build_ns * 1e-9,
             "step_us": {k: v / 1e3 for k, v in _pct(np.asarray(steps, np.float64)).items()},
             "book_orders_per_wall_s": st["orders"] / (wall * 1e-9), "stats": st}
+
+
+def _newsgen_run(n_events: int, secs: float, n_instr: int) -> dict | None:
+    """The market driven by the project's news generator (default world: 4,565,400 events in 300 s)."""
+    try:
+        from cns.market.newsgen import EPOCH_NS, generate_news
+    except ImportError:  # generator not present in this checkout
+        return None
+    stories = generate_news(n_events, secs, seed=7, instruments=default_instruments(n_instr),
+                            sentiment=False).stories
+    return bench_sim(secs, n_instr, 0, stories=stories, start_ns=EPOCH_NS)
 
 
 def run(quick: bool) -> dict:
     n_orders, n_instr, secs = (20_000, 100, 30.0) if quick else (500_000, 500, 300.0)
     bench_book(2 * BATCH, 4)  # compile / load the kernels outside the timed runs
     bench_sim(0.5, 3, 2)
-    return {
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()},
+    result = {
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
+                    "cpus": os.cpu_count()},
         "quick": quick,
         "book": bench_book(n_orders, n_instr),
         "sim_no_stories": bench_sim(secs, n_instr, 0),
         "sim_with_stories": bench_sim(secs, n_instr, int(secs * 10)),
     }
+    news = _newsgen_run(45_654 if quick else 4_565_400, secs, n_instr)
+    if news is not None:
+        result["sim_newsgen"] = news
+    return result
 
 
 def print_table(r: dict) -> None:
-    print(f"{'book op':<10}{'ops':>10}{'Mops/s':>10}{'p50 ns':>10}{'p99 ns':>10}{'p99.9 ns':>10}{'max ns':>10}")
+    print(f"{'book op':<10}{'ops':>10}{'Mops/s':>10}{'p50 ns':>10}{'p99 ns':>10}{'p99.9 ns':>10}"
+          f"{'max ns':>10}")
     for name, v in r["book"].items():
         q = v["ns_per_op"]
         print(f"{name:<10}{v['ops']:>10}{v['ops_per_s'] / 1e6:>10.2f}{q['p50']:>10.0f}{q['p99']:>10.0f}"
@@ -143,7 +165,9 @@ def print_table(r: dict) -> None:
     print()
     print(f"{'market run':<18}{'sim s':>7}{'instr':>7}{'stories':>8}{'wall s':>8}{'cpu s':>7}{'orders':>10}"
           f"{'trades':>9}{'step p50 us':>12}{'p99':>8}{'max':>9}")
-    for key in ("sim_no_stories", "sim_with_stories"):
+    for key in ("sim_no_stories", "sim_with_stories", "sim_newsgen"):
+        if key not in r:
+            continue
         v = r[key]
         s = v["step_us"]
         print(f"{key:<18}{v['simulated_s']:>7.0f}{v['instruments']:>7}{v['stories']:>8}{v['wall_s']:>8.2f}"

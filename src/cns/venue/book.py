@@ -196,7 +196,8 @@ class OrderBook:
         """``(bid USD, bid shares, ask USD, ask shares)``; NaN/0 for an empty side."""
         b = self.arrays
         bb, ba = int(b.best_bid[instrument]), int(b.best_ask[instrument])
-        bid = (float(K.level_price(b, instrument, bb)), int(b.lv[instrument, bb, 2])) if bb >= 0 else (math.nan, 0)
+        bid = ((float(K.level_price(b, instrument, bb)), int(b.lv[instrument, bb, 2])) if bb >= 0
+               else (math.nan, 0))
         ask = ((float(K.level_price(b, instrument, ba)), int(b.lv[instrument, ba, 2])) if ba < self.levels
                else (math.nan, 0))
         return bid + ask

@@ -1,15 +1,18 @@
 """Numba kernels of the price-time-priority limit order book (one book per instrument, shared arrays).
 
-Layout (all preallocated by :class:`cns.venue.book.OrderBook`, no Python object per order):
+Layout (all preallocated by :func:`cns.venue.book.allocate_book`, no Python object per order):
 
 * price levels: each instrument owns ``L`` tick levels; level ``k`` of instrument ``i`` has price
-  ``(base_tick[i] + k) * tick[i]`` USD. A level holds a FIFO doubly linked list of resting orders
-  (``lv_head``/``lv_tail``, pool slots, -1 = empty) and their total shares ``lv_qty``. The book is never
-  crossed, so a level only ever holds one side.
-* order pool: parallel arrays indexed by slot (``p_*``), a free-slot stack ``free`` (``meta[M_NFREE]``
-  entries valid).
+  ``(base_tick[i] + k) * tick[i]`` USD. ``lv[i, k]`` holds the head and tail pool slots of a FIFO doubly
+  linked list of resting orders (-1 = empty) and their total shares. The book is never crossed, so a level
+  only ever holds one side.
+* order pool: one int64 row per slot (columns ``Q_*``: id bits, owner, instrument, side, level, leaves,
+  prev, next), a free-slot stack ``free`` (``meta[M_NFREE]`` entries valid).
 * id index: open-addressing hash (linear probing, backward-shift deletion) from ``(owner, order_id)`` to the
   pool slot of a *resting* order.
+
+All kernels are compiled with ``_nrt=False`` (they allocate nothing) and the helpers are inlined, so the
+namedtuple of arrays costs no reference counting per call.
 * accounting: ``pos[owner, instrument]`` shares and ``cash[owner]`` USD for owners below ``pos.shape[0]``.
 
 Reports are written into a caller-provided EXEC_DTYPE buffer; ``emit[owner] == 0`` suppresses the reports of
@@ -87,7 +90,7 @@ class BookArrays(NamedTuple):
     emit: np.ndarray  # u1[n_owners]; owners >= len emit always
 
 
-# ---- id index ------------------------------------------------------------------------------------------------
+# ---- id index ----------------------------------------------------------------------------------------------
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -151,7 +154,7 @@ def _h_delete(b, owner, oid):
     b.hx[i, 2] = -1
 
 
-# ---- helpers -------------------------------------------------------------------------------------------------
+# ---- helpers -----------------------------------------------------------------------------------------------
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -244,7 +247,7 @@ def _unlink(b, slot):
             b.best_ask[instr] = _next_ask(b, instr, lvl + 1)
 
 
-# ---- the order handler ---------------------------------------------------------------------------------------
+# ---- the order handler -------------------------------------------------------------------------------------
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -310,7 +313,8 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
             n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_EXPIRED, side, 0, 0, 0, lpx, t)
         elif b.meta[M_NFREE] == 0:
             b.meta[M_REJECTS] += 1
-            n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_REJECTED, side, REJECT_BOOK_FULL, 0, 0, lpx, t)
+            n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_REJECTED, side, REJECT_BOOK_FULL, 0, 0, lpx,
+                          t)
         else:
             _rest(b, oid, owner, instr, side, lvl, rem, t)
     return n_out, n_tr, np.int64(instr)

@@ -63,7 +63,7 @@ EXEC_DTYPE = np.dtype(
         ("instrument", np.uint32),
         ("kind", np.uint8),  # EXEC_*
         ("side", np.int8),
-        ("reason", np.uint8),  # REJECT_* for EXEC_REJECTED, else 0 (sits in former padding: itemsize unchanged)
+        ("reason", np.uint8),  # REJECT_* for EXEC_REJECTED, else 0 (in former padding: itemsize unchanged)
         ("qty", np.int64),  # shares filled by this report (0 for ack/cancel)
         ("leaves", np.int64),  # shares still open after this report
         ("price", np.float64),  # USD fill price

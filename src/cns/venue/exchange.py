@@ -118,7 +118,8 @@ class ExchangeSimulator:
             req=np.zeros(4 * d + 2, ORDER_DTYPE), cur=cur, par=par)
         self._stream = BackgroundStream(n, mk.flow, self._rng, cfg.start_ns)
         n_snap = 1024
-        self._io = S.SimIO(*self._stream.next_chunk(), ext=np.zeros(0, ORDER_DTYPE), ext_at=np.zeros(0, np.int64),
+        self._io = S.SimIO(*self._stream.next_chunk(), ext=np.zeros(0, ORDER_DTYPE),
+                           ext_at=np.zeros(0, np.int64),
                            out=np.zeros(1 << 14, EXEC_DTYPE), trades=np.zeros(1 << 16, TRADE_DTYPE),
                            snap_t=np.zeros(n_snap, np.int64), snap_mid=np.zeros((n_snap, n1)),
                            snap_fund=np.zeros((n_snap, n1)))
@@ -127,7 +128,7 @@ class ExchangeSimulator:
         self.stale_quote_lookups = 0
         self.advance_to(cfg.start_ns)  # opening quotes on every instrument
 
-    # ---- driving ---------------------------------------------------------------------------------------------
+    # ---- driving -------------------------------------------------------------------------------------------
 
     @property
     def now_ns(self) -> int:
@@ -163,7 +164,7 @@ class ExchangeSimulator:
         self.state.cur[S.C_EXT_POS] = 0
 
     def advance_to(self, t_ns: int) -> np.ndarray:
-        """Run the venue and the market to ``t_ns``; return the external owners' reports produced meanwhile."""
+        """Run the venue and the market to ``t_ns``; return external owners' reports produced meanwhile."""
         if t_ns < self.now_ns:
             raise SimClockError(f"advance_to({t_ns}) is before the venue clock {self.now_ns}")
         cur = self.state.cur
@@ -207,7 +208,8 @@ class ExchangeSimulator:
         ``t_ns - md_latency_ns`` and the venue time it was set. NaN / 0 where there is no quote."""
         seen = t_ns - self.config.md_latency_ns
         if seen > self.now_ns:
-            raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; it is at {self.now_ns}")
+            raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; "
+                                f"it is at {self.now_ns}")
         n1 = self.book.tick.shape[0]
         bid, ask, ts = np.full(n1, np.nan), np.full(n1, np.nan), np.zeros(n1, np.int64)
         self.stale_quote_lookups += int(S.quotes_at(self.state, np.int64(seen), bid, ask, ts))
@@ -268,7 +270,8 @@ class ExchangeSimulator:
         return {
             "orders": int(m[K.M_ORDERS]), "matches": int(m[K.M_MATCHES]), "cancels": int(m[K.M_CANCELS]),
             "rejects": int(m[K.M_REJECTS]), "resting": int(self.book.n_rest.sum()),
-            "requotes": int(c[S.C_REQUOTES]), "refills": int(c[S.C_REFILLS]), "taker_orders": int(c[S.C_TAKERS]),
+            "requotes": int(c[S.C_REQUOTES]), "refills": int(c[S.C_REFILLS]),
+            "taker_orders": int(c[S.C_TAKERS]),
             "taker_skips": int(c[S.C_TAKER_SKIPS]), "competitor_orders": int(c[S.C_ACTIONS]),
             "competitor_skips": int(c[S.C_ACTION_SKIPS]), "external_orders": int(c[S.C_EXT]),
             "impacts": int(c[S.C_IMPACTS]), "quote_changes": int(c[S.C_QUOTE_CHANGES]),
