@@ -310,12 +310,16 @@ class NewsValidator:
         out_verdict: np.ndarray,
         out_code: np.ndarray,
         out_handler: np.ndarray | None = None,
-        out_ns: np.ndarray | None = None,
+        lat_ns: np.ndarray | None = None,
     ) -> TickStats:
         """Validate ``batch``: per record ``out_verdict`` (uint8: 0 conforms, 1 violates, 2 elided),
         ``out_code`` (uint16 violated constraint, see :meth:`explain`), optional ``out_handler`` (uint8 kind
-        of the handler, 254 rejected at ingress, 255 elided) and ``out_ns`` (int64, ``monotonic_ns`` stamp
-        for sampled records only; others untouched). Returns this batch's :class:`TickStats`."""
+        of the handler, 254 rejected at ingress, 255 elided). Returns this batch's :class:`TickStats`.
+
+        ``lat_ns`` (int64, optional): per-event latency. Pre-fill ``0`` for the records to time and ``-1`` for
+        the others; each timed record gets its in-kernel validation time in ns (its ingress step plus, when
+        live, its handler; cycle counter minus read overhead). Timed records replace the every-``sample_every``
+        handler sampling of the tick accounting for this call."""
         n = len(batch)
         if batch.dtype != self.schema.dtype:
             raise EngineError(f"process: batch dtype is not the {self.schema.name!r} schema's dtype")
@@ -324,10 +328,12 @@ class NewsValidator:
                 raise EngineError(f"process: {name} must be {np.dtype(dt)} with at least {n} entries")
         if out_handler is None:
             out_handler = np.empty(n, dtype=np.uint8)
-        if out_ns is None:
-            out_ns = self._no_stamps
-        elif out_ns.dtype != np.int64 or len(out_ns) < n:
-            raise EngineError(f"process: out_ns must be int64 with at least {n} entries")
+        if lat_ns is None:
+            stamps = self._no_stamps
+        elif lat_ns.dtype != np.int64 or lat_ns.ndim != 1 or len(lat_ns) < n:
+            raise EngineError(f"process: lat_ns must be 1-D int64 with at least {n} entries")
+        else:
+            stamps = lat_ns[:n]
         if self._size_key() != self._sizes:
             self._rebuild()
             self._one_fn = None
@@ -338,7 +344,7 @@ class NewsValidator:
             out_verdict,
             out_code,
             out_handler,
-            out_ns,
+            stamps,
             self._scratch,
             self._static,
             self._luts,
@@ -347,6 +353,9 @@ class NewsValidator:
             self._hstats,
             stats,
         )
+        if lat_ns is not None:
+            timed = stamps >= 0
+            stamps[timed] = np.rint(stamps[timed] / self.cycles_per_ns).astype(np.int64)
         return self._stats(stats)
 
     def validate_one(self, batch: np.ndarray, index: int = 0) -> tuple[int, int]:

@@ -128,7 +128,10 @@ class TradingDesk:
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             t = max(self.start_ns + int(slot[a]) * self.slice_ns, self.sim.now_ns)
             self._advance(t)
-            mid, mid_ts = self.sim.reference_prices(t)
+            mid, _ = self.sim.reference_prices(t)
+            # the feed is live: the book as of t - md_latency is what the desk knows at t, however long ago
+            # that quote last changed; only a missing/NaN/zero mid fails the collar closed
+            mid_ts = np.where(np.isfinite(mid), t - self.sim.config.md_latency_ns, 0).astype(np.int64)
             group = decisions[a:b]
             sig_lat = _sample_mask(len(group), sample_every)
             candidates = p.signal.orders(group, mid, lat_ns=sig_lat)

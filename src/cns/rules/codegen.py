@@ -43,7 +43,7 @@ __all__ = [
     "default_cache_dir",
 ]
 
-COMPILER_VERSION = "record-1.5"
+COMPILER_VERSION = "record-1.6"
 _FORMAT = "cns-kernel-artifact/1"
 
 

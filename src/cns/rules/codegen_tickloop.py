@@ -9,8 +9,12 @@ One kernel per batch; per chunk of :data:`CHUNK` records (so the second pass fin
 2. **Dispatch** (live records, kind by kind): the kind's compiled handler, spliced inline by codegen as an
    if/elif chain on the kind (constant handlers are folded to ``code = 0``). Every ``sample_every``-th live
    record is timed with the cycle counter around its handler (minus the measured counter overhead), charged
-   to its handler, compared with the budget, and, if ``stamps`` is non-empty, stamped with ``monotonic_ns()``
-   when its verdict is written.
+   to its handler and compared with the budget.
+
+Per-event latency (``stamps`` non-empty): the caller marks records to time with ``stamps[i] = 0`` (others
+``-1``); those records — and only those, in place of every ``sample_every``-th — are timed around their
+ingress step and, when live, around their handler, and ``stamps[i]`` gets the sum in cycles (each read pair
+minus the counter overhead, clamped at 0). The wrapper converts cycles to ns.
 
 Outputs per record: ``verdict`` (0 conforms, 1 violates, 2 elided), ``vcode`` (violated constraint code, 0 if
 none) and ``handler`` (kind of the handler that ran; 254 = rejected at ingress, 255 = elided).
@@ -73,6 +77,8 @@ def tick(batch, verdict, vcode, handler, stamps, scratch, static_tab, luts, lut_
         for kr in range(nk):
             scratch[cnt0 + kr] = 0
         for i in range(base, end):
+            st = want_stamps and stamps[i] >= 0
+            t_in = read_cycles() if st else np.uint64(0)
             r = batch[i]
             k = r.{kind_field}
             s = r.{link_field}
@@ -88,6 +94,8 @@ def tick(batch, verdict, vcode, handler, stamps, scratch, static_tab, luts, lut_
             scratch[cnt0 + kr] = c + (1 if go else 0)
             elided += 1 if e else 0
             rejected += 1 if (sc != 0 and not e) else 0
+            if st:
+                stamps[i] = max(np.int64(0), np.int64(read_cycles() - t_in) - overhead)
         c1 = read_cycles()
         live = 0
         for kr in range(nk):
@@ -97,9 +105,14 @@ def tick(batch, verdict, vcode, handler, stamps, scratch, static_tab, luts, lut_
                 i = scratch[kr * CHUNK + j]
                 r = batch[i]
                 k = r.{kind_field}
-                countdown -= 1
-                if countdown == 0:
-                    countdown = sample_every
+                if want_stamps:
+                    take = stamps[i] >= 0
+                else:
+                    countdown -= 1
+                    take = countdown == 0
+                    if take:
+                        countdown = sample_every
+                if take:
                     t0 = read_cycles()
 {dispatch_sampled}
                     dt = np.int64(read_cycles() - t0) - overhead
@@ -111,7 +124,7 @@ def tick(batch, verdict, vcode, handler, stamps, scratch, static_tab, luts, lut_
                         over += 1
                     sampled += 1
                     if want_stamps:
-                        stamps[i] = monotonic_ns()
+                        stamps[i] += max(np.int64(0), dt)
                 else:
 {dispatch}
                 vcode[i] = code
