@@ -76,7 +76,7 @@ class NewsGenConfig:
     mean_reports_false: float = 2.0
     neutral_headline_share: float = 0.12
     impact_pct_median: float = 0.8
-    impact_delay_ms_median: float = 300.0
+    impact_delay_ms_median: float = 25.0  # news reaches prices in tens of ms (informed flow), not seconds
     credible_threshold: int = 80
 
 
@@ -213,7 +213,7 @@ def generate_news(
     sign = np.where(s_kind == KIND_MNA, np.where(rng.random(n_st) < 0.8, 1.0, -1.0), sign)
     mag = cfg.impact_pct_median * rng.lognormal(0.0, 0.6, n_st) * np.where(on_index, 0.4, 1.0)
     claim = sign * np.clip(mag, 0.05, 15.0)  # the move the story implies; the truth only when st_true
-    s_delay = np.clip(cfg.impact_delay_ms_median * rng.lognormal(0.0, 0.7, n_st), 20.0, 5000.0) * 1e6
+    s_delay = np.clip(cfg.impact_delay_ms_median * rng.lognormal(0.0, 0.7, n_st), 2.0, 1000.0) * 1e6
     s_eps = np.round(rng.uniform(0.5, 5.0, n_st), 2)
     s_rate = 4.25 + 0.25 * np.where(claim > 0, -1.0, 1.0)  # rate cuts lift prices
     s_lead = rng.integers(0, 2_000_000_000, n_st)
