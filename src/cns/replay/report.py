@@ -7,12 +7,13 @@ they were measured: ``latency_ns`` holds per-event figures from sampled in-kerne
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from cns.bench.common import write_json
 
 LATENCY_STAGES: tuple[str, ...] = ("parse", "validate", "corroborate", "signal", "risk", "total")
 
@@ -169,20 +170,8 @@ def write_report(
         "pnl_png": out / "pnl.png",
         "latency_png": out / "latency.png",
     }
-    paths["json"].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    write_json(paths["json"], report)
     paths["md"].write_text(render_markdown(report) + "\n")
     _plot_pnl(paths["pnl_png"], pnl_series)
     _plot_latency(paths["latency_png"], latency_samples)
     return paths
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -8,7 +8,9 @@
 * per-term attribute arrays, computed once per distinct term: ``kind`` (0 IRI, 1 blank node, 2 literal),
   ``datatype`` (term code of the literal's datatype IRI, -1 otherwise), ``lang`` (index into ``langs``, -1
   none), ``numeric``/``is_numeric`` (float64 value), ``order_cat``/``order_key`` (SPARQL ``<``: category and
-  a float key; strings are ranked), ``lexlen`` (characters of the lexical form / IRI, -1 for blank nodes) and
+  a float key; strings are ranked), ``exact_rank`` (int64, -1 none: dense rank of the term's exact value
+  among the terms of its category that have one — xsd:decimal/integer-family numerics and dateTimes — so
+  e.g. integers beyond 2**53 compare exactly; see :func:`cns.rules.xsd.exact_key`), ``lexlen`` (characters of the lexical form / IRI, -1 for blank nodes) and
   ``ill_formed`` (literal not in its datatype's lexical space).
 
 Pair sets are ``(src, dst)`` int32 arrays, sorted and duplicate-free (see :func:`unique_pairs`).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 from rdflib import BNode, Graph, Literal, URIRef
@@ -26,7 +29,7 @@ from rdflib.term import Node
 
 from cns.rules import ir
 from cns.rules import graph_kernels as gk
-from cns.rules.xsd import CAT_STRING, literal_datatype, order_category, order_key
+from cns.rules.xsd import CAT_NUMERIC, CAT_STRING, exact_key, literal_datatype, order_category, order_key
 
 __all__ = ["BoundGraph", "bind_graph", "unique_pairs", "eval_path"]
 
@@ -53,6 +56,7 @@ class BoundGraph:
     is_numeric: np.ndarray
     order_cat: np.ndarray
     order_key: np.ndarray
+    exact_rank: np.ndarray
     lexlen: np.ndarray
     ill_formed: np.ndarray
 
@@ -118,6 +122,7 @@ def bind_graph(data: Graph, extra_terms: Iterable[Node] = ()) -> BoundGraph:
     ill = np.zeros(n, np.bool_)
     langs: dict[str, int] = {}
     strings: list[tuple[str, int]] = []
+    exact: dict[int, list[tuple[int | Decimal, int]]] = {}  # category -> [(exact value, code)]
     term_log = logging.getLogger("rdflib.term")
     old = term_log.level
     term_log.setLevel(logging.CRITICAL)
@@ -142,8 +147,11 @@ def bind_graph(data: Graph, extra_terms: Iterable[Node] = ()) -> BoundGraph:
                 strings.append((str(t), c))
             elif cat:
                 okey[c] = key = order_key(t, cat)
-                if cat == 1:
+                if cat == CAT_NUMERIC:
                     numeric[c] = key
+                x = exact_key(t, cat)
+                if x is not None:
+                    exact.setdefault(cat, []).append((x, c))
     finally:
         term_log.setLevel(old)
     if strings:  # rank strings so one float key orders them (codepoint order, as SPARQL str <)
@@ -153,10 +161,18 @@ def bind_graph(data: Graph, extra_terms: Iterable[Node] = ()) -> BoundGraph:
             if s != prev:
                 rank, prev = rank + 1, s
             okey[c] = rank
+    erank = np.full(n, -1, np.int64)
+    for items in exact.values():  # dense rank per category: equal values (1 = 1.0) share a rank
+        items.sort(key=lambda xc: xc[0])
+        rank, prev = -1, None
+        for x, c in items:
+            if prev is None or x != prev[0]:
+                rank, prev = rank + 1, (x,)
+            erank[c] = rank
     return BoundGraph(
         terms=terms, index=index, s_ptr=s_ptr, s_pred=s_pred, s_obj=s_obj, o_ptr=o_ptr, o_pred=o_pred,
         o_subj=o_subj, kind=kind, datatype=datatype, lang=lang, langs=list(langs), numeric=numeric,
-        is_numeric=~np.isnan(numeric), order_cat=order_cat, order_key=okey, lexlen=lexlen, ill_formed=ill,
+        is_numeric=~np.isnan(numeric), order_cat=order_cat, order_key=okey, exact_rank=erank, lexlen=lexlen, ill_formed=ill,
     )
 
 

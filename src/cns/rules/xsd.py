@@ -4,7 +4,8 @@
 * :func:`order_category` / :func:`order_key` — how a term takes part in SPARQL ``<``: terms compare only
   within the same category (numeric, string, dateTime with/without zone, date, time, boolean); other terms
   (IRIs, blank nodes, ill-typed or language-tagged literals) compare with nothing, which SHACL reports as a
-  violation.
+  violation. :func:`exact_key` gives the exact value (arbitrary-precision ``int``/``Decimal``, or integer
+  microseconds) where a float64 key would round, e.g. integers beyond 2**53 such as nanosecond timestamps.
 * :func:`lang_matches` — SPARQL ``langMatches`` (basic filtering, RFC 4647).
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "literal_datatype",
     "order_category",
     "order_key",
+    "exact_key",
     "CAT_NONE",
     "CAT_NUMERIC",
     "CAT_STRING",
@@ -47,6 +49,9 @@ _NUMERIC = {
     XSD.nonNegativeInteger, XSD.nonPositiveInteger, XSD.positiveInteger, XSD.negativeInteger,
     XSD.unsignedLong, XSD.unsignedInt, XSD.unsignedShort, XSD.unsignedByte,
 }  # fmt: skip
+_APPROX = {XSD.float, XSD.double}  # the other numeric types are exact (xsd:decimal and its derived types)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_USEC = _dt.timedelta(microseconds=1)
 
 
 def compile_pattern(pattern: str, flags: str = "") -> re.Pattern[str]:
@@ -117,7 +122,12 @@ def order_key(term: Node, category: int) -> float | str:
         return str(term)
     v = term.toPython()
     if category == CAT_NUMERIC:
-        return float(v) if isinstance(v, (int, float, Decimal)) else float("nan")
+        if not isinstance(v, (int, float, Decimal)):
+            return float("nan")
+        try:
+            return float(v)  # correctly rounded; exact comparisons use exact_key
+        except OverflowError:  # an int beyond the double range
+            return float("inf") if v > 0 else float("-inf")
     if category == CAT_BOOLEAN:
         return 1.0 if v else 0.0
     if category in (CAT_DATETIME_TZ, CAT_DATETIME):
@@ -129,3 +139,28 @@ def order_key(term: Node, category: int) -> float | str:
     if category == CAT_TIME:
         return float(v.hour * 3600 + v.minute * 60 + v.second) + v.microsecond * 1e-6
     return float("nan")
+
+
+def exact_key(term: Node, category: int) -> int | Decimal | None:
+    """The exact value of ``term`` for SPARQL ``<`` where a float64 :func:`order_key` may round, else None.
+
+    Numerics of xsd:decimal and its derived types (xsd:integer, xsd:long, ...) -> the ``int``/``Decimal``
+    value (arbitrary precision, XPath promotes integer to decimal, so the two compare exactly with each
+    other); xsd:float/double and non-finite values -> None (compared as float64: XPath promotes the other
+    operand to double). dateTime -> integer microseconds since the epoch (UTC; no zone read as UTC, as
+    :func:`order_key`). Other categories -> None (their float keys are exact).
+    """
+    assert isinstance(term, Literal)
+    if category == CAT_NUMERIC:
+        if literal_datatype(term) in _APPROX:
+            return None
+        v = term.toPython()
+        if isinstance(v, bool) or not isinstance(v, (int, Decimal)):
+            return None
+        return v if isinstance(v, int) or v.is_finite() else None
+    if category in (CAT_DATETIME_TZ, CAT_DATETIME):
+        v = term.toPython()
+        if category == CAT_DATETIME:
+            v = v.replace(tzinfo=_dt.timezone.utc)
+        return (v - _EPOCH) // _USEC
+    return None
