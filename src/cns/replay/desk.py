@@ -89,6 +89,11 @@ class TradingDesk:
         self._sig_lat: list[np.ndarray] = []
         self._risk_lat: list[np.ndarray] = []
         self._decisions: list[np.ndarray] = []
+        n1 = len(c.instruments) + 1
+        self._mid = np.full(n1, np.nan)  # per-slice reference prices, reused (see on_decisions)
+        self._seen_ts = np.zeros(n1, np.int64)
+        self._mid_ts = np.zeros(n1, np.int64)
+        self._finite = np.zeros(n1, np.bool_)
 
     # ---- stepping ------------------------------------------------------------------------------------------
     def _advance(self, t_ns: int) -> None:
@@ -119,33 +124,60 @@ class TradingDesk:
         if len(decisions) == 0:
             return
         sample_every = self.sample_every
+        n = len(decisions)
         act_at = decisions["ts_ns"] + self.decision_latency_ns
         slot = (act_at - self.start_ns) // self.slice_ns
         bounds = np.flatnonzero(np.diff(slot)) + 1
         starts = np.concatenate(([0], bounds))
-        ends = np.concatenate((bounds, [len(decisions)]))
+        ends = np.concatenate((bounds, [n]))
+        # latency-stamp requests of every slice at once: per slice, 0 at every sample_every-th entry from its
+        # start, else -1 (a slice's candidates, at most one per decision, use the same pattern)
+        pattern = _sample_mask(n, sample_every)
+        sig_lat_all = np.full(n, -1, np.int64)
+        sig_lat_all[(np.arange(n) - np.repeat(starts, ends - starts)) % sample_every == 0] = 0
+        risk_lat_all = np.empty(n, np.int64)
+        n_risk = 0
         p = self.pipeline
+        sim = self.sim
+        signal_orders, risk_check = p.signal.orders, p.risk.check
+        md_latency = sim.config.md_latency_ns
+        mid, mid_ts, finite = self._mid, self._mid_ts, self._finite
+        prices_out = (mid, self._seen_ts)
+        start_ns, slice_ns = self.start_ns, self.slice_ns
+        act_list = act_at.tolist()
+        slot_list = slot.tolist()
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            t = max(self.start_ns + int(slot[a]) * self.slice_ns, self.sim.now_ns)
+            t = max(start_ns + slot_list[a] * slice_ns, sim.now_ns)
             self._advance(t)
-            mid, _ = self.sim.reference_prices(t)
+            sim.reference_prices(t, out=prices_out)
             # the feed is live: the book as of t - md_latency is what the desk knows at t, however long ago
             # that quote last changed; only a missing/NaN/zero mid fails the collar closed
-            mid_ts = np.where(np.isfinite(mid), t - self.sim.config.md_latency_ns, 0).astype(np.int64)
+            np.isfinite(mid, out=finite)
+            np.multiply(finite, t - md_latency, out=mid_ts)
             group = decisions[a:b]
-            sig_lat = _sample_mask(len(group), sample_every)
-            candidates = p.signal.orders(group, mid, lat_ns=sig_lat)
+            candidates = signal_orders(group, mid, lat_ns=sig_lat_all[a:b])
+            nc = len(candidates)
+            if nc == 0:
+                continue  # nothing to check: the risk gate would see an empty batch
             # each order is stamped when the desk acts on the decision that made it
-            by_id = np.argsort(group["news_id"], kind="stable")
-            k = np.searchsorted(group["news_id"][by_id], candidates["news_id"])
-            candidates["ts_ns"] = np.maximum(act_at[a:b][by_id[np.minimum(k, len(group) - 1)]], t)
-            risk_lat = _sample_mask(len(candidates), sample_every)
-            accepted, _ = p.risk.check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
-            self._sig_lat.append(sig_lat)
-            self._risk_lat.append(risk_lat)
+            if b - a == 1:
+                candidates["ts_ns"] = max(act_list[a], t)
+            else:
+                by_id = np.argsort(group["news_id"], kind="stable")
+                k = np.searchsorted(group["news_id"][by_id], candidates["news_id"])
+                candidates["ts_ns"] = np.maximum(act_at[a:b][by_id[np.minimum(k, b - a - 1)]], t)
+            if n_risk + nc > len(risk_lat_all):  # more than one order per decision: never, but stay correct
+                risk_lat_all = np.concatenate((risk_lat_all[:n_risk], np.empty(max(n, nc), np.int64)))
+                pattern = _sample_mask(max(n, nc), sample_every)
+            risk_lat = risk_lat_all[n_risk:n_risk + nc]
+            risk_lat[:] = pattern[:nc]
+            n_risk += nc
+            accepted, _ = risk_check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
             if len(accepted):
-                self.sim.submit(accepted)
+                sim.submit(accepted)
                 self._orders += len(accepted)
+        self._sig_lat.append(sig_lat_all)
+        self._risk_lat.append(risk_lat_all[:n_risk])
 
     def finish(self) -> DeskResult:
         """Run the venue to the end of the replay, mark to market and summarise."""

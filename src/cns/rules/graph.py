@@ -10,7 +10,8 @@
   none), ``numeric``/``is_numeric`` (float64 value), ``order_cat``/``order_key`` (SPARQL ``<``: category and
   a float key; strings are ranked), ``exact_rank`` (int64, -1 none: dense rank of the term's exact value
   among the terms of its category that have one — xsd:decimal/integer-family numerics and dateTimes — so
-  e.g. integers beyond 2**53 compare exactly; see :func:`cns.rules.xsd.exact_key`), ``lexlen`` (characters of the lexical form / IRI, -1 for blank nodes) and
+  e.g. integers beyond 2**53 compare exactly; see :func:`cns.rules.xsd.exact_key`), ``lexlen``
+  (characters of the lexical form / IRI, -1 for blank nodes) and
   ``ill_formed`` (literal not in its datatype's lexical space).
 
 Pair sets are ``(src, dst)`` int32 arrays, sorted and duplicate-free (see :func:`unique_pairs`).
@@ -164,15 +165,16 @@ def bind_graph(data: Graph, extra_terms: Iterable[Node] = ()) -> BoundGraph:
     erank = np.full(n, -1, np.int64)
     for items in exact.values():  # dense rank per category: equal values (1 = 1.0) share a rank
         items.sort(key=lambda xc: xc[0])
-        rank, prev = -1, None
-        for x, c in items:
-            if prev is None or x != prev[0]:
-                rank, prev = rank + 1, (x,)
-            erank[c] = rank
+        r = -1
+        for i, (x, c) in enumerate(items):
+            if i == 0 or x != items[i - 1][0]:
+                r += 1
+            erank[c] = r
     return BoundGraph(
         terms=terms, index=index, s_ptr=s_ptr, s_pred=s_pred, s_obj=s_obj, o_ptr=o_ptr, o_pred=o_pred,
         o_subj=o_subj, kind=kind, datatype=datatype, lang=lang, langs=list(langs), numeric=numeric,
-        is_numeric=~np.isnan(numeric), order_cat=order_cat, order_key=okey, exact_rank=erank, lexlen=lexlen, ill_formed=ill,
+        is_numeric=~np.isnan(numeric), order_cat=order_cat, order_key=okey, exact_rank=erank, lexlen=lexlen,
+        ill_formed=ill,
     )
 
 

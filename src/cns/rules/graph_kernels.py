@@ -140,8 +140,22 @@ def check_length(values: np.ndarray, lexlen: np.ndarray, bound: int, is_min: boo
 
 
 @njit(cache=True)
-def _cmp(ca: int, ka: float, cb: int, kb: float, op: int) -> bool:
-    if ca == 0 or ca != cb or ka != ka or kb != kb:
+def _cmp(ca: int, ka: float, ra: int, cb: int, kb: float, rb: int, op: int) -> bool:
+    """``a OP b`` for terms with order category ``c``, float key ``k`` and exact rank ``r`` (-1 none).
+
+    Two terms with exact ranks (same category) compare by rank, which is exact (integers beyond 2**53,
+    integer vs decimal, dateTime microseconds); otherwise by the float keys (XPath promotes to double)."""
+    if ca == 0 or ca != cb:
+        return False
+    if ra >= 0 and rb >= 0:
+        if op == OP_LT:
+            return ra < rb
+        if op == OP_LE:
+            return ra <= rb
+        if op == OP_GT:
+            return ra > rb
+        return ra >= rb
+    if ka != ka or kb != kb:
         return False
     if op == OP_LT:
         return ka < kb
@@ -153,18 +167,19 @@ def _cmp(ca: int, ka: float, cb: int, kb: float, op: int) -> bool:
 
 
 @njit(cache=True)
-def check_range(values: np.ndarray, cat: np.ndarray, key: np.ndarray, bound: int, op: int) -> np.ndarray:
+def check_range(values: np.ndarray, cat: np.ndarray, key: np.ndarray, rank: np.ndarray, bound: int,
+                op: int) -> np.ndarray:
     """value OP bound with SPARQL semantics: False when incomparable (different category, IRI, ...)."""
     out = np.empty(values.shape[0], np.bool_)
     for i in range(values.shape[0]):
         u = values[i]
-        out[i] = _cmp(cat[u], key[u], cat[bound], key[bound], op)
+        out[i] = _cmp(cat[u], key[u], rank[u], cat[bound], key[bound], rank[bound], op)
     return out
 
 
 @njit(cache=True)
 def compare_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst: np.ndarray,
-                  cat: np.ndarray, key: np.ndarray, op: int):
+                  cat: np.ndarray, key: np.ndarray, rank: np.ndarray, op: int):
     """(focus, v) for every (focus, v) in A and (focus, w) in B with ``v OP w`` false or incomparable (one
     row per failing (v, w) pair, as SHACL reports them). ``b_src`` must be sorted."""
     n = 0
@@ -174,7 +189,7 @@ def compare_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst
         v = a_dst[i]
         for j in range(lo, hi):
             w = b_dst[j]
-            if not _cmp(cat[v], key[v], cat[w], key[w], op):
+            if not _cmp(cat[v], key[v], rank[v], cat[w], key[w], rank[w], op):
                 n += 1
     f = np.empty(n, np.int32)
     val = np.empty(n, np.int32)
@@ -185,7 +200,7 @@ def compare_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst
         v = a_dst[i]
         for j in range(lo, hi):
             w = b_dst[j]
-            if not _cmp(cat[v], key[v], cat[w], key[w], op):
+            if not _cmp(cat[v], key[v], rank[v], cat[w], key[w], rank[w], op):
                 f[k] = a_src[i]
                 val[k] = v
                 k += 1

@@ -193,7 +193,8 @@ class _Evaluator:
         elif isinstance(c, ir.NodeKindConstraint):
             ok = gk.check_node_kind(uv, g.kind, c.mask)
         elif isinstance(c, ir.VALUE_RANGE_CONSTRAINTS):
-            ok = gk.check_range(uv, g.order_cat, g.order_key, g.code(c.value), _RANGE_OPS[type(c)])
+            ok = gk.check_range(uv, g.order_cat, g.order_key, g.exact_rank, g.code(c.value),
+                                 _RANGE_OPS[type(c)])
         elif isinstance(c, (ir.MinLengthConstraint, ir.MaxLengthConstraint)):
             ok = gk.check_length(uv, g.lexlen, c.length, isinstance(c, ir.MinLengthConstraint))
         elif isinstance(c, ir.PatternConstraint):
@@ -255,7 +256,7 @@ class _Evaluator:
         if isinstance(c, (ir.LessThanConstraint, ir.LessThanOrEqualsConstraint)):
             b_src, b_dst = eval_path(g, ir.PredicatePath(c.predicate), focus)
             op = gk.OP_LT if isinstance(c, ir.LessThanConstraint) else gk.OP_LE
-            f, v = gk.compare_pairs(src, dst, b_src, b_dst, g.order_cat, g.order_key, op)
+            f, v = gk.compare_pairs(src, dst, b_src, b_dst, g.order_cat, g.order_key, g.exact_rank, op)
             return [_Block(shape, c.component, f, v)]
         if isinstance(c, ir.PropertyConstraint):
             blocks = self.validate_shape(self.ir.shapes[c.shape], uv)

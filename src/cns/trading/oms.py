@@ -57,11 +57,17 @@ class OrderManager:
         """
         if orders.dtype != ORDER_DTYPE:
             raise StateError(f"OrderManager.submit needs ORDER_DTYPE, got {orders.dtype}")
-        if len(orders) == 0:
+        n = len(orders)
+        if n == 0:
             return 0
-        live = orders[orders["type"] != ORDER_CANCEL]
-        if len(live):
-            lo, hi = int(live["order_id"].min()), int(live["order_id"].max())
+        if n == 1:  # the common case, without array temporaries
+            o = orders[0]
+            live_ids = None if o["type"] == ORDER_CANCEL else (int(o["order_id"]), int(o["order_id"]))
+        else:
+            ids = orders["order_id"][orders["type"] != ORDER_CANCEL]
+            live_ids = (int(ids.min()), int(ids.max())) if len(ids) else None
+        if live_ids is not None:
+            lo, hi = live_ids
             if lo < self.base_id or hi >= int(self.id_counter[0]):
                 raise StateError(f"order ids {lo}..{hi} were not handed out by this OrderManager")
             self._ensure(hi)

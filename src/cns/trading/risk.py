@@ -130,13 +130,20 @@ class RiskGate:
         pf = self.oms.portfolio
         pnl = pf.day_pnl if day_pnl is None else float(day_pnl)
         ns_per_cycle, overhead = stamp_args(lat_ns, len(orders), "RiskGate.check")
-        reasons = np.zeros(len(orders), dtype=np.uint8)
-        risk_check(orders, mid, mid_ts, np.int64(now_ns), pnl, self._p, self._enabled, self._restricted,
+        n = len(orders)
+        reasons = np.zeros(n, dtype=np.uint8)
+        n_ok = risk_check(orders, mid, mid_ts, np.int64(now_ns), pnl, self._p, self._enabled, self._restricted,
                    pf.position, self.oms.open_buy, self.oms.open_sell, self._exposure, self._gross, self._scal,
                    self._ring, self._last_side, self._last_qty, self._last_px, self._last_ts, self._cd_keys,
                    self._cd_ts, reasons, self.counts, lat_ns, ns_per_cycle, overhead)
-        accepted = orders[reasons == REJ_NONE]
-        self.oms.submit(accepted)
+        if n_ok == n:  # all accepted (what orders[reasons == REJ_NONE] would copy)
+            accepted = orders.copy()
+        elif n_ok == 0:
+            accepted = np.zeros(0, dtype=ORDER_DTYPE)
+        else:
+            accepted = orders[reasons == REJ_NONE]
+        if n_ok:
+            self.oms.submit(accepted)
         return accepted, reasons
 
     def rejections(self) -> dict[str, int]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,17 @@ class SimConfig:
         for name in ("quote_history", "snapshot_ns", "order_capacity"):
             if getattr(self, name) < 1:
                 raise VenueConfigError(f"SimConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+
+def _compiled(dispatcher: Any, *args: Any) -> Any:
+    """The compiled entry point of ``dispatcher`` for ``args``' exact types (compiled or loaded from the cache
+    if needed, without running it): calling it skips Numba's per-call type resolution, which for namedtuples
+    of arrays re-types every field on each call. The caller must only pass arguments of the same types.
+    Falls back to the dispatcher itself if Numba's internals differ."""
+    try:
+        return dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in args))
+    except Exception:  # pragma: no cover - numba internals
+        return dispatcher
 
 
 class ExchangeSimulator:
@@ -118,12 +130,20 @@ class ExchangeSimulator:
             req=np.zeros(4 * d + 2, ORDER_DTYPE), cur=cur, par=par)
         self._stream = BackgroundStream(n, mk.flow, self._rng, cfg.start_ns)
         n_snap = 1024
-        self._io = S.SimIO(*self._stream.next_chunk(), ext=np.zeros(0, ORDER_DTYPE),
-                           ext_at=np.zeros(0, np.int64),
+        # pending external orders: ``_ext_buf[C_EXT_POS:_ext_n]``, sorted by arrival; io.ext/ext_at view [:_ext_n]
+        self._ext_buf = np.zeros(256, ORDER_DTYPE)
+        self._at_buf = np.zeros(256, np.int64)
+        self._ext_n = 0
+        self._io = S.SimIO(*self._stream.next_chunk(), ext=self._ext_buf[:0], ext_at=self._at_buf[:0],
                            out=np.zeros(1 << 14, EXEC_DTYPE), trades=np.zeros(1 << 16, TRADE_DTYPE),
                            snap_t=np.zeros(n_snap, np.int64), snap_mid=np.zeros((n_snap, n1)),
                            snap_fund=np.zeros((n_snap, n1)))
         self._reports: list[np.ndarray] = []
+        self._run_fn: Any = None  # run_until's entry point for the current types of (book, state, _io)
+        self._quotes_fn: Any = None  # quotes_at's entry point for internally allocated outputs
+        self._n1 = ref.shape[0]
+        self._q_bid = np.full(self._n1, np.nan)  # scratch of reference_prices
+        self._q_ask = np.full(self._n1, np.nan)
         self.late_orders = 0
         self.stale_quote_lookups = 0
         self.advance_to(cfg.start_ns)  # opening quotes on every instrument
@@ -152,26 +172,66 @@ class ExchangeSimulator:
             raise ReservedOwnerError(f"orders[{k}].owner = {int(own[k])} is reserved for the simulator "
                                      f"(owners {OWNER_MARKET_MAKER}..{self.n_owners - 1}: "
                                      f"{', '.join(self.owner_names[1:])})")
+        now = self.now_ns
         arrival = orders["ts_ns"] + self.config.entry_latency_ns
-        late = arrival < self.now_ns
-        self.late_orders += int(late.sum())
-        arrival = np.where(late, self.now_ns, arrival)
-        pos = int(self.state.cur[S.C_EXT_POS])
-        ext = np.concatenate((self._io.ext[pos:], orders))
-        at = np.concatenate((self._io.ext_at[pos:], arrival))
-        order = np.argsort(at, kind="stable")
-        self._io = self._io._replace(ext=ext[order], ext_at=at[order])
+        late = arrival < now
+        n_late = int(np.count_nonzero(late))
+        if n_late:
+            self.late_orders += n_late
+            arrival = np.where(late, now, arrival)
+        cur = self.state.cur
+        pos, n, k = int(cur[S.C_EXT_POS]), self._ext_n, orders.shape[0]
+        if (pos == n or int(arrival[0]) >= int(self._at_buf[n - 1])) and (
+                k == 1 or bool(np.all(arrival[1:] >= arrival[:-1]))):
+            # the common case: the new orders arrive after every pending one, in order — appending them
+            # gives the same queue as the stable sort of pending + new
+            if n + k > self._ext_buf.shape[0]:
+                self._ext_room(pos, n, k)
+                n = self._ext_n
+            self._ext_buf[n:n + k] = orders
+            self._at_buf[n:n + k] = arrival
+        else:
+            ext = np.concatenate((self._ext_buf[pos:n], orders))
+            at = np.concatenate((self._at_buf[pos:n], arrival))
+            order = np.argsort(at, kind="stable")
+            k = ext.shape[0]
+            self._ext_room(0, 0, k)  # empties the queue (the pending orders are in ext), grows it if needed
+            n = 0
+            self._ext_buf[:k] = ext[order]
+            self._at_buf[:k] = at[order]
+        self._ext_n = n = n + k
+        self._io = self._io._replace(ext=self._ext_buf[:n], ext_at=self._at_buf[:n])
+
+    def _ext_room(self, pos: int, n: int, k: int) -> None:
+        """Make room for ``k`` more pending orders: drop the ``pos`` processed ones (and grow if needed)."""
+        pend = n - pos
+        cap = self._ext_buf.shape[0]
+        if pend + k > cap:
+            cap = max(2 * cap, pend + k)
+            ext, at = np.zeros(cap, ORDER_DTYPE), np.zeros(cap, np.int64)
+            ext[:pend] = self._ext_buf[pos:n]
+            at[:pend] = self._at_buf[pos:n]
+            self._ext_buf, self._at_buf = ext, at
+        elif pend:
+            self._ext_buf[:pend] = self._ext_buf[pos:n].copy()
+            self._at_buf[:pend] = self._at_buf[pos:n].copy()
         self.state.cur[S.C_EXT_POS] = 0
+        self._ext_n = pend
 
     def advance_to(self, t_ns: int) -> np.ndarray:
         """Run the venue and the market to ``t_ns``; return external owners' reports produced meanwhile."""
         if t_ns < self.now_ns:
             raise SimClockError(f"advance_to({t_ns}) is before the venue clock {self.now_ns}")
         cur = self.state.cur
+        t = np.int64(t_ns)
         while True:
-            st = S.run_until(self.book, self.state, self._io, np.int64(t_ns))
+            run = self._run_fn
+            if run is None:
+                run = self._run_fn = _compiled(S.run_until, self.book, self.state, self._io, t)
+            st = run(self.book, self.state, self._io, t)
             if st == S.ST_DONE:
                 break
+            self._run_fn = None  # the buffers below are replaced: re-type them on the next call
             if st == S.ST_NEED_BG:
                 self._io = self._io._replace(**dict(zip(("bg_t", "bg_instr", "bg_kind", "bg_u", "bg_z"),
                                                         self._stream.next_chunk(), strict=True)))
@@ -191,9 +251,11 @@ class ExchangeSimulator:
                                        snap_mid=np.concatenate((io.snap_mid, np.zeros_like(io.snap_mid))),
                                        snap_fund=np.concatenate((io.snap_fund, np.zeros_like(io.snap_fund))))
         self._flush()
-        out = np.concatenate(self._reports) if self._reports else np.zeros(0, EXEC_DTYPE)
+        reports = self._reports
+        if not reports:
+            return np.zeros(0, EXEC_DTYPE)
         self._reports = []
-        return out
+        return reports[0] if len(reports) == 1 else np.concatenate(reports)
 
     def _flush(self) -> None:
         n = int(self.state.cur[S.C_N_OUT])
@@ -203,22 +265,65 @@ class ExchangeSimulator:
 
     # ---- what traders and reports see ----------------------------------------------------------------------
 
-    def reference_quotes(self, t_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def reference_quotes(self, t_ns: int, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(bid, ask, ts_ns)`` per ticker code as seen at ``t_ns``: the quote in force at
-        ``t_ns - md_latency_ns`` and the venue time it was set. NaN / 0 where there is no quote."""
+        ``t_ns - md_latency_ns`` and the venue time it was set. NaN / 0 where there is no quote.
+
+        ``out``: optional ``(bid, ask, ts_ns)`` arrays (1-D float64, float64, int64 of one entry per ticker
+        code + 1) to fill and return instead of allocating new ones."""
         seen = t_ns - self.config.md_latency_ns
         if seen > self.now_ns:
             raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; "
                                 f"it is at {self.now_ns}")
-        n1 = self.book.tick.shape[0]
-        bid, ask, ts = np.full(n1, np.nan), np.full(n1, np.nan), np.zeros(n1, np.int64)
-        self.stale_quote_lookups += int(S.quotes_at(self.state, np.int64(seen), bid, ask, ts))
+        n1 = self._n1
+        if out is None:
+            bid, ask, ts = np.full(n1, np.nan), np.full(n1, np.nan), np.zeros(n1, np.int64)
+            fn = self._quotes_fn
+            if fn is None:
+                fn = self._quotes_fn = _compiled(S.quotes_at, self.state, np.int64(seen), bid, ask, ts)
+        else:
+            bid, ask, ts = out
+            for a, dt in ((bid, np.float64), (ask, np.float64), (ts, np.int64)):
+                if not isinstance(a, np.ndarray) or a.dtype != dt or a.shape != (n1,):
+                    raise VenueConfigError(f"reference_quotes: out arrays must be 1-D float64, float64, int64 "
+                                           f"of length {n1}")
+            bid[0], ask[0], ts[0] = np.nan, np.nan, 0
+            fn = S.quotes_at
+        self.stale_quote_lookups += int(fn(self.state, np.int64(seen), bid, ask, ts))
         return bid, ask, ts
 
-    def reference_prices(self, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(mid USD, ts_ns)`` per ticker code as seen at ``t_ns`` (see :meth:`reference_quotes`)."""
-        bid, ask, ts = self.reference_quotes(t_ns)
-        return 0.5 * (bid + ask), ts
+    def reference_prices(self, t_ns: int, out: tuple[np.ndarray, np.ndarray] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """``(mid USD, ts_ns)`` per ticker code as seen at ``t_ns`` (see :meth:`reference_quotes`).
+
+        ``out``: optional ``(mid, ts_ns)`` arrays (1-D float64, int64 of one entry per ticker code + 1) to
+        fill and return instead of allocating new ones (the per-slice path of the trading desk)."""
+        if out is None:
+            bid, ask, ts = self.reference_quotes(t_ns)
+            return 0.5 * (bid + ask), ts
+        mid, ts = out
+        n1 = self._n1
+        if (not isinstance(mid, np.ndarray) or mid.dtype != np.float64 or mid.shape != (n1,)
+                or not isinstance(ts, np.ndarray) or ts.dtype != np.int64 or ts.shape != (n1,)):
+            raise VenueConfigError(f"reference_prices: out arrays must be 1-D float64, int64 of length {n1}")
+        seen = t_ns - self.config.md_latency_ns
+        if seen > self.now_ns:
+            raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; "
+                                f"it is at {self.now_ns}")
+        bid, ask = self._q_bid, self._q_ask  # index 0 stays NaN: quotes_at fills 1..n
+        if (mid.flags.c_contiguous and mid.flags.writeable and mid.flags.aligned and ts.flags.c_contiguous
+                and ts.flags.writeable and ts.flags.aligned):
+            fn = self._quotes_fn
+            if fn is None:
+                fn = self._quotes_fn = _compiled(S.quotes_at, self.state, np.int64(seen), bid, ask, ts)
+        else:
+            fn = S.quotes_at
+        ts[0] = 0
+        self.stale_quote_lookups += int(fn(self.state, np.int64(seen), bid, ask, ts))
+        np.add(bid, ask, out=mid)
+        np.multiply(mid, 0.5, out=mid)
+        return mid, ts
 
     def mark_prices(self) -> np.ndarray:
         """Live mark per ticker code: mid, else last trade, else the opening price (index 0 NaN)."""
