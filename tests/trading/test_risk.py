@@ -148,6 +148,23 @@ def test_gross_exposure_limit():
     assert d.gate.gross_exposure == pytest.approx(30_000.0)
 
 
+def test_exits_pass_position_and_gross_limits_that_entries_hit():
+    d = Desk(max_gross_exposure_usd=30_000.0, max_position=250)
+    d.portfolio.position[AAPL] = 300  # over both limits already (e.g. re-marked at a higher price)
+    d.gate.refresh(d.mid)
+    assert d.gate.gross_exposure == pytest.approx(30_000.0)
+    entry, exit_ = d.order(qty=10), d.order(side=-1, qty=300, price=99.0, type_=ORDER_IOC)
+    assert d.check(entry, exit_) == ["position", "accepted"]
+    # a second sell while the first is open could flip the book 400 short, a worst case above the 300 long:
+    # checked as an entry
+    assert d.check(d.order(side=-1, qty=400, price=99.1, type_=ORDER_IOC)) == ["position"]
+    d2 = Desk(max_gross_exposure_usd=30_000.0)
+    d2.portfolio.position[MSFT] = -300
+    d2.gate.refresh(d2.mid)
+    assert d2.check(d2.order(instr=MSFT, side=1, qty=100), d2.order(instr=TSLA, qty=1)) == \
+        ["accepted", "gross_exposure"]
+
+
 def test_daily_loss_limit_blocks_all_but_risk_reducing_orders():
     d = Desk(daily_loss_limit_usd=1_000.0)
     d.portfolio.position[AAPL] = 300

@@ -1,11 +1,11 @@
 """The simulated market's event loop (Numba): merges five time-ordered sources and applies them to the book.
 
 Sources, with the tie order at equal timestamps: quote snapshots (for plots), story impacts, competitor
-actions, external (CNS) orders at their venue arrival time, market-maker refills (a fixed delay after it was
-traded against, so a FIFO queue stays time-ordered), background events (market-maker requotes and random
-takers). ``run_until`` processes every event with ``t <= t_end`` and is resumable: it returns a
-status asking the Python driver for a new background chunk or more buffer room, and carries on where it
-stopped when called again. It draws no random numbers itself (they come with the background events).
+actions, external (CNS) orders at their venue arrival time, market-maker refills (a fixed delay, 0 by
+default, after it was traded against, so a FIFO queue stays time-ordered), background events (market-maker
+requotes and random takers). ``run_until`` processes every event with ``t <= t_end`` and is resumable: it
+returns a status asking the Python driver for a new background chunk or more buffer room, and carries on where
+it stopped when called again. It draws no random numbers itself (they come with the background events).
 """
 
 from __future__ import annotations
@@ -273,8 +273,8 @@ def _next_competitor(s):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _action(b, s, j, is_exit, k):
-    """Request of competitor ``j`` on story ``k``: entry (IOC through the mid) or exit (market order
-    closing the position)."""
+    """Request of competitor ``j`` on story ``k``: entry (IOC through the mid) or exit (IOC the same distance
+    through the mid closing the position; a market order only when there is no price at all)."""
     i = np.int64(s.cp_instr[k])
     owner = FIRST_COMPETITOR + j
     L = b.lv.shape[1]
@@ -298,7 +298,17 @@ def _action(b, s, j, is_exit, k):
         s.cur[C_ACTION_SKIPS] += 1
         return 0
     s.cur[C_ACTIONS] += 1
-    return _req(s, 0, 0, owner, i, -1 if pos > 0 else 1, ORDER_MARKET, abs(pos), 0.0)
+    side = np.int64(-1 if pos > 0 else 1)
+    ref = live_mid(b, i)
+    if not ref > 0.0:
+        ref = b.last_px[i]
+    if not ref > 0.0:
+        return _req(s, 0, 0, owner, i, side, ORDER_MARKET, abs(pos), 0.0)
+    # a marketable limit, as the entry: the position (all its stories' lots) can be larger than the market
+    # maker's ladder, and an unbounded market order would sweep through it into any stale resting order
+    lvl = K.snap_level(b, i, side, ref * (1.0 + side * s.par[P_AGGRESSION]))
+    lvl = min(max(lvl, np.int64(0)), np.int64(L - 1))
+    return _req(s, 0, 0, owner, i, side, ORDER_IOC, abs(pos), K.level_price(b, i, lvl))
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -324,12 +334,20 @@ def _taker(b, s, i, u, z):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _after_hit(s, i, mm_bought, t):
-    """The market maker was traded against: skew its quotes toward the aggressor and queue a refill."""
+    """The market maker was traded against: skew its quotes toward the aggressor and queue a refill.
+
+    The refill (a full requote at the skewed centre) is due ``P_REFILL_NS`` later; 0 (the default) means at
+    once, as the next event at the same timestamp. ``FlowConfig.mm_refill_ns = 0`` used to mean "no refill":
+    a sweep then left the ladder thin or a side empty until the next random background requote (28 % of
+    instrument-snapshots one-sided in the default news world), and takers and competitors traded against
+    whatever stale order was left, percent away from the fundamental. Refilling only an emptied side is not
+    enough: a side left with just its deepest level keeps the mid ~10 bp off, and exits through it unfilled.
+    """
     s.mm_shift[i] *= math.exp(-(t - s.mm_shift_t[i]) / s.par[P_SKEW_DECAY_NS])
     s.mm_shift_t[i] = t
     step = s.par[P_SKEW] if mm_bought < 0 else -s.par[P_SKEW]
     s.mm_shift[i] = min(max(s.mm_shift[i] + step, -0.2), 0.2)
-    if s.rq_pending[i] == 0 and s.par[P_REFILL_NS] > 0:
+    if s.rq_pending[i] == 0:
         k = s.cur[C_RQ_TAIL] % s.rq_t.shape[0]
         s.rq_t[k] = t + np.int64(s.par[P_REFILL_NS])
         s.rq_i[k] = i

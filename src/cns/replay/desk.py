@@ -6,6 +6,15 @@ on at ``ts_ns + decision_latency_ns``: the measured in-kernel latency of CNS in 
 (LLM-desk) baseline. The venue is advanced to the start of each time slice holding decisions; the desk sees the
 quotes the venue published ``md_latency_ns`` before, and its orders reach the book ``entry_latency_ns`` after
 they are stamped — so the P&L depends, honestly, on when CNS acts relative to the simulated competitors.
+
+Exits: ``signal.hold_ns`` after an entry order was sent (0: never), the desk unwinds the shares it filled with
+an IOC ``signal.exit_aggress_bps`` through the mid and cancels whatever of the entry still rests. Per
+instrument, the exit trades the position down to what the entries not yet due still hold (never through
+zero), capped by the order size limits; it goes through pre-trade risk like any order (an order that does not
+raise the worst-case position passes the position and gross-exposure limits). Exits due in a slice are sent
+at the slice time, before that slice's entries, and at every P&L snapshot (so they happen in quiet periods
+too); what could not go out or fill (no mid, size cap, risk reject, IOC not filled) is retried
+``exit_retry_ns`` later, and an exit IOC still in flight counts as done until it reports.
 """
 
 from __future__ import annotations
@@ -18,11 +27,13 @@ from cns.market.universe import InstrumentInfo
 from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import TradingConfig
+from cns.trading.oms_kernels import OS_ACKED, OS_NEW, OS_PARTIAL
 from cns.trading.pipeline import TradingPipeline
-from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL
+from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE, ORDER_IOC
 from cns.venue.exchange import ExchangeSimulator, SimConfig
 
 SEC_NS = 1_000_000_000
+_NEVER_NS = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,7 @@ class DeskConfig:
     slice_ns: int = 1_000_000
     sample_every: int = 1  # stamp every Nth decision/order in the signal and risk kernels
     snapshot_ns: int = SEC_NS
+    exit_retry_ns: int = 100_000_000  # an exit that could not go out or fill is retried this much later
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +72,11 @@ class DeskResult:
     pnl_usd: np.ndarray  # realised + unrealised at each point
     venue: dict[str, int]
     decisions: np.ndarray  # every decision the desk was given (DECISION_DTYPE), acted on or not
+    exit_orders: int = 0  # of ``orders``: exit IOCs that passed risk
+    exit_cancels: int = 0  # cancels of entry orders still resting when due
+    hold_ns: int = 0  # the holding period the desk ran with (0 = no exits)
+    filled_rows: np.ndarray | None = None  # OMS rows (ORDER_STATE_DTYPE) of every order with a fill
+    end_ns: int = 0  # the venue time the result was marked at
 
     @property
     def pnl_total(self) -> float:
@@ -94,17 +111,125 @@ class TradingDesk:
         self._seen_ts = np.zeros(n1, np.int64)
         self._mid_ts = np.zeros(n1, np.int64)
         self._finite = np.zeros(n1, np.bool_)
+        sig = c.trading.signal
+        self.hold_ns = int(sig.hold_ns)
+        self.exit_retry_ns = max(int(c.exit_retry_ns), 1)
+        self._exit_frac = float(sig.exit_aggress_bps) * 1e-4
+        self._max_qty = int(c.trading.risk.max_order_qty)
+        self._max_notional = float(c.trading.risk.max_order_notional_usd)
+        self._due_row = 0  # OMS table rows before this one are entries already due (or not entries)
+        self._next_exit = _NEVER_NS  # earliest time the exit pass has work
+        self._exit_ids = np.zeros(0, np.int64)  # last exit IOCs sent (checked for being still in flight)
+        self._exit_orders = 0
+        self._exit_cancels = 0
+        self._keep = np.zeros(n1, np.int64)
 
     # ---- stepping ------------------------------------------------------------------------------------------
     def _advance(self, t_ns: int) -> None:
         """Run the venue to ``t_ns``, booking fills and taking P&L snapshots on the way."""
         while self._next_snapshot <= t_ns:
-            self._step_venue(self._next_snapshot)
+            ts = self._next_snapshot
+            self._step_venue(ts)
             mid = self.sim.mark_prices()
-            self.pipeline.portfolio.snapshot(self._next_snapshot, mid)
+            self.pipeline.portfolio.snapshot(ts, mid)
             self.pipeline.risk.refresh(mid)
+            if ts >= self._next_exit:
+                self._exits(ts, *self._reference(ts))
             self._next_snapshot += self.snapshot_ns
         self._step_venue(t_ns)
+
+    def _reference(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """The desk's reference mids and their times at ``t`` (the live feed, ``md_latency_ns`` old), in the
+        reused buffers: a missing/NaN/zero mid gets time 0 (the risk gate fails it closed)."""
+        mid, mid_ts, finite = self._mid, self._mid_ts, self._finite
+        self.sim.reference_prices(t, out=(mid, self._seen_ts))
+        np.isfinite(mid, out=finite)
+        np.multiply(finite, t - self.sim.config.md_latency_ns, out=mid_ts)
+        return mid, mid_ts
+
+    def _exits(self, t: int, mid: np.ndarray, mid_ts: np.ndarray) -> None:
+        """Send the exits (and cancels of still-resting entries) due at ``t``; see the module docstring."""
+        if self.hold_ns <= 0:
+            self._next_exit = _NEVER_NS
+            return
+        p = self.pipeline
+        oms, pf = p.oms, p.portfolio
+        n_rows = int(oms.id_counter[0]) - oms.base_id
+        tab = oms.table[self._due_row:n_rows]
+        live = tab["state"] != 0  # rows of ids handed out but never sent (risk-rejected, cancels) are 0
+        entry = live & (tab["news_id"] != 0)
+        pending = entry & (tab["sent_ns"] > t - self.hold_ns)
+        k = int(np.argmax(pending)) if pending.any() else len(tab)  # first entry not yet due
+        due = tab[:k]
+        open_due = (due["news_id"] != 0) & ((due["state"] == OS_NEW) | (due["state"] == OS_ACKED)
+                                            | (due["state"] == OS_PARTIAL))
+        due_rows = self._due_row + np.flatnonzero(open_due)
+        due_open = due[open_due]
+        self._due_row += k
+        rest = tab[k:]
+        rest = rest[rest["news_id"] != 0]
+        keep = self._keep
+        keep[:] = 0
+        np.add.at(keep, rest["instrument"], rest["side"].astype(np.int64) * rest["filled"])
+        pos = pf.position
+        want = pos - keep  # shares to sell (> 0) or buy (< 0) to unwind the due lots
+        in_flight = False
+        if len(self._exit_ids):  # an exit IOC that has not reported yet counts as done until it does
+            rows = oms.table[self._exit_ids - oms.base_id]
+            fly = (rows["state"] == OS_NEW) | (rows["state"] == OS_ACKED) | (rows["state"] == OS_PARTIAL)
+            if fly.any():
+                r = rows[fly]
+                np.add.at(want, r["instrument"], r["side"].astype(np.int64) * (r["qty"] - r["filled"]))
+                in_flight = True
+            self._exit_ids = self._exit_ids[fly]
+        want[np.sign(want) != np.sign(pos)] = 0  # never trade through zero
+        np.copyto(want, pos, where=np.abs(want) > np.abs(pos))
+        ins = np.flatnonzero(want)
+        todo = in_flight or bool(len(ins))
+        ins = ins[mid[ins] > 0]  # no usable mid: nothing to price the IOC at, retried later
+        n_exit = len(ins)
+        n_cancel = len(due_open)
+        if n_exit + n_cancel:
+            batch = np.zeros(n_cancel + n_exit, ORDER_DTYPE)
+            ids = oms.id_counter[0] + np.arange(n_cancel + n_exit, dtype=np.int64)
+            oms.id_counter[0] += n_cancel + n_exit
+            batch["order_id"] = ids
+            batch["ts_ns"] = t
+            if n_cancel:  # views: writing them fills the batch
+                c = batch[:n_cancel]
+                c["target_id"] = oms.base_id + due_rows
+                c["instrument"] = due_open["instrument"]
+                c["side"] = due_open["side"]
+                c["type"] = ORDER_CANCEL
+                c["qty"] = due_open["qty"] - due_open["filled"]
+                c["price"] = due_open["price"]
+            if n_exit:
+                w = want[ins]
+                side = -np.sign(w)
+                px = mid[ins] * (1.0 + side * self._exit_frac)
+                e = batch[n_cancel:]
+                e["instrument"] = ins
+                e["side"] = side
+                e["type"] = ORDER_IOC
+                e["qty"] = np.minimum(np.minimum(np.abs(w), self._max_qty),
+                                      np.floor(self._max_notional / px).astype(np.int64))
+                e["price"] = px
+            accepted, _ = p.risk.check(batch, mid, mid_ts, t)
+            if len(accepted):
+                self.sim.submit(accepted)
+                sent = accepted[accepted["type"] != ORDER_CANCEL]
+                self._exit_orders += len(sent)
+                self._orders += len(sent)
+                self._exit_cancels += len(accepted) - len(sent)
+                self._exit_ids = np.concatenate((self._exit_ids, sent["order_id"].astype(np.int64)))
+        if todo:  # retry until every due lot is unwound (not every slice: it would spam the risk gate)
+            self._next_exit = t + self.exit_retry_ns
+            if len(rest):
+                self._next_exit = min(self._next_exit, int(rest["sent_ns"].min()) + self.hold_ns)
+        elif len(rest):
+            self._next_exit = int(rest["sent_ns"].min()) + self.hold_ns
+        else:
+            self._next_exit = _NEVER_NS
 
     def _step_venue(self, t_ns: int) -> None:
         if t_ns <= self.sim.now_ns:
@@ -139,7 +264,7 @@ class TradingDesk:
         n_risk = 0
         p = self.pipeline
         sim = self.sim
-        signal_orders, risk_check = p.signal.orders, p.risk.check
+        signal_orders, risk_check, refresh = p.signal.orders, p.risk.check, p.risk.refresh
         md_latency = sim.config.md_latency_ns
         mid, mid_ts, finite = self._mid, self._mid_ts, self._finite
         prices_out = (mid, self._seen_ts)
@@ -154,6 +279,10 @@ class TradingDesk:
             # that quote last changed; only a missing/NaN/zero mid fails the collar closed
             np.isfinite(mid, out=finite)
             np.multiply(finite, t - md_latency, out=mid_ts)
+            if t >= self._next_exit:
+                self._exits(t, mid, mid_ts)
+            if self.hold_ns > 0:  # exits recycle exposure: re-mark it now, not only at the next snapshot
+                refresh(mid)
             group = decisions[a:b]
             candidates = signal_orders(group, mid, lat_ns=sig_lat_all[a:b])
             nc = len(candidates)
@@ -176,6 +305,8 @@ class TradingDesk:
             if len(accepted):
                 sim.submit(accepted)
                 self._orders += len(accepted)
+                if self.hold_ns > 0:
+                    self._next_exit = min(self._next_exit, int(accepted["ts_ns"][0]) + self.hold_ns)
         self._sig_lat.append(sig_lat_all)
         self._risk_lat.append(risk_lat_all[:n_risk])
 
@@ -204,6 +335,11 @@ class TradingDesk:
             pnl_usd=series["realized"] + series["unrealized"],
             venue=self.sim.stats(),
             decisions=_cat(self._decisions, DECISION_DTYPE),
+            exit_orders=self._exit_orders,
+            exit_cancels=self._exit_cancels,
+            hold_ns=self.hold_ns,
+            filled_rows=filled,
+            end_ns=end_ns,
         )
 
 

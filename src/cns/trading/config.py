@@ -77,6 +77,10 @@ class SignalConfig:
     ``contingency_fraction`` for contingency decisions) worth of shares at the reference mid. A decision with
     no number (NaN ``size_basis``) uses ``unsized_strength`` in place of the min(...) term. ``full`` is
     ``rate_full_pct`` for central-bank decisions, else ``surprise_full_pct``.
+
+    Exits (the replay desk, :mod:`cns.replay.desk`): ``hold_ns`` after an entry order was sent, its filled
+    shares are unwound with an IOC ``exit_aggress_bps`` through the mid, and whatever of it still rests (a
+    contingency limit) is canceled.
     """
 
     sentiment_weight: float = 0.3
@@ -90,6 +94,8 @@ class SignalConfig:
     aggress_bps: float = 5.0  # trade orders: IOC limit this far through the mid
     contingency_offset_bps: float = 20.0  # contingency orders: resting limit this far behind the mid
     market_proxy: str = "SPX"  # instrument for market-wide news (no ticker)
+    hold_ns: int = 2 * _SEC  # the desk unwinds each entry's fill this long after sending it (0 = never)
+    exit_aggress_bps: float = 10.0  # exit orders: IOC limit this far through the mid
 
 
 RISK_CHECKS: tuple[str, ...] = (  # in the order the risk kernel applies them
@@ -222,6 +228,8 @@ def _check(cfg: TradingConfig) -> TradingConfig:
         raise ConfigError("risk quantities (max_order_qty, max_position, max_orders_per_window) must be > 0")
     if cfg.signal.notional_usd <= 0 or cfg.signal.surprise_full_pct <= 0 or cfg.signal.rate_full_pct <= 0:
         raise ConfigError("signal.notional_usd, surprise_full_pct and rate_full_pct must be > 0")
+    if cfg.signal.hold_ns < 0 or not cfg.signal.exit_aggress_bps >= 0:
+        raise ConfigError("signal.hold_ns and signal.exit_aggress_bps must be >= 0")
     return cfg
 
 

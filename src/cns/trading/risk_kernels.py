@@ -1,7 +1,8 @@
 """Numba kernel of pre-trade risk: one pass over candidate orders, state in preallocated arrays.
 
 Each order gets a reason code (0 = accepted); rejections are counted, never raised. Checks run in the order
-of the REJ_* codes; the first failing check is the reason. Cancel requests always pass.
+of the REJ_* codes; the first failing check is the reason. Cancel requests always pass; so do the position and
+gross-exposure checks for an order that does not raise the instrument's worst-case position (an exit).
 """
 
 from __future__ import annotations
@@ -145,9 +146,14 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
                 mark = ref if ref > 0.0 else px
                 new_exp = _exposure(pos, ob2, os2, mark)
                 reducing = (side > 0 and pos < 0 and qty <= -pos) or (side < 0 and pos > 0 and qty <= pos)
-                if enabled[REJ_POSITION] and max(pos + ob2, os2 - pos) > p[RP_MAX_POSITION]:
+                # an order that does not raise the instrument's worst-case position (shares, filled + open on
+                # either side) cannot breach a position or exposure limit: an exit passes even while the book
+                # is at (or, after re-marking, above) the limit
+                grows = max(abs(pos + ob2), abs(pos - os2)) > max(abs(pos + ob), abs(pos - osl))
+                if enabled[REJ_POSITION] and grows and max(pos + ob2, os2 - pos) > p[RP_MAX_POSITION]:
                     reason = REJ_POSITION
-                elif enabled[REJ_GROSS_EXPOSURE] and gross[0] - exposure[ins] + new_exp > p[RP_MAX_GROSS]:
+                elif (enabled[REJ_GROSS_EXPOSURE] and grows
+                      and gross[0] - exposure[ins] + new_exp > p[RP_MAX_GROSS]):
                     reason = REJ_GROSS_EXPOSURE
                 elif enabled[REJ_DAILY_LOSS] and day_pnl < -p[RP_DAILY_LOSS] and not reducing:
                     reason = REJ_DAILY_LOSS
