@@ -19,12 +19,14 @@ too); what could not go out or fill (no mid, size cap, risk reject, IOC not fill
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from cns.market.universe import InstrumentInfo
 from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
+from cns.replay.attribution import attribute
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import TradingConfig
 from cns.trading.oms_kernels import OS_ACKED, OS_NEW, OS_PARTIAL
@@ -77,6 +79,7 @@ class DeskResult:
     hold_ns: int = 0  # the holding period the desk ran with (0 = no exits)
     filled_rows: np.ndarray | None = None  # OMS rows (ORDER_STATE_DTYPE) of every order with a fill
     end_ns: int = 0  # the venue time the result was marked at
+    attribution: dict[str, Any] = field(default_factory=dict)  # cns.replay.attribution.attribute (with stories)
 
     @property
     def pnl_total(self) -> float:
@@ -94,6 +97,7 @@ class TradingDesk:
         c = config
         self.pipeline = TradingPipeline(c.trading, c.sources, c.tickers, n_instruments=len(c.instruments) + 1)
         self.sim = ExchangeSimulator(c.instruments, c.stories, SimConfig(start_ns=c.start_ns), seed=c.seed)
+        self.stories = c.stories
         self.start_ns = c.start_ns
         self.end_ns = c.end_ns
         self.decision_latency_ns = int(decision_latency_ns)
@@ -320,7 +324,7 @@ class TradingDesk:
         series = p.portfolio.pnl_series()
         filled = p.oms.filled_orders()
         n_filled = len(filled)
-        return DeskResult(
+        result = DeskResult(
             orders=self._orders,
             fills=self._fills,
             filled_orders=n_filled,
@@ -341,6 +345,9 @@ class TradingDesk:
             filled_rows=filled,
             end_ns=end_ns,
         )
+        if len(self.stories):
+            result = replace(result, attribution=attribute(result, self.sim, self.stories))
+        return result
 
 
 def _sample_mask(n: int, every: int) -> np.ndarray:

@@ -249,6 +249,9 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
         "risk_rejects": fast.risk_rejects,
         "pnl": {"realized": fast.realized, "unrealized": fast.unrealized, "total": fast.pnl_total},
         "hit_rate": fast.hit_rate,
+        "exit_orders": fast.exit_orders,
+        "hold_ns": fast.hold_ns,
+        "attribution": fast.attribution,
         "data_s": data_s,
         "data_from_cache": news.from_cache,
         "warmup_s": warmup_s,
@@ -282,6 +285,7 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
             "orders": slow.orders,
             "fill_rate": slow.fill_rate,
             "decision_latency_ns": SLOW_DECISION_NS,
+            "attribution": slow.attribution,
             "pnl_ratio": fast.pnl_total / slow.pnl_total if slow.pnl_total else float("nan"),
             "fill_rate_ratio": fast.fill_rate / slow.fill_rate if slow.fill_rate else float("nan"),
         }

@@ -106,6 +106,21 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"fill-rate ratio fast/slow: {_fmt(slow.get('fill_rate_ratio', float('nan')))}",
             "",
         ]
+    att, slow_att = r.get("attribution") or {}, (slow or {}).get("attribution") or {}
+    if att:
+        lines += [
+            "## Where the P&L came from (against the simulator's hidden fundamental, USD)",
+            "",
+            "`hold_informed`: impacts of stories already reported when the entry filled (what speed and judging",
+            "sources earn); `hold_luck`: impacts of stories not yet reported; `entry/exit_edge`: price paid vs value.",
+            "",
+            "| part | CNS | slow baseline |",
+            "|---|---:|---:|",
+        ]
+        for k in ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "residual", "total"):
+            lines.append(f"| {k} | {_fmt(att.get(k, float('nan')))} | {_fmt(slow_att.get(k, float('nan')))} |")
+        lines += [f"| entry edge, mean bp | {_fmt(att.get('entry_edge_bp_mean', float('nan')))} | "
+                  f"{_fmt(slow_att.get('entry_edge_bp_mean', float('nan')))} |", ""]
     notes = r.get("notes")
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
