@@ -74,6 +74,7 @@ class SimArrays(NamedTuple):
     ref_px: np.ndarray  # f8[n+1] opening reference price, USD
     mm_id: np.ndarray  # u8[n+1, 2, D] market-maker order ids per side/slot
     mm_lvl: np.ndarray  # i4[n+1, 2, D] their levels, -1 = slot empty
+    mm_slot: np.ndarray  # i8[n+1, 2, D] their book pool slots (-1 = not resting); checked with K.slot_holds
     mm_qty: np.ndarray  # i8[n+1] shares per quoted level
     mm_shift: np.ndarray  # f8[n+1] market maker's quote-centre skew, fraction of the fundamental
     mm_shift_t: np.ndarray  # i8[n+1] ns of its last decay
@@ -85,6 +86,7 @@ class SimArrays(NamedTuple):
     q_bid: np.ndarray  # f8[n+1, R] best bid USD (NaN = none)
     q_ask: np.ndarray  # f8[n+1, R] best ask USD (NaN = none)
     q_cnt: np.ndarray  # i8[n+1] entries ever written
+    q_head: np.ndarray  # i8[n+1] ring index of the next entry (q_cnt % R, kept to avoid a division per read)
     q_last: np.ndarray  # i4[n+1, 2] best bid/ask levels last logged
     imp_t: np.ndarray  # i8[k]
     imp_instr: np.ndarray  # u4[k]
@@ -100,6 +102,8 @@ class SimArrays(NamedTuple):
     cp_exit_len: np.ndarray
     cp_pos: np.ndarray  # i8[2, K] next entry story / next exit rank per competitor
     req: np.ndarray  # ORDER_DTYPE[4 D + 2] scratch: one event's requests of the simulator's traders
+    req_mm: np.ndarray  # i8[4 D + 2] scratch: sd * D + d of a market-maker quote request, else -1
+    req_slot: np.ndarray  # i8[4 D + 2] scratch: pool slot of a market-maker cancel's target, else -1
     cur: np.ndarray  # i8[CUR_SIZE]
     par: np.ndarray  # f8[PAR_SIZE]
 
@@ -137,7 +141,8 @@ def _log_quote(b, s, i, t):
     if s.q_cnt[i] > 0 and s.q_last[i, 0] == bb and s.q_last[i, 1] == ba:
         return
     R = s.q_ts.shape[1]
-    k = s.q_cnt[i] % R
+    k = s.q_head[i]
+    s.q_head[i] = k + 1 if k + 1 < R else 0
     s.q_ts[i, k] = t
     s.q_bid[i, k] = K.level_price(b, i, bb) if bb >= 0 else np.nan
     s.q_ask[i, k] = K.level_price(b, i, ba) if ba < b.lv.shape[1] else np.nan
@@ -151,6 +156,8 @@ def _log_quote(b, s, i, t):
 def _req(s, n, target, owner, instr, side, otype, qty, price):
     """Write order request ``n`` of a simulated trader into the scratch batch ``s.req``; returns ``n + 1``."""
     s.cur[C_SEQ] += 1
+    s.req_mm[n] = -1
+    s.req_slot[n] = -1
     r = s.req[n]
     r.order_id = s.cur[C_SEQ]
     r.target_id = target
@@ -187,12 +194,13 @@ def requote(b, s, i, t):
             lvl = s.mm_lvl[i, sd, d]
             if lvl < 0:
                 continue
-            if K.lookup(b, np.uint32(OWNER_MARKET_MAKER), s.mm_id[i, sd, d]) < 0:  # filled since
+            if not K.slot_holds(b, s.mm_slot[i, sd, d], OWNER_MARKET_MAKER, s.mm_id[i, sd, d]):  # filled since
                 s.mm_lvl[i, sd, d] = -1
                 continue
             keep = (top_b - D < lvl <= top_b) if sd == 0 else (top_a <= lvl < top_a + D)
             if not keep:
                 n = _req(s, n, s.mm_id[i, sd, d], OWNER_MARKET_MAKER, i, 0, ORDER_CANCEL, 0, 0.0)
+                s.req_slot[n - 1] = s.mm_slot[i, sd, d]  # the market maker is not in the id index
                 s.mm_lvl[i, sd, d] = -1
     for sd in range(2):
         side = 1 if sd == 0 else -1
@@ -210,8 +218,10 @@ def requote(b, s, i, t):
             if have or free < 0:
                 continue
             n = _req(s, n, 0, OWNER_MARKET_MAKER, i, side, ORDER_LIMIT, s.mm_qty[i], K.level_price(b, i, lvl))
+            s.req_mm[n - 1] = sd * D + free
             s.mm_id[i, sd, free] = s.cur[C_SEQ]
             s.mm_lvl[i, sd, free] = lvl
+            s.mm_slot[i, sd, free] = -1  # set once the book has placed it (run_until)
     s.cur[C_REQUOTES] += 1
     return n
 
@@ -452,11 +462,19 @@ def run_until(b, s, io, t_end):
             o = io.ext[cur[C_EXT_POS]] if use_ext else s.req[r]
             n_out, n_tr, touched = K.handle(b, o.order_id, o.target_id, o.owner, np.int64(o.instrument),
                                             np.int64(o.side), o.type, o.qty, o.price, t, io.out, cur[C_N_OUT],
-                                            io.trades, cur[C_N_TR])
+                                            io.trades, cur[C_N_TR], -1 if use_ext else s.req_slot[r])
             cur[C_N_OUT] = n_out
             cur[C_N_TR] = n_tr
             if touched > 0:
                 i = touched
+            if not use_ext and s.req_mm[r] >= 0:  # a market-maker quote: remember its slot if it rested
+                q = s.req_mm[r]
+                sd = q // s.mm_lvl.shape[2]
+                nf = b.meta[K.M_NFREE]
+                slot = np.int64(b.free[nf]) if nf < b.free.shape[0] else np.int64(-1)  # _rest's pop, if any
+                if not K.slot_holds(b, slot, o.owner, o.order_id):
+                    slot = -1
+                s.mm_slot[o.instrument, sd, q - sd * s.mm_lvl.shape[2]] = slot
         if use_ext:
             cur[C_EXT_POS] += 1
         if hit > 0 and b.pos[OWNER_MARKET_MAKER, hit] != mm_before:
@@ -467,6 +485,41 @@ def run_until(b, s, io, t_end):
     return ST_DONE
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _quotes_into(q_ts, q_bid, q_ask, q_cnt, q_head, target, bid, ask, ts, mid, want_mid):
+    R = q_ts.shape[1]
+    stale = 0
+    for i in range(1, q_cnt.shape[0]):
+        n = q_cnt[i]
+        qb = np.nan
+        qa = np.nan
+        qt = np.int64(0)
+        found = False
+        m = min(n, R)
+        k = q_head[i]
+        for back in range(m):
+            k = k - 1 if k > 0 else R - 1
+            if q_ts[i, k] <= target:
+                qb = q_bid[i, k]
+                qa = q_ask[i, k]
+                qt = q_ts[i, k]
+                found = True
+                break
+        if not found and n > R:
+            k = q_head[i]  # oldest surviving entry
+            qb = q_bid[i, k]
+            qa = q_ask[i, k]
+            qt = q_ts[i, k]
+            stale += 1
+        ts[i] = qt
+        if want_mid:
+            mid[i] = (qb + qa) * 0.5
+        else:
+            bid[i] = qb
+            ask[i] = qa
+    return stale
+
+
 @njit(cache=True, _nrt=False)
 def quotes_at(s, target, bid, ask, ts):
     """Fill ``bid``/``ask``/``ts`` with the quote in force at ``target`` (ns) per instrument.
@@ -474,27 +527,13 @@ def quotes_at(s, target, bid, ask, ts):
     Returns how many instruments had their quote at ``target`` already rotated out of the ring (their
     oldest remembered quote is returned instead).
     """
-    R = s.q_ts.shape[1]
-    stale = 0
-    for i in range(1, s.q_cnt.shape[0]):
-        n = s.q_cnt[i]
-        bid[i] = np.nan
-        ask[i] = np.nan
-        ts[i] = 0
-        found = False
-        m = min(n, R)
-        for back in range(m):
-            k = (n - 1 - back) % R
-            if s.q_ts[i, k] <= target:
-                bid[i] = s.q_bid[i, k]
-                ask[i] = s.q_ask[i, k]
-                ts[i] = s.q_ts[i, k]
-                found = True
-                break
-        if not found and n > R:
-            k = n % R  # oldest surviving entry
-            bid[i] = s.q_bid[i, k]
-            ask[i] = s.q_ask[i, k]
-            ts[i] = s.q_ts[i, k]
-            stale += 1
-    return stale
+    return _quotes_into(s.q_ts, s.q_bid, s.q_ask, s.q_cnt, s.q_head, target, bid, ask, ts, bid, False)
+
+
+@njit(cache=True, _nrt=False)
+def mids_at(q_ts, q_bid, q_ask, q_cnt, q_head, target, mid, ts):
+    """:func:`quotes_at` writing ``(bid + ask) * 0.5`` into ``mid`` (index 0: NaN / 0); takes the quote ring
+    arrays rather than the whole state, whose unboxing cost more than the work (the desk calls it per slice)."""
+    mid[0] = np.nan
+    ts[0] = 0
+    return _quotes_into(q_ts, q_bid, q_ask, q_cnt, q_head, target, mid, mid, ts, mid, True)

@@ -1,6 +1,7 @@
 """Venue benchmark: order-book operations per second and the wall time of a full simulated market run.
 
-``python -m cns.venue.bench [--quick] [--json PATH]`` prints a table and optionally writes JSON. Every
+``python -m cns.venue.bench [--quick] [--newsgen-only [--step-ns NS]] [--json PATH]`` prints a table and
+optionally writes JSON (``--newsgen-only``: just the default news world's 300 s market, the desk's load). Every
 figure is measured here with ``time.perf_counter_ns`` / ``time.process_time_ns``; per-operation latencies
 are batch times divided by the batch size (the kernels are not timed one order at a time), reported as
 percentiles over the batches.
@@ -126,7 +127,7 @@ def bench_sim(seconds: float, n_instr: int, n_stories: int, step_ns: int = 100_0
             "book_orders_per_wall_s": st["orders"] / (wall * 1e-9), "stats": st}
 
 
-def _newsgen_run(n_events: int, secs: float, n_instr: int) -> dict | None:
+def _newsgen_run(n_events: int, secs: float, n_instr: int, step_ns: int = 100_000_000) -> dict | None:
     """The market driven by the project's news generator (default world: 4,565,400 events in 300 s)."""
     try:
         from cns.market.newsgen import EPOCH_NS, generate_news
@@ -134,10 +135,10 @@ def _newsgen_run(n_events: int, secs: float, n_instr: int) -> dict | None:
         return None
     stories = generate_news(n_events, secs, seed=7, instruments=default_instruments(n_instr),
                             sentiment=False).stories
-    return bench_sim(secs, n_instr, 0, stories=stories, start_ns=EPOCH_NS)
+    return bench_sim(secs, n_instr, 0, stories=stories, start_ns=EPOCH_NS, step_ns=step_ns)
 
 
-def run(quick: bool) -> dict:
+def run(quick: bool, newsgen_only: bool = False, step_ns: int = 100_000_000) -> dict:
     n_orders, n_instr, secs = (20_000, 100, 30.0) if quick else (500_000, 500, 300.0)
     bench_book(2 * BATCH, 4)  # compile / load the kernels outside the timed runs
     bench_sim(0.5, 3, 2)
@@ -145,11 +146,12 @@ def run(quick: bool) -> dict:
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
                     "cpus": os.cpu_count()},
         "quick": quick,
-        "book": bench_book(n_orders, n_instr),
-        "sim_no_stories": bench_sim(secs, n_instr, 0),
-        "sim_with_stories": bench_sim(secs, n_instr, int(secs * 10)),
+        "book": {} if newsgen_only else bench_book(n_orders, n_instr),
     }
-    news = _newsgen_run(45_654 if quick else 4_565_400, secs, n_instr)
+    if not newsgen_only:
+        result["sim_no_stories"] = bench_sim(secs, n_instr, 0)
+        result["sim_with_stories"] = bench_sim(secs, n_instr, int(secs * 10))
+    news = _newsgen_run(45_654 if quick else 4_565_400, secs, n_instr, step_ns)
     if news is not None:
         result["sim_newsgen"] = news
     return result
@@ -176,7 +178,8 @@ def print_table(r: dict) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    r = run(bool(getattr(args, "quick", False)))
+    r = run(bool(getattr(args, "quick", False)), bool(getattr(args, "newsgen_only", False)),
+            int(getattr(args, "step_ns", 100_000_000)))
     print_table(r)
     if getattr(args, "json", None):
         with open(args.json, "w", encoding="utf-8") as f:
@@ -187,5 +190,9 @@ def main(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(prog="python -m cns.venue.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
+    p.add_argument("--newsgen-only", action="store_true",
+                   help="only the news-driven market run (skip the book and synthetic-flow benchmarks)")
+    p.add_argument("--step-ns", type=int, default=100_000_000,
+                   help="advance_to interval of the market runs, ns (the desk uses 1_000_000)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
     sys.exit(main(p.parse_args()))

@@ -15,8 +15,11 @@ All kernels are compiled with ``_nrt=False`` (they allocate nothing) and the hel
 namedtuple of arrays costs no reference counting per call.
 * accounting: ``pos[owner, instrument]`` shares and ``cash[owner]`` USD for owners below ``pos.shape[0]``.
 
-Reports are written into a caller-provided EXEC_DTYPE buffer; ``emit[owner] == 0`` suppresses the reports of
-an owner (the simulator's own background traders). Trades are written into a TRADE_DTYPE buffer.
+Reports are written into a caller-provided EXEC_DTYPE buffer; ``emit[owner] & EMIT_REPORTS == 0`` suppresses
+the reports of an owner (the simulator's own background traders). ``emit[owner] & EMIT_UNINDEXED`` keeps an
+owner's orders out of the id index (no duplicate-id check, no index insert/delete: most of the cache misses of
+the simulator's market maker): it cancels with the pool slot as ``hint`` (see :func:`handle`). Trades are
+written into a TRADE_DTYPE buffer.
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ Q_QTY = 5
 Q_PREV = 6
 Q_NEXT = 7
 
+EMIT_REPORTS = 1  # emit[] bits
+EMIT_UNINDEXED = 2
+
 _H1 = np.uint64(0x9E3779B97F4A7C15)
 _H2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _EPS = 1e-9  # relative slack when snapping a price to the tick grid
@@ -87,7 +93,7 @@ class BookArrays(NamedTuple):
     hx: np.ndarray  # i8[H, 4] id index rows: order id (bits of the u8), owner, pool slot (-1 = empty), unused
     pos: np.ndarray  # i8[n_owners, n+1] shares
     cash: np.ndarray  # f8[n_owners] USD
-    emit: np.ndarray  # u1[n_owners]; owners >= len emit always
+    emit: np.ndarray  # u1[n_owners] EMIT_* bits; owners >= len emit: reports, indexed
 
 
 # ---- id index ----------------------------------------------------------------------------------------------
@@ -158,6 +164,17 @@ def _h_delete(b, owner, oid):
 
 
 @njit(cache=True, _nrt=False, inline="always")
+def _indexed(b, owner):
+    return owner >= b.emit.shape[0] or (b.emit[owner] & EMIT_UNINDEXED) == 0
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def slot_holds(b, slot, owner, oid):
+    """Whether pool ``slot`` holds the resting order ``(owner, oid)`` (no id-index probe)."""
+    return slot >= 0 and b.pool[slot, Q_OWNER] == np.int64(owner) and b.pool[slot, Q_ID] == np.int64(oid)
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def level_price(b, instr, lvl):
     return (b.base_tick[instr] + lvl) * b.tick[instr]
 
@@ -175,7 +192,7 @@ def snap_level(b, instr, side, price):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _emit(b, out, n, oid, owner, instr, kind, side, reason, qty, leaves, price, t):
-    if owner < b.emit.shape[0] and b.emit[owner] == 0:
+    if owner < b.emit.shape[0] and (b.emit[owner] & EMIT_REPORTS) == 0:
         return n
     r = out[n]
     r.order_id = oid
@@ -237,7 +254,9 @@ def _unlink(b, slot):
     b.lv[instr, lvl, 2] -= b.pool[slot, Q_QTY]
     sd = 0 if b.pool[slot, Q_SIDE] > 0 else 1
     b.n_rest[instr, sd] -= 1
-    _h_delete(b, b.pool[slot, Q_OWNER], b.pool[slot, Q_ID])
+    if _indexed(b, b.pool[slot, Q_OWNER]):
+        _h_delete(b, b.pool[slot, Q_OWNER], b.pool[slot, Q_ID])
+    b.pool[slot, Q_OWNER] = -1  # a free slot matches no (owner, id): lets callers check a remembered slot
     b.free[b.meta[M_NFREE]] = slot
     b.meta[M_NFREE] += 1
     if b.lv[instr, lvl, 0] == -1:
@@ -251,8 +270,11 @@ def _unlink(b, slot):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out, trades, n_tr):
+def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out, trades, n_tr, hint):
     """Apply one order request at venue time ``t`` (ns). Returns ``(n_out, n_tr, instrument touched or 0)``.
+
+    ``hint``: for a cancel, the pool slot of the target if the caller knows it (-1 otherwise); used only if
+    the slot holds ``(owner, target)``. The only way to cancel an order of an EMIT_UNINDEXED owner.
 
     The caller guarantees room for ``3 + 2 * n_rest[instr, opposite]`` reports and ``n_rest[...]`` trades.
     """
@@ -260,7 +282,12 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
     n_instr = b.tick.shape[0]
     L = b.lv.shape[1]
     if otype == ORDER_CANCEL:
-        slot = lookup(b, owner, target)
+        if slot_holds(b, hint, owner, target):
+            slot = np.int64(hint)
+        elif _indexed(b, owner):
+            slot = lookup(b, owner, target)
+        else:
+            slot = np.int64(-1)
         if slot < 0:
             b.meta[M_REJECTS] += 1
             n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_REJECTED, side, REJECT_UNKNOWN_ORDER, 0, 0,
@@ -290,7 +317,7 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
             lvl = snap_level(b, instr, side, price)
             if lvl < 0 or lvl >= L:
                 reason = REJECT_PRICE_BAND
-    if reason == 0 and lookup(b, owner, oid) >= 0:
+    if reason == 0 and _indexed(b, owner) and lookup(b, owner, oid) >= 0:
         reason = REJECT_DUPLICATE_ID
     if reason != 0:
         b.meta[M_REJECTS] += 1
@@ -374,7 +401,8 @@ def _rest(b, oid, owner, instr, side, lvl, qty, t):
         b.pool[tail, Q_NEXT] = s
     b.lv[instr, lvl, 1] = s
     b.lv[instr, lvl, 2] += qty
-    _h_insert(b, owner, oid, s)
+    if _indexed(b, owner):
+        _h_insert(b, owner, oid, s)
     if side > 0:
         b.n_rest[instr, 0] += 1
         if lvl > b.best_bid[instr]:
@@ -408,7 +436,7 @@ def process_batch(b, orders, start, out, n_out, trades, n_tr):
         if n_out + need > out.shape[0] or n_tr + need > trades.shape[0]:
             break
         n_out, n_tr, _ = handle(b, o.order_id, o.target_id, o.owner, np.int64(o.instrument), np.int64(o.side),
-                                o.type, o.qty, o.price, o.ts_ns, out, n_out, trades, n_tr)
+                                o.type, o.qty, o.price, o.ts_ns, out, n_out, trades, n_tr, np.int64(-1))
         i += 1
     return i, n_out, n_tr
 
@@ -417,6 +445,11 @@ def process_batch(b, orders, start, out, n_out, trades, n_tr):
 def shares_ahead(b, owner, oid):
     """Shares resting ahead of ``(owner, oid)`` at its price level (FIFO), or -1 if it is not resting."""
     s = lookup(b, owner, oid)
+    if s < 0 and not _indexed(b, owner):  # not in the id index: scan the pool (a diagnostic, not a hot path)
+        for k in range(b.pool.shape[0]):
+            if slot_holds(b, k, owner, oid):
+                s = np.int64(k)
+                break
     if s < 0:
         return np.int64(-1)
     total = np.int64(0)

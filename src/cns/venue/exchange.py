@@ -93,8 +93,10 @@ class ExchangeSimulator:
         ref = np.concatenate(([np.nan], [float(x.price) for x in instruments]))
         self.n_owners = FIRST_COMPETITOR + len(mk.competitors)
         self.owner_names = ("cns", "market_maker", "takers") + tuple(c.name for c in mk.competitors)
-        emit = np.zeros(self.n_owners, np.uint8)
-        emit[OWNER_CNS] = 1
+        # the simulator's owners: no reports, and out of the id index (the market maker cancels by pool slot;
+        # takers and competitors only send IOC / market orders, which never rest)
+        emit = np.full(self.n_owners, K.EMIT_UNINDEXED, np.uint8)
+        emit[OWNER_CNS] = K.EMIT_REPORTS
         self.book = allocate_book(ref, tick_bp=cfg.tick_bp, levels=cfg.levels, capacity=cfg.order_capacity,
                                   tracked_owners=self.n_owners, emit=emit)
         imp_t, imp_i, imp_f = impact_schedule(stories, n)
@@ -117,17 +119,19 @@ class ExchangeSimulator:
         self.state = S.SimArrays(
             fund=ref.copy(), fund_t=np.full(n1, cfg.start_ns, np.int64), ref_px=ref,
             mm_id=np.zeros((n1, 2, d), np.uint64), mm_lvl=np.full((n1, 2, d), -1, np.int32),
+            mm_slot=np.full((n1, 2, d), -1, np.int64),
             mm_qty=lot_sizes(ref, mk.flow.mm_level_notional_usd),
             mm_shift=np.zeros(n1), mm_shift_t=np.full(n1, cfg.start_ns, np.int64),
             rq_t=np.zeros(n1, np.int64), rq_i=np.zeros(n1, np.int64), rq_pending=np.zeros(n1, np.uint8),
             tk_qty=lot_sizes(ref, mk.flow.taker_notional_usd).astype(np.float64),
             q_ts=np.zeros((n1, r), np.int64), q_bid=np.full((n1, r), np.nan), q_ask=np.full((n1, r), np.nan),
-            q_cnt=np.zeros(n1, np.int64), q_last=np.zeros((n1, 2), np.int32),
+            q_cnt=np.zeros(n1, np.int64), q_head=np.zeros(n1, np.int64), q_last=np.zeros((n1, 2), np.int32),
             imp_t=imp_t, imp_instr=imp_i, imp_factor=imp_f,
             cp_first=plan.first_ns, cp_impact=plan.impact_ns, cp_instr=plan.instrument, cp_side=plan.side,
             cp_take=plan.take, cp_lat=plan.latency_ns, cp_notional=plan.notional_usd, cp_exit=plan.exit_order,
             cp_exit_len=plan.exit_len, cp_pos=np.zeros((2, len(mk.competitors)), np.int64),
-            req=np.zeros(4 * d + 2, ORDER_DTYPE), cur=cur, par=par)
+            req=np.zeros(4 * d + 2, ORDER_DTYPE), req_mm=np.full(4 * d + 2, -1, np.int64),
+            req_slot=np.full(4 * d + 2, -1, np.int64), cur=cur, par=par)
         self._stream = BackgroundStream(n, mk.flow, self._rng, cfg.start_ns)
         n_snap = 1024
         # pending external orders: ``_ext_buf[C_EXT_POS:_ext_n]``, sorted by arrival; io.ext/ext_at view [:_ext_n]
@@ -139,11 +143,16 @@ class ExchangeSimulator:
                            snap_t=np.zeros(n_snap, np.int64), snap_mid=np.zeros((n_snap, n1)),
                            snap_fund=np.zeros((n_snap, n1)))
         self._reports: list[np.ndarray] = []
+        # the trade tape: full chunks here, the one being written is io.trades[:cur[C_N_TR]]. Chunks are never
+        # copied or concatenated while running: growing one array by doubling re-copied the 0.5 GB tape of the
+        # default news world and took ~5 s of the 300 s run (first touch of fresh pages is slow here)
+        self._tape: list[np.ndarray] = []
+        self._tape_n = 0
         self._run_fn: Any = None  # run_until's entry point for the current types of (book, state, _io)
         self._quotes_fn: Any = None  # quotes_at's entry point for internally allocated outputs
+        self._mids_fn: Any = None  # mids_at's entry point for contiguous outputs
+        self._no_reports = np.zeros(0, EXEC_DTYPE)
         self._n1 = ref.shape[0]
-        self._q_bid = np.full(self._n1, np.nan)  # scratch of reference_prices
-        self._q_ask = np.full(self._n1, np.nan)
         self.late_orders = 0
         self.stale_quote_lookups = 0
         self.advance_to(cfg.start_ns)  # opening quotes on every instrument
@@ -220,9 +229,9 @@ class ExchangeSimulator:
 
     def advance_to(self, t_ns: int) -> np.ndarray:
         """Run the venue and the market to ``t_ns``; return external owners' reports produced meanwhile."""
-        if t_ns < self.now_ns:
-            raise SimClockError(f"advance_to({t_ns}) is before the venue clock {self.now_ns}")
         cur = self.state.cur
+        if t_ns < cur[S.C_NOW]:
+            raise SimClockError(f"advance_to({t_ns}) is before the venue clock {self.now_ns}")
         t = np.int64(t_ns)
         while True:
             run = self._run_fn
@@ -237,23 +246,31 @@ class ExchangeSimulator:
                                                         self._stream.next_chunk(), strict=True)))
                 cur[S.C_BG_POS] = 0
             elif st == S.ST_NEED_ROOM:
-                grow_out = cur[S.C_N_OUT] == 0
+                n_out, n_tr = int(cur[S.C_N_OUT]), int(cur[S.C_N_TR])
                 self._flush()
                 io = self._io
-                if grow_out:
-                    io = io._replace(out=np.zeros(2 * io.out.shape[0], EXEC_DTYPE))
-                if io.trades.shape[0] - cur[S.C_N_TR] < io.out.shape[0]:
-                    io = io._replace(trades=np.concatenate((io.trades, np.zeros_like(io.trades))))
+                n_trb, n_outb = io.trades.shape[0], io.out.shape[0]
+                if n_out == 0 and n_tr == 0:  # one event needs more than the empty buffers: grow both
+                    n_outb *= 2
+                    io = io._replace(out=np.zeros(n_outb, EXEC_DTYPE))
+                    n_trb = max(2 * n_trb, n_outb)
+                    io = io._replace(trades=np.zeros(n_trb, TRADE_DTYPE))
+                elif n_tr > 0 and (n_out == 0 or n_trb - n_tr < n_outb):  # retire the trade chunk
+                    self._tape.append(io.trades[:n_tr])
+                    self._tape_n += n_tr
+                    cur[S.C_N_TR] = 0
+                    io = io._replace(trades=np.zeros(max(min(2 * n_trb, 1 << 20), n_outb), TRADE_DTYPE))
                 self._io = io
             elif st == S.ST_NEED_SNAP:
                 io = self._io
                 self._io = io._replace(snap_t=np.concatenate((io.snap_t, np.zeros_like(io.snap_t))),
                                        snap_mid=np.concatenate((io.snap_mid, np.zeros_like(io.snap_mid))),
                                        snap_fund=np.concatenate((io.snap_fund, np.zeros_like(io.snap_fund))))
-        self._flush()
+        if cur[S.C_N_OUT]:
+            self._flush()
         reports = self._reports
         if not reports:
-            return np.zeros(0, EXEC_DTYPE)
+            return self._no_reports  # shared: an empty array has nothing to modify
         self._reports = []
         return reports[0] if len(reports) == 1 else np.concatenate(reports)
 
@@ -311,18 +328,17 @@ class ExchangeSimulator:
         if seen > self.now_ns:
             raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; "
                                 f"it is at {self.now_ns}")
-        bid, ask = self._q_bid, self._q_ask  # index 0 stays NaN: quotes_at fills 1..n
+        st = self.state
         if (mid.flags.c_contiguous and mid.flags.writeable and mid.flags.aligned and ts.flags.c_contiguous
                 and ts.flags.writeable and ts.flags.aligned):
-            fn = self._quotes_fn
+            fn = self._mids_fn
             if fn is None:
-                fn = self._quotes_fn = _compiled(S.quotes_at, self.state, np.int64(seen), bid, ask, ts)
+                fn = self._mids_fn = _compiled(S.mids_at, st.q_ts, st.q_bid, st.q_ask, st.q_cnt,
+                                               st.q_head, np.int64(seen), mid, ts)
         else:
-            fn = S.quotes_at
-        ts[0] = 0
-        self.stale_quote_lookups += int(fn(self.state, np.int64(seen), bid, ask, ts))
-        np.add(bid, ask, out=mid)
-        np.multiply(mid, 0.5, out=mid)
+            fn = S.mids_at
+        self.stale_quote_lookups += int(fn(st.q_ts, st.q_bid, st.q_ask, st.q_cnt, st.q_head, np.int64(seen), mid,
+                                           ts))
         return mid, ts
 
     def mark_prices(self) -> np.ndarray:
@@ -347,7 +363,7 @@ class ExchangeSimulator:
 
     def trades(self) -> np.ndarray:
         """The venue's trade tape so far (TRADE_DTYPE, a copy)."""
-        return self._io.trades[: int(self.state.cur[S.C_N_TR])].copy()
+        return np.concatenate(self._tape + [self._io.trades[: int(self.state.cur[S.C_N_TR])]])
 
     def snapshots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ts_ns[k], mid[k, n+1], fundamental[k, n+1])`` sampled every ``snapshot_ns`` (for plots)."""
@@ -380,7 +396,7 @@ class ExchangeSimulator:
             "taker_skips": int(c[S.C_TAKER_SKIPS]), "competitor_orders": int(c[S.C_ACTIONS]),
             "competitor_skips": int(c[S.C_ACTION_SKIPS]), "external_orders": int(c[S.C_EXT]),
             "impacts": int(c[S.C_IMPACTS]), "quote_changes": int(c[S.C_QUOTE_CHANGES]),
-            "trades": int(c[S.C_N_TR]), "late_orders": self.late_orders,
+            "trades": self._tape_n + int(c[S.C_N_TR]), "late_orders": self.late_orders,
             "stale_quote_lookups": self.stale_quote_lookups,
         }
 
