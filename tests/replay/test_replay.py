@@ -123,3 +123,13 @@ def test_market_file_sets_opening_prices(tmp_path: Path) -> None:
     with pytest.raises(MarketDataError, match="ticker"):
         load_market_instruments(tmp_path / "bad.csv", ticker_dictionary())
     assert np.isfinite([i.price for i in instruments]).all()
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[risk]\nmax_orderz = 5\n")
+    proc = subprocess.run([sys.executable, "-m", "cns", "run", "--events", "1000", "--seconds", "1", "--config",
+                           str(cfg), "--out", str(tmp_path / "o"), "--no-progress"], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "risk.max_orderz" in proc.stderr and "Traceback" not in proc.stderr

@@ -7,6 +7,7 @@ import sys
 
 from cns.replay.driver import ReplayError, ReplayOptions, run_replay
 from cns.replay.report import render_markdown, write_report
+from cns.trading.errors import ConfigError
 
 
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
@@ -25,7 +26,7 @@ def main(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     try:
         outcome = run_replay(opts)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ConfigError) as e:
         print(f"cns run: {e}", file=sys.stderr)
         return 2
     except ReplayError as e:
