@@ -120,3 +120,56 @@ def test_attribution_credits_reported_impacts_only_to_the_desk_that_was_in_first
     else:  # 100 ms late: the impact is in the price already
         assert a["hold_informed"] == 0.0
     assert abs(a["residual"]) < 0.2 * abs(a["total"]) + 50.0
+
+
+def test_exit_kernel_plans_cancels_and_unwinds_and_stays_inside_the_table():
+    from cns.replay.desk_kernels import plan_exits
+    from cns.trading.oms_kernels import ORDER_STATE_DTYPE, OS_ACKED, OS_FILLED
+    from cns.venue.dtypes import ORDER_CANCEL, ORDER_DTYPE, ORDER_IOC
+
+    t, hold, retry, base = 10 * SEC, SEC, 100_000_000, 1
+    table = np.zeros(4, ORDER_STATE_DTYPE)  # ids 1..6 handed out, only 4 rows: the kernel must stop at 4
+    rows = [(OS_FILLED, 1, AAPL, 100, 100, 7, 0), (OS_ACKED, 1, MSFT, 50, 10, 8, 0),
+            (OS_FILLED, -1, AAPL, 5, 5, 0, 0), (OS_FILLED, 1, AAPL, 30, 30, 9, t)]
+    for i, (state, side, ins, qty, filled, news, sent) in enumerate(rows):
+        table[i]["state"], table[i]["side"], table[i]["instrument"] = state, side, ins
+        table[i]["qty"], table[i]["filled"] = qty, filled
+        table[i]["news_id"], table[i]["sent_ns"] = news, sent
+        table[i]["price"] = 99.0
+    n1 = len(INSTRUMENTS) + 1
+    position = np.zeros(n1, np.int64)
+    position[AAPL], position[MSFT] = 130, 10
+    mid = np.full(n1, np.nan)
+    mid[AAPL] = 100.0  # MSFT has no mid: its exit waits for the retry
+    exit_ids = np.array([base + 2, 0], np.int64)  # a reported exit: no longer in flight
+    out = np.zeros(8, ORDER_DTYPE)
+    due_row, nc, ne, n_ids, next_exit = plan_exits(table, 0, 6, t, hold, retry, position, mid,
+                                                    np.zeros(n1, np.int64), exit_ids, 1, 7, base, 0.001, 1000,
+                                                    1e6, out)
+    assert (due_row, nc, ne, n_ids) == (3, 1, 1, 0)
+    assert next_exit == t + retry  # MSFT still to do; the pending AAPL entry falls due later (t + hold)
+    c, e = out[0], out[1]
+    assert (c["type"], c["target_id"], c["order_id"], c["qty"], c["instrument"]) == (
+        ORDER_CANCEL, base + 1, 7, 40, MSFT)
+    assert (e["type"], e["order_id"], e["instrument"], e["side"], e["qty"]) == (ORDER_IOC, 8, AAPL, -1, 100)
+    assert e["price"] == 100.0 * (1.0 - 0.001) and e["ts_ns"] == c["ts_ns"] == t and e["news_id"] == 0
+
+
+def test_order_stamping_kernel_matches_the_numpy_lookup():
+    from cns.replay.desk_kernels import stamp_orders
+    from cns.venue.dtypes import ORDER_DTYPE
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n, nc = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+        group = np.zeros(n, DECISION_DTYPE)
+        group["news_id"] = rng.integers(1, 8, n)  # duplicates, and candidates for ids not in the group
+        act = rng.integers(0, 100, n).astype(np.int64)
+        cand = np.zeros(nc, ORDER_DTYPE)
+        cand["news_id"] = rng.integers(0, 10, nc)
+        t = int(rng.integers(0, 100))
+        by_id = np.argsort(group["news_id"], kind="stable")
+        k = np.searchsorted(group["news_id"][by_id], cand["news_id"])
+        want = np.maximum(act[by_id[np.minimum(k, n - 1)]], t)
+        stamp_orders(cand, group["news_id"], act, t)
+        assert np.array_equal(cand["ts_ns"], want)

@@ -27,15 +27,15 @@ import numpy as np
 from cns.market.universe import InstrumentInfo
 from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.replay.attribution import attribute
+from cns.replay.desk_kernels import NEVER_NS as _NEVER_NS
+from cns.replay.desk_kernels import plan_exits, stamp_orders
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import TradingConfig
-from cns.trading.oms_kernels import OS_ACKED, OS_NEW, OS_PARTIAL
 from cns.trading.pipeline import TradingPipeline
-from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE, ORDER_IOC
+from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE
 from cns.venue.exchange import ExchangeSimulator, SimConfig
 
 SEC_NS = 1_000_000_000
-_NEVER_NS = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +123,12 @@ class TradingDesk:
         self._max_notional = float(c.trading.risk.max_order_notional_usd)
         self._due_row = 0  # OMS table rows before this one are entries already due (or not entries)
         self._next_exit = _NEVER_NS  # earliest time the exit pass has work
-        self._exit_ids = np.zeros(0, np.int64)  # last exit IOCs sent (checked for being still in flight)
+        self._exit_ids = np.zeros(n1, np.int64)  # [:_n_exit_ids]: exit IOCs sent, maybe still in flight
+        self._n_exit_ids = 0
         self._exit_orders = 0
         self._exit_cancels = 0
-        self._keep = np.zeros(n1, np.int64)
+        self._keep = np.zeros(n1, np.int64)  # scratch of the exit kernel
+        self._batch = np.zeros(1024, ORDER_DTYPE)  # the exit pass's order batch, reused
 
     # ---- stepping ------------------------------------------------------------------------------------------
     def _advance(self, t_ns: int) -> None:
@@ -157,83 +159,35 @@ class TradingDesk:
             self._next_exit = _NEVER_NS
             return
         p = self.pipeline
-        oms, pf = p.oms, p.portfolio
-        n_rows = int(oms.id_counter[0]) - oms.base_id
-        tab = oms.table[self._due_row:n_rows]
-        live = tab["state"] != 0  # rows of ids handed out but never sent (risk-rejected, cancels) are 0
-        entry = live & (tab["news_id"] != 0)
-        pending = entry & (tab["sent_ns"] > t - self.hold_ns)
-        k = int(np.argmax(pending)) if pending.any() else len(tab)  # first entry not yet due
-        due = tab[:k]
-        open_due = (due["news_id"] != 0) & ((due["state"] == OS_NEW) | (due["state"] == OS_ACKED)
-                                            | (due["state"] == OS_PARTIAL))
-        due_rows = self._due_row + np.flatnonzero(open_due)
-        due_open = due[open_due]
-        self._due_row += k
-        rest = tab[k:]
-        rest = rest[rest["news_id"] != 0]
-        keep = self._keep
-        keep[:] = 0
-        np.add.at(keep, rest["instrument"], rest["side"].astype(np.int64) * rest["filled"])
-        pos = pf.position
-        want = pos - keep  # shares to sell (> 0) or buy (< 0) to unwind the due lots
-        in_flight = False
-        if len(self._exit_ids):  # an exit IOC that has not reported yet counts as done until it does
-            rows = oms.table[self._exit_ids - oms.base_id]
-            fly = (rows["state"] == OS_NEW) | (rows["state"] == OS_ACKED) | (rows["state"] == OS_PARTIAL)
-            if fly.any():
-                r = rows[fly]
-                np.add.at(want, r["instrument"], r["side"].astype(np.int64) * (r["qty"] - r["filled"]))
-                in_flight = True
-            self._exit_ids = self._exit_ids[fly]
-        want[np.sign(want) != np.sign(pos)] = 0  # never trade through zero
-        np.copyto(want, pos, where=np.abs(want) > np.abs(pos))
-        ins = np.flatnonzero(want)
-        todo = in_flight or bool(len(ins))
-        ins = ins[mid[ins] > 0]  # no usable mid: nothing to price the IOC at, retried later
-        n_exit = len(ins)
-        n_cancel = len(due_open)
-        if n_exit + n_cancel:
-            batch = np.zeros(n_cancel + n_exit, ORDER_DTYPE)
-            ids = oms.id_counter[0] + np.arange(n_cancel + n_exit, dtype=np.int64)
-            oms.id_counter[0] += n_cancel + n_exit
-            batch["order_id"] = ids
-            batch["ts_ns"] = t
-            if n_cancel:  # views: writing them fills the batch
-                c = batch[:n_cancel]
-                c["target_id"] = oms.base_id + due_rows
-                c["instrument"] = due_open["instrument"]
-                c["side"] = due_open["side"]
-                c["type"] = ORDER_CANCEL
-                c["qty"] = due_open["qty"] - due_open["filled"]
-                c["price"] = due_open["price"]
-            if n_exit:
-                w = want[ins]
-                side = -np.sign(w)
-                px = mid[ins] * (1.0 + side * self._exit_frac)
-                e = batch[n_cancel:]
-                e["instrument"] = ins
-                e["side"] = side
-                e["type"] = ORDER_IOC
-                e["qty"] = np.minimum(np.minimum(np.abs(w), self._max_qty),
-                                      np.floor(self._max_notional / px).astype(np.int64))
-                e["price"] = px
-            accepted, _ = p.risk.check(batch, mid, mid_ts, t)
-            if len(accepted):
-                self.sim.submit(accepted)
-                sent = accepted[accepted["type"] != ORDER_CANCEL]
-                self._exit_orders += len(sent)
-                self._orders += len(sent)
-                self._exit_cancels += len(accepted) - len(sent)
-                self._exit_ids = np.concatenate((self._exit_ids, sent["order_id"].astype(np.int64)))
-        if todo:  # retry until every due lot is unwound (not every slice: it would spam the risk gate)
-            self._next_exit = t + self.exit_retry_ns
-            if len(rest):
-                self._next_exit = min(self._next_exit, int(rest["sent_ns"].min()) + self.hold_ns)
-        elif len(rest):
-            self._next_exit = int(rest["sent_ns"].min()) + self.hold_ns
-        else:
-            self._next_exit = _NEVER_NS
+        oms = p.oms
+        first_id = int(oms.id_counter[0])
+        n_rows = first_id - oms.base_id  # may run past the end of the table: the kernel stops there
+        need = n_rows - self._due_row + len(self._keep)  # at most one cancel per row, one exit per instrument
+        if need > len(self._batch):
+            self._batch = np.zeros(max(need, 2 * len(self._batch)), ORDER_DTYPE)
+        self._due_row, n_cancel, n_exit, self._n_exit_ids, self._next_exit = plan_exits(
+            oms.table, self._due_row, n_rows, t, self.hold_ns, self.exit_retry_ns, p.portfolio.position,
+            mid, self._keep, self._exit_ids, self._n_exit_ids, first_id, oms.base_id, self._exit_frac,
+            self._max_qty, self._max_notional, self._batch)
+        n = n_cancel + n_exit
+        if n == 0:
+            return
+        oms.id_counter[0] += n
+        accepted, _ = p.risk.check(self._batch[:n], mid, mid_ts, t)  # a copy: the batch buffer is reused
+        if len(accepted):
+            self.sim.submit(accepted)
+            n_sent = int(np.count_nonzero(accepted["type"] != ORDER_CANCEL))  # the exits: after the cancels
+            self._exit_orders += n_sent
+            self._orders += n_sent
+            self._exit_cancels += len(accepted) - n_sent
+            if n_sent:
+                k = self._n_exit_ids
+                if k + n_sent > len(self._exit_ids):
+                    grown = np.zeros(2 * (k + n_sent), np.int64)
+                    grown[:k] = self._exit_ids[:k]
+                    self._exit_ids = grown
+                self._exit_ids[k:k + n_sent] = accepted["order_id"][len(accepted) - n_sent:]
+                self._n_exit_ids = k + n_sent
 
     def _step_venue(self, t_ns: int) -> None:
         if t_ns <= self.sim.now_ns:
@@ -296,9 +250,7 @@ class TradingDesk:
             if b - a == 1:
                 candidates["ts_ns"] = max(act_list[a], t)
             else:
-                by_id = np.argsort(group["news_id"], kind="stable")
-                k = np.searchsorted(group["news_id"][by_id], candidates["news_id"])
-                candidates["ts_ns"] = np.maximum(act_at[a:b][by_id[np.minimum(k, b - a - 1)]], t)
+                stamp_orders(candidates, group["news_id"], act_at[a:b], t)
             if n_risk + nc > len(risk_lat_all):  # more than one order per decision: never, but stay correct
                 risk_lat_all = np.concatenate((risk_lat_all[:n_risk], np.empty(max(n, nc), np.int64)))
                 pattern = _sample_mask(max(n, nc), sample_every)
