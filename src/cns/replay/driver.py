@@ -270,7 +270,7 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
         "venue": fast.venue,
         "notes": notes + [
             "latency_ns: per-event, in-kernel clock stamps of every "
-            f"{opts.sample_every}th event (signal/risk: every decision/order); 'total' = "
+            f"{opts.sample_every}-th event (signal/risk: every decision/order); 'total' = "
             "parse + validate + corroborate of the same event, an order adds signal + risk "
             "(latency_ns.total.decision_extra_p50).",
             "batch_events_per_s: batch wall time per stage, a batch average (includes Python dispatch).",

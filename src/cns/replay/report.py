@@ -30,6 +30,13 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _pnl_ratio(fast: float, slow: float) -> str:
+    """fast/slow P&L, or why a ratio would mislead (a ratio of two losses reads backwards)."""
+    if fast < 0 or slow <= 0:
+        return f"n/a (CNS {_fmt(fast)} USD, slow {_fmt(slow)} USD; difference {_fmt(fast - slow)} USD)"
+    return _fmt(fast / slow)
+
+
 def _counts_table(title: str, counts: Mapping[str, int]) -> list[str]:
     lines = [f"### {title}", "", "| reason | count |", "|---|---:|"]
     rows = sorted(counts.items(), key=lambda kv: -kv[1])
@@ -69,7 +76,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "## Per-stage latency, per event (ns)",
         "",
         "Sampled in-kernel stamps (the CPU cycle counter read inside the compiled kernels, calibrated to ns) around each",
-        f"stage for every {r.get('sample_every', '?')}th event. `total` = parse + validate + corroborate of the same event;",
+        f"stage for every {r.get('sample_every', '?')}-th event. `total` = parse + validate + corroborate of the same event;",
         "an event that leads to an order adds its signal + risk (see the signal and risk rows, per decision/order).",
         "",
         "| stage | samples | p50 | p99 | p99.9 | max |",
@@ -102,7 +109,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| P&L total (USD) | {_fmt(pnl['total'])} | {_fmt(slow['pnl']['total'])} |",
             f"| fill rate | {_fmt(r.get('fill_rate', float('nan')))} | {_fmt(slow.get('fill_rate', float('nan')))} |",
             "",
-            f"P&L ratio fast/slow: {_fmt(slow.get('pnl_ratio', float('nan')))} · "
+            f"P&L ratio fast/slow: {_pnl_ratio(pnl['total'], slow['pnl']['total'])} · "
             f"fill-rate ratio fast/slow: {_fmt(slow.get('fill_rate_ratio', float('nan')))}",
             "",
         ]
