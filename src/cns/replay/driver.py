@@ -178,6 +178,11 @@ def _latency_table(lat: StageLatencies, desk: DeskResult) -> tuple[dict[str, dic
     return table, samples
 
 
+def _median_or_zero(a: np.ndarray) -> float:
+    a = a[a >= 0]
+    return float(np.median(a)) if len(a) else 0.0
+
+
 def _corroborator(cfg: TradingConfig, news: NewsSource) -> Corroborator:
     table = CredibilityTable.for_dictionary(news.layout.sources, cfg.credibility)
     return Corroborator(cfg.corroboration, table, n_tickers=len(news.layout.tickers) + 1)
@@ -207,7 +212,7 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     n_warm = min(n_wire, 4096)
     warm = Ingest.start(news, validator, _corroborator(cfg, news), desk_cfg, n_warm, 1)
     warm.feed(n_warm, n_warm, progress=False)
-    warm.trade(0)
+    warm_desk = warm.trade(0)
     warm.node.shutdown("shutdown")
     warmup_s = time.perf_counter() - t_warm
 
@@ -216,11 +221,14 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     ing.feed(n_wire, opts.batch, opts.progress)
     ingest_s = time.perf_counter() - wall0
     lat, totals = ing.lat, ing.totals
+    # the fast desk acts after its measured decision latency: this run's ingest p50 per event plus the signal
+    # and risk p50 per decision measured in-kernel by the warm-up pass (this pass measures its own, reported)
     ingest_p50 = float(sum(np.median(a[a >= 0]) for a in (lat.parse, lat.validate, lat.corroborate)))
-    fast = ing.trade(int(ingest_p50))
+    decision_ns = ingest_p50 + _median_or_zero(warm_desk.signal_latency_ns) + _median_or_zero(
+        warm_desk.risk_latency_ns)
+    fast = ing.trade(int(decision_ns))
     wall_s = time.perf_counter() - wall0
     latency, samples = _latency_table(lat, fast)
-    decision_ns = ingest_p50 + latency["signal"]["p50"] + latency["risk"]["p50"]
     slow = ing.trade(SLOW_DECISION_NS) if opts.slow_baseline else None
     rejected = ing.node.call("validate", "codes")
     decisions = fast.decisions
@@ -274,7 +282,8 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
             "parse + validate + corroborate of the same event, an order adds signal + risk "
             "(latency_ns.total.decision_extra_p50).",
             "batch_events_per_s: batch wall time per stage, a batch average (includes Python dispatch).",
-            f"The fast desk acts {decision_ns:,.0f} ns (measured p50) after receipt; the slow baseline "
+            f"The fast desk acts {decision_ns:,.0f} ns after receipt (ingest p50 of this run + signal and risk p50 "
+            "of the warm-up pass, all in-kernel); the slow baseline "
             f"{SLOW_DECISION_NS:,} ns.",
         ],
     }
