@@ -5,7 +5,7 @@ import pytest
 
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.newsgen import EPOCH_NS, NewsGenConfig, generate_news, load_or_generate
-from cns.market.universe import DEFAULT_SOURCES
+from cns.signals.universe import DEFAULT_SOURCES
 from cns.signals.dtypes import FLAG_HAS_EVIDENCE, FLAG_TEST, KIND_HEARTBEAT, KIND_RUMOR
 
 N, SECONDS = 60_000, 20.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cns.market.universe import source_dictionary, ticker_dictionary
+from cns.signals.universe import source_dictionary, ticker_dictionary
 from cns.news import (
     NewsFormatError,
     parse_binary_chunk,

@@ -6,7 +6,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from cns.market.universe import source_dictionary, ticker_dictionary
+from cns.signals.universe import source_dictionary, ticker_dictionary
 from cns.news import read_jsonl, write_jsonl, write_rejects
 from cns.signals.dtypes import EVIDENCE_PRIMARY, FLAG_HAS_EVIDENCE, FLAG_STATISTICAL, KIND_EARNINGS
 

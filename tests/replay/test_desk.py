@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from cns.market.dtypes import STORY_DTYPE
-from cns.market.universe import default_instruments, source_dictionary, ticker_dictionary
-from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
+from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
+from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.replay.desk import DeskConfig, TradingDesk
 from cns.trading.config import TradingConfig
 

@@ -110,7 +110,7 @@ def test_missing_news_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_market_file_sets_opening_prices(tmp_path: Path) -> None:
-    from cns.market.universe import ticker_dictionary
+    from cns.signals.universe import ticker_dictionary
     from cns.replay.market_data import MarketDataError, load_market_instruments
 
     csv = tmp_path / "quotes.csv"

@@ -136,7 +136,7 @@ ex:PersonShape a sh:NodeShape, rdfs:Class ;
 
 
 def test_compile_refuses_bad_input_before_codegen(tmp_path) -> None:
-    shapes = _write(tmp_path, "ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:in ( \"x\" ) .")
+    _write(tmp_path, "ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:in ( \"x\" ) .")
     out = tmp_path / "bad.cnsk"
     assert compile_main(argparse.Namespace(shapes=str(tmp_path / "nope.ttl"), output=str(out))) == 2
     bad = _write(tmp_path, "ex:S a sh:NodeShape ; sh:minCount \"x\" .")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cns.market.universe import default_instruments, source_dictionary, ticker_dictionary
+from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
 from cns.news import read_jsonl
 from cns.trading import StepResult, TradingConfig, TradingPipeline, load_config
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from cns.market.universe import DEFAULT_SOURCES, source_dictionary
-from cns.news.credibility import CredibilityTable
+from cns.signals.universe import DEFAULT_SOURCES, source_dictionary
+from cns.trading.credibility import CredibilityTable
 from cns.trading import ConfigError, TradingConfig, UnknownConfigKeyError, config_from_dict, load_config
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cns.market.universe import source_dictionary, ticker_dictionary
-from cns.news.corroborate import Corroborator
-from cns.news.credibility import CredibilityTable
+from cns.signals.universe import source_dictionary, ticker_dictionary
+from cns.trading.corroborate import Corroborator
+from cns.trading.credibility import CredibilityTable
 from cns.signals.dtypes import KIND_HEARTBEAT, KIND_MACRO, KIND_SUPPLY, empty_news
 from cns.trading import (
     ACTION_MONITOR,

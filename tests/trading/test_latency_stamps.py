@@ -8,9 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cns.market.universe import default_instruments, source_dictionary, ticker_dictionary
-from cns.news.corroborate import Corroborator
-from cns.news.credibility import CredibilityTable
+from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
+from cns.trading.corroborate import Corroborator
+from cns.trading.credibility import CredibilityTable
 from cns.signals.dtypes import KIND_HEARTBEAT, KIND_MACRO, empty_news
 from cns.trading import ACTION_TRADE, DECISION_DTYPE, StateError, TradingConfig, TradingPipeline
 from cns.trading.bench import T0, synthetic_news

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cns.market.universe import ticker_dictionary
+from cns.signals.universe import ticker_dictionary
 from cns.trading import OrderManager, Portfolio, RiskConfig, RiskGate
 from cns.venue.dtypes import ORDER_CANCEL, ORDER_DTYPE, ORDER_IOC, ORDER_LIMIT, ORDER_MARKET
 

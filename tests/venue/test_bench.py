@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from cns.venue.bench import bench_book, bench_sim, print_table
+from cns.bench.venue import bench_book, bench_sim, print_table
 
 
 @pytest.mark.smoke

@@ -8,11 +8,11 @@ import pytest
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.prices import FlowConfig
 from cns.market.sim import FIRST_COMPETITOR, Competitor, MarketConfig
-from cns.market.universe import default_instruments
+from cns.signals.universe import default_instruments
 from cns.venue.book import make_orders
 from cns.venue.dtypes import EXEC_ACK, EXEC_FILL, EXEC_PARTIAL, ORDER_LIMIT, ORDER_MARKET, SIDE_BUY
 from cns.venue.errors import OrderBatchError, ReservedOwnerError, SimClockError
-from cns.venue.exchange import ExchangeSimulator, SimConfig
+from cns.market.exchange import ExchangeSimulator, SimConfig
 
 START = 1_700_000_000_000_000_000
 SEC = 1_000_000_000

@@ -49,7 +49,7 @@ def _python_ingest(lines: list[bytes], credibility: dict[str, int]) -> tuple[int
 
 
 def _peer(n: int, seconds: float, seed: int, tmp: Path) -> dict[str, Any]:
-    from cns.market.universe import DEFAULT_SOURCES
+    from cns.signals.universe import DEFAULT_SOURCES
 
     gen = generate_news(n, seconds, seed)
     path = tmp / "peer.jsonl"

@@ -12,7 +12,7 @@ import numpy as np
 STORY_DTYPE = np.dtype(
     [
         ("story_id", np.uint64),  # dense 0..n-1 within one generated world
-        ("instrument", np.uint32),  # ticker dictionary code (cns.market.universe.ticker_dictionary)
+        ("instrument", np.uint32),  # ticker dictionary code (cns.signals.universe.ticker_dictionary)
         ("kind", np.uint8),  # cns.signals.dtypes.KIND_*
         ("first_report_ns", np.int64),  # ns since epoch: receive time of the first report
         ("impact_pct", np.float64),  # the hidden TRUE price move, percent (-3.0 = down 3 %)

@@ -26,34 +26,25 @@ from cns.market.newsgen_kernels import (
     report_items,
 )
 from cns.market.newsgen_templates import TEMPLATES, TEST_TEMPLATE
-from cns.market.universe import (
-    DEFAULT_SOURCES,
-    InstrumentInfo,
-    SourceInfo,
-    default_instruments,
-    source_dictionary,
-    ticker_dictionary,
-)
 from cns.news.batch import NewsBatch
 from cns.signals.dtypes import (
-    EVIDENCE_EXPERT,
-    EVIDENCE_PRIMARY,
-    EVIDENCE_SECONDARY,
-    EVIDENCE_STATISTICAL,
-    FLAG_DIRECT_QUOTE,
-    FLAG_HAS_EVIDENCE,
-    FLAG_STATISTICAL,
-    FLAG_TEST,
     KIND_CENTRAL_BANK,
     KIND_EARNINGS,
     KIND_GUIDANCE,
-    KIND_HEARTBEAT,
     KIND_MACRO,
     KIND_MNA,
     KIND_RUMOR,
     KIND_SUPPLY,
     N_KINDS,
     NEWS_DTYPE,
+)
+from cns.signals.universe import (
+    DEFAULT_SOURCES,
+    InstrumentInfo,
+    SourceInfo,
+    default_instruments,
+    source_dictionary,
+    ticker_dictionary,
 )
 
 EPOCH_NS = 1_767_623_400 * 1_000_000_000  # 2026-01-05 14:30:00 UTC

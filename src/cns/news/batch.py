@@ -98,7 +98,7 @@ def new_dictionaries(
     ``data_sources`` defaults to a fresh copy of the canonical *source* dictionary so that a data source
     that is also a news source (``bls.gov``) has the same code in both.
     """
-    from cns.market.universe import source_dictionary, ticker_dictionary
+    from cns.signals.universe import source_dictionary, ticker_dictionary
 
     return (
         sources if sources is not None else source_dictionary(),

@@ -172,7 +172,7 @@ def read_jsonl(
     """Read JSON Lines news into a :class:`NewsBatch`; never raises on bad lines (they become rejects).
 
     ``sources``/``tickers``/``data_sources`` are interned into (mutated: unseen strings get new codes); by
-    default the canonical dictionaries of :mod:`cns.market.universe`. ``sentiment`` fills
+    default the canonical dictionaries of :mod:`cns.signals.universe`. ``sentiment`` fills
     ``records['sentiment']`` with the Loughran-McDonald headline polarity. ``rejects_path``: also write the
     quarantine there as JSON Lines (see :func:`write_rejects`).
     """

@@ -26,9 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime import telemetry as _tm
 from ..runtime.errors import ActorError, InitFailed, InvalidSpec
 from ..runtime.node import Node
-from ..runtime import telemetry as _tm
 from ..runtime.process import KILL, NORMAL, SHUTDOWN, Exit, Pid, Stop
 from .gen_server import GenServer
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from cns.market.exchange import ExchangeSimulator
 from cns.market.sim import impact_schedule
 from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT
-from cns.venue.exchange import ExchangeSimulator
 
 
 def _impacts(stories: np.ndarray, n_instruments: int) -> tuple[np.ndarray, ...]:

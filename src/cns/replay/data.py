@@ -16,10 +16,10 @@ import numpy as np
 
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.newsgen import EPOCH_NS, NewsGenConfig, cache_key, load_or_generate
-from cns.market.universe import DEFAULT_SOURCES
 from cns.news.binary import BinaryLayout, is_binary, parse_binary_chunk, read_layout, write_binary
 from cns.news.jsonl import read_jsonl
 from cns.signals.dtypes import NEWS_DTYPE
+from cns.signals.universe import DEFAULT_SOURCES
 
 if TYPE_CHECKING:
     from cns.replay.driver import ReplayOptions

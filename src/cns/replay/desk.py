@@ -24,16 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from cns.market.universe import InstrumentInfo
-from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
+from cns.market.exchange import ExchangeSimulator, SimConfig
 from cns.replay.attribution import attribute
 from cns.replay.desk_kernels import NEVER_NS as _NEVER_NS
 from cns.replay.desk_kernels import plan_exits, stamp_orders
 from cns.signals.dictionary import Dictionary
+from cns.signals.universe import InstrumentInfo
 from cns.trading.config import TradingConfig
+from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.trading.pipeline import TradingPipeline
 from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE
-from cns.venue.exchange import ExchangeSimulator, SimConfig
 
 SEC_NS = 1_000_000_000
 

@@ -18,17 +18,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from cns.bench.common import cpu_model
 from cns.engine import NewsValidator
 from cns.engine.validator import DEFAULT_SHAPES
-from cns.market.universe import InstrumentInfo, default_instruments
 from cns.news.batch import Reject
 from cns.news.jsonl import write_rejects
-from cns.news.corroborate import Corroborator
-from cns.news.corroborate_kernels import ACTION_NAMES
-from cns.news.credibility import CredibilityTable
 from cns.news.sentiment import load_lexicon
-from cns.otp import ChildSpec, SupFlags, Supervisor, cast
+from cns.otp import ChildSpec, Supervisor, SupFlags, cast
 from cns.replay.data import NewsSource, prepare_news
 from cns.replay.desk import DeskConfig, DeskResult
 from cns.replay.market_data import load_market_instruments
@@ -36,16 +31,21 @@ from cns.replay.stages import (
     INGEST_STAGES,
     CorroborateStage,
     DeskStage,
-    TradePass,
     ParseStage,
     StageLatencies,
+    TradePass,
     ValidateStage,
     WireChunk,
 )
 from cns.runtime import Node
+from cns.signals.universe import InstrumentInfo, default_instruments
 from cns.telemetry import Counters
+from cns.telemetry.facts import cpu_model
 from cns.telemetry.latency import LatencyRecorder
 from cns.trading.config import TradingConfig, load_config
+from cns.trading.corroborate import Corroborator
+from cns.trading.corroborate_kernels import ACTION_NAMES
+from cns.trading.credibility import CredibilityTable
 
 SLOW_DECISION_NS = 100_000_000
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cns.market.universe import InstrumentInfo, default_instruments
 from cns.signals.dictionary import Dictionary
+from cns.signals.universe import InstrumentInfo, default_instruments
 
 
 class MarketDataError(ValueError):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from cns.bench.common import write_json
+from cns.telemetry.facts import write_json
 
 LATENCY_STAGES: tuple[str, ...] = ("parse", "validate", "corroborate", "signal", "risk", "total")
 

@@ -5,7 +5,7 @@
     Supervisor (rest_for_one)
       ├── ParseStage        wire records → NEWS_DTYPE batch, headline sentiment     (cns.news kernels)
       ├── ValidateStage     zero-tick ingress + compiled rules/news.ttl            (cns.engine / cns.rules)
-      ├── CorroborateStage  credibility, agreement of independent sources → decisions (cns.news.corroborate)
+      ├── CorroborateStage  credibility, agreement of independent sources → decisions (cns.trading.corroborate)
       └── DeskStage         collects decisions for the trading desk                  (cns.replay.desk)
 
 ``rest_for_one``: a crashed stage restarts together with every stage after it, as downstream state derives
@@ -23,12 +23,12 @@ import numpy as np
 from cns.engine import VERDICT_CONFORMS, NewsValidator
 from cns.news.batch import Reject
 from cns.news.binary import BinaryLayout, parse_binary_chunk, rejects_from_status
-from cns.news.corroborate import Corroborator
 from cns.news.sentiment import LexiconTable, score_records
-from cns.news.corroborate_kernels import DECISION_DTYPE
 from cns.otp import GenServer
 from cns.replay.desk import DeskConfig, DeskResult, TradingDesk
 from cns.signals.dtypes import NEWS_DTYPE
+from cns.trading.corroborate import Corroborator
+from cns.trading.corroborate_kernels import DECISION_DTYPE
 
 INGEST_STAGES = ("parse", "validate", "corroborate")
 

@@ -28,8 +28,8 @@ import numpy as np
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from cns.rules import ir
 from cns.rules import graph_kernels as gk
+from cns.rules import ir
 from cns.rules.xsd import CAT_NUMERIC, CAT_STRING, exact_key, literal_datatype, order_category, order_key
 
 __all__ = ["BoundGraph", "bind_graph", "unique_pairs", "eval_path"]

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from rdflib import RDF, RDFS, Graph, Literal, URIRef
-from rdflib.namespace import SH
 from rdflib.term import Node
 
 from cns.rules import graph_kernels as gk
 from cns.rules import ir
 from cns.rules.errors import RuleError
-from cns.rules.graph import BoundGraph, bind_graph, eval_path, unique_pairs
+from cns.rules.graph import BoundGraph, bind_graph, eval_path
 from cns.rules.optimise import optimise
 from cns.rules.report import ValidationReport, ValidationResult
 from cns.rules.shapes import load_shapes, read_turtle

@@ -264,7 +264,7 @@ def news_schema() -> RecordSchema:
 
 def default_news_inputs() -> tuple[dict[str, Dictionary], dict[str, np.ndarray]]:
     """Dictionaries (source, ticker, data_source) and the credibility table of the default universe."""
-    from cns.market.universe import DEFAULT_SOURCES, source_dictionary, ticker_dictionary  # noqa: PLC0415 - market imports signals
+    from cns.signals.universe import DEFAULT_SOURCES, source_dictionary, ticker_dictionary  # noqa: PLC0415 - market imports signals
 
     dicts = {"source": source_dictionary(), "ticker": ticker_dictionary(), "data_source": Dictionary()}
     cred = np.full(len(dicts["source"]), -1, dtype=np.int16)

@@ -1,18 +1,9 @@
 """cns.trading: configuration, signal generation, pre-trade risk, order management and portfolio.
 
-The corroboration stage that feeds the signal lives in :mod:`cns.news.corroborate` (with the credibility
-table in :mod:`cns.news.credibility`); its decision dtype and action codes are re-exported here.
+The corroboration stage that feeds the signal lives in :mod:`cns.trading.corroborate` (with the credibility
+table in :mod:`cns.trading.credibility`); its decision dtype and action codes are re-exported here.
 """
 
-from cns.news.corroborate_kernels import (
-    ACTION_ALERT,
-    ACTION_CONTINGENCY,
-    ACTION_IGNORE,
-    ACTION_MONITOR,
-    ACTION_NAMES,
-    ACTION_TRADE,
-    DECISION_DTYPE,
-)
 from cns.trading.config import (
     RISK_CHECKS,
     CorroborationConfig,
@@ -22,6 +13,15 @@ from cns.trading.config import (
     TradingConfig,
     config_from_dict,
     load_config,
+)
+from cns.trading.corroborate_kernels import (
+    ACTION_ALERT,
+    ACTION_CONTINGENCY,
+    ACTION_IGNORE,
+    ACTION_MONITOR,
+    ACTION_NAMES,
+    ACTION_TRADE,
+    DECISION_DTYPE,
 )
 from cns.trading.errors import ConfigError, StateError, TradingError, UnknownConfigKeyError
 from cns.trading.oms import OrderManager

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cns.market.universe import default_instruments, source_dictionary, ticker_dictionary
-from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.signals.dtypes import KIND_CENTRAL_BANK, N_KINDS, empty_news
+from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
 from cns.trading.config import TradingConfig
+from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.trading.pipeline import TradingPipeline
 from cns.venue.dtypes import EXEC_DTYPE, EXEC_FILL, EXEC_PARTIAL
 

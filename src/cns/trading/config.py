@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cns.market.universe import CATEGORIES, DEFAULT_SOURCES
+from cns.signals.universe import CATEGORIES, DEFAULT_SOURCES
 from cns.trading.errors import ConfigError, UnknownConfigKeyError
 
 _SEC = 1_000_000_000
@@ -27,7 +27,7 @@ class CredibilityConfig:
     """Per-source credibility (0–100) and outlet category, keyed by source domain.
 
     ``sources``/``categories`` given in TOML are merged over the defaults from
-    :data:`cns.market.universe.DEFAULT_SOURCES`. Sources not listed score ``unknown_score`` and have category
+    :data:`cns.signals.universe.DEFAULT_SOURCES`. Sources not listed score ``unknown_score`` and have category
     ``unknown_category``.
     """
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cns.news.corroborate import Corroborator
-from cns.news.credibility import CredibilityTable
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import TradingConfig
+from cns.trading.corroborate import Corroborator
+from cns.trading.credibility import CredibilityTable
 from cns.trading.oms import OrderManager
 from cns.trading.portfolio import Portfolio
 from cns.trading.risk import RiskGate

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cns.news.corroborate import stamp_args
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import RISK_CHECKS, RiskConfig
+from cns.trading.corroborate import stamp_args
 from cns.trading.errors import ConfigError, StateError
 from cns.trading.oms import OrderManager
 from cns.trading.risk_kernels import (

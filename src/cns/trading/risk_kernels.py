@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
-from cns.news.corroborate_kernels import stamp_step
+from cns.trading.corroborate_kernels import stamp_step
 from cns.venue.dtypes import ORDER_CANCEL, ORDER_MARKET
 
 REJ_NONE = 0
@@ -80,7 +80,7 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
 
     ``lat_ns`` (int64[len(orders)] or None, compiled out when None): for each ``i`` with ``lat_ns[i] == 0``
     write the ns spent on candidate ``i`` (all checks, and the booking when accepted). See
-    :func:`cns.news.corroborate_kernels.stamp_step`.
+    :func:`cns.trading.corroborate_kernels.stamp_step`.
     """
     n_ok = 0
     n_instr = len(mid)

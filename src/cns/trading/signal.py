@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cns.news.corroborate import stamp_args
-from cns.news.corroborate_kernels import DECISION_DTYPE
 from cns.signals.dictionary import Dictionary
 from cns.trading.config import SignalConfig
+from cns.trading.corroborate import stamp_args
+from cns.trading.corroborate_kernels import DECISION_DTYPE
 from cns.trading.errors import ConfigError, StateError
 from cns.trading.signal_kernels import (
     N_SIGNAL_PARAMS,
@@ -22,9 +22,9 @@ from cns.trading.signal_kernels import (
     P_FULL_PCT,
     P_MIN_STRENGTH,
     P_NOTIONAL,
+    P_RATE_FULL,
     P_SENT_W,
     P_SURP_W,
-    P_RATE_FULL,
     P_UNSIZED,
     SIGNAL_STAT_NAMES,
     decisions_to_orders,

@@ -7,8 +7,8 @@ import math
 import numpy as np
 from numba import njit
 
-from cns.news.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, stamp_step
 from cns.signals.dtypes import KIND_CENTRAL_BANK
+from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, stamp_step
 from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT
 
 # params vector layout (float64)
@@ -67,7 +67,7 @@ def decisions_to_orders(decisions, mid, proxy, p, next_id, out, stats, lat_ns=No
     ``lat_ns`` (int64[len(decisions)] or None, compiled out when None): for each ``i`` with ``lat_ns[i] == 0``
     write the ns spent on decision ``i`` — scoring it and writing its order, if any (a decision makes at most
     one order; a non-actionable, weak or unpriceable one gets the cost of deciding so). See
-    :func:`cns.news.corroborate_kernels.stamp_step`.
+    :func:`cns.trading.corroborate_kernels.stamp_step`.
     """
     n = 0
     n_instr = len(mid)

@@ -1,14 +1,11 @@
-"""cns.venue — the simulated exchange: price-time-priority order books and an event-driven venue.
+"""cns.venue — the exchange: price-time-priority order books over ORDER_DTYPE / EXEC_DTYPE records.
 
-``OrderBook`` matches ORDER_DTYPE batches in Numba kernels and reports EXEC_DTYPE records;
-``ExchangeSimulator`` runs the books over simulated time with order-entry and market-data latency and the
-simulated market (``cns.market.prices`` / ``cns.market.sim``) trading on them. ``ExchangeSimulator`` and
-``SimConfig`` are imported lazily, so ``cns.market`` may import this package without a cycle.
+``OrderBook`` matches ORDER_DTYPE batches in Numba kernels and reports EXEC_DTYPE records. The event-driven
+venue with latency and the simulated participants trading on it is :class:`cns.market.exchange.
+ExchangeSimulator` (the market builds on the venue, never the other way round).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from cns.venue.book import TRADE_DTYPE, OrderBook, make_orders, tick_size_for
 from cns.venue.errors import (
@@ -19,26 +16,12 @@ from cns.venue.errors import (
     VenueError,
 )
 
-if TYPE_CHECKING:
-    from cns.venue.exchange import ExchangeSimulator, SimConfig
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("ExchangeSimulator", "SimConfig"):
-        from cns.venue import exchange
-
-        return getattr(exchange, name)
-    raise AttributeError(f"module 'cns.venue' has no attribute {name!r}")
-
-
 __all__ = [
     "TRADE_DTYPE",
-    "ExchangeSimulator",
     "OrderBatchError",
     "OrderBook",
     "ReservedOwnerError",
     "SimClockError",
-    "SimConfig",
     "VenueConfigError",
     "VenueError",
     "make_orders",

@@ -1,6 +1,6 @@
 """Measured news-path throughput: generator, binary write/parse (+ per-chunk latency), sentiment, JSONL.
 
-``python -m cns.news.bench [--events N] [--seconds S] [--json PATH] [--no-jsonl]`` prints a table and
+``python -m cns.bench.news [--events N] [--seconds S] [--json PATH] [--no-jsonl]`` prints a table and
 writes JSON. Every figure comes from ``time.perf_counter_ns`` (wall) and ``time.process_time_ns`` (CPU).
 """
 
@@ -85,7 +85,7 @@ def run(events: int, seconds: float, jsonl: bool, chunk: int = 4096) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cns.news.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m cns.bench.news", description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=4_565_400)
     ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--json", default="news-bench.json")

@@ -1,28 +1,20 @@
 """Per-source credibility as arrays indexed by source dictionary code, for the corroboration kernel.
 
 Scores are 0–100 (higher = more credible); categories are indices into
-:data:`cns.market.universe.CATEGORIES` (wire, mainstream, official, expert, blog, social). Code 0 (unknown
+:data:`cns.signals.universe.CATEGORIES` (wire, mainstream, official, expert, blog, social). Code 0 (unknown
 source) and any domain the configuration does not list get ``unknown_score``/``unknown_category``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cns.market.universe import CATEGORIES
 from cns.signals.dictionary import Dictionary
-
-if TYPE_CHECKING:  # cns.trading imports this package's corroboration; import it lazily to stay acyclic
-    from cns.trading.config import CredibilityConfig
-
-
-def _state_error(msg: str) -> Exception:
-    from cns.trading.errors import StateError
-
-    return StateError(msg)
+from cns.signals.universe import CATEGORIES
+from cns.trading.config import CredibilityConfig
+from cns.trading.errors import StateError
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +30,14 @@ class CredibilityTable:
 
     def __post_init__(self) -> None:
         if self.scores.dtype != np.float64 or self.category.dtype != np.uint8:
-            raise _state_error("CredibilityTable needs float64 scores and uint8 categories")
+            raise StateError("CredibilityTable needs float64 scores and uint8 categories")
         if self.scores.shape != self.category.shape or self.scores.ndim != 1 or len(self.scores) == 0:
-            raise _state_error("CredibilityTable scores and categories must be equal-length non-empty 1-D arrays")
+            raise StateError("CredibilityTable scores and categories must be equal-length non-empty 1-D arrays")
 
     @classmethod
     def for_dictionary(cls, sources: Dictionary, config: CredibilityConfig | None = None) -> CredibilityTable:
         """The table for every code of ``sources`` under ``config`` (default: the universe's sources)."""
-        if config is None:
-            from cns.trading.config import CredibilityConfig
-
-            config = CredibilityConfig()
-        cfg = config
+        cfg = config or CredibilityConfig()
         by_domain = dict(cfg.sources)
         cat_by_domain = dict(cfg.categories)
         strings = sources.strings()
@@ -70,7 +58,7 @@ class CredibilityTable:
     def score(self, code: int) -> float:
         """Credibility of source ``code`` (0–100)."""
         if not 0 <= code < len(self.scores):
-            raise _state_error(f"source code {code} outside the credibility table (size {len(self.scores)})")
+            raise StateError(f"source code {code} outside the credibility table (size {len(self.scores)})")
         return float(self.scores[code])
 
     def category_mask(self, categories: tuple[str, ...]) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from cns.market import sim_kernels as S
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.prices import BackgroundStream, lot_sizes
 from cns.market.sim import (
@@ -33,8 +34,7 @@ from cns.market.sim import (
     competitor_plan,
     impact_schedule,
 )
-from cns.market import sim_kernels as S
-from cns.market.universe import InstrumentInfo
+from cns.signals.universe import InstrumentInfo
 from cns.venue import book_kernels as K
 from cns.venue.book import TRADE_DTYPE, allocate_book, check_orders
 from cns.venue.dtypes import EXEC_DTYPE, ORDER_DTYPE

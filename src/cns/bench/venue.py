@@ -1,6 +1,6 @@
 """Venue benchmark: order-book operations per second and the wall time of a full simulated market run.
 
-``python -m cns.venue.bench [--quick] [--newsgen-only [--step-ns NS]] [--json PATH]`` prints a table and
+``python -m cns.bench.venue [--quick] [--newsgen-only [--step-ns NS]] [--json PATH]`` prints a table and
 optionally writes JSON (``--newsgen-only``: just the default news world's 300 s market, the desk's load). Every
 figure is measured here with ``time.perf_counter_ns`` / ``time.process_time_ns``; per-operation latencies
 are batch times divided by the batch size (the kernels are not timed one order at a time), reported as
@@ -19,11 +19,11 @@ import time
 import numpy as np
 
 from cns.market.dtypes import STORY_DTYPE
-from cns.market.universe import default_instruments
+from cns.market.exchange import ExchangeSimulator, SimConfig
+from cns.signals.universe import default_instruments
 from cns.venue import book_kernels as K
 from cns.venue.book import TRADE_DTYPE, allocate_book
 from cns.venue.dtypes import EXEC_DTYPE, ORDER_CANCEL, ORDER_DTYPE, ORDER_IOC, ORDER_LIMIT
-from cns.venue.exchange import ExchangeSimulator, SimConfig
 
 BATCH = 1024
 
@@ -188,7 +188,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(prog="python -m cns.venue.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m cns.bench.venue", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
     p.add_argument("--newsgen-only", action="store_true",
                    help="only the news-driven market run (skip the book and synthetic-flow benchmarks)")

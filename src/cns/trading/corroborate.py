@@ -32,31 +32,9 @@ The rules (thresholds from :class:`cns.trading.config.CorroborationConfig`):
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cns.news.corroborate_kernels import (
-    CORROBORATION_STAT_NAMES,
-    DECISION_DTYPE,
-    KIND_PARAMS_DTYPE,
-    MAX_CLUSTER_SOURCES,
-    MODE_CONSENSUS,
-    MODE_COUNT,
-    MODE_OFF,
-    MODE_QUOTE,
-    MODE_RUMOR,
-    ENTRY_DTYPE,
-    SLOT_DTYPE,
-    VALUE_EPS,
-    VALUE_MOVE,
-    VALUE_NONE,
-    VALUE_RATE,
-    corroborate_batch,
-    empty_stamps,
-    flush_slots,
-)
-from cns.news.credibility import CredibilityTable
 from cns.signals.clock import cycles_per_ns
 from cns.signals.dtypes import (
     FLAG_DIRECT_QUOTE,
@@ -72,9 +50,29 @@ from cns.signals.dtypes import (
     N_KINDS,
     NEWS_DTYPE,
 )
-
-if TYPE_CHECKING:  # cns.trading imports this module; keep the import graph acyclic
-    from cns.trading.config import CorroborationConfig
+from cns.trading.config import CorroborationConfig
+from cns.trading.corroborate_kernels import (
+    CORROBORATION_STAT_NAMES,
+    DECISION_DTYPE,
+    ENTRY_DTYPE,
+    KIND_PARAMS_DTYPE,
+    MAX_CLUSTER_SOURCES,
+    MODE_CONSENSUS,
+    MODE_COUNT,
+    MODE_OFF,
+    MODE_QUOTE,
+    MODE_RUMOR,
+    SLOT_DTYPE,
+    VALUE_EPS,
+    VALUE_MOVE,
+    VALUE_NONE,
+    VALUE_RATE,
+    corroborate_batch,
+    empty_stamps,
+    flush_slots,
+)
+from cns.trading.credibility import CredibilityTable
+from cns.trading.errors import StateError
 
 _STAMP_CAL: list[tuple[float, float]] = []
 
@@ -85,7 +83,7 @@ def stamp_calibration() -> tuple[float, float]:
 
     ``ns_per_cycle``: the cycle counter's rate measured against ``perf_counter_ns``
     (:func:`cns.signals.clock.cycles_per_ns`). ``overhead_cycles``: the median raw stamp of an empty loop body
-    (:func:`cns.news.corroborate_kernels.empty_stamps`, 3 x 100k stamps), which every stamp subtracts, so an
+    (:func:`cns.trading.corroborate_kernels.empty_stamps`, 3 x 100k stamps), which every stamp subtracts, so an
     empty body reads ~0 ns. This is *not* :func:`cns.signals.clock.clock_costs`' per-read figure: that is
     the throughput cost of a read (25-77 cycles on the shared EPYC dev box, load-dependent), i.e. what each
     sampled event adds to the kernel's run time (two reads), while the bracketed span of an empty body is one
@@ -106,8 +104,6 @@ def stamp_args(lat_ns: np.ndarray | None, n: int, who: str) -> tuple[float, floa
     if lat_ns is None:
         return 0.0, 0.0
     if not isinstance(lat_ns, np.ndarray) or lat_ns.dtype != np.int64 or lat_ns.ndim != 1 or len(lat_ns) < n:
-        from cns.trading.errors import StateError
-
         raise StateError(f"{who}: lat_ns must be a 1-D int64 array of length >= {n} (0 = sample, -1 = skip)")
     return stamp_calibration()
 
@@ -192,8 +188,6 @@ class Corroborator:
         (int64, length >= len(records), caller-filled 0 = sample / -1 = skip): receives the ns spent on each
         sampled record (a masked-out record's stamp is the cost of skipping it). Neither changes the decisions.
         """
-        from cns.trading.errors import StateError
-
         if records.dtype != NEWS_DTYPE or records.ndim != 1:
             raise StateError(f"Corroborator.process needs a 1-D NEWS_DTYPE array, got {records.dtype}")
         n_rec = len(records)
