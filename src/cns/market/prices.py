@@ -32,7 +32,7 @@ class FlowConfig:
     mm_level_notional_usd: float = 25_000.0  # size of each quoted level, USD
     taker_notional_usd: float = 5_000.0  # median taker order, USD (lognormal)
     taker_cross_ticks: int = 2  # takers send IOC limits this many ticks through the touch
-    mm_refill_ns: int = 0  # if > 0, the market maker also requotes this long after being traded against
+    mm_refill_ns: int = 0  # the market maker requotes this long after being traded against (0 = at once)
     mm_skew_bp: float = 5.0  # being traded against skews its next quotes this far toward the aggressor (bp)
     mm_skew_decay_ns: int = 2_000_000_000  # e-folding time of that skew; a story's impact resets it
     chunk_events: int = 1 << 16  # background events drawn per chunk

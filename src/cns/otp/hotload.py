@@ -3,8 +3,8 @@
 :func:`upgrade` swaps every live process whose actor is *exactly* an instance of ``old`` to class ``new``.
 :func:`reload_module` re-imports a module and upgrades every live process of every class it defines.
 
-Per process (inside the process, at a safe point — :meth:`cns.runtime.Node.run_in` runs between two
-message batches, never while a handler is parked):
+Per process (inside the process, at a safe point — :meth:`cns.runtime.Node.run_in` runs at its place in
+the mailbox: after the messages already queued, before any sent later, never while a handler is parked):
 
 1. ``state = dict(actor.__dict__)`` — the instance attributes (as :class:`cns.otp.GenServer` documents);
 2. ``actor.__class__ = new`` — the object, its pid, links, monitors and mailbox stay the same;
