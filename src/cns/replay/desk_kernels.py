@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cns.trading.oms_kernels import OS_ACKED, OS_NEW, OS_PARTIAL
-from cns.venue.dtypes import ORDER_CANCEL, ORDER_IOC
+from cns.trading.oms_kernels import is_open, write_cancel
+from cns.venue.dtypes import ORDER_IOC
 
 NEVER_NS = 1 << 62
 
@@ -39,18 +39,8 @@ def plan_exits(table, due_row, n_rows, t, hold_ns, retry_ns, position, mid, keep
     nc = 0
     for i in range(due_row, k):
         r = table[i]
-        if r.news_id != 0 and (r.state == OS_NEW or r.state == OS_ACKED or r.state == OS_PARTIAL):
-            o = out[nc]
-            o.order_id = first_id + nc
-            o.target_id = base_id + i
-            o.owner = 0
-            o.instrument = r.instrument
-            o.side = r.side
-            o.type = ORDER_CANCEL
-            o.qty = r.qty - r.filled
-            o.price = r.price
-            o.ts_ns = t
-            o.news_id = 0
+        if r.news_id != 0 and is_open(r.state):
+            write_cancel(out[nc], r, first_id + nc, base_id + i, t, 0)
             nc += 1
     # what the entries not yet due hold
     keep[:] = 0
@@ -72,7 +62,7 @@ def plan_exits(table, due_row, n_rows, t, hold_ns, retry_ns, position, mid, keep
     for j in range(n_exit_ids):
         oid = exit_ids[j]
         r = table[oid - base_id]
-        if r.state == OS_NEW or r.state == OS_ACKED or r.state == OS_PARTIAL:
+        if is_open(r.state):
             want[r.instrument] += np.int64(r.side) * (r.qty - r.filled)
             in_flight = True
             exit_ids[m] = oid

@@ -38,6 +38,14 @@ UNKNOWN_CODE_VIOLATION = (
     0xFFFF  # a dictionary/table code outside the bound tables (corrupt or unbound record)
 )
 
+# the comparison a value-range component asks of a number (value OP bound)
+_RANGE_OPS = {
+    ir.MinInclusiveConstraint: ">=",
+    ir.MinExclusiveConstraint: ">",
+    ir.MaxInclusiveConstraint: "<=",
+    ir.MaxExclusiveConstraint: "<",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ConstraintInfo:
@@ -246,12 +254,7 @@ class _Binder:
                     continue
                 stmt = present if b.kind != "codes" else f"{f_count(b)} > 0"
             elif isinstance(c, ir.VALUE_RANGE_CONSTRAINTS) and b.kind == "number":
-                op = {
-                    ir.MinInclusiveConstraint: ">=",
-                    ir.MinExclusiveConstraint: ">",
-                    ir.MaxInclusiveConstraint: "<=",
-                    ir.MaxExclusiveConstraint: "<",
-                }[type(c)]
+                op = _RANGE_OPS[type(c)]
                 lit = _lit_py(c.value)
                 if isinstance(lit, (int, float)) and not isinstance(lit, bool):
                     stmt = f"({present}) and not ({f} {op} {lit!r})"
@@ -424,12 +427,7 @@ def string_op(c: Any, shape: ir.Shape) -> tuple[str, Any]:
     if isinstance(c, ir.NodeKindConstraint):
         return "never" if not c.mask & ir.NODE_KIND_LITERAL else "always", None
     if isinstance(c, ir.VALUE_RANGE_CONSTRAINTS):
-        op = {
-            ir.MinInclusiveConstraint: ">=",
-            ir.MinExclusiveConstraint: ">",
-            ir.MaxInclusiveConstraint: "<=",
-            ir.MaxExclusiveConstraint: "<",
-        }[type(c)]
+        op = _RANGE_OPS[type(c)]
         return "range", [op, _lit_py(c.value)]
     raise UnsupportedComponent(f"{shape.where} / sh:{c.param.fragment}: not supported on a per-entry value")
 

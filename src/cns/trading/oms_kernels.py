@@ -140,6 +140,27 @@ def apply_execs(execs, owner, base_id, table, open_buy, open_sell, position, avg
     return pnl
 
 
+@njit(cache=True, inline="always")
+def is_open(state):
+    """An order in this state can still fill (new, acked or partially filled)."""
+    return state == OS_NEW or state == OS_ACKED or state == OS_PARTIAL
+
+
+@njit(cache=True, inline="always")
+def write_cancel(o, row, order_id, target_id, ts_ns, news_id):
+    """Fill ORDER_DTYPE record ``o`` as a cancel of OMS ``row`` (the order ``target_id``) for its open shares."""
+    o.order_id = order_id
+    o.target_id = target_id
+    o.owner = 0
+    o.instrument = row.instrument
+    o.side = row.side
+    o.type = ORDER_CANCEL
+    o.qty = row.qty - row.filled
+    o.price = row.price
+    o.ts_ns = ts_ns
+    o.news_id = news_id
+
+
 @njit(cache=True)
 def cancel_open(table, base_id, next_id, ts_ns, out):
     """Write an ORDER_CANCEL into ``out`` for every open (new/acked/partial) order; ids from ``next_id``
@@ -147,20 +168,10 @@ def cancel_open(table, base_id, next_id, ts_ns, out):
     n = 0
     for k in range(len(table)):
         t = table[k]
-        if t.state == OS_NEW or t.state == OS_ACKED or t.state == OS_PARTIAL:
+        if is_open(t.state):
             if n >= len(out):
                 break
-            o = out[n]
-            o.order_id = next_id[0]
+            write_cancel(out[n], t, next_id[0], base_id + k, ts_ns, t.news_id)
             next_id[0] += 1
-            o.target_id = base_id + k
-            o.owner = 0
-            o.instrument = t.instrument
-            o.side = t.side
-            o.type = ORDER_CANCEL
-            o.qty = t.qty - t.filled
-            o.price = t.price
-            o.ts_ns = ts_ns
-            o.news_id = t.news_id
             n += 1
     return n
