@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from cns.errors import CNSError
+
 __all__ = ["EngineError"]
 
 
-class EngineError(Exception):
+class EngineError(CNSError):
     """Invalid use of the engine: wrong dtype/output arrays, missing dictionaries or tables, unknown code."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from cns.errors import CNSError
 
-class NewsError(Exception):
+
+class NewsError(CNSError):
     """Base of every error raised by :mod:`cns.news`."""
 
 

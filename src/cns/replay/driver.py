@@ -26,6 +26,7 @@ from cns.news.sentiment import load_lexicon
 from cns.otp import ChildSpec, Supervisor, SupFlags, cast
 from cns.replay.data import NewsSource, prepare_news
 from cns.replay.desk import DeskConfig, DeskResult
+from cns.replay.errors import ReplayError
 from cns.replay.market_data import load_market_instruments
 from cns.replay.stages import (
     INGEST_STAGES,
@@ -47,11 +48,9 @@ from cns.trading.corroborate import Corroborator
 from cns.trading.corroborate_kernels import ACTION_NAMES
 from cns.trading.credibility import CredibilityTable
 
-SLOW_DECISION_NS = 100_000_000
+SLOW_DECISION_NS = 100_000_000  # an LLM-based desk: 100 ms from news to decision
 
 
-class ReplayError(RuntimeError):
-    """The replay could not produce a trustworthy report (e.g. a stage crashed and lost a batch)."""  # an LLM-based desk: 100 ms from news to decision
 
 
 @dataclass(frozen=True, slots=True)

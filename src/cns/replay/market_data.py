@@ -12,12 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cns.replay.errors import MarketDataError
 from cns.signals.dictionary import Dictionary
 from cns.signals.universe import InstrumentInfo, default_instruments
-
-
-class MarketDataError(ValueError):
-    """The market file is unreadable or lacks the columns it needs (the message names file and column)."""
 
 
 def _read_table(path: Path):  # -> pandas.DataFrame

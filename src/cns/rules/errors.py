@@ -6,10 +6,12 @@ the problem is (file, shape, parameter), e.g. ``shapes.ttl: at ex:PersonShape / 
 
 from __future__ import annotations
 
+from cns.errors import CNSError
+
 __all__ = ["RuleError", "ShapeCompileError", "UnsupportedComponent", "DataError"]
 
 
-class RuleError(Exception):
+class RuleError(CNSError):
     """Root of every error raised by :mod:`cns.rules`."""
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cns.errors import CNSError
+
 __all__ = [
     "ActorError",
     "BadArg",
@@ -21,7 +23,7 @@ __all__ = [
 ]
 
 
-class ActorError(Exception):
+class ActorError(CNSError):
     """Base of every error raised by :mod:`cns.runtime` and :mod:`cns.otp`."""
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from cns.errors import CNSError
+
 __all__ = ["SignalsError", "SchemaError", "RingError"]
 
 
-class SignalsError(Exception):
+class SignalsError(CNSError):
     """Root of every error raised by :mod:`cns.signals`."""
 
 

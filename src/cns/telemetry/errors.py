@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from cns.errors import CNSError
+
 __all__ = ["LatencyCapacityError", "LatencyValueError", "TelemetryError"]
 
 
-class TelemetryError(Exception):
+class TelemetryError(CNSError):
     """Base of every error raised by cns.telemetry."""
 
 

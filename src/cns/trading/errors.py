@@ -3,8 +3,10 @@ bad configuration and bad API use."""
 
 from __future__ import annotations
 
+from cns.errors import CNSError
 
-class TradingError(Exception):
+
+class TradingError(CNSError):
     """Base of every error raised by :mod:`cns.trading`."""
 
 

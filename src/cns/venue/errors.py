@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from cns.errors import CNSError
 
-class VenueError(Exception):
+
+class VenueError(CNSError):
     """Base class of every venue error."""
 
 
