@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from cns.errors import CNSError
+
 # subcommand -> "module:function" taking the parsed Namespace and returning an exit code
 _HANDLERS: dict[str, str] = {
     "run": "cns.replay.cli:main",
@@ -81,8 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``cns`` command; exit status 0 success, 1 a negative result (e.g. data does not conform), 2 refused.
+
+    Any :class:`~cns.errors.CNSError` a command lets escape (bad input, bad config, unsafe cache, ...) becomes
+    one line on stderr and exit status 2, never a traceback; anything else is a bug and propagates.
+    """
     args = build_parser().parse_args(argv)
-    return _handler(args.key)(args)
+    try:
+        return _handler(args.key)(args)
+    except CNSError as e:
+        print(f"cns {args.key}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cns {args.key}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
