@@ -10,7 +10,7 @@ kernels that use them keep ``@njit(cache=True)`` working. Both may also be calle
 wrapper each), at Python call cost.
 
 :func:`cycles_per_ns` calibrates the cycle counter against ``time.perf_counter_ns``; :func:`clock_costs`
-measures what one read of each clock costs inside a kernel (see ``docs/readme/signals.md`` for this box).
+measures what one read of each clock costs inside a kernel (see ``docs/signals.md`` for this box).
 """
 
 from __future__ import annotations
