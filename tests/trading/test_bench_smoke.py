@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cns.trading.bench import main, run
+from cns.bench.trading import main, run
 
 
 @pytest.mark.smoke

@@ -13,7 +13,7 @@ from cns.trading.corroborate import Corroborator
 from cns.trading.credibility import CredibilityTable
 from cns.signals.dtypes import KIND_HEARTBEAT, KIND_MACRO, empty_news
 from cns.trading import ACTION_TRADE, DECISION_DTYPE, StateError, TradingConfig, TradingPipeline
-from cns.trading.bench import T0, synthetic_news
+from cns.bench.trading import T0, synthetic_news
 from cns.trading.oms import OrderManager
 from cns.trading.portfolio import Portfolio
 from cns.trading.risk import RiskGate

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from cns.telemetry.facts import cpu_model, machine, write_json
+from cns.telemetry.stats import summarize
 
 __all__ = [
     "cpu_model",
@@ -41,25 +42,8 @@ __all__ = [
 
 
 def percentiles_ns(arr: np.ndarray | Sequence[int]) -> dict[str, float]:
-    """p50, p99, p99.9 and max (ns) of a raw array of latencies in ns, plus ``count`` and ``mean``.
-
-    Keys: ``p50``, ``p99``, ``p999``, ``max``, ``mean``, ``count``. Percentiles use the "higher" method
-    (an observed sample, never an interpolation below it). An empty array gives NaN for every statistic and
-    ``count`` 0 rather than raising, so a benchmark that measured nothing shows it instead of crashing.
-    """
-    a = np.asarray(arr, dtype=np.int64)
-    if a.size == 0:
-        nan = float("nan")
-        return {"p50": nan, "p99": nan, "p999": nan, "max": nan, "mean": nan, "count": 0}
-    p50, p99, p999 = np.percentile(a, [50.0, 99.0, 99.9], method="higher")
-    return {
-        "p50": float(p50),
-        "p99": float(p99),
-        "p999": float(p999),
-        "max": float(a.max()),
-        "mean": float(a.mean()),
-        "count": int(a.size),
-    }
+    """p50/p99/p999/max/mean/count of raw ns latencies: :func:`cns.telemetry.stats.summarize`."""
+    return summarize(arr)
 
 
 def fmt_ns(ns: float | None) -> str:

@@ -19,6 +19,7 @@ from cns.news.binary import parse_binary_chunk, read_binary, read_layout, write_
 from cns.news.jsonl import read_jsonl, write_jsonl
 from cns.news.sentiment import load_lexicon, score_records
 from cns.signals.dtypes import NEWS_DTYPE
+from cns.telemetry.stats import summarize
 
 
 def _timed(fn, *a, **kw):  # type: ignore[no-untyped-def]
@@ -74,11 +75,8 @@ def run(events: int, seconds: float, jsonl: bool, chunk: int = 4096) -> dict[str
             row("write_jsonl", len(b), w, c)
             jb, w, c = _timed(read_jsonl, pj)
             row("read_jsonl (msgspec, incl. sentiment)", len(jb), w, c)
-    lat_a = np.array(lat, np.float64)
-    chunk_lat = {f"p{q}": float(np.percentile(lat_a, q)) for q in (50, 99, 99.9)}
-    chunk_lat["max"] = float(lat_a.max())
-    event_lat = {f"p{q}": float(np.percentile(ev_lat, q)) for q in (50, 99, 99.9)} if len(ev_lat) else {}
-    event_lat["max"] = float(ev_lat.max()) if len(ev_lat) else 0.0
+    chunk_lat = summarize(lat)
+    event_lat = summarize(ev_lat)
     return {"events": events, "seconds": seconds, "rows": rows, "chunk": chunk, "chunk_parse_ns": chunk_lat,
             "event_parse_ns": event_lat,
             "blob_mb": b.headlines.nbytes / 1e6, "stories": len(gen.stories)}

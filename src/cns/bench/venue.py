@@ -21,6 +21,7 @@ import numpy as np
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.exchange import ExchangeSimulator, SimConfig
 from cns.signals.universe import default_instruments
+from cns.telemetry.stats import summarize
 from cns.venue import book_kernels as K
 from cns.venue.book import TRADE_DTYPE, allocate_book
 from cns.venue.dtypes import EXEC_DTYPE, ORDER_CANCEL, ORDER_DTYPE, ORDER_IOC, ORDER_LIMIT
@@ -29,8 +30,7 @@ BATCH = 1024
 
 
 def _pct(x: np.ndarray) -> dict[str, float]:
-    return {"p50": float(np.percentile(x, 50)), "p99": float(np.percentile(x, 99)),
-            "p99.9": float(np.percentile(x, 99.9)), "max": float(x.max())}
+    return summarize(x)
 
 
 def _timed(b: K.BookArrays, orders: np.ndarray) -> dict:
@@ -163,7 +163,7 @@ def print_table(r: dict) -> None:
     for name, v in r["book"].items():
         q = v["ns_per_op"]
         print(f"{name:<10}{v['ops']:>10}{v['ops_per_s'] / 1e6:>10.2f}{q['p50']:>10.0f}{q['p99']:>10.0f}"
-              f"{q['p99.9']:>10.0f}{q['max']:>10.0f}")
+              f"{q['p999']:>10.0f}{q['max']:>10.0f}")
     print()
     print(f"{'market run':<18}{'sim s':>7}{'instr':>7}{'stories':>8}{'wall s':>8}{'cpu s':>7}{'orders':>10}"
           f"{'trades':>9}{'step p50 us':>12}{'p99':>8}{'max':>9}")

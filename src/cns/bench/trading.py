@@ -1,4 +1,4 @@
-"""Per-record cost of the trading kernels on large synthetic batches: ``python -m cns.trading.bench``.
+"""Per-record cost of the trading kernels on large synthetic batches: ``python -m cns.bench.trading``.
 
 Each kernel is timed per batch with ``time.perf_counter_ns`` (after a warm-up call that compiles or loads
 the cached machine code); the figures are batch averages divided by the batch size — not per-event samples —
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from cns.signals.dtypes import KIND_CENTRAL_BANK, N_KINDS, empty_news
 from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
+from cns.telemetry.stats import summarize
 from cns.trading.config import TradingConfig
 from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.trading.pipeline import TradingPipeline
@@ -68,19 +68,14 @@ def _summary(name: str, per_batch_ns: list[int], sizes: list[int]) -> dict:
         "batches": len(sizes),
         "total_ms": sum(per_batch_ns) / 1e6,
         "ns_per_record_mean": sum(per_batch_ns) / max(total, 1),
-        "ns_per_record_p50": float(np.percentile(per_rec, 50)),
-        "ns_per_record_p99": float(np.percentile(per_rec, 99)),
-        "ns_per_record_max": float(per_rec.max()),
+        **{f"ns_per_record_{k}": v for k, v in summarize(per_rec).items() if k.startswith("p") or k == "max"},
     }
 
 
 def _per_event(name: str, stamps: list[np.ndarray]) -> dict:
     x = np.concatenate(stamps) if stamps else np.zeros(0, dtype=np.int64)
-    x = x[x >= 0]
-    q = np.percentile(x, [50, 99, 99.9]) if len(x) else [math.nan] * 3
-    return {"stage": name, "events": int(len(x)), "p50_ns": float(q[0]), "p99_ns": float(q[1]),
-            "p999_ns": float(q[2]), "max_ns": float(x.max()) if len(x) else math.nan,
-            "mean_ns": float(x.mean()) if len(x) else math.nan}
+    s = summarize(x, drop_negative=True)
+    return {"stage": name, "events": s.pop("count"), **{f"{k}_ns": v for k, v in s.items()}}
 
 
 def per_event_latency(cfg: TradingConfig, sources, tickers, news: np.ndarray, decisions: np.ndarray,
@@ -219,7 +214,7 @@ def _table(rep: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cns.trading.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m cns.bench.trading", description=__doc__.splitlines()[0])
     ap.add_argument("--news", type=int, default=1_000_000, help="synthetic records (default: %(default)s)")
     ap.add_argument("--batch", type=int, default=65_536)
     ap.add_argument("--json", metavar="PATH")
