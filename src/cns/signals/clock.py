@@ -11,6 +11,12 @@ wrapper each), at Python call cost.
 
 :func:`cycles_per_ns` calibrates the cycle counter against ``time.perf_counter_ns``; :func:`clock_costs`
 measures what one read of each clock costs inside a kernel (see ``docs/signals.md`` for this box).
+
+**The one stamp calibration.** Every stage that stamps per-event latency inside a kernel (parse, validate,
+sentiment, corroborate, signal, risk) converts cycles to ns with :func:`stamp_calibration`: the rate from
+:func:`cycles_per_ns` and, as the overhead every stamp subtracts, the median raw stamp of an empty region
+(:func:`empty_stamps`). Measured once per process, so all stages agree on what "0 ns" and "1 ns" are.
+:func:`stamp_step` is the in-kernel helper that opens and closes such stamps.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ __all__ = [
     "ClockCosts",
     "clock_costs",
     "CLOCK_MONOTONIC",
+    "StampCalibration",
+    "stamp_calibration",
+    "stamp_step",
+    "empty_stamps",
 ]
 
 CLOCK_MONOTONIC = 1  # Linux <time.h>
@@ -150,3 +160,68 @@ def clock_costs(n: int = 200_000, repeats: int = 5) -> ClockCosts:
         mono.append(b / n)
     r, m = float(np.median(rc)), float(np.median(mono))
     return ClockCosts(r, r / cpn, m, m / cpn, cpn)
+
+
+@njit(cache=True, inline="always")
+def stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles):  # type: ignore[no-untyped-def]
+    """Per-item latency stamping inside a kernel loop, on the CPU cycle counter (:func:`read_cycles`).
+
+    Call it first thing in every iteration with the item index ``i`` and once after the loop with ``i = -1``;
+    ``(pending, c0)`` is the open sample (start ``-1, np.uint64(0)``) and the new pair is returned. It closes
+    the open sample — ``lat_ns[pending] = max(0, (cycles elapsed - overhead_cycles) * ns_per_cycle)`` — then,
+    if ``lat_ns[i] == 0`` (the caller's "sample this one"; ``-1`` = don't), reads the counter again to open a
+    sample for ``i``. So a stamp spans everything the loop body did for item ``i``, whichever ``continue`` or
+    ``break`` ended it, plus the loop back-edge. The counter is not serialising and on AMD Zen ticks at
+    100 MHz (10 ns steps), so one stamp is good to about ±10 ns — fine for a per-event distribution, not for
+    single instructions.
+    """
+    if pending >= 0:
+        d = np.int64(read_cycles() - c0)  # a negative delta (clock stepped back) clamps to 0 below
+        lat_ns[pending] = max(np.int64(0), np.int64((d - overhead_cycles) * ns_per_cycle))
+        pending = -1
+    if i >= 0 and lat_ns[i] == 0:
+        return np.int64(i), read_cycles()
+    return np.int64(pending), c0
+
+
+@njit(cache=True)
+def empty_stamps(lat_ns):  # type: ignore[no-untyped-def]
+    """Stamp every entry of ``lat_ns`` around an empty loop body, raw (1 ns per cycle, no correction): the
+    cycles one stamp reads when there is nothing to measure — the overhead :func:`stamp_step` subtracts."""
+    pending = -1
+    c0 = np.uint64(0)
+    for i in range(len(lat_ns)):
+        pending, c0 = stamp_step(lat_ns, i, pending, c0, 1.0, 0.0)
+    stamp_step(lat_ns, -1, pending, c0, 1.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StampCalibration:
+    """How in-kernel cycle stamps become ns: ``ns = max(0, (cycles - overhead_cycles) * ns_per_cycle)``."""
+
+    ns_per_cycle: float
+    overhead_cycles: float
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        """Unpacks as ``(ns_per_cycle, overhead_cycles)``, the two kernel arguments."""
+        return iter((self.ns_per_cycle, self.overhead_cycles))
+
+
+_STAMP_CAL: list[StampCalibration] = []
+
+
+def stamp_calibration(*, refresh: bool = False) -> StampCalibration:
+    """The process-wide stamp calibration, measured once (~25 ms) on first use, then cached.
+
+    ``ns_per_cycle`` is ``1 / cycles_per_ns()``; ``overhead_cycles`` is the median raw stamp of an empty loop
+    body (3 x 100k stamps of :func:`empty_stamps`), so an empty body reads ~0 ns. This is deliberately not
+    :func:`clock_costs`' per-read throughput cost: subtracting that would bias stamps low by up to ~20 ns
+    on a counter that ticks every 10 ns. ``refresh=True`` measures again.
+    """
+    if not _STAMP_CAL or refresh:
+        cpn = cycles_per_ns(refresh=refresh)
+        empty_stamps(np.zeros(16, dtype=np.int64))  # compile / load outside the measurement
+        raw = np.zeros(300_000, dtype=np.int64)
+        empty_stamps(raw)
+        _STAMP_CAL[:] = [StampCalibration(1.0 / cpn, float(np.median(raw)))]
+    return _STAMP_CAL[0]

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from cns.signals.clock import cycles_per_ns
+from cns.signals.clock import stamp_calibration as _clock_stamp_calibration
 from cns.signals.dtypes import (
     FLAG_DIRECT_QUOTE,
     KIND_CENTRAL_BANK,
@@ -68,34 +68,16 @@ from cns.trading.corroborate_kernels import (
     VALUE_NONE,
     VALUE_RATE,
     corroborate_batch,
-    empty_stamps,
     flush_slots,
 )
 from cns.trading.credibility import CredibilityTable
 from cns.trading.errors import StateError
 
-_STAMP_CAL: list[tuple[float, float]] = []
-
 
 def stamp_calibration() -> tuple[float, float]:
-    """``(ns_per_cycle, overhead_cycles)`` for in-kernel latency stamps, measured once per process (~25 ms)
-    on first use, then cached.
-
-    ``ns_per_cycle``: the cycle counter's rate measured against ``perf_counter_ns``
-    (:func:`cns.signals.clock.cycles_per_ns`). ``overhead_cycles``: the median raw stamp of an empty loop body
-    (:func:`cns.trading.corroborate_kernels.empty_stamps`, 3 x 100k stamps), which every stamp subtracts, so an
-    empty body reads ~0 ns. This is *not* :func:`cns.signals.clock.clock_costs`' per-read figure: that is
-    the throughput cost of a read (25-77 cycles on the shared EPYC dev box, load-dependent), i.e. what each
-    sampled event adds to the kernel's run time (two reads), while the bracketed span of an empty body is one
-    counter tick there (26 cycles = 10 ns: the counter steps at 100 MHz); subtracting the per-read cost
-    would bias stamps low by up to ~20 ns."""
-    if not _STAMP_CAL:
-        cpn = cycles_per_ns()
-        empty_stamps(np.zeros(16, dtype=np.int64))  # compile / load outside the measurement
-        raw = np.zeros(300_000, dtype=np.int64)
-        empty_stamps(raw)
-        _STAMP_CAL.append((1.0 / cpn, float(np.median(raw))))
-    return _STAMP_CAL[0]
+    """``(ns_per_cycle, overhead_cycles)``: :func:`cns.signals.clock.stamp_calibration`, the one calibration."""
+    cal = _clock_stamp_calibration()
+    return cal.ns_per_cycle, cal.overhead_cycles
 
 
 def stamp_args(lat_ns: np.ndarray | None, n: int, who: str) -> tuple[float, float]:

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit
 
-from cns.signals.clock import read_cycles
+from cns.signals.clock import empty_stamps, read_cycles, stamp_step  # noqa: F401 (re-exported)
 from cns.signals.dtypes import MAX_TICKERS, N_KINDS
 
 MAX_CLUSTER_SOURCES = 16
@@ -145,40 +145,6 @@ DECISION_DTYPE = np.dtype(
     ],
     align=True,
 )
-
-
-@njit(cache=True, inline="always")
-def stamp_step(lat_ns, i, pending, c0, ns_per_cycle, overhead_cycles):
-    """Per-item latency stamping inside a kernel loop, on the CPU cycle counter (:func:`read_cycles`, rdtsc).
-
-    Call it first thing in every iteration with the item index ``i`` and once after the loop with ``i = -1``;
-    ``(pending, c0)`` is the open sample (start ``-1, np.uint64(0)``) and the new pair is returned. It closes
-    the open sample — ``lat_ns[pending] = max(0, (cycles elapsed - overhead_cycles) * ns_per_cycle)`` — then,
-    if ``lat_ns[i] == 0`` (the caller's "sample this one"; ``-1`` = don't), reads the counter again to open a
-    sample for ``i``. So a stamp spans everything the loop body did for item ``i``, whichever ``continue`` or
-    ``break`` ended it, plus the loop back-edge. ``overhead_cycles`` is the measured stamp overhead (the
-    median raw stamp of an empty loop body, :func:`empty_stamps`); the counter is not serialising and on
-    AMD Zen ticks at 100 MHz (10 ns steps), so one stamp is good to about ±10 ns — fine for a per-event
-    distribution, not for single instructions.
-    """
-    if pending >= 0:
-        d = np.int64(read_cycles() - c0)  # a negative delta (clock stepped back) clamps to 0 below
-        lat_ns[pending] = max(np.int64(0), np.int64((d - overhead_cycles) * ns_per_cycle))
-        pending = -1
-    if i >= 0 and lat_ns[i] == 0:
-        return np.int64(i), read_cycles()
-    return np.int64(pending), c0
-
-
-@njit(cache=True)
-def empty_stamps(lat_ns):
-    """Stamp every entry of ``lat_ns`` around an empty loop body, raw (1 ns per cycle, no correction): the
-    cycles one stamp reads when there is nothing to measure — the overhead :func:`stamp_step` subtracts."""
-    pending = -1
-    c0 = np.uint64(0)
-    for i in range(len(lat_ns)):
-        pending, c0 = stamp_step(lat_ns, i, pending, c0, 1.0, 0.0)
-    stamp_step(lat_ns, -1, pending, c0, 1.0, 0.0)
 
 
 @njit(cache=True, inline="always")
