@@ -30,17 +30,35 @@ from cns.replay.desk_kernels import NEVER_NS as _NEVER_NS
 from cns.replay.desk_kernels import plan_exits, stamp_orders
 from cns.signals.dictionary import Dictionary
 from cns.signals.universe import InstrumentInfo
-from cns.trading.config import TradingConfig
+from cns.trading.config import DAY_NS, Range, TradingConfig, checked_number
 from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
+from cns.trading.errors import ConfigError
 from cns.trading.pipeline import TradingPipeline
 from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE
 
 SEC_NS = 1_000_000_000
 
 
+DESK_RANGES: dict[str, Range] = {  # end_ns: start_ns .. NEVER_NS - DAY_NS
+    "start_ns": Range(0, _NEVER_NS - DAY_NS),
+    "seed": Range(0, (1 << 63) - 1),
+    "slice_ns": Range(1, DAY_NS),
+    "sample_every": Range(1, 1_000_000),
+    "snapshot_ns": Range(1_000_000, DAY_NS),  # >= 1 ms: every snapshot steps the venue and marks the book
+    "exit_retry_ns": Range(1, DAY_NS),
+}
+MAX_SNAPSHOTS = 1_000_000  # P&L points one desk pass may take ((end_ns - start_ns) / snapshot_ns)
+
+
 @dataclass(frozen=True, slots=True)
 class DeskConfig:
-    """The market a desk trades in and how it steps (times in ns since epoch, slices in ns)."""
+    """The market a desk trades in and how it steps (times in ns since epoch, slices in ns).
+
+    Checked at construction, failing with a :class:`~cns.trading.errors.ConfigError` naming the field
+    (``desk.<field>``): every number is an integer (never a bool) in its :data:`DESK_RANGES` range,
+    ``start_ns <= end_ns`` and at most :data:`MAX_SNAPSHOTS` P&L snapshots fit between them; ``trading`` is a
+    :class:`TradingConfig` (itself checked when it was built).
+    """
 
     trading: TradingConfig
     sources: Dictionary
@@ -54,6 +72,18 @@ class DeskConfig:
     sample_every: int = 1  # stamp every Nth decision/order in the signal and risk kernels
     snapshot_ns: int = SEC_NS
     exit_retry_ns: int = 100_000_000  # an exit that could not go out or fill is retried this much later
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.trading, TradingConfig):
+            got = type(self.trading).__name__
+            raise ConfigError(f"config key 'desk.trading': expected TradingConfig, got {got}")
+        for name, rng in DESK_RANGES.items():
+            object.__setattr__(self, name, checked_number(getattr(self, name), int, rng, f"desk.{name}"))
+        end = checked_number(self.end_ns, int, Range(self.start_ns, _NEVER_NS - DAY_NS), "desk.end_ns")
+        object.__setattr__(self, "end_ns", end)
+        if (end - self.start_ns) // self.snapshot_ns > MAX_SNAPSHOTS:
+            raise ConfigError(f"config key 'desk.snapshot_ns': {self.snapshot_ns} ns over "
+                              f"{end - self.start_ns} ns is more than {MAX_SNAPSHOTS:,} P&L snapshots")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +121,18 @@ class TradingDesk:
 
     ``slice_ns`` is the venue stepping granularity: decisions inside one slice are priced on the quotes seen at
     the slice start (at most ``slice_ns`` + md latency old); ``snapshot_ns`` the P&L series interval.
+    ``decision_latency_ns`` is an integer in ``[0, DAY_NS]`` (else :class:`ConfigError`).
     """
 
     def __init__(self, config: DeskConfig, decision_latency_ns: int) -> None:
         c = config
+        latency = checked_number(decision_latency_ns, int, Range(0, DAY_NS), "desk.decision_latency_ns")
         self.pipeline = TradingPipeline(c.trading, c.sources, c.tickers, n_instruments=len(c.instruments) + 1)
         self.sim = ExchangeSimulator(c.instruments, c.stories, SimConfig(start_ns=c.start_ns), seed=c.seed)
         self.stories = c.stories
         self.start_ns = c.start_ns
         self.end_ns = c.end_ns
-        self.decision_latency_ns = int(decision_latency_ns)
+        self.decision_latency_ns = latency
         self.slice_ns = int(c.slice_ns)
         self.snapshot_ns = int(c.snapshot_ns)
         self.sample_every = c.sample_every
@@ -117,7 +149,7 @@ class TradingDesk:
         self._finite = np.zeros(n1, np.bool_)
         sig = c.trading.signal
         self.hold_ns = int(sig.hold_ns)
-        self.exit_retry_ns = max(int(c.exit_retry_ns), 1)
+        self.exit_retry_ns = c.exit_retry_ns
         self._exit_frac = float(sig.exit_aggress_bps) * 1e-4
         self._max_qty = int(c.trading.risk.max_order_qty)
         self._max_notional = float(c.trading.risk.max_order_notional_usd)

@@ -20,9 +20,13 @@ def plan_exits(table, due_row, n_rows, t, hold_ns, retry_ns, position, mid, keep
     Entries (``news_id != 0``) sent at or before ``t - hold_ns``, up to the first one that is not, are
     due: each still open is cancelled. Per instrument the exit trades ``position`` down to what the entries
     not yet due hold (``keep``, a reused int64 scratch buffer), net of the exit IOCs
-    ``exit_ids[:n_exit_ids]`` still in flight, never through zero; instruments without a positive ``mid``
-    are skipped (retried later). Writes the cancels, then the IOCs, ids from ``first_id``, into ``out``
-    (ORDER_DTYPE, length >= due rows + instruments) and compacts ``exit_ids`` to the ones still in flight.
+    ``exit_ids[:n_exit_ids]`` still in flight, never through zero, at most ``max_qty`` shares and
+    ``max_notional`` USD. An exit that cannot be priced or sized is not written and is retried later: a
+    ``mid`` or exit price (``mid * (1 ± exit_frac)``) that is not finite and positive, a NaN or non-positive
+    ``max_notional``, a notional cap below one share. Only a finite share count below ``max_qty`` is ever
+    converted from float (an infinite cap leaves ``max_qty``/the position as the bound). Writes the cancels,
+    then the IOCs, ids from ``first_id``, into ``out`` (ORDER_DTYPE, length >= due rows + instruments) and
+    compacts ``exit_ids`` to the ones still in flight.
     Returns ``(due_row, n_cancel, n_exit, n_exit_ids, next_exit_ns)``.
     """
     # ids handed out but never registered (risk rejects, cancels) may run past the end of the table
@@ -80,11 +84,18 @@ def plan_exits(table, due_row, n_rows, t, hold_ns, retry_ns, position, mid, keep
         if w == 0:
             continue
         todo = True
-        if not mid[j] > 0:
-            continue
         side = -np.sign(w)
         px = mid[j] * (1.0 + side * exit_frac)
-        qty = min(min(abs(w), max_qty), np.int64(np.floor(max_notional / px)))
+        if not (mid[j] > 0.0) or not (px > 0.0) or np.isinf(px):
+            continue
+        qty = min(abs(w), max_qty)
+        if qty <= 0:
+            continue
+        cap = max_notional / px  # shares the notional cap allows: NaN, < 1 and inf are handled before int64
+        if not (cap >= 1.0):
+            continue
+        if cap < qty:
+            qty = np.int64(np.floor(cap))
         o = out[nc + ne]
         o.order_id = first_id + nc + ne
         o.target_id = 0

@@ -4,22 +4,171 @@ A TOML file mirrors the dataclasses: tables ``[credibility]``, ``[credibility.so
 0–100), ``[credibility.categories]`` (domain = category), ``[corroboration]``, ``[signal]`` and ``[risk]``.
 Anything not given keeps its default; an unknown key raises :class:`UnknownConfigKeyError` naming its dotted
 path. Units are in the names: ``*_ns`` nanoseconds, ``*_usd`` US dollars, ``*_pct`` percent, ``*_bps`` basis
-points, quantities in shares. Risk limits can be switched off by listing the check in ``risk.disabled_checks``.
+points, quantities in shares.
+
+Fail closed: every numeric key must be of its type (an integer key takes a TOML integer, a float key an
+integer or float; never a bool or string) and inside its range in :data:`RANGES`, or the configuration is
+refused with a :class:`ConfigError` naming the key (``cns run --config`` exits 2 before any work). NaN, ±inf,
+negative sizes, zero windows and absurdly large values are all refused, because a NaN or infinite limit makes
+a kernel comparison silently false and a huge size or count becomes an overflowed share count or an
+out-of-memory buffer. The one documented "none" value is ``corroboration.rate_expectation_pct = nan`` (take
+the direction of a rate trade from headline sentiment). A risk limit is never switched off by an extreme
+value: list its check in ``risk.disabled_checks`` instead (:data:`RISK_CHECKS`; the key's check is named in
+:data:`RANGES` and in the error message). The checks run in ``__post_init__``, so a configuration built in
+code (``dataclasses.replace``, direct construction) is held to the same rules as one loaded from TOML.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cns.signals.universe import CATEGORIES, DEFAULT_SOURCES
 from cns.trading.errors import ConfigError, UnknownConfigKeyError
 
 _SEC = 1_000_000_000
+DAY_NS = 86_400 * _SEC  # the longest window, age or holding period any key accepts
+MAX_CLUSTER_SOURCES = 16  # sources a corroboration cluster stores (as in corroborate_kernels; tested)
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """The accepted values of one numeric key: ``lo <= v <= hi`` (``lo < v`` when ``lo_open``).
+
+    NaN is refused unless ``nan_ok`` (the key then documents what NaN means). ``check`` names the risk check
+    that uses the key: the way to switch it off (``risk.disabled_checks``), quoted in the error message.
+    """
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    nan_ok: bool = False
+    check: str = ""
+
+    def __contains__(self, v: float) -> bool:
+        if isinstance(v, float) and math.isnan(v):
+            return self.nan_ok
+        return (v > self.lo if self.lo_open else v >= self.lo) and v <= self.hi
+
+    def text(self) -> str:
+        """The range in interval notation, e.g. ``(0, 5000]`` (integer bounds exact, float bounds ``%g``)."""
+
+        def fmt(x: float) -> str:
+            return str(x) if isinstance(x, int) else f"{x:g}"
+
+        nan = " or nan" if self.nan_ok else ""
+        return f"{'(' if self.lo_open else '['}{fmt(self.lo)}, {fmt(self.hi)}]{nan}"
+
+
+_PCT = Range(0, 100)
+_BPS = Range(0, 5_000)  # prices stay positive: at most 50 % through or behind the mid
+_COUNT = Range(1, MAX_CLUSTER_SOURCES)  # a cluster cannot count more sources than it stores
+_FRACTION = Range(0, 1)
+_WINDOW = Range(0, DAY_NS, lo_open=True)
+
+RANGES: dict[str, dict[str, Range]] = {
+    "credibility": {"unknown_score": _PCT},
+    "corroboration": {
+        "window_ns": _WINDOW,
+        "credible_above": _PCT,
+        "min_agreeing": _COUNT,
+        "move_tol_abs_pct": _PCT,
+        "move_tol_rel": _FRACTION,
+        "eps_tol_abs_usd": Range(0, 1_000),
+        "eps_tol_rel": _FRACTION,
+        "rate_tol_abs_pct": _PCT,
+        "single_source_max_surprise_pct": Range(0, 1e6, lo_open=True),
+        "supply_credible_above": _PCT,
+        "supply_contingency_at": _COUNT,
+        "supply_adjust_at": _COUNT,
+        "quote_credible_above": _PCT,
+        "quote_min_valid": _COUNT,
+        "rate_expectation_pct": Range(-100, 100, nan_ok=True),  # NaN: direction from headline sentiment
+        "rumor_ignore_below_pct": _PCT,
+        "rumor_monitor_below_pct": _PCT,
+    },
+    "signal": {
+        "sentiment_weight": Range(0, 10),
+        "surprise_weight": Range(0, 10),
+        "surprise_full_pct": Range(0, 1e6, lo_open=True),
+        "rate_full_pct": Range(0, 100, lo_open=True),
+        "min_strength": _FRACTION,
+        "unsized_strength": _FRACTION,
+        "notional_usd": Range(0, 1e9, lo_open=True),
+        "contingency_fraction": _FRACTION,
+        "aggress_bps": _BPS,
+        "contingency_offset_bps": _BPS,
+        "hold_ns": Range(0, DAY_NS),  # 0: the desk never exits
+        "exit_aggress_bps": _BPS,
+    },
+    "risk": {
+        "max_order_qty": Range(1, 1e9, check="max_qty"),
+        "max_order_notional_usd": Range(0, 1e12, lo_open=True, check="max_notional"),
+        "collar_bps": Range(0, 5_000, lo_open=True, check="collar"),
+        "max_ref_age_ns": Range(0, DAY_NS, lo_open=True, check="reference"),
+        "max_position": Range(1, 1e12, check="position"),
+        "max_gross_exposure_usd": Range(0, 1e18, lo_open=True, check="gross_exposure"),
+        "daily_loss_limit_usd": Range(0, 1e15, check="daily_loss"),  # 0: stop at the first loss
+        "max_orders_per_window": Range(1, 10_000_000, check="rate"),  # the rate ring: 8 bytes per order
+        "rate_window_ns": Range(0, DAY_NS, lo_open=True, check="rate"),
+        "duplicate_window_ns": Range(0, DAY_NS, lo_open=True, check="duplicate"),
+        "headline_cooldown_ns": Range(0, DAY_NS, lo_open=True, check="cooldown"),
+    },
+}
+
+
+def _fail(key: str, why: str) -> NoReturn:
+    raise ConfigError(f"config key {key!r}: {why}")
+
+
+def checked_number(value: Any, kind: type, rng: Range, key: str) -> Any:
+    """``value`` as a ``kind`` (int or float) inside ``rng``, else a one-line :class:`ConfigError` naming
+    ``key``.
+
+    An int key takes only integers; a float key integers or floats. Bools, strings and anything else are
+    refused, as is a number that does not convert (an integer too large for a float).
+    """
+    ok = isinstance(value, numbers.Integral) if kind is int else isinstance(value, numbers.Real)
+    if not ok or isinstance(value, bool):
+        _fail(key, f"expected {kind.__name__}, got {value!r}")
+    try:
+        v = int(value) if kind is int else float(value)
+    except (OverflowError, ValueError):
+        _fail(key, f"{value!r} is out of range {rng.text()}")
+    if v not in rng:
+        hint = f" (to switch the check off, list {rng.check!r} in risk.disabled_checks)" if rng.check else ""
+        _fail(key, f"{v!r} is out of range {rng.text()}{hint}")
+    return v
+
+
+def _validate(obj: Any, section: str) -> None:
+    """Check and normalise every field of the frozen dataclass ``obj`` (see the module docstring)."""
+    ranges = RANGES[section]
+    for f in dataclasses.fields(obj):
+        key = f"{section}.{f.name}"
+        value = getattr(obj, f.name)
+        default: Any = f.default  # every section field has a plain default: its type is the key's type
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                _fail(key, f"expected bool, got {value!r}")
+            continue
+        if isinstance(default, int | float):
+            if f.name not in ranges:  # pragma: no cover - a programming error, caught when the module loads
+                raise ConfigError(f"config key {key!r} has no declared range")
+            value = checked_number(value, type(default), ranges[f.name], key)
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                _fail(key, f"expected str, got {value!r}")
+        elif isinstance(default, tuple) and (not default or isinstance(default[0], str)):
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                _fail(key, f"expected a list of strings, got {value!r}")
+            value = tuple(value)
+        object.__setattr__(obj, f.name, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +185,23 @@ class CredibilityConfig:
     unknown_score: float = 0.0
     unknown_category: str = "social"
 
+    def __post_init__(self) -> None:
+        _validate(self, "credibility")
+        sources = []
+        for item in self.sources:
+            if not isinstance(item, tuple | list) or len(item) != 2 or not isinstance(item[0], str):
+                _fail("credibility.sources", f"expected (domain, score) pairs, got {item!r}")
+            sources.append((item[0], checked_number(item[1], float, _PCT, f"credibility.sources.{item[0]}")))
+        object.__setattr__(self, "sources", tuple(sources))
+        for pair in self.categories:
+            if not isinstance(pair, tuple | list) or len(pair) != 2 or not isinstance(pair[0], str):
+                _fail("credibility.categories", f"expected (domain, category) pairs, got {pair!r}")
+            if pair[1] not in CATEGORIES:
+                _fail(f"credibility.categories.{pair[0]}", f"{pair[1]!r} not in {CATEGORIES}")
+        object.__setattr__(self, "categories", tuple((d, c) for d, c in self.categories))
+        if self.unknown_category not in CATEGORIES:
+            _fail("credibility.unknown_category", f"{self.unknown_category!r} not in {CATEGORIES}")
+
 
 @dataclass(frozen=True, slots=True)
 class CorroborationConfig:
@@ -44,7 +210,7 @@ class CorroborationConfig:
     A cluster opens at the publish time ``t0`` of its first report and accepts reports published within
     ``window_ns`` of ``t0``; a later report starts a new cluster, an earlier one is stale. Credibility
     thresholds are strict (``> credible_above``). Numeric claims agree when they differ by at most
-    ``max(tol_abs, tol_rel * max(|a|, |b|))``.
+    ``max(tol_abs, tol_rel * max(|a|, |b|))``. Source counts are 1..``MAX_CLUSTER_SOURCES``.
     """
 
     window_ns: int = 2 * _SEC
@@ -66,6 +232,14 @@ class CorroborationConfig:
     rumor_verified_categories: tuple[str, ...] = ("wire", "mainstream", "official")
     rumor_ignore_below_pct: float = 15.0
     rumor_monitor_below_pct: float = 30.0
+
+    def __post_init__(self) -> None:
+        _validate(self, "corroboration")
+        if not self.rumor_ignore_below_pct <= self.rumor_monitor_below_pct:
+            _fail("corroboration.rumor_ignore_below_pct", "must be <= rumor_monitor_below_pct")
+        for cat in self.rumor_verified_categories:
+            if cat not in CATEGORIES:
+                _fail("corroboration.rumor_verified_categories", f"{cat!r} not in {CATEGORIES}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +271,9 @@ class SignalConfig:
     hold_ns: int = 2 * _SEC  # the desk unwinds each entry's fill this long after sending it (0 = never)
     exit_aggress_bps: float = 10.0  # exit orders: IOC limit this far through the mid
 
+    def __post_init__(self) -> None:
+        _validate(self, "signal")
+
 
 RISK_CHECKS: tuple[str, ...] = (  # in the order the risk kernel applies them
     "kill_switch",
@@ -118,7 +295,8 @@ RISK_CHECKS: tuple[str, ...] = (  # in the order the risk kernel applies them
 class RiskConfig:
     """Pre-trade risk limits. A check named in ``disabled_checks`` (see :data:`RISK_CHECKS`) is skipped;
     ``reference`` (fail closed on a missing/stale/zero/NaN reference price) and ``kill_switch`` can be
-    disabled too but should not be."""
+    disabled too but should not be. Every limit is finite and in its :data:`RANGES` entry; disabling the
+    check is the only way to lift one."""
 
     max_order_qty: int = 10_000
     max_order_notional_usd: float = 1_000_000.0
@@ -134,6 +312,12 @@ class RiskConfig:
     restricted: tuple[str, ...] = ()
     disabled_checks: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        _validate(self, "risk")
+        for name in self.disabled_checks:
+            if name not in RISK_CHECKS:
+                _fail("risk.disabled_checks", f"unknown check {name!r} (known: {', '.join(RISK_CHECKS)})")
+
 
 @dataclass(frozen=True, slots=True)
 class TradingConfig:
@@ -144,110 +328,65 @@ class TradingConfig:
     signal: SignalConfig = field(default_factory=SignalConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
 
-
-def _coerce(value: Any, default: Any, key: str) -> Any:
-    """``value`` converted to the type of ``default`` or a :class:`ConfigError` naming ``key``."""
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-    elif isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(default, float):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif isinstance(default, str):
-        if isinstance(value, str):
-            return value
-    elif isinstance(default, tuple):
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-    raise ConfigError(f"config key {key!r}: expected {type(default).__name__}, got {value!r}")
+    def __post_init__(self) -> None:
+        for name, cls in _SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                _fail(name, f"expected {cls.__name__}, got {type(getattr(self, name)).__name__}")
 
 
-def _build_section(cls: type, table: Any, prefix: str) -> Any:
+_SECTIONS: dict[str, type] = {"credibility": CredibilityConfig, "corroboration": CorroborationConfig,
+                              "signal": SignalConfig, "risk": RiskConfig}
+_DEFAULTS: dict[str, Any] = {name: cls() for name, cls in _SECTIONS.items()}  # also checks every range exists
+
+
+def _build_section(name: str, table: Any) -> Any:
     if not isinstance(table, dict):
-        raise ConfigError(f"config key {prefix!r} must be a table")
-    defaults = cls()
-    known = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in table.items():
+        _fail(name, "must be a table")
+    known = {f.name for f in dataclasses.fields(_SECTIONS[name])}
+    for key in table:
         if key not in known:
-            raise UnknownConfigKeyError(f"{prefix}.{key}")
-        kwargs[key] = _coerce(value, getattr(defaults, key), f"{prefix}.{key}")
-    return dataclasses.replace(defaults, **kwargs)
+            raise UnknownConfigKeyError(f"{name}.{key}")
+    return dataclasses.replace(_DEFAULTS[name], **table)  # __post_init__ checks and normalises the values
 
 
 def _build_credibility(table: Any) -> CredibilityConfig:
     if not isinstance(table, dict):
-        raise ConfigError("config key 'credibility' must be a table")
-    base = CredibilityConfig()
-    scores = dict(base.sources)
-    cats = dict(base.categories)
+        _fail("credibility", "must be a table")
+    base: CredibilityConfig = _DEFAULTS["credibility"]
+    scores: dict[str, Any] = dict(base.sources)
+    cats: dict[str, Any] = dict(base.categories)
     rest: dict[str, Any] = {}
     for key, value in table.items():
-        if key == "sources":
+        if key in ("sources", "categories"):
             if not isinstance(value, dict):
-                raise ConfigError("config key 'credibility.sources' must be a table of domain = score")
-            for dom, score in value.items():
-                s = _coerce(score, 0.0, f"credibility.sources.{dom}")
-                if not 0.0 <= s <= 100.0:
-                    raise ConfigError(f"config key 'credibility.sources.{dom}': score {s} not in 0..100")
-                scores[dom] = s
-        elif key == "categories":
-            if not isinstance(value, dict):
-                raise ConfigError("config key 'credibility.categories' must be a table of domain = category")
-            for dom, cat in value.items():
-                if cat not in CATEGORIES:
-                    raise ConfigError(f"config key 'credibility.categories.{dom}': {cat!r} not in {CATEGORIES}")
-                cats[dom] = cat
+                what = "score" if key == "sources" else "category"
+                _fail(f"credibility.{key}", f"must be a table of domain = {what}")
+            (scores if key == "sources" else cats).update(value)
         else:
             rest[key] = value
-    out = _build_section(CredibilityConfig, rest, "credibility")
+    out = _build_section("credibility", rest)
     return dataclasses.replace(out, sources=tuple(scores.items()), categories=tuple(cats.items()))
 
 
-def _check(cfg: TradingConfig) -> TradingConfig:
-    c = cfg.corroboration
-    if c.window_ns <= 0:
-        raise ConfigError("config key 'corroboration.window_ns' must be > 0")
-    if c.min_agreeing < 1 or c.quote_min_valid < 1 or c.supply_adjust_at < 1 or c.supply_contingency_at < 1:
-        raise ConfigError("corroboration source counts (min_agreeing, quote_min_valid, supply_*_at) must be >= 1")
-    if not c.rumor_ignore_below_pct <= c.rumor_monitor_below_pct:
-        raise ConfigError("config key 'corroboration.rumor_ignore_below_pct' must be <= rumor_monitor_below_pct")
-    for cat in c.rumor_verified_categories:
-        if cat not in CATEGORIES:
-            raise ConfigError(f"config key 'corroboration.rumor_verified_categories': {cat!r} not in {CATEGORIES}")
-    if cfg.credibility.unknown_category not in CATEGORIES:
-        raise ConfigError(f"config key 'credibility.unknown_category' not in {CATEGORIES}")
-    for name in cfg.risk.disabled_checks:
-        if name not in RISK_CHECKS:
-            raise ConfigError(f"config key 'risk.disabled_checks': unknown check {name!r} (known: {RISK_CHECKS})")
-    r = cfg.risk
-    if r.max_order_qty <= 0 or r.max_position <= 0 or r.max_orders_per_window <= 0:
-        raise ConfigError("risk quantities (max_order_qty, max_position, max_orders_per_window) must be > 0")
-    if cfg.signal.notional_usd <= 0 or cfg.signal.surprise_full_pct <= 0 or cfg.signal.rate_full_pct <= 0:
-        raise ConfigError("signal.notional_usd, surprise_full_pct and rate_full_pct must be > 0")
-    if cfg.signal.hold_ns < 0 or not cfg.signal.exit_aggress_bps >= 0:
-        raise ConfigError("signal.hold_ns and signal.exit_aggress_bps must be >= 0")
-    return cfg
-
-
 def config_from_dict(data: dict[str, Any], where: str = "") -> TradingConfig:
-    """A :class:`TradingConfig` from a parsed TOML mapping; unknown keys raise :class:`UnknownConfigKeyError`."""
+    """A :class:`TradingConfig` from a parsed TOML mapping; an unknown key raises
+    :class:`UnknownConfigKeyError`, a bad value :class:`ConfigError` (both name the key, and ``where``)."""
     sections: dict[str, Any] = {}
-    builders = {"corroboration": CorroborationConfig, "signal": SignalConfig, "risk": RiskConfig}
     try:
         for key, table in data.items():
             if key == "credibility":
                 sections[key] = _build_credibility(table)
-            elif key in builders:
-                sections[key] = _build_section(builders[key], table, key)
+            elif key in _SECTIONS:
+                sections[key] = _build_section(key, table)
             else:
                 raise UnknownConfigKeyError(key)
+        return TradingConfig(**sections)
     except UnknownConfigKeyError as e:
         raise UnknownConfigKeyError(e.key, where) from None
-    return _check(TradingConfig(**sections))
+    except ConfigError as e:
+        if where:
+            raise ConfigError(f"{e} in {where}") from None
+        raise
 
 
 def load_config(path: str | Path | None = None) -> TradingConfig:

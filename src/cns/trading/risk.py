@@ -60,12 +60,25 @@ def risk_params(cfg: RiskConfig) -> np.ndarray:
     return p
 
 
+MAX_COOLDOWN_SLOTS = 1 << 24  # 16 bytes a slot: 256 MiB at most
+
+
 class RiskGate:
-    """Stateful pre-trade risk over the instruments of ``oms.portfolio`` (indexed by ticker code)."""
+    """Stateful pre-trade risk over the instruments of ``oms.portfolio`` (indexed by ticker code).
+
+    ``config`` is a :class:`RiskConfig` (checked when it was built: every limit finite and in range);
+    ``cooldown_slots`` a power of two up to :data:`MAX_COOLDOWN_SLOTS` (else :class:`StateError`). The kernel
+    fails closed on its own too: a NaN anywhere in a comparison rejects the order (see
+    :mod:`cns.trading.risk_kernels`).
+    """
 
     def __init__(self, config: RiskConfig, tickers: Dictionary, oms: OrderManager, cooldown_slots: int = 1 << 16):
-        if cooldown_slots <= 0 or cooldown_slots & (cooldown_slots - 1):
-            raise StateError("cooldown_slots must be a power of two")
+        if not isinstance(config, RiskConfig):
+            raise ConfigError(f"config key 'risk': expected RiskConfig, got {type(config).__name__}")
+        if (not isinstance(cooldown_slots, int) or isinstance(cooldown_slots, bool) or cooldown_slots <= 0
+                or cooldown_slots > MAX_COOLDOWN_SLOTS or cooldown_slots & (cooldown_slots - 1)):
+            raise StateError(f"cooldown_slots must be a power of two <= {MAX_COOLDOWN_SLOTS}, "
+                             f"got {cooldown_slots!r}")
         self.config = config
         self.oms = oms
         n = len(oms.portfolio)

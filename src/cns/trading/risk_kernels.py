@@ -3,6 +3,11 @@
 Each order gets a reason code (0 = accepted); rejections are counted, never raised. Checks run in the order
 of the REJ_* codes; the first failing check is the reason. Cancel requests always pass; so do the position and
 gross-exposure checks for an order that does not raise the instrument's worst-case position (an exit).
+
+Fail closed: every comparison is written so that a NaN on either side (a limit, a price, an exposure, the
+day's P&L) rejects the order, e.g. ``not (qty <= limit)`` rather than ``qty > limit``. A malformed order is
+never accepted, whatever ``enabled`` says: ``qty <= 0`` is rejected as ``max_qty``, a limit price that is not
+finite and positive as ``collar``.
 """
 
 from __future__ import annotations
@@ -110,20 +115,21 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
         osl = open_sell[ins] if ins < n_instr else 0
         new_exp = 0.0
         slot = -1
+        bad_px = not (px > 0.0) or math.isinf(px)  # a market order's px is the reference
         if enabled[REJ_KILL_SWITCH] and scal[RS_KILL] != 0:
             reason = REJ_KILL_SWITCH
         elif enabled[REJ_RESTRICTED] and (ins >= n_instr or restricted[ins] != 0):
             reason = REJ_RESTRICTED
         elif enabled[REJ_REFERENCE] and (ins >= n_instr or not (ref > 0.0) or math.isinf(ref) or ref_ts <= 0
-                                         or now_ns - ref_ts > p[RP_MAX_REF_AGE]):
+                                         or not (now_ns - ref_ts <= p[RP_MAX_REF_AGE])):
             reason = REJ_REFERENCE
-        elif enabled[REJ_COLLAR] and (not (px > 0.0) or abs(px - ref) > p[RP_COLLAR] * ref):
+        elif bad_px or (enabled[REJ_COLLAR] and not (abs(px - ref) <= p[RP_COLLAR] * ref)):
             reason = REJ_COLLAR
-        elif enabled[REJ_MAX_QTY] and (qty <= 0 or qty > p[RP_MAX_QTY]):
+        elif qty <= 0 or (enabled[REJ_MAX_QTY] and not (qty <= p[RP_MAX_QTY])):
             reason = REJ_MAX_QTY
         elif enabled[REJ_MAX_NOTIONAL] and not (qty * px <= p[RP_MAX_NOTIONAL]):
             reason = REJ_MAX_NOTIONAL
-        elif (enabled[REJ_DUPLICATE] and last_ts[ins] > 0 and ts - last_ts[ins] < p[RP_DUP_WINDOW]
+        elif (enabled[REJ_DUPLICATE] and last_ts[ins] > 0 and not (ts - last_ts[ins] >= p[RP_DUP_WINDOW])
               and last_side[ins] == side and last_qty[ins] == qty and abs(last_px[ins] - px) <= 1e-9 * abs(px)):
             reason = REJ_DUPLICATE
         else:
@@ -132,7 +138,7 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
                 for k in range(COOLDOWN_PROBES):
                     j = (h + k) & mask
                     if cd_keys[j] == o.news_id:
-                        if ts - cd_ts[j] < p[RP_COOLDOWN]:
+                        if not (ts - cd_ts[j] >= p[RP_COOLDOWN]):
                             reason = REJ_COOLDOWN
                         slot = j
                         break
@@ -150,14 +156,14 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
                 # either side) cannot breach a position or exposure limit: an exit passes even while the book
                 # is at (or, after re-marking, above) the limit
                 grows = max(abs(pos + ob2), abs(pos - os2)) > max(abs(pos + ob), abs(pos - osl))
-                if enabled[REJ_POSITION] and grows and max(pos + ob2, os2 - pos) > p[RP_MAX_POSITION]:
+                if enabled[REJ_POSITION] and grows and not (max(pos + ob2, os2 - pos) <= p[RP_MAX_POSITION]):
                     reason = REJ_POSITION
                 elif (enabled[REJ_GROSS_EXPOSURE] and grows
-                      and gross[0] - exposure[ins] + new_exp > p[RP_MAX_GROSS]):
+                      and not (gross[0] - exposure[ins] + new_exp <= p[RP_MAX_GROSS])):
                     reason = REJ_GROSS_EXPOSURE
-                elif enabled[REJ_DAILY_LOSS] and day_pnl < -p[RP_DAILY_LOSS] and not reducing:
+                elif enabled[REJ_DAILY_LOSS] and not (day_pnl >= -p[RP_DAILY_LOSS]) and not reducing:
                     reason = REJ_DAILY_LOSS
-                elif enabled[REJ_RATE] and ts - ring[scal[RS_RING_HEAD]] < p[RP_RATE_WINDOW]:
+                elif enabled[REJ_RATE] and not (ts - ring[scal[RS_RING_HEAD]] >= p[RP_RATE_WINDOW]):
                     reason = REJ_RATE
         reasons[i] = reason
         counts[reason] += 1

@@ -27,19 +27,31 @@ N_SIGNAL_PARAMS = 10
 # counters
 SG_DECISIONS = 0
 SG_ACTIONABLE = 1  # trade or contingency decisions
-SG_WEAK = 2  # |score| below min_strength
+SG_WEAK = 2  # |score| below min_strength (or either is NaN)
 SG_TOO_SMALL = 3  # strength * notional buys less than one share
 SG_NO_REFERENCE = 4  # no usable mid: order emitted with NaN price, qty 0 (risk rejects it, fail closed)
 SG_ORDERS = 5
 SIGNAL_STAT_NAMES: tuple[str, ...] = ("decisions", "actionable", "weak", "too_small", "no_reference", "orders")
 
+QTY_CAP = 1 << 53  # largest share count an order is sized to (exact in float64); far above risk's max_order_qty
+
 
 @njit(cache=True)
 def order_quantity(strength, notional, fraction, mid):
-    """Shares for ``strength`` (0..1) of ``notional`` USD (times ``fraction``) at ``mid`` USD; 0 if invalid."""
+    """Shares for ``strength`` (0..1) of ``notional`` USD (times ``fraction``) at ``mid`` USD.
+
+    0 (no order) when ``mid`` is not finite and positive or the size is NaN or below one share; a size at or
+    above :data:`QTY_CAP` (an infinite one included) is ``QTY_CAP``, which the risk gate's ``max_qty`` check
+    rejects. Only a finite value in ``[1, QTY_CAP)`` is ever converted to an integer.
+    """
     if not (mid > 0.0) or math.isinf(mid):
         return 0
-    return int(math.floor(strength * notional * fraction / mid))
+    shares = strength * notional * fraction / mid
+    if not (shares >= 1.0):  # NaN, negative or less than a share
+        return 0
+    if shares >= QTY_CAP:
+        return QTY_CAP
+    return int(shares)  # shares >= 1: truncation is the floor
 
 
 @njit(cache=True)
@@ -83,7 +95,7 @@ def decisions_to_orders(decisions, mid, proxy, p, next_id, out, stats, lat_ns=No
         stats[SG_ACTIONABLE] += 1
         score = signal_score(d.kind, d.direction, d.size_basis, d.sentiment, p)
         strength = min(abs(score), 1.0)
-        if strength < p[P_MIN_STRENGTH] or score == 0.0:
+        if not (strength >= p[P_MIN_STRENGTH]) or score == 0.0:  # a NaN score or threshold: no order
             stats[SG_WEAK] += 1
             continue
         side = 1 if score > 0 else -1
