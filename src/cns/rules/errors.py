@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from cns.errors import CNSError
 
-__all__ = ["RuleError", "ShapeCompileError", "UnsupportedComponent", "DataError"]
+__all__ = [
+    "RuleError",
+    "ShapeCompileError",
+    "UnsupportedComponent",
+    "DataError",
+    "UnsafeInput",
+    "LimitExceeded",
+    "ArtifactIntegrityError",
+]
 
 
 class RuleError(CNSError):
@@ -25,3 +33,17 @@ class UnsupportedComponent(ShapeCompileError):
 
 class DataError(RuleError):
     """The data graph (or a shapes file as a file) cannot be read or parsed."""
+
+
+class UnsafeInput(DataError):
+    """The input asks for something CNS never does while reading it: a network or file fetch named by the data
+    (remote JSON-LD ``@context``, ``@import``, a URL given as a file), a DTD or entity declaration in RDF/XML."""
+
+
+class LimitExceeded(DataError):
+    """Validating the data would exceed a resource limit of :mod:`cns.rules.limits` (e.g. a path producing more
+    than ``MAX_PATH_PAIRS`` pairs). The message names the shape and the limit."""
+
+
+class ArtifactIntegrityError(RuleError):
+    """A kernel artifact's recorded hashes do not match its contents (corrupt or tampered); it is never executed."""

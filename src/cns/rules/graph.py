@@ -29,7 +29,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from cns.rules import graph_kernels as gk
-from cns.rules import ir
+from cns.rules import ir, limits
+from cns.rules.errors import LimitExceeded
 from cns.rules.xsd import CAT_NUMERIC, CAT_STRING, exact_key, literal_datatype, order_category, order_key
 
 __all__ = ["BoundGraph", "bind_graph", "unique_pairs", "eval_path"]
@@ -208,6 +209,7 @@ def eval_path(g: BoundGraph, path: ir.Path, nodes: np.ndarray, inverse: bool = F
         src, dst = eval_path(g, steps[0], nodes, inverse)
         for step in steps[1:]:
             b_src, b_dst = eval_path(g, step, np.unique(dst), inverse)
+            _check_pairs(int(gk.join_count(dst, b_src)), "a sequence path")
             src, dst = unique_pairs(*gk.join_pairs(src, dst, b_src, b_dst), n)
         return src, dst
     if isinstance(path, ir.AlternativePath):
@@ -223,17 +225,44 @@ def eval_path(g: BoundGraph, path: ir.Path, nodes: np.ndarray, inverse: bool = F
     raise TypeError(f"not a path: {path!r}")
 
 
+def _check_pairs(count: int, what: str) -> None:
+    if count > limits.MAX_PATH_PAIRS:
+        raise LimitExceeded(f"{what} produces more than MAX_PATH_PAIRS ({limits.MAX_PATH_PAIRS}, "
+                            "cns.rules.limits) (focus, value) pairs")
+
+
 def _closure(g: BoundGraph, step: ir.Path, src: np.ndarray, dst: np.ndarray, inverse: bool
              ) -> tuple[np.ndarray, np.ndarray]:
-    """Extend the pair set (src, dst) by ``step`` until nothing new is reached (semi-naive iteration)."""
+    """Extend the pair set (src, dst) by ``step`` zero or more times.
+
+    Output-sensitive: ``step`` is evaluated once per node reached (frontier by frontier), then one search per
+    focus node over that relation (:func:`~cns.rules.graph_kernels.closure_bfs`). LimitExceeded when the
+    relation or the result exceeds :data:`~cns.rules.limits.MAX_PATH_PAIRS`.
+    """
     n = g.n_terms
-    frontier_src, frontier_dst = src, dst
-    while frontier_src.shape[0]:
-        b_src, b_dst = eval_path(g, step, np.unique(frontier_dst), inverse)
-        new_src, new_dst = unique_pairs(*gk.join_pairs(frontier_src, frontier_dst, b_src, b_dst), n)
-        old = src.astype(np.int64) * n + dst
-        new = new_src.astype(np.int64) * n + new_dst
-        fresh = ~np.isin(new, old)
-        frontier_src, frontier_dst = new_src[fresh], new_dst[fresh]
-        src, dst = unique_pairs(np.concatenate([src, frontier_src]), np.concatenate([dst, frontier_dst]), n)
-    return src, dst
+    if src.shape[0] == 0:
+        return _EMPTY, _EMPTY
+    limit = limits.MAX_PATH_PAIRS
+    seen = np.zeros(n, np.bool_)
+    frontier = np.unique(dst)
+    parts_src: list[np.ndarray] = []
+    parts_dst: list[np.ndarray] = []
+    edges = 0
+    while frontier.shape[0]:
+        seen[frontier] = True
+        a, b = eval_path(g, step, frontier, inverse)
+        edges += a.shape[0]
+        _check_pairs(edges, "a transitive path step")
+        parts_src.append(a)
+        parts_dst.append(b)
+        reached = np.unique(b)
+        frontier = reached[~seen[reached]]
+    e_src = np.concatenate(parts_src) if parts_src else _EMPTY
+    e_dst = np.concatenate(parts_dst) if parts_dst else _EMPTY
+    order = np.argsort(e_src, kind="stable")
+    e_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(e_src, minlength=n), out=e_ptr[1:])
+    f, v, ok = gk.closure_bfs(src, dst, e_ptr, e_dst[order].astype(np.int32), n, limit)
+    if not ok:
+        _check_pairs(limit + 1, "a transitive path (sh:zeroOrMorePath / sh:oneOrMorePath)")
+    return unique_pairs(f, v, n)

@@ -13,6 +13,8 @@ from numba import njit
 __all__ = [
     "step_predicate",
     "join_pairs",
+    "join_count",
+    "closure_bfs",
     "has_type_in",
     "check_datatype",
     "check_node_kind",
@@ -94,6 +96,69 @@ def join_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst: n
             dst[k] = b_dst[j]
             k += 1
     return src, dst
+
+
+@njit(cache=True)
+def join_count(a_dst: np.ndarray, b_src: np.ndarray) -> int:
+    """Size of :func:`join_pairs` ``(A, B)`` without building it (``b_src`` sorted)."""
+    n = 0
+    for i in range(a_dst.shape[0]):
+        n += np.searchsorted(b_src, a_dst[i], side="right") - np.searchsorted(b_src, a_dst[i], side="left")
+    return n
+
+
+@njit(cache=True)
+def closure_bfs(src: np.ndarray, dst: np.ndarray, e_ptr: np.ndarray, e_dst: np.ndarray, n: int, limit: int):
+    """Reflexive-transitive closure per focus: ``(f, y)`` for every ``(f, x)`` in (src, dst) and every ``y``
+    reachable from ``x`` along the edges (CSR ``e_ptr``/``e_dst`` over ``n`` terms), ``x`` itself included.
+
+    Pairs of one focus must be consecutive in ``src`` (runs; a focus split over runs yields duplicates, which
+    the caller's :func:`~cns.rules.graph.unique_pairs` removes). Each run is one depth-first search with a
+    per-run stamp, so the cost is the output size plus the edges scanned. Returns ``(f, y, ok)``; ``ok`` is
+    False (and the pairs partial) once more than ``limit`` pairs would be produced.
+    """
+    mark = np.full(n, -1, np.int32)
+    stack = np.empty(n, np.int32)
+    cap = min(max(16, 2 * src.shape[0]), max(limit, 1))
+    out_f = np.empty(cap, np.int32)
+    out_v = np.empty(cap, np.int32)
+    k = 0
+    i = 0
+    m = src.shape[0]
+    run = 0
+    while i < m:
+        f = src[i]
+        top = 0
+        while i < m and src[i] == f:
+            x = dst[i]
+            if mark[x] != run:
+                mark[x] = run
+                stack[top] = x
+                top += 1
+            i += 1
+        while top > 0:
+            top -= 1
+            u = stack[top]
+            if k == cap:
+                if cap >= limit:
+                    return out_f[:k], out_v[:k], False
+                cap = min(2 * cap, limit)
+                grown_f = np.empty(cap, np.int32)
+                grown_v = np.empty(cap, np.int32)
+                grown_f[:k] = out_f[:k]
+                grown_v[:k] = out_v[:k]
+                out_f, out_v = grown_f, grown_v
+            out_f[k] = f
+            out_v[k] = u
+            k += 1
+            for e in range(e_ptr[u], e_ptr[u + 1]):
+                w = e_dst[e]
+                if mark[w] != run:
+                    mark[w] = run
+                    stack[top] = w
+                    top += 1
+        run += 1
+    return out_f[:k], out_v[:k], True
 
 
 @njit(cache=True)

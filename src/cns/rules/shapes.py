@@ -8,19 +8,18 @@ file, the shape and the parameter (``shapes.ttl: at ex:PersonShape / sh:property
 
 from __future__ import annotations
 
-import logging
 import os
-import warnings
+from collections import deque
 from collections.abc import Iterable
-from pathlib import Path as FsPath
 
-import rdflib
-from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
+from rdflib import OWL, RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
 from rdflib.namespace import SH
 from rdflib.term import Node
 
-from cns.rules import ir
-from cns.rules.errors import DataError, ShapeCompileError, UnsupportedComponent
+from cns.rules import ir, limits
+from cns.rules.errors import ShapeCompileError, UnsupportedComponent
+from cns.rules.rdfio import read_rdf
+from cns.rules.structure import check_structure
 from cns.rules.xsd import compile_pattern
 
 __all__ = ["load_shapes", "parse_graph", "parse_path", "read_list"]
@@ -68,8 +67,9 @@ _PAIRWISE = (
 def load_shapes(source: str | os.PathLike[str] | Graph, *, name: str | None = None) -> ir.ShapesIR:
     """Parse a shapes graph and compile it to IR.
 
-    ``source`` is a Turtle file path or an rdflib ``Graph``. Raises :class:`DataError` if the file cannot be
-    read or parsed, :class:`ShapeCompileError` if the shapes graph is ill-formed, and
+    ``source`` is a local RDF file path (read by :func:`cns.rules.rdfio.read_rdf`: no fetches, no DTDs) or an
+    rdflib ``Graph``. Raises :class:`DataError` if the file cannot be read or parsed (:class:`UnsafeInput` if
+    it is refused), :class:`ShapeCompileError` if the shapes graph is ill-formed, and
     :class:`UnsupportedComponent` for features outside SHACL Core.
     """
     if isinstance(source, Graph):
@@ -78,29 +78,12 @@ def load_shapes(source: str | os.PathLike[str] | Graph, *, name: str | None = No
 
 
 def read_turtle(path: str | os.PathLike[str]) -> Graph:
-    """Read an RDF file (format from the extension, Turtle by default) into a Graph; DataError on failure."""
-    p = FsPath(path)
-    fmt = {".nt": "nt", ".n3": "n3", ".rdf": "xml", ".xml": "xml", ".jsonld": "json-ld", ".trig": "trig"}.get(
-        p.suffix.lower(), "turtle"
-    )
-    g = Graph()
-    term_log = logging.getLogger("rdflib.term")  # rdflib logs a traceback per ill-typed literal; those are data
-    old_level, old_norm = term_log.level, rdflib.NORMALIZE_LITERALS
-    term_log.setLevel(logging.CRITICAL)
-    # keep lexical forms as written: "none"^^xsd:boolean must stay ill-formed, not become "false"
-    rdflib.NORMALIZE_LITERALS = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            g.parse(p.as_posix(), format=fmt, publicID=p.resolve().as_uri())
-    except OSError as e:
-        raise DataError(f"{path}: cannot read: {e.strerror or e}") from e
-    except Exception as e:  # rdflib raises several unrelated exception types for syntax errors
-        raise DataError(f"{path}: cannot parse as {fmt}: {e}") from e
-    finally:
-        term_log.setLevel(old_level)
-        rdflib.NORMALIZE_LITERALS = old_norm
-    return g
+    """Read a local RDF file (format from the extension, Turtle by default): :func:`cns.rules.rdfio.read_rdf`.
+
+    Never fetches (URLs, remote JSON-LD contexts) and refuses DTDs/entities in RDF/XML; raises
+    :class:`DataError` (or its subclass :class:`~cns.rules.errors.UnsafeInput`) naming the file.
+    """
+    return read_rdf(path)
 
 
 def read_list(g: Graph, head: Node, where: str) -> tuple[Node, ...]:
@@ -124,28 +107,74 @@ def read_list(g: Graph, head: Node, where: str) -> tuple[Node, ...]:
 
 
 def parse_path(g: Graph, node: Node, where: str) -> ir.Path:
-    """Compile a SHACL property path node to IR."""
-    if isinstance(node, URIRef):
-        return ir.PredicatePath(node)
-    if isinstance(node, Literal):
-        raise ShapeCompileError(f"{where}: a path must be an IRI or a blank node, got {node.n3()}")
-    if (node, RDF.first, None) in g:
-        members = read_list(g, node, where)
-        if len(members) < 2:
-            raise ShapeCompileError(f"{where}: a sequence path needs at least two members")
-        return ir.SequencePath(tuple(parse_path(g, m, f"{where}[{i + 1}]") for i, m in enumerate(members)))
-    kinds = [(p, o) for p, o in g.predicate_objects(node) if p in _PATH_KINDS]
-    if len(kinds) != 1:
-        raise ShapeCompileError(f"{where}: a blank-node path needs exactly one of sh:inversePath, "
-                                f"sh:alternativePath, sh:zeroOrMorePath, sh:oneOrMorePath, sh:zeroOrOnePath")
-    pred, inner = kinds[0]
-    sub = f"{where} / {_short(g, pred)}"
-    if pred == SH.alternativePath:
-        members = read_list(g, inner, sub)
-        if len(members) < 2:
-            raise ShapeCompileError(f"{sub}: an alternative path needs at least two members")
-        return ir.AlternativePath(tuple(parse_path(g, m, f"{sub}[{i + 1}]") for i, m in enumerate(members)))
-    return _PATH_KINDS[pred](parse_path(g, inner, sub))
+    """Compile a SHACL property path node to IR.
+
+    Refuses (:class:`ShapeCompileError`, naming ``where``): a path that contains itself (a cycle through blank
+    nodes), nesting deeper than :data:`cns.rules.limits.MAX_PATH_DEPTH`, and a path that expands to more than
+    :data:`~cns.rules.limits.MAX_PATH_SIZE` nodes when shared blank nodes are counted per use. Shared sub-paths
+    are parsed once (memoised), so the cost is linear in the shapes graph.
+    """
+    return _PathParser(g, where).parse(node, where, 1)[0]
+
+
+class _PathParser:
+    """One ``sh:path`` value: memo ``node -> (path, size, height)`` and the blank nodes being parsed."""
+
+    def __init__(self, g: Graph, root: str) -> None:
+        self.g = g
+        self.root = root
+        self.memo: dict[Node, tuple[ir.Path, int, int]] = {}
+        self.open: set[Node] = set()
+
+    def parse(self, node: Node, where: str, depth: int) -> tuple[ir.Path, int, int]:
+        if isinstance(node, URIRef):
+            return ir.PredicatePath(node), 1, 0
+        if isinstance(node, Literal):
+            raise ShapeCompileError(f"{where}: a path must be an IRI or a blank node, got {node.n3()}")
+        if node in self.open:
+            raise ShapeCompileError(f"{self.root}: cyclic property path (a blank node of the path contains "
+                                    f"itself at {where.removeprefix(self.root).lstrip(' /') or 'the root'})")
+        hit = self.memo.get(node)
+        if depth > limits.MAX_PATH_DEPTH or (hit is not None and depth + hit[2] - 1 > limits.MAX_PATH_DEPTH):
+            raise ShapeCompileError(f"{self.root}: property path nested deeper than MAX_PATH_DEPTH "
+                                    f"({limits.MAX_PATH_DEPTH}, cns.rules.limits)")
+        if hit is not None:
+            return hit
+        self.open.add(node)
+        try:
+            path, parts = self._parse_node(node, where, depth)
+        finally:
+            self.open.discard(node)
+        size = 1 + sum(p[1] for p in parts)
+        if size > limits.MAX_PATH_SIZE:
+            raise ShapeCompileError(f"{self.root}: property path expands to more than MAX_PATH_SIZE "
+                                    f"({limits.MAX_PATH_SIZE}, cns.rules.limits) nodes")
+        out = (path, size, 1 + max(p[2] for p in parts))
+        self.memo[node] = out
+        return out
+
+    def _parse_node(self, node: Node, where: str, depth: int) -> tuple[ir.Path, list[tuple[ir.Path, int, int]]]:
+        g = self.g
+        if (node, RDF.first, None) in g:
+            members = read_list(g, node, where)
+            if len(members) < 2:
+                raise ShapeCompileError(f"{where}: a sequence path needs at least two members")
+            parts = [self.parse(m, f"{where}[{i + 1}]", depth + 1) for i, m in enumerate(members)]
+            return ir.SequencePath(tuple(p[0] for p in parts)), parts
+        kinds = [(p, o) for p, o in g.predicate_objects(node) if p in _PATH_KINDS]
+        if len(kinds) != 1:
+            raise ShapeCompileError(f"{where}: a blank-node path needs exactly one of sh:inversePath, "
+                                    f"sh:alternativePath, sh:zeroOrMorePath, sh:oneOrMorePath, sh:zeroOrOnePath")
+        pred, inner = kinds[0]
+        sub = f"{where} / {_short(g, pred)}"
+        if pred == SH.alternativePath:
+            members = read_list(g, inner, sub)
+            if len(members) < 2:
+                raise ShapeCompileError(f"{sub}: an alternative path needs at least two members")
+            parts = [self.parse(m, f"{sub}[{i + 1}]", depth + 1) for i, m in enumerate(members)]
+            return ir.AlternativePath(tuple(p[0] for p in parts)), parts
+        part = self.parse(inner, sub, depth + 1)
+        return _PATH_KINDS[pred](part[0]), [part]
 
 
 _PATH_KINDS = {
@@ -158,7 +187,13 @@ _PATH_KINDS = {
 
 
 def parse_graph(g: Graph, source: str = "<graph>") -> ir.ShapesIR:
-    """Compile every shape of the shapes graph ``g`` to IR (see :func:`load_shapes`)."""
+    """Compile every shape of the shapes graph ``g`` to IR (see :func:`load_shapes`).
+
+    Besides the well-formedness checks, refuses with :class:`ShapeCompileError` naming the shape: recursive
+    shapes, reference chains deeper than :data:`cns.rules.limits.MAX_SHAPE_DEPTH` and property-shape DAGs
+    that unfold past :data:`~cns.rules.limits.MAX_SHAPE_UNFOLD` (:func:`cns.rules.structure.check_structure`),
+    paths refused by :func:`parse_path`, and ``owl:imports`` (never followed).
+    """
     _refuse_unsupported(g, source)
     try:
         wheres = _locate_shapes(g)
@@ -169,7 +204,9 @@ def parse_graph(g: Graph, source: str = "<graph>") -> ir.ShapesIR:
         where = f"{source}: at {wheres[node]}"
         shapes[node] = _parse_shape(g, node, where)
     prefixes = {p: str(ns) for p, ns in g.namespaces()}
-    return ir.ShapesIR(shapes=shapes, source=source, prefixes=prefixes)
+    out = ir.ShapesIR(shapes=shapes, source=source, prefixes=prefixes)
+    check_structure(out)
+    return out
 
 
 # ---- internals ----------------------------------------------------------------------------------------------
@@ -183,6 +220,11 @@ def _short(g: Graph, node: Node) -> str:
 
 
 def _refuse_unsupported(g: Graph, source: str) -> None:
+    for s, o in g.subject_objects(OWL.imports):
+        raise UnsupportedComponent(
+            f"{source}: at {_short(g, s)}: owl:imports {o.n3()} is not followed (CNS never fetches); "
+            "merge the imported shapes into this file"
+        )
     for pred, what in _UNSUPPORTED_PREDS.items():
         for s in g.subjects(pred, None):
             raise UnsupportedComponent(f"{source}: at {_short(g, s)}: {what} is not supported (SHACL Core only)")
@@ -204,13 +246,16 @@ def _locate_shapes(g: Graph) -> dict[Node, str]:
     for root in ordered:  # IRIs first, so anonymous shapes are named after the shape that holds them
         if root in wheres:
             continue
-        queue: list[tuple[Node, str]] = [(root, _short(g, root))]
+        queue: deque[tuple[Node, str, int]] = deque([(root, _short(g, root), 1)])
         while queue:
-            node, where = queue.pop(0)
+            node, where, depth = queue.popleft()
             if isinstance(node, Literal):
                 raise ShapeCompileError(f"at {where}: a shape must be an IRI or a blank node, got {node.n3()}")
             if node in wheres:
                 continue
+            if depth > limits.MAX_SHAPE_DEPTH:  # before the location strings grow with every level
+                raise ShapeCompileError(f"at {_short(g, root)}: shapes nested deeper than MAX_SHAPE_DEPTH "
+                                        f"({limits.MAX_SHAPE_DEPTH}, cns.rules.limits)")
             wheres[node] = where
             children: list[tuple[Node, str]] = []
             for pred in _SHAPE_VALUED:
@@ -222,7 +267,7 @@ def _locate_shapes(g: Graph) -> dict[Node, str]:
                     children.extend((o, f"{lw}[{i + 1}]") for i, o in enumerate(read_list(g, head, lw)))
             for o, name in children:
                 if o not in wheres:
-                    queue.append((o, _short(g, o) if isinstance(o, URIRef) else name))
+                    queue.append((o, _short(g, o) if isinstance(o, URIRef) else name, depth + 1))
     return wheres
 
 

@@ -4,7 +4,13 @@ Orchestration is per shape and per constraint in Python; every per-value or per-
 vectorised NumPy operation or a Numba kernel from :mod:`cns.rules.graph_kernels`. Per-term string predicates
 (``sh:pattern``, ``sh:languageIn``) run once per *distinct* value term. Shape-based components
 (``sh:node``/``not``/``and``/``or``/``xone``/``qualifiedValueShape``) ask :meth:`_Evaluator.conforms`, which
-memoises each shape's conformance per term (bottom-up, on demand). Recursive shapes are refused.
+memoises each shape's conformance per term (bottom-up, on demand).
+
+Hostile input is refused, never crashes: recursive shapes, reference chains and property paths past the
+bounds of :mod:`cns.rules.limits` are refused before any data is bound
+(:func:`cns.rules.structure.check_structure`, also applied to an IR given directly to :func:`validate_ir`); a
+path evaluation that would exceed ``MAX_PATH_PAIRS`` raises :class:`~cns.rules.errors.LimitExceeded` naming the shape. Integer parameters
+beyond the int64 range (``sh:minLength 10**30``) are clamped where that cannot change a result.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from rdflib.term import Node
 
 from cns.rules import graph_kernels as gk
 from cns.rules import ir
-from cns.rules.errors import RuleError
+from cns.rules.errors import LimitExceeded, RuleError
 from cns.rules.graph import BoundGraph, bind_graph, eval_path
 from cns.rules.optimise import optimise
 from cns.rules.report import ValidationReport, ValidationResult
 from cns.rules.shapes import load_shapes, read_turtle
+from cns.rules.structure import check_structure
 from cns.rules.xsd import compile_pattern, lang_matches
 
 __all__ = ["validate_graph", "validate_ir", "shape_terms"]
@@ -34,6 +41,11 @@ _RANGE_OPS = {
     ir.MaxInclusiveConstraint: gk.OP_LE,
 }
 _NO_VALUE = -1
+_BIG = 2**62  # beyond any count or length of a graph held in memory; keeps Numba arguments in int64
+
+
+def _clamp(n: int) -> int:
+    return min(n, _BIG)
 
 
 def validate_graph(shapes: ir.ShapesIR | Graph | str | os.PathLike[str],
@@ -49,7 +61,12 @@ def validate_graph(shapes: ir.ShapesIR | Graph | str | os.PathLike[str],
 
 
 def validate_ir(shapes_ir: ir.ShapesIR, data: Graph) -> ValidationReport:
-    """Validate ``data`` against already compiled (and possibly optimised) shapes."""
+    """Validate ``data`` against already compiled (and possibly optimised) shapes.
+
+    Raises :class:`~cns.rules.errors.ShapeCompileError` for recursive or too deeply nested shapes and
+    :class:`~cns.rules.errors.LimitExceeded` when a path evaluation exceeds ``MAX_PATH_PAIRS``.
+    """
+    check_structure(shapes_ir)
     g = bind_graph(data, shape_terms(shapes_ir))
     ev = _Evaluator(shapes_ir, g)
     blocks: list[_Block] = []
@@ -160,7 +177,10 @@ class _Evaluator:
         if shape.deactivated or focus.shape[0] == 0:
             return []
         if shape.path is not None:
-            src, dst = eval_path(self.g, shape.path, focus)
+            try:
+                src, dst = eval_path(self.g, shape.path, focus)
+            except LimitExceeded as e:
+                raise LimitExceeded(f"{self.ir.source}: at {shape.where}: sh:path: {e}") from None
         else:
             src, dst = focus, focus
         out: list[_Block] = []
@@ -195,7 +215,7 @@ class _Evaluator:
             ok = gk.check_range(uv, g.order_cat, g.order_key, g.exact_rank, g.code(c.value),
                                  _RANGE_OPS[type(c)])
         elif isinstance(c, (ir.MinLengthConstraint, ir.MaxLengthConstraint)):
-            ok = gk.check_length(uv, g.lexlen, c.length, isinstance(c, ir.MinLengthConstraint))
+            ok = gk.check_length(uv, g.lexlen, _clamp(c.length), isinstance(c, ir.MinLengthConstraint))
         elif isinstance(c, ir.PatternConstraint):
             rx = compile_pattern(c.pattern, c.flags)
             ok = np.array([g.kind[u] != gk.KIND_BNODE and rx.search(str(g.terms[u])) is not None for u in uv],
@@ -232,7 +252,8 @@ class _Evaluator:
         n = g.n_terms
         if isinstance(c, (ir.MinCountConstraint, ir.MaxCountConstraint)):
             counts = gk.values_of_focus(focus, src)
-            bad = counts < c.count if isinstance(c, ir.MinCountConstraint) else counts > c.count
+            bound = _clamp(c.count)
+            bad = counts < bound if isinstance(c, ir.MinCountConstraint) else counts > bound
             return self._focus_fail(shape, c.component, focus[bad])
         if isinstance(c, ir.HasValueConstraint):
             has = np.unique(src[dst == g.code(c.value)])
@@ -275,9 +296,9 @@ class _Evaluator:
             counts = gk.values_of_focus(focus, src[good_pairs])
             out: list[_Block] = []
             if c.min_count is not None:
-                out += self._focus_fail(shape, c.min_component, focus[counts < c.min_count])
+                out += self._focus_fail(shape, c.min_component, focus[counts < _clamp(c.min_count)])
             if c.max_count is not None:
-                out += self._focus_fail(shape, c.max_component, focus[counts > c.max_count])
+                out += self._focus_fail(shape, c.max_component, focus[counts > _clamp(c.max_count)])
             return out
         if isinstance(c, ir.ClosedConstraint):
             allowed = np.zeros(n, np.bool_)

@@ -55,7 +55,11 @@ _USEC = _dt.timedelta(microseconds=1)
 
 
 def compile_pattern(pattern: str, flags: str = "") -> re.Pattern[str]:
-    """Compile an XPath regular expression with ``sh:flags`` (``i s m x q``); ValueError if invalid."""
+    """Compile an XPath regular expression with ``sh:flags`` (``i s m x q``).
+
+    Raises ValueError (message of bounded length) for an unknown flag or a pattern Python's ``re`` refuses: a
+    syntax error, a repeat count beyond its range (OverflowError), groups nested past the recursion limit.
+    """
     bad = set(flags) - set("ismxq")
     if bad:
         raise ValueError(f"unknown regex flag(s) {''.join(sorted(bad))!r} in sh:flags {flags!r}")
@@ -72,8 +76,10 @@ def compile_pattern(pattern: str, flags: str = "") -> re.Pattern[str]:
         pattern = re.escape(pattern)
     try:
         return re.compile(pattern, f)
-    except re.error as e:
-        raise ValueError(f"invalid regular expression {pattern!r}: {e}") from e
+    except (re.error, OverflowError, RecursionError) as e:  # a too-large repeat count, nesting past the stack
+        shown = repr(pattern) if len(pattern) <= 100 else repr(pattern[:100]) + "..."
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        raise ValueError(f"invalid regular expression {shown}: {reason}") from None
 
 
 def lang_matches(tag: str, rng: str) -> bool:
