@@ -14,6 +14,12 @@ Return conventions:
 - ``terminate(reason)`` runs when a callback stops or raises, and when the parent's exit signal arrives while
   the server traps exits (``self.trap_exit()`` in ``init``); it may be ``async def``.
 - ``code_change(old_vsn, state, extra)``: ``state`` is the instance ``__dict__``; return the new dict.
+- ``format_status(status)``: shape the dict :func:`cns.otp.sysapi.get_status` returns (e.g. hide secrets).
+
+System messages: a call whose request is a :class:`~cns.otp.sysapi.SysRequest` is answered by the loop
+itself, not by ``handle_call`` -- ``stop`` and the :mod:`cns.otp.sysapi` requests (get/replace state,
+status, statistics, trace, suspend/resume), as OTP's gen_server hands ``{system, From, Req}`` to ``sys``.
+They cost one class test per call; debug options cost nothing while off.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any, ClassVar
 from ..runtime.errors import InitFailed, NotInProcess
 from ..runtime.node import Node
 from ..runtime.process import NORMAL, Actor, Exit, From, Pid, Stop
+from .sysapi import SysRequest, handle_system
 
 __all__ = ["IGNORE", "NOREPLY", "Cast", "GenServer", "call", "cast", "stop"]
 
@@ -51,13 +58,6 @@ class Cast:
         self.msg = msg
 
 
-class _SysStop:
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: Any) -> None:
-        self.reason = reason
-
-
 class GenServer(Actor):
     """Base class of generic servers. ``vsn`` identifies the code version for hot code loading."""
 
@@ -83,6 +83,10 @@ class GenServer(Actor):
 
     def code_change(self, old_vsn: Any, state: dict[str, Any], extra: Any) -> dict[str, Any]:
         return state
+
+    def format_status(self, status: dict[str, Any]) -> dict[str, Any]:
+        """Return the status dict ``sysapi.get_status`` reports (default: unchanged); runs in the server."""
+        return status
 
     # --------------------------------------------------------------- starting
     @classmethod
@@ -149,8 +153,8 @@ class GenServer(Actor):
         try:
             if cls is From:
                 req = msg.request
-                if req.__class__ is _SysStop:
-                    raise Stop(req.reason, reply="ok")
+                if req.__class__ is SysRequest:
+                    return handle_system(self, req, msg)
                 r = self.handle_call(req, msg)
                 if r is NOREPLY:
                     return None
@@ -236,4 +240,4 @@ def stop(node: Node, dest: Pid | str, reason: Any = NORMAL, timeout: float = 5.0
     """Stop the server synchronously with ``reason`` (``terminate`` runs); from plain Python only."""
     if node.current is not None:
         raise NotInProcess("gen_server.stop from inside a handler; use node.exit or await self.call")
-    node.call(dest, _SysStop(reason), timeout)
+    node.call(dest, SysRequest("stop", reason), timeout)

@@ -1,55 +1,84 @@
 """Supervisor behaviour with OTP's restart strategies, restart types, intensity and shutdown rules.
 
 A supervisor is a :class:`~cns.otp.gen_server.GenServer` that traps exits, starts its children in order
-(linked), and on a child's exit applies the child's restart type and the supervisor's strategy:
+(linked), and on a child's exit applies the child's restart type and the supervisor's strategy. Each rule
+below follows OTP's ``supervisor.erl`` (function names cited are OTP's):
 
 - ``one_for_one``: restart the child; ``one_for_all``: stop all others (reverse start order) and restart all
   (in start order); ``rest_for_one``: stop the children started after it, restart it and them in order;
-  ``simple_one_for_one``: one template spec, children added with ``start_child(node, sup, *args)``.
+  ``simple_one_for_one``: one template spec, children added with ``start_child(node, sup, args)``.
 - ``permanent`` always restarted; ``transient`` only after an abnormal exit (not ``normal``/``shutdown``/
-  ``("shutdown", term)``); ``temporary`` never (and forgotten when it exits or is stopped by a restart).
-- More than ``intensity`` restarts within ``period`` seconds: stop all children in reverse order and exit
-  with ``shutdown`` (the parent sees it). A restart that fails to start counts as a restart and is retried.
-- A failed start is what OTP counts as one: the child's ``init`` raised or stopped (``InitFailed``) or the
-  start function itself raised. At supervisor start it makes the supervisor fail: children already started
-  are killed in reverse order, the supervisor exits with ``("shutdown", ("failed_to_start_child", id,
-  reason))`` and ``start_link`` raises ``InitFailed`` with that reason (OTP's ``{error, {shutdown, ...}}``).
-- Stopping a child: monitor, unlink, exit ``shutdown`` and wait up to ``shutdown`` seconds for it, then
-  ``kill``; ``"brutal_kill"`` kills at once; ``"infinity"`` waits forever.
+  ``("shutdown", term)``); ``temporary`` never (and forgotten when it exits or is stopped by a restart)
+  (``do_restart``).
+- Restart intensity (``add_restart``): every restart -- including each retry of a failed one -- is stamped;
+  more than ``intensity`` stamps within ``period`` seconds makes the supervisor report
+  ``reached_max_restart_intensity``, stop all children in reverse start order and exit ``shutdown``.
+- A failed restart (``restart/2``): the child is marked *restarting* (``which_children`` shows
+  ``"restarting"``) and the supervisor sends itself a try-again message, so requests queued meanwhile (a
+  shutdown, a ``terminate_child``) are served first; the retry counts as a restart. In a multi-child restart
+  (``rest_for_one``/``one_for_all``, ``restart_multiple_children``) the retry is for the child that *failed
+  to start*, with the strategy applied again from it: ``rest_for_one`` restarts it and the children after
+  it; ``one_for_all`` stops every other child again and restarts all.
+- A failed start at supervisor start (``init_children``): the children already started are shut down as
+  at any other time -- reverse start order, each per its shutdown spec -- then the supervisor exits with
+  ``("shutdown", ("failed_to_start_child", id, reason))`` and ``start``/``start_link`` raises ``InitFailed``
+  with that reason (OTP's ``{error, {shutdown, ...}}``). Called from plain Python, ``start`` returns (raises)
+  only after that shutdown is over; called from inside a process it cannot block, so it raises at once and
+  the shutdown completes asynchronously before the supervisor's exit signal reaches the caller.
+- Stopping a child (``shutdown/1``): monitor, unlink, exit ``shutdown``, wait up to ``shutdown`` seconds,
+  then exit ``kill``; ``"brutal_kill"`` sends ``kill`` at once; ``"infinity"`` waits forever. The default
+  is 5 s for a worker and ``"infinity"`` for a supervisor, as OTP. A child that ends with another reason
+  than expected (e.g. ``killed`` after the timeout) is reported as a ``shutdown_error``.
+- Dynamic children (``terminate_dynamic_children``): at supervisor exit, all of them get the exit signal at
+  once, one timer covers the shutdown timeout, then the ones still alive are killed.
+- Automatic shutdown (``auto_shutdown``, OTP 24): with ``SupFlags(auto_shutdown="any_significant")`` the
+  supervisor exits ``shutdown`` when a ``significant`` (transient or temporary) child ends without being
+  restarted; with ``"all_significant"`` when the last such child has ended. ``terminate_child`` never
+  triggers it.
+
+Reports (OTP's SASL supervisor reports) go through :mod:`cns.otp.logger`: ``progress`` (info) per started
+child; ``start_error``, ``child_terminated``, ``shutdown_error`` and ``shutdown``
+(``reached_max_restart_intensity``) at level error. Nothing is built while no handler listens.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..runtime import telemetry as _tm
-from ..runtime.errors import ActorError, InitFailed, InvalidSpec
+from ..runtime.errors import ActorError, CallTimeout, InitFailed, InvalidSpec
 from ..runtime.node import Node
-from ..runtime.process import KILL, NORMAL, SHUTDOWN, Exit, Pid, Stop
-from .gen_server import GenServer
+from ..runtime.process import KILL, KILLED, NORMAL, SHUTDOWN, Exit, Pid, Stop
+from . import logger as _log
+from .gen_server import NOREPLY, GenServer
 
 __all__ = [
-    "ChildSpec",
+    "RESTARTING",
     "ChildInfo",
+    "ChildSpec",
     "InvalidChildSpec",
     "SupFlags",
     "Supervisor",
     "SupervisorError",
     "count_children",
     "delete_child",
+    "get_childspec",
     "restart_child",
     "start_child",
     "terminate_child",
+    "wait_exit",
     "which_children",
 ]
 
 STRATEGIES = ("one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one")
 RESTARTS = ("permanent", "transient", "temporary")
 CHILD_TYPES = ("worker", "supervisor")
+AUTO_SHUTDOWN = ("never", "any_significant", "all_significant")
+RESTARTING = "restarting"  # ChildInfo.pid of a child whose restart failed and will be retried
 
 
 class InvalidChildSpec(InvalidSpec):
@@ -57,7 +86,13 @@ class InvalidChildSpec(InvalidSpec):
 
 
 class SupervisorError(ActorError):
-    """A supervisor request failed: unknown child, child running/not running, start failure."""
+    """A supervisor request failed. ``reason`` is OTP's error term: ``"not_found"``, ``"running"``,
+    ``"restarting"``, ``"simple_one_for_one"``, ``"already_present"``, ``("already_started", pid)``, or the
+    start failure reason."""
+
+    def __init__(self, message: str, reason: Any = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +100,19 @@ class ChildSpec:
     """How to start and treat one child.
 
     ``start(node, *extra)`` runs inside the supervisor and returns the child's pid (or None to ignore), e.g.
-    ``lambda node: Worker.start_link(node, 1)``; a ``(GenServerClass, args_tuple)`` pair is accepted too.
-    ``shutdown``: seconds (float > 0), ``"brutal_kill"`` or ``"infinity"``.
+    ``lambda node: Worker.start_link(node, 1)``; a ``(GenServerClass, args_tuple)`` pair is accepted too. It
+    must link the child to the caller (every ``start_link`` does).
+    ``shutdown``: seconds (>= 0), ``"brutal_kill"`` or ``"infinity"``; None (default) means 5 s for a worker
+    and ``"infinity"`` for a supervisor, as OTP. ``significant`` (auto shutdown) needs a transient or
+    temporary child and a supervisor whose ``auto_shutdown`` is not ``"never"``.
     """
 
     id: Any
     start: Callable[..., Pid | None] | tuple[type, tuple[Any, ...]]
     restart: str = "permanent"
-    shutdown: float | str = 5.0
+    shutdown: float | str | None = None
     type: str = "worker"
+    significant: bool = False
 
     def __post_init__(self) -> None:
         s = self.start
@@ -84,14 +123,20 @@ class ChildSpec:
             raise InvalidChildSpec("start", s, "a callable or (GenServerClass, args_tuple)")
         if self.restart not in RESTARTS:
             raise InvalidChildSpec("restart", self.restart, f"one of {RESTARTS}")
-        sd = self.shutdown
-        if isinstance(sd, str):
-            if sd not in ("brutal_kill", "infinity"):
-                raise InvalidChildSpec("shutdown", sd, "seconds > 0, 'brutal_kill' or 'infinity'")
-        elif isinstance(sd, bool) or not isinstance(sd, (int, float)) or not sd > 0:
-            raise InvalidChildSpec("shutdown", sd, "seconds > 0, 'brutal_kill' or 'infinity'")
         if self.type not in CHILD_TYPES:
             raise InvalidChildSpec("type", self.type, f"one of {CHILD_TYPES}")
+        sd = self.shutdown
+        if sd is None:
+            object.__setattr__(self, "shutdown", 5.0 if self.type == "worker" else "infinity")
+        elif isinstance(sd, str):
+            if sd not in ("brutal_kill", "infinity"):
+                raise InvalidChildSpec("shutdown", sd, "seconds >= 0, 'brutal_kill' or 'infinity'")
+        elif isinstance(sd, bool) or not isinstance(sd, (int, float)) or not sd >= 0:
+            raise InvalidChildSpec("shutdown", sd, "seconds >= 0, 'brutal_kill' or 'infinity'")
+        if not isinstance(self.significant, bool):
+            raise InvalidChildSpec("significant", self.significant, "a bool")
+        if self.significant and self.restart == "permanent":
+            raise InvalidChildSpec("significant", True, "a permanent child cannot be significant")
 
     def start_child(self, node: Node, *extra: Any) -> Pid | None:
         s = self.start
@@ -102,11 +147,12 @@ class ChildSpec:
 
 @dataclass(frozen=True, slots=True)
 class SupFlags:
-    """Supervisor flags; OTP defaults: ``one_for_one``, at most 1 restart in 5 s."""
+    """Supervisor flags; OTP defaults: ``one_for_one``, at most 1 restart in 5 s, ``auto_shutdown`` never."""
 
     strategy: str = "one_for_one"
     intensity: int = 1
     period: float = 5.0
+    auto_shutdown: str = "never"
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -115,14 +161,17 @@ class SupFlags:
             raise InvalidChildSpec("intensity", self.intensity, "an int >= 0")
         if isinstance(self.period, bool) or not isinstance(self.period, (int, float)) or not self.period > 0:
             raise InvalidChildSpec("period", self.period, "seconds > 0")
+        if self.auto_shutdown not in AUTO_SHUTDOWN:
+            raise InvalidChildSpec("auto_shutdown", self.auto_shutdown, f"one of {AUTO_SHUTDOWN}")
 
 
 @dataclass(frozen=True, slots=True)
 class ChildInfo:
-    """One row of ``which_children``: ``pid`` is None when the child is not running."""
+    """One row of ``which_children``: ``pid`` is None when the child is not running and
+    :data:`RESTARTING` (``"restarting"``) while a failed restart waits for its retry, as OTP."""
 
     id: Any
-    pid: Pid | None
+    pid: Pid | str | None
     type: str
     restart: str
 
@@ -133,6 +182,7 @@ class _Child:
     pid: Pid | None = None
     args: tuple[Any, ...] = field(default=())
     dynamic: bool = False  # started from a simple_one_for_one template
+    restarting: bool = False  # a restart failed; a _TryAgain is queued
 
     @property
     def id(self) -> Any:
@@ -140,10 +190,21 @@ class _Child:
 
 
 class _TryAgain:
+    """OTP's ``{try_again_restart, Id}`` self-message: retry a failed restart after the queued requests."""
+
     __slots__ = ("child",)
 
     def __init__(self, child: _Child) -> None:
         self.child = child
+
+
+class _Abort:
+    """Self-message of a supervisor whose start failed: shut the started children down, then exit."""
+
+    __slots__ = ()
+
+
+_aborted: dict[Pid, Any] = {}  # supervisor pid -> exit reason, between its init and its start() returning
 
 
 def _start_error(e: Exception) -> Any:
@@ -157,6 +218,14 @@ def _is_shutdown_reason(reason: Any) -> bool:
     return isinstance(reason, tuple) and len(reason) == 2 and reason[0] == SHUTDOWN
 
 
+def _shutdown_ok(spec: ChildSpec, reason: Any) -> bool:
+    """Whether a child stopped by the supervisor ended as expected (OTP ``shutdown/1``): ``shutdown``
+    (``killed`` for brutal_kill); for a non-permanent child also ``normal`` and ``{shutdown, _}``."""
+    if reason == (KILLED if spec.shutdown == "brutal_kill" else SHUTDOWN):
+        return True
+    return spec.restart != "permanent" and _is_shutdown_reason(reason)
+
+
 class Supervisor(GenServer):
     """Start with ``Supervisor.start_link(node, SupFlags(...), [ChildSpec, ...], name=...)``.
 
@@ -164,6 +233,24 @@ class Supervisor(GenServer):
     """
 
     clock: Callable[[], int] = staticmethod(time.monotonic_ns)
+
+    @classmethod
+    def start(
+        cls, node: Node, *args: Any, name: str | None = None, link: bool = False, **spawn_opts: Any
+    ) -> Pid | None:
+        """As :meth:`GenServer.start`; if a child fails to start, raises ``InitFailed`` with reason
+        ``("shutdown", ("failed_to_start_child", id, reason))`` after (plain Python) or while (inside a
+        process) the children already started are shut down. The exception's ``pid`` attribute is the
+        failed supervisor (alive until that shutdown ends; see :func:`wait_exit`)."""
+        pid = super().start(node, *args, name=name, link=link, **spawn_opts)
+        reason = _aborted.pop(pid, None) if pid is not None else None
+        if reason is None:
+            return pid
+        if node.current is None:  # plain Python may run the scheduler until the supervisor is gone
+            wait_exit(node, pid)  # type: ignore[arg-type]
+        err = InitFailed(cls.__name__, reason)
+        err.pid = pid  # type: ignore[attr-defined]
+        raise err
 
     def init(self, flags: SupFlags, specs: Sequence[ChildSpec]) -> None:
         if not isinstance(flags, SupFlags):
@@ -175,49 +262,115 @@ class Supervisor(GenServer):
             if s.id in ids:
                 raise InvalidChildSpec("id", s.id, "duplicate child id")
             ids.add(s.id)
+            self._check_significant(flags, s)
         if flags.strategy == "simple_one_for_one" and len(specs) != 1:
             raise InvalidChildSpec("children", len(specs), "simple_one_for_one takes exactly one template spec")
         self.flags = flags
         self.restarts: deque[int] = deque()
-        self.children: list[_Child] = []  # in start order
+        self.children: list[_Child] = []  # static children, in start order
+        self.dynamic: dict[_Child, None] = {}  # simple_one_for_one children, in start order
+        self.by_pid: dict[Pid, _Child] = {}  # running children
+        self.aborting: Any = None
         self.template = specs[0] if flags.strategy == "simple_one_for_one" else None
         self.trap_exit(True)
-        if self.template is None:
-            for s in specs:
-                c = _Child(s)
-                try:
-                    c.pid = s.start_child(self.node)
-                except Exception as e:  # noqa: BLE001 - any failure to start is a failed start (OTP: catch)
-                    self._kill_all_now()
-                    raise Stop((SHUTDOWN, ("failed_to_start_child", s.id, _start_error(e)))) from None
-                self._adopt(c)
+        if self.template is not None:
+            return
+        for s in specs:  # OTP start_children: in order; the first failure aborts
+            c = _Child(s)
+            try:
+                c.pid = s.start_child(self.node)
+            except Exception as e:  # noqa: BLE001 - any failure to start is a failed start (OTP: catch)
+                why = _start_error(e)
+                self._report("start_error", why, c)
+                self.aborting = (SHUTDOWN, ("failed_to_start_child", s.id, why))
+                _aborted[self.pid] = self.aborting
+                self.send(self.pid, _Abort())
+                return
+            if c.pid is None and s.restart == "temporary":
+                continue  # an ignored temporary child is forgotten
+            self.children.append(c)
+            self._adopt(c)
+
+    @staticmethod
+    def _check_significant(flags: SupFlags, s: ChildSpec) -> None:
+        if s.significant and flags.auto_shutdown == "never":
+            raise InvalidChildSpec("significant", True, "needs a supervisor with auto_shutdown other than 'never'")
+
+    # --------------------------------------------------------------- reports (cns.otp.logger)
+    def _offender(self, c: _Child, pid: Any = None) -> dict[str, Any]:
+        s = c.spec
+        return {"pid": c.pid if pid is None else pid, "id": s.id, "start": s.start, "restart_type": s.restart,
+                "significant": s.significant, "shutdown": s.shutdown, "child_type": s.type}
+
+    def _report(self, ctx: str, reason: Any, c: _Child, pid: Any = None) -> None:
+        if _log.threshold >= _log.ERROR:
+            _log.error({"label": ("supervisor", ctx), "supervisor": self.pid, "errorContext": ctx,
+                        "reason": reason, "offender": self._offender(c, pid)},
+                       domain=("otp", "sasl"), pid=self.pid)
+
+    def _progress(self, c: _Child) -> None:
+        if _log.threshold >= _log.INFO:
+            _log.info({"label": ("supervisor", "progress"), "supervisor": self.pid,
+                       "started": self._offender(c)}, domain=("otp", "sasl"), pid=self.pid)
 
     # --------------------------------------------------------------- child bookkeeping
     def _adopt(self, c: _Child) -> None:
-        if c.pid is None:
-            if c.spec.restart != "temporary" and self.template is None:
-                self.children.append(c)  # ignored child: kept with pid None, like OTP
-            return
-        self.node.link(c.pid)
-        self.children.append(c)
+        """Register a just-started child (``c.pid`` set by its start function, None if it ignored)."""
+        c.restarting = False
+        if c.pid is not None:
+            self.node.link(c.pid)
+            self.by_pid[c.pid] = c
+            self._progress(c)
 
     def _find(self, key: Any) -> _Child | None:
-        for c in self.children:
-            if c.pid is key or (not c.dynamic and c.spec.id == key):
+        """A child by id (static) or pid (any)."""
+        if key.__class__ is Pid:
+            c = self.by_pid.get(key)
+            if c is not None:
                 return c
+        if self.template is None:
+            for c in self.children:
+                if c.spec.id == key:
+                    return c
         return None
 
-    def _kill_all_now(self) -> None:
-        for c in reversed(self.children):
-            if c.pid is not None:
-                self.node.unlink(c.pid)
-                self.node.exit(c.pid, KILL)
-        self.children.clear()
+    def _del_child(self, c: _Child) -> None:
+        """OTP ``del_child``: a dynamic or temporary child is forgotten, another keeps its spec, not running."""
+        if c.pid is not None:
+            self.by_pid.pop(c.pid, None)
+            c.pid = None
+        c.restarting = False
+        if c.dynamic:
+            self.dynamic.pop(c, None)
+        elif c.spec.restart == "temporary" and c in self.children:
+            self.children.remove(c)
+
+    def _start(self, c: _Child) -> bool:
+        """Start (again) from the spec; on failure report ``start_error`` and return False."""
+        try:
+            c.pid = c.spec.start_child(self.node, *c.args)
+        except Exception as e:  # noqa: BLE001 - a failed start (init failed or the start function raised)
+            c.pid = None
+            self._report("start_error", _start_error(e), c)
+            return False
+        self._adopt(c)
+        if _tm.enabled:
+            _tm.emit("restart", 1, {"supervisor": self.pid.id, "child": str(c.spec.id)})
+        return True
 
     async def _shutdown(self, c: _Child) -> None:
-        """Stop one running child per its shutdown spec; leaves ``c.pid`` None."""
-        pid, c.pid = c.pid, None
-        if pid is None or not pid.is_alive:
+        """OTP ``do_terminate``/``shutdown/1``: stop one running child per its shutdown spec; ``c.pid`` -> None.
+
+        Monitor and unlink first, so the supervisor waits for the child's ``Down`` only (a child that
+        unlinks itself cannot hang it). An unexpected end reason is reported as ``shutdown_error``."""
+        pid = c.pid
+        if pid is None:
+            return
+        c.pid = None
+        self.by_pid.pop(pid, None)
+        if not pid.is_alive:  # it died before we got to it (its Exit is queued and will be ignored)
+            if not _shutdown_ok(c.spec, pid.exit_reason):
+                self._report("shutdown_error", pid.exit_reason, c, pid)
             return
         node = self.node
         ref = node.monitor(pid)
@@ -225,37 +378,79 @@ class Supervisor(GenServer):
         sd = c.spec.shutdown
         if sd == "brutal_kill":
             node.exit(pid, KILL)
-            await node.wait_down(ref)
-            return
-        node.exit(pid, SHUTDOWN)
-        try:
-            await node.wait_down(ref, None if sd == "infinity" else float(sd))  # type: ignore[arg-type]
-        except ActorError:  # timeout: no more patience
-            node.exit(pid, KILL)
-            await node.wait_down(ref)
+            down = await node.wait_down(ref)
+        else:
+            node.exit(pid, SHUTDOWN)
+            try:
+                down = await node.wait_down(ref, None if sd == "infinity" else float(sd))  # type: ignore[arg-type]
+            except CallTimeout:  # no more patience
+                node.exit(pid, KILL)
+                down = await node.wait_down(ref)
+        if not _shutdown_ok(c.spec, down.reason):
+            self._report("shutdown_error", down.reason, c, pid)
 
-    async def _shutdown_all(self, upto: int = 0) -> None:
-        """Stop children ``children[upto:]`` in reverse start order, forgetting temporary ones."""
-        for c in reversed(self.children[upto:]):
+    async def _terminate_children(self, group: Iterable[_Child]) -> list[_Child]:
+        """OTP ``terminate_children``: stop ``group`` (given in start order) in reverse start order; return
+        the group without its temporary children, every child not running and not restarting."""
+        kept = []
+        for c in reversed(list(group)):
             await self._shutdown(c)
-        self.children[upto:] = [c for c in self.children[upto:] if c.spec.restart != "temporary"
-                                and self.template is None]
+            c.restarting = False
+            if c.spec.restart != "temporary":
+                kept.append(c)
+        kept.reverse()
+        return kept
 
-    def _start(self, c: _Child) -> bool:
-        try:
-            c.pid = c.spec.start_child(self.node, *c.args)
-        except Exception:  # noqa: BLE001 - a failed start (init failed or the start function raised)
-            c.pid = None
-            return False
-        if c.pid is not None:
-            self.node.link(c.pid)
-        if _tm.enabled:
-            _tm.emit("restart", 1, {"supervisor": self.pid.id, "child": str(c.spec.id)})
-        return True
+    async def _terminate_dynamic(self) -> None:
+        """OTP ``terminate_dynamic_children``: signal every dynamic child at once, one timer for the
+        shutdown timeout, then kill the ones still alive; unexpected end reasons reported per reason."""
+        spec = self.template
+        assert spec is not None
+        node = self.node
+        sd = spec.shutdown
+        waits: list[tuple[_Child, Pid, int]] = []
+        errors: dict[Any, list[Pid]] = {}
+        for c in list(self.dynamic):
+            pid = c.pid
+            if pid is None:
+                continue
+            if not pid.is_alive:
+                if not _shutdown_ok(spec, pid.exit_reason):
+                    errors.setdefault(pid.exit_reason, []).append(pid)
+                continue
+            ref = node.monitor(pid)
+            node.unlink(pid)
+            node.exit(pid, KILL if sd == "brutal_kill" else SHUTDOWN)
+            waits.append((c, pid, ref))
+        deadline = None if sd in ("brutal_kill", "infinity") else time.monotonic_ns() + int(float(sd) * 1e9)  # type: ignore[arg-type]
+        for _, pid, ref in waits:
+            if deadline is None:
+                down = await node.wait_down(ref)
+            else:
+                try:
+                    down = await node.wait_down(ref, max(0.0, (deadline - time.monotonic_ns()) / 1e9))
+                except CallTimeout:  # the one timer fired: kill every child still alive
+                    deadline = None
+                    for _, p, _ in waits:
+                        node.exit(p, KILL)
+                    down = await node.wait_down(ref)
+            if not _shutdown_ok(spec, down.reason):
+                errors.setdefault(down.reason, []).append(pid)
+        self.dynamic.clear()
+        self.by_pid.clear()
+        if errors and _log.threshold >= _log.ERROR:
+            for reason, pids in errors.items():
+                offender = self._offender(_Child(spec))
+                offender.pop("pid")
+                _log.error({"label": ("supervisor", "shutdown_error"), "supervisor": self.pid,
+                            "errorContext": "shutdown_error", "reason": reason,
+                            "offender": {"nb_children": len(pids), **offender}},
+                           domain=("otp", "sasl"), pid=self.pid)
 
     # --------------------------------------------------------------- restart logic
     def _add_restart(self) -> bool:
-        """Record a restart now; False if that makes more than ``intensity`` within ``period`` seconds."""
+        """OTP ``add_restart``: stamp a restart now; False if that makes more than ``intensity`` stamps
+        within ``period`` seconds."""
         now = self.clock()
         threshold = now - int(self.flags.period * 1e9)
         r = self.restarts
@@ -265,106 +460,209 @@ class Supervisor(GenServer):
         return len(r) <= self.flags.intensity
 
     async def _on_child_exit(self, c: _Child, reason: Any) -> None:
+        """OTP ``do_restart``."""
+        pid = c.pid
+        self.by_pid.pop(pid, None)  # type: ignore[arg-type]
         c.pid = None
         restart = c.spec.restart
-        if restart == "temporary" or (restart == "transient" and _is_shutdown_reason(reason)):
-            if restart == "temporary" or c.dynamic:
-                self.children.remove(c)
-            return
-        await self._restart(c)
+        if restart == "permanent":
+            self._report("child_terminated", reason, c, pid)
+            await self._restart(c, pid)
+        elif _is_shutdown_reason(reason):
+            self._del_child(c)
+            self._auto_shutdown(c)
+        elif restart == "transient":
+            self._report("child_terminated", reason, c, pid)
+            await self._restart(c, pid)
+        else:  # temporary, abnormal
+            self._report("child_terminated", reason, c, pid)
+            self._del_child(c)
+            self._auto_shutdown(c)
 
-    async def _restart(self, c: _Child) -> None:
+    def _auto_shutdown(self, c: _Child) -> None:
+        """OTP ``do_auto_shutdown``: exit ``shutdown`` (children stopped by ``terminate``) if the flags say so."""
+        how = self.flags.auto_shutdown
+        if how == "never" or not c.spec.significant:
+            return
+        if how == "all_significant":
+            kids: Iterable[_Child] = self.dynamic if self.template is not None else self.children
+            if any(k.spec.significant and (k.pid is not None or k.restarting) for k in kids):
+                return
+        raise Stop(SHUTDOWN)
+
+    async def _restart(self, c: _Child, old_pid: Pid | None = None) -> None:
+        """OTP ``restart/2``: count the restart, then apply the strategy; exceed -> exit ``shutdown``
+        (reported with the child's last pid, or ``"restarting"`` for a retry)."""
         if not self._add_restart():
-            await self._shutdown_all()
-            raise Stop(SHUTDOWN)
+            self._report("shutdown", "reached_max_restart_intensity", c,
+                         old_pid if old_pid is not None else RESTARTING if c.restarting else None)
+            self._del_child(c)
+            raise Stop(SHUTDOWN)  # terminate() stops the other children in reverse start order
         strategy = self.flags.strategy
         if strategy == "one_for_all":
-            await self._restart_one_for_all(c)
+            await self._restart_multiple(c, 0)
         elif strategy == "rest_for_one":
-            await self._restart_rest_for_one(c)
-        else:
-            self._restart_one_for_one(c)
+            await self._restart_multiple(c, self.children.index(c))
+        elif not self._start(c):  # one_for_one, simple_one_for_one
+            self._try_again(c)
 
-    def _restart_one_for_one(self, c: _Child) -> None:
-        if not self._start(c):
-            self.send(self.pid, _TryAgain(c))
-
-    async def _restart_one_for_all(self, c: _Child) -> None:
-        await self._restart_from(c, 0)
-
-    async def _restart_rest_for_one(self, c: _Child) -> None:
-        await self._restart_from(c, self.children.index(c))
-
-    async def _restart_from(self, failed: _Child, i: int) -> None:
-        for c in reversed(self.children[i:]):
-            if c is not failed:
-                await self._shutdown(c)
-        self.children[i:] = [c for c in self.children[i:] if c is failed or c.spec.restart != "temporary"]
+    async def _restart_multiple(self, failed: _Child, i: int) -> None:
+        """OTP ``restart_multiple_children``: stop ``children[i:]`` (the failed one is already down) in
+        reverse order, start them in order; the first that fails to start is retried later (try again)."""
+        failed.restarting = False
+        self.children[i:] = await self._terminate_children(self.children[i:])
         for c in self.children[i:]:
             if not self._start(c):
-                self.send(self.pid, _TryAgain(failed))
+                self._try_again(c)  # the children after it stay down until the retry
                 return
+
+    def _try_again(self, c: _Child) -> None:
+        c.restarting = True
+        self.send(self.pid, _TryAgain(c))
 
     # --------------------------------------------------------------- GenServer callbacks
     async def handle_info(self, msg: Any) -> None:
+        if self.aborting is not None:  # a failed start: only the abort matters now
+            if msg.__class__ is _Abort:
+                await self._terminate_children(self.children)
+                self.children.clear()
+                raise Stop(self.aborting)
+            return
         if msg.__class__ is Exit:
-            c = self._find(msg.pid)
+            c = self.by_pid.get(msg.pid)
             if c is not None:
                 await self._on_child_exit(c, msg.reason)
         elif msg.__class__ is _TryAgain:
             c = msg.child
-            if c in self.children and c.pid is None:
+            if c.restarting and (c in self.dynamic if c.dynamic else c in self.children):
                 await self._restart(c)
 
     async def terminate(self, reason: Any) -> None:
-        await self._shutdown_all()
+        if self.template is not None:
+            await self._terminate_dynamic()
+        else:
+            self.children = await self._terminate_children(self.children)
+
+    def format_status(self, status: dict[str, Any]) -> dict[str, Any]:
+        kids = self.dynamic if self.template is not None else self.children
+        status["supervisor"] = {"strategy": self.flags.strategy, "intensity": self.flags.intensity,
+                                "period": self.flags.period, "children": len(kids),
+                                "active": sum(1 for c in kids if c.pid is not None and c.pid.is_alive)}
+        return status
 
     async def handle_call(self, request: Any, from_: Any) -> Any:
+        if self.aborting is not None or request.__class__ is _Abort:
+            return NOREPLY  # the caller gets NoProc when the supervisor exits, as from an OTP init
+        if not isinstance(request, tuple) or not request:
+            return SupervisorError(f"unknown supervisor request {request!r}", "badarg")
         op, *a = request
+        simple = self.template is not None
         if op == "which_children":
-            return [ChildInfo(c.id, c.pid, c.spec.type, c.spec.restart) for c in self.children]
+            kids = self.dynamic if simple else self.children
+            return [ChildInfo(c.id, RESTARTING if c.restarting else c.pid, c.spec.type, c.spec.restart)
+                    for c in kids]
         if op == "count_children":
+            if simple:
+                n = len(self.dynamic)
+                sup = self.template.type == "supervisor"  # type: ignore[union-attr]
+                return {"specs": 1, "active": sum(1 for c in self.dynamic if c.pid is not None),
+                        "supervisors": n if sup else 0, "workers": 0 if sup else n}
             workers = sum(1 for c in self.children if c.spec.type == "worker")
-            return {"specs": len(self.children) if self.template is None else 1,
-                    "active": sum(1 for c in self.children if c.pid is not None),
+            return {"specs": len(self.children),
+                    "active": sum(1 for c in self.children if c.pid is not None and c.pid.is_alive),
                     "supervisors": len(self.children) - workers, "workers": workers}
         if op == "start_child":
             return self._call_start_child(a[0])
-        if op in ("terminate_child", "restart_child", "delete_child"):
+        if op == "get_childspec":
+            c = self._find(a[0])
+            return c.spec if c is not None else SupervisorError(f"get_childspec: no child {a[0]!r}", "not_found")
+        if op == "terminate_child":
+            return await self._call_terminate_child(a[0])
+        if op in ("restart_child", "delete_child"):
+            if simple:
+                return SupervisorError(f"{op} on a simple_one_for_one supervisor", "simple_one_for_one")
             c = self._find(a[0])
             if c is None:
-                return SupervisorError(f"{op}: no child {a[0]!r} in {self.pid!r}")
-            if op == "terminate_child":
-                await self._shutdown(c)
-                if c.spec.restart == "temporary" or self.template is not None:
-                    self.children.remove(c)
-                return None
+                return SupervisorError(f"{op}: no child {a[0]!r} in {self.pid!r}", "not_found")
+            if c.restarting:
+                return SupervisorError(f"{op}: child {a[0]!r} is restarting", "restarting")
             if c.pid is not None:
-                return SupervisorError(f"{op}: child {a[0]!r} is running")
+                return SupervisorError(f"{op}: child {a[0]!r} is running", "running")
             if op == "delete_child":
                 self.children.remove(c)
                 return None
-            return c.pid if self._start(c) else SupervisorError(f"restart_child: {a[0]!r} failed to start")
-        return SupervisorError(f"unknown supervisor request {op!r}")
+            try:
+                c.pid = c.spec.start_child(self.node, *c.args)
+            except Exception as e:  # noqa: BLE001 - a failed start is the caller's error, not a restart
+                why = _start_error(e)
+                return SupervisorError(f"restart_child: {a[0]!r} failed to start: {why!r}", why)
+            self._adopt(c)
+            return c.pid
+        return SupervisorError(f"unknown supervisor request {op!r}", "badarg")
+
+    async def _call_terminate_child(self, key: Any) -> Any:
+        """OTP ``handle_call({terminate_child, Id})``: ``do_terminate`` then ``del_child``."""
+        if self.template is not None and key.__class__ is not Pid:
+            return SupervisorError("terminate_child on a simple_one_for_one supervisor takes a pid",
+                                   "simple_one_for_one")
+        c = self._find(key)
+        if c is None:
+            if self.template is not None and not key.is_alive:
+                return None  # OTP: a dead pid under simple_one_for_one is "ok"
+            return SupervisorError(f"terminate_child: no child {key!r} in {self.pid!r}", "not_found")
+        await self._shutdown(c)
+        self._del_child(c)
+        return None
 
     def _call_start_child(self, arg: Any) -> Any:
         if self.template is not None:
             c = _Child(self.template, args=tuple(arg), dynamic=True)
-        else:
-            if not isinstance(arg, ChildSpec):
-                return InvalidChildSpec("child", arg, "a ChildSpec")
-            if any(x.spec.id == arg.id for x in self.children):
-                return SupervisorError(f"start_child: id {arg.id!r} already present")
-            c = _Child(arg)
+            try:
+                c.pid = c.spec.start_child(self.node, *c.args)
+            except Exception as e:  # noqa: BLE001 - a failed start
+                why = _start_error(e)
+                return SupervisorError(f"start_child failed: {why!r}", why)
+            if c.pid is not None:  # an ignoring dynamic child is not kept
+                self.dynamic[c] = None
+                self._adopt(c)
+            return c.pid
+        if not isinstance(arg, ChildSpec):
+            return InvalidChildSpec("child", arg, "a ChildSpec")
         try:
-            c.pid = c.spec.start_child(self.node, *c.args)
+            self._check_significant(self.flags, arg)
+        except InvalidChildSpec as e:
+            return e
+        for x in self.children:
+            if x.spec.id == arg.id:
+                if x.pid is not None:
+                    return SupervisorError(f"start_child: {arg.id!r} already started", ("already_started", x.pid))
+                return SupervisorError(f"start_child: id {arg.id!r} already present", "already_present")
+        c = _Child(arg)
+        try:
+            c.pid = arg.start_child(self.node)
         except Exception as e:  # noqa: BLE001 - a failed start
-            return SupervisorError(f"start_child {c.spec.id!r} failed: {_start_error(e)!r}")
+            why = _start_error(e)
+            return SupervisorError(f"start_child {arg.id!r} failed: {why!r}", why)
+        if c.pid is None and arg.restart == "temporary":
+            return None
+        self.children.append(c)
         self._adopt(c)
         return c.pid
 
 
 # ------------------------------------------------------------------- client API (plain Python)
+def wait_exit(node: Node, sup: Pid) -> None:
+    """From plain Python: run the scheduler until supervisor ``sup`` has exited -- e.g. one whose start
+    failed, while it shuts its children down. Returns at once if it is gone, and also when the node goes
+    idle first (a running supervisor, or a child with shutdown ``"infinity"`` that never ends)."""
+    if not sup.is_alive:
+        return
+    try:
+        node.call(sup, _Abort(), 1e9)  # never answered while aborting: ends (NoProc) when the supervisor exits
+    except ActorError:
+        pass
+
+
 def _req(node: Node, sup: Pid | str, *request: Any, timeout: float = 60.0) -> Any:
     r = node.call(sup, request, timeout)
     if isinstance(r, Exception):
@@ -373,7 +671,8 @@ def _req(node: Node, sup: Pid | str, *request: Any, timeout: float = 60.0) -> An
 
 
 def which_children(node: Node, sup: Pid | str) -> list[ChildInfo]:
-    """Children in start order (dynamic children use their pid as id)."""
+    """Children in start order (dynamic children use their pid as id; ``pid`` is ``"restarting"`` while a
+    failed restart waits for its retry)."""
     return _req(node, sup, "which_children")  # type: ignore[no-any-return]
 
 
@@ -388,7 +687,8 @@ def start_child(node: Node, sup: Pid | str, spec_or_args: ChildSpec | Sequence[A
 
 
 def terminate_child(node: Node, sup: Pid | str, child: Any) -> None:
-    """Stop a child (by id, or pid for dynamic children) per its shutdown spec; its spec is kept."""
+    """Stop a child (by id, or pid for dynamic children) per its shutdown spec; its spec is kept unless it
+    is temporary or dynamic."""
     _req(node, sup, "terminate_child", child)
 
 
@@ -400,3 +700,8 @@ def restart_child(node: Node, sup: Pid | str, child_id: Any) -> Pid | None:
 def delete_child(node: Node, sup: Pid | str, child_id: Any) -> None:
     """Forget the spec of a stopped child."""
     _req(node, sup, "delete_child", child_id)
+
+
+def get_childspec(node: Node, sup: Pid | str, child: Any) -> ChildSpec:
+    """The spec of a child (by id, or pid for dynamic children)."""
+    return _req(node, sup, "get_childspec", child)  # type: ignore[no-any-return]
