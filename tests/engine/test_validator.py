@@ -14,6 +14,7 @@ from cns.engine import (
     EngineError,
     NewsValidator,
 )
+from cns.resources import shipped_rules
 from cns.signals.dtypes import KIND_EARNINGS, KIND_HEARTBEAT, KIND_MACRO
 from cns.signals.synth import extended_news_inputs, synth_news
 
@@ -23,7 +24,7 @@ DICTS, TABLES, ODD = extended_news_inputs()
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory: pytest.TempPathFactory) -> NewsValidator:
     return NewsValidator.load(
-        "rules/news.ttl",
+        shipped_rules("news.ttl"),
         cache_dir=tmp_path_factory.mktemp("kernels"),
         dictionaries=DICTS,
         tables=TABLES,

@@ -12,6 +12,7 @@ import pytest
 
 from cns.replay.driver import ReplayOptions, run_replay
 from cns.replay.report import LATENCY_STAGES, write_report
+from cns.resources import shipped_scenario
 
 REQUIRED = ("events", "zero_tick", "validated", "signals", "orders", "fills", "risk_rejects", "pnl", "wall_s",
             "events_per_s", "latency_ns", "slow_baseline")
@@ -81,7 +82,7 @@ def test_same_seed_same_trading(tmp_path: Path, small_run) -> None:
 
 
 def test_user_news_with_malformed_lines_is_quarantined_and_run_goes_on(tmp_path: Path) -> None:
-    good = Path(__file__).parents[2] / "scenarios" / "2-earnings-beat.jsonl"
+    good = shipped_scenario("2-earnings-beat.jsonl")
     lines = good.read_text().splitlines()
     bad = ['{"id": 1, "source": ', '{"id": 2, "source": "x.com", "type": "weather"}', "[1, 2]"]
     path = tmp_path / "news.jsonl"

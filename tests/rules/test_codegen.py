@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cns.engine import NewsValidator
+from cns.resources import shipped_rules
 from cns.rules import UnsupportedComponent, load_shapes
 from cns.rules.codegen import compile_artifact, compile_shapes_file, load_artifact
 from cns.rules.errors import RuleError
@@ -118,16 +119,16 @@ def test_bad_artifact_is_refused(tmp_path: Path) -> None:
 
 def test_second_start_loads_the_cached_artifact(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    art, cached = compile_shapes_file("rules/news.ttl", cache)
+    art, cached = compile_shapes_file(shipped_rules("news.ttl"), cache)
     assert not cached and art.path.exists()
     snippet = (
         "import sys, json; from cns.engine import NewsValidator; "
-        "v = NewsValidator.load('rules/news.ttl', cache_dir=sys.argv[1]); "
+        "v = NewsValidator.load(sys.argv[2], cache_dir=sys.argv[1]); "
         "print(json.dumps([v.was_cached, v.load_seconds]))"
     )
     first = json.loads(
         subprocess.run(
-            [sys.executable, "-c", snippet, str(cache)],
+            [sys.executable, "-c", snippet, str(cache), str(shipped_rules("news.ttl"))],
             capture_output=True,
             text=True,
             check=True,
@@ -136,7 +137,7 @@ def test_second_start_loads_the_cached_artifact(tmp_path: Path) -> None:
     )
     again = json.loads(
         subprocess.run(
-            [sys.executable, "-c", snippet, str(cache)],
+            [sys.executable, "-c", snippet, str(cache), str(shipped_rules("news.ttl"))],
             capture_output=True,
             text=True,
             check=True,
@@ -151,6 +152,6 @@ def test_cns_compile_writes_a_loadable_artifact(tmp_path: Path) -> None:
     from cns.cli import main
 
     out = tmp_path / "news.cnsk"
-    assert main(["compile", "rules/news.ttl", "-o", str(out)]) == 0
+    assert main(["compile", str(shipped_rules("news.ttl")), "-o", str(out)]) == 0
     art = load_artifact(out, tmp_path / "cache")
     assert art.schema.name == "news" and hasattr(art.module, "tick") and art.meta["constraints"]

@@ -11,6 +11,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import SH
 
 from cns.engine import VERDICT_ELIDED, NewsValidator
+from cns.resources import shipped_rules
 from cns.rules import validate_graph
 from cns.rules.record import UNKNOWN_CODE_VIOLATION
 from cns.signals.dtypes import FLAG_DIRECT_QUOTE, FLAG_HAS_EVIDENCE, FLAG_STATISTICAL, FLAG_TEST, empty_news
@@ -18,7 +19,7 @@ from cns.signals.rdf import linked_node, record_node, records_to_graph
 from cns.signals.synth import extended_news_inputs
 
 pyshacl = pytest.importorskip("pyshacl")
-SHAPES = "rules/news.ttl"
+SHAPES = shipped_rules("news.ttl")
 DICTS, TABLES, ODD = extended_news_inputs()
 SHAPES_GRAPH = Graph().parse(SHAPES)
 

@@ -1,6 +1,6 @@
 """Builders of the five news scenarios as JSON Lines items (dicts), with knobs for the test variants.
 
-``write_all(dir)`` regenerates the committed ``scenarios/*.jsonl`` files with the default knobs.
+``write_all(dir)`` regenerates the committed ``src/cns/shipped/scenarios/*.jsonl`` files with the default knobs.
 """
 
 from __future__ import annotations
@@ -130,4 +130,6 @@ def write_all(directory: str | Path) -> None:
 
 
 if __name__ == "__main__":  # regenerate the committed files: python -m tests.scenarios.builders
-    write_all(Path(__file__).resolve().parents[2] / "scenarios")
+    from cns.resources import shipped_scenarios
+
+    write_all(shipped_scenarios())

@@ -6,14 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
 from cns.news import read_jsonl
+from cns.resources import shipped_scenarios
+from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
 from cns.trading import StepResult, TradingConfig, TradingPipeline, load_config
-
 from tests.scenarios.builders import lines
 
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIO_DIR = ROOT / "scenarios"
+SCENARIO_DIR = shipped_scenarios()
 
 
 class Run:

@@ -24,19 +24,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cns.bench.common import fmt_ns, fmt_rate, machine, percentiles_ns, print_table, write_json
 from cns.engine import NewsValidator
+from cns.resources import shipped_rules
 from cns.signals.clock import clock_costs
 from cns.signals.synth import DEFAULT_MIX, extended_news_inputs, synth_news
 
 __all__ = ["main", "run"]
 
-SHAPES = Path(__file__).resolve().parents[3] / "rules" / "news.ttl"
+SHAPES = shipped_rules("news.ttl")
 BATCH = 8192
 POOL_BATCHES = 8  # 8 x 8192 x 160 B = 10.5 MB: fits the last-level cache
 GOALS = {

@@ -20,6 +20,7 @@ from numba import typeof
 
 from cns.engine.errors import EngineError
 from cns.engine.tick_kernels import counter_overhead
+from cns.resources import shipped_rules
 from cns.rules.codegen import Artifact, compile_shapes_file
 from cns.rules.codegen_tickloop import CHUNK, N_HSTATS, N_STATS
 from cns.rules.record import ConstraintInfo, eval_value
@@ -30,7 +31,7 @@ from cns.signals.schema import NODE_LINKED, RecordSchema, default_news_inputs
 
 __all__ = ["TickStats", "HandlerStats", "NewsValidator", "default_news_inputs"]
 
-DEFAULT_SHAPES = Path(__file__).resolve().parents[3] / "rules" / "news.ttl"
+DEFAULT_SHAPES = shipped_rules("news.ttl")  # the shipped shapes, package data (cns.resources)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,9 @@ def main(args: argparse.Namespace) -> int:
     except ReplayError as e:
         print(f"cns run: {e}", file=sys.stderr)
         return 1
-    paths = write_report(outcome.report, opts.out_dir, outcome.pnl_series, outcome.latency_samples)
+    # all report files appear together or not at all (see write_report); a failure is a ReportWriteError
+    paths = write_report(outcome.report, opts.out_dir, outcome.pnl_series, outcome.latency_samples,
+                         wire_rejects=outcome.wire_rejects)
     print(render_markdown(outcome.report))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,13 +20,13 @@ from tqdm import tqdm
 from cns.engine import NewsValidator
 from cns.engine.validator import DEFAULT_SHAPES
 from cns.news.batch import Reject
-from cns.news.jsonl import write_rejects
 from cns.news.sentiment import load_lexicon
 from cns.otp import ChildSpec, Supervisor, SupFlags, cast
 from cns.replay.data import NewsSource, prepare_news
 from cns.replay.desk import DeskConfig, DeskResult
 from cns.replay.errors import ReplayError
 from cns.replay.market_data import load_market_instruments
+from cns.replay.report import new_run_id
 from cns.replay.stages import (
     INGEST_STAGES,
     CorroborateStage,
@@ -75,11 +74,16 @@ class ReplayOptions:
 
 @dataclass(slots=True)
 class ReplayOutcome:
-    """The report dict plus the raw series the plots are drawn from."""
+    """The report dict plus the raw series the plots are drawn from and the corrupt wire records of the run.
+
+    Nothing here is on disk yet: :func:`cns.replay.report.write_report` publishes it all as one set
+    (``wire_rejects`` as ``rejects-wire.jsonl``), so a run that dies early never leaves part of its output.
+    """
 
     report: dict[str, Any]
     pnl_series: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     latency_samples: dict[str, np.ndarray] = field(default_factory=dict)
+    wire_rejects: list[Reject] = field(default_factory=list)
 
 
 def _credibility_table(sources: Any, cfg: TradingConfig) -> np.ndarray:
@@ -234,8 +238,9 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     ing.node.shutdown("shutdown")
 
     events = totals["events"]
-    quarantined = _quarantine_counts(news, ing.quarantine, opts.out_dir)
+    quarantined = _quarantine_counts(news, ing.quarantine)
     report: dict[str, Any] = {
+        "run_id": new_run_id(),
         "cpu": cpu_model(),
         "seed": opts.seed,
         "simulated_s": opts.seconds,
@@ -300,18 +305,15 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     series = {f"CNS ({decision_ns:,.0f} ns)": (fast.pnl_t_s, fast.pnl_usd)}
     if slow is not None:
         series["LLM desk (100 ms)"] = (slow.pnl_t_s, slow.pnl_usd)
-    return ReplayOutcome(report, series, samples)
+    return ReplayOutcome(report, series, samples, list(ing.quarantine))
 
 
-def _quarantine_counts(news: NewsSource, quarantine: list[Reject], out_dir: str) -> dict[str, int]:
+def _quarantine_counts(news: NewsSource, quarantine: list[Reject]) -> dict[str, int]:
     """Quarantined input by reason: the JSONL conversion's rejects and the corrupt wire records of this run
-    (written to ``<out>/rejects-wire.jsonl`` with their record index and reason)."""
+    (the latter are written with the report, as ``<out>/rejects-wire.jsonl``, by ``write_report``)."""
     counts = dict(news.input_rejects)
     for r in quarantine:
         counts[r.code] = counts.get(r.code, 0) + 1
-    if quarantine:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        write_rejects(quarantine, Path(out_dir) / "rejects-wire.jsonl")
     return counts
 
 
