@@ -8,12 +8,16 @@ message to one live worker:
 * ``"round_robin"``: live workers in turn;
 * ``"least_loaded"``: the live worker with the fewest messages in its mailbox (ties: round robin).
 
-Restarts are invisible to senders: when a worker dies the router stops routing to it at once and the
+Restarts are invisible to senders: when a worker dies the router stops routing to it at once -- a dead
+incarnation is never picked, even before its ``Down`` reaches the router (the router checks liveness at
+each pick, so messages queued in the router ahead of the ``Down`` go to live workers) -- and the
 supervisor's restart hands the new worker to the router. The only messages lost are those the dead
 worker had been given but not started — its mailbox, including the rest of the batch it was handling.
 The router counts them exactly (messages forwarded to that worker minus messages it started) in
 :attr:`PoolStats.lost`, and pending *calls* among them fail at once with :class:`~cns.runtime.NoProc`
-instead of waiting for their timeout. A worker's crash on a message counts that message in ``crashed``.
+instead of waiting for their timeout; :attr:`PoolStats.lost_calls` counts every one of them, whether the
+runtime failed it with the dead mailbox or the router failed it (the call being handled when the worker
+died). A worker's death counts in ``crashed``.
 While no worker is alive, messages wait in the router (``PoolStats.parked``) and go to the next worker up.
 If the supervisor gives up (restart intensity exceeded), the router exits with it and calls fail NoProc.
 """
@@ -53,7 +57,7 @@ class PoolStats:
 
     forwarded: int  # messages handed to workers
     lost: int  # handed to a worker that died before starting them
-    lost_calls: int  # of which calls (failed with NoProc)
+    lost_calls: int  # calls that failed with NoProc because their worker died (queued, or being handled)
     crashed: int  # worker deaths (abnormal or not)
     restarts: int  # workers brought up after the initial ones
     parked: int  # messages waiting in the router for a live worker
@@ -107,31 +111,45 @@ class _Router(Actor):
             self._up(msg)
         elif cls is Down:
             self._down(msg)
-        elif self.live:
-            self._forward(msg)
         else:
-            self.parked.append(msg)
+            self._forward(msg)
 
-    def _pick(self) -> _Incarnation:
+    def _pick(self) -> _Incarnation | None:
+        """The live worker for the next message (None if there is none). A worker found dead is retired
+        at once (:meth:`_retire`), so no message is ever routed to a dead incarnation -- least-loaded
+        would otherwise prefer it: a dead mailbox is always empty."""
         live = self.live
-        n = len(live)
-        self.rr = i = (self.rr + 1) % n
-        if not self.least_loaded:
-            return live[i]
-        best = live[i]
-        depth = best.pid.mailbox_size
-        if depth:
-            for k in range(1, n):
+        while live:
+            n = len(live)
+            self.rr = i = (self.rr + 1) % n
+            inc = live[i]
+            if not inc.pid.is_alive:
+                self._retire(inc, inc.pid.exit_reason)
+                continue
+            if not self.least_loaded:
+                return inc
+            best, depth = inc, inc.pid.mailbox_size
+            dead: list[_Incarnation] = []
+            for k in range(1, n) if depth else ():
                 c = live[(i + k) % n]
+                if not c.pid.is_alive:
+                    dead.append(c)
+                    continue
                 d = c.pid.mailbox_size
                 if d < depth:
                     best, depth = c, d
                     if not d:
                         break
-        return best
+            for c in dead:
+                self._retire(c, c.pid.exit_reason)
+            return best
+        return None
 
     def _forward(self, msg: Any) -> None:
         inc = self._pick()
+        if inc is None:  # no live worker: wait in the router for the next one up
+            self.parked.append(msg)
+            return
         inc.forwarded += 1
         self.forwarded += 1
         if msg.__class__ is From:
@@ -156,9 +174,14 @@ class _Router(Actor):
 
     def _down(self, msg: Down) -> None:
         pid = msg.pid
-        inc = self.by_pid.pop(pid.id, None) if isinstance(pid, Pid) else None
-        if inc is None:
-            return
+        inc = self.by_pid.get(pid.id) if isinstance(pid, Pid) else None
+        if inc is not None:  # else already retired by a pick that found it dead
+            self._retire(inc, msg.reason)
+
+    def _retire(self, inc: _Incarnation, reason: Any) -> None:
+        """Account for a dead worker (once): stop routing to it, count what it lost, fail its calls."""
+        pid = inc.pid
+        del self.by_pid[pid.id]
         self.crashed += 1
         if self.slots[inc.slot] is inc:
             self.slots[inc.slot] = None
@@ -166,9 +189,11 @@ class _Router(Actor):
         started = getattr(pid.actor, "started", 0)
         self.lost += max(0, inc.forwarded - started)
         for call in inc.calls:
-            if not call.done:
+            if not call.done:  # e.g. the call it was handling when it died
                 self.lost_calls += 1
-                self.node._fail_call(call, NoProc(pid, msg.reason))  # no public "fail this call" hook yet
+                self.node._fail_call(call, NoProc(pid, reason))  # no public "fail this call" hook yet
+            elif call.error.__class__ is NoProc and call.error.target is pid:  # failed by the dead mailbox
+                self.lost_calls += 1
 
     def _control(self, ctl: _Ctl) -> Any:
         if ctl.op == "stats":

@@ -44,7 +44,14 @@ code, none is lost or handled twice. On timeout the request is withdrawn (``fn``
 Monitors are removed when either side dies (Erlang's rule): a dead watcher leaves nothing on its target.
 
 Telemetry: :mod:`cns.runtime.telemetry` (``attach``/``detach``/``emit``; events ``spawn``, ``exit``, ``messages``,
-``messages_out``, ``mailbox_depth``, ``dropped``); zero cost with no handler attached.
+``messages_out``, ``mailbox_depth``, ``dropped``, ``lost``); zero cost with no handler attached.
+
+Never hangs, counts what it loses: every timeout and delay is a finite number of seconds (``BadArg``
+otherwise); a blocked send, a call, ``run_in`` and ``run(timeout)`` read the clock (deadline, due timers) at
+least every few hundred turns however busy the node is; a finished or timed-out wait leaves no timer
+behind; an interval timer never bursts to catch up (``Timer.missed``). Messages lost -- left in the mailbox
+of an exiting process, sent to a dead one, dropped by a full mailbox -- are counted in ``Node.info()``
+(and the telemetry ``lost``/``dropped`` events); calls among them fail at once with ``NoProc``.
 
 Layout: :mod:`.node` (processes, names, send, the scheduler), :mod:`.calls` (call/acall/reply/run_in),
 :mod:`.signals` (links, monitors, exit signals), :mod:`.timers`, :mod:`.aio` (async handlers, ``run_async``),

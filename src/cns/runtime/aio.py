@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadArg, CallTimeout
-from .process import Down, Stop
+from .errors import BadArg, CallTimeout, check_seconds
+from .process import Down, From, Stop
 
 if TYPE_CHECKING:
     from .process import Pid, Timer
@@ -43,6 +43,11 @@ class _Wait:
         return (yield self)
 
 
+def _resolve_none(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class AsyncMixin:
     """Coroutine driving and asyncio integration of :class:`~cns.runtime.node.Node`."""
 
@@ -52,6 +57,7 @@ class AsyncMixin:
     _wake_fut: asyncio.Future[None] | None
     _stop_flag: bool
     _current: Pid | None
+    _pending: set[From]
 
     if TYPE_CHECKING:
         def self_pid(self) -> Pid: ...
@@ -60,31 +66,51 @@ class AsyncMixin:
         def _turn(self, p: Pid) -> None: ...
         def _fire_timers(self, now: int) -> None: ...
         def _add_timer(self, delay: float, dest: Any, msg: Any, interval: int, cb: Any = None) -> Timer: ...
+        def _take_down(self, p: Pid, ref: int) -> Down | None: ...
+        def cancel_timer(self, timer: Timer) -> float | None: ...
+        def _next_deadline(self) -> int | None: ...
 
     # ------------------------------------------------------------------ awaitables for async handlers
     def wait_down(self, ref: int, timeout: float | None = None) -> _Wait:
-        """Await the :class:`Down` of monitor ``ref`` (selective receive: one already queued is taken)."""
+        """Await the :class:`Down` of monitor ``ref`` (selective receive: one already waiting -- in the
+        mailbox or in the unhandled rest of the current batch -- is taken at once).
+
+        ``timeout``: seconds (finite, >= 0) then :class:`CallTimeout`, or None to wait for the ``Down``
+        without a limit (OTP's ``infinity``: it comes when the monitored process exits)."""
         me = self.self_pid()
+        if timeout is not None:
+            check_seconds(timeout)
         w = _Wait(ref, timeout, CallTimeout(ref, timeout or 0.0))
-        mb = me.mbox
-        for i, m in enumerate(mb):  # type: ignore[arg-type]
-            if m.__class__ is Down and m.ref == ref:
-                del mb[i]  # type: ignore[union-attr]
-                w.ready, w.value = True, m
-                break
+        d = self._take_down(me, ref)
+        if d is not None:
+            w.ready, w.value = True, d
         return w
 
     def sleep(self, seconds: float) -> _Wait:
-        """Await ``seconds`` inside an async handler (the process is parked, the node keeps running)."""
+        """Await ``seconds`` (finite, >= 0, else ``BadArg``) inside an async handler (the process is parked,
+        the node keeps running)."""
         self.self_pid()
-        return _Wait(object(), seconds, None)
+        return _Wait(object(), check_seconds(seconds, "sleep"), None)
 
     def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None:
+        """Resolve the wait of parked ``p`` on ``token`` and schedule it; the wait's timeout timer, if any, is
+        cancelled (a finished wait leaves no timer behind to keep :meth:`run` sleeping)."""
         if p.wait is not token or p.mbox is None:
             return
         p.wait = None
+        t = p.resume
+        if t is not None:
+            self.cancel_timer(t)
         p.resume = (value, exc)
         self._schedule(p)
+
+    def _expire(self, p: Pid, token: Any, exc: BaseException | None) -> None:
+        """The timeout of a parked wait: wake ``p`` with ``exc``. A call (``acall``) is withdrawn first: marked
+        done, so a late reply is dropped, and forgotten by the node (no record left in ``_pending``)."""
+        if token.__class__ is From and not token.done and p.wait is token:
+            token.done = True
+            self._pending.discard(token)
+        self._wake(p, token, None, exc)
 
     def _drive(self, p: Pid, coro: Any, value: Any, exc: BaseException | None) -> None:
         prev, self._current = self._current, p
@@ -106,9 +132,9 @@ class AsyncMixin:
         p.coro = coro
         if w.__class__ is _Wait:
             p.wait = w.token
-            if w.timeout is not None:
+            if w.timeout is not None:  # kept in p.resume while parked, cancelled by _wake
                 tok, err = w.token, w.on_timeout
-                self._add_timer(w.timeout, None, None, 0, lambda: self._wake(p, tok, None, err))
+                p.resume = self._add_timer(w.timeout, None, None, 0, lambda: self._expire(p, tok, err))
         elif hasattr(w, "add_done_callback") and hasattr(w, "_asyncio_future_blocking"):
             w._asyncio_future_blocking = False
             p.wait = w
@@ -154,9 +180,10 @@ class AsyncMixin:
                 self._wake_fut = fut
                 self._sleeping = True
                 handle = None
-                if self._timers:
-                    delay = max(0.0, (self._timers[0][0] - time.monotonic_ns()) / 1e9)
-                    handle = loop.call_later(delay, lambda: fut.done() or fut.set_result(None))
+                nxt = self._next_deadline()
+                if nxt is not None:
+                    delay = max(0.0, (nxt - time.monotonic_ns()) / 1e9)
+                    handle = loop.call_later(delay, _resolve_none, fut)
                 try:
                     await fut
                 finally:

@@ -15,12 +15,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .aio import _Wait
-from .errors import CallTimeout, NoProc, NotInProcess
+from .errors import CallTimeout, NoProc, NotInProcess, check_seconds
 from .process import NOPROC, Actor, From, Pid, _RunIn
 
 __all__ = ["CallsMixin"]
 
 _CHECK_EVERY = 256  # turns between clock reads while busy (timers, call deadlines)
+_INF = float("inf")
+_DEFAULT_TIMEOUT = 5.0  # the default timeout object: known valid, so the hot call path skips the check
 
 
 class CallsMixin:
@@ -40,24 +42,28 @@ class CallsMixin:
         def _run(self, until: From | None, deadline: int | None, sleep: bool) -> bool: ...
         def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None: ...
 
-    def call(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> Any:
+    def call(self, dest: Pid | str, request: Any, timeout: float = _DEFAULT_TIMEOUT) -> Any:
         """Request/reply from plain Python: runs the scheduler until the reply and returns it.
 
         Raises :class:`NoProc` if ``dest`` is dead/unknown or exits before replying, :class:`CallTimeout`
         after ``timeout`` s (or at once when the node is idle with nothing left that could reply). Inside a
-        handler use ``await node.acall(...)`` instead (raises :class:`NotInProcess` here).
+        handler use ``await node.acall(...)`` instead (raises :class:`NotInProcess` here). ``timeout`` must be
+        a finite number of seconds >= 0 (``BadArg``): there is no wait without a limit. On timeout the
+        call is withdrawn (marked done): a reply that comes later is dropped.
         """
+        if timeout is not _DEFAULT_TIMEOUT and (timeout.__class__ is not float or not 0.0 <= timeout < _INF):
+            check_seconds(timeout)
         if self._current is not None:
             raise NotInProcess(f"node.call from inside {self._current!r}: make the handler async and await acall")
         p = dest if dest.__class__ is Pid else self._resolve(dest)
-        mb = p.mbox  # type: ignore[union-attr]
+        mb = p.mbox
         if mb is None:
             raise NoProc(p)
-        c = From(None, p, request)  # type: ignore[arg-type]
+        c = From(None, p, request)
         mb.append(c)
-        if not p.scheduled:  # type: ignore[union-attr]
-            p.scheduled = True  # type: ignore[union-attr]
-            self._runq.append(p)  # type: ignore[arg-type]
+        if not p.scheduled:
+            p.scheduled = True
+            self._runq.append(p)
         runq = self._runq
         if not self._timers:  # fast path: no clock read while the reply comes within a few turns
             turn, popleft, n = self._turn, runq.popleft, _CHECK_EVERY
@@ -69,13 +75,19 @@ class CallsMixin:
         if not c.done and not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
             if p.mbox is None:
                 raise NoProc(p, p.exit_reason)
+            c.done = True  # withdrawn: a late reply is dropped
             raise CallTimeout(p, timeout)
         if c.error is not None:
             raise c.error
         return c.value
 
-    def acall(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> _Wait:
-        """Awaitable call from inside an ``async`` handler: ``reply = await node.acall(pid, req)``."""
+    def acall(self, dest: Pid | str, request: Any, timeout: float = _DEFAULT_TIMEOUT) -> _Wait:
+        """Awaitable call from inside an ``async`` handler: ``reply = await node.acall(pid, req)``.
+
+        Raises as :meth:`call` does (``timeout``: finite seconds >= 0, else ``BadArg`` here). On timeout the
+        call is withdrawn: marked done (a later reply is dropped) and forgotten by the node."""
+        if timeout is not _DEFAULT_TIMEOUT and (timeout.__class__ is not float or not 0.0 <= timeout < _INF):
+            check_seconds(timeout)
         me = self._current
         if me is None:
             raise NotInProcess("acall outside a process; use node.call")
@@ -126,6 +138,7 @@ class CallsMixin:
         :class:`NoProc` if the process exits first, :class:`CallTimeout` after ``timeout`` s. Called from plain
         Python only (it runs the scheduler like :meth:`call`).
         """
+        check_seconds(timeout)
         if self._current is not None:
             raise NotInProcess("run_in from inside a handler")
         p = self._resolve(dest)

@@ -6,6 +6,7 @@ names the process, name or argument at fault.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from cns.errors import CNSError
@@ -20,6 +21,7 @@ __all__ = [
     "NameTaken",
     "NoProc",
     "NotInProcess",
+    "check_seconds",
 ]
 
 
@@ -85,3 +87,20 @@ class InitFailed(ActorError):
         self.behaviour = behaviour
         self.reason = reason
         super().__init__(f"init of {behaviour!r} failed: {reason!r}")
+
+
+def check_seconds(value: Any, what: str = "timeout") -> float:
+    """Return ``value`` if it is a finite real number of seconds >= 0, else raise :class:`BadArg`.
+
+    Every runtime timeout and delay goes through this check, so none can be ``None``, NaN, infinite,
+    negative or a non-number: a wait that could never end (or that would fail later with a ``TypeError``
+    or ``OverflowError`` deep inside the scheduler) is refused where it is asked for. ``bool`` is refused
+    although it is an ``int``. Large finite values are accepted (a deadline far away is still a deadline).
+    """
+    if (value.__class__ is not float and value.__class__ is not int) and (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+    ):
+        raise BadArg(f"{what} must be a finite number of seconds >= 0, got {value!r}")
+    if not 0 <= value < math.inf:  # False for NaN too
+        raise BadArg(f"{what} must be a finite number of seconds >= 0, got {value!r}")
+    return value  # type: ignore[no-any-return, unused-ignore]

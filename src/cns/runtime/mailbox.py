@@ -24,10 +24,15 @@ class BoundedMailbox(list):  # type: ignore[type-arg]
     """A mailbox holding at most ``capacity`` user messages.
 
     Policies when full: ``raise`` -> :class:`MailboxFull`; ``drop_newest`` -> the new message is discarded and
-    ``dropped`` counts it; ``block`` -> a sender outside the scheduler runs the scheduler until there is room
-    or ``block_timeout`` seconds pass (then ``MailboxFull``); inside a handler it raises at once, because a
-    turn of a single-threaded scheduler cannot wait for another turn. System messages (EXIT, DOWN, timer
-    messages) bypass the bound.
+    counted (``dropped`` here, ``Node.info()["dropped_full"]`` node-wide, telemetry ``dropped``); ``block`` ->
+    a sender outside the scheduler runs the scheduler until there is room or ``block_timeout`` seconds pass
+    (then ``MailboxFull``); inside a handler it raises at once, because a turn of a single-threaded scheduler
+    cannot wait for another turn. System messages (EXIT, DOWN, timer messages) bypass the bound.
+
+    A blocked sender runs the scheduler exactly as ``node.call`` does (``Node._run``): the clock is read,
+    the deadline checked and due timers fired at least every ``_CHECK_EVERY`` turns, so neither a busy node
+    (other processes always runnable) nor an owner parked on a timer can make the wait outlast
+    ``block_timeout``. If the owner exits meanwhile the send fails with ``MailboxFull`` too.
     """
 
     __slots__ = ("node", "capacity", "policy", "block_timeout", "dropped", "owner")
@@ -47,6 +52,7 @@ class BoundedMailbox(list):  # type: ignore[type-arg]
             return
         if self.policy == "drop_newest":
             self.dropped += 1
+            self.node.dropped_full += 1
             if _tm.enabled:
                 _tm.emit("dropped", 1, {"pid": self.owner.id if self.owner else -1})
             return
@@ -56,22 +62,23 @@ class BoundedMailbox(list):  # type: ignore[type-arg]
         raise MailboxFull(self.owner, self.capacity)
 
     def _wait_for_room(self) -> bool:
-        node = self.node
+        owner = self.owner
+        if owner is None or owner.mbox is not self:
+            return False
         deadline = time.monotonic_ns() + int(self.block_timeout * 1e9)
-        runq = node._runq
-        while len(self) >= self.capacity:
-            if self.owner is None or self.owner.mbox is not self:
-                return False
-            if runq:
-                node._turn(runq.popleft())
-                continue
-            now = time.monotonic_ns()
-            if now >= deadline:
-                return False
-            if node._timers:
-                node._fire_timers(now)
-                if not runq:
-                    time.sleep(min(max(0, node._timers[0][0] - now), deadline - now) / 1e9 if node._timers else 0)
-            else:
-                return False
-        return True
+        return self.node._run(_RoomWait(self, owner), deadline, True) and owner.mbox is self
+
+
+class _RoomWait:
+    """What ``Node._run`` waits for while a sender blocks: room in ``mb`` (``done``), or ``target``'s exit."""
+
+    __slots__ = ("mb", "target")
+
+    def __init__(self, mb: BoundedMailbox, target: Pid) -> None:
+        self.mb = mb
+        self.target = target
+
+    @property
+    def done(self) -> bool:
+        mb = self.mb
+        return len(mb) < mb.capacity or self.target.mbox is not mb

@@ -32,7 +32,7 @@ from typing import Any
 from . import telemetry as _tm
 from .aio import AsyncMixin
 from .calls import _CHECK_EVERY, CallsMixin
-from .errors import BadArg, InvalidSpec, NameTaken, NoProc, NotInProcess
+from .errors import BadArg, InvalidSpec, NameTaken, NoProc, NotInProcess, check_seconds
 from .mailbox import POLICIES, BoundedMailbox
 from .process import KILL, Actor, From, Pid, Stop, _RunIn
 from .signals import SignalsMixin
@@ -41,6 +41,7 @@ from .timers import TimersMixin
 __all__ = ["Node", "current_node"]
 
 _node_ids = itertools.count(1)
+_MAX_SLEEP_NS = 3_600 * 1_000_000_000  # longest single sleep of an idle node (then it re-checks its timers)
 _current_node: Node | None = None
 _new = object.__new__
 
@@ -66,10 +67,11 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         self._runq: deque[Pid] = deque()
         self._timers: list[tuple[int, int, Any]] = []
         self._timer_seq = itertools.count()
+        self._timers_cancelled = 0
         self._ids = itertools.count(1)
         self._refs = itertools.count(1)
         self._current: Pid | None = None
-        self._batch: list[Any] = []  # the batch being handled by _batch_owner
+        self._batch_it: Any = iter(())  # iterator over the batch _batch_owner is handling (its unhandled rest)
         self._batch_owner: Pid | None = None
         self._pending: set[From] = set()  # calls made by parked processes
         self._monitor_refs: dict[int, tuple[Pid, Pid]] = {}  # ref -> (watcher, target)
@@ -81,6 +83,10 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         self._sleeping = False
         self._wake_fut: Any = None
         self._stop_flag = False
+        # what the node lost, counted (Erlang drops these silently): see info() and the telemetry "lost"/"dropped"
+        self.lost_on_exit = 0  # messages in a process's mailbox (or unhandled batch) when it exited
+        self.sent_to_dead = 0  # messages (sends, timer messages) addressed to a dead or unknown process
+        self.dropped_full = 0  # messages discarded by full drop_newest mailboxes
         _current_node = self
 
     # ------------------------------------------------------------------ processes
@@ -103,8 +109,10 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         ``"drop_newest"`` (discard and count in ``mailbox.dropped``) or ``"block"`` (a sender outside the
         scheduler runs it until there is room or ``block_timeout`` s pass, then ``MailboxFull``; a sender
         inside a handler cannot block a single-threaded scheduler and gets ``MailboxFull`` at once).
-        An invalid ``name`` (taken, not a str) raises before any process is created.
+        ``block_timeout`` must be a finite number of seconds >= 0 (``BadArg``).
+        An invalid ``name`` (taken, not a str) or option raises before any process is created.
         """
+        handler: Callable[[Any], Any]
         if isinstance(target, Actor):
             handler = target.receive
         elif callable(target):
@@ -118,6 +126,7 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
                 raise InvalidSpec("mailbox_policy", mailbox_policy, f"one of {sorted(POLICIES)}")
             if not isinstance(mailbox_capacity, int) or mailbox_capacity < 1:
                 raise InvalidSpec("mailbox_capacity", mailbox_capacity, "a positive int")
+            check_seconds(block_timeout, "block_timeout")
             mbox = BoundedMailbox(self, mailbox_capacity, mailbox_policy, block_timeout)
         if name is not None:
             self._check_name(name)
@@ -218,7 +227,7 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
 
     def _resolve(self, dest: Any) -> Pid:
         if dest.__class__ is Pid:
-            return dest  # type: ignore[no-any-return]
+            return dest  # type: ignore[no-any-return, unused-ignore]
         if isinstance(dest, str):
             p = self._names.get(dest)
             if p is None:
@@ -229,14 +238,15 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
     # ------------------------------------------------------------------ messages
     def send(self, dest: Pid | str, msg: Any) -> None:
         """Append ``msg`` to ``dest``'s mailbox (by reference, no copy). Never blocks unless ``dest`` has a
-        full bounded mailbox (see :meth:`spawn`). Sending to a dead pid drops the message; to an unknown
-        name raises :class:`NoProc`."""
+        full bounded mailbox (see :meth:`spawn`). Sending to a dead pid drops the message, as in Erlang, and
+        counts it (``info()["sent_to_dead"]``, telemetry ``lost``); to an unknown name raises :class:`NoProc`."""
         try:
             mb = dest.mbox  # type: ignore[union-attr]
         except AttributeError:
             dest = self._resolve(dest)
             mb = dest.mbox
         if mb is None:
+            self._lost_to_dead(dest)
             return
         mb.append(msg)
         if not dest.scheduled:  # type: ignore[union-attr]
@@ -295,10 +305,10 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         batch = mb.copy()
         mb.clear()
         self._current = p
-        self._batch = batch  # cleared by _mark_dead if p dies mid-batch, which ends the loop
+        it = iter(batch)
+        self._batch_it = it  # drained by _mark_dead if p dies mid-batch, which ends the loop
         self._batch_owner = p
         h = p.handler
-        it = iter(batch)
         try:
             for m in it:
                 r = h(m)
@@ -343,10 +353,10 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
                 _tm.emit("mailbox_depth", n, {"pid": p.id})
                 _tm.emit("messages", n, {"pid": p.id})
             self._current = p
-            self._batch = batch
+            it = iter(batch)
+            self._batch_it = it
             self._batch_owner = p
             h = p.handler
-            it = iter(batch)
             try:
                 for m in it:
                     if marked and m.__class__ is _RunIn:
@@ -371,8 +381,15 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
             if traced and self._out and _tm.enabled:
                 self._flush_out(p)
 
-    def _run(self, until: From | None, deadline: int | None, sleep: bool) -> bool:
-        """Run turns until ``until.done`` (True), or the deadline / idleness (False)."""
+    def _run(self, until: Any, deadline: int | None, sleep: bool) -> bool:
+        """Run turns until ``until.done`` (True), or the deadline / idleness (False).
+
+        ``until`` is None (run until idle, the deadline or :meth:`stop`) or a waiter with ``done`` and
+        ``target`` (a :class:`From` of a call or ``run_in``, a blocked sender's wait for room): False as
+        soon as ``target`` is dead. Only a plain run honours :meth:`stop`: a call or a blocked send waits
+        for its own outcome. The clock is read -- deadline checked, due timers fired -- at least every
+        ``_CHECK_EVERY`` turns, however busy the node is.
+        """
         runq = self._runq
         popleft = runq.popleft
         turn = self._turn
@@ -395,34 +412,45 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
                     return True
                 if until.target.mbox is None:
                     return False
-            if self._stop_flag:
+            if until is None and self._stop_flag:
                 return False
             if runq:
                 if deadline is not None and time.monotonic_ns() >= deadline:
                     return False
                 continue
             # idle
-            if not sleep or not timers:
+            if not sleep:
+                return False
+            nxt = self._next_deadline()  # cancelled timers (finished calls' timeouts) are not waited for
+            if nxt is None:
                 return False
             now = time.monotonic_ns()
             if deadline is not None and now >= deadline:
                 return False
-            wake_at = timers[0][0] if deadline is None else min(timers[0][0], deadline)
+            wake_at = nxt if deadline is None else min(nxt, deadline)
             if wake_at > now:
-                time.sleep((wake_at - now) / 1e9)
+                time.sleep(min(wake_at - now, _MAX_SLEEP_NS) / 1e9)  # far deadlines: sleep in chunks
 
     def run_until_idle(self) -> None:
-        """Run every runnable process (and due timers) until nothing is runnable; never sleeps."""
+        """Run every runnable process (and due timers) until nothing is runnable (or :meth:`stop`); never
+        sleeps. A process that keeps itself runnable (sends itself a message per message) keeps it running:
+        use :meth:`run` with a timeout for such a node."""
         if self._current is not None:
             raise NotInProcess("run_until_idle from inside a handler")
+        self._stop_flag = False  # a stop() requested while nothing ran is not for this run
         self._run(None, None, False)
 
     def run(self, timeout: float | None = None) -> None:
-        """Run until nothing is runnable and no timer is pending (sleeping for timers), or ``timeout`` s."""
+        """Run until nothing is runnable and no timer is pending (sleeping for timers), or ``timeout`` s.
+
+        ``timeout`` is None (no limit) or a finite number of seconds >= 0 (``BadArg`` otherwise); it is
+        checked at least every ``_CHECK_EVERY`` turns, so a busy node returns close to it.
+        """
         if self._current is not None:
             raise NotInProcess("run from inside a handler")
+        deadline = None if timeout is None else time.monotonic_ns() + int(check_seconds(timeout) * 1e9)
         self._stop_flag = False
-        self._run(None, None if timeout is None else time.monotonic_ns() + int(timeout * 1e9), True)
+        self._run(None, deadline, True)
 
     def stop(self) -> None:
         """Make a running :meth:`run` / :meth:`run_async` return after the current turn."""
@@ -436,9 +464,14 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
             self._signal(p, p, reason, False, external=True)
 
     def info(self) -> dict[str, Any]:
-        """Counts for diagnostics: live processes, runnable, names, timers."""
+        """Counts for diagnostics: live processes, runnable, names, active timers, and what was lost since the
+        node started (message counts): ``lost_on_exit`` (left in the mailbox or unhandled batch of a process
+        when it exited), ``sent_to_dead`` (sends and timer messages to a dead or unknown process),
+        ``dropped_full`` (discarded by full ``drop_newest`` mailboxes)."""
         return {"processes": len(self._procs), "runnable": len(self._runq), "names": len(self._names),
-                "timers": sum(1 for _, _, t in self._timers if t.active)}
+                "timers": sum(1 for _, _, t in self._timers if t.active),
+                "lost_on_exit": self.lost_on_exit, "sent_to_dead": self.sent_to_dead,
+                "dropped_full": self.dropped_full}
 
 
 def _sync_send() -> None:

@@ -59,7 +59,7 @@ class Pid:
         self.name: str | None = None
         self.coro: Any = None  # a parked handler coroutine
         self.wait: Any = None  # the token the parked coroutine waits on
-        self.resume: Any = None  # (value, exception) to resume the coroutine with
+        self.resume: Any = None  # while parked: the wait's timeout Timer (or None); once woken: (value, exc)
         self.exit_reason: Any = None
 
     @property
@@ -87,6 +87,8 @@ class Actor:
     """
 
     __slots__ = ("pid", "node", "__dict__")
+    pid: Pid  # set by spawn
+    node: Node
 
     def receive(self, msg: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.receive")
@@ -149,9 +151,14 @@ class Down:
 
 
 class Timer:
-    """Handle of a pending ``send_after``/``send_interval``; pass to ``node.cancel_timer``."""
+    """Handle of a pending ``send_after``/``send_interval``; pass to ``node.cancel_timer``.
 
-    __slots__ = ("deadline", "dest", "msg", "interval", "active", "callback")
+    ``missed`` counts the ticks of an interval timer that were skipped because the node fell more than one
+    period behind (a long handler, a stalled machine): such a timer sends one tick, not a burst of
+    catch-up ticks, and keeps its phase.
+    """
+
+    __slots__ = ("deadline", "dest", "msg", "interval", "active", "callback", "missed")
 
     def __init__(self, deadline: int, dest: Any, msg: Any, interval: int, callback: Any = None) -> None:
         self.deadline = deadline  # monotonic ns
@@ -160,6 +167,7 @@ class Timer:
         self.interval = interval  # ns; 0 = one-shot
         self.active = True
         self.callback = callback
+        self.missed = 0
 
     def __lt__(self, other: Timer) -> bool:
         return self.deadline < other.deadline

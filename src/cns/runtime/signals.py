@@ -8,6 +8,12 @@
   when the target dies. When the *watcher* dies first, its monitors are removed (as in Erlang), so a
   long-lived target does not accumulate dead watchers.
 - Deaths caused by a death are processed through a work list (``_dying``), never by recursion.
+- What a death loses is counted: the messages still in the mailbox and the unhandled rest of the batch
+  being handled (``Node.info()["lost_on_exit"]``, telemetry ``lost`` with cause ``exit``). Calls among
+  them -- in the mailbox or in that rest -- fail at once with :class:`NoProc` instead of waiting for their
+  timeout.
+- Selective receive of a ``Down`` (``wait_down``, ``demonitor(flush=True)``) looks at the unhandled rest of
+  the current batch as well as the mailbox: a ``Down`` that arrived before the turn began is found.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import telemetry as _tm
 from .errors import NoProc
-from .process import KILL, KILLED, NOPROC, NORMAL, Down, Exit, From, Pid, _RunIn
+from .process import KILL, KILLED, NOPROC, NORMAL, Down, Exit, From, Pid, Timer, _RunIn
 
 __all__ = ["SignalsMixin"]
 
@@ -40,7 +46,7 @@ class SignalsMixin:
     _names: dict[str, Pid]
     _refs: Any
     _current: Pid | None
-    _batch: list[Any]
+    _batch_it: Any
     _batch_owner: Pid | None
     _pending: set[From]
     _monitor_refs: dict[int, tuple[Pid, Pid]]
@@ -48,6 +54,7 @@ class SignalsMixin:
     _sysreq: dict[Pid, int]
     _dying: deque[tuple[Pid, Any]]
     _reaping: bool
+    lost_on_exit: int
 
     if TYPE_CHECKING:
         def self_pid(self) -> Pid: ...
@@ -55,6 +62,7 @@ class SignalsMixin:
         def _deliver(self, p: Pid, msg: Any) -> None: ...
         def _fail_call(self, from_: From, exc: BaseException) -> None: ...
         def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None: ...
+        def cancel_timer(self, timer: Timer) -> float | None: ...
 
     # ------------------------------------------------------------------ links
     def link(self, pid: Pid) -> None:
@@ -93,7 +101,7 @@ class SignalsMixin:
         arrives when it exits -- at once with ``noproc`` if it is already dead or unknown. The monitor is
         removed when either side dies (or by :meth:`demonitor`)."""
         me = self.self_pid()
-        ref = next(self._refs)
+        ref: int = next(self._refs)
         try:
             p = self._resolve(pid)
         except NoProc:
@@ -121,8 +129,29 @@ class SignalsMixin:
                 pair[1].monitors.pop(ref, None)
             self._forget_ref(pair[0], ref)
         me = self._current
-        if flush and me is not None and me.mbox:
-            me.mbox[:] = [m for m in me.mbox if not (m.__class__ is Down and m.ref == ref)]
+        if flush and me is not None and me.mbox is not None:
+            while self._take_down(me, ref) is not None:
+                pass
+
+    def _take_down(self, p: Pid, ref: int) -> Down | None:
+        """Remove and return the first ``Down`` for ``ref`` waiting for ``p``: in the unhandled rest of the
+        batch ``p`` is handling, else in its mailbox; None if there is none (selective receive)."""
+        if p is self._batch_owner:
+            r = self._batch_it.__reduce__()  # (iter, (batch,), next index) while not exhausted
+            if len(r) == 3:
+                batch, i = r[1][0], r[2]
+                for j in range(i, len(batch)):
+                    m = batch[j]
+                    if m.__class__ is Down and m.ref == ref:
+                        del batch[j]  # at or after the iterator's index: the running loop just skips it
+                        return m
+        mb = p.mbox
+        if mb:
+            for j, m in enumerate(mb):
+                if m.__class__ is Down and m.ref == ref:
+                    del mb[j]
+                    return m
+        return None
 
     def _forget_ref(self, watcher: Pid, ref: int) -> None:
         refs = self._watching.get(watcher)
@@ -176,16 +205,25 @@ class SignalsMixin:
         mb = p.mbox
         p.mbox = None
         p.exit_reason = reason
-        if p is self._batch_owner:
-            self._batch.clear()
         p.scheduled = True  # never queued again
         del self._procs[p.id]
         if p.name is not None:
             self._names.pop(p.name, None)
+        lost = len(mb)  # type: ignore[arg-type]
         for m in mb:  # type: ignore[union-attr]
             c = m.__class__
             if c is From or c is _RunIn:
                 self._fail_call(m, NoProc(p, reason))
+        if p is self._batch_owner:  # died mid-batch: drain the rest (which ends the turn's loop)
+            for m in self._batch_it:
+                lost += 1
+                c = m.__class__
+                if c is From or c is _RunIn:
+                    self._fail_call(m, NoProc(p, reason))
+        if lost:
+            self.lost_on_exit += lost
+            if _tm.enabled:
+                _tm.emit("lost", lost, {"pid": p.id, "cause": "exit"})
         if self._sysreq:
             self._sysreq.pop(p, None)
         if self._watching:  # monitors held by p die with it
@@ -197,6 +235,9 @@ class SignalsMixin:
                         pair[1].monitors.pop(ref, None)
         if p.coro is not None:
             coro, p.coro, p.wait = p.coro, None, None
+            t, p.resume = p.resume, None
+            if t.__class__ is Timer:  # the parked wait's timeout
+                self.cancel_timer(t)
             if coro.cr_frame is not None:
                 try:
                     coro.close()

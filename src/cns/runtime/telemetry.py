@@ -14,6 +14,9 @@ Events emitted by the runtime (value; tags):
   counting ``send`` (so a ``node.send`` bound *before* ``attach`` is not counted).
 - ``"mailbox_depth"`` (mailbox depth when a batch is taken; ``{"pid": int}``) -- aggregate as a high-water mark
 - ``"dropped"`` (1; ``{"pid": int}``) -- a bounded ``drop_newest`` mailbox discarded a message
+- ``"lost"`` (messages; ``{"pid": int, "cause": str}``) -- messages the node lost: cause ``"exit"`` = left in
+  the mailbox or unhandled batch of process ``pid`` when it exited (one emission per exit); ``"dead"`` = a
+  send or timer message to the dead process ``pid`` (``-1`` for an unknown name). Totals in ``Node.info()``.
 - ``"restart"`` (1; ``{"supervisor": int, "child": str}``) -- emitted by :class:`cns.otp.Supervisor`
 """
 

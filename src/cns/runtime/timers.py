@@ -3,6 +3,12 @@
 A binary heap of ``(deadline_ns, seq, Timer)``; the scheduler fires due timers between bursts of turns (see
 ``Node._run``), so a timer message is delivered like any system message (it bypasses mailbox bounds).
 Cancelling only flags the timer; the heap entry is skipped when it comes due.
+
+Failure rules: delays and periods must be finite numbers of seconds (``BadArg`` otherwise; a period > 0,
+at least 1 ns once converted). An interval timer that falls more than one period behind sends one tick and
+skips the missed ones, counting them in ``Timer.missed`` -- never a burst of catch-up ticks, which with a
+short period and a slow node would grow without end. A timer message for a dead or unknown destination is
+dropped and counted in ``Node.info()["sent_to_dead"]`` (telemetry ``lost``, cause ``dead``).
 """
 
 from __future__ import annotations
@@ -12,11 +18,9 @@ import itertools
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadArg, NoProc
-from .process import Timer
-
-if TYPE_CHECKING:
-    from .process import Pid
+from . import telemetry as _tm
+from .errors import BadArg, NoProc, check_seconds
+from .process import Pid, Timer
 
 __all__ = ["TimersMixin"]
 
@@ -26,7 +30,9 @@ class TimersMixin:
 
     _timers: list[tuple[int, int, Timer]]
     _timer_seq: itertools.count[int]
+    _timers_cancelled: int  # cancelled entries still in the heap (compacted when they are the majority)
     _sleeping: bool
+    sent_to_dead: int
 
     if TYPE_CHECKING:
         def _wakeup(self) -> None: ...
@@ -34,8 +40,7 @@ class TimersMixin:
         def _deliver(self, p: Pid, msg: Any) -> None: ...
 
     def _add_timer(self, delay: float, dest: Any, msg: Any, interval: int, cb: Any = None) -> Timer:
-        if delay < 0:
-            raise BadArg(f"timer delay must be >= 0 s, got {delay}")
+        check_seconds(delay, "timer delay")
         t = Timer(time.monotonic_ns() + int(delay * 1e9), dest, msg, interval, cb)
         heapq.heappush(self._timers, (t.deadline, next(self._timer_seq), t))
         if self._sleeping:
@@ -47,23 +52,48 @@ class TimersMixin:
         return self._add_timer(delay, dest, msg, 0)
 
     def send_interval(self, period: float, dest: Pid | str, msg: Any) -> Timer:
-        """Send ``msg`` to ``dest`` every ``period`` seconds until cancelled or ``dest`` exits."""
-        if period <= 0:
+        """Send ``msg`` to ``dest`` every ``period`` seconds until cancelled or ``dest`` exits.
+
+        The schedule is fixed-rate (tick *k* is due at start + k * period); ticks the node could not send
+        in time are skipped and counted in ``timer.missed`` (see the module doc). ``period`` must be a
+        finite number > 0 (``BadArg``); below 1 ns it counts as 1 ns.
+        """
+        check_seconds(period, "send_interval period")
+        if not period > 0:
             raise BadArg(f"send_interval period must be > 0 s, got {period}")
-        return self._add_timer(period, dest, msg, int(period * 1e9))
+        return self._add_timer(period, dest, msg, max(1, int(period * 1e9)))
 
     def cancel_timer(self, timer: Timer) -> float | None:
-        """Cancel ``timer``; returns the seconds it had left, or None if it already fired or was cancelled."""
+        """Cancel ``timer``; returns the seconds it had left, or None if it already fired or was cancelled.
+
+        A cancelled timer no longer counts as pending: :meth:`run` does not sleep for it."""
         if not timer.active:
             return None
         timer.active = False
+        self._timers_cancelled += 1
+        n = self._timers_cancelled
+        if n > 256 and 2 * n > len(self._timers):  # mostly dead entries: rebuild the heap in place
+            timers = self._timers
+            timers[:] = [e for e in timers if e[2].active]
+            heapq.heapify(timers)
+            self._timers_cancelled = 0
         return max(0.0, (timer.deadline - time.monotonic_ns()) / 1e9)
+
+    def _next_deadline(self) -> int | None:
+        """Deadline (monotonic ns) of the next active timer, dropping cancelled ones off the top; None if
+        no timer is pending."""
+        timers = self._timers
+        while timers and not timers[0][2].active:
+            heapq.heappop(timers)
+            self._timers_cancelled -= 1
+        return timers[0][0] if timers else None
 
     def _fire_timers(self, now: int) -> None:
         timers = self._timers
         while timers and timers[0][0] <= now:
             t = heapq.heappop(timers)[2]
             if not t.active:
+                self._timers_cancelled -= 1
                 continue
             if t.callback is not None:
                 t.active = False
@@ -72,14 +102,25 @@ class TimersMixin:
             try:
                 dest = self._resolve(t.dest)
             except NoProc:
+                dest = None
+            if dest is None or dest.mbox is None:
                 t.active = False
-                continue
-            if dest.mbox is None:
-                t.active = False
+                self._lost_to_dead(dest if dest is not None else t.dest)
                 continue
             if t.interval:
-                t.deadline += t.interval
-                heapq.heappush(timers, (t.deadline, next(self._timer_seq), t))
+                nxt = t.deadline + t.interval
+                if nxt <= now:  # more than one period behind: skip (and count) the missed ticks
+                    k = (now - nxt) // t.interval + 1
+                    t.missed += k
+                    nxt += k * t.interval
+                t.deadline = nxt
+                heapq.heappush(timers, (nxt, next(self._timer_seq), t))
             else:
                 t.active = False
             self._deliver(dest, t.msg)
+
+    def _lost_to_dead(self, dest: Any) -> None:
+        """Count one message dropped because its destination is dead or unknown (Erlang drops it too)."""
+        self.sent_to_dead += 1
+        if _tm.enabled:
+            _tm.emit("lost", 1, {"pid": dest.id if isinstance(dest, Pid) else -1, "cause": "dead"})
