@@ -1,4 +1,5 @@
-"""OTP behaviours on top of :mod:`cns.runtime`: :class:`GenServer` and :class:`Supervisor`.
+"""OTP behaviours on top of :mod:`cns.runtime`: :class:`GenServer`, :class:`GenStatem`, :class:`Supervisor`,
+:class:`Application`, ``sysapi`` (sys-style introspection) and ``logger`` (structured reports).
 
 Example::
 
@@ -24,8 +25,42 @@ behaviour's version is its ``vsn`` class attribute and ``code_change(old_vsn, st
 the new state dict.
 """
 
+from . import gen_statem, logger, sysapi
+from .application import (
+    Application,
+    ApplicationError,
+    get_application,
+    get_env,
+    node_stopped,
+    on_node_stop,
+    which_applications,
+)
 from .gen_server import IGNORE, NOREPLY, Cast, GenServer, call, cast, stop
+from .gen_statem import (
+    BadAction,
+    BadCallbackMode,
+    BadReturn,
+    Call,
+    CancelTimeout,
+    EventTimeout,
+    GenericTimeout,
+    GenStatem,
+    GenStatemError,
+    Hibernate,
+    KeepState,
+    NextEvent,
+    NextState,
+    Postpone,
+    RepeatState,
+    Reply,
+    StateTimeout,
+    StopMachine,
+    UndefStateFunction,
+    UpdateTimeout,
+    reply,
+)
 from .supervisor import (
+    RESTARTING,
     ChildInfo,
     ChildSpec,
     InvalidChildSpec,
@@ -34,13 +69,52 @@ from .supervisor import (
     SupFlags,
     count_children,
     delete_child,
+    get_childspec,
     restart_child,
     start_child,
     terminate_child,
+    wait_exit,
     which_children,
 )
+from .sysapi import SysError, SysRequest
 
 __all__ = [
+    "Application",
+    "ApplicationError",
+    "BadAction",
+    "BadCallbackMode",
+    "BadReturn",
+    "Call",
+    "CancelTimeout",
+    "EventTimeout",
+    "GenStatem",
+    "GenStatemError",
+    "GenericTimeout",
+    "Hibernate",
+    "KeepState",
+    "NextEvent",
+    "NextState",
+    "Postpone",
+    "RESTARTING",
+    "RepeatState",
+    "Reply",
+    "StateTimeout",
+    "StopMachine",
+    "SysError",
+    "SysRequest",
+    "UndefStateFunction",
+    "UpdateTimeout",
+    "gen_statem",
+    "get_application",
+    "get_childspec",
+    "get_env",
+    "logger",
+    "node_stopped",
+    "on_node_stop",
+    "reply",
+    "sysapi",
+    "wait_exit",
+    "which_applications",
     "IGNORE",
     "NOREPLY",
     "Cast",

@@ -107,6 +107,7 @@ from .gen_statem_actions import (
     _Armed,
     _Tick,
 )
+from .sysapi import SysError, SysRequest
 
 __all__ = [
     "Action",
@@ -170,16 +171,6 @@ class _Trans:
         self.postpone = False
         self.events: list[tuple[Any, Any]] | None = None
         self.timeouts: list[Any] | None = None
-
-
-class _Sys:
-    """A system request (``stop``, ``get_state``) sent as a call; never seen by the callbacks."""
-
-    __slots__ = ("op", "arg")
-
-    def __init__(self, op: str, arg: Any) -> None:
-        self.op = op
-        self.arg = arg
 
 
 def _listify(actions: Any) -> Any:
@@ -334,7 +325,7 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
         cls = msg.__class__
         if cls is From:
             req = msg.request
-            if req.__class__ is _Sys:
+            if req.__class__ is SysRequest:
                 return self._system(msg, req)
             ev: tuple[Any, Any] = (Call(msg), req)
         elif cls is Cast:
@@ -584,11 +575,32 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
             self.node.reply(from_, "ok")
         raise Stop(reason)
 
-    def _system(self, from_: From, req: _Sys) -> Any:
-        if req.op == "get_state":
-            self.node.reply(from_, (self._state, self._data))
-            return None
-        return self._shutdown(req.arg, from_)
+    def _system(self, from_: From, req: SysRequest) -> Any:
+        """The system messages of :mod:`cns.otp.sysapi` for a state machine: ``stop``, ``get_state`` (the
+        ``(state, data)`` pair, as OTP's ``sys:get_state``), ``replace_state`` (``fn((state, data))`` returns
+        the new pair) and ``get_status``; any other request is answered with a :class:`SysError`."""
+        op = req.op
+        if op == "stop":
+            return self._shutdown(req.arg, from_)
+        r: Any
+        if op == "get_state":
+            r = (self._state, self._data)
+        elif op == "replace_state":
+            try:
+                new = req.arg((self._state, self._data))
+                state, data = new
+            except Exception as e:  # noqa: BLE001 - a bad system request never kills the machine
+                r = SysError(f"replace_state on {self.pid!r} failed: {e!r}")
+            else:
+                self._state, self._data = state, data
+                r = new
+        elif op == "get_status":
+            r = {"pid": self.pid, "module": type(self).__qualname__, "status": "running",
+                 "state": self._state, "data": self._data}
+        else:
+            r = SysError(f"system request {op!r} is not supported by a GenStatem ({self.pid!r})")
+        self.node.reply(from_, r)
+        return None
 
 
 _RESERVED = frozenset(dir(GenStatem))
@@ -605,10 +617,10 @@ def stop(node: Node, dest: Pid | str, reason: Any = NORMAL, timeout: float = 5.0
     """Stop the machine synchronously with ``reason`` (``terminate`` runs first); from plain Python only."""
     if node.current is not None:
         raise NotInProcess("gen_statem.stop from inside a handler; use node.exit")
-    node.call(dest, _Sys("stop", reason), timeout)
+    node.call(dest, SysRequest("stop", reason), timeout)
 
 
 def get_state(node: Node, dest: Pid | str, timeout: float = 5.0) -> tuple[Any, Any]:
     """``(state, data)`` of a running machine, between two events (OTP's ``sys:get_state``); plain Python."""
-    return node.call(dest, _Sys("get_state", None), timeout)  # type: ignore[no-any-return]
+    return node.call(dest, SysRequest("get_state", None), timeout)  # type: ignore[no-any-return]
 
