@@ -52,3 +52,12 @@ def test_the_generic_stop_stops_a_gen_statem() -> None:
     gen_server_stop(node, pid)
     node.run_until_idle()
     assert not pid.is_alive
+
+
+def test_a_gen_statem_class_tuple_is_a_child_spec() -> None:
+    from cns.otp import ChildSpec, Supervisor, SupFlags, which_children
+
+    node = Node()
+    sup = Supervisor.start_link(node, SupFlags("one_for_one", 3, 5.0), [ChildSpec("meter", (Meter, ()))])
+    (child,) = which_children(node, sup)
+    assert node.call(child.pid, "get") == 0

@@ -100,7 +100,8 @@ class ChildSpec:
     """How to start and treat one child.
 
     ``start(node, *extra)`` runs inside the supervisor and returns the child's pid (or None to ignore), e.g.
-    ``lambda node: Worker.start_link(node, 1)``; a ``(GenServerClass, args_tuple)`` pair is accepted too. It
+    ``lambda node: Worker.start_link(node, 1)``; a ``(BehaviourClass, args_tuple)`` pair is accepted too (any
+class with a ``start_link(node, *args)`` classmethod: GenServer, GenStatem, Supervisor). It
     must link the child to the caller (every ``start_link`` does).
     ``shutdown``: seconds (>= 0), ``"brutal_kill"`` or ``"infinity"``; None (default) means 5 s for a worker
     and ``"infinity"`` for a supervisor, as OTP. ``significant`` (auto shutdown) needs a transient or
@@ -117,10 +118,11 @@ class ChildSpec:
     def __post_init__(self) -> None:
         s = self.start
         if isinstance(s, tuple):
-            if len(s) != 2 or not (isinstance(s[0], type) and issubclass(s[0], GenServer)) or not isinstance(s[1], tuple):
-                raise InvalidChildSpec("start", s, "a callable or (GenServerClass, args_tuple)")
+            if (len(s) != 2 or not isinstance(s[0], type) or not callable(getattr(s[0], "start_link", None))
+                    or not isinstance(s[1], tuple)):
+                raise InvalidChildSpec("start", s, "a callable or (BehaviourClass, args_tuple)")
         elif not callable(s):
-            raise InvalidChildSpec("start", s, "a callable or (GenServerClass, args_tuple)")
+            raise InvalidChildSpec("start", s, "a callable or (BehaviourClass, args_tuple)")
         if self.restart not in RESTARTS:
             raise InvalidChildSpec("restart", self.restart, f"one of {RESTARTS}")
         if self.type not in CHILD_TYPES:
