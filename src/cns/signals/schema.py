@@ -187,7 +187,7 @@ KIND_CLASS_NAMES: tuple[str, ...] = (
 
 
 def news_schema() -> RecordSchema:
-    """The RDF view of :data:`~cns.signals.dtypes.NEWS_DTYPE` (see ``rules/news.ttl`` for the vocabulary)."""
+    """The RDF view of :data:`~cns.signals.dtypes.NEWS_DTYPE` (see ``cns/shipped/rules/news.ttl`` for the vocabulary)."""
     x = str(XSD)
     props = [
         FieldBinding(str(CNS.publishedAt), "publish_ns", "number", absent="zero", datatype=x + "integer"),
