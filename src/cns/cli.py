@@ -23,6 +23,8 @@ _HANDLERS: dict[str, str] = {
     "compile": "cns.rules.cli:compile_main",
     "news convert": "cns.news.cli:convert_main",
     "demo": "cns.otp.demo:main",
+    "report readme": "cns.bench.readme:main",
+    "feed serve": "cns.feeds.cli:serve_main",
 }
 
 
@@ -79,6 +81,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a short demo of a supervised actor tree surviving crashes")
     demo.set_defaults(key="demo")
+
+    rep = sub.add_parser("report", help="documents rendered from measured JSON")
+    rsub = rep.add_subparsers(dest="what", metavar="WHAT", required=True)
+    rr = rsub.add_parser("readme", help="render README's headline table from out/*.json")
+    rr.add_argument("--out", default="out", metavar="DIR", help="where the JSON documents are (default: %(default)s)")
+    rr.add_argument("--readme", default="README.md", metavar="PATH", help="README to update (default: %(default)s)")
+    rr.add_argument("--check", action="store_true", help="exit 1 if README differs from the JSON, write nothing")
+    rr.set_defaults(key="report readme")
+
+    feed = sub.add_parser("feed", help="live news feeds (docs/feeds.md)")
+    fsub = feed.add_subparsers(dest="what", metavar="WHAT", required=True)
+    fs = fsub.add_parser("serve", help="replay a news file as a live feed over binary TCP and JSON WebSocket")
+    fs.add_argument("--news", required=True, metavar="FILE", help="news to replay: JSON Lines or CNS binary")
+    fs.add_argument("--speed", default="1", help="1 = real time by the records' receive_ns, 10 = 10x, max = as fast "
+                    "as clients read (default: %(default)s)")
+    fs.add_argument("--port", type=int, default=7400, help="binary TCP port, 0 = any free (default: %(default)s)")
+    fs.add_argument("--ws-port", type=int, default=None, help="JSON WebSocket port, 0 = any free (default: off)")
+    fs.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    fs.add_argument("--feed-id", type=int, default=1, help="feed id in every frame (default: %(default)s)")
+    fs.add_argument("--heartbeat", type=float, default=1.0, metavar="S", help="heartbeat period, s (default: %(default)s)")
+    fs.add_argument("--frame-records", type=int, default=256, help="max records per DATA frame (default: %(default)s)")
+    fs.add_argument("--replay-capacity", type=int, default=1 << 20, help="records kept for replay (default: %(default)s)")
+    fs.add_argument("--wait-clients", type=int, default=0, help="start the playback once this many clients said "
+                    "hello (default: %(default)s = at once)")
+    fs.add_argument("--exit-at-end", action="store_true", help="stop once every record is published")
+    fs.set_defaults(key="feed serve")
     return p
 
 
