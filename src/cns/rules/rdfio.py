@@ -41,7 +41,7 @@ from rdflib import Graph
 
 from cns.rules.errors import DataError, UnsafeInput
 
-__all__ = ["read_rdf", "rdf_format", "FORMATS"]
+__all__ = ["read_rdf", "read_bytes", "parse_rdf", "rdf_format", "FORMATS"]
 
 FORMATS = {".nt": "nt", ".n3": "n3", ".rdf": "xml", ".xml": "xml", ".jsonld": "json-ld", ".trig": "trig"}
 """File extension -> rdflib format; anything else is read as Turtle."""
@@ -60,15 +60,26 @@ def read_rdf(path: str | os.PathLike[str]) -> Graph:
     Lexical forms are kept as written (``rdflib.NORMALIZE_LITERALS`` is off while parsing), so an ill-formed
     literal stays ill-formed for ``sh:datatype``. Raises :class:`DataError` / :class:`UnsafeInput`.
     """
+    return parse_rdf(read_bytes(path), path)
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the local file ``path``: UnsafeInput for a URL, DataError if it cannot be read."""
     where = str(path)
     if _URL.match(where):
         raise UnsafeInput(f"{where}: a URL, not a file; CNS reads local files only and never fetches")
-    p = Path(path)
-    fmt = rdf_format(p)
     try:
-        raw = p.read_bytes()
+        return Path(path).read_bytes()
     except OSError as e:
         raise DataError(f"{where}: cannot read: {e.strerror or e}") from e
+
+
+def parse_rdf(raw: bytes, path: str | os.PathLike[str]) -> Graph:
+    """Parse ``raw``, the contents of the file ``path`` (which names the format and the base IRI and is not
+    read again), under the rules of :func:`read_rdf`."""
+    where = str(path)
+    p = Path(path)
+    fmt = rdf_format(p)
     data: Any = raw
     if fmt == "xml":
         _refuse_doctype(raw, where)

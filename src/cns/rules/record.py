@@ -20,6 +20,7 @@ semantics: their violations are about the source, not the article).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,10 +111,42 @@ def _path_iri(shape: ir.Shape) -> str:
 
 
 def _lit_py(v: ir.Term) -> Any:
+    """The Python value of a constant: int/float/bool/str; a Decimal becomes a float; anything that is no
+    number (a date, an ill-typed or unknown-datatype literal, an IRI) its string, which compares with no number."""
     if isinstance(v, Literal):
         p = v.toPython()
-        return float(p) if not isinstance(p, (int, float, str, bool)) else p
+        if isinstance(p, (int, float, str, bool)):
+            return p
+        try:
+            return float(p)
+        except (TypeError, ValueError, OverflowError):
+            return str(v)
     return str(v)
+
+
+_BIG = 2**62  # beyond any entry count; keeps generated integer constants in Numba's int64
+
+
+def number_source(v: int | float) -> str:
+    """Source text of a numeric bound in generated (Numba) code; never a bare ``nan``/``inf`` (not names).
+
+    Non-finite floats become ``np.nan`` / ``np.inf`` / ``-np.inf`` (the generated module imports numpy as
+    ``np``); an int beyond int64 becomes the nearest double (XPath compares it with a double field as doubles;
+    with an integer field only values within 2**10 of 2**63 could compare differently), or +-``np.inf`` when it
+    exceeds the double range.
+    """
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "np.nan"
+        if math.isinf(v):
+            return "np.inf" if v > 0 else "-np.inf"
+        return repr(v)
+    if -(2**63) <= v < 2**63:
+        return repr(int(v))
+    try:
+        return number_source(float(v))
+    except OverflowError:
+        return "np.inf" if v > 0 else "-np.inf"
 
 
 def _is_string_lit(v: ir.Term) -> bool:
@@ -235,14 +268,14 @@ class _Binder:
                 if c.count == 0:
                     continue
                 if b.kind == "codes":
-                    stmt = f"{f_count(b)} < {c.count}"
+                    stmt = f"{f_count(b)} < {min(c.count, _BIG)}"
                 elif c.count == 1:
                     stmt = f"not ({present})" if present != "True" else None
                 else:
                     stmt = "True"
             elif isinstance(c, ir.MaxCountConstraint):
                 if b.kind == "codes":
-                    stmt = f"{f_count(b)} > {c.count}"
+                    stmt = f"{f_count(b)} > {min(c.count, _BIG)}"
                 elif c.count >= 1:
                     self.notes.append(f"{shape.where}: sh:maxCount {c.count} on scalar {b.field} folded")
                     continue
@@ -257,7 +290,7 @@ class _Binder:
                 op = _RANGE_OPS[type(c)]
                 lit = _lit_py(c.value)
                 if isinstance(lit, (int, float)) and not isinstance(lit, bool):
-                    stmt = f"({present}) and not ({f} {op} {lit!r})"
+                    stmt = f"({present}) and not ({f} {op} {number_source(lit)})"
                 else:
                     stmt = present
             elif isinstance(c, (ir.LessThanConstraint, ir.LessThanOrEqualsConstraint)) and b.kind == "number":
