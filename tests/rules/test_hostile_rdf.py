@@ -351,3 +351,31 @@ def test_unexpected_errors_exit_2_not_1(tmp_path: Path, monkeypatch: pytest.Monk
 def test_conforms_and_not_conforms_codes(tmp_path: Path) -> None:
     assert run(tmp_path, SHAPES, DATA)[0] == 0
     assert run(tmp_path, SHAPES, DATA + "ex:z a ex:C .\n")[0] == 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", ["inverse-cycle", "zero-or-more-self", "deep-not", "laughs"])
+def test_subprocess_exit_2_with_one_line(tmp_path: Path, case: str) -> None:
+    """The reported cases end to end: a real process, its exit status and its stderr (no traceback)."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data.ttl"
+    data.write_text(DATA)
+    shapes = tmp_path / "shapes.ttl"
+    if case == "inverse-cycle":
+        shapes.write_text(_path_shapes("_:x sh:inversePath _:x ."))
+    elif case == "zero-or-more-self":
+        shapes.write_text(_path_shapes("_:x sh:zeroOrMorePath _:x ."))
+    elif case == "deep-not":
+        shapes.write_text(_not_chain(1500))
+    else:
+        shapes.write_text(SHAPES)
+        data = tmp_path / "lol.rdf"
+        data.write_text(f'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol0 "lol">\n{LAUGHS}]>\n'
+                        f'<rdf:RDF {RDFXML_NS}><rdf:Description rdf:about="http://ex.org/a"><ex:p>&lol9;'
+                        '</ex:p></rdf:Description></rdf:RDF>\n')
+    proc = subprocess.run([sys.executable, "-m", "cns", "validate", "--shapes", str(shapes), "--data", str(data)],
+                          capture_output=True, text=True, timeout=100)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr

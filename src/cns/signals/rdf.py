@@ -7,6 +7,7 @@ one linked node per distinct link code with its dictionary string and table prop
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -36,10 +37,19 @@ def _link_dictionary(schema: RecordSchema) -> str | None:
     return None
 
 
+_XSD_NON_FINITE = {math.inf: "INF", -math.inf: "-INF"}
+
+
 def _lit(value: object, datatype: str | None) -> Literal:
+    """The literal of a record value. Non-finite floats get XSD's lexical forms (``INF``, ``-INF``, ``NaN``;
+    rdflib's normalisation would write Python's ``inf``, which XSD and other RDF tools reject once
+    serialised), typed xsd:double unless the binding names xsd:float."""
     dt = URIRef(datatype) if datatype else None
     if dt == XSD.string:
         return Literal(str(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        lexical = "NaN" if math.isnan(value) else _XSD_NON_FINITE[value]
+        return Literal(lexical, datatype=dt if dt in (XSD.double, XSD.float) else XSD.double, normalize=False)
     return Literal(value, datatype=dt)
 
 
