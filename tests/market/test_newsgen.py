@@ -5,8 +5,8 @@ import pytest
 
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.newsgen import EPOCH_NS, NewsGenConfig, generate_news, load_or_generate
-from cns.signals.universe import DEFAULT_SOURCES
 from cns.signals.dtypes import FLAG_HAS_EVIDENCE, FLAG_TEST, KIND_HEARTBEAT, KIND_RUMOR
+from cns.signals.universe import DEFAULT_SOURCES
 
 N, SECONDS = 60_000, 20.0
 
@@ -88,14 +88,14 @@ def test_headline_sentiment_follows_the_true_direction(world):
 
 def test_cache_hit_returns_the_same_world(tmp_path):
     a = load_or_generate(5_000, 5.0, 9, cache_dir=tmp_path)
-    assert not a.from_cache and len(list(tmp_path.iterdir())) == 3
+    assert not a.from_cache and len(list(tmp_path.iterdir())) == 4  # news, stories, story_of, manifest
     b = load_or_generate(5_000, 5.0, 9, cache_dir=tmp_path)
     assert b.from_cache
     assert a.stories.tobytes() == b.stories.tobytes() and np.array_equal(a.story_of, b.story_of)
     for f in a.batch.records.dtype.names:
         assert np.array_equal(a.batch.records[f], b.batch.records[f], equal_nan=True), f
     c = load_or_generate(5_000, 5.0, 10, cache_dir=tmp_path)
-    assert not c.from_cache and len(list(tmp_path.iterdir())) == 6
+    assert not c.from_cache and len(list(tmp_path.iterdir())) == 8
 
 
 def test_bad_parameters_raise():

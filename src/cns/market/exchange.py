@@ -8,7 +8,10 @@ Usage (the replay drives it)::
     mid, ts = sim.reference_prices(t_ns)   # quotes as seen at t_ns, i.e. as they were md_latency_ns earlier
     marks = sim.mark_prices()          # live mid (else last trade, else opening price) for mark-to-market
 
-Times are absolute ns since the epoch. Index ``k`` of per-instrument arrays is ticker code ``k``
+Times are absolute ns since the epoch. The venue clock runs from ``start_ns`` to at most ``start_ns +
+max_span_ns`` (default 8 h): ``advance_to`` past that, or outside int64, raises :class:`SimClockError` rather
+than simulating (and allocating for) an absurd span; the mid/fundamental snapshots are thinned to at most
+``max_snapshots`` whatever the span. Index ``k`` of per-instrument arrays is ticker code ``k``
 (``instruments[k - 1]``); index 0 is unused (NaN / 0). Owners 1..2+len(competitors) belong to the simulator
 (market maker, background takers, competitors); any other owner may submit orders; positions and cash are
 kept for owner 0 and the simulator's owners.
@@ -34,6 +37,7 @@ from cns.market.sim import (
     competitor_plan,
     impact_schedule,
 )
+from cns.market.timebounds import NEVER_NS, check_duration, sat_add
 from cns.signals.universe import InstrumentInfo
 from cns.venue import book_kernels as K
 from cns.venue.book import TRADE_DTYPE, allocate_book, check_orders
@@ -54,14 +58,26 @@ class SimConfig:
     quote_history: int = 64  # remembered quote changes per instrument (md latency lookback)
     snapshot_ns: int = 100_000_000  # interval of the mid/fundamental snapshots kept for plots
     market: MarketConfig = field(default_factory=MarketConfig)
+    # the clock never runs past start_ns + max_span_ns (memory: ~100 MB of trade tape per simulated hour with
+    # 500 instruments at the default flow); 8 h holds a trading session
+    max_span_ns: int = 8 * 3600 * 1_000_000_000
+    max_snapshots: int = 8192  # snapshots kept; past that every other one is dropped and the interval doubles
 
     def __post_init__(self) -> None:
         for name in ("entry_latency_ns", "md_latency_ns"):
-            if getattr(self, name) < 0:
-                raise VenueConfigError(f"SimConfig.{name} must be >= 0 ns, got {getattr(self, name)}")
-        for name in ("quote_history", "snapshot_ns", "order_capacity"):
+            check_duration("SimConfig", name, getattr(self, name))
+        check_duration("SimConfig", "snapshot_ns", self.snapshot_ns, positive=True)
+        check_duration("SimConfig", "max_span_ns", self.max_span_ns, positive=True)
+        for name in ("quote_history", "order_capacity"):
             if getattr(self, name) < 1:
                 raise VenueConfigError(f"SimConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if isinstance(self.max_snapshots, bool) or not isinstance(self.max_snapshots, int) or self.max_snapshots < 2:
+            raise VenueConfigError(f"SimConfig.max_snapshots must be an int >= 2, got {self.max_snapshots!r}")
+        st = self.start_ns
+        is_int = isinstance(st, (int, np.integer)) and not isinstance(st, bool)
+        if not is_int or not 0 <= int(st) < NEVER_NS - self.max_span_ns:
+            raise VenueConfigError(f"SimConfig.start_ns must be an int with 0 <= start_ns and start_ns + max_span_ns "
+                                   f"< 2**63-1 ns, got {st!r}")
 
 
 def _compiled(dispatcher: Any, *args: Any) -> Any:
@@ -133,7 +149,8 @@ class ExchangeSimulator:
             req=np.zeros(4 * d + 2, ORDER_DTYPE), req_mm=np.full(4 * d + 2, -1, np.int64),
             req_slot=np.full(4 * d + 2, -1, np.int64), cur=cur, par=par)
         self._stream = BackgroundStream(n, mk.flow, self._rng, cfg.start_ns)
-        n_snap = 1024
+        self.end_limit_ns = int(cfg.start_ns) + int(cfg.max_span_ns)  # the clock never passes this
+        n_snap = min(1024, cfg.max_snapshots)
         # pending external orders: ``_ext_buf[C_EXT_POS:_ext_n]``, sorted by arrival; io.ext/ext_at view [:_ext_n]
         self._ext_buf = np.zeros(256, ORDER_DTYPE)
         self._at_buf = np.zeros(256, np.int64)
@@ -182,7 +199,7 @@ class ExchangeSimulator:
                                      f"(owners {OWNER_MARKET_MAKER}..{self.n_owners - 1}: "
                                      f"{', '.join(self.owner_names[1:])})")
         now = self.now_ns
-        arrival = orders["ts_ns"] + self.config.entry_latency_ns
+        arrival = sat_add(orders["ts_ns"], self.config.entry_latency_ns)  # int64 max = never arrives
         late = arrival < now
         n_late = int(np.count_nonzero(late))
         if n_late:
@@ -227,11 +244,26 @@ class ExchangeSimulator:
         self.state.cur[S.C_EXT_POS] = 0
         self._ext_n = pend
 
+    def _time(self, what: str, t_ns: int) -> int:
+        is_int = isinstance(t_ns, (int, np.integer)) and not isinstance(t_ns, bool)
+        if not is_int or not -NEVER_NS <= t_ns <= NEVER_NS:
+            raise SimClockError(f"{what}({t_ns!r}): a time must be an int64 number of ns since the epoch")
+        return int(t_ns)
+
     def advance_to(self, t_ns: int) -> np.ndarray:
-        """Run the venue and the market to ``t_ns``; return external owners' reports produced meanwhile."""
+        """Run the venue and the market to ``t_ns``; return external owners' reports produced meanwhile.
+
+        Raises :class:`SimClockError` for a time before the clock, outside int64, or past ``start_ns +
+        max_span_ns`` (:attr:`end_limit_ns`: the simulator refuses to run an absurd span)."""
         cur = self.state.cur
+        t_ns = self._time("advance_to", t_ns)
         if t_ns < cur[S.C_NOW]:
             raise SimClockError(f"advance_to({t_ns}) is before the venue clock {self.now_ns}")
+        if t_ns > self.end_limit_ns:
+            raise SimClockError(
+                f"advance_to({t_ns}) is {(t_ns - self.config.start_ns) / 1e9:,.0f} s after the opening; the "
+                f"simulator runs at most SimConfig.max_span_ns = {self.config.max_span_ns / 1e9:,.0f} s (check the "
+                f"data's times)")
         t = np.int64(t_ns)
         while True:
             run = self._run_fn
@@ -262,10 +294,7 @@ class ExchangeSimulator:
                     io = io._replace(trades=np.zeros(max(min(2 * n_trb, 1 << 20), n_outb), TRADE_DTYPE))
                 self._io = io
             elif st == S.ST_NEED_SNAP:
-                io = self._io
-                self._io = io._replace(snap_t=np.concatenate((io.snap_t, np.zeros_like(io.snap_t))),
-                                       snap_mid=np.concatenate((io.snap_mid, np.zeros_like(io.snap_mid))),
-                                       snap_fund=np.concatenate((io.snap_fund, np.zeros_like(io.snap_fund))))
+                self._snapshot_room()
         if cur[S.C_N_OUT]:
             self._flush()
         reports = self._reports
@@ -273,6 +302,26 @@ class ExchangeSimulator:
             return self._no_reports  # shared: an empty array has nothing to modify
         self._reports = []
         return reports[0] if len(reports) == 1 else np.concatenate(reports)
+
+    def _snapshot_room(self) -> None:
+        """The snapshot buffers are full: double them up to ``max_snapshots``, then thin instead (keep every
+        other snapshot, double the interval) so memory stays bounded whatever the span."""
+        io, cur, cap = self._io, self.state.cur, self._io.snap_t.shape[0]
+        if cap < self.config.max_snapshots:
+            k = min(2 * cap, self.config.max_snapshots) - cap
+            self._io = io._replace(
+                snap_t=np.concatenate((io.snap_t, np.zeros(k, io.snap_t.dtype))),
+                snap_mid=np.concatenate((io.snap_mid, np.zeros((k, io.snap_mid.shape[1])))),
+                snap_fund=np.concatenate((io.snap_fund, np.zeros((k, io.snap_fund.shape[1])))))
+            return
+        n = int(cur[S.C_N_SNAP])
+        m = (n + 1) // 2
+        for a in (io.snap_t, io.snap_mid, io.snap_fund):
+            a[:m] = a[0:n:2]
+        cur[S.C_N_SNAP] = m
+        par = self.state.par
+        par[S.P_SNAPSHOT_NS] = min(2.0 * par[S.P_SNAPSHOT_NS], float(1 << 62))
+        cur[S.C_NEXT_SNAP] = int(sat_add(io.snap_t[m - 1], int(par[S.P_SNAPSHOT_NS])))
 
     def _flush(self) -> None:
         n = int(self.state.cur[S.C_N_OUT])
@@ -289,7 +338,7 @@ class ExchangeSimulator:
 
         ``out``: optional ``(bid, ask, ts_ns)`` arrays (1-D float64, float64, int64 of one entry per ticker
         code + 1) to fill and return instead of allocating new ones."""
-        seen = t_ns - self.config.md_latency_ns
+        seen = max(self._time("reference_quotes", t_ns) - self.config.md_latency_ns, -NEVER_NS)
         if seen > self.now_ns:
             raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; "
                                 f"it is at {self.now_ns}")
@@ -324,7 +373,7 @@ class ExchangeSimulator:
         if (not isinstance(mid, np.ndarray) or mid.dtype != np.float64 or mid.shape != (n1,)
                 or not isinstance(ts, np.ndarray) or ts.dtype != np.int64 or ts.shape != (n1,)):
             raise VenueConfigError(f"reference_prices: out arrays must be 1-D float64, int64 of length {n1}")
-        seen = t_ns - self.config.md_latency_ns
+        seen = max(self._time("reference_prices", t_ns) - self.config.md_latency_ns, -NEVER_NS)
         if seen > self.now_ns:
             raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; "
                                 f"it is at {self.now_ns}")

@@ -6,11 +6,19 @@ scale grows as credibility falls) and distorted (noisy magnitude, sometimes the 
 nothing and come mostly from blogs/social media. Headlines come from templates whose Loughran-McDonald words
 follow the *reported* direction (12 % neutral). All timestamps are ns since the Unix epoch, starting at
 ``EPOCH_NS`` (2026-01-05 14:30 UTC); items are sorted by ``receive_ns``. Same parameters + seed = same bytes.
+
+:func:`load_or_generate` caches a world in the private data cache (:func:`data_cache_dir`: ``$CNS_CACHE_DIR/data``
+or ``~/.cache/cns/data``, mode 0700). Every file is written atomically and the entry is committed by a manifest
+(sizes + CRC-32) written last; a hit is verified against it, and a missing, truncated or corrupted entry is
+regenerated (with a warning) instead of failing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +34,9 @@ from cns.market.newsgen_kernels import (
     report_items,
 )
 from cns.market.newsgen_templates import TEMPLATES, TEST_TEMPLATE
-from cns.news.batch import NewsBatch
+from cns.news.batch import NS_2100, NewsBatch
+from cns.news.errors import NewsFormatError
+from cns.news.fileio import atomic_writer, verify_manifest, write_manifest
 from cns.signals.dtypes import (
     KIND_CENTRAL_BANK,
     KIND_EARNINGS,
@@ -46,9 +56,13 @@ from cns.signals.universe import (
     source_dictionary,
     ticker_dictionary,
 )
+from cns.venue.errors import VenueConfigError
 
 EPOCH_NS = 1_767_623_400 * 1_000_000_000  # 2026-01-05 14:30:00 UTC
 GENERATOR_VERSION = 1
+MAX_SECONDS = 10 * 365 * 86_400.0  # a generated world spans at most 10 years (and stays before 2100)
+BYTES_PER_EVENT = 400  # rough peak memory of generate_news per event (records, blob, work columns)
+_log = logging.getLogger(__name__)
 _TRUE_KINDS = np.array([KIND_EARNINGS, KIND_MACRO, KIND_GUIDANCE, KIND_MNA, KIND_SUPPLY, KIND_CENTRAL_BANK])
 _TRUE_KIND_P = np.array([0.35, 0.10, 0.15, 0.10, 0.15, 0.15])
 _FALSE_KINDS = np.array([KIND_RUMOR, KIND_MNA, KIND_GUIDANCE, KIND_SUPPLY])
@@ -149,6 +163,23 @@ def _template_sentiment(pieces: np.ndarray, pre_off: np.ndarray, pre_len: np.nda
     return sent
 
 
+def _check_size(n_events: int, seconds: float) -> None:
+    """Refuse parameters that cannot make a world: :class:`VenueConfigError` (a ``ValueError``) naming them."""
+    if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 0:
+        raise VenueConfigError(f"generate_news: n_events must be an int >= 0, got {n_events!r}")
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise VenueConfigError(f"generate_news: seconds must be finite, > 0 and <= {MAX_SECONDS:.0f}, got {seconds!r}")
+    assert EPOCH_NS + int(MAX_SECONDS * 1e9) < NS_2100
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return
+    need = int(n_events) * BYTES_PER_EVENT
+    if phys > 0 and need > phys:
+        raise VenueConfigError(f"generate_news: {n_events:,} events need about {need / 2**30:,.0f} GiB of memory, "
+                               f"this machine has {phys / 2**30:,.0f} GiB")
+
+
 def generate_news(
     n_events: int = 4_565_400,
     seconds: float = 300.0,
@@ -164,8 +195,7 @@ def generate_news(
     Codes use the canonical dictionaries of ``instruments``/``sources`` (data sources: the source dictionary).
     ``sentiment`` fills ``records['sentiment']`` with the LM polarity of the generated headlines.
     """
-    if n_events < 0 or seconds <= 0:
-        raise ValueError(f"generate_news: need n_events >= 0 and seconds > 0, got {n_events}, {seconds}")
+    _check_size(n_events, seconds)
     instruments = instruments or default_instruments()
     rng = np.random.default_rng(seed)
     span = int(seconds * 1e9)
@@ -287,37 +317,117 @@ def cache_key(n_events: int, seconds: float, seed: int, instruments: tuple[Instr
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def data_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    """The data cache directory: ``cache_dir`` when given, else ``cns.cachedir.private_dir("data")``. Created
+    mode 0700 where missing and checked safe either way (:class:`cns.cachedir.CacheDirError` otherwise)."""
+    from cns.cachedir import private_dir
+
+    return private_dir("data") if cache_dir is None else private_dir(root=Path(cache_dir))
+
+
+@dataclass(frozen=True, slots=True)
+class WorldFiles:
+    """The files of one cached world (``key``: :func:`cache_key`); ``manifest`` commits the other three."""
+
+    news: Path
+    stories: Path
+    story_of: Path
+    manifest: Path
+
+    @classmethod
+    def at(cls, d: Path, key: str) -> WorldFiles:
+        return cls(d / f"news-{key}.cnsb", d / f"stories-{key}.npy", d / f"story_of-{key}.npy",
+                   d / f"world-{key}.json")
+
+    @property
+    def data(self) -> tuple[Path, Path, Path]:
+        return self.news, self.stories, self.story_of
+
+
+def _verify_world(files: WorldFiles, key: str) -> None:
+    """Raise :class:`NewsFormatError` unless the cached world is complete and as written (see module doc)."""
+    from cns.news.binary import read_layout
+
+    meta = verify_manifest(files.manifest, files.data)
+    if meta.get("key") != key:
+        raise NewsFormatError(f"{files.manifest}: manifest of another world ({meta.get('key')!r})")
+    raw = np.memmap(files.news, dtype=np.uint8, mode="r")
+    n = read_layout(raw, str(files.news)).n_records
+    del raw
+    try:
+        st = np.load(files.stories, mmap_mode="r", allow_pickle=False)
+        so = np.load(files.story_of, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise NewsFormatError(f"{files.stories.parent}: unreadable story table ({exc})") from None
+    if st.dtype != STORY_DTYPE or st.ndim != 1 or so.dtype != np.int64 or so.shape != (n,):
+        raise NewsFormatError(f"{files.stories}: story tables do not match the {n}-record news file")
+
+
+def cached_world(
+    n_events: int = 4_565_400,
+    seconds: float = 300.0,
+    seed: int = 7,
+    cache_dir: str | Path | None = None,
+    instruments: tuple[InstrumentInfo, ...] | None = None,
+    sources: tuple[SourceInfo, ...] = DEFAULT_SOURCES,
+    config: NewsGenConfig = NewsGenConfig(),
+    *,
+    force: bool = False,
+) -> tuple[WorldFiles, GeneratedNews | None]:
+    """The verified cache files of the world of these parameters, generating and caching it when missing,
+    damaged or ``force``. Returns ``(files, None)`` on a verified hit, ``(files, world)`` when it was just made.
+
+    Writing: each file atomically (temp + fsync + rename), then the manifest; the old manifest is removed
+    first, so a crash mid-way leaves an entry that fails verification and is made again. Raises
+    :class:`cns.cachedir.CacheDirError` for an unsafe directory, ``OSError`` when the disk refuses the write
+    (nothing partial is left under a final name).
+    """
+    _check_size(n_events, seconds)
+    d = data_cache_dir(cache_dir)
+    key = cache_key(n_events, seconds, seed, instruments, sources, config)
+    files = WorldFiles.at(d, key)
+    if not force and files.manifest.exists():
+        try:
+            _verify_world(files, key)
+            return files, None
+        except NewsFormatError as exc:
+            _log.warning("regenerating the cached news world: %s", exc)
+    gen = generate_news(n_events, seconds, seed, instruments, sources, config)
+    from cns.news.binary import write_binary
+
+    files.manifest.unlink(missing_ok=True)
+    for path, arr in ((files.stories, gen.stories), (files.story_of, gen.story_of)):
+        with atomic_writer(path) as fh:
+            np.save(fh, arr, allow_pickle=False)
+    write_binary(gen.batch, files.news)
+    write_manifest(files.manifest, files.data, {"key": key, "generator": GENERATOR_VERSION})
+    return files, gen
+
+
 def load_or_generate(
     n_events: int = 4_565_400,
     seconds: float = 300.0,
     seed: int = 7,
-    cache_dir: str | Path = ".cache/cns",
+    cache_dir: str | Path | None = None,
     instruments: tuple[InstrumentInfo, ...] | None = None,
     sources: tuple[SourceInfo, ...] = DEFAULT_SOURCES,
     config: NewsGenConfig = NewsGenConfig(),
 ) -> GeneratedNews:
-    """:func:`generate_news`, cached in ``cache_dir`` as ``news-<key>.cnsb`` + ``stories-<key>.npy`` +
-    ``story_of-<key>.npy`` (key: :func:`cache_key`). A hit reads the files (``from_cache=True``)."""
-    from cns.news.binary import read_binary, write_binary
+    """:func:`generate_news`, cached in ``cache_dir`` (default: :func:`data_cache_dir`) as ``news-<key>.cnsb`` +
+    ``stories-<key>.npy`` + ``story_of-<key>.npy`` + the manifest ``world-<key>.json`` (key: :func:`cache_key`).
+    A verified hit reads the files (``from_cache=True``); a damaged entry is regenerated (see
+    :func:`cached_world`)."""
+    from cns.news.binary import read_binary
 
-    d = Path(cache_dir)
-    key = cache_key(n_events, seconds, seed, instruments, sources, config)
-    news, st, so = d / f"news-{key}.cnsb", d / f"stories-{key}.npy", d / f"story_of-{key}.npy"
-    if news.exists() and st.exists() and so.exists():
-        batch = read_binary(news)
-        stories, story_of = np.load(st), np.load(so)
+    files, gen = cached_world(n_events, seconds, seed, cache_dir, instruments, sources, config)
+    if gen is None:
+        batch = read_binary(files.news)
+        stories, story_of = np.load(files.stories), np.load(files.story_of)
         if stories.dtype == STORY_DTYPE and len(story_of) == len(batch) and not batch.rejects:
             return GeneratedNews(batch, stories, story_of, from_cache=True)
-    gen = generate_news(n_events, seconds, seed, instruments, sources, config)
-    d.mkdir(parents=True, exist_ok=True)
-    for path in (st, so, news):
-        tmp = path.with_name(path.name + ".tmp")
-        if path is news:
-            write_binary(gen.batch, tmp)
-        else:
-            with open(tmp, "wb") as fh:
-                np.save(fh, gen.stories if path is st else gen.story_of)
-        tmp.replace(path)
+        _log.warning("regenerating the cached news world: %s does not parse cleanly", files.news)
+        files, gen = cached_world(n_events, seconds, seed, cache_dir, instruments, sources, config, force=True)
+    assert gen is not None
     return gen
 
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cns.market.timebounds import check_duration
 from cns.venue.errors import VenueConfigError
 
+_LAST_NS = float(2**63 - 1024)  # the largest float64 below 2**63 (converts to int64 exactly)
 BG_REQUOTE = 0  # market maker: step the fundamental (z) and requote the ladder
 BG_TAKER = 1  # background taker: side from u, size from z
 
@@ -48,8 +50,10 @@ class FlowConfig:
                 raise VenueConfigError(f"FlowConfig.{name} must be >= 1, got {getattr(self, name)!r}")
         if not (self.mm_level_notional_usd > 0 and self.taker_notional_usd > 0):
             raise VenueConfigError("FlowConfig: notionals must be > 0 USD")
-        if self.mm_refill_ns < 0 or self.mm_skew_bp < 0 or self.mm_skew_decay_ns <= 0:
-            raise VenueConfigError("FlowConfig: mm_refill_ns/mm_skew_bp must be >= 0, mm_skew_decay_ns > 0")
+        if not self.mm_skew_bp >= 0:
+            raise VenueConfigError("FlowConfig.mm_skew_bp must be >= 0")
+        check_duration("FlowConfig", "mm_refill_ns", self.mm_refill_ns)
+        check_duration("FlowConfig", "mm_skew_decay_ns", self.mm_skew_decay_ns, positive=True)
         if self.taker_cross_ticks < 0:
             raise VenueConfigError("FlowConfig.taker_cross_ticks must be >= 0")
 
@@ -58,7 +62,8 @@ class BackgroundStream:
     """The merged Poisson stream of background events of ``n_instruments`` (codes ``1..n``).
 
     ``next_chunk()`` returns ``(t_ns i8, instrument i4, kind u1, u f8, z f8)`` arrays of ``chunk_events``
-    events in time order, continuing where the previous chunk stopped.
+    events in time order, continuing where the previous chunk stopped. Times past the last float64 below 2**63
+    are clipped there (never converted out of the int64 range).
     """
 
     def __init__(self, n_instruments: int, flow: FlowConfig, rng: np.random.Generator, start_ns: int) -> None:
@@ -77,6 +82,7 @@ class BackgroundStream:
         gaps = rng.exponential(1.0 / self._rate_ns, c)
         t = self._t + np.cumsum(gaps)
         self._t = float(t[-1])
+        np.minimum(t, _LAST_NS, out=t)
         instrument = rng.integers(1, self._n + 1, c, dtype=np.int32)
         kind = np.where(rng.random(c) < self._p_requote, BG_REQUOTE, BG_TAKER).astype(np.uint8)
         u = rng.random(c)

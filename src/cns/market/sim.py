@@ -8,6 +8,9 @@
   probability ``rumor_chase_prob``, in a random direction (a false story carries no impact sign).
 
 All decisions that need randomness are drawn here, once, from the simulator's generator.
+
+Time arithmetic (``first report + delay``, ``+ latency``, ``+ hold``) saturates at int64 max ("never") rather
+than wrapping into the past; durations are bounded by ``MAX_DURATION_NS`` and story times must be >= 0.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cns.market.prices import FlowConfig
+from cns.market.timebounds import check_duration, sat_add
 from cns.venue.errors import VenueConfigError
 
 OWNER_CNS = 0
@@ -36,8 +40,7 @@ class Competitor:
     rumor_chase_prob: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.latency_ns < 0:
-            raise VenueConfigError(f"Competitor {self.name!r}: latency_ns must be >= 0")
+        check_duration(f"Competitor {self.name!r}", "latency_ns", self.latency_ns)
         if not self.notional_usd > 0:
             raise VenueConfigError(f"Competitor {self.name!r}: notional_usd must be > 0")
         if not 0.0 <= self.rumor_chase_prob <= 1.0:
@@ -64,19 +67,20 @@ class MarketConfig:
     def __post_init__(self) -> None:
         if not self.aggression_bp >= 0:
             raise VenueConfigError("MarketConfig.aggression_bp must be >= 0")
-        if self.hold_ns < 0:
-            raise VenueConfigError("MarketConfig.hold_ns must be >= 0")
+        check_duration("MarketConfig", "hold_ns", self.hold_ns)
 
 
 def impact_schedule(stories: np.ndarray, n_instruments: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(t_ns, instrument, factor)`` of true stories' fundamental moves, sorted by time (stable)."""
     true = stories[(stories["is_true"] != 0) & (stories["impact_pct"] != 0.0)]
     _check_instruments(true, n_instruments)
-    t = true["first_report_ns"] + np.maximum(true["impact_delay_ns"], 0)
+    _check_times(stories)
+    t = sat_add(true["first_report_ns"], np.maximum(true["impact_delay_ns"], 0))
     order = np.argsort(t, kind="stable")
     factor = 1.0 + true["impact_pct"][order] / 100.0
-    if np.any(factor <= 0):
-        raise VenueConfigError("a story's impact_pct is <= -100 %: the price would not stay positive")
+    if np.any(~(factor > 0) | ~np.isfinite(factor)):
+        raise VenueConfigError("a story's impact_pct is <= -100 %, infinite or NaN: the price would not stay "
+                               "positive and finite")
     return t[order].astype(np.int64), true["instrument"][order].astype(np.uint32), factor.astype(np.float64)
 
 
@@ -104,6 +108,7 @@ def competitor_plan(stories: np.ndarray, config: MarketConfig, n_instruments: in
                     rng: np.random.Generator) -> CompetitorPlan:
     """Draw every competitor's decisions (rumor chasing, rumor direction) once and lay out its schedule."""
     _check_instruments(stories, n_instruments)
+    _check_times(stories)
     st = stories[np.argsort(stories["first_report_ns"], kind="stable")]
     n, k = st.shape[0], len(config.competitors)
     is_true = (st["is_true"] != 0) & (st["impact_pct"] != 0.0)
@@ -113,18 +118,26 @@ def competitor_plan(stories: np.ndarray, config: MarketConfig, n_instruments: in
     for j, c in enumerate(config.competitors):
         take[:, j] = is_true | ((st["is_true"] == 0) & (rng.random(n) < c.rumor_chase_prob))
     first = st["first_report_ns"].astype(np.int64)
-    impact = first + np.maximum(st["impact_delay_ns"], 0)
+    impact = sat_add(first, np.maximum(st["impact_delay_ns"], 0))
     lat = np.array([c.latency_ns for c in config.competitors], np.int64)
     exit_order = np.full((k, n), -1, np.int32)
     exit_len = np.zeros(k, np.int64)
     for j in range(k):
         idx = np.nonzero(take[:, j])[0]
-        t_exit = np.maximum(first[idx] + lat[j], impact[idx]) + config.hold_ns
+        t_exit = sat_add(np.maximum(sat_add(first[idx], lat[j]), impact[idx]), config.hold_ns)
         exit_order[j, : idx.shape[0]] = idx[np.argsort(t_exit, kind="stable")]
         exit_len[j] = idx.shape[0]
     return CompetitorPlan(first, impact, st["instrument"].astype(np.uint32), side, take, lat,
                           np.array([c.notional_usd for c in config.competitors], np.float64), exit_order,
                           exit_len, int(config.hold_ns))
+
+
+def _check_times(stories: np.ndarray) -> None:
+    bad = stories["first_report_ns"] < 0
+    if np.any(bad):
+        k = int(np.argmax(bad))
+        raise VenueConfigError(f"story {int(stories['story_id'][k])} has first_report_ns "
+                               f"{int(stories['first_report_ns'][k])} < 0")
 
 
 def _check_instruments(stories: np.ndarray, n_instruments: int) -> None:

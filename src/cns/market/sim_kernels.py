@@ -6,6 +6,11 @@ default, after it was traded against, so a FIFO queue stays time-ordered), backg
 requotes and random takers). ``run_until`` processes every event with ``t <= t_end`` and is resumable: it
 returns a status asking the Python driver for a new background chunk or more buffer room, and carries on where
 it stopped when called again. It draws no random numbers itself (they come with the background events).
+
+Time safety: any int64 time is a valid time. "No pending event" is a flag per source, never a sentinel time
+compared against real ones (the old ``1 << 62`` sentinel made every time past 2116 look like a pending impact
+and read past the end of its array); future times are computed with :func:`sat_add`, which saturates at
+``NEVER_NS`` (int64 max, "never") instead of wrapping into the past.
 """
 
 from __future__ import annotations
@@ -63,7 +68,15 @@ P_SKEW = 7
 P_SKEW_DECAY_NS = 8
 PAR_SIZE = 10
 
-_BIG = np.int64(1) << np.int64(62)
+NEVER_NS = np.int64(np.iinfo(np.int64).max)  # a time that never comes (saturated sums end here)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def sat_add(t, d):
+    """``t + d`` for a duration ``d >= 0`` (ns), saturating at ``NEVER_NS`` instead of overflowing."""
+    if d > 0 and t > NEVER_NS - d:
+        return NEVER_NS
+    return t + d
 
 
 class SimArrays(NamedTuple):
@@ -247,13 +260,14 @@ def _snapshot(b, s, io, t):
     io.snap_mid[k, 0] = np.nan
     io.snap_fund[k, 0] = np.nan
     s.cur[C_N_SNAP] = k + 1
-    s.cur[C_NEXT_SNAP] = t + np.int64(s.par[P_SNAPSHOT_NS])
+    s.cur[C_NEXT_SNAP] = sat_add(t, np.int64(s.par[P_SNAPSHOT_NS]))
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def _next_competitor(s):
-    """``(t_ns, competitor j, is_exit, story k)`` of the earliest pending competitor action (_BIG: none)."""
-    best_t = _BIG
+    """``(t_ns, competitor j, is_exit, story k)`` of the earliest pending competitor action (``j == -1``: none;
+    an action due at ``NEVER_NS`` never happens)."""
+    best_t = NEVER_NS
     best_j = -1
     best_x = False
     best_k = -1
@@ -264,15 +278,16 @@ def _next_competitor(s):
         while e < n and s.cp_take[e, j] == 0:
             e += 1
         s.cp_pos[0, j] = e
-        if e < n and s.cp_first[e] + s.cp_lat[j] < best_t:
-            best_t = s.cp_first[e] + s.cp_lat[j]
+        te = sat_add(s.cp_first[e], s.cp_lat[j]) if e < n else NEVER_NS
+        if te < best_t:
+            best_t = te
             best_j = j
             best_x = False
             best_k = e
         x = s.cp_pos[1, j]
         if x < s.cp_exit_len[j]:
             k = np.int64(s.cp_exit[j, x])
-            tx = max(s.cp_first[k] + s.cp_lat[j], s.cp_impact[k]) + hold
+            tx = sat_add(max(sat_add(s.cp_first[k], s.cp_lat[j]), s.cp_impact[k]), hold)
             if tx < best_t:
                 best_t = tx
                 best_j = j
@@ -359,7 +374,7 @@ def _after_hit(s, i, mm_bought, t):
     s.mm_shift[i] = min(max(s.mm_shift[i] + step, -0.2), 0.2)
     if s.rq_pending[i] == 0:
         k = s.cur[C_RQ_TAIL] % s.rq_t.shape[0]
-        s.rq_t[k] = t + np.int64(s.par[P_REFILL_NS])
+        s.rq_t[k] = sat_add(t, np.int64(s.par[P_REFILL_NS]))
         s.rq_i[k] = i
         s.rq_pending[i] = 1
         s.cur[C_RQ_TAIL] += 1
@@ -381,13 +396,19 @@ def run_until(b, s, io, t_end):
         if cur[C_BG_POS] >= n_bg:
             return ST_NEED_BG
         opening = cur[C_OPEN_POS] <= n_instr  # opening quotes come first, at the opening time
+        # each source: has_x says whether it has a pending event at all (never inferred from a time value)
         tb = io.bg_t[cur[C_BG_POS]]
-        ti = s.imp_t[cur[C_IMP_POS]] if cur[C_IMP_POS] < n_imp else _BIG
+        has_i = cur[C_IMP_POS] < n_imp
+        ti = s.imp_t[cur[C_IMP_POS]] if has_i else NEVER_NS
         ta, cj, cx, ck = _next_competitor(s)
-        te = io.ext_at[cur[C_EXT_POS]] if cur[C_EXT_POS] < n_ext else _BIG
+        has_a = cj >= 0
+        has_e = cur[C_EXT_POS] < n_ext
+        te = io.ext_at[cur[C_EXT_POS]] if has_e else NEVER_NS
         tsn = cur[C_NEXT_SNAP]
+        has_sn = tsn < NEVER_NS
         n_q = s.rq_t.shape[0]
-        tr = s.rq_t[cur[C_RQ_HEAD] % n_q] if cur[C_RQ_HEAD] < cur[C_RQ_TAIL] else _BIG
+        has_r = cur[C_RQ_HEAD] < cur[C_RQ_TAIL]
+        tr = s.rq_t[cur[C_RQ_HEAD] % n_q] if has_r else NEVER_NS
         t = cur[C_NOW] if opening else min(min(min(tb, tr), ti), min(min(ta, te), tsn))
         if t > t_end:
             break
@@ -401,12 +422,12 @@ def run_until(b, s, io, t_end):
                 return ST_NEED_ROOM
             n_req = requote(b, s, i, t)
             cur[C_OPEN_POS] += 1
-        elif t == tsn:
+        elif has_sn and t == tsn:
             if cur[C_N_SNAP] >= io.snap_t.shape[0]:
                 return ST_NEED_SNAP
             _snapshot(b, s, io, t)
             continue
-        elif t == ti:
+        elif has_i and t == ti:
             i = np.int64(s.imp_instr[cur[C_IMP_POS]])
             if not _room(b, s, io, _requote_need(b, s, i)):
                 return ST_NEED_ROOM
@@ -415,13 +436,13 @@ def run_until(b, s, io, t_end):
             n_req = requote(b, s, i, t)
             cur[C_IMP_POS] += 1
             cur[C_IMPACTS] += 1
-        elif t == ta:
+        elif has_a and t == ta:
             i = np.int64(s.cp_instr[ck])
             if not _room(b, s, io, 3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1])):
                 return ST_NEED_ROOM
             n_req = _action(b, s, cj, cx, ck)
             hit = i
-        elif t == te:
+        elif has_e and t == te:
             o = io.ext[cur[C_EXT_POS]]
             if not _room(b, s, io, K.room_needed(b, o.owner, o.target_id, np.int64(o.instrument), o.side,
                                                  o.type)):
@@ -431,7 +452,7 @@ def run_until(b, s, io, t_end):
             cur[C_EXT] += 1
             if 0 < o.instrument <= n_instr:
                 hit = np.int64(o.instrument)
-        elif t == tr:
+        elif has_r and t == tr:
             k = cur[C_RQ_HEAD] % n_q
             i = s.rq_i[k]
             if not _room(b, s, io, _requote_need(b, s, i)):
@@ -440,7 +461,7 @@ def run_until(b, s, io, t_end):
             cur[C_RQ_HEAD] += 1
             cur[C_REFILLS] += 1
             n_req = requote(b, s, i, t)
-        else:
+        else:  # t == tb: the minimum is a real event, and every other source is either later or absent
             k = cur[C_BG_POS]
             i = np.int64(io.bg_instr[k])
             if io.bg_kind[k] == BG_REQUOTE:

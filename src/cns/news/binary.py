@@ -1,8 +1,10 @@
 """The CNS binary news format (``.cnsb``): header, dictionaries, fixed 152-byte records, headline blob.
 
 Layout byte by byte in ``docs/news-binary.md``. Reading validates every record in a Numba kernel
-(:func:`cns.news.binary_kernels.parse_records`); corrupt records are quarantined with their 0-based record
-index as ``Reject.line``. The header itself must be sound: a bad header raises :class:`NewsFormatError`.
+(:func:`cns.news.binary_kernels.parse_records`); corrupt records — including times outside the reader's
+:class:`~cns.news.batch.TimeWindow` — are quarantined with their 0-based record index as ``Reject.line`` and a
+reason naming every bad field. The header itself must be sound: a bad header raises :class:`NewsFormatError`.
+Writing is atomic (temp file + fsync + rename): a failed write leaves the previous file.
 """
 
 from __future__ import annotations
@@ -15,17 +17,33 @@ from pathlib import Path
 import numpy as np
 
 from cns.news.batch import (
+    DEFAULT_TIME_WINDOW,
+    MAX_FIELD_BYTES,
     REASON_BAD_CODE,
     REASON_BAD_FIELD,
     REASON_BAD_KIND,
     REASON_BAD_LENGTH,
     REASON_CONFIDENCE_RANGE,
     REASON_NOT_UTF8,
+    REASON_TIME_RANGE,
     NewsBatch,
     Reject,
+    TimeWindow,
 )
-from cns.news.binary_kernels import parse_records
-from cns.news.errors import NewsFormatError
+from cns.news.binary_kernels import (
+    MAX_HEADLINE_BYTES,
+    ST_BAD_CODE,
+    ST_BAD_FIELD,
+    ST_BAD_KIND,
+    ST_BAD_LENGTH,
+    ST_BITS,
+    ST_CONFIDENCE,
+    ST_NOT_UTF8,
+    ST_TIME,
+    parse_records,
+)
+from cns.news.errors import NewsBatchError, NewsFormatError
+from cns.news.fileio import atomic_writer
 from cns.signals.dictionary import Dictionary
 from cns.signals.dtypes import NEWS_DTYPE
 
@@ -47,14 +65,19 @@ WIRE_DTYPE = np.dtype({
 }, align=True)  # every field sits at its natural alignment, so Numba may load it directly
 RECORD_SIZE = WIRE_DTYPE.itemsize
 
-_REASONS = {
-    1: (REASON_BAD_KIND, "kind is not one of the 8 KIND_* codes"),
-    2: (REASON_BAD_LENGTH, "n_tickers > 4 or headline bytes past the end of the blob"),
-    3: (REASON_BAD_CODE, "a source/ticker/data-source code outside its dictionary, or bad ticker padding"),
-    4: (REASON_BAD_FIELD, "bad evidence_type, unknown flag bits, non-zero reserved bytes or negative time"),
-    5: (REASON_CONFIDENCE_RANGE, "confidence outside 0..1 (or NaN)"),
-    6: (REASON_NOT_UTF8, "headline bytes are not valid UTF-8"),
+assert MAX_HEADLINE_BYTES == MAX_FIELD_BYTES
+_REASONS = {  # status bit -> (reason code, what the bit means when no field detail can be given)
+    ST_BAD_KIND: (REASON_BAD_KIND, "kind is not one of the 8 KIND_* codes"),
+    ST_BAD_LENGTH: (REASON_BAD_LENGTH, f"n_tickers > 4, headline bytes past the end of the blob or headline_len "
+                                       f"> {MAX_HEADLINE_BYTES}"),
+    ST_BAD_CODE: (REASON_BAD_CODE, "a source/ticker/data-source code outside its dictionary, or bad ticker padding"),
+    ST_BAD_FIELD: (REASON_BAD_FIELD, "bad evidence_type, unknown flag bits, non-zero reserved bytes, an infinite "
+                                     "number or sentiment outside -1..1"),
+    ST_CONFIDENCE: (REASON_CONFIDENCE_RANGE, "confidence outside 0..1 (or NaN)"),
+    ST_NOT_UTF8: (REASON_NOT_UTF8, "headline bytes are not valid UTF-8"),
+    ST_TIME: (REASON_TIME_RANGE, "a time outside the accepted window"),
 }
+assert tuple(_REASONS) == ST_BITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +91,7 @@ class BinaryLayout:
     sources: Dictionary
     tickers: Dictionary
     data_sources: Dictionary
+    time_window: TimeWindow = DEFAULT_TIME_WINDOW  # records with times outside are quarantined (time_range)
 
 
 def _check_host() -> None:
@@ -99,10 +123,14 @@ def _decode_dicts(buf: bytes, where: str) -> tuple[Dictionary, Dictionary, Dicti
         for _ in range(3):
             (count,) = struct.unpack_from("<I", buf, p)
             p += 4
+            if count > (len(buf) - p) // 3:  # every string takes >= 3 bytes (length + >= 1 byte)
+                raise NewsFormatError(f"{where}: dictionary claims {count} strings, more than its section holds")
             strings = []
             for _ in range(count):
                 (n,) = struct.unpack_from("<H", buf, p)
                 p += 2
+                if n == 0:
+                    raise NewsFormatError(f"{where}: empty dictionary string")
                 if p + n > len(buf):
                     raise NewsFormatError(f"{where}: dictionary string runs past the dictionary section")
                 strings.append(buf[p : p + n].decode("utf-8"))
@@ -126,7 +154,9 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
     """Write ``batch`` in the CNS binary format; returns the file size in bytes. The blob is written as is.
 
     Records are converted to the wire layout in chunks of ``_WRITE_CHUNK`` through one reused buffer (no
-    file-sized temporary); reserved bytes are zero."""
+    file-sized temporary); reserved bytes are zero. The file is replaced atomically (temp + fsync + rename):
+    on any error (a dictionary string over 65535 bytes raises :class:`NewsFormatError` before anything is
+    written; ``OSError`` from the disk) ``path`` keeps its previous content."""
     _check_host()
     r = batch.records
     n = len(r)
@@ -137,7 +167,7 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
     blob = np.ascontiguousarray(batch.headlines)
     header = _HEADER.pack(MAGIC, VERSION, HEADER_SIZE, RECORD_SIZE, n, HEADER_SIZE, len(dict_bytes),
                           records_off, blob_off, len(blob))
-    with open(path, "wb") as fh:
+    with atomic_writer(path) as fh:
         fh.write(header)
         fh.write(dict_bytes)
         fh.write(b"\x00" * (records_off - HEADER_SIZE - len(dict_bytes)))
@@ -151,8 +181,11 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
     return blob_off + len(blob)
 
 
-def read_layout(raw: np.ndarray, where: str = "<bytes>") -> BinaryLayout:
-    """Validate the header of a ``.cnsb`` image ``raw`` (``uint8``) and decode its dictionaries."""
+def read_layout(raw: np.ndarray, where: str = "<bytes>", *, time_window: TimeWindow | None = None) -> BinaryLayout:
+    """Validate the header of a ``.cnsb`` image ``raw`` (``uint8``) and decode its dictionaries.
+
+    ``time_window`` (default :data:`~cns.news.batch.DEFAULT_TIME_WINDOW`) is kept in the layout: the parse
+    of its records quarantines times outside it. Raises :class:`NewsFormatError` for a bad header."""
     _check_host()
     if len(raw) < HEADER_SIZE:
         raise NewsFormatError(f"{where}: {len(raw)} bytes, shorter than the {HEADER_SIZE}-byte header")
@@ -167,7 +200,8 @@ def read_layout(raw: np.ndarray, where: str = "<bytes>") -> BinaryLayout:
             f"{where}: header offsets disagree with the file size {len(raw)} (n={n}, dict {d_off}+{d_len}, "
             f"records at {r_off}, blob {b_off}+{b_len})")
     src, tick, ds = _decode_dicts(raw[d_off : d_off + d_len].tobytes(), where)
-    return BinaryLayout(n, r_off, b_off, b_len, src, tick, ds)
+    return BinaryLayout(n, r_off, b_off, b_len, src, tick, ds,
+                        DEFAULT_TIME_WINDOW if time_window is None else time_window)
 
 
 _NO_STAMPS = np.zeros(0, np.int64)
@@ -207,8 +241,9 @@ def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count:
                        status: np.ndarray, *, lat_ns: np.ndarray | None = None) -> int:
     """Parse wire records ``start .. start+count`` of the image ``raw`` into ``out`` (NEWS_DTYPE, len >= count).
 
-    ``status[:count]`` gets each record's parse status (0 = good, else a quarantine code, see
-    :func:`rejects_from_status`). Returns the number of good records written to ``out[:n]``; their
+    ``status[:count]`` (uint8) gets each record's parse status (0 = good, else the OR of the
+    ``cns.news.binary_kernels.ST_*`` bits it fails, see :func:`rejects_from_status`); times are checked against
+    ``layout.time_window``. Returns the number of good records written to ``out[:n]``; their
     ``headline_off`` addresses the file's blob ``raw[layout.blob_offset:]``. Sentiment is *not* recomputed.
 
     ``lat_ns`` (optional, int64, length >= count, indexed by *output* position: entry ``k`` belongs to the
@@ -218,37 +253,111 @@ def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count:
     :func:`latency_stamp_params`) — so parse and :func:`cns.news.sentiment.score_records` can accumulate
     into one array. Entries past ``n`` and entries of value -1 are left untouched. ``None``: no clock reads.
     """
+    if start < 0:
+        raise NewsBatchError(f"parse_binary_chunk: start must be >= 0, got {start}")
     count = max(0, min(count, layout.n_records - start))
+    # the kernel writes out[j] and status[i] unchecked: refuse buffers it could write past
+    if not (isinstance(out, np.ndarray) and out.dtype == NEWS_DTYPE and out.ndim == 1 and len(out) >= count):
+        raise NewsBatchError(f"parse_binary_chunk: out must be a 1-D NEWS_DTYPE array of length >= {count}")
+    if not (isinstance(status, np.ndarray) and status.dtype == np.uint8 and status.ndim == 1
+            and len(status) >= count):
+        raise NewsBatchError(f"parse_binary_chunk: status must be a 1-D uint8 array of length >= {count}")
     lat, ns_per_cycle, overhead = check_stamps(lat_ns, count)
     a = layout.records_offset + start * RECORD_SIZE
     wire = raw[a : a + count * RECORD_SIZE].view(WIRE_DTYPE)
     blob = raw[layout.blob_offset : layout.blob_offset + layout.blob_len]
+    win = layout.time_window
     return int(parse_records(wire, blob, len(layout.sources), len(layout.tickers), len(layout.data_sources),
-                             out, status, lat, ns_per_cycle, overhead))
+                             win.min_ns, win.max_ns, out, status, lat, ns_per_cycle,
+                             overhead))
+
+
+def _bit_details(bit: int, w: np.void, layout: BinaryLayout) -> list[str]:
+    """What exactly is wrong with wire record ``w`` for status ``bit`` (reject path only, Python)."""
+    nt = int(w["n_tickers"])
+    if bit == ST_BAD_KIND:
+        return [f"kind {int(w['kind'])} is not one of the 8 KIND_* codes"]
+    if bit == ST_BAD_LENGTH:
+        off, ln, out = int(w["headline_off"]), int(w["headline_len"]), []
+        if nt > 4:
+            out.append(f"n_tickers {nt} > 4")
+        if off + ln > layout.blob_len:
+            out.append(f"headline_off {off} + headline_len {ln} past the {layout.blob_len}-byte blob")
+        if ln > MAX_HEADLINE_BYTES:
+            out.append(f"headline_len {ln} > {MAX_HEADLINE_BYTES}")
+        return out
+    if bit == ST_BAD_CODE:
+        out = []
+        for name, d in (("source", layout.sources), ("data_source", layout.data_sources)):
+            if int(w[name]) >= len(d):
+                out.append(f"{name} {int(w[name])} outside the {name} dictionary ({len(d)} codes)")
+        for k in range(4):
+            t = int(w["tickers"][k])
+            if t >= len(layout.tickers):
+                out.append(f"tickers[{k}] {t} outside the ticker dictionary ({len(layout.tickers)} codes)")
+            elif k < nt and t == 0:
+                out.append(f"tickers[{k}] is 0 within n_tickers {nt}")
+            elif k >= nt and t != 0:
+                out.append(f"tickers[{k}] is {t} past n_tickers {nt} (must be 0)")
+        return out
+    if bit == ST_BAD_FIELD:
+        out = []
+        if int(w["evidence_type"]) >= 5:
+            out.append(f"evidence_type {int(w['evidence_type'])} is not one of the 5 EVIDENCE_* codes")
+        if int(w["flags"]) & ~0xF:
+            out.append(f"flags 0x{int(w['flags']):04x} has unknown bits")
+        for name in ("reserved0", "reserved1"):
+            if int(w[name]):
+                out.append(f"{name} is {int(w[name])} (must be 0)")
+        for name in ("eps_actual", "eps_expected", "move_pct", "rate"):
+            if np.isinf(w[name]):
+                out.append(f"{name} is {float(w[name])} (finite or NaN = absent)")
+        if not -1.0 <= float(w["sentiment"]) <= 1.0:
+            out.append(f"sentiment {float(w['sentiment'])} outside -1..1")
+        return out
+    if bit == ST_CONFIDENCE:
+        return [f"confidence {float(w['confidence'])} outside 0..1"]
+    if bit == ST_TIME:
+        win = layout.time_window
+        return [f"{name} {int(w[name])} ns outside the accepted window {win.describe()}"
+                for name in ("publish_ns", "receive_ns", "event_ns")
+                if not (name == "event_ns" and int(w[name]) == 0) and not win.contains(int(w[name]))]
+    return []
 
 
 def rejects_from_status(raw: np.ndarray, layout: BinaryLayout, start: int, status: np.ndarray) -> list[Reject]:
-    """Quarantine entries for the non-zero ``status`` of records ``start ..``: index, reason, record bytes (hex)."""
+    """Quarantine entries for the non-zero ``status`` of records ``start ..``: index, reason, record bytes (hex).
+
+    The reason holds one ``"<code>: record <i>: <details>"`` per failed status bit, joined by ``"; "``, in bit
+    order (the first decides :attr:`Reject.code`); the details name each bad field and its value."""
     out = []
     for k in np.flatnonzero(status):
         idx = start + int(k)
         a = layout.records_offset + idx * RECORD_SIZE
-        code, text = _REASONS[int(status[k])]
-        out.append(Reject(idx, f"{code}: record {idx}: {text}", raw[a : a + RECORD_SIZE].tobytes().hex()))
+        rec = raw[a : a + RECORD_SIZE]
+        w = rec.view(WIRE_DTYPE)[0]
+        st = int(status[k])
+        parts = []
+        for bit in ST_BITS:
+            if st & bit:
+                code, text = _REASONS[bit]
+                parts.append(f"{code}: record {idx}: {', '.join(_bit_details(bit, w, layout)) or text}")
+        out.append(Reject(idx, "; ".join(parts), rec.tobytes().hex()))
     return out
 
 
 def read_binary(path: str | Path, sources: Dictionary | None = None, tickers: Dictionary | None = None, *,
                 data_sources: Dictionary | None = None, sentiment: bool = False,
-                rejects_path: str | Path | None = None) -> NewsBatch:
+                rejects_path: str | Path | None = None, time_window: TimeWindow | None = None) -> NewsBatch:
     """Read a ``.cnsb`` file into a :class:`NewsBatch` (corrupt records quarantined, never raised).
 
     By default the batch uses the file's own dictionaries; pass ``sources``/``tickers``/``data_sources`` to
     re-code into yours (unseen strings are interned). ``sentiment=True`` recomputes the headline polarity;
-    otherwise the stored ``sentiment`` field is kept. Raises :class:`NewsFormatError` for a bad header.
+    otherwise the stored ``sentiment`` field is kept. ``time_window``: the times accepted (default 1970..2100).
+    Raises :class:`NewsFormatError` for a bad header, ``OSError`` for an unreadable file.
     """
     raw = np.memmap(path, dtype=np.uint8, mode="r") if Path(path).stat().st_size else np.zeros(0, np.uint8)
-    layout = read_layout(raw, str(path))
+    layout = read_layout(raw, str(path), time_window=time_window)
     out = np.empty(layout.n_records, NEWS_DTYPE)
     status = np.zeros(layout.n_records, np.uint8)
     n = parse_binary_chunk(raw, layout, 0, layout.n_records, out, status)

