@@ -68,7 +68,7 @@ class ReplayOptions:
     batch: int = 65_536
     sample_every: int = 32
     slice_ns: int = 1_000_000
-    cache_dir: str = ".cache/cns"
+    cache_dir: str | None = None  # None: the private data cache (cns.market.newsgen.data_cache_dir)
     rules_path: str | None = None
 
 
