@@ -6,8 +6,8 @@ named by the artifact key and executes it; every kernel in it is ``@njit(cache=T
 loads machine code from Numba's cache instead of compiling. Key = sha256(shapes file bytes + record schema
 fingerprint + :data:`COMPILER_VERSION` + Numba version).
 
-**Artifacts are code.** Loading one executes its source, and Numba's cache files next to it (``__pycache__/
-*.nbi``, ``*.nbc``) are unpickled. So (see also ``docs/kernel-cache.md``):
+**Artifacts are code.** Loading one executes its source, and Numba's cache files next to it
+(``__pycache__/*.nbi``, ``*.nbc``) are unpickled. So (see also ``docs/kernel-cache.md``):
 
 * The cache directory is :func:`cns.cachedir.private_dir` ``("kernels")`` — ``$CNS_CACHE_DIR/kernels`` or
   ``~/.cache/cns/kernels`` — or the ``cache_dir`` given, created mode 0700 and refused
