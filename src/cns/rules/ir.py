@@ -9,8 +9,9 @@ Contracts (stable; back ends rely on them):
 * :class:`ShapesIR` holds every shape reachable in the shapes graph, keyed by its node (``Shape.id``), in
   a deterministic order (sorted by N3 form). Shape-valued parameters (``sh:node``, ``sh:property``,
   ``sh:not``, ``sh:and``/``sh:or``/``sh:xone`` members, ``sh:qualifiedValueShape``) are *references*
-  (the referenced shape's id); look them up with ``ir.shapes[ref]``. Cycles are representable; validating
-  a recursive shape is refused at validation time.
+  (the referenced shape's id); look them up with ``ir.shapes[ref]``. Cycles are representable, but
+  :func:`~cns.rules.shapes.parse_graph` and :func:`~cns.rules.validate.validate_ir` refuse recursive and too
+  deeply nested shapes (:func:`cns.rules.structure.check_structure`, bounds in :mod:`cns.rules.limits`).
 * ``Shape.path is None`` for node shapes; property shapes carry exactly one :data:`Path`.
 * One constraint dataclass per SHACL Core constraint component; ``type(c).component`` is the
   ``sh:sourceConstraintComponent`` IRI. Multi-parameter components (qualified value shape, closed) are a
