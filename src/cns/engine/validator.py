@@ -19,12 +19,11 @@ import numpy as np
 from numba import typeof
 
 from cns.engine.errors import EngineError
-from cns.engine.tick_kernels import counter_overhead
 from cns.resources import shipped_rules
 from cns.rules.codegen import Artifact, compile_shapes_file
 from cns.rules.codegen_tickloop import CHUNK, N_HSTATS, N_STATS
 from cns.rules.record import ConstraintInfo, eval_value
-from cns.signals.clock import cycles_per_ns
+from cns.signals.clock import stamp_calibration
 from cns.signals.dictionary import Dictionary
 from cns.signals.lut import extend_lut
 from cns.signals.schema import NODE_LINKED, RecordSchema, default_news_inputs
@@ -130,8 +129,9 @@ class NewsValidator:
         self.schema: RecordSchema = artifact.schema
         self.sample_every = sample_every
         self.budget_cycles = budget_cycles
-        self.cycles_per_ns = cycles_per_ns()
-        self._overhead = int(counter_overhead(2000))
+        cal = stamp_calibration()  # the one calibration every stage's stamps use (cns.signals.clock)
+        self.cycles_per_ns = 1.0 / cal.ns_per_cycle
+        self._overhead = round(cal.overhead_cycles)
         meta = artifact.meta
         self._hmap = meta["handlers"]
         self._constraints = {c["code"]: ConstraintInfo(**c) for c in meta["constraints"]}
