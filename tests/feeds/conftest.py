@@ -26,6 +26,14 @@ def news() -> NewsBatch:
     return generate_news(N_EVENTS, 2.0, 17).batch
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _warm_kernels(news: NewsBatch) -> None:
+    """Load the compiled kernels once, so that no timed test pays a JIT compile or cache load."""
+    from cns.feeds.bench import _warm_up
+
+    _warm_up(news)
+
+
 @pytest.fixture(scope="session")
 def news_files(tmp_path_factory: pytest.TempPathFactory, news: NewsBatch) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("feeds")

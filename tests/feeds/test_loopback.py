@@ -72,7 +72,8 @@ def test_real_time_pacing_and_receive_stamp(news, transport):
     h, took = asyncio.run(main())
     span = (int(news.records["receive_ns"].max()) - int(news.records["receive_ns"].min())) / 1e9
     assert span / 10 * 0.7 <= took <= span / 10 + 3.0
-    assert h.stats.batches_delivered > 3, [(len(b), b.recv_ns // 1000000) for b in h.batches]
+    spread = (h.batches[-1].recv_ns - h.batches[0].recv_ns) / 1e9
+    assert spread >= span / 10 * 0.5  # delivered as it arrives, not in one lump at the end
     rec = np.concatenate([b.news.records["receive_ns"] for b in h.batches])
     assert rec.min() >= before and rec.max() <= time.time_ns()
 

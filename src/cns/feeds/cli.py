@@ -3,7 +3,8 @@ WebSocket -- the local stand-in for a vendor feed (see ``docs/feeds.md``).
 
 Prints one ``key=value`` line when listening (``tcp_port``/``ws_port`` are the bound ports, useful with
 ``--port 0``), one when the playback is done, and one when stopped. SIGINT/SIGTERM stop it gracefully
-(BYE to every client). Exit codes: 0 stopped cleanly; 2 refused (unreadable file, bad option).
+(BYE to every client). Exit codes: 0 stopped cleanly; 2 refused (unreadable or empty file, bad option, port
+taken).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import signal
 import time
 
-from cns.feeds.errors import FeedConfigError
+from cns.feeds.errors import FeedConfigError, FeedError
 
 
 def parse_speed(text: str) -> float | None:
@@ -36,7 +37,10 @@ def serve_main(args: argparse.Namespace) -> int:
     from cns.news.formats import read_news
 
     speed = parse_speed(args.speed)
-    news = read_news(args.news, sentiment=True)
+    try:
+        news = read_news(args.news, sentiment=True)
+    except OSError as exc:
+        raise FeedError(f"cannot read --news {args.news}: {exc.strerror or exc}") from None
     if news.rejects:
         print(f"cns feed serve: {len(news.rejects)} items of {args.news} quarantined while reading "
               f"({', '.join(f'{k}={v}' for k, v in sorted(news.reject_counts().items()))})", flush=True)
@@ -50,7 +54,12 @@ async def _serve(args: argparse.Namespace, news: object, speed: float | None) ->
                         ws_port=args.ws_port, speed=speed, heartbeat_s=args.heartbeat,
                         frame_records=args.frame_records, replay_capacity=args.replay_capacity,
                         wait_clients=args.wait_clients)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        await server.abort()
+        raise FeedError(f"cannot listen on {args.host} (tcp {args.port}, ws {args.ws_port}): "
+                        f"{exc.strerror or exc}") from None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

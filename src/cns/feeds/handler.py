@@ -725,7 +725,7 @@ class FeedHandler(GenServer):
             p = pend[0]
             records, blob, seqs = p.records, p.blob, p.seqs
         else:
-            records = np.concatenate([p.records for p in pend])
+            records = _concat_records([p.records for p in pend])
             seqs = np.concatenate([p.seqs for p in pend])
             blob = np.concatenate([p.blob for p in pend])
             a, base = 0, 0
@@ -771,6 +771,20 @@ class FeedHandler(GenServer):
             sink(a)
         else:
             self.node.send(sink, a)
+
+
+def _concat_records(parts: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate`` of same-dtype structured arrays as byte copies (NumPy copies structured arrays
+    field by field, several times slower)."""
+    dt = parts[0].dtype
+    out = np.empty(sum(len(p) for p in parts), dt)
+    ob = out.view(np.uint8)
+    a, isz = 0, dt.itemsize
+    for p in parts:
+        n = len(p) * isz
+        ob[a : a + n] = np.ascontiguousarray(p).view(np.uint8)
+        a += n
+    return out
 
 
 def feed_child_spec(config: FeedConfig, consumer: Consumer, *, stats: FeedStats | None = None,

@@ -98,7 +98,8 @@ class FeedSource:
     def data_frame(self, a: int, b: int, *, feed_id: int, flags: int = 0, sent_ns: int = 0) -> bytes:
         """The binary DATA frame of records ``a .. b-1`` (0-based; sequence numbers ``a+1 .. b``)."""
         base = int(self.starts[a])
-        recs = self.wire[a:b].copy()
+        recs = np.empty(b - a, WIRE_DTYPE)
+        recs.view(np.uint8)[:] = self.wire[a:b].view(np.uint8)  # a byte copy: NumPy copies records field by field
         if base:
             recs["headline_off"] -= np.uint64(base)
         return encode_data_frame(recs, self.blob[base : int(self.ends[b - 1])], feed_id=feed_id, seq=a + 1,
@@ -464,12 +465,14 @@ class FeedServer:
                 data = await asyncio.wait_for(reader.read(1 << 16), None if c.live else _HELLO_TIMEOUT_S)
                 if not data:
                     break
+                bad = False
                 for item in dec.feed(data):
                     if isinstance(item, Reject):
                         self._count(item.code)
-                    else:
-                        await self._on_request(c, item)
-                if dec.fatal is not None:
+                        bad = True
+                        break
+                    await self._on_request(c, item)
+                if bad:
                     break
         except (TimeoutError, ConnectionError, OSError):
             pass
