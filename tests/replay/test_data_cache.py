@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cns.cachedir import CacheDirError
+from cns.errors import CNSError
 from cns.market.newsgen import load_or_generate
 from cns.replay.data import prepare_news
 from cns.replay.driver import ReplayOptions
@@ -75,6 +76,8 @@ def test_rerun_reports_the_same_quarantine(tmp_path):
     assert second.from_cache and second.input_rejects == first.input_rejects
     assert rej_file.read_bytes() == rejects
     assert second.layout.n_records == first.layout.n_records == 2
+    assert second.input_reject_list == first.input_reject_list and [r.line for r in first.input_reject_list] == [
+        2, 3, 5, 6]
 
 
 def _cache_file(tmp_path: Path, prefix: str, suffix: str) -> Path:
@@ -160,9 +163,11 @@ def test_absurd_replay_span_is_refused_before_running(tmp_path):
     p.write_bytes(b"\n".join([_item(1, T0), _item(2, 4_000_000_000 * SEC)]) + b"\n")  # 2096
     with pytest.raises(VenueError, match="span"):
         prepare_news(_opts(tmp_path, news_path=str(p)))
-    for seconds in (float("nan"), float("inf"), 1e12):
-        with pytest.raises(VenueError, match="seconds"):
+    for seconds in (float("nan"), float("inf"), 1e12):  # ReplayOptions may refuse the first two itself
+        with pytest.raises(CNSError, match="seconds"):
             prepare_news(_opts(tmp_path, events=100, seconds=seconds))
+    with pytest.raises(VenueError, match="seconds"):
+        prepare_news(_opts(tmp_path, events=100, seconds=1e6))  # 11.6 days: more than the simulator's span
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage\n\n", b"\xff\xfe\n" + _item(1, 2**63 - 1)])

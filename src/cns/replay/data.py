@@ -58,7 +58,7 @@ class NewsSource:
 
     ``start_ns``/``end_ns``: the earliest/latest receive time of a record that parses (the generated world:
     its opening and ``opening + seconds``). ``input_rejects``: quarantined input lines by reason code (JSON
-    Lines only; the same on every run of the same file)."""
+    Lines only; the same on every run of the same file); ``input_reject_list``: those rejects themselves."""
 
     path: Path
     raw: np.ndarray
@@ -68,6 +68,7 @@ class NewsSource:
     from_cache: bool
     input_rejects: dict[str, int] = field(default_factory=dict)
     end_ns: int = 0
+    input_reject_list: list[Reject] = field(default_factory=list)
 
 
 class _RejectLine(msgspec.Struct):
@@ -178,6 +179,7 @@ def _user_news(opts: ReplayOptions) -> NewsSource:
         raise FileNotFoundError(f"--news {path}: no such file")
     seconds_ns = _check_seconds(opts)
     counts: dict[str, int] = {}
+    rejects: list[Reject] = []
     hit = True
     if not is_binary(path):
         converted, rejects, hit = _converted(path, opts)
@@ -192,7 +194,7 @@ def _user_news(opts: ReplayOptions) -> NewsSource:
         raise NewsError(f"--news {opts.news_path}: no item to replay ({layout.n_records} records, "
                         f"{sum(counts.values())} lines quarantined{where})")
     _check_span(f"--news {opts.news_path}", start, end, seconds_ns)
-    return NewsSource(path, raw, layout, np.zeros(0, STORY_DTYPE), start, hit, counts, end)
+    return NewsSource(path, raw, layout, np.zeros(0, STORY_DTYPE), start, hit, counts, end, rejects)
 
 
 def prepare_news(opts: ReplayOptions) -> NewsSource:
