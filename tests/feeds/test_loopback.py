@@ -348,3 +348,34 @@ def test_server_refuses_empty_news_and_bad_options(news):
                {"feed_id": 0}):
         with pytest.raises(FeedConfigError):
             FeedServer(news, **kw)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_duplicate_frames_are_dropped_and_counted(news, transport):
+    async def main():
+        srv = server_for(news, speed=None, wait_clients=1)
+        saved = {}
+
+        def hook(kind, seq, frame):
+            if seq == 51:
+                saved["frame"] = frame
+                if kind == "tcp":
+                    return frame + frame  # the same frame twice in a row
+            return frame
+
+        srv.on_frame = hook
+        await srv.start()
+        h = start_handler(port_of(srv, transport), transport)
+        try:
+            await h.run_until(lambda: h.received >= len(news))
+            srv.inject(transport, saved["frame"])  # and once more, long after
+            await h.run_until(lambda: h.stats.duplicates >= (100 if transport == "tcp" else 50))
+            await h.run_for(0.1)
+        finally:
+            h.stop()
+            await srv.stop()
+        return h
+
+    h = asyncio.run(main())
+    assert np.array_equal(h.seqs(), np.arange(1, len(news) + 1, dtype=np.uint64))
+    assert h.stats.duplicates == (100 if transport == "tcp" else 50) and h.stats.gaps_detected == 0
