@@ -205,23 +205,13 @@ def read_layout(raw: np.ndarray, where: str = "<bytes>", *, time_window: TimeWin
 
 
 _NO_STAMPS = np.zeros(0, np.int64)
-_STAMP_PARAMS: list[float] = []
-
-
 def latency_stamp_params(*, refresh: bool = False) -> tuple[float, float]:
-    """``(ns_per_cycle, overhead_cycles)`` the kernels use to turn cycle-counter stamps into ns.
+    """``(ns_per_cycle, overhead_cycles)`` the parse and sentiment kernels use to turn cycle-counter stamps
+    into ns: :func:`cns.signals.clock.stamp_calibration`, the one calibration every stage shares."""
+    from cns.signals.clock import stamp_calibration
 
-    ``ns_per_cycle = 1 / cns.signals.clock.cycles_per_ns()`` (calibrated against ``perf_counter_ns``);
-    ``overhead_cycles`` is ``clock_costs().read_cycles_cycles``, the measured in-kernel cost of one
-    ``read_cycles()``, subtracted from every stamp pair (the result is clamped at 0). Measured once per
-    process (~30 ms) on first use; ``refresh=True`` measures again.
-    """
-    if not _STAMP_PARAMS or refresh:
-        from cns.signals.clock import clock_costs
-
-        costs = clock_costs()
-        _STAMP_PARAMS[:] = [1.0 / costs.cycles_per_ns, costs.read_cycles_cycles]
-    return _STAMP_PARAMS[0], _STAMP_PARAMS[1]
+    cal = stamp_calibration(refresh=refresh)
+    return cal.ns_per_cycle, cal.overhead_cycles
 
 
 def check_stamps(lat_ns: np.ndarray | None, count: int) -> tuple[np.ndarray, float, float]:
