@@ -25,6 +25,7 @@ _HANDLERS: dict[str, str] = {
     "demo": "cns.otp.demo:main",
     "report readme": "cns.bench.readme:main",
     "feed serve": "cns.feeds.cli:serve_main",
+    "venue serve": "cns.gateway.cli:serve_main",
 }
 
 
@@ -107,6 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "hello (default: %(default)s = at once)")
     fs.add_argument("--exit-at-end", action="store_true", help="stop once every record is published")
     fs.set_defaults(key="feed serve")
+
+    venue = sub.add_parser("venue", help="the venue gateway: order books behind FIX 4.4 (docs/gateway.md)")
+    vsub = venue.add_subparsers(dest="what", metavar="WHAT", required=True)
+    vs = vsub.add_parser("serve", help="serve order books over a FIX 4.4 acceptor, with market data over TCP")
+    vs.add_argument("--port", type=int, default=None, help="FIX port, 0 = any free (default: config, else 9878)")
+    vs.add_argument("--md-port", type=int, default=None, help="market-data port, 0 = any free (default: config, "
+                    "else off)")
+    vs.add_argument("--config", metavar="PATH", help="venue TOML: instruments, sessions, market maker (default: "
+                    "5 instruments, one session with CompIDs from CNS_VENUE_COMP_ID / CNS_CLIENT_COMP_ID)")
+    vs.add_argument("--host", default=None, help="address to bind (default: config, else 127.0.0.1)")
+    vs.add_argument("--store-dir", default=None, metavar="DIR", help="FIX session stores (default: config, else "
+                    "in memory)")
+    vs.add_argument("--seed", type=int, default=None, help="market-maker seed (default: config)")
+    vs.add_argument("--no-market-maker", action="store_true", help="no background quotes")
+    vs.add_argument("-v", "--verbose", action="store_true", help="log session events to stderr")
+    vs.set_defaults(key="venue serve")
     return p
 
 

@@ -1,0 +1,341 @@
+"""Session stores: the sequence numbers and the outbound messages of a FIX session, kept across restarts.
+
+A :class:`SessionStore` is a small interface (the journal of the durability work will implement it and
+replace :class:`FileSessionStore`):
+
+- ``next_sender_seq`` / ``next_target_seq``: the MsgSeqNum of our next outbound message and the one we expect
+  next from the counterparty.
+- ``save(seq, data, ends)``: persist outbound messages numbered ``seq, seq+1, ...`` (one message when
+  ``ends`` is None, else ``data[prev_end:ends[i]]`` is message ``i``) *before* they are written to the socket,
+  and advance ``next_sender_seq`` past them.
+- ``set_next_target_seq(n)`` / ``set_next_sender_seq(n)`` (a SequenceReset or a skipped number),
+  ``get(begin, end)`` (stored messages in a range, for a ResendRequest), ``reset()`` (both numbers back to 1,
+  messages dropped: ResetSeqNumFlag), ``close()``.
+
+:class:`FileSessionStore` durability contract (``fsync=True``, the default):
+
+- ``<dir>/<name>.body`` is an append-only journal: each record is ``seq (u64) | length (u32) | crc32 (u32)``
+  then the message. ``save`` appends all its messages with one ``write`` and ``fsync``\\ s before returning,
+  so a message is on disk before its first byte reaches the socket (one fsync per outbound batch: group
+  commit). On open, a torn or corrupt tail record (a crash inside ``save``) is cut off.
+- ``<dir>/<name>.seqnums`` holds ``next_sender_seq next_target_seq``. It is replaced atomically: written to
+  ``.seqnums.tmp``, fsynced, then ``os.replace``\\ d over the old one (readers see the old or the new file,
+  never a torn one). It is rewritten after every ``save`` and every change of ``next_target_seq``.
+- On open, ``next_sender_seq`` is the larger of the seq file's and (last journal record + 1): a crash
+  between the journal fsync and the seq file rename never reuses a sequence number. ``next_target_seq``
+  can be stale by the messages received since the last rename that reached the disk: the counterparty's
+  next message is then "too high", we send a ResendRequest and its resent messages come back with
+  PossDupFlag=Y (at-least-once; the application de-duplicates by ExecID/ClOrdID).
+- ``<dir>/<name>.lock`` is ``flock``\\ ed while the store is open: a second process opening the same session
+  store gets :class:`~cns.fix.errors.FixStoreError`. In the same process, opening a store whose previous
+  owner did not close it (a killed session restarted by its supervisor) closes the old handle first.
+
+``fsync=False`` keeps the same files without the fsyncs (tests, benchmarks): an OS crash can lose the tail.
+File names use the session *name* from the config, never the CompIDs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from cns.fix.errors import FixConfigError, FixStoreError
+
+__all__ = ["FileSessionStore", "MemorySessionStore", "SessionStore"]
+
+_REC = struct.Struct("<QII")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """What a FIX session needs from persistence (see the module doc)."""
+
+    @property
+    def next_sender_seq(self) -> int: ...
+
+    @property
+    def next_target_seq(self) -> int: ...
+
+    def save(self, seq: int, data: bytes | memoryview, ends: np.ndarray | None = None) -> None: ...
+
+    def set_next_sender_seq(self, n: int) -> None: ...
+
+    def set_next_target_seq(self, n: int) -> None: ...
+
+    def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _split(seq: int, data: bytes | memoryview, ends: np.ndarray | None) -> Iterator[tuple[int, memoryview]]:
+    mv = memoryview(data)
+    if ends is None:
+        yield seq, mv
+        return
+    prev = 0
+    for i in range(ends.shape[0]):
+        e = int(ends[i])
+        yield seq + i, mv[prev:e]
+        prev = e
+
+
+class MemorySessionStore:
+    """In-memory store (tests, benchmarks). Survives a session restart only if the same instance is handed
+    to the new session (pass a factory returning it)."""
+
+    def __init__(self) -> None:
+        self._sender = 1
+        self._target = 1
+        self._msgs: dict[int, bytes] = {}
+        self.closed = False
+
+    @property
+    def next_sender_seq(self) -> int:
+        return self._sender
+
+    @property
+    def next_target_seq(self) -> int:
+        return self._target
+
+    def save(self, seq: int, data: bytes | memoryview, ends: np.ndarray | None = None) -> None:
+        last = seq - 1
+        for s, m in _split(seq, data, ends):
+            self._msgs[s] = bytes(m)
+            last = s
+        self._sender = max(self._sender, last + 1)
+
+    def set_next_sender_seq(self, n: int) -> None:
+        self._sender = int(n)
+
+    def set_next_target_seq(self, n: int) -> None:
+        self._target = int(n)
+
+    def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        for s in range(begin, end + 1):
+            m = self._msgs.get(s)
+            if m is not None:
+                yield s, m
+
+    def reset(self) -> None:
+        self._sender = self._target = 1
+        self._msgs.clear()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+_OPEN: dict[str, FileSessionStore] = {}  # path of the lock file -> the store holding it in this process
+
+
+class FileSessionStore:
+    """The file store (see the module doc for the files and the durability contract). ``directory`` is
+    created (mode 0700) if missing; ``name``: the session's name (``[A-Za-z0-9_.-]{1,64}``)."""
+
+    def __init__(self, directory: str | os.PathLike[str], name: str, *, fsync: bool = True) -> None:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise FixConfigError("store name must match [A-Za-z0-9_.-]{1,64}")
+        d = Path(directory)
+        try:
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise FixStoreError(f"cannot create the session store directory: {e}") from None
+        self.fsync = bool(fsync)
+        self._seq_path = d / f"{name}.seqnums"
+        self._body_path = d / f"{name}.body"
+        lock_path = str(d / f"{name}.lock")
+        old = _OPEN.get(lock_path)
+        if old is not None:
+            old.close()
+        self._lock_fd = -1
+        self._fd = -1
+        try:
+            self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise FixStoreError(f"session store {name!r} is open in another process") from None
+        except OSError as e:
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+            raise FixStoreError(f"cannot lock session store {name!r}: {e}") from None
+        _OPEN[lock_path] = self
+        self._lock_path = lock_path
+        self._index: dict[int, tuple[int, int]] = {}  # seq -> (offset of the message, length)
+        try:
+            self._sender, self._target = self._read_seqnums()
+            self._fd = os.open(self._body_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            last = self._load_body()
+        except OSError as e:
+            self.close()
+            raise FixStoreError(f"cannot open session store {name!r}: {e}") from None
+        except FixStoreError:
+            self.close()
+            raise
+        if last + 1 > self._sender:
+            self._sender = last + 1
+        if self.fsync:
+            _fsync_dir(d)
+
+    # ------------------------------------------------------------------ files
+    def _read_seqnums(self) -> tuple[int, int]:
+        try:
+            text = self._seq_path.read_text("ascii")
+        except FileNotFoundError:
+            return 1, 1
+        except (OSError, UnicodeDecodeError) as e:
+            raise FixStoreError(f"unreadable seq file: {e}") from None
+        parts = text.split()
+        if len(parts) != 2 or not all(p.isdigit() and 1 <= int(p) < 1 << 62 for p in parts):
+            raise FixStoreError("corrupt seq file (expected two sequence numbers >= 1)")
+        return int(parts[0]), int(parts[1])
+
+    def _write_seqnums(self) -> None:
+        tmp = self._seq_path.with_suffix(".seqnums.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"%d %d\n" % (self._sender, self._target))
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self._seq_path)
+
+    def _load_body(self) -> int:
+        """Index the journal; cut a torn/corrupt tail. Returns the last stored seq (0 if none)."""
+        size = os.fstat(self._fd).st_size
+        last = 0
+        off = 0
+        with open(self._body_path, "rb") as f:
+            data = f.read()
+        good = 0
+        while off + _REC.size <= size:
+            seq, ln, crc = _REC.unpack_from(data, off)
+            start = off + _REC.size
+            if start + ln > size or zlib.crc32(data[start : start + ln]) != crc or seq == 0:
+                break
+            self._index[seq] = (start, ln)
+            last = max(last, seq)
+            off = start + ln
+            good = off
+        if good != size:
+            os.ftruncate(self._fd, good)
+            if self.fsync:
+                os.fsync(self._fd)
+        self._end = good
+        return last
+
+    # ------------------------------------------------------------------ SessionStore
+    @property
+    def next_sender_seq(self) -> int:
+        return self._sender
+
+    @property
+    def next_target_seq(self) -> int:
+        return self._target
+
+    def save(self, seq: int, data: bytes | memoryview, ends: np.ndarray | None = None) -> None:
+        if self._fd < 0:
+            raise FixStoreError("session store is closed")
+        chunks = []
+        off = self._end
+        last = seq - 1
+        new: list[tuple[int, int, int]] = []
+        for s, m in _split(seq, data, ends):
+            b = bytes(m)
+            chunks.append(_REC.pack(s, len(b), zlib.crc32(b)))
+            chunks.append(b)
+            off += _REC.size
+            new.append((s, off, len(b)))
+            off += len(b)
+            last = s
+        blob = b"".join(chunks)
+        try:
+            n = os.write(self._fd, blob)
+            while n < len(blob):  # pragma: no cover - short writes on regular files are rare
+                n += os.write(self._fd, blob[n:])
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError as e:
+            raise FixStoreError(f"cannot write the session journal: {e}") from None
+        self._end = off
+        for s, o, ln in new:
+            self._index[s] = (o, ln)
+        if last + 1 > self._sender:
+            self._sender = last + 1
+        self._seqs_changed()
+
+    def _seqs_changed(self) -> None:
+        try:
+            self._write_seqnums()
+        except OSError as e:
+            raise FixStoreError(f"cannot write the seq file: {e}") from None
+
+    def set_next_sender_seq(self, n: int) -> None:
+        self._sender = int(n)
+        self._seqs_changed()
+
+    def set_next_target_seq(self, n: int) -> None:
+        if n != self._target:
+            self._target = int(n)
+            self._seqs_changed()
+
+    def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        if self._fd < 0:
+            raise FixStoreError("session store is closed")
+        for s in range(max(1, begin), end + 1):
+            loc = self._index.get(s)
+            if loc is not None:
+                yield s, os.pread(self._fd, loc[1], loc[0])
+
+    def reset(self) -> None:
+        try:
+            os.ftruncate(self._fd, 0)
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError as e:
+            raise FixStoreError(f"cannot reset the session journal: {e}") from None
+        self._index.clear()
+        self._end = 0
+        self._sender = self._target = 1
+        self._seqs_changed()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
+            if _OPEN.get(self._lock_path) is self:
+                del _OPEN[self._lock_path]
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def __repr__(self) -> str:
+        return f"FileSessionStore(next_sender_seq={self._sender}, next_target_seq={self._target})"
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:  # pragma: no cover
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on a directory
+        pass
+    finally:
+        os.close(fd)
