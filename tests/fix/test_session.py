@@ -252,7 +252,11 @@ def test_bad_messages_get_session_rejects_and_the_session_survives() -> None:
             ) == (nan, S.PRICE, S.R_BAD_FORMAT, b"D")
             side = await peer.send("D", [(11, 2), (55, "AAPL"), (60, ts), (38, 10), (40, 1)])
             r = await peer.expect("3")
-            assert (r.get_int(S.REF_SEQ_NUM), r.get_int(S.REF_TAG_ID), r.get_int(S.SESSION_REJECT_REASON)) == (
+            assert (
+                r.get_int(S.REF_SEQ_NUM),
+                r.get_int(S.REF_TAG_ID),
+                r.get_int(S.SESSION_REJECT_REASON),
+            ) == (
                 side,
                 S.SIDE,
                 S.R_REQUIRED_MISSING,

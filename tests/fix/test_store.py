@@ -54,7 +54,7 @@ def test_torn_journal_tail_is_cut(tmp_path: Path) -> None:
     st.save(1, b"hello")
     st.close()
     with open(tmp_path / "s1.body", "ab") as f:
-        f.write(b"\x02\x00\x00\x00\x00\x00\x00\x00\x50\x00\x00\x00")  # header of a record never finished
+        f.write(b"\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x50\x00\x00\x00")  # a torn record
     st = FileSessionStore(tmp_path, "s1")
     assert st.next_sender_seq == 2 and list(st.get(1, 5)) == [(1, b"hello")]
     st.save(2, b"again")
@@ -93,3 +93,18 @@ def test_same_process_reopen_takes_over(tmp_path: Path) -> None:
     with pytest.raises(FixStoreError):
         old.save(2, b"y")
     new.close()
+
+
+def test_process_crash_loses_no_sequence_number(tmp_path: Path) -> None:
+    """A process that dies without closing the store (no checkpoint): the journal alone restores both numbers."""
+    code = (
+        "import os, sys\nfrom cns.fix.store import FileSessionStore\n"
+        "st = FileSessionStore(sys.argv[1], 's1')\nst.save(1, b'order-1')\nst.set_next_sender_seq(5)\n"
+        "st.set_next_target_seq(9)\nos._exit(0)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], timeout=60, env=dict(os.environ))
+    assert r.returncode == 0 and not (tmp_path / "s1.seqnums").exists()
+    st = FileSessionStore(tmp_path, "s1")
+    assert (st.next_sender_seq, st.next_target_seq) == (5, 9) and list(st.get(1, 4)) == [(1, b"order-1")]
+    st.close()
+    assert (tmp_path / "s1.seqnums").read_text().split() == ["5", "9"]  # close() checkpoints

@@ -578,6 +578,7 @@ class FixSession(GenStatem[str, SessionData]):
         d.resend_pending = False
         d.test_req = None
         d.counters["disconnects"] += 1
+        d.store.checkpoint()
         if d.up:
             d.up = False
             self._fx_emit(d, FixSessionDown(d.cfg.name, reason))
@@ -832,6 +833,7 @@ class FixSession(GenStatem[str, SessionData]):
         gap = msg.seq > expected and not reset
         if not gap:
             self._fx_advance(d, msg.seq)
+        d.store.checkpoint()
         d.up = True
         d.backoff.reset()
         d.counters["logons"] += 1

@@ -10,25 +10,34 @@ replace :class:`FileSessionStore`):
   and advance ``next_sender_seq`` past them.
 - ``set_next_target_seq(n)`` / ``set_next_sender_seq(n)`` (a SequenceReset or a skipped number),
   ``get(begin, end)`` (stored messages in a range, for a ResendRequest), ``reset()`` (both numbers back to 1,
-  messages dropped: ResetSeqNumFlag), ``close()``.
+  messages dropped: ResetSeqNumFlag), ``checkpoint()`` (a moment to make everything durable: Logon,
+  disconnect), ``close()``.
 
 :class:`FileSessionStore` durability contract (``fsync=True``, the default):
 
-- ``<dir>/<name>.body`` is an append-only journal: each record is ``seq (u64) | length (u32) | crc32 (u32)``
-  then the message. ``save`` appends all its messages with one ``write`` and ``fsync``\\ s before returning,
-  so a message is on disk before its first byte reaches the socket (one fsync per outbound batch: group
-  commit). On open, a torn or corrupt tail record (a crash inside ``save``) is cut off.
-- ``<dir>/<name>.seqnums`` holds ``next_sender_seq next_target_seq``. It is replaced atomically: written to
-  ``.seqnums.tmp``, fsynced, then ``os.replace``\\ d over the old one (readers see the old or the new file,
-  never a torn one). It is rewritten after every ``save`` and every change of ``next_target_seq``.
-- On open, ``next_sender_seq`` is the larger of the seq file's and (last journal record + 1): a crash
-  between the journal fsync and the seq file rename never reuses a sequence number. ``next_target_seq``
-  can be stale by the messages received since the last rename that reached the disk: the counterparty's
-  next message is then "too high", we send a ResendRequest and its resent messages come back with
-  PossDupFlag=Y (at-least-once; the application de-duplicates by ExecID/ClOrdID).
-- ``<dir>/<name>.lock`` is ``flock``\\ ed while the store is open: a second process opening the same session
+- ``<dir>/<name>.body`` is an append-only journal of records ``kind (u16) | reserved (u16) | seq (u64) |
+  length (u32) | crc32 (u32)`` + payload: kind 1 an outbound application message (``seq`` its MsgSeqNum,
+  the payload the message), kind 2 "next sender seq is ``seq``" (a session message went out, or numbers
+  were skipped), kind 3 "next target seq is ``seq``" (an inbound message was accepted). Records of kinds 1
+  and 2 are written with one ``write`` and fsynced before the call returns, so every outbound message
+  -- and its sequence number -- is on disk before its first byte reaches the socket (one fsync per outbound
+  batch: group commit). Kind 3 records are written without fsync (see below). On open the journal is
+  replayed; a torn or corrupt tail record (a crash inside a write) is cut off.
+- ``<dir>/<name>.seqnums`` holds ``next_sender_seq next_target_seq`` as a checkpoint. It is replaced
+  atomically: written to ``.seqnums.tmp``, fsynced, then replaced (``os.replace``) over the old one (readers see the
+  old or the new file, never a torn one). It is written by :meth:`FileSessionStore.checkpoint` (the session
+  calls it at every Logon and disconnect), by ``reset`` and by ``close``; between checkpoints the journal
+  is the newer source. Rewriting a file per message would cost milliseconds per order on an ordinary disk.
+- On open, each number is the larger of the seq file's and the journal's: a crash at any point never
+  reuses an outbound sequence number. ``next_target_seq`` can be behind by the messages received since the
+  last fsync (an OS crash; a process crash loses nothing): the counterparty's next message is then "too
+  high", we send a ResendRequest and its resent messages come back with PossDupFlag=Y (at-least-once; the
+  application de-duplicates by ExecID/ClOrdID).
+- ``<dir>/<name>.lock`` is locked (``flock``) while the store is open: a second process opening the same session
   store gets :class:`~cns.fix.errors.FixStoreError`. In the same process, opening a store whose previous
   owner did not close it (a killed session restarted by its supervisor) closes the old handle first.
+- The journal grows with the outbound messages of the session (they must stay resendable) and is emptied by
+  ``reset`` (a sequence reset); it is read into memory once at open.
 
 ``fsync=False`` keeps the same files without the fsyncs (tests, benchmarks): an OS crash can lose the tail.
 File names use the session *name* from the config, never the CompIDs.
@@ -51,7 +60,8 @@ from cns.fix.errors import FixConfigError, FixStoreError
 
 __all__ = ["FileSessionStore", "MemorySessionStore", "SessionStore"]
 
-_REC = struct.Struct("<QII")
+_REC = struct.Struct("<HHQII")  # kind, reserved, seq, length, crc32 (of kind, seq and payload)
+K_MSG, K_SENDER, K_TARGET = 1, 2, 3
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 
 
@@ -74,6 +84,8 @@ class SessionStore(Protocol):
     def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]: ...
 
     def reset(self) -> None: ...
+
+    def checkpoint(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -131,6 +143,9 @@ class MemorySessionStore:
         self._sender = self._target = 1
         self._msgs.clear()
 
+    def checkpoint(self) -> None:
+        pass
+
     def close(self) -> None:
         self.closed = True
 
@@ -175,15 +190,13 @@ class FileSessionStore:
         try:
             self._sender, self._target = self._read_seqnums()
             self._fd = os.open(self._body_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-            last = self._load_body()
+            self._load_body()
         except OSError as e:
             self.close()
             raise FixStoreError(f"cannot open session store {name!r}: {e}") from None
         except FixStoreError:
             self.close()
             raise
-        if last + 1 > self._sender:
-            self._sender = last + 1
         if self.fsync:
             _fsync_dir(d)
 
@@ -211,29 +224,62 @@ class FileSessionStore:
             os.close(fd)
         os.replace(tmp, self._seq_path)
 
-    def _load_body(self) -> int:
-        """Index the journal; cut a torn/corrupt tail. Returns the last stored seq (0 if none)."""
-        size = os.fstat(self._fd).st_size
-        last = 0
-        off = 0
+    def _load_body(self) -> None:
+        """Replay the journal (index the messages, apply the sequence records); cut a torn/corrupt tail."""
         with open(self._body_path, "rb") as f:
             data = f.read()
-        good = 0
+        size = len(data)
+        off = good = 0
+        sender = target = 0
         while off + _REC.size <= size:
-            seq, ln, crc = _REC.unpack_from(data, off)
+            kind, _, seq, ln, crc = _REC.unpack_from(data, off)
             start = off + _REC.size
-            if start + ln > size or zlib.crc32(data[start : start + ln]) != crc or seq == 0:
+            if start + ln > size or seq == 0 or kind not in (K_MSG, K_SENDER, K_TARGET):
                 break
-            self._index[seq] = (start, ln)
-            last = max(last, seq)
-            off = start + ln
-            good = off
+            payload = data[start : start + ln]
+            if _crc(kind, seq, payload) != crc:
+                break
+            if kind == K_MSG:
+                self._index[seq] = (start, ln)
+                sender = max(sender, seq + 1)
+            elif kind == K_SENDER:
+                sender = max(sender, seq)
+            else:
+                target = max(target, seq)
+            off = good = start + ln
         if good != size:
             os.ftruncate(self._fd, good)
             if self.fsync:
                 os.fsync(self._fd)
         self._end = good
-        return last
+        self._sender = max(self._sender, sender)
+        self._target = max(self._target, target)
+
+    def _append(self, records: list[tuple[int, int, bytes]], sync: bool) -> list[int]:
+        """Append ``(kind, seq, payload)`` records with one write (and an fsync when ``sync`` and the store
+        syncs); returns the payload offsets."""
+        if self._fd < 0:
+            raise FixStoreError("session store is closed")
+        chunks = []
+        offs = []
+        off = self._end
+        for kind, seq, payload in records:
+            chunks.append(_REC.pack(kind, 0, seq, len(payload), _crc(kind, seq, payload)))
+            chunks.append(payload)
+            off += _REC.size
+            offs.append(off)
+            off += len(payload)
+        blob = b"".join(chunks)
+        try:
+            n = os.write(self._fd, blob)
+            while n < len(blob):  # pragma: no cover - short writes on regular files are rare
+                n += os.write(self._fd, blob[n:])
+            if sync and self.fsync:
+                os.fsync(self._fd)
+        except OSError as e:
+            raise FixStoreError(f"cannot write the session journal: {e}") from None
+        self._end = off
+        return offs
 
     # ------------------------------------------------------------------ SessionStore
     @property
@@ -245,56 +291,44 @@ class FileSessionStore:
         return self._target
 
     def save(self, seq: int, data: bytes | memoryview, ends: np.ndarray | None = None) -> None:
+        recs = [(K_MSG, s, bytes(m)) for s, m in _split(seq, data, ends)]
+        if not recs:
+            return
+        offs = self._append(recs, True)
+        for (_, s, m), o in zip(recs, offs, strict=True):
+            self._index[s] = (o, len(m))
+        self._sender = max(self._sender, recs[-1][1] + 1)
+
+    def set_next_sender_seq(self, n: int) -> None:
+        self._append([(K_SENDER, int(n), b"")], True)
+        self._sender = int(n)
+
+    def set_next_target_seq(self, n: int) -> None:
+        if n != self._target:
+            self._append([(K_TARGET, int(n), b"")], False)
+            self._target = int(n)
+
+    def checkpoint(self) -> None:
+        """Write the seq file (atomic rename); the session calls it at Logon and disconnect."""
         if self._fd < 0:
-            raise FixStoreError("session store is closed")
-        chunks = []
-        off = self._end
-        last = seq - 1
-        new: list[tuple[int, int, int]] = []
-        for s, m in _split(seq, data, ends):
-            b = bytes(m)
-            chunks.append(_REC.pack(s, len(b), zlib.crc32(b)))
-            chunks.append(b)
-            off += _REC.size
-            new.append((s, off, len(b)))
-            off += len(b)
-            last = s
-        blob = b"".join(chunks)
+            return
         try:
-            n = os.write(self._fd, blob)
-            while n < len(blob):  # pragma: no cover - short writes on regular files are rare
-                n += os.write(self._fd, blob[n:])
             if self.fsync:
                 os.fsync(self._fd)
-        except OSError as e:
-            raise FixStoreError(f"cannot write the session journal: {e}") from None
-        self._end = off
-        for s, o, ln in new:
-            self._index[s] = (o, ln)
-        if last + 1 > self._sender:
-            self._sender = last + 1
-        self._seqs_changed()
-
-    def _seqs_changed(self) -> None:
-        try:
             self._write_seqnums()
         except OSError as e:
             raise FixStoreError(f"cannot write the seq file: {e}") from None
 
-    def set_next_sender_seq(self, n: int) -> None:
-        self._sender = int(n)
-        self._seqs_changed()
-
-    def set_next_target_seq(self, n: int) -> None:
-        if n != self._target:
-            self._target = int(n)
-            self._seqs_changed()
-
     def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
         if self._fd < 0:
             raise FixStoreError("session store is closed")
-        for s in range(max(1, begin), end + 1):
-            loc = self._index.get(s)
+        idx = self._index
+        if end - begin > len(idx):  # a wide range over a small journal: walk the index, not the range
+            seqs: Iterator[int] = iter(sorted(s for s in idx if begin <= s <= end))
+        else:
+            seqs = iter(range(max(1, begin), end + 1))
+        for s in seqs:
+            loc = idx.get(s)
             if loc is not None:
                 yield s, os.pread(self._fd, loc[1], loc[0])
 
@@ -308,10 +342,14 @@ class FileSessionStore:
         self._index.clear()
         self._end = 0
         self._sender = self._target = 1
-        self._seqs_changed()
+        self.checkpoint()
 
     def close(self) -> None:
         if self._fd >= 0:
+            try:
+                self.checkpoint()
+            except FixStoreError:  # pragma: no cover - the journal still holds the numbers
+                pass
             os.close(self._fd)
             self._fd = -1
         if self._lock_fd >= 0:
@@ -326,6 +364,10 @@ class FileSessionStore:
 
     def __repr__(self) -> str:
         return f"FileSessionStore(next_sender_seq={self._sender}, next_target_seq={self._target})"
+
+
+def _crc(kind: int, seq: int, payload: bytes) -> int:
+    return zlib.crc32(payload, zlib.crc32(b"%d:%d:" % (kind, seq)))
 
 
 def _fsync_dir(d: Path) -> None:
