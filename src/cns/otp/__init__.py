@@ -20,6 +20,9 @@ Example::
     cast(node, "counter", 5)
     assert node.call("counter", "get") == 5
 
+Worker pools (``cns.otp.pool``): ``start_pool`` from plain Python, or ``pool_child_spec`` for a pool that is
+one child of a supervisor (restarted by it; its failure escalates like any child's).
+
 Hot code loading (``cns.otp.hotload``) uses ``node.processes(Behaviour)`` and ``node.run_in(pid, fn)``; a
 behaviour's version is its ``vsn`` class attribute and ``code_change(old_vsn, state_dict, extra)`` returns
 the new state dict.
@@ -59,6 +62,8 @@ from .gen_statem import (
     UpdateTimeout,
     reply,
 )
+from .hotload import HotLoadError, HotLoadWarning, UpgradeReport, reload_module, upgrade
+from .pool import Pool, PoolStats, PoolWorker, pool_child_spec, start_pool, start_pool_link
 from .supervisor import (
     RESTARTING,
     ChildInfo,
@@ -134,4 +139,15 @@ __all__ = [
     "stop",
     "terminate_child",
     "which_children",
+    "HotLoadError",
+    "HotLoadWarning",
+    "Pool",
+    "PoolStats",
+    "PoolWorker",
+    "UpgradeReport",
+    "pool_child_spec",
+    "reload_module",
+    "start_pool",
+    "start_pool_link",
+    "upgrade",
 ]

@@ -46,6 +46,11 @@ Monitors are removed when either side dies (Erlang's rule): a dead watcher leave
 Telemetry: :mod:`cns.runtime.telemetry` (``attach``/``detach``/``emit``; events ``spawn``, ``exit``, ``messages``,
 ``messages_out``, ``mailbox_depth``, ``dropped``, ``lost``); zero cost with no handler attached.
 
+Fairness: a scheduler turn handles at most ``Node(turn_messages=512)`` messages of one process (Erlang's
+reductions); the rest of its batch waits with it (ahead of newer messages; ``mailbox_size`` counts it) and it
+goes to the back of the run queue, so a slow consumer with a huge mailbox cannot hold up other processes,
+timers or deadlines.
+
 Never hangs, counts what it loses: every timeout and delay is a finite number of seconds (``BadArg``
 otherwise); a blocked send, a call, ``run_in`` and ``run(timeout)`` read the clock (deadline, due timers) at
 least every few hundred turns however busy the node is; a finished or timed-out wait leaves no timer

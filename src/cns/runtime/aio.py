@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["AsyncMixin"]
 
 
+CALL_TIMEOUT: Any = object()  # _Wait.on_timeout of an acall: the CallTimeout is built if it ever fires
+
+
 class _Wait:
     """Awaitable that parks the calling process until ``token`` is resolved (or ``timeout`` s pass)."""
 
@@ -53,6 +56,7 @@ class AsyncMixin:
 
     _runq: deque[Pid]
     _timers: list[tuple[int, int, Timer]]
+    _waits: dict[int, deque[Timer]]
     _sleeping: bool
     _wake_fut: asyncio.Future[None] | None
     _stop_flag: bool
@@ -63,11 +67,11 @@ class AsyncMixin:
         def self_pid(self) -> Pid: ...
         def _schedule(self, p: Pid) -> None: ...
         def _kill(self, p: Pid, reason: Any) -> None: ...
-        def _turn(self, p: Pid) -> None: ...
+        def _turn(self, p: Pid) -> int: ...
         def _fire_timers(self, now: int) -> None: ...
         def _add_timer(self, delay: float, dest: Any, msg: Any, interval: int, cb: Any = None) -> Timer: ...
         def _take_down(self, p: Pid, ref: int) -> Down | None: ...
-        def cancel_timer(self, timer: Timer) -> float | None: ...
+        def _add_wait_timer(self, delay: float, cb: Any) -> Timer: ...
         def _next_deadline(self) -> int | None: ...
 
     # ------------------------------------------------------------------ awaitables for async handlers
@@ -99,17 +103,20 @@ class AsyncMixin:
             return
         p.wait = None
         t = p.resume
-        if t is not None:
-            self.cancel_timer(t)
+        if t is not None:  # the wait's timeout: off (O(1), see cns.runtime.timers)
+            t.active = False
         p.resume = (value, exc)
         self._schedule(p)
 
-    def _expire(self, p: Pid, token: Any, exc: BaseException | None) -> None:
-        """The timeout of a parked wait: wake ``p`` with ``exc``. A call (``acall``) is withdrawn first: marked
-        done, so a late reply is dropped, and forgotten by the node (no record left in ``_pending``)."""
+    def _expire(self, p: Pid, token: Any, exc: Any, timeout: float) -> None:
+        """The timeout of a parked wait: wake ``p`` with ``exc`` (:data:`CALL_TIMEOUT`: a
+        :class:`CallTimeout` for the call ``token``, built only now). A call (``acall``) is withdrawn first:
+        marked done, so a late reply is dropped, and forgotten by the node (no record left in ``_pending``)."""
         if token.__class__ is From and not token.done and p.wait is token:
             token.done = True
             self._pending.discard(token)
+        if exc is CALL_TIMEOUT:
+            exc = CallTimeout(token.target, timeout)
         self._wake(p, token, None, exc)
 
     def _drive(self, p: Pid, coro: Any, value: Any, exc: BaseException | None) -> None:
@@ -132,9 +139,9 @@ class AsyncMixin:
         p.coro = coro
         if w.__class__ is _Wait:
             p.wait = w.token
-            if w.timeout is not None:  # kept in p.resume while parked, cancelled by _wake
-                tok, err = w.token, w.on_timeout
-                p.resume = self._add_timer(w.timeout, None, None, 0, lambda: self._expire(p, tok, err))
+            if w.timeout is not None:  # kept in p.resume while parked, deactivated by _wake
+                tok, err, secs = w.token, w.on_timeout, w.timeout
+                p.resume = self._add_wait_timer(secs, lambda: self._expire(p, tok, err, secs))
         elif hasattr(w, "add_done_callback") and hasattr(w, "_asyncio_future_blocking"):
             w._asyncio_future_blocking = False
             p.wait = w
@@ -156,8 +163,9 @@ class AsyncMixin:
     async def run_async(self, until: Callable[[], bool] | None = None, budget: int = 4096) -> None:
         """Run the node inside the running asyncio loop until :meth:`stop` or ``until()`` is true.
 
-        Runnable work is drained in bursts of up to ``budget`` turns between yields to the loop; when idle
-        the node awaits one future, woken by a send (e.g. from a protocol callback) or the next timer.
+        Runnable work is drained in bursts of about ``budget`` messages (turn costs; each turn is itself
+        bounded, see :class:`~cns.runtime.node.Node`) between yields to the loop; when idle the node awaits
+        one future, woken by a send (e.g. from a protocol callback) or the next timer.
         Handlers run inside the loop, so actors can open sockets and await asyncio futures.
         """
         loop = asyncio.get_running_loop()
@@ -165,12 +173,11 @@ class AsyncMixin:
         runq = self._runq
         try:
             while not self._stop_flag:
-                if self._timers:
+                if self._timers or self._waits:
                     self._fire_timers(time.monotonic_ns())
                 n = budget
-                while runq and n:
-                    self._turn(runq.popleft())
-                    n -= 1
+                while runq and n > 0:
+                    n -= self._turn(runq.popleft())
                 if self._stop_flag or (until is not None and until()):
                     return
                 if runq:

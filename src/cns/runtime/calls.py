@@ -14,13 +14,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .aio import _Wait
+from .aio import CALL_TIMEOUT, _Wait
 from .errors import CallTimeout, NoProc, NotInProcess, check_seconds
 from .process import NOPROC, Actor, From, Pid, _RunIn
 
 __all__ = ["CallsMixin"]
 
-_CHECK_EVERY = 256  # turns between clock reads while busy (timers, call deadlines)
+_new = object.__new__
+_CHECK_EVERY = 256  # turn costs (about messages) between clock reads while busy (timers, call deadlines)
 _INF = float("inf")
 _DEFAULT_TIMEOUT = 5.0  # the default timeout object: known valid, so the hot call path skips the check
 
@@ -31,6 +32,7 @@ class CallsMixin:
     _current: Pid | None
     _runq: deque[Pid]
     _timers: list[Any]
+    _waits: dict[int, Any]
     _pending: set[From]
     _sysreq: dict[Pid, int]
 
@@ -38,7 +40,7 @@ class CallsMixin:
         def _resolve(self, dest: Any) -> Pid: ...
         def send(self, dest: Pid | str, msg: Any) -> None: ...
         def _schedule(self, p: Pid) -> None: ...
-        def _turn(self, p: Pid) -> None: ...
+        def _turn(self, p: Pid) -> int: ...
         def _run(self, until: From | None, deadline: int | None, sleep: bool) -> bool: ...
         def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None: ...
 
@@ -59,19 +61,24 @@ class CallsMixin:
         mb = p.mbox
         if mb is None:
             raise NoProc(p)
-        c = From(None, p, request)
+        c = _new(From)  # From.__init__ inlined (the call hot path): saves the constructor call
+        c.caller = None
+        c.target = p
+        c.request = request
+        c.done = False
+        c.value = None
+        c.error = None
         mb.append(c)
+        runq = self._runq
         if not p.scheduled:
             p.scheduled = True
-            self._runq.append(p)
-        runq = self._runq
-        if not self._timers:  # fast path: no clock read while the reply comes within a few turns
+            runq.append(p)
+        if not self._timers and not self._waits:  # fast path: no clock read while the reply comes soon
             turn, popleft, n = self._turn, runq.popleft, _CHECK_EVERY
-            while runq and n:
-                turn(popleft())
-                if c.done:
+            while runq:
+                n -= turn(popleft())
+                if c.done or n <= 0:
                     break
-                n -= 1
         if not c.done and not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
             if p.mbox is None:
                 raise NoProc(p, p.exit_reason)
@@ -91,9 +98,15 @@ class CallsMixin:
         me = self._current
         if me is None:
             raise NotInProcess("acall outside a process; use node.call")
-        p = self._resolve(dest)
-        c = From(me, p, request)
-        w = _Wait(c, timeout, CallTimeout(p, timeout))
+        p = dest if dest.__class__ is Pid else self._resolve(dest)
+        c = _new(From)  # From.__init__ inlined, as in call
+        c.caller = me
+        c.target = p
+        c.request = request
+        c.done = False
+        c.value = None
+        c.error = None
+        w = _Wait(c, timeout, CALL_TIMEOUT)
         if p.mbox is None:
             c.done, c.error = True, NoProc(p, p.exit_reason or NOPROC)
         else:

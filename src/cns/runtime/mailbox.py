@@ -6,6 +6,7 @@ Unbounded mailboxes are plain lists, so the bound costs nothing to processes tha
 from __future__ import annotations
 
 import time
+from operator import length_hint
 from typing import TYPE_CHECKING, Any
 
 from . import telemetry as _tm
@@ -21,7 +22,8 @@ POLICIES = frozenset({"raise", "drop_newest", "block"})
 
 
 class BoundedMailbox(list):  # type: ignore[type-arg]
-    """A mailbox holding at most ``capacity`` user messages.
+    """A mailbox holding at most ``capacity`` user messages waiting -- those in the list plus the unhandled
+    rest of a batch that a bounded (preempted) turn left with the owner (``Pid.mailbox_size``).
 
     Policies when full: ``raise`` -> :class:`MailboxFull`; ``drop_newest`` -> the new message is discarded and
     counted (``dropped`` here, ``Node.info()["dropped_full"]`` node-wide, telemetry ``dropped``); ``block`` ->
@@ -47,7 +49,7 @@ class BoundedMailbox(list):  # type: ignore[type-arg]
         self.owner: Pid | None = None
 
     def append(self, msg: Any) -> None:
-        if len(self) < self.capacity:
+        if len(self) < self.capacity and self._room():
             list.append(self, msg)
             return
         if self.policy == "drop_newest":
@@ -60,6 +62,11 @@ class BoundedMailbox(list):  # type: ignore[type-arg]
             list.append(self, msg)
             return
         raise MailboxFull(self.owner, self.capacity)
+
+    def _room(self) -> bool:
+        """Whether the owner's waiting messages (list + unhandled rest) are below capacity."""
+        o = self.owner
+        return o is None or o.rest is None or len(self) + length_hint(o.rest) < self.capacity
 
     def _wait_for_room(self) -> bool:
         owner = self.owner
@@ -81,4 +88,4 @@ class _RoomWait:
     @property
     def done(self) -> bool:
         mb = self.mb
-        return len(mb) < mb.capacity or self.target.mbox is not mb
+        return (len(mb) < mb.capacity and mb._room()) or self.target.mbox is not mb

@@ -5,6 +5,12 @@ Design (what makes it fast and deadlock-free):
 - A process is a :class:`Pid` record with a list mailbox. ``send`` appends and, if the process is not queued,
   puts it on a deque run queue. A scheduler *turn* takes the whole mailbox as one batch and calls the handler
   per message in a tight loop -- no asyncio Future, no thread switch, no allocation beyond the message.
+- A turn is bounded (Erlang's reductions): it handles at most ``turn_messages`` messages. The unhandled rest
+  of the batch stays with the process (``Pid.rest``, ahead of anything newer) and the process goes to the
+  back of the run queue, so behind a slow consumer with a huge mailbox other processes, timers and
+  ``run``/``call`` deadlines keep their place. Per-sender order, exactly-once handling, ``run_in``'s mailbox
+  order and selective receive (``wait_down``) see the rest as part of the mailbox; ``mailbox_size`` counts it.
+  A batch within the bound takes the unchanged fast loop.
 - Handlers are plain methods. A handler may be ``async def``: the scheduler drives the coroutine itself with
   ``coro.send()``; when it awaits a reply (``acall``), a monitor (``wait_down``), a sleep or an asyncio future,
   the process is *parked* -- its other messages wait, like Erlang's selective receive of a reply -- and resumed
@@ -26,6 +32,8 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import islice
+from operator import length_hint
 from types import CoroutineType
 from typing import Any
 
@@ -34,11 +42,13 @@ from .aio import AsyncMixin
 from .calls import _CHECK_EVERY, CallsMixin
 from .errors import BadArg, InvalidSpec, NameTaken, NoProc, NotInProcess, check_seconds
 from .mailbox import POLICIES, BoundedMailbox
-from .process import KILL, Actor, From, Pid, Stop, _RunIn
+from .process import KILL, PREEMPTED, Actor, From, Pid, Stop, _RunIn
 from .signals import SignalsMixin
 from .timers import TimersMixin
 
-__all__ = ["Node", "current_node"]
+__all__ = ["TURN_MESSAGES", "Node", "current_node"]
+
+TURN_MESSAGES = 512  # default bound of a turn (messages): see Node
 
 _node_ids = itertools.count(1)
 _MAX_SLEEP_NS = 3_600 * 1_000_000_000  # longest single sleep of an idle node (then it re-checks its timers)
@@ -57,10 +67,16 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
     """A scheduler and its processes. Not thread-safe: use it from one thread (and its asyncio loop).
 
     All timeouts and delays are in seconds (float); internal clocks are monotonic nanoseconds.
+    ``turn_messages`` bounds a scheduler turn: at most that many messages of one process, then the next
+    runnable process (an int >= 1, ``BadArg`` otherwise). Lower is fairer (deadlines and timers are late
+    by at most one such turn of the slowest handler), higher amortises the per-turn cost over more messages.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, turn_messages: int = TURN_MESSAGES) -> None:
         global _current_node
+        if isinstance(turn_messages, bool) or not isinstance(turn_messages, int) or turn_messages < 1:
+            raise BadArg(f"turn_messages must be an int >= 1, got {turn_messages!r}")
+        self.turn_messages = turn_messages
         self.node_id = next(_node_ids)
         self._procs: dict[int, Pid] = {}
         self._names: dict[str, Pid] = {}
@@ -68,6 +84,7 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         self._timers: list[tuple[int, int, Any]] = []
         self._timer_seq = itertools.count()
         self._timers_cancelled = 0
+        self._waits: dict[int, deque[Any]] = {}
         self._ids = itertools.count(1)
         self._refs = itertools.count(1)
         self._current: Pid | None = None
@@ -145,6 +162,7 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         p.coro = None
         p.wait = None
         p.resume = None
+        p.rest = None
         p.exit_reason = None
         self._procs[pid_id] = p
         if handler is not target:
@@ -286,26 +304,24 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
                 self._wakeup()
 
     # ------------------------------------------------------------------ the scheduler
-    def _turn(self, p: Pid) -> None:
+    # A turn returns its *cost* (about the messages it took, at least 1): the run loops read the clock --
+    # deadline, due timers -- once the costs add up to _CHECK_EVERY, and right after a preempted turn.
+    def _turn(self, p: Pid) -> int:
         if _tm.enabled or self._sysreq:
-            self._turn_slow(p)
-            return
+            return self._turn_slow(p)
         p.scheduled = False
-        if p.coro is not None:
-            if p.wait is not None:
-                return
-            value, exc = p.resume
-            p.resume = None
-            self._drive(p, p.coro, value, exc)
-            if p.coro is not None or p.mbox is None:
-                return
+        if p.coro is not None:  # parked, or preempted with a rest (PREEMPTED): the rest comes first
+            return self._turn_resume(p)
         mb = p.mbox
         if not mb:
-            return
+            return 1
+        n = len(mb)
         batch = mb.copy()
         mb.clear()
-        self._current = p
         it = iter(batch)
+        if n > self.turn_messages:
+            return self._turn_bounded(p, it)
+        self._current = p
         self._batch_it = it  # drained by _mark_dead if p dies mid-batch, which ends the loop
         self._batch_owner = p
         h = p.handler
@@ -315,8 +331,8 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
                 if r is not None and r.__class__ is CoroutineType:
                     self._drive(p, r, None, None)
                     if p.coro is not None:  # parked: the rest waits, ahead of newer messages
-                        if p.mbox is not None:
-                            p.mbox[0:0] = list(it)
+                        if p.mbox is not None and length_hint(it):
+                            p.rest = it
                         break
         except Stop as s:
             self._kill(p, s.reason)
@@ -325,50 +341,115 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         finally:
             self._current = None
             self._batch_owner = None
+        return n
 
-    def _turn_slow(self, p: Pid) -> None:
-        """:meth:`_turn` while telemetry is on or a ``run_in`` marker is queued somewhere: the same, plus
-        serving ``run_in`` markers in mailbox order and emitting the per-turn telemetry."""
+    def _turn_resume(self, p: Pid) -> int:
+        """The turn of a process that is parked (resume its handler if woken) or preempted: first the
+        handler, then the rest of its batch, then (on a later turn) its mailbox."""
+        coro = p.coro
+        if coro is PREEMPTED:
+            p.coro = None
+        else:
+            if p.wait is not None:
+                return 1
+            value, exc = p.resume
+            p.resume = None
+            self._drive(p, coro, value, exc)
+            if p.coro is not None or p.mbox is None:
+                return 1
+        it = p.rest
+        if it is not None:
+            p.rest = None
+            return self._turn_bounded(p, it)
+        return self._turn(p)  # nothing left over: an ordinary turn on the mailbox
+
+    def _turn_bounded(self, p: Pid, it: Any) -> int:
+        """Handle at most ``turn_messages`` messages of ``it`` (a batch taken from ``p``'s mailbox, or the
+        rest of one); what is left becomes ``p.rest`` and ``p`` goes to the back of the run queue
+        (preempted, Erlang's reductions), unless it parked (it is queued again when woken)."""
+        self._current = p
+        self._batch_it = it
+        self._batch_owner = p
+        h = p.handler
+        try:
+            for m in islice(it, self.turn_messages):
+                r = h(m)
+                if r is not None and r.__class__ is CoroutineType:
+                    self._drive(p, r, None, None)
+                    if p.coro is not None:
+                        break
+        except Stop as s:
+            self._kill(p, s.reason)
+        except Exception as e:  # noqa: BLE001 - the exception is the exit reason
+            self._kill(p, e)
+        finally:
+            self._current = None
+            self._batch_owner = None
+        return self._after_bounded(p, it)
+
+    def _after_bounded(self, p: Pid, it: Any) -> int:
+        """End of a bounded turn: stash the rest, re-queue ``p`` if it has work and is not parked."""
+        if p.mbox is None:
+            return self.turn_messages
+        if length_hint(it):
+            p.rest = it
+            if p.coro is None:  # preempted (not parked): back of the run queue
+                p.coro = PREEMPTED
+                self._schedule(p)
+                return _CHECK_EVERY  # make the run loop read the clock now
+        elif p.mbox and p.coro is None:
+            self._schedule(p)
+        return self.turn_messages
+
+    def _turn_slow(self, p: Pid) -> int:
+        """:meth:`_turn` while telemetry is on or a ``run_in`` marker is queued somewhere: the same (bounded
+        too), plus serving ``run_in`` markers in mailbox order and emitting the per-turn telemetry
+        (``mailbox_depth``: messages waiting when the turn starts; ``messages``: messages it handled)."""
         p.scheduled = False
         traced = _tm.enabled
         try:
-            if p.coro is not None:
+            coro = p.coro
+            if coro is PREEMPTED:
+                p.coro = None
+            elif coro is not None:
                 if p.wait is not None:
-                    return
+                    return 1
                 value, exc = p.resume
                 p.resume = None
-                self._drive(p, p.coro, value, exc)
+                self._drive(p, coro, value, exc)
                 if p.coro is not None or p.mbox is None:
-                    return
+                    return 1
             mb = p.mbox
-            if not mb:
-                return
-            batch = mb.copy()
-            mb.clear()
+            it = p.rest
+            if it is not None:
+                p.rest = None
+                if traced:
+                    _tm.emit("mailbox_depth", length_hint(it) + len(mb), {"pid": p.id})  # type: ignore[arg-type]
+            elif not mb:
+                return 1
+            else:
+                if traced:
+                    _tm.emit("mailbox_depth", len(mb), {"pid": p.id})
+                batch = mb.copy()
+                mb.clear()
+                it = iter(batch)
             marked = p in self._sysreq
-            if traced:
-                n = len(batch)
-                if marked:
-                    n -= sum(1 for m in batch if m.__class__ is _RunIn)
-                _tm.emit("mailbox_depth", n, {"pid": p.id})
-                _tm.emit("messages", n, {"pid": p.id})
             self._current = p
-            it = iter(batch)
             self._batch_it = it
             self._batch_owner = p
             h = p.handler
+            handled = 0
             try:
-                for m in it:
+                for m in islice(it, self.turn_messages):
                     if marked and m.__class__ is _RunIn:
                         self._serve_run_in(p, m)
                         h = p.handler
                         continue
+                    handled += 1
                     r = h(m)
                     if r is not None and r.__class__ is CoroutineType:
                         self._drive(p, r, None, None)
                         if p.coro is not None:
-                            if p.mbox is not None:
-                                p.mbox[0:0] = list(it)
                             break
             except Stop as s:
                 self._kill(p, s.reason)
@@ -377,6 +458,9 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
             finally:
                 self._current = None
                 self._batch_owner = None
+            if traced:
+                _tm.emit("messages", handled, {"pid": p.id})
+            return self._after_bounded(p, it)
         finally:
             if traced and self._out and _tm.enabled:
                 self._flush_out(p)
@@ -387,27 +471,28 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         ``until`` is None (run until idle, the deadline or :meth:`stop`) or a waiter with ``done`` and
         ``target`` (a :class:`From` of a call or ``run_in``, a blocked sender's wait for room): False as
         soon as ``target`` is dead. Only a plain run honours :meth:`stop`: a call or a blocked send waits
-        for its own outcome. The clock is read -- deadline checked, due timers fired -- at least every
-        ``_CHECK_EVERY`` turns, however busy the node is.
+        for its own outcome. The clock is read -- deadline checked, due timers fired -- every
+        ``_CHECK_EVERY`` messages handled and after every preempted turn, however busy the node is; with
+        turns bounded to ``turn_messages`` messages, a deadline or timer is late by at most about one
+        bounded turn of the slowest handler.
         """
         runq = self._runq
         popleft = runq.popleft
         turn = self._turn
         timers = self._timers
+        waits = self._waits
         while True:
-            if timers:
+            if timers or waits:
                 self._fire_timers(time.monotonic_ns())
             n = _CHECK_EVERY
             if until is None:
-                while runq and n:
-                    turn(popleft())
-                    n -= 1
+                while runq and n > 0:
+                    n -= turn(popleft())
             else:
-                while runq and n:
-                    turn(popleft())
+                while runq and n > 0:
+                    n -= turn(popleft())
                     if until.done:
                         return True
-                    n -= 1
                 if until.done:
                     return True
                 if until.target.mbox is None:
@@ -469,7 +554,8 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         when it exited), ``sent_to_dead`` (sends and timer messages to a dead or unknown process),
         ``dropped_full`` (discarded by full ``drop_newest`` mailboxes)."""
         return {"processes": len(self._procs), "runnable": len(self._runq), "names": len(self._names),
-                "timers": sum(1 for _, _, t in self._timers if t.active),
+                "timers": sum(1 for _, _, t in self._timers if t.active)
+                + sum(1 for q in self._waits.values() for t in q if t.active),
                 "lost_on_exit": self.lost_on_exit, "sent_to_dead": self.sent_to_dead,
                 "dropped_full": self.dropped_full}
 

@@ -7,6 +7,7 @@ hundred nanoseconds; the :class:`~cns.runtime.node.Node` owns all behaviour.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import length_hint
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class Pid:
 
     __slots__ = (
         "id", "node", "mbox", "handler", "actor", "scheduled", "links", "monitors",
-        "trap", "name", "coro", "wait", "resume", "exit_reason",
+        "trap", "name", "coro", "wait", "resume", "rest", "exit_reason",
     )
 
     def __init__(self, pid_id: int, node: Node, mbox: list[Any], handler: Any, actor: Any) -> None:
@@ -57,9 +58,12 @@ class Pid:
         self.monitors: dict[int, Pid] | None = None  # ref -> watcher, for monitors *of* this process
         self.trap = False
         self.name: str | None = None
-        self.coro: Any = None  # a parked handler coroutine
+        self.coro: Any = None  # a parked handler coroutine, or PREEMPTED (a bounded turn left a rest)
         self.wait: Any = None  # the token the parked coroutine waits on
         self.resume: Any = None  # while parked: the wait's timeout Timer (or None); once woken: (value, exc)
+        # iterator over the unhandled rest of a batch a bounded (preempted) or parked turn left, or None;
+        # not None only while coro is not None (PREEMPTED or the parked handler)
+        self.rest: Any = None
         self.exit_reason: Any = None
 
     @property
@@ -68,11 +72,28 @@ class Pid:
 
     @property
     def mailbox_size(self) -> int:
-        """Messages waiting in the mailbox (0 once dead)."""
-        return len(self.mbox) if self.mbox is not None else 0
+        """Messages waiting (0 once dead): the mailbox plus the unhandled rest of a batch that a bounded
+        (preempted) or parked turn left; not the batch of a turn running now."""
+        if self.mbox is None:
+            return 0
+        return len(self.mbox) if self.rest is None else len(self.mbox) + length_hint(self.rest)
 
     def __repr__(self) -> str:
         return f"<{self.node.node_id}.{self.id}>" if self.name is None else f"<{self.node.node_id}.{self.id} {self.name}>"
+
+
+class _Preempted:
+    """``Pid.coro`` of a process whose turn was cut by the bound (its unhandled rest is in ``Pid.rest``):
+    it makes the scheduler's existing "parked or preempted?" test route that process to the rest, so a
+    process without a rest pays nothing for the bound."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PREEMPTED"
+
+
+PREEMPTED: Any = _Preempted()
 
 
 class Actor:

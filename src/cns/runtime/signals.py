@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import telemetry as _tm
 from .errors import NoProc
-from .process import KILL, KILLED, NOPROC, NORMAL, Down, Exit, From, Pid, Timer, _RunIn
+from .process import KILL, KILLED, NOPROC, NORMAL, PREEMPTED, Down, Exit, From, Pid, Timer, _RunIn
 
 __all__ = ["SignalsMixin"]
 
@@ -62,7 +62,6 @@ class SignalsMixin:
         def _deliver(self, p: Pid, msg: Any) -> None: ...
         def _fail_call(self, from_: From, exc: BaseException) -> None: ...
         def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None: ...
-        def cancel_timer(self, timer: Timer) -> float | None: ...
 
     # ------------------------------------------------------------------ links
     def link(self, pid: Pid) -> None:
@@ -135,9 +134,11 @@ class SignalsMixin:
 
     def _take_down(self, p: Pid, ref: int) -> Down | None:
         """Remove and return the first ``Down`` for ``ref`` waiting for ``p``: in the unhandled rest of the
-        batch ``p`` is handling, else in its mailbox; None if there is none (selective receive)."""
-        if p is self._batch_owner:
-            r = self._batch_it.__reduce__()  # (iter, (batch,), next index) while not exhausted
+        batch ``p`` is handling (or that a preempted/parked turn left), else in its mailbox; None if there is
+        none (selective receive)."""
+        it = self._batch_it if p is self._batch_owner else p.rest
+        if it is not None:
+            r = it.__reduce__()  # (iter, (batch,), next index) while not exhausted
             if len(r) == 3:
                 batch, i = r[1][0], r[2]
                 for j in range(i, len(batch)):
@@ -214,8 +215,12 @@ class SignalsMixin:
             c = m.__class__
             if c is From or c is _RunIn:
                 self._fail_call(m, NoProc(p, reason))
-        if p is self._batch_owner:  # died mid-batch: drain the rest (which ends the turn's loop)
-            for m in self._batch_it:
+        rests = [self._batch_it] if p is self._batch_owner else []  # died mid-batch: its unhandled rest
+        if p.rest is not None:  # the rest a preempted or parked turn left
+            rests.append(p.rest)
+            p.rest = None
+        for it in rests:  # draining the running batch's iterator ends the turn's loop
+            for m in it:
                 lost += 1
                 c = m.__class__
                 if c is From or c is _RunIn:
@@ -233,11 +238,13 @@ class SignalsMixin:
                     pair = self._monitor_refs.pop(ref, None)
                     if pair is not None and pair[1].monitors:
                         pair[1].monitors.pop(ref, None)
-        if p.coro is not None:
+        if p.coro is PREEMPTED:
+            p.coro = None
+        elif p.coro is not None:
             coro, p.coro, p.wait = p.coro, None, None
             t, p.resume = p.resume, None
-            if t.__class__ is Timer:  # the parked wait's timeout
-                self.cancel_timer(t)
+            if t.__class__ is Timer:  # the parked wait's timeout: off
+                t.active = False
             if coro.cr_frame is not None:
                 try:
                     coro.close()

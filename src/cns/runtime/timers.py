@@ -4,6 +4,12 @@ A binary heap of ``(deadline_ns, seq, Timer)``; the scheduler fires due timers b
 ``Node._run``), so a timer message is delivered like any system message (it bypasses mailbox bounds).
 Cancelling only flags the timer; the heap entry is skipped when it comes due.
 
+The timeouts of parked waits (``acall``, ``wait_down``, ``sleep``) are not in the heap: they live in one FIFO
+queue per duration (``_waits``: delay ns -> deque), which is in deadline order by construction (same delay,
+later start), so adding one is an append and cancelling one -- every answered call cancels its timeout -- is
+a flag; cancelled entries leave from the front. Nothing piles up and a finished wait leaves no timer for
+:meth:`~cns.runtime.node.Node.run` to sleep for.
+
 Failure rules: delays and periods must be finite numbers of seconds (``BadArg`` otherwise; a period > 0,
 at least 1 ns once converted). An interval timer that falls more than one period behind sends one tick and
 skips the missed ones, counting them in ``Timer.missed`` -- never a burst of catch-up ticks, which with a
@@ -16,11 +22,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from . import telemetry as _tm
 from .errors import BadArg, NoProc, check_seconds
 from .process import Pid, Timer
+
+_INF = float("inf")
 
 __all__ = ["TimersMixin"]
 
@@ -31,6 +40,7 @@ class TimersMixin:
     _timers: list[tuple[int, int, Timer]]
     _timer_seq: itertools.count[int]
     _timers_cancelled: int  # cancelled entries still in the heap (compacted when they are the majority)
+    _waits: dict[int, deque[Timer]]  # timeouts of parked waits: delay ns -> FIFO (= deadline order)
     _sleeping: bool
     sent_to_dead: int
 
@@ -40,9 +50,23 @@ class TimersMixin:
         def _deliver(self, p: Pid, msg: Any) -> None: ...
 
     def _add_timer(self, delay: float, dest: Any, msg: Any, interval: int, cb: Any = None) -> Timer:
-        check_seconds(delay, "timer delay")
+        if delay.__class__ is not float or not 0.0 <= delay < _INF:
+            check_seconds(delay, "timer delay")
         t = Timer(time.monotonic_ns() + int(delay * 1e9), dest, msg, interval, cb)
         heapq.heappush(self._timers, (t.deadline, next(self._timer_seq), t))
+        if self._sleeping:
+            self._wakeup()
+        return t
+
+    def _add_wait_timer(self, delay: float, cb: Any) -> Timer:
+        """The timeout of a parked wait: ``cb()`` after ``delay`` s (already checked) unless the timer is
+        deactivated first (``t.active = False``: the wait ended). O(1); see the module doc."""
+        d = int(delay * 1e9)
+        t = Timer(time.monotonic_ns() + d, None, None, 0, cb)
+        q = self._waits.get(d)
+        if q is None:
+            self._waits[d] = q = deque()
+        q.append(t)
         if self._sleeping:
             self._wakeup()
         return t
@@ -80,15 +104,44 @@ class TimersMixin:
         return max(0.0, (timer.deadline - time.monotonic_ns()) / 1e9)
 
     def _next_deadline(self) -> int | None:
-        """Deadline (monotonic ns) of the next active timer, dropping cancelled ones off the top; None if
-        no timer is pending."""
+        """Deadline (monotonic ns) of the next active timer or wait timeout, dropping cancelled ones off the
+        fronts; None if nothing is pending."""
         timers = self._timers
         while timers and not timers[0][2].active:
             heapq.heappop(timers)
             self._timers_cancelled -= 1
-        return timers[0][0] if timers else None
+        nxt = timers[0][0] if timers else None
+        waits = self._waits
+        if waits:
+            for d, q in list(waits.items()):
+                while q and not q[0].active:
+                    q.popleft()
+                if not q:
+                    del waits[d]
+                elif nxt is None or q[0].deadline < nxt:
+                    nxt = q[0].deadline
+        return nxt
+
+    def _fire_waits(self, now: int) -> None:
+        """Fire the due wait timeouts (and drop the cancelled ones at the fronts)."""
+        waits = self._waits
+        for d, q in list(waits.items()):
+            while q:
+                t = q[0]
+                if t.active:
+                    if t.deadline > now:
+                        break
+                    t.active = False
+                    q.popleft()
+                    t.callback()
+                else:
+                    q.popleft()
+            if not q:
+                del waits[d]
 
     def _fire_timers(self, now: int) -> None:
+        if self._waits:
+            self._fire_waits(now)
         timers = self._timers
         while timers and timers[0][0] <= now:
             t = heapq.heappop(timers)[2]
