@@ -60,6 +60,11 @@ def run(tmp_path: Path, shapes: str | Path, data: str | Path, *, data_name: str 
     if isinstance(data, str):
         (tmp_path / data_name).write_text(data)
         data = tmp_path / data_name
+    return run_args(shapes, data)
+
+
+def run_args(shapes: str | Path, data: str | Path) -> tuple[int, str]:
+    """``cns validate --shapes SHAPES --data DATA`` in-process, arguments as given; (exit code, stderr)."""
     err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         rc = main(["validate", "--shapes", str(shapes), "--data", str(data)])
@@ -112,7 +117,7 @@ def test_url_arguments_are_not_fetched(tmp_path: Path, which: str) -> None:
     (tmp_path / "s.ttl").write_text(SHAPES)
     (tmp_path / "d.ttl").write_text(DATA)
     shapes, data = (tmp_path / "s.ttl", url) if which == "data" else (url, tmp_path / "d.ttl")
-    rc, err = run(tmp_path, shapes, data)
+    rc, err = run_args(shapes, data)  # the URL itself as the argument (run() would write it to a file)
     assert_refused(rc, err, url)
 
 
@@ -297,9 +302,11 @@ def test_non_finite_and_unknown_datatype_bounds(tmp_path: Path) -> None:
 
 # ---- data: deep structures ------------------------------------------------------------------------------------
 @pytest.mark.timeout(60)
-def test_deeply_nested_data_is_refused(tmp_path: Path) -> None:
+def test_deeply_nested_data_is_refused_or_read_without_recursion(tmp_path: Path) -> None:
+    # Turtle is parsed by pyoxigraph (no recursion): 5000 nested blank nodes are simply data
     rc, err = run(tmp_path, SHAPES, P + "ex:a a ex:C ; ex:p " + "[ ex:p " * 5000 + "1" + " ]" * 5000 + " .")
-    assert_refused(rc, err, "data.ttl")
+    assert rc == 0 and err == "", err
+    # rdflib-read formats keep refusing what would exhaust the stack
     deep = '{"http://ex.org/p": ' * 100_000 + '{"@id": "http://ex.org/a"}' + "}" * 100_000
     rc, err = run(tmp_path, SHAPES, deep, data_name="deep.jsonld")
     assert_refused(rc, err, "deep.jsonld")

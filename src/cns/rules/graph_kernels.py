@@ -301,8 +301,14 @@ def closed_violations(nodes: np.ndarray, ptr: np.ndarray, pred: np.ndarray, othe
 def values_of_focus(focus_sorted: np.ndarray, pair_src: np.ndarray) -> np.ndarray:
     """Number of pairs per focus node (``pair_src`` sorted); aligned with ``focus_sorted``."""
     out = np.zeros(focus_sorted.shape[0], np.int64)
-    for i in range(focus_sorted.shape[0]):
-        lo = np.searchsorted(pair_src, focus_sorted[i], side="left")
-        hi = np.searchsorted(pair_src, focus_sorted[i], side="right")
-        out[i] = hi - lo
+    j = 0
+    m = pair_src.shape[0]
+    for i in range(focus_sorted.shape[0]):  # one merge pass: O(len(focus) + len(pairs))
+        f = focus_sorted[i]
+        while j < m and pair_src[j] < f:
+            j += 1
+        k = j
+        while k < m and pair_src[k] == f:
+            k += 1
+        out[i] = k - j
     return out

@@ -16,7 +16,10 @@ alike). Its contract:
   reference, relative or absolute) as ``@context`` or in a ``@context`` list, anywhere in the document,
   scoped contexts in term definitions included — and every ``@import`` is refused; rdflib gets the decoded
   object, so it has nothing to fetch.
-* Turtle, N-Triples, N3, TriG: rdflib's parsers have no fetch mechanism.
+* Turtle, N-Triples, N3, TriG: rdflib's parsers have no fetch mechanism. ``cns validate`` reads Turtle and
+  N-Triples data with pyoxigraph (:mod:`cns.rules.encode`), from a file opened by :func:`open_local`; neither
+  format can name anything to fetch. (pyoxigraph's JSON-LD parser, not used here, refuses remote contexts
+  too: it has no document loader; ``tests/rules/test_fast_read.py`` checks it.)
 * ``owl:imports`` is never followed (neither rdflib nor CNS fetches it); :func:`cns.rules.shapes.load_shapes`
   refuses a shapes graph that declares one, since the imported shapes would silently be missing.
 
@@ -33,7 +36,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from xml.parsers import expat
 
 import rdflib
@@ -41,7 +44,7 @@ from rdflib import Graph
 
 from cns.rules.errors import DataError, UnsafeInput
 
-__all__ = ["read_rdf", "read_bytes", "parse_rdf", "rdf_format", "FORMATS"]
+__all__ = ["read_rdf", "read_bytes", "open_local", "parse_rdf", "rdf_format", "FORMATS"]
 
 FORMATS = {".nt": "nt", ".n3": "n3", ".rdf": "xml", ".xml": "xml", ".jsonld": "json-ld", ".trig": "trig"}
 """File extension -> rdflib format; anything else is read as Turtle."""
@@ -70,6 +73,18 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise UnsafeInput(f"{where}: a URL, not a file; CNS reads local files only and never fetches")
     try:
         return Path(path).read_bytes()
+    except OSError as e:
+        raise DataError(f"{where}: cannot read: {e.strerror or e}") from e
+
+
+def open_local(path: str | os.PathLike[str]) -> BinaryIO:
+    """The local file ``path`` opened for binary reading (the caller closes it): UnsafeInput for a URL,
+    DataError if it cannot be opened. For readers that stream a file instead of reading it whole."""
+    where = str(path)
+    if _URL.match(where):
+        raise UnsafeInput(f"{where}: a URL, not a file; CNS reads local files only and never fetches")
+    try:
+        return open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     except OSError as e:
         raise DataError(f"{where}: cannot read: {e.strerror or e}") from e
 

@@ -25,14 +25,15 @@ from rdflib.term import Node
 from cns.rules import graph_kernels as gk
 from cns.rules import ir
 from cns.rules.errors import LimitExceeded, RuleError
-from cns.rules.graph import BoundGraph, bind_graph, eval_path
+from cns.rules.encode import read_bound
+from cns.rules.graph import BoundGraph, bind_graph, eval_path, sorted_unique
 from cns.rules.optimise import optimise
 from cns.rules.report import ValidationReport, ValidationResult
-from cns.rules.shapes import load_shapes, read_turtle
+from cns.rules.shapes import load_shapes
 from cns.rules.structure import check_structure
 from cns.rules.xsd import compile_pattern, lang_matches
 
-__all__ = ["validate_graph", "validate_ir", "shape_terms"]
+__all__ = ["validate_graph", "validate_ir", "bind_data", "shape_terms"]
 
 _RANGE_OPS = {
     ir.MinExclusiveConstraint: gk.OP_GT,
@@ -49,25 +50,39 @@ def _clamp(n: int) -> int:
 
 
 def validate_graph(shapes: ir.ShapesIR | Graph | str | os.PathLike[str],
-                   data: Graph | str | os.PathLike[str]) -> ValidationReport:
-    """Validate ``data`` (Graph or RDF file) against ``shapes`` (IR, shapes Graph or file).
+                   data: Graph | BoundGraph | str | os.PathLike[str]) -> ValidationReport:
+    """Validate ``data`` (Graph, bound graph or RDF file) against ``shapes`` (IR, shapes Graph or file).
+
+    A Turtle or N-Triples file is read straight into arrays (:func:`cns.rules.encode.read_bound`: pyoxigraph
+    and Numba, no rdflib graph); other formats through rdflib (:func:`cns.rules.rdfio.read_rdf`).
 
     Raises :class:`~cns.rules.errors.DataError` for unreadable/unparsable files and
     :class:`~cns.rules.errors.ShapeCompileError` for ill-formed or unsupported shapes.
     """
-    shapes_ir = shapes if isinstance(shapes, ir.ShapesIR) else load_shapes(shapes)
-    data_graph = data if isinstance(data, Graph) else read_turtle(data)
-    return validate_ir(optimise(shapes_ir), data_graph)
+    shapes_ir = optimise(shapes if isinstance(shapes, ir.ShapesIR) else load_shapes(shapes))
+    if isinstance(data, (Graph, BoundGraph)):
+        return validate_ir(shapes_ir, data)
+    check_structure(shapes_ir)  # refuse bad shapes before reading the data
+    return validate_ir(shapes_ir, read_bound(data, shape_terms(shapes_ir)))
 
 
-def validate_ir(shapes_ir: ir.ShapesIR, data: Graph) -> ValidationReport:
-    """Validate ``data`` against already compiled (and possibly optimised) shapes.
+def bind_data(shapes_ir: ir.ShapesIR, data: Graph | str | os.PathLike[str]) -> BoundGraph:
+    """``data`` (Graph or RDF file) bound to arrays with the constants of ``shapes_ir``: the input
+    :func:`validate_ir` takes to validate without parsing or binding (benchmarks, repeated validation)."""
+    if isinstance(data, Graph):
+        return bind_graph(data, shape_terms(shapes_ir))
+    return read_bound(data, shape_terms(shapes_ir))
+
+
+def validate_ir(shapes_ir: ir.ShapesIR, data: Graph | BoundGraph) -> ValidationReport:
+    """Validate ``data`` against already compiled (and possibly optimised) shapes. A :class:`BoundGraph` must
+    have been bound with these shapes' constants (:func:`bind_data`).
 
     Raises :class:`~cns.rules.errors.ShapeCompileError` for recursive or too deeply nested shapes and
     :class:`~cns.rules.errors.LimitExceeded` when a path evaluation exceeds ``MAX_PATH_PAIRS``.
     """
     check_structure(shapes_ir)
-    g = bind_graph(data, shape_terms(shapes_ir))
+    g = data if isinstance(data, BoundGraph) else bind_graph(data, shape_terms(shapes_ir))
     ev = _Evaluator(shapes_ir, g)
     blocks: list[_Block] = []
     for shape in shapes_ir.shapes.values():
@@ -147,7 +162,7 @@ class _Evaluator:
                 parts.append(g.subjects_with(g.code(t.term)))
             else:
                 parts.append(g.objects_with(g.code(t.term)))
-        return np.unique(np.concatenate(parts)).astype(np.int32) if parts else np.empty(0, np.int32)
+        return sorted_unique(np.concatenate(parts)).astype(np.int32) if parts else np.empty(0, np.int32)
 
     # ---- conformance (shape-based components) --------------------------------------------------------------
     def conforms(self, ref: ir.ShapeRef, nodes: np.ndarray) -> np.ndarray:
@@ -158,7 +173,7 @@ class _Evaluator:
         st = self._state.get(ref)
         if st is None:
             st = self._state[ref] = np.zeros(self.g.n_terms, np.int8)
-        unknown = np.unique(nodes[st[nodes] == 0])
+        unknown = sorted_unique(nodes[st[nodes] == 0])
         if unknown.shape[0]:
             if ref in self._busy:
                 raise RuleError(f"{self.ir.source}: at {shape.where}: recursive shapes are not supported")
@@ -204,7 +219,7 @@ class _Evaluator:
     def _constraint(self, shape: ir.Shape, c: ir.Constraint, focus: np.ndarray, src: np.ndarray,
                     dst: np.ndarray) -> list[_Block]:  # noqa: C901 - one arm per component
         g = self.g
-        uv = np.unique(dst)
+        uv = sorted_unique(dst)
         if isinstance(c, ir.ClassConstraint):
             ok = gk.has_type_in(uv, g.s_ptr, g.s_pred, g.s_obj, self.type_code, self.class_mask(c.cls))
         elif isinstance(c, ir.DatatypeConstraint):
@@ -218,8 +233,10 @@ class _Evaluator:
             ok = gk.check_length(uv, g.lexlen, _clamp(c.length), isinstance(c, ir.MinLengthConstraint))
         elif isinstance(c, ir.PatternConstraint):
             rx = compile_pattern(c.pattern, c.flags)
-            ok = np.array([g.kind[u] != gk.KIND_BNODE and rx.search(str(g.terms[u])) is not None for u in uv],
-                          np.bool_)
+            ok = np.zeros(uv.shape[0], np.bool_)
+            named = np.flatnonzero(g.kind[uv] != gk.KIND_BNODE)  # a blank node never matches
+            search = rx.search
+            ok[named] = [search(t) is not None for t in g.terms.texts(uv[named])]
         elif isinstance(c, ir.LanguageInConstraint):
             lang_ok = np.array([any(lang_matches(t, r) for r in c.languages) for t in g.langs] + [False])
             ok = lang_ok[g.lang[uv]]  # lang -1 picks the trailing False
@@ -256,7 +273,7 @@ class _Evaluator:
             bad = counts < bound if isinstance(c, ir.MinCountConstraint) else counts > bound
             return self._focus_fail(shape, c.component, focus[bad])
         if isinstance(c, ir.HasValueConstraint):
-            has = np.unique(src[dst == g.code(c.value)])
+            has = sorted_unique(src[dst == g.code(c.value)])
             return self._focus_fail(shape, c.component, focus[~np.isin(focus, has)])
         if isinstance(c, ir.UniqueLangConstraint):
             lang = g.lang[dst]
@@ -269,9 +286,9 @@ class _Evaluator:
             a_key = src.astype(np.int64) * n + dst
             b_key = b_src.astype(np.int64) * n + b_dst
             if isinstance(c, ir.DisjointConstraint):
-                keys = np.intersect1d(a_key, b_key)
+                keys = np.intersect1d(sorted_unique(a_key), sorted_unique(b_key), assume_unique=True)
             else:
-                keys = np.setxor1d(a_key, b_key)
+                keys = np.setxor1d(sorted_unique(a_key), sorted_unique(b_key), assume_unique=True)
             return [_Block(shape, c.component, (keys // n).astype(np.int32), (keys % n).astype(np.int32))]
         if isinstance(c, (ir.LessThanConstraint, ir.LessThanOrEqualsConstraint)):
             b_src, b_dst = eval_path(g, ir.PredicatePath(c.predicate), focus)
