@@ -45,7 +45,7 @@ class Sizes:
     pykka_threads: int  # Pykka spawns one OS thread per actor: its spawn/memory counts are capped by this
 
 
-QUICK = Sizes(flood=20_000, calls=2_000, spawn=500, memory=500, spawn_1m_peer=1_000, spawn_1m_cns=1_000_000,
+QUICK = Sizes(flood=20_000, calls=2_000, spawn=500, memory=500, spawn_1m_peer=1_000, spawn_1m_cns=100_000,
               pykka_threads=200)
 FULL = Sizes(flood=300_000, calls=30_000, spawn=5_000, memory=5_000, spawn_1m_peer=20_000, spawn_1m_cns=1_000_000,
              pykka_threads=1_000)
