@@ -16,9 +16,12 @@ from cns.errors import CNSError
 # subcommand -> "module:function" taking the parsed Namespace and returning an exit code
 _HANDLERS: dict[str, str] = {
     "run": "cns.replay.cli:main",
+    "calibrate": "cns.trading.calibrate:main",
+    "study": "cns.replay.study:main",
     "bench actors": "cns.bench.actors:main",
     "bench signals": "cns.bench.signals:main",
     "bench pipeline": "cns.bench.pipeline:main",
+    "bench shacl": "cns.bench.shacl:main",
     "validate": "cns.rules.cli:validate_main",
     "compile": "cns.rules.cli:compile_main",
     "news convert": "cns.news.cli:convert_main",
@@ -26,6 +29,9 @@ _HANDLERS: dict[str, str] = {
     "report readme": "cns.bench.readme:main",
     "feed serve": "cns.feeds.cli:serve_main",
     "venue serve": "cns.gateway.cli:serve_main",
+    "serve": "cns.serve.cli:serve_main",
+    "demo live": "cns.serve.demo:demo_live_main",
+    "bench live": "cns.bench.live:main",
 }
 
 
@@ -48,7 +54,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default="out", help="report directory (default: %(default)s)")
     run.add_argument("--no-slow-baseline", action="store_true", help="skip the 100 ms decision-latency replay")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--decision-latency", metavar="SPEC", help="simulated news-to-order latency of the CNS desk: "
+                     "500ns, 2us, 100ms or lognormal:p50=2us,p99=20us (default: [latency] of --config)")
     run.set_defaults(key="run")
+
+    st = sub.add_parser("study", help="seeded worlds through both desks: P&L with 95%% CIs, and P&L vs decision "
+                        "latency for two strategies (out/study.json, study.md, latency-value.png)")
+    st.add_argument("--seeds", type=int, default=10, help="worlds (seeds first-seed..) (default: %(default)s)")
+    st.add_argument("--first-seed", type=int, default=1, help="seed of the first world (default: %(default)s)")
+    st.add_argument("--events", type=int, default=150_000, help="news events per world (default: %(default)s)")
+    st.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per world (default: %(default)s)")
+    st.add_argument("--latencies", default="1us,10us,100us,1ms,10ms,100ms", metavar="LIST",
+                    help="decision latencies of the sweep (default: %(default)s)")
+    st.add_argument("--config", metavar="PATH", help="TOML config (its [latency] model is the fast desk's)")
+    st.add_argument("--decision-latency", metavar="SPEC", help="the fast desk's decision latency (as cns run)")
+    st.add_argument("--out", metavar="DIR", default="out", help="output directory (default: %(default)s)")
+    st.add_argument("--no-progress", action="store_true", help="no progress bar")
+    st.set_defaults(key="study")
+
+    cal = sub.add_parser("calibrate", help="learn per-source reliability (Beta-Binomial) from held-out worlds "
+                         "and/or a labelled history; writes the desk's credibility table")
+    cal.add_argument("--worlds", type=int, default=4, help="held-out generated worlds (default: %(default)s)")
+    cal.add_argument("--seed", type=int, default=7, help="the trading world's seed: held-out seeds are derived "
+                     "from it and never equal it (default: %(default)s)")
+    cal.add_argument("--events", type=int, default=250_000, help="news events per world (default: %(default)s)")
+    cal.add_argument("--seconds", type=float, default=300.0, help="simulated seconds per world (default: %(default)s)")
+    cal.add_argument("--history", metavar="FILE", help='labelled outcomes, JSON Lines {"source": ..., "correct": '
+                     "true|false}")
+    cal.add_argument("--out", metavar="PATH", default="out/credibility.json", help="(default: %(default)s)")
+    cal.set_defaults(key="calibrate")
 
     bench = sub.add_parser("bench", help="benchmarks against named peers, measured in the same run")
     bsub = bench.add_subparsers(dest="what", metavar="WHAT", required=True)
@@ -56,11 +90,30 @@ def build_parser() -> argparse.ArgumentParser:
         ("actors", "actor runtime vs Pykka, Thespian, asyncio"),
         ("signals", "compiled SHACL kernels vs pySHACL"),
         ("pipeline", "news-to-order pipeline throughput and per-stage latency"),
+        ("shacl", "SHACL on RDF graphs (cns validate's path) vs shacl, pyrudof, pySHACL"),
     ):
         b = bsub.add_parser(what, help=text)
         b.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
         b.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
+        b.add_argument("--runs", type=int, metavar="N", help="repeat the measurement N times and report median "
+                       "and min-max (default: actors 5, 3 with --quick; signals 3; pipeline 1, 3 with --quick)")
         b.set_defaults(key=f"bench {what}")
+    bl = bsub.add_parser("live", help="wire-to-wire latency of cns serve under open-loop load vs a websockets + "
+                         "QuickFIX peer")
+    bl.add_argument("--quick", action="store_true", help="short steps: checks the benchmark, not the machine")
+    bl.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
+    bl.add_argument("--rates", default="15200,100000,1000000", metavar="LIST",
+                    help="offered loads, events/s (default: %(default)s)")
+    bl.add_argument("--seconds", type=float, default=None, help="duration of each load step, s (default: 4, "
+                    "1 with --quick)")
+    bl.add_argument("--no-peer", action="store_true", help="measure CNS only")
+    bl.add_argument("--profile", metavar="PATH", help="also sample CNS with py-spy during one step (collapsed "
+                    "stacks to PATH; the JSON names what dominates)")
+    bl.set_defaults(key="bench live")
+
+    shb = bsub.choices["shacl"]
+    shb.add_argument("--records", type=int, metavar="N", help="news records in the graph (default 20000, 1000 with --quick)")
+    shb.add_argument("--format", choices=("ttl", "nt"), default="ttl", help="data file every engine reads (default: %(default)s)")
 
     val = sub.add_parser("validate", help="validate RDF data against SHACL shapes; prints a sh:ValidationReport")
     val.add_argument("--shapes", required=True, metavar="S.ttl")
@@ -82,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a short demo of a supervised actor tree surviving crashes")
     demo.set_defaults(key="demo")
+    dsub = demo.add_subparsers(dest="what", metavar="WHAT", required=False)
+    dl = dsub.add_parser("live", help="feed server + venue gateway + cns serve on loopback, trading for --seconds "
+                         "(docs/serve.md)")
+    dl.add_argument("--seconds", type=float, default=30.0, help="trading time, s (default: %(default)s)")
+    dl.add_argument("--rate", type=float, default=200.0, help="generated news events/s (default: %(default)s)")
+    dl.add_argument("--seed", type=int, default=7, help="news and market-maker seed (default: %(default)s)")
+    dl.set_defaults(key="demo live")
 
     rep = sub.add_parser("report", help="documents rendered from measured JSON")
     rsub = rep.add_subparsers(dest="what", metavar="WHAT", required=True)
@@ -124,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     vs.add_argument("--no-market-maker", action="store_true", help="no background quotes")
     vs.add_argument("-v", "--verbose", action="store_true", help="log session events to stderr")
     vs.set_defaults(key="venue serve")
+
+    srv = sub.add_parser("serve", help="the live pipeline of one shard: feeds -> stages -> desk -> FIX (docs/serve.md)")
+    srv.add_argument("--config", required=True, metavar="PATH", help="serve TOML: feeds, FIX sessions, instruments, "
+                     "rules, risk limits (example: src/cns/shipped/serve.toml)")
+    srv.add_argument("--seconds", type=float, default=None, help="stop gracefully after this long (default: run "
+                     "until SIGTERM/SIGINT)")
+    srv.add_argument("--summary", metavar="PATH", help="write the stop summary as JSON to PATH")
+    srv.add_argument("-v", "--verbose", action="store_true", help="log feed, FIX and supervisor events to stderr")
+    srv.set_defaults(key="serve")
     return p
 
 
