@@ -105,10 +105,13 @@ from cns.venue.l3book_store import (  # noqa: F401  (re-exported: the layout is 
     ST_GROW,
     ST_OUT,
     _crosses,
+    _h_slot,
     _reject,
     _remove,
+    _remove_at,
     _rep,
     _rest,
+    _rest_at,
     _shrink,
     _to_tail,
     allocate,
@@ -282,7 +285,7 @@ def needs_slot(kind):
 # ---- one op ------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def apply(st, out, n, ts, oid, owner, kind, side, price, qty, quote, stp):
     """Apply one op (fields as in L3_OP_DTYPE, id bits as int64). Returns the new report count."""
     st.h[H_OPS] += 1
@@ -386,6 +389,10 @@ def apply(st, out, n, ts, oid, owner, kind, side, price, qty, quote, stp):
         cap = qty if qty > 0 else MAX_QTY
     n = _rep(out, n, ts, oid, 0, owner, 0, EXEC_ACK, side, 0 if lim == _I64_MAX or lim == 0 else lim, 0,
              quote if kind == OP_MARKET_QUOTE else qty, 0, 0)
+    if kind == OP_LIMIT and st.h[H_NFREE] > 0 and (
+            st.h[H_NLVL + so] == 0 or not _crosses(side, st.lvl[st.slots[so, st.h[H_NLVL + so] - 1], L_PRICE], lim)):
+        _rest(st, oid, owner, side, lim, qty)  # the common case: a limit that does not cross rests at once
+        return n
     return _take(st, out, n, ts, oid, owner, side, lim, cap, quote, stp, kind)
 
 
@@ -423,6 +430,66 @@ def write_tob(st, tob, row, nlev):
                 tob[row, c + 1] = 0
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def takes(kind):
+    """Whether an op kind can match (its report count depends on the book)."""
+    return kind == OP_LIMIT or kind == OP_MARKET or kind == OP_IOC or kind == OP_FOK or kind == OP_MARKET_QUOTE \
+        or kind == OP_MODIFY
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def fast_path(st, out, n, ops, i, kind):
+    """The common *valid* feed ops (add / delete / reduce / exec of a live order) applied inline, exactly as
+    :func:`apply` would; returns False (nothing done) for anything else, which then goes through ``apply``.
+    An OP_EXEC writes its one report at ``out[n]`` (the caller counts it)."""
+    if kind == OP_ADD:
+        side = ops[i, O_SIDE]
+        price = ops[i, O_PRICE]
+        qty = ops[i, O_QTY]
+        stp = ops[i, O_STP]
+        if (side != 1 and side != -1) or price <= 0 or price > MAX_PRICE or qty <= 0 or qty > MAX_QTY \
+                or stp < 0 or stp >= N_STP_MODES or st.h[H_NFREE] == 0:
+            return False
+        oid = ops[i, O_ID]
+        j = _h_slot(st, oid)
+        if st.hx[j, 1] != -1:
+            return False
+        st.h[H_OPS] += 1
+        _rest_at(st, j, oid, ops[i, O_OWNER], side, price, qty)
+        return True
+    if kind != OP_DELETE and kind != OP_REDUCE and kind != OP_EXEC:
+        return False
+    oid = ops[i, O_ID]
+    j = _h_slot(st, oid)
+    s = st.hx[j, 1]
+    if s < 0:
+        return False
+    if kind == OP_DELETE:
+        st.h[H_OPS] += 1
+        _remove_at(st, s, j)
+        st.h[H_CANCELS] += 1
+        return True
+    qty = ops[i, O_QTY]
+    oq = st.pool[s, P_QTY]
+    if qty <= 0 or qty > oq:
+        return False
+    st.h[H_OPS] += 1
+    if kind == OP_EXEC:
+        ts = ops[i, O_TS]
+        st.h[H_FILLS] += 1
+        st.h[H_VOLUME] += qty
+        st.h[H_LAST_PX] = st.pool[s, P_PRICE]
+        st.h[H_LAST_QTY] = qty
+        st.h[H_LAST_TS] = ts
+        _rep(out, n, ts, oid, 0, st.pool[s, P_OWNER], 0, EXEC_FILL if qty == oq else EXEC_PARTIAL,
+             st.pool[s, P_SIDE], st.pool[s, P_PRICE], qty, oq - qty, 0, 1)
+    if qty == oq:
+        _remove_at(st, s, j)
+    else:
+        _shrink(st, s, qty)
+    return True
+
+
 @njit(types.UniTuple(_I64, 3)(_S, _M, _I64, _M, _I64, _M), cache=True, _nrt=False)
 def process_batch(S, ops, start, out, n_out, tob):
     """Apply ``ops[start:]`` (int64 view of L3_OP_DTYPE rows) in order, reports into ``out[n_out:]``.
@@ -438,12 +505,18 @@ def process_batch(S, ops, start, out, n_out, tob):
         kind = ops[i, O_KIND]
         if needs_slot(kind) and st.h[H_NFREE] == 0 and st.h[H_GROWABLE] == 1:
             return i, n_out, np.int64(ST_GROW)
-        need = room_needed(st, kind, ops[i, O_ID], ops[i, O_SIDE], ops[i, O_PRICE], ops[i, O_QTY],
-                           ops[i, O_QUOTE], ops[i, O_STP])
+        if takes(kind):
+            need = room_needed(st, kind, ops[i, O_ID], ops[i, O_SIDE], ops[i, O_PRICE], ops[i, O_QTY],
+                               ops[i, O_QUOTE], ops[i, O_STP])
+        else:
+            need = np.int64(2)
         if n_out + need > out.shape[0]:
             return i, n_out, np.int64(ST_OUT)
-        n_out = apply(st, out, n_out, ops[i, O_TS], ops[i, O_ID], ops[i, O_OWNER], kind, ops[i, O_SIDE],
-                      ops[i, O_PRICE], ops[i, O_QTY], ops[i, O_QUOTE], ops[i, O_STP])
+        if not fast_path(st, out, n_out, ops, i, kind):
+            n_out = apply(st, out, n_out, ops[i, O_TS], ops[i, O_ID], ops[i, O_OWNER], kind, ops[i, O_SIDE],
+                          ops[i, O_PRICE], ops[i, O_QTY], ops[i, O_QUOTE], ops[i, O_STP])
+        elif kind == OP_EXEC:
+            n_out += 1
         if nlev > 0 and i < tob.shape[0]:
             write_tob(st, tob, i, nlev)
         i += 1

@@ -38,7 +38,8 @@ from cns.venue.l3book_store import (
     P_PRICE,
     P_QTY,
     P_SIDE,
-    _h_insert,
+    _h_insert_at,
+    _h_slot,
     lookup,
     views,
 )
@@ -133,7 +134,7 @@ def grow_into(old, new):
         b.h[j] = a.h[j]
     for s in range(cap):
         if a.pool[s, P_LVL] != -1:
-            _h_insert(b, a.pool[s, P_ID], s)
+            _h_insert_at(b, _h_slot(b, a.pool[s, P_ID]), a.pool[s, P_ID], s)
 
 
 @njit(_I64(_S), cache=True, _nrt=False)

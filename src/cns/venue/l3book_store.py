@@ -135,35 +135,33 @@ def _home(oid, mask):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def lookup(st, oid):
-    """Pool slot of resting order ``oid`` (id bits as int64), or -1."""
+def _h_slot(st, oid):
+    """Index in ``hx`` of order ``oid``, or of the empty entry that ends its probe chain (where it would go)."""
     mask = st.h[H_HMASK]
     j = _home(oid, mask)
-    while st.hx[j, 1] != -1:
-        if st.hx[j, 0] == oid:
-            return st.hx[j, 1]
+    while st.hx[j, 1] != -1 and st.hx[j, 0] != oid:
         j = (j + 1) & mask
-    return np.int64(-1)
+    return j
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _h_insert(st, oid, slot):
-    mask = st.h[H_HMASK]
-    j = _home(oid, mask)
-    while st.hx[j, 1] != -1:
-        j = (j + 1) & mask
+def lookup(st, oid):
+    """Pool slot of resting order ``oid`` (id bits as int64), or -1."""
+    return st.hx[_h_slot(st, oid), 1]
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _h_insert_at(st, j, oid, slot):
     st.hx[j, 0] = oid
     st.hx[j, 1] = slot
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _h_delete(st, oid):
+def _h_delete_at(st, i):
+    """Empty ``hx[i]``; backward-shift deletion keeps every probe chain unbroken (no tombstones)."""
     mask = st.h[H_HMASK]
-    i = _home(oid, mask)
-    while not (st.hx[i, 0] == oid and st.hx[i, 1] != -1):
-        i = (i + 1) & mask
     j = i
-    while True:  # backward-shift deletion keeps every probe chain unbroken
+    while True:
         j = (j + 1) & mask
         if st.hx[j, 1] == -1:
             break
@@ -185,12 +183,19 @@ def _h_delete(st, oid):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _pos(st, si, key):
-    """First index of side ``si`` whose key is >= ``key`` (lower bound); checks the top first."""
+    """First index of side ``si`` whose key is >= ``key`` (lower bound): a short scan down from the top (where
+    nearly all activity is), then a binary search."""
     n = st.h[H_NLVL + si]
     if n == 0 or st.keys[si, n - 1] < key:
         return n
+    j = n - 1
+    stop = n - 8 if n > 8 else 0
+    while j > stop and st.keys[si, j - 1] >= key:
+        j -= 1
+    if j > stop or j == 0 or st.keys[si, j - 1] < key:
+        return j
     lo = np.int64(0)
-    hi = n - 1
+    hi = j - 1
     while lo < hi:
         mid = (lo + hi) >> 1
         if st.keys[si, mid] < key:
@@ -274,8 +279,9 @@ def _detach(st, slot):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _rest(st, oid, owner, side, price, qty):
-    """Rest a new order at the tail of its level (a free order slot must exist)."""
+def _rest_at(st, j, oid, owner, side, price, qty):
+    """Rest a new order at the tail of its level; ``j`` = ``_h_slot(st, oid)`` (an empty entry) and a free
+    order slot must exist."""
     si = 0 if side > 0 else 1
     st.h[H_NFREE] -= 1
     s = st.free[st.h[H_NFREE]]
@@ -285,22 +291,35 @@ def _rest(st, oid, owner, side, price, qty):
     st.pool[s, P_PRICE] = price
     st.pool[s, P_QTY] = qty
     _append(st, s, _level(st, si, price))
-    _h_insert(st, oid, s)
+    _h_insert_at(st, j, oid, s)
     st.h[H_NORD + si] += 1
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _remove(st, slot):
-    """Remove a resting order from its level (dropping an emptied level), the id index and the pool."""
+def _rest(st, oid, owner, side, price, qty):
+    """Rest a new order at the tail of its level (a free order slot must exist, ``oid`` must not rest)."""
+    _rest_at(st, _h_slot(st, oid), oid, owner, side, price, qty)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _remove_at(st, slot, j):
+    """Remove the resting order in ``slot`` (id index entry ``j``) from its level (dropping an emptied level),
+    the id index and the pool."""
     si = 0 if st.pool[slot, P_SIDE] > 0 else 1
     ls = _detach(st, slot)
     if st.lvl[ls, L_COUNT] == 0:
         _drop_level(st, si, ls)
-    _h_delete(st, st.pool[slot, P_ID])
+    _h_delete_at(st, j)
     st.pool[slot, P_LVL] = -1
     st.free[st.h[H_NFREE]] = slot
     st.h[H_NFREE] += 1
     st.h[H_NORD + si] -= 1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _remove(st, slot):
+    """Remove a resting order (see :func:`_remove_at`)."""
+    _remove_at(st, slot, _h_slot(st, st.pool[slot, P_ID]))
 
 
 @njit(cache=True, _nrt=False, inline="always")
