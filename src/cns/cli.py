@@ -21,6 +21,7 @@ _HANDLERS: dict[str, str] = {
     "bench actors": "cns.bench.actors:main",
     "bench signals": "cns.bench.signals:main",
     "bench pipeline": "cns.bench.pipeline:main",
+    "bench book": "cns.bench.book:main",
     "bench shacl": "cns.bench.shacl:main",
     "validate": "cns.rules.cli:validate_main",
     "compile": "cns.rules.cli:compile_main",
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("actors", "actor runtime vs Pykka, Thespian, asyncio"),
         ("signals", "compiled SHACL kernels vs pySHACL"),
         ("pipeline", "news-to-order pipeline throughput and per-stage latency"),
+        ("book", "sparse L3 order book: batch, LOBSTER replay, single-op latency vs hftbacktest"),
         ("shacl", "SHACL on RDF graphs (cns validate's path) vs shacl, pyrudof, pySHACL"),
     ):
         b = bsub.add_parser(what, help=text)

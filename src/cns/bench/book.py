@@ -33,7 +33,6 @@ from cns.venue.l3book import L3Book
 from cns.venue.l3book_dtypes import (
     EXEC_REJECTED,
     L3_OP_DTYPE,
-    OP_ADD,
     OP_CANCEL,
     OP_FOK,
     OP_IOC,

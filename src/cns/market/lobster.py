@@ -122,7 +122,8 @@ def _parse_times(col: np.ndarray) -> np.ndarray:
     """Decimal seconds (bytes) -> int64 ns, exactly (no float rounding)."""
     whole, _, frac = np.char.partition(np.char.strip(col), b".").T
     frac = np.char.ljust(frac, 9, b"0")
-    return whole.astype(np.int64) * _NS + frac.astype(np.int64)
+    out: np.ndarray = whole.astype(np.int64) * _NS + frac.astype(np.int64)
+    return out
 
 
 def _semantic_problems(m: np.ndarray) -> np.ndarray:
@@ -180,7 +181,8 @@ def _parse_messages(lines: list[str], quarantined: list[Quarantined]) -> np.ndar
     code = _semantic_problems(m)
     for k in np.nonzero(code)[0]:
         quarantined.append(Quarantined(int(m["line"][k]), _SEMANTIC_REASONS[code[k]], good[k]))
-    return m[code == 0]
+    kept: np.ndarray = m[code == 0]
+    return kept
 
 
 def read_lobster(message_path: str | Path, orderbook_path: str | Path | None = None) -> LobsterData:

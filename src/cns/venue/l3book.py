@@ -34,6 +34,7 @@ import numpy as np
 
 from cns.venue import l3book_kernels as K
 from cns.venue import l3book_query as Q
+from cns.venue import l3book_store as L
 from cns.venue.errors import OrderBatchError, VenueConfigError, VenueError
 from cns.venue.l3book_dtypes import (
     DEPTH_DTYPE,
@@ -133,13 +134,13 @@ class L3Book:
         self.max_orders = int(max_orders)
         self._report_capacity = int(report_capacity)
         cap = min(int(capacity), self.max_orders)
-        self._S = K.allocate(cap, self._report_capacity, cap < self.max_orders)
+        self._S = L.allocate(cap, self._report_capacity, cap < self.max_orders)
         self._bind()
         self._buf = np.zeros((4096, EXEC_FIELDS), np.int64)
         self._no_tob = np.zeros((0, 0), np.int64)
 
     def _bind(self) -> None:
-        o, n = int(self._S[K.H_OFF_OUT]), int(self._S[K.H_CAP_OUT])
+        o, n = int(self._S[L.H_OFF_OUT]), int(self._S[L.H_CAP_OUT])
         self._out1 = self._S[o: o + n * EXEC_FIELDS].view(L3_EXEC_DTYPE)
 
     # ---- capacity ------------------------------------------------------------------------------------------
@@ -147,17 +148,17 @@ class L3Book:
     @property
     def capacity(self) -> int:
         """Resting orders the current state holds before it grows."""
-        return int(self._S[K.H_CAP])
+        return int(self._S[L.H_CAP])
 
     def _grow(self) -> None:
         cap = self.capacity
         if cap >= self.max_orders:
-            self._S[K.H_GROWABLE] = 0
+            self._S[L.H_GROWABLE] = 0
             return
         new_cap = min(2 * cap, self.max_orders)
-        new = K.allocate(new_cap, self._report_capacity, new_cap < self.max_orders)
+        new = L.allocate(new_cap, self._report_capacity, new_cap < self.max_orders)
         Q.grow_into(self._S, new)
-        new[K.H_GROWABLE] = 1 if new_cap < self.max_orders else 0
+        new[L.H_GROWABLE] = 1 if new_cap < self.max_orders else 0
         self._S = new
         self._bind()
 
@@ -170,9 +171,9 @@ class L3Book:
         i, n_out = 0, 0
         while True:
             i, n_out, status = K.process_batch(self._S, m, i, self._buf, n_out, tob)
-            if status == K.ST_DONE:
+            if status == L.ST_DONE:
                 break
-            if status == K.ST_GROW:
+            if status == L.ST_GROW:
                 self._grow()
             elif n_out > 0:  # ST_OUT: flush what we have and resume
                 chunks.append(_as_reports(self._buf[:n_out]))
@@ -326,21 +327,21 @@ class L3Book:
     @property
     def n_orders(self) -> int:
         """Resting orders, both sides."""
-        return int(self._S[K.H_NORD] + self._S[K.H_NORD + 1])
+        return int(self._S[L.H_NORD] + self._S[L.H_NORD + 1])
 
     def n_levels(self, side: int) -> int:
         """Active price levels of one side."""
-        return int(self._S[K.H_NLVL + (0 if side == SIDE_BUY else 1)])
+        return int(self._S[L.H_NLVL + (0 if side == SIDE_BUY else 1)])
 
     def stats(self) -> dict[str, int]:
         """Counters since creation: ops, fills, cancels, rejects, stp (self-trade events), volume (shares),
         resting orders, levels, capacity, last trade price (ticks) and size."""
         S = self._S
-        return {"ops": int(S[K.H_OPS]), "fills": int(S[K.H_FILLS]), "cancels": int(S[K.H_CANCELS]),
-                "rejects": int(S[K.H_REJECTS]), "stp": int(S[K.H_STP]), "volume": int(S[K.H_VOLUME]),
+        return {"ops": int(S[L.H_OPS]), "fills": int(S[L.H_FILLS]), "cancels": int(S[L.H_CANCELS]),
+                "rejects": int(S[L.H_REJECTS]), "stp": int(S[L.H_STP]), "volume": int(S[L.H_VOLUME]),
                 "resting": self.n_orders, "bid_levels": self.n_levels(SIDE_BUY),
                 "ask_levels": self.n_levels(SIDE_SELL), "capacity": self.capacity,
-                "last_price": int(S[K.H_LAST_PX]), "last_qty": int(S[K.H_LAST_QTY])}
+                "last_price": int(S[L.H_LAST_PX]), "last_qty": int(S[L.H_LAST_QTY])}
 
     def check(self) -> int:
         """0 if the internal state is consistent, else the code of :func:`l3book_query.check_invariants`."""

@@ -107,7 +107,7 @@ L3_OP_DTYPE = np.dtype(
         ("stp", np.int64),  # STP_* of the incoming order
     ]
 )
-OP_FIELDS = len(L3_OP_DTYPE.names)
+OP_FIELDS = L3_OP_DTYPE.itemsize // 8  # every field is 8 bytes
 
 L3_EXEC_DTYPE = np.dtype(
     [
@@ -125,7 +125,7 @@ L3_EXEC_DTYPE = np.dtype(
         ("maker", np.int64),  # 1 on the resting order's fill report, else 0
     ]
 )
-EXEC_FIELDS = len(L3_EXEC_DTYPE.names)
+EXEC_FIELDS = L3_EXEC_DTYPE.itemsize // 8
 
 DEPTH_DTYPE = np.dtype([("price", np.int64), ("qty", np.int64), ("orders", np.int64)])
 ORDER_VIEW_DTYPE = np.dtype(

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (Numba kernels: typed by Numba at compile time; the njit stubs do not know _nrt/inline options)
 """Matching kernels and entry points of the sparse L3 order book (state layout: :mod:`cns.venue.l3book_store`).
 
 Bounds: every op field is range-checked (``MAX_PRICE``, ``MAX_QTY``, ``MAX_QUOTE``, kinds, sides, stp modes)

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (Numba kernels: typed by Numba at compile time; the njit stubs do not know _nrt/inline options)
 """Read-side and maintenance kernels of the sparse L3 book: depth, order lookups, queue position, snapshots,
 growth (copy into a bigger state) and an invariant checker for tests. None of them is on the matching path.
 

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (Numba kernels: typed by Numba at compile time; the njit stubs do not know _nrt/inline options)
 """Storage primitives of the sparse L3 book: the one-array state layout, the id index, price levels, FIFO
 queues and report rows. Matching and the kernel entry points are in :mod:`cns.venue.l3book_kernels`.
 
