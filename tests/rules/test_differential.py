@@ -8,7 +8,9 @@ shapes use IRIs for every shape so sourceShape is compared exactly.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -118,6 +120,18 @@ def compare(shapes_ttl: str, data_ttl: str) -> None:
     theirs_set = {_key(theirs_g, r) for r in theirs_g.objects(None, SH.result)}
     assert ours.conforms == conforms, (shapes_ttl, data_ttl, ours_set, theirs_set)
     assert ours_set == theirs_set, (shapes_ttl, data_ttl, ours_set - theirs_set, theirs_set - ours_set)
+    # the file path of cns validate (pyoxigraph + Numba encoder) must report the same, from Turtle and N-Triples
+    with tempfile.TemporaryDirectory() as tmp:
+        ttl, nt = Path(tmp) / "data.ttl", Path(tmp) / "data.nt"
+        ttl.write_text(PFX + data_ttl)
+        nt.write_bytes(data.serialize(format="nt", encoding="utf-8"))
+        for path in (ttl, nt):
+            fast = validate_graph(shapes, path)
+            fast_g = _parse(fast.to_turtle())
+            fast_set = {_key(fast_g, r) for r in fast_g.objects(None, SH.result)}
+            assert fast.conforms == conforms, (path.name, shapes_ttl, data_ttl)
+            assert fast_set == theirs_set, (path.name, shapes_ttl, data_ttl, fast_set - theirs_set,
+                                            theirs_set - fast_set)
 
 
 def _data(triples: list[tuple[str, str, str]]) -> str:

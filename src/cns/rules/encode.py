@@ -12,7 +12,7 @@ Pipeline (no Python object per triple, none per term except the few the report o
    pyoxigraph parses Turtle and N-Triples only here; neither format can name anything to fetch, and the
    file is opened by :func:`cns.rules.rdfio.open_local` (URLs refused). Other formats (RDF/XML, JSON-LD, N3,
    TriG) are read by :func:`cns.rules.rdfio.read_rdf` with its DTD and remote-context refusals, then bound by
-   :func:`cns.rules.graph.bind_graph`.
+   :func:`cns.rules.graph.bind_graph`; so are Turtle and N-Triples when pyoxigraph is not installed.
 2. **Dictionary encoding in bulk.** Every term's canonical N-Triples bytes are its key (see
    :mod:`cns.rules.encode_kernels`): hashed and interned in Numba, so equal terms get equal ``int32`` codes.
    The shapes' constants are interned first, by their pyoxigraph canonical forms (:func:`canonical_key`).
@@ -52,7 +52,7 @@ from cns.rules.graph import BoundGraph, bind_graph, build_csr
 from cns.rules.rdfio import open_local, read_rdf, rdf_format
 from cns.rules.xsd import CAT_NUMERIC, CAT_STRING, exact_key, order_category, order_key
 
-__all__ = ["read_bound", "encode_ntriples", "canonical_key", "ArenaTerms", "FAST_FORMATS", "CHUNK_BYTES",
+__all__ = ["read_bound", "encode_ntriples", "canonical_key", "have_pyoxigraph", "ArenaTerms", "FAST_FORMATS", "CHUNK_BYTES",
            "CHUNK_QUADS"]
 
 FAST_FORMATS = ("nt", "turtle")
@@ -78,11 +78,19 @@ _SHAPE_BNODE = f"cnsshape{uuid.uuid4().hex}x"  # label prefix no data graph can 
 
 
 def _ox() -> Any:
-    try:
-        import pyoxigraph
-    except ImportError as e:  # pragma: no cover - a dependency of cns
-        raise DataError(f"pyoxigraph is required to read Turtle/N-Triples quickly: {e}") from e
+    import pyoxigraph
+
     return pyoxigraph
+
+
+def have_pyoxigraph() -> bool:
+    """Is pyoxigraph importable? Without it :func:`read_bound` reads every format through rdflib (slower,
+    same results)."""
+    try:
+        import pyoxigraph  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 class _Encoder:
@@ -315,7 +323,7 @@ def read_bound(path: str | os.PathLike[str], extra_terms: Iterable[Node] = ()) -
 
     Raises :class:`DataError` (unreadable, unparsable) / :class:`UnsafeInput` (a URL)."""
     fmt = rdf_format(path)
-    if fmt not in FAST_FORMATS:
+    if fmt not in FAST_FORMATS or not have_pyoxigraph():
         return bind_graph(read_rdf(path), extra_terms)
     extra = list(extra_terms)
     where = str(path)
