@@ -21,7 +21,6 @@ _HANDLERS: dict[str, str] = {
     "bench actors": "cns.bench.actors:main",
     "bench signals": "cns.bench.signals:main",
     "bench pipeline": "cns.bench.pipeline:main",
-    "bench shacl": "cns.bench.shacl:main",
     "bench book": "cns.bench.book:main",
     "bench shacl": "cns.bench.shacl:main",
     "validate": "cns.rules.cli:validate_main",
@@ -92,7 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
         ("actors", "actor runtime vs Pykka, Thespian, asyncio"),
         ("signals", "compiled SHACL kernels vs pySHACL"),
         ("pipeline", "news-to-order pipeline throughput and per-stage latency"),
-        ("shacl", "SHACL on RDF graphs (cns validate's path) vs shacl, pyrudof, pySHACL"),
         ("book", "sparse L3 order book: batch, LOBSTER replay, single-op latency vs hftbacktest"),
         ("shacl", "SHACL on RDF graphs (cns validate's path) vs shacl, pyrudof, pySHACL"),
     ):
@@ -114,10 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--profile", metavar="PATH", help="also sample CNS with py-spy during one step (collapsed "
                     "stacks to PATH; the JSON names what dominates)")
     bl.set_defaults(key="bench live")
-
-    shb = bsub.choices["shacl"]
-    shb.add_argument("--records", type=int, metavar="N", help="news records in the graph (default 20000, 1000 with --quick)")
-    shb.add_argument("--format", choices=("ttl", "nt"), default="ttl", help="data file every engine reads (default: %(default)s)")
 
     shb = bsub.choices["shacl"]
     shb.add_argument("--records", type=int, metavar="N", help="news records in the graph (default 20000, 1000 with --quick)")
