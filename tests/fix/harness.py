@@ -362,3 +362,23 @@ class RawServer:
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+
+
+async def sequences_agree(node: Node, session: str, qf: QuickFixPeer, timeout: float = 5.0) -> None:
+    """QuickFIX and our session agree on both sequence numbers (asked again while a heartbeat may be in
+    flight, up to ``timeout`` s); QuickFIX is logged on."""
+    from cns.fix import session_status
+
+    deadline = time.monotonic() + timeout
+    while True:
+        since = len(qf.events)
+        await qf.command(cmd="status")
+        ev = await qf.wait(lambda e: e["ev"] == "status", 5.0, "status", since)
+        st = session_status(node, session)
+        got = (ev["next_sender"], ev["next_target"])
+        want = (st.next_target_seq, st.next_sender_seq)
+        if ev["logged_on"] and got == want:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sequence numbers differ: QuickFIX (sender, target) {got}, ours {want}")
+        await asyncio.sleep(0.05)

@@ -20,6 +20,7 @@ from cns.fix import (
     FixInbound,
     FixRejectReceived,
     FixSessionConfig,
+    FixSessionDown,
     FixSessionUp,
     SymbolTable,
     inject,
@@ -47,6 +48,7 @@ from tests.fix.harness import (
     free_port,
     requires_quickfix,
     run,
+    sequences_agree,
     until,
 )
 
@@ -178,10 +180,7 @@ def test_orders_fills_cancel_replace_mass_cancel(tmp_path: Path) -> None:
                         lambda e, t=t: e["ev"] == "from_app" and e["type"] == t, 5, f"35={t} at QuickFIX"
                     )
                 no_rejects(qf, rec)
-                st = session_status(node, "fix:qf")
-                await qf.command(cmd="status")
-                ev = await qf.wait(lambda e: e["ev"] == "status", 5, "status")
-                assert (ev["next_target"], ev["next_sender"]) == (st.next_sender_seq, st.next_target_seq)
+                await sequences_agree(node, "fix:qf", qf)
         finally:
             await qf.stop()
 
@@ -212,15 +211,12 @@ def test_dropped_connection_and_quickfix_restart_keep_sequence_continuity(tmp_pa
                 send_orders(node, "fix:qf", orders([3]))
                 await until(lambda: len(reports(rec)) == 6, 10, "fills after the restart")
                 assert [m.get(S.CL_ORD_ID) for m in reports(rec)] == [b"1", b"1", b"2", b"2", b"3", b"3"]
-                st = session_status(node, "fix:qf")
-                assert (
-                    st.counters["resend_requests_sent"] == 0 and st.counters["resend_requests_received"] == 0
-                )
-                assert st.counters["connect_failures"] >= 0 and st.counters["logons"] == 3
-                await qf.command(cmd="status")
-                ev = await qf.wait(lambda e: e["ev"] == "status", 5, "status")
-                assert (ev["next_target"], ev["next_sender"]) == (st.next_sender_seq, st.next_target_seq)
-                assert not qf.received("2") and not qf.sent("2")  # no resend was ever needed
+                # continuity: nobody logged out over a sequence number, both sides agree on both numbers; a
+                # heartbeat written into the dying connection may legitimately be gap-filled afterwards
+                assert session_status(node, "fix:qf").counters["logons"] == 3
+                assert not any("too low" in d.reason for d in rec.of(FixSessionDown))
+                assert not any("too low" in e.get("msg", "") for e in qf.events)
+                await sequences_agree(node, "fix:qf", qf)
                 no_rejects(qf, rec)
         finally:
             await qf.stop()
@@ -271,9 +267,7 @@ def test_sequence_gaps_and_resends_both_ways(tmp_path: Path) -> None:
                 )
                 st = session_status(node, "fix:qf")
                 assert st.counters["resend_requests_sent"] == 1 and st.counters["gap_fills_received"] >= 1
-                await qf.command(cmd="status")
-                ev = await qf.wait(lambda e: e["ev"] == "status", 5, "status", since)
-                assert (ev["next_target"], ev["next_sender"]) == (st.next_sender_seq, st.next_target_seq)
+                await sequences_agree(node, "fix:qf", qf)
                 no_rejects(qf, rec)
         finally:
             await qf.stop()
@@ -309,9 +303,7 @@ def test_garbage_and_an_invalid_message_do_not_break_the_session(tmp_path: Path)
                 send_orders(node, "fix:qf", orders([78]))
                 await until(lambda: len(reports(rec)) == 2, 10, "the session still works")
                 assert session_status(node, "fix:qf").state == "active"
-                await qf.command(cmd="status")
-                ev = await qf.wait(lambda e: e["ev"] == "status", 5, "status")
-                assert ev["logged_on"]
+                await sequences_agree(node, "fix:qf", qf)
         finally:
             await qf.stop()
 

@@ -118,7 +118,11 @@ def test_orders_fills_cancels_and_market_data_end_to_end() -> None:
             kinds = [int(dec.decode(m)[0]["kind"]) for m in for_order(rec, 1)]  # type: ignore[index]
             assert kinds[0] == EXEC_ACK and kinds[-1] == EXEC_FILL
             fill = for_order(rec, 1)[-1]
-            assert fill.get_float(S.AVG_PX) > 99 and fill.get_int(S.CUM_QTY) == 100 and fill.get_int(S.LEAVES_QTY) == 0
+            assert (
+                fill.get_float(S.AVG_PX) > 99
+                and fill.get_int(S.CUM_QTY) == 100
+                and fill.get_int(S.LEAVES_QTY) == 0
+            )
 
             # a passive limit rests (New), then is canceled; a replace changes qty/price
             send_orders(node, "fix:cns", order(2, 1, ORDER_LIMIT, 10, 90.0))

@@ -14,7 +14,7 @@ from cns.fix import inject, loop_call, session_status
 from cns.fix.codec import utc_timestamp
 from cns.gateway.config import venue_config_from_dict
 from cns.gateway.server import start_venue, stop_venue
-from tests.fix.harness import NodeRunner, QuickFixPeer, fields, requires_quickfix, run, until
+from tests.fix.harness import NodeRunner, QuickFixPeer, fields, requires_quickfix, run, sequences_agree, until
 
 pytestmark = requires_quickfix
 
@@ -59,14 +59,7 @@ async def qf_client(tmp: Path, port: int) -> QuickFixPeer:
 
 
 async def statuses_agree(node: Any, qf: QuickFixPeer) -> None:
-    since = len(qf.events)
-    await qf.command(cmd="status")
-    ev = await qf.wait(lambda e: e["ev"] == "status", 5, "status", since)
-    st = session_status(node, "fix:client1")
-    assert ev["logged_on"] and (ev["next_sender"], ev["next_target"]) == (
-        st.next_target_seq,
-        st.next_sender_seq,
-    )
+    await sequences_agree(node, "fix:client1", qf)
 
 
 def test_quickfix_trades_on_the_cns_venue(tmp_path: Path) -> None:

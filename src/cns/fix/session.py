@@ -30,7 +30,7 @@ Session rules (FIX 4.4 volume 2, as QuickFIX applies them):
   SequenceReset-GapFill ``123=Y 36=<next>`` messages.
 - **SequenceReset**: GapFill moves the expected number forward (never back: Reject reason 5); Reset mode
   sets it regardless of MsgSeqNum.
-- **Heartbeats**: a Heartbeat after ``HeartBtInt`` s without output; a TestRequest after ``1.2 x HeartBtInt``
+- **Heartbeats**: a Heartbeat after ``HeartBtInt`` s without output; a TestRequest after ``1.5 x HeartBtInt``
   s without input, then a disconnect if ``HeartBtInt`` more seconds pass without input; TestRequest is
   answered with a Heartbeat carrying its TestReqID.
 - **SendingTime accuracy**: a message (not PossDup) whose SendingTime is more than ``max_latency_s`` away
@@ -704,7 +704,8 @@ class FixSession(GenStatem[str, SessionData]):
         if now - d.last_tx >= hb_ns:
             self._fx_send_admin(d, S.HEARTBEAT)
         if d.test_req is None:
-            if now - d.last_rx >= hb_ns * 1.2:
+            # the peer heartbeats every HeartBtInt: half an interval of slack before probing it
+            if now - d.last_rx >= hb_ns * 1.5:
                 d.test_req_n += 1
                 d.test_req = b"TEST%d" % d.test_req_n
                 d.test_req_sent = now
