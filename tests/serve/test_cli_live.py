@@ -16,7 +16,7 @@ from cns.feeds import FeedServer
 from cns.fix.transport import loop_call
 from cns.runtime import Node
 
-from .helpers import free_port, run, serve_dict, until, venue_config, venue_news
+from .helpers import free_port, run, serve_dict, venue_config, venue_news
 
 
 def _toml(d: dict, path: Path) -> Path:  # type: ignore[type-arg]

@@ -75,7 +75,7 @@ def test_a_crashing_feed_handler_restarts_alone_never_the_desk() -> None:
                 for k in range(5):
                     feed = (await loop_call(node, names.feeds_sup, ("which_children",)))[0].pid
                     node.exit(feed, "kill")  # an untrappable crash of the handler
-                    await until(lambda f=feed: svc.state.feed_stats["f1"].connects >= k + 2, 10.0, "reconnect")
+                    await until(lambda k=k: svc.state.feed_stats["f1"].connects >= k + 2, 10.0, "reconnect")
                 events = svc.state.counters["events_in"]
                 await until(lambda: svc.state.counters["events_in"] > events, 10.0, "news after the crashes")
                 top1 = await loop_call(node, names.top, ("which_children",))

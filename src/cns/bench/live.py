@@ -368,13 +368,12 @@ def _verdict(cns: list[dict[str, Any]], peer: list[dict[str, Any]]) -> tuple[dic
          "peer_p99_ns": po.get("p99"), "peer_p99_over_cns_p99": ratio,
          "ratio_met": bool(ratio >= GOALS["peer_p99_ratio"]), "lossless_rate": top.get("rate"),
          "lossless_met": lossless}
-    fmt = lambda ns: f"{ns / 1e3:.1f} µs" if ns == ns else "n/a"  # noqa: E731
     rows = [headline_row(
         f"news frame read -> NewOrderSingle written at {first.get('rate', 0):,.0f} events/s, open loop, from the "
         "intended send time (p50 / p99)",
-        f"{fmt(p50)} / {fmt(p99)}",
-        peer=f"websockets + {p.get('fix', '?') if p else '?'}: {fmt(po.get('p50', float('nan')))} / "
-             f"{fmt(po.get('p99', float('nan')))}" if p else "",
+        f"{_fmt(p50)} / {_fmt(p99)}",
+        peer=f"websockets + {p.get('fix', '?') if p else '?'}: {_fmt(po.get('p50', float('nan')))} / "
+             f"{_fmt(po.get('p99', float('nan')))}" if p else "",
         ratio=f"peer p99 / CNS p99 = {ratio:.1f}x" if ratio == ratio else "",
         goal="p50 <= 20 µs, p99 <= 100 µs, >= 10x lower p99 than the peer",
         met=v["p50_met"] and v["p99_met"] and v["ratio_met"])]
@@ -390,14 +389,21 @@ def _verdict(cns: list[dict[str, Any]], peer: list[dict[str, Any]]) -> tuple[dic
     return v, rows
 
 
+def _fmt(ns: float) -> str:
+    return f"{ns / 1e3:.1f} µs" if ns == ns else "n/a"
+
+
+def _us(d: dict[str, float], k: str) -> str:
+    return f"{d[k] / 1e3:9.1f}" if d.get("count") else "      n/a"
+
+
 def _print_step(who: str, s: dict[str, Any]) -> None:
     if "error" in s:
         print(f"{who:5s} {s['rate']:>10,.0f}/s  error: {s['error'][:200]}", flush=True)
         return
     o, e = s["order_ns"], s["event_ns"]
-    f = lambda d, k: f"{d[k] / 1e3:9.1f}" if d.get("count") else "      n/a"  # noqa: E731
-    print(f"{who:5s} {s['rate']:>10,.0f}/s  order p50/p99/p99.9 µs{f(o, 'p50')}{f(o, 'p99')}{f(o, 'p999')}  "
-          f"event p50/p99 µs{f(e, 'p50')}{f(e, 'p99')}  orders {s['orders']:,}  processed {s['processed']:,}/"
+    print(f"{who:5s} {s['rate']:>10,.0f}/s  order p50/p99/p99.9 µs{_us(o, 'p50')}{_us(o, 'p99')}{_us(o, 'p999')}  "
+          f"event p50/p99 µs{_us(e, 'p50')}{_us(e, 'p99')}  orders {s['orders']:,}  processed {s['processed']:,}/"
           f"{s['planned']:,} not_sent {s['not_sent']:,} loss {s['loss']:,} backlog {s['backlog_at_end']:,}",
           flush=True)
 

@@ -73,6 +73,7 @@ class _QuickFix:
             def fromApp(self, m: Any, sid: Any) -> None:  # noqa: N802
                 pass
 
+        self.sid: Any = None
         self.dir = tempfile.mkdtemp(prefix="cns-peer-qf-")
         cfg = os.path.join(self.dir, "qf.cfg")
         with open(cfg, "w") as f:

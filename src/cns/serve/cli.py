@@ -55,7 +55,7 @@ async def run_service(cfg: ServeConfig, *, seconds: float | None = None, announc
         print(f"cns serve: started shard={cfg.shard} feeds={len(cfg.feeds)} fix={len(svc.state.sessions)} "
               f"instruments={len(cfg.instruments)} sink={cfg.order_sink} "
               f"market_data={'on' if cfg.market_data else 'static'}", flush=True)
-    waits = [loop.create_task(stop.wait())]
+    waits: list[asyncio.Task[Any]] = [loop.create_task(stop.wait())]
     if svc.failed is not None:
         waits.append(loop.create_task(svc.failed.wait()))
     if seconds is not None:

@@ -336,11 +336,12 @@ def _from_dict(doc: dict[str, Any]) -> ServeConfig:
     for what, names in (("feeds", [f.name for f in feeds]), ("fix", [f.name for f in fix])):
         if len(set(names)) != len(names):
             raise _bad(what, "names must be unique")
-    for what, specs in (("feeds", feeds), ("fix", fix)):
-        for k, spec in enumerate(specs):
-            for sym in spec.instruments:
-                if sym not in syms:
-                    raise _bad(f"{what}[{k}].instruments", f"{sym!r} is not an [[instruments]] symbol")
+    covered: list[tuple[str, tuple[str, ...]]] = [(f"feeds[{k}]", f.instruments) for k, f in enumerate(feeds)]
+    covered += [(f"fix[{k}]", f.instruments) for k, f in enumerate(fix)]
+    for where, listed in covered:
+        for sym in listed:
+            if sym not in syms:
+                raise _bad(f"{where}.instruments", f"{sym!r} is not an [[instruments]] symbol")
 
     md = None
     if "market_data" in top:

@@ -133,12 +133,12 @@ class Service:
         """What is not up yet: FIX sessions not logged on, feeds not connected, quotes not connected."""
         st = self.state
         out = []
-        for spec in self.config.fix if self.config.order_sink == "fix" else ():
-            if not st.session_up.get(f"fix:{spec.name}"):
-                out.append(f"FIX session {spec.name} ({spec.host}:{spec.port}) not logged on")
-        for spec in self.config.feeds:
-            if not st.feed_stats[spec.name].connected:
-                out.append(f"feed {spec.name} ({spec.transport}://{spec.host}:{spec.port}) not connected")
+        for s in self.config.fix if self.config.order_sink == "fix" else ():
+            if not st.session_up.get(f"fix:{s.name}"):
+                out.append(f"FIX session {s.name} ({s.host}:{s.port}) not logged on")
+        for f in self.config.feeds:
+            if not st.feed_stats[f.name].connected:
+                out.append(f"feed {f.name} ({f.transport}://{f.host}:{f.port}) not connected")
         md = self.config.market_data
         if md is not None and not st.quotes.connected:
             out.append(f"market data ({md.host}:{md.port}) not connected")

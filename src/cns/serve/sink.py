@@ -141,7 +141,7 @@ class InProcessVenue:
         self.to_book[codes] = np.arange(1, len(codes) + 1, dtype=np.uint32)
         self.to_ticker = np.concatenate(([0], codes)).astype(np.uint32)
         ref = state.quotes.mid[codes]
-        self.book = OrderBook(ref, tick_sizes=[tick] * len(codes), levels=levels)
+        self.book = OrderBook(ref.tolist(), tick_sizes=[tick] * len(codes), levels=levels)
         self.next_mm_id = 1
         mm = np.zeros(2 * depth * len(codes), ORDER_DTYPE)
         k = 0

@@ -154,21 +154,25 @@ class LatencyProbe:
 
     def batch_arrays(self) -> np.ndarray:
         """int64 array (n, 4): seq_lo, seq_hi, recv_ns, done_ns per batch."""
-        return np.array(self.batches, np.int64).reshape(-1, 4)
+        out: np.ndarray = np.asarray(self.batches, np.int64).reshape(-1, 4)
+        return out
 
     def order_arrays(self) -> np.ndarray:
         """int64 array (n, 3): news_id, recv_ns, written_ns per order."""
-        return np.array(self.orders, np.int64).reshape(-1, 3)
+        out: np.ndarray = np.asarray(self.orders, np.int64).reshape(-1, 3)
+        return out
 
     def event_latency_ns(self) -> np.ndarray:
         """Socket read -> ingest done, ns, one value per batch (every record of a batch shares it)."""
         b = self.batch_arrays()
-        return b[:, 3] - b[:, 2]
+        out: np.ndarray = b[:, 3] - b[:, 2]
+        return out
 
     def order_latency_ns(self) -> np.ndarray:
         """Socket read of the news -> NewOrderSingle written, ns, one value per order."""
         o = self.order_arrays()
-        return o[:, 2] - o[:, 1]
+        out: np.ndarray = o[:, 2] - o[:, 1]
+        return out
 
 
 @dataclass
@@ -209,7 +213,7 @@ class ServeState:
         sources = self.dictionaries[0]
         table = CredibilityTable.for_dictionary(sources, cfg.credibility)
         known = {domain for domain, _ in cfg.credibility.sources}
-        cred = np.rint(table.scores).astype(np.int16)
+        cred: np.ndarray = np.rint(table.scores).astype(np.int16)
         for code, name in enumerate(sources.strings()):
             if name not in known:
                 cred[code] = -1

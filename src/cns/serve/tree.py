@@ -39,7 +39,7 @@ from typing import Any
 
 from cns.feeds import FeedConfig, feed_child_spec
 from cns.fix import FixSessionConfig, initiator_child_spec
-from cns.otp import Application, ChildSpec, SupFlags, Supervisor
+from cns.otp import Application, ChildSpec, Supervisor, SupFlags
 from cns.runtime import Node, Pid
 from cns.serve.desk import LiveDesk, SinkFactory
 from cns.serve.marketdata import MarketDataFeed
