@@ -33,11 +33,14 @@ OPTIONAL = ("rejects-wire.jsonl",)
 def _report(run_id: str, events: int) -> dict[str, Any]:
     """A small report with every key render_markdown reads."""
     stats = {"p50": 10.0, "p99": 20.0, "p999": 30.0, "max": 40.0, "samples": 5}
+    desk = {"orders": 1, "fills": 1, "risk_rejects": {}, "risk_limits": {}, "latency": {"decision": "2us"},
+            "pnl": {"realized": 1.0, "unrealized": 0.0, "total": 1.0}}
     return {
-        "run_id": run_id, "cpu": "test", "seed": 1, "simulated_s": 1.0, "events": events, "zero_tick": 1,
-        "zero_tick_ratio": 0.1, "validated": events - 1, "rejected": {}, "signals": 2, "orders": 1, "fills": 1,
-        "risk_rejects": {}, "pnl": {"realized": 1.0, "unrealized": 0.0, "total": 1.0}, "wall_s": 0.5,
-        "events_per_s": 2.0 * events, "latency_ns": {s: dict(stats) for s in ("parse", "validate", "total")},
+        "run_id": run_id, "machine": {"cpu": "test"},
+        "trading": {"inputs": {"seed": 1, "simulated_s": 1.0}, "events": events, "zero_tick": 1,
+                    "zero_tick_ratio": 0.1, "validated": events - 1, "rejected": {}, "signals": 2, "fast": desk},
+        "measured": {"wall_s": 0.5, "events_per_s": 2.0 * events,
+                     "latency_ns": {s: dict(stats) for s in ("parse", "validate", "total")}},
     }
 
 
@@ -83,7 +86,7 @@ def test_crash_mid_write_keeps_the_previous_complete_set(tmp_path: Path, monkeyp
     with pytest.raises(RuntimeError, match="simulated crash"):
         _write(out, "run-B", 200)
     assert_one_complete_set(out, {"run-A"})
-    assert json.loads((out / "report.json").read_text())["events"] == 100
+    assert json.loads((out / "report.json").read_text())["trading"]["events"] == 100
     assert "run `run-A`" in (out / "report.md").read_text()
     leftovers = [p.name for p in (out / REPORT_AREA).iterdir() if p.name.startswith(("tmp-", "current.tmp"))]
     assert leftovers == [], "a failed write must clean up its staging directory"
@@ -91,7 +94,7 @@ def test_crash_mid_write_keeps_the_previous_complete_set(tmp_path: Path, monkeyp
     monkeypatch.undo()
     _write(out, "run-C", 300)
     assert_one_complete_set(out, {"run-C"})
-    assert json.loads((out / "report.json").read_text())["events"] == 300
+    assert json.loads((out / "report.json").read_text())["trading"]["events"] == 300
 
 
 _FS_CALLS = ("rename", "replace", "symlink", "unlink", "rmdir", "mkdir", "fsync")

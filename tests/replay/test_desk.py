@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from cns.market.dtypes import STORY_DTYPE
-from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
-from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.replay.desk import DeskConfig, TradingDesk
+from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
 from cns.trading.config import TradingConfig
+from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 
 START = 1_700_000_000_000_000_000
 SEC = 1_000_000_000
@@ -42,7 +42,7 @@ def decisions(*rows: tuple[float, int, int, int]) -> np.ndarray:
 
 
 def run(cfg: DeskConfig, d: np.ndarray) -> tuple[TradingDesk, object]:
-    desk = TradingDesk(cfg, decision_latency_ns=300)
+    desk = TradingDesk(cfg, 300)
     desk.on_decisions(d)
     return desk, desk.finish()
 

@@ -63,7 +63,7 @@ def test_exit_that_cannot_be_priced_or_sized_is_no_order_and_is_retried(mid, fra
 def test_desk_with_an_infinite_notional_cap_still_unwinds():
     """The issue's symptom: with ``max_order_notional_usd = inf`` reaching the desk, every exit was a negative
     quantity the risk gate rejected and positions were never unwound."""
-    desk = TradingDesk(config(hold_ns=SEC), decision_latency_ns=300)
+    desk = TradingDesk(config(hold_ns=SEC), 300)
     desk._max_notional = math.inf  # what a config with inf would hand the desk (the config refuses it now)
     desk.on_decisions(decisions((1.0, AAPL, 1, ACTION_TRADE), (1.5, MSFT, -1, ACTION_TRADE)))
     r = desk.finish()
@@ -96,7 +96,7 @@ def test_desk_rejects_a_bad_decision_latency():
 
 def test_desk_config_defaults_pass():
     cfg = config()
-    assert cfg.slice_ns == 1_000_000 and cfg.sample_every == 1 and cfg.snapshot_ns == SEC
+    assert cfg.slice_ns == 1 and cfg.sample_every == 1 and cfg.snapshot_ns == SEC
 
 
 def test_desk_config_refuses_more_snapshots_than_it_can_hold():

@@ -14,8 +14,9 @@ from cns.replay.driver import ReplayOptions, run_replay
 from cns.replay.report import LATENCY_STAGES, write_report
 from cns.resources import shipped_scenario
 
-REQUIRED = ("events", "zero_tick", "validated", "signals", "orders", "fills", "risk_rejects", "pnl", "wall_s",
-            "events_per_s", "latency_ns", "slow_baseline")
+REQUIRED_TRADING = ("events", "zero_tick", "validated", "signals", "decisions", "fast", "slow", "inputs")
+REQUIRED_DESK = ("orders", "fills", "risk_rejects", "risk_limits", "pnl", "latency", "attribution")
+REQUIRED_MEASURED = ("wall_s", "events_per_s", "latency_ns", "decision_latency_ns_p50", "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -29,31 +30,47 @@ def small_run(tmp_path_factory: pytest.TempPathFactory):
 def test_report_has_every_key_the_issue_names(small_run) -> None:
     _, outcome = small_run
     r = outcome.report
-    for key in REQUIRED:
-        assert key in r, key
-    assert set(r["pnl"]) >= {"realized", "unrealized"}
-    assert set(r["slow_baseline"]) >= {"pnl", "fills", "decision_latency_ns"}
+    t, m = r["trading"], r["measured"]
+    for key in REQUIRED_TRADING:
+        assert key in t, key
+    for desk in ("fast", "slow"):
+        for key in REQUIRED_DESK:
+            assert key in t[desk], (desk, key)
+    for key in REQUIRED_MEASURED:
+        assert key in m, key
+    assert set(t["fast"]["pnl"]) >= {"realized", "unrealized"}
+    assert t["slow"]["latency"]["decision"] == "100ms"
     for stage in LATENCY_STAGES:
-        assert set(r["latency_ns"][stage]) >= {"p50", "p99", "p999", "max"}, stage
+        assert set(m["latency_ns"][stage]) >= {"p50", "p99", "p999", "max"}, stage
+    # the host's measurement is labelled and kept out of what was traded
+    assert "not used by the simulation" in m["decision_latency_label"]
+    assert "wall_s" not in t and "latency_ns" not in t and "cpu" not in t
 
 
 def test_counts_are_consistent(small_run) -> None:
     opts, outcome = small_run
-    r = outcome.report
-    assert r["events"] == r["wire_records"] == opts.events
-    assert 0 < r["zero_tick"] < r["events"]
-    assert r["validated"] + r["zero_tick"] + sum(r["rejected"].values()) == r["events"]
-    assert r["signals"] == sum(r["decisions"].values()) > 0
-    assert r["orders"] > 0 and r["fills"] > 0
-    assert r["slow_baseline"]["decision_latency_ns"] == 100_000_000
-    att = r["attribution"]
-    assert att["total"] == pytest.approx(r["pnl"]["realized"] + r["pnl"]["unrealized"])
-    assert att["entry_fills"] + att["exit_fills"] == r["filled_orders"]
+    t = outcome.report["trading"]
+    fast = t["fast"]
+    assert t["events"] == t["inputs"]["wire_records"] == opts.events
+    assert 0 < t["zero_tick"] < t["events"]
+    assert t["validated"] + t["zero_tick"] + sum(t["rejected"].values()) == t["events"]
+    assert t["signals"] == sum(t["decisions"].values()) > 0
+    assert fast["orders"] > 0 and fast["fills"] > 0
+    assert t["slow"]["latency"]["decision_p50_ns"] == 100_000_000
+    att = fast["attribution"]
+    assert att["total"] == pytest.approx(fast["pnl"]["realized"] + fast["pnl"]["unrealized"], rel=1e-9)
+    assert att["entry_fills"] + att["exit_fills"] == fast["filled_orders"]
+    # every check that dropped a candidate is reported with when it first bound
+    for check, n in fast["risk_rejects"].items():
+        if n:
+            lim = fast["risk_limits"][check]
+            assert lim["entries_dropped"] + lim["exits_dropped"] == n
+            assert 0 <= lim["first_ns"] <= lim["last_ns"]
 
 
 def test_latencies_are_measured_per_event(small_run) -> None:
     opts, outcome = small_run
-    lat = outcome.report["latency_ns"]
+    lat = outcome.report["measured"]["latency_ns"]
     expected = -(-opts.events // opts.sample_every)
     for stage in ("parse", "validate", "corroborate"):
         assert lat[stage]["samples"] == expected
@@ -67,18 +84,21 @@ def test_writes_report_files(small_run, tmp_path: Path) -> None:
     _, outcome = small_run
     paths = write_report(outcome.report, tmp_path, outcome.pnl_series, outcome.latency_samples)
     data = json.loads(paths["json"].read_text())
-    assert data["events"] == outcome.report["events"]
-    assert "Per-stage latency" in paths["md"].read_text()
+    assert data["trading"] == outcome.report["trading"]
+    md = paths["md"].read_text()
+    assert "Per-stage latency" in md and "not used by the simulation" in md and "Risk limits that bound" in md
     for png in ("pnl_png", "latency_png"):
         assert paths[png].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_same_seed_same_trading(tmp_path: Path, small_run) -> None:
+    """Not only the decisions: orders, fills, P&L and attribution (the whole trading section) are equal."""
     opts, outcome = small_run
     again = run_replay(ReplayOptions(**{**{f: getattr(opts, f) for f in opts.__dataclass_fields__},
-                                        "slow_baseline": False}))
-    for key in ("events", "zero_tick", "validated", "signals", "decisions"):
-        assert again.report[key] == outcome.report[key], key
+                                        "sample_every": 1}))
+    assert again.report["trading"] == outcome.report["trading"]
+    assert again.report["trading_sha256"] == outcome.report["trading_sha256"]
+    assert again.report["run_id"] != outcome.report["run_id"]
 
 
 def test_user_news_with_malformed_lines_is_quarantined_and_run_goes_on(tmp_path: Path) -> None:
@@ -94,7 +114,7 @@ def test_user_news_with_malformed_lines_is_quarantined_and_run_goes_on(tmp_path:
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "report.json").read_text())["trading"]
     assert sum(report["quarantined"].values()) == 3
     assert report["events"] == len(lines)
     rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
@@ -111,8 +131,8 @@ def test_missing_news_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_market_file_sets_opening_prices(tmp_path: Path) -> None:
-    from cns.signals.universe import ticker_dictionary
     from cns.replay.market_data import MarketDataError, load_market_instruments
+    from cns.signals.universe import ticker_dictionary
 
     csv = tmp_path / "quotes.csv"
     csv.write_text("ts_ns,ticker,bid,ask\n2,AAPL,101,103\n1,AAPL,99,101\n1,MSFT,10,12\n")
@@ -134,3 +154,14 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
                           timeout=300, cwd=tmp_path)
     assert proc.returncode == 2
     assert "risk.max_orderz" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_flat_view_serves_readers_of_the_old_flat_layout(small_run) -> None:
+    from cns.replay.report import flat_view
+
+    _, outcome = small_run
+    r = outcome.report
+    flat = flat_view(r)
+    assert flat["events"] == r["trading"]["events"] and flat["orders"] == r["trading"]["fast"]["orders"]
+    assert flat["pnl"] == r["trading"]["fast"]["pnl"] and flat["wall_s"] == r["measured"]["wall_s"]
+    assert flat["wire_records"] == r["trading"]["inputs"]["wire_records"] and flat["latency_ns"]

@@ -1,31 +1,39 @@
-"""``cns run``: the production replay (see :mod:`cns.replay.driver`)."""
+"""``cns run``: the production replay (see :mod:`cns.replay.driver`).
+
+Every option is checked before any heavy work (:class:`~cns.replay.driver.ReplayOptions` at construction,
+the config and the desk values before the news is prepared): a bad value is one line on stderr and exit 2
+(``cns`` prints any :class:`~cns.errors.CNSError` that way). A replay that cannot produce a trustworthy
+report (a stage crashed) exits 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from cns.replay.driver import ReplayError, ReplayOptions, run_replay
+from cns.replay.driver import ReplayError, ReplayOptionError, ReplayOptions, run_replay
+from cns.replay.latency import LatencySpecError
 from cns.replay.report import render_markdown, write_report
 from cns.trading.errors import ConfigError
 
 
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
-    if args.events < 1:
-        raise SystemExit("cns run: --events must be >= 1")
-    if args.seconds <= 0:
-        raise SystemExit("cns run: --seconds must be > 0")
+    """The :class:`ReplayOptions` of ``cns run``'s arguments; :class:`ReplayOptionError` or
+    :class:`LatencySpecError` (both :class:`~cns.errors.CNSError`, exit 2) naming a bad one."""
     return ReplayOptions(
         events=args.events, seconds=args.seconds, seed=args.seed, news_path=args.news, market_path=args.market,
         config_path=args.config, out_dir=args.out, slow_baseline=not args.no_slow_baseline,
         progress=not args.no_progress and sys.stderr.isatty(),
+        decision_latency=getattr(args, "decision_latency", None),
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    opts = options_from_args(args)
+    opts = options_from_args(args)  # refused before any work: the caller prints one line, exit 2
     try:
         outcome = run_replay(opts)
+    except (ReplayOptionError, LatencySpecError):
+        raise
     except (FileNotFoundError, ValueError, ConfigError) as e:
         print(f"cns run: {e}", file=sys.stderr)
         return 2

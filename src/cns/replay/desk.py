@@ -1,11 +1,20 @@
 """The trading desk of the replay: corroboration decisions → signal → pre-trade risk → venue → OMS/portfolio,
 stepped in simulated time against the exchange simulator.
 
-Decisions arrive in batches, sorted by the receive time of the report that fired them. Each decision is acted
-on at ``ts_ns + decision_latency_ns``: the measured in-kernel latency of CNS in the fast run, 100 ms in the slow
-(LLM-desk) baseline. The venue is advanced to the start of each time slice holding decisions; the desk sees the
-quotes the venue published ``md_latency_ns`` before, and its orders reach the book ``entry_latency_ns`` after
-they are stamped — so the P&L depends, honestly, on when CNS acts relative to the simulated competitors.
+Time and latency are a model, never a measurement (:mod:`cns.replay.latency`): each decision is acted on at
+``ts_ns + feed_ns + decision latency`` — a constant or a per-decision seeded draw, the same on every machine —
+and the venue path takes ``entry_ns`` (order → book), ``md_ns`` (quote → desk) and ``return_ns`` (execution
+report → desk). The fast desk and the slow (LLM-desk) baseline run the same model with their own decision
+latency. Nothing the host measures (the in-kernel stamps) changes a trade.
+
+No lookahead. Decisions are acted on in the order of their act times; the venue is advanced to the first act
+time of each group (decisions whose act times fall in one ``slice_ns`` slot; the default, 1 ns, makes every
+act time its own group) and the group is priced on the quotes the desk sees then, i.e. as they were
+``md_ns`` earlier — exact for the group's first decision, at most ``slice_ns`` older for the others, never
+newer. Orders are stamped at their own act time. P&L is marked and
+exposure re-marked on the same delayed quotes (never the live book), and execution reports reach the
+OMS/portfolio ``return_ns`` after the venue produced them (an order stays open for risk until then). At the
+end of the run the reports still on their way are booked: those trades happened.
 
 Exits: ``signal.hold_ns`` after an entry order was sent (0: never), the desk unwinds the shares it filled with
 an IOC ``signal.exit_aggress_bps`` through the mid and cancels whatever of the entry still rests. Per
@@ -15,6 +24,9 @@ raise the worst-case position passes the position and gross-exposure limits). Ex
 at the slice time, before that slice's entries, and at every P&L snapshot (so they happen in quiet periods
 too); what could not go out or fill (no mid, size cap, risk reject, IOC not filled) is retried
 ``exit_retry_ns`` later, and an exit IOC still in flight counts as done until it reports.
+
+Binding limits: every pre-trade rejection is recorded per check — candidates dropped (entries and exits
+apart) and the first and last time (order stamp, ns since the open) — in ``DeskResult.risk_limits``.
 """
 
 from __future__ import annotations
@@ -27,14 +39,16 @@ import numpy as np
 from cns.market.exchange import ExchangeSimulator, SimConfig
 from cns.replay.attribution import attribute
 from cns.replay.desk_kernels import NEVER_NS as _NEVER_NS
-from cns.replay.desk_kernels import plan_exits, stamp_orders
+from cns.replay.desk_kernels import note_rejects, plan_exits, stamp_orders
+from cns.replay.latency import DecisionLatency, LatencyModel
 from cns.signals.dictionary import Dictionary
 from cns.signals.universe import InstrumentInfo
 from cns.trading.config import DAY_NS, Range, TradingConfig, checked_number
 from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.trading.errors import ConfigError
 from cns.trading.pipeline import TradingPipeline
-from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE
+from cns.trading.risk_kernels import REJ_DAILY_LOSS, RISK_REASON_NAMES
+from cns.venue.dtypes import EXEC_DTYPE, EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE
 
 SEC_NS = 1_000_000_000
 
@@ -68,7 +82,7 @@ class DeskConfig:
     start_ns: int
     end_ns: int
     seed: int
-    slice_ns: int = 1_000_000
+    slice_ns: int = 1  # decisions acted on within one slot share one venue step and quote lookup (1: none do)
     sample_every: int = 1  # stamp every Nth decision/order in the signal and risk kernels
     snapshot_ns: int = SEC_NS
     exit_retry_ns: int = 100_000_000  # an exit that could not go out or fill is retried this much later
@@ -110,6 +124,10 @@ class DeskResult:
     filled_rows: np.ndarray | None = None  # OMS rows (ORDER_STATE_DTYPE) of every order with a fill
     end_ns: int = 0  # the venue time the result was marked at
     attribution: dict[str, Any] = field(default_factory=dict)  # cns.replay.attribution.attribute (with stories)
+    latency: dict[str, Any] = field(default_factory=dict)  # the LatencyModel this pass ran with (to_dict)
+    decision_latency_ns: dict[str, float] = field(default_factory=dict)  # the drawn latencies: n, p50, p99, max
+    risk_limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # per check that dropped a candidate
+    reports_in_flight_at_end: int = 0  # execution reports still on their way back at the end (booked then)
 
     @property
     def pnl_total(self) -> float:
@@ -119,20 +137,24 @@ class DeskResult:
 class TradingDesk:
     """One trading pass over a market: owns a fresh :class:`ExchangeSimulator` and :class:`TradingPipeline`.
 
-    ``slice_ns`` is the venue stepping granularity: decisions inside one slice are priced on the quotes seen at
-    the slice start (at most ``slice_ns`` + md latency old); ``snapshot_ns`` the P&L series interval.
-    ``decision_latency_ns`` is an integer in ``[0, DAY_NS]`` (else :class:`ConfigError`).
+    ``latency``: the :class:`LatencyModel` to trade at; a :class:`DecisionLatency` or an int (a constant,
+    ns, in ``[0, DAY_NS]``, else :class:`ConfigError` naming ``desk.decision_latency_ns``) replaces only the
+    decision hop of the config's ``[latency]`` model; None uses that model as it is. ``slice_ns`` groups
+    decisions for stepping (see the module docstring); ``snapshot_ns`` is the P&L series interval.
     """
 
-    def __init__(self, config: DeskConfig, decision_latency_ns: int) -> None:
+    def __init__(self, config: DeskConfig, latency: LatencyModel | DecisionLatency | int | None = None) -> None:
         c = config
-        latency = checked_number(decision_latency_ns, int, Range(0, DAY_NS), "desk.decision_latency_ns")
+        model = _latency_model(c, latency)
+        self.latency = model
+        self.decision_latency_ns = model.decision.p50_ns  # the median (the constant, for a constant model)
         self.pipeline = TradingPipeline(c.trading, c.sources, c.tickers, n_instruments=len(c.instruments) + 1)
-        self.sim = ExchangeSimulator(c.instruments, c.stories, SimConfig(start_ns=c.start_ns), seed=c.seed)
+        self.sim = ExchangeSimulator(c.instruments, c.stories, SimConfig(
+            start_ns=c.start_ns, entry_latency_ns=model.entry_ns, md_latency_ns=model.md_ns), seed=c.seed)
         self.stories = c.stories
+        self.seed = c.seed
         self.start_ns = c.start_ns
         self.end_ns = c.end_ns
-        self.decision_latency_ns = latency
         self.slice_ns = int(c.slice_ns)
         self.snapshot_ns = int(c.snapshot_ns)
         self.sample_every = c.sample_every
@@ -142,6 +164,16 @@ class TradingDesk:
         self._sig_lat: list[np.ndarray] = []
         self._risk_lat: list[np.ndarray] = []
         self._decisions: list[np.ndarray] = []
+        self._drawn: list[np.ndarray] = []  # the decision latencies drawn for the decisions acted on
+        self._return_ns = model.return_ns
+        self._pending = np.zeros(0, EXEC_DTYPE)  # execution reports on their way back, by venue time
+        self._in_flight_at_end = 0
+        n_codes = len(RISK_REASON_NAMES)
+        self._rej_first = np.full(n_codes, -1, np.int64)  # ns since the open, per reason code
+        self._rej_last = np.full(n_codes, -1, np.int64)
+        self._rej_entries = np.zeros(n_codes, np.int64)
+        self._rej_exits = np.zeros(n_codes, np.int64)
+        self._daily_loss_pnl = float("nan")  # day P&L (USD) the first time the daily-loss limit dropped an order
         n1 = len(c.instruments) + 1
         self._mid = np.full(n1, np.nan)  # per-slice reference prices, reused (see on_decisions)
         self._seen_ts = np.zeros(n1, np.int64)
@@ -154,7 +186,7 @@ class TradingDesk:
         self._max_qty = int(c.trading.risk.max_order_qty)
         self._max_notional = float(c.trading.risk.max_order_notional_usd)
         self._due_row = 0  # OMS table rows before this one are entries already due (or not entries)
-        self._next_exit = _NEVER_NS  # earliest time the exit pass has work
+        self._next_exit: int = _NEVER_NS  # earliest time the exit pass has work
         self._exit_ids = np.zeros(n1, np.int64)  # [:_n_exit_ids]: exit IOCs sent, maybe still in flight
         self._n_exit_ids = 0
         self._exit_orders = 0
@@ -168,11 +200,12 @@ class TradingDesk:
         while self._next_snapshot <= t_ns:
             ts = self._next_snapshot
             self._step_venue(ts)
-            mid = self.sim.mark_prices()
+            # marks and exposure on the quotes the desk sees (md_ns old), never the live book
+            mid, mid_ts = self._reference(ts)
             self.pipeline.portfolio.snapshot(ts, mid)
             self.pipeline.risk.refresh(mid)
             if ts >= self._next_exit:
-                self._exits(ts, *self._reference(ts))
+                self._exits(ts, mid, mid_ts)
             self._next_snapshot += self.snapshot_ns
         self._step_venue(t_ns)
 
@@ -205,7 +238,10 @@ class TradingDesk:
         if n == 0:
             return
         oms.id_counter[0] += n
-        accepted, _ = p.risk.check(self._batch[:n], mid, mid_ts, t)  # a copy: the batch buffer is reused
+        batch = self._batch[:n]
+        accepted, reasons = p.risk.check(batch, mid, mid_ts, t)  # a copy: the batch buffer is reused
+        if len(accepted) < n:
+            self._note_rejects(reasons, batch, self._rej_exits)
         if len(accepted):
             self.sim.submit(accepted)
             n_sent = int(np.count_nonzero(accepted["type"] != ORDER_CANCEL))  # the exits: after the cancels
@@ -222,25 +258,60 @@ class TradingDesk:
                 self._n_exit_ids = k + n_sent
 
     def _step_venue(self, t_ns: int) -> None:
-        if t_ns <= self.sim.now_ns:
-            return
-        execs = self.sim.advance_to(t_ns)
-        if len(execs):
-            self._fills += int(np.count_nonzero((execs["kind"] == EXEC_FILL) | (execs["kind"] == EXEC_PARTIAL)))
-            self.pipeline.on_execs(execs)
+        """Run the venue to ``t_ns`` and book the execution reports that are back by then (venue time +
+        ``return_ns`` <= ``t_ns``); later ones wait in ``_pending``."""
+        if t_ns > self.sim.now_ns:
+            execs = self.sim.advance_to(t_ns)
+            if len(execs):
+                if self._return_ns == 0 and not len(self._pending):
+                    self._book(execs)
+                    return
+                self._pending = np.concatenate((self._pending, execs)) if len(self._pending) else execs
+        if len(self._pending):
+            self._release(t_ns - self._return_ns)
+
+    def _release(self, until_ns: int) -> None:
+        """Book the pending reports produced at or before venue time ``until_ns``."""
+        p = self._pending
+        ts = p["ts_ns"]
+        if len(p) > 1 and bool(np.any(ts[1:] < ts[:-1])):  # the venue reports in time order; stay correct
+            p = self._pending = p[np.argsort(ts, kind="stable")]
+            ts = p["ts_ns"]
+        k = int(np.searchsorted(ts, until_ns, side="right"))
+        if k:
+            self._book(p[:k])
+            self._pending = p[k:]
+
+    def _book(self, execs: np.ndarray) -> None:
+        """Apply reports to the OMS/portfolio; count our fills (reports of other owners are ignored there)."""
+        kind = execs["kind"]
+        ours = execs["owner"] == self.pipeline.oms.owner
+        self._fills += int(np.count_nonzero(ours & ((kind == EXEC_FILL) | (kind == EXEC_PARTIAL))))
+        self.pipeline.on_execs(execs)
+
+    def _note_rejects(self, reasons: np.ndarray, orders: np.ndarray, counts: np.ndarray) -> None:
+        """Record the checks that dropped some of ``orders`` (see ``DeskResult.risk_limits``)."""
+        new = note_rejects(reasons, orders, self.start_ns, self._rej_first, self._rej_last, counts)
+        if new & (1 << REJ_DAILY_LOSS):
+            self._daily_loss_pnl = self.pipeline.portfolio.day_pnl
 
     def on_decisions(self, decisions: np.ndarray) -> None:
-        """Act on ``decisions`` (DECISION_DTYPE, sorted by ``ts_ns``), slice by slice in simulated time.
+        """Act on ``decisions`` (DECISION_DTYPE, any order) in simulated time; see the module docstring.
 
         Only trade and contingency decisions can make orders; the others are recorded, not stepped through.
+        Each is acted on at ``ts_ns + feed_ns + its drawn decision latency``, in the order of those times.
         """
         self._decisions.append(decisions)
         decisions = decisions[(decisions["action"] == ACTION_TRADE) | (decisions["action"] == ACTION_CONTINGENCY)]
         if len(decisions) == 0:
             return
+        drawn = self.latency.decision.draw(decisions["news_id"], self.seed)
+        self._drawn.append(drawn)
+        act_at = decisions["ts_ns"] + (self.latency.feed_ns + drawn)
+        by_time = np.argsort(act_at, kind="stable")
+        decisions, act_at = decisions[by_time], act_at[by_time]
         sample_every = self.sample_every
         n = len(decisions)
-        act_at = decisions["ts_ns"] + self.decision_latency_ns
         slot = (act_at - self.start_ns) // self.slice_ns
         bounds = np.flatnonzero(np.diff(slot)) + 1
         starts = np.concatenate(([0], bounds))
@@ -258,11 +329,11 @@ class TradingDesk:
         md_latency = sim.config.md_latency_ns
         mid, mid_ts, finite = self._mid, self._mid_ts, self._finite
         prices_out = (mid, self._seen_ts)
-        start_ns, slice_ns = self.start_ns, self.slice_ns
+        rej_entries = self._rej_entries
         act_list = act_at.tolist()
-        slot_list = slot.tolist()
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            t = max(start_ns + slot_list[a] * slice_ns, sim.now_ns)
+            # the group's first act time: the desk knows the quotes of t - md_latency, nothing later
+            t = max(act_list[a], sim.now_ns)
             self._advance(t)
             sim.reference_prices(t, out=prices_out)
             # the feed is live: the book as of t - md_latency is what the desk knows at t, however long ago
@@ -289,7 +360,9 @@ class TradingDesk:
             risk_lat = risk_lat_all[n_risk:n_risk + nc]
             risk_lat[:] = pattern[:nc]
             n_risk += nc
-            accepted, _ = risk_check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
+            accepted, reasons = risk_check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
+            if len(accepted) < nc:
+                self._note_rejects(reasons, candidates, rej_entries)
             if len(accepted):
                 sim.submit(accepted)
                 self._orders += len(accepted)
@@ -302,8 +375,11 @@ class TradingDesk:
         """Run the venue to the end of the replay, mark to market and summarise."""
         end_ns = max(self.end_ns, self.sim.now_ns)
         self._advance(end_ns)
+        self._in_flight_at_end = len(self._pending)
+        if self._in_flight_at_end:  # still on their way back: the trades happened, book them
+            self._release(_NEVER_NS)
         p = self.pipeline
-        mid = self.sim.mark_prices()
+        mid, _ = self._reference(end_ns)  # the last quotes the desk sees, md_ns old
         p.portfolio.snapshot(end_ns, mid)
         series = p.portfolio.pnl_series()
         filled = p.oms.filled_orders()
@@ -328,10 +404,48 @@ class TradingDesk:
             hold_ns=self.hold_ns,
             filled_rows=filled,
             end_ns=end_ns,
+            latency=self.latency.to_dict(),
+            decision_latency_ns=_summary(_cat(self._drawn)),
+            risk_limits=self._risk_limits(),
+            reports_in_flight_at_end=self._in_flight_at_end,
         )
         if len(self.stories):
             result = replace(result, attribution=attribute(result, self.sim, self.stories))
         return result
+
+
+    def _risk_limits(self) -> dict[str, dict[str, Any]]:
+        """Per check that dropped at least one candidate: entries and exits dropped, first and last time
+        (order stamp, ns since the open); the daily-loss limit adds the day P&L (USD) when it first bound."""
+        out: dict[str, dict[str, Any]] = {}
+        for code, name in enumerate(RISK_REASON_NAMES):
+            if code == 0 or self._rej_first[code] < 0:
+                continue
+            out[name] = {"entries_dropped": int(self._rej_entries[code]), "exits_dropped": int(self._rej_exits[code]),
+                         "first_ns": int(self._rej_first[code]), "last_ns": int(self._rej_last[code])}
+        if "daily_loss" in out:
+            out["daily_loss"]["day_pnl_at_first_usd"] = self._daily_loss_pnl
+        return out
+
+
+def _latency_model(config: DeskConfig, latency: LatencyModel | DecisionLatency | int | None) -> LatencyModel:
+    """The model a desk runs with (see :class:`TradingDesk`)."""
+    if isinstance(latency, LatencyModel):
+        return latency
+    base = LatencyModel.from_config(config.trading.latency)
+    if latency is None:
+        return base
+    if isinstance(latency, DecisionLatency):
+        return base.with_decision(latency)
+    return base.with_decision(checked_number(latency, int, Range(0, DAY_NS), "desk.decision_latency_ns"))
+
+
+def _summary(ns: np.ndarray) -> dict[str, float]:
+    """n, p50, p99, max of drawn latencies (ns; NaN when none)."""
+    if not len(ns):
+        return {"n": 0, "p50": float("nan"), "p99": float("nan"), "max": float("nan")}
+    return {"n": int(len(ns)), "p50": float(np.percentile(ns, 50)), "p99": float(np.percentile(ns, 99)),
+            "max": float(ns.max())}
 
 
 def _sample_mask(n: int, every: int) -> np.ndarray:

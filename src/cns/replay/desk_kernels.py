@@ -1,5 +1,6 @@
-"""Numba kernel of the replay desk's exit pass (see :mod:`cns.replay.desk`): which entries fell due, what each
-instrument must trade to unwind them, and the batch of exit IOCs and cancels that does it."""
+"""Numba kernels of the replay desk (see :mod:`cns.replay.desk`): the exit pass (which entries fell due, what
+each instrument must trade to unwind them, and the batch of exit IOCs and cancels that does it), order
+stamping, and the record of which pre-trade checks bound (first/last time, candidates dropped)."""
 
 from __future__ import annotations
 
@@ -130,3 +131,24 @@ def stamp_orders(orders, news_id, act_at, t):
     for i in range(len(orders)):
         k = np.searchsorted(ids, orders[i].news_id)
         orders[i].ts_ns = max(act_at[by_id[min(k, n - 1)]], t)
+
+
+@njit(cache=True)
+def note_rejects(reasons, orders, start_ns, first_ns, last_ns, counts):
+    """Record which pre-trade checks dropped ``orders`` (ORDER_DTYPE) in one risk call: for each reason code
+    ``r != 0`` in ``reasons`` (uint8, one per order), ``counts[r] += 1`` and the order's stamp, as ns since
+    ``start_ns``, in ``first_ns[r]`` (only while it is still -1) and ``last_ns[r]``. Returns a bit mask of
+    the codes whose ``first_ns`` was set by this call (bit ``r``)."""
+    new = 0
+    for i in range(len(reasons)):
+        r = reasons[i]
+        if r == 0:
+            continue
+        t = orders[i].ts_ns - start_ns
+        counts[r] += 1
+        if first_ns[r] < 0:
+            first_ns[r] = t
+            new |= 1 << r
+        last_ns[r] = t
+    return new
+

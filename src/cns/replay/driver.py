@@ -4,12 +4,20 @@
    user's news (``--news``, JSONL or binary; JSONL is converted once, its malformed lines quarantined).
 2. Ingest: the wire image is parsed, validated and corroborated chunk by chunk by the stage actors
    (:mod:`cns.replay.stages`); every ``sample_every``-th event is timed inside the kernels.
-3. Trading: the decision stream is traded against the exchange simulator at the measured CNS decision latency,
-   then against a fresh simulator of the same market at 100 ms (an LLM-based desk) for comparison.
+3. Trading: the decision stream is traded against the exchange simulator at the *modelled* CNS latency
+   (:mod:`cns.replay.latency`: ``[latency]`` in the config, ``--decision-latency``), then against a fresh
+   simulator of the same market with the slow (LLM-desk) baseline's decision latency, same model otherwise.
+
+Reproducible by construction: nothing measured on the host feeds the simulation. The report keeps what the
+run traded — ``report["trading"]``, a pure function of the inputs (news, config, seed, options), written
+canonically and hashed as ``report["trading_sha256"]`` — apart from what the host measured
+(``report["measured"]``: wall times, in-kernel latency stamps, the CPU), which never alters a trade.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,14 +27,17 @@ from tqdm import tqdm
 
 from cns.engine import NewsValidator
 from cns.engine.validator import DEFAULT_SHAPES
+from cns.market.dtypes import STORY_DTYPE
+from cns.market.newsgen import EPOCH_NS
 from cns.news.batch import Reject
 from cns.news.sentiment import load_lexicon
 from cns.otp import ChildSpec, Supervisor, SupFlags, cast
 from cns.replay.data import NewsSource, prepare_news
 from cns.replay.desk import DeskConfig, DeskResult
 from cns.replay.errors import ReplayError
+from cns.replay.latency import LatencyModel, fmt_ns, parse_decision_latency
 from cns.replay.market_data import load_market_instruments
-from cns.replay.report import new_run_id
+from cns.replay.report import canonical, new_run_id, trading_sha256
 from cns.replay.stages import (
     INGEST_STAGES,
     CorroborateStage,
@@ -38,7 +49,7 @@ from cns.replay.stages import (
     WireChunk,
 )
 from cns.runtime import Node
-from cns.signals.universe import InstrumentInfo, default_instruments
+from cns.signals.universe import InstrumentInfo, default_instruments, source_dictionary, ticker_dictionary
 from cns.telemetry import Counters
 from cns.telemetry.facts import cpu_model
 from cns.telemetry.latency import LatencyRecorder
@@ -47,14 +58,24 @@ from cns.trading.corroborate import Corroborator
 from cns.trading.corroborate_kernels import ACTION_NAMES
 from cns.trading.credibility import CredibilityTable
 
-SLOW_DECISION_NS = 100_000_000  # an LLM-based desk: 100 ms from news to decision
+SLOW_DECISION_NS = 100_000_000  # the default slow baseline (an LLM-based desk): [latency] slow_decision_ns
+MAX_SEED = (1 << 63) - 1
+MEASURED_LABEL = "measured on this host, not used by the simulation"
+_NO_STORIES = np.zeros(0, STORY_DTYPE)
 
 
+class ReplayOptionError(ReplayError, ValueError):
+    """A :class:`ReplayOptions` value is out of range (the message names the option); refused before any work."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayOptions:
-    """Everything ``cns run`` can set. Times in s unless the name says ns."""
+    """Everything ``cns run`` can set. Times in s unless the name says ns.
+
+    Checked at construction (:class:`ReplayOptionError` naming the option): ``events`` >= 1, ``seconds``
+    finite and > 0, ``seed`` in ``[0, 2**63)``, ``batch``/``sample_every``/``slice_ns`` >= 1, and
+    ``decision_latency`` (None: the config's ``[latency]`` model) a spec of
+    :func:`cns.replay.latency.parse_decision_latency`."""
 
     events: int = 4_565_400
     seconds: float = 300.0
@@ -67,9 +88,26 @@ class ReplayOptions:
     progress: bool = True
     batch: int = 65_536
     sample_every: int = 32
-    slice_ns: int = 1_000_000
+    slice_ns: int = 1  # desk grouping of act times (1: every decision priced at its own act time)
     cache_dir: str | None = None  # None: the private data cache (cns.market.newsgen.data_cache_dir)
     rules_path: str | None = None
+    decision_latency: str | None = None  # e.g. "2us", "lognormal:p50=2us,p99=20us"; None: [latency] of the config
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ReplayOptionError:
+            return ReplayOptionError(f"{name} = {getattr(self, name)!r}: {why}")
+
+        for name in ("events", "batch", "sample_every", "slice_ns"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise bad(name, "must be an integer >= 1")
+        s = self.seconds
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s <= 0:
+            raise bad("seconds", "must be a finite number of seconds > 0")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise bad("seed", f"must be an integer in [0, {MAX_SEED}]")
+        if self.decision_latency is not None:
+            parse_decision_latency(self.decision_latency)  # LatencySpecError (a ReplayError) quoting it
 
 
 @dataclass(slots=True)
@@ -149,9 +187,9 @@ class Ingest:
             raise ReplayError(f"pipeline stage crashed and was restarted ({dict(counters.restarts_by_child)}); "
                               f"exit reasons {crashed}; the traceback is in the log above")
 
-    def trade(self, latency_ns: int) -> DeskResult:
-        """One trading pass over the collected decisions at ``latency_ns`` (hosted by the desk actor)."""
-        return self.node.call("desk", TradePass(latency_ns), timeout=3600.0)  # type: ignore[no-any-return]
+    def trade(self, latency: LatencyModel) -> DeskResult:
+        """One trading pass over the collected decisions at the simulated ``latency`` (hosted by the desk actor)."""
+        return self.node.call("desk", TradePass(latency), timeout=3600.0)  # type: ignore[no-any-return]
 
 
 def _latency_table(lat: StageLatencies, desk: DeskResult) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
@@ -191,9 +229,25 @@ def _corroborator(cfg: TradingConfig, news: NewsSource) -> Corroborator:
     return Corroborator(cfg.corroboration, table, n_tickers=len(news.layout.tickers) + 1)
 
 
+def latency_model(cfg: TradingConfig, opts: ReplayOptions) -> LatencyModel:
+    """The fast desk's model: the config's ``[latency]``, its decision hop replaced by ``opts.decision_latency``."""
+    decision = parse_decision_latency(opts.decision_latency) if opts.decision_latency is not None else None
+    return LatencyModel.from_config(cfg.latency, decision)
+
+
+def desk_probe(cfg: TradingConfig, opts: ReplayOptions) -> DeskConfig:
+    """A :class:`DeskConfig` of ``opts`` on the default universe, built before any data is prepared so bad
+    desk values fail fast (:class:`~cns.trading.errors.ConfigError` naming the field); the replay replaces
+    its market fields once the news is mapped."""
+    return DeskConfig(cfg, source_dictionary(), ticker_dictionary(), default_instruments(), _NO_STORIES, EPOCH_NS,
+                      EPOCH_NS + int(opts.seconds * 1e9), opts.seed, opts.slice_ns)
+
+
 def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     """Run the whole replay once (plus the slow baseline unless disabled) and build the report."""
     cfg = load_config(opts.config_path)
+    model = latency_model(cfg, opts)
+    probe = desk_probe(cfg, opts)
     t0 = time.perf_counter()
     news = prepare_news(opts)
     data_s = time.perf_counter() - t0
@@ -207,15 +261,16 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     validator = NewsValidator.load(opts.rules_path or DEFAULT_SHAPES, dictionaries=dicts,
                                    tables={"credibility": _credibility_table(news.layout.sources, cfg)},
                                    sample_every=opts.sample_every)
-    desk_cfg = DeskConfig(cfg, news.layout.sources, news.layout.tickers, instruments, news.stories,
-                          news.start_ns, news.start_ns + int(opts.seconds * 1e9), opts.seed, opts.slice_ns)
+    desk_cfg = dataclasses.replace(probe, sources=news.layout.sources, tickers=news.layout.tickers,
+                                   instruments=instruments, stories=news.stories, start_ns=news.start_ns,
+                                   end_ns=news.start_ns + int(opts.seconds * 1e9))
 
     # cold start: JIT compile (first run) or cache load of every kernel, on throwaway state
     t_warm = time.perf_counter()
     n_warm = min(n_wire, 4096)
     warm = Ingest.start(news, validator, _corroborator(cfg, news), desk_cfg, n_warm, 1)
     warm.feed(n_warm, n_warm, progress=False)
-    warm_desk = warm.trade(0)
+    warm.trade(model)
     warm.node.shutdown("shutdown")
     warmup_s = time.perf_counter() - t_warm
 
@@ -223,30 +278,32 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     ing = Ingest.start(news, validator, _corroborator(cfg, news), desk_cfg, n_wire, opts.sample_every)
     ing.feed(n_wire, opts.batch, opts.progress)
     ingest_s = time.perf_counter() - wall0
-    lat, totals = ing.lat, ing.totals
-    # the fast desk acts after its measured decision latency: this run's ingest p50 per event plus the signal
-    # and risk p50 per decision measured in-kernel by the warm-up pass (this pass measures its own, reported)
-    ingest_p50 = float(sum(np.median(a[a >= 0]) for a in (lat.parse, lat.validate, lat.corroborate)))
-    decision_ns = ingest_p50 + _median_or_zero(warm_desk.signal_latency_ns) + _median_or_zero(
-        warm_desk.risk_latency_ns)
-    fast = ing.trade(int(decision_ns))
+    fast = ing.trade(model)
     wall_s = time.perf_counter() - wall0
-    latency, samples = _latency_table(lat, fast)
-    slow = ing.trade(SLOW_DECISION_NS) if opts.slow_baseline else None
+    latency, samples = _latency_table(ing.lat, fast)
+    slow_model = model.slow()
+    slow = ing.trade(slow_model) if opts.slow_baseline else None
     rejected = ing.node.call("validate", "codes")
-    decisions = fast.decisions
     ing.node.shutdown("shutdown")
 
+    totals = ing.totals
     events = totals["events"]
-    quarantined = _quarantine_counts(news, ing.quarantine)
-    report: dict[str, Any] = {
-        "run_id": new_run_id(),
-        "cpu": cpu_model(),
-        "seed": opts.seed,
-        "simulated_s": opts.seconds,
+    decisions = fast.decisions
+    trading: dict[str, Any] = {
+        "inputs": {
+            "seed": opts.seed,
+            "simulated_s": opts.seconds,
+            "news": "generated" if not opts.news_path else "user",
+            "wire_records": n_wire,
+            "strategy": cfg.corroboration.strategy,
+            "latency": model.to_dict(),
+            "slow_latency": slow_model.to_dict() if slow is not None else None,
+            "slice_ns": desk_cfg.slice_ns,
+            "snapshot_ns": desk_cfg.snapshot_ns,
+            "hold_ns": fast.hold_ns,
+        },
         "events": events,
-        "wire_records": n_wire,
-        "quarantined": quarantined,
+        "quarantined": _quarantine_counts(news, ing.quarantine),
         "zero_tick": totals["zero_tick"],
         "zero_tick_ratio": totals["zero_tick"] / events if events else 0.0,
         "validated": totals["validated"],
@@ -254,16 +311,21 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
         "signals": int(len(decisions)),
         "decisions": {ACTION_NAMES[a]: int(c) for a, c in enumerate(np.bincount(decisions["action"],
                                                                                 minlength=len(ACTION_NAMES)))},
-        "orders": fast.orders,
-        "fills": fast.fills,
-        "filled_orders": fast.filled_orders,
-        "fill_rate": fast.fill_rate,
-        "risk_rejects": fast.risk_rejects,
-        "pnl": {"realized": fast.realized, "unrealized": fast.unrealized, "total": fast.pnl_total},
-        "hit_rate": fast.hit_rate,
-        "exit_orders": fast.exit_orders,
-        "hold_ns": fast.hold_ns,
-        "attribution": fast.attribution,
+        "fast": desk_section(fast),
+        "slow": desk_section(slow) if slow is not None else None,
+    }
+    if slow is not None:
+        trading["fast_vs_slow"] = {
+            "pnl_difference": fast.pnl_total - slow.pnl_total,
+            "pnl_ratio": fast.pnl_total / slow.pnl_total if slow.pnl_total else float("nan"),
+            "fill_rate_ratio": fast.fill_rate / slow.fill_rate if slow.fill_rate else float("nan"),
+        }
+    trading = canonical(trading)
+    measured_decision = _measured_decision_ns(ing.lat, fast)
+    measured: dict[str, Any] = {
+        "what": "measured on this host: wall times and sampled in-kernel latency stamps; none of it is used by "
+                "the simulation (report['trading'] is the same on every machine)",
+        "cpu": cpu_model(),
         "data_s": data_s,
         "data_from_cache": news.from_cache,
         "warmup_s": warmup_s,
@@ -273,39 +335,68 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
         "realtime_factor": opts.seconds / wall_s if wall_s else float("nan"),
         "sample_every": opts.sample_every,
         "latency_ns": latency,
-        "decision_latency_ns_p50": decision_ns,
-        "batch_events_per_s": {s: n_wire / (ns / 1e9) for s, ns in lat.batch_ns.items() if ns},
+        "decision_latency_ns_p50": measured_decision,
+        "decision_latency_label": MEASURED_LABEL,
+        "batch_events_per_s": {s: n_wire / (ns / 1e9) for s, ns in ing.lat.batch_ns.items() if ns},
         "ticks": {
             "ingress_cycles_per_event": totals["ingress_cycles"] / events if events else float("nan"),
             "dispatch_cycles_per_event": totals["dispatch_cycles"] / events if events else float("nan"),
         },
-        "venue": fast.venue,
+    }
+    report: dict[str, Any] = {
+        "schema": 2,
+        "run_id": new_run_id(),
+        "machine": {"cpu": measured["cpu"]},
+        "trading": trading,
+        "trading_sha256": trading_sha256(trading),
+        "measured": measured,
         "notes": notes + [
-            "latency_ns: per-event, in-kernel clock stamps of every "
+            f"The fast desk acts {model.decision.label()} after receipt (+ feed {fmt_ns(model.feed_ns)}); the "
+            f"slow baseline {slow_model.decision.label()}; orders reach the venue {fmt_ns(model.entry_ns)} after "
+            f"they are stamped, quotes reach the desk {fmt_ns(model.md_ns)} after they change, execution "
+            f"reports {fmt_ns(model.return_ns)} after the venue produced them. These are model inputs "
+            "([latency] in the config, --decision-latency), the same on every machine.",
+            f"Decision latency {MEASURED_LABEL}: {measured_decision:,.0f} ns (p50 ingest of this run + signal "
+            "and risk p50 of the fast pass, in-kernel stamps).",
+            "measured.latency_ns: per-event, in-kernel clock stamps of every "
             f"{opts.sample_every}-th event (signal/risk: every decision/order); 'total' = "
             "parse + validate + corroborate of the same event, an order adds signal + risk "
             "(latency_ns.total.decision_extra_p50).",
-            "batch_events_per_s: batch wall time per stage, a batch average (includes Python dispatch).",
-            f"The fast desk acts {decision_ns:,.0f} ns after receipt (ingest p50 of this run + signal and risk p50 "
-            "of the warm-up pass, all in-kernel); the slow baseline "
-            f"{SLOW_DECISION_NS:,} ns.",
+            "measured.batch_events_per_s: batch wall time per stage, a batch average (includes Python dispatch).",
         ],
     }
+    series = {f"CNS ({model.decision.label()})": (fast.pnl_t_s, fast.pnl_usd)}
     if slow is not None:
-        report["slow_baseline"] = {
-            "pnl": {"realized": slow.realized, "unrealized": slow.unrealized, "total": slow.pnl_total},
-            "fills": slow.fills,
-            "orders": slow.orders,
-            "fill_rate": slow.fill_rate,
-            "decision_latency_ns": SLOW_DECISION_NS,
-            "attribution": slow.attribution,
-            "pnl_ratio": fast.pnl_total / slow.pnl_total if slow.pnl_total else float("nan"),
-            "fill_rate_ratio": fast.fill_rate / slow.fill_rate if slow.fill_rate else float("nan"),
-        }
-    series = {f"CNS ({decision_ns:,.0f} ns)": (fast.pnl_t_s, fast.pnl_usd)}
-    if slow is not None:
-        series["LLM desk (100 ms)"] = (slow.pnl_t_s, slow.pnl_usd)
+        series[f"slow baseline ({slow_model.decision.label()})"] = (slow.pnl_t_s, slow.pnl_usd)
     return ReplayOutcome(report, series, samples, list(ing.quarantine))
+
+
+def desk_section(r: DeskResult) -> dict[str, Any]:
+    """What one desk pass traded (no host measurement in it): the report's ``trading.fast``/``trading.slow``."""
+    return {
+        "latency": r.latency,
+        "decision_latency_drawn_ns": r.decision_latency_ns,
+        "orders": r.orders,
+        "fills": r.fills,
+        "filled_orders": r.filled_orders,
+        "fill_rate": r.fill_rate,
+        "exit_orders": r.exit_orders,
+        "exit_cancels": r.exit_cancels,
+        "hold_ns": r.hold_ns,
+        "pnl": {"realized": r.realized, "unrealized": r.unrealized, "total": r.pnl_total},
+        "hit_rate": r.hit_rate,
+        "risk_rejects": r.risk_rejects,
+        "risk_limits": r.risk_limits,
+        "reports_in_flight_at_end": r.reports_in_flight_at_end,
+        "attribution": r.attribution,
+        "venue": r.venue,
+    }
+
+
+def _measured_decision_ns(lat: StageLatencies, fast: DeskResult) -> float:
+    """The in-kernel decision latency measured on this host (p50 ingest + signal + risk): reported, never used."""
+    ingest = sum(_median_or_zero(a) for a in (lat.parse, lat.validate, lat.corroborate))
+    return ingest + _median_or_zero(fast.signal_latency_ns) + _median_or_zero(fast.risk_latency_ns)
 
 
 def _quarantine_counts(news: NewsSource, quarantine: list[Reject]) -> dict[str, int]:
@@ -317,4 +408,5 @@ def _quarantine_counts(news: NewsSource, quarantine: list[Reject]) -> dict[str, 
     return counts
 
 
-__all__ = ["ReplayError", "ReplayOptions", "ReplayOutcome", "SLOW_DECISION_NS", "run_replay"]
+__all__ = ["ReplayError", "ReplayOptionError", "ReplayOptions", "ReplayOutcome", "SLOW_DECISION_NS", "desk_probe",
+           "desk_section", "latency_model", "run_replay"]

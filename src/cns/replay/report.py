@@ -1,8 +1,11 @@
 """The replay report: ``report.json``, ``report.md`` and PNG plots written to the output directory.
 
-The report dict is built by the replay driver from measured values only. Latency figures are labelled by how
-they were measured: ``latency_ns`` holds per-event figures from sampled in-kernel clock stamps; batch throughput
-(``batch_events_per_s``) is a batch average and says so.
+The report dict is built by the replay driver in two parts that never mix: ``trading`` — what the run traded,
+a pure function of its inputs, stored canonically (:func:`canonical`) and hashed (:func:`trading_sha256`,
+``report["trading_sha256"]``) — and ``measured`` — what this host measured (wall times, throughput, sampled
+in-kernel latency stamps), labelled as such and never used by the simulation. Latency figures say how they
+were measured: ``measured.latency_ns`` holds per-event figures from sampled in-kernel clock stamps; batch
+throughput (``measured.batch_events_per_s``) is a batch average and says so.
 
 The files of one run are published together (:func:`write_report`): they are written to a run directory
 under ``<out>/.report/`` and made visible by swapping one symlink, so a crash or ``kill -9`` at any moment
@@ -12,7 +15,9 @@ carries the run id (:func:`run_id_of` reads it back) so a reader can check what 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -37,9 +42,12 @@ except ImportError:  # not POSIX: concurrent writers are not serialised (each se
     fcntl = None  # type: ignore[assignment]
 
 LATENCY_STAGES: tuple[str, ...] = ("parse", "validate", "corroborate", "signal", "risk", "total")
+_MEASURED = "measured on this host, not used by the simulation"
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
     if isinstance(v, float):
         if v != v:  # NaN
             return "n/a"
@@ -49,6 +57,55 @@ def _fmt(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
+
+
+def canonical(obj: Any) -> Any:
+    """``obj`` as plain JSON data with every float rounded to 10 significant digits and NaN/±inf as None.
+
+    The trading section is stored this way so that its bytes (and :func:`trading_sha256`) do not depend on
+    the last bits of a float, which a different CPU's vectorised ``exp``/``log`` or summation order may
+    change; 10 digits keep cents of any P&L below 10^7 USD. Dict key order is kept; tuples become lists."""
+    if isinstance(obj, dict):
+        return {str(k): canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [canonical(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        return float(f"{x:.10g}") if math.isfinite(x) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise TypeError(f"canonical: cannot store {type(obj).__name__} in the trading section")
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The canonical bytes of ``obj``: :func:`canonical`, keys sorted, no whitespace, ASCII."""
+    return json.dumps(canonical(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode("ascii")
+
+
+def trading_sha256(trading: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of a report's trading section: equal on every machine for the same
+    inputs (news, config, seed, options)."""
+    return hashlib.sha256(canonical_json(trading)).hexdigest()
+
+
+def flat_view(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's figures under the flat keys of report schema 1 (``events``, ``orders``, ``pnl``, ``wall_s``,
+    ``latency_ns``, ...), for readers written against it: the trading section's ingest counts and fast desk,
+    then the measured section (a key of both: the trading one). Read-only convenience; ``report.json`` keeps
+    the two sections apart."""
+    t = report.get("trading") or {}
+    fast = t.get("fast") or {}
+    out: dict[str, Any] = {**(report.get("measured") or {})}
+    out.update({k: v for k, v in fast.items() if k not in ("latency",)})
+    out.update({k: v for k, v in t.items() if k not in ("fast", "slow", "inputs", "fast_vs_slow")})
+    out["wire_records"] = (t.get("inputs") or {}).get("wire_records")
+    out["slow_baseline"] = t.get("slow")
+    return out
 
 
 def _pnl_ratio(fast: float, slow: float) -> str:
@@ -65,77 +122,117 @@ def _counts_table(title: str, counts: Mapping[str, int]) -> list[str]:
     return lines + [""]
 
 
+def _ns_label(ns: Any) -> str:
+    from cns.replay.latency import fmt_ns
+
+    return "n/a" if ns is None else fmt_ns(float(ns))
+
+
+def _latency_model_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None, measured_p50: Any) -> list[str]:
+    fl, sl = fast.get("latency") or {}, (slow or {}).get("latency") or {}
+    fd, sd = fast.get("decision_latency_drawn_ns") or {}, (slow or {}).get("decision_latency_drawn_ns") or {}
+
+    def pair(key: str) -> str:
+        return f"{_ns_label(fl.get(key))} | {_ns_label(sl.get(key)) if slow else ''}"
+
+    lines = [
+        "## Latency model (simulation inputs, the same on every machine)",
+        "",
+        "| hop | CNS desk | slow baseline |",
+        "|---|---:|---:|",
+        f"| decision (news at CNS → order stamped) | `{fl.get('decision', '?')}` | "
+        f"{'`' + str(sl.get('decision', '?')) + '`' if slow else ''} |",
+        f"| decision, drawn p50 / p99 | {_ns_label(fd.get('p50'))} / {_ns_label(fd.get('p99'))} | "
+        + (f"{_ns_label(sd.get('p50'))} / {_ns_label(sd.get('p99'))}" if slow else "") + " |",
+        f"| feed (receive stamp → ingest) | {pair('feed_ns')} |",
+        f"| order entry (stamp → venue) | {pair('entry_ns')} |",
+        f"| market data (quote → desk) | {pair('md_ns')} |",
+        f"| execution report (venue → desk) | {pair('return_ns')} |",
+        "",
+        f"Decision latency {_MEASURED}: {_ns_label(measured_p50)} (p50 of the in-kernel stamps: ingest + signal "
+        "+ risk). It is reported, never fed into the simulation.",
+        "",
+    ]
+    return lines
+
+
+def _risk_limits_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None) -> list[str]:
+    lines = ["## Risk limits that bound (first / last time a candidate was dropped, s since the open)", "",
+             "| desk | check | entries dropped | exits dropped | first (s) | last (s) | note |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    n = 0
+    for name, desk in (("CNS", fast), ("slow", slow)):
+        for check, v in ((desk or {}).get("risk_limits") or {}).items():
+            note = ""
+            if "day_pnl_at_first_usd" in v:
+                note = f"day P&L {_fmt(v['day_pnl_at_first_usd'])} USD when it first bound"
+            lines.append(f"| {name} | {check} | {_fmt(v['entries_dropped'])} | {_fmt(v['exits_dropped'])} | "
+                         f"{v['first_ns'] / 1e9:,.3f} | {v['last_ns'] / 1e9:,.3f} | {note} |")
+            n += 1
+    if not n:
+        lines.append("| | (no limit bound) | 0 | 0 | | | |")
+    return lines + [""]
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
-    """The human-readable report (also printed by ``cns run``)."""
+    """The human-readable report (also printed by ``cns run``); ``report`` as built by the replay driver."""
     r = report
-    pnl = r["pnl"]
-    slow = r.get("slow_baseline") or {}
+    t = r["trading"]
+    m = r.get("measured") or {}
+    inp = t.get("inputs") or {}
+    fast = t["fast"]
+    slow = t.get("slow") or None
+    pnl = fast["pnl"]
+    cpu = (r.get("machine") or {}).get("cpu") or m.get("cpu", "unknown")
     lines = [
         "# CNS replay report",
         "",
-        f"CPU: {r.get('cpu', 'unknown')} · seed {r.get('seed')} · {r.get('simulated_s', 0):,.0f} simulated s"
+        f"CPU: {cpu} · seed {inp.get('seed')} · {inp.get('simulated_s', 0):,.0f} simulated s"
         + (f" · run `{r['run_id']}`" if r.get("run_id") else ""),
+        "",
+        f"## What was traded (reproducible: same inputs + seed → same figures on any machine; trading sha256 "
+        f"`{r.get('trading_sha256', '?')[:16]}…`)",
         "",
         "| measure | value |",
         "|---|---:|",
-        f"| events | {_fmt(r['events'])} |",
-        f"| quarantined (malformed input) | {_fmt(sum(r.get('quarantined', {}).values()))} |",
-        f"| zero-tick (elided at ingress) | {_fmt(r['zero_tick'])} ({r['zero_tick_ratio']:.1%}) |",
-        f"| validated (conform to rules/news.ttl) | {_fmt(r['validated'])} |",
-        f"| rejected by validation | {_fmt(sum(r.get('rejected', {}).values()))} |",
-        f"| corroboration decisions (signals) | {_fmt(r['signals'])} |",
-        f"| orders sent | {_fmt(r['orders'])} |",
-        f"| fills | {_fmt(r['fills'])} |",
-        f"| rejected by pre-trade risk | {_fmt(sum(r['risk_rejects'].values()))} |",
+        f"| events | {_fmt(t['events'])} |",
+        f"| quarantined (malformed input) | {_fmt(sum(t.get('quarantined', {}).values()))} |",
+        f"| zero-tick (elided at ingress) | {_fmt(t['zero_tick'])} ({t['zero_tick_ratio']:.1%}) |",
+        f"| validated (conform to rules/news.ttl) | {_fmt(t['validated'])} |",
+        f"| rejected by validation | {_fmt(sum(t.get('rejected', {}).values()))} |",
+        f"| corroboration decisions (signals; strategy {inp.get('strategy', '?')}) | {_fmt(t['signals'])} |",
+        f"| orders sent | {_fmt(fast['orders'])} |",
+        f"| fills | {_fmt(fast['fills'])} |",
+        f"| rejected by pre-trade risk | {_fmt(sum(fast['risk_rejects'].values()))} |",
         f"| P&L realised (USD) | {_fmt(pnl['realized'])} |",
-        f"| P&L unrealised (USD) | {_fmt(pnl['unrealized'])} |",
-        f"| hit rate | {_fmt(r.get('hit_rate', float('nan')))} |",
-        f"| data generation / load (s) | {_fmt(r.get('data_s', float('nan')))} |",
-        f"| replay wall time (s) | {_fmt(r['wall_s'])} |",
-        f"| events/s (replay wall) | {_fmt(r['events_per_s'])} |",
-        f"| × real time | {_fmt(r.get('realtime_factor', float('nan')))} |",
+        f"| P&L unrealised (USD, marked on the desk's delayed quotes) | {_fmt(pnl['unrealized'])} |",
+        f"| hit rate | {_fmt(fast.get('hit_rate'))} |",
         "",
-        "## Per-stage latency, per event (ns)",
-        "",
-        "Sampled in-kernel stamps (the CPU cycle counter read inside the compiled kernels, calibrated to ns) around each",
-        f"stage for every {r.get('sample_every', '?')}-th event. `total` = parse + validate + corroborate of the same event;",
-        "an event that leads to an order adds its signal + risk (see the signal and risk rows, per decision/order).",
-        "",
-        "| stage | samples | p50 | p99 | p99.9 | max |",
-        "|---|---:|---:|---:|---:|---:|",
     ]
-    for stage in LATENCY_STAGES:
-        s = r["latency_ns"].get(stage)
-        if s:
-            lines.append(
-                f"| {stage} | {_fmt(s.get('samples', 0))} | {_fmt(s['p50'])} | {_fmt(s['p99'])} | "
-                f"{_fmt(s['p999'])} | {_fmt(s['max'])} |"
-            )
-    lines += ["", "## Batch throughput (batch averages, not per-event latency)", "", "| stage | events/s |",
-              "|---|---:|"]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in r.get("batch_events_per_s", {}).items()]
-    lines.append("")
-    lines += _counts_table("Quarantined input by reason", r.get("quarantined", {}))
-    lines += _counts_table("Validation rejects by constraint", r.get("rejected", {}))
-    lines += _counts_table("Pre-trade risk rejects by check", r["risk_rejects"])
-    lines += _counts_table("Corroboration decisions by action", r.get("decisions", {}))
+    lines += _latency_model_table(fast, slow, m.get("decision_latency_ns_p50"))
+    lines += _risk_limits_table(fast, slow)
+    lines += _counts_table("Quarantined input by reason", t.get("quarantined", {}))
+    lines += _counts_table("Validation rejects by constraint", t.get("rejected", {}))
+    lines += _counts_table("Pre-trade risk rejects by check (CNS desk)", fast["risk_rejects"])
+    lines += _counts_table("Corroboration decisions by action", t.get("decisions", {}))
     if slow:
+        cmp_ = t.get("fast_vs_slow") or {}
         lines += [
             "## Same market, decision path slowed to an LLM desk",
             "",
             "| | CNS | slow baseline |",
             "|---|---:|---:|",
-            f"| decision latency (ns) | {_fmt(r.get('decision_latency_ns_p50', float('nan')))} (p50, measured) "
-            f"| {_fmt(slow['decision_latency_ns'])} |",
-            f"| fills | {_fmt(r['fills'])} | {_fmt(slow['fills'])} |",
+            f"| decision latency (model) | `{fast['latency'].get('decision')}` | `{slow['latency'].get('decision')}` |",
+            f"| fills | {_fmt(fast['fills'])} | {_fmt(slow['fills'])} |",
             f"| P&L total (USD) | {_fmt(pnl['total'])} | {_fmt(slow['pnl']['total'])} |",
-            f"| fill rate | {_fmt(r.get('fill_rate', float('nan')))} | {_fmt(slow.get('fill_rate', float('nan')))} |",
+            f"| fill rate | {_fmt(fast.get('fill_rate'))} | {_fmt(slow.get('fill_rate'))} |",
+            f"| hit rate | {_fmt(fast.get('hit_rate'))} | {_fmt(slow.get('hit_rate'))} |",
             "",
             f"P&L ratio fast/slow: {_pnl_ratio(pnl['total'], slow['pnl']['total'])} · "
-            f"fill-rate ratio fast/slow: {_fmt(slow.get('fill_rate_ratio', float('nan')))}",
+            f"fill-rate ratio fast/slow: {_fmt(cmp_.get('fill_rate_ratio'))}",
             "",
         ]
-    att, slow_att = r.get("attribution") or {}, (slow or {}).get("attribution") or {}
+    att, slow_att = fast.get("attribution") or {}, (slow or {}).get("attribution") or {}
     if att:
         lines += [
             "## Where the P&L came from (against the simulator's hidden fundamental, USD)",
@@ -147,13 +244,47 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             "|---|---:|---:|",
         ]
         for k in ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "residual", "total"):
-            lines.append(f"| {k} | {_fmt(att.get(k, float('nan')))} | {_fmt(slow_att.get(k, float('nan')))} |")
-        lines += [f"| entry edge, mean bp | {_fmt(att.get('entry_edge_bp_mean', float('nan')))} | "
-                  f"{_fmt(slow_att.get('entry_edge_bp_mean', float('nan')))} |", ""]
+            lines.append(f"| {k} | {_fmt(att.get(k))} | {_fmt(slow_att.get(k))} |")
+        lines += [f"| entry edge, mean bp | {_fmt(att.get('entry_edge_bp_mean'))} | "
+                  f"{_fmt(slow_att.get('entry_edge_bp_mean'))} |", ""]
+    if m:
+        lines += _measured_lines(m)
     notes = r.get("notes")
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(lines)
+
+
+def _measured_lines(m: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"## Measured on this host ({_MEASURED})",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| data generation / load (s) | {_fmt(m.get('data_s'))} |",
+        f"| cold start: JIT compile / cache load (s) | {_fmt(m.get('warmup_s'))} |",
+        f"| replay wall time (s) | {_fmt(m.get('wall_s'))} |",
+        f"| events/s (replay wall) | {_fmt(m.get('events_per_s'))} |",
+        f"| × real time | {_fmt(m.get('realtime_factor'))} |",
+        "",
+        "### Per-stage latency, per event (ns)",
+        "",
+        "Sampled in-kernel stamps (the CPU cycle counter read inside the compiled kernels, calibrated to ns) around each",
+        f"stage for every {m.get('sample_every', '?')}-th event. `total` = parse + validate + corroborate of the same event;",
+        "an event that leads to an order adds its signal + risk (see the signal and risk rows, per decision/order).",
+        "",
+        "| stage | samples | p50 | p99 | p99.9 | max |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for stage in LATENCY_STAGES:
+        s = (m.get("latency_ns") or {}).get(stage)
+        if s:
+            lines.append(f"| {stage} | {_fmt(s.get('samples', 0))} | {_fmt(s['p50'])} | {_fmt(s['p99'])} | "
+                         f"{_fmt(s['p999'])} | {_fmt(s['max'])} |")
+    lines += ["", "### Batch throughput (batch averages, not per-event latency)", "", "| stage | events/s |",
+              "|---|---:|"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in (m.get("batch_events_per_s") or {}).items()]
+    return lines + [""]
 
 
 def _plot_pnl(path: Path, series: Mapping[str, tuple[np.ndarray, np.ndarray]], run_id: str) -> None:

@@ -26,6 +26,7 @@ from cns.news.binary import BinaryLayout, parse_binary_chunk, rejects_from_statu
 from cns.news.sentiment import LexiconTable, score_records
 from cns.otp import GenServer
 from cns.replay.desk import DeskConfig, DeskResult, TradingDesk
+from cns.replay.latency import LatencyModel
 from cns.signals.dtypes import NEWS_DTYPE
 from cns.trading.corroborate import Corroborator
 from cns.trading.corroborate_kernels import DECISION_DTYPE
@@ -173,9 +174,11 @@ class CorroborateStage(GenServer):
 
 @dataclass(frozen=True, slots=True)
 class TradePass:
-    """Request to the desk: trade the collected decisions once, acting ``latency_ns`` after each receipt."""
+    """Request to the desk: trade the collected decisions once at the simulated ``latency`` (a
+    :class:`~cns.replay.latency.LatencyModel`; an int is a constant decision latency in ns on the config's
+    model — see :class:`~cns.replay.desk.TradingDesk`)."""
 
-    latency_ns: int
+    latency: LatencyModel | int
 
 
 class DeskStage(GenServer):
@@ -191,6 +194,6 @@ class DeskStage(GenServer):
 
     def handle_call(self, request: TradePass, from_: object) -> DeskResult:
         decisions = np.concatenate(self.batches) if self.batches else np.zeros(0, DECISION_DTYPE)
-        desk = TradingDesk(self.config, request.latency_ns)
+        desk = TradingDesk(self.config, request.latency)
         desk.on_decisions(decisions[np.argsort(decisions["ts_ns"], kind="stable")])
         return desk.finish()

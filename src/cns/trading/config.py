@@ -1,7 +1,8 @@
 """Every threshold and limit of the trading stages, with defaults, loadable from TOML.
 
 A TOML file mirrors the dataclasses: tables ``[credibility]``, ``[credibility.sources]`` (domain = score
-0–100), ``[credibility.categories]`` (domain = category), ``[corroboration]``, ``[signal]`` and ``[risk]``.
+0–100), ``[credibility.categories]`` (domain = category), ``[corroboration]``, ``[signal]``, ``[risk]`` and
+``[latency]`` (the replay's simulated latency model, :class:`LatencyConfig`).
 Anything not given keeps its default; an unknown key raises :class:`UnknownConfigKeyError` naming its dotted
 path. Units are in the names: ``*_ns`` nanoseconds, ``*_usd`` US dollars, ``*_pct`` percent, ``*_bps`` basis
 points, quantities in shares.
@@ -70,6 +71,7 @@ _BPS = Range(0, 5_000)  # prices stay positive: at most 50 % through or behind t
 _COUNT = Range(1, MAX_CLUSTER_SOURCES)  # a cluster cannot count more sources than it stores
 _FRACTION = Range(0, 1)
 _WINDOW = Range(0, DAY_NS, lo_open=True)
+_PATH_NS = Range(0, 10 * _SEC)  # one hop of the simulated venue path (feed, order entry, market data, reports)
 
 RANGES: dict[str, dict[str, Range]] = {
     "credibility": {"unknown_score": _PCT},
@@ -118,6 +120,15 @@ RANGES: dict[str, dict[str, Range]] = {
         "rate_window_ns": Range(0, DAY_NS, lo_open=True, check="rate"),
         "duplicate_window_ns": Range(0, DAY_NS, lo_open=True, check="duplicate"),
         "headline_cooldown_ns": Range(0, DAY_NS, lo_open=True, check="cooldown"),
+    },
+    "latency": {
+        "decision_ns": Range(0, DAY_NS),
+        "decision_p99_ns": Range(0, DAY_NS),  # 0: decision_ns is a constant
+        "slow_decision_ns": Range(0, DAY_NS),
+        "feed_ns": _PATH_NS,
+        "entry_ns": _PATH_NS,
+        "md_ns": _PATH_NS,
+        "return_ns": _PATH_NS,
     },
 }
 
@@ -203,6 +214,9 @@ class CredibilityConfig:
             _fail("credibility.unknown_category", f"{self.unknown_category!r} not in {CATEGORIES}")
 
 
+CORROBORATION_STRATEGIES: tuple[str, ...] = ("corroborate", "first_credible")
+
+
 @dataclass(frozen=True, slots=True)
 class CorroborationConfig:
     """Clustering of reports about one (ticker, event kind) and the five scenario rules.
@@ -211,6 +225,11 @@ class CorroborationConfig:
     ``window_ns`` of ``t0``; a later report starts a new cluster, an earlier one is stale. Credibility
     thresholds are strict (``> credible_above``). Numeric claims agree when they differ by at most
     ``max(tol_abs, tol_rel * max(|a|, |b|))``. Source counts are 1..``MAX_CLUSTER_SOURCES``.
+
+    ``strategy``: ``"corroborate"`` (default) waits for the counts above; ``"first_credible"`` acts on the
+    first qualified (credible, and for central banks direct-quote) report of a cluster, as if
+    ``min_agreeing``, ``supply_adjust_at`` and ``quote_min_valid`` were 1 (the single-source surprise cap and
+    the rumour rules still apply).
     """
 
     window_ns: int = 2 * _SEC
@@ -232,9 +251,12 @@ class CorroborationConfig:
     rumor_verified_categories: tuple[str, ...] = ("wire", "mainstream", "official")
     rumor_ignore_below_pct: float = 15.0
     rumor_monitor_below_pct: float = 30.0
+    strategy: str = "corroborate"  # or "first_credible": see CORROBORATION_STRATEGIES
 
     def __post_init__(self) -> None:
         _validate(self, "corroboration")
+        if self.strategy not in CORROBORATION_STRATEGIES:
+            _fail("corroboration.strategy", f"{self.strategy!r} not in {CORROBORATION_STRATEGIES}")
         if not self.rumor_ignore_below_pct <= self.rumor_monitor_below_pct:
             _fail("corroboration.rumor_ignore_below_pct", "must be <= rumor_monitor_below_pct")
         for cat in self.rumor_verified_categories:
@@ -320,6 +342,40 @@ class RiskConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LatencyConfig:
+    """The replay's simulated latencies, in ns: model inputs, never measured on the host running the replay.
+
+    * ``decision_ns`` / ``decision_p99_ns``: news receipt (plus ``feed_ns``) → order stamped, per decision.
+      ``decision_p99_ns`` 0 (or equal to ``decision_ns``): every decision takes ``decision_ns``; else a
+      lognormal with median ``decision_ns`` and 99th percentile ``decision_p99_ns``, drawn per decision from
+      the world seed and the report id (the same decision draws the same latency on every run and machine).
+    * ``slow_decision_ns``: the constant decision latency of the slow (LLM-desk) baseline; all other hops
+      are shared with the fast desk.
+    * ``feed_ns``: the record's receive stamp → CNS ingest (added to every decision).
+    * ``entry_ns``: order stamped → at the venue; ``md_ns``: a quote change → seen by the desk (the desk
+      prices and marks P&L on quotes ``md_ns`` old); ``return_ns``: execution report at the venue → booked
+      by the desk's OMS/portfolio.
+    """
+
+    decision_ns: int = 2_000
+    decision_p99_ns: int = 20_000
+    slow_decision_ns: int = 100_000_000
+    feed_ns: int = 0
+    entry_ns: int = 20_000
+    md_ns: int = 50_000
+    return_ns: int = 20_000
+
+    def __post_init__(self) -> None:
+        _validate(self, "latency")
+        if self.decision_p99_ns and self.decision_p99_ns != self.decision_ns:
+            if self.decision_ns <= 0:
+                _fail("latency.decision_ns", "a lognormal decision latency (decision_p99_ns > 0) needs a median > 0")
+            if self.decision_p99_ns < self.decision_ns:
+                _fail("latency.decision_p99_ns", f"{self.decision_p99_ns} is below the median decision_ns "
+                      f"{self.decision_ns} (0 = constant)")
+
+
+@dataclass(frozen=True, slots=True)
 class TradingConfig:
     """The whole trading configuration (see the module docstring for the TOML layout)."""
 
@@ -327,6 +383,7 @@ class TradingConfig:
     corroboration: CorroborationConfig = field(default_factory=CorroborationConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
 
     def __post_init__(self) -> None:
         for name, cls in _SECTIONS.items():
@@ -335,7 +392,7 @@ class TradingConfig:
 
 
 _SECTIONS: dict[str, type] = {"credibility": CredibilityConfig, "corroboration": CorroborationConfig,
-                              "signal": SignalConfig, "risk": RiskConfig}
+                              "signal": SignalConfig, "risk": RiskConfig, "latency": LatencyConfig}
 _DEFAULTS: dict[str, Any] = {name: cls() for name, cls in _SECTIONS.items()}  # also checks every range exists
 
 

@@ -26,7 +26,12 @@ The rules (thresholds from :class:`cns.trading.config.CorroborationConfig`):
 * central-bank quote: qualified = credibility > ``quote_credible_above`` and FLAG_DIRECT_QUOTE and published
   within the window of the cluster's first report; trade at ``quote_min_valid`` agreeing quotes.
 * rumor: per window, verified = source category in ``rumor_verified_categories``; at close, verified share
-  below ``rumor_ignore_below_pct`` → ignore, below ``rumor_monitor_below_pct`` → monitor, else alert.
+  below ``rumor_ignore_below_pct`` → ignore, below ``rumor_monitor_below_pct`` → monitor, else alert. The
+  storm decision is stamped at the window's close, ``max(last report's receive time, t0 + window_ns + 1)``
+  (the first ns no report can join the window any more), never before: it was not knowable earlier.
+
+``config.strategy = "first_credible"`` makes the first qualified report of a cluster trade (see
+:class:`~cns.trading.config.CorroborationConfig`).
 """
 
 from __future__ import annotations
@@ -94,18 +99,24 @@ def kind_params(cfg: CorroborationConfig) -> np.ndarray:
     """The per-kind rule table (KIND_PARAMS_DTYPE[N_KINDS]) the kernel takes."""
     kp = np.zeros(N_KINDS, dtype=KIND_PARAMS_DTYPE)
     kp["single_max"] = math.inf
+    # "first_credible": the first qualified report of a cluster trades (no wait for agreeing sources)
+    first = cfg.strategy == "first_credible"
+    min_agreeing = 1 if first else cfg.min_agreeing
+    supply_contingency_at = 0 if first else cfg.supply_contingency_at
+    supply_adjust_at = 1 if first else cfg.supply_adjust_at
+    quote_min_valid = 1 if first else cfg.quote_min_valid
 
     def consensus(kind: int, field: int, tol_abs: float, tol_rel: float) -> None:
-        kp[kind] = (MODE_CONSENSUS, field, 0, cfg.credible_above, tol_abs, tol_rel, math.inf, 1, 0, cfg.min_agreeing)
+        kp[kind] = (MODE_CONSENSUS, field, 0, cfg.credible_above, tol_abs, tol_rel, math.inf, 1, 0, min_agreeing)
 
     consensus(KIND_EARNINGS, VALUE_EPS, cfg.eps_tol_abs_usd, cfg.eps_tol_rel)
     kp[KIND_EARNINGS]["single_max"] = cfg.single_source_max_surprise_pct
     for k in (KIND_MACRO, KIND_GUIDANCE, KIND_MNA):
         consensus(k, VALUE_MOVE, cfg.move_tol_abs_pct, cfg.move_tol_rel)
     kp[KIND_SUPPLY] = (MODE_COUNT, VALUE_MOVE, 0, cfg.supply_credible_above, cfg.move_tol_abs_pct,
-                       cfg.move_tol_rel, math.inf, 1, cfg.supply_contingency_at, cfg.supply_adjust_at)
+                       cfg.move_tol_rel, math.inf, 1, supply_contingency_at, supply_adjust_at)
     kp[KIND_CENTRAL_BANK] = (MODE_QUOTE, VALUE_RATE, FLAG_DIRECT_QUOTE if cfg.quote_require_direct else 0,
-                             cfg.quote_credible_above, cfg.rate_tol_abs_pct, 0.0, math.inf, 1, 0, cfg.quote_min_valid)
+                             cfg.quote_credible_above, cfg.rate_tol_abs_pct, 0.0, math.inf, 1, 0, quote_min_valid)
     kp[KIND_RUMOR] = (MODE_RUMOR, VALUE_NONE, 0, 0.0, 0.0, 0.0, math.inf, 0, 0, 0)
     kp[KIND_HEARTBEAT]["mode"] = MODE_OFF
     return kp

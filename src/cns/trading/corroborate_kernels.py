@@ -128,7 +128,7 @@ ENTRY_DTYPE = np.dtype(
 DECISION_DTYPE = np.dtype(
     [
         ("news_id", np.uint64),  # the report that made the rule fire (last of the window for rumors)
-        ("ts_ns", np.int64),  # its receive time
+        ("ts_ns", np.int64),  # its receive time (rumor storms: the window's close, see _close)
         ("t0_ns", np.int64),  # publish time of the cluster's first report
         ("ticker", np.uint32),  # ticker code (0 = market-wide)
         ("kind", np.uint8),  # KIND_*
@@ -223,12 +223,15 @@ def _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, rec_id, ts, ra
 
 
 @njit(cache=True)
-def _close(out, n_out, stats, slot, ent, kp, ticker, kind, rate_expect, ignore_below, monitor_below):
-    """Close ``slot``'s cluster; a rumor cluster emits its storm decision."""
+def _close(out, n_out, stats, slot, ent, kp, ticker, kind, window_ns, rate_expect, ignore_below, monitor_below):
+    """Close ``slot``'s cluster; a rumor cluster emits its storm decision, stamped (``ts_ns``) at the window's
+    close: ``max(last report's receive ns, t0 + window_ns + 1)``."""
     if slot.active and kp.mode == MODE_RUMOR and slot.n_reports > 0:
         pct = 100.0 * slot.n_verified / slot.n_reports
         action = ACTION_IGNORE if pct < ignore_below else (ACTION_MONITOR if pct < monitor_below else ACTION_ALERT)
-        n_out = _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, slot.last_id, slot.last_ts,
+        # knowable only once the window has closed: a report published up to t0 + window_ns still joins it
+        closed_ns = max(slot.last_ts, slot.t0 + window_ns + 1)
+        n_out = _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, slot.last_id, closed_ns,
                       rate_expect)
     slot.active = 0
     return n_out
@@ -312,8 +315,8 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
             stats[CS_REPORTS] += 1
             pub = r.publish_ns
             if slot.active and pub > slot.t0 + window_ns:
-                n_out = _close(out, n_out, stats, slot, entries[s], kp, ticker, kind, rate_expect, ignore_below,
-                               monitor_below)
+                n_out = _close(out, n_out, stats, slot, entries[s], kp, ticker, kind, window_ns, rate_expect,
+                               ignore_below, monitor_below)
             if not slot.active:
                 _open(slot, pub)
                 stats[CS_CLUSTERS] += 1
@@ -415,6 +418,6 @@ def flush_slots(now_ns, close_all, kparams, window_ns, rate_expect, ignore_below
             continue
         if close_all or now_ns > slot.t0 + window_ns:
             kind = s % N_KINDS
-            n_out = _close(out, n_out, stats, slot, entries[s], kparams[kind], s // N_KINDS, kind, rate_expect,
-                           ignore_below, monitor_below)
+            n_out = _close(out, n_out, stats, slot, entries[s], kparams[kind], s // N_KINDS, kind, window_ns,
+                           rate_expect, ignore_below, monitor_below)
     return n_out
