@@ -61,3 +61,13 @@ def test_a_gen_statem_class_tuple_is_a_child_spec() -> None:
     sup = Supervisor.start_link(node, SupFlags("one_for_one", 3, 5.0), [ChildSpec("meter", (Meter, ()))])
     (child,) = which_children(node, sup)
     assert node.call(child.pid, "get") == 0
+
+
+def test_a_subclass_shadowing_an_internal_is_refused_at_definition() -> None:
+    from cns.otp.gen_statem import BadCallbackMode
+
+    with pytest.raises(BadCallbackMode, match="_tick"):
+
+        class Shadow(GenStatem):
+            def _tick(self, msg):  # a session's own helper with an unlucky name
+                return None

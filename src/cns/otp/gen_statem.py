@@ -199,6 +199,10 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
         mode = cls.callback_mode
         if mode not in CALLBACK_MODES:
             raise BadCallbackMode("bad_callback_mode", mode, f"{cls.__qualname__}: one of {CALLBACK_MODES}")
+        clash = sorted(n for n in vars(cls) if n in _INTERNALS)
+        if clash:
+            raise BadCallbackMode("bad_callback_mode", clash,
+                                  f"{cls.__qualname__} redefines GenStatem internals {clash}; rename them")
         cls._hef = mode == "handle_event_function"
         cls._sf = {}
 
@@ -604,6 +608,9 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
 
 
 _RESERVED = frozenset(dir(GenStatem))
+# private machinery of the behaviour (and of the runtime's Actor) that a subclass must not shadow by accident
+_INTERNALS = frozenset(n for c in GenStatem.__mro__[:-1] for n in vars(c)
+                       if n.startswith("_") and not (n.startswith("__") and n.endswith("__")))
 
 
 # ------------------------------------------------------------------- client API
