@@ -108,3 +108,28 @@ def test_an_unreachable_fix_peer_fails_the_start_within_the_connect_timeout() ->
             await srv.stop()
 
     run(scenario(), 60.0)
+
+
+def test_when_the_tree_gives_up_the_service_stops_with_exit_code_1() -> None:
+    from cns.serve.cli import run_service
+
+    async def scenario() -> None:
+        srv = FeedServer(venue_news(2000, 20.0), speed=5.0, heartbeat_s=0.2, wait_clients=1)
+        await srv.start()
+        cfg = serve_config_from_dict(serve_dict(srv.port, shard="giveup"))
+        svcs: list[Service] = []
+        task = asyncio.get_running_loop().create_task(run_service(cfg, announce=False, started=svcs.append))
+        try:
+            await until(lambda: svcs, 60.0, "the service")
+            node = svcs[0].node
+            for _ in range(4):  # the top supervisor allows 3 restarts in 60 s
+                sup = await until(lambda: node.whereis("giveup:trading_sup"), 5.0, "trading_sup")
+                node.exit(sup, "kill")
+                await until(lambda s=sup: node.whereis("giveup:trading_sup") is not s, 5.0, "a restart or the end")
+            code, summary = await asyncio.wait_for(task, 30.0)
+            assert code == 1 and "application_terminated" in summary["failure"]
+        finally:
+            task.cancel()
+            await srv.stop()
+
+    run(scenario(), 90.0)

@@ -18,12 +18,27 @@ wait, stop), :mod:`~cns.serve.cli`, :mod:`~cns.serve.demo` (``cns demo live``), 
 (open-loop generator and FIX sink of ``cns bench live``).
 """
 
-from cns.serve.config import ServeConfig, load_serve_config, serve_config_from_dict
-from cns.serve.errors import PeerUnreachable, ServeConfigError, ServeError, ServeStartError
-from cns.serve.service import Service, prepare
-from cns.serve.sink import FixOrderSink, InProcessVenue, OrderSink, SendResult
-from cns.serve.state import LatencyProbe, ServeState, build_state
-from cns.serve.tree import serve_application, serve_tree
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {  # name -> module: imported on first use, so `python -m cns.serve.loadgen` stays light
+    "ServeConfig": "config", "load_serve_config": "config", "serve_config_from_dict": "config",
+    "PeerUnreachable": "errors", "ServeConfigError": "errors", "ServeError": "errors", "ServeStartError": "errors",
+    "Service": "service", "prepare": "service",
+    "FixOrderSink": "sink", "InProcessVenue": "sink", "OrderSink": "sink", "SendResult": "sink",
+    "LatencyProbe": "state", "ServeState": "state", "build_state": "state",
+    "serve_application": "tree", "serve_tree": "tree",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'cns.serve' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"cns.serve.{mod}"), name)
+
 
 __all__ = [
     "FixOrderSink",

@@ -14,6 +14,7 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,15 @@ def serve_main(args: argparse.Namespace) -> int:
     return code
 
 
-async def run_service(cfg: ServeConfig, *, seconds: float | None = None, announce: bool = True
-                      ) -> tuple[int, dict[str, Any]]:
+async def run_service(cfg: ServeConfig, *, seconds: float | None = None, announce: bool = True,
+                      started: Callable[[Service], None] | None = None) -> tuple[int, dict[str, Any]]:
     """Start the shard, run until SIGTERM/SIGINT, ``seconds`` or the tree giving up; stop it gracefully.
-    Returns ``(exit code, summary)``; start-up refusals raise (a :class:`~cns.serve.errors.ServeError`)."""
+    Returns ``(exit code, summary)``; start-up refusals raise (a :class:`~cns.serve.errors.ServeError`).
+    ``started(service)`` is called once every peer is up (tests, embedding)."""
     svc = Service(cfg)
     await svc.start()
+    if started is not None:
+        started(svc)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
