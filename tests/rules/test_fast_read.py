@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rdflib import BNode, Graph, Literal, URIRef
 
 from cns.rules import encode
@@ -228,3 +230,142 @@ def test_without_pyoxigraph_rdflib_reads_turtle(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "d.ttl").write_text("<http://ex.org/a> <http://ex.org/p> 1 .\n")
     g = encode.read_bound(tmp_path / "d.ttl")
     assert g.n_triples == 1 and g.code(Literal(1)) >= 0
+
+
+# ---- the Turtle kernel against pyoxigraph ------------------------------------------------------------------
+def _kernel_lines(text: bytes) -> set[bytes] | None:
+    """N-Triples lines of ``text`` read by the Turtle kernel, None when it falls back."""
+    enc = encode._Encoder()
+    if not enc.feed_turtle(np.frombuffer(text, np.uint8)):
+        return None
+    key = lambda c: enc.arena[enc.t_start[c]:enc.t_end[c]].tobytes()  # noqa: E731
+    m = int(enc.meta[2])
+    return {b"%s %s %s ." % (key(s), key(p), key(o)) for s, p, o in enc.triples[:m].tolist()}
+
+
+def _oxigraph_lines(text: bytes) -> set[bytes]:
+    nt = ox.serialize(ox.parse(text, ox.RdfFormat.TURTLE, base_iri="file:///tmp/x.ttl"),
+                      format=ox.RdfFormat.N_TRIPLES)
+    return set(nt.splitlines())
+
+
+TURTLE_CASES = [
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p ex:b , ex:c ; ex:q "x" ; a ex:C .',
+    b'PREFIX ex: <http://ex.org/>\nprefix : <http://ex.org/d#>\n:a ex:p :b ;; ex:q :c ; .',
+    b'@prefix ex: <http://ex.org/> .\nex:a ex:p 1, -2, +3, 1.5, .5, -0.0, 1e3, 1.E-2, 2.5e+4, true, false .',
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p "t\\tb\\n\\"q\\" \\\\" , \'sq\' , "\xc3\xa9\xf0\x9f\x98\x80" .',
+    b'@prefix ex: <http://ex.org/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n'
+    b'ex:a ex:p "1"^^xsd:integer , "x"^^xsd:string , "y"^^<http://ex.org/dt> , "z"@EN-us , "w"@zh-Hant-CN .',
+    b'@prefix ex: <http://ex.org/> . _:b1 ex:p _:b2 . _:b2 ex:p ex:a.b , ex:a-b , ex:1a , ex:a_b , ex:a%41 .\n',
+    b'# comment\n@prefix ex: <http://ex.org/> . # another\nex:a # here\n ex:p # there\n ex:b . ex:a ex:p ex:b .',
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p ex: . ex:a ex:p :x .',  # undeclared ':' -> fallback
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p [ ex:q 1 ] .',  # fallback
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p ( 1 2 ) .',  # fallback
+    b'@base <http://ex.org/> . <a> <p> <b> .',  # fallback
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p """long""" .',  # fallback
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p "\\u0041" .',  # fallback
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p "x"@x-private .',  # fallback (unusual tag)
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p ex:b ; ex:q 1.',  # "1." then end
+    b'@prefix ex: <http://ex.org/> . ex:true ex:p true ; ex:a ex:b ; a ex:C .',
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p ex:%41 .',  # conservative: fallback
+    b'@prefix ex: <http://ex.org/> . ex:a ex:p a .',  # an error
+]
+
+
+@pytest.mark.parametrize("text", TURTLE_CASES)
+def test_turtle_kernel_equals_pyoxigraph(text: bytes) -> None:
+    try:
+        want = _oxigraph_lines(text)
+    except SyntaxError:
+        assert _kernel_lines(text) is None  # an error is never accepted by the kernel
+        return
+    got = _kernel_lines(text)
+    if got is not None:
+        assert got == want
+
+
+def test_turtle_kernel_reads_the_common_cases() -> None:
+    readable = TURTLE_CASES[:7] + TURTLE_CASES[-4:-2]
+    assert all(_kernel_lines(t) is not None for t in readable)
+
+
+def test_turtle_kernel_on_w3c_files() -> None:
+    read = 0
+    for case in CASES:
+        text = Path(case.data).read_bytes()
+        got = _kernel_lines(text)
+        if got is not None:
+            read += 1
+            base = Path(case.data).resolve().as_uri()
+            nt = ox.serialize(ox.parse(text, ox.RdfFormat.TURTLE, base_iri=base), format=ox.RdfFormat.N_TRIPLES)
+            assert got == set(nt.splitlines()), case.name
+    assert read >= 0  # the W3C files use <> and [ ]: most fall back; the news graph below is read
+
+
+def test_turtle_kernel_on_the_news_graph(tmp_path: Path) -> None:
+    from cns.bench.shacl import make_news_graph
+
+    g = make_news_graph(60, tmp_path)
+    text = g["ttl"].read_bytes()
+    got = _kernel_lines(text)
+    assert got is not None and got == _oxigraph_lines(text)
+    assert len(got) == g["triples"]
+
+
+_name = st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True)
+_lex = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6)
+
+
+@st.composite
+def _turtle(draw) -> bytes:  # type: ignore[no-untyped-def]
+    prefixes = draw(st.lists(_name, min_size=1, max_size=3, unique=True))
+    out = [f"@prefix {p}: <http://ex.org/{p}/> ." if i % 2 == 0 else f"PREFIX {p}: <http://ex.org/{p}/>"
+           for i, p in enumerate(prefixes)]
+
+    def iri() -> str:
+        k = draw(st.integers(0, 2))
+        if k == 0:
+            return f"<http://ex.org/i/{draw(_name)}>"
+        return f"{draw(st.sampled_from(prefixes))}:{draw(_name)}"
+
+    def obj() -> str:
+        k = draw(st.integers(0, 7))
+        if k == 0:
+            return iri()
+        if k == 1:
+            return f"_:{draw(_name)}"
+        if k == 2:
+            s = draw(_lex).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+            return f'"{s}"'
+        if k == 3:
+            return f'"{draw(_name)}"@{draw(st.sampled_from(["en", "EN", "de-CH", "zh-Hant", "fr-ca", "x"]))}'
+        if k == 4:
+            return draw(st.sampled_from(["1", "-7", "+3", "1.5", ".5", "2e3", "1.E-2", "true", "false"]))
+        if k == 5:
+            return f'"{draw(_name)}"^^{iri()}'
+        if k == 6:
+            return f"'{draw(_name)}'"
+        return f'"{draw(st.integers())}"^^<http://www.w3.org/2001/XMLSchema#integer>'
+
+    for _ in range(draw(st.integers(1, 5))):
+        subj = iri() if draw(st.booleans()) else f"_:{draw(_name)}"
+        preds = []
+        for _ in range(draw(st.integers(1, 3))):
+            verb = "a" if draw(st.integers(0, 4)) == 0 else iri()
+            preds.append(verb + " " + " , ".join(obj() for _ in range(draw(st.integers(1, 3)))))
+        sep = draw(st.sampled_from([" ; ", ";\n  ", " ;"]))
+        out.append(subj + " " + sep.join(preds) + draw(st.sampled_from([" .", ".", " ;\n."])))
+    return "\n".join(out).encode("utf-8")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_turtle())
+def test_turtle_kernel_equals_pyoxigraph_generated(text: bytes) -> None:
+    try:
+        want = _oxigraph_lines(text)
+    except SyntaxError:
+        assert _kernel_lines(text) is None
+        return
+    got = _kernel_lines(text)
+    if got is not None:
+        assert got == want, text

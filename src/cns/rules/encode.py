@@ -5,7 +5,12 @@ Pipeline (no Python object per triple, none per term except the few the report o
 1. **Parse.** N-Triples (``.nt``) is scanned by :func:`cns.rules.encode_kernels.encode_lines` directly,
    streamed in chunks of :data:`CHUNK_BYTES`, in *strict* mode: the first construct it cannot prove canonical
    (a ``\\u`` escape, an upper-case language tag, ...) or cannot parse sends the whole file through step 1b.
-   Turtle (``.ttl`` and anything :func:`cns.rules.rdfio.rdf_format` reads as Turtle) goes through 1b.
+   Turtle (``.ttl`` and anything :func:`cns.rules.rdfio.rdf_format` reads as Turtle) is read whole and scanned
+   by :func:`cns.rules.encode_kernels.encode_turtle`, which reads a common subset (prefixes, ``;``/``,``
+   lists, absolute IRIs, ASCII prefixed names, labelled blank nodes, one-line strings, numbers, booleans) and
+   writes each term's canonical key; a document outside the subset (``[ ]``, ``( )``, ``@base``, relative
+   IRIs, long strings, ``\\u`` escapes, ...) or with an error goes through 1b instead, as do files larger
+   than :data:`TURTLE_KERNEL_MAX_BYTES`.
 
    1b. pyoxigraph (Rust) parses the file, streamed from the open file, and re-serialises
    :data:`CHUNK_QUADS` triples at a time as canonical N-Triples, which the kernel encodes in trusted mode.
@@ -60,6 +65,10 @@ FAST_FORMATS = ("nt", "turtle")
 
 CHUNK_BYTES = 16 << 20
 """N-Triples bytes encoded per kernel call when streaming a ``.nt`` file."""
+
+TURTLE_KERNEL_MAX_BYTES = 1 << 30
+"""Turtle files up to this size are tried with the Numba Turtle kernel first (read whole: statements span
+lines); larger ones, and any file outside the kernel's subset, stream through pyoxigraph."""
 
 CHUNK_QUADS = 1 << 16
 """Triples pyoxigraph re-serialises per chunk (bounded memory for large Turtle files)."""
@@ -166,6 +175,27 @@ class _Encoder:
                        self.t_hash, self.t_kind, self.t_dt, self.t_lang, self.t_lex_end, self.table, self.l_start,
                        self.l_end, self.l_hash, self.l_table, self.lmeta, out)
         return out
+
+    def feed_turtle(self, buf: np.ndarray) -> bool:
+        """Encode a whole Turtle document with :func:`encode_kernels.encode_turtle`; False when it uses
+        something outside the kernel's subset (or has an error): the caller reads it with pyoxigraph."""
+        scratch = np.empty(1 << 16, np.uint8)
+        pbuf = np.empty(1 << 20, np.uint8)
+        p_name = np.empty((ek._MAX_PREFIXES, 2), np.int64)
+        p_iri = np.empty((ek._MAX_PREFIXES, 2), np.int64)
+        pmeta = np.zeros(2, np.int64)
+        pos, end = 0, int(buf.shape[0])
+        while True:
+            st, pos = ek.encode_turtle(buf, pos, end, _STR_CODE, _LANG_CODE, self.arena, self.meta, self.t_start,
+                                       self.t_end, self.t_hash, self.t_kind, self.t_dt, self.t_lang,
+                                       self.t_lex_end, self.table, self.l_start, self.l_end, self.l_hash,
+                                       self.l_table, self.lmeta, self.triples, scratch, pbuf, pmeta, p_name,
+                                       p_iri)
+            if st == ek.ST_OK:
+                return True
+            if st != ek.ST_GROW:
+                return False
+            self._grow(4, 4 * scratch.shape[0], 1, 1)  # resumes at the statement start (duplicates dropped)
 
     def feed(self, buf: np.ndarray, final: bool, strict: bool) -> tuple[int, int]:
         """Encode the complete lines of ``buf``. Returns ``(status, position)``: ST_OK and the start of the
@@ -332,6 +362,15 @@ def read_bound(path: str | os.PathLike[str], extra_terms: Iterable[Node] = ()) -
         codes = enc.add_keys([canonical_key(t) for t in extra])
         if _encode_strict_file(enc, path):
             return _finish(enc, codes)
+    else:
+        with open_local(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            raw = f.read() if size <= TURTLE_KERNEL_MAX_BYTES else b""
+        if raw:
+            enc = _Encoder(terms_hint=size // 64, arena_hint=size + (1 << 18), triples_hint=size // 25)
+            codes = enc.add_keys([canonical_key(t) for t in extra])
+            if enc.feed_turtle(np.frombuffer(raw, np.uint8)):
+                return _finish(enc, codes)
     enc = _Encoder()
     codes = enc.add_keys([canonical_key(t) for t in extra])
     _encode_with_pyoxigraph(enc, path, fmt, where)

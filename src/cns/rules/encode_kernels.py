@@ -27,7 +27,8 @@ from numba import njit
 __all__ = [
     "ST_OK", "ST_GROW", "ST_FALLBACK", "ST_ERROR", "encode_lines", "rehash", "rehash_langs", "lookup",
     "intern_keys",
-    "literal_attrs", "unescaped_lengths", "gather_padded", "unescape_spans", "rank_spans",
+    "literal_attrs", "unescaped_lengths", "gather_padded", "unescape_spans", "rank_spans", "encode_turtle",
+    "lang_tag_end",
 ]
 
 ST_OK = 0
@@ -345,7 +346,18 @@ def _literal(buf, i, end, strict, out):
     out[3] = -1
     out[4] = -1
     j += 1
-    if j < end and buf[j] == 64:  # '@' language tag [a-zA-Z]+ ('-' [a-zA-Z0-9]+)*
+    if j < end and buf[j] == 64 and strict:  # '@' language tag: a conservative, lower-case BCP 47 subset
+        j += 1
+        e = lang_tag_end(buf, j, end)
+        if e < 0:
+            return -2
+        for k in range(j, e):
+            if 65 <= buf[k] <= 90:
+                return -2  # canonical tags are lower case
+        out[1] = j
+        out[2] = e
+        j = e
+    elif j < end and buf[j] == 64:  # '@' language tag [a-zA-Z]+ ('-' [a-zA-Z0-9]+)*
         j += 1
         out[1] = j
         n = 0
@@ -916,3 +928,495 @@ def gather_padded(arena, starts, ends, width):
         for k in range(ends[i] - a):
             out[i, k] = arena[a + k]
     return out
+
+
+# ---- Turtle (a common subset; everything else falls back to pyoxigraph) ----------------------------------------
+_RDF_TYPE = np.frombuffer(b"<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>", np.uint8)
+_XSD_NS = np.frombuffer(b"http://www.w3.org/2001/XMLSchema#", np.uint8)
+_W_INTEGER = np.frombuffer(b"integer", np.uint8)
+_W_DECIMAL = np.frombuffer(b"decimal", np.uint8)
+_W_DOUBLE = np.frombuffer(b"double", np.uint8)
+_W_BOOLEAN = np.frombuffer(b"boolean", np.uint8)
+_FALLBACK = -2
+_MAX_PREFIXES = 4096
+
+
+@njit(cache=True, inline="always")
+def _alpha(x) -> bool:
+    return (65 <= x <= 90) or (97 <= x <= 122)
+
+
+@njit(cache=True, inline="always")
+def _digit(x) -> bool:
+    return 48 <= x <= 57
+
+
+@njit(cache=True)
+def lang_tag_end(buf, i, end):
+    """End of a language tag starting at buf[i] (after '@') in the conservative form
+    ``lang(2-3 letters) [-script(4 letters)] [-region(2 letters | 3 digits)]``; -2 for anything else (the
+    caller falls back to pyoxigraph, which validates full BCP 47)."""
+    j = i
+    while j < end and _alpha(buf[j]):
+        j += 1
+    if not (2 <= j - i <= 3):
+        return _FALLBACK
+    stage = 0  # 0 after language, 1 after script, 2 after region
+    while j < end and buf[j] == 45:
+        k = j + 1
+        m = k
+        letters = True
+        digits = True
+        while m < end and (_alpha(buf[m]) or _digit(buf[m])):
+            if _alpha(buf[m]):
+                digits = False
+            else:
+                letters = False
+            m += 1
+        n = m - k
+        if stage == 0 and n == 4 and letters:
+            stage = 1
+        elif stage <= 1 and ((n == 2 and letters) or (n == 3 and digits)):
+            stage = 2
+        else:
+            return _FALLBACK
+        j = m
+    return j
+
+
+@njit(cache=True, inline="always")
+def _put(scratch, o, x) -> int:
+    if o >= scratch.shape[0]:
+        return -1
+    scratch[o] = x
+    return o + 1
+
+
+@njit(cache=True)
+def _copy(scratch, o, src, a, b) -> int:
+    if o < 0 or o + (b - a) > scratch.shape[0]:
+        return -1
+    for k in range(b - a):
+        scratch[o + k] = src[a + k]
+    return o + (b - a)
+
+
+@njit(cache=True)
+def _skip(buf, i, end):
+    """Skip white space and comments."""
+    while i < end:
+        x = buf[i]
+        if x == 32 or x == 9 or x == 10 or x == 13:
+            i += 1
+        elif x == 35:
+            while i < end and buf[i] != 10 and buf[i] != 13:
+                i += 1
+        else:
+            break
+    return i
+
+
+@njit(cache=True, inline="always")
+def _pn_char(x) -> bool:
+    return _alpha(x) or _digit(x) or x == 95 or x == 45
+
+
+@njit(cache=True)
+def _pname(buf, i, end):
+    """(colon, end) of an ASCII prefixed name ``prefix:local`` at buf[i]; (-2, -2) when it is not one this
+    subset reads (non-ASCII, escapes, a name ending in '.', ...)."""
+    j = i
+    if j < end and _alpha(buf[j]):
+        j += 1
+        while j < end and (_pn_char(buf[j]) or buf[j] == 46):
+            j += 1
+        if buf[j - 1] == 46:
+            return _FALLBACK, _FALLBACK
+    if j >= end or buf[j] != 58:
+        return _FALLBACK, _FALLBACK
+    colon = j
+    j += 1
+    if j < end and (_pn_char(buf[j]) or buf[j] == 58) and buf[j] != 45:
+        j += 1
+        while j < end:
+            x = buf[j]
+            if _pn_char(x) or x == 58 or x == 46:
+                j += 1
+            elif x == 37:
+                if j + 2 >= end:
+                    return _FALLBACK, _FALLBACK
+                for k in (1, 2):
+                    y = buf[j + k]
+                    if not (_digit(y) or (65 <= y <= 70) or (97 <= y <= 102)):
+                        return _FALLBACK, _FALLBACK
+                j += 3
+            elif x == 92 or x >= 0x80:
+                return _FALLBACK, _FALLBACK
+            else:
+                break
+        while buf[j - 1] == 46:  # a local name does not end with '.': that ends the statement
+            j -= 1
+    elif j < end and (buf[j] == 92 or buf[j] >= 0x80 or buf[j] == 37):
+        return _FALLBACK, _FALLBACK
+    return colon, j
+
+
+@njit(cache=True)
+def _prefix_iri(buf, a, b, pbuf, pmeta, p_name, p_iri):
+    """(start, end) in ``pbuf`` of the IRI of prefix buf[a:b) (the last definition), (-1, -1) if undeclared."""
+    for k in range(pmeta[0] - 1, -1, -1):
+        s, e = p_name[k, 0], p_name[k, 1]
+        if e - s == b - a:
+            same = True
+            for m in range(b - a):
+                if pbuf[s + m] != buf[a + m]:
+                    same = False
+                    break
+            if same:
+                return p_iri[k, 0], p_iri[k, 1]
+    return -1, -1
+
+
+@njit(cache=True)
+def _iri_key(buf, i, end, scratch, o, pbuf, pmeta, p_name, p_iri):
+    """Write the canonical key ``<iri>`` of the IRI (IRIREF or prefixed name) at buf[i] to scratch[o:].
+    Returns (next index, new o); next index -2 means fall back."""
+    if buf[i] == 60:
+        j = _iri(buf, i, end, True)
+        if j < 0:
+            return _FALLBACK, o
+        return j, _copy(scratch, o, buf, i, j)
+    colon, j = _pname(buf, i, end)
+    if colon < 0:
+        return _FALLBACK, o
+    a, b = _prefix_iri(buf, i, colon, pbuf, pmeta, p_name, p_iri)
+    if a < 0:
+        return _FALLBACK, o  # undeclared prefix: pyoxigraph reports it
+    o = _put(scratch, o, 60)
+    o = _copy(scratch, o, pbuf, a, b)
+    o = _copy(scratch, o, buf, colon + 1, j)
+    if o < 0:
+        return _FALLBACK, o
+    o = _put(scratch, o, 62)
+    return j, o
+
+
+@njit(cache=True)
+def _number_key(buf, i, end, scratch):
+    """A Turtle numeric literal at buf[i] as ``"lex"^^<xsd:integer|decimal|double>`` in scratch.
+    Returns (next index, key length); next -2: not a number this subset reads."""
+    j = i
+    if j < end and (buf[j] == 43 or buf[j] == 45):
+        j += 1
+    d0 = j
+    while j < end and _digit(buf[j]):
+        j += 1
+    nint = j - d0
+    nfrac = 0
+    kind = 0  # 0 integer, 1 decimal, 2 double
+    if j + 1 < end and buf[j] == 46 and _digit(buf[j + 1]):
+        j += 1
+        f0 = j
+        while j < end and _digit(buf[j]):
+            j += 1
+        nfrac = j - f0
+        kind = 1
+    elif j < end and buf[j] == 46 and nint > 0 and j + 1 < end and (buf[j + 1] == 101 or buf[j + 1] == 69):
+        j += 1  # "1.e5"
+        kind = 1
+    if nint + nfrac == 0:
+        return _FALLBACK, 0
+    if j < end and (buf[j] == 101 or buf[j] == 69):
+        j += 1
+        if j < end and (buf[j] == 43 or buf[j] == 45):
+            j += 1
+        e0 = j
+        while j < end and _digit(buf[j]):
+            j += 1
+        if j == e0:
+            return _FALLBACK, 0
+        kind = 2
+    elif kind == 1 and buf[j - 1] == 46:
+        return _FALLBACK, 0
+    if j < end and (_alpha(buf[j]) or buf[j] == 95 or buf[j] == 58 or buf[j] >= 0x80):
+        return _FALLBACK, 0
+    o = _put(scratch, 0, 34)
+    o = _copy(scratch, o, buf, i, j)
+    o = _put(scratch, o, 34)
+    o = _put(scratch, o, 94)
+    o = _put(scratch, o, 94)
+    o = _put(scratch, o, 60)
+    o = _copy(scratch, o, _XSD_NS, 0, _XSD_NS.shape[0])
+    w = _W_INTEGER if kind == 0 else (_W_DECIMAL if kind == 1 else _W_DOUBLE)
+    o = _copy(scratch, o, w, 0, w.shape[0])
+    o = _put(scratch, o, 62)
+    if o < 0:
+        return _FALLBACK, 0
+    return j, o
+
+
+@njit(cache=True)
+def _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri):
+    """A one-line string literal at buf[i] (``"..."`` or ``'...'``) with its language tag or datatype, as the
+    canonical key in scratch. Returns (next index, key length); next -2: fall back."""
+    q = buf[i]
+    if i + 2 < end and buf[i + 1] == q and buf[i + 2] == q:
+        return _FALLBACK, 0  # long string
+    o = _put(scratch, 0, 34)
+    j = i + 1
+    a = j
+    while True:
+        if j >= end:
+            return _FALLBACK, 0
+        x = buf[j]
+        if x == q:
+            break
+        if x == 92:
+            if j + 1 >= end:
+                return _FALLBACK, 0
+            y = buf[j + 1]
+            if y == 116 or y == 98 or y == 110 or y == 114 or y == 102 or y == 92 or (y == 34 and q == 34):
+                j += 2
+                continue
+            return _FALLBACK, 0  # \u, \U, \' (not canonical), or an error
+        if x < 32 or x == 127 or (x == 34 and q != 34):
+            return _FALLBACK, 0
+        if x >= 0x80:
+            n = _utf8_len(buf, j, end)
+            if n == 0:
+                return _FALLBACK, 0
+            j += n
+            continue
+        j += 1
+    o = _copy(scratch, o, buf, a, j)
+    o = _put(scratch, o, 34)
+    j += 1
+    if j < end and buf[j] == 64:
+        e = lang_tag_end(buf, j + 1, end)
+        if e < 0:
+            return _FALLBACK, 0
+        o = _put(scratch, o, 64)
+        for k in range(j + 1, e):
+            x = buf[k]
+            o = _put(scratch, o, x + 32 if 65 <= x <= 90 else x)  # canonical tags are lower case
+        j = e
+    elif j + 1 < end and buf[j] == 94 and buf[j + 1] == 94:
+        o = _put(scratch, o, 94)
+        o = _put(scratch, o, 94)
+        d0 = o
+        if o < 0:
+            return _FALLBACK, 0
+        j, o = _iri_key(buf, j + 2, end, scratch, o, pbuf, pmeta, p_name, p_iri)
+        if j < 0 or o < 0:
+            return _FALLBACK, 0
+        if _span_is(scratch, d0, o, _XSD_STRING):
+            o = d0 - 2  # "x"^^xsd:string is the simple literal "x"
+        elif _span_is(scratch, d0, o, _RDF_LANGSTRING):
+            return _FALLBACK, 0
+    if o < 0:
+        return _FALLBACK, 0
+    return j, o
+
+
+@njit(cache=True, inline="always")
+def _delim(x) -> bool:
+    """May a keyword (``a``, ``true``, ``false``) be followed by x?"""
+    return not (_pn_char(x) or x == 58 or x == 46 or x >= 0x80)
+
+
+@njit(cache=True)
+def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_end, t_hash, t_kind, t_dt, t_lang,
+                  t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta, triples, scratch, pbuf, pmeta, p_name,
+                  p_iri):
+    """Encode the Turtle document ``buf[pos:end)`` (the whole document: statements may span lines) in the
+    subset this kernel reads: ``@prefix``/``PREFIX`` with absolute IRIs, triples with ``;`` and ``,`` lists,
+    absolute IRIs, ASCII prefixed names, ``a``, blank node labels, one-line strings (``"`` or ``'``) with
+    canonical escapes, language tags or datatypes, numbers and booleans.
+
+    ``@base``, relative IRIs, ``[ ]``, ``( )``, long strings, ``\\u`` escapes, non-ASCII names, unusual
+    language tags and syntax errors return ST_FALLBACK (the caller reads the file with pyoxigraph instead,
+    which also gives the error message). ST_GROW returns the start of the statement to resume from (its
+    triples already emitted come again; the CSR drops duplicates). ``pmeta`` = [prefixes, pbuf used];
+    ``p_name``/``p_iri`` are (start, end) rows into ``pbuf``. Returns ``(status, position)``.
+    """
+    lit = np.empty(5, np.int64)
+    i = pos
+    while True:
+        i = _skip(buf, i, end)
+        if i >= end:
+            return ST_OK, end
+        stmt = i
+        x = buf[i]
+        # ---- directives
+        is_at = x == 64
+        if is_at or ((x == 80 or x == 112) and i + 6 < end):
+            k = i + 1 if is_at else i
+            word = True
+            for m, ch in enumerate((112, 114, 101, 102, 105, 120)):  # "prefix", any case for PREFIX
+                y = buf[k + m] if k + m < end else 0
+                if y != ch and y != ch - 32:
+                    word = False
+                    break
+                if is_at and y != ch:
+                    word = False
+                    break
+            if not word:
+                if is_at:
+                    return ST_FALLBACK, stmt  # @base or an error
+            else:
+                k += 6
+                if k >= end or not (buf[k] == 32 or buf[k] == 9 or buf[k] == 10 or buf[k] == 13):
+                    return ST_FALLBACK, stmt
+                k = _skip(buf, k, end)
+                n0 = k
+                if k < end and _alpha(buf[k]):
+                    k += 1
+                    while k < end and (_pn_char(buf[k]) or buf[k] == 46):
+                        k += 1
+                    if buf[k - 1] == 46:
+                        return ST_FALLBACK, stmt
+                if k >= end or buf[k] != 58:
+                    return ST_FALLBACK, stmt
+                n1 = k
+                k = _skip(buf, k + 1, end)
+                if k >= end or buf[k] != 60:
+                    return ST_FALLBACK, stmt
+                e = _iri(buf, k, end, True)  # absolute IRI only (a relative one needs the base)
+                if e < 0:
+                    return ST_FALLBACK, stmt
+                np_ = pmeta[0]
+                if np_ >= p_name.shape[0] or pmeta[1] + (n1 - n0) + (e - k) > pbuf.shape[0]:
+                    return ST_FALLBACK, stmt
+                u = pmeta[1]
+                for m in range(n1 - n0):
+                    pbuf[u + m] = buf[n0 + m]
+                p_name[np_, 0] = u
+                p_name[np_, 1] = u + (n1 - n0)
+                u += n1 - n0
+                for m in range(e - k - 2):
+                    pbuf[u + m] = buf[k + 1 + m]
+                p_iri[np_, 0] = u
+                p_iri[np_, 1] = u + (e - k - 2)
+                pmeta[1] = u + (e - k - 2)
+                pmeta[0] = np_ + 1
+                k = _skip(buf, e, end)
+                if is_at:
+                    if k >= end or buf[k] != 46:
+                        return ST_FALLBACK, stmt
+                    k += 1
+                i = k
+                continue
+        # ---- triples: subject
+        if x == 95 and i + 1 < end and buf[i + 1] == 58:
+            j = _bnode(buf, i, end, True)
+            if j < 0:
+                return ST_FALLBACK, stmt
+            klen = _copy(scratch, 0, buf, i, j)
+            kind = KIND_BNODE
+        elif x == 60 or _alpha(x) or x == 58:
+            j, klen = _iri_key(buf, i, end, scratch, 0, pbuf, pmeta, p_name, p_iri)
+            kind = KIND_IRI
+        else:
+            return ST_FALLBACK, stmt
+        if j < 0 or klen < 0:
+            return ST_FALLBACK, stmt
+        if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * klen + 2 * scratch.shape[0] > arena.shape[0]
+                or meta[2] + 1 > triples.shape[0] or lmeta[0] + 1 > l_start.shape[0]):
+            return ST_GROW, stmt
+        s = _intern(scratch, 0, klen, kind, arena, meta, t_start, t_end, t_hash, t_kind, table)
+        i = j
+        # predicate-object list
+        while True:
+            i = _skip(buf, i, end)
+            if i >= end:
+                return ST_FALLBACK, stmt
+            x = buf[i]
+            if x == 97 and i + 1 < end and _delim(buf[i + 1]) and buf[i + 1] != 58:
+                klen = _copy(scratch, 0, _RDF_TYPE, 0, _RDF_TYPE.shape[0])
+                j = i + 1
+            elif x == 60 or _alpha(x) or x == 58:
+                j, klen = _iri_key(buf, i, end, scratch, 0, pbuf, pmeta, p_name, p_iri)
+                if j < 0 or klen < 0:
+                    return ST_FALLBACK, stmt
+            else:
+                return ST_FALLBACK, stmt
+            if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]):
+                return ST_GROW, stmt
+            p = _intern(scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table)
+            i = j
+            # object list
+            while True:
+                i = _skip(buf, i, end)
+                if i >= end:
+                    return ST_FALLBACK, stmt
+                x = buf[i]
+                if x == 34 or x == 39:
+                    j, klen = _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri)
+                elif _digit(x) or x == 43 or x == 45 or (x == 46 and i + 1 < end and _digit(buf[i + 1])):
+                    j, klen = _number_key(buf, i, end, scratch)
+                elif (x == 116 and i + 4 < end and buf[i + 1] == 114 and buf[i + 2] == 117 and buf[i + 3] == 101
+                      and _delim(buf[i + 4])):
+                    klen = _copy(scratch, 0, buf, i, i + 4)
+                    j = i + 4
+                    klen = _bool_key(scratch, klen)
+                elif (x == 102 and i + 5 < end and buf[i + 1] == 97 and buf[i + 2] == 108 and buf[i + 3] == 115
+                      and buf[i + 4] == 101 and _delim(buf[i + 5])):
+                    klen = _copy(scratch, 0, buf, i, i + 5)
+                    j = i + 5
+                    klen = _bool_key(scratch, klen)
+                elif x == 95 and i + 1 < end and buf[i + 1] == 58:
+                    j = _bnode(buf, i, end, True)
+                    klen = _copy(scratch, 0, buf, i, j) if j > 0 else -1
+                elif x == 60 or _alpha(x) or x == 58:
+                    j, klen = _iri_key(buf, i, end, scratch, 0, pbuf, pmeta, p_name, p_iri)
+                else:
+                    return ST_FALLBACK, stmt  # '[', '(' and errors
+                if j < 0 or klen < 0:
+                    return ST_FALLBACK, stmt
+                ke, kk = _term(scratch, 0, klen, False, lit)
+                if ke != klen:
+                    return ST_FALLBACK, stmt
+                if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]
+                        or meta[2] + 1 > triples.shape[0] or lmeta[0] + 1 > l_start.shape[0]
+                        or 2 * (lmeta[0] + 1) > l_table.shape[0]):
+                    return ST_GROW, stmt
+                o = _intern_object(scratch, 0, klen, kk, lit, str_code, lang_code, arena, meta, t_start, t_end,
+                                   t_hash, t_kind, t_dt, t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table,
+                                   lmeta)
+                m = meta[2]
+                triples[m, 0] = s
+                triples[m, 1] = p
+                triples[m, 2] = o
+                meta[2] = m + 1
+                i = _skip(buf, j, end)
+                if i < end and buf[i] == 44:  # ','
+                    i += 1
+                    continue
+                break
+            if i < end and buf[i] == 59:  # ';' (repeated ';' allowed), then a predicate or the end
+                while i < end and buf[i] == 59:
+                    i = _skip(buf, i + 1, end)
+                if i < end and buf[i] == 46:
+                    i += 1
+                    break
+                continue
+            if i < end and buf[i] == 46:
+                i += 1
+                break
+            return ST_FALLBACK, stmt
+
+
+@njit(cache=True)
+def _bool_key(scratch, n):
+    """``true``/``false`` in scratch[0:n) -> ``"true"^^<xsd:boolean>``; returns the key length."""
+    for k in range(n - 1, -1, -1):
+        scratch[k + 1] = scratch[k]
+    o = _put(scratch, 0, 34)
+    o = n + 1
+    o = _put(scratch, o, 34)
+    o = _put(scratch, o, 94)
+    o = _put(scratch, o, 94)
+    o = _put(scratch, o, 60)
+    o = _copy(scratch, o, _XSD_NS, 0, _XSD_NS.shape[0])
+    o = _copy(scratch, o, _W_BOOLEAN, 0, _W_BOOLEAN.shape[0])
+    return _put(scratch, o, 62)
