@@ -45,6 +45,7 @@ def test_report_has_every_key_the_issue_names(small_run) -> None:
     # the host's measurement is labelled and kept out of what was traded
     assert "not used by the simulation" in m["decision_latency_label"]
     assert "wall_s" not in t and "latency_ns" not in t and "cpu" not in t
+    assert len(r["headline"]) == 2 and r["trading_sha256"][:12] in r["headline"][0]["figure"]
 
 
 def test_counts_are_consistent(small_run) -> None:

@@ -365,10 +365,29 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
             "measured.batch_events_per_s: batch wall time per stage, a batch average (includes Python dispatch).",
         ],
     }
+    report["headline"] = _headline(report, opts)
     series = {f"CNS ({model.decision.label()})": (fast.pnl_t_s, fast.pnl_usd)}
     if slow is not None:
         series[f"slow baseline ({slow_model.decision.label()})"] = (slow.pnl_t_s, slow.pnl_usd)
     return ReplayOutcome(report, series, samples, list(ing.quarantine))
+
+
+def _headline(report: dict[str, Any], opts: ReplayOptions) -> list[dict[str, Any]]:
+    """README rows (:func:`cns.bench.readme.headline_row`): the P&L of both desks (reproducible) and the
+    replay's throughput (measured)."""
+    from cns.bench.readme import headline_row
+
+    t, m = report["trading"], report["measured"]
+    fast, slow = t["fast"], t.get("slow")
+    world = f"seed {opts.seed}, {t['events']:,} events / {opts.seconds:g} simulated s"
+    rows = [headline_row(
+        f"P&L total, CNS desk at decision latency {fast['latency']['decision']} (simulated), USD; {world}; "
+        f"trading sha256 {report['trading_sha256'][:12]}",
+        f"{fast['pnl']['total']:,.0f}",
+        peer=f"slow desk ({slow['latency']['decision']}): {slow['pnl']['total']:,.0f}" if slow else "")]
+    rows.append(headline_row(f"replay wall (ingest + CNS desk pass), {world}",
+                             f"{m['wall_s']:.2f} s ({m['events_per_s']:,.0f} events/s)"))
+    return rows
 
 
 def desk_section(r: DeskResult) -> dict[str, Any]:
