@@ -68,6 +68,7 @@ __all__ = ["L3Book", "L3BookError", "L3InputError", "OrderState", "make_ops"]
 
 _OP1 = K.op1
 _BAD_SCALAR = (OverflowError, ValueError, TypeError)
+_MAX_TOB_BYTES = 2 << 30  # replay() refuses to allocate more top-of-book rows than this
 
 
 class L3BookError(VenueError):
@@ -194,6 +195,9 @@ class L3Book:
         if not 1 <= levels <= 1000:
             raise VenueConfigError(f"levels must be in 1..1000, got {levels}")
         n = _check_ops(ops).shape[0]
+        if n * levels * 32 > _MAX_TOB_BYTES:
+            raise VenueConfigError(f"replay of {n} ops x {levels} levels needs {n * levels * 32 / 1e9:.1f} GB of "
+                                   f"top-of-book rows (limit {_MAX_TOB_BYTES / 1e9:.0f} GB): replay in chunks")
         tob = np.zeros((n, 4 * levels), np.int64)
         if n == 0:
             return np.zeros(0, L3_EXEC_DTYPE), tob
@@ -296,7 +300,7 @@ class L3Book:
         """Up to ``n`` levels of one side, best first (DEPTH_DTYPE: price ticks, shares, orders)."""
         if side not in (SIDE_BUY, SIDE_SELL):
             raise L3InputError(f"side must be SIDE_BUY (1) or SIDE_SELL (-1), got {side!r}")
-        out = np.zeros((max(0, int(n)), 3), np.int64)
+        out = np.zeros((max(0, min(int(n), self.n_levels(side))), 3), np.int64)
         k = Q.depth(self._S, 0 if side == SIDE_BUY else 1, out)
         return out[:k].copy().view(DEPTH_DTYPE).reshape(-1)
 

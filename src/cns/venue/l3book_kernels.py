@@ -505,6 +505,16 @@ def process_batch(S, ops, start, out, n_out, tob):
     i = start
     while i < ops.shape[0]:
         kind = ops[i, O_KIND]
+        if kind == OP_DELETE or kind == OP_REDUCE or kind == OP_EXEC or (kind == OP_ADD and st.h[H_NFREE] > 0):
+            if n_out + 2 > out.shape[0]:  # feed ops: the inline fast path, at most one report
+                return i, n_out, np.int64(ST_OUT)
+            if fast_path(st, out, n_out, ops, i, kind):
+                if kind == OP_EXEC:
+                    n_out += 1
+                if nlev > 0 and i < tob.shape[0]:
+                    write_tob(st, tob, i, nlev)
+                i += 1
+                continue
         if needs_slot(kind) and st.h[H_NFREE] == 0 and st.h[H_GROWABLE] == 1:
             return i, n_out, np.int64(ST_GROW)
         if takes(kind):
@@ -514,11 +524,8 @@ def process_batch(S, ops, start, out, n_out, tob):
             need = np.int64(2)
         if n_out + need > out.shape[0]:
             return i, n_out, np.int64(ST_OUT)
-        if not fast_path(st, out, n_out, ops, i, kind):
-            n_out = apply(st, out, n_out, ops[i, O_TS], ops[i, O_ID], ops[i, O_OWNER], kind, ops[i, O_SIDE],
-                          ops[i, O_PRICE], ops[i, O_QTY], ops[i, O_QUOTE], ops[i, O_STP])
-        elif kind == OP_EXEC:
-            n_out += 1
+        n_out = apply(st, out, n_out, ops[i, O_TS], ops[i, O_ID], ops[i, O_OWNER], kind, ops[i, O_SIDE],
+                      ops[i, O_PRICE], ops[i, O_QTY], ops[i, O_QUOTE], ops[i, O_STP])
         if nlev > 0 and i < tob.shape[0]:
             write_tob(st, tob, i, nlev)
         i += 1
