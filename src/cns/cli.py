@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--no-peer", action="store_true", help="measure CNS only")
     bl.add_argument("--profile", metavar="PATH", help="also sample CNS with py-spy during one step (collapsed "
                     "stacks to PATH; the JSON names what dominates)")
+    bl.add_argument("--realtime", type=int, default=0, metavar="PRIO", help="run the measured process and the "
+                    "load generator under SCHED_FIFO (PRIO 1..89; needs the privilege) so other load on the host "
+                    "does not delay their wake-ups (default: 0 = normal scheduling)")
     bl.set_defaults(key="bench live")
 
     shb = bsub.choices["shacl"]
