@@ -161,18 +161,19 @@ async def _read_line(p: subprocess.Popen[str], timeout: float) -> str:
 
 
 async def measure_cns(pool: Path, rate: float, seconds: float, sink_port: int, *, drain_s: float = 5.0,
-                      profile: Path | None = None) -> dict[str, Any]:
+                      profile: Path | None = None, rt: int = 0) -> dict[str, Any]:
     """One CNS step: generator -> shard (this process) -> FIX sink; see the module doc."""
     from cns.serve.config import serve_config_from_dict
     from cns.serve.service import Service, prepare
 
     sut_cpu, tool_cpu = _cpus()
     gen_args = ["cns.serve.loadgen", "gen", "--pool", str(pool), "--rate", str(rate), "--seconds", str(seconds),
-                "--linger", str(drain_s + 30)]
+                "--linger", str(drain_s + 30), "--realtime", str(rt)]
     if tool_cpu is not None:
         gen_args += ["--cpu", str(tool_cpu)]
     gen_p, port = _spawn(gen_args)
     old_aff = os.sched_getaffinity(0) if sut_cpu is not None else None
+    old_sched = (os.sched_getscheduler(0), os.sched_getparam(0)) if rt else None
     spy: subprocess.Popen[str] | None = None
     try:
         cfg = serve_config_from_dict(bench_config(port, sink_port, rate))
@@ -181,6 +182,10 @@ async def measure_cns(pool: Path, rate: float, seconds: float, sink_port: int, *
         _warm_feed(pool)
         if sut_cpu is not None:
             os.sched_setaffinity(0, {sut_cpu})
+        if rt:
+            from cns.serve.loadgen import realtime
+
+            realtime(rt + 10)
         svc = Service(cfg, state=state)
         await svc.start()
         spy_exe = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
@@ -197,6 +202,8 @@ async def measure_cns(pool: Path, rate: float, seconds: float, sink_port: int, *
         await asyncio.sleep(0.05)
         summary = await svc.stop()
     finally:
+        if old_sched is not None:
+            os.sched_setscheduler(0, old_sched[0], old_sched[1])
         if old_aff is not None:
             os.sched_setaffinity(0, old_aff)
         _stop(gen_p)
@@ -239,19 +246,19 @@ def _warm_feed(pool: Path) -> None:
     score_records(d.records, d.blob)
 
 
-def measure_peer(pool: Path, rate: float, seconds: float, sink_port: int, tmp: Path, *, drain_s: float = 2.0
-                 ) -> dict[str, Any]:
+def measure_peer(pool: Path, rate: float, seconds: float, sink_port: int, tmp: Path, *, drain_s: float = 2.0,
+                 rt: int = 0) -> dict[str, Any]:
     """One peer step: generator (JSON over WebSocket) -> peer process -> FIX sink."""
     sut_cpu, tool_cpu = _cpus()
     gen_args = ["cns.serve.loadgen", "gen", "--ws", "--pool", str(pool), "--rate", str(rate), "--seconds",
-                str(seconds), "--linger", "5", "--lead", "0.5"]
+                str(seconds), "--linger", "5", "--lead", "0.5", "--realtime", str(rt)]
     if tool_cpu is not None:
         gen_args += ["--cpu", str(tool_cpu)]
     gen_p, port = _spawn(gen_args)
     out = tmp / f"peer-{int(rate)}.npz"
     cmd = [sys.executable, "-m", "cns.bench.live_peer", "--ws-port", str(port), "--fix-port", str(sink_port),
            "--out", str(out), "--drain", str(drain_s), "--deadline", str(seconds + 30 + drain_s),
-           "--capacity", str(int(rate * seconds * 1.1) + 1024)]
+           "--capacity", str(int(rate * seconds * 1.1) + 1024), "--realtime", str(rt + 10 if rt else 0)]
     if sut_cpu is not None:
         cmd += ["--cpu", str(sut_cpu)]
     peer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -393,7 +400,7 @@ def _area(frames: list[str]) -> str:
 
 
 def run(rates: list[float], seconds: float, *, quick: bool = False, peer: bool = True,
-        profile: Path | None = None) -> dict[str, Any]:
+        profile: Path | None = None, rt: int = 0) -> dict[str, Any]:
     """Every step (CNS, then the peer) at each rate; the JSON document (see the module doc)."""
     with tempfile.TemporaryDirectory(prefix="cns-bench-live-") as d:
         tmp = Path(d)
@@ -406,16 +413,17 @@ def run(rates: list[float], seconds: float, *, quick: bool = False, peer: bool =
         prof: dict[str, Any] | None = None
         try:
             for r in rates:
-                cns_steps.append(asyncio.run(measure_cns(pool, r, seconds, sink_port, drain_s=2.0 if quick else 5.0)))
+                cns_steps.append(asyncio.run(measure_cns(pool, r, seconds, sink_port, drain_s=2.0 if quick else 5.0,
+                                                         rt=rt)))
                 _print_step("cns", cns_steps[-1])
                 if peer:
                     try:
-                        peer_steps.append(measure_peer(pool, r, seconds, sink_port, tmp))
+                        peer_steps.append(measure_peer(pool, r, seconds, sink_port, tmp, rt=rt))
                     except RuntimeError as e:
                         peer_steps.append({"rate": r, "error": str(e)})
                     _print_step("peer", peer_steps[-1])
             if profile is not None:
-                asyncio.run(measure_cns(pool, rates[0], seconds, sink_port, profile=profile))
+                asyncio.run(measure_cns(pool, rates[0], seconds, sink_port, profile=profile, rt=rt))
                 if profile.exists():
                     prof = _profile_summary(profile)
             parts = breakdown(pool, 500 if quick else 2000)
@@ -424,6 +432,10 @@ def run(rates: list[float], seconds: float, *, quick: bool = False, peer: bool =
     doc: dict[str, Any] = {
         "benchmark": "live", "cpu": cpu_model(), "machine": machine(), "quick": quick,
         "load_average": os.getloadavg(), "seconds_per_step": seconds, "goals": GOALS,
+        "realtime_priority": rt,
+        "scheduling": ("SCHED_FIFO: the shard (or the peer) at priority %d, the generator at %d, one core each"
+                       % (rt + 10, rt) if rt else "normal (CFS); the shard (or the peer) and the load tools on "
+                       "separate cores when two are available"),
         "what": "news frame read off a TCP socket -> NewOrderSingle bytes written to a FIX socket; open loop, "
                 "latency from the intended send time (coordinated omission corrected)",
         "cns": cns_steps, "peer": peer_steps,
@@ -500,7 +512,8 @@ def main(args: argparse.Namespace) -> int:
     rates = [float(x) for x in str(args.rates).split(",") if x.strip()]
     seconds = args.seconds if args.seconds is not None else (1.0 if args.quick else 4.0)
     profile = Path(args.profile) if getattr(args, "profile", None) else None
-    doc = run(rates, seconds, quick=bool(args.quick), peer=not args.no_peer, profile=profile)
+    rt = int(getattr(args, "realtime", 0) or 0)
+    doc = run(rates, seconds, quick=bool(args.quick), peer=not args.no_peer, profile=profile, rt=rt)
     for row in doc["headline"]:
         print(f"{row['figure']}: CNS {row['cns']}; peer {row['peer'] or 'n/a'}; {row['ratio']} (goal: {row['goal']}"
               f"{'' if row['met'] is None else ', met' if row['met'] else ', MISSED'})")

@@ -224,10 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain", type=float, default=2.0)
     p.add_argument("--deadline", type=float, default=60.0)
     p.add_argument("--cpu", type=int, default=None)
+    p.add_argument("--realtime", type=int, default=0, help="SCHED_FIFO priority (0: normal scheduling)")
     p.add_argument("--socket-fix", action="store_true", help="plain-socket FIX even if QuickFIX is installed")
     a = p.parse_args(argv)
     if a.cpu is not None:
         os.sched_setaffinity(0, {a.cpu})
+    if a.realtime:
+        from cns.serve.loadgen import realtime
+
+        realtime(a.realtime)
     try:
         if a.socket_fix:
             raise ImportError

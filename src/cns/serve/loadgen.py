@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["fix_sink", "generate", "main"]
+__all__ = ["fix_sink", "generate", "main", "realtime"]
 
 
 def _pool(path: str) -> Any:
@@ -164,36 +164,67 @@ def generate(pool: str, *, transport: str = "tcp", rate: float = 15_200.0, secon
                 break
         conn.close()
     else:
-        from websockets.sync.server import serve
+        rep = _serve_ws(cutter, rate, seconds, frame_records, lead_s, linger_s, feed_id, port, out)
+    return rep
 
-        result: dict[str, Any] = {}
 
-        def handler(ws: Any) -> None:
-            ws.recv()  # hello
-            ws.send(encode_ws_message(WELCOME, feed_id=feed_id, seq=0).decode())
+def _serve_ws(cutter: _Cutter, rate: float, seconds: float, frame_records: int, lead_s: float, linger_s: float,
+              feed_id: int, port: int, out: Any) -> dict[str, Any]:
+    """The WebSocket side on a blocking socket with websockets' sans-I/O protocol: one thread, no event loop,
+    so the busy-wait schedule is the only thing this process runs."""
+    from websockets.frames import Opcode
+    from websockets.http11 import Request
+    from websockets.server import ServerProtocol
 
-            def send(i: int, j: int) -> None:
-                for m in cutter.json(i, j, feed_id):
-                    ws.send(m.decode())
+    from cns.feeds.protocol import HEARTBEAT, WELCOME, encode_ws_message
 
-            result.update(_schedule(send, cutter, rate, seconds, frame_records, lead_s))
-            print(json.dumps(result), file=out, flush=True)
-            deadline = time.monotonic() + linger_s
-            while time.monotonic() < deadline:
-                try:
-                    ws.send(encode_ws_message(HEARTBEAT, feed_id=feed_id, seq=result["sent"],
-                                              sent_ns=time.time_ns()).decode())
-                    ws.recv(timeout=0.5)
-                except TimeoutError:
-                    continue
-                except Exception:  # noqa: BLE001 - the client closed
-                    break
-            server.shutdown()
+    lsock = socket.create_server(("127.0.0.1", port))
+    print(f"port={lsock.getsockname()[1]}", file=out, flush=True)
+    conn, _ = lsock.accept()
+    lsock.close()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    proto = ServerProtocol(max_size=None)
 
-        with serve(handler, "127.0.0.1", port, compression=None, max_size=None) as server:
-            print(f"port={server.socket.getsockname()[1]}", file=out, flush=True)
-            server.serve_forever()
-        rep = result
+    def flush() -> None:
+        for d in proto.data_to_send():
+            if d:
+                conn.sendall(d)
+
+    hello = False
+    while not hello:
+        data = conn.recv(65536)
+        if not data:
+            raise OSError("the client left before its hello")
+        proto.receive_data(data)
+        for ev in proto.events_received():
+            if isinstance(ev, Request):
+                proto.send_response(proto.accept(ev))
+            elif getattr(ev, "opcode", None) == Opcode.TEXT:
+                hello = True
+        flush()
+    proto.send_text(encode_ws_message(WELCOME, feed_id=feed_id, seq=0))
+    flush()
+
+    def send(i: int, j: int) -> None:
+        for m in cutter.json(i, j, feed_id):
+            proto.send_text(m)
+        flush()
+
+    rep = _schedule(send, cutter, rate, seconds, frame_records, lead_s)
+    print(json.dumps(rep), file=out, flush=True)
+    conn.settimeout(0.5)
+    deadline = time.monotonic() + linger_s
+    while time.monotonic() < deadline:
+        try:
+            proto.send_text(encode_ws_message(HEARTBEAT, feed_id=feed_id, seq=rep["sent"], sent_ns=time.time_ns()))
+            flush()
+            if conn.recv(65536) == b"":
+                break
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+    conn.close()
     return rep
 
 
@@ -279,6 +310,19 @@ def _sink_reply(st: dict[str, Any], mt: str, frame: bytes, S: Any, FixCodec: Any
     return raw
 
 
+def realtime(priority: int) -> bool:
+    """Run this process under ``SCHED_FIFO`` at ``priority`` (1..99); False when not permitted. A real-time
+    process runs as soon as it is runnable instead of waiting for a CFS time slice behind other processes:
+    what a trading host does (with isolated cores) and what keeps a shared host's load out of the figures."""
+    import os
+
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m cns.serve.loadgen gen --pool F --rate R --seconds S [--ws]`` or ``... sink``."""
     p = argparse.ArgumentParser(prog="python -m cns.serve.loadgen")
@@ -292,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--lead", type=float, default=0.3)
     g.add_argument("--linger", type=float, default=30.0)
     g.add_argument("--cpu", type=int, default=None)
+    g.add_argument("--realtime", type=int, default=0, help="SCHED_FIFO priority (0: normal scheduling)")
     k = sub.add_parser("sink")
     k.add_argument("--cpu", type=int, default=None)
     a = p.parse_args(argv)
@@ -299,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         os.sched_setaffinity(0, {a.cpu})
+    if getattr(a, "realtime", 0):
+        realtime(a.realtime)
     if a.what == "gen":
         generate(a.pool, transport="ws" if a.ws else "tcp", rate=a.rate, seconds=a.seconds,
                  frame_records=a.frame_records, lead_s=a.lead, linger_s=a.linger)
