@@ -433,9 +433,9 @@ def run(rates: list[float], seconds: float, *, quick: bool = False, peer: bool =
         "benchmark": "live", "cpu": cpu_model(), "machine": machine(), "quick": quick,
         "load_average": os.getloadavg(), "seconds_per_step": seconds, "goals": GOALS,
         "realtime_priority": rt,
-        "scheduling": ("SCHED_FIFO: the shard (or the peer) at priority %d, the generator at %d, one core each"
-                       % (rt + 10, rt) if rt else "normal (CFS); the shard (or the peer) and the load tools on "
-                       "separate cores when two are available"),
+        "scheduling": (f"SCHED_FIFO: the shard (or the peer) at priority {rt + 10}, the generator at {rt}, one core "
+                       "each" if rt else "normal (CFS); the shard (or the peer) and the load tools on separate cores "
+                       "when two are available"),
         "what": "news frame read off a TCP socket -> NewOrderSingle bytes written to a FIX socket; open loop, "
                 "latency from the intended send time (coordinated omission corrected)",
         "cns": cns_steps, "peer": peer_steps,

@@ -134,7 +134,7 @@ def generate(pool: str, *, transport: str = "tcp", rate: float = 15_200.0, secon
              frame_records: int = 1024, lead_s: float = 0.3, linger_s: float = 30.0, feed_id: int = 1,
              port: int = 0, out: Any = None) -> dict[str, Any]:
     """Run the generator (see the module doc) for one client; returns (and prints) its report."""
-    from cns.feeds.protocol import HEARTBEAT, HELLO, WELCOME, FrameDecoder, encode_frame, encode_ws_message
+    from cns.feeds.protocol import HEARTBEAT, HELLO, WELCOME, FrameDecoder, encode_frame
 
     out = out or sys.stdout
     cutter = _Cutter(_pool(pool))
