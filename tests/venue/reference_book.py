@@ -25,9 +25,13 @@ from cns.venue.dtypes import (
     REJECT_PRICE,
     REJECT_PRICE_BAND,
     REJECT_QTY,
+    REJECT_SELF_TRADE,
     REJECT_SIDE,
     REJECT_TYPE,
     REJECT_UNKNOWN_ORDER,
+    STP_CANCEL_NEWEST,
+    STP_CANCEL_OLDEST,
+    STP_NONE,
 )
 
 _EPS = 1e-9
@@ -46,8 +50,11 @@ class RefOrder:
 class ReferenceBook:
     """``tick[k]``/``base[k]`` per instrument code k (index 0 unused), ``levels`` ticks per band."""
 
-    def __init__(self, tick: list[float], base: list[int], levels: int) -> None:
+    def __init__(self, tick: list[float], base: list[int], levels: int, stp: int = STP_CANCEL_NEWEST,
+                 fee: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> None:
+        """``fee``: (maker bp, taker bp, maker USD/share, taker USD/share)."""
         self.tick, self.base, self.levels = tick, base, levels
+        self.stp, self.fee = stp, fee
         # instrument -> level -> FIFO list of RefOrder
         self.book: dict[int, dict[int, list[RefOrder]]] = {k: {} for k in range(1, len(tick))}
         self.live: dict[tuple[int, int], RefOrder] = {}
@@ -70,8 +77,8 @@ class ReferenceBook:
         qty, price, t = o["qty"], o["price"], o["ts_ns"]
         rep: list[tuple] = []
 
-        def emit(rid, rowner, rinstr, kind, rside, reason, q, leaves, px):
-            rep.append((rid, rowner, rinstr, kind, rside, reason, q, leaves, px, t))
+        def emit(rid, rowner, rinstr, kind, rside, reason, q, leaves, px, liq=0, fee=0.0):
+            rep.append((rid, rowner, rinstr, kind, rside, reason, liq, q, leaves, px, t, fee))
 
         if typ == ORDER_CANCEL:
             ro = self.live.pop((owner, o["target_id"]), None)
@@ -107,7 +114,8 @@ class ReferenceBook:
         emit(oid, owner, instr, EXEC_ACK, side, 0, 0, qty, lpx)
         rem = qty
         book = self.book[instr]
-        while rem > 0:
+        stopped = False
+        while rem > 0 and not stopped:
             opp = [k for k, q in book.items() if q and q[0].side == -side]
             if not opp:
                 break
@@ -118,17 +126,31 @@ class ReferenceBook:
             q = book[best]
             while rem > 0 and q:
                 m = q[0]
+                if self.stp != STP_NONE and m.owner == owner:
+                    if self.stp != STP_CANCEL_NEWEST:
+                        emit(m.oid, owner, instr, EXEC_CANCELED, m.side, REJECT_SELF_TRADE, 0, 0, px)
+                        q.pop(0)
+                        del self.live[(m.owner, m.oid)]
+                    if self.stp != STP_CANCEL_OLDEST:
+                        stopped = True
+                        break
+                    continue
                 f = min(rem, m.qty)
                 rem -= f
                 m.qty -= f
-                emit(oid, owner, instr, EXEC_FILL if rem == 0 else EXEC_PARTIAL, side, 0, f, rem, px)
-                emit(m.oid, m.owner, instr, EXEC_FILL if m.qty == 0 else EXEC_PARTIAL, m.side, 0, f, m.qty, px)
+                mb, tb, mps, tps = self.fee
+                emit(oid, owner, instr, EXEC_FILL if rem == 0 else EXEC_PARTIAL, side, 0, f, rem, px, 2,
+                     f * (px * tb * 1e-4 + tps))
+                emit(m.oid, m.owner, instr, EXEC_FILL if m.qty == 0 else EXEC_PARTIAL, m.side, 0, f, m.qty, px, 1,
+                     f * (px * mb * 1e-4 + mps))
                 self.trades.append((t, instr, side, f, px, owner, m.owner, oid, m.oid))
                 if m.qty == 0:
                     q.pop(0)
                     del self.live[(m.owner, m.oid)]
         if rem > 0:
-            if typ != ORDER_LIMIT:
+            if stopped:
+                emit(oid, owner, instr, EXEC_CANCELED, side, REJECT_SELF_TRADE, 0, 0, lpx)
+            elif typ != ORDER_LIMIT:
                 emit(oid, owner, instr, EXEC_EXPIRED, side, 0, 0, 0, lpx)
             else:
                 ro = RefOrder(oid, owner, instr, side, lvl, rem)

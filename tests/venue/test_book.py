@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cns.venue.book import OrderBook, make_orders
+from cns.venue.book import FeeSchedule, OrderBook, make_orders
 from cns.venue.dtypes import (
     EXEC_ACK,
     EXEC_CANCELED,
@@ -196,12 +196,16 @@ def _order(draw, n_ids: int) -> dict:
             "qty": qty, "price": price, "offgrid": draw(st.booleans())}
 
 
+FEES = (-0.5, 1.5, -0.002, 0.003)  # maker bp, taker bp, maker USD/share, taker USD/share
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_order(40), min_size=5, max_size=120))
-def test_kernel_matches_reference_book(raw):
-    book = OrderBook(REFS[1:], tick_sizes=TICKS[1:], levels=LEVELS)
+@given(st.lists(_order(40), min_size=5, max_size=120), st.sampled_from([0, 1, 2, 3]))
+def test_kernel_matches_reference_book(raw, stp):
+    fees = FeeSchedule(maker_bps=FEES[0], taker_bps=FEES[1], maker_per_share=FEES[2], taker_per_share=FEES[3])
+    book = OrderBook(REFS[1:], tick_sizes=TICKS[1:], levels=LEVELS, fees=fees, stp=stp)
     b = book.arrays
-    ref = ReferenceBook(list(b.tick), [int(x) for x in b.base_tick], LEVELS)
+    ref = ReferenceBook(list(b.tick), [int(x) for x in b.base_tick], LEVELS, stp=stp, fee=FEES)
     batch = make_orders(len(raw))
     for i, r in enumerate(raw):
         price = r["price"]
@@ -218,8 +222,16 @@ def test_kernel_matches_reference_book(raw):
         want += ref.process({k: batch[i][k].item() for k in batch.dtype.names})
     assert len(got) == len(want)
     for g, w in zip(got.tolist(), want, strict=True):
-        assert g[:8] == w[:8] and g[9] == w[9]
-        assert g[8] == w[8] or (math.isnan(g[8]) and math.isnan(w[8]))
+        assert g[:9] == w[:9] and g[10] == w[10]  # ids, kind, side, reason, liquidity, qty, leaves; time
+        assert g[9] == w[9] or (math.isnan(g[9]) and math.isnan(w[9]))  # price
+        assert g[11] == pytest.approx(w[11], rel=1e-12, abs=1e-12)  # fee
+    cash = {o: 0.0 for o in range(3)}
+    for t in ref.trades:  # (t, instr, side, qty, px, taker, maker, ...): cash net of fees
+        _, _, side, q, px, tk, mk = t[:7]
+        cash[tk] -= side * q * px + q * (px * FEES[1] * 1e-4 + FEES[3])
+        cash[mk] += side * q * px - q * (px * FEES[0] * 1e-4 + FEES[2])
+    for o in range(3):
+        assert book.cash(o) == pytest.approx(cash[o], abs=1e-6)
     assert book.trades().tolist() == ref.trades
     event(f"trades: {min(len(ref.trades), 5)}+, rejects: {min(int((got['kind'] == EXEC_REJECTED).sum()), 3)}+")
     for ins in (1, 2):  # same resting book, same FIFO order at every level

@@ -1,4 +1,7 @@
-"""ExchangeSimulator: latency, quotes seen through md latency, story impact, competitors, determinism."""
+"""ExchangeSimulator: latency, quotes seen through md latency, story impact, competitors, determinism.
+
+The market model's information tests (no leak of the hidden value, refill delay, spreads, competitors that
+read only reports) are in tests/market/test_market_model.py."""
 
 from __future__ import annotations
 
@@ -6,17 +9,19 @@ import numpy as np
 import pytest
 
 from cns.market.dtypes import STORY_DTYPE
+from cns.market.exchange import ExchangeSimulator, SimConfig
 from cns.market.prices import FlowConfig
+from cns.market.public import REPORT_DTYPE
 from cns.market.sim import FIRST_COMPETITOR, Competitor, MarketConfig
 from cns.signals.universe import default_instruments
 from cns.venue.book import make_orders
 from cns.venue.dtypes import EXEC_ACK, EXEC_FILL, EXEC_PARTIAL, ORDER_LIMIT, ORDER_MARKET, SIDE_BUY
 from cns.venue.errors import OrderBatchError, ReservedOwnerError, SimClockError
-from cns.market.exchange import ExchangeSimulator, SimConfig
 
 START = 1_700_000_000_000_000_000
 SEC = 1_000_000_000
-QUIET = MarketConfig(flow=FlowConfig(requote_hz=0.2, taker_hz=0.2))
+QUIET = MarketConfig(flow=FlowConfig(requote_hz=0.2, taker_hz=0.2, informed_hz=0.2))
+CREDIBLE = np.array([0.5, 0.95, 0.3])  # source 1: a wire; source 2: worse than a coin
 
 
 def story(instrument: int, at_s: float, pct: float, delay_ns: int, true: bool = True, sid: int = 0) -> np.ndarray:
@@ -30,9 +35,16 @@ def story(instrument: int, at_s: float, pct: float, delay_ns: int, true: bool = 
     return s
 
 
-def sim_with(stories=None, n=5, seed=1, market=QUIET, **cfg) -> ExchangeSimulator:
-    return ExchangeSimulator(default_instruments(n), stories,
-                             SimConfig(start_ns=START, market=market, **cfg), seed=seed)
+def report(instrument: int, at_s: float, direction: int, move_pct: float, source: int = 1, event: int = 0
+           ) -> np.ndarray:
+    r = np.zeros(1, REPORT_DTYPE)
+    r[0] = (START + int(at_s * SEC), instrument, source, event, direction, 1, move_pct)
+    return r
+
+
+def sim_with(stories=None, n=5, seed=1, market=QUIET, reports=None, rel=CREDIBLE, **cfg) -> ExchangeSimulator:
+    return ExchangeSimulator(default_instruments(n), stories, SimConfig(start_ns=START, market=market, **cfg),
+                             seed=seed, reports=reports, source_reliability=rel)
 
 
 def cns_order(oid, instrument, side, otype, qty, price, ts):
@@ -75,22 +87,38 @@ def test_quotes_are_seen_md_latency_late():
         sim.reference_quotes(t + 60_000 + 50_001)
 
 
-def test_true_story_moves_the_fundamental_and_mid_after_the_delay():
+def test_true_story_moves_the_fundamental_after_the_delay_and_the_mm_after_reading_the_report():
     delay = 300_000_000
-    sim = sim_with(story(3, 1.0, 5.0, delay), snapshot_ns=50_000_000)
+    market = MarketConfig(flow=QUIET.flow, competitors=(), belief_noise=0.0, mm_news_latency_ns=1_000_000)
+    sim = sim_with(story(3, 1.0, 5.0, delay), market=market, reports=report(3, 1.0, 1, 5.0),
+                   snapshot_ns=50_000_000)
     first = START + SEC
+    sim.advance_to(first + 999_999)
+    before, est0 = sim.fundamentals()[3], sim.mm_estimates()[3]
+    sim.advance_to(first + 1_000_000)  # the market maker has read the report: it prices 0.9 of the claim
+    assert sim.fundamentals()[3] == before
+    assert sim.mm_estimates()[3] == pytest.approx(est0 * (1 + 0.9 * 0.05))
+    assert sim.mark_prices()[3] == pytest.approx(est0 * 1.045, rel=2e-3)
     sim.advance_to(first + delay - 1)
-    before = sim.fundamentals()[3]
-    mid_before = sim.mark_prices()[3]
-    assert mid_before > before  # informed buying already skewed the market maker's quotes up
+    assert sim.fundamentals()[3] == pytest.approx(before, rel=1e-3)  # the hidden value has not moved yet
     sim.advance_to(first + delay)
-    assert sim.fundamentals()[3] == pytest.approx(before * 1.05)
-    sim.advance_to(first + delay + 10_000_000)
-    assert sim.mark_prices()[3] == pytest.approx(before * 1.05, rel=2e-3)  # skew reset by the news
+    assert sim.fundamentals()[3] == pytest.approx(before * 1.05, rel=1e-3)
     sim.advance_to(first + delay + 200_000_000)
     ts, mid, fund = sim.snapshots()
     assert np.all(np.diff(ts) == 50_000_000) and mid.shape == fund.shape == (ts.shape[0], 6)
     assert fund[ts < first + delay, 3].max() < before * 1.01 < fund[ts > first + delay, 3].min()
+    assert sim.stats()["mm_news_updates"] == 1 and sim.stats()["public_reports"] == 1
+
+
+def test_without_reports_informed_flow_brings_the_hidden_value_into_prices():
+    flow = FlowConfig(requote_hz=1.0, taker_hz=0.1, informed_hz=20.0)
+    sim = sim_with(story(3, 1.0, 3.0, 1_000_000), market=MarketConfig(flow=flow, competitors=()))
+    sim.advance_to(START + SEC + 2_000_000)
+    mid0, fund = sim.mark_prices()[3], sim.fundamentals()[3]
+    assert mid0 < fund * 0.98  # nobody has read anything: the quotes are where they were
+    sim.advance_to(START + 6 * SEC)
+    assert sim.mark_prices()[3] > fund * 0.993  # informed buying moved the market maker's estimate up
+    assert sim.stats()["informed_orders"] > 0 and sim.positions()[1, 3] < 0
 
 
 def test_false_story_moves_nothing():
@@ -100,9 +128,10 @@ def test_false_story_moves_nothing():
     assert abs(sim.fundamentals()[3] / default_instruments(5)[2].price - 1) < 0.01
 
 
-def test_competitors_trade_in_impact_direction_faster_ones_get_better_prices():
-    comps = tuple(Competitor(f"c{lat}", lat, 20_000.0) for lat in (5_000, 50_000, 500_000, 5_000_000))
-    sim = sim_with(story(3, 1.0, -3.0, 200_000_000), n=3, market=MarketConfig(flow=QUIET.flow, competitors=comps))
+def test_competitors_trade_on_the_reports_faster_ones_get_better_prices():
+    comps = tuple(Competitor(f"c{lat}", lat, 20_000.0, 0.5) for lat in (5_000, 50_000, 500_000, 5_000_000))
+    market = MarketConfig(flow=QUIET.flow, competitors=comps, belief_noise=0.0, mm_news_latency_ns=100_000_000)
+    sim = sim_with(story(3, 1.0, -3.0, 200_000_000), n=3, market=market, reports=report(3, 1.0, -1, 3.0))
     sim.advance_to(START + 5 * SEC)
     tr = sim.trades()
     avg = []
@@ -118,10 +147,13 @@ def test_competitors_trade_in_impact_direction_faster_ones_get_better_prices():
     assert np.all(sim.positions()[FIRST_COMPETITOR:, 3] == 0)  # all flat after hold_ns
 
 
-def test_rumor_chasers_only():
-    market = MarketConfig(flow=QUIET.flow, competitors=(Competitor("never", 5_000, 10_000.0, 0.0),
-                                                        Competitor("always", 5_000, 10_000.0, 1.0)))
-    sim = sim_with(story(2, 1.0, 0.0, 0, true=False), market=market)
+def test_only_the_competitor_with_a_low_bar_chases_a_thin_rumor():
+    market = MarketConfig(flow=QUIET.flow, belief_noise=0.0,
+                          competitors=(Competitor("picky", 5_000, 10_000.0, 0.9),
+                                       Competitor("eager", 5_000, 10_000.0, 0.15)))
+    rel = np.array([0.5, 0.95, 0.6])
+    sim = sim_with(story(2, 1.0, 0.0, 0, true=False), market=market, reports=report(2, 1.0, 1, 2.0, source=2),
+                   rel=rel)
     sim.advance_to(START + 2 * SEC)
     owners = set(sim.trades()["taker_owner"].tolist())
     assert FIRST_COMPETITOR + 1 in owners and FIRST_COMPETITOR not in owners
@@ -129,7 +161,9 @@ def test_rumor_chasers_only():
 
 def _run(seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
     stories = np.concatenate([story(2, 1.0, 2.0, 100_000_000, sid=0), story(4, 1.5, 0.0, 0, True, sid=1)])
-    sim = sim_with(stories, seed=seed, market=MarketConfig(flow=FlowConfig(taker_hz=10.0)))
+    reps = np.concatenate([report(2, 1.0, 1, 2.0, event=0), report(2, 1.2, 1, 2.5, source=2, event=0),
+                           report(4, 1.5, -1, 1.0, event=1)])
+    sim = sim_with(stories, seed=seed, market=MarketConfig(flow=FlowConfig(taker_hz=10.0)), reports=reps)
     for k in range(1, steps + 1):
         sim.advance_to(START + 3 * SEC * k // steps)
     return sim.trades(), sim.snapshots()[1]
@@ -199,16 +233,18 @@ def test_buffers_grow_without_losing_events():
     assert a.stats()["trades"] == a.trades().shape[0] == a.stats()["matches"]
 
 
-def test_market_maker_refills_after_a_sweep_skewed_toward_the_aggressor():
-    flow = FlowConfig(requote_hz=0.01, taker_hz=0.01, mm_refill_ns=1_000_000)
-    market = MarketConfig(flow=flow, competitors=(Competitor("whale", 5_000, 1e7),))
-    sim = sim_with(story(3, 1.0, 3.0, 500_000_000), market=market, md_latency_ns=0)
+def test_market_maker_refills_after_its_delay_higher_after_a_buy_sweep():
+    flow = FlowConfig(requote_hz=0.01, taker_hz=0.01, informed_hz=0.0, mm_refill_ns=1_000_000)
+    market = MarketConfig(flow=flow, competitors=(Competitor("whale", 5_000, 1e7, 0.5),), belief_noise=0.0,
+                          mm_news_latency_ns=100_000_000)
+    sim = sim_with(story(3, 1.0, 3.0, 500_000_000), market=market, md_latency_ns=0,
+                   reports=report(3, 1.0, 1, 3.0))
     hit = START + SEC + 5_000
     sim.advance_to(hit - 1)
     _, ask_before, _ = sim.reference_quotes(hit - 1)
-    sim.advance_to(hit + 500_000)
-    assert np.isnan(sim.reference_quotes(hit + 500_000)[1][3])  # the whale swept the whole ask ladder
+    sim.advance_to(hit + 999_999)
+    assert np.isnan(sim.reference_quotes(hit + 999_999)[1][3])  # the whale swept the whole ask ladder
     sim.advance_to(hit + 1_000_000)
     _, ask_after, ts = sim.reference_quotes(hit + 1_000_000)
-    assert ts[3] == hit + 1_000_000 and ask_after[3] > ask_before[3]  # refilled, higher
-    assert sim.stats()["refills"] == 1
+    assert ts[3] == hit + 1_000_000 and ask_after[3] > ask_before[3]  # refilled after the delay, higher
+    assert sim.stats()["refills"] == 1 and sim.stats()["mm_flow_updates"] == 1

@@ -2,7 +2,9 @@
 
 Usage (the replay drives it)::
 
-    sim = ExchangeSimulator(default_instruments(500), stories, SimConfig(start_ns=epoch), seed=7)
+    reports = public_reports(world.batch.records, world.story_of)     # cns.market.public: what anyone can read
+    sim = ExchangeSimulator(default_instruments(500), stories, SimConfig(start_ns=epoch), seed=7,
+                            reports=reports, source_reliability=table.reliability())
     sim.submit(orders)                 # ORDER_DTYPE; each reaches the venue at ts_ns + entry_latency_ns
     reports = sim.advance_to(t_ns)     # EXEC_DTYPE reports for external owners (0 = CNS) produced up to t_ns
     mid, ts = sim.reference_prices(t_ns)   # quotes as seen at t_ns, i.e. as they were md_latency_ns earlier
@@ -13,8 +15,19 @@ max_span_ns`` (default 8 h): ``advance_to`` past that, or outside int64, raises 
 than simulating (and allocating for) an absurd span; the mid/fundamental snapshots are thinned to at most
 ``max_snapshots`` whatever the span. Index ``k`` of per-instrument arrays is ticker code ``k``
 (``instruments[k - 1]``); index 0 is unused (NaN / 0). Owners 1..2+len(competitors) belong to the simulator
-(market maker, background takers, competitors); any other owner may submit orders; positions and cash are
-kept for owner 0 and the simulator's owners.
+(market maker, background takers, competitors); any other owner may submit orders; positions, cash (net of
+fees) and fees are kept for owner 0 and the simulator's owners.
+
+Who knows what: ``stories`` (the hidden truth) only move the hidden fundamental, which only the informed
+background takers read. The market maker and the competitors act on ``reports`` (public, REPORT_DTYPE) after
+their own latency, weighted by their own estimate of each source (``source_reliability``: the street's
+probability that a source's claimed direction is right, by source code; each participant perturbs it with
+seeded noise), and the market maker also on the signed flow of the trade tape. Without ``reports`` nobody
+trades on news: prices learn the truth only from informed flow.
+
+Every fill pays the venue's :class:`~cns.venue.book.FeeSchedule` (``SimConfig.fees``), reported per fill in
+``EXEC_DTYPE.fee`` and summed per owner by :meth:`ExchangeSimulator.fees`; self-trade prevention
+(``SimConfig.stp``) is cancel-newest by default.
 """
 
 from __future__ import annotations
@@ -28,20 +41,23 @@ import numpy as np
 from cns.market import sim_kernels as S
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.prices import BackgroundStream, lot_sizes
+from cns.market.public import REPORT_DTYPE, check_reports
 from cns.market.sim import (
     FIRST_COMPETITOR,
     OWNER_CNS,
     OWNER_MARKET_MAKER,
     OWNER_TAKERS,
     MarketConfig,
-    competitor_plan,
+    competitor_schedule,
     impact_schedule,
+    mm_news_schedule,
+    participant_weights,
 )
 from cns.market.timebounds import NEVER_NS, check_duration, sat_add
 from cns.signals.universe import InstrumentInfo
 from cns.venue import book_kernels as K
-from cns.venue.book import TRADE_DTYPE, allocate_book, check_orders
-from cns.venue.dtypes import EXEC_DTYPE, ORDER_DTYPE
+from cns.venue.book import TRADE_DTYPE, FeeSchedule, allocate_book, check_orders
+from cns.venue.dtypes import EXEC_DTYPE, ORDER_DTYPE, STP_CANCEL_NEWEST, STP_NAMES
 from cns.venue.errors import ReservedOwnerError, SimClockError, VenueConfigError
 
 
@@ -62,8 +78,14 @@ class SimConfig:
     # 500 instruments at the default flow); 8 h holds a trading session
     max_span_ns: int = 8 * 3600 * 1_000_000_000
     max_snapshots: int = 8192  # snapshots kept; past that every other one is dropped and the interval doubles
+    fees: FeeSchedule = field(default_factory=FeeSchedule.us_equities)  # maker/taker fees of every fill
+    stp: int = STP_CANCEL_NEWEST  # self-trade prevention (cns.venue.dtypes.STP_*)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.fees, FeeSchedule):
+            raise VenueConfigError(f"SimConfig.fees must be a cns.venue.book.FeeSchedule, got {self.fees!r}")
+        if isinstance(self.stp, bool) or not isinstance(self.stp, int) or not 0 <= self.stp < len(STP_NAMES):
+            raise VenueConfigError(f"SimConfig.stp must be one of STP_* (0..{len(STP_NAMES) - 1}), got {self.stp!r}")
         for name in ("entry_latency_ns", "md_latency_ns"):
             check_duration("SimConfig", name, getattr(self, name))
         check_duration("SimConfig", "snapshot_ns", self.snapshot_ns, positive=True)
@@ -92,10 +114,19 @@ def _compiled(dispatcher: Any, *args: Any) -> Any:
 
 
 class ExchangeSimulator:
-    """The venue plus its simulated participants; deterministic for a given seed, stories and order flow."""
+    """The venue plus its simulated participants; deterministic for a given seed, stories, reports, source
+    reliability and order flow.
+
+    ``reports``: the public news (``cns.market.public.REPORT_DTYPE``, e.g. :func:`cns.market.public.
+    public_reports`), what the market maker and competitors trade on; None = no news trading.
+    ``source_reliability``: the street's estimate, per source code, of the probability that a source's claimed
+    direction is right (e.g. ``CredibilityTable.reliability()`` of a calibrated table); None =
+    ``MarketConfig.default_reliability`` for every source. Neither ever sees ``stories``.
+    """
 
     def __init__(self, instruments: Sequence[InstrumentInfo], stories: np.ndarray | None = None,
-                 config: SimConfig | None = None, seed: int = 0) -> None:
+                 config: SimConfig | None = None, seed: int = 0, *, reports: np.ndarray | None = None,
+                 source_reliability: np.ndarray | None = None) -> None:
         cfg = config or SimConfig()
         self.config = cfg
         n = len(instruments)
@@ -104,6 +135,7 @@ class ExchangeSimulator:
         stories = np.zeros(0, STORY_DTYPE) if stories is None else stories
         if not isinstance(stories, np.ndarray) or stories.dtype != STORY_DTYPE:
             raise VenueConfigError("stories must be a cns.market.dtypes.STORY_DTYPE array")
+        reports = check_reports(np.zeros(0, REPORT_DTYPE) if reports is None else reports, n)
         mk = cfg.market
         self._rng = np.random.default_rng(seed)
         ref = np.concatenate(([np.nan], [float(x.price) for x in instruments]))
@@ -114,9 +146,18 @@ class ExchangeSimulator:
         emit = np.full(self.n_owners, K.EMIT_UNINDEXED, np.uint8)
         emit[OWNER_CNS] = K.EMIT_REPORTS
         self.book = allocate_book(ref, tick_bp=cfg.tick_bp, levels=cfg.levels, capacity=cfg.order_capacity,
-                                  tracked_owners=self.n_owners, emit=emit)
+                                  tracked_owners=self.n_owners, emit=emit, fees=cfg.fees, stp=cfg.stp)
         imp_t, imp_i, imp_f = impact_schedule(stories, n)
-        plan = competitor_plan(stories, mk, n, self._rng)
+        # the participants' own source weights (row 0: market maker, 1..: competitors), drawn from the seed only
+        n_src = max(int(reports["source"].max()) + 1 if reports.shape[0] else 1,
+                    0 if source_reliability is None else int(np.asarray(source_reliability).shape[0]))
+        if n_src > 1 << 20:
+            raise VenueConfigError(f"source_reliability has {n_src} entries; at most 2**20 source codes")
+        weights = participant_weights(source_reliability, n_src, 1 + len(mk.competitors), mk, self._rng)
+        nw_t, nw_i, nw_d = mm_news_schedule(reports, weights[0], mk)
+        plan = competitor_schedule(reports, weights[1:], mk)
+        self.n_public_reports = int(reports.shape[0])
+        fl = mk.flow
         par = np.zeros(S.PAR_SIZE)
         par[S.P_VOL] = mk.flow.vol_per_sqrt_s
         par[S.P_HALF_SPREAD] = mk.flow.mm_half_spread_bp * 1e-4
@@ -124,9 +165,17 @@ class ExchangeSimulator:
         par[S.P_AGGRESSION] = mk.aggression_bp * 1e-4
         par[S.P_SNAPSHOT_NS] = cfg.snapshot_ns
         par[S.P_HOLD_NS] = mk.hold_ns
-        par[S.P_REFILL_NS] = mk.flow.mm_refill_ns
-        par[S.P_SKEW] = mk.flow.mm_skew_bp * 1e-4
-        par[S.P_SKEW_DECAY_NS] = mk.flow.mm_skew_decay_ns
+        par[S.P_REFILL_NS] = fl.mm_refill_ns
+        par[S.P_KYLE] = fl.mm_flow_bp_per_lot * 1e-4
+        par[S.P_FLOW_MAX] = fl.mm_flow_max_bp * 1e-4
+        par[S.P_VOL_TAU_NS] = fl.mm_vol_window_ns
+        par[S.P_VOL_MULT] = fl.mm_vol_spread_mult
+        par[S.P_INV_SKEW] = fl.mm_inventory_skew_bp_per_lot * 1e-4
+        par[S.P_INV_SKEW_MAX] = fl.mm_inventory_skew_max_bp * 1e-4
+        par[S.P_INV_SPREAD] = fl.mm_inventory_spread_bp_per_lot * 1e-4
+        par[S.P_MAX_HALF_SPREAD] = fl.mm_max_half_spread_bp * 1e-4
+        par[S.P_INF_EDGE] = fl.informed_edge_bp * 1e-4
+        par[S.P_INF_MAX_LOTS] = fl.informed_max_notional_usd / fl.mm_level_notional_usd
         n1, d, r = n + 1, mk.flow.mm_levels, cfg.quote_history
         cur = np.zeros(S.CUR_SIZE, np.int64)
         cur[S.C_NOW] = cfg.start_ns
@@ -136,19 +185,18 @@ class ExchangeSimulator:
             fund=ref.copy(), fund_t=np.full(n1, cfg.start_ns, np.int64), ref_px=ref,
             mm_id=np.zeros((n1, 2, d), np.uint64), mm_lvl=np.full((n1, 2, d), -1, np.int32),
             mm_slot=np.full((n1, 2, d), -1, np.int64),
-            mm_qty=lot_sizes(ref, mk.flow.mm_level_notional_usd),
-            mm_shift=np.zeros(n1), mm_shift_t=np.full(n1, cfg.start_ns, np.int64),
+            mm_qty=lot_sizes(ref, fl.mm_level_notional_usd),
+            mm_est=ref.copy(), mm_var=np.zeros(n1), mm_var_t=np.full(n1, cfg.start_ns, np.int64),
             rq_t=np.zeros(n1, np.int64), rq_i=np.zeros(n1, np.int64), rq_pending=np.zeros(n1, np.uint8),
-            tk_qty=lot_sizes(ref, mk.flow.taker_notional_usd).astype(np.float64),
+            tk_qty=lot_sizes(ref, fl.taker_notional_usd).astype(np.float64),
             q_ts=np.zeros((n1, r), np.int64), q_bid=np.full((n1, r), np.nan), q_ask=np.full((n1, r), np.nan),
             q_cnt=np.zeros(n1, np.int64), q_head=np.zeros(n1, np.int64), q_last=np.zeros((n1, 2), np.int32),
-            imp_t=imp_t, imp_instr=imp_i, imp_factor=imp_f,
-            cp_first=plan.first_ns, cp_impact=plan.impact_ns, cp_instr=plan.instrument, cp_side=plan.side,
-            cp_take=plan.take, cp_lat=plan.latency_ns, cp_notional=plan.notional_usd, cp_exit=plan.exit_order,
-            cp_exit_len=plan.exit_len, cp_pos=np.zeros((2, len(mk.competitors)), np.int64),
+            imp_t=imp_t, imp_instr=imp_i, imp_factor=imp_f, nw_t=nw_t, nw_instr=nw_i, nw_dlog=nw_d,
+            cp_off=plan.offset, cp_t=plan.t_ns, cp_instr=plan.instrument, cp_side=plan.side,
+            cp_notional=plan.notional_usd, cp_pos=np.repeat(plan.offset[None, :-1], 2, axis=0).copy(),
             req=np.zeros(4 * d + 2, ORDER_DTYPE), req_mm=np.full(4 * d + 2, -1, np.int64),
             req_slot=np.full(4 * d + 2, -1, np.int64), cur=cur, par=par)
-        self._stream = BackgroundStream(n, mk.flow, self._rng, cfg.start_ns)
+        self._stream = BackgroundStream(n, fl, self._rng, cfg.start_ns)
         self.end_limit_ns = int(cfg.start_ns) + int(cfg.max_span_ns)  # the clock never passes this
         n_snap = min(1024, cfg.max_snapshots)
         # pending external orders: ``_ext_buf[C_EXT_POS:_ext_n]``, sorted by arrival; io.ext/ext_at view [:_ext_n]
@@ -410,6 +458,18 @@ class ExchangeSimulator:
         """The hidden fundamental value per ticker code now (USD) — for evaluation, not for trading."""
         return self.state.fund.copy()
 
+    def mm_estimates(self) -> np.ndarray:
+        """The market maker's value estimate per ticker code now (USD): what its quotes are centred on before
+        the inventory skew — learnt from reports and flow, never from the fundamental (for evaluation)."""
+        return self.state.mm_est.copy()
+
+    def fees(self) -> dict[str, dict[str, float]]:
+        """Fees paid and rebates earned so far per tracked owner name, USD (both >= 0): ``{"cns": {"paid":
+        ..., "rebates": ..., "net": paid - rebates}, ...}``. Cash (and :meth:`pnl`) is already net of them."""
+        f = self.book.fees
+        return {name: {"paid": float(f[k, 0]), "rebates": float(f[k, 1]), "net": float(f[k, 0] - f[k, 1])}
+                for k, name in enumerate(self.owner_names)}
+
     def trades(self) -> np.ndarray:
         """The venue's trade tape so far (TRADE_DTYPE, a copy)."""
         return np.concatenate(self._tape + [self._io.trades[: int(self.state.cur[S.C_N_TR])]])
@@ -429,7 +489,8 @@ class ExchangeSimulator:
         return self.book.pos.copy()
 
     def pnl(self) -> dict[str, float]:
-        """Marked-to-market P&L per tracked owner name, USD: cash + position x :meth:`mark_prices`."""
+        """Marked-to-market P&L per tracked owner name, USD: cash (net of fees) + position x
+        :meth:`mark_prices`."""
         marks = np.nan_to_num(self.mark_prices())
         value = self.book.cash + self.book.pos @ marks
         return {name: float(value[k]) for k, name in enumerate(self.owner_names)}
@@ -445,6 +506,9 @@ class ExchangeSimulator:
             "taker_skips": int(c[S.C_TAKER_SKIPS]), "competitor_orders": int(c[S.C_ACTIONS]),
             "competitor_skips": int(c[S.C_ACTION_SKIPS]), "external_orders": int(c[S.C_EXT]),
             "impacts": int(c[S.C_IMPACTS]), "quote_changes": int(c[S.C_QUOTE_CHANGES]),
+            "informed_orders": int(c[S.C_INFORMED]), "informed_skips": int(c[S.C_INFORMED_SKIPS]),
+            "public_reports": self.n_public_reports, "mm_news_updates": int(c[S.C_NEWS_UPDATES]),
+            "mm_flow_updates": int(c[S.C_FLOW_UPDATES]), "stp_cancels": int(m[K.M_STP_CANCELS]),
             "trades": self._tape_n + int(c[S.C_N_TR]), "late_orders": self.late_orders,
             "stale_quote_lookups": self.stale_quote_lookups,
         }

@@ -1,8 +1,12 @@
 """Seeded background activity of the simulated market: the fundamental price process and the event stream.
 
 Every instrument has a hidden *fundamental* value (USD) following a geometric random walk with volatility
-``vol_per_sqrt_s`` (fraction per sqrt(second)); market makers quote around it and random takers trade
-against them. The activity is one merged Poisson stream over all instruments, drawn in fixed-size chunks
+``vol_per_sqrt_s`` (fraction per sqrt(second)), stepped at the market maker's timed requotes. The market maker
+never reads it: it quotes around its own estimate, learnt from public reports and signed order flow (see
+:class:`FlowConfig`). Uninformed takers trade at random;
+*informed* takers know the fundamental and trade (Kyle-sized: half the gap over lambda) when the quotes are
+more than ``informed_edge_bp`` away from it — besides the public news, the only way the hidden value reaches
+prices. The activity is one merged Poisson stream over all instruments, drawn in fixed-size chunks
 from a single ``np.random.Generator``: the stream depends only on the seed, never on how the simulation is
 stepped. Each event carries its random numbers (``u`` uniform, ``z`` standard normal) so the Numba kernel
 that consumes it draws nothing itself.
@@ -10,6 +14,7 @@ that consumes it draws nothing itself.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,41 +24,72 @@ from cns.venue.errors import VenueConfigError
 
 _LAST_NS = float(2**63 - 1024)  # the largest float64 below 2**63 (converts to int64 exactly)
 BG_REQUOTE = 0  # market maker: step the fundamental (z) and requote the ladder
-BG_TAKER = 1  # background taker: side from u, size from z
+BG_TAKER = 1  # uninformed background taker: side from u, size from z
+BG_INFORMED = 2  # informed taker: side from the fundamental vs the quotes, size from z
 
 
 @dataclass(frozen=True, slots=True)
 class FlowConfig:
-    """Background market activity; rates are per instrument per simulated second."""
+    """Background market activity and the market maker's quoting; rates are per instrument per simulated s.
+
+    The market maker's value estimate ``v`` (USD, starts at the opening price) moves by
+    ``mm_flow_bp_per_lot`` bp per lot (one quoted level, ``mm_level_notional_usd``) of net signed aggressor
+    volume on the public tape (its own aggressive fills excluded; at most ``mm_flow_max_bp`` per event) —
+    a Kyle-style adverse-selection update — and by its news updates (``MarketConfig.mm_news_*``). It quotes
+    ``mm_levels`` ticks deep per side around ``v * (1 - skew)`` with half spread
+
+        ``mm_half_spread_bp + mm_vol_spread_mult * realised vol + mm_inventory_spread_bp_per_lot * |inv|``
+
+    capped at ``mm_max_half_spread_bp``, where ``inv`` is its position in lots, ``skew =
+    mm_inventory_skew_bp_per_lot * inv`` (capped at ``mm_inventory_skew_max_bp``; long → quotes lower) and the
+    realised vol (per sqrt second) is ``sqrt(sum / window_s)`` of its squared log estimate changes, each
+    decaying with e-folding time ``mm_vol_window_ns`` (``window_s`` in seconds). It requotes on timed events (``requote_hz``), when it reads news, and
+    ``mm_refill_ns`` after the tape moved its estimate (it is hit, or others trade), never at once.
+    """
 
     vol_per_sqrt_s: float = 1.2e-4  # fundamental volatility, fraction per sqrt(s) (~30 % a year)
-    requote_hz: float = 2.0  # market-maker requotes
-    taker_hz: float = 1.0  # background taker orders
+    requote_hz: float = 2.0  # market-maker timed requotes (each also steps the hidden fundamental)
+    taker_hz: float = 1.0  # uninformed background taker orders
+    informed_hz: float = 5.0  # informed taker arrivals (each trades only if the quotes are off the fundamental)
     mm_levels: int = 5  # price levels quoted per side
-    mm_half_spread_bp: float = 2.0  # distance of the best quote from the fundamental, bp
-    mm_level_notional_usd: float = 25_000.0  # size of each quoted level, USD
-    taker_notional_usd: float = 5_000.0  # median taker order, USD (lognormal)
-    taker_cross_ticks: int = 2  # takers send IOC limits this many ticks through the touch
-    mm_refill_ns: int = 0  # the market maker requotes this long after being traded against (0 = at once)
-    mm_skew_bp: float = 5.0  # being traded against skews its next quotes this far toward the aggressor (bp)
-    mm_skew_decay_ns: int = 2_000_000_000  # e-folding time of that skew; a story's impact resets it
+    mm_half_spread_bp: float = 2.0  # base distance of the best quote from the quote centre, bp
+    mm_level_notional_usd: float = 25_000.0  # size of each quoted level (one lot), USD
+    taker_notional_usd: float = 5_000.0  # median uninformed taker order, USD (lognormal)
+    taker_cross_ticks: int = 2  # uninformed takers send IOC limits this many ticks through the touch
+    informed_edge_bp: float = 10.0  # informed takers trade only this far inside the fundamental, bp
+    informed_max_notional_usd: float = 250_000.0  # cap of an informed order (gap / (2 lambda) lots), USD
+    mm_refill_ns: int = 1_000_000  # the market maker requotes this long after the tape moved its estimate
+    mm_flow_bp_per_lot: float = 6.0  # Kyle lambda: estimate move per lot of net aggressor flow, bp
+    mm_flow_max_bp: float = 50.0  # at most this much per event, bp
+    mm_vol_window_ns: int = 5_000_000_000  # e-folding time of the realised-volatility memory
+    mm_vol_spread_mult: float = 0.1  # half spread added per unit of realised vol per sqrt(s)
+    mm_inventory_skew_bp_per_lot: float = 0.5  # quote-centre skew against the inventory, bp per lot held
+    mm_inventory_skew_max_bp: float = 50.0  # cap of that skew, bp
+    mm_inventory_spread_bp_per_lot: float = 0.25  # half spread added per lot held, bp
+    mm_max_half_spread_bp: float = 200.0  # cap of the half spread, bp
     chunk_events: int = 1 << 16  # background events drawn per chunk
 
     def __post_init__(self) -> None:
-        for name in ("vol_per_sqrt_s", "requote_hz", "taker_hz", "mm_half_spread_bp"):
-            if not getattr(self, name) >= 0:
-                raise VenueConfigError(f"FlowConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.requote_hz + self.taker_hz <= 0:
-            raise VenueConfigError("FlowConfig: requote_hz + taker_hz must be > 0")
+        for name in ("vol_per_sqrt_s", "requote_hz", "taker_hz", "informed_hz", "mm_half_spread_bp",
+                     "informed_edge_bp", "mm_flow_bp_per_lot", "mm_flow_max_bp", "mm_vol_spread_mult",
+                     "mm_inventory_skew_bp_per_lot", "mm_inventory_skew_max_bp", "mm_inventory_spread_bp_per_lot"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise VenueConfigError(f"FlowConfig.{name} must be finite and >= 0, got {v!r}")
+        if self.requote_hz + self.taker_hz + self.informed_hz <= 0:
+            raise VenueConfigError("FlowConfig: requote_hz + taker_hz + informed_hz must be > 0")
         for name in ("mm_levels", "chunk_events"):
             if getattr(self, name) < 1:
                 raise VenueConfigError(f"FlowConfig.{name} must be >= 1, got {getattr(self, name)!r}")
-        if not (self.mm_level_notional_usd > 0 and self.taker_notional_usd > 0):
+        if not (self.mm_level_notional_usd > 0 and self.taker_notional_usd > 0
+                and self.informed_max_notional_usd > 0):
             raise VenueConfigError("FlowConfig: notionals must be > 0 USD")
-        if not self.mm_skew_bp >= 0:
-            raise VenueConfigError("FlowConfig.mm_skew_bp must be >= 0")
+        if not self.mm_half_spread_bp <= self.mm_max_half_spread_bp <= 5000.0:
+            raise VenueConfigError("FlowConfig: need mm_half_spread_bp <= mm_max_half_spread_bp <= 5000 bp")
+        if not self.mm_inventory_skew_max_bp <= 5000.0 or not self.mm_flow_max_bp <= 5000.0:
+            raise VenueConfigError("FlowConfig: mm_inventory_skew_max_bp and mm_flow_max_bp must be <= 5000 bp")
         check_duration("FlowConfig", "mm_refill_ns", self.mm_refill_ns)
-        check_duration("FlowConfig", "mm_skew_decay_ns", self.mm_skew_decay_ns, positive=True)
+        check_duration("FlowConfig", "mm_vol_window_ns", self.mm_vol_window_ns, positive=True)
         if self.taker_cross_ticks < 0:
             raise VenueConfigError("FlowConfig.taker_cross_ticks must be >= 0")
 
@@ -62,7 +98,8 @@ class BackgroundStream:
     """The merged Poisson stream of background events of ``n_instruments`` (codes ``1..n``).
 
     ``next_chunk()`` returns ``(t_ns i8, instrument i4, kind u1, u f8, z f8)`` arrays of ``chunk_events``
-    events in time order, continuing where the previous chunk stopped. Times past the last float64 below 2**63
+    events in time order, continuing where the previous chunk stopped. ``kind`` is BG_REQUOTE, BG_INFORMED or
+    BG_TAKER in proportion to ``requote_hz``, ``informed_hz`` and ``taker_hz``. Times past the last float64 below 2**63
     are clipped there (never converted out of the int64 range).
     """
 
@@ -73,8 +110,10 @@ class BackgroundStream:
         self._flow = flow
         self._rng = rng
         self._t = float(start_ns)
-        self._rate_ns = n_instruments * (flow.requote_hz + flow.taker_hz) * 1e-9  # events per ns
-        self._p_requote = flow.requote_hz / (flow.requote_hz + flow.taker_hz)
+        total = flow.requote_hz + flow.taker_hz + flow.informed_hz
+        self._rate_ns = n_instruments * total * 1e-9  # events per ns
+        self._p_requote = flow.requote_hz / total
+        self._p_informed = (flow.requote_hz + flow.informed_hz) / total
 
     def next_chunk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         c = self._flow.chunk_events
@@ -84,7 +123,9 @@ class BackgroundStream:
         self._t = float(t[-1])
         np.minimum(t, _LAST_NS, out=t)
         instrument = rng.integers(1, self._n + 1, c, dtype=np.int32)
-        kind = np.where(rng.random(c) < self._p_requote, BG_REQUOTE, BG_TAKER).astype(np.uint8)
+        uk = rng.random(c)
+        kind = np.where(uk < self._p_requote, BG_REQUOTE,
+                        np.where(uk < self._p_informed, BG_INFORMED, BG_TAKER)).astype(np.uint8)
         u = rng.random(c)
         z = rng.standard_normal(c)
         return t.astype(np.int64), instrument, kind, u, z

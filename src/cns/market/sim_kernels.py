@@ -1,9 +1,14 @@
-"""The simulated market's event loop (Numba): merges five time-ordered sources and applies them to the book.
+"""The simulated market's event loop (Numba): merges seven time-ordered sources and applies them to the book.
 
-Sources, with the tie order at equal timestamps: quote snapshots (for plots), story impacts, competitor
-actions, external (CNS) orders at their venue arrival time, market-maker refills (a fixed delay, 0 by
-default, after it was traded against, so a FIFO queue stays time-ordered), background events (market-maker
-requotes and random takers). ``run_until`` processes every event with ``t <= t_end`` and is resumable: it
+Sources, with the tie order at equal timestamps: quote snapshots (for plots), story impacts (the hidden
+fundamental jumps; nobody requotes), the market maker's news updates (its value estimate moves when it has
+read a public report), competitor actions, external (CNS) orders at their venue arrival time, market-maker
+refills (a fixed delay after the tape moved its estimate, so a FIFO queue stays time-ordered), background
+events (timed requotes, uninformed and informed takers).
+
+What the market maker knows: its own estimate ``mm_est`` (news + the signed flow on the tape, Kyle-style),
+its realised volatility (``mm_var``) and its inventory. It never reads ``fund`` — only the informed takers
+(:func:`_informed`) and the snapshots (for evaluation) do. ``run_until`` processes every event with ``t <= t_end`` and is resumable: it
 returns a status asking the Python driver for a new background chunk or more buffer room, and carries on where
 it stopped when called again. It draws no random numbers itself (they come with the background events).
 
@@ -21,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from cns.market.prices import BG_REQUOTE
+from cns.market.prices import BG_INFORMED, BG_REQUOTE
 from cns.market.sim import FIRST_COMPETITOR, OWNER_MARKET_MAKER, OWNER_TAKERS
 from cns.venue import book_kernels as K
 from cns.venue.dtypes import ORDER_CANCEL, ORDER_IOC, ORDER_LIMIT, ORDER_MARKET
@@ -35,7 +40,7 @@ ST_NEED_SNAP = 3
 C_NOW = 0
 C_BG_POS = 1
 C_IMP_POS = 2
-C_ACT_POS = 3  # unused (competitor cursors live in SimArrays.cp_pos)
+C_NEWS_POS = 3  # next market-maker news update
 C_EXT_POS = 4
 C_N_OUT = 5
 C_N_TR = 6
@@ -54,7 +59,11 @@ C_OPEN_POS = 18  # next instrument to receive its opening quotes
 C_RQ_HEAD = 19  # refill queue (FIFO: constant delay keeps it time-ordered)
 C_RQ_TAIL = 20
 C_REFILLS = 21
-CUR_SIZE = 24
+C_INFORMED = 22  # informed taker orders sent
+C_INFORMED_SKIPS = 23  # informed arrivals that found no edge (or no quote)
+C_NEWS_UPDATES = 24  # market-maker news updates applied
+C_FLOW_UPDATES = 25  # events whose tape moved the market maker's estimate
+CUR_SIZE = 32
 
 # parameter slots of SimArrays.par
 P_VOL = 0
@@ -64,9 +73,17 @@ P_AGGRESSION = 3
 P_SNAPSHOT_NS = 4
 P_HOLD_NS = 5
 P_REFILL_NS = 6
-P_SKEW = 7
-P_SKEW_DECAY_NS = 8
-PAR_SIZE = 10
+P_KYLE = 7  # estimate log move per lot of net aggressor flow
+P_VOL_TAU_NS = 8  # e-folding time of the realised-variance memory, ns
+P_FLOW_MAX = 9  # cap of one event's flow update (log)
+P_VOL_MULT = 10  # half spread per unit of realised vol
+P_INV_SKEW = 11  # centre skew per lot of inventory (fraction)
+P_INV_SKEW_MAX = 12  # cap of the skew (fraction)
+P_INV_SPREAD = 13  # half spread per lot of inventory (fraction)
+P_MAX_HALF_SPREAD = 14  # cap of the half spread (fraction)
+P_INF_EDGE = 15  # informed takers' edge (fraction)
+P_INF_MAX_LOTS = 16  # cap of an informed order's size, lots
+PAR_SIZE = 18
 
 NEVER_NS = np.int64(np.iinfo(np.int64).max)  # a time that never comes (saturated sums end here)
 
@@ -88,13 +105,14 @@ class SimArrays(NamedTuple):
     mm_id: np.ndarray  # u8[n+1, 2, D] market-maker order ids per side/slot
     mm_lvl: np.ndarray  # i4[n+1, 2, D] their levels, -1 = slot empty
     mm_slot: np.ndarray  # i8[n+1, 2, D] their book pool slots (-1 = not resting); checked with K.slot_holds
-    mm_qty: np.ndarray  # i8[n+1] shares per quoted level
-    mm_shift: np.ndarray  # f8[n+1] market maker's quote-centre skew, fraction of the fundamental
-    mm_shift_t: np.ndarray  # i8[n+1] ns of its last decay
+    mm_qty: np.ndarray  # i8[n+1] shares per quoted level (one lot)
+    mm_est: np.ndarray  # f8[n+1] market maker's value estimate, USD (never read from fund)
+    mm_var: np.ndarray  # f8[n+1] its realised variance: decaying sum of squared log estimate changes
+    mm_var_t: np.ndarray  # i8[n+1] ns of the last decay of mm_var
     rq_t: np.ndarray  # i8[n+1] refill queue: due time
     rq_i: np.ndarray  # i8[n+1] refill queue: instrument
     rq_pending: np.ndarray  # u1[n+1] instrument already queued
-    tk_qty: np.ndarray  # f8[n+1] median taker shares
+    tk_qty: np.ndarray  # f8[n+1] median uninformed taker shares
     q_ts: np.ndarray  # i8[n+1, R] quote-change ring: venue time
     q_bid: np.ndarray  # f8[n+1, R] best bid USD (NaN = none)
     q_ask: np.ndarray  # f8[n+1, R] best ask USD (NaN = none)
@@ -104,16 +122,15 @@ class SimArrays(NamedTuple):
     imp_t: np.ndarray  # i8[k]
     imp_instr: np.ndarray  # u4[k]
     imp_factor: np.ndarray  # f8[k]
-    cp_first: np.ndarray  # competitor plan (cns.market.sim.CompetitorPlan), stories sorted by first report
-    cp_impact: np.ndarray
-    cp_instr: np.ndarray
-    cp_side: np.ndarray
-    cp_take: np.ndarray
-    cp_lat: np.ndarray
-    cp_notional: np.ndarray
-    cp_exit: np.ndarray
-    cp_exit_len: np.ndarray
-    cp_pos: np.ndarray  # i8[2, K] next entry story / next exit rank per competitor
+    nw_t: np.ndarray  # i8[u] market maker's news updates (cns.market.sim.mm_news_schedule), time order
+    nw_instr: np.ndarray  # u4[u]
+    nw_dlog: np.ndarray  # f8[u] log move of its estimate
+    cp_off: np.ndarray  # competitor plan (cns.market.sim.CompetitorPlan): i8[K+1] row ranges per competitor
+    cp_t: np.ndarray  # i8[n] entry times
+    cp_instr: np.ndarray  # u4[n]
+    cp_side: np.ndarray  # i1[n]
+    cp_notional: np.ndarray  # f8[K]
+    cp_pos: np.ndarray  # i8[2, K] next entry row / next exit row per competitor (absolute rows)
     req: np.ndarray  # ORDER_DTYPE[4 D + 2] scratch: one event's requests of the simulator's traders
     req_mm: np.ndarray  # i8[4 D + 2] scratch: sd * D + d of a market-maker quote request, else -1
     req_slot: np.ndarray  # i8[4 D + 2] scratch: pool slot of a market-maker cancel's target, else -1
@@ -184,8 +201,40 @@ def _req(s, n, target, owner, instr, side, otype, qty, price):
 
 
 @njit(cache=True, _nrt=False, inline="always")
+def _decayed_var(s, i, t):
+    """The market maker's realised variance of ``i`` decayed to ``t`` (stored back)."""
+    dt = t - s.mm_var_t[i]
+    if dt > 0:
+        s.mm_var[i] *= math.exp(-dt / s.par[P_VOL_TAU_NS])
+        s.mm_var_t[i] = t
+    return s.mm_var[i]
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def move_estimate(s, i, dlog, t):
+    """Move the market maker's estimate of ``i`` by ``dlog`` (log) at ``t`` and record it as realised vol."""
+    _decayed_var(s, i, t)
+    s.mm_var[i] += dlog * dlog
+    s.mm_est[i] *= math.exp(dlog)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def quote_frame(b, s, i, t):
+    """``(centre USD, half spread fraction)`` the market maker quotes ``i`` at, at ``t``: its estimate skewed
+    against its inventory, the base half spread widened by realised vol and inventory (module docstring of
+    :mod:`cns.market.prices`, FlowConfig)."""
+    inv = b.pos[OWNER_MARKET_MAKER, i] / max(s.mm_qty[i], 1)
+    cap = s.par[P_INV_SKEW_MAX]
+    skew = min(max(s.par[P_INV_SKEW] * inv, -cap), cap)
+    vol = math.sqrt(_decayed_var(s, i, t) * 1e9 / s.par[P_VOL_TAU_NS])  # realised vol per sqrt(second)
+    hs = s.par[P_HALF_SPREAD] + s.par[P_VOL_MULT] * vol + s.par[P_INV_SPREAD] * abs(inv)
+    return s.mm_est[i] * (1.0 - skew), min(hs, s.par[P_MAX_HALF_SPREAD])
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def requote(b, s, i, t):
-    """Requests moving the market maker's ladder on ``i`` to the fundamental; returns their count.
+    """Requests moving the market maker's ladder on ``i`` to its quote frame (:func:`quote_frame`); returns
+    their count.
 
     Unchanged levels are kept (with their queue position); cancels come before adds, so the ladder never
     trades with itself.
@@ -193,12 +242,14 @@ def requote(b, s, i, t):
     L = b.lv.shape[1]
     D = s.mm_lvl.shape[2]
     tick = b.tick[i]
-    s.mm_shift[i] *= math.exp(-(t - s.mm_shift_t[i]) / s.par[P_SKEW_DECAY_NS])
-    s.mm_shift_t[i] = t
-    f = s.fund[i] * (1.0 + s.mm_shift[i])
-    hs = s.par[P_HALF_SPREAD]
-    top_b = np.int64(math.floor(f * (1.0 - hs) / tick)) - b.base_tick[i]
-    top_a = np.int64(math.ceil(f * (1.0 + hs) / tick)) - b.base_tick[i]
+    f, hs = quote_frame(b, s, i, t)
+    lo = f * (1.0 - hs) / tick
+    hi = f * (1.0 + hs) / tick
+    if not (lo > -4.0e18 and hi < 4.0e18):  # never convert a non-finite or huge price to int64
+        s.cur[C_REQUOTES] += 1
+        return 0
+    top_b = np.int64(math.floor(lo)) - b.base_tick[i]
+    top_a = np.int64(math.ceil(hi)) - b.base_tick[i]
     if top_a <= top_b:
         top_a = top_b + 1
     n = 0
@@ -265,42 +316,40 @@ def _snapshot(b, s, io, t):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _next_competitor(s):
-    """``(t_ns, competitor j, is_exit, story k)`` of the earliest pending competitor action (``j == -1``: none;
-    an action due at ``NEVER_NS`` never happens)."""
+    """``(t_ns, competitor j, is_exit, plan row r)`` of the earliest pending competitor action (``j == -1``:
+    none; an action due at ``NEVER_NS`` never happens). Entry row ``r`` exits at ``cp_t[r] + hold``; at equal
+    times a competitor's entry comes before its exits."""
     best_t = NEVER_NS
     best_j = -1
     best_x = False
-    best_k = -1
-    n = s.cp_first.shape[0]
+    best_r = -1
     hold = np.int64(s.par[P_HOLD_NS])
-    for j in range(s.cp_lat.shape[0]):
+    for j in range(s.cp_off.shape[0] - 1):
         e = s.cp_pos[0, j]
-        while e < n and s.cp_take[e, j] == 0:
-            e += 1
-        s.cp_pos[0, j] = e
-        te = sat_add(s.cp_first[e], s.cp_lat[j]) if e < n else NEVER_NS
-        if te < best_t:
-            best_t = te
-            best_j = j
-            best_x = False
-            best_k = e
+        if e < s.cp_off[j + 1]:
+            te = s.cp_t[e]
+            if te < best_t:
+                best_t = te
+                best_j = j
+                best_x = False
+                best_r = e
         x = s.cp_pos[1, j]
-        if x < s.cp_exit_len[j]:
-            k = np.int64(s.cp_exit[j, x])
-            tx = sat_add(max(sat_add(s.cp_first[k], s.cp_lat[j]), s.cp_impact[k]), hold)
+        if x < e:  # only entries already made exit
+            tx = sat_add(s.cp_t[x], hold)
             if tx < best_t:
                 best_t = tx
                 best_j = j
                 best_x = True
-                best_k = k
-    return best_t, best_j, best_x, best_k
+                best_r = x
+    return best_t, best_j, best_x, best_r
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _action(b, s, j, is_exit, k):
-    """Request of competitor ``j`` on story ``k``: entry (IOC through the mid) or exit (IOC the same distance
-    through the mid closing the position; a market order only when there is no price at all)."""
-    i = np.int64(s.cp_instr[k])
+def _action(b, s, j, is_exit, r):
+    """Request of competitor ``j`` for plan row ``r``: entry (IOC through the mid) or exit (IOC the same
+    distance through the mid closing its whole position in the instrument; a market order only when there is
+    no price at all)."""
+    i = np.int64(s.cp_instr[r])
     owner = FIRST_COMPETITOR + j
     L = b.lv.shape[1]
     if not is_exit:
@@ -311,7 +360,7 @@ def _action(b, s, j, is_exit, k):
         if not ref > 0.0:
             s.cur[C_ACTION_SKIPS] += 1
             return 0
-        side = np.int64(s.cp_side[k])
+        side = np.int64(s.cp_side[r])
         qty = max(np.int64(1), np.int64(round(s.cp_notional[j] / ref)))
         lvl = K.snap_level(b, i, side, ref * (1.0 + side * s.par[P_AGGRESSION]))
         lvl = min(max(lvl, np.int64(0)), np.int64(L - 1))
@@ -358,26 +407,64 @@ def _taker(b, s, i, u, z):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _after_hit(s, i, mm_bought, t):
-    """The market maker was traded against: skew its quotes toward the aggressor and queue a refill.
+def _informed(b, s, i, z):
+    """Request of an informed taker: it knows the hidden fundamental and buys (sells) with an IOC limited to
+    ``fund * (1 - edge)`` (``fund * (1 + edge)``) when the best ask (bid) is that far inside it. Size (Kyle's
+    informed trader, who knows the market maker's lambda): ``gap / (2 * lambda)`` lots, at most
+    ``P_INF_MAX_LOTS``, times a lognormal ``exp(z / 2)``. Nothing when the quotes are within the edge or the
+    side is empty."""
+    L = b.lv.shape[1]
+    f = s.fund[i]
+    edge = s.par[P_INF_EDGE]
+    side = np.int64(0)
+    gap = 0.0
+    if b.best_ask[i] < L and f * (1.0 - edge) >= K.level_price(b, i, b.best_ask[i]):
+        side = np.int64(1)
+        gap = f / K.level_price(b, i, b.best_ask[i]) - 1.0
+    elif b.best_bid[i] >= 0 and f * (1.0 + edge) <= K.level_price(b, i, b.best_bid[i]):
+        side = np.int64(-1)
+        gap = 1.0 - f / K.level_price(b, i, b.best_bid[i])
+    if side == 0:
+        s.cur[C_INFORMED_SKIPS] += 1
+        return 0
+    lvl = K.snap_level(b, i, side, f * (1.0 - side * edge))
+    lvl = min(max(lvl, np.int64(0)), np.int64(L - 1))
+    lam = s.par[P_KYLE]
+    lots = min(gap / (2.0 * lam), s.par[P_INF_MAX_LOTS]) if lam > 0.0 else s.par[P_INF_MAX_LOTS]
+    qty = max(np.int64(1), np.int64(round(s.mm_qty[i] * lots * math.exp(0.5 * z))))
+    s.cur[C_INFORMED] += 1
+    return _req(s, 0, 0, OWNER_TAKERS, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl))
 
-    The refill (a full requote at the skewed centre) is due ``P_REFILL_NS`` later; 0 (the default) means at
-    once, as the next event at the same timestamp. ``FlowConfig.mm_refill_ns = 0`` used to mean "no refill":
-    a sweep then left the ladder thin or a side empty until the next random background requote (28 % of
-    instrument-snapshots one-sided in the default news world), and takers and competitors traded against
-    whatever stale order was left, percent away from the fundamental. Refilling only an emptied side is not
-    enough: a side left with just its deepest level keeps the mid ~10 bp off, and exits through it unfilled.
-    """
-    s.mm_shift[i] *= math.exp(-(t - s.mm_shift_t[i]) / s.par[P_SKEW_DECAY_NS])
-    s.mm_shift_t[i] = t
-    step = s.par[P_SKEW] if mm_bought < 0 else -s.par[P_SKEW]
-    s.mm_shift[i] = min(max(s.mm_shift[i] + step, -0.2), 0.2)
+
+@njit(cache=True, _nrt=False, inline="always")
+def _queue_refill(s, i, t):
+    """Queue a requote of ``i`` ``P_REFILL_NS`` after ``t`` (once: an instrument already queued waits for
+    its pending refill). The constant delay keeps the FIFO in time order."""
     if s.rq_pending[i] == 0:
         k = s.cur[C_RQ_TAIL] % s.rq_t.shape[0]
         s.rq_t[k] = sat_add(t, np.int64(s.par[P_REFILL_NS]))
         s.rq_i[k] = i
         s.rq_pending[i] = 1
         s.cur[C_RQ_TAIL] += 1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _learn_from_tape(b, s, io, i, tr0, tr1, t):
+    """Kyle-style update of the market maker's estimate of ``i`` from the trades ``io.trades[tr0:tr1]`` of
+    one event (all on ``i``): ``P_KYLE`` log per lot of net signed aggressor volume, its own aggressive fills
+    excluded, capped at ``P_FLOW_MAX``; then a refill is queued."""
+    flow = np.int64(0)
+    for k in range(tr0, tr1):
+        tr = io.trades[k]
+        if tr.taker_owner != OWNER_MARKET_MAKER:
+            flow += np.int64(tr.side) * tr.qty
+    if flow == 0:
+        return
+    cap = s.par[P_FLOW_MAX]
+    dlog = min(max(s.par[P_KYLE] * flow / max(s.mm_qty[i], 1), -cap), cap)
+    move_estimate(s, i, dlog, t)
+    s.cur[C_FLOW_UPDATES] += 1
+    _queue_refill(s, i, t)
 
 
 @njit(cache=True, _nrt=False)
@@ -389,6 +476,7 @@ def run_until(b, s, io, t_end):
     """
     n_bg = io.bg_t.shape[0]
     n_imp = s.imp_t.shape[0]
+    n_nw = s.nw_t.shape[0]
     n_ext = io.ext.shape[0]
     n_instr = b.tick.shape[0] - 1
     cur = s.cur
@@ -400,6 +488,8 @@ def run_until(b, s, io, t_end):
         tb = io.bg_t[cur[C_BG_POS]]
         has_i = cur[C_IMP_POS] < n_imp
         ti = s.imp_t[cur[C_IMP_POS]] if has_i else NEVER_NS
+        has_n = cur[C_NEWS_POS] < n_nw
+        tn = s.nw_t[cur[C_NEWS_POS]] if has_n else NEVER_NS
         ta, cj, cx, ck = _next_competitor(s)
         has_a = cj >= 0
         has_e = cur[C_EXT_POS] < n_ext
@@ -409,13 +499,13 @@ def run_until(b, s, io, t_end):
         n_q = s.rq_t.shape[0]
         has_r = cur[C_RQ_HEAD] < cur[C_RQ_TAIL]
         tr = s.rq_t[cur[C_RQ_HEAD] % n_q] if has_r else NEVER_NS
-        t = cur[C_NOW] if opening else min(min(min(tb, tr), ti), min(min(ta, te), tsn))
+        t = cur[C_NOW] if opening else min(min(min(tb, tr), min(ti, tn)), min(min(ta, te), tsn))
         if t > t_end:
             break
         use_ext = False
         n_req = 0
         i = np.int64(0)
-        hit = np.int64(0)  # instrument whose market maker may be traded against by this event's orders
+        hit = np.int64(0)  # instrument of this event's aggressive order(s): the tape the market maker learns from
         if opening:
             i = cur[C_OPEN_POS]
             if not _room(b, s, io, _requote_need(b, s, i)):
@@ -427,15 +517,19 @@ def run_until(b, s, io, t_end):
                 return ST_NEED_SNAP
             _snapshot(b, s, io, t)
             continue
-        elif has_i and t == ti:
-            i = np.int64(s.imp_instr[cur[C_IMP_POS]])
-            if not _room(b, s, io, _requote_need(b, s, i)):
-                return ST_NEED_ROOM
-            s.fund[i] *= s.imp_factor[cur[C_IMP_POS]]
-            s.mm_shift[i] = 0.0
-            n_req = requote(b, s, i, t)
+        elif has_i and t == ti:  # the hidden value jumps; nobody is told (informed takers will find it)
+            s.fund[np.int64(s.imp_instr[cur[C_IMP_POS]])] *= s.imp_factor[cur[C_IMP_POS]]
             cur[C_IMP_POS] += 1
             cur[C_IMPACTS] += 1
+            continue
+        elif has_n and t == tn:  # the market maker has read a public report: move its estimate, requote
+            i = np.int64(s.nw_instr[cur[C_NEWS_POS]])
+            if not _room(b, s, io, _requote_need(b, s, i)):
+                return ST_NEED_ROOM
+            move_estimate(s, i, s.nw_dlog[cur[C_NEWS_POS]], t)
+            n_req = requote(b, s, i, t)
+            cur[C_NEWS_POS] += 1
+            cur[C_NEWS_UPDATES] += 1
         elif has_a and t == ta:
             i = np.int64(s.cp_instr[ck])
             if not _room(b, s, io, 3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1])):
@@ -475,10 +569,13 @@ def run_until(b, s, io, t_end):
             else:
                 if not _room(b, s, io, 3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1])):
                     return ST_NEED_ROOM
-                n_req = _taker(b, s, i, io.bg_u[k], io.bg_z[k])
+                if io.bg_kind[k] == BG_INFORMED:
+                    n_req = _informed(b, s, i, io.bg_z[k])
+                else:
+                    n_req = _taker(b, s, i, io.bg_u[k], io.bg_z[k])
                 hit = i
             cur[C_BG_POS] += 1
-        mm_before = b.pos[OWNER_MARKET_MAKER, hit]
+        tr0 = cur[C_N_TR]
         for r in range(n_req):
             o = io.ext[cur[C_EXT_POS]] if use_ext else s.req[r]
             n_out, n_tr, touched = K.handle(b, o.order_id, o.target_id, o.owner, np.int64(o.instrument),
@@ -498,8 +595,8 @@ def run_until(b, s, io, t_end):
                 s.mm_slot[o.instrument, sd, q - sd * s.mm_lvl.shape[2]] = slot
         if use_ext:
             cur[C_EXT_POS] += 1
-        if hit > 0 and b.pos[OWNER_MARKET_MAKER, hit] != mm_before:
-            _after_hit(s, hit, b.pos[OWNER_MARKET_MAKER, hit] - mm_before, t)
+        if hit > 0 and cur[C_N_TR] > tr0:
+            _learn_from_tape(b, s, io, hit, tr0, cur[C_N_TR], t)
         if i > 0:
             _log_quote(b, s, i, t)
     cur[C_NOW] = t_end
@@ -518,7 +615,7 @@ def _quotes_into(q_ts, q_bid, q_ask, q_cnt, q_head, target, bid, ask, ts, mid, w
         found = False
         m = min(n, R)
         k = q_head[i]
-        for back in range(m):
+        for _back in range(m):
             k = k - 1 if k > 0 else R - 1
             if q_ts[i, k] <= target:
                 qb = q_bid[i, k]

@@ -3,6 +3,10 @@
 Hit rate is defined over round-trip legs: the share of position-reducing fills whose realised P&L is
 positive (``wins / closes``). :meth:`Portfolio.marked_hit_rate` is the alternative for runs that rarely close:
 the share of filled orders that are in profit at the current mark.
+
+Fees: :meth:`Portfolio.apply_fees` books the venue's per-fill fee (``EXEC_DTYPE.fee``: > 0 paid, < 0 rebate)
+into ``realized`` (so realised P&L, day P&L and the daily-loss limit are net of fees) and keeps the gross
+amounts in ``fees_paid`` / ``rebates_earned`` per instrument for the report.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class Portfolio:
         self.avg_cost = np.zeros(n_instruments, dtype=np.float64)
         self.realized = np.zeros(n_instruments, dtype=np.float64)
         self.unrealized = np.zeros(n_instruments, dtype=np.float64)
+        self.fees_paid = np.zeros(n_instruments, dtype=np.float64)  # USD, >= 0
+        self.rebates_earned = np.zeros(n_instruments, dtype=np.float64)  # USD, >= 0
         self.stats_array = np.zeros(len(PORTFOLIO_STAT_NAMES), dtype=np.int64)
         self._series = np.zeros(1024, dtype=PNL_POINT_DTYPE)
         self._n_points = 0
@@ -42,6 +48,32 @@ class Portfolio:
             raise StateError("Portfolio.mark needs float64 mids indexed by ticker code")
         self._unrealized_total = float(mark_to_market(self.position, self.avg_cost, mid, self.unrealized))
         return self._unrealized_total
+
+    def apply_fees(self, execs: np.ndarray, owner: int) -> float:
+        """Book the ``fee`` of ``owner``'s fill reports in ``execs`` (EXEC_DTYPE) into ``realized``; returns the
+        net fee booked (USD, > 0 = cost). Reports of other owners, non-fills and instruments outside the
+        portfolio are ignored (vectorised; no per-record Python)."""
+        from cns.venue.dtypes import EXEC_DTYPE, EXEC_FILL, EXEC_PARTIAL
+
+        if execs.dtype != EXEC_DTYPE:
+            raise StateError(f"Portfolio.apply_fees needs EXEC_DTYPE, got {execs.dtype}")
+        k = execs["kind"]
+        ins = execs["instrument"].astype(np.int64)
+        fee = execs["fee"]
+        m = ((execs["owner"] == owner) & ((k == EXEC_FILL) | (k == EXEC_PARTIAL)) & (ins < len(self.position))
+             & np.isfinite(fee) & (fee != 0.0))
+        if not m.any():
+            return 0.0
+        ins, fee = ins[m], fee[m]
+        np.subtract.at(self.realized, ins, fee)
+        np.add.at(self.fees_paid, ins, np.maximum(fee, 0.0))
+        np.add.at(self.rebates_earned, ins, np.maximum(-fee, 0.0))
+        return float(fee.sum())
+
+    @property
+    def fees_total(self) -> float:
+        """Fees paid minus rebates earned so far (USD; already inside ``realized``)."""
+        return float(self.fees_paid.sum() - self.rebates_earned.sum())
 
     @property
     def realized_total(self) -> float:

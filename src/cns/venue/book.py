@@ -7,17 +7,22 @@ Instrument ``k`` (a ticker code, ``1..n``) has a tick size ``tick[k]`` USD and a
 ticks centred on its reference price; limit prices are snapped to the grid toward the passive side (buy
 down, sell up), so snapping never makes a limit more aggressive. Prices outside the band are rejected
 (REJECT_PRICE_BAND), like an exchange's limit-up/limit-down band.
+
+Every fill is charged by the book's :class:`FeeSchedule` (maker/taker, bp of notional and/or USD per share;
+negative = rebate), reported per fill (``EXEC_DTYPE.fee``, ``liquidity``) and netted into the owner's cash.
+Self-trade prevention (``stp``, ``STP_*`` in :mod:`cns.venue.dtypes`) is by owner id, cancel-newest by default.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from cns.venue import book_kernels as K
-from cns.venue.dtypes import EXEC_DTYPE, ORDER_DTYPE, SIDE_BUY, SIDE_SELL
+from cns.venue.dtypes import EXEC_DTYPE, ORDER_DTYPE, SIDE_BUY, SIDE_SELL, STP_CANCEL_NEWEST, STP_NAMES
 from cns.venue.errors import OrderBatchError, VenueConfigError
 
 TRADE_DTYPE = np.dtype(
@@ -34,6 +39,46 @@ TRADE_DTYPE = np.dtype(
     ],
     align=True,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """A venue's maker/taker fees. Each fill of ``q`` shares at ``p`` USD charges the resting order's owner
+    ``q * (p * maker_bps * 1e-4 + maker_per_share)`` and the incoming order's owner the same with the taker
+    rates. Positive = a fee paid, negative = a rebate earned. All zero: no fees (``FeeSchedule()``).
+
+    :meth:`us_equities` is the simulator's default: a typical US lit venue, taker $0.0030/share, maker rebate
+    $0.0020/share. Rates are bounded (|bp| <= 100, |per share| <= $1) so a typo cannot swamp every P&L.
+    """
+
+    maker_bps: float = 0.0  # bp of notional, maker (resting) side
+    taker_bps: float = 0.0  # bp of notional, taker (incoming) side
+    maker_per_share: float = 0.0  # USD per share, maker side
+    taker_per_share: float = 0.0  # USD per share, taker side
+
+    def __post_init__(self) -> None:
+        for name, lim in (("maker_bps", 100.0), ("taker_bps", 100.0), ("maker_per_share", 1.0),
+                          ("taker_per_share", 1.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not -lim <= float(v) <= lim:
+                raise VenueConfigError(f"FeeSchedule.{name} must be a number in [-{lim:g}, {lim:g}], got {v!r}")
+            object.__setattr__(self, name, float(v))
+
+    @classmethod
+    def us_equities(cls) -> FeeSchedule:
+        """Taker $0.0030/share, maker rebate $0.0020/share (a typical US lit venue's headline tier)."""
+        return cls(maker_per_share=-0.0020, taker_per_share=0.0030)
+
+    def as_array(self) -> np.ndarray:
+        """The kernel's ``fee`` vector (``book_kernels.F_*`` order)."""
+        out = np.zeros(K.FEE_SIZE)
+        out[K.F_MAKER_BP], out[K.F_TAKER_BP] = self.maker_bps, self.taker_bps
+        out[K.F_MAKER_PS], out[K.F_TAKER_PS] = self.maker_per_share, self.taker_per_share
+        return out
+
+    def to_dict(self) -> dict[str, float]:
+        return {"maker_bps": self.maker_bps, "taker_bps": self.taker_bps,
+                "maker_per_share": self.maker_per_share, "taker_per_share": self.taker_per_share}
 
 
 def tick_size_for(price: float, bp: float = 5.0) -> float:
@@ -62,13 +107,16 @@ def allocate_book(
     capacity: int = 1 << 16,
     tracked_owners: int = 8,
     emit: np.ndarray | None = None,
+    fees: FeeSchedule | None = None,
+    stp: int = STP_CANCEL_NEWEST,
 ) -> K.BookArrays:
     """Allocate an empty book. ``ref_prices[k]`` (USD) centres instrument ``k``'s band; index 0 is unused.
     Ticks are ``tick_sizes`` or else :func:`tick_size_for` at ``tick_bp``.
 
     ``capacity`` bounds the resting orders of all instruments together; ``tracked_owners`` is the number of
-    owners (ids ``0..tracked_owners-1``) whose position and cash are kept; ``emit[o] == 0`` silences owner
-    ``o``'s reports.
+    owners (ids ``0..tracked_owners-1``) whose position, cash and fees are kept; ``emit[o] == 0`` silences
+    owner ``o``'s reports. ``fees``: the fee schedule (default none); ``stp``: self-trade prevention mode
+    (``STP_*``, default cancel-newest).
     """
     ref = np.asarray(ref_prices, dtype=np.float64)
     if ref.ndim != 1 or ref.shape[0] < 2:
@@ -77,6 +125,9 @@ def allocate_book(
         raise VenueConfigError(f"levels must be >= 16, got {levels}")
     if capacity < 1:
         raise VenueConfigError(f"capacity must be >= 1, got {capacity}")
+    if isinstance(stp, bool) or not isinstance(stp, (int, np.integer)) or not 0 <= int(stp) < len(STP_NAMES):
+        raise VenueConfigError(f"stp must be one of STP_* (0..{len(STP_NAMES) - 1}: {', '.join(STP_NAMES)}), "
+                               f"got {stp!r}")
     n1 = ref.shape[0]
     tick = np.zeros(n1)
     if tick_sizes is None:
@@ -101,6 +152,9 @@ def allocate_book(
     pool[:, K.Q_NEXT] = -1
     hx = np.zeros((h, 4), np.int64)
     hx[:, 2] = -1
+    meta = np.zeros(K.META_SIZE, np.int64)
+    meta[K.M_NFREE] = capacity
+    meta[K.M_STP] = int(stp)
     return K.BookArrays(
         lv=lv,
         best_bid=np.full(n1, -1, np.int32),
@@ -111,11 +165,13 @@ def allocate_book(
         last_px=np.full(n1, np.nan),
         pool=pool,
         free=np.arange(capacity - 1, -1, -1, dtype=np.int32),
-        meta=np.array([capacity] + [0] * (K.META_SIZE - 1), np.int64),
+        meta=meta,
         hx=hx,
         pos=np.zeros((tracked_owners, n1), np.int64),
         cash=np.zeros(tracked_owners, np.float64),
         emit=np.asarray(emit, dtype=np.uint8),
+        fee=(fees or FeeSchedule()).as_array(),
+        fees=np.zeros((tracked_owners, 2), np.float64),
     )
 
 
@@ -146,11 +202,13 @@ class OrderBook:
         levels: int = 4096,
         capacity: int = 1 << 16,
         tracked_owners: int = 8,
+        fees: FeeSchedule | None = None,
+        stp: int = STP_CANCEL_NEWEST,
     ) -> None:
         ref = np.concatenate(([np.nan], np.asarray(ref_prices, dtype=np.float64)))
         ticks = None if tick_sizes is None else np.concatenate(([0.0], np.asarray(tick_sizes, np.float64)))
         self.arrays = allocate_book(ref, tick_sizes=ticks, levels=levels, capacity=capacity,
-                                    tracked_owners=tracked_owners)
+                                    tracked_owners=tracked_owners, fees=fees, stp=stp)
         self._out = np.zeros(1024, EXEC_DTYPE)
         self._trades = np.zeros(1024, TRADE_DTYPE)
         self._n_trades = 0
@@ -235,13 +293,18 @@ class OrderBook:
         return int(self.arrays.pos[owner, instrument])
 
     def cash(self, owner: int) -> float:
-        """Cash of a tracked owner, USD (buys negative)."""
+        """Cash of a tracked owner, USD (buys negative), net of fees paid and rebates earned."""
         return float(self.arrays.cash[owner])
+
+    def fees(self, owner: int) -> tuple[float, float]:
+        """``(fees paid, rebates earned)`` of a tracked owner so far, USD (both >= 0)."""
+        return float(self.arrays.fees[owner, 0]), float(self.arrays.fees[owner, 1])
 
     def stats(self) -> dict[str, int]:
         m = self.arrays.meta
         return {"orders": int(m[K.M_ORDERS]), "matches": int(m[K.M_MATCHES]), "cancels": int(m[K.M_CANCELS]),
-                "rejects": int(m[K.M_REJECTS]), "resting": int(self.arrays.n_rest.sum())}
+                "rejects": int(m[K.M_REJECTS]), "resting": int(self.arrays.n_rest.sum()),
+                "stp_cancels": int(m[K.M_STP_CANCELS])}
 
 
 def make_orders(n: int) -> np.ndarray:

@@ -13,7 +13,15 @@ Layout (all preallocated by :func:`cns.venue.book.allocate_book`, no Python obje
 
 All kernels are compiled with ``_nrt=False`` (they allocate nothing) and the helpers are inlined, so the
 namedtuple of arrays costs no reference counting per call.
-* accounting: ``pos[owner, instrument]`` shares and ``cash[owner]`` USD for owners below ``pos.shape[0]``.
+* accounting: ``pos[owner, instrument]`` shares and ``cash[owner]`` USD for owners below ``pos.shape[0]``;
+  ``cash`` is net of fees, ``fees[owner]`` = (fees paid, rebates earned) USD.
+* fees: every fill charges the taker ``qty * (price * fee[F_TAKER_BP] * 1e-4 + fee[F_TAKER_PS])`` and the
+  maker the same with the maker rates (a negative charge is a rebate); the amount is on the fill's report
+  (``EXEC_DTYPE.fee``, with ``liquidity`` LIQ_MAKER / LIQ_TAKER).
+* self-trade prevention (``meta[M_STP]``, STP_*): an incoming order that would match a resting order of the
+  same owner cancels the incoming remainder (STP_CANCEL_NEWEST, the default), the resting order
+  (STP_CANCEL_OLDEST: matching goes on), both, or trades (STP_NONE). A cancel by STP is an EXEC_CANCELED
+  report with ``reason`` REJECT_SELF_TRADE (the incoming order's own id for its remainder).
 
 Reports are written into a caller-provided EXEC_DTYPE buffer; ``emit[owner] & EMIT_REPORTS == 0`` suppresses
 the reports of an owner (the simulator's own background traders). ``emit[owner] & EMIT_UNINDEXED`` keeps an
@@ -37,6 +45,9 @@ from cns.venue.dtypes import (
     EXEC_FILL,
     EXEC_PARTIAL,
     EXEC_REJECTED,
+    LIQ_MAKER,
+    LIQ_NONE,
+    LIQ_TAKER,
     ORDER_CANCEL,
     ORDER_IOC,
     ORDER_LIMIT,
@@ -47,9 +58,13 @@ from cns.venue.dtypes import (
     REJECT_PRICE,
     REJECT_PRICE_BAND,
     REJECT_QTY,
+    REJECT_SELF_TRADE,
     REJECT_SIDE,
     REJECT_TYPE,
     REJECT_UNKNOWN_ORDER,
+    STP_CANCEL_NEWEST,
+    STP_CANCEL_OLDEST,
+    STP_NONE,
 )
 
 M_NFREE = 0  # meta index: number of valid entries in `free`
@@ -57,7 +72,16 @@ M_ORDERS = 1  # orders handled
 M_MATCHES = 2  # maker/taker matches
 M_CANCELS = 3  # successful cancels
 M_REJECTS = 4  # rejected requests
+M_STP = 5  # the book's self-trade prevention mode (STP_*)
+M_STP_CANCELS = 6  # orders (incoming or resting) canceled by self-trade prevention
 META_SIZE = 8
+
+# BookArrays.fee: the venue's fee schedule (positive = charged, negative = rebate)
+F_MAKER_BP = 0  # maker fee, bp of the fill's notional
+F_TAKER_BP = 1  # taker fee, bp of the fill's notional
+F_MAKER_PS = 2  # maker fee, USD per share
+F_TAKER_PS = 3  # taker fee, USD per share
+FEE_SIZE = 4
 
 # columns of BookArrays.pool
 Q_ID = 0
@@ -94,6 +118,8 @@ class BookArrays(NamedTuple):
     pos: np.ndarray  # i8[n_owners, n+1] shares
     cash: np.ndarray  # f8[n_owners] USD
     emit: np.ndarray  # u1[n_owners] EMIT_* bits; owners >= len emit: reports, indexed
+    fee: np.ndarray  # f8[FEE_SIZE] fee schedule (F_*)
+    fees: np.ndarray  # f8[n_owners, 2] USD fees paid (>= 0), rebates earned (>= 0) per tracked owner
 
 
 # ---- id index ----------------------------------------------------------------------------------------------
@@ -191,7 +217,7 @@ def snap_level(b, instr, side, price):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _emit(b, out, n, oid, owner, instr, kind, side, reason, qty, leaves, price, t):
+def _emit(b, out, n, oid, owner, instr, kind, side, reason, qty, leaves, price, t, liq=LIQ_NONE, fee=0.0):
     if owner < b.emit.shape[0] and (b.emit[owner] & EMIT_REPORTS) == 0:
         return n
     r = out[n]
@@ -201,18 +227,32 @@ def _emit(b, out, n, oid, owner, instr, kind, side, reason, qty, leaves, price, 
     r.kind = kind
     r.side = side
     r.reason = reason
+    r.liquidity = liq
     r.qty = qty
     r.leaves = leaves
     r.price = price
     r.ts_ns = t
+    r.fee = fee
     return n + 1
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _account(b, owner, instr, side, qty, price):
+def fill_fee(b, qty, price, maker):
+    """USD charged for ``qty`` shares at ``price`` by the fee schedule (negative: a rebate)."""
+    if maker:
+        return qty * (price * b.fee[F_MAKER_BP] * 1e-4 + b.fee[F_MAKER_PS])
+    return qty * (price * b.fee[F_TAKER_BP] * 1e-4 + b.fee[F_TAKER_PS])
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _account(b, owner, instr, side, qty, price, fee):
     if owner < b.cash.shape[0]:
         b.pos[owner, instr] += side * qty
-        b.cash[owner] -= side * qty * price
+        b.cash[owner] -= side * qty * price + fee
+        if fee > 0.0:
+            b.fees[owner, 0] += fee
+        elif fee < 0.0:
+            b.fees[owner, 1] -= fee
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -326,17 +366,32 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
     lpx = 0.0 if otype == ORDER_MARKET else level_price(b, instr, lvl)
     n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_ACK, side, 0, 0, qty, lpx, t)
     rem = qty
-    while rem > 0:  # one matching loop for both sides keeps a single inlined copy of _match
+    stp = b.meta[M_STP]
+    stopped = False  # self-trade prevention canceled the incoming remainder
+    while rem > 0 and not stopped:  # one matching loop for both sides keeps a single inlined copy of _match
         k = np.int64(b.best_ask[instr]) if side > 0 else np.int64(b.best_bid[instr])
         if (side > 0 and k > lvl) or (side < 0 and k < lvl):
             break
         px = level_price(b, instr, k)
         while rem > 0 and b.lv[instr, k, 0] != -1:
             m = b.lv[instr, k, 0]
+            if stp != STP_NONE and b.pool[m, Q_OWNER] == owner:
+                if stp != STP_CANCEL_NEWEST:  # cancel the resting order
+                    n_out = _emit(b, out, n_out, b.pool[m, Q_ID], owner, instr, EXEC_CANCELED,
+                                  b.pool[m, Q_SIDE], REJECT_SELF_TRADE, 0, 0, px, t)
+                    _unlink(b, m)
+                    b.meta[M_STP_CANCELS] += 1
+                if stp != STP_CANCEL_OLDEST:  # cancel the incoming remainder
+                    stopped = True
+                    break
+                continue
             f = min(rem, b.pool[m, Q_QTY])
             rem, n_out, n_tr = _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_tr)
     if rem > 0:
-        if otype != ORDER_LIMIT:
+        if stopped:
+            b.meta[M_STP_CANCELS] += 1
+            n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_CANCELED, side, REJECT_SELF_TRADE, 0, 0, lpx, t)
+        elif otype != ORDER_LIMIT:
             n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_EXPIRED, side, 0, 0, 0, lpx, t)
         elif b.meta[M_NFREE] == 0:
             b.meta[M_REJECTS] += 1
@@ -356,10 +411,12 @@ def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_t
     mid = b.pool[m, Q_ID]
     mside = b.pool[m, Q_SIDE]
     mleft = b.pool[m, Q_QTY] - f
+    tfee = fill_fee(b, f, px, False)
+    mfee = fill_fee(b, f, px, True)
     n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_FILL if rem == 0 else EXEC_PARTIAL, side, 0, f, rem,
-                  px, t)
+                  px, t, LIQ_TAKER, tfee)
     n_out = _emit(b, out, n_out, mid, mowner, instr, EXEC_FILL if mleft == 0 else EXEC_PARTIAL, mside, 0, f,
-                  mleft, px, t)
+                  mleft, px, t, LIQ_MAKER, mfee)
     tr = trades[n_tr]
     tr.ts_ns = t
     tr.instrument = instr
@@ -371,8 +428,8 @@ def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_t
     tr.taker_id = oid
     tr.maker_id = mid
     n_tr += 1
-    _account(b, owner, instr, side, f, px)
-    _account(b, mowner, instr, mside, f, px)
+    _account(b, owner, instr, side, f, px, tfee)
+    _account(b, mowner, instr, mside, f, px, mfee)
     b.last_px[instr] = px
     if mleft == 0:
         _unlink(b, m)
