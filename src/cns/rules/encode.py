@@ -116,7 +116,7 @@ class _Encoder:
         self.t_dt = np.full(t, -1, np.int32)
         self.t_lang = np.full(t, -1, np.int32)
         self.t_lex_end = np.zeros(t, np.int64)
-        self.table = np.full(2 * t, -1, np.int64)  # load <= 1/2 (encode_lines checks before each line)
+        self.table = np.full(4 * t, -1, np.int64)  # 2 slots per term, 2 words per slot: load <= 1/2
         self.l_start = np.empty(64, np.int64)
         self.l_end = np.empty(64, np.int64)
         self.l_hash = np.empty(64, np.uint64)
@@ -131,7 +131,7 @@ class _Encoder:
         """Make room for ``terms`` more terms, ``arena`` more key bytes, ``triples`` and ``langs`` more
         (capacities at least double, so growing is amortised O(1) per item)."""
         n, used, m = (int(x) for x in self.meta)
-        if n + terms > self.t_start.shape[0] or 2 * (n + terms) > self.table.shape[0]:
+        if n + terms > self.t_start.shape[0] or 4 * (n + terms) > self.table.shape[0]:
             cap = _pow2(max(2 * self.t_start.shape[0], n + terms))
             for name in ("t_start", "t_end", "t_hash", "t_kind", "t_lex_end"):
                 old = getattr(self, name)
@@ -143,8 +143,8 @@ class _Encoder:
                 new = np.full(cap, -1, np.int32)
                 new[:n] = old[:n]
                 setattr(self, name, new)
-            self.table = np.full(2 * cap, -1, np.int64)
-            ek.rehash(self.t_hash, n, self.table)
+            self.table = np.full(4 * cap, -1, np.int64)
+            ek.rehash(self.t_hash, self.t_start, self.t_end, n, self.table)
         if used + arena > self.arena.shape[0]:
             new = np.empty(_pow2(max(2 * self.arena.shape[0], used + arena)), np.uint8)
             new[:used] = self.arena[:used]

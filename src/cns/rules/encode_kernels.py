@@ -103,22 +103,33 @@ def _fnv(buf: np.ndarray, a: int, b: int) -> np.uint64:
     return h
 
 
+_LEN_BITS = 20
+_LEN_MAX = (1 << _LEN_BITS) - 1
+
+
 @njit(cache=True)
 def _find(buf, a, b, h, arena, t_start, t_end, table):
-    """(slot, code): the code of key buf[a:b) (code -1 and its free slot when absent). A table entry is
-    ``(h >> 33) << 32 | code`` (-1 empty), so a probe touches the key bytes only when 31 hash bits agree."""
-    mask = table.shape[0] - 1
+    """(slot, code): the code of key buf[a:b) (code -1 and its free slot when absent).
+
+    ``table`` holds two int64 words per slot: ``(h >> 33) << 32 | code`` (-1 empty) and
+    ``start << 20 | min(length, 2**20 - 1)`` of the key in the arena, so a probe reads one cache line and
+    touches the key bytes only when 31 hash bits and the length agree."""
+    mask = (table.shape[0] >> 1) - 1
     slot = np.int64(h & np.uint64(mask))
     tag = np.int64(h >> np.uint64(33))
     n = b - a
     while True:
-        v = table[slot]
+        v = table[2 * slot]
         if v < 0:
             return slot, -1
         if (v >> 32) == tag:
+            w = table[2 * slot + 1]
+            ln = w & _LEN_MAX
             c = v & 0xFFFFFFFF
-            if t_end[c] - t_start[c] == n:
-                s = t_start[c]
+            if ln == _LEN_MAX:
+                ln = t_end[c] - t_start[c]
+            if ln == n:
+                s = w >> _LEN_BITS
                 same = True
                 for k in range(n):
                     if arena[s + k] != buf[a + k]:
@@ -127,6 +138,12 @@ def _find(buf, a, b, h, arena, t_start, t_end, table):
                 if same:
                     return slot, c
         slot = (slot + 1) & mask
+
+
+@njit(cache=True, inline="always")
+def _set_slot(table, slot, h, c, start, n) -> None:
+    table[2 * slot] = (np.int64(h >> np.uint64(33)) << 32) | c
+    table[2 * slot + 1] = (np.int64(start) << _LEN_BITS) | min(n, _LEN_MAX)
 
 
 @njit(cache=True)
@@ -145,22 +162,22 @@ def _intern(buf, a, b, kind, arena, meta, t_start, t_end, t_hash, t_kind, table)
     t_end[c] = pos + (b - a)
     t_hash[c] = h
     t_kind[c] = kind
-    table[slot] = (np.int64(h >> np.uint64(33)) << 32) | c
+    _set_slot(table, slot, h, c, pos, b - a)
     meta[0] = c + 1
     meta[1] = pos + (b - a)
     return c
 
 
 @njit(cache=True)
-def rehash(t_hash: np.ndarray, n_terms: int, table: np.ndarray) -> None:
-    """Refill ``table`` (all -1, a power of two larger than before) with codes 0..n_terms-1."""
-    mask = table.shape[0] - 1
+def rehash(t_hash: np.ndarray, t_start: np.ndarray, t_end: np.ndarray, n_terms: int, table: np.ndarray) -> None:
+    """Refill ``table`` (all -1; two words per slot, see :func:`_find`) with codes 0..n_terms-1."""
+    mask = (table.shape[0] >> 1) - 1
     for c in range(n_terms):
         h = t_hash[c]
         slot = np.int64(h & np.uint64(mask))
-        while table[slot] >= 0:
+        while table[2 * slot] >= 0:
             slot = (slot + 1) & mask
-        table[slot] = (np.int64(h >> np.uint64(33)) << 32) | c
+        _set_slot(table, slot, h, c, t_start[c], t_end[c] - t_start[c])
 
 
 @njit(cache=True)
@@ -551,7 +568,7 @@ def encode_lines(buf, pos, end, final, strict, str_code, lang_code, arena, meta,
             return (ST_FALLBACK if strict else ST_ERROR), (line if strict else i)
         # room for 4 new terms (s, p, o, datatype), their bytes, one triple, one language
         need = (s1 - s0) + (p1 - p0) + 2 * (o1 - o0)  # a literal's datatype IRI is a key of its own
-        if (meta[0] + 4 > t_start.shape[0] or meta[1] + need > arena.shape[0] or 2 * (meta[0] + 4) > table.shape[0]
+        if (meta[0] + 4 > t_start.shape[0] or meta[1] + need > arena.shape[0] or 4 * (meta[0] + 4) > table.shape[0]
                 or meta[2] + 1 > triples.shape[0] or 2 * (lmeta[0] + 1) > l_table.shape[0]
                 or lmeta[0] + 1 > l_start.shape[0]):
             return ST_GROW, line
