@@ -495,8 +495,9 @@ class ExchangeSimulator:
         value = self.book.cash + self.book.pos @ marks
         return {name: float(value[k]) for k, name in enumerate(self.owner_names)}
 
-    def stats(self) -> dict[str, int]:
-        """Counters of everything processed so far."""
+    def stats(self) -> dict[str, Any]:
+        """Counters of everything processed so far (ints), plus CNS's fees paid and rebates earned (USD
+        floats ``cns_fees_paid_usd`` / ``cns_rebates_usd``; every owner's: :meth:`fees`)."""
         c, m = self.state.cur, self.book.meta
         return {
             "orders": int(m[K.M_ORDERS]), "matches": int(m[K.M_MATCHES]), "cancels": int(m[K.M_CANCELS]),
@@ -511,6 +512,8 @@ class ExchangeSimulator:
             "mm_flow_updates": int(c[S.C_FLOW_UPDATES]), "stp_cancels": int(m[K.M_STP_CANCELS]),
             "trades": self._tape_n + int(c[S.C_N_TR]), "late_orders": self.late_orders,
             "stale_quote_lookups": self.stale_quote_lookups,
+            "cns_fees_paid_usd": float(self.book.fees[OWNER_CNS, 0]),
+            "cns_rebates_usd": float(self.book.fees[OWNER_CNS, 1]),
         }
 
 
