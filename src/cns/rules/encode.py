@@ -238,6 +238,7 @@ class ArenaTerms:
         self._n = n
         self._cache: dict[int, Node] = {}
         self._codes: dict[Node, int] = {}
+        self.well_formed: np.ndarray | None = None  # literals the fast path proved well-formed (_finish)
 
     def __len__(self) -> int:
         return self._n
@@ -295,6 +296,8 @@ class ArenaTerms:
         dt = int(e.t_dt[code])
         if dt == _STR_CODE:
             return Literal(lex)
+        if self.well_formed is not None and self.well_formed[code]:  # rdflib converts it without a warning
+            return Literal(lex, datatype=URIRef(self.text(dt)), normalize=False)
         term_log = logging.getLogger("rdflib.term")
         old = term_log.level
         term_log.setLevel(logging.CRITICAL)  # ill-typed literals are data, not errors
@@ -479,6 +482,7 @@ def _finish(enc: _Encoder, shape_codes: np.ndarray) -> BoundGraph:
         _slow_literals(terms, slow, order_cat, okey, numeric, ill, slow_exact)
     _string_ranks(enc, order_cat, okey)
     erank = _exact_ranks(n, order_cat, ex_hi, ex_lo, has_exact, slow_exact)
+    terms.well_formed = (fast != ek.FAST_SLOW) & (kind == ek.KIND_LITERAL)
     s_ptr, s_pred, s_obj, o_ptr, o_pred, o_subj = build_csr(enc.triples[:m], n)
     return BoundGraph(
         terms=terms, s_ptr=s_ptr, s_pred=s_pred, s_obj=s_obj, o_ptr=o_ptr, o_pred=o_pred, o_subj=o_subj,

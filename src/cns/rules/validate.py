@@ -88,7 +88,7 @@ def validate_ir(shapes_ir: ir.ShapesIR, data: Graph | BoundGraph) -> ValidationR
     for shape in shapes_ir.shapes.values():
         if shape.targets and not shape.deactivated:
             blocks.extend(ev.validate_shape(shape, ev.focus_nodes(shape)))
-    results = sorted(_materialise(g, blocks), key=_result_key)
+    results = _materialise(g, blocks)  # sorted by _result_key
     return ValidationReport(conforms=not results, results=tuple(results))
 
 
@@ -332,25 +332,37 @@ class _Evaluator:
 
 
 def _materialise(g: BoundGraph, blocks: list[_Block]) -> list[ValidationResult]:
-    out: list[ValidationResult] = []
+    """The results of every block, sorted by :func:`_result_key` (one rdflib term and one N3 string per
+    distinct term, however many results mention it)."""
+    rows: list[tuple[tuple[str, ...], ValidationResult]] = []
+    terms = g.terms
+    node: dict[int, tuple[Node, str]] = {}
+
+    def term(c: int) -> tuple[Node, str]:
+        t = node.get(c)
+        if t is None:
+            x = terms[c]
+            t = node[c] = (x, x.n3())
+        return t
+
     for b in blocks:
         s = b.shape
-        msgs = s.messages
-        for i in range(b.focus.shape[0]):
-            v = int(b.value[i])
+        msgs = s.messages or (Literal(_default_message(b.component)),)
+        shape_s, comp_s = str(s.id), str(b.component)
+        values = b.value.tolist()
+        preds = None if b.path_pred is None else b.path_pred.tolist()
+        for i, f in enumerate(b.focus.tolist()):
+            v = values[i]
             path = s.path
-            if b.path_pred is not None:
-                path = ir.PredicatePath(g.terms[int(b.path_pred[i])])  # type: ignore[arg-type]
-            out.append(ValidationResult(
-                focus_node=g.terms[int(b.focus[i])],
-                result_path=path,
-                value=g.terms[v] if v >= 0 else None,
-                severity=s.severity,
-                component=b.component,
-                source_shape=s.id,
-                messages=msgs if msgs else (Literal(_default_message(b.component)),),
-            ))
-    return out
+            if preds is not None:
+                path = ir.PredicatePath(terms[preds[i]])  # type: ignore[arg-type]
+            focus, focus_s = term(f)
+            value, value_s = term(v) if v >= 0 else (None, "")
+            rows.append(((focus_s, shape_s, comp_s, value_s), ValidationResult(
+                focus_node=focus, result_path=path, value=value, severity=s.severity, component=b.component,
+                source_shape=s.id, messages=msgs)))
+    rows.sort(key=lambda kr: kr[0])
+    return [r for _, r in rows]
 
 
 def _default_message(component: URIRef) -> str:
