@@ -4,7 +4,8 @@ generator speaking the CNS feed protocol, and a FIX acceptor that swallows order
 Both run in their own process (``python -m cns.serve.loadgen gen|sink ...``) so they do not share a core's
 time with the system under test.
 
-**Generator** (:func:`generate`): serves one client (binary TCP or JSON WebSocket, ``docs/feeds.md``). After
+**Generator** (:func:`generate`; under ``--realtime`` it sleeps to each due time instead of spinning):
+serves one client (binary TCP or JSON WebSocket, ``docs/feeds.md``). After
 the client's HELLO it answers WELCOME (live edge 0) and waits ``lead_s``; then record ``i`` (0-based, sequence
 number ``i + 1``) is *due* at ``t0 + i * interval`` (``t0`` monotonic ns, the clock every process of the host
 shares; ``interval = 1e9 / rate``). The loop busy-waits (no ``sleep`` jitter) and sends, in one frame, every
@@ -105,6 +106,13 @@ class _Cutter:
 
 def _schedule(send: Any, cutter: _Cutter, rate: float, seconds: float, frame_records: int, lead_s: float
               ) -> dict[str, Any]:
+    # under SCHED_FIFO a sleep has no timer slack and wakes within a few µs: sleep up to the due time instead of
+    # spinning (a spinning real-time task would starve its core and trip the kernel's real-time throttling);
+    # under normal scheduling a sleep can overshoot by 50 µs or more: spin for the last 2 ms
+    import os
+
+    rt = hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) == getattr(os, "SCHED_FIFO", -1)
+    spin_ns = 20_000 if rt else 2_000_000
     interval = 1e9 / rate
     planned = int(rate * seconds)
     t0 = time.monotonic_ns() + int(lead_s * 1e9)
@@ -119,8 +127,8 @@ def _schedule(send: Any, cutter: _Cutter, rate: float, seconds: float, frame_rec
         due = min(planned, int((now - t0) // interval) + 1) if now >= t0 else 0
         if due <= i:
             gap = t0 + i * interval - now
-            if gap > 2_000_000:
-                time.sleep((gap - 1_000_000) / 1e9)
+            if gap > spin_ns:
+                time.sleep((gap - spin_ns // 2) / 1e9)
             continue
         j = min(due, i + frame_records)
         send(i, j)
