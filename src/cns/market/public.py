@@ -18,7 +18,7 @@ Claimed move (``move_pct``, magnitude): ``|move_pct|`` when stated; for earnings
 1| / EPS_SURPRISE_PER_MOVE_PCT`` (the generated world's public rule of thumb, as a desk would fit it from
 history); else NaN (the reader assumes a typical move).
 
-Event: reports about the same event share ``event`` (dense ids ``0..``). A generated world knows which story a
+Event: reports about the same event share ``event`` (ids ``>= 0``). A generated world knows which story a
 report is about (``story_of``): that is public (a headline names its event), it says nothing about truth. For
 news without it, reports on the same (instrument, kind) within ``window_ns`` buckets share an event.
 """
@@ -43,7 +43,7 @@ REPORT_DTYPE = np.dtype(
         ("t_ns", np.int64),  # ns since epoch: when the report became public (the record's receive time)
         ("instrument", np.uint32),  # ticker code (the record's first ticker)
         ("source", np.uint32),  # source dictionary code
-        ("event", np.int64),  # dense event id: reports about the same event share it
+        ("event", np.int64),  # event id >= 0: reports about the same event share it
         ("direction", np.int8),  # +1 / -1 / 0 (no direction claimed), see report_direction
         ("kind", np.uint8),  # KIND_*
         ("move_pct", np.float64),  # claimed move magnitude, percent (>= 0); NaN when the report states none
@@ -52,18 +52,22 @@ REPORT_DTYPE = np.dtype(
 )
 
 
-def report_direction(records: np.ndarray) -> np.ndarray:
-    """``int8`` direction (+1, -1, 0) each NEWS_DTYPE record claims; see the module docstring."""
-    mv = records["move_pct"]
-    d = np.where(np.isfinite(mv), np.sign(np.nan_to_num(mv)), 0.0)
-    ea, ee = records["eps_actual"], records["eps_expected"]
-    eps = np.where(np.isfinite(ea) & np.isfinite(ee), np.sign(np.nan_to_num(ea) - np.nan_to_num(ee)), 0.0)
-    d = np.where(d == 0, eps, d)
-    rate = records["rate"]
-    rd = np.where(np.isfinite(rate), np.sign(RATE_BASELINE_PCT - np.nan_to_num(rate)), 0.0)
-    d = np.where(d == 0, rd, d)
-    sent = records["sentiment"].astype(np.float64)
-    d = np.where(d == 0, np.sign(np.nan_to_num(sent)), d)
+def report_direction(records: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+    """``int8`` direction (+1, -1, 0) each NEWS_DTYPE record (of ``records[idx]`` when given) claims; see the
+    module docstring. NaN compares false, so a missing number never gives a direction."""
+
+    def col(name: str) -> np.ndarray:
+        c = records[name]
+        return np.asarray(c if idx is None else c[idx], np.float64)
+
+    mv = col("move_pct")
+    d = np.sign(np.where(np.isfinite(mv), mv, 0.0))
+    eps = np.sign(col("eps_actual") - col("eps_expected"))  # NaN where either is missing
+    d = np.where((d == 0) & np.isfinite(eps), eps, d)
+    rd = np.sign(RATE_BASELINE_PCT - col("rate"))
+    d = np.where((d == 0) & np.isfinite(rd), rd, d)
+    sent = np.sign(col("sentiment"))
+    d = np.where((d == 0) & np.isfinite(sent), sent, d)
     return d.astype(np.int8)
 
 
@@ -79,36 +83,39 @@ def public_reports(records: np.ndarray, story_of: np.ndarray | None = None, *,
         raise VenueConfigError("public_reports needs a 1-D NEWS_DTYPE array")
     if isinstance(window_ns, bool) or not isinstance(window_ns, (int, np.integer)) or window_ns < 1:
         raise VenueConfigError(f"public_reports: window_ns must be an int >= 1, got {window_ns!r}")
+    ticker = records["tickers"][:, 0]
     keep = ((records["kind"] != KIND_HEARTBEAT) & ((records["flags"] & FLAG_TEST) == 0)
-            & (records["n_tickers"] > 0) & (records["tickers"][:, 0] > 0))
+            & (records["n_tickers"] > 0) & (ticker > 0))
     if story_of is not None:
         story_of = np.asarray(story_of)
         if story_of.shape != records.shape:
             raise VenueConfigError(f"public_reports: story_of has shape {story_of.shape}, records {records.shape}")
         keep &= story_of >= 0
     idx = np.flatnonzero(keep)
-    r = records[idx]
-    out = np.zeros(idx.shape[0], REPORT_DTYPE)
-    out["t_ns"] = r["receive_ns"]
-    out["instrument"] = r["tickers"][:, 0]
-    out["source"] = r["source"]
-    out["direction"] = report_direction(r)
-    out["kind"] = r["kind"]
-    mv = np.abs(r["move_pct"])
-    ea, ee = r["eps_actual"], r["eps_expected"]
+    out = np.zeros(idx.shape[0], REPORT_DTYPE)  # column by column: no copy of the wide records
+    recv = records["receive_ns"][idx]
+    out["t_ns"] = recv
+    out["instrument"] = ticker[idx]
+    out["source"] = records["source"][idx]
+    out["direction"] = report_direction(records, idx)
+    out["kind"] = records["kind"][idx]
+    mv = np.abs(records["move_pct"][idx])
+    ea, ee = records["eps_actual"][idx], records["eps_expected"][idx]
     with np.errstate(divide="ignore", invalid="ignore"):
         eps_mv = np.abs(ea / ee - 1.0) / EPS_SURPRISE_PER_MOVE_PCT
     mv = np.where(np.isfinite(mv), mv, np.where(np.isfinite(eps_mv) & (ee != 0), eps_mv, np.nan))
     out["move_pct"] = np.where(np.isfinite(mv), np.minimum(mv, MAX_MOVE_PCT), np.nan)
     if story_of is not None:
-        key = story_of[idx].astype(np.int64)
-        _, out["event"] = np.unique(key, return_inverse=True)
+        out["event"] = story_of[idx]  # story ids: >= 0, one per event (not necessarily dense)
     elif idx.shape[0]:
-        bucket = r["receive_ns"] // np.int64(window_ns)
+        bucket = recv // np.int64(window_ns)
         keys = np.stack([out["instrument"].astype(np.int64), out["kind"].astype(np.int64), bucket], axis=1)
         _, inv = np.unique(keys, axis=0, return_inverse=True)
         out["event"] = inv.reshape(-1)
-    return out[np.argsort(out["t_ns"], kind="stable")]
+    t = out["t_ns"]
+    if t.shape[0] > 1 and bool(np.any(t[1:] < t[:-1])):
+        out = out[np.argsort(t, kind="stable")]
+    return out
 
 
 def load_public_reports(news_path: str | Path, story_of_path: str | Path | None = None) -> np.ndarray:

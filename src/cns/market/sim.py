@@ -124,9 +124,14 @@ def participant_weights(source_reliability: np.ndarray | None, n_sources: int, n
 
 
 def _events(reports: np.ndarray) -> tuple[np.ndarray, int]:
-    ev = reports["event"]
+    """Event ids as ``0..n-1`` indices: as they are when already small (<= 2 per report, e.g. story ids),
+    else renumbered densely."""
+    ev = reports["event"].astype(np.int64)
     if ev.shape[0] == 0:
-        return ev.astype(np.int64), 0
+        return ev, 0
+    top = int(ev.max()) + 1
+    if top <= 2 * ev.shape[0] + 16:
+        return ev, top
     uniq, inv = np.unique(ev, return_inverse=True)
     return inv.reshape(-1).astype(np.int64), int(uniq.shape[0])
 
