@@ -45,6 +45,7 @@ from cns.venue.l3book_dtypes import (
 )
 
 GOAL_RATIO = 2.0  # the engine-speed issue: >= 2x hftbacktest's L3 book in batch
+REPEATS = 7  # LOBSTER runs (ours and the peer's) report the best of this many: the machine may be shared
 
 
 def op_mix(n: int, seed: int = 1, mid: int = 100_000) -> np.ndarray:
@@ -135,7 +136,7 @@ def bench_lobster(copies: int) -> dict[str, Any]:
     ops = lobster_passive_ops(msgs)
     L3Book(LOBSTER_TICK).process(ops[:5000])
     best: dict[str, int] = {}
-    for _ in range(3):  # best of 3: a shared machine
+    for _ in range(REPEATS):  # best of N: a shared machine
         b = L3Book(LOBSTER_TICK, capacity=4096)
         t0 = time.perf_counter_ns()
         b.process(ops)
@@ -246,7 +247,7 @@ def bench_peer(copies: int) -> dict[str, Any]:
         ev = _hbt_events(msgs, exch)
         best = None
         final = None
-        for _ in range(3):
+        for _ in range(REPEATS):
             asset = (hb.BacktestAsset().data([ev]).linear_asset(1.0).constant_order_latency(0, 0)
                      .l3_fifo_queue_model().no_partial_fill_exchange().trading_value_fee_model(0.0, 0.0)
                      .tick_size(LOBSTER_TICK).lot_size(1.0).roi_lb(0.0).roi_ub(2000.0).last_trades_capacity(0))
@@ -258,8 +259,9 @@ def bench_peer(copies: int) -> dict[str, Any]:
                 bt.elapse(int(ev["local_ts"][-1] - ev["local_ts"][0]) + 1_000_000_000)
             dt = time.perf_counter_ns() - t0
             d = bt.depth(0)
-            final = (round(d.best_bid / LOBSTER_TICK), int(d.best_bid_qty), round(d.best_ask / LOBSTER_TICK),
-                     int(d.best_ask_qty))
+            # qty via *_qty_at_tick: ROIVectorMarketDepth's best_*_qty returns the price in hftbacktest 2.4.4
+            final = (int(d.best_bid_tick), int(d.bid_qty_at_tick(d.best_bid_tick)), int(d.best_ask_tick),
+                     int(d.ask_qty_at_tick(d.best_ask_tick)))
             bt.close()
             best = dt if best is None else min(best, dt)
         assert best is not None
@@ -268,7 +270,7 @@ def bench_peer(copies: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    n_mix, copies, pairs = (200_000, 20, 20_000) if quick else (2_000_000, 200, 200_000)
+    n_mix, copies, pairs = (200_000, 20, 20_000) if quick else (2_000_000, 50, 200_000)
     res: dict[str, Any] = {"machine": machine(), "quick": quick}
     res["mix"] = bench_mix(n_mix)
     res["lobster"] = bench_lobster(copies)

@@ -143,6 +143,7 @@ class L3Book:
     def _bind(self) -> None:
         o, n = int(self._S[L.H_OFF_OUT]), int(self._S[L.H_CAP_OUT])
         self._out1 = self._S[o: o + n * EXEC_FIELDS].view(L3_EXEC_DTYPE)
+        self._firsts = [self._out1[:k] for k in range(n + 1)]  # prebuilt views: no slicing per single op
 
     # ---- capacity ------------------------------------------------------------------------------------------
 
@@ -214,7 +215,7 @@ class L3Book:
         except _BAD_SCALAR as e:
             raise L3InputError(f"op field not representable as int64/uint64: {e}") from None
         if n >= 0:
-            return self._out1[:n]
+            return self._firsts[n]
         one = np.zeros(1, L3_OP_DTYPE)
         one[0] = (ts_ns, order_id, owner, kind, side, price, qty, quote, stp)
         return self.process(one)
@@ -227,7 +228,7 @@ class L3Book:
         except _BAD_SCALAR as e:
             raise L3InputError(f"op field not representable as int64/uint64: {e}") from None
         if n >= 0:
-            return self._out1[:n]
+            return self._firsts[n]
         return self.submit(OP_LIMIT, order_id, side, price, qty, owner=owner, stp=stp, ts_ns=ts_ns)
 
     def cancel(self, order_id: int, *, owner: int = 0, ts_ns: int = 0) -> np.ndarray:
@@ -236,7 +237,7 @@ class L3Book:
             n = _OP1(self._S, ts_ns, order_id, owner, OP_CANCEL, 0, 0, 0, 0, 0)
         except _BAD_SCALAR as e:
             raise L3InputError(f"op field not representable as int64/uint64: {e}") from None
-        return self._out1[:n]
+        return self._firsts[n]
 
     def market(self, order_id: int, side: int, qty: int, **kw: int) -> np.ndarray:
         """Market order: match ``qty`` shares at any price, the remainder expires."""

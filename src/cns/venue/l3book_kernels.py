@@ -119,8 +119,11 @@ from cns.venue.l3book_store import (  # noqa: F401  (re-exported: the layout is 
     allocate,
     lookup,
     out_view,
+    refresh_cache_stamp,
     views,
 )
+
+refresh_cache_stamp(__file__)  # before any @njit below: see l3book_store.refresh_cache_stamp
 
 # ---- matching ----------------------------------------------------------------------------------------------
 

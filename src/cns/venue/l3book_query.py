@@ -43,8 +43,11 @@ from cns.venue.l3book_store import (
     _h_insert_at,
     _h_slot,
     lookup,
+    refresh_cache_stamp,
     views,
 )
+
+refresh_cache_stamp(__file__)  # before any @njit below: see l3book_store.refresh_cache_stamp
 
 _I64 = types.int64
 _S = types.Array(types.int64, 1, "C")

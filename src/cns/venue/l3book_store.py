@@ -23,12 +23,33 @@ Every helper is ``inline="always"`` and compiled without NRT: no allocation, no 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from cns.venue.l3book_dtypes import EXEC_FIELDS, EXEC_REJECTED
+
+_DEPENDENCIES = (Path(__file__), Path(__file__).with_name("l3book_dtypes.py"))
+
+
+def refresh_cache_stamp(dependent: str) -> None:
+    """Make Numba's on-disk cache of ``dependent`` (a kernel module inlining this one) notice edits here.
+
+    Numba keys a cached kernel by the mtime and size of the file defining it only, so an edit of an inlined
+    helper in this module would silently reuse stale machine code. When a dependency is newer than
+    ``dependent``, bump ``dependent``'s mtime (content untouched) so its kernels recompile; a read-only
+    install (nothing edited there) is left alone.
+    """
+    try:
+        target = Path(dependent)
+        newest = max(p.stat().st_mtime for p in _DEPENDENCIES)
+        if target.stat().st_mtime < newest:
+            os.utime(target)
+    except OSError:
+        pass
 
 # ---- header ------------------------------------------------------------------------------------------------
 H_SIZE = 64
