@@ -266,6 +266,7 @@ TURTLE_CASES = [
     b'@prefix ex: <http://ex.org/> . ex:a ex:p "\\u0041" .',  # fallback
     b'@prefix ex: <http://ex.org/> . ex:a ex:p "x"@x-private .',  # fallback (unusual tag)
     b'@prefix ex: <http://ex.org/> . ex:a ex:p ex:b ; ex:q 1.',  # "1." then end
+    b'@prefix ex: <http://a.org/> . ex:s ex:p ex:o , ex:o . @prefix ex: <http://b.org/> . ex:s ex:p ex:o .',
     b'@prefix ex: <http://ex.org/> . ex:true ex:p true ; ex:a ex:b ; a ex:C .',
     b'@prefix ex: <http://ex.org/> . ex:a ex:p ex:%41 .',  # conservative: fallback
     b'@prefix ex: <http://ex.org/> . ex:a ex:p a .',  # an error
@@ -284,8 +285,13 @@ def test_turtle_kernel_equals_pyoxigraph(text: bytes) -> None:
         assert got == want
 
 
+def test_turtle_kernel_prefix_redefinition_changes_the_iri() -> None:
+    got = _kernel_lines(TURTLE_CASES[-5])
+    assert got is not None and len(got) == 2  # the IRI cache is reset by every prefix directive
+
+
 def test_turtle_kernel_reads_the_common_cases() -> None:
-    readable = TURTLE_CASES[:7] + TURTLE_CASES[-4:-2]
+    readable = TURTLE_CASES[:7] + TURTLE_CASES[-5:-2]
     assert all(_kernel_lines(t) is not None for t in readable)
 
 

@@ -36,7 +36,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
 from cns.bench.common import fmt_rate, machine, print_table, write_json
 from cns.bench.readme import headline_row
 from cns.bench.runs import fmt_spread, spread
@@ -61,6 +60,7 @@ _PREFIXES = {"cns": "https://w3id.org/cns/ns#", "xsd": "http://www.w3.org/2001/X
 def make_news_graph(records: int, out_dir: Path, seed: int = 11) -> dict[str, Any]:
     """Write the news graph of ``records`` records to ``out_dir`` as ``news.ttl`` and ``news.nt``; returns
     ``{"ttl", "nt", "triples"}``. N-Triples lines are sorted (subjects grouped, as a Turtle writer groups)."""
+    ox: Any
     try:
         import pyoxigraph as ox
     except ImportError:
@@ -81,7 +81,7 @@ def make_news_graph(records: int, out_dir: Path, seed: int = 11) -> dict[str, An
     if ox is None:  # rdflib's writer: slower, the same graph
         for p, ns in _PREFIXES.items():
             g.bind(p, ns)
-        ttl_path.write_bytes(g.serialize(format="turtle", encoding="utf-8"))
+        ttl_path.write_bytes(bytes(g.serialize(format="turtle", encoding="utf-8")))
     else:
         ttl_path.write_bytes(ox.serialize(ox.parse(nt, ox.RdfFormat.N_TRIPLES), format=ox.RdfFormat.TURTLE,
                                           prefixes=_PREFIXES))

@@ -54,7 +54,7 @@ from cns.rules import encode_kernels as ek
 from cns.rules import graph_kernels as gk
 from cns.rules.errors import DataError
 from cns.rules.graph import BoundGraph, bind_graph, build_csr
-from cns.rules.rdfio import open_local, read_rdf, rdf_format
+from cns.rules.rdfio import open_local, rdf_format, read_rdf
 from cns.rules.xsd import CAT_NUMERIC, CAT_STRING, exact_key, order_category, order_key
 
 __all__ = ["read_bound", "encode_ntriples", "canonical_key", "have_pyoxigraph", "ArenaTerms", "FAST_FORMATS", "CHUNK_BYTES",
@@ -507,7 +507,7 @@ def _slow_literals(terms: ArenaTerms, slow: np.ndarray, order_cat: np.ndarray, o
             okey[c] = np.nan
             numeric[c] = np.nan
             if cat and cat != CAT_STRING:
-                okey[c] = key = order_key(t, cat)  # type: ignore[assignment]
+                okey[c] = key = order_key(t, cat)
                 if cat == CAT_NUMERIC:
                     numeric[c] = key
                 x = exact_key(t, cat)

@@ -424,6 +424,34 @@ def _term(buf, i, end, strict, lit):
     return -1, -1
 
 
+_CACHE = 64
+
+
+@njit(cache=True)
+def _cache_slot(buf, a, b) -> int:
+    """Slot of the span buf[a:b) in a small direct-mapped cache of recent IRIs (predicates, classes: few
+    distinct values that repeat on every line), so a hit costs one short compare instead of a hash probe."""
+    n = b - a
+    return (n * 31 + np.int64(buf[b - 1]) * 7 + np.int64(buf[a + (n >> 1)])) & (_CACHE - 1)
+
+
+@njit(cache=True)
+def _cache_get(buf, a, b, cc, ca, cb) -> int:
+    k = _cache_slot(buf, a, b)
+    c = cc[k]
+    if c >= 0 and _same(buf, a, b, ca[k], cb[k]):
+        return c
+    return -1
+
+
+@njit(cache=True)
+def _cache_put(buf, a, b, c, cc, ca, cb) -> None:
+    k = _cache_slot(buf, a, b)
+    cc[k] = c
+    ca[k] = a
+    cb[k] = b
+
+
 @njit(cache=True)
 def _intern_object(buf, o0, o1, ok, lit, str_code, lang_code, arena, meta, t_start, t_end, t_hash, t_kind, t_dt,
                    t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta):
@@ -503,7 +531,9 @@ def encode_lines(buf, pos, end, final, strict, str_code, lang_code, arena, meta,
     """
     lit = np.empty(5, np.int64)
     last_s, last_s0, last_s1 = -1, 0, 0
-    last_p, last_p0, last_p1 = -1, 0, 0
+    cc = np.full(_CACHE, -1, np.int64)  # recent IRIs (predicates, classes) by their bytes in this chunk
+    ca = np.zeros(_CACHE, np.int64)
+    cb = np.zeros(_CACHE, np.int64)
     i = pos
     while i < end:
         line = i
@@ -579,13 +609,16 @@ def encode_lines(buf, pos, end, final, strict, str_code, lang_code, arena, meta,
         else:
             s = _intern(buf, s0, s1, sk, arena, meta, t_start, t_end, t_hash, t_kind, table)
             last_s, last_s0, last_s1 = s, s0, s1
-        if last_p >= 0 and _same(buf, p0, p1, last_p0, last_p1):
-            p = last_p
-        else:
+        p = _cache_get(buf, p0, p1, cc, ca, cb)
+        if p < 0:
             p = _intern(buf, p0, p1, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table)
-            last_p, last_p0, last_p1 = p, p0, p1
-        o = _intern_object(buf, o0, o1, ok, lit, str_code, lang_code, arena, meta, t_start, t_end, t_hash, t_kind,
-                           t_dt, t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta)
+            _cache_put(buf, p0, p1, p, cc, ca, cb)
+        o = _cache_get(buf, o0, o1, cc, ca, cb) if ok == KIND_IRI else -1
+        if o < 0:
+            o = _intern_object(buf, o0, o1, ok, lit, str_code, lang_code, arena, meta, t_start, t_end, t_hash,
+                               t_kind, t_dt, t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta)
+            if ok == KIND_IRI:
+                _cache_put(buf, o0, o1, o, cc, ca, cb)
         m = meta[2]
         triples[m, 0] = s
         triples[m, 1] = p
@@ -1095,6 +1128,18 @@ def _prefix_iri(buf, a, b, pbuf, pmeta, p_name, p_iri):
 
 
 @njit(cache=True)
+def _iri_token_end(buf, i, end) -> int:
+    """End of the IRIREF or prefixed name at buf[i] as written (for the IRI cache), ``i`` if none."""
+    if buf[i] == 60:
+        j = i + 1
+        while j < end and buf[j] != 62 and buf[j] != 10:
+            j += 1
+        return j + 1 if j < end and buf[j] == 62 else i
+    colon, j = _pname(buf, i, end)
+    return j if colon >= 0 else i
+
+
+@njit(cache=True)
 def _iri_key(buf, i, end, scratch, o, pbuf, pmeta, p_name, p_iri):
     """Write the canonical key ``<iri>`` of the IRI (IRIREF or prefixed name) at buf[i] to scratch[o:].
     Returns (next index, new o); next index -2 means fall back."""
@@ -1257,6 +1302,9 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
     ``p_name``/``p_iri`` are (start, end) rows into ``pbuf``. Returns ``(status, position)``.
     """
     lit = np.empty(5, np.int64)
+    cc = np.full(_CACHE, -1, np.int64)  # recent IRIs by their source text (reset by every prefix directive)
+    ca = np.zeros(_CACHE, np.int64)
+    cb = np.zeros(_CACHE, np.int64)
     i = pos
     while True:
         i = _skip(buf, i, end)
@@ -1316,6 +1364,7 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
                 p_iri[np_, 1] = u + (e - k - 2)
                 pmeta[1] = u + (e - k - 2)
                 pmeta[0] = np_ + 1
+                cc[:] = -1  # a prefixed name may now mean another IRI
                 k = _skip(buf, e, end)
                 if is_at:
                     if k >= end or buf[k] != 46:
@@ -1348,18 +1397,25 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
             if i >= end:
                 return ST_FALLBACK, stmt
             x = buf[i]
+            p = -1
             if x == 97 and i + 1 < end and _delim(buf[i + 1]) and buf[i + 1] != 58:
                 klen = _copy(scratch, 0, _RDF_TYPE, 0, _RDF_TYPE.shape[0])
                 j = i + 1
             elif x == 60 or _alpha(x) or x == 58:
-                j, klen = _iri_key(buf, i, end, scratch, 0, pbuf, pmeta, p_name, p_iri)
-                if j < 0 or klen < 0:
-                    return ST_FALLBACK, stmt
+                j = _iri_token_end(buf, i, end)
+                p = _cache_get(buf, i, j, cc, ca, cb) if j > i else -1
+                if p < 0:
+                    j, klen = _iri_key(buf, i, end, scratch, 0, pbuf, pmeta, p_name, p_iri)
+                    if j < 0 or klen < 0:
+                        return ST_FALLBACK, stmt
             else:
                 return ST_FALLBACK, stmt
-            if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]):
-                return ST_GROW, stmt
-            p = _intern(scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table)
+            if p < 0:
+                if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]):
+                    return ST_GROW, stmt
+                p = _intern(scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table)
+                if x != 97:
+                    _cache_put(buf, i, j, p, cc, ca, cb)
             i = j
             # object list
             while True:
@@ -1385,7 +1441,42 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
                     j = _bnode(buf, i, end, True)
                     klen = _copy(scratch, 0, buf, i, j) if j > 0 else -1
                 elif x == 60 or _alpha(x) or x == 58:
+                    j = _iri_token_end(buf, i, end)
+                    o = _cache_get(buf, i, j, cc, ca, cb) if j > i else -1
+                    if o >= 0:  # a repeated IRI object (a class, a source): no expansion, no probe
+                        m = meta[2]
+                        if m + 1 > triples.shape[0]:
+                            return ST_GROW, stmt
+                        triples[m, 0] = s
+                        triples[m, 1] = p
+                        triples[m, 2] = o
+                        meta[2] = m + 1
+                        i = _skip(buf, j, end)
+                        if i < end and buf[i] == 44:
+                            i += 1
+                            continue
+                        break
                     j, klen = _iri_key(buf, i, end, scratch, 0, pbuf, pmeta, p_name, p_iri)
+                    if j > 0 and klen > 0:
+                        ke, kk = _term(scratch, 0, klen, False, lit)
+                        if ke == klen and kk == KIND_IRI:
+                            if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]):
+                                return ST_GROW, stmt
+                            o = _intern(scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind,
+                                        table)
+                            _cache_put(buf, i, j, o, cc, ca, cb)
+                            m = meta[2]
+                            if m + 1 > triples.shape[0]:
+                                return ST_GROW, stmt
+                            triples[m, 0] = s
+                            triples[m, 1] = p
+                            triples[m, 2] = o
+                            meta[2] = m + 1
+                            i = _skip(buf, j, end)
+                            if i < end and buf[i] == 44:
+                                i += 1
+                                continue
+                            break
                 else:
                     return ST_FALLBACK, stmt  # '[', '(' and errors
                 if j < 0 or klen < 0:

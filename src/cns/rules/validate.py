@@ -24,8 +24,8 @@ from rdflib.term import Node
 
 from cns.rules import graph_kernels as gk
 from cns.rules import ir
-from cns.rules.errors import LimitExceeded, RuleError
 from cns.rules.encode import read_bound
+from cns.rules.errors import LimitExceeded, RuleError
 from cns.rules.graph import BoundGraph, bind_graph, eval_path, sorted_unique
 from cns.rules.optimise import optimise
 from cns.rules.report import ValidationReport, ValidationResult
