@@ -33,6 +33,7 @@ _HANDLERS: dict[str, str] = {
     "serve": "cns.serve.cli:serve_main",
     "demo live": "cns.serve.demo:demo_live_main",
     "bench live": "cns.bench.live:main",
+    "monitor": "cns.ops.monitor:monitor_main",
 }
 
 
@@ -198,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--summary", metavar="PATH", help="write the stop summary as JSON to PATH")
     srv.add_argument("-v", "--verbose", action="store_true", help="log feed, FIX and supervisor events to stderr")
     srv.set_defaults(key="serve")
+
+    mon = sub.add_parser("monitor", help="terminal dashboard of a running pipeline through its metrics endpoint and "
+                         "control API (docs/ops.md)")
+    mon.add_argument("--url", required=True, help="the ops endpoint, e.g. http://127.0.0.1:9464")
+    mon.add_argument("--token", default=None, help="control API token (default: $CNS_OPS_TOKEN)")
+    mon.add_argument("--interval", type=float, default=1.0, help="seconds between readings (default: %(default)s)")
+    mon.set_defaults(key="monitor")
     return p
 
 

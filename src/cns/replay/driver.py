@@ -92,6 +92,7 @@ class ReplayOptions:
     cache_dir: str | None = None  # None: the private data cache (cns.market.newsgen.data_cache_dir)
     rules_path: str | None = None
     decision_latency: str | None = None  # e.g. "2us", "lognormal:p50=2us,p99=20us"; None: [latency] of the config
+    metrics_port: int | None = None  # serve Prometheus metrics on 127.0.0.1:PORT while replaying (0: any; cns.ops)
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ReplayOptionError:
@@ -276,6 +277,11 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
 
     wall0 = time.perf_counter()
     ing = Ingest.start(news, validator, _corroborator(cfg, news), desk_cfg, n_wire, opts.sample_every)
+    metrics = None
+    if opts.metrics_port is not None:  # the endpoint reads the ingest's counters at scrape time (cns.ops.replay)
+        from cns.ops.replay import serve_replay_metrics
+
+        metrics = serve_replay_metrics(ing, batch=opts.batch, port=opts.metrics_port)
     ing.feed(n_wire, opts.batch, opts.progress)
     ingest_s = time.perf_counter() - wall0
     fast = ing.trade(model)
@@ -285,6 +291,8 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     slow = ing.trade(slow_model) if opts.slow_baseline else None
     rejected = ing.node.call("validate", "codes")
     ing.node.shutdown("shutdown")
+    if metrics is not None:
+        metrics.close()
 
     totals = ing.totals
     events = totals["events"]
