@@ -33,6 +33,11 @@ _HANDLERS: dict[str, str] = {
     "serve": "cns.serve.cli:serve_main",
     "demo live": "cns.serve.demo:demo_live_main",
     "bench live": "cns.bench.live:main",
+    "journal inspect": "cns.journal.cli:inspect_main",
+    "journal tail": "cns.journal.cli:tail_main",
+    "journal export": "cns.journal.cli:export_main",
+    "bench journal": "cns.bench.journal:main",
+    "fuzz": "cns.fuzz:main",
     "monitor": "cns.ops.monitor:monitor_main",
 }
 
@@ -116,6 +121,39 @@ def build_parser() -> argparse.ArgumentParser:
                     "load generator under SCHED_FIFO (PRIO 1..89; needs the privilege) so other load on the host "
                     "does not delay their wake-ups (default: 0 = normal scheduling)")
     bl.set_defaults(key="bench live")
+
+    bj = bsub.add_parser("journal", help="journal appends per fsync policy, recovery, vs SQLite WAL and "
+                         "file.write + fsync (docs/journal.md)")
+    bj.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
+    bj.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
+    bj.add_argument("--dir", metavar="DIR", help="where to write the journals (default: a temp dir)")
+    bj.set_defaults(key="bench journal")
+
+    jr = sub.add_parser("journal", help="the durable journal: inspect, tail, export (docs/journal.md)")
+    jsub = jr.add_subparsers(dest="what", metavar="WHAT", required=True)
+    ji = jsub.add_parser("inspect", help="segments, entries by type, first/last index and time, torn tail")
+    ji.add_argument("dir", metavar="DIR")
+    ji.add_argument("--json", action="store_true", help="print JSON")
+    ji.set_defaults(key="journal inspect")
+    jt = jsub.add_parser("tail", help="the last entries, then (--follow) new ones as they are appended")
+    jt.add_argument("dir", metavar="DIR")
+    jt.add_argument("-n", type=int, default=10, help="entries (default: %(default)s)")
+    jt.add_argument("--follow", action="store_true", help="keep printing appended entries until interrupted")
+    jt.set_defaults(key="journal tail")
+    je = jsub.add_parser("export", help="one Parquet file per entry type")
+    je.add_argument("dir", metavar="DIR")
+    je.add_argument("--parquet", required=True, metavar="OUT", help="output directory")
+    je.set_defaults(key="journal export")
+
+    fz = sub.add_parser("fuzz", help="fuzz the JSONL, binary, feed-frame and FIX readers (hypothesis, atheris)")
+    fz.add_argument("--inputs", type=int, default=1_000_000, help="inputs per target (default: %(default)s)")
+    fz.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    fz.add_argument("--target", choices=("jsonl", "binary", "feed", "fix", "all"), default="all",
+                    help="(default: %(default)s)")
+    fz.add_argument("--engine", choices=("hypothesis", "atheris", "both"), default="hypothesis",
+                    help="atheris runs where it is installed (default: %(default)s)")
+    fz.add_argument("--json", metavar="PATH", help="write the counts as JSON to PATH")
+    fz.set_defaults(key="fuzz")
 
     shb = bsub.choices["shacl"]
     shb.add_argument("--records", type=int, metavar="N", help="news records in the graph (default 20000, 1000 with --quick)")
