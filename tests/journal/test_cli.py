@@ -39,7 +39,7 @@ def test_inspect(journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seg = list_segments(journal)[-1][1]
     raw = bytearray(seg.read_bytes())
     last_used = info["segments"][-1]["used_bytes"]
-    raw[last_used - 3] ^= 0xFF  # damage the last entry
+    raw[last_used - 16] ^= 0xFF  # damage the last entry (past its padding)
     seg.write_bytes(bytes(raw))
     assert main(["journal", "inspect", str(journal)]) == 0
     assert "torn tail" in capsys.readouterr().out
