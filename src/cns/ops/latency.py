@@ -22,6 +22,7 @@ Values are clamped at 0 (a negative stamp difference, e.g. a clock mix, counts a
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -41,23 +42,32 @@ class StampSource(Protocol):
 
 
 class ListCursor:
-    """New entries of an append-only list of stamp tuples; latency ns = ``row[end] - row[start]``."""
+    """New rows of an append-only sequence of stamps; latency ns = ``row[end] - row[start]``.
 
-    def __init__(self, rows: list[Any] | Callable[[], list[Any]], start: int, end: int) -> None:
-        self._rows = rows if callable(rows) else (lambda: rows)
-        self.start, self.end = start, end
-        self.cursor = 0
+    Rows are tuples (a list of tuples), or, with ``width``, consecutive runs of ``width`` ints in a flat
+    sequence (an ``array.array("q")`` or a list of ints; a partly appended row is left for the next fold)."""
+
+    def __init__(self, rows: Any, start: int, end: int, width: int | None = None) -> None:
+        self._rows: Callable[[], Any] = rows if callable(rows) else (lambda: rows)
+        self.start, self.end, self.width = start, end, width
+        self.cursor = 0  # in elements of the sequence (rows, or ints when flat)
 
     def take(self) -> np.ndarray:
         rows = self._rows()
         n = len(rows)
-        if n < self.cursor:  # the owner reset the list
+        w = self.width
+        if w is not None:
+            n -= n % w
+        if n < self.cursor:  # the owner reset the sequence
             self.cursor = 0
-        new = rows[self.cursor:n]  # atomic under the GIL; later appends are read next time
+        new = rows[self.cursor:n]  # one C-level copy (atomic under the GIL); later appends are read next time
         self.cursor = n
-        if not new:
+        if not len(new):
             return np.zeros(0, np.int64)
-        a = np.asarray(new, np.int64).reshape(len(new), -1)
+        if w is not None:
+            a = (np.frombuffer(new, np.int64) if isinstance(new, array) else np.asarray(new, np.int64)).reshape(-1, w)
+        else:
+            a = np.asarray(new, np.int64).reshape(len(new), -1)
         out: np.ndarray = a[:, self.end] - a[:, self.start]
         return out
 

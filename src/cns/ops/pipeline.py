@@ -222,11 +222,14 @@ def feed_metrics(feeds: Mapping[str, Any]) -> Iterator[Metric]:
 def serve_latency(state: Any, *, budgets_s: Mapping[str, float] | None = None) -> LatencyMetrics:
     """Latency histograms of a serve shard from its ``LatencyProbe``: ``ingest`` (socket read of a batch ->
     corroborated) and ``order`` (socket read of the news -> NewOrderSingle written)."""
+    from array import array
+
     b = dict(budgets_s or {})
     probe = state.probe
+    flat = isinstance(probe.batches, array)  # flat int64 runs (4 per batch, 3 per order) or tuples
     return LatencyMetrics([
-        StageHistogram("ingest", ListCursor(lambda: probe.batches, 2, 3), budget_s=b.get("ingest")),
-        StageHistogram("order", ListCursor(lambda: probe.orders, 1, 2), budget_s=b.get("order")),
+        StageHistogram("ingest", ListCursor(lambda: probe.batches, 2, 3, 4 if flat else None), budget_s=b.get("ingest")),
+        StageHistogram("order", ListCursor(lambda: probe.orders, 1, 2, 3 if flat else None), budget_s=b.get("order")),
     ])
 
 
@@ -282,5 +285,5 @@ METRIC_NAMES: frozenset[str] = RUNTIME_NAMES | frozenset(
      "cns_feed_staleness_seconds", "cns_feed_connected", "cns_feed_paused", "cns_feed_gaps_total",
      "cns_quarantined_total", "cns_scrape_errors_total", "cns_scrape_collect_seconds",
      "cns_rules_version", "cns_rules_reloads_total", "cns_rules_reload_pause_max_seconds",
-     "cns_ops_actions_total", "cns_ops_paused"}
+     "cns_ops_actions_total", "cns_ops_paused", "cns_ops_control_enabled"}
     | {fam for _, fam, *_ in _SERVE_COUNTERS} | {fam for _, fam, _ in _FEED_COUNTERS})
