@@ -61,7 +61,7 @@ def test_sigterm_mass_cancels_logs_out_and_exits_0(tmp_path: Path) -> None:
 
             async def gateway_orders() -> int:
                 nonlocal stats
-                stats = await loop_call(vnode, "venue_gateway", "stats")
+                stats = await loop_call(vnode, "venue_gateway", "stats", 20.0)  # a loaded host can be slow
                 return int(stats["orders"])
 
             deadline = time.monotonic() + 30

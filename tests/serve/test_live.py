@@ -45,7 +45,7 @@ def test_serve_trades_news_through_the_gateway_gets_fills_and_stops_gracefully()
             mc = summary["stop"]["mass_cancel"]
             assert mc["requests"] == 1 and mc["reports"] == 1 and not mc["timed_out"] and mc["open_after"] == 0
             assert summary["stop"]["logout"] == {"fix:venue1": "logged_out"}
-            g = await loop_call(vnode, "venue_gateway", "stats")
+            g = await loop_call(vnode, "venue_gateway", "stats", 20.0)
             assert g["orders"] >= sent and g["fills"] > 0
             assert summary["latency_ns"]["order"]["count"] > 0
             assert not svc.app.running and len(svc.node) == 0  # the whole tree is gone
@@ -69,17 +69,17 @@ def test_a_crashing_feed_handler_restarts_alone_never_the_desk() -> None:
             with Counters() as counters:
                 await svc.start()
                 node = svc.node
-                top0 = await loop_call(node, names.top, ("which_children",))
-                trading0 = await loop_call(node, names.trading_sup, ("which_children",))
+                top0 = await loop_call(node, names.top, ("which_children",), 20.0)
+                trading0 = await loop_call(node, names.trading_sup, ("which_children",), 20.0)
                 desk0 = node.whereis(names.desk)
                 for k in range(5):
-                    feed = (await loop_call(node, names.feeds_sup, ("which_children",)))[0].pid
+                    feed = (await loop_call(node, names.feeds_sup, ("which_children",), 20.0))[0].pid
                     node.exit(feed, "kill")  # an untrappable crash of the handler
                     await until(lambda k=k: svc.state.feed_stats["f1"].connects >= k + 2, 10.0, "reconnect")
                 events = svc.state.counters["events_in"]
                 await until(lambda: svc.state.counters["events_in"] > events, 10.0, "news after the crashes")
-                top1 = await loop_call(node, names.top, ("which_children",))
-                trading1 = await loop_call(node, names.trading_sup, ("which_children",))
+                top1 = await loop_call(node, names.top, ("which_children",), 20.0)
+                trading1 = await loop_call(node, names.trading_sup, ("which_children",), 20.0)
                 assert node.whereis(names.desk) is desk0 and desk0.is_alive
                 assert [c.pid for c in trading1] == [c.pid for c in trading0]
                 assert [c.pid for c in top1] == [c.pid for c in top0]  # feeds_sup itself was not restarted

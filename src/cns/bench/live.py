@@ -308,9 +308,9 @@ def breakdown(pool: Path, n: int = 2000) -> dict[str, float]:
     src = FeedSource(news)
     n = min(n, len(src) // 2)
     raw = [src.data_frame(i, i + 1, feed_id=1) for i in range(n)]
-    frames = [FrameDecoder().feed(f)[0] for f in raw]
+    frames: list[Any] = [FrameDecoder().feed(f)[0] for f in raw]
     strings = (news.sources.strings()[1:], news.tickers.strings()[1:], news.data_sources.strings()[1:])
-    maps = code_maps(strings, st.dictionaries)  # type: ignore[arg-type]
+    maps = code_maps(strings, st.dictionaries)
     recs = [decode_binary_records(f, maps, receive_ns=time.time_ns()) for f in frames]
 
     def med(f: Any) -> float:
@@ -347,7 +347,11 @@ def breakdown(pool: Path, n: int = 2000) -> dict[str, float]:
         out["FIX encode (OrderEncoder.encode)"] = med(lambda i: enc.encode(cands[i], 10 + i))
     node = Node()
     sink = node.spawn(lambda m: None)
-    out["actor hop (send + scheduler turn)"] = med(lambda i: (node.send(sink, i), node.run_until_idle()))
+    def hop(i: int) -> None:
+        node.send(sink, i)
+        node.run_until_idle()
+
+    out["actor hop (send + scheduler turn)"] = med(hop)
     names = st.names
     for f in st.feed_stats.values():
         f.paused = False
@@ -357,8 +361,11 @@ def breakdown(pool: Path, n: int = 2000) -> dict[str, float]:
     RiskStage.start(node, st, name=names.risk)
     LiveDesk.start(node, st, lambda nd, s_, dk: InProcessVenue(nd, s_, dk), name=names.desk)
     batches = [FeedBatch("f", NewsBatch(r.records, r.blob, *st.dictionaries), r.seqs, 0, 0) for r in recs]
-    out["stage chain, 1-record batch (validate..desk, actors)"] = med(
-        lambda i: (node.send(names.validate, batches[i]), node.run_until_idle()))
+    def chain(i: int) -> None:
+        node.send(names.validate, batches[i])
+        node.run_until_idle()
+
+    out["stage chain, 1-record batch (validate..desk, actors)"] = med(chain)
     node.shutdown()
     return {k: round(v, 1) for k, v in out.items()}
 
@@ -426,7 +433,9 @@ def run(rates: list[float], seconds: float, *, quick: bool = False, peer: bool =
                         peer_steps.append({"rate": r, "error": str(e)})
                     _print_step("peer", peer_steps[-1])
             if profile is not None:
-                asyncio.run(measure_cns(pool, rates[0], seconds, sink_port, profile=profile, rt=rt))
+                # sampled under normal scheduling: py-spy (not real-time) could not sample a SCHED_FIFO process
+                # while it runs, only while it waits
+                asyncio.run(measure_cns(pool, rates[0], seconds, sink_port, profile=profile))
                 if profile.exists():
                     prof = _profile_summary(profile)
             parts = breakdown(pool, 500 if quick else 2000)

@@ -229,10 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.cpu is not None:
         os.sched_setaffinity(0, {a.cpu})
-    if a.realtime:
-        from cns.serve.loadgen import realtime
-
-        realtime(a.realtime)
     try:
         if a.socket_fix:
             raise ImportError
@@ -240,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         kind = "quickfix"
     except ImportError:
         sender, kind = _SocketFix(a.fix_port), "socket"
+    if a.realtime:  # this thread only (as the shard's event-loop thread); QuickFIX's own threads keep theirs
+        from cns.serve.loadgen import realtime
+
+        realtime(a.realtime)
     peer = Peer(sender, a.capacity)
     print(json.dumps({"ready": True, "fix": kind}), flush=True)
     asyncio.run(_run(a.ws_port, peer, a.drain, a.deadline))

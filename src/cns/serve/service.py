@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from typing import Any
 
@@ -128,6 +129,11 @@ class Service:
         except BaseException:
             await self._halt()
             raise
+        # everything allocated so far (kernels, dictionaries, tables, the tree) lives as long as the shard:
+        # move it out of the collector's generations, so a full collection no longer walks it (a pause of tens
+        # of ms on the hot path otherwise); gc.unfreeze() in _halt
+        gc.collect()
+        gc.freeze()
 
     def not_ready(self) -> list[str]:
         """What is not up yet: FIX sessions not logged on, feeds not connected, quotes not connected."""
@@ -167,6 +173,7 @@ class Service:
             with contextlib.suppress(Exception):
                 self.app.stop(10.0)
         self.node.shutdown()
+        gc.unfreeze()
         await asyncio.sleep(0.02)  # let the transports close
 
     async def stop(self) -> dict[str, Any]:

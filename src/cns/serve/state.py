@@ -12,6 +12,7 @@ All of it is touched from the node's one thread only: no locks.
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,37 +130,39 @@ class LatencyProbe:
 
     def __init__(self, capacity: int = 1 << 16) -> None:
         self.capacity = capacity
-        self.batches: list[tuple[int, int, int, int]] = []  # (seq_lo, seq_hi, recv_ns, done_ns)
-        self.orders: list[tuple[int, int, int]] = []  # (news_id, recv_ns, written_ns)
+        # flat int64 arrays (array module: appends without a Python object per stamp for the GC to track)
+        self.batches = array("q")  # seq_lo, seq_hi, recv_ns, done_ns per batch
+        self.orders = array("q")  # news_id, recv_ns, written_ns per order
         self.batches_dropped = 0
         self.orders_dropped = 0
 
     def reset(self) -> None:
-        self.batches.clear()
-        self.orders.clear()
+        del self.batches[:]
+        del self.orders[:]
         self.batches_dropped = self.orders_dropped = 0
 
     def batch_done(self, seq_lo: int, seq_hi: int, recv_ns: int, done_ns: int) -> None:
-        if len(self.batches) < self.capacity:
-            self.batches.append((seq_lo, seq_hi, recv_ns, done_ns))
+        if len(self.batches) < 4 * self.capacity:
+            self.batches.extend((seq_lo, seq_hi, recv_ns, done_ns))
         else:
             self.batches_dropped += 1
 
     def orders_written(self, news_ids: list[int], recv_ns: int, written_ns: int) -> None:
-        room = self.capacity - len(self.orders)
+        room = self.capacity - len(self.orders) // 3
         if len(news_ids) > room:
             self.orders_dropped += len(news_ids) - room
             news_ids = news_ids[:room]
-        self.orders.extend((n, recv_ns, written_ns) for n in news_ids)
+        for n in news_ids:
+            self.orders.extend((n, recv_ns, written_ns))
 
     def batch_arrays(self) -> np.ndarray:
         """int64 array (n, 4): seq_lo, seq_hi, recv_ns, done_ns per batch."""
-        out: np.ndarray = np.asarray(self.batches, np.int64).reshape(-1, 4)
+        out: np.ndarray = np.frombuffer(self.batches, np.int64).reshape(-1, 4).copy()
         return out
 
     def order_arrays(self) -> np.ndarray:
         """int64 array (n, 3): news_id, recv_ns, written_ns per order."""
-        out: np.ndarray = np.asarray(self.orders, np.int64).reshape(-1, 3)
+        out: np.ndarray = np.frombuffer(self.orders, np.int64).reshape(-1, 3).copy()
         return out
 
     def event_latency_ns(self) -> np.ndarray:
