@@ -23,7 +23,7 @@ Every helper is ``inline="always"`` and compiled without NRT: no allocation, no 
 
 from __future__ import annotations
 
-import os
+import hashlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -36,20 +36,32 @@ _DEPENDENCIES = (Path(__file__), Path(__file__).with_name("l3book_dtypes.py"))
 
 
 def refresh_cache_stamp(dependent: str) -> None:
-    """Make Numba's on-disk cache of ``dependent`` (a kernel module inlining this one) notice edits here.
+    """Make Numba's on-disk cache of ``dependent`` (a kernel module inlining this one) follow edits here.
 
-    Numba keys a cached kernel by the mtime and size of the file defining it only, so an edit of an inlined
-    helper in this module would silently reuse stale machine code. When a dependency is newer than
-    ``dependent``, bump ``dependent``'s mtime (content untouched) so its kernels recompile; a read-only
-    install (nothing edited there) is left alone.
+    Numba keys a cached kernel by the content of the file defining it only, so an edit of an inlined helper
+    in this module (or of the dtypes' constants) would silently reuse stale machine code. A sidecar file in
+    the cache directory remembers a digest of those dependencies; when it differs, ``dependent``'s cached
+    kernels are deleted (they recompile). Best effort: an unwritable cache is left alone.
     """
     try:
-        target = Path(dependent)
-        newest = max(p.stat().st_mtime for p in _DEPENDENCIES)
-        if target.stat().st_mtime < newest:
-            os.utime(target)
-    except OSError:
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in _DEPENDENCIES)).hexdigest()
+        probe = njit(cache=True)(_cache_probe)
+        cache_dir = Path(probe._cache._cache_path)
+        stem = Path(dependent).stem
+        sidecar = cache_dir / f"{stem}.deps-sha256"
+        if sidecar.exists() and sidecar.read_text() == digest:
+            return
+        for f in cache_dir.glob(f"{stem}.*.nb[ic]"):
+            f.unlink()
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        sidecar.write_text(digest)
+    except (OSError, AttributeError):
         pass
+
+
+def _cache_probe() -> int:  # only its cache locator is used (never compiled)
+    return 0
+
 
 # ---- header ------------------------------------------------------------------------------------------------
 H_SIZE = 64
@@ -94,7 +106,7 @@ def layout(cap: int, cap_out: int) -> tuple[int, dict[int, int]]:
     for key, n in ((H_OFF_POOL, cap * 8), (H_OFF_LVL, cap * 8), (H_OFF_KEYS, 2 * cap), (H_OFF_SLOTS, 2 * cap),
                    (H_OFF_FREE, cap), (H_OFF_LFREE, cap), (H_OFF_HASH, 2 * hsize), (H_OFF_OUT, cap_out * EXEC_FIELDS)):
         off[key] = pos
-        pos += n
+        pos += (n + 7) & ~7  # every region starts on a 64-byte line (8 words): one pool/level row, one line
     off[H_HMASK] = hsize - 1
     return pos, off
 
@@ -102,7 +114,9 @@ def layout(cap: int, cap_out: int) -> tuple[int, dict[int, int]]:
 def allocate(cap: int, cap_out: int, growable: bool) -> np.ndarray:
     """An empty book state for ``cap`` resting orders (``cap >= 1``) and ``cap_out`` single-op reports."""
     total, off = layout(cap, cap_out)
-    S = np.zeros(total, np.int64)
+    buf = np.zeros(total + 8, np.int64)
+    skip = (-(buf.ctypes.data // 8)) % 8  # start S on a 64-byte boundary (large allocations are 16-aligned)
+    S = buf[skip: skip + total]
     S[H_VERSION] = LAYOUT_VERSION
     S[H_CAP] = cap
     S[H_CAP_OUT] = cap_out
