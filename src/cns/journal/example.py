@@ -59,7 +59,8 @@ def apply(state: dict[str, np.ndarray], chunk: ReplayChunk) -> None:
     """Apply one chunk (orders, cancels, exec reports; other types are skipped). Raises
     :class:`JournalError` when the kernel stops (table full, instrument out of range)."""
     s = state
-    K.apply_entries(chunk.entries, chunk.records(TYPE_ORDER), chunk.records(TYPE_CANCEL), chunk.records(TYPE_EXEC),
+    K.apply_entries(chunk.entries, chunk.records(TYPE_ORDER, scratch=True), chunk.records(TYPE_CANCEL, scratch=True),
+                    chunk.records(TYPE_EXEC, scratch=True),
                     s["keys"], s["leaves"], s["side"], s["instrument"], s["cancel_pending"], s["position"],
                     s["cash"], s["fees"], s["meta"])
     if s["meta"][2]:

@@ -26,9 +26,11 @@ import numpy as np
 from cns.journal import frame_kernels as K
 from cns.journal.dtypes import ENTRY_DTYPE, TypeRegistry
 from cns.journal.errors import JournalClosedError, JournalCorruptError, JournalRangeError, JournalSchemaError
-from cns.journal.segments import SEGMENT_HEADER, Segment, list_segments, load_schema
+from cns.journal.segments import SEGMENT_HEADER, Segment, list_segments, load_schema, populate
 
 __all__ = ["Entry", "JournalReader", "ReplayChunk"]
+
+_AHEAD = 16 << 20  # bytes of a segment faulted in ahead of the read position (MADV_POPULATE_READ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +54,15 @@ class ReplayChunk:
     entry's records start in it — so a Numba ``apply`` can walk ``entries`` in order and dispatch by type.
     """
 
-    __slots__ = ("entries", "registry", "_buf", "_cache")
+    __slots__ = ("entries", "registry", "_buf", "_cache", "_scratch")
 
-    def __init__(self, entries: np.ndarray, registry: TypeRegistry, buf: np.ndarray) -> None:
+    def __init__(self, entries: np.ndarray, registry: TypeRegistry, buf: np.ndarray,
+                 scratch: dict[int, np.ndarray] | None = None) -> None:
         self.entries = entries
         self.registry = registry
         self._buf = buf
-        self._cache: dict[int, np.ndarray] = {}
+        self._cache: dict[tuple[int, bool], np.ndarray] = {}
+        self._scratch = scratch if scratch is not None else {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -71,9 +75,13 @@ class ReplayChunk:
     def last_index(self) -> int:
         return int(self.entries["index"][-1])
 
-    def records(self, code: int) -> np.ndarray:
-        """All records of entry type ``code`` in this chunk, in journal order (a new contiguous array)."""
-        got = self._cache.get(code)
+    def records(self, code: int, *, scratch: bool = False) -> np.ndarray:
+        """All records of entry type ``code`` in this chunk, in journal order, contiguous.
+
+        Default: a new array the caller owns. ``scratch=True``: a view of a buffer the reader reuses for every
+        chunk (no fresh pages to fault in: the fast path of replay), valid only until the reader's next
+        :meth:`JournalReader.read` — copy what you keep."""
+        got = self._cache.get((code, scratch))
         if got is not None:
             return got
         dt = self.registry[code].dtype
@@ -81,13 +89,19 @@ class ReplayChunk:
         mask = e["type"] == code
         counts = e["count"][mask].astype(np.int64)
         total = int(counts.sum())
-        out = np.empty(total, dt)
+        if scratch:
+            buf = self._scratch.get(code)
+            if buf is None or len(buf) < total:
+                buf = self._scratch[code] = np.empty(max(total, 1024, 0 if buf is None else 2 * len(buf)), dt)
+            out = buf[:total]
+        else:
+            out = np.empty(total, dt)
         if total:
             starts = np.cumsum(counts) - counts
             e["rec_start"][mask] = starts
             K.gather_payloads(self._buf, e["offset"][mask].astype(np.int64), counts * dt.itemsize,
                               out.view(np.uint8))
-        self._cache[code] = out
+        self._cache[(code, scratch)] = out
         return out
 
     def entry(self, k: int) -> Entry:
@@ -124,6 +138,8 @@ class JournalReader:
         self._seg: Segment | None = None
         self._pos = SEGMENT_HEADER
         self._next = 0
+        self._populated = 0
+        self._scratch: dict[int, np.ndarray] = {}
         self._closed = False
         self._from_start = start is None  # an empty journal's first segment may start past 1
         self.refresh()
@@ -170,6 +186,7 @@ class JournalReader:
             seg.close()
             raise JournalCorruptError(f"{path}: header says first index {seg.first_index}")
         self._seg, self._k = seg, k
+        self._populated = 0
         return seg
 
     def seek(self, index: int) -> None:
@@ -216,6 +233,10 @@ class JournalReader:
                 if self._k < 0:
                     return None
             seg = self._map(self._k)
+            if self._pos + _AHEAD // 2 > self._populated:  # fault pages in ahead, in bulk
+                lo = max(self._pos, self._populated)
+                populate(seg, lo, lo + _AHEAD)
+                self._populated = lo + _AHEAD
             out = np.empty(max(1, max_entries), ENTRY_DTYPE)
             n, stop, status, detail = K.scan_frames(seg.buf, self._pos, seg.limit, self.registry.itemsizes,
                                                     self._next, self.verify, max_entries, out)
@@ -223,7 +244,7 @@ class JournalReader:
                 out = out[:n]
                 out["segment"] = self._k
                 self._pos, self._next = int(stop), self._next + n
-                return ReplayChunk(out, self.registry, seg.buf)
+                return ReplayChunk(out, self.registry, seg.buf, self._scratch)
             if status == K.SCAN_EOS:
                 if not self._advance():
                     return None

@@ -21,6 +21,7 @@ Frames (``cns.journal.frame_kernels``) follow from byte 64.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import mmap
 import os
 import secrets
@@ -58,6 +59,9 @@ LOCK_FILE = ".lock"
 _HDR = struct.Struct("<8sHHIQqQ20s")
 assert _HDR.size == 60
 PAGE = mmap.PAGESIZE
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_madvise = _libc.madvise
 
 
 def segment_name(first_index: int) -> str:
@@ -292,11 +296,12 @@ def repair_tail(directory: Path, registry: TypeRegistry, first_index: int) -> tu
             discarded.append(dst)
             segs.pop()
             continue
+        populate(seg, SEGMENT_HEADER, _data_end(seg.fd, SEGMENT_HEADER, seg.limit))
         n, stop, status, detail = scan_segment(seg, registry.itemsizes)
         torn = K.TORN_NAMES[detail] if status == K.SCAN_TORN else ""
         zeroed = 0
         if status != K.SCAN_EOS or torn:
-            end = int(K.last_nonzero(seg.buf, stop, seg.limit))
+            end = int(K.last_nonzero(seg.buf, stop, _data_end(seg.fd, stop, seg.limit)))
             if end > stop:
                 K.zero_range(seg.buf, stop, end)
                 seg.mm.flush()
@@ -306,6 +311,39 @@ def repair_tail(directory: Path, registry: TypeRegistry, first_index: int) -> tu
             _fsync_dir(directory)
         return seg, rep
     return None, TailRepair(None, SEGMENT_HEADER, first_index - 1, "", 0, discarded)
+
+
+def _data_end(fd: int, start: int, limit: int) -> int:
+    """End of the last region at or after ``start`` that may hold non-zero bytes (``SEEK_DATA``/``SEEK_HOLE``:
+    preallocated, never-written extents are holes, so the zero scan skips them); ``limit`` when the
+    filesystem cannot tell."""
+    end = start
+    p = start
+    try:
+        while p < limit:
+            try:
+                d = os.lseek(fd, p, os.SEEK_DATA)
+            except OSError as e:
+                if e.errno == 6:  # ENXIO: no data past p
+                    break
+                raise
+            if d >= limit:
+                break
+            p = os.lseek(fd, d, os.SEEK_HOLE)
+            end = max(end, min(p, limit))
+    except (OSError, AttributeError):
+        return limit
+    return end
+
+
+def populate(seg: Segment, start: int, end: int, *, write: bool = False) -> bool:
+    """Fault in the pages of ``seg`` from ``start`` to ``end`` in one call (``MADV_POPULATE_READ``/``_WRITE``,
+    Linux >= 5.14, GIL released): far cheaper than one page fault per page. False when unsupported."""
+    start -= start % PAGE
+    end = min(end, seg.limit)
+    if end <= start or seg.fd < 0:
+        return True
+    return _madvise(seg.buf.ctypes.data + start, end - start, 23 if write else 22) == 0
 
 
 def _has_data(path: Path) -> bool:
