@@ -114,8 +114,8 @@ class _Base:
         a = self.layout.records_offset
         self.records = raw[a: a + self.layout.n_records * RECORD_SIZE]
         self.blob = raw[self.layout.blob_offset:]
-        self.strings = tuple(d.strings()[1:] for d in (self.layout.sources, self.layout.tickers,
-                                                       self.layout.data_sources))
+        lay = self.layout
+        self.strings = (lay.sources.strings()[1:], lay.tickers.strings()[1:], lay.data_sources.strings()[1:])
 
 
 _BASE: _Base | None = None
@@ -200,7 +200,7 @@ def check_fix(bodies: list[bytes], garbage: bytes, counts: Counts) -> None:
     reader.feed(b"".join(msgs))
     frames = reader.frames()
     assert len(frames) == len(msgs) and all(isinstance(f, bytes) for f in frames), frames[:3]
-    ok = sum(1 for f in frames if codec.parse(f).problem is None)  # type: ignore[arg-type]
+    ok = sum(1 for f in frames if isinstance(f, bytes) and codec.parse(f).problem is None)
     counts.add(len(msgs), ok, len(msgs) - ok)
     r2 = FixFrameReader()
     r2.feed(garbage)

@@ -25,7 +25,7 @@ def journal(tmp_path: Path) -> Path:
         n = empty_news(2)
         n["headline_off"] = [0, 5]
         n["headline_len"] = [5, 6]
-        w.append(TYPE_NEWS, n, "helloworld!".encode())
+        w.append(TYPE_NEWS, n, b"helloworld!")
     return d
 
 

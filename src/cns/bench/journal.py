@@ -108,7 +108,7 @@ def bench_sqlite(root: Path, batch: int, total_records: int) -> dict[str, Any]:
     for i in range(n):
         a = clock()
         ids = (recs["id"] + i * batch).tolist()
-        rows = zip(ids, *(recs[f].tolist() for f in REC.names[1:]), strict=True)
+        rows = zip(ids, *(recs[f].tolist() for f in (REC.names or ())[1:]), strict=True)
         con.executemany(sql, rows)
         con.commit()
         lat[i] = clock() - a
@@ -132,7 +132,7 @@ def bench_file(root: Path, batch: int, total_records: int, fsync: bool) -> dict[
         t0 = clock()
         for i in range(n):
             a = clock()
-            f.write(recs)
+            f.write(recs.data)
             if fsync:
                 os.fsync(f.fileno())
             lat[i] = clock() - a

@@ -127,7 +127,7 @@ def dtype_to_json(dt: np.dtype) -> dict[str, Any]:
     """A JSON-able description of ``dt`` that :func:`dtype_from_json` turns back into an identical layout
     (names, formats, offsets, itemsize; nested structs and subarrays allowed; object fields refused)."""
     dt = np.dtype(dt)
-    if dt.names is None:
+    if dt.names is None or dt.fields is None:
         return {"scalar": _fmt_to_json(dt)}
     return {
         "names": list(dt.names),
@@ -151,7 +151,8 @@ def dtype_from_json(d: Mapping[str, Any]) -> np.dtype:
     """The dtype :func:`dtype_to_json` described. Raises :class:`JournalSchemaError` when it is malformed."""
     try:
         if "scalar" in d:
-            return np.dtype(_fmt_from_json(d["scalar"]))
+            out: np.dtype = np.dtype(_fmt_from_json(d["scalar"]))
+            return out
         return np.dtype({"names": list(d["names"]), "formats": [_fmt_from_json(f) for f in d["formats"]],
                          "offsets": [int(o) for o in d["offsets"]], "itemsize": int(d["itemsize"])})
     except (KeyError, TypeError, ValueError) as e:

@@ -1,4 +1,5 @@
-# mypy: disable-error-code="no-untyped-def"
+# mypy: ignore-errors
+# (Numba kernels and LLVM intrinsics: typed by Numba at compile time)
 """Numba kernels of the journal: CRC32C, writing one frame into a segment, scanning/verifying frames,
 seeking to an index and gathering payloads. Byte layout in ``docs/journal.md``.
 

@@ -131,7 +131,9 @@ class JournalReader:
         on_disk = load_schema(self.directory)
         if on_disk is None and registry is None:
             raise JournalSchemaError(f"{self.directory}: no schema.json (not a journal directory?)")
-        self.registry = registry if on_disk is None else (on_disk if registry is None else on_disk.merged(registry))
+        reg = registry if on_disk is None else (on_disk if registry is None else on_disk.merged(registry))
+        assert reg is not None
+        self.registry: TypeRegistry = reg
         self.verify = verify
         self._segs: list[tuple[int, Path]] = []
         self._k = -1  # index in _segs of the mapped segment

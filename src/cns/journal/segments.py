@@ -343,7 +343,7 @@ def populate(seg: Segment, start: int, end: int, *, write: bool = False) -> bool
     end = min(end, seg.limit)
     if end <= start or seg.fd < 0:
         return True
-    return _madvise(seg.buf.ctypes.data + start, end - start, 23 if write else 22) == 0
+    return bool(_madvise(seg.buf.ctypes.data + start, end - start, 23 if write else 22) == 0)
 
 
 def _has_data(path: Path) -> bool:

@@ -94,7 +94,8 @@ _SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UP
 
 
 def _i64(a: np.ndarray) -> list[int]:
-    return a.astype(np.uint64).view(np.int64).tolist() if a.dtype == np.uint64 else a.astype(np.int64).tolist()
+    out: list[int] = (a.astype(np.uint64).view(np.int64) if a.dtype == np.uint64 else a.astype(np.int64)).tolist()
+    return out
 
 
 def _check(recs: np.ndarray, dtype: np.dtype, what: str) -> None:

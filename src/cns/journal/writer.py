@@ -170,7 +170,7 @@ class JournalWriter:
         self._synced = (self._pos, rep.last_index)  # (position, index) known durable in the current segment
         self.durable_index = rep.last_index
         self._committed = (self._pos, rep.last_index)
-        self._entry = None  # compiled write_frame entry point (exact types), made on first append
+        self._entry: Any = None  # compiled write_frame entry point (exact types), made on first append
 
     # ------------------------------------------------------------------ properties
     @property
