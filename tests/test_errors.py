@@ -18,6 +18,10 @@ ROOTS = [
     ("cns.trading.errors", "TradingError"),
     ("cns.venue.errors", "VenueError"),
     ("cns.replay.errors", "ReplayError"),
+    ("cns.journal.errors", "JournalError"),
+    ("cns.feeds.errors", "FeedError"),
+    ("cns.fix.errors", "FixError"),
+    ("cns.gateway.errors", "GatewayError"),
 ]
 
 
