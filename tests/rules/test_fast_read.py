@@ -375,3 +375,10 @@ def test_turtle_kernel_equals_pyoxigraph_generated(text: bytes) -> None:
     got = _kernel_lines(text)
     if got is not None:
         assert got == want, text
+
+
+def test_hash_seed_is_random_per_encoding() -> None:
+    a, b = encode._Encoder(), encode._Encoder()
+    assert a.meta[3] != b.meta[3]  # hostile data cannot be prepared to collide in the term table
+    text = b'<http://ex.org/a> <http://ex.org/p> "x" .\n'
+    assert encode.encode_ntriples(text).n_triples == encode.encode_ntriples(text).n_triples == 1

@@ -108,7 +108,8 @@ class _Encoder:
     def __init__(self, terms_hint: int = 1 << 12, arena_hint: int = 1 << 16, triples_hint: int = 1 << 12) -> None:
         t = _pow2(max(64, terms_hint))
         self.arena = np.empty(max(1024, arena_hint), np.uint8)
-        self.meta = np.zeros(3, np.int64)  # n_terms, arena_len, n_triples
+        self.meta = np.zeros(4, np.int64)  # n_terms, arena_len, n_triples, hash seed (random: no flooding)
+        self.meta[3] = int.from_bytes(os.urandom(8), "little") >> 1
         self.t_start = np.empty(t, np.int64)
         self.t_end = np.empty(t, np.int64)
         self.t_hash = np.empty(t, np.uint64)
@@ -130,7 +131,7 @@ class _Encoder:
     def _grow(self, terms: int, arena: int, triples: int, langs: int) -> None:
         """Make room for ``terms`` more terms, ``arena`` more key bytes, ``triples`` and ``langs`` more
         (capacities at least double, so growing is amortised O(1) per item)."""
-        n, used, m = (int(x) for x in self.meta)
+        n, used, m = (int(x) for x in self.meta[:3])
         if n + terms > self.t_start.shape[0] or 4 * (n + terms) > self.table.shape[0]:
             cap = _pow2(max(2 * self.t_start.shape[0], n + terms))
             for name in ("t_start", "t_end", "t_hash", "t_kind", "t_lex_end"):
@@ -311,7 +312,7 @@ class ArenaTerms:
         if c is None:
             key = canonical_key(term)
             e = self._enc
-            c = int(ek.lookup(np.frombuffer(key, np.uint8), e.arena, e.t_start, e.t_end, e.t_hash, e.table))
+            c = int(ek.lookup(np.frombuffer(key, np.uint8), e.arena, e.t_start, e.t_end, e.table, e.meta))
             if c >= self._n:
                 c = -1
             self._codes[term] = c
@@ -442,7 +443,7 @@ def _one_line(e: BaseException) -> str:
 
 def _finish(enc: _Encoder, shape_codes: np.ndarray) -> BoundGraph:
     """Term attributes (bulk, then Python for the rest) and the CSR: the :class:`BoundGraph`."""
-    n, _, m = (int(x) for x in enc.meta)
+    n, _, m = (int(x) for x in enc.meta[:3])
     terms = ArenaTerms(enc, n)
     if (shape_codes < 0).any():  # a constant the kernel could not read back: a bug in canonical_key
         raise DataError("internal error: a shapes constant has no canonical N-Triples form")

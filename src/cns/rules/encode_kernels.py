@@ -79,10 +79,11 @@ FAST_SLOW = 3  # the caller computes this literal's attributes in Python (rdflib
 
 
 @njit(cache=True)
-def _fnv(buf: np.ndarray, a: int, b: int) -> np.uint64:
+def _fnv(buf: np.ndarray, a: int, b: int, seed: int) -> np.uint64:
     """64-bit hash of buf[a:b): eight bytes per multiply (little-endian words, FNV-style mixing, a final
-    avalanche), then the tail byte by byte."""
-    h = _FNV_OFFSET ^ np.uint64(b - a)
+    avalanche), then the tail byte by byte. ``seed`` is random per encoding (``meta[3]``), so hostile data
+    cannot be crafted offline to collide in the table (hash flooding)."""
+    h = _FNV_OFFSET ^ np.uint64(seed) ^ np.uint64(b - a)
     i = a
     while i + 8 <= b:
         w = (np.uint64(buf[i]) | (np.uint64(buf[i + 1]) << np.uint64(8)) | (np.uint64(buf[i + 2]) << np.uint64(16))
@@ -149,8 +150,8 @@ def _set_slot(table, slot, h, c, start, n) -> None:
 @njit(cache=True)
 def _intern(buf, a, b, kind, arena, meta, t_start, t_end, t_hash, t_kind, table):
     """Code of key buf[a:b), added (bytes copied to the arena) when new. Capacity is checked by the caller.
-    ``meta`` = [n_terms, arena_len]."""
-    h = _fnv(buf, a, b)
+    ``meta`` = [n_terms, arena_len, n_triples, hash seed]."""
+    h = _fnv(buf, a, b, meta[3])
     slot, c = _find(buf, a, b, h, arena, t_start, t_end, table)
     if c >= 0:
         return c
@@ -192,9 +193,9 @@ def rehash_langs(l_hash: np.ndarray, n_langs: int, l_table: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def lookup(key: np.ndarray, arena, t_start, t_end, t_hash, table) -> int:
+def lookup(key: np.ndarray, arena, t_start, t_end, table, meta) -> int:
     """Code of the term whose canonical key is ``key`` (uint8), -1 if absent."""
-    h = _fnv(key, 0, key.shape[0])
+    h = _fnv(key, 0, key.shape[0], meta[3])
     _, c = _find(key, 0, key.shape[0], h, arena, t_start, t_end, table)
     return c
 
@@ -466,7 +467,7 @@ def _intern_object(buf, o0, o1, ok, lit, str_code, lang_code, arena, meta, t_sta
             t_dt[o] = lang_code
             la = lit[1] + base
             lb = lit[2] + base
-            h = _fnv(arena, la, lb)
+            h = _fnv(arena, la, lb, meta[3])
             lmask = l_table.shape[0] - 1
             slot = np.int64(h & np.uint64(lmask))
             lid = -1
@@ -988,7 +989,7 @@ _W_DECIMAL = np.frombuffer(b"decimal", np.uint8)
 _W_DOUBLE = np.frombuffer(b"double", np.uint8)
 _W_BOOLEAN = np.frombuffer(b"boolean", np.uint8)
 _FALLBACK = -2
-_MAX_PREFIXES = 4096
+_MAX_PREFIXES = 256  # more -> pyoxigraph (prefixes are looked up by a linear scan)
 
 
 @njit(cache=True, inline="always")
@@ -1164,9 +1165,9 @@ def _iri_key(buf, i, end, scratch, o, pbuf, pmeta, p_name, p_iri):
 
 
 @njit(cache=True)
-def _number_key(buf, i, end, scratch):
-    """A Turtle numeric literal at buf[i] as ``"lex"^^<xsd:integer|decimal|double>`` in scratch.
-    Returns (next index, key length); next -2: not a number this subset reads."""
+def _number_key(buf, i, end, scratch, lit):
+    """A Turtle numeric literal at buf[i] as ``"lex"^^<xsd:integer|decimal|double>`` in scratch, with ``lit``
+    as :func:`_literal` fills it. Returns (next index, key length); next -2: not a number this subset reads."""
     j = i
     if j < end and (buf[j] == 43 or buf[j] == 45):
         j += 1
@@ -1204,9 +1205,11 @@ def _number_key(buf, i, end, scratch):
         return _FALLBACK, 0
     o = _put(scratch, 0, 34)
     o = _copy(scratch, o, buf, i, j)
+    lit[0] = o
     o = _put(scratch, o, 34)
     o = _put(scratch, o, 94)
     o = _put(scratch, o, 94)
+    lit[3] = o
     o = _put(scratch, o, 60)
     o = _copy(scratch, o, _XSD_NS, 0, _XSD_NS.shape[0])
     w = _W_INTEGER if kind == 0 else (_W_DECIMAL if kind == 1 else _W_DOUBLE)
@@ -1214,13 +1217,17 @@ def _number_key(buf, i, end, scratch):
     o = _put(scratch, o, 62)
     if o < 0:
         return _FALLBACK, 0
+    lit[1] = -1
+    lit[2] = -1
+    lit[4] = o
     return j, o
 
 
 @njit(cache=True)
-def _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri):
+def _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri, lit):
     """A one-line string literal at buf[i] (``"..."`` or ``'...'``) with its language tag or datatype, as the
-    canonical key in scratch. Returns (next index, key length); next -2: fall back."""
+    canonical key in scratch, with ``lit`` as :func:`_literal` fills it. Returns (next index, key length);
+    next -2: fall back."""
     q = buf[i]
     if i + 2 < end and buf[i + 1] == q and buf[i + 2] == q:
         return _FALLBACK, 0  # long string
@@ -1251,6 +1258,11 @@ def _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri):
             continue
         j += 1
     o = _copy(scratch, o, buf, a, j)
+    lit[0] = o
+    lit[1] = -1
+    lit[2] = -1
+    lit[3] = -1
+    lit[4] = -1
     o = _put(scratch, o, 34)
     j += 1
     if j < end and buf[j] == 64:
@@ -1258,6 +1270,8 @@ def _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri):
         if e < 0:
             return _FALLBACK, 0
         o = _put(scratch, o, 64)
+        lit[1] = o
+        lit[2] = o + (e - j - 1)
         for k in range(j + 1, e):
             x = buf[k]
             o = _put(scratch, o, x + 32 if 65 <= x <= 90 else x)  # canonical tags are lower case
@@ -1275,6 +1289,9 @@ def _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri):
             o = d0 - 2  # "x"^^xsd:string is the simple literal "x"
         elif _span_is(scratch, d0, o, _RDF_LANGSTRING):
             return _FALLBACK, 0
+        else:
+            lit[3] = d0
+            lit[4] = o
     if o < 0:
         return _FALLBACK, 0
     return j, o
@@ -1423,23 +1440,25 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
                 if i >= end:
                     return ST_FALLBACK, stmt
                 x = buf[i]
+                kk = KIND_LITERAL
                 if x == 34 or x == 39:
-                    j, klen = _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri)
+                    j, klen = _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri, lit)
                 elif _digit(x) or x == 43 or x == 45 or (x == 46 and i + 1 < end and _digit(buf[i + 1])):
-                    j, klen = _number_key(buf, i, end, scratch)
+                    j, klen = _number_key(buf, i, end, scratch, lit)
                 elif (x == 116 and i + 4 < end and buf[i + 1] == 114 and buf[i + 2] == 117 and buf[i + 3] == 101
                       and _delim(buf[i + 4])):
                     klen = _copy(scratch, 0, buf, i, i + 4)
                     j = i + 4
-                    klen = _bool_key(scratch, klen)
+                    klen = _bool_key(scratch, klen, lit)
                 elif (x == 102 and i + 5 < end and buf[i + 1] == 97 and buf[i + 2] == 108 and buf[i + 3] == 115
                       and buf[i + 4] == 101 and _delim(buf[i + 5])):
                     klen = _copy(scratch, 0, buf, i, i + 5)
                     j = i + 5
-                    klen = _bool_key(scratch, klen)
+                    klen = _bool_key(scratch, klen, lit)
                 elif x == 95 and i + 1 < end and buf[i + 1] == 58:
                     j = _bnode(buf, i, end, True)
                     klen = _copy(scratch, 0, buf, i, j) if j > 0 else -1
+                    kk = KIND_BNODE
                 elif x == 60 or _alpha(x) or x == 58:
                     j = _iri_token_end(buf, i, end)
                     o = _cache_get(buf, i, j, cc, ca, cb) if j > i else -1
@@ -1457,32 +1476,26 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
                             continue
                         break
                     j, klen = _iri_key(buf, i, end, scratch, 0, pbuf, pmeta, p_name, p_iri)
-                    if j > 0 and klen > 0:
-                        ke, kk = _term(scratch, 0, klen, False, lit)
-                        if ke == klen and kk == KIND_IRI:
-                            if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]):
-                                return ST_GROW, stmt
-                            o = _intern(scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind,
-                                        table)
-                            _cache_put(buf, i, j, o, cc, ca, cb)
-                            m = meta[2]
-                            if m + 1 > triples.shape[0]:
-                                return ST_GROW, stmt
-                            triples[m, 0] = s
-                            triples[m, 1] = p
-                            triples[m, 2] = o
-                            meta[2] = m + 1
-                            i = _skip(buf, j, end)
-                            if i < end and buf[i] == 44:
-                                i += 1
-                                continue
-                            break
+                    if j < 0 or klen < 0:
+                        return ST_FALLBACK, stmt
+                    if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]
+                            or meta[2] + 1 > triples.shape[0]):
+                        return ST_GROW, stmt
+                    o = _intern(scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table)
+                    _cache_put(buf, i, j, o, cc, ca, cb)
+                    m = meta[2]
+                    triples[m, 0] = s
+                    triples[m, 1] = p
+                    triples[m, 2] = o
+                    meta[2] = m + 1
+                    i = _skip(buf, j, end)
+                    if i < end and buf[i] == 44:
+                        i += 1
+                        continue
+                    break
                 else:
                     return ST_FALLBACK, stmt  # '[', '(' and errors
                 if j < 0 or klen < 0:
-                    return ST_FALLBACK, stmt
-                ke, kk = _term(scratch, 0, klen, False, lit)
-                if ke != klen:
                     return ST_FALLBACK, stmt
                 if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]
                         or meta[2] + 1 > triples.shape[0] or lmeta[0] + 1 > l_start.shape[0]
@@ -1515,16 +1528,23 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
 
 
 @njit(cache=True)
-def _bool_key(scratch, n):
-    """``true``/``false`` in scratch[0:n) -> ``"true"^^<xsd:boolean>``; returns the key length."""
+def _bool_key(scratch, n, lit):
+    """``true``/``false`` in scratch[0:n) -> ``"true"^^<xsd:boolean>`` (``lit`` filled as by
+    :func:`_literal`); returns the key length."""
     for k in range(n - 1, -1, -1):
         scratch[k + 1] = scratch[k]
     o = _put(scratch, 0, 34)
     o = n + 1
+    lit[0] = o
+    lit[1] = -1
+    lit[2] = -1
     o = _put(scratch, o, 34)
     o = _put(scratch, o, 94)
     o = _put(scratch, o, 94)
+    lit[3] = o
     o = _put(scratch, o, 60)
     o = _copy(scratch, o, _XSD_NS, 0, _XSD_NS.shape[0])
     o = _copy(scratch, o, _W_BOOLEAN, 0, _W_BOOLEAN.shape[0])
-    return _put(scratch, o, 62)
+    o = _put(scratch, o, 62)
+    lit[4] = o
+    return o
