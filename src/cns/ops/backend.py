@@ -48,9 +48,22 @@ from prometheus_client.core import Metric
 from cns.ops.control import OpsServer
 from cns.ops.errors import ActionFailed, BadRequest, NotFound, ReloadError
 from cns.ops.executor import Executor, LoopExecutor
-from cns.ops.metrics import LatencyMetrics, RuntimeEvents, RuntimeMetrics, SupervisorReports, build_registry, gauge
+from cns.ops.metrics import (
+    LatencyMetrics,
+    RuntimeEvents,
+    RuntimeMetrics,
+    SupervisorReports,
+    build_registry,
+    gauge,
+)
 from cns.ops.pipeline import ServeMetrics, serve_latency
-from cns.ops.reload import CredibilityUpdate, RulesReloader, ValidatorSlot, checked_risk_config, swap_risk_config
+from cns.ops.reload import (
+    CredibilityUpdate,
+    RulesReloader,
+    ValidatorSlot,
+    checked_risk_config,
+    swap_risk_config,
+)
 
 __all__ = ["OpsHandle", "ServeBackend", "credibility_scores", "mount_serve"]
 

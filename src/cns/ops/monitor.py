@@ -330,7 +330,11 @@ class MonitorApp(App[None]):
     def action_kill(self) -> None:
         on = not bool(self.snap and _value(self.snap.samples, "cns_risk_kill_switch_engaged"))
         q = "ENGAGE the kill switch (no new orders)?" if on else "RELEASE the kill switch?"
-        self.push_screen(Confirm(q), lambda yes: self._post("kill_switch", {"on": on}) if yes else None)
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._post("kill_switch", {"on": on})
+
+        self.push_screen(Confirm(q), done)
 
     def action_pause_feed(self) -> None:
         t = self.query_one("#feeds", DataTable)
@@ -342,8 +346,11 @@ class MonitorApp(App[None]):
         st = (self.snap.state or {}) if self.snap else {}
         paused = bool(st.get("feeds", {}).get(feed, {}).get("operator_paused"))
         action = "resume" if paused else "pause"
-        self.push_screen(Confirm(f"{action.upper()} feed {feed}?"),
-                         lambda yes: self._post(action, {"kind": "feed", "name": feed}) if yes else None)
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._post(action, {"kind": "feed", "name": feed})
+
+        self.push_screen(Confirm(f"{action.upper()} feed {feed}?"), done)
 
     @work(thread=True, group="post")
     def _post(self, action: str, body: dict[str, Any]) -> None:

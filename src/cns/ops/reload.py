@@ -165,7 +165,7 @@ class RulesReloader:
             r = subprocess.run([sys.executable, "-c", code, path, self.cache_dir or ""], capture_output=True,
                                text=True, timeout=600)
             if r.returncode != 0:
-                tail = (r.stderr.strip().splitlines() or ["exit status %d" % r.returncode])[-1]
+                tail = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
                 raise ReloadError(f"rules {path!r} do not compile: {tail[:500]}")
         try:
             return self.build(path)
