@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from cns.telemetry.stats import summarize
+
 __all__ = ["scrape_bench"]
 
 
@@ -34,11 +36,9 @@ class _Conform:
 
 
 def _pct(a: np.ndarray) -> dict[str, float]:
-    if not len(a):
-        return {"count": 0}
-    us = a / 1e3
-    return {"count": int(len(us)), "p50_us": float(np.percentile(us, 50)), "p99_us": float(np.percentile(us, 99)),
-            "max_us": float(us.max())}
+    """The one percentile helper (:func:`cns.telemetry.stats.summarize`) in µs, keys suffixed ``_us``."""
+    s = summarize(np.asarray(a, dtype=np.float64) / 1e3)
+    return {"count": s.pop("count"), **{f"{k}_us": v for k, v in s.items()}}
 
 
 async def _run(phase_s: float, interval_s: float, rate: float, rules: str) -> dict[str, Any]:
@@ -112,8 +112,8 @@ async def _run(phase_s: float, interval_s: float, rate: float, rules: str) -> di
         oi = o[(o[:, 2] >= lo) & (o[:, 2] < hi)]
         out["phases"][name] = {"ingest": _pct(bi[:, 3] - bi[:, 2]), "order": _pct(oi[:, 2] - oi[:, 1])}
     s = np.asarray(scrapes)
-    out["scrapes"] = {"count": int(len(s)), "wall_ms_p50": float(np.median(s) * 1e3) if len(s) else None,
-                      "wall_ms_max": float(s.max() * 1e3) if len(s) else None}
+    sc = summarize(s * 1e3)
+    out["scrapes"] = {"count": sc["count"], "wall_ms_p50": sc["p50"], "wall_ms_max": sc["max"]}
     a = [out["phases"][p]["ingest"].get("p99_us", float("nan")) for p in ("A1", "A2")]
     bb = [out["phases"][p]["ingest"].get("p99_us", float("nan")) for p in ("B1", "B2")]
     out["ingest_p99_us"] = {"unscraped": a, "scraped": bb}
