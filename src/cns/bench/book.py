@@ -245,17 +245,21 @@ def bench_peer(copies: int) -> dict[str, Any]:
                 ("roivec_local", hb.ROIVectorMarketDepthBacktest, False),
                 ("hashmap_local_exch", hb.HashMapMarketDepthBacktest, True))
     events = {name: _hbt_events(msgs, exch) for name, _, exch in variants}
-    best: dict[str, int] = {}
+    best: dict[str, int] = {}  # wall ns
+    cpu: dict[str, int] = {}  # process CPU ns: robust when other jobs share the cores
     final: dict[str, tuple[int, int, int, int]] = {}
+    clock = time.perf_counter_ns
+    cpu_clock = time.process_time_ns
 
-    def keep(name: str, dt: int) -> None:
+    def keep(name: str, dt: int, dc: int) -> None:
         best[name] = min(best.get(name, dt), dt)
+        cpu[name] = min(cpu.get(name, dc), dc)
 
     for _ in range(REPEATS):  # interleaved with our replay: both see the same phases of a shared machine
         b = L3Book(LOBSTER_TICK, capacity=4096)
-        t0 = time.perf_counter_ns()
+        c0, t0 = cpu_clock(), clock()
         b.process(ops)
-        keep("cns_l3book", time.perf_counter_ns() - t0)
+        keep("cns_l3book", clock() - t0, cpu_clock() - c0)
         final["cns_l3book"] = b.best()
         for name, cls, _ in variants:
             ev = events[name]
@@ -263,22 +267,21 @@ def bench_peer(copies: int) -> dict[str, Any]:
                      .l3_fifo_queue_model().no_partial_fill_exchange().trading_value_fee_model(0.0, 0.0)
                      .tick_size(LOBSTER_TICK).lot_size(1.0).roi_lb(0.0).roi_ub(2000.0).last_trades_capacity(0))
             bt = cls([asset])
-            t0 = time.perf_counter_ns()
+            c0, t0 = cpu_clock(), clock()
             if hasattr(bt, "_goto_end"):
                 bt._goto_end()
             else:
                 bt.elapse(int(ev["local_ts"][-1] - ev["local_ts"][0]) + 1_000_000_000)
-            keep(name, time.perf_counter_ns() - t0)
+            keep(name, clock() - t0, cpu_clock() - c0)
             d = bt.depth(0)
             # qty via *_qty_at_tick: ROIVectorMarketDepth's best_*_qty returns the price in hftbacktest 2.4.4
             final[name] = (int(d.best_bid_tick), int(d.bid_qty_at_tick(d.best_bid_tick)), int(d.best_ask_tick),
                            int(d.ask_qty_at_tick(d.best_ask_tick)))
             bt.close()
-    out["cns_l3book"] = {"events": int(ops.shape[0]), "events_per_s": _rate(ops.shape[0], best["cns_l3book"]),
-                         "final_best": final["cns_l3book"]}
-    for name, _, _ in variants:
-        n = int(events[name].shape[0])
-        out[name] = {"events": n, "events_per_s": _rate(n, best[name]), "final_best": final[name]}
+    sizes = {"cns_l3book": int(ops.shape[0])} | {name: int(events[name].shape[0]) for name, _, _ in variants}
+    for name, n in sizes.items():
+        out[name] = {"events": n, "events_per_s": _rate(n, best[name]), "events_per_cpu_s": _rate(n, cpu[name]),
+                     "final_best": final[name]}
     return out
 
 
@@ -291,9 +294,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     res["peer"] = bench_peer(copies)
     peer = res["peer"]
     if "skipped" not in peer:
-        ref = max(v["events_per_s"] for k, v in peer.items() if isinstance(v, dict) and k.endswith("_local"))
-        ratio = peer["cns_l3book"]["events_per_s"] / ref  # measured interleaved with the peer
-        res["goal"] = {"ratio_vs_best_hftbacktest_l3": ratio, "target": GOAL_RATIO, "met": ratio >= GOAL_RATIO,
+        local = [v for k, v in peer.items() if isinstance(v, dict) and k.endswith("_local")]
+        ratio = peer["cns_l3book"]["events_per_cpu_s"] / max(v["events_per_cpu_s"] for v in local)
+        wall = peer["cns_l3book"]["events_per_s"] / max(v["events_per_s"] for v in local)
+        res["goal"] = {"ratio_vs_best_hftbacktest_l3": ratio, "ratio_wall": wall, "basis": "process CPU time, "
+                       "best of interleaved runs", "target": GOAL_RATIO, "met": ratio >= GOAL_RATIO,
                        "same_final_book": all(v["final_best"] == res["lobster"]["final_best"]
                                               for v in peer.values() if isinstance(v, dict))}
     return res
@@ -319,6 +324,7 @@ def _report(r: dict[str, Any]) -> None:
             if isinstance(v, dict):
                 who = "L3Book passive (interleaved)" if k == "cns_l3book" else f"hftbacktest {peer['version']} {k}"
                 rows.append({"what": who, "ops": v["events"], "rate": fmt_rate(v["events_per_s"]),
+                             "cpu rate": fmt_rate(v["events_per_cpu_s"]),
                              "note": "same LOBSTER stream" + ("" if k == "cns_l3book" else ", L3 FIFO")})
     print_table("cns bench book: batch throughput", rows)
     print()
@@ -330,8 +336,9 @@ def _report(r: dict[str, Any]) -> None:
     print(f"tight loop, no per-call timer: {fmt_ns(sgl['loop_mean_ns_per_call'])} per call")
     if "goal" in r:
         g = r["goal"]
-        print(f"goal >= {g['target']:.0f}x hftbacktest L3 (best local-only variant) in batch: "
-              f"{g['ratio_vs_best_hftbacktest_l3']:.2f}x -> {'met' if g['met'] else 'NOT met'}; "
+        print(f"goal >= {g['target']:.0f}x hftbacktest L3 (best local-only variant) in batch, CPU time: "
+              f"{g['ratio_vs_best_hftbacktest_l3']:.2f}x (wall {g['ratio_wall']:.2f}x) -> "
+              f"{'met' if g['met'] else 'NOT met'}; "
               f"same final top of book: {g['same_final_book']}")
 
 

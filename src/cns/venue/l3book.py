@@ -69,6 +69,7 @@ __all__ = ["L3Book", "L3BookError", "L3InputError", "OrderState", "make_ops"]
 _OP1 = K.op1
 _BAD_SCALAR = (OverflowError, ValueError, TypeError)
 _MAX_TOB_BYTES = 2 << 30  # replay() refuses to allocate more top-of-book rows than this
+_MAX_BUF_ROWS = 1 << 20  # the kept report buffer grows (doubling) up to this many rows, then flushes
 
 
 class L3BookError(VenueError):
@@ -143,7 +144,7 @@ class L3Book:
     def _bind(self) -> None:
         o, n = int(self._S[L.H_OFF_OUT]), int(self._S[L.H_CAP_OUT])
         self._out1 = self._S[o: o + n * EXEC_FIELDS].view(L3_EXEC_DTYPE)
-        self._firsts = [self._out1[:k] for k in range(n + 1)]  # prebuilt views: no slicing per single op
+        self._firsts: list[np.ndarray] = [self._out1[:k] for k in range(n + 1)]  # prebuilt: no slicing per op
 
     # ---- capacity ------------------------------------------------------------------------------------------
 
@@ -177,11 +178,13 @@ class L3Book:
                 break
             if status == L.ST_GROW:
                 self._grow()
-            elif n_out > 0:  # ST_OUT: flush what we have and resume
+            elif n_out > 0 and self._buf.shape[0] >= _MAX_BUF_ROWS:  # ST_OUT, buffer at its cap: flush
                 chunks.append(_as_reports(self._buf[:n_out]))
                 n_out = 0
-            else:  # one op may need more room than the whole buffer: grow it
-                self._buf = np.zeros((2 * self._buf.shape[0], EXEC_FIELDS), np.int64)
+            else:  # ST_OUT: double the buffer (kept for later calls), keeping the reports written so far
+                bigger = np.empty((2 * self._buf.shape[0], EXEC_FIELDS), np.int64)
+                bigger[:n_out] = self._buf[:n_out]
+                self._buf = bigger
         chunks.append(_as_reports(self._buf[:n_out]))
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
@@ -211,7 +214,7 @@ class L3Book:
         """Apply one op of any kind (fields as in L3_OP_DTYPE); return its reports (a view, see the module
         docstring). The named helpers below are this call with the kind filled in."""
         try:
-            n = _OP1(self._S, ts_ns, order_id, owner, kind, side, price, qty, quote, stp)
+            n: int = _OP1(self._S, ts_ns, order_id, owner, kind, side, price, qty, quote, stp)
         except _BAD_SCALAR as e:
             raise L3InputError(f"op field not representable as int64/uint64: {e}") from None
         if n >= 0:
@@ -224,7 +227,7 @@ class L3Book:
               ts_ns: int = 0) -> np.ndarray:
         """GTC limit buy (side 1) / sell (-1) of ``qty`` shares at ``price`` ticks."""
         try:
-            n = _OP1(self._S, ts_ns, order_id, owner, OP_LIMIT, side, price, qty, 0, stp)
+            n: int = _OP1(self._S, ts_ns, order_id, owner, OP_LIMIT, side, price, qty, 0, stp)
         except _BAD_SCALAR as e:
             raise L3InputError(f"op field not representable as int64/uint64: {e}") from None
         if n >= 0:
@@ -234,7 +237,7 @@ class L3Book:
     def cancel(self, order_id: int, *, owner: int = 0, ts_ns: int = 0) -> np.ndarray:
         """Cancel resting ``order_id`` of ``owner`` (EXEC_CANCELED, qty = the canceled leaves)."""
         try:
-            n = _OP1(self._S, ts_ns, order_id, owner, OP_CANCEL, 0, 0, 0, 0, 0)
+            n: int = _OP1(self._S, ts_ns, order_id, owner, OP_CANCEL, 0, 0, 0, 0, 0)
         except _BAD_SCALAR as e:
             raise L3InputError(f"op field not representable as int64/uint64: {e}") from None
         return self._firsts[n]
