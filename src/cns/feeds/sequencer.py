@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from cns.feeds.handler import FeedStats
+    from cns.feeds.handler_types import FeedStats
 
 __all__ = ["Piece", "SequenceTracker"]
 
