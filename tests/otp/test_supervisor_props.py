@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cns.otp import ChildSpec, GenServer, SupFlags, Supervisor, cast, which_children
+from cns.otp import ChildSpec, GenServer, Supervisor, SupFlags, cast, which_children
 from cns.runtime import Node, Stop
 
 PERIOD_NS = 1_000_000_000
