@@ -371,6 +371,68 @@ def test_resend_request_from_peer_gets_poss_dup_reports_and_gap_fills() -> None:
     run(scenario())
 
 
+def test_too_high_resend_request_is_answered_once_not_again_when_the_gap_fills() -> None:
+    """A ResendRequest numbered too high is answered at once and queued for its number only: when the gap
+    before it is filled it is not answered a second time (QuickFIX's nextQueued just consumes it)."""
+
+    async def scenario() -> None:
+        async with NodeRunner() as node:
+            port = await start_acceptor(node, acc_cfg(), Recorder())
+            peer = await RawPeer("CNS", "VENUE").connect(port)
+            await peer.logon(hb=30)  # seq 1 both ways
+            er = [
+                (S.ORDER_ID, 1),
+                (S.CL_ORD_ID, 1),
+                (S.EXEC_ID, "e"),
+                (S.EXEC_TYPE, "0"),
+                (S.ORD_STATUS, "0"),
+                (S.SYMBOL, "AAPL"),
+                (S.SIDE, 1),
+                (S.LEAVES_QTY, 1),
+                (S.CUM_QTY, 0),
+                (S.AVG_PX, 0),
+            ]
+            for _ in range(2):
+                send_message(node, "fix:acc", S.EXECUTION_REPORT, er)  # seq 2, 3
+                await peer.expect("8")
+            # our seq 2 is lost: the ResendRequest comes as seq 3, too high
+            await peer.send("2", [(S.BEGIN_SEQ_NO, 2), (S.END_SEQ_NO, 0)], seq=3)
+            got = [await peer.recv() for _ in range(3)]
+            assert [(m.msg_type, m.seq, m.poss_dup) for m in got] == [("8", 2, True), ("8", 3, True), ("2", 4, False)]
+            assert (got[2].get_int(S.BEGIN_SEQ_NO), got[2].get_int(S.END_SEQ_NO)) == (2, 0)
+            ts = utc_timestamp(time.time_ns())
+            await peer.send("4", [(S.GAP_FILL_FLAG, "Y"), (S.NEW_SEQ_NO, 3)], seq=2, poss_dup_orig=ts)
+            peer.seq = 4  # 3 (the queued ResendRequest) is now in sequence
+            await peer.send("1", [(S.TEST_REQ_ID, "after")])
+            rest = []
+            while not rest or rest[-1].msg_type != "0":
+                rest.append(await peer.recv())
+            assert [(m.msg_type, m.seq) for m in rest] == [("0", 5)]  # no second resend before the Heartbeat
+            assert rest[-1].get(S.TEST_REQ_ID) == b"after"
+            st = session_status(node, "fix:acc")
+            assert st.next_target_seq == 5
+            assert st.counters["resend_requests_received"] == 1 and st.counters["messages_resent"] == 2
+
+    run(scenario())
+
+
+def test_too_high_resend_request_with_a_header_problem_is_refused_not_answered() -> None:
+    async def scenario() -> None:
+        async with NodeRunner() as node:
+            port = await start_acceptor(node, acc_cfg(max_latency_s=5.0), Recorder())
+            peer = await RawPeer("CNS", "VENUE").connect(port)
+            await peer.logon(hb=30)
+            stale = time.time_ns() - 60 * 10**9
+            rr = peer.codec.encode("2", 3, [(S.BEGIN_SEQ_NO, 1), (S.END_SEQ_NO, 0)], sending_ns=stale)
+            await peer.send_raw(rr)
+            got = await peer.drain_until_closed(3)
+            assert [m.msg_type for m in got] == ["3", "5"]  # Reject (SendingTime), Logout: nothing resent
+            assert got[0].get_int(S.SESSION_REJECT_REASON) == S.R_SENDING_TIME
+            assert session_status(node, "fix:acc").counters["resend_requests_received"] == 0
+
+    run(scenario())
+
+
 def test_silent_counterparty_gets_a_test_request_then_is_disconnected() -> None:
     async def scenario() -> None:
         srv = await RawServer("VENUE", "CNS").start()

@@ -21,7 +21,8 @@ Session rules (FIX 4.4 volume 2, as QuickFIX applies them):
   continues. A missing/invalid MsgSeqNum or a wrong BeginString logs out instead.
 - **MsgSeqNum too high** -> ResendRequest ``7=<expected> 16=0`` (once while a resend is outstanding); the
   early messages are queued (at most ``max_queued_messages``, else Logout) and handled in order once the
-  gap is filled. A ResendRequest or Logout that arrives too high is acted on at once.
+  gap is filled. A ResendRequest or Logout that arrives too high is acted on at once (a ResendRequest after
+  the header checks, and only once: when the gap before it is filled its number is just consumed).
 - **MsgSeqNum too low** without PossDupFlag=Y -> Logout ("MsgSeqNum too low, expecting N but received M")
   and disconnect; with PossDupFlag=Y it is ignored (a duplicate).
 - **ResendRequest** received -> stored application messages are sent again with their MsgSeqNum,
@@ -508,8 +509,12 @@ class FixSession(GenStatem[str, SessionData]):
         return self._fx_drain(d, state)
 
     def _fx_too_high(self, d: SessionData, msg: FixMessage, expected: int, state: str) -> Any:
-        """A ResendRequest is answered and a Logout handled at once; anything else waits for the gap."""
-        if msg.problem is None and msg.msg_type == S.RESEND_REQUEST:
+        """A ResendRequest is answered (once: see :meth:`_fx_drain`) and a Logout handled at once; anything else
+        waits for the gap, the ResendRequest too for its number."""
+        if gaps.answered_on_arrival(msg):
+            bad = self._fx_header_ok(d, msg)  # checked now, as QuickFIX verifies it before answering
+            if bad is not None:
+                return bad
             gaps.answer_resend_request(d, msg)
         if msg.problem is None and msg.msg_type == S.LOGOUT:
             return self._fx_process(d, msg, state)
@@ -518,8 +523,12 @@ class FixSession(GenStatem[str, SessionData]):
         return None
 
     def _fx_drain(self, d: SessionData, state: str) -> Any:
-        """Handle the queued messages that are now in sequence."""
+        """Handle the queued messages that are now in sequence (a ResendRequest answered on arrival only
+        consumes its number)."""
         while (m := gaps.next_queued(d)) is not None:
+            if gaps.answered_on_arrival(m):
+                consume_inbound(d, m.seq)
+                continue
             r = self._fx_process(d, m, state)
             if r is not None:
                 return r

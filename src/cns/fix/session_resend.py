@@ -3,7 +3,8 @@
 Inbound: a message numbered too high is queued (:func:`queue_early`) behind one ResendRequest
 (:func:`request_resend`); the machine takes the queued messages back in order (:func:`next_queued`) as the
 gap is filled (:func:`apply_gap_fill`, :func:`apply_sequence_reset`) and :func:`settle_resend` ends the request once
-everything it asked for has come.
+everything it asked for has come. A ResendRequest numbered too high is answered when it arrives and queued for
+its number only (:func:`answered_on_arrival`): taken back in order, it is not answered again.
 
 Outbound: :func:`answer_resend_request` sends stored application messages again (PossDupFlag=Y,
 OrigSendingTime=their SendingTime, a new SendingTime) and replaces session messages, application messages
@@ -22,6 +23,7 @@ from cns.fix.session_send import send_admin, send_reject, write
 
 __all__ = [
     "answer_resend_request",
+    "answered_on_arrival",
     "apply_gap_fill",
     "apply_sequence_reset",
     "next_queued",
@@ -59,6 +61,13 @@ def queue_early(d: SessionData, msg: FixMessage, expected: int) -> bool:
     else:  # covered by the outstanding request (EndSeqNo 0 = infinity)
         d.resend_until = max(d.resend_until, msg.seq - 1)
     return True
+
+
+def answered_on_arrival(msg: FixMessage) -> bool:
+    """Whether ``msg`` is answered as soon as it arrives, even numbered too high: a ResendRequest without a
+    problem. Queued behind a gap, it then holds only its number -- taken back in sequence, its number is
+    consumed and it is not answered again (QuickFIX's ``nextQueued``)."""
+    return msg.problem is None and msg.msg_type == S.RESEND_REQUEST
 
 
 def next_queued(d: SessionData) -> FixMessage | None:
