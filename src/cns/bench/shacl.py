@@ -8,7 +8,8 @@ shapes are the shipped ``news.ttl``. Every engine reads the same file (``--forma
 compiles the shapes once, outside the timings.
 
 Engines and figures (records per second; median of ``--runs`` runs, default 3, with the min–max range, after
-one untimed warm-up run each):
+one untimed warm-up run each; the engines take turns run by run, so a change in the machine's load hits all
+of them alike):
 
 * ``cns`` — ``with_parse``: :func:`cns.rules.validate.bind_data` (parse + dictionary-encode + bind) then
   :func:`cns.rules.validate.validate_ir` (report objects included); ``validate_only``: ``validate_ir`` over the
@@ -33,6 +34,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,15 +90,16 @@ def make_news_graph(records: int, out_dir: Path, seed: int = 11) -> dict[str, An
     return {"ttl": ttl_path, "nt": nt_path, "triples": len(g)}
 
 
-def _timed(fn: Callable[[], Any], runs: int, warm: bool = True) -> tuple[list[float], Any]:
-    """Wall seconds of ``runs`` calls of ``fn`` (after one untimed warm-up call when ``warm``)."""
-    out = fn() if warm else None
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter_ns()
-        out = fn()
-        times.append((time.perf_counter_ns() - t0) / 1e9)
-    return times, out
+@dataclass
+class _Engine:
+    """One engine's timed calls (``with_parse``, ``validate_only`` or ``baseline``), run interleaved with the
+    other engines' (:func:`_measure`); ``count`` turns a ``with_parse`` result into the violation count."""
+
+    records: int
+    calls: dict[str, Callable[[], Any]]
+    count: Callable[[Any], int]
+    warm: bool = True
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _figure(times: list[float], records: int) -> dict[str, Any]:
@@ -105,38 +108,34 @@ def _figure(times: list[float], records: int) -> dict[str, Any]:
             "runs_s": times}
 
 
-def _cns(shapes: Path, data: Path, records: int, runs: int) -> dict[str, Any]:
+def _cns(shapes: Path, data: Path, records: int) -> _Engine:
     from cns.rules.optimise import optimise
     from cns.rules.shapes import load_shapes
     from cns.rules.validate import bind_data, validate_ir
 
     sir = optimise(load_shapes(shapes))
-    with_parse, report = _timed(lambda: validate_ir(sir, bind_data(sir, data)), runs)
     bound = bind_data(sir, data)
-    only, _ = _timed(lambda: validate_ir(sir, bound), runs)
-    bind_t, _ = _timed(lambda: bind_data(sir, data), runs, warm=False)
-    return {"with_parse": _figure(with_parse, records), "validate_only": _figure(only, records),
-            "parse_bind_s": summarize(bind_t), "violations": len(report.results),
-            "triples": bound.n_triples, "terms": bound.n_terms}
+    return _Engine(records, {"with_parse": lambda: validate_ir(sir, bind_data(sir, data)),
+                             "validate_only": lambda: validate_ir(sir, bound),
+                             "parse_bind": lambda: bind_data(sir, data)},
+                   lambda r: len(r.results), info={"triples": bound.n_triples, "terms": bound.n_terms})
 
 
-def _shacl(shapes: Path, data: Path, records: int, runs: int, tmp: Path) -> dict[str, Any]:
+def _shacl(shapes: Path, data: Path, records: int, tmp: Path) -> _Engine:
     import shacl
 
     sh = shacl.Shapes.from_file(str(shapes))
     none_path = tmp / "no-target.ttl"
     none_path.write_text(NO_TARGET_SHAPES)
     empty = shacl.Shapes.from_file(str(none_path))
-    full, report = _timed(lambda: sh.validate_file(str(data)), runs)
-    base, _ = _timed(lambda: empty.validate_file(str(data)), runs)
-    # a difference within the noise (<= 0) is no measurement: left out of the spread (its "runs" says how many)
-    only = [f - b for f, b in zip(full, base, strict=True) if f > b]
-    return {"with_parse": _figure(full, records), "validate_only": _figure(only, records),
-            "validate_only_method": "validate_file(news shapes) - validate_file(shapes targeting nothing), per run",
-            "violations": len(report.results), "version": getattr(shacl, "__version__", "?")}
+    return _Engine(records, {"with_parse": lambda: sh.validate_file(str(data)),
+                             "baseline": lambda: empty.validate_file(str(data))},
+                   lambda r: len(r.results),
+                   info={"validate_only_method": "validate_file(news shapes) - validate_file(shapes targeting "
+                                                 "nothing), per run", "version": getattr(shacl, "__version__", "?")})
 
 
-def _pyrudof(shapes: Path, data: Path, records: int, runs: int, fmt: str) -> dict[str, Any]:
+def _pyrudof(shapes: Path, data: Path, records: int, fmt: str) -> _Engine:
     import pyrudof
 
     r = pyrudof.Rudof(pyrudof.RudofConfig())
@@ -148,13 +147,11 @@ def _pyrudof(shapes: Path, data: Path, records: int, runs: int, fmt: str) -> dic
         r.read_data(str(data), rdf_fmt)
         return r.validate_shacl()
 
-    full, report = _timed(both, runs)
-    only, _ = _timed(r.validate_shacl, runs)
-    return {"with_parse": _figure(full, records), "validate_only": _figure(only, records),
-            "violations": len(report), "version": _version("pyrudof")}
+    return _Engine(records, {"with_parse": both, "validate_only": r.validate_shacl}, len,
+                   info={"version": _version("pyrudof")})
 
 
-def _pyshacl(shapes: Path, data: Path, fmt: str, records: int, runs: int) -> dict[str, Any]:
+def _pyshacl(shapes: Path, data: Path, fmt: str, records: int) -> _Engine:
     import pyshacl
     from rdflib import Graph
     from rdflib.namespace import SH
@@ -168,11 +165,10 @@ def _pyshacl(shapes: Path, data: Path, fmt: str, records: int, runs: int) -> dic
             _, rg, _ = pyshacl.validate(g, shacl_graph=shapes_g, inference="none", advanced=False)
         return len(list(rg.objects(None, SH.result)))
 
-    full, n = _timed(lambda: validate(Graph().parse(data, format=rdflib_fmt)), runs, warm=False)
     g = Graph().parse(data, format=rdflib_fmt)
-    only, _ = _timed(lambda: validate(g), runs, warm=False)
-    return {"with_parse": _figure(full, records), "validate_only": _figure(only, records), "violations": n,
-            "version": _version("pyshacl"), "timing": "no warm-up run (pure Python)"}
+    return _Engine(records, {"with_parse": lambda: validate(Graph().parse(data, format=rdflib_fmt)),
+                             "validate_only": lambda: validate(g)}, int, warm=False,
+                   info={"version": _version("pyshacl"), "timing": "no warm-up run (pure Python)"})
 
 
 def _version(dist: str) -> str:
@@ -184,13 +180,46 @@ def _version(dist: str) -> str:
         return "?"
 
 
-def _peer(name: str, fn: Callable[[], dict[str, Any]], skipped: dict[str, str]) -> dict[str, Any] | None:
+def _peer(name: str, fn: Callable[[], _Engine], skipped: dict[str, str]) -> _Engine | None:
     try:
         return fn()
     except ImportError as e:
         skipped[name] = f"{name} not installed ({e}); pip install 'cns[peers]'"
         print(f"cns bench shacl: skipping {name}: not installed (pip install 'cns[peers]')")
         return None
+
+
+def _measure(engines: dict[str, _Engine], runs: int) -> dict[str, Any]:
+    """Warm up, then ``runs`` rounds; each round times every call of every engine once, engines interleaved,
+    so a change in the machine's load hits all of them alike. Returns the per-engine JSON entries."""
+    last: dict[str, Any] = {}
+    for name, e in engines.items():
+        if e.warm:
+            for key, fn in e.calls.items():
+                out = fn()
+                if key == "with_parse":
+                    last[name] = out
+    times: dict[str, dict[str, list[float]]] = {n: {k: [] for k in e.calls} for n, e in engines.items()}
+    for _ in range(runs):
+        for name, e in engines.items():
+            for key, fn in e.calls.items():
+                t0 = time.perf_counter_ns()
+                out = fn()
+                times[name][key].append((time.perf_counter_ns() - t0) / 1e9)
+                if key == "with_parse":
+                    last[name] = out
+    docs: dict[str, Any] = {}
+    for name, e in engines.items():
+        t = times[name]
+        if "baseline" in t:  # shacl: no step without parsing; a difference within the noise is no measurement
+            t["validate_only"] = [f - b for f, b in zip(t["with_parse"], t["baseline"], strict=True) if f > b]
+        d: dict[str, Any] = {"records": e.records, "with_parse": _figure(t["with_parse"], e.records),
+                             "validate_only": _figure(t["validate_only"], e.records),
+                             "violations": e.count(last[name]), **e.info}
+        if "parse_bind" in t:
+            d["parse_bind_s"] = summarize(t["parse_bind"])
+        docs[name] = d
+    return docs
 
 
 def run(records: int, runs: int = 3, fmt: str = "ttl", work_dir: Path | None = None) -> dict[str, Any]:
@@ -203,23 +232,25 @@ def run(records: int, runs: int = 3, fmt: str = "ttl", work_dir: Path | None = N
         graph = make_news_graph(records, tmp / "full")
         gen_s = time.perf_counter() - t0
         data = graph[fmt]
-        engines: dict[str, Any] = {}
         skipped: dict[str, str] = {}
-        engines["cns"] = _cns(shapes, data, records, runs)
-        for name, fn in (("shacl", lambda: _shacl(shapes, data, records, runs, tmp)),
-                         ("pyrudof", lambda: _pyrudof(shapes, data, records, runs, fmt))):
-            res = _peer(name, fn, skipped)
-            if res is not None:
-                engines[name] = res
+        setup: dict[str, _Engine] = {"cns": _cns(shapes, data, records)}
+        for name, fn in (("shacl", lambda: _shacl(shapes, data, records, tmp)),
+                         ("pyrudof", lambda: _pyrudof(shapes, data, records, fmt))):
+            eng = _peer(name, fn, skipped)
+            if eng is not None:
+                setup[name] = eng
         sub_records = min(records, PYSHACL_RECORDS)
         sub = graph if sub_records == records else make_news_graph(sub_records, tmp / "subset")
-        res = _peer("pyshacl", lambda: _pyshacl(shapes, sub[fmt], fmt, sub_records, runs), skipped)
-        if res is not None:
-            res["records"] = sub_records
-            res["subset"] = sub_records != records
-            if res["subset"]:
-                res["cns_violations_on_subset"] = _cns(shapes, sub[fmt], sub_records, 1)["violations"]
-            engines["pyshacl"] = res
+        eng = _peer("pyshacl", lambda: _pyshacl(shapes, sub[fmt], fmt, sub_records), skipped)
+        if eng is not None:
+            setup["pyshacl"] = eng
+        engines = _measure(setup, runs)
+        if "pyshacl" in engines:
+            engines["pyshacl"]["subset"] = sub_records != records
+            if sub_records != records:
+                from cns.rules.validate import validate_graph
+
+                engines["pyshacl"]["cns_violations_on_subset"] = len(validate_graph(shapes, sub[fmt]).results)
     cns = engines["cns"]
     agree = {}
     for name, e in engines.items():
@@ -244,7 +275,7 @@ def run(records: int, runs: int = 3, fmt: str = "ttl", work_dir: Path | None = N
         "violations_agree": all(a["agree"] for a in agree.values()),
         "includes": {
             "with_parse": "read the data file + validate, shapes compiled once beforehand; records/s, median and "
-                          "min-max of the runs after one warm-up",
+                          "min-max of the runs after one warm-up; engines interleaved run by run",
             "validate_only": "validate the data already held in the engine's own form (CNS: the bound arrays)",
         },
     }
