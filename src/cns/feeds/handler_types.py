@@ -7,7 +7,6 @@ Importable from :mod:`cns.feeds` and :mod:`cns.feeds.handler` too.
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 from cns.feeds.errors import FeedConfigError
 from cns.feeds.protocol import DEFAULT_MAX_PAYLOAD
 from cns.news.batch import NewsBatch
+from cns.otp.backoff import Backoff  # noqa: F401 (re-exported)
 from cns.runtime import Pid
 
 __all__ = [
@@ -180,27 +180,6 @@ class FeedBatch:
 
     def __len__(self) -> int:
         return len(self.news)
-
-
-class Backoff:
-    """Reconnect delays: ``min(max_s, base_s * 2**attempt)`` scaled by a random factor in
-    ``[1 - jitter, 1]`` (``random.Random(seed)``, so tests are reproducible). :meth:`reset` after success."""
-
-    __slots__ = ("attempt", "base_s", "jitter", "max_s", "rng")
-
-    def __init__(self, base_s: float, max_s: float, jitter: float = 0.5, seed: int | None = None) -> None:
-        self.base_s, self.max_s, self.jitter = base_s, max_s, jitter
-        self.rng = random.Random(seed)
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        """The delay (s) before the next attempt; each call counts one attempt."""
-        d = min(self.max_s, self.base_s * 2.0 ** min(self.attempt, 62))
-        self.attempt += 1
-        return d * (1.0 - self.jitter * self.rng.random())
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 Consumer = Pid | str | Callable[[FeedBatch], Any]

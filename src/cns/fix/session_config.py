@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from cns.fix import spec as S
 from cns.fix.codec import DEFAULT_MAX_MESSAGE_BYTES
 from cns.fix.errors import FixConfigError
 from cns.fix.orders import SymbolTable
+from cns.otp.backoff import Backoff  # noqa: F401 (re-exported)
 
 __all__ = ["ROLES", "Backoff", "FixSessionConfig"]
 
@@ -151,21 +151,3 @@ class FixSessionConfig:
         return f"FixSessionConfig(name={self.name!r}, role={self.role!r}, <credentials hidden>)"
 
 
-class Backoff:
-    """Reconnect delays: ``min(max_s, base_s * 2**attempt)`` scaled by a random factor in ``[1 - jitter, 1]``
-    (``random.Random(seed)``: reproducible); :meth:`reset` after a successful Logon."""
-
-    __slots__ = ("attempt", "base_s", "jitter", "max_s", "rng")
-
-    def __init__(self, base_s: float, max_s: float, jitter: float = 0.3, seed: int | None = None) -> None:
-        self.base_s, self.max_s, self.jitter = base_s, max_s, jitter
-        self.rng = random.Random(seed)
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        d = min(self.max_s, self.base_s * 2.0 ** min(self.attempt, 62))
-        self.attempt += 1
-        return d * (1.0 - self.jitter * self.rng.random())
-
-    def reset(self) -> None:
-        self.attempt = 0
