@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--decision-latency", metavar="SPEC", help="simulated news-to-order latency of the CNS desk: "
                      "500ns, 2us, 100ms or lognormal:p50=2us,p99=20us (default: [latency] of --config)")
+    run.add_argument("--credibility", metavar="PATH", help="the desk's source credibility table, as written by "
+                     "cns calibrate (default: calibrated on held-out worlds of --seed, cached)")
     run.set_defaults(key="run")
 
     st = sub.add_parser("study", help="seeded worlds through both desks: P&L with 95%% CIs, and P&L vs decision "
@@ -236,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "until SIGTERM/SIGINT)")
     srv.add_argument("--summary", metavar="PATH", help="write the stop summary as JSON to PATH")
     srv.add_argument("-v", "--verbose", action="store_true", help="log feed, FIX and supervisor events to stderr")
+    srv.add_argument("--ops-port", type=int, default=None, metavar="PORT", help="serve Prometheus metrics and "
+                    "the control API on PORT (0 = any free; token from $CNS_OPS_TOKEN; default: off)")
     srv.set_defaults(key="serve")
 
     mon = sub.add_parser("monitor", help="terminal dashboard of a running pipeline through its metrics endpoint and "

@@ -32,7 +32,7 @@ def serve_main(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = load_serve_config(args.config)
     seconds = getattr(args, "seconds", None)
-    code, summary = asyncio.run(run_service(cfg, seconds=seconds))
+    code, summary = asyncio.run(run_service(cfg, seconds=seconds, ops_port=getattr(args, "ops_port", None)))
     print(format_summary(summary), flush=True)
     path = getattr(args, "summary", None)
     if path:
@@ -42,12 +42,27 @@ def serve_main(args: argparse.Namespace) -> int:
 
 
 async def run_service(cfg: ServeConfig, *, seconds: float | None = None, announce: bool = True,
-                      started: Callable[[Service], None] | None = None) -> tuple[int, dict[str, Any]]:
+                      started: Callable[[Service], None] | None = None,
+                      ops_port: int | None = None) -> tuple[int, dict[str, Any]]:
     """Start the shard, run until SIGTERM/SIGINT, ``seconds`` or the tree giving up; stop it gracefully.
     Returns ``(exit code, summary)``; start-up refusals raise (a :class:`~cns.serve.errors.ServeError`).
-    ``started(service)`` is called once every peer is up (tests, embedding)."""
+    ``started(service)`` is called once every peer is up (tests, embedding). ``ops_port`` (0 = any free):
+    serve the Prometheus metrics and the control API (:func:`cns.ops.mount_serve`) on ``cfg.host`` for the
+    life of the shard; its token comes from ``$CNS_OPS_TOKEN`` (required off loopback)."""
     svc = Service(cfg)
     await svc.start()
+    ops = None
+    if ops_port is not None:
+        from cns.ops import mount_serve
+
+        try:
+            ops = mount_serve(svc, host=cfg.host, port=ops_port)
+        except BaseException:
+            await svc.stop()
+            raise
+        svc.ops_port = ops.port  # type: ignore[attr-defined]
+        if announce:
+            print(f"cns serve: metrics and control on http://{cfg.host}:{ops.port}/", flush=True)
     if started is not None:
         started(svc)
     loop = asyncio.get_running_loop()
@@ -73,6 +88,8 @@ async def run_service(cfg: ServeConfig, *, seconds: float | None = None, announc
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
     failed = svc.failed is not None and svc.failed.is_set()
+    if ops is not None:
+        ops.close()
     summary = await svc.stop()
     if failed:
         summary["failure"] = repr(svc.failure)
