@@ -87,6 +87,9 @@ class FixAcceptor(GenServer):
         max_message_bytes: int = 64 * 1024,
         max_pending_connections: int = 64,
     ) -> Pid:
+        """Start the acceptor (linked to the caller when ``link``) listening on ``host:port`` (0 = an ephemeral port) for
+        ``sessions``; a connection without a valid Logon within ``logon_timeout_s`` (s) is dropped. Returns its Pid.
+        """
         pid = cls.start(
             node,
             list(sessions),

@@ -170,32 +170,42 @@ class FixMessage:
         self.begin_string = begin_string
 
     def get(self, tag: int, default: bytes | None = None) -> bytes | None:
+        """Raw value of ``tag`` (first occurrence), or ``default`` when absent."""
         return self.index.get(tag, default)
 
     def has(self, tag: int) -> bool:
+        """True when ``tag`` occurs in the message."""
         return tag in self.index
 
     def get_str(self, tag: int, default: str = "") -> str:
+        """Value of ``tag`` decoded as ASCII (bad bytes replaced), or ``default`` when absent."""
         v = self.index.get(tag)
         return default if v is None else v.decode("ascii", "replace")
 
     def get_int(self, tag: int, default: int = 0) -> int:
+        """Value of ``tag`` as an int, or ``default`` when absent; raises ValueError if it is not an integer."""
         v = self.index.get(tag)
         return default if v is None else int(v)
 
     def get_float(self, tag: int, default: float = math.nan) -> float:
+        """Value of ``tag`` as a float, or ``default`` (NaN) when absent; raises ValueError if it is not a number."""
         v = self.index.get(tag)
         return default if v is None else float(v)
 
     def flag(self, tag: int) -> bool:
+        """True when the Boolean ``tag`` is ``Y`` (absent counts as N)."""
         return self.index.get(tag) == b"Y"
 
     @property
     def poss_dup(self) -> bool:
+        """True when PossDupFlag (43) is ``Y``: a resent message the application may have seen."""
         return self.index.get(S.POSS_DUP_FLAG) == b"Y"
 
     @property
     def is_admin(self) -> bool:
+        """True for a session-level (admin) MsgType: Logon, Heartbeat, TestRequest, ResendRequest, Reject,
+        SequenceReset, Logout.
+        """
         return self.msg_type in S.ADMIN_TYPES
 
     def __repr__(self) -> str:
@@ -217,6 +227,7 @@ class FixFrameReader:
         self.garbled_bytes = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes to the buffer; no parsing happens until :meth:`frames`."""
         self.buf += data
 
     def frames(self) -> list[bytes | Garbled]:

@@ -92,6 +92,7 @@ class SymbolTable:
             self.by_symbol[b] = k
 
     def symbol(self, code: int) -> bytes:
+        """The FIX Symbol (55) bytes of instrument ``code``; raises FixEncodeError for an unknown code or code 0."""
         if not 0 < code < self.sym_len.shape[0] or self.sym_len[code] == 0:
             raise FixEncodeError(f"instrument {code} has no symbol")
         return bytes(self.syms[code, : self.sym_len[code]])
@@ -205,6 +206,9 @@ class ExecReportDecoder:
         self.owner = owner
 
     def decode(self, msg: FixMessage, out: np.ndarray | None = None) -> np.ndarray | None:
+        """Map an ExecutionReport to one EXEC_DTYPE record (written into ``out[0]`` when given, else a new array);
+        None for a non-ExecutionReport or a report it cannot map (see the class doc). Times are ns since the epoch.
+        """
         if msg.msg_type != S.EXECUTION_REPORT:
             return None
         et = msg.get(S.EXEC_TYPE)

@@ -327,6 +327,9 @@ class FixSession(GenStatem[str, SessionData]):
 
     # ------------------------------------------------------------------ states
     def disconnected(self, et: Any, content: Any, d: SessionData) -> Any:
+        """State ``disconnected``: an initiator connects (first at once, then after the Backoff delay in s); an
+        acceptor waits for an Attach from the acceptor.
+        """
         if et == "enter":
             if d.cfg.role == "initiator" and d.want_connect:
                 delay = 0.0 if d.first_attempt else d.backoff.next_delay()
@@ -440,6 +443,9 @@ class FixSession(GenStatem[str, SessionData]):
         return NextState("active", d)
 
     def active(self, et: Any, content: Any, d: SessionData) -> Any:
+        """State ``active`` (logged on): inbound frames are sequenced and delivered, calls and FixSend casts are
+        sent; everything else goes through the common handling.
+        """
         if et == "enter":
             return None
         if et == "internal" and content.__class__ is bytes:
@@ -472,6 +478,7 @@ class FixSession(GenStatem[str, SessionData]):
         return None
 
     def logout_sent(self, et: Any, content: Any, d: SessionData) -> Any:
+        """State ``logout_sent``: wait ``logout_timeout_s`` (s) for the counterparty's Logout, then disconnect."""
         if et == "enter":
             return KeepState(actions=StateTimeout(d.cfg.logout_timeout_s, "logout_timeout"))
         if et == "state_timeout":

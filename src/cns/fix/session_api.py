@@ -43,6 +43,7 @@ def send_message(
 
 
 def session_status(node: Node, session: Pid | str, timeout: float = 5.0) -> FixSessionStatus:
+    """The session's :class:`FixSessionStatus` (state, sequence numbers, counters); ``timeout`` in s."""
     return _check(node.call(session, "status", timeout))  # type: ignore[no-any-return]
 
 

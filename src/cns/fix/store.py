@@ -70,24 +70,35 @@ class SessionStore(Protocol):
     """What a FIX session needs from persistence (see the module doc)."""
 
     @property
-    def next_sender_seq(self) -> int: ...
+    def next_sender_seq(self) -> int:
+        """MsgSeqNum (34) of our next outbound message; starts at 1."""
 
     @property
-    def next_target_seq(self) -> int: ...
+    def next_target_seq(self) -> int:
+        """MsgSeqNum we expect next from the counterparty; starts at 1."""
 
-    def save(self, seq: int, data: bytes | memoryview, ends: np.ndarray | None = None) -> None: ...
+    def save(self, seq: int, data: bytes | memoryview, ends: np.ndarray | None = None) -> None:
+        """Persist outbound messages numbered ``seq, seq+1, ...`` (``ends``: exclusive end offsets, one per message;
+        None = one message) before they hit the socket; advance ``next_sender_seq`` past them."""
 
-    def set_next_sender_seq(self, n: int) -> None: ...
+    def set_next_sender_seq(self, n: int) -> None:
+        """Set the next outbound MsgSeqNum to ``n`` (a session message went out, or numbers were skipped)."""
 
-    def set_next_target_seq(self, n: int) -> None: ...
+    def set_next_target_seq(self, n: int) -> None:
+        """Set the next expected inbound MsgSeqNum to ``n`` (an inbound message was accepted, or a SequenceReset)."""
 
-    def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]: ...
+    def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(seq, message)`` for stored outbound messages with ``begin <= seq <= end`` in order (for a
+        ResendRequest); numbers never stored (session messages) are skipped."""
 
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Both sequence numbers back to 1 and every stored message dropped (ResetSeqNumFlag=Y)."""
 
-    def checkpoint(self) -> None: ...
+    def checkpoint(self) -> None:
+        """Make everything durable now (the session calls it at Logon and disconnect)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Checkpoint and release the store; later ``get`` calls may raise FixStoreError."""
 
 
 def _split(seq: int, data: bytes | memoryview, ends: np.ndarray | None) -> Iterator[tuple[int, memoryview]]:
@@ -114,13 +125,16 @@ class MemorySessionStore:
 
     @property
     def next_sender_seq(self) -> int:
+        """MsgSeqNum of our next outbound message."""
         return self._sender
 
     @property
     def next_target_seq(self) -> int:
+        """MsgSeqNum we expect next from the counterparty."""
         return self._target
 
     def save(self, seq: int, data: bytes | memoryview, ends: np.ndarray | None = None) -> None:
+        """Keep outbound messages ``seq, seq+1, ...`` in memory (see SessionStore.save); lost on process exit."""
         last = seq - 1
         for s, m in _split(seq, data, ends):
             self._msgs[s] = bytes(m)
@@ -128,25 +142,31 @@ class MemorySessionStore:
         self._sender = max(self._sender, last + 1)
 
     def set_next_sender_seq(self, n: int) -> None:
+        """Set the next outbound MsgSeqNum to ``n``."""
         self._sender = int(n)
 
     def set_next_target_seq(self, n: int) -> None:
+        """Set the next expected inbound MsgSeqNum to ``n``."""
         self._target = int(n)
 
     def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(seq, message)`` for stored messages in ``begin..end`` (inclusive), skipping gaps."""
         for s in range(begin, end + 1):
             m = self._msgs.get(s)
             if m is not None:
                 yield s, m
 
     def reset(self) -> None:
+        """Both numbers back to 1 and every stored message dropped."""
         self._sender = self._target = 1
         self._msgs.clear()
 
     def checkpoint(self) -> None:
+        """No-op: nothing here is durable."""
         pass
 
     def close(self) -> None:
+        """Mark the store closed (messages stay readable)."""
         self.closed = True
 
 
@@ -284,13 +304,18 @@ class FileSessionStore:
     # ------------------------------------------------------------------ SessionStore
     @property
     def next_sender_seq(self) -> int:
+        """MsgSeqNum of our next outbound message (never reused across restarts)."""
         return self._sender
 
     @property
     def next_target_seq(self) -> int:
+        """MsgSeqNum we expect next from the counterparty."""
         return self._target
 
     def save(self, seq: int, data: bytes | memoryview, ends: np.ndarray | None = None) -> None:
+        """Journal outbound messages ``seq, seq+1, ...`` (see SessionStore.save) with one write and, with
+        ``fsync``, one fsync before returning; raises FixStoreError on an I/O failure.
+        """
         recs = [(K_MSG, s, bytes(m)) for s, m in _split(seq, data, ends)]
         if not recs:
             return
@@ -300,10 +325,12 @@ class FileSessionStore:
         self._sender = max(self._sender, recs[-1][1] + 1)
 
     def set_next_sender_seq(self, n: int) -> None:
+        """Journal and fsync "next sender seq is ``n``"; raises FixStoreError on an I/O failure."""
         self._append([(K_SENDER, int(n), b"")], True)
         self._sender = int(n)
 
     def set_next_target_seq(self, n: int) -> None:
+        """Journal "next target seq is ``n``" (no fsync: see the module doc); a no-op when unchanged."""
         if n != self._target:
             self._append([(K_TARGET, int(n), b"")], False)
             self._target = int(n)
@@ -320,6 +347,9 @@ class FileSessionStore:
             raise FixStoreError(f"cannot write the seq file: {e}") from None
 
     def get(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(seq, message)`` for stored outbound messages in ``begin..end`` (inclusive) in order; raises
+        FixStoreError once closed.
+        """
         if self._fd < 0:
             raise FixStoreError("session store is closed")
         idx = self._index
@@ -333,6 +363,7 @@ class FileSessionStore:
                 yield s, os.pread(self._fd, loc[1], loc[0])
 
     def reset(self) -> None:
+        """Empty the journal, both numbers back to 1, checkpoint; raises FixStoreError if the journal cannot be cut."""
         try:
             os.ftruncate(self._fd, 0)
             if self.fsync:
@@ -345,6 +376,7 @@ class FileSessionStore:
         self.checkpoint()
 
     def close(self) -> None:
+        """Checkpoint, close the journal and release the lock; idempotent."""
         if self._fd >= 0:
             try:
                 self.checkpoint()
@@ -360,6 +392,7 @@ class FileSessionStore:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran."""
         return self._fd < 0
 
     def __repr__(self) -> str:

@@ -34,6 +34,7 @@ __all__ = [
 
 
 class Rx:
+    """Mailbox message: ``data`` bytes received on connection ``gen``."""
     __slots__ = ("gen", "data")
 
     def __init__(self, gen: int, data: bytes) -> None:
@@ -42,6 +43,7 @@ class Rx:
 
 
 class Connected:
+    """Mailbox message: connection ``gen`` is up; ``link`` writes to it."""
     __slots__ = ("gen", "link")
 
     def __init__(self, gen: int, link: FixLink) -> None:
@@ -50,6 +52,7 @@ class Connected:
 
 
 class ConnectFailed:
+    """Mailbox message: connect attempt ``gen`` failed, ``reason`` a human-readable cause."""
     __slots__ = ("gen", "reason")
 
     def __init__(self, gen: int, reason: str) -> None:
@@ -58,6 +61,7 @@ class ConnectFailed:
 
 
 class Closed:
+    """Mailbox message: connection ``gen`` closed, ``reason`` a human-readable cause."""
     __slots__ = ("gen", "reason")
 
     def __init__(self, gen: int, reason: str) -> None:
@@ -66,6 +70,7 @@ class Closed:
 
 
 def running_loop(what: str) -> asyncio.AbstractEventLoop:
+    """The running asyncio loop; raises FixConfigError (naming ``what``) when called outside one."""
     try:
         return asyncio.get_running_loop()
     except RuntimeError:

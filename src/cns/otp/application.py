@@ -228,6 +228,7 @@ class Application:
     # --------------------------------------------------------------- lifecycle
     @property
     def running(self) -> bool:
+        """True while the application's top supervisor runs (``state == "running"``)."""
         return self.state == "running"
 
     @property

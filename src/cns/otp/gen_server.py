@@ -70,18 +70,27 @@ class GenServer(Actor):
         return None
 
     def handle_call(self, request: Any, from_: From) -> Any:
+        """Answer a call: the return value is the reply; :data:`NOREPLY` to answer later with :meth:`reply`;
+        ``raise Stop(reason, reply=value)`` to reply and stop. The default raises NotImplementedError.
+        """
         raise NotImplementedError(f"{type(self).__name__}.handle_call({request!r})")
 
     def handle_cast(self, msg: Any) -> Any:
+        """Handle a cast (no reply); return None, ``raise Stop(reason)`` to stop. The default raises NotImplementedError."""
         raise NotImplementedError(f"{type(self).__name__}.handle_cast({msg!r})")
 
     def handle_info(self, msg: Any) -> Any:
+        """Handle any other message (exit signals when trapping, timers); return None. The default drops it."""
         return None  # OTP's default logs and drops unexpected messages
 
     def terminate(self, reason: Any) -> Any:
+        """Clean up when the server stops (a callback stopped or raised, or a trapped parent exit); the return
+        value is ignored. May be ``async def``.
+        """
         return None
 
     def code_change(self, old_vsn: Any, state: dict[str, Any], extra: Any) -> dict[str, Any]:
+        """Hot-loading hook: ``state`` is the instance ``__dict__`` at ``old_vsn``; return the dict for the new code."""
         return state
 
     def format_status(self, status: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +141,7 @@ class GenServer(Actor):
 
     # --------------------------------------------------------------- helpers for callbacks
     def reply(self, from_: From, value: Any) -> None:
+        """Answer the call ``from_`` now (after a :data:`NOREPLY`), from any later callback."""
         self.node.reply(from_, value)
 
     def call(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> Any:
@@ -139,16 +149,22 @@ class GenServer(Actor):
         return self.node.acall(dest, request, timeout)
 
     def cast(self, dest: Pid | str, msg: Any) -> None:
+        """Send ``msg`` to ``dest``'s ``handle_cast``; fire and forget (a dead or unknown ``dest`` is ignored)."""
         self.node.send(dest, Cast(msg))
 
     def send(self, dest: Pid | str, msg: Any) -> None:
+        """Send ``msg`` as a plain message (``handle_info`` on a GenServer); fire and forget."""
         self.node.send(dest, msg)
 
     def trap_exit(self, flag: bool = True) -> bool:
+        """Set whether exit signals arrive as :class:`~cns.runtime.Exit` messages; returns the previous flag."""
         return self.node.trap_exit(flag, self.pid)
 
     # --------------------------------------------------------------- dispatch (runtime entry point)
     def receive(self, msg: Any) -> Any:
+        """Runtime entry point: dispatch one mailbox message to the system handler, ``handle_call``,
+        ``handle_cast`` or ``handle_info`` and apply the return convention. Do not override.
+        """
         cls = msg.__class__
         try:
             if cls is From:

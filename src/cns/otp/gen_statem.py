@@ -308,12 +308,15 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
         return self.node.acall(dest, request, timeout)
 
     def cast(self, dest: Pid | str, msg: Any) -> None:
+        """Send ``msg`` to ``dest`` as a cast (a ``"cast"`` event on a GenStatem); fire and forget."""
         self.node.send(dest, Cast(msg))
 
     def send(self, dest: Pid | str, msg: Any) -> None:
+        """Send ``msg`` as a plain message (an ``"info"`` event on a GenStatem); fire and forget."""
         self.node.send(dest, msg)
 
     def trap_exit(self, flag: bool = True) -> bool:
+        """Set whether exit signals arrive as :class:`~cns.runtime.Exit` messages; returns the previous flag."""
         return bool(self.node.trap_exit(flag, self.pid))
 
     def code_change(self, old_vsn: Any, state_dict: dict[str, Any], extra: Any) -> dict[str, Any]:
@@ -326,6 +329,9 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
 
     # --------------------------------------------------------------- dispatch (runtime entry point)
     def receive(self, msg: Any) -> Any:
+        """Runtime entry point: turn one mailbox message into an event (call, cast, timeout, info) and run the
+        state function; raises GenStatemError on a bad return. Do not override.
+        """
         cls = msg.__class__
         if cls is From:
             req = msg.request

@@ -80,6 +80,7 @@ class GenStatemError(ActorError):
 
     @property
     def reason(self) -> tuple[str, Any]:
+        """OTP's exit reason pair ``(tag, term)``."""
         return (self.tag, self.term)
 
 

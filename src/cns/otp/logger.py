@@ -195,18 +195,22 @@ def log(level: str | int, msg: dict[str, Any] | str, **meta: Any) -> None:
 
 
 def error(msg: dict[str, Any] | str, **meta: Any) -> None:
+    """:func:`log` at level ``error``."""
     log(ERROR, msg, **meta)
 
 
 def warning(msg: dict[str, Any] | str, **meta: Any) -> None:
+    """:func:`log` at level ``warning``."""
     log(WARNING, msg, **meta)
 
 
 def notice(msg: dict[str, Any] | str, **meta: Any) -> None:
+    """:func:`log` at level ``notice``."""
     log(NOTICE, msg, **meta)
 
 
 def info(msg: dict[str, Any] | str, **meta: Any) -> None:
+    """:func:`log` at level ``info``."""
     log(INFO, msg, **meta)
 
 
@@ -224,6 +228,7 @@ class ListHandler:
         return [e.msg for e in self.events if isinstance(e.msg, dict) and (label is None or e.label == label)]
 
     def clear(self) -> None:
+        """Drop every event received so far."""
         self.events.clear()
 
 

@@ -63,6 +63,7 @@ class PoolWorker(GenServer):
     started: int = 0
 
     def receive(self, msg: Any) -> Any:
+        """Count the message in ``started``, then dispatch it as :meth:`GenServer.receive` does."""
         self.started += 1
         return GenServer.receive(self, msg)
 

@@ -402,6 +402,7 @@ class Supervisor(GenServer):
 
     # --------------------------------------------------------------- GenServer callbacks
     async def handle_info(self, msg: Any) -> None:
+        """Child exits (restart per strategy and intensity) and delayed restart retries; a failed start aborts."""
         if self.aborting is not None:  # a failed start: only the abort matters now
             if msg.__class__ is Abort:
                 await self._terminate_children(self.children)
@@ -418,6 +419,7 @@ class Supervisor(GenServer):
                 await self._restart(c)
 
     async def terminate(self, reason: Any) -> None:
+        """Stop every child in reverse start order, each within its ``shutdown`` budget."""
         if self.template is not None:
             await self._terminate_dynamic()
         else:
@@ -430,6 +432,9 @@ class Supervisor(GenServer):
         return status
 
     async def handle_call(self, request: Any, from_: Any) -> Any:
+        """The supervisor API requests (which_children, count_children, start_child, ...); failures come back as
+        a :class:`SupervisorError` value (e.g. ``"badarg"`` for an unknown request), not raised.
+        """
         if self.aborting is not None or request.__class__ is Abort:
             return NOREPLY  # the caller gets NoProc when the supervisor exits, as from an OTP init
         if not isinstance(request, tuple) or not request:

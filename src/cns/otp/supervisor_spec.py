@@ -96,6 +96,9 @@ class ChildSpec:
             raise InvalidChildSpec("significant", True, "a permanent child cannot be significant")
 
     def start_child(self, node: Node, *extra: Any) -> Pid | None:
+        """Start the child on ``node`` with ``extra`` args appended; returns its Pid, or None when it is ignored
+        (``init`` returned IGNORE).
+        """
         s = self.start
         if isinstance(s, tuple):
             return s[0].start_link(node, *s[1], *extra)  # type: ignore[attr-defined, no-any-return]
