@@ -237,8 +237,8 @@ class GenServer(Actor):
         raise exc
 
     def _reply_on_stop(self, exc: BaseException, from_: From | None) -> None:
-        if from_ is not None and exc.__class__ is Stop and exc.reply is not Stop._NO_REPLY:  # type: ignore[attr-defined]
-            self.node.reply(from_, exc.reply)  # type: ignore[attr-defined]
+        if from_ is not None and exc.__class__ is Stop and exc.reply is not Stop._NO_REPLY:
+            self.node.reply(from_, exc.reply)
 
 
 # ------------------------------------------------------------------- client API (plain Python or handlers)
