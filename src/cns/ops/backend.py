@@ -144,6 +144,9 @@ class ServeBackend:
 
     # ------------------------------------------------------------------ actions
     def kill_switch(self, on: bool) -> dict[str, Any]:
+        """Engage (``on``) or release the risk kill switch on the risk stage's thread; engaging also mass-cancels
+        open orders when ``cancel_open`` (``mass_cancel_requests`` or ``mass_cancel_error`` in the result).
+        """
         st, node = self.st, self.node
         risk = st.pipeline.risk
 
@@ -176,6 +179,9 @@ class ServeBackend:
         return out
 
     def pause(self, kind: str, name: str) -> dict[str, Any]:
+        """Suspend the feed handler or strategy process ``name`` (sys suspend); idempotent. Raises NotFound for an
+        unknown name, ActionFailed if it is not running (restarting).
+        """
         from cns.otp import sysapi
 
         def act() -> dict[str, Any]:
@@ -191,6 +197,9 @@ class ServeBackend:
         return {kind: name, **self.executor.call(act, _TIMEOUT + 1.0)}
 
     def resume(self, kind: str, name: str) -> dict[str, Any]:
+        """Resume what :meth:`pause` suspended (a process that died meanwhile restarts unsuspended); idempotent.
+        Raises NotFound for an unknown name.
+        """
         from cns.otp import sysapi
         from cns.runtime import NoProc
 
@@ -211,6 +220,9 @@ class ServeBackend:
         return {kind: name, **self.executor.call(act, _TIMEOUT + 1.0)}
 
     def set_limit(self, key: str, value: Any) -> dict[str, Any]:
+        """Swap in a RiskConfig with ``key`` set to ``value`` on the risk stage's thread; returns what changed.
+        Raises BadRequest naming the key for an unknown key or an invalid value.
+        """
         st, node = self.st, self.node
         gate = st.pipeline.risk
         new = checked_risk_config(gate.config, key, value)  # BadRequest naming the key
@@ -223,16 +235,21 @@ class ServeBackend:
         return {"limits": self.executor.call(act, _TIMEOUT + 1.0)}
 
     def set_credibility(self, sources: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply credibility scores via the shard's CredibilityUpdate; raises NotFound when not enabled."""
         if self.credibility is None:
             raise NotFound("credibility updates are not enabled on this shard")
         return self.credibility.apply(sources, _TIMEOUT)
 
     def reload_rules(self, path: str | None) -> dict[str, Any]:
+        """Reload the news rules (see RulesReloader.reload); raises NotFound when reload is not enabled."""
         if self.reloader is None:
             raise NotFound("rules reload is not enabled on this shard")
         return self.reloader.reload(path)
 
     def upgrade(self, module: str) -> dict[str, Any]:
+        """Hot-reload the ``cns.*`` module ``module`` and upgrade its behaviours; raises BadRequest for a module
+        outside ``cns.*`` or inside ``cns.ops``, NotFound if not imported, ReloadError if the reload fails.
+        """
         from cns.otp.hotload import HotLoadError, reload_module
 
         if not module.startswith("cns.") or module.startswith("cns.ops"):
@@ -257,6 +274,7 @@ class ServeBackend:
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
+        """The shard snapshot (see ControlBackend.state), taken on the node's thread."""
         return self.executor.call(self._snapshot, _TIMEOUT)
 
     def _tree(self, name: str, depth: int = 0) -> dict[str, Any]:
@@ -307,6 +325,7 @@ class ServeBackend:
         }
 
     def metrics(self) -> Iterator[Metric]:
+        """``cns_ops_paused{kind,name}`` = 1 for each feed or strategy the operator paused."""
         g = gauge("cns_ops_paused", "1 while the operator has paused the feed or strategy", ["kind", "name"])
         for kind, name in list(self.paused):
             g.add_metric([kind, name], 1.0)
@@ -325,10 +344,12 @@ class OpsHandle:
 
     @property
     def url(self) -> str:
+        """The server's base URL, ``http://host:port``."""
         return self.server.url
 
     @property
     def port(self) -> int:
+        """The TCP port the server listens on (the real one when started with port 0)."""
         return self.server.port
 
     def close(self) -> None:

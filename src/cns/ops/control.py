@@ -64,21 +64,34 @@ class ControlBackend(Protocol):
     the HTTP thread, marshals its work onto the node's thread, and returns what changed; refusals raise an
     :class:`~cns.ops.errors.OpsError`."""
 
-    def state(self) -> dict[str, Any]: ...
+    def state(self) -> dict[str, Any]:
+        """A JSON-able snapshot of the shard: feeds, strategies, rules version, supervision tree, positions
+        (shares), P&L (USD), risk rejects and order counts."""
 
-    def kill_switch(self, on: bool) -> dict[str, Any]: ...
+    def kill_switch(self, on: bool) -> dict[str, Any]:
+        """Engage (``on``: no new orders) or release the risk kill switch; returns ``{"kill_switch": {old, new}}``."""
 
-    def pause(self, kind: str, name: str) -> dict[str, Any]: ...
+    def pause(self, kind: str, name: str) -> dict[str, Any]:
+        """Suspend the feed or strategy ``name`` (``kind`` ``"feed"``/``"strategy"``); idempotent. Raises NotFound
+        for an unknown name, ActionFailed if it is not running."""
 
-    def resume(self, kind: str, name: str) -> dict[str, Any]: ...
+    def resume(self, kind: str, name: str) -> dict[str, Any]:
+        """Resume what :meth:`pause` suspended; idempotent. Raises NotFound for an unknown name."""
 
-    def set_limit(self, key: str, value: Any) -> dict[str, Any]: ...
+    def set_limit(self, key: str, value: Any) -> dict[str, Any]:
+        """Set one risk limit ``key`` (a RiskConfig field, in its own units) to ``value``; raises BadRequest naming
+        the key for an unknown key or an invalid value."""
 
-    def set_credibility(self, sources: Mapping[str, Any]) -> dict[str, Any]: ...
+    def set_credibility(self, sources: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge per-source credibility scores (domain -> 0..100) into both stages atomically; raises NotFound
+        when not enabled, BadRequest for a bad score, Conflict while another update runs."""
 
-    def reload_rules(self, path: str | None) -> dict[str, Any]: ...
+    def reload_rules(self, path: str | None) -> dict[str, Any]:
+        """Swap in the news rules at ``path`` (None: re-read the current file); raises NotFound when not enabled,
+        Conflict while another reload runs, ReloadError when the new rules fail (the old ones stay)."""
 
-    def upgrade(self, module: str) -> dict[str, Any]: ...
+    def upgrade(self, module: str) -> dict[str, Any]:
+        """Hot-reload ``module`` and upgrade its running behaviours; raises BadRequest / NotFound / ReloadError."""
 
 
 Journal = Callable[[dict[str, Any]], Any]
@@ -166,10 +179,12 @@ class OpsServer:
 
     @property
     def url(self) -> str:
+        """The server's base URL, ``http://host:port`` (IPv6 hosts bracketed)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     def start(self) -> OpsServer:
+        """Start serving in a daemon thread (idempotent); returns self."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                             name=f"cns-ops:{self.port}", daemon=True)
@@ -177,6 +192,7 @@ class OpsServer:
         return self
 
     def close(self) -> None:
+        """Stop serving (waits up to 5 s for the thread) and close the socket; idempotent."""
         if self._closed:
             return
         self._closed = True

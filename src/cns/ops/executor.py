@@ -38,7 +38,9 @@ T = TypeVar("T")
 class Executor(Protocol):
     """Runs a function on the node's thread (see the module doc)."""
 
-    def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T: ...
+    def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
+        """Run ``fn`` on the node's thread and return its result (its exception is re-raised); raises ActionFailed
+        if it did not run within ``timeout`` s."""
 
 
 def _wait(fut: concurrent.futures.Future[T], timeout: float, what: str) -> T:
@@ -53,6 +55,7 @@ class InlineExecutor:
     """Runs ``fn`` at once in the calling thread (for single-threaded use and tests)."""
 
     def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
+        """Run ``fn`` now in the calling thread; ``timeout`` is ignored."""
         return fn()
 
 
@@ -69,6 +72,9 @@ class LoopExecutor:
         self._thread_id = threading.get_ident()
 
     def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
+        """Run ``fn`` on the loop's thread (at once when already on it); raises ActionFailed if the loop is closed
+        or ``fn`` did not run within ``timeout`` s; ``fn``'s exception is re-raised.
+        """
         if threading.get_ident() == self._thread_id:
             return fn()
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -111,6 +117,9 @@ class PumpExecutor:
         return n
 
     def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
+        """Queue ``fn`` for the node's thread to pump (at once when already on it); raises ActionFailed if it did
+        not run within ``timeout`` s; ``fn``'s exception is re-raised.
+        """
         if threading.get_ident() == self._thread_id:
             return fn()
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()

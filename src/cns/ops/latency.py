@@ -38,7 +38,8 @@ DEFAULT_BOUNDS_S: tuple[float, ...] = tuple(
 class StampSource(Protocol):
     """Gives the latency samples (int64 ns) recorded since the previous call."""
 
-    def take(self) -> np.ndarray: ...
+    def take(self) -> np.ndarray:
+        """The int64 latency samples (ns) recorded since the previous call; empty when none."""
 
 
 class ListCursor:
@@ -53,6 +54,7 @@ class ListCursor:
         self.cursor = 0  # in elements of the sequence (rows, or ints when flat)
 
     def take(self) -> np.ndarray:
+        """Latencies ``row[end] - row[start]`` (int64 ns) of the rows appended since the previous call."""
         rows = self._rows()
         n = len(rows)
         w = self.width
@@ -81,6 +83,9 @@ class ArrayCursor:
         self.cursor = 0
 
     def take(self) -> np.ndarray:
+        """Latencies (int64 ns) in ``[cursor, done())`` with unsampled (< 0) entries dropped; the cursor restarts
+        at 0 if ``done()`` went backwards.
+        """
         a = self._array()
         hi = min(int(self._done()), len(a))
         if hi < self.cursor:
@@ -105,6 +110,9 @@ class HdrSource:
         self._mid_s = np.array([hist.get_value_from_index(i) for i in range(n)], np.float64) / 1e9
 
     def snapshot(self, bounds: np.ndarray) -> tuple[np.ndarray, float, int]:
+        """Cumulative ``(bucket counts for bounds + +Inf, sum in s, count)`` over the whole histogram;
+        ``bounds`` are bucket upper bounds in s.
+        """
         counts = np.ctypeslib.as_array(self.hist.counts) if not isinstance(self.hist.counts, np.ndarray) \
             else self.hist.counts
         c = np.asarray(counts[:len(self._values_s)], np.int64)

@@ -57,10 +57,12 @@ def reason_text(reason: Any) -> str:
 
 
 def gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
+    """A Prometheus gauge family ``name`` with help ``doc`` and ``labels``."""
     return GaugeMetricFamily(name, doc, labels=list(labels))
 
 
 def counter(name: str, doc: str, labels: Iterable[str] = ()) -> CounterMetricFamily:
+    """A Prometheus counter family ``name`` with help ``doc`` and ``labels``."""
     return CounterMetricFamily(name, doc, labels=list(labels))
 
 
@@ -97,6 +99,9 @@ class RuntimeEvents:
             self.dropped += 1
 
     def attach(self) -> RuntimeEvents:
+        """Attach to every runtime telemetry event (idempotent; switches the scheduler to its telemetry path);
+        returns self.
+        """
         from cns.runtime import telemetry
 
         if not self._attached:
@@ -105,6 +110,7 @@ class RuntimeEvents:
         return self
 
     def detach(self) -> None:
+        """Detach from runtime telemetry; idempotent."""
         from cns.runtime import telemetry
 
         if self._attached:
@@ -142,6 +148,7 @@ class SupervisorReports:
             self.intensity_shutdowns[sup] += 1
 
     def install(self) -> SupervisorReports:
+        """Add this handler to ``cns.otp.logger`` at level ``error`` (idempotent); returns self."""
         from cns.otp import logger
 
         if not self.installed:
@@ -150,6 +157,7 @@ class SupervisorReports:
         return self
 
     def remove(self) -> None:
+        """Remove this handler from ``cns.otp.logger``; idempotent."""
         from cns.otp import logger
 
         if self.installed:
@@ -190,6 +198,7 @@ class RuntimeMetrics:
         return out
 
     def collect(self) -> Iterator[Metric]:
+        """Process, run-queue, name, mailbox and supervision gauges/counters read from the node now."""
         from cns.otp.supervisor import Supervisor
 
         node = self.node
@@ -307,9 +316,11 @@ class LatencyMetrics:
         self.stages: dict[str, StageHistogram] = {s.stage: s for s in stages}
 
     def add(self, h: StageHistogram) -> None:
+        """Add (or replace, by stage name) a stage's histogram."""
         self.stages[h.stage] = h
 
     def collect(self) -> Iterator[Metric]:
+        """One ``cns_stage_latency_seconds`` histogram and p99 budget (s) per stage, folded now."""
         h = HistogramMetricFamily("cns_stage_latency_seconds", "Latency of a pipeline stage (from the pipeline's "
                                   "own stamps, folded at scrape time)", labels=["stage"])
         b = gauge("cns_stage_latency_budget_seconds", "The stage's p99 latency budget", ["stage"])
@@ -357,6 +368,7 @@ class OpsCollector(Collector):
         yield from _merge(out)
 
     def describe(self) -> Iterator[Metric]:
+        """No families up front: they depend on the parts, so the registry skips its duplicate check."""
         return iter(())  # families depend on the parts: no check at registration
 
 

@@ -71,18 +71,21 @@ class HttpClient:
             return e.code, e.read()
 
     def metrics(self) -> Samples:
+        """GET ``/metrics`` parsed into samples; raises OSError on a non-200 answer or a network failure."""
         status, body = self._req("/metrics")
         if status != 200:
             raise OSError(f"GET /metrics: HTTP {status}")
         return parse_metrics(body.decode())
 
     def state(self) -> dict[str, Any] | None:
+        """GET ``/control/state``'s ``state``, or None on a non-200 answer (control API off or unauthorised)."""
         status, body = self._req("/control/state")
         if status != 200:
             return None
         return json.loads(body).get("state")  # type: ignore[no-any-return]
 
     def post(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to ``/control/<action>``; returns the JSON answer with ``status`` (the HTTP code) added."""
         status, raw = self._req(f"/control/{action}", body)
         try:
             out: dict[str, Any] = json.loads(raw)
@@ -217,6 +220,7 @@ class MonitorApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        """Build the tables and start polling every ``interval`` s."""
         self.query_one("#feeds", DataTable).add_columns("feed", "conn", "paused", "stale s", "last seq", "gaps lost",
                                                         "reconn", "quarantined")
         self.query_one("#positions", DataTable).add_columns("instrument", "shares")
@@ -226,6 +230,7 @@ class MonitorApp(App[None]):
     # ------------------------------------------------------------------ data
     @work(thread=True, exclusive=True, group="poll")
     def action_refresh(self) -> None:
+        """Poll metrics and state off the UI thread, then :meth:`apply` them; a failure shows as unreachable."""
         t = time.time()
         try:
             snap = Snapshot(self.client.metrics(), self.client.state(), t)
@@ -234,6 +239,7 @@ class MonitorApp(App[None]):
         self.call_from_thread(self.apply, snap)
 
     def apply(self, snap: Snapshot) -> None:
+        """Render a snapshot: tree, throughput and p99 sparklines (us), feeds, positions (shares), risk."""
         if snap.error:
             self._status(f"unreachable: {snap.error}")
             return
@@ -328,6 +334,7 @@ class MonitorApp(App[None]):
 
     # ------------------------------------------------------------------ actions
     def action_kill(self) -> None:
+        """Ask to confirm, then engage the kill switch (or release it when engaged)."""
         on = not bool(self.snap and _value(self.snap.samples, "cns_risk_kill_switch_engaged"))
         q = "ENGAGE the kill switch (no new orders)?" if on else "RELEASE the kill switch?"
         def done(yes: bool | None) -> None:
@@ -337,6 +344,7 @@ class MonitorApp(App[None]):
         self.push_screen(Confirm(q), done)
 
     def action_pause_feed(self) -> None:
+        """Ask to confirm, then pause the selected feed (or resume it when operator-paused)."""
         t = self.query_one("#feeds", DataTable)
         if not t.row_count:
             self.message = "no feed to pause"

@@ -83,6 +83,8 @@ class ServeMetrics:
         self.started_unix = time.time() - (time.monotonic_ns() - getattr(state, "started_ns", time.monotonic_ns())) / 1e9
 
     def collect(self) -> Iterator[Metric]:
+        """The shard's metrics: shard info and start time (Unix s), decisions, risk checks and limits, exposure
+        and P&L (USD), orders, positions (shares), quotes, FIX session, journal lag, and per-feed sequence state."""
         st = self.state
         shard = str(st.config.shard)
         info = gauge("cns_shard_info", "The shard this process serves (value 1)", ["shard"])
@@ -252,6 +254,7 @@ class ReplayMetrics:
                                        for s in ("parse", "validate", "corroborate")])
 
     def collect(self) -> Iterator[Metric]:
+        """Counters of the replay ingest: events through validate, validator records by verdict, quarantined."""
         t = dict(self.ing.totals)
         c = counter("cns_pipeline_events_total", "News events through the replay's validate stage")
         c.add_metric([], t.get("events", 0))

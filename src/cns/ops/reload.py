@@ -63,6 +63,9 @@ class VersionLog:
         self.versions: list[int] = [version]
 
     def append(self, first_record: int, version: int) -> None:
+        """Record that ``version`` validates from record ``first_record`` on; raises ValueError unless both
+        increase (a same-record entry replaces the previous version).
+        """
         with self._lock:
             if version <= self.versions[-1] or first_record < self.starts[-1]:
                 raise ValueError(f"VersionLog: ({first_record}, {version}) after ({self.starts[-1]}, "
@@ -75,6 +78,7 @@ class VersionLog:
 
     @property
     def current(self) -> int:
+        """The latest version."""
         return self.versions[-1]
 
     def version_of(self, record: int) -> int:
@@ -149,10 +153,12 @@ class RulesReloader:
 
     @property
     def version(self) -> int:
+        """The rules version running now (1 = started with)."""
         return self.log.current
 
     @property
     def path(self) -> str:
+        """The rules file of the version running now."""
         return self.history[-1].path
 
     def compile(self, path: str) -> Any:
@@ -235,6 +241,7 @@ class RulesReloader:
                 "ranges": self.log.ranges()[-10:]}
 
     def metrics(self) -> Iterator[Metric]:
+        """``cns_rules_version``, ``cns_rules_reloads_total{result}`` and the longest swap pause (s)."""
         g = gauge("cns_rules_version", "Version of the news rules running (1 = started with)")
         g.add_metric([], self.version)
         yield g

@@ -29,9 +29,11 @@ class ReplayEndpoint:
 
     @property
     def port(self) -> int:
+        """The TCP port the metrics server listens on."""
         return self.server.port
 
     def close(self) -> None:
+        """Stop the server and remove the supervisor-report handler."""
         self.server.close()
         self.reports.remove()
 
