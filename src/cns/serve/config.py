@@ -199,6 +199,7 @@ class ServeConfig:
     stop_timeout_s: float = 5.0
     order_sink: str = "fix"
     rules: str | None = None
+    journal: Any = None  # cns.serve.journal.JournalSpec with [journal]
 
     def __repr__(self) -> str:
         return (f"ServeConfig(shard={self.shard!r}, feeds={[f.name for f in self.feeds]}, "
@@ -298,7 +299,7 @@ def serve_config_from_dict(doc: dict[str, Any], where: str = "") -> ServeConfig:
 
 
 def _from_dict(doc: dict[str, Any]) -> ServeConfig:
-    top = _keys(doc, "(top level)", {"serve", "feeds", "fix", "market_data", "instruments", "desk",
+    top = _keys(doc, "(top level)", {"serve", "feeds", "fix", "market_data", "instruments", "desk", "journal",
                                      *_TRADING_SECTIONS})
     s = _keys(top.get("serve", {}), "serve", {"shard", "host", "connect_timeout_s", "stop_timeout_s", "order_sink",
                                               "rules"})
@@ -361,7 +362,7 @@ def _from_dict(doc: dict[str, Any]) -> ServeConfig:
                       market_data=md, desk=desk, host=host,
                       connect_timeout_s=_num(s.get("connect_timeout_s", 5.0), "serve.connect_timeout_s", 0.05, 600),
                       stop_timeout_s=_num(s.get("stop_timeout_s", 5.0), "serve.stop_timeout_s", 0.05, 600),
-                      order_sink=sink, rules=rules)
+                      order_sink=sink, rules=rules, journal=_journal(top.get("journal")))
     if sink == "fix":
         missing = [sym for sym in syms if sym not in cfg.route()]
         if missing:
@@ -380,3 +381,18 @@ def load_serve_config(path: str | os.PathLike[str]) -> ServeConfig:
     except tomllib.TOMLDecodeError as e:
         raise ServeConfigError(f"serve config {p} is not valid TOML: {e}") from None
     return serve_config_from_dict(doc, str(p))
+
+
+def _journal(tab: Any) -> Any:
+    """``[journal]``: dir, fsync (every | group | os), group_us, shard_id (0..255)."""
+    if tab is None:
+        return None
+    from cns.serve.journal import FSYNC, JournalSpec
+
+    t = _keys(tab, "journal", {"dir", "fsync", "group_us", "shard_id"})
+    fs = t.get("fsync", "group")
+    if fs not in FSYNC:
+        raise _bad("journal.fsync", f"must be one of {FSYNC}")
+    return JournalSpec(_str(t.get("dir"), "journal.dir"), fs,
+                       _num(t.get("group_us", 1000), "journal.group_us", 1, 10_000_000, integer=True),
+                       _num(t.get("shard_id", 0), "journal.shard_id", 0, 255, integer=True))

@@ -99,6 +99,7 @@ class LiveDesk(GenServer):
         self.cancel_reports = 0
         self.cancel_info: dict[str, Any] = {}
         self.cancel_timer: Any = None
+        self.journal = state.extra.get("journal")
         d = state.config.desk
         self.timers = [self.node.send_interval(d.exit_check_s, self.pid, _EXIT),
                        self.node.send_interval(d.mark_s, self.pid, _MARK)]
@@ -118,9 +119,11 @@ class LiveDesk(GenServer):
         if cls is FixInbound:
             self._inbound(msg.msg)
         elif cls is VenueReports:
-            self._book(msg.execs)
+            self._book_wire(msg.execs)
         elif cls is FixSessionUp:
             self.state.session_up[f"fix:{msg.session}"] = True
+            if self.journal is not None and self.state.extra.pop("recovered", None) is not None:
+                return self._reconcile()
         elif cls is FixSessionDown:
             self.state.session_up[f"fix:{msg.session}"] = False
         elif msg is _EXIT:
@@ -140,7 +143,19 @@ class LiveDesk(GenServer):
         raise ValueError(f"LiveDesk: unknown call {request!r}")
 
     # ------------------------------------------------------------------ orders out
+    async def _reconcile(self) -> None:
+        """After recovery: orders journalled but never acknowledged are canceled (OrigClOrdID = their
+        journal ClOrdID), never sent again (see :mod:`cns.serve.journal`)."""
+        cancels = self.journal.reconcile_cancels(self.state, time.time_ns())
+        self.state.counters["reconcile_cancels"] += len(cancels)
+        if len(cancels):
+            self.oms.submit(cancels)
+            await self._send(cancels, 0)
+
     async def _send(self, orders: np.ndarray, recv_ns: int) -> None:
+        j = self.journal
+        if j is not None:  # journalled (durable per the policy) before the bytes go out
+            orders = j.orders(orders)
         r = await self.sink.send_orders(orders)
         t = time.monotonic_ns()
         c = self.state.counters
@@ -153,7 +168,7 @@ class LiveDesk(GenServer):
                 self.state.probe.orders_written([n for n in written["news_id"].tolist() if n], recv_ns, t)
         if len(r.refused):
             c["orders_refused"] += len(r.refused)
-            self._book(rejected_reports(r.refused, time.time_ns()))
+            self._book_wire(rejected_reports(r.refused, time.time_ns()))
 
     async def _exits(self) -> None:
         """The exit pass at now (see :class:`cns.replay.desk.TradingDesk` for the rules)."""
@@ -200,12 +215,25 @@ class LiveDesk(GenServer):
             if rec is None:
                 c["exec_unmapped"] += 1
             else:
-                self._book(rec)
+                self._book_wire(rec)
         elif mt == S.ORDER_MASS_CANCEL_REPORT:
             c["mass_cancels"] += 1
             self.cancel_reports += 1
             if self.cancel_waiter is not None and self.cancel_reports >= self.cancel_expect:
                 self._answer_cancel(timed_out=False)
+
+    def _book_wire(self, execs: np.ndarray) -> None:
+        """Reports as the venue (or a sink) gave them: journalled, ids mapped to the OMS's, booked."""
+        j = self.journal
+        if j is not None:
+            execs = j.execs(execs)
+            known = execs["order_id"] != 0
+            if not known.all():
+                self.state.counters["exec_unmapped"] += int(np.count_nonzero(~known))
+                execs = execs[known]
+            if not len(execs):
+                return
+        self._book(execs)
 
     def _book(self, execs: np.ndarray) -> None:
         self.oms.apply(execs)
@@ -226,6 +254,8 @@ class LiveDesk(GenServer):
     async def _cancel_all(self, from_: From) -> Any:
         st = self.state
         st.stopping = True
+        if self.journal is not None:
+            self.journal.control(1)
         self.pipe.risk.engage_kill_switch(time.time_ns())
         self.cancel_info = {"open_before": self._open_orders()}
         n = await self.sink.cancel_all()

@@ -60,6 +60,13 @@ def prepare(config: ServeConfig, *, probe_capacity: int = 1 << 16, warm: bool = 
     state.extra["validator"] = validator
     if warm:
         _warm(state)
+    if config.journal is not None:
+        from cns.serve.journal import ServeJournal
+
+        j = ServeJournal(config.journal, config.shard, tuple(f.name for f in config.feeds))
+        state.extra["journal"] = j
+        if j.writer.last_index > 0:
+            state.extra["recovered"] = j.recover(state)
     return state
 
 

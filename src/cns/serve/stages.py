@@ -132,6 +132,10 @@ class FeedForwarder:
         c = self.state.counters
         c["events_in"] += len(batch)
         c["batches_in"] += 1
+        j = self.state.extra.get("journal")
+        if j is not None:
+            st = self.state.feed_stats.get(batch.feed)
+            j.news(batch, int(batch.seqs[-1]) if len(batch.seqs) else (st.last_seq if st else 0))
         forward(self.node, self.name, batch, self.state)
 
 

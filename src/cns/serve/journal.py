@@ -1,0 +1,256 @@
+"""The shard's journal (``[journal]``): every state-changing input and every output of one serve pipeline,
+appended to a :mod:`cns.journal` journal before it takes effect; recovery on start.
+
+What is appended (one journal per shard, ``<dir>/<shard>``):
+
+- ``news``: each :class:`~cns.feeds.FeedBatch` as parsed (records + headlines), followed by a ``feed_seq``
+  entry (user type 1000: feed index, last sequence delivered) so a restart resumes every feed after it;
+- ``order`` / ``cancel``: the desk's risk-approved records, **before** they are handed to FIX, durable per
+  the fsync policy (``wait_durable`` for ``group``). On the wire (ClOrdID) each carries
+  :func:`cns.journal.clordid.order_id_for` ``(shard_id, index, slot)`` of its entry, not the OMS's dense
+  id: a resend of the entry is recognisably the same order. The OMS id stays in the journalled record's
+  ``target_id`` for new orders (cancels keep their target's wire id in ``target_id`` and their own OMS id
+  in ``news_id``), so replay maps wire ids back to the OMS;
+- ``exec``: every execution report as decoded (wire ids), and the rejects the desk books for orders a sink
+  refused, before the OMS applies them;
+- ``control``: the kill switch (code 1).
+
+Recovery (:meth:`ServeJournal.recover`, run by :func:`cns.serve.service.prepare` when the directory holds
+entries): a full replay of the journal into the prepared state -- the OMS (orders registered with their
+open quantities, exec reports applied: positions, average cost, realised P&L, order states), the OMS id
+counter, the wire-id map and every feed's ``last_seq``. The FIX sessions resume their sequence numbers
+from their file stores and the venue resends what we missed. Orders journalled but never acknowledged
+(state ``new`` after replay) are reconciled by the desk once the session is up (:meth:`unacked`): a cancel
+with the same ClOrdID as ``OrigClOrdID`` is sent, never a second NewOrderSingle -- the gateway only refuses
+a duplicate ClOrdID of a *live* order, so resending one it already filled would trade twice.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cns.journal import TYPE_CANCEL, TYPE_CONTROL, TYPE_EXEC, TYPE_NEWS, TYPE_ORDER, FsyncPolicy, JournalWriter
+from cns.journal.clordid import order_ids_for
+from cns.journal.dtypes import CONTROL_DTYPE, default_registry
+from cns.journal.reader import JournalReader
+from cns.venue.dtypes import EXEC_DTYPE, ORDER_CANCEL, ORDER_DTYPE
+
+__all__ = ["FEED_SEQ_DTYPE", "TYPE_FEED_SEQ", "JournalSpec", "ServeJournal"]
+
+TYPE_FEED_SEQ = 1000
+FEED_SEQ_DTYPE = np.dtype([("feed", np.uint32), ("pad", np.uint32), ("last_seq", np.uint64)])
+CONTROL_KILL_SWITCH = 1
+FSYNC = ("every", "group", "os")
+
+
+@dataclass(frozen=True)
+class JournalSpec:
+    """``[journal]``: ``dir`` (the shard's journal is ``dir/<shard>``), ``fsync`` (every | group | os),
+    ``group_us`` (the group policy's flush delay), ``shard_id`` (0..255, in every ClOrdID)."""
+
+    dir: str
+    fsync: str = "group"
+    group_us: int = 1000
+    shard_id: int = 0
+
+    def policy(self) -> FsyncPolicy:
+        if self.fsync == "every":
+            return FsyncPolicy.every_entry()
+        if self.fsync == "os":
+            return FsyncPolicy.os()
+        return FsyncPolicy.group(self.group_us)
+
+
+def registry() -> Any:
+    reg = default_registry()
+    reg.register(TYPE_FEED_SEQ, "feed_seq", FEED_SEQ_DTYPE)
+    return reg
+
+
+class ServeJournal:
+    """One shard's journal writer and the wire-id <-> OMS-id map (see the module doc)."""
+
+    def __init__(self, spec: JournalSpec, shard: str, feeds: tuple[str, ...]) -> None:
+        self.spec = spec
+        self.directory = os.path.join(spec.dir, shard)
+        os.makedirs(self.directory, exist_ok=True)
+        self.registry = registry()
+        self.feeds = feeds
+        self.wait = spec.fsync == "group"
+        self.writer = JournalWriter(self.directory, self.registry, fsync=spec.policy())
+        self.wire_to_oms: dict[int, int] = {}
+        self.oms_to_wire: dict[int, int] = {}
+        self.appended = {"news": 0, "orders": 0, "cancels": 0, "execs": 0, "control": 0}
+        self.recovered: dict[str, Any] = {}
+
+    def close(self) -> None:
+        self.writer.close()
+
+    # ------------------------------------------------------------------ inputs
+    def news(self, batch: Any, last_seq: int) -> None:
+        nb = batch.news
+        if len(nb.records):
+            h = getattr(nb, "headlines", None)
+            self.writer.append(TYPE_NEWS, nb.records, h if h is not None and len(h) else None)
+            self.appended["news"] += 1
+        s = np.zeros(1, FEED_SEQ_DTYPE)
+        s["feed"] = self.feeds.index(batch.feed) if batch.feed in self.feeds else 0xFFFFFFFF
+        s["last_seq"] = last_seq
+        self.writer.append(TYPE_FEED_SEQ, s)
+
+    def control(self, code: int, value: float = 0.0) -> None:
+        c = np.zeros(1, CONTROL_DTYPE)
+        c["ts_ns"] = time.time_ns()
+        c["command"] = code
+        c["arg0"] = int(value)
+        self.writer.append(TYPE_CONTROL, c)
+        self.appended["control"] += 1
+        self._durable()
+
+    def execs(self, execs: np.ndarray) -> np.ndarray:
+        """Journal reports (wire ids) and return them with OMS ids (unknown ids -> 0: not ours)."""
+        if not len(execs):
+            return execs
+        self.writer.append(TYPE_EXEC, execs)
+        self.appended["execs"] += 1
+        return self._to_oms(execs)
+
+    def _to_oms(self, execs: np.ndarray) -> np.ndarray:
+        out = execs.copy()
+        m = self.wire_to_oms
+        out["order_id"] = np.fromiter((m.get(int(x), 0) for x in execs["order_id"].tolist()), np.uint64, len(execs))
+        return out
+
+    # ------------------------------------------------------------------ outputs
+    def orders(self, orders: np.ndarray) -> np.ndarray:
+        """Journal ``orders`` (OMS ids) and return the wire records (journal-derived ids) to send; durable
+        per the policy when this returns."""
+        n = len(orders)
+        idx = self.writer.next_index
+        wire = orders.copy()
+        wire["order_id"] = order_ids_for(self.spec.shard_id, idx, n)
+        cancel = orders["type"] == ORDER_CANCEL
+        if cancel.any():
+            m = self.oms_to_wire
+            wire["target_id"][cancel] = [m.get(int(t), int(t)) for t in orders["target_id"][cancel].tolist()]
+            wire["news_id"][cancel] = orders["order_id"][cancel]
+        live = ~cancel
+        wire["target_id"][live] = orders["order_id"][live]  # the OMS id, for replay
+        rec = wire.copy()
+        self.writer.append(TYPE_CANCEL if cancel.all() else TYPE_ORDER, rec)
+        self._map(rec)
+        self.appended["cancels" if cancel.all() else "orders"] += 1
+        self._durable()
+        wire["target_id"][live] = 0
+        wire["news_id"][cancel] = 0
+        return wire
+
+    def _map(self, rec: np.ndarray) -> None:
+        live = rec["type"] != ORDER_CANCEL
+        for w, o in zip(rec["order_id"][live].tolist(), rec["target_id"][live].tolist(), strict=True):
+            self.wire_to_oms[w] = o
+            self.oms_to_wire[o] = w
+
+    def _durable(self) -> None:
+        if self.wait:
+            self.writer.wait_durable(self.writer.last_index)
+
+    def to_oms_ids(self, wire: np.ndarray) -> np.ndarray:
+        """OMS records for wire records (refused by a sink): ids mapped back."""
+        out = wire.copy()
+        m = self.wire_to_oms
+        live = out["type"] != ORDER_CANCEL
+        out["order_id"][live] = [m.get(int(x), 0) for x in wire["order_id"][live].tolist()]
+        return out
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self, state: Any) -> dict[str, Any]:
+        """Replay the whole journal into ``state`` (prepared, nothing started). Returns what was rebuilt."""
+        t0 = time.monotonic()
+        oms = state.pipeline.oms
+        reader = JournalReader(self.directory, self.registry, start=1)
+        n = {"entries": 0, "orders": 0, "cancels": 0, "execs": 0, "news": 0}
+        last_seq: dict[int, int] = {}
+        try:
+            for e in reader:
+                n["entries"] += 1
+                t = e.type
+                if t == TYPE_ORDER or t == TYPE_CANCEL:
+                    rec = e.records
+                    self._map(rec)
+                    o = self._replayed_orders(rec)
+                    live = o[o["type"] != ORDER_CANCEL]
+                    if len(live):
+                        hi = int(live["order_id"].max())
+                        if hi >= int(oms.id_counter[0]):
+                            oms.id_counter[0] = hi + 1
+                        oms.book_open(live)
+                        n["orders"] += len(live)
+                    if len(o) - len(live):
+                        hi = int(o["order_id"].max())
+                        if hi >= int(oms.id_counter[0]):
+                            oms.id_counter[0] = hi + 1
+                        n["cancels"] += len(o) - len(live)
+                    oms.submit(o)
+                elif t == TYPE_EXEC:
+                    oms.apply(self._to_oms(e.records))
+                    n["execs"] += len(e.records)
+                elif t == TYPE_NEWS:
+                    n["news"] += len(e.records)
+                elif t == TYPE_FEED_SEQ:
+                    for r in e.records:
+                        last_seq[int(r["feed"])] = int(r["last_seq"])
+        finally:
+            reader.close()
+        for k, s in last_seq.items():
+            if k < len(self.feeds) and s:
+                state.feed_stats[self.feeds[k]].last_seq = s
+        n["feeds_last_seq"] = {self.feeds[k]: s for k, s in last_seq.items() if k < len(self.feeds)}
+        n["unacked"] = len(self.unacked(state))
+        n["seconds"] = round(time.monotonic() - t0, 4)
+        self.recovered = n
+        return n
+
+    def _replayed_orders(self, rec: np.ndarray) -> np.ndarray:
+        o = rec.copy()
+        live = o["type"] != ORDER_CANCEL
+        o["order_id"][live] = rec["target_id"][live]
+        o["target_id"][live] = 0
+        c = ~live
+        if c.any():
+            o["order_id"][c] = rec["news_id"][c]
+            o["news_id"][c] = 0
+            m = self.wire_to_oms
+            o["target_id"][c] = [m.get(int(x), 0) for x in rec["target_id"][c].tolist()]
+        return o
+
+    def unacked(self, state: Any) -> list[int]:
+        """OMS ids of orders journalled but still ``new`` (never acknowledged, rejected or filled)."""
+        oms = state.pipeline.oms
+        return [o for o in self.wire_to_oms.values() if oms.state(o) == "new"]
+
+    def reconcile_cancels(self, state: Any, ts_ns: int) -> np.ndarray:
+        """ORDER_CANCEL records (OMS ids) for the unacknowledged orders: sent by the desk once the session
+        is up, with the original ClOrdID as OrigClOrdID."""
+        oms = state.pipeline.oms
+        ids = self.unacked(state)
+        out = np.zeros(len(ids), ORDER_DTYPE)
+        for k, o in enumerate(ids):
+            row = oms.order(o)
+            out[k]["order_id"] = int(oms.id_counter[0])
+            oms.id_counter[0] += 1
+            out[k]["target_id"] = o
+            out[k]["owner"] = oms.owner
+            out[k]["instrument"] = int(row["instrument"])
+            out[k]["side"] = int(row["side"])
+            out[k]["type"] = ORDER_CANCEL
+            out[k]["ts_ns"] = ts_ns
+        return out
+
+
+_ = EXEC_DTYPE
