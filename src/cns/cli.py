@@ -48,6 +48,7 @@ def _handler(key: str) -> Callable[[argparse.Namespace], int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``cns`` argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="cns", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

@@ -52,6 +52,7 @@ class Counts:
     extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, inputs: int, accepted: int, quarantined: int) -> None:
+        """Add one example's counts; raises AssertionError unless ``accepted + quarantined == inputs`` (nothing lost)."""
         if accepted + quarantined != inputs:
             raise AssertionError(f"accounting: accepted {accepted} + quarantined {quarantined} != inputs {inputs}")
         self.inputs += inputs

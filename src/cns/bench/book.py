@@ -112,6 +112,9 @@ def _rate(n: int, ns: int) -> float:
 
 
 def bench_mix(n: int, chunk: int = 65_536) -> dict[str, Any]:
+    """Throughput of :meth:`L3Book.process` on ``n`` ops of the active mix, fed in ``chunk``-op batches; returns
+    ops/s, mean ns/op, reports, rejects, fills and the book's end state and self-check.
+    """
     ops = op_mix(n)
     L3Book().process(op_mix(20_000, seed=2))  # warm: kernels loaded, caches touched
     book = L3Book(capacity=8192)
@@ -132,6 +135,9 @@ def bench_mix(n: int, chunk: int = 65_536) -> dict[str, Any]:
 
 
 def bench_lobster(copies: int) -> dict[str, Any]:
+    """The LOBSTER sample day tiled ``copies`` times: best-of-N passive replay (plain and with 5-level top of book)
+    and active matching throughput in ops/s, plus the final best prices.
+    """
     msgs, active = tiled_lobster(copies)
     ops = lobster_passive_ops(msgs)
     L3Book(LOBSTER_TICK).process(ops[:5000])
@@ -162,6 +168,9 @@ def bench_lobster(copies: int) -> dict[str, Any]:
 
 
 def bench_single(pairs: int) -> dict[str, Any]:
+    """Per-call latency of ``limit``/``cancel`` over ``pairs`` pairs on a seeded book: p50/p99 summaries in ns, the
+    timer's own cost (ns) and the book's self-check.
+    """
     book = L3Book(capacity=16_384)
     rng = np.random.default_rng(5)
     for i in range(5_000):
@@ -286,6 +295,9 @@ def bench_peer(copies: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
+    """Every book benchmark (``quick``: smaller sizes) plus the hftbacktest peer when installed; returns the JSON
+    result with the machine and the goal ratio (CNS vs best peer, by process CPU time).
+    """
     n_mix, copies, pairs = (200_000, 20, 20_000) if quick else (2_000_000, 50, 200_000)
     res: dict[str, Any] = {"machine": machine(), "quick": quick}
     res["mix"] = bench_mix(n_mix)

@@ -52,6 +52,7 @@ def _registry() -> TypeRegistry:
 
 
 def records(n: int, seed: int = 1) -> np.ndarray:
+    """``n`` deterministic 64-byte benchmark records (seeded by ``seed``), ``ts_ns`` 1 us apart."""
     rng = np.random.default_rng(seed)
     r = np.zeros(n, REC)
     r["id"] = np.arange(n)
@@ -65,6 +66,9 @@ def records(n: int, seed: int = 1) -> np.ndarray:
 
 
 def bench_append(root: Path, policy: FsyncPolicy, batch: int, total_records: int) -> dict[str, Any]:
+    """Append ``total_records`` in batches of ``batch`` under fsync ``policy``; returns records/s, GB/s, wall s
+    until durable, and p50/p99 ns per batch and per record.
+    """
     d = root / f"append-{policy.mode}-{batch}"
     recs = records(batch)
     n = max(1, total_records // batch)
@@ -93,6 +97,9 @@ def bench_append(root: Path, policy: FsyncPolicy, batch: int, total_records: int
 
 
 def bench_sqlite(root: Path, batch: int, total_records: int) -> dict[str, Any]:
+    """The SQLite WAL peer (``synchronous=NORMAL``, executemany + commit per batch) on the same records;
+    returns records/s and ns per batch.
+    """
     path = root / "peer.sqlite"
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
@@ -123,6 +130,9 @@ def bench_sqlite(root: Path, batch: int, total_records: int) -> dict[str, Any]:
 
 
 def bench_file(root: Path, batch: int, total_records: int, fsync: bool) -> dict[str, Any]:
+    """The plain-file peer: one ``write`` per batch, with ``os.fsync`` after each when ``fsync``; returns records/s,
+    GB/s and ns per batch.
+    """
     path = root / "peer.bin"
     recs = records(batch)
     n = max(1, total_records // batch)
@@ -145,6 +155,9 @@ def bench_file(root: Path, batch: int, total_records: int, fsync: bool) -> dict[
 
 
 def bench_recovery(root: Path, entries: int, per_entry: int) -> dict[str, Any]:
+    """Write ``entries`` entries of ``per_entry`` records, then time open (tail repair) and a CRC-verified read and
+    replay into arrays; returns seconds, entries/s, records/s and s per million entries.
+    """
     d = root / f"recovery-{per_entry}"
     recs = records(per_entry)
     with JournalWriter(d, _registry(), segment_bytes=64 << 20, pretouch_bytes=0) as w:
@@ -181,6 +194,9 @@ def bench_recovery(root: Path, entries: int, per_entry: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False, directory: str | None = None) -> dict[str, Any]:
+    """The whole journal benchmark in a fresh temp directory under ``directory`` (removed afterwards);
+    ``quick``: smaller runs. Returns the JSON result with the machine, CPU and goal checks.
+    """
     root = Path(tempfile.mkdtemp(prefix="cns-bench-journal-", dir=directory))
     big = (4 << 20) if quick else (16 << 20)  # records per no-fsync run: 256 MiB / 1 GiB of payload
     try:

@@ -216,6 +216,9 @@ async def _run(ws_port: int, peer: Peer, drain_s: float, deadline_s: float) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the peer process: read the feed at ``--ws-port``, send orders over FIX to ``--fix-port``, write the
+    per-event stamps to ``--out``; prints ``ready``/``done`` JSON lines and returns the exit status 0.
+    """
     p = argparse.ArgumentParser(prog="python -m cns.bench.live_peer")
     p.add_argument("--ws-port", type=int, required=True)
     p.add_argument("--fix-port", type=int, required=True)

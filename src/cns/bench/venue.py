@@ -139,6 +139,9 @@ def _newsgen_run(n_events: int, secs: float, n_instr: int, step_ns: int = 100_00
 
 
 def run(quick: bool, newsgen_only: bool = False, step_ns: int = 100_000_000) -> dict:
+    """Book ops/s and ns/op, full simulated market runs (wall and CPU s) and the news-world run stepped every
+    ``step_ns`` ns; ``quick``: smaller sizes, ``newsgen_only``: only the news-world run.
+    """
     n_orders, n_instr, secs = (20_000, 100, 30.0) if quick else (500_000, 500, 300.0)
     bench_book(2 * BATCH, 4)  # compile / load the kernels outside the timed runs
     bench_sim(0.5, 3, 2)
@@ -158,6 +161,7 @@ def run(quick: bool, newsgen_only: bool = False, step_ns: int = 100_000_000) -> 
 
 
 def print_table(r: dict) -> None:
+    """Print :func:`run`'s result as text tables (book ops, market runs)."""
     print(f"{'book op':<10}{'ops':>10}{'Mops/s':>10}{'p50 ns':>10}{'p99 ns':>10}{'p99.9 ns':>10}"
           f"{'max ns':>10}")
     for name, v in r["book"].items():
@@ -178,6 +182,7 @@ def print_table(r: dict) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """CLI entry point (``cns bench venue``): run, print the tables, write JSON to ``args.json`` if set; returns 0."""
     r = run(bool(getattr(args, "quick", False)), bool(getattr(args, "newsgen_only", False)),
             int(getattr(args, "step_ns", 100_000_000)))
     print_table(r)
