@@ -46,6 +46,7 @@ class FeedThroughput:
     sentiment: bool
 
     def summary(self) -> str:
+        """One line: records, seconds, records/s, MB/s on the wire, batches and frames."""
         return (f"{self.transport} ({self.server} server): {self.records} records in {self.seconds:.3f} s = "
                 f"{self.records_per_s:,.0f} records/s, {self.wire_mb_per_s:.1f} MB/s on the wire, "
                 f"{self.batches} batches, {self.frames} frames of <= {self.frame_records} records"

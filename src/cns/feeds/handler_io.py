@@ -40,6 +40,7 @@ def open_link(node: Node, pid: Pid, gen: int, cfg: FeedConfig) -> Coroutine[Any,
 
 # ------------------------------------------------------------------------------- messages to the actor
 class Opened:
+    """Connection ``gen`` is up; ``link`` sends requests on it."""
     __slots__ = ("gen", "link")
 
     def __init__(self, gen: int, link: Link) -> None:
@@ -56,6 +57,7 @@ class Rx:
 
 
 class Closed:
+    """Connection ``gen`` closed: ``reason`` a human-readable cause, ``rejects`` frames refused while reading."""
     __slots__ = ("gen", "reason", "rejects")
 
     def __init__(self, gen: int, reason: str, rejects: list[Reject]) -> None:
@@ -70,21 +72,26 @@ class Link:
     binary = True
 
     def hello(self, feed_id: int) -> None:
+        """Send HELLO for ``feed_id``: the server starts streaming live frames."""
         self.send(self.encode(HELLO, feed_id=feed_id))
 
     def replay(self, feed_id: int, first: int, count: int) -> None:
+        """Ask the server to resend ``count`` frames of ``feed_id`` from sequence ``first`` (gap fill)."""
         self.send(self.encode(REPLAY_REQUEST, feed_id=feed_id, seq=first, count=count))
 
     def encode(self, type: int, *, feed_id: int, seq: int = 0, count: int = 0) -> bytes:
+        """Encode a client request (``type``: HELLO or REPLAY_REQUEST) in the transport's wire format."""
         raise NotImplementedError
 
     def send(self, data: bytes) -> None:
+        """Write (or queue) ``data`` on the connection without waiting for it to drain."""
         raise NotImplementedError
 
     def resume(self) -> None:
         """Resume reading if flow control paused it (the actor has drained its mailbox)."""
 
     def close(self) -> None:
+        """Close the connection at once (unsent data is dropped); the actor then gets :class:`Closed`."""
         raise NotImplementedError
 
 

@@ -140,6 +140,7 @@ class FeedStats:
 
     @property
     def quarantined_total(self) -> int:
+        """Frames quarantined so far, all reasons together."""
         return sum(self.quarantined.values())
 
     def snapshot(self) -> FeedStats:
