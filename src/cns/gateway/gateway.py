@@ -84,6 +84,9 @@ class VenueGateway(OrderEntryMixin, GenServer):
         md: str | None = "venue_md",
         link: bool = True,
     ) -> Pid:
+        """Start the gateway for ``config`` (linked to the caller when ``link``), registered as ``name``; book updates
+        go to the market-data publisher ``md`` (None: no market data). Returns its Pid.
+        """
         pid = cls.start(node, config, md, name=name, link=link)
         assert pid is not None
         return pid

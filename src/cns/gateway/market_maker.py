@@ -33,6 +33,9 @@ _REQUOTE = _Requote()
 
 
 class MarketMaker(GenServer):
+    """Seeded background liquidity (owner 1): every ``interval_s`` s, cancel its quotes and post ``depth`` levels
+    per side around a random-walk mid (in ticks), as one MarketMakerQuotes batch to ``gateway``.
+    """
     def init(self, config: VenueConfig, gateway: str) -> None:
         mm = config.market_maker
         self.cfg = mm
@@ -113,6 +116,9 @@ class MarketMaker(GenServer):
 def market_maker_child_spec(
     config: VenueConfig, gateway: str = "venue_gateway", name: str = "venue_market_maker"
 ) -> ChildSpec:
+    """A worker ChildSpec (``name``, 1 s shutdown) starting a :class:`MarketMaker` for ``config`` quoting into
+    ``gateway``.
+    """
     def start(node: Node) -> Pid:
         pid = MarketMaker.start_link(node, config, gateway, name=name)
         assert pid is not None

@@ -156,6 +156,9 @@ class MarketDataPublisher(GenServer):
         name: str | None = "venue_md",
         link: bool = True,
     ) -> Pid:
+        """Start the top-of-book publisher for ``symbols`` on ``host:port`` (0: ephemeral; ask ``"port"``), heartbeats
+        every ``heartbeat_s`` s; a client with more than ``max_client_buffer`` unsent bytes is disconnected. Returns its Pid.
+        """
         pid = cls.start(node, symbols, host, port, heartbeat_s, max_client_buffer, name=name, link=link)
         assert pid is not None
         return pid
@@ -307,11 +310,16 @@ class MarketDataClient:
         self.gaps = 0
 
     async def connect(self, timeout: float = 5.0) -> None:
+        """Open the TCP connection; raises TimeoutError after ``timeout`` s, OSError if refused."""
         self.reader, self.writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port), timeout
         )
 
     async def next(self, timeout: float = 5.0) -> tuple[int, Any]:
+        """The next ``(kind, item)`` from the stream (K_SYMBOLS, K_SNAPSHOT, K_UPDATE, K_HEARTBEAT, K_BYE), updating
+        ``symbols``/``top`` and counting sequence ``gaps``; ``(K_BYE, None)`` at EOF; raises TimeoutError after
+        ``timeout`` s of silence.
+        """
         while not self.pending:
             assert self.reader is not None
             data = await asyncio.wait_for(self.reader.read(65536), timeout)
@@ -337,6 +345,7 @@ class MarketDataClient:
         return kind, item
 
     async def close(self) -> None:
+        """Close the connection; idempotent, errors while closing are ignored."""
         if self.writer is not None:
             self.writer.close()
             with contextlib.suppress(Exception):

@@ -65,6 +65,7 @@ class ExecIds:
         self.n = 0
 
     def next(self) -> bytes:
+        """The next ExecID: ``<start ms hex>-<counter>`` as ASCII bytes."""
         self.n += 1
         return self.prefix + b"%d" % self.n
 
