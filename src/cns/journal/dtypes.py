@@ -176,6 +176,7 @@ class EntryType:
     blob: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        """The type as a JSON-able dict (code, name, blob flag, dtype) for the journal's schema file."""
         return {"code": self.code, "name": self.name, "blob": self.blob, "dtype": dtype_to_json(self.dtype)}
 
 
@@ -221,6 +222,7 @@ class TypeRegistry:
             raise JournalTypeError(f"entry type {code} is not registered") from None
 
     def get(self, code: int) -> EntryType | None:
+        """The entry type with ``code``, or None if none is registered."""
         return self._types.get(code)
 
     def __contains__(self, code: object) -> bool:
@@ -233,6 +235,7 @@ class TypeRegistry:
         return len(self._types)
 
     def by_name(self, name: str) -> EntryType:
+        """The entry type named ``name``; raises JournalTypeError if none is registered."""
         for t in self._types.values():
             if t.name == name:
                 return t
@@ -244,6 +247,7 @@ class TypeRegistry:
         return self._itemsizes
 
     def to_json(self) -> str:
+        """The registry as the ``cns-journal-schema`` v1 JSON text (sorted keys)."""
         return json.dumps({"format": "cns-journal-schema", "version": 1,
                            "types": [t.to_json() for t in self]}, indent=1, sort_keys=True)
 

@@ -69,10 +69,12 @@ class ReplayChunk:
 
     @property
     def first_index(self) -> int:
+        """Journal index of the chunk's first entry."""
         return int(self.entries["index"][0])
 
     @property
     def last_index(self) -> int:
+        """Journal index of the chunk's last entry."""
         return int(self.entries["index"][-1])
 
     def records(self, code: int, *, scratch: bool = False) -> np.ndarray:
@@ -174,6 +176,7 @@ class JournalReader:
 
     @property
     def segments(self) -> list[tuple[int, Path]]:
+        """``(first index, path)`` of each segment file, oldest first, as of open (a copy)."""
         return list(self._segs)
 
     def _map(self, k: int) -> Segment:

@@ -170,6 +170,7 @@ class Segment:
 
     @property
     def first_index(self) -> int:
+        """Journal index of the segment's first entry (from its header)."""
         return self.header.first_index
 
     @classmethod
@@ -252,6 +253,7 @@ class TailRepair:
 
     @property
     def repaired(self) -> bool:
+        """True when the open changed anything: a torn frame cut, garbage zeroed, or a segment discarded."""
         return bool(self.torn or self.zeroed or self.discarded)
 
 

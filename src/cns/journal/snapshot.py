@@ -59,6 +59,9 @@ class Snapshot:
     path: Path | None = None
 
     def to_bytes(self) -> bytes:
+        """The snapshot file image: header (magic, index, ``ts_ns``, CRC32C of the body), a JSON manifest, then
+        each array 64-byte aligned.
+        """
         manifest = []
         off = 0
         parts = []

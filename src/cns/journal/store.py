@@ -266,6 +266,7 @@ class OperatorStore:
         return int(self._tx(run))
 
     def close(self) -> None:
+        """Close the database connection."""
         self._conn.close()
 
     def __enter__(self) -> OperatorStore:

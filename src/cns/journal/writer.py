@@ -77,14 +77,17 @@ class FsyncPolicy:
 
     @classmethod
     def every_entry(cls) -> FsyncPolicy:
+        """fsync before every append returns: each entry durable on return (slowest)."""
         return cls("entry")
 
     @classmethod
     def group(cls, interval_us: int = 1000) -> FsyncPolicy:
+        """Group commit: a flusher thread fsyncs every ``interval_us`` us; raises JournalError unless > 0."""
         return cls("group", int(interval_us))
 
     @classmethod
     def os(cls) -> FsyncPolicy:
+        """Never fsync: the OS writes back when it chooses (a process crash loses nothing, a power loss may)."""
         return cls("os")
 
     @classmethod
