@@ -60,8 +60,10 @@ class Dictionary:
         return s in self._codes
 
     def save(self, path: str | Path) -> None:
+        """Write the strings (code order, code 0 omitted) to ``path`` as a JSON list; OSError propagates."""
         Path(path).write_text(json.dumps(self._strings[1:]))
 
     @classmethod
     def load(cls, path: str | Path) -> Dictionary:
+        """A dictionary read from a file :meth:`save` wrote (same codes); raises OSError / ValueError on a bad file."""
         return cls(json.loads(Path(path).read_text()))

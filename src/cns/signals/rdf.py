@@ -21,10 +21,14 @@ __all__ = ["records_to_graph", "record_node", "linked_node"]
 
 
 def record_node(schema: RecordSchema, rec_id: int) -> URIRef:
+    """The RDF node of record ``rec_id``: ``<schema.node_iri + rec_id>``."""
     return URIRef(f"{schema.node_iri}{int(rec_id)}")
 
 
 def linked_node(schema: RecordSchema, code: int, dictionaries: Mapping[str, Dictionary]) -> URIRef:
+    """The RDF node of link ``code``: ``<schema.linked_iri + code-string>``, the string from the schema's link
+    dictionary (empty for an unknown code); raises KeyError if that dictionary is missing from ``dictionaries``.
+    """
     d = _link_dictionary(schema)
     name = dictionaries[d].string(int(code)) if d and int(code) < len(dictionaries[d]) else ""
     return URIRef(f"{schema.linked_iri}{int(code)}-{name}")

@@ -171,6 +171,7 @@ class SchemaRegistry:
         raise SchemaError(f"no record schema registered for dtype {key}")
 
     def names(self) -> list[str]:
+        """Registered schema names, sorted."""
         return sorted(self._by_name)
 
 

@@ -77,6 +77,7 @@ class FeeSchedule:
         return out
 
     def to_dict(self) -> dict[str, float]:
+        """The four rates as a dict: ``maker_bps``/``taker_bps`` (bp of notional), ``*_per_share`` (USD per share)."""
         return {"maker_bps": self.maker_bps, "taker_bps": self.taker_bps,
                 "maker_per_share": self.maker_per_share, "taker_per_share": self.taker_per_share}
 
@@ -215,13 +216,16 @@ class OrderBook:
 
     @property
     def levels(self) -> int:
+        """Price levels per instrument in the dense ladder."""
         return int(self.arrays.lv.shape[1])
 
     @property
     def n_instruments(self) -> int:
+        """Instruments in the book (codes ``1..n_instruments``; 0 is unused)."""
         return int(self.arrays.tick.shape[0] - 1)
 
     def tick(self, instrument: int) -> float:
+        """Tick size (USD) of ``instrument``."""
         return float(self.arrays.tick[instrument])
 
     def band(self, instrument: int) -> tuple[float, float]:
@@ -301,6 +305,7 @@ class OrderBook:
         return float(self.arrays.fees[owner, 0]), float(self.arrays.fees[owner, 1])
 
     def stats(self) -> dict[str, int]:
+        """Lifetime counters: orders, matches, cancels, rejects, STP cancels, and orders resting now."""
         m = self.arrays.meta
         return {"orders": int(m[K.M_ORDERS]), "matches": int(m[K.M_MATCHES]), "cancels": int(m[K.M_CANCELS]),
                 "rejects": int(m[K.M_REJECTS]), "resting": int(self.arrays.n_rest.sum()),

@@ -202,6 +202,7 @@ def slot_holds(b, slot, owner, oid):
 
 @njit(cache=True, _nrt=False, inline="always")
 def level_price(b, instr, lvl):
+    """Price (USD) of ladder level ``lvl`` of ``instr``: ``(base_tick + lvl) * tick``."""
     return (b.base_tick[instr] + lvl) * b.tick[instr]
 
 

@@ -284,6 +284,7 @@ def room_needed(st, kind, oid, side, price, qty, quote, stp):
 
 @njit(cache=True, _nrt=False, inline="always")
 def needs_slot(kind):
+    """True for an op kind that may rest and so needs a free pool slot (limit, post-only, add)."""
     return kind == OP_LIMIT or kind == OP_POST_ONLY or kind == OP_ADD
 
 

@@ -136,6 +136,9 @@ def allocate(cap: int, cap_out: int, growable: bool) -> np.ndarray:
 
 @njit(cache=True, _nrt=False, inline="always")
 def views(S):
+    """The book's regions as views of the one state array ``S`` (header, pools, level keys/slots, free
+    stacks, id hash); no copy, no allocation.
+    """
     cap = S[H_CAP]
     o = S[H_OFF_POOL]
     pool = S[o: o + cap * 8].reshape((cap, 8))
@@ -156,6 +159,7 @@ def views(S):
 
 @njit(cache=True, _nrt=False, inline="always")
 def out_view(S):
+    """The single-op report area of ``S`` as a ``(cap_out, EXEC_FIELDS)`` view."""
     o = S[H_OFF_OUT]
     n = S[H_CAP_OUT]
     return S[o: o + n * EXEC_FIELDS].reshape((n, EXEC_FIELDS))
