@@ -32,7 +32,7 @@ from cns.replay.report import canonical_json, trading_sha256, write_report
 WORLD: dict[str, Any] = {"events": 20_000, "seconds": 3.0, "seed": 11}
 PINNED_NEWS_SHA256 = "0788144f201073f44c585ad11db25d8be73037cb4ec068c08cec5feb92764a93"
 PINNED_STORIES_SHA256 = "c0b6fed4ba30b96ccbb20f9038af1a3a897958d3869515d633e37f7c8d941477"
-PINNED_TRADING_SHA256 = "268d4a2e3454a242c29f0efaa3de172481f9d3df22b397f22b4524ba31bc2c6c"
+PINNED_TRADING_SHA256 = "e6e862a404d43f86c8b2270edc7a2062783fae91e5c5bd8bb205ba8f0aa39beb"
 
 
 def world_hashes(cache_dir: Path) -> tuple[str, str]:

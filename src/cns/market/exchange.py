@@ -155,7 +155,7 @@ class ExchangeSimulator:
             raise VenueConfigError(f"source_reliability has {n_src} entries; at most 2**20 source codes")
         weights = participant_weights(source_reliability, n_src, 1 + len(mk.competitors), mk, self._rng)
         nw_t, nw_i, nw_d = mm_news_schedule(reports, weights[0], mk)
-        plan = competitor_schedule(reports, weights[1:], mk)
+        plan = competitor_schedule(reports, weights[1:], mk, seed)
         self.n_public_reports = int(reports.shape[0])
         fl = mk.flow
         par = np.zeros(S.PAR_SIZE)
@@ -193,7 +193,7 @@ class ExchangeSimulator:
             q_cnt=np.zeros(n1, np.int64), q_head=np.zeros(n1, np.int64), q_last=np.zeros((n1, 2), np.int32),
             imp_t=imp_t, imp_instr=imp_i, imp_factor=imp_f, nw_t=nw_t, nw_instr=nw_i, nw_dlog=nw_d,
             cp_off=plan.offset, cp_t=plan.t_ns, cp_instr=plan.instrument, cp_side=plan.side,
-            cp_notional=plan.notional_usd, cp_pos=np.repeat(plan.offset[None, :-1], 2, axis=0).copy(),
+            cp_notional=plan.notional_usd, cp_md=plan.md_latency_ns, cp_pos=np.repeat(plan.offset[None, :-1], 2, axis=0).copy(),
             req=np.zeros(4 * d + 2, ORDER_DTYPE), req_mm=np.full(4 * d + 2, -1, np.int64),
             req_slot=np.full(4 * d + 2, -1, np.int64), cur=cur, par=par)
         self._stream = BackgroundStream(n, fl, self._rng, cfg.start_ns)

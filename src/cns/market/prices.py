@@ -49,20 +49,20 @@ class FlowConfig:
 
     vol_per_sqrt_s: float = 1.2e-4  # fundamental volatility, fraction per sqrt(s) (~30 % a year)
     requote_hz: float = 2.0  # market-maker timed requotes (each also steps the hidden fundamental)
-    taker_hz: float = 1.0  # uninformed background taker orders
-    informed_hz: float = 5.0  # informed taker arrivals (each trades only if the quotes are off the fundamental)
+    taker_hz: float = 25.0  # uninformed background taker orders
+    informed_hz: float = 0.5  # informed taker arrivals (each trades only if the quotes are off the fundamental)
     mm_levels: int = 5  # price levels quoted per side
     mm_half_spread_bp: float = 2.0  # base distance of the best quote from the quote centre, bp
     mm_level_notional_usd: float = 25_000.0  # size of each quoted level (one lot), USD
-    taker_notional_usd: float = 5_000.0  # median uninformed taker order, USD (lognormal)
+    taker_notional_usd: float = 12_500.0  # median uninformed taker order, USD (lognormal)
     taker_cross_ticks: int = 2  # uninformed takers send IOC limits this many ticks through the touch
-    informed_edge_bp: float = 10.0  # informed takers trade only this far inside the fundamental, bp
-    informed_max_notional_usd: float = 250_000.0  # cap of an informed order (gap / (2 lambda) lots), USD
+    informed_edge_bp: float = 20.0  # informed takers trade only this far inside the fundamental, bp
+    informed_max_notional_usd: float = 25_000.0  # cap of an informed order (gap / (2 lambda) lots), USD
     mm_refill_ns: int = 1_000_000  # the market maker requotes this long after the tape moved its estimate
     mm_flow_bp_per_lot: float = 6.0  # Kyle lambda: estimate move per lot of net aggressor flow, bp
     mm_flow_max_bp: float = 50.0  # at most this much per event, bp
-    mm_vol_window_ns: int = 5_000_000_000  # e-folding time of the realised-volatility memory
-    mm_vol_spread_mult: float = 0.1  # half spread added per unit of realised vol per sqrt(s)
+    mm_vol_window_ns: int = 1_000_000_000  # e-folding time of the realised-volatility memory
+    mm_vol_spread_mult: float = 0.03  # half spread added per unit of realised vol per sqrt(s)
     mm_inventory_skew_bp_per_lot: float = 0.5  # quote-centre skew against the inventory, bp per lot held
     mm_inventory_skew_max_bp: float = 50.0  # cap of that skew, bp
     mm_inventory_spread_bp_per_lot: float = 0.25  # half spread added per lot held, bp

@@ -41,28 +41,34 @@ FIRST_COMPETITOR = 3
 
 @dataclass(frozen=True, slots=True)
 class Competitor:
-    """A rival news trader. ``latency_ns``: its total reaction time from a report being public to its order
-    reaching the venue. ``min_confidence`` (0..1): the ``|P(up) - P(down)|`` its evidence on an event must
-    reach before it trades (low = chases thin, uncorroborated news)."""
+    """A rival news trader. ``latency_ns``: its minimum reaction time from a report being public to its order
+    reaching the venue; each entry adds a seeded jitter drawn uniformly from ``[0, 2 * jitter_ns]`` (integer
+    ns, hashed from the simulator's seed, the competitor and the entry: the same on every machine).
+    ``md_latency_ns``: its own market-data delay — it prices its orders on the quote in force that long
+    before it acts (0: the live book). ``min_confidence`` (0..1): the ``|P(up) - P(down)|`` its evidence on
+    an event must reach before it trades (low = chases thin, uncorroborated news)."""
 
     name: str
     latency_ns: int
-    notional_usd: float = 50_000.0
+    notional_usd: float = 25_000.0
     min_confidence: float = 0.5
+    jitter_ns: int = 0
+    md_latency_ns: int = 0
 
     def __post_init__(self) -> None:
-        check_duration(f"Competitor {self.name!r}", "latency_ns", self.latency_ns)
+        for name in ("latency_ns", "jitter_ns", "md_latency_ns"):
+            check_duration(f"Competitor {self.name!r}", name, getattr(self, name))
         if not self.notional_usd > 0:
             raise VenueConfigError(f"Competitor {self.name!r}: notional_usd must be > 0")
         if not 0.0 < self.min_confidence < 1.0:
             raise VenueConfigError(f"Competitor {self.name!r}: min_confidence must be in (0, 1)")
 
 
-DEFAULT_COMPETITORS: tuple[Competitor, ...] = (
-    Competitor("colo-5us", 5_000, 50_000.0, 0.9),
-    Competitor("fast-50us", 50_000, 50_000.0, 0.8),
-    Competitor("prop-500us", 500_000, 50_000.0, 0.6),
-    Competitor("slow-5ms", 5_000_000, 50_000.0, 0.3),
+DEFAULT_COMPETITORS: tuple[Competitor, ...] = (  # name, min latency, notional, confidence, jitter, md delay
+    Competitor("colo-5us", 5_000, 25_000.0, 0.9, 1_000, 1_000),
+    Competitor("fast-50us", 50_000, 25_000.0, 0.8, 10_000, 10_000),
+    Competitor("prop-500us", 500_000, 25_000.0, 0.6, 100_000, 100_000),
+    Competitor("slow-5ms", 5_000_000, 25_000.0, 0.3, 1_000_000, 1_000_000),
 )
 
 
@@ -74,7 +80,7 @@ class MarketConfig:
     competitors: tuple[Competitor, ...] = DEFAULT_COMPETITORS
     aggression_bp: float = 30.0  # competitors' IOC limit distance through the mid, bp
     hold_ns: int = 1_000_000_000  # competitors close their position this long after an entry
-    mm_news_latency_ns: int = 200_000  # the market maker reads a report this long after it is public
+    mm_news_latency_ns: int = 50_000  # the market maker reads a report this long after it is public
     mm_news_weight: float = 1.0  # share of the expected claimed move the market maker prices in (0..1)
     belief_noise: float = 0.25  # sd of each participant's own error on a source's log-odds
     default_reliability: float = 0.6  # reliability assumed for a source the street's table does not rate
@@ -95,6 +101,7 @@ class MarketConfig:
             raise VenueConfigError("MarketConfig.typical_move_pct must be in [0, 50]")
 
 
+NEVER = np.iinfo(np.int64).max
 RELIABILITY_CLIP = 0.02  # estimates are kept in [0.02, 0.98]: no source is taken as certain either way
 
 
@@ -162,11 +169,41 @@ class CompetitorPlan(NamedTuple):
     latency_ns: np.ndarray  # i8[K]
     notional_usd: np.ndarray  # f8[K]
     hold_ns: int
+    md_latency_ns: np.ndarray | None = None  # i8[K] each competitor's market-data delay (None: all 0)
 
 
-def competitor_schedule(reports: np.ndarray, weights: np.ndarray, config: MarketConfig) -> CompetitorPlan:
+_JITTER_SALT = 0x4A4954544552  # "JITTER": the competitors' latency jitter has its own hash stream
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser of every element of the uint64 array ``x`` (wrapping integer arithmetic: the
+    same bits on every machine)."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def jitter_ns(seed: int, competitor: int, t_ns: np.ndarray, instrument: np.ndarray, spread_ns: int) -> np.ndarray:
+    """Seeded latency jitter (int64 ns, uniform on ``[0, 2 * spread_ns]``) of competitor ``competitor``'s entries
+    at ``t_ns`` on ``instrument`` (one entry per event, so: per story). Integer hashing (SplitMix64) only: the
+    same on every machine, and independent of the simulator's random stream."""
+    n = t_ns.shape[0]
+    if spread_ns <= 0 or n == 0:
+        return np.zeros(n, np.int64)
+    key = splitmix64(np.array([(int(seed) ^ _JITTER_SALT ^ (competitor << 48)) & (2**64 - 1)], np.uint64))
+    x = t_ns.astype(np.uint64) ^ (instrument.astype(np.uint64) << np.uint64(40)) ^ key
+    h = splitmix64(splitmix64(x))
+    return (h % np.uint64(2 * int(spread_ns) + 1)).astype(np.int64)
+
+
+def competitor_schedule(reports: np.ndarray, weights: np.ndarray, config: MarketConfig, seed: int = 0
+                        ) -> CompetitorPlan:
     """The competitors' entries from the public ``reports`` (checked, sorted) and their own ``weights``
-    (``weights[j]`` of competitor ``j``): see :func:`cns.market.plan_kernels.competitor_entries`."""
+    (``weights[j]`` of competitor ``j``): see :func:`cns.market.plan_kernels.competitor_entries`. Each entry
+    is delayed by its seeded jitter (:func:`jitter_ns`, keyed by ``seed``) and each competitor's entries are
+    then put back in time order (stable)."""
     ev, n_ev = _events(reports)
     n, k = reports.shape[0], len(config.competitors)
     src = reports["source"].astype(np.int64)
@@ -176,14 +213,21 @@ def competitor_schedule(reports: np.ndarray, weights: np.ndarray, config: Market
         t, i, sd = np.zeros(n, np.int64), np.zeros(n, np.uint32), np.zeros(n, np.int8)
         m = competitor_entries(reports["t_ns"], reports["instrument"], src, ev, direction, weights[j],
                                np.int64(c.latency_ns), float(c.min_confidence), n_ev, t, i, sd)
-        ts.append(t[:m])
-        ins.append(i[:m])
-        sides.append(sd[:m])
+        t, i, sd = t[:m], i[:m], sd[:m]
+        if c.jitter_ns > 0 and m:
+            j_ns = jitter_ns(seed, j, t, i, c.jitter_ns)
+            t = np.where(t > NEVER - j_ns, NEVER, t + j_ns)  # saturating: "never" stays never
+            order = np.argsort(t, kind="stable")
+            t, i, sd = t[order], i[order], sd[order]
+        ts.append(t)
+        ins.append(i)
+        sides.append(sd)
         off.append(off[-1] + m)
     return CompetitorPlan(np.array(off, np.int64), _cat(ts, np.int64), _cat(ins, np.uint32), _cat(sides, np.int8),
                           np.array([c.latency_ns for c in config.competitors], np.int64).reshape(k),
                           np.array([c.notional_usd for c in config.competitors], np.float64).reshape(k),
-                          int(config.hold_ns))
+                          int(config.hold_ns),
+                          np.array([c.md_latency_ns for c in config.competitors], np.int64).reshape(k))
 
 
 def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:

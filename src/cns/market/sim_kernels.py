@@ -130,6 +130,7 @@ class SimArrays(NamedTuple):
     cp_instr: np.ndarray  # u4[n]
     cp_side: np.ndarray  # i1[n]
     cp_notional: np.ndarray  # f8[K]
+    cp_md: np.ndarray  # i8[K] each competitor's market-data delay, ns (it prices on the quote that old)
     cp_pos: np.ndarray  # i8[2, K] next entry row / next exit row per competitor (absolute rows)
     req: np.ndarray  # ORDER_DTYPE[4 D + 2] scratch: one event's requests of the simulator's traders
     req_mm: np.ndarray  # i8[4 D + 2] scratch: sd * D + d of a market-maker quote request, else -1
@@ -345,16 +346,37 @@ def _next_competitor(s):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _action(b, s, j, is_exit, r):
-    """Request of competitor ``j`` for plan row ``r``: entry (IOC through the mid) or exit (IOC the same
-    distance through the mid closing its whole position in the instrument; a market order only when there is
-    no price at all)."""
+def seen_mid(b, s, i, t, md):
+    """The mid of ``i`` a trader with market-data delay ``md`` sees at ``t``: the live mid when ``md == 0``,
+    else the logged quote in force at ``t - md`` (the oldest one remembered if the ring has rotated past it);
+    NaN when there is none or a side was empty."""
+    if md <= 0:
+        return live_mid(b, i)
+    target = t - md
+    R = s.q_ts.shape[1]
+    n = min(s.q_cnt[i], R)
+    k = s.q_head[i]
+    for _back in range(n):
+        k = k - 1 if k > 0 else R - 1
+        if s.q_ts[i, k] <= target:
+            return 0.5 * (s.q_bid[i, k] + s.q_ask[i, k])
+    if n == R:  # rotated out: the oldest remembered quote
+        k = s.q_head[i]
+        return 0.5 * (s.q_bid[i, k] + s.q_ask[i, k])
+    return np.nan
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _action(b, s, j, is_exit, r, t):
+    """Request of competitor ``j`` for plan row ``r`` at ``t``: entry (IOC through the mid it sees, i.e. as of
+    ``t - cp_md[j]``) or exit (IOC the same distance through that mid closing its whole position in the
+    instrument; a market order only when there is no price at all)."""
     i = np.int64(s.cp_instr[r])
     owner = FIRST_COMPETITOR + j
     L = b.lv.shape[1]
     if not is_exit:
         s.cp_pos[0, j] += 1
-        ref = live_mid(b, i)
+        ref = seen_mid(b, s, i, t, s.cp_md[j])
         if not ref > 0.0:
             ref = b.last_px[i]
         if not ref > 0.0:
@@ -373,7 +395,7 @@ def _action(b, s, j, is_exit, r):
         return 0
     s.cur[C_ACTIONS] += 1
     side = np.int64(-1 if pos > 0 else 1)
-    ref = live_mid(b, i)
+    ref = seen_mid(b, s, i, t, s.cp_md[j])
     if not ref > 0.0:
         ref = b.last_px[i]
     if not ref > 0.0:
@@ -534,7 +556,7 @@ def run_until(b, s, io, t_end):
             i = np.int64(s.cp_instr[ck])
             if not _room(b, s, io, 3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1])):
                 return ST_NEED_ROOM
-            n_req = _action(b, s, cj, cx, ck)
+            n_req = _action(b, s, cj, cx, ck, t)
             hit = i
         elif has_e and t == te:
             o = io.ext[cur[C_EXT_POS]]

@@ -11,6 +11,8 @@ Per filled order, with ``F(t)`` the fundamental of its instrument at time ``t`` 
   move of ``F`` on the entry's shares, split into impacts of stories already *reported* at the fill (the news
   the desk could know: this is what reaction speed and judging sources buy), impacts of stories not yet
   reported (luck), and the rest (the fundamental's random walk);
+* ``fees``: minus the venue fees the desk paid net of rebates (``DeskResult.fees["net"]``), booked in realised
+  P&L;
 * ``residual``: the desk's P&L minus all of the above — exits netted across lots, exits later than due,
   mark versus fundamental at the end.
 
@@ -100,6 +102,7 @@ def attribute(result: Any, sim: ExchangeSimulator, stories: np.ndarray) -> dict[
         "hold_informed": float(informed.sum()),
         "hold_luck": float(luck.sum()),
         "hold_random_walk": float((move - informed - luck).sum()),
+        "fees": -float((getattr(result, "fees", None) or {}).get("net", 0.0)),
     }
     total = float(result.realized + result.unrealized)
     out: dict[str, Any] = {

@@ -25,6 +25,7 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         config_path=args.config, out_dir=args.out, slow_baseline=not args.no_slow_baseline,
         progress=not args.no_progress and sys.stderr.isatty(),
         decision_latency=getattr(args, "decision_latency", None),
+        credibility_path=getattr(args, "credibility", None),
     )
 
 

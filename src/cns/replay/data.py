@@ -69,6 +69,7 @@ class NewsSource:
     input_rejects: dict[str, int] = field(default_factory=dict)
     end_ns: int = 0
     input_reject_list: list[Reject] = field(default_factory=list)
+    story_of: Path | None = None  # the generated world's story of each record (groups public reports by event)
 
 
 class _RejectLine(msgspec.Struct):
@@ -130,7 +131,8 @@ def _generated(opts: ReplayOptions) -> NewsSource:
     st = np.load(files.stories, allow_pickle=False)
     if st.dtype != STORY_DTYPE:  # verified on load: only a concurrent writer could get here
         raise NewsFormatError(f"{files.stories}: not a story table (dtype {st.dtype})")
-    return NewsSource(files.news, raw, layout, st, EPOCH_NS, made is None, end_ns=EPOCH_NS + seconds_ns)
+    return NewsSource(files.news, raw, layout, st, EPOCH_NS, made is None, end_ns=EPOCH_NS + seconds_ns,
+                      story_of=files.story_of)
 
 
 def _digest(path: Path) -> str:
@@ -195,6 +197,36 @@ def _user_news(opts: ReplayOptions) -> NewsSource:
                         f"{sum(counts.values())} lines quarantined{where})")
     _check_span(f"--news {opts.news_path}", start, end, seconds_ns)
     return NewsSource(path, raw, layout, np.zeros(0, STORY_DTYPE), start, hit, counts, end, rejects)
+
+
+REPORTS_VERSION = 1  # bump when cns.market.public's reading of a record changes
+
+
+def public_reports_of(news: NewsSource, cache_dir: str | Path | None = None) -> np.ndarray:
+    """The public reports (:func:`cns.market.public.public_reports`, REPORT_DTYPE) of ``news``: what the
+    simulated market trades on. A generated world groups them by its stories (public: a headline names its
+    event); other news by (instrument, kind, 2 s window). Files in the data cache are content-addressed, so
+    their reports are cached next to them (``reports-v<version>-<file stem>.npy``, written atomically, checked
+    on load); the reading of a file elsewhere is not cached."""
+    from cns.market.public import REPORT_DTYPE, load_public_reports
+    from cns.news.fileio import atomic_writer
+
+    d = data_cache_dir(cache_dir)
+    cached = news.path.parent.resolve() == d.resolve()
+    path = d / f"reports-v{REPORTS_VERSION}-{news.path.stem}.npy"
+    if cached and path.exists():
+        try:
+            reps = np.load(path, allow_pickle=False)
+            if reps.dtype == REPORT_DTYPE and reps.ndim == 1:
+                return reps
+            _log.warning("recomputing %s: not a report table", path)
+        except (OSError, ValueError) as exc:
+            _log.warning("recomputing %s: %s", path, exc)
+    reps = load_public_reports(news.path, news.story_of)
+    if cached:
+        with atomic_writer(path) as fh:
+            np.save(fh, reps, allow_pickle=False)
+    return reps
 
 
 def prepare_news(opts: ReplayOptions) -> NewsSource:

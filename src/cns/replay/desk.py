@@ -25,6 +25,14 @@ at the slice time, before that slice's entries, and at every P&L snapshot (so th
 too); what could not go out or fill (no mid, size cap, risk reject, IOC not filled) is retried
 ``exit_retry_ns`` later, and an exit IOC still in flight counts as done until it reports.
 
+The market: the venue is :class:`~cns.market.exchange.ExchangeSimulator` built with the public reports of the
+replayed news (``DeskConfig.reports``) and the street's source estimates (``DeskConfig.source_reliability``):
+its market maker and competitors trade on the same news as the desk, after their own latencies, and only the
+informed background takers read the hidden value. Every fill pays the venue's maker/taker fee
+(``EXEC_DTYPE.fee``), which the pipeline books into realised P&L (``DeskResult.fees``: paid, rebates, net).
+``DeskResult.market`` records every owner's marked P&L and fees at the end of the pass and the quoted spreads
+the desk saw at its P&L snapshots.
+
 Binding limits: every pre-trade rejection is recorded per check — candidates dropped (entries and exits
 apart) and the first and last time (order stamp, ns since the open) — in ``DeskResult.risk_limits``.
 """
@@ -86,6 +94,11 @@ class DeskConfig:
     sample_every: int = 1  # stamp every Nth decision/order in the signal and risk kernels
     snapshot_ns: int = SEC_NS
     exit_retry_ns: int = 100_000_000  # an exit that could not go out or fill is retried this much later
+    # what the simulated market trades on (cns.market.exchange.ExchangeSimulator): the public reports
+    # (REPORT_DTYPE; None = nobody in the market trades on news) and the street's reliability per source code
+    # (None = MarketConfig.default_reliability for every source)
+    reports: np.ndarray | None = None
+    source_reliability: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.trading, TradingConfig):
@@ -128,6 +141,8 @@ class DeskResult:
     decision_latency_ns: dict[str, float] = field(default_factory=dict)  # the drawn latencies: n, p50, p99, max
     risk_limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # per check that dropped a candidate
     reports_in_flight_at_end: int = 0  # execution reports still on their way back at the end (booked then)
+    fees: dict[str, float] = field(default_factory=dict)  # the desk's fees: paid, rebates (both >= 0), net
+    market: dict[str, Any] = field(default_factory=dict)  # the simulated market: P&L/fees per owner, spreads
 
     @property
     def pnl_total(self) -> float:
@@ -150,7 +165,9 @@ class TradingDesk:
         self.decision_latency_ns = model.decision.p50_ns  # the median (the constant, for a constant model)
         self.pipeline = TradingPipeline(c.trading, c.sources, c.tickers, n_instruments=len(c.instruments) + 1)
         self.sim = ExchangeSimulator(c.instruments, c.stories, SimConfig(
-            start_ns=c.start_ns, entry_latency_ns=model.entry_ns, md_latency_ns=model.md_ns), seed=c.seed)
+            start_ns=c.start_ns, entry_latency_ns=model.entry_ns, md_latency_ns=model.md_ns), seed=c.seed,
+            reports=c.reports, source_reliability=c.source_reliability)
+        self._spreads: list[np.ndarray] = []  # quoted spreads (bp) the desk saw at each P&L snapshot
         self.stories = c.stories
         self.seed = c.seed
         self.start_ns = c.start_ns
@@ -203,11 +220,39 @@ class TradingDesk:
             # marks and exposure on the quotes the desk sees (md_ns old), never the live book
             mid, mid_ts = self._reference(ts)
             self.pipeline.portfolio.snapshot(ts, mid)
+            self._sample_spreads(ts)
             self.pipeline.risk.refresh(mid)
             if ts >= self._next_exit:
                 self._exits(ts, mid, mid_ts)
             self._next_snapshot += self.snapshot_ns
         self._step_venue(t_ns)
+
+    def _sample_spreads(self, t: int) -> None:
+        """Record the quoted spread (bp of the mid) of every instrument with two sides, as the desk sees it."""
+        bid, ask, _ = self.sim.reference_quotes(t)
+        with np.errstate(invalid="ignore"):
+            sp = (ask - bid) / (0.5 * (ask + bid)) * 1e4
+        self._spreads.append(sp[np.isfinite(sp)])
+
+    def _market(self) -> dict[str, Any]:
+        """The simulated market over this pass: every owner's marked P&L and fees (USD), the quoted spreads the
+        desk saw at its P&L snapshots (bp percentiles), and how far the mids were from the hidden value at the
+        end (evaluation only)."""
+        sp = _cat(self._spreads, np.float64)
+        spread = {"n": int(len(sp))}
+        for q in (10, 50, 90):
+            spread[f"p{q}"] = float(np.percentile(sp, q)) if len(sp) else float("nan")
+        sim = self.sim
+        marks, fund = sim.mark_prices()[1:], sim.fundamentals()[1:]
+        dev = np.abs(marks / fund - 1.0) * 1e4
+        dev = dev[np.isfinite(dev)]
+        return {
+            "pnl": sim.pnl(),
+            "fees": sim.fees(),
+            "spread_bp": spread,
+            "mid_vs_hidden_value_bp_p50_at_end": float(np.median(dev)) if len(dev) else float("nan"),
+            "public_reports": int(sim.n_public_reports),
+        }
 
     def _reference(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """The desk's reference mids and their times at ``t`` (the live feed, ``md_latency_ns`` old), in the
@@ -408,6 +453,9 @@ class TradingDesk:
             decision_latency_ns=_summary(_cat(self._drawn)),
             risk_limits=self._risk_limits(),
             reports_in_flight_at_end=self._in_flight_at_end,
+            fees={"paid": float(p.portfolio.fees_paid.sum()), "rebates": float(p.portfolio.rebates_earned.sum()),
+                  "net": p.portfolio.fees_total},
+            market=self._market(),
         )
         if len(self.stories):
             result = replace(result, attribution=attribute(result, self.sim, self.stories))

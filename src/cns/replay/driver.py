@@ -7,6 +7,15 @@
 3. Trading: the decision stream is traded against the exchange simulator at the *modelled* CNS latency
    (:mod:`cns.replay.latency`: ``[latency]`` in the config, ``--decision-latency``), then against a fresh
    simulator of the same market with the slow (LLM-desk) baseline's decision latency, same model otherwise.
+   The simulated market trades on the public reports of the same news (:func:`cns.replay.data.
+   public_reports_of`) with the street's source estimates (:func:`credibility_tables`).
+
+Credibility: the desk judges sources with a *learnt* table, never the generator's hidden credibility — by
+default :func:`cns.trading.calibrate.default_credibility` of the seed (held-out worlds, cached), or
+``--credibility PATH`` (a table written by ``cns calibrate``), or the config's ``[credibility]`` sources when
+the config sets them. The street (the market maker and competitors) always uses the default calibrated table,
+so the market does not change with the desk's choice. ``report["trading"]["inputs"]["credibility"]`` says
+which tables were used (provenance and a sha256 of the scores).
 
 Reproducible by construction: nothing measured on the host feeds the simulation. The report keeps what the
 run traded — ``report["trading"]``, a pure function of the inputs (news, config, seed, options), written
@@ -17,7 +26,9 @@ canonically and hashed as ``report["trading_sha256"]`` — apart from what the h
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +43,7 @@ from cns.market.newsgen import EPOCH_NS
 from cns.news.batch import Reject
 from cns.news.sentiment import load_lexicon
 from cns.otp import ChildSpec, Supervisor, SupFlags, cast
-from cns.replay.data import NewsSource, prepare_news
+from cns.replay.data import NewsSource, prepare_news, public_reports_of
 from cns.replay.desk import DeskConfig, DeskResult
 from cns.replay.errors import ReplayError
 from cns.replay.latency import LatencyModel, fmt_ns, parse_decision_latency
@@ -92,6 +103,7 @@ class ReplayOptions:
     cache_dir: str | None = None  # None: the private data cache (cns.market.newsgen.data_cache_dir)
     rules_path: str | None = None
     decision_latency: str | None = None  # e.g. "2us", "lognormal:p50=2us,p99=20us"; None: [latency] of the config
+    credibility_path: str | None = None  # the desk's credibility table (cns calibrate); None: see credibility_tables
     metrics_port: int | None = None  # serve Prometheus metrics on 127.0.0.1:PORT while replaying (0: any; cns.ops)
 
     def __post_init__(self) -> None:
@@ -125,9 +137,10 @@ class ReplayOutcome:
     wire_rejects: list[Reject] = field(default_factory=list)
 
 
-def _credibility_table(sources: Any, cfg: TradingConfig) -> np.ndarray:
-    """The validator's per-source credibility (int16, -1 = unknown source) for the file's source dictionary."""
-    table = CredibilityTable.for_dictionary(sources, cfg.credibility)
+def _credibility_table(sources: Any, cfg: TradingConfig, table: CredibilityTable | None = None) -> np.ndarray:
+    """The validator's per-source credibility (int16, -1 = unknown source) for the file's source dictionary:
+    the scores of ``table`` (the desk's; None: the config's), -1 for a domain the config does not register."""
+    table = table if table is not None else CredibilityTable.for_dictionary(sources, cfg.credibility)
     known = {domain for domain, _ in cfg.credibility.sources}
     cred = np.rint(table.scores).astype(np.int16)
     for code, name in enumerate(sources.strings()):
@@ -225,9 +238,39 @@ def _median_or_zero(a: np.ndarray) -> float:
     return float(np.median(a)) if len(a) else 0.0
 
 
-def _corroborator(cfg: TradingConfig, news: NewsSource) -> Corroborator:
-    table = CredibilityTable.for_dictionary(news.layout.sources, cfg.credibility)
+def _corroborator(cfg: TradingConfig, news: NewsSource, table: CredibilityTable | None = None) -> Corroborator:
+    table = table if table is not None else CredibilityTable.for_dictionary(news.layout.sources, cfg.credibility)
     return Corroborator(cfg.corroboration, table, n_tickers=len(news.layout.tickers) + 1)
+
+
+_CACHE_NOTE = re.compile(r" \[cached [^\]]*\]$")
+
+
+def credibility_tables(cfg: TradingConfig, sources: Any, seed: int, cache_dir: str | None,
+                       credibility_path: str | None) -> tuple[CredibilityTable, CredibilityTable]:
+    """``(desk, street)`` credibility tables for the codes of ``sources`` (see the module docstring): the
+    street's is :func:`~cns.trading.calibrate.default_credibility` of ``seed``; the desk's the file at
+    ``credibility_path``, else the config's ``[credibility]`` sources when they differ from the defaults (the
+    generator's hidden table, which a backtest must not read), else the street's. A bad file is a
+    :class:`~cns.trading.errors.StateError` naming it."""
+    from cns.trading.calibrate import default_credibility
+    from cns.trading.config import CredibilityConfig
+
+    street = default_credibility(seed, sources, config=cfg.credibility, cache_dir=cache_dir)
+    if credibility_path is not None:
+        desk = CredibilityTable.from_file(credibility_path, sources, cfg.credibility)
+    elif cfg.credibility.sources != CredibilityConfig().sources:
+        desk = CredibilityTable.for_dictionary(sources, cfg.credibility)
+    else:
+        desk = street
+    return desk, street
+
+
+def table_summary(table: CredibilityTable) -> dict[str, str]:
+    """What the report says about a credibility table: its provenance (without the machine-specific cache
+    path) and the sha256 of its scores."""
+    return {"provenance": _CACHE_NOTE.sub("", table.provenance),
+            "scores_sha256": hashlib.sha256(np.ascontiguousarray(table.scores).tobytes()).hexdigest()}
 
 
 def latency_model(cfg: TradingConfig, opts: ReplayOptions) -> LatencyModel:
@@ -258,25 +301,33 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
         instruments, note = load_market_instruments(opts.market_path, news.layout.tickers)
         notes.append(note)
     n_wire = news.layout.n_records
+    t_cred = time.perf_counter()
+    desk_table, street_table = credibility_tables(cfg, news.layout.sources, opts.seed, opts.cache_dir,
+                                                  opts.credibility_path)
+    cred_s = time.perf_counter() - t_cred
+    t_rep = time.perf_counter()
+    reports = public_reports_of(news, opts.cache_dir)
+    reports_s = time.perf_counter() - t_rep
     dicts = {"source": news.layout.sources, "ticker": news.layout.tickers, "data_source": news.layout.data_sources}
     validator = NewsValidator.load(opts.rules_path or DEFAULT_SHAPES, dictionaries=dicts,
-                                   tables={"credibility": _credibility_table(news.layout.sources, cfg)},
+                                   tables={"credibility": _credibility_table(news.layout.sources, cfg, desk_table)},
                                    sample_every=opts.sample_every)
     desk_cfg = dataclasses.replace(probe, sources=news.layout.sources, tickers=news.layout.tickers,
                                    instruments=instruments, stories=news.stories, start_ns=news.start_ns,
-                                   end_ns=news.start_ns + int(opts.seconds * 1e9))
+                                   end_ns=news.start_ns + int(opts.seconds * 1e9), reports=reports,
+                                   source_reliability=street_table.reliability())
 
     # cold start: JIT compile (first run) or cache load of every kernel, on throwaway state
     t_warm = time.perf_counter()
     n_warm = min(n_wire, 4096)
-    warm = Ingest.start(news, validator, _corroborator(cfg, news), desk_cfg, n_warm, 1)
+    warm = Ingest.start(news, validator, _corroborator(cfg, news, desk_table), desk_cfg, n_warm, 1)
     warm.feed(n_warm, n_warm, progress=False)
     warm.trade(model)
     warm.node.shutdown("shutdown")
     warmup_s = time.perf_counter() - t_warm
 
     wall0 = time.perf_counter()
-    ing = Ingest.start(news, validator, _corroborator(cfg, news), desk_cfg, n_wire, opts.sample_every)
+    ing = Ingest.start(news, validator, _corroborator(cfg, news, desk_table), desk_cfg, n_wire, opts.sample_every)
     metrics = None
     if opts.metrics_port is not None:  # the endpoint reads the ingest's counters at scrape time (cns.ops.replay)
         from cns.ops.replay import serve_replay_metrics
@@ -309,6 +360,8 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
             "slice_ns": desk_cfg.slice_ns,
             "snapshot_ns": desk_cfg.snapshot_ns,
             "hold_ns": fast.hold_ns,
+            "credibility": {"desk": table_summary(desk_table), "street": table_summary(street_table)},
+            "public_reports": int(len(reports)),
         },
         "events": events,
         "quarantined": _quarantine_counts(news, ing.quarantine),
@@ -336,6 +389,9 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
         "cpu": cpu_model(),
         "data_s": data_s,
         "data_from_cache": news.from_cache,
+        "credibility_s": cred_s,
+        "credibility_cache": _CACHE_NOTE.search(street_table.provenance) is not None,
+        "public_reports_s": reports_s,
         "warmup_s": warmup_s,
         "ingest_s": ingest_s,
         "wall_s": wall_s,
@@ -402,6 +458,8 @@ def desk_section(r: DeskResult) -> dict[str, Any]:
     """What one desk pass traded (no host measurement in it): the report's ``trading.fast``/``trading.slow``."""
     return {
         "latency": r.latency,
+        "fees": r.fees,
+        "market": r.market,
         "decision_latency_drawn_ns": r.decision_latency_ns,
         "orders": r.orders,
         "fills": r.fills,

@@ -174,6 +174,41 @@ def _risk_limits_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None) 
     return lines + [""]
 
 
+def _credibility_lines(cred: Mapping[str, Any] | None) -> list[str]:
+    """Which credibility tables were used (the desk's and the simulated street's)."""
+    if not cred:
+        return []
+    lines = ["## Source credibility tables used", ""]
+    for who, label in (("desk", "CNS desk (corroboration, validation)"),
+                       ("street", "simulated market (market maker, competitors; each adds its own noise)")):
+        c = cred.get(who) or {}
+        lines.append(f"- {label}: {c.get('provenance', '?')} (scores sha256 `{str(c.get('scores_sha256', '?'))[:12]}`)")
+    return lines + [""]
+
+
+def _market_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None) -> list[str]:
+    """The simulated market of each pass: every owner's P&L and fees, the spreads the desk saw."""
+    mk = fast.get("market") or {}
+    if not mk.get("pnl"):
+        return []
+    smk = (slow or {}).get("market") or {}
+    sp = mk.get("spread_bp") or {}
+    lines = ["## The simulated market (CNS pass" + (" / slow pass" if smk else "") + ")", "",
+             f"Quoted spread the desk saw at its P&L snapshots: p10 / p50 / p90 {_fmt(sp.get('p10'))} / "
+             f"{_fmt(sp.get('p50'))} / {_fmt(sp.get('p90'))} bp ({_fmt(sp.get('n'))} instrument-snapshots); "
+             f"median |mid / hidden value − 1| at the end {_fmt(mk.get('mid_vs_hidden_value_bp_p50_at_end'))} bp; "
+             f"public reports {_fmt(mk.get('public_reports'))}.", "",
+             "| owner | P&L (USD, marked) | fees paid (USD) | rebates (USD) |" + (" P&L, slow pass |" if smk else ""),
+             "|---|---:|---:|---:|" + ("---:|" if smk else "")]
+    for owner, v in mk["pnl"].items():
+        f = (mk.get("fees") or {}).get(owner) or {}
+        row = f"| {owner} | {_fmt(v)} | {_fmt(f.get('paid'))} | {_fmt(f.get('rebates'))} |"
+        if smk:
+            row += f" {_fmt((smk.get('pnl') or {}).get(owner))} |"
+        lines.append(row)
+    return lines + [""]
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The human-readable report (also printed by ``cns run``); ``report`` as built by the replay driver."""
     r = report
@@ -207,8 +242,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"| P&L realised (USD) | {_fmt(pnl['realized'])} |",
         f"| P&L unrealised (USD, marked on the desk's delayed quotes) | {_fmt(pnl['unrealized'])} |",
         f"| hit rate | {_fmt(fast.get('hit_rate'))} |",
+        f"| fees paid / rebates earned (USD, in realised P&L) | {_fmt((fast.get('fees') or {}).get('paid'))} / "
+        f"{_fmt((fast.get('fees') or {}).get('rebates'))} |",
         "",
     ]
+    lines += _credibility_lines(inp.get("credibility"))
+    lines += _market_table(fast, slow)
     lines += _latency_model_table(fast, slow, m.get("decision_latency_ns_p50"))
     lines += _risk_limits_table(fast, slow)
     lines += _counts_table("Quarantined input by reason", t.get("quarantined", {}))
@@ -227,6 +266,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| P&L total (USD) | {_fmt(pnl['total'])} | {_fmt(slow['pnl']['total'])} |",
             f"| fill rate | {_fmt(fast.get('fill_rate'))} | {_fmt(slow.get('fill_rate'))} |",
             f"| hit rate | {_fmt(fast.get('hit_rate'))} | {_fmt(slow.get('hit_rate'))} |",
+            f"| fees paid (USD) | {_fmt((fast.get('fees') or {}).get('paid'))} | "
+            f"{_fmt((slow.get('fees') or {}).get('paid'))} |",
+            f"| rebates earned (USD) | {_fmt((fast.get('fees') or {}).get('rebates'))} | "
+            f"{_fmt((slow.get('fees') or {}).get('rebates'))} |",
             "",
             f"P&L ratio fast/slow: {_pnl_ratio(pnl['total'], slow['pnl']['total'])} · "
             f"fill-rate ratio fast/slow: {_fmt(cmp_.get('fill_rate_ratio'))}",
@@ -243,7 +286,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             "| part | CNS | slow baseline |",
             "|---|---:|---:|",
         ]
-        for k in ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "residual", "total"):
+        for k in ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual",
+                  "total"):
             lines.append(f"| {k} | {_fmt(att.get(k))} | {_fmt(slow_att.get(k))} |")
         lines += [f"| entry edge, mean bp | {_fmt(att.get('entry_edge_bp_mean'))} | "
                   f"{_fmt(slow_att.get('entry_edge_bp_mean'))} |", ""]

@@ -33,9 +33,18 @@ from tqdm import tqdm
 
 from cns.engine import NewsValidator
 from cns.engine.validator import DEFAULT_SHAPES
-from cns.replay.data import prepare_news
+from cns.replay.data import prepare_news, public_reports_of
 from cns.replay.desk import DeskResult
-from cns.replay.driver import MAX_SEED, Ingest, ReplayOptions, _corroborator, _credibility_table, desk_probe
+from cns.replay.driver import (
+    MAX_SEED,
+    Ingest,
+    ReplayOptions,
+    _corroborator,
+    _credibility_table,
+    credibility_tables,
+    desk_probe,
+    table_summary,
+)
 from cns.replay.errors import ReplayError
 from cns.replay.latency import LatencyModel, LatencySpecError, parse_decision_latency, parse_duration
 from cns.signals.universe import default_instruments
@@ -44,8 +53,8 @@ from cns.trading.config import CORROBORATION_STRATEGIES, TradingConfig, load_con
 
 DEFAULT_LATENCIES = "1us,10us,100us,1ms,10ms,100ms"
 CONFIDENCE = 0.95
-ATTRIBUTION_PARTS = ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "residual")
-METRICS = ("pnl", "fills", "hit_rate", "orders", "fill_rate", *ATTRIBUTION_PARTS)
+ATTRIBUTION_PARTS = ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual")
+METRICS = ("pnl", "fills", "hit_rate", "orders", "fill_rate", "fees_net", "mm_pnl", *ATTRIBUTION_PARTS)
 _NO_SAMPLING = 1_000_000  # in-kernel latency stamps: next to none (nothing here reports them)
 
 
@@ -167,7 +176,8 @@ def metrics(r: DeskResult) -> dict[str, float]:
     """The per-pass figures the study aggregates (USD, counts, fractions)."""
     att = r.attribution or {}
     out = {"pnl": r.pnl_total, "fills": float(r.fills), "hit_rate": r.hit_rate, "orders": float(r.orders),
-           "fill_rate": r.fill_rate}
+           "fill_rate": r.fill_rate, "fees_net": float((r.fees or {}).get("net", math.nan)),
+           "mm_pnl": float(((r.market or {}).get("pnl") or {}).get("market_maker", math.nan))}
     for part in ATTRIBUTION_PARTS:
         out[part] = float(att.get(part, math.nan))
     return out
@@ -208,17 +218,21 @@ def _one_seed(cfg: TradingConfig, model: LatencyModel, opts: StudyOptions, seed:
                           cache_dir=opts.cache_dir, batch=opts.batch)
     news = prepare_news(ropts)
     n_wire = news.layout.n_records
+    desk_table, street_table = credibility_tables(cfg, news.layout.sources, seed, opts.cache_dir, None)
     dicts = {"source": news.layout.sources, "ticker": news.layout.tickers, "data_source": news.layout.data_sources}
     validator = NewsValidator.load(DEFAULT_SHAPES, dictionaries=dicts,
-                                   tables={"credibility": _credibility_table(news.layout.sources, cfg)},
+                                   tables={"credibility": _credibility_table(news.layout.sources, cfg, desk_table)},
                                    sample_every=_NO_SAMPLING)
     desk_cfg = dataclasses.replace(desk_probe(cfg, ropts), sources=news.layout.sources, tickers=news.layout.tickers,
                                    instruments=default_instruments(), stories=news.stories, start_ns=news.start_ns,
-                                   end_ns=news.start_ns + int(opts.seconds * 1e9), sample_every=_NO_SAMPLING)
-    out: dict[str, Any] = {"seed": seed, "sweep": {}}
+                                   end_ns=news.start_ns + int(opts.seconds * 1e9), sample_every=_NO_SAMPLING,
+                                   reports=public_reports_of(news, opts.cache_dir),
+                                   source_reliability=street_table.reliability())
+    out: dict[str, Any] = {"seed": seed, "sweep": {}, "credibility": table_summary(desk_table)["provenance"]}
     for strategy in strategies:
         scfg = dataclasses.replace(cfg, corroboration=dataclasses.replace(cfg.corroboration, strategy=strategy))
-        ing = Ingest.start(news, validator, _corroborator(scfg, news), dataclasses.replace(desk_cfg, trading=scfg),
+        ing = Ingest.start(news, validator, _corroborator(scfg, news, desk_table),
+                           dataclasses.replace(desk_cfg, trading=scfg),
                            n_wire, _NO_SAMPLING)
         try:
             ing.feed(n_wire, opts.batch, progress=False)
@@ -256,7 +270,8 @@ def _document(opts: StudyOptions, cfg: TradingConfig, model: LatencyModel, fast_
     sweep: dict[str, Any] = {}
     for strategy in opts.strategies:
         sweep[strategy] = [{"latency_ns": lat, **{m: mean_ci([s["sweep"][strategy][k][m] for s in per_seed])
-                                                  for m in ("pnl", "fills", "hit_rate", "hold_informed", "entry_edge")}}
+                                                  for m in ("pnl", "fills", "hit_rate", "hold_informed", "entry_edge",
+                                                                    "fees_net")}}
                            for k, lat in enumerate(opts.latencies)]
     doc: dict[str, Any] = {
         "schema": 1,

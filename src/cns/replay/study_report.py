@@ -88,9 +88,12 @@ def render_study_markdown(doc: Mapping[str, Any]) -> str:
     ]
     fmts = {"pnl": _usd, "fills": _count, "orders": _count, "hit_rate": _frac, "fill_rate": _frac}
     labels = {"pnl": "P&L total (USD)", "fills": "fills", "orders": "orders", "hit_rate": "hit rate",
-              "fill_rate": "fill rate"}
-    for m in ("pnl", "fills", "orders", "hit_rate", "fill_rate", "entry_edge", "exit_edge", "hold_informed",
-              "hold_luck", "hold_random_walk", "residual"):
+              "fill_rate": "fill rate", "fees_net": "fees paid − rebates (USD)",
+              "mm_pnl": "market maker's P&L (USD)"}
+    for m in ("pnl", "fills", "orders", "hit_rate", "fill_rate", "fees_net", "mm_pnl", "entry_edge", "exit_edge",
+              "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual"):
+        if m not in d["fast"]:  # a study written before the metric existed
+            continue
         f = fmts.get(m, _usd)
         label = labels.get(m, f"attribution: {m} (USD)")
         lines.append(f"| {label} | {_ci(d['fast'][m], f)} | {_ci(d['slow'][m], f)} | "

@@ -95,8 +95,12 @@ class TradingPipeline:
         return self._trade(self.corroborator.flush(None if close_all else now_ns), mid, mid_ts, now_ns, stamp)
 
     def on_execs(self, execs: np.ndarray) -> float:
-        """Apply the venue's EXEC_DTYPE reports; returns realised P&L (USD) they booked."""
-        return self.oms.apply(execs)
+        """Apply the venue's EXEC_DTYPE reports; returns realised P&L (USD) they booked, net of the fees of our
+        fills (``EXEC_DTYPE.fee``: paid > 0, rebates < 0), which :meth:`Portfolio.apply_fees` books into
+        realised P&L (so day P&L and the daily-loss limit see them) and sums in ``fees_paid`` /
+        ``rebates_earned``."""
+        pnl = self.oms.apply(execs)
+        return pnl - self.portfolio.apply_fees(execs, self.oms.owner)
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Counters of every stage by name."""

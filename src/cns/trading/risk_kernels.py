@@ -4,6 +4,13 @@ Each order gets a reason code (0 = accepted); rejections are counted, never rais
 of the REJ_* codes; the first failing check is the reason. Cancel requests always pass; so do the position and
 gross-exposure checks for an order that does not raise the instrument's worst-case position (an exit).
 
+Exits are never throttled: a *position-reducing* order — opposite side to the filled position and at most
+its size (the same test the daily-loss limit uses) — skips the duplicate check and the order-rate throttle:
+a repeated exit of the same size at the same price is a retry, not a double send, and a throttle that drops
+exits keeps positions past their holding period. It still counts in the rate window (entries after it see
+it), and it never skips the kill switch, the restricted list, the reference-price, collar and size checks,
+nor the position and exposure limits when it raises the worst case (open orders included).
+
 Fail closed: every comparison is written so that a NaN on either side (a limit, a price, an exposure, the
 day's P&L) rejects the order, e.g. ``not (qty <= limit)`` rather than ``qty > limit``. A malformed order is
 never accepted, whatever ``enabled`` says: ``qty <= 0`` is rejected as ``max_qty``, a limit price that is not
@@ -116,6 +123,8 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
         new_exp = 0.0
         slot = -1
         bad_px = not (px > 0.0) or math.isinf(px)  # a market order's px is the reference
+        # position-reducing (see the module docstring): exempt from the duplicate check and the rate throttle
+        exit_safe = qty > 0 and ((side > 0 and pos < 0 and qty <= -pos) or (side < 0 and pos > 0 and qty <= pos))
         if enabled[REJ_KILL_SWITCH] and scal[RS_KILL] != 0:
             reason = REJ_KILL_SWITCH
         elif enabled[REJ_RESTRICTED] and (ins >= n_instr or restricted[ins] != 0):
@@ -129,7 +138,8 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
             reason = REJ_MAX_QTY
         elif enabled[REJ_MAX_NOTIONAL] and not (qty * px <= p[RP_MAX_NOTIONAL]):
             reason = REJ_MAX_NOTIONAL
-        elif (enabled[REJ_DUPLICATE] and last_ts[ins] > 0 and not (ts - last_ts[ins] >= p[RP_DUP_WINDOW])
+        elif (enabled[REJ_DUPLICATE] and not exit_safe and last_ts[ins] > 0
+              and not (ts - last_ts[ins] >= p[RP_DUP_WINDOW])
               and last_side[ins] == side and last_qty[ins] == qty and abs(last_px[ins] - px) <= 1e-9 * abs(px)):
             reason = REJ_DUPLICATE
         else:
@@ -163,7 +173,8 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
                     reason = REJ_GROSS_EXPOSURE
                 elif enabled[REJ_DAILY_LOSS] and not (day_pnl >= -p[RP_DAILY_LOSS]) and not reducing:
                     reason = REJ_DAILY_LOSS
-                elif enabled[REJ_RATE] and not (ts - ring[scal[RS_RING_HEAD]] >= p[RP_RATE_WINDOW]):
+                elif (enabled[REJ_RATE] and not exit_safe
+                      and not (ts - ring[scal[RS_RING_HEAD]] >= p[RP_RATE_WINDOW])):
                     reason = REJ_RATE
         reasons[i] = reason
         counts[reason] += 1
