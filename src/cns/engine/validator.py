@@ -21,16 +21,18 @@ from numba import typeof
 from cns.engine.errors import EngineError
 from cns.resources import shipped_rules
 from cns.rules.codegen import Artifact, compile_shapes_file
-from cns.rules.codegen_tickloop import CHUNK, N_HSTATS, N_STATS
+from cns.rules.codegen_tickloop import BSTRIDE, CHUNK, N_HSTATS, N_STATS
 from cns.rules.record import ConstraintInfo, eval_value
 from cns.signals.clock import stamp_calibration
 from cns.signals.dictionary import Dictionary
+from cns.signals.dtypes import NEWS_HEADER_DTYPE, news_header
 from cns.signals.lut import extend_lut
 from cns.signals.schema import NODE_LINKED, RecordSchema, default_news_inputs
 
 __all__ = ["TickStats", "HandlerStats", "NewsValidator", "default_news_inputs"]
 
-DEFAULT_SHAPES = shipped_rules("news.ttl")  # the shipped shapes, package data (cns.resources)
+DEFAULT_SHAPES = shipped_rules("news.ttl")
+PREFETCH_DISTANCE = 32  # dispatch prefetches the live record this many places ahead (covers ~DRAM latency)  # the shipped shapes, package data (cns.resources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,11 @@ class HandlerStats:
 class TickStats:
     """Tick accounting of one ``process`` call (or cumulative). Cycles are cycle-counter cycles.
 
-    ``ingress_cycles`` covers every signal (elision + hoisted checks); ``dispatch_cycles`` only the processed
-    ones. An elided signal costs its share of ingress only: ``elided_cycles_per_signal = ingress / signals``.
+    ``ingress_cycles`` covers every signal: ``elision_cycles`` (the header scan every record pays — deriving
+    the header words from the records when no header column was given, the zero-tick test, the outputs of
+    elided records, the list of the others) plus the hoisted checks of the non-elided; ``dispatch_cycles``
+    the handlers of the processed ones. An elided signal costs the elision scan only:
+    ``elided_cycles_per_signal = elision_cycles / signals``.
     """
 
     signals: int
@@ -67,6 +72,7 @@ class TickStats:
     handler_table: np.ndarray | None = None  # copy of the per-kind [cycles, samples, over budget] counters
     handler_names: tuple[str, ...] = ()
     constant_handlers: frozenset[int] = frozenset()
+    elision_cycles: int = 0
 
     @property
     def handlers(self) -> tuple[HandlerStats, ...]:
@@ -91,13 +97,20 @@ class TickStats:
 
     @property
     def elided_cycles_per_signal(self) -> float:
+        """Cycles of the elision scan per signal: all an elided signal costs."""
+        return self.elision_cycles / self.signals if self.signals else 0.0
+
+    @property
+    def ingress_cycles_per_signal(self) -> float:
         return self.ingress_cycles / self.signals if self.signals else 0.0
 
     @property
     def processed_cycles_per_signal(self) -> float:
+        """The elision scan's share plus, per processed record, the rest of ingress and the handlers."""
         if not self.processed:
             return 0.0
-        return self.elided_cycles_per_signal + self.dispatch_cycles / self.processed
+        rest = self.ingress_cycles - self.elision_cycles + self.dispatch_cycles
+        return self.elided_cycles_per_signal + rest / self.processed
 
     def ns(self, cycles: float) -> float:
         """Convert cycles to ns with the calibrated rate."""
@@ -142,7 +155,7 @@ class NewsValidator:
         self._luts = np.zeros(1, dtype=np.uint16)
         self._lut_parts: list[np.ndarray] = []
         self._lut_off = np.zeros(2, dtype=np.int64)
-        self._params = np.array([sample_every, budget_cycles, 0], dtype=np.int64)
+        self._params = np.array([sample_every, budget_cycles, 0, PREFETCH_DISTANCE], dtype=np.int64)
         self._params[2] = self._overhead
         self._static = np.zeros((1, 1), dtype=np.uint16)
         self._linked_report = np.zeros(0, dtype=np.uint16)
@@ -150,8 +163,18 @@ class NewsValidator:
         self._tables: Mapping[str, np.ndarray] = {}
         self._sizes: list[int] = []
         self._sized: list[Any] = []
-        self._scratch = np.zeros(self._hmap["n_kind_rows"] * (CHUNK + 1), dtype=np.int64)
-        self._hstats = np.zeros((self._hmap["n_kind_rows"], N_HSTATS), dtype=np.int64)
+        nk = self._hmap["n_kind_rows"]
+        nrow = nk * int(artifact.module.NCOMBO)  # buckets: kind row x guard-flag combination
+        self._buckets = np.zeros(nrow * BSTRIDE, dtype=np.int64)  # per bucket: live record | prefetch span
+        self._counts = np.zeros(2 * nrow, dtype=np.int64)  # live per bucket, two chunks in flight
+        self._key = np.zeros(CHUNK, dtype=np.uint16)  # per record of a chunk: kind row, or n_kind_rows if elided
+        self._live_ix = np.zeros(CHUNK, dtype=np.int32)  # the non-elided of a chunk
+        self._ring = np.zeros(2 * CHUNK, dtype=np.int64)  # live records in dispatch order (power of two)
+        self._hscratch = np.zeros(CHUNK, dtype=np.int64)  # header words derived when no column is given
+        self._no_header = np.zeros(0, dtype=np.int64)
+        self._no_handler = np.zeros(0, dtype=np.uint8)
+        self._hstats = np.zeros((self._hmap["n_kind_rows"], N_HSTATS), dtype=np.int64)  # the kernel zeroes it
+        self._stats_buf = np.zeros(N_STATS, dtype=np.int64)  # the kernel writes every entry
         self._one = np.zeros(1, dtype=self.schema.dtype)
         self._one_fn: Callable[..., int] | None = None
         self._one_dtype: np.dtype | None = None
@@ -305,6 +328,19 @@ class NewsValidator:
         self.process(self._one, v, c)
 
     # -- hot path --------------------------------------------------------------------------------------------
+    @property
+    def header_dtype(self) -> np.dtype | None:
+        """The dtype of the header column :meth:`process` accepts (``NEWS_HEADER_DTYPE``), or None when this
+        schema's ingress word is not that column (then the kernel derives it from the records)."""
+        return NEWS_HEADER_DTYPE if self._hmap.get("header_column") else None
+
+    def make_header(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The header column of ``batch`` (:func:`cns.signals.dtypes.news_header`); the parse stage writes the
+        same column as a by-product (``NewsBatch.header``)."""
+        if self.header_dtype is None:
+            raise EngineError(f"schema {self.schema.name!r} has no header column")
+        return news_header(batch, out)
+
     def process(
         self,
         batch: np.ndarray,
@@ -312,41 +348,69 @@ class NewsValidator:
         out_code: np.ndarray,
         out_handler: np.ndarray | None = None,
         lat_ns: np.ndarray | None = None,
+        *,
+        header: np.ndarray | None = None,
     ) -> TickStats:
         """Validate ``batch``: per record ``out_verdict`` (uint8: 0 conforms, 1 violates, 2 elided),
         ``out_code`` (uint16 violated constraint, see :meth:`explain`), optional ``out_handler`` (uint8 kind
         of the handler, 254 rejected at ingress, 255 elided). Returns this batch's :class:`TickStats`.
 
+        ``header`` (optional, :attr:`header_dtype`, at least ``len(batch)`` entries): the batch's header column
+        as the parse stage wrote it (``NewsBatch.header``; it must equal :meth:`make_header` of the records).
+        With it, ingress reads 8 bytes per record and a record is touched only when it is live; without it,
+        the kernel derives the words from the records chunk by chunk (same results, the records are read).
+
         ``lat_ns`` (int64, optional): per-event latency. Pre-fill ``0`` for the records to time and ``-1`` for
-        the others; each timed record gets its in-kernel validation time in ns (its ingress step plus, when
-        live, its handler; cycle counter minus read overhead). Timed records replace the every-``sample_every``
-        handler sampling of the tick accounting for this call."""
+        the others; each timed record gets its in-kernel validation time in ns (a timed run of its ingress step
+        plus, when live, its handler; cycle counter minus read overhead). Timed records replace the
+        every-``sample_every`` handler sampling of the tick accounting for this call."""
         n = len(batch)
-        if batch.dtype != self.schema.dtype:
-            raise EngineError(f"process: batch dtype is not the {self.schema.name!r} schema's dtype")
+        if batch.dtype != self.schema.dtype or batch.ndim != 1:
+            raise EngineError(f"process: batch must be a 1-D array of the {self.schema.name!r} schema's dtype")
+        if n >= 2**31:
+            raise EngineError(f"process: {n} records in one batch; at most 2**31 - 1")
         for name, arr, dt in (("out_verdict", out_verdict, np.uint8), ("out_code", out_code, np.uint16)):
-            if arr.dtype != dt or len(arr) < n:
-                raise EngineError(f"process: {name} must be {np.dtype(dt)} with at least {n} entries")
+            if arr.dtype != dt or arr.ndim != 1 or len(arr) < n:
+                raise EngineError(f"process: {name} must be 1-D {np.dtype(dt)} with at least {n} entries")
         if out_handler is None:
-            out_handler = np.empty(n, dtype=np.uint8)
+            handler = self._no_handler
+        elif out_handler.dtype != np.uint8 or out_handler.ndim != 1 or len(out_handler) < n:
+            raise EngineError(f"process: out_handler must be 1-D uint8 with at least {n} entries")
+        else:
+            handler = out_handler[:n]
         if lat_ns is None:
             stamps = self._no_stamps
         elif lat_ns.dtype != np.int64 or lat_ns.ndim != 1 or len(lat_ns) < n:
             raise EngineError(f"process: lat_ns must be 1-D int64 with at least {n} entries")
         else:
             stamps = lat_ns[:n]
+        if header is None:
+            hw = self._no_header
+        else:
+            if self.header_dtype is None:
+                raise EngineError(f"process: schema {self.schema.name!r} takes no header column")
+            if header.dtype != NEWS_HEADER_DTYPE or header.ndim != 1 or len(header) < n \
+                    or not header.flags.c_contiguous:
+                raise EngineError(f"process: header must be a C-contiguous 1-D NEWS_HEADER_DTYPE array with at "
+                                  f"least {n} entries")
+            hw = header[:n].view(np.int64)
         if self._size_key() != self._sizes:
             self._rebuild()
             self._one_fn = None
-        stats = np.zeros(N_STATS, dtype=np.int64)
-        self._hstats[:] = 0
+        stats = self._stats_buf
         self.artifact.module.tick(
             batch,
-            out_verdict,
-            out_code,
-            out_handler,
+            hw,
+            out_verdict[:n],
+            out_code[:n],
+            handler,
             stamps,
-            self._scratch,
+            self._buckets,
+            self._counts,
+            self._key,
+            self._live_ix,
+            self._ring,
+            self._hscratch,
             self._static,
             self._luts,
             self._lut_off,
@@ -382,7 +446,7 @@ class NewsValidator:
 
     # -- reporting -------------------------------------------------------------------------------------------
     def _stats(self, s: np.ndarray) -> TickStats:
-        ing, disp, n, proc, el, rej, viol, samp, over = s.tolist()
+        ing, disp, n, proc, el, rej, viol, samp, over, elision = s.tolist()
         return TickStats(
             n,
             proc,
@@ -398,6 +462,7 @@ class NewsValidator:
             self._hstats.copy(),
             self._kind_names,
             self._constant,
+            elision,
         )
 
     def explain(self, code: int) -> ConstraintInfo:

@@ -45,7 +45,7 @@ from cns.news.binary_kernels import (
 from cns.news.errors import NewsBatchError, NewsFormatError
 from cns.news.fileio import atomic_writer
 from cns.signals.dictionary import Dictionary
-from cns.signals.dtypes import NEWS_DTYPE
+from cns.signals.dtypes import NEWS_DTYPE, NEWS_HEADER_DTYPE
 
 MAGIC = b"CNSNEWS\x00"
 VERSION = 1
@@ -205,6 +205,7 @@ def read_layout(raw: np.ndarray, where: str = "<bytes>", *, time_window: TimeWin
 
 
 _NO_STAMPS = np.zeros(0, np.int64)
+_NO_HEADER = np.zeros(0, NEWS_HEADER_DTYPE)
 def latency_stamp_params(*, refresh: bool = False) -> tuple[float, float]:
     """``(ns_per_cycle, overhead_cycles)`` the parse and sentiment kernels use to turn cycle-counter stamps
     into ns: :func:`cns.signals.clock.stamp_calibration`, the one calibration every stage shares."""
@@ -228,7 +229,8 @@ def check_stamps(lat_ns: np.ndarray | None, count: int) -> tuple[np.ndarray, flo
 
 
 def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count: int, out: np.ndarray,
-                       status: np.ndarray, *, lat_ns: np.ndarray | None = None) -> int:
+                       status: np.ndarray, *, lat_ns: np.ndarray | None = None,
+                       header: np.ndarray | None = None) -> int:
     """Parse wire records ``start .. start+count`` of the image ``raw`` into ``out`` (NEWS_DTYPE, len >= count).
 
     ``status[:count]`` (uint8) gets each record's parse status (0 = good, else the OR of the
@@ -242,6 +244,10 @@ def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count:
     *adds* the elapsed ns (cycles x ``ns_per_cycle`` minus the measured read overhead, clamped at 0, see
     :func:`latency_stamp_params`) — so parse and :func:`cns.news.sentiment.score_records` can accumulate
     into one array. Entries past ``n`` and entries of value -1 are left untouched. ``None``: no clock reads.
+
+    ``header`` (optional, NEWS_HEADER_DTYPE, length >= count): ``header[:n]`` gets the header column of
+    ``out[:n]`` (:func:`cns.signals.dtypes.news_header`), written by the parse kernel with each record — what
+    :meth:`cns.engine.NewsValidator.process` takes as ``header=`` so that ingress reads 8 bytes per record.
     """
     if start < 0:
         raise NewsBatchError(f"parse_binary_chunk: start must be >= 0, got {start}")
@@ -252,6 +258,14 @@ def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count:
     if not (isinstance(status, np.ndarray) and status.dtype == np.uint8 and status.ndim == 1
             and len(status) >= count):
         raise NewsBatchError(f"parse_binary_chunk: status must be a 1-D uint8 array of length >= {count}")
+    if header is None:
+        hdr = _NO_HEADER
+    elif isinstance(header, np.ndarray) and header.dtype == NEWS_HEADER_DTYPE and header.ndim == 1 \
+            and len(header) >= count:
+        hdr = header[:count] if count else _NO_HEADER
+    else:
+        raise NewsBatchError(f"parse_binary_chunk: header must be a 1-D NEWS_HEADER_DTYPE array of length >= "
+                             f"{count}")
     lat, ns_per_cycle, overhead = check_stamps(lat_ns, count)
     a = layout.records_offset + start * RECORD_SIZE
     wire = raw[a : a + count * RECORD_SIZE].view(WIRE_DTYPE)
@@ -259,7 +273,7 @@ def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count:
     win = layout.time_window
     return int(parse_records(wire, blob, len(layout.sources), len(layout.tickers), len(layout.data_sources),
                              win.min_ns, win.max_ns, out, status, lat, ns_per_cycle,
-                             overhead))
+                             overhead, hdr))
 
 
 def _bit_details(bit: int, w: np.void, layout: BinaryLayout) -> list[str]:
@@ -349,15 +363,18 @@ def read_binary(path: str | Path, sources: Dictionary | None = None, tickers: Di
     raw = np.memmap(path, dtype=np.uint8, mode="r") if Path(path).stat().st_size else np.zeros(0, np.uint8)
     layout = read_layout(raw, str(path), time_window=time_window)
     out = np.empty(layout.n_records, NEWS_DTYPE)
+    hdr_out = np.empty(layout.n_records, NEWS_HEADER_DTYPE)
     status = np.zeros(layout.n_records, np.uint8)
-    n = parse_binary_chunk(raw, layout, 0, layout.n_records, out, status)
+    n = parse_binary_chunk(raw, layout, 0, layout.n_records, out, status, header=hdr_out)
     records = out[:n] if n < len(out) else out
+    header = hdr_out[:n] if n < len(hdr_out) else hdr_out
     rejects = rejects_from_status(raw, layout, 0, status) if n < layout.n_records else []
     blob = np.array(raw[layout.blob_offset : layout.blob_offset + layout.blob_len])
     del raw
     src, tick, ds = layout.sources, layout.tickers, layout.data_sources
     if sources is not None:
         records["source"] = _recode(src, sources)[records["source"]]
+        header["source"] = records["source"]
         src = sources
     if tickers is not None:
         records["tickers"] = _recode(tick, tickers)[records["tickers"]]
@@ -369,7 +386,7 @@ def read_binary(path: str | Path, sources: Dictionary | None = None, tickers: Di
         from cns.news.sentiment import score_records
 
         score_records(records, blob)
-    batch = NewsBatch(records, blob, src, tick, ds, rejects)
+    batch = NewsBatch(records, blob, src, tick, ds, rejects, header)
     if rejects_path is not None:
         from cns.news.jsonl import write_rejects
 

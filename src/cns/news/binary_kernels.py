@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from cns.signals.clock import read_cycles
+from cns.signals.dtypes import HDR_ZERO_CONFIDENCE
 
 # parse status per wire record: 0 = good, else the OR of one bit per failed check (every check runs, so the
 # quarantine can name every bad field); cns.news.binary maps the bits to Reject reason codes
@@ -81,8 +82,11 @@ def _outside(t: int, min_ns: int, max_ns: int) -> bool:
 @njit(cache=True)
 def parse_records(wire: np.ndarray, blob: np.ndarray, n_sources: int, n_tickers: int, n_data_sources: int,
                   min_ns: int, max_ns: int, out: np.ndarray, status: np.ndarray, lat_ns: np.ndarray,
-                  ns_per_cycle: float, overhead_cycles: float) -> int:
+                  ns_per_cycle: float, overhead_cycles: float, header: np.ndarray) -> int:
     """Validate ``wire`` (WIRE_DTYPE view of the file bytes) and append good records to ``out``.
+
+    ``header`` (NEWS_HEADER_DTYPE, ``len(out)`` entries, or empty for none): ``header[j]`` gets the header
+    column entry of ``out[j]`` (:func:`cns.signals.dtypes.news_header`), written with the record.
 
     ``status[i]`` receives the OR of the ST_* bits ``wire[i]`` fails (0 = good); returns the number of records
     written to ``out``. Dictionary sizes count the absent code 0 (a valid code is ``< n``). Times must lie in
@@ -96,6 +100,7 @@ def parse_records(wire: np.ndarray, blob: np.ndarray, n_sources: int, n_tickers:
     """
     blob_len = np.uint64(len(blob))
     stamping = len(lat_ns) > 0
+    want_header = len(header) > 0
     j = 0
     for i in range(len(wire)):
         sample = stamping and j < len(lat_ns) and lat_ns[j] >= 0
@@ -152,6 +157,12 @@ def parse_records(wire: np.ndarray, blob: np.ndarray, n_sources: int, n_tickers:
             o.evidence_hash[k] = w.evidence_hash[k]
         o.headline_off = off
         o.headline_len = w.headline_len
+        if want_header:
+            h = header[j]
+            h.source = w.source
+            h.flags = w.flags
+            h.kind = w.kind
+            h.zero = HDR_ZERO_CONFIDENCE if w.confidence == 0.0 else 0
         if sample:
             stamp_elapsed(lat_ns, j, c0, read_cycles(), ns_per_cycle, overhead_cycles)
         j += 1

@@ -58,6 +58,7 @@ from cns.signals.dtypes import (
     MAX_TICKERS,
     NEWS_DTYPE,
     empty_news,
+    news_header,
 )
 
 _I64 = 2**63 - 1
@@ -373,7 +374,7 @@ def read_jsonl(
         from cns.news.sentiment import score_records
 
         score_records(records, blob)
-    batch = NewsBatch(records, blob, src, tick, dsrc, rejects)
+    batch = NewsBatch(records, blob, src, tick, dsrc, rejects, news_header(records))  # the header column, by-product
     if rejects_path is not None:
         write_rejects(rejects, rejects_path)
     return batch

@@ -44,6 +44,7 @@ import re
 import sys
 import tempfile
 import textwrap
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -53,9 +54,10 @@ import numba
 
 from cns.cachedir import private_dir
 from cns.rules import ir
-from cns.rules.codegen_tickloop import CHUNK, ONE_TEMPLATE, TICK_LOOP_TEMPLATE
+from cns.rules.codegen_tickloop import BSTRIDE, CHUNK, HEADER_SHIFTS, ONE_TEMPLATE, TICK_LOOP_TEMPLATE
 from cns.rules.errors import ArtifactIntegrityError, RuleError
 from cns.rules.record import Check, RecordPlan, bind_record
+from cns.signals.dtypes import NEWS_HEADER_ZERO_FIELDS
 from cns.signals.schema import REGISTRY, RecordSchema
 
 __all__ = [
@@ -68,7 +70,7 @@ __all__ = [
     "default_cache_dir",
 ]
 
-COMPILER_VERSION = "record-1.7"
+COMPILER_VERSION = "record-1.8"
 _FORMAT = "cns-kernel-artifact/2"
 _KEY = re.compile(r"^[0-9a-f]{20}$")
 _log = logging.getLogger(__name__)
@@ -121,6 +123,134 @@ def _elide_expr(schema: RecordSchema) -> str:
     return " or ".join(f"({p})" for p in parts) or "False"
 
 
+def _unsigned_field(schema: RecordSchema, name: str, bits: int, what: str) -> bool:
+    """True if ``name`` is an unsigned integer field of at most ``bits`` bits; False if absent; RuleError if wider."""
+    fields: Mapping[str, Any] = schema.dtype.fields or {}
+    if name not in fields:
+        return False
+    dt = fields[name][0]
+    if dt.kind not in "ub" or dt.itemsize * 8 > bits or dt.shape:
+        raise RuleError(f"record schema {schema.name!r}: the {what} field {name!r} ({dt}) does not fit the "
+                        f"{bits}-bit slot of the ingress header word")
+    return True
+
+
+def header_plan(schema: RecordSchema) -> dict[str, Any]:
+    """How the tick loop builds and tests the ingress header word of a record (see
+    :data:`cns.signals.dtypes.NEWS_HEADER_DTYPE`: source | flags << 32 | kind << 48 | zero << 56).
+
+    ``derive``: the word from record ``r`` (used when no header column is given); ``elide``: the zero-tick test
+    on word ``w`` (kind ``k``); ``column``: True when a :data:`NEWS_HEADER_DTYPE` column written by the parse
+    stage (:func:`cns.signals.dtypes.news_header`) holds exactly this word for the schema's records, so the
+    engine may take one instead of deriving it. Raises :class:`RuleError` when the kind, flags or link field
+    is not a narrow enough unsigned integer or elision tests more than 7 zero fields."""
+    kf = schema.kind_field
+    link = schema.binding(schema.link_property).field if schema.link_property else None
+    if not _unsigned_field(schema, kf, 8, "kind"):
+        raise RuleError(f"record schema {schema.name!r}: no kind field {kf!r}")
+    has_flags = _unsigned_field(schema, schema.flags_field, 16, "flags")
+    has_link = link is not None and _unsigned_field(schema, link, 32, "link")
+    zero_fields = [str(f) for f in schema.extra.get("elide_zero_fields", ())]  # type: ignore[attr-defined]
+    bits: dict[str, int] = {}
+    for f in zero_fields:
+        bits[f] = (NEWS_HEADER_ZERO_FIELDS.index(f) if f in NEWS_HEADER_ZERO_FIELDS
+                   else max([len(NEWS_HEADER_ZERO_FIELDS) - 1, *bits.values()]) + 1)
+    if any(b > 6 for b in bits.values()):
+        raise RuleError(f"record schema {schema.name!r}: elision tests more than 7 zero fields")
+    sh = HEADER_SHIFTS
+    parts = [f"(np.int64(r.{kf}) << {sh['kind']})"]
+    if has_flags:
+        parts.append(f"(np.int64(r.{schema.flags_field}) << {sh['flags']})")
+    if has_link:
+        parts.append(f"np.int64(r.{link})")
+    parts += [f"((1 if r.{f} == 0 else 0) << {sh['zero'] + b})" for f, b in bits.items()]
+    flag_mask = int(schema.extra.get("elide_flag_mask", 0)) if has_flags else 0  # type: ignore[call-overload]
+    mask = (flag_mask << sh["flags"]) | sum(1 << (sh["zero"] + b) for b in bits.values())
+    tests = ([f"((w & {mask}) != 0)"] if mask else []) + [f"(k == {k})" for k in schema.elided_kinds]
+    column = (
+        kf == "kind" and has_flags and schema.flags_field == "flags" and (link == "source" or link is None)
+        and all(f in NEWS_HEADER_ZERO_FIELDS for f in zero_fields)
+    )
+    return {
+        "derive": " | ".join(parts),
+        "elide": " | ".join(tests) or "False",
+        "column": column,
+        "zero_bits": bits,
+    }
+
+
+_FIELD_REF = re.compile(r"\br\.([A-Za-z_][A-Za-z0-9_]*)")
+_NO_SPAN = (0, 0)
+
+
+def _span(schema: RecordSchema, sources: list[str]) -> tuple[int, int]:
+    """``[lo, hi)``: the bytes of a record from the first to the last byte of the fields ``sources`` read."""
+    fields: Mapping[str, Any] = schema.dtype.fields or {}
+    spans = [(fields[f][1], fields[f][1] + fields[f][0].itemsize)
+             for src in sources for f in set(_FIELD_REF.findall(src)) if f in fields]
+    if not spans:
+        return _NO_SPAN
+    return min(a for a, _ in spans), max(b for _, b in spans)
+
+
+def prefetch_plan(schema: RecordSchema, rows: list[list[Check]]) -> dict[str, Any]:
+    """What the tick loop prefetches of a live record, per kind row: the byte span its handler reads for
+    sure (``lo``/``hi``) and, per flag bit that guards checks, the span when that bit is set (the flags are in
+    the header word, so ingress knows them). Dispatch prefetches ``n_lines`` offsets ``lo, lo+64, ..`` clamped
+    to ``hi-1`` plus ``hi-1``: every cache line of the span, wherever the record starts. Constant rows: no
+    span (0, 0), nothing fetched."""
+    flag_bits = sorted({c.flag for checks in rows for c in checks if c.flag})
+    lo, hi, glo, ghi = [], [], [], []
+    for checks in rows:
+        base_src = [c.cond + " " + c.value for c in checks if not c.flag]
+        if any(c.flag for c in checks):
+            base_src.append(f"r.{schema.flags_field}")
+        b = _span(schema, base_src)
+        lo.append(b[0])
+        hi.append(b[1])
+        gl, gh = [], []
+        for f in flag_bits:
+            g = _span(schema, [c.cond + " " + c.value for c in checks if c.flag == f])
+            gl.append(min(b[0], g[0]) if g != _NO_SPAN else b[0])
+            gh.append(max(b[1], g[1]) if g != _NO_SPAN else b[1])
+        glo.append(gl)
+        ghi.append(gh)
+    widest = max([b - a for a, b in zip(lo, hi, strict=True)]
+                 + [b - a for gl, gh in zip(glo, ghi, strict=True) for a, b in zip(gl, gh, strict=True)])
+    if max(hi + [x for g in ghi for x in g], default=0) >= 4096:
+        raise RuleError(f"record schema {schema.name!r}: handlers read past byte 4095 of a record")
+    n_lines = len(range(0, max(widest - 1, 0), 64)) + 1 if widest > 0 else 0
+    return {"flag_bits": flag_bits, "lo": lo, "hi": hi, "glo": glo, "ghi": ghi, "n_lines": n_lines}
+
+
+def _prefetch_source(pp: dict[str, Any]) -> tuple[str, str, str]:
+    """Module constants ``PF_SPAN[kind row, guard bits]`` (``lo << 32 | hi << 44``, ready to OR into a ring
+    entry) and ``NCOMBO`` (guard-bit combinations: live records are bucketed by kind row and combination, so
+    the handlers' flag-guarded branches go the same way within a bucket), the ingress statements that pick
+    them (``combo``, ``span`` from kind row ``kr`` and flags ``fl``, no branch) and the prefetch statements of
+    dispatch (record ``p``, span ``lo``/``hi``)."""
+    bits = pp["flag_bits"]
+    if len(bits) > 6:  # 2**6 combinations per kind row at most; beyond, every guarded span is always fetched
+        bits = []
+    table = []
+    for r in range(len(pp["lo"])):
+        row = []
+        for combo in range(1 << len(bits)):
+            lo, hi = pp["lo"][r], pp["hi"][r]
+            for b in range(len(pp["flag_bits"])):
+                if not bits or combo >> b & 1:
+                    lo, hi = min(lo, pp["glo"][r][b]), max(hi, pp["ghi"][r][b])
+            row.append(lo << 32 | hi << 44)
+        table.append(row)
+    consts = f"PF_SPAN = np.array({table!r}, dtype=np.int64)\nNCOMBO = {1 << len(bits)}"
+    pick = " | ".join(f"((1 if (fl & {f}) != 0 else 0) << {b})" for b, f in enumerate(bits)) or "0"
+    span = f"combo = {pick}\nspan = PF_SPAN[kr, combo]"
+    n = pp["n_lines"]
+    pf = [f"prefetch(batch, p, min(lo + {64 * j}, hi - 1))" if j else "prefetch(batch, p, lo)" for j in range(n - 1)]
+    pf.append("prefetch(batch, p, hi - 1)" if n else "pass")
+    return consts, span, "\n".join(pf)
+
+
 def generate_source(plan: RecordPlan, schema: RecordSchema, origin: str = "") -> tuple[str, dict[str, Any]]:
     """Python source of the rule kernels and the handler map (``{"handlers": [...], "constant": [...]}``)."""
     lut_names = [lt.name for lt in plan.luts]
@@ -136,7 +266,7 @@ def generate_source(plan: RecordPlan, schema: RecordSchema, origin: str = "") ->
         "import numpy as np",
         "from numba import njit",
         "from cns.signals.clock import read_cycles, monotonic_ns",
-        "from cns.rules.codegen_kernels import lookup, codes_lookup, any_nonzero, hex_ok",
+        "from cns.rules.codegen_kernels import lookup, codes_lookup, codes_any, any_nonzero, hex_ok, prefetch",
         "",
     ]
     static = [c for c in plan.checks if c.static]
@@ -161,9 +291,11 @@ def generate_source(plan: RecordPlan, schema: RecordSchema, origin: str = "") ->
     ]
     # handlers by kind; kinds with equal check lists share one branch; empty lists are constant (code = 0)
     groups: dict[tuple[int, ...], list[int]] = {}
+    rows_checks: list[tuple[int, ...]] = []
     for k in range(nrows):
         kv = k if k < nrows - 1 else -1
         mine = tuple(i for i, c in enumerate(dynamic) if c.kind_value is None or c.kind_value == kv)
+        rows_checks.append(mine)
         groups.setdefault(() if k in schema.elided_kinds else mine, []).append(k)
     kind_handler: list[int | None] = [None] * nrows
     lines: list[str] = []
@@ -182,11 +314,22 @@ def generate_source(plan: RecordPlan, schema: RecordSchema, origin: str = "") ->
     fmt = dict(
         lut_setup=setup.rstrip("\n"), kind_field=kf, link_field=link_field, elide_expr=_elide_expr(schema)
     )
-    out.append(f"CHUNK = {CHUNK}")
+    if nrows > 0xFFFF:
+        raise RuleError(f"record schema {schema.name!r}: {nrows} kind rows")
+    hp = header_plan(schema)
+    pp = prefetch_plan(schema, [[] if kind_handler[k] is None else [dynamic[i] for i in rows_checks[k]]
+                                for k in range(nrows)])
+    consts, span, pf = _prefetch_source(pp)
+    out.append(f"CHUNK = {CHUNK}\nBSTRIDE = {BSTRIDE}")
+    out.append(consts)
     out.append(
         TICK_LOOP_TEMPLATE.format(
-            dispatch=_indent(dispatch, 20).rstrip("\n"),
-            dispatch_sampled=_indent(dispatch, 20).rstrip("\n"),
+            dispatch=_indent(dispatch, 24).rstrip("\n"),
+            dispatch_sampled=_indent(dispatch, 24).rstrip("\n"),
+            derive_expr=hp["derive"],
+            elide_w=hp["elide"],
+            span=_indent(span, 16).rstrip("\n"),
+            prefetch=_indent(pf, 28).rstrip("\n"),
             **fmt,
         )
     )
@@ -196,6 +339,8 @@ def generate_source(plan: RecordPlan, schema: RecordSchema, origin: str = "") ->
         "constant": [k for k, h in enumerate(kind_handler) if h is None],
         "n_kind_rows": nrows,
         "lut_order": lut_names,
+        "header_column": hp["column"],
+        "prefetch": pp,
     }
     return "\n".join(out) + "\n", hmap
 

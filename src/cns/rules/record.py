@@ -348,12 +348,14 @@ class _Binder:
                 continue
             name = self.lut(src, checks)
             codes = tuple(x[0] for x in checks)
-            if b.kind == "codes":
+            if b.kind == "codes":  # the test without a branch per code; the first failing code only on failure
                 val = f"codes_lookup(luts, {name}_o, {name}_n, {f}, {f_count(b)})"
+                test = f"codes_any(luts, {name}_o, {name}_n, {f}, {f_count(b)})"
             else:
                 val = f"lookup(luts, {name}_o, {name}_n, {f})"
+                test = f"{val} != 0"
             self.checks.append(
-                Check(f"{val} != 0", val, kind_value, flag, static_field and flag == 0, codes, (name,))
+                Check(test, val, kind_value, flag, static_field and flag == 0, codes, (name,))
             )
 
     def lut_source(self, b: FieldBinding) -> str:
