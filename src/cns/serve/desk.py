@@ -100,6 +100,7 @@ class LiveDesk(GenServer):
         self.cancel_info: dict[str, Any] = {}
         self.cancel_timer: Any = None
         self.journal = state.extra.get("journal")
+        self.fix_index = {s.name: k for k, s in enumerate(state.config.fix)}
         d = state.config.desk
         self.timers = [self.node.send_interval(d.exit_check_s, self.pid, _EXIT),
                        self.node.send_interval(d.mark_s, self.pid, _MARK)]
@@ -117,7 +118,7 @@ class LiveDesk(GenServer):
                 e.next_exit = min(e.next_exit, int(msg.orders["ts_ns"].min()) + self.hold_ns)
             return self._send(msg.orders, msg.recv_ns)
         if cls is FixInbound:
-            self._inbound(msg.msg)
+            self._inbound(msg.msg, msg.session)
         elif cls is VenueReports:
             self._book_wire(msg.execs)
         elif cls is FixSessionUp:
@@ -151,6 +152,23 @@ class LiveDesk(GenServer):
         if len(cancels):
             self.oms.submit(cancels)
             await self._send(cancels, 0)
+
+    def _reconcile_reject(self, msg: Any) -> None:
+        """A cancel refused by the venue (unknown order) for an order we still hold as ``new`` after a
+        recovery: the venue never had it -- booked (and journalled) as rejected, its quantity released."""
+        orig = msg.get(S.ORIG_CL_ORD_ID)
+        try:
+            wire = int(orig or b"0")
+        except ValueError:
+            return
+        oid = self.journal.wire_to_oms.get(wire)
+        if oid is None or self.oms.state(oid) != "new":
+            return
+        row = self.oms.order(oid)
+        o = np.zeros(1, ORDER_DTYPE)
+        o["order_id"], o["owner"], o["instrument"], o["side"] = wire, self.oms.owner, row["instrument"], row["side"]
+        self.state.counters["reconcile_rejected"] += 1
+        self._book_wire(rejected_reports(o, time.time_ns()))
 
     async def _send(self, orders: np.ndarray, recv_ns: int) -> None:
         j = self.journal
@@ -206,7 +224,7 @@ class LiveDesk(GenServer):
         await self._send(accepted, 0)
 
     # ------------------------------------------------------------------ reports back
-    def _inbound(self, msg: Any) -> None:
+    def _inbound(self, msg: Any, session: str = "") -> None:
         mt = msg.msg_type
         c = self.state.counters
         if mt == S.EXECUTION_REPORT:
@@ -215,7 +233,11 @@ class LiveDesk(GenServer):
             if rec is None:
                 c["exec_unmapped"] += 1
             else:
+                if self.journal is not None:
+                    self.journal.fix_in(self.fix_index.get(session, 0), int(msg.seq))
                 self._book_wire(rec)
+        elif mt == S.ORDER_CANCEL_REJECT and self.journal is not None:
+            self._reconcile_reject(msg)
         elif mt == S.ORDER_MASS_CANCEL_REPORT:
             c["mass_cancels"] += 1
             self.cancel_reports += 1

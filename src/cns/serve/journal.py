@@ -44,6 +44,12 @@ __all__ = ["FEED_SEQ_DTYPE", "TYPE_FEED_SEQ", "JournalSpec", "ServeJournal"]
 
 TYPE_FEED_SEQ = 1000
 FEED_SEQ_DTYPE = np.dtype([("feed", np.uint32), ("pad", np.uint32), ("last_seq", np.uint64)])
+#: marker appended just before the exec entry of a FIX ExecutionReport: session (index in ``[[fix]]``) and the
+#: report's MsgSeqNum -- recovery rewinds the FIX store's next expected number to the first report not
+#: journalled, so the venue resends it (a report consumed by the session but lost in the desk's mailbox at a
+#: ``kill -9`` is not lost)
+TYPE_FIX_IN = 1001
+FIX_IN_DTYPE = np.dtype([("session", np.uint32), ("pad", np.uint32), ("seq", np.uint64)])
 CONTROL_KILL_SWITCH = 1
 FSYNC = ("every", "group", "os")
 
@@ -69,6 +75,7 @@ class JournalSpec:
 def registry() -> Any:
     reg = default_registry()
     reg.register(TYPE_FEED_SEQ, "feed_seq", FEED_SEQ_DTYPE)
+    reg.register(TYPE_FIX_IN, "fix_in", FIX_IN_DTYPE)
     return reg
 
 
@@ -102,6 +109,12 @@ class ServeJournal:
         s["feed"] = self.feeds.index(batch.feed) if batch.feed in self.feeds else 0xFFFFFFFF
         s["last_seq"] = last_seq
         self.writer.append(TYPE_FEED_SEQ, s)
+
+    def fix_in(self, session: int, seq: int) -> None:
+        """The marker before the exec entry of FIX report ``seq`` of session ``session`` (see TYPE_FIX_IN)."""
+        m = np.zeros(1, FIX_IN_DTYPE)
+        m["session"], m["seq"] = session, seq
+        self.writer.append(TYPE_FIX_IN, m)
 
     def control(self, code: int, value: float = 0.0) -> None:
         c = np.zeros(1, CONTROL_DTYPE)
@@ -176,6 +189,8 @@ class ServeJournal:
         reader = JournalReader(self.directory, self.registry, start=1)
         n = {"entries": 0, "orders": 0, "cancels": 0, "execs": 0, "news": 0}
         last_seq: dict[int, int] = {}
+        fix_next: dict[int, int] = {}
+        pending: tuple[int, int] | None = None
         try:
             for e in reader:
                 n["entries"] += 1
@@ -200,6 +215,14 @@ class ServeJournal:
                 elif t == TYPE_EXEC:
                     oms.apply(self._to_oms(e.records))
                     n["execs"] += len(e.records)
+                    if pending is not None:
+                        fix_next[pending[0]] = pending[1] + 1
+                        pending = None
+                elif t == TYPE_FIX_IN:
+                    if pending is not None:  # a marker whose report was never journalled: resend from it
+                        fix_next[pending[0]] = min(fix_next.get(pending[0], pending[1]), pending[1])
+                    r0 = e.records[0]
+                    pending = (int(r0["session"]), int(r0["seq"]))
                 elif t == TYPE_NEWS:
                     n["news"] += len(e.records)
                 elif t == TYPE_FEED_SEQ:
@@ -207,6 +230,9 @@ class ServeJournal:
                         last_seq[int(r["feed"])] = int(r["last_seq"])
         finally:
             reader.close()
+        if pending is not None:
+            fix_next[pending[0]] = pending[1]
+        n["fix_rewind"] = self._rewind_fix(state.config, fix_next)
         for k, s in last_seq.items():
             if k < len(self.feeds) and s:
                 state.feed_stats[self.feeds[k]].last_seq = s
@@ -215,6 +241,28 @@ class ServeJournal:
         n["seconds"] = round(time.monotonic() - t0, 4)
         self.recovered = n
         return n
+
+    @staticmethod
+    def _rewind_fix(config: Any, fix_next: dict[int, int]) -> dict[str, Any]:
+        """Set each FIX file store's next expected inbound number back to the first report not journalled
+        (only ever lowered: the venue then resends from there; admin messages come back as gap fills)."""
+        from cns.fix.store import FileSessionStore
+
+        out: dict[str, Any] = {}
+        for k, nxt in fix_next.items():
+            if k >= len(config.fix) or not config.fix[k].store_dir:
+                continue
+            spec = config.fix[k]
+            st = FileSessionStore(spec.store_dir, spec.name)
+            try:
+                before = st.next_target_seq
+                if nxt < before:
+                    st.set_next_target_seq(nxt)
+                    st.checkpoint()
+                out[spec.name] = {"store_next": before, "journal_next": nxt}
+            finally:
+                st.close()
+        return out
 
     def _replayed_orders(self, rec: np.ndarray) -> np.ndarray:
         o = rec.copy()
