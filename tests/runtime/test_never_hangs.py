@@ -177,7 +177,8 @@ def test_acall_timeout_withdraws_the_call() -> None:
         node.send(a, i)
     node.run(timeout=2.0)
     assert outcomes == ["timeout"] * 50
-    assert not node._pending  # was: one leaked record per timed-out acall, scanned at every death
+    assert not node._pending_calls()  # was: one leaked record per timed-out acall, scanned at every death
+    assert not node._waits  # and the timed-out records left their timeout queue
     node.shutdown()
 
 
@@ -328,7 +329,7 @@ def test_calls_in_the_unhandled_batch_of_a_dying_process_fail_at_once() -> None:
     c = node.spawn(Caller())
     node.send(c, "go")
     node.run_until_idle()
-    (rec,) = [r for r in node._pending]
+    (rec,) = node._pending_calls()
     node.send(victim, "die")
     node.send(victim, rec)  # a forwarded call, behind the crash in the same batch
     t0 = time.monotonic()

@@ -25,13 +25,18 @@ if TYPE_CHECKING:
 __all__ = ["AsyncMixin"]
 
 
-CALL_TIMEOUT: Any = object()  # _Wait.on_timeout of an acall: the CallTimeout is built if it ever fires
+_RESUMED: tuple[None, None] = (None, None)  # Pid.resume of a process woken without a value to send in
 
 
 class _Wait:
-    """Awaitable that parks the calling process until ``token`` is resolved (or ``timeout`` s pass)."""
+    """Awaitable that parks the calling process until ``token`` is resolved (or ``timeout`` s pass): what
+    ``wait_down`` and ``sleep`` return (``acall`` returns its :class:`~cns.runtime.process.From` instead).
 
-    __slots__ = ("token", "timeout", "ready", "value", "on_timeout")
+    A wait with a timeout is its own entry in the node's wait-timeout queues (``deadline`` monotonic ns,
+    ``proc`` the parked process, ``done`` once the wait ended either way): no timer object, no closure.
+    """
+
+    __slots__ = ("token", "timeout", "ready", "value", "on_timeout", "deadline", "proc", "done")
 
     def __init__(self, token: Any, timeout: float | None, on_timeout: BaseException | None) -> None:
         self.token = token
@@ -39,6 +44,9 @@ class _Wait:
         self.ready = False
         self.value: Any = None
         self.on_timeout = on_timeout
+        self.done = False
+        self.deadline: int  # set when the process parks on it (timeout is not None)
+        self.proc: Pid  # idem
 
     def __await__(self) -> Any:
         if self.ready:
@@ -56,12 +64,11 @@ class AsyncMixin:
 
     _runq: deque[Pid]
     _timers: list[tuple[int, int, Timer]]
-    _waits: dict[int, deque[Timer]]
+    _waits: dict[int, Any]
     _sleeping: bool
     _wake_fut: asyncio.Future[None] | None
     _stop_flag: bool
     _current: Pid | None
-    _pending: set[From]
 
     if TYPE_CHECKING:
         def self_pid(self) -> Pid: ...
@@ -69,9 +76,8 @@ class AsyncMixin:
         def _kill(self, p: Pid, reason: Any) -> None: ...
         def _turn(self, p: Pid) -> int: ...
         def _fire_timers(self, now: int) -> None: ...
-        def _add_timer(self, delay: float, dest: Any, msg: Any, interval: int, cb: Any = None) -> Timer: ...
         def _take_down(self, p: Pid, ref: int) -> Down | None: ...
-        def _add_wait_timer(self, delay: float, cb: Any) -> Timer: ...
+        def _queue_wait(self, entry: Any, delay_ns: int) -> None: ...
         def _next_deadline(self) -> int | None: ...
 
     # ------------------------------------------------------------------ awaitables for async handlers
@@ -97,27 +103,26 @@ class AsyncMixin:
         return _Wait(object(), check_seconds(seconds, "sleep"), None)
 
     def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None:
-        """Resolve the wait of parked ``p`` on ``token`` and schedule it; the wait's timeout timer, if any, is
-        cancelled (a finished wait leaves no timer behind to keep :meth:`run` sleeping)."""
+        """Resolve the wait of parked ``p`` on ``token`` and schedule it; the wait's timeout entry, if any, is
+        marked done (a finished wait leaves nothing pending to keep :meth:`run` sleeping). Calls are woken
+        by ``reply``/``_fail_call`` instead (the outcome is in the :class:`From`)."""
         if p.wait is not token or p.mbox is None:
             return
         p.wait = None
         t = p.resume
         if t is not None:  # the wait's timeout: off (O(1), see cns.runtime.timers)
-            t.active = False
-        p.resume = (value, exc)
+            t.done = True
+        p.resume = _RESUMED if value is None and exc is None else (value, exc)
         self._schedule(p)
 
-    def _expire(self, p: Pid, token: Any, exc: Any, timeout: float) -> None:
-        """The timeout of a parked wait: wake ``p`` with ``exc`` (:data:`CALL_TIMEOUT`: a
-        :class:`CallTimeout` for the call ``token``, built only now). A call (``acall``) is withdrawn first:
-        marked done, so a late reply is dropped, and forgotten by the node (no record left in ``_pending``)."""
-        if token.__class__ is From and not token.done and p.wait is token:
-            token.done = True
-            self._pending.discard(token)
-        if exc is CALL_TIMEOUT:
-            exc = CallTimeout(token.target, timeout)
-        self._wake(p, token, None, exc)
+    def _expire_wait(self, w: _Wait) -> None:
+        """The timeout of a parked ``wait_down``/``sleep`` (already marked done): wake the process with
+        ``w.on_timeout`` (a :class:`CallTimeout`; None for ``sleep``, which just returns)."""
+        p = w.proc
+        if p.wait is w.token and p.mbox is not None:
+            p.wait = None
+            p.resume = (None, w.on_timeout)
+            self._schedule(p)
 
     def _drive(self, p: Pid, coro: Any, value: Any, exc: BaseException | None) -> None:
         prev, self._current = self._current, p
@@ -137,22 +142,36 @@ class AsyncMixin:
         finally:
             self._current = prev
         p.coro = coro
-        if w.__class__ is _Wait:
+        if w.__class__ is From and w.caller is p:  # await node.acall(...): the record is its own timeout entry
+            p.wait = w
+        else:
+            self._park(p, coro, w)
+
+    def _park(self, p: Pid, coro: Any, w: Any) -> None:
+        """Park ``p`` (whose handler ``coro`` is ``p.coro``) on what the handler awaited, ``w``: an acall's
+        :class:`From`, a :class:`_Wait` (queued with its timeout), an asyncio future, or a bare yield (run
+        again after the others). Anything else kills ``p`` with ``BadArg``."""
+        cls = w.__class__
+        if cls is From and w.caller is p:  # await node.acall(...): the record is its own timeout entry
+            p.wait = w
+        elif cls is _Wait:
             p.wait = w.token
-            if w.timeout is not None:  # kept in p.resume while parked, deactivated by _wake
-                tok, err, secs = w.token, w.on_timeout, w.timeout
-                p.resume = self._add_wait_timer(secs, lambda: self._expire(p, tok, err, secs))
+            if w.timeout is not None:  # queued, and kept in p.resume while parked (marked done by _wake)
+                w.proc = p
+                self._queue_wait(w, int(w.timeout * 1e9))
+                p.resume = w
         elif hasattr(w, "add_done_callback") and hasattr(w, "_asyncio_future_blocking"):
             w._asyncio_future_blocking = False
             p.wait = w
             w.add_done_callback(lambda f: self._wake(p, f, None, None))
         elif w is None:  # asyncio's bare yield (sleep(0)): run again after the others
-            p.resume = (None, None)
+            p.resume = _RESUMED
             self._schedule(p)
         else:
             p.coro = None
             coro.close()
-            self._kill(p, BadArg(f"handler of {p!r} awaited {w!r}, which is not a runtime or asyncio awaitable"))
+            what = "a call record it did not make" if cls is From else "not a runtime or asyncio awaitable"
+            self._kill(p, BadArg(f"handler of {p!r} awaited {w!r}, {what}"))
 
     # ------------------------------------------------------------------ asyncio bridge
     def _wakeup(self) -> None:

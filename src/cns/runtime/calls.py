@@ -2,9 +2,13 @@
 ``run_in`` (run a function inside a process at a safe point in mailbox order, for hot code loading).
 
 A call is a :class:`From` record put in the callee's mailbox; the callee answers with ``reply`` (only the first
-reply counts). A plain-Python ``call`` runs the scheduler until the record is done; an ``acall`` parks the
-calling process until ``reply``/``_fail_call`` wakes it. A ``run_in`` request is a :class:`_RunIn` marker
-(a ``From`` subclass) queued behind the messages already waiting and served by the scheduler's slow path.
+reply counts). A plain-Python ``call`` runs the scheduler until the record is done; an ``acall`` returns the
+record itself, awaitable: awaiting it parks the calling process until ``reply``/``_fail_call``/the timeout
+marks it done and wakes the caller. An ``acall`` record is also its own timeout entry (queued in the node's
+per-duration wait queues, see :mod:`.timers`) and the index of calls in flight (a dying process fails the
+calls made to it or by it from there): one object per call, no timer, closure, awaitable or set entry.
+A ``run_in`` request is a :class:`_RunIn` marker (a ``From`` subclass) queued behind the messages already
+waiting and served by the scheduler's slow path.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .aio import CALL_TIMEOUT, _Wait
+from . import telemetry as _tm
+from .aio import _RESUMED
 from .errors import CallTimeout, NoProc, NotInProcess, check_seconds
 from .process import NOPROC, Actor, From, Pid, _RunIn
 
@@ -24,6 +29,8 @@ _new = object.__new__
 _CHECK_EVERY = 256  # turn costs (about messages) between clock reads while busy (timers, call deadlines)
 _INF = float("inf")
 _DEFAULT_TIMEOUT = 5.0  # the default timeout object: known valid, so the hot call path skips the check
+_DEFAULT_TIMEOUT_NS = int(_DEFAULT_TIMEOUT * 1e9)
+_monotonic_ns = time.monotonic_ns
 
 
 class CallsMixin:
@@ -33,8 +40,9 @@ class CallsMixin:
     _runq: deque[Pid]
     _timers: list[Any]
     _waits: dict[int, Any]
-    _pending: set[From]
     _sysreq: dict[Pid, int]
+    _sleeping: bool
+    _out: int
 
     if TYPE_CHECKING:
         def _resolve(self, dest: Any) -> Pid: ...
@@ -42,7 +50,8 @@ class CallsMixin:
         def _schedule(self, p: Pid) -> None: ...
         def _turn(self, p: Pid) -> int: ...
         def _run(self, until: From | None, deadline: int | None, sleep: bool) -> bool: ...
-        def _wake(self, p: Pid, token: Any, value: Any, exc: BaseException | None) -> None: ...
+        def _wakeup(self) -> None: ...
+        def _new_wait_queue(self, delay_ns: int) -> Any: ...
 
     def call(self, dest: Pid | str, request: Any, timeout: float = _DEFAULT_TIMEOUT) -> Any:
         """Request/reply from plain Python: runs the scheduler until the reply and returns it.
@@ -59,8 +68,11 @@ class CallsMixin:
             raise NotInProcess(f"node.call from inside {self._current!r}: make the handler async and await acall")
         p = dest if dest.__class__ is Pid else self._resolve(dest)
         mb = p.mbox
-        if mb is None:
-            raise NoProc(p)
+        if mb.__class__ is not list:
+            if mb is None:
+                raise NoProc(p)
+            if mb.__class__ is tuple:  # its first message: the mailbox is created now
+                mb = p.mbox = []
         c = _new(From)  # From.__init__ inlined (the call hot path): saves the constructor call
         c.caller = None
         c.target = p
@@ -88,17 +100,32 @@ class CallsMixin:
             raise c.error
         return c.value
 
-    def acall(self, dest: Pid | str, request: Any, timeout: float = _DEFAULT_TIMEOUT) -> _Wait:
-        """Awaitable call from inside an ``async`` handler: ``reply = await node.acall(pid, req)``.
+    def acall(self, dest: Pid | str, request: Any, timeout: float = _DEFAULT_TIMEOUT) -> From:
+        """Call from inside an ``async`` handler: ``reply = await node.acall(pid, req)``.
 
-        Raises as :meth:`call` does (``timeout``: finite seconds >= 0, else ``BadArg`` here). On timeout the
-        call is withdrawn: marked done (a later reply is dropped) and forgotten by the node."""
-        if timeout is not _DEFAULT_TIMEOUT and (timeout.__class__ is not float or not 0.0 <= timeout < _INF):
-            check_seconds(timeout)
+        The request is sent at once; the returned :class:`From` is awaitable (in the calling process only):
+        it parks the caller until the reply and returns it, or raises :class:`NoProc` (the target exits
+        before replying) or :class:`CallTimeout` (``timeout`` s after this call). Awaiting it later -- after
+        other awaits -- is fine: a reply that came meanwhile is returned at once. Raises :class:`NoProc` at
+        once for a dead or unknown target, ``BadArg`` for a ``timeout`` that is not finite seconds >= 0.
+        On timeout the call is withdrawn: marked done (a later reply is dropped) and forgotten by the node.
+        """
+        if timeout is _DEFAULT_TIMEOUT:
+            d = _DEFAULT_TIMEOUT_NS
+        else:
+            if timeout.__class__ is not float or not 0.0 <= timeout < _INF:
+                check_seconds(timeout)
+            d = int(timeout * 1e9)
         me = self._current
         if me is None:
             raise NotInProcess("acall outside a process; use node.call")
         p = dest if dest.__class__ is Pid else self._resolve(dest)
+        mb = p.mbox
+        if mb.__class__ is not list:
+            if mb is None:
+                raise NoProc(p, p.exit_reason or NOPROC)
+            if mb.__class__ is tuple:  # its first message: the mailbox is created now
+                mb = p.mbox = []
         c = _new(From)  # From.__init__ inlined, as in call
         c.caller = me
         c.target = p
@@ -106,18 +133,22 @@ class CallsMixin:
         c.done = False
         c.value = None
         c.error = None
-        w = _Wait(c, timeout, CALL_TIMEOUT)
-        if p.mbox is None:
-            c.done, c.error = True, NoProc(p, p.exit_reason or NOPROC)
-        else:
-            self._pending.add(c)
-            self.send(p, c)
-        if c.done:  # an error, or a reply already given synchronously
-            w.ready = True
-            if c.error is not None:
-                raise c.error
-            w.value = c.value
-        return w
+        mb.append(c)  # a bounded mailbox may refuse it (MailboxFull) before anything is queued
+        c.deadline = _monotonic_ns() + d
+        q = self._waits.get(d)
+        if q is None:
+            q = self._new_wait_queue(d)
+        elif q and q[0].done:  # the oldest call of this duration is over: it leaves now, one per call, so
+            q.popleft()  # finished records do not pile up (and are not all freed at once) between clock reads
+        q.append(c)
+        if not p.scheduled:
+            p.scheduled = True
+            self._runq.append(p)
+        if self._sleeping:
+            self._wakeup()
+        if _tm.enabled:
+            self._out += 1  # messages_out, as send counts it
+        return c
 
     def reply(self, from_: From, value: Any) -> None:
         """Answer a call (only the first reply counts; replies to given-up callers are dropped)."""
@@ -125,19 +156,32 @@ class CallsMixin:
             return
         from_.done = True
         from_.value = value
-        c = from_.caller
-        if c is not None:
-            self._pending.discard(from_)
-            self._wake(c, from_, value, None)
+        p = from_.caller
+        if p is not None and p.wait is from_:  # the caller is parked on this call: resume it
+            p.wait = None
+            p.resume = _RESUMED
+            if not p.scheduled:
+                p.scheduled = True
+                self._runq.append(p)
+                if self._sleeping:
+                    self._wakeup()
 
     def _fail_call(self, from_: From, exc: BaseException) -> None:
+        """End a call with ``exc`` (:class:`NoProc`, :class:`CallTimeout`) unless it is done already; a
+        caller parked on it is resumed and raises ``exc``."""
         if from_.done:
             return
         from_.done = True
         from_.error = exc
-        if from_.caller is not None:
-            self._pending.discard(from_)
-            self._wake(from_.caller, from_, None, exc)
+        p = from_.caller
+        if p is not None and p.wait is from_:
+            p.wait = None
+            p.resume = _RESUMED
+            self._schedule(p)
+
+    def _pending_calls(self) -> list[From]:
+        """The ``acall`` records still waiting for an outcome (diagnostics and tests)."""
+        return [c for q in self._waits.values() for c in q if c.__class__ is From and not c.done]
 
     def run_in(self, dest: Pid | str, fn: Callable[[Any], Any], timeout: float = 5.0) -> Any:
         """Run ``fn(actor)`` inside the process at a safe point in mailbox order; return its result.
@@ -158,6 +202,8 @@ class CallsMixin:
         if p.mbox is None:
             raise NoProc(p)
         c = _RunIn(None, p, fn)
+        if p.mbox.__class__ is tuple:
+            p.mbox = []
         list.append(p.mbox, c)  # bypasses a bounded mailbox's limit, like system messages
         self._sysreq[p] = self._sysreq.get(p, 0) + 1
         self._schedule(p)

@@ -6,6 +6,7 @@ hundred nanoseconds; the :class:`~cns.runtime.node.Node` owns all behaviour.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from operator import length_hint
 from typing import TYPE_CHECKING, Any
@@ -47,11 +48,13 @@ class Pid:
         "trap", "name", "coro", "wait", "resume", "rest", "exit_reason",
     )
 
-    def __init__(self, pid_id: int, node: Node, mbox: list[Any], handler: Any, actor: Any) -> None:
+    def __init__(self, pid_id: int, node: Node, mbox: Any, handler: Any, actor: Any) -> None:
         self.id = pid_id
         self.node = node
-        self.mbox: list[Any] | None = mbox  # None once dead
-        self.handler = handler
+        # the mailbox: () until the first message (an idle process allocates none), then a list (or a
+        # BoundedMailbox from the start); None once dead
+        self.mbox: Any = mbox  # list[Any] | tuple[()] | None, see above
+        self.handler = handler  # called per message; None until an Actor's first turn binds actor.receive
         self.actor = actor
         self.scheduled = False
         self.links: set[Pid] | None = None
@@ -60,7 +63,7 @@ class Pid:
         self.name: str | None = None
         self.coro: Any = None  # a parked handler coroutine, or PREEMPTED (a bounded turn left a rest)
         self.wait: Any = None  # the token the parked coroutine waits on
-        self.resume: Any = None  # while parked: the wait's timeout Timer (or None); once woken: (value, exc)
+        self.resume: Any = None  # while parked: the wait's timeout entry (a _Wait) or None; once woken: (value, exc)
         # iterator over the unhandled rest of a batch a bounded (preempted) or parked turn left, or None;
         # not None only while coro is not None (PREEMPTED or the parked handler)
         self.rest: Any = None
@@ -68,6 +71,7 @@ class Pid:
 
     @property
     def is_alive(self) -> bool:
+        """Whether the process has not exited yet."""
         return self.mbox is not None
 
     @property
@@ -112,6 +116,7 @@ class Actor:
     node: Node
 
     def receive(self, msg: Any) -> Any:
+        """Handle one message (override): return None, or be ``async def`` (see the class doc)."""
         raise NotImplementedError(f"{type(self).__name__}.receive")
 
 
@@ -131,9 +136,15 @@ class From:
 
     Handed to the callee (GenServer ``handle_call(request, from_)``); answer it with ``node.reply(from_, v)``,
     now or later from another message. Only the first reply counts.
+
+    It is also what ``node.acall`` returns: awaiting it (only in the calling process) parks the caller until
+    ``done`` -- replied, failed (``error``: :class:`NoProc`) or timed out (``error``: :class:`CallTimeout`) --
+    and then returns ``value`` or raises ``error``; awaiting a record that is already done returns at once.
+    An ``acall`` record is its own timeout entry (``deadline``, monotonic ns; unset for plain ``call``), so a
+    call costs one object and no timer.
     """
 
-    __slots__ = ("caller", "target", "request", "done", "value", "error")
+    __slots__ = ("caller", "target", "request", "done", "value", "error", "deadline")
 
     def __init__(self, caller: Pid | None, target: Pid, request: Any) -> None:
         self.caller = caller
@@ -142,6 +153,14 @@ class From:
         self.done = False
         self.value: Any = None
         self.error: BaseException | None = None
+        self.deadline: int  # set by acall only
+
+    def __await__(self) -> Generator[From, None, Any]:
+        while not self.done:  # the scheduler resumes the caller once done (reply, failure or timeout)
+            yield self
+        if self.error is not None:
+            raise self.error
+        return self.value
 
     def __repr__(self) -> str:
         return f"From(caller={self.caller!r}, target={self.target!r}, done={self.done})"

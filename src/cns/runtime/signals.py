@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import telemetry as _tm
 from .errors import NoProc
-from .process import KILL, KILLED, NOPROC, NORMAL, PREEMPTED, Down, Exit, From, Pid, Timer, _RunIn
+from .process import KILL, KILLED, NOPROC, NORMAL, PREEMPTED, Down, Exit, From, Pid, _RunIn
 
 __all__ = ["SignalsMixin"]
 
@@ -48,7 +48,7 @@ class SignalsMixin:
     _current: Pid | None
     _batch_it: Any
     _batch_owner: Pid | None
-    _pending: set[From]
+    _waits: dict[int, Any]
     _monitor_refs: dict[int, tuple[Pid, Pid]]
     _watching: dict[Pid, set[int]]
     _sysreq: dict[Pid, int]
@@ -81,6 +81,7 @@ class SignalsMixin:
         pid.links.add(me)
 
     def unlink(self, pid: Pid) -> None:
+        """Remove the link between the calling process and ``pid`` (both directions; no link: no-op)."""
         me = self.self_pid()
         if me.links:
             me.links.discard(pid)
@@ -210,8 +211,8 @@ class SignalsMixin:
         del self._procs[p.id]
         if p.name is not None:
             self._names.pop(p.name, None)
-        lost = len(mb)  # type: ignore[arg-type]
-        for m in mb:  # type: ignore[union-attr]
+        lost = len(mb)
+        for m in mb:
             c = m.__class__
             if c is From or c is _RunIn:
                 self._fail_call(m, NoProc(p, reason))
@@ -243,15 +244,17 @@ class SignalsMixin:
         elif p.coro is not None:
             coro, p.coro, p.wait = p.coro, None, None
             t, p.resume = p.resume, None
-            if t.__class__ is Timer:  # the parked wait's timeout: off
-                t.active = False
+            if t is not None and t.__class__ is not tuple:  # the parked wait's timeout entry: off
+                t.done = True
             if coro.cr_frame is not None:
                 try:
                     coro.close()
                 except BaseException:  # noqa: BLE001 - a dead process's cleanup must not break the caller
                     log.exception("closing the parked handler of %r", p)
-        if self._pending:
-            for c in [c for c in self._pending if c.target is p or c.caller is p]:
+        if self._waits:  # calls in flight to or from p (every acall record is in a timeout queue): failed
+            calls = [c for q in self._waits.values() for c in q
+                     if c.__class__ is From and not c.done and (c.target is p or c.caller is p)]
+            for c in calls:
                 self._fail_call(c, NoProc(p, reason))
         if isinstance(reason, BaseException):
             log.error("process %r exited: %r", p, reason, exc_info=(type(reason), reason, reason.__traceback__))

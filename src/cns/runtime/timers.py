@@ -4,11 +4,16 @@ A binary heap of ``(deadline_ns, seq, Timer)``; the scheduler fires due timers b
 ``Node._run``), so a timer message is delivered like any system message (it bypasses mailbox bounds).
 Cancelling only flags the timer; the heap entry is skipped when it comes due.
 
-The timeouts of parked waits (``acall``, ``wait_down``, ``sleep``) are not in the heap: they live in one FIFO
-queue per duration (``_waits``: delay ns -> deque), which is in deadline order by construction (same delay,
-later start), so adding one is an append and cancelling one -- every answered call cancels its timeout -- is
-a flag; cancelled entries leave from the front. Nothing piles up and a finished wait leaves no timer for
-:meth:`~cns.runtime.node.Node.run` to sleep for.
+The timeouts of calls and parked waits (``acall``, ``wait_down``, ``sleep``) are not in the heap: they live in
+one FIFO queue per duration (``_waits``: delay ns -> :class:`_WaitQueue`), which is in deadline order by
+construction (same delay, later start), so adding one is an append and ending one -- every answered call
+ends its timeout -- is a flag. The entries are the records themselves: an ``acall``'s
+:class:`~cns.runtime.process.From` (``deadline``; ``done`` once replied, failed or timed out) and a
+``wait_down``/``sleep`` :class:`~cns.runtime.aio._Wait`; no timer object or closure per call. Finished
+entries leave from the front when the clock is read (every few hundred turns, or when idle); a queue whose
+front is held by a long wait is compacted once it has doubled, so finished calls behind it are not kept
+(with their requests and replies) until that wait ends. Nothing piles up and a finished wait leaves nothing
+for :meth:`~cns.runtime.node.Node.run` to sleep for.
 
 Failure rules: delays and periods must be finite numbers of seconds (``BadArg`` otherwise; a period > 0,
 at least 1 ns once converted). An interval timer that falls more than one period behind sends one tick and
@@ -26,12 +31,23 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from . import telemetry as _tm
-from .errors import BadArg, NoProc, check_seconds
-from .process import Pid, Timer
+from .errors import BadArg, CallTimeout, NoProc, check_seconds
+from .process import From, Pid, Timer
 
 _INF = float("inf")
+_COMPACT_MIN = 1024  # a wait queue is compacted when longer than max(this, twice its live length last time)
 
 __all__ = ["TimersMixin"]
+
+
+class _WaitQueue(deque):  # type: ignore[type-arg]
+    """Timeout entries of one duration, in deadline order; ``cap``: the length that triggers a compaction."""
+
+    __slots__ = ("cap",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cap = _COMPACT_MIN
 
 
 class TimersMixin:
@@ -40,7 +56,7 @@ class TimersMixin:
     _timers: list[tuple[int, int, Timer]]
     _timer_seq: itertools.count[int]
     _timers_cancelled: int  # cancelled entries still in the heap (compacted when they are the majority)
-    _waits: dict[int, deque[Timer]]  # timeouts of parked waits: delay ns -> FIFO (= deadline order)
+    _waits: dict[int, _WaitQueue]  # timeouts of calls and parked waits: delay ns -> FIFO (= deadline order)
     _sleeping: bool
     sent_to_dead: int
 
@@ -48,6 +64,8 @@ class TimersMixin:
         def _wakeup(self) -> None: ...
         def _resolve(self, dest: Any) -> Pid: ...
         def _deliver(self, p: Pid, msg: Any) -> None: ...
+        def _fail_call(self, from_: From, exc: BaseException) -> None: ...
+        def _expire_wait(self, w: Any) -> None: ...
 
     def _add_timer(self, delay: float, dest: Any, msg: Any, interval: int, cb: Any = None) -> Timer:
         if delay.__class__ is not float or not 0.0 <= delay < _INF:
@@ -58,18 +76,21 @@ class TimersMixin:
             self._wakeup()
         return t
 
-    def _add_wait_timer(self, delay: float, cb: Any) -> Timer:
-        """The timeout of a parked wait: ``cb()`` after ``delay`` s (already checked) unless the timer is
-        deactivated first (``t.active = False``: the wait ended). O(1); see the module doc."""
-        d = int(delay * 1e9)
-        t = Timer(time.monotonic_ns() + d, None, None, 0, cb)
-        q = self._waits.get(d)
+    def _new_wait_queue(self, delay_ns: int) -> _WaitQueue:
+        """The (new, empty) timeout queue for ``delay_ns``."""
+        q = self._waits[delay_ns] = _WaitQueue()
+        return q
+
+    def _queue_wait(self, entry: Any, delay_ns: int) -> None:
+        """Queue ``entry`` (an acall's ``From`` or a parked ``_Wait``: ``deadline`` and ``done``) to time out
+        ``delay_ns`` from now unless it is done first. O(1); see the module doc."""
+        entry.deadline = time.monotonic_ns() + delay_ns
+        q = self._waits.get(delay_ns)
         if q is None:
-            self._waits[d] = q = deque()
-        q.append(t)
+            q = self._new_wait_queue(delay_ns)
+        q.append(entry)
         if self._sleeping:
             self._wakeup()
-        return t
 
     def send_after(self, delay: float, dest: Pid | str, msg: Any) -> Timer:
         """Send ``msg`` to ``dest`` after ``delay`` seconds (dropped if ``dest`` is then dead/unknown)."""
@@ -114,7 +135,7 @@ class TimersMixin:
         waits = self._waits
         if waits:
             for d, q in list(waits.items()):
-                while q and not q[0].active:
+                while q and q[0].done:
                     q.popleft()
                 if not q:
                     del waits[d]
@@ -123,21 +144,30 @@ class TimersMixin:
         return nxt
 
     def _fire_waits(self, now: int) -> None:
-        """Fire the due wait timeouts (and drop the cancelled ones at the fronts)."""
+        """Time out the due calls and waits, drop the finished entries at the fronts, compact a queue that
+        a long wait at its front has let grow (see the module doc)."""
         waits = self._waits
         for d, q in list(waits.items()):
             while q:
-                t = q[0]
-                if t.active:
-                    if t.deadline > now:
-                        break
-                    t.active = False
+                e = q[0]
+                if e.done:
                     q.popleft()
-                    t.callback()
+                    continue
+                if e.deadline > now:
+                    break
+                q.popleft()
+                if e.__class__ is From:  # an acall: withdrawn (done), its caller resumed with CallTimeout
+                    self._fail_call(e, CallTimeout(e.target, d / 1e9))
                 else:
-                    q.popleft()
+                    e.done = True
+                    self._expire_wait(e)
             if not q:
                 del waits[d]
+            elif len(q) > q.cap:
+                live = [e for e in q if not e.done]
+                q.clear()
+                q.extend(live)
+                q.cap = max(_COMPACT_MIN, 2 * len(live))
 
     def _fire_timers(self, now: int) -> None:
         if self._waits:
