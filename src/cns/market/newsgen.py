@@ -336,11 +336,13 @@ class WorldFiles:
 
     @classmethod
     def at(cls, d: Path, key: str) -> WorldFiles:
+        """The files of world ``key`` in cache directory ``d`` (not checked to exist)."""
         return cls(d / f"news-{key}.cnsb", d / f"stories-{key}.npy", d / f"story_of-{key}.npy",
                    d / f"world-{key}.json")
 
     @property
     def data(self) -> tuple[Path, Path, Path]:
+        """The three data files (news binary, stories, story_of) that the manifest covers."""
         return self.news, self.stories, self.story_of
 
 

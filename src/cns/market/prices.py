@@ -116,6 +116,7 @@ class BackgroundStream:
         self._p_informed = (flow.requote_hz + flow.informed_hz) / total
 
     def next_chunk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The next ``chunk_events`` background events (times ns, instruments, sides, sizes, prices), seeded."""
         c = self._flow.chunk_events
         rng = self._rng
         gaps = rng.exponential(1.0 / self._rate_ns, c)

@@ -158,6 +158,7 @@ class SimIO(NamedTuple):
 
 @njit(cache=True, _nrt=False, inline="always")
 def live_mid(b, i):
+    """Mid (USD) of instrument ``i``'s book now; NaN when a side is empty."""
     bb = b.best_bid[i]
     ba = b.best_ask[i]
     if bb < 0 or ba >= b.lv.shape[1]:

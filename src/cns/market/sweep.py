@@ -72,6 +72,7 @@ def run(seconds: float, reports: np.ndarray, stories: np.ndarray, reliability: n
 
 
 def main(argv: list[str]) -> int:
+    """``python -m cns.market.sweep SECONDS JSON``: run the market alone per config override; print its figures."""
     seconds = float(argv[0]) if argv else 300.0
     configs = json.loads(argv[1]) if len(argv) > 1 else [{}]
     configs = [configs] if isinstance(configs, dict) else configs

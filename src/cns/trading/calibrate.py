@@ -98,6 +98,7 @@ class Calibration:
         return (self.prior_alpha + c.correct) / (self.prior_alpha + self.prior_beta + c.n)
 
     def provenance(self) -> str:
+        """Where the table came from (held-out seeds, history file), as the report states it."""
         parts = []
         if self.held_out_seeds:
             parts.append(f"{len(self.held_out_seeds)} held-out generated worlds (seeds "
@@ -109,6 +110,7 @@ class Calibration:
                 f"from {' + '.join(parts)}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The table as JSON: prior, per-source counts and posterior reliability (0..1) and score (0..100)."""
         a0, b0 = self.prior_alpha, self.prior_beta
         sources: dict[str, dict[str, Any]] = {}
         for dom in sorted(self.counts):

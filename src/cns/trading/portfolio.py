@@ -77,6 +77,7 @@ class Portfolio:
 
     @property
     def realized_total(self) -> float:
+        """Realised P&L over all instruments, USD (fees included once applied)."""
         return float(self.realized.sum())
 
     @property

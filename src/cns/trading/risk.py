@@ -106,6 +106,7 @@ class RiskGate:
 
     @property
     def kill_switch_engaged(self) -> bool:
+        """True while the kill switch refuses every new order."""
         return bool(self._scal[RS_KILL])
 
     def engage_kill_switch(self, ts_ns: int) -> np.ndarray:
@@ -114,6 +115,7 @@ class RiskGate:
         return self.oms.cancel_all(ts_ns)
 
     def release_kill_switch(self) -> None:
+        """Allow orders again (an operator action; open orders cancelled by the switch stay cancelled)."""
         self._scal[RS_KILL] = 0
 
     @property
@@ -165,4 +167,5 @@ class RiskGate:
 
     @property
     def accepted_count(self) -> int:
+        """Orders that passed every check so far."""
         return int(self.counts[REJ_NONE])

@@ -70,6 +70,7 @@ class SignalGenerator:
 
     @property
     def next_order_id(self) -> int:
+        """The id the next order will get (ids are consecutive per generator)."""
         return int(self._next[0])
 
     def orders(self, decisions: np.ndarray, mid: np.ndarray, lat_ns: np.ndarray | None = None) -> np.ndarray:
