@@ -66,7 +66,7 @@ def prepare(config: ServeConfig, *, probe_capacity: int = 1 << 16, warm: bool = 
         j = ServeJournal(config.journal, config.shard, tuple(f.name for f in config.feeds))
         state.extra["journal"] = j
         if j.writer.last_index > 0:
-            state.extra["recovered"] = j.recover(state)
+            state.extra["recovered"] = state.extra["recovery"] = j.recover(state)
     return state
 
 
@@ -218,6 +218,10 @@ class Service:
                                "feeds": {k: v.as_dict() for k, v in st.feed_stats.items()}}
         if desk:
             out["desk"] = _desk_stats(st)
+        j = st.extra.get("journal")
+        if j is not None:
+            out["journal"] = {"dir": j.directory, "last_index": j.writer.last_index, "appended": dict(j.appended),
+                              "recovery": st.extra.get("recovery")}
         out["latency_ns"] = {"event": summarize(st.probe.event_latency_ns()),
                              "order": summarize(st.probe.order_latency_ns())}
         return out
