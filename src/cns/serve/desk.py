@@ -99,7 +99,7 @@ class LiveDesk(GenServer):
         self.cancel_reports = 0
         self.cancel_info: dict[str, Any] = {}
         self.cancel_timer: Any = None
-        self.journal = state.extra.get("journal")
+        self.journal: Any = state.extra.get("journal")
         self.fix_index = {s.name: k for k, s in enumerate(state.config.fix)}
         d = state.config.desk
         self.timers = [self.node.send_interval(d.exit_check_s, self.pid, _EXIT),

@@ -34,11 +34,19 @@ from typing import Any
 
 import numpy as np
 
-from cns.journal import TYPE_CANCEL, TYPE_CONTROL, TYPE_EXEC, TYPE_NEWS, TYPE_ORDER, FsyncPolicy, JournalWriter
+from cns.journal import (
+    TYPE_CANCEL,
+    TYPE_CONTROL,
+    TYPE_EXEC,
+    TYPE_NEWS,
+    TYPE_ORDER,
+    FsyncPolicy,
+    JournalWriter,
+)
 from cns.journal.clordid import order_ids_for
 from cns.journal.dtypes import CONTROL_DTYPE, default_registry
 from cns.journal.reader import JournalReader
-from cns.venue.dtypes import EXEC_DTYPE, ORDER_CANCEL, ORDER_DTYPE
+from cns.venue.dtypes import ORDER_CANCEL, ORDER_DTYPE
 
 __all__ = ["FEED_SEQ_DTYPE", "TYPE_FEED_SEQ", "JournalSpec", "ServeJournal"]
 
@@ -187,7 +195,7 @@ class ServeJournal:
         t0 = time.monotonic()
         oms = state.pipeline.oms
         reader = JournalReader(self.directory, self.registry, start=1)
-        n = {"entries": 0, "orders": 0, "cancels": 0, "execs": 0, "news": 0}
+        n: dict[str, Any] = {"entries": 0, "orders": 0, "cancels": 0, "execs": 0, "news": 0}
         last_seq: dict[int, int] = {}
         fix_next: dict[int, int] = {}
         pending: tuple[int, int] | None = None
@@ -301,4 +309,3 @@ class ServeJournal:
         return out
 
 
-_ = EXEC_DTYPE
