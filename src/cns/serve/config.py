@@ -180,6 +180,7 @@ class DeskSpec:
     held_max_age_s: float = 2.0
     exit_check_s: float = 0.05
     mark_s: float = 1.0
+    runaway_rejects: int = 0  # throttle (``rate``) rejections within one risk rate window that trip the kill switch; 0 = off
 
 
 @dataclass(frozen=True)
@@ -350,10 +351,11 @@ def _from_dict(doc: dict[str, Any]) -> ServeConfig:
         md = MarketDataSpec(_str(t.get("host", host), "market_data.host"),
                             _num(t.get("port"), "market_data.port", 1, 65535, integer=True),
                             _num(t.get("stale_after_s", 5.0), "market_data.stale_after_s", 0.01, 3600))
-    d = _keys(top.get("desk", {}), "desk", {"held_max_age_s", "exit_check_s", "mark_s"})
+    d = _keys(top.get("desk", {}), "desk", {"held_max_age_s", "exit_check_s", "mark_s", "runaway_rejects"})
     desk = DeskSpec(_num(d.get("held_max_age_s", 2.0), "desk.held_max_age_s", 0.0, 3600),
                     _num(d.get("exit_check_s", 0.05), "desk.exit_check_s", 0.001, 60),
-                    _num(d.get("mark_s", 1.0), "desk.mark_s", 0.01, 3600))
+                    _num(d.get("mark_s", 1.0), "desk.mark_s", 0.01, 3600),
+                    _num(d.get("runaway_rejects", 0), "desk.runaway_rejects", 0, 10_000_000, integer=True))
     try:
         trading = config_from_dict({k: top[k] for k in _TRADING_SECTIONS if k in top})
     except CNSError as e:

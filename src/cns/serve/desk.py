@@ -41,7 +41,7 @@ from cns.otp import NOREPLY, GenServer
 from cns.replay.desk_kernels import NEVER_NS, plan_exits
 from cns.runtime import From, Node, Pid
 from cns.serve.sink import OrderSink, VenueReports, rejected_reports
-from cns.serve.stages import Approved
+from cns.serve.stages import RUNAWAY, Approved
 from cns.serve.state import ServeState
 from cns.venue.dtypes import EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE
 
@@ -134,6 +134,8 @@ class LiveDesk(GenServer):
             self.pipe.portfolio.mark(self.state.quotes.mid)
         elif msg is _CANCEL_TIMEOUT:
             self._answer_cancel(timed_out=True)
+        elif msg is RUNAWAY:
+            return self._runaway()
         return None
 
     def handle_call(self, request: Any, from_: From) -> Any:
@@ -152,6 +154,13 @@ class LiveDesk(GenServer):
         if len(cancels):
             self.oms.submit(cancels)
             await self._send(cancels, 0)
+
+    async def _runaway(self) -> None:
+        """The runaway guard tripped (the risk stage engaged the kill switch): journal it, mass-cancel."""
+        if self.journal is not None:
+            self.journal.control(2)
+        n = await self.sink.cancel_all()
+        self.state.counters["runaway_mass_cancels"] += n
 
     def _reconcile_reject(self, msg: Any) -> None:
         """A cancel refused by the venue (unknown order) for an order we still hold as ``new`` after a

@@ -59,6 +59,7 @@ FEED_SEQ_DTYPE = np.dtype([("feed", np.uint32), ("pad", np.uint32), ("last_seq",
 TYPE_FIX_IN = 1001
 FIX_IN_DTYPE = np.dtype([("session", np.uint32), ("pad", np.uint32), ("seq", np.uint64)])
 CONTROL_KILL_SWITCH = 1
+CONTROL_RUNAWAY = 2
 FSYNC = ("every", "group", "os")
 
 

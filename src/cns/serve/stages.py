@@ -46,6 +46,7 @@ from cns.runtime import Node, NoProc
 from cns.serve.state import ServeState
 from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.trading.credibility import CredibilityTable
+from cns.trading.risk_kernels import RISK_REASON_NAMES
 
 __all__ = [
     "Approved",
@@ -335,6 +336,10 @@ class RiskStage(GenServer):
         self.risk = state.pipeline.risk
         self.downstream = state.names.desk
         self.marked = -1  # quotes.version the exposures were last re-marked at
+        self.runaway = int(state.config.desk.runaway_rejects)
+        self.window_ns = int(state.config.trading.risk.rate_window_ns)
+        self.rate_k = RISK_REASON_NAMES.index("rate")
+        self.rate_marks: list[tuple[int, int]] = []  # (time, cumulative rate rejections) within the window
 
     def handle_info(self, msg: Any) -> None:
         if msg.__class__ is not Candidates:
@@ -352,6 +357,31 @@ class RiskStage(GenServer):
         st.counters["risk_rejected"] += len(msg.orders) - len(accepted)
         if len(accepted):
             forward(self.node, self.downstream, Approved(accepted, msg.recv_ns), st)
+        if self.runaway and len(accepted) < len(msg.orders):
+            self._runaway_check(now)
 
+    def _runaway_check(self, now: int) -> None:
+        """Runaway guard (Knight, 2012): more than ``[desk] runaway_rejects`` throttle rejections within one
+        rate window -- a strategy firing in a loop -- trips the kill switch: the desk engages it, journals it
+        and mass-cancels (:data:`RUNAWAY`)."""
+        n = int(self.risk.counts[self.rate_k])
+        marks = self.rate_marks
+        marks.append((now, n))
+        while marks and marks[0][0] < now - self.window_ns:
+            marks.pop(0)
+        if n - marks[0][1] >= self.runaway or (len(marks) == 1 and n >= self.runaway):
+            st = self.state
+            if not st.stopping:
+                st.counters["runaway_trips"] += 1
+                st.stopping = True
+                self.risk.engage_kill_switch(now)
+                self.node.send(st.names.desk, RUNAWAY)
+
+
+class _Runaway:
+    """To the desk: the runaway guard tripped -- kill switch, journal, mass cancel."""
+
+
+RUNAWAY = _Runaway()
 
 _ = DECISION_DTYPE  # the decisions' dtype (documented in cns.trading.corroborate_kernels)

@@ -34,7 +34,7 @@ COUNTERS = (
     "events_in", "batches_in", "batches_dropped", "validated", "violations", "elided", "decisions",
     "decisions_untradable", "decisions_held", "held_released", "held_expired", "candidates", "risk_rejected",
     "orders_sent", "orders_refused", "exit_orders", "cancels_sent", "fills", "filled_qty", "exec_reports",
-    "exec_unmapped", "mass_cancels", "md_records", "md_connects", "reconcile_cancels", "reconcile_rejected",
+    "exec_unmapped", "mass_cancels", "md_records", "md_connects", "reconcile_cancels", "reconcile_rejected", "runaway_trips", "runaway_mass_cancels",
 )
 
 
