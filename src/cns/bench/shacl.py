@@ -30,6 +30,7 @@ compares CNS with the fastest peer (goal: at least as fast, with and without par
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
 import warnings
@@ -200,14 +201,23 @@ def _measure(engines: dict[str, _Engine], runs: int) -> dict[str, Any]:
                 if key == "with_parse":
                     last[name] = out
     times: dict[str, dict[str, list[float]]] = {n: {k: [] for k in e.calls} for n, e in engines.items()}
-    for _ in range(runs):
-        for name, e in engines.items():
-            for key, fn in e.calls.items():
-                t0 = time.perf_counter_ns()
-                out = fn()
-                times[name][key].append((time.perf_counter_ns() - t0) / 1e9)
-                if key == "with_parse":
-                    last[name] = out
+    # every engine's prepared state (parsed graphs, compiled shapes) is alive during every other's turn: freeze
+    # it so the cyclic GC does not traverse one engine's objects on another's clock
+    gc.collect()
+    gc.freeze()
+    try:
+        for _ in range(runs):
+            for name, e in engines.items():
+                for key, fn in e.calls.items():
+                    gc.collect()
+                    t0 = time.perf_counter_ns()
+                    out = fn()
+                    times[name][key].append((time.perf_counter_ns() - t0) / 1e9)
+                    if key == "with_parse":
+                        last[name] = out
+                    out = None
+    finally:
+        gc.unfreeze()
     docs: dict[str, Any] = {}
     for name, e in engines.items():
         t = times[name]
