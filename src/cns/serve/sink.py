@@ -174,6 +174,9 @@ class InProcessVenue:
     async def cancel_all(self) -> int:
         cancels = self.state.pipeline.oms.cancel_all(time.time_ns())
         if len(cancels):
+            j = self.state.extra.get("journal")
+            if j is not None:  # journalled, and aimed at the ids the book knows (the journal's)
+                cancels = j.orders(cancels)
             await self.send_orders(cancels)
         return 1
 
