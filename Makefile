@@ -26,6 +26,11 @@ bench: $(VENV)/.test
 	$(VENV)/bin/cns bench actors --json out/bench-actors.json
 	$(VENV)/bin/cns bench signals --json out/bench-signals.json
 	$(VENV)/bin/cns bench pipeline --json out/bench-pipeline.json
+	$(VENV)/bin/cns bench shacl --json out/bench-shacl.json
+	$(VENV)/bin/cns bench book --json out/bench-book.json
+	$(VENV)/bin/cns bench live --json out/bench-live.json
+	$(VENV)/bin/cns bench journal --json out/bench-journal.json
+	$(VENV)/bin/cns report readme
 
 clean:
 	rm -rf $(VENV) out build src/*.egg-info

@@ -45,6 +45,7 @@ SOURCES: tuple[Source, ...] = (
     Source("bench-pipeline.json", "cns bench pipeline --json out/bench-pipeline.json"),
     Source("bench-signals.json", "cns bench signals --json out/bench-signals.json"),
     Source("bench-actors.json", "cns bench actors --json out/bench-actors.json"),
+    Source("bench-shacl.json", "cns bench shacl --json out/bench-shacl.json"),
     Source("bench-book.json", "cns bench book --json out/bench-book.json"),
     Source("bench-live.json", "cns bench live --json out/bench-live.json"),
     Source("bench-journal.json", "cns bench journal --json out/bench-journal.json"),
