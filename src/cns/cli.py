@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "500ns, 2us, 100ms or lognormal:p50=2us,p99=20us (default: [latency] of --config)")
     run.add_argument("--credibility", metavar="PATH", help="the desk's source credibility table, as written by "
                      "cns calibrate (default: calibrated on held-out worlds of --seed, cached)")
+    run.add_argument("--metrics-port", metavar="N", type=int, default=None,
+                     help="serve Prometheus metrics on 127.0.0.1:N while replaying (0: any free port)")
     run.set_defaults(key="run")
 
     st = sub.add_parser("study", help="seeded worlds through both desks: P&L with 95%% CIs, and P&L vs decision "

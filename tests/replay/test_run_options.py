@@ -61,3 +61,12 @@ def test_the_real_command_refuses_inf_seconds_quickly(tmp_path: Path) -> None:
                            "--no-progress"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "seconds" in proc.stderr, proc.stderr
+
+
+def test_metrics_port_reaches_the_options() -> None:
+    from cns.replay.cli import options_from_args
+
+    args = cli.build_parser().parse_args(["run", "--metrics-port", "9464", "--no-progress"])
+    assert options_from_args(args).metrics_port == 9464
+    with pytest.raises(ReplayOptionError, match="metrics_port"):
+        ReplayOptions(metrics_port=70000)

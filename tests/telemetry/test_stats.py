@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cns.bench.common import percentiles_ns
-from cns.telemetry.stats import summarize
+from cns.telemetry.stats import sample_mask, summarize
 
 
 def test_keys_and_higher_method() -> None:
@@ -31,3 +31,11 @@ def test_nan_refused() -> None:
 def test_bench_alias_is_the_same_helper() -> None:
     x = np.array([3, 1, 2])
     assert percentiles_ns(x) == summarize(x)
+
+
+def test_sample_mask_every_nth_and_per_group() -> None:
+    assert sample_mask(5, 2).tolist() == [0, -1, 0, -1, 0]
+    assert sample_mask(0, 3).dtype == np.int64 and len(sample_mask(0, 3)) == 0
+    assert sample_mask(6, 2, starts=np.array([0, 3])).tolist() == [0, -1, 0, 0, -1, 0]
+    with pytest.raises(ValueError):
+        sample_mask(3, 0)

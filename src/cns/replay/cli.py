@@ -26,6 +26,7 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         progress=not args.no_progress and sys.stderr.isatty(),
         decision_latency=getattr(args, "decision_latency", None),
         credibility_path=getattr(args, "credibility", None),
+        metrics_port=getattr(args, "metrics_port", None),
     )
 
 

@@ -51,6 +51,7 @@ from cns.replay.desk_kernels import note_rejects, plan_exits, stamp_orders
 from cns.replay.latency import DecisionLatency, LatencyModel
 from cns.signals.dictionary import Dictionary
 from cns.signals.universe import InstrumentInfo
+from cns.telemetry.stats import sample_mask
 from cns.trading.config import DAY_NS, Range, TradingConfig, checked_number
 from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.trading.errors import ConfigError
@@ -210,6 +211,9 @@ class TradingDesk:
         self._exit_cancels = 0
         self._keep = np.zeros(n1, np.int64)  # scratch of the exit kernel
         self._batch = np.zeros(1024, ORDER_DTYPE)  # the exit pass's order batch, reused
+        self._risk_buf = np.empty(0, np.int64)  # risk-stage stamps of the current on_decisions call
+        self._risk_pattern = np.empty(0, np.int64)  # their request pattern (sample_mask)
+        self._n_risk = 0
 
     # ---- stepping ------------------------------------------------------------------------------------------
     def _advance(self, t_ns: int) -> None:
@@ -350,71 +354,77 @@ class TradingDesk:
         decisions = decisions[(decisions["action"] == ACTION_TRADE) | (decisions["action"] == ACTION_CONTINGENCY)]
         if len(decisions) == 0:
             return
-        drawn = self.latency.decision.draw(decisions["news_id"], self.seed)
-        self._drawn.append(drawn)
-        act_at = decisions["ts_ns"] + (self.latency.feed_ns + drawn)
-        by_time = np.argsort(act_at, kind="stable")
-        decisions, act_at = decisions[by_time], act_at[by_time]
-        sample_every = self.sample_every
+        decisions, act_at = self._act_order(decisions)
         n = len(decisions)
-        slot = (act_at - self.start_ns) // self.slice_ns
-        bounds = np.flatnonzero(np.diff(slot)) + 1
-        starts = np.concatenate(([0], bounds))
-        ends = np.concatenate((bounds, [n]))
-        # latency-stamp requests of every slice at once: per slice, 0 at every sample_every-th entry from its
-        # start, else -1 (a slice's candidates, at most one per decision, use the same pattern)
-        pattern = _sample_mask(n, sample_every)
-        sig_lat_all = np.full(n, -1, np.int64)
-        sig_lat_all[(np.arange(n) - np.repeat(starts, ends - starts)) % sample_every == 0] = 0
-        risk_lat_all = np.empty(n, np.int64)
-        n_risk = 0
-        p = self.pipeline
-        sim = self.sim
-        signal_orders, risk_check, refresh = p.signal.orders, p.risk.check, p.risk.refresh
-        md_latency = sim.config.md_latency_ns
-        mid, mid_ts, finite = self._mid, self._mid_ts, self._finite
-        prices_out = (mid, self._seen_ts)
-        rej_entries = self._rej_entries
+        starts, ends = self._slices(act_at)
+        # latency-stamp requests of every slice at once: every sample_every-th decision from a slice's start
+        # (a slice's candidates, at most one per decision, use the plain pattern)
+        sig_lat_all = sample_mask(n, self.sample_every, starts)
+        self._risk_buf = np.empty(n, np.int64)
+        self._risk_pattern = sample_mask(n, self.sample_every)
+        self._n_risk = 0
         act_list = act_at.tolist()
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             # the group's first act time: the desk knows the quotes of t - md_latency, nothing later
-            t = max(act_list[a], sim.now_ns)
-            self._advance(t)
-            sim.reference_prices(t, out=prices_out)
-            # the feed is live: the book as of t - md_latency is what the desk knows at t, however long ago
-            # that quote last changed; only a missing/NaN/zero mid fails the collar closed
-            np.isfinite(mid, out=finite)
-            np.multiply(finite, t - md_latency, out=mid_ts)
-            if t >= self._next_exit:
-                self._exits(t, mid, mid_ts)
-            if self.hold_ns > 0:  # exits recycle exposure: re-mark it now, not only at the next snapshot
-                refresh(mid)
+            t = max(act_list[a], self.sim.now_ns)
+            mid, mid_ts = self._prepare_slice(t)
             group = decisions[a:b]
-            candidates = signal_orders(group, mid, lat_ns=sig_lat_all[a:b])
-            nc = len(candidates)
-            if nc == 0:
+            candidates = self.pipeline.signal.orders(group, mid, lat_ns=sig_lat_all[a:b])
+            if len(candidates) == 0:
                 continue  # nothing to check: the risk gate would see an empty batch
             # each order is stamped when the desk acts on the decision that made it
             if b - a == 1:
                 candidates["ts_ns"] = max(act_list[a], t)
             else:
                 stamp_orders(candidates, group["news_id"], act_at[a:b], t)
-            if n_risk + nc > len(risk_lat_all):  # more than one order per decision: never, but stay correct
-                risk_lat_all = np.concatenate((risk_lat_all[:n_risk], np.empty(max(n, nc), np.int64)))
-                pattern = _sample_mask(max(n, nc), sample_every)
-            risk_lat = risk_lat_all[n_risk:n_risk + nc]
-            risk_lat[:] = pattern[:nc]
-            n_risk += nc
-            accepted, reasons = risk_check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
-            if len(accepted) < nc:
-                self._note_rejects(reasons, candidates, rej_entries)
-            if len(accepted):
-                sim.submit(accepted)
-                self._orders += len(accepted)
-                if self.hold_ns > 0:
-                    self._next_exit = min(self._next_exit, int(accepted["ts_ns"][0]) + self.hold_ns)
+            self._send_entries(candidates, mid, mid_ts, t, n)
         self._sig_lat.append(sig_lat_all)
-        self._risk_lat.append(risk_lat_all[:n_risk])
+        self._risk_lat.append(self._risk_buf[:self._n_risk])
+
+    def _act_order(self, decisions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Draw each decision's latency and sort ``decisions`` by their act times (returned with them)."""
+        drawn = self.latency.decision.draw(decisions["news_id"], self.seed)
+        self._drawn.append(drawn)
+        act_at = decisions["ts_ns"] + (self.latency.feed_ns + drawn)
+        by_time = np.argsort(act_at, kind="stable")
+        return decisions[by_time], act_at[by_time]
+
+    def _slices(self, act_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end indices of the groups of sorted ``act_at`` sharing one ``slice_ns`` slot."""
+        slot = (act_at - self.start_ns) // self.slice_ns
+        bounds = np.flatnonzero(np.diff(slot)) + 1
+        return np.concatenate(([0], bounds)), np.concatenate((bounds, [len(act_at)]))
+
+    def _prepare_slice(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Step the venue to ``t``, read the quotes the desk sees then, send the exits due and re-mark exposure."""
+        self._advance(t)
+        # the feed is live: the book as of t - md_latency is what the desk knows at t, however long ago
+        # that quote last changed; only a missing/NaN/zero mid fails the collar closed
+        mid, mid_ts = self._reference(t)
+        if t >= self._next_exit:
+            self._exits(t, mid, mid_ts)
+        if self.hold_ns > 0:  # exits recycle exposure: re-mark it now, not only at the next snapshot
+            self.pipeline.risk.refresh(mid)
+        return mid, mid_ts
+
+    def _send_entries(self, candidates: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, t: int, n: int) -> None:
+        """Pre-trade risk on a slice's stamped ``candidates`` (sampled latency stamps) and submit what passes."""
+        nc = len(candidates)
+        n_risk = self._n_risk
+        if n_risk + nc > len(self._risk_buf):  # more than one order per decision: never, but stay correct
+            self._risk_buf = np.concatenate((self._risk_buf[:n_risk], np.empty(max(n, nc), np.int64)))
+            self._risk_pattern = sample_mask(max(n, nc), self.sample_every)
+        risk_lat = self._risk_buf[n_risk:n_risk + nc]
+        risk_lat[:] = self._risk_pattern[:nc]
+        self._n_risk = n_risk + nc
+        accepted, reasons = self.pipeline.risk.check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
+        if len(accepted) < nc:
+            self._note_rejects(reasons, candidates, self._rej_entries)
+        if len(accepted):
+            self.sim.submit(accepted)
+            self._orders += len(accepted)
+            if self.hold_ns > 0:
+                self._next_exit = min(self._next_exit, int(accepted["ts_ns"][0]) + self.hold_ns)
 
     def finish(self) -> DeskResult:
         """Run the venue to the end of the replay, mark to market and summarise."""
@@ -461,7 +471,6 @@ class TradingDesk:
             result = replace(result, attribution=attribute(result, self.sim, self.stories))
         return result
 
-
     def _risk_limits(self) -> dict[str, dict[str, Any]]:
         """Per check that dropped at least one candidate: entries and exits dropped, first and last time
         (order stamp, ns since the open); the daily-loss limit adds the day P&L (USD) when it first bound."""
@@ -494,13 +503,6 @@ def _summary(ns: np.ndarray) -> dict[str, float]:
         return {"n": 0, "p50": float("nan"), "p99": float("nan"), "max": float("nan")}
     return {"n": int(len(ns)), "p50": float(np.percentile(ns, 50)), "p99": float(np.percentile(ns, 99)),
             "max": float(ns.max())}
-
-
-def _sample_mask(n: int, every: int) -> np.ndarray:
-    """The latency-stamp request array: 0 = stamp this entry, -1 = don't (see the stage kernels)."""
-    lat = np.full(n, -1, np.int64)
-    lat[::every] = 0
-    return lat
 
 
 def _cat(parts: list[np.ndarray], dtype: np.dtype | type = np.int64) -> np.ndarray:

@@ -28,6 +28,7 @@ from cns.otp import GenServer
 from cns.replay.desk import DeskConfig, DeskResult, TradingDesk
 from cns.replay.latency import LatencyModel
 from cns.signals.dtypes import NEWS_DTYPE
+from cns.telemetry.stats import sample_mask
 from cns.trading.corroborate import Corroborator
 from cns.trading.corroborate_kernels import DECISION_DTYPE
 
@@ -48,8 +49,7 @@ class StageLatencies:
 
     @classmethod
     def sampled(cls, n: int, every: int) -> StageLatencies:
-        req = np.full(n, -1, np.int64)
-        req[::every] = 0
+        req = sample_mask(n, every)
         return cls(req, req.copy(), req.copy())
 
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from cns.engine import NewsValidator
 from cns.engine.validator import DEFAULT_SHAPES
@@ -43,10 +42,11 @@ from cns.replay.driver import (
     _credibility_table,
     credibility_tables,
     desk_probe,
-    table_summary,
 )
 from cns.replay.errors import ReplayError
 from cns.replay.latency import LatencyModel, LatencySpecError, parse_decision_latency, parse_duration
+from cns.replay.progress import Progress, progress_bar
+from cns.replay.report import table_summary
 from cns.signals.universe import default_instruments
 from cns.telemetry.facts import cpu_model
 from cns.trading.config import CORROBORATION_STRATEGIES, TradingConfig, load_config
@@ -204,7 +204,7 @@ def run_study(opts: StudyOptions) -> dict[str, Any]:
     desk_probe(cfg, probe_opts)  # bad desk values fail before any world is made
     t0 = time.perf_counter()
     per_seed: list[dict[str, Any]] = []
-    bar = tqdm(total=_passes(opts, fast_strategy), unit="pass", desc="study", disable=not opts.progress)
+    bar = progress_bar(_passes(opts, fast_strategy), "study", "pass", opts.progress)
     for seed in range(opts.first_seed, opts.first_seed + opts.seeds):
         bar.set_postfix_str(f"seed {seed}")
         per_seed.append(_one_seed(cfg, model, opts, seed, strategies, fast_strategy, bar))
@@ -213,7 +213,7 @@ def run_study(opts: StudyOptions) -> dict[str, Any]:
 
 
 def _one_seed(cfg: TradingConfig, model: LatencyModel, opts: StudyOptions, seed: int, strategies: tuple[str, ...],
-              fast_strategy: str, bar: tqdm) -> dict[str, Any]:
+              fast_strategy: str, bar: Progress) -> dict[str, Any]:
     ropts = ReplayOptions(events=opts.events, seconds=opts.seconds, seed=seed, progress=False,
                           cache_dir=opts.cache_dir, batch=opts.batch)
     news = prepare_news(ropts)
@@ -247,7 +247,7 @@ def _one_seed(cfg: TradingConfig, model: LatencyModel, opts: StudyOptions, seed:
     return out
 
 
-def _trade(ing: Ingest, m: LatencyModel, done: dict[LatencyModel, dict[str, float]], bar: tqdm) -> dict[str, float]:
+def _trade(ing: Ingest, m: LatencyModel, done: dict[LatencyModel, dict[str, float]], bar: Progress) -> dict[str, float]:
     """The metrics of one desk pass at ``m``; the same model on the same decisions trades the same, so a model
     already in ``done`` is not run again."""
     if m not in done:

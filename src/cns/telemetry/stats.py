@@ -14,9 +14,25 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PERCENTILES", "summarize"]
+__all__ = ["PERCENTILES", "sample_mask", "summarize"]
 
 PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
+
+
+def sample_mask(n: int, every: int, starts: np.ndarray | None = None) -> np.ndarray:
+    """The ``lat_ns`` request array of the stamping kernels: int64[n], 0 at every ``every``-th entry (stamp
+    it), -1 elsewhere (don't). ``starts`` (sorted group start indices, the first 0): count from each group's
+    start instead of from 0, so every group's first entry is stamped."""
+    if every < 1:
+        raise ValueError(f"sample_mask: every = {every} must be >= 1")
+    mask = np.full(n, -1, np.int64)
+    if starts is None:
+        mask[::every] = 0
+    else:
+        starts = np.asarray(starts, np.int64)
+        ends = np.append(starts[1:], n)
+        mask[(np.arange(n) - np.repeat(starts, ends - starts)) % every == 0] = 0
+    return mask
 
 
 def summarize(samples: np.ndarray | Sequence[float], *, drop_negative: bool = False) -> dict[str, float]:
