@@ -39,6 +39,7 @@ def test_runaway_strategy_is_stopped_within_the_window_and_mass_cancelled(tmp_pa
                              desk={"runaway_rejects": TRIP},
                              risk={"max_orders_per_window": MAX_PER_WINDOW, "rate_window_ns": int(WINDOW_S * 1e9),
                                    "disabled_checks": ["duplicate", "cooldown"]})
+            doc["fix"][0].update(store_dir=str(tmp_path / "fix"), reset_on_logon=False)
             svc = Service(serve_config_from_dict(doc))
             await svc.start()
             st = svc.state

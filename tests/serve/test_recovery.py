@@ -61,3 +61,18 @@ def test_restart_on_the_journal_rebuilds_the_book_exactly(tmp_path) -> None:
             await srv.stop()
 
     run(scenario(), 90.0)
+
+
+def test_journal_needs_durable_fix_sessions() -> None:
+    import pytest
+
+    from cns.serve.errors import ServeConfigError
+
+    doc = serve_dict(1, fix_port=2, journal={"dir": "/tmp/x"})
+    with pytest.raises(ServeConfigError, match="store_dir"):
+        serve_config_from_dict(doc)
+    doc["fix"][0].update(store_dir="/tmp/y", reset_on_logon=False)
+    cfg = serve_config_from_dict(doc)
+    assert cfg.journal.dir == "/tmp/x" and cfg.journal.fsync == "group"
+    with pytest.raises(ServeConfigError, match="journal.fsync"):
+        serve_config_from_dict(serve_dict(1, journal={"dir": "/tmp/x", "fsync": "sometimes"}))

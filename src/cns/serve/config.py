@@ -365,6 +365,11 @@ def _from_dict(doc: dict[str, Any]) -> ServeConfig:
                       connect_timeout_s=_num(s.get("connect_timeout_s", 5.0), "serve.connect_timeout_s", 0.05, 600),
                       stop_timeout_s=_num(s.get("stop_timeout_s", 5.0), "serve.stop_timeout_s", 0.05, 600),
                       order_sink=sink, rules=rules, journal=_journal(top.get("journal")))
+    if cfg.journal is not None:  # recovery needs the FIX sequence numbers and stored messages across restarts
+        for k, f in enumerate(fix):
+            if not f.store_dir or f.reset_on_logon:
+                raise _bad(f"fix[{k}]", "[journal] needs store_dir set and reset_on_logon = false on every session "
+                                        "(recovery resumes the sequence numbers and has the venue resend)")
     if sink == "fix":
         missing = [sym for sym in syms if sym not in cfg.route()]
         if missing:
