@@ -76,3 +76,43 @@ def test_journal_needs_durable_fix_sessions() -> None:
     assert cfg.journal.dir == "/tmp/x" and cfg.journal.fsync == "group"
     with pytest.raises(ServeConfigError, match="journal.fsync"):
         serve_config_from_dict(serve_dict(1, journal={"dir": "/tmp/x", "fsync": "sometimes"}))
+
+
+def test_recovery_rewinds_the_fix_store_to_the_first_report_not_journalled(tmp_path) -> None:
+    """A report the FIX session consumed (its store's next expected number moved on) but whose exec entry never
+    made it into the journal (killed between the marker and the entry, or before the marker) is asked again:
+    the store is rewound to it, never past a journalled one."""
+    from cns.fix.store import FileSessionStore
+    from cns.serve.journal import ServeJournal
+    from cns.serve.state import build_state
+    from cns.venue.dtypes import EXEC_ACK, EXEC_DTYPE
+
+    doc = serve_dict(1, fix_port=2, journal={"dir": str(tmp_path / "j")})
+    doc["fix"][0].update(store_dir=str(tmp_path / "fix"), reset_on_logon=False)
+    cfg = serve_config_from_dict(doc)
+    store = FileSessionStore(str(tmp_path / "fix"), "venue1")
+    store.set_next_target_seq(40)
+    store.close()
+    j = ServeJournal(cfg.journal, cfg.shard, ("f1",))
+    ack = np.zeros(1, EXEC_DTYPE)
+    ack["kind"] = EXEC_ACK
+    for seq in (10, 11):
+        j.fix_in(0, seq)
+        j.execs(ack)
+    j.fix_in(0, 12)  # killed here: report 12 consumed by the session, never journalled
+    j.close()
+    j2 = ServeJournal(cfg.journal, cfg.shard, ("f1",))
+    rec = j2.recover(build_state(cfg))
+    j2.close()
+    assert rec["fix_rewind"] == {"venue1": {"store_next": 40, "journal_next": 12}}
+    from cns.serve.tree import fix_session_configs
+
+    st = build_state(cfg)
+    make = j2.store_factory(fix_session_configs(st)[0])
+    first = make()  # the session's first store after the recovery: rewound
+    assert first.next_target_seq == 12
+    first.close()
+    again = make()  # a later restart of the session in the same process: not rewound again
+    assert again.next_target_seq >= 12
+    again.close()
+    assert j2.store_factory(fix_session_configs(st)[0]) is None  # once per recovery

@@ -101,7 +101,9 @@ def serve_tree(node: Node, state: ServeState, *, sink_factory: SinkFactory | Non
     names = state.names
     children: list[ChildSpec] = []
     if cfg.order_sink == "fix":
-        sessions = [initiator_child_spec(c, app=names.desk) for c in fix_session_configs(state)]
+        j = state.extra.get("journal")
+        sessions = [initiator_child_spec(c, app=names.desk, store=j.store_factory(c) if j is not None else None)
+                    for c in fix_session_configs(state)]
         children.append(_sup(names.fix_sup, FIX_FLAGS, sessions))
     if cfg.market_data is not None:
         children.append(_worker(names.market_data, MarketDataFeed, state, cfg.market_data,
