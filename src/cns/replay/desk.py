@@ -429,17 +429,28 @@ class TradingDesk:
     def finish(self) -> DeskResult:
         """Run the venue to the end of the replay, mark to market and summarise."""
         end_ns = max(self.end_ns, self.sim.now_ns)
+        self._close(end_ns)
+        result = self._result(end_ns)
+        if len(self.stories):
+            result = replace(result, attribution=attribute(result, self.sim, self.stories))
+        return result
+
+    def _close(self, end_ns: int) -> None:
+        """Run the venue to ``end_ns``, book the reports still in flight and take the last P&L mark."""
         self._advance(end_ns)
         self._in_flight_at_end = len(self._pending)
         if self._in_flight_at_end:  # still on their way back: the trades happened, book them
             self._release(_NEVER_NS)
-        p = self.pipeline
         mid, _ = self._reference(end_ns)  # the last quotes the desk sees, md_ns old
-        p.portfolio.snapshot(end_ns, mid)
+        self.pipeline.portfolio.snapshot(end_ns, mid)
+
+    def _result(self, end_ns: int) -> DeskResult:
+        """The :class:`DeskResult` of the closed pass (without the attribution)."""
+        p = self.pipeline
         series = p.portfolio.pnl_series()
         filled = p.oms.filled_orders()
         n_filled = len(filled)
-        result = DeskResult(
+        return DeskResult(
             orders=self._orders,
             fills=self._fills,
             filled_orders=n_filled,
@@ -467,9 +478,6 @@ class TradingDesk:
                   "net": p.portfolio.fees_total},
             market=self._market(),
         )
-        if len(self.stories):
-            result = replace(result, attribution=attribute(result, self.sim, self.stories))
-        return result
 
     def _risk_limits(self) -> dict[str, dict[str, Any]]:
         """Per check that dropped at least one candidate: entries and exits dropped, first and last time

@@ -1,4 +1,8 @@
-"""The production replay behind ``cns run``: data → supervised pipeline of stage actors → trading desk → report.
+"""The production replay behind ``cns run``: data → supervised pipeline of stage actors → trading desk.
+
+:func:`replay` runs and returns a :class:`ReplayRun` (no report); :func:`cns.replay.report.build_outcome` builds
+the report from it; :func:`run_replay` does both. The run's steps: :func:`prepare` (config, news, market,
+credibility, validator, desk config), :func:`warm_up` (kernels compiled/loaded), then the ingest and the passes.
 
 1. Data: the default seeded world (generated vectorised, cached on disk in the CNS binary format) or the
    user's news (``--news``, JSONL or binary; JSONL is converted once, its malformed lines quarantined).

@@ -8,7 +8,6 @@ from typing import Any
 
 LATENCY_STAGES: tuple[str, ...] = ("parse", "validate", "corroborate", "signal", "risk", "total")
 MEASURED_LABEL = "measured on this host, not used by the simulation"
-_MEASURED = MEASURED_LABEL
 
 
 def _fmt(v: Any) -> str:
@@ -66,7 +65,7 @@ def _latency_model_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None
         f"| market data (quote → desk) | {pair('md_ns')} |",
         f"| execution report (venue → desk) | {pair('return_ns')} |",
         "",
-        f"Decision latency {_MEASURED}: {_ns_label(measured_p50)} (p50 of the in-kernel stamps: ingest + signal "
+        f"Decision latency {MEASURED_LABEL}: {_ns_label(measured_p50)} (p50 of the in-kernel stamps: ingest + signal "
         "+ risk). It is reported, never fed into the simulation.",
         "",
     ]
@@ -134,9 +133,33 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     inp = t.get("inputs") or {}
     fast = t["fast"]
     slow = t.get("slow") or None
+    lines = _traded_lines(r, t, m)
+    lines += _credibility_lines(inp.get("credibility"))
+    lines += _market_table(fast, slow)
+    lines += _latency_model_table(fast, slow, m.get("decision_latency_ns_p50"))
+    lines += _risk_limits_table(fast, slow)
+    lines += _counts_table("Quarantined input by reason", t.get("quarantined", {}))
+    lines += _counts_table("Validation rejects by constraint", t.get("rejected", {}))
+    lines += _counts_table("Pre-trade risk rejects by check (CNS desk)", fast["risk_rejects"])
+    lines += _counts_table("Corroboration decisions by action", t.get("decisions", {}))
+    if slow:
+        lines += _fast_vs_slow_lines(fast, slow, t.get("fast_vs_slow") or {})
+    lines += _attribution_lines(fast.get("attribution") or {}, (slow or {}).get("attribution") or {})
+    if m:
+        lines += _measured_lines(m)
+    notes = r.get("notes")
+    if notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    return "\n".join(lines)
+
+
+def _traded_lines(r: Mapping[str, Any], t: Mapping[str, Any], m: Mapping[str, Any]) -> list[str]:
+    """The title, the run line and the table of what the CNS desk traded."""
+    inp = t.get("inputs") or {}
+    fast = t["fast"]
     pnl = fast["pnl"]
     cpu = (r.get("machine") or {}).get("cpu") or m.get("cpu", "unknown")
-    lines = [
+    return [
         "# CNS replay report",
         "",
         f"CPU: {cpu} · seed {inp.get('seed')} · {inp.get('simulated_s', 0):,.0f} simulated s"
@@ -163,62 +186,55 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"{_fmt((fast.get('fees') or {}).get('rebates'))} |",
         "",
     ]
-    lines += _credibility_lines(inp.get("credibility"))
-    lines += _market_table(fast, slow)
-    lines += _latency_model_table(fast, slow, m.get("decision_latency_ns_p50"))
-    lines += _risk_limits_table(fast, slow)
-    lines += _counts_table("Quarantined input by reason", t.get("quarantined", {}))
-    lines += _counts_table("Validation rejects by constraint", t.get("rejected", {}))
-    lines += _counts_table("Pre-trade risk rejects by check (CNS desk)", fast["risk_rejects"])
-    lines += _counts_table("Corroboration decisions by action", t.get("decisions", {}))
-    if slow:
-        cmp_ = t.get("fast_vs_slow") or {}
-        lines += [
-            "## Same market, decision path slowed to an LLM desk",
-            "",
-            "| | CNS | slow baseline |",
-            "|---|---:|---:|",
-            f"| decision latency (model) | `{fast['latency'].get('decision')}` | `{slow['latency'].get('decision')}` |",
-            f"| fills | {_fmt(fast['fills'])} | {_fmt(slow['fills'])} |",
-            f"| P&L total (USD) | {_fmt(pnl['total'])} | {_fmt(slow['pnl']['total'])} |",
-            f"| fill rate | {_fmt(fast.get('fill_rate'))} | {_fmt(slow.get('fill_rate'))} |",
-            f"| hit rate | {_fmt(fast.get('hit_rate'))} | {_fmt(slow.get('hit_rate'))} |",
-            f"| fees paid (USD) | {_fmt((fast.get('fees') or {}).get('paid'))} | "
-            f"{_fmt((slow.get('fees') or {}).get('paid'))} |",
-            f"| rebates earned (USD) | {_fmt((fast.get('fees') or {}).get('rebates'))} | "
-            f"{_fmt((slow.get('fees') or {}).get('rebates'))} |",
-            "",
-            f"P&L ratio fast/slow: {_pnl_ratio(pnl['total'], slow['pnl']['total'])} · "
-            f"fill-rate ratio fast/slow: {_fmt(cmp_.get('fill_rate_ratio'))}",
-            "",
-        ]
-    att, slow_att = fast.get("attribution") or {}, (slow or {}).get("attribution") or {}
-    if att:
-        lines += [
-            "## Where the P&L came from (against the simulator's hidden fundamental, USD)",
-            "",
-            "`hold_informed`: impacts of stories already reported when the entry filled (what speed and judging",
-            "sources earn); `hold_luck`: impacts of stories not yet reported; `entry/exit_edge`: price paid vs value.",
-            "",
-            "| part | CNS | slow baseline |",
-            "|---|---:|---:|",
-        ]
-        for k in ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual",
-                  "total"):
-            lines.append(f"| {k} | {_fmt(att.get(k))} | {_fmt(slow_att.get(k))} |")
-        lines += [f"| entry edge, mean bp | {_fmt(att.get('entry_edge_bp_mean'))} | "
-                  f"{_fmt(slow_att.get('entry_edge_bp_mean'))} |", ""]
-    if m:
-        lines += _measured_lines(m)
-    notes = r.get("notes")
-    if notes:
-        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    return "\n".join(lines)
+
+
+def _fast_vs_slow_lines(fast: Mapping[str, Any], slow: Mapping[str, Any], cmp_: Mapping[str, Any]) -> list[str]:
+    """The CNS desk next to the slow (LLM-desk) baseline on the same market."""
+    pnl = fast["pnl"]
+    return [
+        "## Same market, decision path slowed to an LLM desk",
+        "",
+        "| | CNS | slow baseline |",
+        "|---|---:|---:|",
+        f"| decision latency (model) | `{fast['latency'].get('decision')}` | `{slow['latency'].get('decision')}` |",
+        f"| fills | {_fmt(fast['fills'])} | {_fmt(slow['fills'])} |",
+        f"| P&L total (USD) | {_fmt(pnl['total'])} | {_fmt(slow['pnl']['total'])} |",
+        f"| fill rate | {_fmt(fast.get('fill_rate'))} | {_fmt(slow.get('fill_rate'))} |",
+        f"| hit rate | {_fmt(fast.get('hit_rate'))} | {_fmt(slow.get('hit_rate'))} |",
+        f"| fees paid (USD) | {_fmt((fast.get('fees') or {}).get('paid'))} | "
+        f"{_fmt((slow.get('fees') or {}).get('paid'))} |",
+        f"| rebates earned (USD) | {_fmt((fast.get('fees') or {}).get('rebates'))} | "
+        f"{_fmt((slow.get('fees') or {}).get('rebates'))} |",
+        "",
+        f"P&L ratio fast/slow: {_pnl_ratio(pnl['total'], slow['pnl']['total'])} · "
+        f"fill-rate ratio fast/slow: {_fmt(cmp_.get('fill_rate_ratio'))}",
+        "",
+    ]
+
+
+def _attribution_lines(att: Mapping[str, Any], slow_att: Mapping[str, Any]) -> list[str]:
+    """Where the P&L came from (both desks; nothing when the run has no attribution)."""
+    if not att:
+        return []
+    lines = [
+        "## Where the P&L came from (against the simulator's hidden fundamental, USD)",
+        "",
+        "`hold_informed`: impacts of stories already reported when the entry filled (what speed and judging",
+        "sources earn); `hold_luck`: impacts of stories not yet reported; `entry/exit_edge`: price paid vs value.",
+        "",
+        "| part | CNS | slow baseline |",
+        "|---|---:|---:|",
+    ]
+    for k in ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual",
+              "total"):
+        lines.append(f"| {k} | {_fmt(att.get(k))} | {_fmt(slow_att.get(k))} |")
+    return lines + [f"| entry edge, mean bp | {_fmt(att.get('entry_edge_bp_mean'))} | "
+                    f"{_fmt(slow_att.get('entry_edge_bp_mean'))} |", ""]
 
 
 def _measured_lines(m: Mapping[str, Any]) -> list[str]:
     lines = [
-        f"## Measured on this host ({_MEASURED})",
+        f"## Measured on this host ({MEASURED_LABEL})",
         "",
         "| measure | value |",
         "|---|---:|",

@@ -51,7 +51,6 @@ from cns.signals.universe import default_instruments
 from cns.telemetry.facts import cpu_model
 from cns.trading.config import CORROBORATION_STRATEGIES, TradingConfig, load_config
 
-DEFAULT_LATENCIES = "1us,10us,100us,1ms,10ms,100ms"
 CONFIDENCE = 0.95
 ATTRIBUTION_PARTS = ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual")
 METRICS = ("pnl", "fills", "hit_rate", "orders", "fill_rate", "fees_net", "mm_pnl", *ATTRIBUTION_PARTS)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cns.signals.dictionary import Dictionary
+from cns.telemetry.stats import sample_mask
 from cns.trading.config import TradingConfig
 from cns.trading.corroborate import Corroborator
 from cns.trading.credibility import CredibilityTable
@@ -69,9 +70,9 @@ class TradingPipeline:
 
     def _trade(self, decisions: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int,
                stamp: bool = False) -> StepResult:
-        lat_signal = np.zeros(len(decisions), dtype=np.int64) if stamp else None
+        lat_signal = sample_mask(len(decisions), 1) if stamp else None  # stamp every decision and candidate
         candidates = self.signal.orders(decisions, mid, lat_signal)
-        lat_risk = np.zeros(len(candidates), dtype=np.int64) if stamp else None
+        lat_risk = sample_mask(len(candidates), 1) if stamp else None
         accepted, reasons = self.risk.check(candidates, mid, mid_ts, now_ns, lat_ns=lat_risk)
         return StepResult(decisions, candidates, accepted, reasons, lat_signal, lat_risk)
 
