@@ -55,6 +55,7 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
         doc["fix"][0].update(store_dir=str(tmp_path / "fixstore"), reset_on_logon=False)
         cfg = _toml(doc, tmp_path / "serve.toml")
         recoveries: list[float] = []
+        lines: list[str] = []
         proc = None
         try:
             for k in range(n_kills + 1):
@@ -68,6 +69,7 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
                     err = (await proc.stderr.read()).decode()[-3000:] if proc.stderr else ""
                     raise AssertionError(f"restart {k}: {line!r} {err}")
                 recoveries.append(time.monotonic() - t0)
+                lines.append(line.strip())
                 await asyncio.sleep(rng.uniform(0.2, 2.0))
                 if k < n_kills:
                     proc.kill()  # SIGKILL
@@ -79,7 +81,7 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
             summary = json.loads((tmp_path / "s.json").read_text())
             venue_pos = await loop_call(vnode, "venue_gateway", ("position", 2), 20.0)
             gstats = await loop_call(vnode, "venue_gateway", "stats", 20.0)
-            return {"summary": summary, "venue": venue_pos, "gateway": gstats, "recoveries": recoveries}
+            return {"summary": summary, "venue": venue_pos, "gateway": gstats, "recoveries": recoveries, "lines": lines}
         finally:
             if proc is not None and proc.returncode is None:
                 proc.kill()
@@ -99,7 +101,10 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
     cash, fills = _journal_cash(tmp_path / "journal" / "t")
     report.update(venue_cash=r["venue"]["cash"], journal_cash=cash, fills=fills,
                   recovery_replay_s=(r["summary"].get("journal") or {}).get("recovery", {}).get("seconds"),
-                  venue_live_orders=r["gateway"]["live_orders"])
+                  venue_live_orders=r["gateway"]["live_orders"],
+                  unacked_at_restart=sum(int(x.split("unacked=")[1].split()[0]) for x in r["lines"] if "unacked=" in x),
+                  fix_rewinds=sum(int(x.split("rewound=")[1].split()[0]) for x in r["lines"] if "rewound=" in x),
+                  recovered_restarts=sum("recovered=" in x for x in r["lines"]))
     print("KILL9", json.dumps(report))
     assert abs(cash - r["venue"]["cash"]) < 1e-6 * max(1.0, abs(cash)), report
     assert not dups, dups

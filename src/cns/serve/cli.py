@@ -73,7 +73,8 @@ async def run_service(cfg: ServeConfig, *, seconds: float | None = None, announc
     if announce:
         print(f"cns serve: started shard={cfg.shard} feeds={len(cfg.feeds)} fix={len(svc.state.sessions)} "
               f"instruments={len(cfg.instruments)} sink={cfg.order_sink} "
-              f"market_data={'on' if cfg.market_data else 'static'}", flush=True)
+              f"market_data={'on' if cfg.market_data else 'static'}{_recovered(svc.state.extra.get('recovery'))}",
+              flush=True)
     waits: list[asyncio.Task[Any]] = [loop.create_task(stop.wait())]
     if svc.failed is not None:
         waits.append(loop.create_task(svc.failed.wait()))
@@ -123,3 +124,13 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return repr(o)
+
+
+def _recovered(r: Any) -> str:
+    """`` recovered=<entries> orders=<n> execs=<n> unacked=<n> rewound=<sessions> replay_s=<s>`` after a
+    recovery from the journal, else empty."""
+    if not r:
+        return ""
+    rew = sum(1 for v in r.get("fix_rewind", {}).values() if v["journal_next"] < v["store_next"])
+    return (f" recovered={r['entries']} orders={r['orders']} execs={r['execs']} unacked={r['unacked']} "
+            f"rewound={rew} replay_s={r['seconds']}")
