@@ -214,6 +214,13 @@ def test_orders_fills_cancels_and_market_data_end_to_end() -> None:
             )
             assert for_order(rec, 10)[-1].get(S.ORD_REJ_REASON) == b"6"
 
+            # a ClOrdID is unique for the day: resending the already FILLED order 1 must not trade twice
+            before = len(for_order(rec, 1))
+            send_orders(node, "fix:cns", order(1, 1, ORDER_MARKET, 100))
+            await until(lambda: len(for_order(rec, 1)) > before, 5, "the duplicate's reject")
+            assert for_order(rec, 1)[-1].get(S.ORD_REJ_REASON) == b"6"
+            assert (await loop_call(node, "venue_gateway", "stats"))["duplicate_clordids"] == 2
+
             # market data: the trade of order 1 was published, sequence numbers have no gap
             trades: list[Any] = []
             while not trades:

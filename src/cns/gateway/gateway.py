@@ -102,6 +102,7 @@ class VenueGateway(OrderEntryMixin, GenServer):
         self.owner_of_session = {s.name: s.owner for s in config.sessions}
         self.orders = {}
         self.live = {}
+        self.seen_cl: set[tuple[int, bytes]] = set()  # every ClOrdID accepted today, per owner (never reused)
         self.cancels = {}
         self.next_oid = 1
         self.exec_ids = ExecIds()
@@ -111,6 +112,7 @@ class VenueGateway(OrderEntryMixin, GenServer):
             "orders": 0,
             "fills": 0,
             "rejects": 0,
+            "duplicate_clordids": 0,
             "cancels": 0,
             "mm_batches": 0,
             "md_records": 0,

@@ -134,6 +134,7 @@ class OrderEntryMixin(ReportMixin):
     by_symbol: dict[bytes, int]
     next_oid: int
     mass_n: int
+    seen_cl: set[tuple[int, bytes]]
 
     if TYPE_CHECKING:
 
@@ -151,9 +152,12 @@ class OrderEntryMixin(ReportMixin):
         if isinstance(p, str):
             self._reject_new(session, m, refusal_code(p), p)
             return
-        if (owner, cl) in self.live:
-            self._reject_new(session, m, 6, "duplicate ClOrdID of a live order")
+        if (owner, cl) in self.seen_cl:
+            # FIX: ClOrdID is unique per trading day; a resend of a filled or cancelled order must not trade twice
+            self.stats["duplicate_clordids"] += 1
+            self._reject_new(session, m, 6, "duplicate ClOrdID (already used today)")
             return
+        self.seen_cl.add((owner, cl))
         k, side, otype, qty, px = p
         o = Order(self._oid(), owner, session, cl, None, k, self.symbols[k].encode(), side, qty, px, otype)
         self.orders[o.oid] = o
@@ -200,9 +204,11 @@ class OrderEntryMixin(ReportMixin):
                 session, cl, orig, b"2", 99, p if isinstance(p, str) else "symbol and side cannot change", o
             )
             return
-        if (owner, cl) in self.live:
-            self._cancel_reject(session, cl, orig, b"2", 6, "duplicate ClOrdID of a live order", o)
+        if (owner, cl) in self.seen_cl:
+            self.stats["duplicate_clordids"] += 1
+            self._cancel_reject(session, cl, orig, b"2", 6, "duplicate ClOrdID (already used today)", o)
             return
+        self.seen_cl.add((owner, cl))
         _, _, otype, qty, px = p
         if qty <= o.cum:
             self._cancel_reject(session, cl, orig, b"2", 99, "OrderQty must exceed CumQty", o)
