@@ -70,7 +70,7 @@ __all__ = [
     "default_cache_dir",
 ]
 
-COMPILER_VERSION = "record-1.8"
+COMPILER_VERSION = "record-2.0"
 _FORMAT = "cns-kernel-artifact/2"
 _KEY = re.compile(r"^[0-9a-f]{20}$")
 _log = logging.getLogger(__name__)
