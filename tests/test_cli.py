@@ -5,7 +5,9 @@ from cns.cli import build_parser
 
 
 def test_help_lists_every_subcommand() -> None:
-    out = subprocess.run([sys.executable, "-m", "cns", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "cns", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for cmd in ("run", "bench", "validate", "compile", "news", "demo"):
         assert cmd in out
 

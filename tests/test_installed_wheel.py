@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -42,10 +44,28 @@ def test_installed_wheel_runs_and_validates_from_another_directory(tmp_path: Pat
     copy.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, copy / name)
-    shutil.copytree(ROOT / "src" / "cns", copy / "src" / "cns",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc"))
-    built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                  "-w", str(tmp_path / "dist"), str(copy)], tmp_path, env)
+    shutil.copytree(
+        ROOT / "src" / "cns",
+        copy / "src" / "cns",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc"),
+    )
+    built = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "dist"),
+            str(copy),
+        ],
+        tmp_path,
+        env,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("cns-*.whl")
 
@@ -53,17 +73,40 @@ def test_installed_wheel_runs_and_validates_from_another_directory(tmp_path: Pat
     made = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path, env)
     assert made.returncode == 0, made.stderr
     py = venv / "bin" / "python"
-    inst = _run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", "--no-index",
-                 str(wheel)], tmp_path, env)
+    inst = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        tmp_path,
+        env,
+    )
     assert inst.returncode == 0, inst.stderr[-3000:]
-    purelib = _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path, env)
+    purelib = _run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path, env
+    )
     (Path(purelib.stdout.strip()) / "zz_project_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = _run([str(py), "-c", "import cns, cns.resources as r; print(cns.__file__); print(r.shipped_rules()); "
-                  "print(r.shipped_rules('news-example.ttl')); print(r.shipped_scenario('config.toml'))"],
-                 elsewhere, env)
+    where = _run(
+        [
+            str(py),
+            "-c",
+            "import cns, cns.resources as r; print(cns.__file__); print(r.shipped_rules()); "
+            "print(r.shipped_rules('news-example.ttl')); print(r.shipped_scenario('config.toml'))",
+        ],
+        elsewhere,
+        env,
+    )
     assert where.returncode == 0, where.stderr[-3000:]
     cns_file, shapes, example, config = where.stdout.split()
     for p in (cns_file, shapes, example, config):
@@ -71,8 +114,23 @@ def test_installed_wheel_runs_and_validates_from_another_directory(tmp_path: Pat
 
     cns = str(venv / "bin" / "cns")
     out = tmp_path / "out"
-    run = _run([cns, "run", "--events", "20000", "--seconds", "2", "--no-slow-baseline", "--no-progress",
-                "--out", str(out)], elsewhere, env, timeout=480)
+    run = _run(
+        [
+            cns,
+            "run",
+            "--events",
+            "20000",
+            "--seconds",
+            "2",
+            "--no-slow-baseline",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        elsewhere,
+        env,
+        timeout=480,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert (out / "report.json").is_file() and (out / "latency.png").is_file()
 

@@ -15,8 +15,12 @@ PACKAGE = Path(cns.__file__).resolve().parent
 
 
 def test_shipped_files_live_inside_the_package() -> None:
-    for p in (shipped_rules(), shipped_rules("news-example.ttl"), shipped_scenarios(),
-              shipped_scenario("config.toml")):
+    for p in (
+        shipped_rules(),
+        shipped_rules("news-example.ttl"),
+        shipped_scenarios(),
+        shipped_scenario("config.toml"),
+    ):
         assert p.exists() and p.resolve().is_relative_to(PACKAGE), p
     assert "sh:NodeShape" in shipped_rules().read_text()
     assert len(list(shipped_scenarios().glob("*.jsonl"))) == 5
@@ -39,7 +43,9 @@ def test_default_shapes_are_the_shipped_ones() -> None:
 
 def test_no_module_finds_shipped_data_through_the_source_tree() -> None:
     # a path built from __file__ up to the checkout, or from the current directory, to rules/ or scenarios/
-    pattern = re.compile(r"parents\[\d+\][^\n]*[\"'](rules|scenarios)[\"/']|Path\([\"'](rules|scenarios)[\"/]")
+    pattern = re.compile(
+        r"parents\[\d+\][^\n]*[\"'](rules|scenarios)[\"/']|Path\([\"'](rules|scenarios)[\"/]"
+    )
     offenders = [
         f"{p.relative_to(PACKAGE)}:{n}"
         for p in PACKAGE.rglob("*.py")

@@ -54,7 +54,9 @@ class Counts:
     def add(self, inputs: int, accepted: int, quarantined: int) -> None:
         """Add one example's counts; raises AssertionError unless ``accepted + quarantined == inputs`` (nothing lost)."""
         if accepted + quarantined != inputs:
-            raise AssertionError(f"accounting: accepted {accepted} + quarantined {quarantined} != inputs {inputs}")
+            raise AssertionError(
+                f"accounting: accepted {accepted} + quarantined {quarantined} != inputs {inputs}"
+            )
         self.inputs += inputs
         self.accepted += accepted
         self.quarantined += quarantined
@@ -62,15 +64,27 @@ class Counts:
 
 
 # ------------------------------------------------------------------------------------------ corpora
-_KINDS = ("earnings", "macro", "guidance", "mna", "supply_disruption", "central_bank_quote", "rumor", "heartbeat")
+_KINDS = (
+    "earnings",
+    "macro",
+    "guidance",
+    "mna",
+    "supply_disruption",
+    "central_bank_quote",
+    "rumor",
+    "heartbeat",
+)
 
 
 def valid_line(rng: np.random.Generator, i: int) -> bytes:
     """One well-formed JSON Lines news item (docs/news-binary.md keys)."""
     item: dict[str, Any] = {
-        "id": int(rng.integers(1, 2**40)), "publish_ns": 1_700_000_000_000_000_000 + i,
-        "receive_ns": 1_700_000_000_000_000_100 + i, "source": f"src{int(rng.integers(0, 9))}.example",
-        "type": _KINDS[int(rng.integers(0, len(_KINDS)))], "confidence": float(rng.random()),
+        "id": int(rng.integers(1, 2**40)),
+        "publish_ns": 1_700_000_000_000_000_000 + i,
+        "receive_ns": 1_700_000_000_000_000_100 + i,
+        "source": f"src{int(rng.integers(0, 9))}.example",
+        "type": _KINDS[int(rng.integers(0, len(_KINDS)))],
+        "confidence": float(rng.random()),
         "tickers": [f"T{int(rng.integers(0, 50))}" for _ in range(int(rng.integers(0, 4)))],
         "headline": "Shares rise after results " * int(rng.integers(0, 3)),
     }
@@ -113,8 +127,8 @@ class _Base:
         from cns.news.binary import RECORD_SIZE
 
         a = self.layout.records_offset
-        self.records = raw[a: a + self.layout.n_records * RECORD_SIZE]
-        self.blob = raw[self.layout.blob_offset:]
+        self.records = raw[a : a + self.layout.n_records * RECORD_SIZE]
+        self.blob = raw[self.layout.blob_offset :]
         lay = self.layout
         self.strings = (lay.sources.strings()[1:], lay.tickers.strings()[1:], lay.data_sources.strings()[1:])
 
@@ -221,10 +235,20 @@ def _fix_bodies(rng: np.random.Generator, n: int) -> list[bytes]:
     c = FixCodec("CNS", "VENUE")
     out = []
     for i in range(n):
-        body = [(11, f"{int(rng.integers(1, 10**9))}"), (55, "AAPL"), (54, "1"), (60, "20240102-10:00:00.000"),
-                (38, int(rng.integers(1, 1000))), (40, "2"), (44, 100.25), (59, "0")]
-        msg = c.encode(str(rng.choice(["D", "F", "8", "0", "A"])), i + 1, body, sending_ns=1_700_000_000 * 10**9)
-        out.append(msg[msg.index(b"\x0135=") + 1: msg.rindex(b"10=")])
+        body = [
+            (11, f"{int(rng.integers(1, 10**9))}"),
+            (55, "AAPL"),
+            (54, "1"),
+            (60, "20240102-10:00:00.000"),
+            (38, int(rng.integers(1, 1000))),
+            (40, "2"),
+            (44, 100.25),
+            (59, "0"),
+        ]
+        msg = c.encode(
+            str(rng.choice(["D", "F", "8", "0", "A"])), i + 1, body, sending_ns=1_700_000_000 * 10**9
+        )
+        out.append(msg[msg.index(b"\x0135=") + 1 : msg.rindex(b"10=")])
     return out
 
 
@@ -235,8 +259,14 @@ def _runner(target: str, counts: Counts, seed: int, per_example: int) -> Any:
 
     edit = st.tuples(st.integers(0, 2), st.integers(0, 1 << 20), st.integers(0, 255))
     edits = st.lists(edit, max_size=8)
-    sett = settings(database=None, deadline=None, derandomize=False, max_examples=200, print_blob=True,
-                    suppress_health_check=list(HealthCheck))
+    sett = settings(
+        database=None,
+        deadline=None,
+        derandomize=False,
+        max_examples=200,
+        print_blob=True,
+        suppress_health_check=list(HealthCheck),
+    )
 
     @hseed(seed)
     @sett
@@ -285,24 +315,37 @@ def _runner(target: str, counts: Counts, seed: int, per_example: int) -> Any:
                 elif kind == 2:
                     frames.append(encode_frame(HEARTBEAT, feed_id=1, seq=seq))
                 elif kind == 3:
-                    frames.append(encode_frame(data.draw(st.sampled_from([WELCOME, DATA, 9, 0, 5])), feed_id=1,
-                                               seq=data.draw(st.integers(0, 5)), count=data.draw(st.integers(0, 3)),
-                                               flags=data.draw(st.integers(0, 3)),
-                                               payload=data.draw(st.binary(max_size=64))))
+                    frames.append(
+                        encode_frame(
+                            data.draw(st.sampled_from([WELCOME, DATA, 9, 0, 5])),
+                            feed_id=1,
+                            seq=data.draw(st.integers(0, 5)),
+                            count=data.draw(st.integers(0, 3)),
+                            flags=data.draw(st.integers(0, 3)),
+                            payload=data.draw(st.binary(max_size=64)),
+                        )
+                    )
                 elif fatal_ok:
                     frames.append(data.draw(st.binary(min_size=1, max_size=120)))
             splits = data.draw(st.lists(st.integers(0, 1 << 20), max_size=6))
             check_feed(frames, splits, counts)
         else:
-            bodies = [mutate(x, data.draw(edits)) if data.draw(st.booleans()) else x
-                      for x in _fix_bodies(rng, data.draw(st.integers(1, per_example)))]
-            check_fix(bodies, data.draw(st.binary(max_size=300)) + b"8=FIX.4.4\x019=5\x01" * data.draw(st.integers(0, 2)),
-                      counts)
+            bodies = [
+                mutate(x, data.draw(edits)) if data.draw(st.booleans()) else x
+                for x in _fix_bodies(rng, data.draw(st.integers(1, per_example)))
+            ]
+            check_fix(
+                bodies,
+                data.draw(st.binary(max_size=300)) + b"8=FIX.4.4\x019=5\x01" * data.draw(st.integers(0, 2)),
+                counts,
+            )
 
     return test
 
 
-def run_target(target: str, inputs: int, seed: int = 0, *, per_example: int = 48, progress: bool = True) -> Counts:
+def run_target(
+    target: str, inputs: int, seed: int = 0, *, per_example: int = 48, progress: bool = True
+) -> Counts:
     """Run ``target`` until at least ``inputs`` inputs were checked. Raises the (shrunk) failure."""
     counts = Counts()
     t0 = time.monotonic()
@@ -312,7 +355,9 @@ def run_target(target: str, inputs: int, seed: int = 0, *, per_example: int = 48
         rnd += 1
         if progress:
             rate = counts.inputs / max(1e-9, time.monotonic() - t0)
-            print(f"\r  {target}: {counts.inputs:,} inputs ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+            print(
+                f"\r  {target}: {counts.inputs:,} inputs ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True
+            )
     if progress:
         print(file=sys.stderr)
     return counts
@@ -356,8 +401,21 @@ def run_atheris(target: str, runs: int, seed: int) -> dict[str, Any]:
         return {"skipped": "atheris is not installed (pip install atheris)"}
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "counts.json"
-        r = subprocess.run([sys.executable, "-m", "cns.fuzz", "--atheris-child", target, str(out), f"-runs={runs}",
-                            f"-seed={seed + 1}", "-max_len=4096"], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cns.fuzz",
+                "--atheris-child",
+                target,
+                str(out),
+                f"-runs={runs}",
+                f"-seed={seed + 1}",
+                "-max_len=4096",
+            ],
+            capture_output=True,
+            text=True,
+        )
         res: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
         res["returncode"] = r.returncode
         if r.returncode != 0:
@@ -387,9 +445,11 @@ def main(args: argparse.Namespace) -> int:
             failed |= bool(entry["atheris"].get("returncode"))
         report["targets"][t] = entry
         h = entry.get("hypothesis", {})
-        print(f"{t:7s} inputs {h.get('inputs', 0):>10,}  accepted {h.get('accepted', 0):>10,}  "
-              f"quarantined {h.get('quarantined', 0):>10,}  examples {h.get('examples', 0):>8,}"
-              + (f"  atheris: {entry['atheris']}" if "atheris" in entry else ""))
+        print(
+            f"{t:7s} inputs {h.get('inputs', 0):>10,}  accepted {h.get('accepted', 0):>10,}  "
+            f"quarantined {h.get('quarantined', 0):>10,}  examples {h.get('examples', 0):>8,}"
+            + (f"  atheris: {entry['atheris']}" if "atheris" in entry else "")
+        )
     if getattr(args, "json", None):
         from cns.telemetry.facts import write_json
 

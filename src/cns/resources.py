@@ -47,7 +47,9 @@ def shipped_path(*parts: str) -> Path:
     """
     path = _root().joinpath(*parts)
     if not path.exists():
-        raise ShippedDataError(f"shipped file missing: {path} (incomplete CNS install? reinstall the package)")
+        raise ShippedDataError(
+            f"shipped file missing: {path} (incomplete CNS install? reinstall the package)"
+        )
     return path
 
 

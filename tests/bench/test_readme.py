@@ -20,8 +20,12 @@ def _readme(tmp_path: Path) -> Path:
 def test_rows_come_from_json_and_missing_sources_say_so(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    doc = {"cpu": "Test CPU", "headline": [headline_row("one-way msg/s", "7.5 M", peer="Pykka 168k",
-                                                        ratio="44x", goal=">= 10x", met=True)]}
+    doc = {
+        "cpu": "Test CPU",
+        "headline": [
+            headline_row("one-way msg/s", "7.5 M", peer="Pykka 168k", ratio="44x", goal=">= 10x", met=True)
+        ],
+    }
     (out / "bench-actors.json").write_text(json.dumps(doc))
     text = render(out)
     assert "Test CPU" in text and "7.5 M" in text and ">= 10x (met)" in text

@@ -24,8 +24,13 @@ DICTS, TABLES, ODD = extended_news_inputs()
 
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory: pytest.TempPathFactory) -> NewsValidator:
-    return NewsValidator.load(shipped_rules("news.ttl"), cache_dir=tmp_path_factory.mktemp("kernels"),
-                              dictionaries=DICTS, tables=TABLES, sample_every=7)
+    return NewsValidator.load(
+        shipped_rules("news.ttl"),
+        cache_dir=tmp_path_factory.mktemp("kernels"),
+        dictionaries=DICTS,
+        tables=TABLES,
+        sample_every=7,
+    )
 
 
 def hostile(n: int, seed: int) -> np.ndarray:
@@ -37,11 +42,13 @@ def hostile(n: int, seed: int) -> np.ndarray:
     a["flags"] = np.where(pick[1] < 0.75, rng.integers(0, 16, n), a["flags"])
     a["source"] = np.where(pick[2] < 0.75, rng.integers(0, len(DICTS["source"]) + 3, n), a["source"])
     c = pick[3]
-    a["confidence"] = np.select([c < 0.2, c < 0.3, c < 0.35, c < 0.8], [0.0, -0.0, np.nan, rng.random(n)],
-                                a["confidence"])
+    a["confidence"] = np.select(
+        [c < 0.2, c < 0.3, c < 0.35, c < 0.8], [0.0, -0.0, np.nan, rng.random(n)], a["confidence"]
+    )
     a["n_tickers"] = np.where(pick[4] < 0.8, rng.integers(0, 6, n), a["n_tickers"])
-    a["tickers"] = np.where(rng.random((n, 4)) < 0.8, rng.integers(0, len(DICTS["ticker"]) + 2, (n, 4)),
-                            a["tickers"])
+    a["tickers"] = np.where(
+        rng.random((n, 4)) < 0.8, rng.integers(0, len(DICTS["ticker"]) + 2, (n, 4)), a["tickers"]
+    )
     return a
 
 
@@ -54,9 +61,14 @@ def run(v: NewsValidator, recs: np.ndarray, batch: int, mode: str, stamps: bool 
     hdr = news_header(recs) if mode == "header" else None
     totals = np.zeros(5, np.int64)
     for i in range(0, n, batch):
-        s = v.process(recs[i : i + batch], verdict[i : i + batch], code[i : i + batch], handler[i : i + batch],
-                      None if lat is None else lat[i : i + batch],
-                      header=None if hdr is None else hdr[i : i + batch])
+        s = v.process(
+            recs[i : i + batch],
+            verdict[i : i + batch],
+            code[i : i + batch],
+            handler[i : i + batch],
+            None if lat is None else lat[i : i + batch],
+            header=None if hdr is None else hdr[i : i + batch],
+        )
         totals += (s.signals, s.processed, s.elided, s.rejected_at_ingress, s.violations)
         assert 0 < s.elision_cycles <= s.ingress_cycles or s.signals == 0
     return verdict, code, handler, totals, lat
@@ -64,8 +76,11 @@ def run(v: NewsValidator, recs: np.ndarray, batch: int, mode: str, stamps: bool 
 
 @pytest.mark.parametrize("source", ["synth", "hostile"])
 def test_header_column_derived_words_and_one_record_agree(validator: NewsValidator, source: str) -> None:
-    recs = synth_news(6 * CHUNK + 37, DICTS, seed=5, unregistered_source=ODD["unregistered"]) \
-        if source == "synth" else hostile(6 * CHUNK + 37, 9)
+    recs = (
+        synth_news(6 * CHUNK + 37, DICTS, seed=5, unregistered_source=ODD["unregistered"])
+        if source == "synth"
+        else hostile(6 * CHUNK + 37, 9)
+    )
     ref = run(validator, recs, len(recs), "derive")
     one = np.array([validator.validate_one(recs, i) for i in range(len(recs))])
     np.testing.assert_array_equal(ref[0], one[:, 0])
@@ -100,7 +115,11 @@ def test_process_checks_the_header(validator: NewsValidator) -> None:
     v, c = np.zeros(100, np.uint8), np.zeros(100, np.uint16)
     assert validator.header_dtype == NEWS_HEADER_DTYPE
     np.testing.assert_array_equal(validator.make_header(recs), news_header(recs))
-    for bad in (news_header(recs[:99]), news_header(recs).view(np.uint64), np.repeat(news_header(recs), 2)[::2]):
+    for bad in (
+        news_header(recs[:99]),
+        news_header(recs).view(np.uint64),
+        np.repeat(news_header(recs), 2)[::2],
+    ):
         with pytest.raises(EngineError, match="header"):
             validator.process(recs, v, c, header=bad)
     with pytest.raises(EngineError, match="out_handler"):

@@ -79,12 +79,20 @@ class Harness:
 def start_handler(port: int, transport: str = "tcp", **cfg: Any) -> Harness:
     node = Node()
     h = Harness(node, FeedStats())
-    opts: dict[str, Any] = dict(start_seq=1, seed=3, backoff_base_s=0.02, backoff_max_s=0.2, stale_after_s=2.0,
-                                replay_timeout_s=1.0, stamp_receive_ns=False)
+    opts: dict[str, Any] = dict(
+        start_seq=1,
+        seed=3,
+        backoff_base_s=0.02,
+        backoff_max_s=0.2,
+        stale_after_s=2.0,
+        replay_timeout_s=1.0,
+        stamp_receive_ns=False,
+    )
     opts.update(cfg)
     config = FeedConfig("test", port, transport=transport, **opts)
-    h.pid = FeedHandler.start_feed(node, config, h.batches.append, stats=h.stats, on_alert=h.alerts.append,
-                                   link=False)
+    h.pid = FeedHandler.start_feed(
+        node, config, h.batches.append, stats=h.stats, on_alert=h.alerts.append, link=False
+    )
     return h
 
 
@@ -110,11 +118,28 @@ def concat(batches: list[FeedBatch]) -> NewsBatch:
         blobs.append(np.asarray(b.news.headlines))
         base += len(b.news.headlines)
     first = batches[0].news
-    return NewsBatch(np.concatenate(recs), np.concatenate(blobs), first.sources, first.tickers, first.data_sources)
+    return NewsBatch(
+        np.concatenate(recs), np.concatenate(blobs), first.sources, first.tickers, first.data_sources
+    )
 
 
-_NUMERIC = ("id", "publish_ns", "receive_ns", "event_ns", "n_tickers", "kind", "evidence_type", "flags", "confidence",
-            "eps_actual", "eps_expected", "move_pct", "rate", "sentiment", "evidence_hash")
+_NUMERIC = (
+    "id",
+    "publish_ns",
+    "receive_ns",
+    "event_ns",
+    "n_tickers",
+    "kind",
+    "evidence_type",
+    "flags",
+    "confidence",
+    "eps_actual",
+    "eps_expected",
+    "move_pct",
+    "rate",
+    "sentiment",
+    "evidence_hash",
+)
 
 
 def assert_same_content(got: NewsBatch, want: NewsBatch, idx: np.ndarray | None = None) -> None:
@@ -129,10 +154,15 @@ def assert_same_content(got: NewsBatch, want: NewsBatch, idx: np.ndarray | None 
         col = "source" if name == "sources" else "data_source"
         assert [gs[c] for c in g[col].tolist()] == [ws[c] for c in w[col].tolist()], col
     gt, wt = got.tickers.strings(), want.tickers.strings()
-    assert [[gt[c] for c in row] for row in g["tickers"].tolist()] == [[wt[c] for c in row] for row in w["tickers"].tolist()]
+    assert [[gt[c] for c in row] for row in g["tickers"].tolist()] == [
+        [wt[c] for c in row] for row in w["tickers"].tolist()
+    ]
     gb, wb = got.headlines.tobytes(), want.headlines.tobytes()
-    for a, b in zip(g[["headline_off", "headline_len"]].tolist(), w[["headline_off", "headline_len"]].tolist(),
-                    strict=True):
+    for a, b in zip(
+        g[["headline_off", "headline_len"]].tolist(),
+        w[["headline_off", "headline_len"]].tolist(),
+        strict=True,
+    ):
         assert gb[a[0] : a[0] + a[1]] == wb[b[0] : b[0] + b[1]]
 
 

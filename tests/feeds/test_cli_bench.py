@@ -19,14 +19,31 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _serve(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "cns", "feed", "serve", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "cns", "feed", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 @pytest.mark.parametrize("transport", ["tcp", "ws"])
 def test_cli_serves_a_file_and_stops_gracefully_on_sigterm(news_files, news, transport):
-    proc = _serve("--news", str(news_files["binary"]), "--speed", "max", "--port", "0", "--ws-port", "0",
-                  "--wait-clients", "1", "--heartbeat", "0.05")
+    proc = _serve(
+        "--news",
+        str(news_files["binary"]),
+        "--speed",
+        "max",
+        "--port",
+        "0",
+        "--ws-port",
+        "0",
+        "--wait-clients",
+        "1",
+        "--heartbeat",
+        "0.05",
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -26,8 +26,9 @@ from cns.news.batch import new_dictionaries
 from cns.news.binary import RECORD_SIZE
 
 _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-_MAPS = code_maps((["reuters.com", "bls.gov"], ["AAPL", "MSFT", "SPY"], ["bls.gov"]),
-                  new_dictionaries(None, None, None))
+_MAPS = code_maps(
+    (["reuters.com", "bls.gov"], ["AAPL", "MSFT", "SPY"], ["bls.gov"]), new_dictionaries(None, None, None)
+)
 
 
 def _check_stream(chunks: list[bytes]) -> None:
@@ -79,8 +80,11 @@ frames = st.builds(
 
 
 @_SETTINGS
-@given(st.lists(frames, min_size=1, max_size=5), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
-                                                          max_size=4), st.lists(st.integers(0, 4096), max_size=5))
+@given(
+    st.lists(frames, min_size=1, max_size=5),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+    st.lists(st.integers(0, 4096), max_size=5),
+)
 def test_well_framed_and_mutated_streams(fs, flips, cuts):
     """Valid frames with arbitrary contents (records of random bytes), then byte flips: every record of a
     DATA frame is accepted or quarantined by the parse kernel; a flipped byte is caught by a CRC or a check."""
@@ -91,8 +95,10 @@ def test_well_framed_and_mutated_streams(fs, flips, cuts):
 
 
 @_SETTINGS
-@given(st.lists(st.binary(min_size=RECORD_SIZE, max_size=RECORD_SIZE), min_size=1, max_size=6),
-       st.binary(max_size=300))
+@given(
+    st.lists(st.binary(min_size=RECORD_SIZE, max_size=RECORD_SIZE), min_size=1, max_size=6),
+    st.binary(max_size=300),
+)
 def test_random_records_in_a_valid_frame(records, blob):
     raw = b"".join(records) + blob
     f = Frame(DATA, 1, 5, len(records), payload=raw)
@@ -106,7 +112,11 @@ def test_random_records_in_a_valid_frame(records, blob):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
@@ -123,8 +133,11 @@ def test_random_ws_text_never_escapes(raw):
 
 
 @_SETTINGS
-@given(st.integers(1, 2**63 - 1), st.lists(json_values, min_size=1, max_size=5),
-       st.dictionaries(st.sampled_from(["replay", "sent_ns", "count", "extra"]), json_values, max_size=3))
+@given(
+    st.integers(1, 2**63 - 1),
+    st.lists(json_values, min_size=1, max_size=5),
+    st.dictionaries(st.sampled_from(["replay", "sent_ns", "count", "extra"]), json_values, max_size=3),
+)
 def test_data_messages_with_arbitrary_events(seq, events, extra):
     import msgspec
 

@@ -197,14 +197,23 @@ def _mutate_first_record_confidence(frame: bytes) -> bytes:
     f = FrameDecoder().feed(frame)[0]
     payload = bytearray(f.payload)
     payload[64:72] = np.array([np.nan]).tobytes()  # confidence of record 0 (docs/news-binary.md offset 64)
-    return encode_frame(DATA, feed_id=f.feed_id, seq=f.seq, count=f.count, flags=f.flags, sent_ns=f.sent_ns,
-                        payload=bytes(payload))
+    return encode_frame(
+        DATA,
+        feed_id=f.feed_id,
+        seq=f.seq,
+        count=f.count,
+        flags=f.flags,
+        sent_ns=f.sent_ns,
+        payload=bytes(payload),
+    )
 
 
 def test_malformed_tcp_frames_are_quarantined_and_the_feed_recovers(news):
     async def main():
         srv = server_for(news, speed=None, wait_clients=1)
-        srv.on_frame = lambda kind, seq, frame: _mutate_first_record_confidence(frame) if seq == 101 else frame
+        srv.on_frame = lambda kind, seq, frame: (
+            _mutate_first_record_confidence(frame) if seq == 101 else frame
+        )
         srv.pause()
         await srv.start()
         h = start_handler(port_of(srv, "tcp"), "tcp", max_frame_bytes=1 << 20)
@@ -223,11 +232,21 @@ def test_malformed_tcp_frames_are_quarantined_and_the_feed_recovers(news):
 
             struct.pack_into("<I", huge, 44, zlib.crc32(bytes(huge[:44])))
             srv.inject("tcp", bytes(huge))  # refused before allocation: fatal, reconnect
-            await h.run_until(lambda: h.stats.quarantined.get("frame_too_large") == 1 and h.stats.connects >= 2
-                              and srv.live_clients == 1)
+            await h.run_until(
+                lambda: (
+                    h.stats.quarantined.get("frame_too_large") == 1
+                    and h.stats.connects >= 2
+                    and srv.live_clients == 1
+                )
+            )
             srv.inject("tcp", b"\x00garbage that is not a frame at all, at least 48 bytes long........")
-            await h.run_until(lambda: h.stats.quarantined.get("frame_magic") == 1 and h.stats.connects >= 3
-                              and srv.live_clients == 1)
+            await h.run_until(
+                lambda: (
+                    h.stats.quarantined.get("frame_magic") == 1
+                    and h.stats.connects >= 3
+                    and srv.live_clients == 1
+                )
+            )
             srv.resume()
             await h.run_until(lambda: h.stats.last_seq >= len(news))
         finally:
@@ -237,7 +256,9 @@ def test_malformed_tcp_frames_are_quarantined_and_the_feed_recovers(news):
 
     h = asyncio.run(main())
     want = np.setdiff1d(np.arange(1, len(news) + 1, dtype=np.uint64), [101])
-    assert np.array_equal(h.seqs(), want)  # the NaN record quarantined, its number consumed, nothing else missing
+    assert np.array_equal(
+        h.seqs(), want
+    )  # the NaN record quarantined, its number consumed, nothing else missing
     q = h.stats.quarantined
     assert q.get("confidence_range") == 1 and q.get("frame_crc") == 1
     assert h.stats.lost_records == 0 and h.stats.gaps_lost == 0
@@ -263,8 +284,15 @@ def test_truncated_frame_on_tcp_forces_a_clean_reconnect(news):
     h = asyncio.run(main())
     assert np.array_equal(h.seqs(), np.arange(1, len(news) + 1, dtype=np.uint64))
     q = h.stats.quarantined
-    assert sum(q.values()) >= 1 and set(q) <= {"frame_crc", "frame_magic", "frame_header_crc", "frame_too_large",
-                                                "frame_truncated", "frame_layout", "frame_version"}
+    assert sum(q.values()) >= 1 and set(q) <= {
+        "frame_crc",
+        "frame_magic",
+        "frame_header_crc",
+        "frame_too_large",
+        "frame_truncated",
+        "frame_layout",
+        "frame_version",
+    }
 
 
 def test_malformed_ws_messages_are_quarantined_and_the_feed_recovers(news):
@@ -283,14 +311,21 @@ def test_malformed_ws_messages_are_quarantined_and_the_feed_recovers(news):
         h = start_handler(port_of(srv, "ws"), "ws", max_frame_bytes=1 << 16)
         try:
             await h.run_until(lambda: h.stats.frames >= 1 and srv.live_clients == 1)
-            for raw in (b"this is not json", b'{"type":"data","feed":1,"seq":1000000,"events":[{"confidence":NaN}]}',
-                        b'{"type":"gossip","feed":1}', b'{"type":"heartbeat"}', b'{"type":"heartbeat","feed":1,'
-                        b'"seq":-4}', b"[1,2,3]"):
+            for raw in (
+                b"this is not json",
+                b'{"type":"data","feed":1,"seq":1000000,"events":[{"confidence":NaN}]}',
+                b'{"type":"gossip","feed":1}',
+                b'{"type":"heartbeat"}',
+                b'{"type":"heartbeat","feed":1,"seq":-4}',
+                b"[1,2,3]",
+            ):
                 srv.inject("ws", raw)
             await h.run_until(lambda: sum(h.stats.quarantined.values()) >= 6)
             assert h.stats.connects == 1 and h.stats.connected  # all skipped, the connection survives
             srv.inject("ws", b'{"type":"heartbeat","feed":1,"seq":0,"pad":"' + b"x" * (1 << 17) + b'"}')
-            await h.run_until(lambda: h.stats.connects >= 2 and srv.live_clients == 1, 5)  # over max_size: reconnect
+            await h.run_until(
+                lambda: h.stats.connects >= 2 and srv.live_clients == 1, 5
+            )  # over max_size: reconnect
             srv.resume()
             await h.run_until(lambda: h.stats.last_seq >= len(news))
         finally:
@@ -317,8 +352,9 @@ def test_supervised_handler_restarts_and_resumes_after_its_last_sequence(news):
         node = Node()
         got, stats = [], FeedStats()
         cfg = FeedConfig("sup", srv.port, start_seq=1, seed=1, backoff_base_s=0.02, stamp_receive_ns=False)
-        sup = Supervisor.start_link(node, SupFlags("one_for_one", 3, 5.0), [feed_child_spec(cfg, got.append,
-                                                                                             stats=stats)])
+        sup = Supervisor.start_link(
+            node, SupFlags("one_for_one", 3, 5.0), [feed_child_spec(cfg, got.append, stats=stats)]
+        )
         try:
             await asyncio.wait_for(node.run_async(until=lambda: sum(map(len, got)) >= 100), 5)
             (child,) = which_children(node, sup)
@@ -344,8 +380,14 @@ def test_server_refuses_empty_news_and_bad_options(news):
     empty = NewsBatch(news.records[:0], news.headlines, news.sources, news.tickers, news.data_sources)
     with pytest.raises(FeedConfigError, match="empty"):
         FeedServer(empty)
-    for kw in ({"speed": 0}, {"speed": -1.0}, {"frame_records": 0}, {"heartbeat_s": 0}, {"port": 70000},
-               {"feed_id": 0}):
+    for kw in (
+        {"speed": 0},
+        {"speed": -1.0},
+        {"frame_records": 0},
+        {"heartbeat_s": 0},
+        {"port": 70000},
+        {"feed_id": 0},
+    ):
         with pytest.raises(FeedConfigError):
             FeedServer(news, **kw)
 

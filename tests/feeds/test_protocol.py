@@ -134,8 +134,11 @@ def test_fatal_framing_errors():
     bad_version = bytearray(ok)
     bad_version[4] = 9
     struct.pack_into("<I", bad_version, 44, zlib.crc32(bytes(bad_version[:44])))
-    for raw, code in ((bad_magic, "frame_magic"), (bytes(bad_hcrc), "frame_header_crc"),
-                      (bytes(bad_version), "frame_version")):
+    for raw, code in (
+        (bad_magic, "frame_magic"),
+        (bytes(bad_hcrc), "frame_header_crc"),
+        (bytes(bad_version), "frame_version"),
+    ):
         dec = FrameDecoder()
         out = dec.feed(raw + ok)
         assert [r.code for r in out] == [code] and dec.fatal is not None
@@ -144,7 +147,9 @@ def test_fatal_framing_errors():
 def test_inconsistent_frames_are_skipped():
     frames = [
         encode_frame(99, feed_id=1),  # unknown type
-        encode_frame(DATA, feed_id=1, seq=1, count=2, payload=bytes(RECORD_SIZE)),  # 2 records in 1 record's bytes
+        encode_frame(
+            DATA, feed_id=1, seq=1, count=2, payload=bytes(RECORD_SIZE)
+        ),  # 2 records in 1 record's bytes
         encode_frame(DATA, feed_id=1, seq=0, count=1, payload=bytes(RECORD_SIZE)),  # seq 0
         encode_frame(HEARTBEAT, feed_id=1, payload=b"x"),  # payload where none belongs
         encode_frame(REPLAY_REQUEST, feed_id=1, seq=0),  # replay from 0
@@ -152,7 +157,13 @@ def test_inconsistent_frames_are_skipped():
     ]
     out = FrameDecoder().feed(b"".join(frames))
     assert [o.code if isinstance(o, Reject) else "ok" for o in out] == [
-        "frame_type", "frame_layout", "frame_layout", "frame_layout", "frame_layout", "ok"]
+        "frame_type",
+        "frame_layout",
+        "frame_layout",
+        "frame_layout",
+        "frame_layout",
+        "ok",
+    ]
 
 
 def test_truncated_stream_end_is_reported():
@@ -213,30 +224,42 @@ def test_ws_messages_round_trip(news):
     assert rr.flags == FLAG_TRUNCATED and (rr.seq, rr.count) == (2, 7)
 
 
-@pytest.mark.parametrize(("raw", "code"), [
-    (b"not json", "frame_json"),
-    (b'{"type":"data","feed":1,"seq":2,"events":[{"confidence":NaN}]}', "frame_json"),
-    (b"\xff\xfe", "frame_json"),
-    (b'{"type":"gossip","feed":1}', "frame_type"),
-    (b'{"feed":1}', "frame_schema"),
-    (b'{"type":"heartbeat"}', "frame_schema"),
-    (b'{"type":"heartbeat","feed":1,"seq":-1}', "frame_schema"),
-    (b'{"type":"heartbeat","feed":1,"seq":1e400}', "frame_schema"),
-    (b'{"type":"data","feed":1,"seq":0,"events":[{}]}', "frame_schema"),
-    (b'{"type":"data","feed":1,"seq":1,"events":[]}', "frame_schema"),
-    (b'{"type":"data","feed":1,"seq":1,"count":2,"events":[{}]}', "frame_layout"),
-    (b'[1,2]', "frame_schema"),
-])
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"not json", "frame_json"),
+        (b'{"type":"data","feed":1,"seq":2,"events":[{"confidence":NaN}]}', "frame_json"),
+        (b"\xff\xfe", "frame_json"),
+        (b'{"type":"gossip","feed":1}', "frame_type"),
+        (b'{"feed":1}', "frame_schema"),
+        (b'{"type":"heartbeat"}', "frame_schema"),
+        (b'{"type":"heartbeat","feed":1,"seq":-1}', "frame_schema"),
+        (b'{"type":"heartbeat","feed":1,"seq":1e400}', "frame_schema"),
+        (b'{"type":"data","feed":1,"seq":0,"events":[{}]}', "frame_schema"),
+        (b'{"type":"data","feed":1,"seq":1,"events":[]}', "frame_schema"),
+        (b'{"type":"data","feed":1,"seq":1,"count":2,"events":[{}]}', "frame_layout"),
+        (b"[1,2]", "frame_schema"),
+    ],
+)
 def test_bad_ws_messages_are_quarantined(raw, code):
     r = decode_ws_message(raw)
     assert isinstance(r, Reject) and r.code == code, r
 
 
 def test_json_events_are_quarantined_one_by_one():
-    good = (b'{"id":7,"source":"reuters.com","publish_ns":1,"receive_ns":2,"tickers":["AAPL"],"type":"earnings",'
-            b'"headline":"Apple beats","confidence":0.5}')
-    msg = (b'{"type":"data","feed":1,"seq":10,"events":[' + good + b',{"id":8},' + good.replace(b"0.5", b"1.5")
-           + b"," + good + b"]}")
+    good = (
+        b'{"id":7,"source":"reuters.com","publish_ns":1,"receive_ns":2,"tickers":["AAPL"],"type":"earnings",'
+        b'"headline":"Apple beats","confidence":0.5}'
+    )
+    msg = (
+        b'{"type":"data","feed":1,"seq":10,"events":['
+        + good
+        + b',{"id":8},'
+        + good.replace(b"0.5", b"1.5")
+        + b","
+        + good
+        + b"]}"
+    )
     f = decode_ws_message(msg)
     assert isinstance(f, Frame)
     r = decode_json_records(f, _targets())

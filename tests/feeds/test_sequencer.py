@@ -104,9 +104,21 @@ def test_backoff_is_exponential_capped_jittered_and_reproducible():
     assert Backoff(0.1, 1.0, 0.0).next_delay() == 0.1
 
 
-@pytest.mark.parametrize("kw", [{"name": ""}, {"port": 0}, {"transport": "udp"}, {"batch_max": 0},
-                                {"stale_after_s": 0}, {"backoff_jitter": 2}, {"backoff_max_s": 0.001},
-                                {"feed_id": -1}, {"start_seq": -1}, {"stale_after_s": float("nan")}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"name": ""},
+        {"port": 0},
+        {"transport": "udp"},
+        {"batch_max": 0},
+        {"stale_after_s": 0},
+        {"backoff_jitter": 2},
+        {"backoff_max_s": 0.001},
+        {"feed_id": -1},
+        {"start_seq": -1},
+        {"stale_after_s": float("nan")},
+    ],
+)
 def test_config_refuses_bad_values(kw):
     base = {"name": "x", "port": 1}
     with pytest.raises(FeedConfigError):

@@ -398,7 +398,11 @@ def test_too_high_resend_request_is_answered_once_not_again_when_the_gap_fills()
             # our seq 2 is lost: the ResendRequest comes as seq 3, too high
             await peer.send("2", [(S.BEGIN_SEQ_NO, 2), (S.END_SEQ_NO, 0)], seq=3)
             got = [await peer.recv() for _ in range(3)]
-            assert [(m.msg_type, m.seq, m.poss_dup) for m in got] == [("8", 2, True), ("8", 3, True), ("2", 4, False)]
+            assert [(m.msg_type, m.seq, m.poss_dup) for m in got] == [
+                ("8", 2, True),
+                ("8", 3, True),
+                ("2", 4, False),
+            ]
             assert (got[2].get_int(S.BEGIN_SEQ_NO), got[2].get_int(S.END_SEQ_NO)) == (2, 0)
             ts = utc_timestamp(time.time_ns())
             await peer.send("4", [(S.GAP_FILL_FLAG, "Y"), (S.NEW_SEQ_NO, 3)], seq=2, poss_dup_orig=ts)

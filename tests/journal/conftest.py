@@ -33,9 +33,16 @@ def _install() -> str:
         return "not root or no apt-get"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
-        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True, timeout=_INSTALL_TIMEOUT, env=env)
-        r = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"],
-                           capture_output=True, timeout=_INSTALL_TIMEOUT, env=env, text=True)
+        subprocess.run(
+            ["apt-get", "update", "-q"], check=False, capture_output=True, timeout=_INSTALL_TIMEOUT, env=env
+        )
+        r = subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"],
+            capture_output=True,
+            timeout=_INSTALL_TIMEOUT,
+            env=env,
+            text=True,
+        )
         return "" if r.returncode == 0 else r.stderr[-500:]
     except (OSError, subprocess.TimeoutExpired) as e:
         return str(e)
@@ -67,7 +74,11 @@ def pg_url() -> Iterator[str]:
     port = _free_port()
 
     def run(*cmd: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        full = list(cmd) if not as_user else (as_user + [" ".join(cmd)] if as_user[0] == "su" else as_user + list(cmd))
+        full = (
+            list(cmd)
+            if not as_user
+            else (as_user + [" ".join(cmd)] if as_user[0] == "su" else as_user + list(cmd))
+        )
         return subprocess.run(full, capture_output=True, text=True, timeout=timeout)
 
     r = run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync")
@@ -75,8 +86,19 @@ def pg_url() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"initdb of the Debian package `postgresql` failed: {r.stderr[-300:]}")
     opts = f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off"
-    r = run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts if not as_user or as_user[0] != "su" else f'"{opts}"',
-            "-l", str(root / "log"), "-w", "-t", "60", "start")
+    r = run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        opts if not as_user or as_user[0] != "su" else f'"{opts}"',
+        "-l",
+        str(root / "log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+    )
     if r.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"PostgreSQL (Debian package `postgresql`) did not start: {r.stderr[-300:]}")

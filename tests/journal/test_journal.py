@@ -142,9 +142,9 @@ def test_chunk_rec_start_interleaves_types(tmp_path: Path) -> None:
     for row in c.entries:
         s, n = int(row["rec_start"]), int(row["count"])
         if row["type"] == T_REC:
-            assert np.all(recs["index"][s: s + n] == row["index"])
+            assert np.all(recs["index"][s : s + n] == row["index"])
         else:
-            assert np.all(blobs["x"][s: s + n] == row["index"])
+            assert np.all(blobs["x"][s : s + n] == row["index"])
 
 
 def test_follow_sees_appends_from_another_thread(tmp_path: Path) -> None:

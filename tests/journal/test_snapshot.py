@@ -57,8 +57,11 @@ def test_corrupt_or_ahead_snapshots_are_skipped(tmp_path: Path) -> None:
 
 
 def test_snapshot_round_trip_and_refusals(tmp_path: Path) -> None:
-    arrays = {"a": np.arange(10, dtype=np.int64).reshape(2, 5), "e": np.zeros(0, np.float32),
-              "rec": np.zeros(3, [("x", "<u4"), ("y", "<f8", (2,))])}
+    arrays = {
+        "a": np.arange(10, dtype=np.int64).reshape(2, 5),
+        "e": np.zeros(0, np.float32),
+        "rec": np.zeros(3, [("x", "<u4"), ("y", "<f8", (2,))]),
+    }
     s = Snapshot.from_bytes(Snapshot(42, arrays, 7).to_bytes())
     assert s.index == 42 and s.ts_ns == 7
     for k, v in arrays.items():
@@ -81,7 +84,9 @@ def test_clordid_is_deterministic_and_invertible(tmp_path: Path) -> None:
     assert parse_clordid(clordid_for(255, MAX_INDEX, 4095).encode()) == (255, MAX_INDEX, 4095)
     assert order_id_for(0, 1) < order_id_for(0, 2) < (1 << 63)
     ids = order_ids_for(2, 99, 5)
-    assert ids.dtype == np.uint64 and [parse_clordid(str(i)) for i in ids.tolist()] == [(2, 99, k) for k in range(5)]
+    assert ids.dtype == np.uint64 and [parse_clordid(str(i)) for i in ids.tolist()] == [
+        (2, 99, k) for k in range(5)
+    ]
     for bad in ((256, 1, 0), (0, 0, 0), (0, MAX_INDEX + 1, 0), (0, 1, 4096)):
         with pytest.raises(JournalError):
             order_id_for(*bad)
@@ -94,7 +99,9 @@ def test_clordid_is_deterministic_and_invertible(tmp_path: Path) -> None:
     first = [e for e in JournalReader(tmp_path / "j") if e.type == TYPE_ORDER]
     again = [e for e in JournalReader(tmp_path / "j") if e.type == TYPE_ORDER]
     for a, b in zip(first, again, strict=True):
-        assert [parse_clordid(str(x))[1] for x in a.records["order_id"].tolist()] == [a.index] * len(a.records)
+        assert [parse_clordid(str(x))[1] for x in a.records["order_id"].tolist()] == [a.index] * len(
+            a.records
+        )
         assert a.records["order_id"].tolist() == b.records["order_id"].tolist()
 
 

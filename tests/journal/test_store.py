@@ -46,7 +46,10 @@ def test_bulk_upserts(store: OperatorStore) -> None:
     x["price"] = [10.5, 11.0]
     store.apply_execs(x, journal_index=8)
     assert store.query("SELECT order_id, status, leaves, filled FROM orders ORDER BY order_id") == [
-        (11, "filled", 0, 100), (12, "partially_filled", 60, 40), (13, "new", 100, 0)]
+        (11, "filled", 0, 100),
+        (12, "partially_filled", 60, 40),
+        (13, "new", 100, 0),
+    ]
     assert store.query("SELECT count(*), sum(qty) FROM fills")[0] == (2, 140)
     p = np.zeros(2, POSITION_DTYPE)
     p["instrument"] = [1, 2]
@@ -73,13 +76,18 @@ def test_ingest_journal_exactly_once(store: OperatorStore, tmp_path: Path) -> No
     again = JournalReader(tmp_path / "j")
     assert again.replay(lambda c: store.ingest(c)) == last  # second pass applies nothing
     assert store.query("SELECT count(*) FROM orders WHERE type = 0")[0][0] == 400
-    open_db = store.query("SELECT count(*) FROM orders WHERE leaves > 0 AND status IN "
-                          "('new', 'partially_filled', 'cancel_pending') AND type = 0")[0][0]
+    open_db = store.query(
+        "SELECT count(*) FROM orders WHERE leaves > 0 AND status IN "
+        "('new', 'partially_filled', 'cancel_pending') AND type = 0"
+    )[0][0]
     assert open_db == int((state["keys"] != 0).sum())
-    fills = store.query("SELECT instrument, sum(side * qty) FROM fills GROUP BY instrument ORDER BY instrument")
+    fills = store.query(
+        "SELECT instrument, sum(side * qty) FROM fills GROUP BY instrument ORDER BY instrument"
+    )
     pos = state["position"]
     assert {int(i): int(q) for i, q in fills} == {i: int(pos[i]) for i in np.flatnonzero(pos)} | {
-        int(i): 0 for i, q in fills if q == 0}
+        int(i): 0 for i, q in fills if q == 0
+    }
 
 
 def test_bad_urls(tmp_path: Path) -> None:

@@ -58,14 +58,14 @@ def test_torn_last_entry_at_every_byte_offset(tmp_path: Path, mode: str) -> None
         s = d / seg.name
         raw = bytearray(pristine)
         if mode == "zero":
-            raw[off + k:] = bytes(len(raw) - off - k)
+            raw[off + k :] = bytes(len(raw) - off - k)
         elif mode == "garbage":
             g = rng.integers(1, 256, 4096, dtype=np.uint8).tobytes()
-            raw[off + k: off + k + len(g)] = g
+            raw[off + k : off + k + len(g)] = g
         else:
             raw = raw[: off + k]
         s.write_bytes(bytes(raw))
-        damaged = mode == "cut" or bytes(raw[off: off + flen]) != pristine[off: off + flen]
+        damaged = mode == "cut" or bytes(raw[off : off + flen]) != pristine[off : off + flen]
         # a reader never returns the damaged entry
         idx = [e.index for e in JournalReader(d)]
         assert idx == list(range(1, 5 if damaged else 6)), (mode, k)
@@ -79,7 +79,7 @@ def test_garbage_after_a_clean_tail_is_zeroed(tmp_path: Path) -> None:
     seg, off, flen = _make(tmp_path, 4)
     raw = bytearray(seg.read_bytes())
     end = off + ((flen + 7) & ~7)
-    raw[end + 100: end + 200] = b"\x07" * 100  # stray bytes past the last frame (a crash mid-copy)
+    raw[end + 100 : end + 200] = b"\x07" * 100  # stray bytes past the last frame (a crash mid-copy)
     seg.write_bytes(bytes(raw))
     with JournalWriter(tmp_path, registry(), pretouch_bytes=0) as w:
         assert w.last_index == 4 and w.repair.zeroed == 200 and w.repair.torn == ""

@@ -47,8 +47,14 @@ def _after_news(md_ns: int) -> ExchangeSimulator:
     """A confident +5 % report at 1 s; the market maker reprices 50 us later, the competitor acts at 100 us."""
     comp = (Competitor("c", 100_000, 25_000.0, 0.5, 0, md_ns),)
     market = MarketConfig(flow=QUIET, competitors=comp, belief_noise=0.0, mm_news_latency_ns=50_000)
-    sim = ExchangeSimulator(default_instruments(3), None, SimConfig(start_ns=START, market=market), seed=2,
-                            reports=reports((2, 1.0, 1, 0, 1, 5.0)), source_reliability=np.array([0.5, 0.95]))
+    sim = ExchangeSimulator(
+        default_instruments(3),
+        None,
+        SimConfig(start_ns=START, market=market),
+        seed=2,
+        reports=reports((2, 1.0, 1, 0, 1, 5.0)),
+        source_reliability=np.array([0.5, 0.95]),
+    )
     sim.advance_to(START + 2 * SEC)
     return sim
 

@@ -62,27 +62,40 @@ def test_active_matching_reproduces_recorded_executions(sample, capsys) -> None:
     reports = book.process(ops)
     assert not (reports["kind"] == EXEC_REJECTED).any()
     mk = reports[reports["maker"] == 1]
-    produced = np.stack((mk["ts_ns"].astype(np.int64), mk["order_id"].astype(np.int64), mk["price"], mk["qty"]),
-                        axis=1)
+    produced = np.stack(
+        (mk["ts_ns"].astype(np.int64), mk["order_id"].astype(np.int64), mk["price"], mk["qty"]), axis=1
+    )
     recorded = recorded_executions(sample.messages)
     with capsys.disabled():
-        print(f"\nLOBSTER sample: recorded executions {len(recorded)} ({int(recorded[:, 3].sum())} shares), "
-              f"produced trades {len(produced)} ({int(produced[:, 3].sum())} shares)")
+        print(
+            f"\nLOBSTER sample: recorded executions {len(recorded)} ({int(recorded[:, 3].sum())} shares), "
+            f"produced trades {len(produced)} ({int(produced[:, 3].sum())} shares)"
+        )
         for p, r in list(zip(produced, recorded, strict=False))[:3]:
-            print(f"  produced t={p[0]} maker={p[1]} px={p[2]} qty={p[3]}   recorded t={r[0]} id={r[1]} "
-                  f"px={r[2]} qty={r[3]}")
+            print(
+                f"  produced t={p[0]} maker={p[1]} px={p[2]} qty={p[3]}   recorded t={r[0]} id={r[1]} "
+                f"px={r[2]} qty={r[3]}"
+            )
     assert np.array_equal(produced, recorded)
     # the book the matcher built equals the book the feed describes at the end of the day
     passive = L3Book(LOBSTER_TICK)
     passive.process(lobster_passive_ops(sample.messages))
-    assert np.array_equal(book.snapshot()[["side", "price", "qty"]], passive.snapshot()[["side", "price", "qty"]])
+    assert np.array_equal(
+        book.snapshot()[["side", "price", "qty"]], passive.snapshot()[["side", "price", "qty"]]
+    )
 
 
 def test_malformed_message_rows_are_quarantined(tmp_path: Path) -> None:
     good = ["34200.000000001,1,11,100,5853200,1", "34200.5,1,12,100,5853300,-1"]
-    bad = ["34200.6,1,13,100,5853300", "34200.7,9,14,100,5853300,1", "34200.8,1,15,100,5853300.5,1",
-           "abc,1,16,100,5853300,1", "34200.9,1,17,-5,5853300,1", "34201,1,18,100,5853300,0",
-           "34201.1,1,19,100,99999999999999999999,1"]
+    bad = [
+        "34200.6,1,13,100,5853300",
+        "34200.7,9,14,100,5853300,1",
+        "34200.8,1,15,100,5853300.5,1",
+        "abc,1,16,100,5853300,1",
+        "34200.9,1,17,-5,5853300,1",
+        "34201,1,18,100,5853300,0",
+        "34201.1,1,19,100,99999999999999999999,1",
+    ]
     p = tmp_path / "m.csv"
     p.write_text("\n".join(good[:1] + bad + good[1:]) + "\n")
     d = read_lobster(p)
@@ -112,20 +125,25 @@ def test_malformed_orderbook_row_drops_its_message(tmp_path: Path) -> None:
 
 def test_generic_l3_csv_with_column_mapping(tmp_path: Path) -> None:
     p = tmp_path / "feed.csv"
-    p.write_text("\n".join([
-        "ts,oid,dir,px,qty,what,venue",
-        "1000,1,buy,10.00,100,add,X",
-        "1001,2,S,10.02,50,add,X",
-        "1002,3,B,10.01,70,ADD,X",
-        "1003,1,buy,10.01,100,modify,X",  # re-priced: behind order 3 at 10.01
-        "1004,2,,,20,trade,X",
-        "1005,3,,,,delete,X",
-        "1006,4,buy,10.005,10,add,X",  # off the tick grid
-        "1007,5,up,10.00,10,add,X",  # bad side
-        "1008,6,buy,nan,10,add,X",
-        "1009,7,buy,10.00,10,replace-all,X",  # unknown action
-        "1010,8,buy,10.00",  # short row
-    ]) + "\n")
+    p.write_text(
+        "\n".join(
+            [
+                "ts,oid,dir,px,qty,what,venue",
+                "1000,1,buy,10.00,100,add,X",
+                "1001,2,S,10.02,50,add,X",
+                "1002,3,B,10.01,70,ADD,X",
+                "1003,1,buy,10.01,100,modify,X",  # re-priced: behind order 3 at 10.01
+                "1004,2,,,20,trade,X",
+                "1005,3,,,,delete,X",
+                "1006,4,buy,10.005,10,add,X",  # off the tick grid
+                "1007,5,up,10.00,10,add,X",  # bad side
+                "1008,6,buy,nan,10,add,X",
+                "1009,7,buy,10.00,10,replace-all,X",  # unknown action
+                "1010,8,buy,10.00",  # short row
+            ]
+        )
+        + "\n"
+    )
     cols = L3CsvColumns(order_id="oid", timestamp="ts", side="dir", price="px", size="qty", action="what")
     ops, quarantined = read_l3_csv(p, tick_size=0.01, columns=cols, time_unit="us")
     assert ops["kind"].tolist() == [OP_ADD, OP_ADD, OP_ADD, OP_PMODIFY, OP_EXEC, OP_DELETE]

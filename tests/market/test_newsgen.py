@@ -17,8 +17,15 @@ def world():
 
 
 def test_story_dtype_contract():
-    assert STORY_DTYPE.names == ("story_id", "instrument", "kind", "first_report_ns", "impact_pct",
-                                 "impact_delay_ns", "is_true")
+    assert STORY_DTYPE.names == (
+        "story_id",
+        "instrument",
+        "kind",
+        "first_report_ns",
+        "impact_pct",
+        "impact_delay_ns",
+        "is_true",
+    )
     assert STORY_DTYPE["story_id"] == np.uint64 and STORY_DTYPE["instrument"] == np.uint32
     assert STORY_DTYPE["impact_delay_ns"] == np.int64 and STORY_DTYPE["is_true"] == np.uint8
 
@@ -53,7 +60,9 @@ def test_mix_matches_config(world):
     st = world.stories
     rep_true = st["is_true"][so[so >= 0]] == 1
     assert abs((~rep_true).sum() / N - cfg.rumor_share) < 0.01
-    assert np.all(st["impact_pct"][st["is_true"] == 0] == 0) and np.all(st["impact_pct"][st["is_true"] == 1] != 0)
+    assert np.all(st["impact_pct"][st["is_true"] == 0] == 0) and np.all(
+        st["impact_pct"][st["is_true"] == 1] != 0
+    )
     assert np.all(st["kind"][st["is_true"] == 1] != KIND_RUMOR)
 
 
@@ -112,5 +121,12 @@ def test_jsonl_with_malformed_lines_is_quarantined_not_lost(tmp_path):
     b = read_jsonl(tmp_path / "g.jsonl")
     assert n_bad == 20 and len(b.rejects) == n_bad and len(b) == 2_000
     assert np.array_equal(b.records["id"], g.batch.records["id"])
-    assert set(b.reject_counts()) <= {"bad_json", "unknown_kind", "confidence_range", "bad_hash", "not_utf8",
-                                      "not_object", "missing_field"}
+    assert set(b.reject_counts()) <= {
+        "bad_json",
+        "unknown_kind",
+        "confidence_range",
+        "bad_hash",
+        "not_utf8",
+        "not_object",
+        "missing_field",
+    }

@@ -54,7 +54,15 @@ def test_public_reports_keep_real_reports_sorted_with_claims_and_events():
 def test_generated_world_reports_carry_no_truth_field():
     g = generate_news(5000, 5.0, seed=3)
     rep = public_reports(g.batch.records, g.story_of)
-    assert set(REPORT_DTYPE.names) == {"t_ns", "instrument", "source", "event", "direction", "kind", "move_pct"}
+    assert set(REPORT_DTYPE.names) == {
+        "t_ns",
+        "instrument",
+        "source",
+        "event",
+        "direction",
+        "kind",
+        "move_pct",
+    }
     assert rep.shape[0] > 1000 and np.all(np.diff(rep["t_ns"]) >= 0)
     # a direction is claimed except by an earnings report whose EPS rounds to the estimate under a neutral headline
     assert np.mean(rep["direction"] == 0) < 0.02

@@ -70,11 +70,17 @@ def test_market_maker_prices_the_expected_claimed_move_after_its_latency():
 
 
 def test_competitor_enters_once_per_event_when_confident_on_the_evidence_side():
-    cfg = MarketConfig(competitors=(Competitor("eager", 5_000, min_confidence=0.5),
-                                    Competitor("picky", 50 * MS, min_confidence=0.9)), hold_ns=200 * MS)
+    cfg = MarketConfig(
+        competitors=(
+            Competitor("eager", 5_000, min_confidence=0.5),
+            Competitor("picky", 50 * MS, min_confidence=0.9),
+        ),
+        hold_ns=200 * MS,
+    )
     w = np.tile(np.array([0.0, np.log(9.0), np.log(0.4 / 0.6)]), (2, 1))
-    r = reports([(100, 2, 1, 0, -1, 1.0), (120, 3, 2, 1, 1, 1.0), (130, 2, 1, 0, -1, 1.0),
-                 (300, 3, 1, 1, 1, 1.0)])
+    r = reports(
+        [(100, 2, 1, 0, -1, 1.0), (120, 3, 2, 1, 1, 1.0), (130, 2, 1, 0, -1, 1.0), (300, 3, 1, 1, 1, 1.0)]
+    )
     p = competitor_schedule(r, w, cfg)
     assert p.offset.tolist() == [0, 2, 3]
     # eager: event 0 at the first report (confidence 0.8); event 1 not on the unreliable report (a source

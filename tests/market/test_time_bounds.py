@@ -27,8 +27,9 @@ I64_MAX = 2**63 - 1
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a child: a segfault must fail the test, not kill pytest."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_times_past_2116_do_not_crash_the_kernel():
@@ -61,7 +62,9 @@ def test_order_stamped_near_int64_max_does_not_wrap_into_the_past():
 
 
 def test_clock_beyond_the_span_or_int64_is_refused():
-    sim = ExchangeSimulator(default_instruments(3), None, SimConfig(start_ns=START, max_span_ns=10 * SEC), seed=1)
+    sim = ExchangeSimulator(
+        default_instruments(3), None, SimConfig(start_ns=START, max_span_ns=10 * SEC), seed=1
+    )
     sim.advance_to(START + 10 * SEC)
     with pytest.raises(SimClockError, match="max_span_ns"):
         sim.advance_to(START + 10 * SEC + 1)
@@ -78,8 +81,12 @@ def test_default_span_is_bounded():
 
 
 def test_snapshot_memory_is_bounded_whatever_the_span():
-    cfg = SimConfig(start_ns=START, snapshot_ns=1_000_000, max_snapshots=2048,
-                    market=MarketConfig(flow=FlowConfig(requote_hz=0.5, taker_hz=0.5)))
+    cfg = SimConfig(
+        start_ns=START,
+        snapshot_ns=1_000_000,
+        max_snapshots=2048,
+        market=MarketConfig(flow=FlowConfig(requote_hz=0.5, taker_hz=0.5)),
+    )
     sim = ExchangeSimulator(default_instruments(3), None, cfg, seed=1)
     sim.advance_to(START + 20 * SEC)  # 20 000 snapshots at the configured interval
     ts, mid, fund = sim.snapshots()
@@ -95,7 +102,9 @@ def _story(first_ns: int, delay_ns: int, pct: float = 5.0) -> np.ndarray:
 
 
 def test_story_impact_near_int64_max_does_not_wrap_into_the_past():
-    sim = ExchangeSimulator(default_instruments(3), _story(I64_MAX - 10, 1_000), SimConfig(start_ns=START), seed=1)
+    sim = ExchangeSimulator(
+        default_instruments(3), _story(I64_MAX - 10, 1_000), SimConfig(start_ns=START), seed=1
+    )
     f0 = sim.fundamentals()[1]
     sim.advance_to(START + SEC)
     st = sim.stats()
@@ -108,12 +117,15 @@ def test_story_times_must_be_non_negative():
         ExchangeSimulator(default_instruments(3), _story(-5, 0), SimConfig(start_ns=START), seed=1)
 
 
-@pytest.mark.parametrize(("make", "match"), [
-    (lambda: MarketConfig(hold_ns=2**62), "hold_ns"),
-    (lambda: FlowConfig(mm_refill_ns=2**62), "mm_refill_ns"),
-    (lambda: SimConfig(start_ns=START, entry_latency_ns=2**62), "entry_latency_ns"),
-    (lambda: SimConfig(start_ns=START, snapshot_ns=2**62), "snapshot_ns"),
-])
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: MarketConfig(hold_ns=2**62), "hold_ns"),
+        (lambda: FlowConfig(mm_refill_ns=2**62), "mm_refill_ns"),
+        (lambda: SimConfig(start_ns=START, entry_latency_ns=2**62), "entry_latency_ns"),
+        (lambda: SimConfig(start_ns=START, snapshot_ns=2**62), "snapshot_ns"),
+    ],
+)
 def test_durations_that_would_overflow_are_refused(make, match):
     with pytest.raises(VenueConfigError, match=match):
         make()
@@ -129,4 +141,6 @@ def test_background_stream_near_the_end_of_int64_stays_monotone():
 @pytest.mark.parametrize("pct", [float("nan"), float("inf"), -100.0])
 def test_story_impact_that_would_break_the_price_is_refused(pct):
     with pytest.raises(VenueConfigError, match="impact_pct"):
-        ExchangeSimulator(default_instruments(3), _story(START + SEC, 0, pct), SimConfig(start_ns=START), seed=1)
+        ExchangeSimulator(
+            default_instruments(3), _story(START + SEC, 0, pct), SimConfig(start_ns=START), seed=1
+        )

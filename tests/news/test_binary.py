@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cns.signals.universe import source_dictionary, ticker_dictionary
 from cns.news import (
     NewsFormatError,
     parse_binary_chunk,
@@ -17,6 +16,7 @@ from cns.news import (
 )
 from cns.news.binary import HEADER_SIZE, RECORD_SIZE, WIRE_DTYPE
 from cns.signals.dtypes import NEWS_DTYPE
+from cns.signals.universe import source_dictionary, ticker_dictionary
 
 from .conftest import line
 

@@ -18,8 +18,16 @@ def test_convert_jsonl_to_binary_with_rejects_then_back(tmp_path, capsys):
     assert [(r["line"], r["reason"].split(":")[0]) for r in rej] == [(2, "bad_json"), (3, "unknown_kind")]
     assert list(read_binary(tmp_path / "out.cnsb").records["id"]) == [1, 4]
 
-    rc = main(["news", "convert", str(tmp_path / "out.cnsb"), str(tmp_path / "back.jsonl"),
-               "--rejects", str(tmp_path / "r2.jsonl")])
+    rc = main(
+        [
+            "news",
+            "convert",
+            str(tmp_path / "out.cnsb"),
+            str(tmp_path / "back.jsonl"),
+            "--rejects",
+            str(tmp_path / "r2.jsonl"),
+        ]
+    )
     assert rc == 0 and not (tmp_path / "r2.jsonl").exists()
     assert list(read_jsonl(tmp_path / "back.jsonl").records["id"]) == [1, 4]
 

@@ -128,7 +128,10 @@ def test_news_batch_checks_its_header(small_world) -> None:
     assert NewsBatch(*args).header is None
     ok = NewsBatch(*args, [], news_header(b.records))
     _same_header(ok)
-    for bad in (news_header(b.records[:-1]), news_header(b.records).view(np.uint64),
-                np.repeat(news_header(b.records), 2)[::2]):
+    for bad in (
+        news_header(b.records[:-1]),
+        news_header(b.records).view(np.uint64),
+        np.repeat(news_header(b.records), 2)[::2],
+    ):
         with pytest.raises(NewsBatchError, match="header"):
             NewsBatch(*args, [], bad)

@@ -29,13 +29,17 @@ def _accounted(lines: list[str | bytes], batch) -> None:
 
 # ---- a field longer than the binary format can hold ----------------------------------------------------------
 
-@pytest.mark.parametrize(("over", "field", "n_bytes"), [
-    ({"source": "s" * 70_000}, "source", 70_000),
-    ({"data_source": "d" * 65_536}, "data_source", 65_536),
-    ({"tickers": ["AAPL", "T" * 80_000]}, "tickers[1]", 80_000),
-    ({"headline": "h" * 70_000}, "headline", 70_000),
-    ({"source": "\u20ac" * 30_000}, "source", 90_000),  # 30 000 characters, 90 000 UTF-8 bytes
-])
+
+@pytest.mark.parametrize(
+    ("over", "field", "n_bytes"),
+    [
+        ({"source": "s" * 70_000}, "source", 70_000),
+        ({"data_source": "d" * 65_536}, "data_source", 65_536),
+        ({"tickers": ["AAPL", "T" * 80_000]}, "tickers[1]", 80_000),
+        ({"headline": "h" * 70_000}, "headline", 70_000),
+        ({"source": "\u20ac" * 30_000}, "source", 90_000),  # 30 000 characters, 90 000 UTF-8 bytes
+    ],
+)
 def test_field_over_65535_bytes_is_quarantined_and_the_rest_still_writes(tmp_path, over, field, n_bytes):
     b = read_jsonl([line(id=1), line(id=2, **over), line(id=3)])
     assert list(b.records["id"]) == [1, 3]
@@ -71,11 +75,15 @@ def test_a_batch_the_writer_cannot_hold_fails_before_the_old_file_is_touched(tmp
 
 # ---- time window ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("over", "field"), [
-    ({"receive_ns": 2**63 - 1}, "receive_ns"),
-    ({"publish_ns": NS_2100}, "publish_ns"),
-    ({"event_ns": 1 << 62}, "event_ns"),
-])
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"receive_ns": 2**63 - 1}, "receive_ns"),
+        ({"publish_ns": NS_2100}, "publish_ns"),
+        ({"event_ns": 1 << 62}, "event_ns"),
+    ],
+)
 def test_times_outside_the_default_window_are_quarantined(over, field):
     b = read_jsonl([line(id=1), line(id=2, **over)])
     assert list(b.records["id"]) == [1]
@@ -91,8 +99,9 @@ def test_the_default_window_is_1970_to_2100_and_event_ns_0_means_unknown():
 
 def test_the_window_is_configurable():
     w = TimeWindow(1_600_000_000 * 10**9, 1_800_000_000 * 10**9)
-    b = read_jsonl([line(id=1), line(id=2, publish_ns=1_500_000_000 * 10**9), line(id=3, event_ns=0)],
-                   time_window=w)
+    b = read_jsonl(
+        [line(id=1), line(id=2, publish_ns=1_500_000_000 * 10**9), line(id=3, event_ns=0)], time_window=w
+    )
     assert list(b.records["id"]) == [1, 3] and [r.line for r in b.rejects] == [2]
     for bad in ((-1, 5), (5, 5), (0, 2**63)):
         with pytest.raises(NewsError):
@@ -100,6 +109,7 @@ def test_the_window_is_configurable():
 
 
 # ---- one reason names every bad field ------------------------------------------------------------------------
+
 
 def test_reason_names_every_bad_field():
     b = read_jsonl([line(id=-1, type="weather", confidence=2.0, receive_ns=2**63 - 1, source="s" * 70_000)])
@@ -153,15 +163,18 @@ def test_every_hostile_line_is_accepted_or_quarantined(tmp_path):
     _accounted(HOSTILE, b)
     assert sorted(b.records["id"].tolist()) == [1, 3, 8, 10]
     p = tmp_path / "hostile.jsonl"
-    p.write_bytes(b"\n".join(x if isinstance(x, bytes) else x.encode("utf-8", "surrogatepass") for x in HOSTILE))
+    p.write_bytes(
+        b"\n".join(x if isinstance(x, bytes) else x.encode("utf-8", "surrogatepass") for x in HOSTILE)
+    )
     c = read_jsonl(p)
     assert [(r.line, r.code) for r in c.rejects] == [(r.line, r.code) for r in b.rejects]
     assert all(len(r.raw) <= 5000 for r in c.rejects)  # a huge line is not kept whole in memory
     write_binary(c, tmp_path / "h.cnsb")
 
 
-@pytest.mark.parametrize("content", [b"", b"\n\n\n", b"garbage\n" * 1000, bytes(range(256)) * 100,
-                                     b"\xff" * 100_000])
+@pytest.mark.parametrize(
+    "content", [b"", b"\n\n\n", b"garbage\n" * 1000, bytes(range(256)) * 100, b"\xff" * 100_000]
+)
 def test_empty_and_garbage_files(tmp_path, content):
     p = tmp_path / "g.jsonl"
     p.write_bytes(content)
@@ -172,12 +185,15 @@ def test_empty_and_garbage_files(tmp_path, content):
 
 def test_convert_cli_on_hostile_input_accounts_for_every_line(tmp_path, capsys):
     p = tmp_path / "in.jsonl"
-    p.write_bytes(b"\n".join(x if isinstance(x, bytes) else x.encode("utf-8", "surrogatepass") for x in HOSTILE))
+    p.write_bytes(
+        b"\n".join(x if isinstance(x, bytes) else x.encode("utf-8", "surrogatepass") for x in HOSTILE)
+    )
     rc = main(["news", "convert", str(p), str(tmp_path / "out.cnsb")])
     assert rc == 1, capsys.readouterr()
     n_rej = len((tmp_path / "out.cnsb.rejects.jsonl").read_bytes().splitlines())
     assert n_rej + len(read_binary(tmp_path / "out.cnsb")) == sum(
-        1 for x in HOSTILE if (x.strip() if isinstance(x, bytes) else x.strip()))
+        1 for x in HOSTILE if (x.strip() if isinstance(x, bytes) else x.strip())
+    )
     assert main(["news", "convert", str(tmp_path / "out.cnsb"), str(tmp_path / "back.jsonl")]) == 0
     for content in (b"", b"garbage\n", b"\xff\xfe"):
         p.write_bytes(content)
@@ -191,30 +207,34 @@ def test_convert_cli_on_hostile_input_accounts_for_every_line(tmp_path, capsys):
 
 # ---- the binary path -----------------------------------------------------------------------------------------
 
+
 def _image(tmp_path, n: int = 5):
     b = read_jsonl([line(id=i + 1, tickers=["AAPL"]) for i in range(n)])
     p = tmp_path / "a.cnsb"
     write_binary(b, p)
     raw = bytearray(p.read_bytes())
     lay = read_layout(np.frombuffer(bytes(raw), np.uint8))
-    wire = np.frombuffer(raw, np.uint8)[lay.records_offset: lay.blob_offset].view(WIRE_DTYPE).copy()
+    wire = np.frombuffer(raw, np.uint8)[lay.records_offset : lay.blob_offset].view(WIRE_DTYPE).copy()
     return p, raw, lay, wire
 
 
 def _save(p, raw, lay, wire) -> None:
-    raw[lay.records_offset: lay.blob_offset] = wire.tobytes()
+    raw[lay.records_offset : lay.blob_offset] = wire.tobytes()
     p.write_bytes(bytes(raw))
 
 
-@pytest.mark.parametrize(("field", "value", "code"), [
-    ("receive_ns", 2**63 - 1, "time_range"),
-    ("publish_ns", NS_2100, "time_range"),
-    ("event_ns", -5, "time_range"),
-    ("eps_actual", np.inf, "bad_field"),
-    ("rate", -np.inf, "bad_field"),
-    ("sentiment", np.nan, "bad_field"),
-    ("headline_len", 70_000, "bad_length"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("receive_ns", 2**63 - 1, "time_range"),
+        ("publish_ns", NS_2100, "time_range"),
+        ("event_ns", -5, "time_range"),
+        ("eps_actual", np.inf, "bad_field"),
+        ("rate", -np.inf, "bad_field"),
+        ("sentiment", np.nan, "bad_field"),
+        ("headline_len", 70_000, "bad_length"),
+    ],
+)
 def test_binary_record_outside_the_rules_is_quarantined_naming_the_field(tmp_path, field, value, code):
     p, raw, lay, wire = _image(tmp_path)
     wire[field][2] = value
@@ -271,6 +291,7 @@ def test_write_jsonl_of_a_binary_batch_reads_back(tmp_path, small_world):
 
 # ---- the sentiment table cache -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("damage", [lambda b: b[:100], lambda b: b"", lambda b: b"PK\x03\x04garbage"])
 def test_damaged_lexicon_cache_is_rebuilt(tmp_path, damage):
     from cns.news.sentiment import _cache_path, load_lexicon
@@ -302,9 +323,13 @@ def test_parse_chunk_refuses_buffers_the_kernel_would_write_past(tmp_path):
     p, raw, lay, _ = _image(tmp_path, 50)
     img = np.frombuffer(bytes(raw), np.uint8)
     ok_out, ok_st = np.empty(50, NEWS_DTYPE), np.zeros(50, np.uint8)
-    for out, st, start in ((np.empty(10, NEWS_DTYPE), ok_st, 0), (ok_out, np.zeros(10, np.uint8), 0),
-                           (ok_out, np.zeros(50, np.int64), 0), (np.empty(50, np.int64), ok_st, 0),
-                           (ok_out, ok_st, -3)):
+    for out, st, start in (
+        (np.empty(10, NEWS_DTYPE), ok_st, 0),
+        (ok_out, np.zeros(10, np.uint8), 0),
+        (ok_out, np.zeros(50, np.int64), 0),
+        (np.empty(50, np.int64), ok_st, 0),
+        (ok_out, ok_st, -3),
+    ):
         with pytest.raises(NewsBatchError):
             parse_binary_chunk(img, lay, start, 50, out, st)
     assert parse_binary_chunk(img, lay, 40, 50, np.empty(10, NEWS_DTYPE), np.zeros(10, np.uint8)) == 10

@@ -6,9 +6,9 @@ import msgspec
 import numpy as np
 import pytest
 
-from cns.signals.universe import source_dictionary, ticker_dictionary
 from cns.news import read_jsonl, write_jsonl, write_rejects
 from cns.signals.dtypes import EVIDENCE_PRIMARY, FLAG_HAS_EVIDENCE, FLAG_STATISTICAL, KIND_EARNINGS
+from cns.signals.universe import source_dictionary, ticker_dictionary
 
 from .conftest import item, line
 
@@ -31,8 +31,17 @@ def test_good_line_lands_in_record():
 
 def test_optional_keys_may_be_absent():
     d = item()
-    for k in ("event_ns", "evidence_hash", "evidence_type", "data_source", "flags", "eps_actual", "eps_expected",
-              "move_pct", "rate"):
+    for k in (
+        "event_ns",
+        "evidence_hash",
+        "evidence_type",
+        "data_source",
+        "flags",
+        "eps_actual",
+        "eps_expected",
+        "move_pct",
+        "rate",
+    ):
         d.pop(k)
     b = read_jsonl([msgspec.json.encode(d)])
     assert len(b) == 1 and b.records[0]["event_ns"] == 0 and b.records[0]["flags"] == 0
@@ -83,7 +92,9 @@ def test_blank_lines_are_skipped_and_file_line_numbers_count_them(tmp_path):
 def test_dictionaries_are_extended_for_unseen_strings():
     src, tick = source_dictionary(), ticker_dictionary()
     n_src, n_tick = len(src), len(tick)
-    b = read_jsonl([line(source="newblog.io", tickers=["AAPL", "NEWCO"]), line(source="newblog.io")], src, tick)
+    b = read_jsonl(
+        [line(source="newblog.io", tickers=["AAPL", "NEWCO"]), line(source="newblog.io")], src, tick
+    )
     assert b.sources is src and b.tickers is tick
     assert len(src) == n_src + 1 and len(tick) == n_tick + 1
     assert b.records["source"][0] == b.records["source"][1] == src.code("newblog.io") == n_src

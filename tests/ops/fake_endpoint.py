@@ -29,8 +29,12 @@ class FakeCollector(Collector):
         h = HistogramMetricFamily("cns_stage_latency_seconds", "lat", labels=["stage"])
         h.add_metric(["order"], [("0.0001", 10.0 * n), ("0.001", 90.0 * n), ("+Inf", 100.0 * n)], 0.05 * n)
         yield h
-        for name, val in (("cns_feed_connected", 1.0), ("cns_feed_paused", 0.0), ("cns_feed_staleness_seconds", 0.25),
-                          ("cns_feed_last_sequence", 500.0 * n)):
+        for name, val in (
+            ("cns_feed_connected", 1.0),
+            ("cns_feed_paused", 0.0),
+            ("cns_feed_staleness_seconds", 0.25),
+            ("cns_feed_last_sequence", 500.0 * n),
+        ):
             g = GaugeMetricFamily(name, name, labels=["feed"])
             g.add_metric(["vendor-a"], val)
             g.add_metric(["vendor-b"], val)
@@ -69,13 +73,28 @@ class FakeBackend:
         self.paused: set[str] = set()
 
     def state(self) -> dict[str, Any]:
-        return {"kill_switch": bool(self.col.kill),
-                "feeds": {f: {"operator_paused": f in self.paused} for f in ("vendor-a", "vendor-b")},
-                "tree": {"name": "demo:serve", "restarts_in_window": 1, "intensity": 3, "children": [
-                    {"id": "demo:trading_sup", "type": "supervisor", "state": "running", "restarts_in_window": 2,
-                     "intensity": 5, "children": [{"id": "demo:validate", "type": "worker", "state": "running",
-                                                   "mailbox": 4}]},
-                    {"id": "feed:vendor-a", "type": "worker", "state": "restarting", "mailbox": 0}]}}
+        return {
+            "kill_switch": bool(self.col.kill),
+            "feeds": {f: {"operator_paused": f in self.paused} for f in ("vendor-a", "vendor-b")},
+            "tree": {
+                "name": "demo:serve",
+                "restarts_in_window": 1,
+                "intensity": 3,
+                "children": [
+                    {
+                        "id": "demo:trading_sup",
+                        "type": "supervisor",
+                        "state": "running",
+                        "restarts_in_window": 2,
+                        "intensity": 5,
+                        "children": [
+                            {"id": "demo:validate", "type": "worker", "state": "running", "mailbox": 4}
+                        ],
+                    },
+                    {"id": "feed:vendor-a", "type": "worker", "state": "restarting", "mailbox": 0},
+                ],
+            },
+        }
 
     def kill_switch(self, on: bool) -> dict[str, Any]:
         self.calls.append(("kill_switch", on))

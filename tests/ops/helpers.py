@@ -29,8 +29,13 @@ def need_tool(tool: str, package: str) -> str:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=300, check=False)
-            subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", package], env=env,
-                           capture_output=True, timeout=600, check=False)
+            subprocess.run(
+                ["apt-get", "install", "-y", "--no-install-recommends", package],
+                env=env,
+                capture_output=True,
+                timeout=600,
+                check=False,
+            )
         path = shutil.which(tool)
         if path:
             return path
@@ -74,17 +79,25 @@ def venue_news(n: int, seconds: float, seed: int = 3) -> Any:
 def serve_config(feed_port: int, shard: str = "ops") -> Any:
     from cns.serve.config import serve_config_from_dict
 
-    return serve_config_from_dict({
-        "serve": {"shard": shard, "connect_timeout_s": 10.0, "stop_timeout_s": 2.0, "order_sink": "inprocess"},
-        "feeds": [{"name": "f1", "port": feed_port, "stale_after_s": 2.0}],
-        "instruments": [{"symbol": s, "price": p} for s, p in VENUE],
-        "signal": {"aggress_bps": 15.0, "hold_ns": 1_000_000_000, "exit_aggress_bps": 20.0},
-    })
+    return serve_config_from_dict(
+        {
+            "serve": {
+                "shard": shard,
+                "connect_timeout_s": 10.0,
+                "stop_timeout_s": 2.0,
+                "order_sink": "inprocess",
+            },
+            "feeds": [{"name": "f1", "port": feed_port, "stale_after_s": 2.0}],
+            "instruments": [{"symbol": s, "price": p} for s, p in VENUE],
+            "signal": {"aggress_bps": 15.0, "hold_ns": 1_000_000_000, "exit_aggress_bps": 20.0},
+        }
+    )
 
 
 @contextlib.asynccontextmanager
-async def shard(*, n_news: int = 20_000, seconds: float = 60.0, speed: float = 1.0, mount: bool = True,
-                **mount_kw: Any) -> AsyncIterator[tuple[Any, Any, Any]]:
+async def shard(
+    *, n_news: int = 20_000, seconds: float = 60.0, speed: float = 1.0, mount: bool = True, **mount_kw: Any
+) -> AsyncIterator[tuple[Any, Any, Any]]:
     """A started serve shard fed by a FeedServer on loopback, with :func:`cns.ops.mount_serve` (token
     :data:`TOKEN`) when ``mount``: yields ``(service, ops handle or None, feed server)``."""
     from cns.feeds import FeedServer
@@ -118,8 +131,9 @@ def run(coro: Any, timeout: float = 90.0) -> Any:
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def http(url: str, body: dict[str, Any] | None = None, token: str | None = None,
-         timeout: float = 5.0) -> tuple[int, Any]:
+def http(
+    url: str, body: dict[str, Any] | None = None, token: str | None = None, timeout: float = 5.0
+) -> tuple[int, Any]:
     """GET (or POST ``body`` as JSON) -> ``(status, parsed JSON or text)``."""
     import json
     import urllib.error

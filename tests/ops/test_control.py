@@ -67,8 +67,9 @@ def server() -> Any:
     srv.close()
 
 
-def test_unauthenticated_and_wrong_token_requests_are_refused_with_401(server: Any,
-                                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_unauthenticated_and_wrong_token_requests_are_refused_with_401(
+    server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="cns.ops")
     for token in (None, "wrong", TOKEN + "x", ""):
         status, body = http(server.url + "/control/kill_switch", {"on": True}, token=token)
@@ -81,11 +82,16 @@ def test_unauthenticated_and_wrong_token_requests_are_refused_with_401(server: A
 
 def test_authenticated_actions_answer_what_changed_and_are_journaled(server: Any) -> None:
     status, body = http(server.url + "/control/kill_switch", {"on": True}, token=TOKEN)
-    assert status == 200 and body == {"ok": True, "action": "kill_switch",
-                                      "changed": {"kill_switch": {"old": False, "new": True}}}
+    assert status == 200 and body == {
+        "ok": True,
+        "action": "kill_switch",
+        "changed": {"kill_switch": {"old": False, "new": True}},
+    }
     status, body = http(server.url + "/control/state", token=TOKEN)
     assert status == 200 and body["state"] == {"kill_switch": True}
-    status, body = http(server.url + "/control/limit", {"key": "risk.max_order_qty", "value": 500}, token=TOKEN)
+    status, body = http(
+        server.url + "/control/limit", {"key": "risk.max_order_qty", "value": 500}, token=TOKEN
+    )
     assert status == 200 and body["changed"]["limits"]["max_order_qty"] == {"old": 10_000, "new": 500}
     rec = server.journal_records
     assert [r["action"] for r in rec] == ["kill_switch", "limit"] and all(r["ok"] for r in rec)
@@ -95,18 +101,24 @@ def test_authenticated_actions_answer_what_changed_and_are_journaled(server: Any
     import json
     import urllib.request
 
-    req = urllib.request.Request(server.url + "/control/pause", data=json.dumps({"kind": "feed", "name": "f1"}).encode(),
-                                 method="POST", headers={"X-CNS-Token": TOKEN})
+    req = urllib.request.Request(
+        server.url + "/control/pause",
+        data=json.dumps({"kind": "feed", "name": "f1"}).encode(),
+        method="POST",
+        headers={"X-CNS-Token": TOKEN},
+    )
     with urllib.request.urlopen(req, timeout=5) as r:
         assert r.status == 200
 
 
 def test_a_bad_limit_is_refused_with_400_naming_the_key(server: Any) -> None:
-    for key, value, named in (("risk.max_order_qty", -5, "risk.max_order_qty"),
-                              ("risk.collar_bps", float("inf"), "risk.collar_bps"),
-                              ("max_position", "lots", "risk.max_position"),
-                              ("risk.no_such_limit", 1, "risk.no_such_limit"),
-                              ("risk.disabled_checks", ["nope"], "risk.disabled_checks")):
+    for key, value, named in (
+        ("risk.max_order_qty", -5, "risk.max_order_qty"),
+        ("risk.collar_bps", float("inf"), "risk.collar_bps"),
+        ("max_position", "lots", "risk.max_position"),
+        ("risk.no_such_limit", 1, "risk.no_such_limit"),
+        ("risk.disabled_checks", ["nope"], "risk.disabled_checks"),
+    ):
         status, body = http(server.url + "/control/limit", {"key": key, "value": value}, token=TOKEN)
         assert status == 400, (key, body)
         assert body["key"] == named and named in body["error"]
@@ -165,7 +177,10 @@ def test_control_actions_on_a_running_shard() -> None:
             assert not st.pipeline.risk.kill_switch_engaged
             # limits: a valid change lands in the gate, a bad one is refused naming the key
             status, body = await post("limit", {"key": "risk.max_orders_per_window", "value": 7})
-            assert status == 200 and body["changed"]["limits"]["max_orders_per_window"] == {"old": 200, "new": 7}
+            assert status == 200 and body["changed"]["limits"]["max_orders_per_window"] == {
+                "old": 200,
+                "new": 7,
+            }
             assert st.pipeline.risk.config.max_orders_per_window == 7 and len(st.pipeline.risk._ring) == 7
             status, body = await post("limit", {"key": "risk.max_position", "value": 0})
             assert status == 400 and body["key"] == "risk.max_position"
@@ -192,8 +207,10 @@ def test_control_actions_on_a_running_shard() -> None:
             assert (await post("pause", {"kind": "strategy", "name": "nope"}))[0] == 404
             _, state = await asyncio.to_thread(http, url + "/control/state", None, TOKEN)
             tree = state["state"]["tree"]
-            assert tree["name"] == "ops:serve" and {c["id"] for c in tree["children"]} == {"ops:trading_sup",
-                                                                                           "ops:feeds_sup"}
+            assert tree["name"] == "ops:serve" and {c["id"] for c in tree["children"]} == {
+                "ops:trading_sup",
+                "ops:feeds_sup",
+            }
             assert state["state"]["limits"]["max_orders_per_window"] == 7
             _, m = await asyncio.to_thread(http, url + "/metrics")
             assert 'cns_ops_actions_total{action="limit",result="error"} 1.0' in m

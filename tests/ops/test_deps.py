@@ -9,4 +9,6 @@ from .conftest import MISSING
 
 def test_ops_dependencies_are_installed() -> None:
     if MISSING:
-        pytest.skip(f"cns.ops tests need the Python packages prometheus-client and textual (missing: {MISSING})")
+        pytest.skip(
+            f"cns.ops tests need the Python packages prometheus-client and textual (missing: {MISSING})"
+        )

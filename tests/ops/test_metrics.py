@@ -21,9 +21,16 @@ def test_a_running_shard_exposes_every_area_and_promtool_accepts_the_exposition(
     promtool = need_tool("promtool", "prometheus")
 
     async def scenario() -> tuple[str, str]:
-        async with shard(n_news=8000, seconds=20.0, speed=2.0, latency_budgets_s={"order": 0.01}) as (svc, ops, _):
-            await until(lambda: svc.state.counters["fills"] > 0 and svc.state.counters["events_in"] > 300, 30.0,
-                        "fills")
+        async with shard(n_news=8000, seconds=20.0, speed=2.0, latency_budgets_s={"order": 0.01}) as (
+            svc,
+            ops,
+            _,
+        ):
+            await until(
+                lambda: svc.state.counters["fills"] > 0 and svc.state.counters["events_in"] > 300,
+                30.0,
+                "fills",
+            )
             _, first = await asyncio.to_thread(http, ops.url + "/metrics")
             await asyncio.sleep(0.3)
             _, second = await asyncio.to_thread(http, ops.url + "/metrics")
@@ -40,17 +47,24 @@ def test_a_running_shard_exposes_every_area_and_promtool_accepts_the_exposition(
     assert v("cns_pipeline_events_total") > 300 and v("cns_validator_records_total", verdict="conforms") > 300
     assert v("cns_decisions_total") > 0 and v("cns_orders_sent_total") > 0 and v("cns_fills_total") > 0
     assert v("cns_feed_last_sequence", feed="f1") > 0 and v("cns_feed_connected", feed="f1") == 1
-    assert "cns_feed_staleness_seconds" in s and "cns_feed_reconnects_total" in s and "cns_feed_gaps_total" in s
+    assert (
+        "cns_feed_staleness_seconds" in s and "cns_feed_reconnects_total" in s and "cns_feed_gaps_total" in s
+    )
     assert v("cns_risk_checks_total", result="accepted") > 0 and v("cns_risk_kill_switch_engaged") == 0
-    assert v("cns_supervisor_child_up", child="ops:desk") == 1 and v("cns_supervisor_restart_intensity",
-                                                                     supervisor="ops:feeds_sup") == 1000
+    assert (
+        v("cns_supervisor_child_up", child="ops:desk") == 1
+        and v("cns_supervisor_restart_intensity", supervisor="ops:feeds_sup") == 1000
+    )
     assert v("cns_runtime_processes") >= 9 and "cns_process_mailbox_depth_max_messages" in s
     assert v("cns_stage_latency_seconds_count", stage="order") > 0
     assert v("cns_stage_latency_seconds_count", stage="ingest") > 0
     assert v("cns_stage_latency_budget_seconds", stage="order") == 0.01
     assert "cns_position_shares" in s and "cns_pnl_realized_usd" in s and "cns_orders" in s
-    assert v("cns_journal_attached") == 0 and "cns_journal_fsync_lag_seconds" in s  # placeholder until a journal
+    assert (
+        v("cns_journal_attached") == 0 and "cns_journal_fsync_lag_seconds" in s
+    )  # placeholder until a journal
     assert v("cns_rules_version") == 1 and v("cns_ops_control_enabled") == 1
+
     def family(n: str) -> str:
         for suf in ("_bucket", "_sum", "_count"):
             if n.endswith(suf) and n[: -len(suf)] in METRIC_NAMES:
@@ -133,8 +147,9 @@ def test_runtime_metrics_follow_restarts_and_exits_by_reason() -> None:
         spec = ChildSpec("w", lambda n: Crashy.start_link(n, name="w"))
         Supervisor.start_link(node, SupFlags("one_for_one", intensity=5, period=60.0), [spec], name="top")
         node.run_until_idle()
-        reg, col = build_registry({"runtime": RuntimeMetrics(node, events=events, reports=reports)},
-                                  process_metrics=False)
+        reg, col = build_registry(
+            {"runtime": RuntimeMetrics(node, events=events, reports=reports)}, process_metrics=False
+        )
         for _ in range(3):
             node.send("w", "boom")
             node.run_until_idle()

@@ -91,19 +91,27 @@ def test_the_monitor_in_a_real_terminal_under_tmux(endpoint: Any, tmp_path: Any)
     srv, _ = endpoint
     session = f"cnsmon{os.getpid()}"
     cns = shutil.which("cns", path=os.path.dirname(sys.executable)) or ""
-    cmd = f"{cns} monitor --url {srv.url} --interval 0.3" if cns else \
-        f"{sys.executable} -m cns monitor --url {srv.url} --interval 0.3"
+    cmd = (
+        f"{cns} monitor --url {srv.url} --interval 0.3"
+        if cns
+        else f"{sys.executable} -m cns monitor --url {srv.url} --interval 0.3"
+    )
     env = dict(os.environ, CNS_OPS_TOKEN=TOKEN, TERM="xterm-256color")
     sock = ["-S", str(tmp_path / "tmux.sock")]
-    subprocess.run([tmux, *sock, "new-session", "-d", "-s", session, "-x", "180", "-y", "50", cmd], env=env,
-                   check=True, timeout=20)
+    subprocess.run(
+        [tmux, *sock, "new-session", "-d", "-s", session, "-x", "180", "-y", "50", cmd],
+        env=env,
+        check=True,
+        timeout=20,
+    )
     try:
         screen = ""
         deadline = time.monotonic() + 40.0
         while time.monotonic() < deadline:
             time.sleep(0.5)
-            r = subprocess.run([tmux, *sock, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
-                               timeout=10)
+            r = subprocess.run(
+                [tmux, *sock, "capture-pane", "-p", "-t", session], capture_output=True, text=True, timeout=10
+            )
             screen = r.stdout
             if "vendor-b" in screen and "AAPL" in screen and "demo:validate" in screen:
                 break
@@ -113,8 +121,9 @@ def test_the_monitor_in_a_real_terminal_under_tmux(endpoint: Any, tmp_path: Any)
             assert text in screen, f"{text!r} not on screen:\n{screen}"
         subprocess.run([tmux, *sock, "send-keys", "-t", session, "k"], check=True, timeout=10)
         time.sleep(1.0)
-        r = subprocess.run([tmux, *sock, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
-                           timeout=10)
+        r = subprocess.run(
+            [tmux, *sock, "capture-pane", "-p", "-t", session], capture_output=True, text=True, timeout=10
+        )
         assert "ENGAGE the kill switch" in r.stdout, r.stdout
         subprocess.run([tmux, *sock, "send-keys", "-t", session, "n"], check=True, timeout=10)
         subprocess.run([tmux, *sock, "send-keys", "-t", session, "q"], check=True, timeout=10)

@@ -42,8 +42,13 @@ def test_promtool_checks_the_rules_and_the_example_config() -> None:
 
 def test_promtool_unit_tests_of_every_alert_pass() -> None:
     promtool = need_tool("promtool", "prometheus")
-    r = subprocess.run([promtool, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=120,
-                       cwd=RULE_TESTS.parent)
+    r = subprocess.run(
+        [promtool, "test", "rules", str(RULE_TESTS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=RULE_TESTS.parent,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS" in r.stdout
     tested = set(re.findall(r"alertname: (\w+)", RULE_TESTS.read_text()))
@@ -71,9 +76,18 @@ def test_every_dashboard_expression_references_an_exported_metric() -> None:
         assert not unknown, f"dashboard expression {e!r} names {unknown}, which cns.ops does not export"
         seen |= names
     # the dashboard covers every area of the issue
-    for must in ("cns_stage_latency_seconds", "cns_feed_staleness_seconds", "cns_quarantined_total",
-                 "cns_decisions_by_action_total", "cns_risk_checks_total", "cns_position_shares", "cns_pnl_realized_usd",
-                 "cns_supervisor_restarts_total", "cns_process_mailbox_depth_max_messages", "cns_journal_fsync_lag_seconds"):
+    for must in (
+        "cns_stage_latency_seconds",
+        "cns_feed_staleness_seconds",
+        "cns_quarantined_total",
+        "cns_decisions_by_action_total",
+        "cns_risk_checks_total",
+        "cns_position_shares",
+        "cns_pnl_realized_usd",
+        "cns_supervisor_restarts_total",
+        "cns_process_mailbox_depth_max_messages",
+        "cns_journal_fsync_lag_seconds",
+    ):
         assert must in seen, must
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids)) and dash["uid"] == "cns-ops"

@@ -46,13 +46,22 @@ def test_a_real_prometheus_scrapes_the_shard_and_serves_its_metrics(tmp_path: Pa
                 "global:\n  scrape_interval: 250ms\n  scrape_timeout: 250ms\n  evaluation_interval: 250ms\n"
                 "rule_files:\n  - cns-alerts.yml\n"
                 "scrape_configs:\n  - job_name: cns\n    static_configs:\n"
-                f"      - targets: ['127.0.0.1:{ops.port}']\n")
+                f"      - targets: ['127.0.0.1:{ops.port}']\n"
+            )
             proc = subprocess.Popen(
-                [prom, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "wb"))  # noqa: SIM115
+                [
+                    prom,
+                    f"--config.file={tmp_path / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp_path / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--log.level=warn",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=open(tmp_path / "prometheus.log", "wb"),
+            )  # noqa: SIM115
             base = f"http://127.0.0.1:{port}"
             try:
+
                 def scraped() -> list[dict[str, Any]]:
                     return _query(base, "cns_pipeline_events_total > 50")
 
@@ -63,7 +72,9 @@ def test_a_real_prometheus_scrapes_the_shard_and_serves_its_metrics(tmp_path: Pa
                     if got:
                         break
                     await asyncio.sleep(0.25)
-                assert got, f"Prometheus never saw the metrics: {(tmp_path / 'prometheus.log').read_text()[-2000:]}"
+                assert got, (
+                    f"Prometheus never saw the metrics: {(tmp_path / 'prometheus.log').read_text()[-2000:]}"
+                )
                 await asyncio.sleep(1.0)  # a few more scrapes for rate()
                 out = {
                     "events": got,
@@ -94,8 +105,14 @@ def test_a_real_prometheus_scrapes_the_shard_and_serves_its_metrics(tmp_path: Pa
     status, names = out["names"]
     assert status == 200
     cns = {n for n in names["data"] if n.startswith("cns_")}
-    for must in ("cns_risk_checks_total", "cns_feed_staleness_seconds", "cns_position_shares",
-                 "cns_supervisor_restarts_total", "cns_journal_fsync_lag_seconds", "cns_rules_version"):
+    for must in (
+        "cns_risk_checks_total",
+        "cns_feed_staleness_seconds",
+        "cns_position_shares",
+        "cns_supervisor_restarts_total",
+        "cns_journal_fsync_lag_seconds",
+        "cns_rules_version",
+    ):
         assert must in cns, must
     status, rules = out["rules"]
     groups = rules["data"]["groups"]

@@ -50,7 +50,10 @@ def test_a_risk_limit_swap_is_checked_and_resizes_the_rate_ring_keeping_the_newe
     gate._scal[RS_RING_HEAD] = 2
     new = checked_risk_config(gate.config, "risk.max_orders_per_window", 3)
     changed = swap_risk_config(gate, checked_risk_config(new, "max_order_qty", 77))
-    assert changed == {"max_orders_per_window": {"old": 4, "new": 3}, "max_order_qty": {"old": 10_000, "new": 77}}
+    assert changed == {
+        "max_orders_per_window": {"old": 4, "new": 3},
+        "max_order_qty": {"old": 10_000, "new": 77},
+    }
     assert gate._ring.tolist() == [20, 30, 40] and gate._scal[RS_RING_HEAD] == 0
     assert gate._p[RP_MAX_QTY] == 77 and gate.config.max_order_qty == 77
     swap_risk_config(gate, checked_risk_config(gate.config, "risk.max_orders_per_window", 5))
@@ -80,8 +83,12 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     v1 = d / "v1.ttl"
     v1.write_text(base)
     v2 = d / "v2.ttl"
-    v2.write_text(base.replace("sh:path cns:credibility ; sh:minCount 1 ; sh:minInclusive 10 ]",
-                               "sh:path cns:credibility ; sh:minCount 1 ; sh:minInclusive 75 ]"))
+    v2.write_text(
+        base.replace(
+            "sh:path cns:credibility ; sh:minCount 1 ; sh:minInclusive 10 ]",
+            "sh:path cns:credibility ; sh:minCount 1 ; sh:minInclusive 75 ]",
+        )
+    )
     assert v2.read_text() != base
     bad = d / "bad.ttl"
     bad.write_text(base + "\ncns:Broken a sh:NodeShape ; sh:property [ sh:path ")
@@ -104,7 +111,9 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"v1": str(v1), "v2": str(v2), "bad": str(bad), "build": build, "pool": pool, "ref": ref}
 
 
-def test_100_reloads_during_a_1m_event_flood_lose_nothing_and_stamp_monotonic_versions(rules: dict[str, Any]) -> None:
+def test_100_reloads_during_a_1m_event_flood_lose_nothing_and_stamp_monotonic_versions(
+    rules: dict[str, Any],
+) -> None:
     from cns.otp import GenServer
     from cns.runtime import Node
 
@@ -125,7 +134,9 @@ def test_100_reloads_during_a_1m_event_flood_lose_nothing_and_stamp_monotonic_ve
     out: list[Any] = []
     ValidatorActor.start(node, build(rules["v1"]), out, name="validate")
     ex = PumpExecutor()
-    reloader = RulesReloader(node, ValidatorSlot("validate", lambda a: a.records), build, path=rules["v1"], executor=ex)
+    reloader = RulesReloader(
+        node, ValidatorSlot("validate", lambda a: a.records), build, path=rules["v1"], executor=ex
+    )
     paths: dict[int, str] = {1: rules["v1"]}
     done: list[float] = []
     failure: list[BaseException] = []
@@ -153,7 +164,7 @@ def test_100_reloads_during_a_1m_event_flood_lose_nothing_and_stamp_monotonic_ve
     P = len(pool)
     for i in range(n_batches):
         lo = (i * BATCH) % P
-        node.send("validate", (i, pool[lo:lo + BATCH]))
+        node.send("validate", (i, pool[lo : lo + BATCH]))
         if i % 16 == 15:
             node.run_until_idle()
             ex.pump()
@@ -167,7 +178,9 @@ def test_100_reloads_during_a_1m_event_flood_lose_nothing_and_stamp_monotonic_ve
         node.run_until_idle()
         time.sleep(0.001)
     lo = (n_batches * BATCH) % P
-    node.send("validate", (n_batches, pool[lo:lo + BATCH]))  # one batch after the last reload: the newest version
+    node.send(
+        "validate", (n_batches, pool[lo : lo + BATCH])
+    )  # one batch after the last reload: the newest version
     n_batches += 1
     node.run_until_idle()
     wall = time.perf_counter() - t0
@@ -190,12 +203,14 @@ def test_100_reloads_during_a_1m_event_flood_lose_nothing_and_stamp_monotonic_ve
     for seq, first, n, v, verdict in out:
         assert reloader.log.version_of(first) == v and reloader.log.version_of(first + n - 1) == v
         lo = (seq * BATCH) % P
-        mismatched += int(not np.array_equal(verdict, ref[paths[v]][lo:lo + n]))
+        mismatched += int(not np.array_equal(verdict, ref[paths[v]][lo : lo + n]))
     assert mismatched == 0
     pause = reloader.max_pause_s
     assert pause < 0.05, pause
-    print(f"\nreload under load: {RELOADS} reloads, {N_EVENTS} events in {n_batches} batches, wall {wall:.1f} s, "
-          f"max stage hold {pause * 1e6:.1f} us, median hold {np.median(done) * 1e6:.1f} us")
+    print(
+        f"\nreload under load: {RELOADS} reloads, {N_EVENTS} events in {n_batches} batches, wall {wall:.1f} s, "
+        f"max stage hold {pause * 1e6:.1f} us, median hold {np.median(done) * 1e6:.1f} us"
+    )
 
 
 def test_a_rules_file_that_does_not_compile_keeps_the_old_rules(rules: dict[str, Any]) -> None:
@@ -215,6 +230,9 @@ def test_a_rules_file_that_does_not_compile_keeps_the_old_rules(rules: dict[str,
             r.reload(bad)
         assert bad.rsplit("/", 1)[-1] in str(e.value)
     assert r.version == 1 and node.whereis("h").actor.validator is v1
-    assert r.describe()["reloads"] == {"failed": 2} and "do not compile" in r.describe()["last_error"] or \
-        "not found" in r.describe()["last_error"]
+    assert (
+        r.describe()["reloads"] == {"failed": 2}
+        and "do not compile" in r.describe()["last_error"]
+        or "not found" in r.describe()["last_error"]
+    )
     node.shutdown()

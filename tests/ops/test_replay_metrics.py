@@ -21,8 +21,12 @@ def test_replay_metrics_serve_the_ingest_while_it_runs() -> None:
     for s in ("parse", "validate", "corroborate"):
         getattr(lat, s)[::10] = 3_000
         getattr(lat, s)[500:] = 0  # requested, not yet written: must not be read
-    ing = SimpleNamespace(node=Node(), lat=lat, totals={"events": 600, "zero_tick": 100, "validated": 450},
-                          quarantine=[SimpleNamespace(reason="bad_json: line 3"), SimpleNamespace(reason="bad_json: x")])
+    ing = SimpleNamespace(
+        node=Node(),
+        lat=lat,
+        totals={"events": 600, "zero_tick": 100, "validated": 450},
+        quarantine=[SimpleNamespace(reason="bad_json: line 3"), SimpleNamespace(reason="bad_json: x")],
+    )
     ep = serve_replay_metrics(ing, batch=250, port=0, announce=False)
     try:
         assert ReplayEndpoint.last is ep
@@ -33,7 +37,11 @@ def test_replay_metrics_serve_the_ingest_while_it_runs() -> None:
         assert ({"verdict": "elided"}, 100.0) in s["cns_validator_records_total"]
         assert s["cns_quarantined_total"] == [({"feed": "replay", "reason": "bad_json"}, 2.0)]
         counts = {lab["stage"]: v for lab, v in s["cns_stage_latency_seconds_count"]}
-        assert counts == {"parse": 50.0, "validate": 50.0, "corroborate": 50.0}  # chunks 0..1 of 250: 500 events
+        assert counts == {
+            "parse": 50.0,
+            "validate": 50.0,
+            "corroborate": 50.0,
+        }  # chunks 0..1 of 250: 500 events
         assert "cns_runtime_processes" in s
     finally:
         ep.close()

@@ -86,8 +86,12 @@ def test_start_and_orderly_stop_of_the_tree(reports):
     assert not sup.is_alive and app.state == "stopped" and which_applications(node) == []
     assert len(node) == 0
     (r,) = reports.reports(("application_controller", "exit"))
-    assert r == {"label": ("application_controller", "exit"), "application": "desk", "exited": "stopped",
-                 "type": "temporary"}
+    assert r == {
+        "label": ("application_controller", "exit"),
+        "application": "desk",
+        "exited": "stopped",
+        "type": "temporary",
+    }
     sup2 = app.start(node)  # an application can be started again
     assert sup2.is_alive and sup2 is not sup
     app.stop()
@@ -187,8 +191,12 @@ def test_permanent_application_termination_stops_the_node_in_order():
     crash_top(node, perm)
     reason = ("application_terminated", "core", "shutdown")
     assert node_stopped(node) == reason and got == [reason]
-    assert events == [("stop", "a", "crash"),  # core's child; then the others, in reverse start order
-                      ("stop", "s1", "shutdown"), ("stop", "f2", "shutdown"), ("stop", "f1", "shutdown")]
+    assert events == [
+        ("stop", "a", "crash"),  # core's child; then the others, in reverse start order
+        ("stop", "s1", "shutdown"),
+        ("stop", "f2", "shutdown"),
+        ("stop", "f1", "shutdown"),
+    ]
     assert first.state == second.state == "stopped" and perm.state == "terminated"
     assert not loner.is_alive and loner.exit_reason == "killed" and len(node) == 0
     with pytest.raises(ApplicationError) as ei:

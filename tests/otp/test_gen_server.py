@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cns.otp import IGNORE, NOREPLY, GenServer, call, cast, stop
-from cns.runtime import CallTimeout, Exit, InitFailed, NoProc, Node, Stop
+from cns.runtime import CallTimeout, Exit, InitFailed, Node, NoProc, Stop
 
 
 class Counter(GenServer):
@@ -197,11 +197,18 @@ class StartLinker(GenServer):
         try:
             self.got.append(("returned", Failing.start_link(self.node, how)))
         except InitFailed as e:
-            self.got.append(("InitFailed", e.reason if isinstance(e.reason, str) else type(e.reason).__name__))
+            self.got.append(
+                ("InitFailed", e.reason if isinstance(e.reason, str) else type(e.reason).__name__)
+            )
 
     def handle_info(self, msg):
-        self.got.append(("info", type(msg).__name__, msg.reason if isinstance(msg.reason, str)
-                         else type(msg.reason).__name__))
+        self.got.append(
+            (
+                "info",
+                type(msg).__name__,
+                msg.reason if isinstance(msg.reason, str) else type(msg.reason).__name__,
+            )
+        )
 
 
 def test_start_link_init_failure_returns_error_and_exit_signal_reaches_a_trapping_parent():
@@ -211,9 +218,12 @@ def test_start_link_init_failure_returns_error_and_exit_signal_reaches_a_trappin
         cast(node, parent, how)
         node.run_until_idle()
     assert parent.actor.got == [
-        ("InitFailed", "ValueError"), ("info", "Exit", "ValueError"),  # {error, R} then {'EXIT', Pid, R}
-        ("InitFailed", "normal"), ("info", "Exit", "normal"),
-        ("returned", None), ("info", "Exit", "normal"),  # ignore: the process exits normal
+        ("InitFailed", "ValueError"),
+        ("info", "Exit", "ValueError"),  # {error, R} then {'EXIT', Pid, R}
+        ("InitFailed", "normal"),
+        ("info", "Exit", "normal"),
+        ("returned", None),
+        ("info", "Exit", "normal"),  # ignore: the process exits normal
     ]
     assert parent.is_alive and len(node) == 1
 

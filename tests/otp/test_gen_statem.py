@@ -103,7 +103,7 @@ class CodeLock(GenStatem):
             case "enter", _:
                 return KeepState({**data, "buttons": ""})
             case "cast", ("button", b):
-                buttons = (data["buttons"] + b)[-len(data["code"]):]
+                buttons = (data["buttons"] + b)[-len(data["code"]) :]
                 if buttons == data["code"]:
                     return NextState("open", data)
                 return KeepState({**data, "buttons": buttons}, EventTimeout(30.0, "forget"))
@@ -261,8 +261,9 @@ def test_raise_stop_with_reply_answers_the_current_call():
 
 def test_call_to_a_machine_that_stops_with_the_call_postponed_fails_with_noproc():
     # A postponed call is still pending; if the server dies the caller gets the exit (NoProc here).
-    node, p = start({("a", "call", "x"): KeepState(actions=Postpone()),
-                     ("a", "cast", "die"): StopMachine("bye")})
+    node, p = start(
+        {("a", "call", "x"): KeepState(actions=Postpone()), ("a", "cast", "die"): StopMachine("bye")}
+    )
 
     class Client(Actor):
         async def receive(self, msg):
@@ -281,23 +282,37 @@ def test_call_to_a_machine_that_stops_with_the_call_postponed_fails_with_noproc(
 # ------------------------------------------------------------------- postpone
 def test_postponed_events_are_retried_in_order_after_a_state_change():
     # "If the state changes, the queue of incoming events is reset to start with the oldest postponed."
-    node, p = start({("a", "cast", 1): KeepState(actions=Postpone()),
-                     ("a", "cast", 2): KeepState(actions=Postpone()),
-                     ("a", "cast", "go"): NextState("b")})
+    node, p = start(
+        {
+            ("a", "cast", 1): KeepState(actions=Postpone()),
+            ("a", "cast", 2): KeepState(actions=Postpone()),
+            ("a", "cast", "go"): NextState("b"),
+        }
+    )
     for m in (1, 2, "go", 3):
         cast(node, p, m)
     node.run_until_idle()
-    assert events() == [("a", "cast", 1), ("a", "cast", 2), ("a", "cast", "go"),
-                        ("b", "cast", 1), ("b", "cast", 2), ("b", "cast", 3)]
+    assert events() == [
+        ("a", "cast", 1),
+        ("a", "cast", 2),
+        ("a", "cast", "go"),
+        ("b", "cast", 1),
+        ("b", "cast", 2),
+        ("b", "cast", 3),
+    ]
 
 
 def test_postponed_events_stay_postponed_without_a_state_change():
     # Postponed events are retried only when the state changes: keep_state, repeat_state and next_state
     # to the same state ("NextState =:= State") are not state changes.
-    node, p = start({("a", "cast", "p"): KeepState(actions=Postpone()),
-                     ("a", "cast", "same"): NextState("a"),
-                     ("a", "cast", "repeat"): RepeatState(),
-                     ("a", "cast", "go"): NextState("b")})
+    node, p = start(
+        {
+            ("a", "cast", "p"): KeepState(actions=Postpone()),
+            ("a", "cast", "same"): NextState("a"),
+            ("a", "cast", "repeat"): RepeatState(),
+            ("a", "cast", "go"): NextState("b"),
+        }
+    )
     for m in ("p", "same", "repeat"):
         cast(node, p, m)
     node.run_until_idle()
@@ -309,34 +324,56 @@ def test_postponed_events_stay_postponed_without_a_state_change():
 
 def test_postponed_event_can_be_postponed_again_and_retried_at_the_next_change():
     # A retried event is an ordinary event: postponing it again keeps it for the next state change.
-    node, p = start({("a", "cast", "p"): KeepState(actions=Postpone()),
-                     ("b", "cast", "p"): KeepState(actions=Postpone()),
-                     ("a", "cast", "go"): NextState("b"),
-                     ("b", "cast", "go"): NextState("c")})
+    node, p = start(
+        {
+            ("a", "cast", "p"): KeepState(actions=Postpone()),
+            ("b", "cast", "p"): KeepState(actions=Postpone()),
+            ("a", "cast", "go"): NextState("b"),
+            ("b", "cast", "go"): NextState("c"),
+        }
+    )
     for m in ("p", "go", "go"):
         cast(node, p, m)
     node.run_until_idle()
-    assert [e for e in events() if e[2] == "p"] == [("a", "cast", "p"), ("b", "cast", "p"), ("c", "cast", "p")]
+    assert [e for e in events() if e[2] == "p"] == [
+        ("a", "cast", "p"),
+        ("b", "cast", "p"),
+        ("c", "cast", "p"),
+    ]
 
 
 # ------------------------------------------------------------------- next_event
 def test_next_events_are_handled_first_in_action_order():
     # "All events stored with action() next_event are inserted to be processed before previously queued
     # events", the first in the action list first.
-    node, p = start({("a", "cast", "go"): KeepState(actions=[NextEvent("internal", 1), NextEvent("cast", 2),
-                                                             NextEvent("info", 3)])})
+    node, p = start(
+        {
+            ("a", "cast", "go"): KeepState(
+                actions=[NextEvent("internal", 1), NextEvent("cast", 2), NextEvent("info", 3)]
+            )
+        }
+    )
     cast(node, p, "go")
     cast(node, p, "later")
     node.run_until_idle()
-    assert events() == [("a", "cast", "go"), ("a", "internal", 1), ("a", "cast", 2), ("a", "info", 3),
-                        ("a", "cast", "later")]
+    assert events() == [
+        ("a", "cast", "go"),
+        ("a", "internal", 1),
+        ("a", "cast", 2),
+        ("a", "info", 3),
+        ("a", "cast", "later"),
+    ]
 
 
 def test_next_events_go_before_retried_postponed_events():
     # Order of the transition: postponed events are reset to the queue front, then inserted events go in
     # front of them.
-    node, p = start({("a", "cast", "p"): KeepState(actions=Postpone()),
-                     ("a", "cast", "go"): NextState("b", actions=NextEvent("internal", "ins"))})
+    node, p = start(
+        {
+            ("a", "cast", "p"): KeepState(actions=Postpone()),
+            ("a", "cast", "go"): NextState("b", actions=NextEvent("internal", "ins")),
+        }
+    )
     cast(node, p, "p")
     cast(node, p, "go")
     node.run_until_idle()
@@ -384,8 +421,12 @@ def test_state_timeout_is_not_cancelled_by_events():
 
 def test_state_timeout_is_cancelled_by_a_state_change():
     # "A state change cancels a state_timeout()".
-    node, p = start({("a", "cast", "arm"): KeepState(actions=StateTimeout(0.01, "st")),
-                     ("a", "cast", "go"): NextState("b")})
+    node, p = start(
+        {
+            ("a", "cast", "arm"): KeepState(actions=StateTimeout(0.01, "st")),
+            ("a", "cast", "go"): NextState("b"),
+        }
+    )
     cast(node, p, "arm")
     cast(node, p, "go")
     node.run(timeout=0.1)
@@ -402,8 +443,12 @@ def test_state_timeout_set_with_the_state_change_belongs_to_the_new_state():
 
 def test_restarting_a_state_timeout_replaces_the_running_one():
     # "Setting this timer while it is running will restart it with the new time-out value."
-    node, p = start({("a", "cast", "arm"): KeepState(actions=StateTimeout(0.005, "first")),
-                     ("a", "cast", "rearm"): KeepState(actions=StateTimeout(0.01, "second"))})
+    node, p = start(
+        {
+            ("a", "cast", "arm"): KeepState(actions=StateTimeout(0.005, "first")),
+            ("a", "cast", "rearm"): KeepState(actions=StateTimeout(0.01, "second")),
+        }
+    )
     cast(node, p, "arm")
     cast(node, p, "rearm")
     node.run(timeout=1.0)
@@ -428,7 +473,9 @@ def test_event_timeout_fires_when_no_event_comes():
 
 def test_event_timeout_is_cancelled_by_an_inserted_event():
     # An inserted event is an event: a queued event cancels the event time-out before it could fire.
-    node, p = start({("a", "cast", "arm"): KeepState(actions=[EventTimeout(0, "et"), NextEvent("internal", 1)])})
+    node, p = start(
+        {("a", "cast", "arm"): KeepState(actions=[EventTimeout(0, "et"), NextEvent("internal", 1)])}
+    )
     cast(node, p, "arm")
     node.run(timeout=0.05)
     assert events() == [("a", "cast", "arm"), ("a", "internal", 1)]
@@ -436,9 +483,14 @@ def test_event_timeout_is_cancelled_by_an_inserted_event():
 
 def test_generic_timeouts_survive_events_and_state_changes():
     # {timeout, Name}: "not cancelled by events or state changes"; several names run independently.
-    node, p = start({("a", "cast", "arm"): KeepState(actions=[GenericTimeout("x", 0.005, "cx"),
-                                                              GenericTimeout("y", 0.01, "cy")]),
-                     ("a", "cast", "go"): NextState("b")})
+    node, p = start(
+        {
+            ("a", "cast", "arm"): KeepState(
+                actions=[GenericTimeout("x", 0.005, "cx"), GenericTimeout("y", 0.01, "cy")]
+            ),
+            ("a", "cast", "go"): NextState("b"),
+        }
+    )
     cast(node, p, "arm")
     cast(node, p, "go")
     cast(node, p, "noise")
@@ -448,10 +500,16 @@ def test_generic_timeouts_survive_events_and_state_changes():
 
 def test_generic_timeout_cancel_and_infinity():
     # {{timeout,Name}, cancel} cancels; starting with Time = infinity also cancels a running one.
-    node, p = start({("a", "cast", "arm"): KeepState(actions=[GenericTimeout("x", 0.005, "cx"),
-                                                              GenericTimeout("y", 0.005, "cy")]),
-                     ("a", "cast", "off"): KeepState(actions=[CancelTimeout(("timeout", "x")),
-                                                              GenericTimeout("y", math.inf)])})
+    node, p = start(
+        {
+            ("a", "cast", "arm"): KeepState(
+                actions=[GenericTimeout("x", 0.005, "cx"), GenericTimeout("y", 0.005, "cy")]
+            ),
+            ("a", "cast", "off"): KeepState(
+                actions=[CancelTimeout(("timeout", "x")), GenericTimeout("y", math.inf)]
+            ),
+        }
+    )
     cast(node, p, "arm")
     cast(node, p, "off")
     node.run(timeout=0.05)
@@ -460,8 +518,12 @@ def test_generic_timeout_cancel_and_infinity():
 
 def test_update_timeout_changes_content_and_keeps_expiry():
     # {Timer, update, Content}: "change the time-out message ... without affecting the expiry time".
-    node, p = start({("a", "cast", "arm"): KeepState(actions=GenericTimeout("x", 0.005, "old")),
-                     ("a", "cast", "upd"): KeepState(actions=UpdateTimeout(("timeout", "x"), "new"))})
+    node, p = start(
+        {
+            ("a", "cast", "arm"): KeepState(actions=GenericTimeout("x", 0.005, "old")),
+            ("a", "cast", "upd"): KeepState(actions=UpdateTimeout(("timeout", "x"), "new")),
+        }
+    )
     cast(node, p, "arm")
     cast(node, p, "upd")
     node.run(timeout=1.0)
@@ -481,20 +543,33 @@ def test_update_of_a_timer_not_running_fires_like_time_zero():
 def test_zero_timeouts_come_after_queued_events_and_before_messages():
     # "Time-outs with zero time are guaranteed to be delivered to the state machine before any external
     # not yet received event ... after already queued events such as inserted and postponed events."
-    node, p = start({("a", "cast", "go"): KeepState(actions=[GenericTimeout("z", 0, "zero"),
-                                                             NextEvent("internal", "ins")])})
+    node, p = start(
+        {
+            ("a", "cast", "go"): KeepState(
+                actions=[GenericTimeout("z", 0, "zero"), NextEvent("internal", "ins")]
+            )
+        }
+    )
     cast(node, p, "go")
     cast(node, p, "msg")
     node.run_until_idle()
-    assert events() == [("a", "cast", "go"), ("a", "internal", "ins"), ("a", ("timeout", "z"), "zero"),
-                        ("a", "cast", "msg")]
+    assert events() == [
+        ("a", "cast", "go"),
+        ("a", "internal", "ins"),
+        ("a", ("timeout", "z"), "zero"),
+        ("a", "cast", "msg"),
+    ]
 
 
 def test_zero_state_timeout_is_cancelled_by_a_state_change_before_it_fires():
     # A state time-out is delivered only in the state it was started for (OTP 23's time-out zero queue):
     # here an inserted event changes the state before the time 0 state time-out is handled.
-    node, p = start({("a", "cast", "go"): KeepState(actions=[StateTimeout(0, "st"), NextEvent("internal", "x")]),
-                     ("a", "internal", "x"): NextState("b")})
+    node, p = start(
+        {
+            ("a", "cast", "go"): KeepState(actions=[StateTimeout(0, "st"), NextEvent("internal", "x")]),
+            ("a", "internal", "x"): NextState("b"),
+        }
+    )
     cast(node, p, "go")
     node.run_until_idle()
     assert events() == [("a", "cast", "go"), ("a", "internal", "x")]
@@ -512,8 +587,12 @@ def test_invalid_timeout_time_is_a_bad_action():
 def test_stale_timer_message_is_dropped_after_cancel():
     # A cancelled time-out is never delivered, even when its timer already fired and its message waits in
     # the mailbox behind the event that cancels it (OTP cancels timers synchronously).
-    node, p = start({("a", "cast", "arm"): KeepState(actions=GenericTimeout("x", 0.001, "cx")),
-                     ("a", "cast", "off"): KeepState(actions=CancelTimeout(("timeout", "x")))})
+    node, p = start(
+        {
+            ("a", "cast", "arm"): KeepState(actions=GenericTimeout("x", 0.001, "cx")),
+            ("a", "cast", "off"): KeepState(actions=CancelTimeout(("timeout", "x"))),
+        }
+    )
     cast(node, p, "arm")
     node.run_until_idle()
     time.sleep(0.005)
@@ -525,8 +604,9 @@ def test_stale_timer_message_is_dropped_after_cancel():
 def test_restarting_a_timeout_on_every_event_keeps_one_runtime_timer():
     # Implementation rule (not OTP's): runtime timers are reused, so a time-out restarted per event (a
     # heartbeat) does not grow the node's timer heap with cancelled entries.
-    node, p = start({("a", "cast", "x"): KeepState(actions=[EventTimeout(30.0, "idle"),
-                                                            StateTimeout(30.0, "st")])})
+    node, p = start(
+        {("a", "cast", "x"): KeepState(actions=[EventTimeout(30.0, "idle"), StateTimeout(30.0, "st")])}
+    )
     for _ in range(1000):
         cast(node, p, "x")
     node.run_until_idle()
@@ -536,9 +616,13 @@ def test_restarting_a_timeout_on_every_event_keeps_one_runtime_timer():
 def test_restart_to_a_later_deadline_fires_at_the_later_deadline():
     # Restarting a running time-out: it fires at the new time, not at the old one.
     fired = []
-    node, p = start({("a", "cast", "arm"): KeepState(actions=GenericTimeout("x", 0.01, "c")),
-                     ("a", "cast", "later"): KeepState(actions=GenericTimeout("x", 0.06, "c")),
-                     ("a", ("timeout", "x"), "c"): lambda t: fired.append(time.monotonic())})
+    node, p = start(
+        {
+            ("a", "cast", "arm"): KeepState(actions=GenericTimeout("x", 0.01, "c")),
+            ("a", "cast", "later"): KeepState(actions=GenericTimeout("x", 0.06, "c")),
+            ("a", ("timeout", "x"), "c"): lambda t: fired.append(time.monotonic()),
+        }
+    )
     cast(node, p, "arm")
     node.run_until_idle()
     t0 = time.monotonic()
@@ -548,8 +632,12 @@ def test_restart_to_a_later_deadline_fires_at_the_later_deadline():
 
 
 def test_restart_to_an_earlier_deadline_fires_early():
-    node, p = start({("a", "cast", "arm"): KeepState(actions=StateTimeout(60.0, "late")),
-                     ("a", "cast", "sooner"): KeepState(actions=StateTimeout(0.005, "soon"))})
+    node, p = start(
+        {
+            ("a", "cast", "arm"): KeepState(actions=StateTimeout(60.0, "late")),
+            ("a", "cast", "sooner"): KeepState(actions=StateTimeout(0.005, "soon")),
+        }
+    )
     cast(node, p, "arm")
     cast(node, p, "sooner")
     node.run(timeout=1.0)
@@ -560,18 +648,34 @@ def test_restart_to_an_earlier_deadline_fires_early():
 def test_enter_calls_on_init_state_change_and_repeat_state_only():
     # state_enter: called for the initial state (OldState = State), on every state change and on
     # repeat_state; not on keep_state nor on next_state to the same state.
-    node, p = start({("a", "cast", "keep"): KeepState(), ("a", "cast", "same"): NextState("a"),
-                     ("a", "cast", "repeat"): RepeatState(), ("a", "cast", "go"): NextState("b")}, enter=True)
+    node, p = start(
+        {
+            ("a", "cast", "keep"): KeepState(),
+            ("a", "cast", "same"): NextState("a"),
+            ("a", "cast", "repeat"): RepeatState(),
+            ("a", "cast", "go"): NextState("b"),
+        },
+        enter=True,
+    )
     for m in ("keep", "same", "repeat", "go"):
         cast(node, p, m)
     node.run_until_idle()
-    assert [e for e in LOG if e[1] == "enter"] == [("a", "enter", "a"), ("a", "enter", "a"), ("b", "enter", "a")]
+    assert [e for e in LOG if e[1] == "enter"] == [
+        ("a", "enter", "a"),
+        ("a", "enter", "a"),
+        ("b", "enter", "a"),
+    ]
 
 
 def test_enter_call_runs_before_the_queued_events_and_its_timeouts_apply():
     # The enter call is part of the transition: it runs before the next event and may set time-outs.
-    node, p = start({("a", "cast", "go"): NextState("b"),
-                     ("b", "enter", "a"): KeepState(actions=StateTimeout(0, "from_enter"))}, enter=True)
+    node, p = start(
+        {
+            ("a", "cast", "go"): NextState("b"),
+            ("b", "enter", "a"): KeepState(actions=StateTimeout(0, "from_enter")),
+        },
+        enter=True,
+    )
     cast(node, p, "go")
     cast(node, p, "after")
     node.run_until_idle()
@@ -581,8 +685,9 @@ def test_enter_call_runs_before_the_queued_events_and_its_timeouts_apply():
 @pytest.mark.parametrize("action", [Postpone(), NextEvent("internal", 1)])
 def test_enter_call_may_not_postpone_or_insert_events(action):
     # "Actions: ... postpone() and next_event are not allowed" in a state enter call.
-    node, p = start({("a", "cast", "go"): NextState("b"), ("b", "enter", "a"): KeepState(actions=action)},
-                    enter=True)
+    node, p = start(
+        {("a", "cast", "go"): NextState("b"), ("b", "enter", "a"): KeepState(actions=action)}, enter=True
+    )
     cast(node, p, "go")
     node.run_until_idle()
     assert isinstance(p.exit_reason, BadAction)
@@ -701,6 +806,7 @@ def test_exception_in_a_callback_is_the_exit_reason_after_terminate():
 
 def test_bad_callback_mode_is_rejected_when_the_class_is_defined():
     with pytest.raises(BadCallbackMode):
+
         class _M(GenStatem):
             callback_mode = "state_function"
 
@@ -742,7 +848,9 @@ def test_stop_reason_propagates_to_links():
     class Parent(Actor):
         def receive(self, msg):
             if msg == "start":
-                self.child = Recorder.start_link(self.node, {("a", "cast", "x"): StopMachine(("shutdown", "bye"))})
+                self.child = Recorder.start_link(
+                    self.node, {("a", "cast", "x"): StopMachine(("shutdown", "bye"))}
+                )
             else:
                 LOG.append(msg)
 
@@ -794,8 +902,11 @@ def test_supervisor_restarts_a_crashed_statem_and_shuts_it_down_with_terminate()
     # A gen_statem is a supervised worker: restarted per its restart type; on supervisor shutdown a trapping
     # gen_statem gets the parent's exit signal and terminate/3 runs with reason shutdown.
     node = Node()
-    sup = Supervisor.start_link(node, SupFlags("one_for_one", 3, 5.0),
-                                [ChildSpec("counter", lambda n: Counter.start_link(n, name="counter"))])
+    sup = Supervisor.start_link(
+        node,
+        SupFlags("one_for_one", 3, 5.0),
+        [ChildSpec("counter", lambda n: Counter.start_link(n, name="counter"))],
+    )
     first = node.whereis("counter")
     cast(node, "counter", 5)
     assert call(node, "counter", "get") == 5

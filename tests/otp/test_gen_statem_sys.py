@@ -27,7 +27,6 @@ def test_get_state_and_replace_state_use_the_state_data_pair() -> None:
     node = Node()
     pid = Meter.start(node)
 
-
     cast(node, pid, 3)
     node.run_until_idle()
     assert sysapi.get_state(node, pid) == ("idle", 3)

@@ -38,8 +38,9 @@ class Echo(GenServer):
 def _tree(node: Node, log: list[Any], *, intensity: int = 3, pool_intensity: int = 10) -> Any:
     specs = [
         ChildSpec("echo", lambda n: Echo.start_link(n, name="echo")),
-        pool_child_spec("scorers", Square, 3, name="scorers", args=(log,), intensity=pool_intensity,
-                        period=60.0),
+        pool_child_spec(
+            "scorers", Square, 3, name="scorers", args=(log,), intensity=pool_intensity, period=60.0
+        ),
     ]
     return Supervisor.start(node, SupFlags("one_for_one", intensity=intensity, period=60.0), specs)
 

@@ -116,8 +116,14 @@ def test_one_for_all_stops_others_in_reverse_then_restarts_all_in_order():
     sup = start_sup(node, "one_for_all", [spec("a"), spec("b"), spec("c")])
     events.clear()
     crash(node, pids(node, sup)["b"])
-    assert events == [("stop", "b", "crash"), ("stop", "c", "shutdown"), ("stop", "a", "shutdown"),
-                      ("start", "a"), ("start", "b"), ("start", "c")]
+    assert events == [
+        ("stop", "b", "crash"),
+        ("stop", "c", "shutdown"),
+        ("stop", "a", "shutdown"),
+        ("start", "a"),
+        ("start", "b"),
+        ("start", "c"),
+    ]
 
 
 def test_rest_for_one_restarts_failed_and_later_children_in_order():
@@ -126,8 +132,14 @@ def test_rest_for_one_restarts_failed_and_later_children_in_order():
     a = pids(node, sup)["a"]
     events.clear()
     crash(node, pids(node, sup)["b"])
-    assert events == [("stop", "b", "crash"), ("stop", "d", "shutdown"), ("stop", "c", "shutdown"),
-                      ("start", "b"), ("start", "c"), ("start", "d")]
+    assert events == [
+        ("stop", "b", "crash"),
+        ("stop", "d", "shutdown"),
+        ("stop", "c", "shutdown"),
+        ("start", "b"),
+        ("start", "c"),
+        ("start", "d"),
+    ]
     assert pids(node, sup)["a"] is a
 
 
@@ -174,6 +186,7 @@ def test_restarts_outside_period_do_not_accumulate():
     crash(node, pids(node, sup)["a"])
     node.run(timeout=0.08)  # let the first restart age out of the window
     import time
+
     time.sleep(0.06)
     crash(node, pids(node, sup)["a"])
     assert sup.is_alive
@@ -194,10 +207,14 @@ def stubborn_start(node):
 
 def test_shutdown_timeout_then_kill_and_brutal_kill():
     node = Node()
-    sup = start_sup(node, "one_for_one", [
-        ChildSpec("s", stubborn_start, shutdown=0.05),
-        ChildSpec("bk", lambda n: W.start_link(n, "bk"), shutdown="brutal_kill"),
-    ])
+    sup = start_sup(
+        node,
+        "one_for_one",
+        [
+            ChildSpec("s", stubborn_start, shutdown=0.05),
+            ChildSpec("bk", lambda n: W.start_link(n, "bk"), shutdown="brutal_kill"),
+        ],
+    )
     s, bk = pids(node, sup)["s"], pids(node, sup)["bk"]
     events.clear()
     terminate_child(node, sup, "s")
@@ -241,8 +258,11 @@ def test_child_management_api():
 
 def test_simple_one_for_one_dynamic_children():
     node = Node()
-    sup = Supervisor.start_link(node, SupFlags("simple_one_for_one", 5, 5.0),
-                                [ChildSpec("tmpl", lambda n, wid: W.start_link(n, wid), restart="transient")])
+    sup = Supervisor.start_link(
+        node,
+        SupFlags("simple_one_for_one", 5, 5.0),
+        [ChildSpec("tmpl", lambda n, wid: W.start_link(n, wid), restart="transient")],
+    )
     p1 = start_child(node, sup, ["x"])
     p2 = start_child(node, sup, ["y"])
     assert node.call(p1, None) == "x" and node.call(p2, None) == "y"
@@ -257,8 +277,11 @@ def test_simple_one_for_one_dynamic_children():
 
 def test_nested_supervisor_escalation_restarts_the_child_supervisor():
     node = Node()
-    inner_spec = ChildSpec("inner", lambda n: Supervisor.start_link(
-        n, SupFlags("one_for_one", 0, 5.0), [spec("leaf")]), type="supervisor")
+    inner_spec = ChildSpec(
+        "inner",
+        lambda n: Supervisor.start_link(n, SupFlags("one_for_one", 0, 5.0), [spec("leaf")]),
+        type="supervisor",
+    )
     top = start_sup(node, "one_for_one", [inner_spec])
     inner = pids(node, top)["inner"]
     leaf = pids(node, inner)["leaf"]
@@ -268,10 +291,16 @@ def test_nested_supervisor_escalation_restarts_the_child_supervisor():
     assert inner2 is not inner and inner2.is_alive and pids(node, inner2)["leaf"].is_alive
 
 
-@pytest.mark.parametrize("kw,field", [
-    ({"shutdown": -1}, "shutdown"), ({"shutdown": "soon"}, "shutdown"), ({"restart": "sometimes"}, "restart"),
-    ({"type": "thing"}, "type"), ({"start": 42}, "start"),
-])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"shutdown": -1}, "shutdown"),
+        ({"shutdown": "soon"}, "shutdown"),
+        ({"restart": "sometimes"}, "restart"),
+        ({"type": "thing"}, "type"),
+        ({"start": 42}, "start"),
+    ],
+)
 def test_invalid_child_spec_is_rejected_at_the_boundary(kw, field):
     args = {"id": "x", "start": (W, ("x",))} | kw
     with pytest.raises(InvalidChildSpec) as ei:

@@ -61,6 +61,7 @@ def stubborn(wid, **kw):
         p = node.spawn(Stubborn(wid), trap_exit=True)
         node.link(p)
         return p
+
     return ChildSpec(wid, start, **kw)
 
 
@@ -95,7 +96,9 @@ def reports():
 
 
 def labels(h):
-    return [r["label"][1] for r in h.reports() if r["label"][0] == "supervisor" and r["label"][1] != "progress"]
+    return [
+        r["label"][1] for r in h.reports() if r["label"][0] == "supervisor" and r["label"][1] != "progress"
+    ]
 
 
 def sup_of(node, strategy, specs, intensity=10, period=5.0, **kw):
@@ -112,10 +115,17 @@ def test_one_for_all_failed_restart_is_retried_for_the_child_that_failed_and_res
     FAILS["c"] = 1
     crash(node, pids(node, sup)["b"])
     assert events == [
-        ("stop", "b", "crash"), ("stop", "c", "shutdown"), ("stop", "a", "shutdown"),
-        ("init", "a"), ("init", "b"), ("init", "c"),  # c's init fails: try again, for c
-        ("stop", "b", "shutdown"), ("stop", "a", "shutdown"),  # one_for_all again: the others stop ...
-        ("init", "a"), ("init", "b"), ("init", "c"),  # ... and all start in order
+        ("stop", "b", "crash"),
+        ("stop", "c", "shutdown"),
+        ("stop", "a", "shutdown"),
+        ("init", "a"),
+        ("init", "b"),
+        ("init", "c"),  # c's init fails: try again, for c
+        ("stop", "b", "shutdown"),
+        ("stop", "a", "shutdown"),  # one_for_all again: the others stop ...
+        ("init", "a"),
+        ("init", "b"),
+        ("init", "c"),  # ... and all start in order
     ]
     assert all(p.is_alive for p in pids(node, sup).values())
     assert len(sup.actor.restarts) == 2  # the crash and the retry (add_restart in restart/2)
@@ -132,9 +142,13 @@ def test_rest_for_one_failed_restart_is_retried_from_the_child_that_failed():
     crash(node, pids(node, sup)["b"])
     b = pids(node, sup)["b"]
     assert events == [
-        ("stop", "b", "crash"), ("stop", "d", "shutdown"), ("stop", "c", "shutdown"),
-        ("init", "b"), ("init", "c"),  # c fails: d is left down, c is retried
-        ("init", "c"), ("init", "d"),
+        ("stop", "b", "crash"),
+        ("stop", "d", "shutdown"),
+        ("stop", "c", "shutdown"),
+        ("init", "b"),
+        ("init", "c"),  # c fails: d is left down, c is retried
+        ("init", "c"),
+        ("init", "d"),
     ]
     kids = pids(node, sup)
     assert kids["a"] is a and kids["b"] is b and kids["c"].is_alive and kids["d"].is_alive
@@ -202,9 +216,13 @@ def test_start_failure_shuts_started_children_down_in_reverse_with_their_shutdow
     elapsed = time.monotonic() - t0
     shutdown, (tag, cid, why) = ei.value.reason
     assert (shutdown, tag, cid) == ("shutdown", "failed_to_start_child", "c") and isinstance(why, ValueError)
-    assert events == [("init", "a"), ("init", "s"), ("init", "c"),
-                      ("ignored", "s", "Exit"),  # s got the shutdown signal first (reverse order) ...
-                      ("stop", "a", "shutdown")]  # ... was killed after 0.05 s, then a shut down cleanly
+    assert events == [
+        ("init", "a"),
+        ("init", "s"),
+        ("init", "c"),
+        ("ignored", "s", "Exit"),  # s got the shutdown signal first (reverse order) ...
+        ("stop", "a", "shutdown"),
+    ]  # ... was killed after 0.05 s, then a shut down cleanly
     assert elapsed >= 0.05
     assert len(node) == 0
     assert labels(reports) == ["start_error", "shutdown_error"]  # s ended 'killed', not 'shutdown'
@@ -258,16 +276,22 @@ def test_dynamic_children_are_signalled_at_once_under_one_timer_then_the_rest_ki
 
 def test_dynamic_children_polite_ones_end_with_shutdown_and_brutal_kill_kills_all():
     node = Node()
-    sup = Supervisor.start_link(node, SupFlags("simple_one_for_one"),
-                                [ChildSpec("k", lambda n, w: Kid.start_link(n, w), restart="transient")])
+    sup = Supervisor.start_link(
+        node,
+        SupFlags("simple_one_for_one"),
+        [ChildSpec("k", lambda n, w: Kid.start_link(n, w), restart="transient")],
+    )
     kids = [start_child(node, sup, [w]) for w in ("x", "y", "z")]
     events.clear()
     node.exit(sup, "shutdown")
     node.run_until_idle()
     assert sorted(events) == [("stop", w, "shutdown") for w in ("x", "y", "z")]
     assert all(p.exit_reason == "shutdown" for p in kids)
-    sup2 = Supervisor.start_link(node, SupFlags("simple_one_for_one"),
-                                 [ChildSpec("k", lambda n, w: Kid.start_link(n, w), shutdown="brutal_kill")])
+    sup2 = Supervisor.start_link(
+        node,
+        SupFlags("simple_one_for_one"),
+        [ChildSpec("k", lambda n, w: Kid.start_link(n, w), shutdown="brutal_kill")],
+    )
     kids2 = [start_child(node, sup2, [w]) for w in ("p", "q")]
     events.clear()
     node.exit(sup2, "shutdown")
@@ -361,9 +385,16 @@ def test_temporary_child_never_restarted_and_removed_abnormal_exit_reported(repo
     assert [r["reason"] for r in reports.reports(("supervisor", "child_terminated"))] == ["boom"]
 
 
-@pytest.mark.parametrize("reason,restarted", [
-    ("normal", False), ("shutdown", False), (("shutdown", "done"), False), ("boom", True), ("killed", True),
-])
+@pytest.mark.parametrize(
+    "reason,restarted",
+    [
+        ("normal", False),
+        ("shutdown", False),
+        (("shutdown", "done"), False),
+        ("boom", True),
+        ("killed", True),
+    ],
+)
 def test_transient_child_restarted_only_after_an_abnormal_exit(reason, restarted, reports):
     node = Node()
     sup = sup_of(node, "one_for_one", [kid("t", "transient")])
@@ -402,8 +433,12 @@ def test_start_child_errors_already_started_and_already_present():
 def test_any_significant_child_ending_shuts_the_supervisor_down():
     # do_auto_shutdown(any_significant): {shutdown, State} -> terminate -> terminate_children (reverse order).
     node = Node()
-    sup = sup_of(node, "one_for_one", [kid("a"), kid("s", "transient", significant=True), kid("c")],
-                 auto_shutdown="any_significant")
+    sup = sup_of(
+        node,
+        "one_for_one",
+        [kid("a"), kid("s", "transient", significant=True), kid("c")],
+        auto_shutdown="any_significant",
+    )
     events.clear()
     crash(node, pids(node, sup)["s"], "normal")
     assert not sup.is_alive and sup.exit_reason == "shutdown"
@@ -412,16 +447,21 @@ def test_any_significant_child_ending_shuts_the_supervisor_down():
 
 def test_all_significant_waits_for_the_last_significant_child_and_ignores_terminate_child():
     node = Node()
-    sup = sup_of(node, "one_for_one", [kid("s1", "temporary", significant=True),
-                                      kid("s2", "transient", significant=True), kid("w")],
-                 auto_shutdown="all_significant")
+    sup = sup_of(
+        node,
+        "one_for_one",
+        [kid("s1", "temporary", significant=True), kid("s2", "transient", significant=True), kid("w")],
+        auto_shutdown="all_significant",
+    )
     crash(node, pids(node, sup)["s1"], "boom")  # temporary: any end counts
     assert sup.is_alive
     crash(node, pids(node, sup)["s2"], "boom")  # transient, abnormal: restarted, does not count
     assert sup.is_alive
     crash(node, pids(node, sup)["s2"], ("shutdown", "done"))
     assert not sup.is_alive and sup.exit_reason == "shutdown"
-    sup2 = sup_of(node, "one_for_one", [kid("s", "temporary", significant=True)], auto_shutdown="any_significant")
+    sup2 = sup_of(
+        node, "one_for_one", [kid("s", "temporary", significant=True)], auto_shutdown="any_significant"
+    )
     terminate_child(node, sup2, "s")  # an explicit terminate_child never triggers auto shutdown
     assert sup2.is_alive
 
@@ -513,5 +553,8 @@ def test_default_handler_writes_supervisor_reports_to_stdlib_logging(caplog):
         crash(node, pids(node, sup)["a"], "boom")
     recs = [r for r in caplog.records if r.name == "cns.otp"]
     assert len(recs) == 1 and recs[0].levelname == "ERROR"
-    assert recs[0].getMessage().startswith("Supervisor: ") and "Context: child_terminated" in recs[0].getMessage()
+    assert (
+        recs[0].getMessage().startswith("Supervisor: ")
+        and "Context: child_terminated" in recs[0].getMessage()
+    )
     assert recs[0].report["reason"] == "boom"

@@ -47,8 +47,9 @@ def model(intensity, restart_types, crashes):
 @given(
     intensity=st.integers(0, 3),
     restart_types=st.lists(st.sampled_from(["permanent", "transient", "temporary"]), min_size=1, max_size=3),
-    crashes=st.lists(st.tuples(st.integers(0, 1500), st.integers(0, 2), st.sampled_from(["crash", "normal"])),
-                     max_size=12),
+    crashes=st.lists(
+        st.tuples(st.integers(0, 1500), st.integers(0, 2), st.sampled_from(["crash", "normal"])), max_size=12
+    ),
 )
 def test_restart_intensity_matches_model(intensity, restart_types, crashes):
     crashes = [(d, i % len(restart_types), r) for d, i, r in crashes]

@@ -151,8 +151,11 @@ def test_trace_to_a_list_and_to_a_callable():
     node.run_until_idle()
     assert events == [
         ("in", ("cast", 2)),
-        ("in", ("call", ("x",), None)), ("out", ("echo", ("x",)), None),
-        ("in", ("cast", "shout")), ("out", "self-note", p), ("in", "self-note"),
+        ("in", ("call", ("x",), None)),
+        ("out", ("echo", ("x",)), None),
+        ("in", ("cast", "shout")),
+        ("out", "self-note", p),
+        ("in", "self-note"),
     ]
     seen = []
     sysapi.trace(node, p, True, seen.append)

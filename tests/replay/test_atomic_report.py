@@ -33,22 +33,41 @@ OPTIONAL = ("rejects-wire.jsonl",)
 def _report(run_id: str, events: int) -> dict[str, Any]:
     """A small report with every key render_markdown reads."""
     stats = {"p50": 10.0, "p99": 20.0, "p999": 30.0, "max": 40.0, "samples": 5}
-    desk = {"orders": 1, "fills": 1, "risk_rejects": {}, "risk_limits": {}, "latency": {"decision": "2us"},
-            "pnl": {"realized": 1.0, "unrealized": 0.0, "total": 1.0}}
+    desk = {
+        "orders": 1,
+        "fills": 1,
+        "risk_rejects": {},
+        "risk_limits": {},
+        "latency": {"decision": "2us"},
+        "pnl": {"realized": 1.0, "unrealized": 0.0, "total": 1.0},
+    }
     return {
-        "run_id": run_id, "machine": {"cpu": "test"},
-        "trading": {"inputs": {"seed": 1, "simulated_s": 1.0}, "events": events, "zero_tick": 1,
-                    "zero_tick_ratio": 0.1, "validated": events - 1, "rejected": {}, "signals": 2, "fast": desk},
-        "measured": {"wall_s": 0.5, "events_per_s": 2.0 * events,
-                     "latency_ns": {s: dict(stats) for s in ("parse", "validate", "total")}},
+        "run_id": run_id,
+        "machine": {"cpu": "test"},
+        "trading": {
+            "inputs": {"seed": 1, "simulated_s": 1.0},
+            "events": events,
+            "zero_tick": 1,
+            "zero_tick_ratio": 0.1,
+            "validated": events - 1,
+            "rejected": {},
+            "signals": 2,
+            "fast": desk,
+        },
+        "measured": {
+            "wall_s": 0.5,
+            "events_per_s": 2.0 * events,
+            "latency_ns": {s: dict(stats) for s in ("parse", "validate", "total")},
+        },
     }
 
 
 def _write(out: Path, run_id: str, events: int, rejects: list[Reject] | None = None) -> dict[str, Path]:
     t = np.linspace(0.0, 1.0, 16)
     samples = {s: np.arange(1, 50, dtype=np.int64) for s in ("parse", "validate", "total")}
-    return write_report(_report(run_id, events), out, {"CNS": (t, t * 2.0)}, samples,
-                        wire_rejects=rejects or [])
+    return write_report(
+        _report(run_id, events), out, {"CNS": (t, t * 2.0)}, samples, wire_rejects=rejects or []
+    )
 
 
 def observed(out: Path) -> dict[str, str | None]:
@@ -74,7 +93,9 @@ def assert_one_complete_set(out: Path, allowed: set[str], *, may_be_empty: bool 
     return run_id
 
 
-def test_crash_mid_write_keeps_the_previous_complete_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_write_keeps_the_previous_complete_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     _write(out, "run-A", 100)
     assert_one_complete_set(out, {"run-A"})
@@ -132,7 +153,12 @@ def test_a_kill_at_any_step_of_publishing_leaves_one_complete_set(
 ) -> None:
     out = tmp_path / "out"
     rejects = [Reject(7, "bad_code: kind 99", "raw")]
-    sequence: list[tuple[str, list[Reject] | None]] = [("A", None), ("B", rejects), ("C", None), ("D", rejects)]
+    sequence: list[tuple[str, list[Reject] | None]] = [
+        ("A", None),
+        ("B", rejects),
+        ("C", None),
+        ("D", rejects),
+    ]
     old: str | None = None
     for run_id, rj in sequence:
         shown: list[str | None] = []
@@ -178,8 +204,9 @@ def test_legacy_regular_files_are_replaced_without_showing_a_new_json_beside_old
 def test_old_runs_and_dead_writers_leftovers_are_pruned(tmp_path: Path) -> None:
     out = tmp_path / "out"
     _write(out, "A", 1)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     (out / REPORT_AREA / f"tmp-{dead}-20200101T000000Z-00000000").mkdir()  # a writer killed while staging
     for rid in ("B", "C", "D"):
         _write(out, rid, 1)
@@ -216,9 +243,24 @@ def test_returned_paths_are_the_stable_names(tmp_path: Path) -> None:
 def _cns_run(out: Path, cwd: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CNS_CACHE_DIR": str(cwd / "cache")}
     return subprocess.Popen(
-        [sys.executable, "-m", "cns", "run", "--events", "20000", "--seconds", "2", "--no-slow-baseline",
-         "--no-progress", "--out", str(out)],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "cns",
+            "run",
+            "--events",
+            "20000",
+            "--seconds",
+            "2",
+            "--no-slow-baseline",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -258,12 +300,16 @@ def test_kill_9_during_cns_run_never_leaves_a_mixed_set(tmp_path: Path) -> None:
             during_staging += staging
         rc = proc.wait(timeout=60)
         if rc not in (0, -signal.SIGKILL):
-            pytest.fail(f"cns run failed (rc {rc}): {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            pytest.fail(
+                f"cns run failed (rc {rc}): {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+            )
         # after a kill: the previous complete set, or (killed after the swap) the killed run's complete set
         now = run_id_of(out / "report.json") or "?"
         assert_one_complete_set(out, completed | {now})
         if rc != 0 and now not in completed:
-            assert now.split("-")[1] == str(proc.pid), "a set that is neither the old one nor the killed run's"
+            assert now.split("-")[1] == str(proc.pid), (
+                "a set that is neither the old one nor the killed run's"
+            )
         completed.add(now)
     assert kills >= 3, f"only {kills} runs were killed; the test did not exercise anything"
     assert during_staging >= 1, "no kill landed while a run was writing its report files"

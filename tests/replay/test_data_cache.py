@@ -23,16 +23,31 @@ T0 = 1_767_623_400 * SEC
 
 
 def _item(i: int, t: int, **over: object) -> bytes:
-    d: dict[str, object] = {"id": i, "source": "reuters.com", "publish_ns": t - 1000, "receive_ns": t,
-                            "tickers": ["AAPL"], "type": "earnings", "headline": "Apple beats estimates",
-                            "confidence": 0.9, "eps_actual": 2.0, "eps_expected": 1.5}
+    d: dict[str, object] = {
+        "id": i,
+        "source": "reuters.com",
+        "publish_ns": t - 1000,
+        "receive_ns": t,
+        "tickers": ["AAPL"],
+        "type": "earnings",
+        "headline": "Apple beats estimates",
+        "confidence": 0.9,
+        "eps_actual": 2.0,
+        "eps_expected": 1.5,
+    }
     d.update(over)
     return msgspec.json.encode(d)
 
 
 def _user_file(tmp_path: Path) -> Path:
-    lines = [_item(1, T0), b"not json", _item(2, T0 + SEC, type="weather"), _item(3, T0 + 2 * SEC),
-             _item(4, T0 + 3 * SEC, source="s" * 70_000), _item(5, T0 + 4 * SEC, receive_ns=2**63 - 1)]
+    lines = [
+        _item(1, T0),
+        b"not json",
+        _item(2, T0 + SEC, type="weather"),
+        _item(3, T0 + 2 * SEC),
+        _item(4, T0 + 3 * SEC, source="s" * 70_000),
+        _item(5, T0 + 4 * SEC, receive_ns=2**63 - 1),
+    ]
     p = tmp_path / "news.jsonl"
     p.write_bytes(b"\n".join(lines) + b"\n")
     return p
@@ -47,7 +62,9 @@ def test_cache_dir_defaults_to_the_private_data_dir(tmp_path, monkeypatch):
     assert ReplayOptions().cache_dir is None
     monkeypatch.setenv("CNS_CACHE_DIR", str(tmp_path / "root"))
     monkeypatch.chdir(tmp_path)
-    news = prepare_news(ReplayOptions(events=2000, seconds=2.0, out_dir=str(tmp_path / "out"), progress=False))
+    news = prepare_news(
+        ReplayOptions(events=2000, seconds=2.0, out_dir=str(tmp_path / "out"), progress=False)
+    )
     data = tmp_path / "root" / "data"
     assert news.path.parent == data and stat.S_IMODE(data.stat().st_mode) == 0o700
     assert not (tmp_path / ".cache").exists()
@@ -76,12 +93,15 @@ def test_rerun_reports_the_same_quarantine(tmp_path):
     assert second.from_cache and second.input_rejects == first.input_rejects
     assert rej_file.read_bytes() == rejects
     assert second.layout.n_records == first.layout.n_records == 2
-    assert second.input_reject_list == first.input_reject_list and [r.line for r in first.input_reject_list] == [
-        2, 3, 5, 6]
+    assert second.input_reject_list == first.input_reject_list and [
+        r.line for r in first.input_reject_list
+    ] == [2, 3, 5, 6]
 
 
 def _cache_file(tmp_path: Path, prefix: str, suffix: str) -> Path:
-    (p,) = [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
+    (p,) = [
+        p for p in (tmp_path / "cache").iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)
+    ]
     return p
 
 
@@ -109,10 +129,17 @@ def test_damaged_converted_cache_is_regenerated(tmp_path, damage):
     assert prepare_news(opts).from_cache  # repaired
 
 
-@pytest.mark.parametrize(("prefix", "suffix", "damage"), [
-    ("news-", ".cnsb", "truncate"), ("news-", ".cnsb", "flip"), ("stories-", ".npy", "truncate"),
-    ("stories-", ".npy", "empty"), ("story_of-", ".npy", "truncate"), ("world-", ".json", "garbage"),
-])
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "damage"),
+    [
+        ("news-", ".cnsb", "truncate"),
+        ("news-", ".cnsb", "flip"),
+        ("stories-", ".npy", "truncate"),
+        ("stories-", ".npy", "empty"),
+        ("story_of-", ".npy", "truncate"),
+        ("world-", ".json", "garbage"),
+    ],
+)
 def test_damaged_generated_world_is_regenerated(tmp_path, prefix, suffix, damage):
     opts = _opts(tmp_path, events=3000, seconds=2.0, seed=5)
     first = prepare_news(opts)
@@ -120,8 +147,14 @@ def test_damaged_generated_world_is_regenerated(tmp_path, prefix, suffix, damage
     del first
     p = _cache_file(tmp_path, prefix, suffix)
     data = p.read_bytes()
-    p.write_bytes({"truncate": data[: len(data) // 2], "empty": b"", "garbage": b"{not json",
-                   "flip": data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:]}[damage])
+    p.write_bytes(
+        {
+            "truncate": data[: len(data) // 2],
+            "empty": b"",
+            "garbage": b"{not json",
+            "flip": data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:],
+        }[damage]
+    )
     again = prepare_news(opts)
     assert not again.from_cache and again.layout.n_records == n and np.array_equal(again.stories, stories)
     assert prepare_news(opts).from_cache

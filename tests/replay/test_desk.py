@@ -24,11 +24,21 @@ def config(seconds: float = 6.0, hold_ns: int = SEC, **risk) -> DeskConfig:
     base = TradingConfig()
     # IOCs 50 bp through the mid: the default market's quiet spread (~10-15 bp) is wider than the desk's default
     # 5 bp entry / 10 bp exit, and these tests are about the desk's mechanics, which need fills
-    cfg = dataclasses.replace(base, signal=dataclasses.replace(base.signal, hold_ns=hold_ns, aggress_bps=50.0,
-                                                               exit_aggress_bps=50.0),
-                              risk=dataclasses.replace(base.risk, **risk))
-    return DeskConfig(cfg, source_dictionary(), TICKERS, INSTRUMENTS, np.zeros(0, STORY_DTYPE), START,
-                      START + int(seconds * SEC), seed=3)
+    cfg = dataclasses.replace(
+        base,
+        signal=dataclasses.replace(base.signal, hold_ns=hold_ns, aggress_bps=50.0, exit_aggress_bps=50.0),
+        risk=dataclasses.replace(base.risk, **risk),
+    )
+    return DeskConfig(
+        cfg,
+        source_dictionary(),
+        TICKERS,
+        INSTRUMENTS,
+        np.zeros(0, STORY_DTYPE),
+        START,
+        START + int(seconds * SEC),
+        seed=3,
+    )
 
 
 def decisions(*rows: tuple[float, int, int, int]) -> np.ndarray:
@@ -72,8 +82,10 @@ def test_hold_zero_keeps_positions_to_the_end():
 def test_exit_is_not_blocked_by_the_gross_limit_that_blocks_entries():
     # the first entry (70k USD) fits the gross limit, the second is rejected for it; the exit still goes out
     # (an exit while the book is *above* the limit, after a re-mark, is in tests/trading/test_risk.py)
-    desk, r = run(config(hold_ns=SEC, max_gross_exposure_usd=75_000.0),
-                  decisions((1.0, AAPL, 1, ACTION_TRADE), (1.2, MSFT, 1, ACTION_TRADE)))
+    desk, r = run(
+        config(hold_ns=SEC, max_gross_exposure_usd=75_000.0),
+        decisions((1.0, AAPL, 1, ACTION_TRADE), (1.2, MSFT, 1, ACTION_TRADE)),
+    )
     assert r.risk_rejects["gross_exposure"] >= 1
     assert r.exit_orders >= 1 and np.all(desk.pipeline.portfolio.position == 0)
 
@@ -115,8 +127,9 @@ def test_attribution_credits_reported_impacts_only_to_the_desk_that_was_in_first
     stories = _story(AAPL, 1.0, 3.0, 50_000_000)
     rep = np.zeros(1, REPORT_DTYPE)  # the story's public report: a trusted source claims +3 %
     rep[0] = (START + SEC, AAPL, 1, 0, 1, 1, 3.0)
-    cfg = dataclasses.replace(config(hold_ns=SEC), stories=stories, reports=rep,
-                              source_reliability=np.array([0.5, 0.95]))
+    cfg = dataclasses.replace(
+        config(hold_ns=SEC), stories=stories, reports=rep, source_reliability=np.array([0.5, 0.95])
+    )
     desk = TradingDesk(cfg, latency_ns)
     desk.on_decisions(decisions((1.0, AAPL, 1, ACTION_TRADE)))  # on the report; the impact is 50 ms later
     r = desk.finish()
@@ -138,8 +151,12 @@ def test_exit_kernel_plans_cancels_and_unwinds_and_stays_inside_the_table():
 
     t, hold, retry, base = 10 * SEC, SEC, 100_000_000, 1
     table = np.zeros(4, ORDER_STATE_DTYPE)  # ids 1..6 handed out, only 4 rows: the kernel must stop at 4
-    rows = [(OS_FILLED, 1, AAPL, 100, 100, 7, 0), (OS_ACKED, 1, MSFT, 50, 10, 8, 0),
-            (OS_FILLED, -1, AAPL, 5, 5, 0, 0), (OS_FILLED, 1, AAPL, 30, 30, 9, t)]
+    rows = [
+        (OS_FILLED, 1, AAPL, 100, 100, 7, 0),
+        (OS_ACKED, 1, MSFT, 50, 10, 8, 0),
+        (OS_FILLED, -1, AAPL, 5, 5, 0, 0),
+        (OS_FILLED, 1, AAPL, 30, 30, 9, t),
+    ]
     for i, (state, side, ins, qty, filled, news, sent) in enumerate(rows):
         table[i]["state"], table[i]["side"], table[i]["instrument"] = state, side, ins
         table[i]["qty"], table[i]["filled"] = qty, filled
@@ -152,14 +169,35 @@ def test_exit_kernel_plans_cancels_and_unwinds_and_stays_inside_the_table():
     mid[AAPL] = 100.0  # MSFT has no mid: its exit waits for the retry
     exit_ids = np.array([base + 2, 0], np.int64)  # a reported exit: no longer in flight
     out = np.zeros(8, ORDER_DTYPE)
-    due_row, nc, ne, n_ids, next_exit = plan_exits(table, 0, 6, t, hold, retry, position, mid,
-                                                    np.zeros(n1, np.int64), exit_ids, 1, 7, base, 0.001, 1000,
-                                                    1e6, out)
+    due_row, nc, ne, n_ids, next_exit = plan_exits(
+        table,
+        0,
+        6,
+        t,
+        hold,
+        retry,
+        position,
+        mid,
+        np.zeros(n1, np.int64),
+        exit_ids,
+        1,
+        7,
+        base,
+        0.001,
+        1000,
+        1e6,
+        out,
+    )
     assert (due_row, nc, ne, n_ids) == (3, 1, 1, 0)
     assert next_exit == t + retry  # MSFT still to do; the pending AAPL entry falls due later (t + hold)
     c, e = out[0], out[1]
     assert (c["type"], c["target_id"], c["order_id"], c["qty"], c["instrument"]) == (
-        ORDER_CANCEL, base + 1, 7, 40, MSFT)
+        ORDER_CANCEL,
+        base + 1,
+        7,
+        40,
+        MSFT,
+    )
     assert (e["type"], e["order_id"], e["instrument"], e["side"], e["qty"]) == (ORDER_IOC, 8, AAPL, -1, 100)
     assert e["price"] == 100.0 * (1.0 - 0.001) and e["ts_ns"] == c["ts_ns"] == t and e["news_id"] == 0
 

@@ -32,9 +32,26 @@ def _plan(position_aapl: int, mid_aapl: float, exit_frac: float, max_qty: int, m
     mid = np.full(n1, np.nan)
     mid[AAPL] = mid_aapl
     out = np.zeros(4, ORDER_DTYPE)
-    _, nc, ne, _, next_exit = plan_exits(table, 0, 1, t, hold, retry, position, mid, np.zeros(n1, np.int64),
-                                         np.zeros(2, np.int64), 0, 2, base, exit_frac, max_qty, max_notional, out)
-    return out[nc:nc + ne], next_exit - t
+    _, nc, ne, _, next_exit = plan_exits(
+        table,
+        0,
+        1,
+        t,
+        hold,
+        retry,
+        position,
+        mid,
+        np.zeros(n1, np.int64),
+        np.zeros(2, np.int64),
+        0,
+        2,
+        base,
+        exit_frac,
+        max_qty,
+        max_notional,
+        out,
+    )
+    return out[nc : nc + ne], next_exit - t
 
 
 def test_exit_with_an_infinite_notional_cap_is_sized_by_the_position():
@@ -47,14 +64,17 @@ def test_exit_with_a_huge_notional_cap_is_capped_by_max_qty():
     assert int(exits["qty"][0]) == 100
 
 
-@pytest.mark.parametrize(("mid", "frac", "notional"), [
-    (math.inf, 0.001, 1e6),  # an infinite mid: no price to send at
-    (100.0, 1.5, 1e6),  # an exit price through zero
-    (100.0, 1.0, 1e6),  # an exit price of zero
-    (100.0, 0.001, math.nan),  # a NaN cap
-    (100.0, 0.001, 50.0),  # a cap below one share
-    (100.0, 0.001, -1e6),
-])
+@pytest.mark.parametrize(
+    ("mid", "frac", "notional"),
+    [
+        (math.inf, 0.001, 1e6),  # an infinite mid: no price to send at
+        (100.0, 1.5, 1e6),  # an exit price through zero
+        (100.0, 1.0, 1e6),  # an exit price of zero
+        (100.0, 0.001, math.nan),  # a NaN cap
+        (100.0, 0.001, 50.0),  # a cap below one share
+        (100.0, 0.001, -1e6),
+    ],
+)
 def test_exit_that_cannot_be_priced_or_sized_is_no_order_and_is_retried(mid, frac, notional):
     exits, retry_in = _plan(300, mid, frac, 10_000, notional)
     assert len(exits) == 0 and retry_in == 100_000_000
@@ -71,11 +91,26 @@ def test_desk_with_an_infinite_notional_cap_still_unwinds():
     assert np.all(desk.pipeline.portfolio.position == 0)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("slice_ns", 0), ("slice_ns", -1), ("snapshot_ns", 0), ("snapshot_ns", 10), ("sample_every", 0),
-    ("exit_retry_ns", 0), ("exit_retry_ns", -5), ("slice_ns", 1.5), ("sample_every", True), ("seed", -1),
-    ("seed", "7"), ("end_ns", START - 1), ("start_ns", -1), ("slice_ns", 10**18), ("sample_every", 10**12),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("slice_ns", 0),
+        ("slice_ns", -1),
+        ("snapshot_ns", 0),
+        ("snapshot_ns", 10),
+        ("sample_every", 0),
+        ("exit_retry_ns", 0),
+        ("exit_retry_ns", -5),
+        ("slice_ns", 1.5),
+        ("sample_every", True),
+        ("seed", -1),
+        ("seed", "7"),
+        ("end_ns", START - 1),
+        ("start_ns", -1),
+        ("slice_ns", 10**18),
+        ("sample_every", 10**12),
+    ],
+)
 def test_desk_config_rejects_bad_numbers_by_name(field, value):
     with pytest.raises(ConfigError, match=f"desk.{field}") as e:
         dataclasses.replace(config(), **{field: value})

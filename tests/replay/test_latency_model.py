@@ -24,13 +24,26 @@ from cns.trading.errors import ConfigError
 from tests.replay.test_desk import AAPL, MSFT, config, decisions
 
 
-@pytest.mark.parametrize(("text", "ns"), [("500ns", 500), ("2us", 2_000), ("2µs", 2_000), ("1.5ms", 1_500_000),
-                                          ("100ms", 100_000_000), ("1s", 10**9), ("0", 0), (" 3 us ", 3_000)])
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("500ns", 500),
+        ("2us", 2_000),
+        ("2µs", 2_000),
+        ("1.5ms", 1_500_000),
+        ("100ms", 100_000_000),
+        ("1s", 10**9),
+        ("0", 0),
+        (" 3 us ", 3_000),
+    ],
+)
 def test_durations_parse(text: str, ns: int) -> None:
     assert parse_duration(text) == ns
 
 
-@pytest.mark.parametrize("text", ["inf", "nan", "-1us", "2", "1e3us", "2 parsecs", "", "2days", "1e400s", "us"])
+@pytest.mark.parametrize(
+    "text", ["inf", "nan", "-1us", "2", "1e3us", "2 parsecs", "", "2days", "1e400s", "us"]
+)
 def test_bad_durations_are_refused_naming_the_value(text: str) -> None:
     with pytest.raises(LatencySpecError, match="expected|between") as e:
         parse_duration(text)
@@ -46,8 +59,17 @@ def test_decision_specs_round_trip() -> None:
     assert DecisionLatency(5, 5).constant and DecisionLatency(5, 5) == DecisionLatency(5)
 
 
-@pytest.mark.parametrize("spec", ["lognormal:p50=2us", "lognormal:p50=20us,p99=2us", "lognormal:p50=0,p99=2us",
-                                  "gamma:k=2", "lognormal:p50=2us,p50=3us", "lognormal:p50=2us,p99=inf"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "lognormal:p50=2us",
+        "lognormal:p50=20us,p99=2us",
+        "lognormal:p50=0,p99=2us",
+        "gamma:k=2",
+        "lognormal:p50=2us,p50=3us",
+        "lognormal:p50=2us,p99=inf",
+    ],
+)
 def test_bad_decision_specs(spec: str) -> None:
     with pytest.raises(LatencySpecError):
         parse_decision_latency(spec)
@@ -80,11 +102,15 @@ def test_constant_model_draws_the_constant() -> None:
 def test_latency_config_section_is_range_checked() -> None:
     cfg = config_from_dict({"latency": {"decision_ns": 5_000, "decision_p99_ns": 0, "return_ns": 1_000}})
     assert cfg.latency.decision_ns == 5_000 and cfg.latency.return_ns == 1_000
-    for bad, key in (({"decision_ns": -1}, "latency.decision_ns"), ({"md_ns": 11 * 10**9}, "latency.md_ns"),
-                     ({"feed_ns": 1.5}, "latency.feed_ns"), ({"entry_ns": True}, "latency.entry_ns"),
-                     ({"decision_ns": 10, "decision_p99_ns": 5}, "latency.decision_p99_ns"),
-                     ({"decision_ns": 0, "decision_p99_ns": 5}, "latency.decision_ns"),
-                     ({"slow_decision_ns": float("nan")}, "latency.slow_decision_ns")):
+    for bad, key in (
+        ({"decision_ns": -1}, "latency.decision_ns"),
+        ({"md_ns": 11 * 10**9}, "latency.md_ns"),
+        ({"feed_ns": 1.5}, "latency.feed_ns"),
+        ({"entry_ns": True}, "latency.entry_ns"),
+        ({"decision_ns": 10, "decision_p99_ns": 5}, "latency.decision_p99_ns"),
+        ({"decision_ns": 0, "decision_p99_ns": 5}, "latency.decision_ns"),
+        ({"slow_decision_ns": float("nan")}, "latency.slow_decision_ns"),
+    ):
         with pytest.raises(ConfigError, match=key):
             config_from_dict({"latency": bad})
     with pytest.raises(ConfigError, match="latency.bogus"):

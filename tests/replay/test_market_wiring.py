@@ -40,7 +40,9 @@ def test_the_market_trades_on_the_public_reports(default_run: dict[str, Any]) ->
     assert set(mk["pnl"]) >= {"cns", "market_maker", "takers"} and mk["spread_bp"]["n"] > 0
     assert 0 < mk["spread_bp"]["p50"] < 500
     # the desk's own figures agree with the venue's books
-    assert mk["pnl"]["cns"] == pytest.approx(t["fast"]["pnl"]["total"], abs=max(1.0, 0.05 * abs(mk["pnl"]["cns"])))
+    assert mk["pnl"]["cns"] == pytest.approx(
+        t["fast"]["pnl"]["total"], abs=max(1.0, 0.05 * abs(mk["pnl"]["cns"]))
+    )
 
 
 def test_fees_reach_the_desk_and_are_reported(default_run: dict[str, Any]) -> None:
@@ -59,16 +61,28 @@ def test_the_desk_table_is_learnt_and_named(default_run: dict[str, Any]) -> None
     cred = default_run["trading"]["inputs"]["credibility"]
     assert cred["desk"]["provenance"].startswith("calibrated:")
     assert GENERATOR_PROVENANCE not in cred["desk"]["provenance"]
-    assert "[cached" not in cred["desk"]["provenance"]  # machine-specific paths stay out of the trading section
+    assert (
+        "[cached" not in cred["desk"]["provenance"]
+    )  # machine-specific paths stay out of the trading section
     assert cred["desk"] == cred["street"]
 
 
-def test_credibility_file_swaps_the_desk_table_only(default_run: dict[str, Any], cache: Path, tmp_path: Path) -> None:
+def test_credibility_file_swaps_the_desk_table_only(
+    default_run: dict[str, Any], cache: Path, tmp_path: Path
+) -> None:
     doc = calibrate(1, 99, events=5_000, seconds=30.0).to_dict()
     path = tmp_path / "cred.json"
     path.write_text(json.dumps(doc))
-    rep = run_replay(ReplayOptions(**WORLD, out_dir=str(tmp_path / "out"), cache_dir=str(cache), progress=False,
-                                   slow_baseline=False, credibility_path=str(path))).report
+    rep = run_replay(
+        ReplayOptions(
+            **WORLD,
+            out_dir=str(tmp_path / "out"),
+            cache_dir=str(cache),
+            progress=False,
+            slow_baseline=False,
+            credibility_path=str(path),
+        )
+    ).report
     cred = rep["trading"]["inputs"]["credibility"]
     assert f"[file {path}]" in cred["desk"]["provenance"]
     assert cred["desk"]["scores_sha256"] != cred["street"]["scores_sha256"]

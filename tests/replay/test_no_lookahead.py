@@ -31,12 +31,21 @@ US = 1e-6
 
 
 def _decisions() -> np.ndarray:
-    rows = [(0.3 + 0.25 * k, AAPL if k % 2 == 0 else MSFT, 1 if k % 3 else -1,
-             ACTION_TRADE if k % 4 else ACTION_CONTINGENCY) for k in range(16)]
+    rows = [
+        (
+            0.3 + 0.25 * k,
+            AAPL if k % 2 == 0 else MSFT,
+            1 if k % 3 else -1,
+            ACTION_TRADE if k % 4 else ACTION_CONTINGENCY,
+        )
+        for k in range(16)
+    ]
     at = (T - START) / SEC
-    rows += [(2.2, AAPL, 1, ACTION_TRADE),  # open over T: its mark at the 3 s snapshot must not see T
-             (at + 10 * US, AAPL, -1, ACTION_TRADE),  # acted inside T + md_ns: priced on quotes from before T
-             (at + 2_000 * US, AAPL, 1, ACTION_TRADE)]  # 2 ms after T: the perturbed quotes
+    rows += [
+        (2.2, AAPL, 1, ACTION_TRADE),  # open over T: its mark at the 3 s snapshot must not see T
+        (at + 10 * US, AAPL, -1, ACTION_TRADE),  # acted inside T + md_ns: priced on quotes from before T
+        (at + 2_000 * US, AAPL, 1, ACTION_TRADE),
+    ]  # 2 ms after T: the perturbed quotes
     return np.sort(decisions(*rows), order="ts_ns", kind="stable")
 
 
@@ -74,7 +83,9 @@ def test_orders_and_fills_before_t_plus_md_are_unchanged(pair) -> None:
         assert np.array_equal(early_a[f], early_b[f]), f
     # fills of orders filled before T are booked the same
     done_a, done_b = early_a[early_a["last_ns"] < T], early_b[early_b["last_ns"] < T]
-    assert len(done_a) and np.array_equal(done_a[["filled", "avg_px", "last_ns"]], done_b[["filled", "avg_px", "last_ns"]])
+    assert len(done_a) and np.array_equal(
+        done_a[["filled", "avg_px", "last_ns"]], done_b[["filled", "avg_px", "last_ns"]]
+    )
 
 
 def test_pnl_marks_before_t_plus_md_are_unchanged_and_the_market_did_change(pair) -> None:
@@ -87,8 +98,12 @@ def test_pnl_marks_before_t_plus_md_are_unchanged_and_the_market_did_change(pair
     # the perturbation is real: the order acted 2 ms after T is priced differently, and P&L diverges
     late_a, late_b = _rows(a), _rows(b)
     pick = T + 1_000_000
-    pa = late_a[(late_a["sent_ns"] > pick) & (late_a["instrument"] == AAPL) & (late_a["news_id"] != 0)]["price"][0]
-    pb = late_b[(late_b["sent_ns"] > pick) & (late_b["instrument"] == AAPL) & (late_b["news_id"] != 0)]["price"][0]
+    pa = late_a[(late_a["sent_ns"] > pick) & (late_a["instrument"] == AAPL) & (late_a["news_id"] != 0)][
+        "price"
+    ][0]
+    pb = late_b[(late_b["sent_ns"] > pick) & (late_b["instrument"] == AAPL) & (late_b["news_id"] != 0)][
+        "price"
+    ][0]
     assert pb > pa
     assert not np.array_equal(ra.pnl_usd, rb.pnl_usd)
 
@@ -123,7 +138,11 @@ def test_rumour_storm_is_stamped_at_its_window_close() -> None:
     n = 6
     r = empty_news(n)
     for i in range(n):  # six reports of one rumour within its window, received 1 ms after publication
-        r[i]["id"], r[i]["source"], r[i]["kind"] = i + 1, src.code("reuters.com" if i % 2 else "x.com"), KIND_RUMOR
+        r[i]["id"], r[i]["source"], r[i]["kind"] = (
+            i + 1,
+            src.code("reuters.com" if i % 2 else "x.com"),
+            KIND_RUMOR,
+        )
         r[i]["tickers"][0], r[i]["n_tickers"] = 3, 1
         r[i]["publish_ns"] = START + i * 100_000_000
         r[i]["receive_ns"] = r[i]["publish_ns"] + 1_000_000
@@ -132,10 +151,14 @@ def test_rumour_storm_is_stamped_at_its_window_close() -> None:
     assert len(storm) == 1
     last_receive = int(r["receive_ns"][-1])
     assert last_receive < START + window  # the last report came well before the close
-    assert int(storm["ts_ns"][0]) == START + window + 1  # stamped when the window closed, not at its last report
+    assert (
+        int(storm["ts_ns"][0]) == START + window + 1
+    )  # stamped when the window closed, not at its last report
     # a storm whose last report is received after the nominal close is stamped at that receipt
     late = r.copy()
     late["receive_ns"][-1] = START + window + 7_000_000
-    corr2 = Corroborator(cfg.corroboration, CredibilityTable.for_dictionary(src, cfg.credibility), n_tickers=8)
+    corr2 = Corroborator(
+        cfg.corroboration, CredibilityTable.for_dictionary(src, cfg.credibility), n_tickers=8
+    )
     corr2.process(late)
     assert int(corr2.flush(None)["ts_ns"][0]) == START + window + 7_000_000

@@ -22,8 +22,15 @@ REQUIRED_MEASURED = ("wall_s", "events_per_s", "latency_ns", "decision_latency_n
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("replay")
-    opts = ReplayOptions(events=60_000, seconds=6.0, seed=3, out_dir=str(root / "out"),
-                         cache_dir=str(root / "cache"), progress=False, sample_every=8)
+    opts = ReplayOptions(
+        events=60_000,
+        seconds=6.0,
+        seed=3,
+        out_dir=str(root / "out"),
+        cache_dir=str(root / "cache"),
+        progress=False,
+        sample_every=8,
+    )
     return opts, run_replay(opts)
 
 
@@ -95,8 +102,9 @@ def test_writes_report_files(small_run, tmp_path: Path) -> None:
 def test_same_seed_same_trading(tmp_path: Path, small_run) -> None:
     """Not only the decisions: orders, fills, P&L and attribution (the whole trading section) are equal."""
     opts, outcome = small_run
-    again = run_replay(ReplayOptions(**{**{f: getattr(opts, f) for f in opts.__dataclass_fields__},
-                                        "sample_every": 1}))
+    again = run_replay(
+        ReplayOptions(**{**{f: getattr(opts, f) for f in opts.__dataclass_fields__}, "sample_every": 1})
+    )
     assert again.report["trading"] == outcome.report["trading"]
     assert again.report["trading_sha256"] == outcome.report["trading_sha256"]
     assert again.report["run_id"] != outcome.report["run_id"]
@@ -110,9 +118,24 @@ def test_user_news_with_malformed_lines_is_quarantined_and_run_goes_on(tmp_path:
     path.write_text("\n".join(lines[:3] + bad + lines[3:]) + "\n")
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "cns", "run", "--news", str(path), "--seconds", "5", "--out", str(out),
-         "--no-slow-baseline", "--no-progress"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "cns",
+            "run",
+            "--news",
+            str(path),
+            "--seconds",
+            "5",
+            "--out",
+            str(out),
+            "--no-slow-baseline",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())["trading"]
@@ -124,9 +147,22 @@ def test_user_news_with_malformed_lines_is_quarantined_and_run_goes_on(tmp_path:
 
 
 def test_missing_news_file_is_a_clear_error(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "cns", "run", "--news", str(tmp_path / "nope.jsonl"),
-                           "--out", str(tmp_path / "o"), "--no-progress"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cns",
+            "run",
+            "--news",
+            str(tmp_path / "nope.jsonl"),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "nope.jsonl" in proc.stderr
 
@@ -150,9 +186,27 @@ def test_market_file_sets_opening_prices(tmp_path: Path) -> None:
 def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[risk]\nmax_orderz = 5\n")
-    proc = subprocess.run([sys.executable, "-m", "cns", "run", "--events", "1000", "--seconds", "1", "--config",
-                           str(cfg), "--out", str(tmp_path / "o"), "--no-progress"], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cns",
+            "run",
+            "--events",
+            "1000",
+            "--seconds",
+            "1",
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "risk.max_orderz" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -69,16 +69,39 @@ def test_trading_section_is_pinned(here: tuple[dict[str, Any], Path]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-def test_a_much_slower_machine_trades_byte_for_byte_the_same(here: tuple[dict[str, Any], Path],
-                                                             tmp_path: Path) -> None:
+def test_a_much_slower_machine_trades_byte_for_byte_the_same(
+    here: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
     report, path = here
-    env = {**os.environ, "NUMBA_OPT": "0", "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "CNS_CACHE_DIR": str(tmp_path / "cns")}
+    env = {
+        **os.environ,
+        "NUMBA_OPT": "0",
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+        "CNS_CACHE_DIR": str(tmp_path / "cns"),
+    }
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "cns", "run", "--events", str(WORLD["events"]), "--seconds", str(WORLD["seconds"]),
-         "--seed", str(WORLD["seed"]), "--out", str(out), "--no-progress"],
-        capture_output=True, text=True, timeout=1100, env=env, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "cns",
+            "run",
+            "--events",
+            str(WORLD["events"]),
+            "--seconds",
+            str(WORLD["seconds"]),
+            "--seed",
+            str(WORLD["seed"]),
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1100,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     slow = json.loads((out / "report.json").read_text())
     mine = json.loads(path.read_text())

@@ -25,15 +25,24 @@ def no_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(driver, "prepare_news", boom)
 
 
-@pytest.mark.parametrize(("argv", "says"), [
-    (["--seconds", "inf"], "seconds"), (["--seconds", "nan"], "seconds"), (["--seconds", "-3"], "seconds"),
-    (["--seconds", "0"], "seconds"), (["--seed", "-1"], "seed"), (["--seed", str(1 << 63)], "seed"),
-    (["--events", "0"], "events"), (["--decision-latency", "3 parsecs"], "decision latency"),
-    (["--decision-latency", "lognormal:p50=2us"], "decision latency"),
-    (["--decision-latency=-5us"], "decision latency"),
-])
-def test_bad_run_options_exit_2_with_one_line(argv: list[str], says: str, no_data: None, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--seconds", "inf"], "seconds"),
+        (["--seconds", "nan"], "seconds"),
+        (["--seconds", "-3"], "seconds"),
+        (["--seconds", "0"], "seconds"),
+        (["--seed", "-1"], "seed"),
+        (["--seed", str(1 << 63)], "seed"),
+        (["--events", "0"], "events"),
+        (["--decision-latency", "3 parsecs"], "decision latency"),
+        (["--decision-latency", "lognormal:p50=2us"], "decision latency"),
+        (["--decision-latency=-5us"], "decision latency"),
+    ],
+)
+def test_bad_run_options_exit_2_with_one_line(
+    argv: list[str], says: str, no_data: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = cli.main(["run", "--out", str(tmp_path / "o"), "--no-progress", *argv])
     err = capsys.readouterr().err
     assert code == 2
@@ -47,8 +56,17 @@ def test_desk_values_fail_before_the_news_is_prepared(no_data: None) -> None:
 
 
 def test_options_are_checked_at_construction() -> None:
-    for kw in ({"seconds": float("inf")}, {"seconds": float("nan")}, {"seconds": -1.0}, {"seed": -5},
-               {"seed": True}, {"events": 0}, {"batch": 0}, {"sample_every": 0}, {"events": 1.5}):
+    for kw in (
+        {"seconds": float("inf")},
+        {"seconds": float("nan")},
+        {"seconds": -1.0},
+        {"seed": -5},
+        {"seed": True},
+        {"events": 0},
+        {"batch": 0},
+        {"sample_every": 0},
+        {"events": 1.5},
+    ):
         with pytest.raises(ReplayOptionError):
             ReplayOptions(**kw)  # type: ignore[arg-type]
     with pytest.raises(LatencySpecError):
@@ -57,8 +75,23 @@ def test_options_are_checked_at_construction() -> None:
 
 
 def test_the_real_command_refuses_inf_seconds_quickly(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "cns", "run", "--seconds", "inf", "--out", str(tmp_path / "o"),
-                           "--no-progress"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cns",
+            "run",
+            "--seconds",
+            "inf",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "seconds" in proc.stderr, proc.stderr
 

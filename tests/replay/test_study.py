@@ -21,8 +21,19 @@ from cns.trading.corroborate_kernels import ACTION_MONITOR, ACTION_TRADE
 from cns.trading.credibility import CredibilityTable
 
 
-@pytest.mark.parametrize(("nu", "t"), [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (9, 2.2622),
-                                       (29, 2.0452), (100, 1.9840), (1000, 1.9623)])
+@pytest.mark.parametrize(
+    ("nu", "t"),
+    [
+        (1, 12.7062),
+        (2, 4.3027),
+        (3, 3.1824),
+        (4, 2.7764),
+        (9, 2.2622),
+        (29, 2.0452),
+        (100, 1.9840),
+        (1000, 1.9623),
+    ],
+)
 def test_t_critical_matches_the_tables(nu: int, t: float) -> None:
     assert t_critical(0.95, nu) == pytest.approx(t, abs=1e-4)
 
@@ -39,7 +50,12 @@ def test_first_credible_trades_on_one_credible_report_corroborate_waits() -> Non
     src = source_dictionary()
     r = empty_news(1)
     r[0]["id"], r[0]["source"], r[0]["kind"], r[0]["move_pct"] = 1, src.code("reuters.com"), KIND_MACRO, -3.0
-    r[0]["tickers"][0], r[0]["n_tickers"], r[0]["publish_ns"], r[0]["receive_ns"] = 2, 1, 10**18, 10**18 + 1000
+    r[0]["tickers"][0], r[0]["n_tickers"], r[0]["publish_ns"], r[0]["receive_ns"] = (
+        2,
+        1,
+        10**18,
+        10**18 + 1000,
+    )
     cfg = TradingConfig()
     actions = {}
     for strategy in ("first_credible", "corroborate"):
@@ -53,10 +69,20 @@ def test_latency_lists_parse() -> None:
     assert parse_latencies("100ms, 1us,1us,10us") == (1_000, 10_000, 100_000_000)
 
 
-@pytest.mark.parametrize("argv", [["--seeds", "1"], ["--latencies", "1us,fast"], ["--seconds", "nan"],
-                                  ["--events", "0"], ["--first-seed", "-2"], ["--latencies", ""]])
-def test_bad_study_options_exit_2_with_one_line(argv: list[str], tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--seeds", "1"],
+        ["--latencies", "1us,fast"],
+        ["--seconds", "nan"],
+        ["--events", "0"],
+        ["--first-seed", "-2"],
+        ["--latencies", ""],
+    ],
+)
+def test_bad_study_options_exit_2_with_one_line(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["study", "--out", str(tmp_path / "o"), "--no-progress", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -70,12 +96,27 @@ def test_study_options_are_checked() -> None:
         StudyOptions(latencies=())
 
 
-def test_tiny_study_writes_json_with_ci_fields_and_the_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_tiny_study_writes_json_with_ci_fields_and_the_png(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("CNS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    code = cli.main(["study", "--seeds", "2", "--events", "6000", "--seconds", "2", "--latencies", "1us,100ms",
-                     "--out", str(out), "--no-progress"])
+    code = cli.main(
+        [
+            "study",
+            "--seeds",
+            "2",
+            "--events",
+            "6000",
+            "--seconds",
+            "2",
+            "--latencies",
+            "1us,100ms",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     doc = json.loads((out / "study.json").read_text())
     assert doc["world"] == {"events": 6000, "simulated_s": 2.0, "seeds": [1, 2]}
@@ -100,8 +141,25 @@ def test_tiny_study_writes_json_with_ci_fields_and_the_png(tmp_path: Path, monke
     assert "P&L vs decision latency" in md and "| 1 µs |" in md and "| 100 ms |" in md
     assert "study.json" in capsys.readouterr().out
     # the study is a function of its options: a second run gives the same figures
-    assert cli.main(["study", "--seeds", "2", "--events", "6000", "--seconds", "2", "--latencies", "1us,100ms",
-                     "--out", str(tmp_path / "again"), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "study",
+                "--seeds",
+                "2",
+                "--events",
+                "6000",
+                "--seconds",
+                "2",
+                "--latencies",
+                "1us,100ms",
+                "--out",
+                str(tmp_path / "again"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     again = json.loads((tmp_path / "again" / "study.json").read_text())
     assert again["per_seed"] == doc["per_seed"]
     assert np.isfinite([p["pnl"]["mean"] for p in again["latency_value"]["strategies"]["corroborate"]]).all()

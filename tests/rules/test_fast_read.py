@@ -35,8 +35,10 @@ def _results(report) -> set[tuple[str, ...]]:  # type: ignore[no-untyped-def]
     def n(t) -> str:  # type: ignore[no-untyped-def]
         return "_:b" if t is None or t.__class__.__name__ == "BNode" else t.n3()
 
-    return {(n(r.focus_node), str(r.result_path), n(r.value), str(r.component), n(r.source_shape))
-            for r in report.results}
+    return {
+        (n(r.focus_node), str(r.result_path), n(r.value), str(r.component), n(r.source_shape))
+        for r in report.results
+    }
 
 
 @pytest.fixture
@@ -59,8 +61,12 @@ def test_fast_path_matches_rdflib_binding_on_w3c(case, tmp_path: Path) -> None: 
     want = _results(validate_ir(shapes, bind_graph(graph, shape_terms(shapes))))
     assert _results(validate_graph(shapes, case.data)) == want  # Turtle through pyoxigraph
     nt = tmp_path / "data.nt"
-    nt.write_bytes(ox.serialize(ox.parse(path=str(case.data), base_iri=Path(case.data).resolve().as_uri()),
-                                format=ox.RdfFormat.N_TRIPLES))
+    nt.write_bytes(
+        ox.serialize(
+            ox.parse(path=str(case.data), base_iri=Path(case.data).resolve().as_uri()),
+            format=ox.RdfFormat.N_TRIPLES,
+        )
+    )
     assert _results(validate_graph(shapes, nt)) == want  # canonical N-Triples: the strict kernel
 
 
@@ -74,10 +80,12 @@ ex:S a sh:NodeShape ; sh:targetSubjectsOf ex:p ;
 
 def test_non_canonical_ntriples_falls_back_and_agrees(tmp_path: Path) -> None:
     # \\u escapes, an upper-case language tag, an explicit ^^xsd:string, a tab: not canonical -> pyoxigraph
-    data = ('<http://ex.org/a> <http://ex.org/p> "ab\\u0063d" .\n'
-            '<http://ex.org/a> <http://ex.org/p> "x"@EN .\n'
-            '<http://ex.org/b> <http://ex.org/p> "abc"^^<http://www.w3.org/2001/XMLSchema#string> .\n'
-            '<http://ex.org/b>\t<http://ex.org/p> "abc" . # the same triple again\n')
+    data = (
+        '<http://ex.org/a> <http://ex.org/p> "ab\\u0063d" .\n'
+        '<http://ex.org/a> <http://ex.org/p> "x"@EN .\n'
+        '<http://ex.org/b> <http://ex.org/p> "abc"^^<http://www.w3.org/2001/XMLSchema#string> .\n'
+        '<http://ex.org/b>\t<http://ex.org/p> "abc" . # the same triple again\n'
+    )
     (tmp_path / "s.ttl").write_text(SHAPES)
     (tmp_path / "d.nt").write_text(data)
     got = validate_graph(tmp_path / "s.ttl", tmp_path / "d.nt")
@@ -90,7 +98,7 @@ def test_non_canonical_ntriples_falls_back_and_agrees(tmp_path: Path) -> None:
 
 def test_escapes_and_lengths_count_characters() -> None:
     key = '"t\\tab\\n\\"q\\"\\\\ é😀"'
-    data = f'<http://ex.org/a> <http://ex.org/p> {key} .\n'.encode()
+    data = f"<http://ex.org/a> <http://ex.org/p> {key} .\n".encode()
     g = encode.encode_ntriples(data)
     c = g.code(Literal('t\tab\n"q"\\ é😀'))
     assert c >= 0
@@ -99,26 +107,41 @@ def test_escapes_and_lengths_count_characters() -> None:
     assert g.terms[c] == Literal('t\tab\n"q"\\ é😀')
 
 
-@pytest.mark.parametrize("lex, dt, ill, cat, key", [
-    ("42", "integer", False, 1, 42.0),
-    ("-007", "integer", False, 1, -7.0),
-    ("9223372036854775807", "integer", False, 1, 9.223372036854776e18),
-    ("123456789012345678901234567890", "integer", False, 1, 1.2345678901234568e29),  # beyond int64: Python
-    ("1_000", "integer", False, 1, 1000.0),  # rdflib's int() accepts it: the Python path decides, as before
-    ("abc", "integer", True, 0, np.nan),
-    ("300", "byte", True, 0, np.nan),
-    ("127", "byte", False, 1, 127.0),
-    ("-1", "nonNegativeInteger", True, 0, np.nan),
-    ("1.50", "decimal", False, 1, 1.5),
-    ("-.5", "decimal", False, 1, -0.5),
-    ("1e3", "double", False, 1, 1000.0),
-    ("INF", "double", False, 1, np.inf),
-    ("NaN", "double", False, 1, np.nan),
-    ("true", "boolean", False, 7, 1.0),
-    ("0", "boolean", False, 7, 0.0),
-    ("none", "boolean", True, 0, np.nan),
-    ("2024-01-02T03:04:05Z", "dateTime", False, 3, 1704164645.0),
-])
+@pytest.mark.parametrize(
+    "lex, dt, ill, cat, key",
+    [
+        ("42", "integer", False, 1, 42.0),
+        ("-007", "integer", False, 1, -7.0),
+        ("9223372036854775807", "integer", False, 1, 9.223372036854776e18),
+        (
+            "123456789012345678901234567890",
+            "integer",
+            False,
+            1,
+            1.2345678901234568e29,
+        ),  # beyond int64: Python
+        (
+            "1_000",
+            "integer",
+            False,
+            1,
+            1000.0,
+        ),  # rdflib's int() accepts it: the Python path decides, as before
+        ("abc", "integer", True, 0, np.nan),
+        ("300", "byte", True, 0, np.nan),
+        ("127", "byte", False, 1, 127.0),
+        ("-1", "nonNegativeInteger", True, 0, np.nan),
+        ("1.50", "decimal", False, 1, 1.5),
+        ("-.5", "decimal", False, 1, -0.5),
+        ("1e3", "double", False, 1, 1000.0),
+        ("INF", "double", False, 1, np.inf),
+        ("NaN", "double", False, 1, np.nan),
+        ("true", "boolean", False, 7, 1.0),
+        ("0", "boolean", False, 7, 0.0),
+        ("none", "boolean", True, 0, np.nan),
+        ("2024-01-02T03:04:05Z", "dateTime", False, 3, 1704164645.0),
+    ],
+)
 def test_literal_attributes_match_rdflib_binding(lex: str, dt: str, ill: bool, cat: int, key: float) -> None:
     lit = Literal(lex, datatype=URIRef(XSD + dt), normalize=False)
     data = f'<http://ex.org/a> <http://ex.org/p> "{lex}"^^<{XSD}{dt}> .\n'.encode()
@@ -137,21 +160,36 @@ def test_literal_attributes_match_rdflib_binding(lex: str, dt: str, ill: bool, c
 
 
 def test_exact_ranks_order_integers_and_decimals_exactly() -> None:
-    vals = ["1700000000000000001", "1700000000000000002", "1700000000000000001.5", "-2.25", "-2", "-3", "0.1",
-            "0.10", "12345678901234567890123"]
+    vals = [
+        "1700000000000000001",
+        "1700000000000000002",
+        "1700000000000000001.5",
+        "-2.25",
+        "-2",
+        "-3",
+        "0.1",
+        "0.10",
+        "12345678901234567890123",
+    ]
     dts = ["integer", "integer", "decimal", "decimal", "integer", "integer", "decimal", "decimal", "integer"]
-    lines = "".join(f'<http://ex.org/a> <http://ex.org/p{i}> "{v}"^^<{XSD}{d}> .\n'
-                    for i, (v, d) in enumerate(zip(vals, dts, strict=True)))
+    lines = "".join(
+        f'<http://ex.org/a> <http://ex.org/p{i}> "{v}"^^<{XSD}{d}> .\n'
+        for i, (v, d) in enumerate(zip(vals, dts, strict=True))
+    )
     fast = encode.encode_ntriples(lines.encode())
-    ranks = [int(fast.exact_rank[fast.code(Literal(v, datatype=URIRef(XSD + d), normalize=False))])
-             for v, d in zip(vals, dts, strict=True)]
+    ranks = [
+        int(fast.exact_rank[fast.code(Literal(v, datatype=URIRef(XSD + d), normalize=False))])
+        for v, d in zip(vals, dts, strict=True)
+    ]
     order = sorted(range(len(vals)), key=lambda i: __import__("decimal").Decimal(vals[i]))
     assert [ranks[i] for i in order] == sorted(ranks)
     assert ranks[6] == ranks[7]  # 0.1 = 0.10
     # without the big integer every value takes the NumPy path; the order must be the same
     fast2 = encode.encode_ntriples("".join(lines.splitlines(keepends=True)[:-1]).encode())
-    ranks2 = [int(fast2.exact_rank[fast2.code(Literal(v, datatype=URIRef(XSD + d), normalize=False))])
-              for v, d in zip(vals[:-1], dts[:-1], strict=True)]
+    ranks2 = [
+        int(fast2.exact_rank[fast2.code(Literal(v, datatype=URIRef(XSD + d), normalize=False))])
+        for v, d in zip(vals[:-1], dts[:-1], strict=True)
+    ]
     assert ranks2 == [r for r in ranks[:-1]]
 
 
@@ -160,7 +198,7 @@ def test_chunks_growth_and_duplicates(tmp_path: Path, monkeypatch: pytest.Monkey
     for i in range(3000):
         tag = chr(97 + i % 26) + chr(97 + (i // 26) % 12)  # 2-letter BCP 47 primary subtags, 312 of them
         lines.append(f'<http://ex.org/s{i % 700}> <http://ex.org/p{i % 7}> "v{i}"@{tag} .')
-        lines.append(f'_:b{i % 50} <http://ex.org/q> <http://ex.org/o{i}> .')
+        lines.append(f"_:b{i % 50} <http://ex.org/q> <http://ex.org/o{i}> .")
     text = "\n".join(lines + lines[:100]) + "\n"  # 100 duplicate triples
     (tmp_path / "d.nt").write_text(text)
     monkeypatch.setattr(encode, "CHUNK_BYTES", 997)  # lines cut by chunk ends
@@ -184,12 +222,17 @@ def test_relative_iris_resolve_against_the_file(tmp_path: Path) -> None:
     assert g.code(URIRef((tmp_path / "a").resolve().as_uri())) >= 0
 
 
-@pytest.mark.parametrize("name, text, where", [
-    ("bad.ttl", "@prefix ex: <http://ex/> . ex:a ex:b", "bad.ttl"),
-    ("bad.nt", "<http://ex/a> <http://ex/b> .\n", "bad.nt"),
-    ("rel.nt", "<a> <http://ex/b> <http://ex/c> .\n", "rel.nt"),
-])
-def test_syntax_errors_are_data_errors_naming_the_file(tmp_path: Path, name: str, text: str, where: str) -> None:
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        ("bad.ttl", "@prefix ex: <http://ex/> . ex:a ex:b", "bad.ttl"),
+        ("bad.nt", "<http://ex/a> <http://ex/b> .\n", "bad.nt"),
+        ("rel.nt", "<a> <http://ex/b> <http://ex/c> .\n", "rel.nt"),
+    ],
+)
+def test_syntax_errors_are_data_errors_naming_the_file(
+    tmp_path: Path, name: str, text: str, where: str
+) -> None:
     (tmp_path / name).write_text(text)
     with pytest.raises(DataError, match=where):
         encode.read_bound(tmp_path / name)
@@ -202,11 +245,14 @@ def test_urls_are_refused_without_fetch(url: str, no_network: list[object]) -> N
     assert no_network == []
 
 
-@pytest.mark.parametrize("doc", [
-    b'{"@context": "http://127.0.0.1:9/ctx.jsonld", "@id": "http://a", "p": "x"}',
-    b'{"@context": {"@import": "http://127.0.0.1:9/ctx.jsonld"}, "@id": "http://a", "http://p": "x"}',
-    b'{"@context": "ctx.jsonld", "@id": "http://a", "p": "x"}',
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'{"@context": "http://127.0.0.1:9/ctx.jsonld", "@id": "http://a", "p": "x"}',
+        b'{"@context": {"@import": "http://127.0.0.1:9/ctx.jsonld"}, "@id": "http://a", "http://p": "x"}',
+        b'{"@context": "ctx.jsonld", "@id": "http://a", "p": "x"}',
+    ],
+)
 def test_pyoxigraph_jsonld_never_fetches_contexts(doc: bytes, no_network: list[object]) -> None:
     # cns reads JSON-LD through rdfio (which refuses these first); pyoxigraph, were it used, has no loader
     with pytest.raises(SyntaxError, match="LoadDocumentCallback"):
@@ -215,8 +261,10 @@ def test_pyoxigraph_jsonld_never_fetches_contexts(doc: bytes, no_network: list[o
 
 
 def test_other_formats_keep_rdflib_protections(tmp_path: Path) -> None:
-    xml = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "y">]><rdf:RDF '
-           'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>')
+    xml = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "y">]><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>'
+    )
     (tmp_path / "d.rdf").write_text(xml)
     with pytest.raises(UnsafeInput):
         encode.read_bound(tmp_path / "d.rdf")
@@ -238,38 +286,39 @@ def _kernel_lines(text: bytes) -> set[bytes] | None:
     enc = encode._Encoder()
     if not enc.feed_turtle(np.frombuffer(text, np.uint8)):
         return None
-    key = lambda c: enc.arena[enc.t_start[c]:enc.t_end[c]].tobytes()  # noqa: E731
+    key = lambda c: enc.arena[enc.t_start[c] : enc.t_end[c]].tobytes()  # noqa: E731
     m = int(enc.meta[2])
     return {b"%s %s %s ." % (key(s), key(p), key(o)) for s, p, o in enc.triples[:m].tolist()}
 
 
 def _oxigraph_lines(text: bytes) -> set[bytes]:
-    nt = ox.serialize(ox.parse(text, ox.RdfFormat.TURTLE, base_iri="file:///tmp/x.ttl"),
-                      format=ox.RdfFormat.N_TRIPLES)
+    nt = ox.serialize(
+        ox.parse(text, ox.RdfFormat.TURTLE, base_iri="file:///tmp/x.ttl"), format=ox.RdfFormat.N_TRIPLES
+    )
     return set(nt.splitlines())
 
 
 TURTLE_CASES = [
     b'@prefix ex: <http://ex.org/> . ex:a ex:p ex:b , ex:c ; ex:q "x" ; a ex:C .',
-    b'PREFIX ex: <http://ex.org/>\nprefix : <http://ex.org/d#>\n:a ex:p :b ;; ex:q :c ; .',
-    b'@prefix ex: <http://ex.org/> .\nex:a ex:p 1, -2, +3, 1.5, .5, -0.0, 1e3, 1.E-2, 2.5e+4, true, false .',
+    b"PREFIX ex: <http://ex.org/>\nprefix : <http://ex.org/d#>\n:a ex:p :b ;; ex:q :c ; .",
+    b"@prefix ex: <http://ex.org/> .\nex:a ex:p 1, -2, +3, 1.5, .5, -0.0, 1e3, 1.E-2, 2.5e+4, true, false .",
     b'@prefix ex: <http://ex.org/> . ex:a ex:p "t\\tb\\n\\"q\\" \\\\" , \'sq\' , "\xc3\xa9\xf0\x9f\x98\x80" .',
-    b'@prefix ex: <http://ex.org/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n'
+    b"@prefix ex: <http://ex.org/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
     b'ex:a ex:p "1"^^xsd:integer , "x"^^xsd:string , "y"^^<http://ex.org/dt> , "z"@EN-us , "w"@zh-Hant-CN .',
-    b'@prefix ex: <http://ex.org/> . _:b1 ex:p _:b2 . _:b2 ex:p ex:a.b , ex:a-b , ex:1a , ex:a_b , ex:a%41 .\n',
-    b'# comment\n@prefix ex: <http://ex.org/> . # another\nex:a # here\n ex:p # there\n ex:b . ex:a ex:p ex:b .',
-    b'@prefix ex: <http://ex.org/> . ex:a ex:p ex: . ex:a ex:p :x .',  # undeclared ':' -> fallback
-    b'@prefix ex: <http://ex.org/> . ex:a ex:p [ ex:q 1 ] .',  # fallback
-    b'@prefix ex: <http://ex.org/> . ex:a ex:p ( 1 2 ) .',  # fallback
-    b'@base <http://ex.org/> . <a> <p> <b> .',  # fallback
+    b"@prefix ex: <http://ex.org/> . _:b1 ex:p _:b2 . _:b2 ex:p ex:a.b , ex:a-b , ex:1a , ex:a_b , ex:a%41 .\n",
+    b"# comment\n@prefix ex: <http://ex.org/> . # another\nex:a # here\n ex:p # there\n ex:b . ex:a ex:p ex:b .",
+    b"@prefix ex: <http://ex.org/> . ex:a ex:p ex: . ex:a ex:p :x .",  # undeclared ':' -> fallback
+    b"@prefix ex: <http://ex.org/> . ex:a ex:p [ ex:q 1 ] .",  # fallback
+    b"@prefix ex: <http://ex.org/> . ex:a ex:p ( 1 2 ) .",  # fallback
+    b"@base <http://ex.org/> . <a> <p> <b> .",  # fallback
     b'@prefix ex: <http://ex.org/> . ex:a ex:p """long""" .',  # fallback
     b'@prefix ex: <http://ex.org/> . ex:a ex:p "\\u0041" .',  # fallback
     b'@prefix ex: <http://ex.org/> . ex:a ex:p "x"@x-private .',  # fallback (unusual tag)
-    b'@prefix ex: <http://ex.org/> . ex:a ex:p ex:b ; ex:q 1.',  # "1." then end
-    b'@prefix ex: <http://a.org/> . ex:s ex:p ex:o , ex:o . @prefix ex: <http://b.org/> . ex:s ex:p ex:o .',
-    b'@prefix ex: <http://ex.org/> . ex:true ex:p true ; ex:a ex:b ; a ex:C .',
-    b'@prefix ex: <http://ex.org/> . ex:a ex:p ex:%41 .',  # conservative: fallback
-    b'@prefix ex: <http://ex.org/> . ex:a ex:p a .',  # an error
+    b"@prefix ex: <http://ex.org/> . ex:a ex:p ex:b ; ex:q 1.",  # "1." then end
+    b"@prefix ex: <http://a.org/> . ex:s ex:p ex:o , ex:o . @prefix ex: <http://b.org/> . ex:s ex:p ex:o .",
+    b"@prefix ex: <http://ex.org/> . ex:true ex:p true ; ex:a ex:b ; a ex:C .",
+    b"@prefix ex: <http://ex.org/> . ex:a ex:p ex:%41 .",  # conservative: fallback
+    b"@prefix ex: <http://ex.org/> . ex:a ex:p a .",  # an error
 ]
 
 
@@ -303,7 +352,9 @@ def test_turtle_kernel_on_w3c_files() -> None:
         if got is not None:
             read += 1
             base = Path(case.data).resolve().as_uri()
-            nt = ox.serialize(ox.parse(text, ox.RdfFormat.TURTLE, base_iri=base), format=ox.RdfFormat.N_TRIPLES)
+            nt = ox.serialize(
+                ox.parse(text, ox.RdfFormat.TURTLE, base_iri=base), format=ox.RdfFormat.N_TRIPLES
+            )
             assert got == set(nt.splitlines()), case.name
     assert read >= 0  # the W3C files use <> and [ ]: most fall back; the news graph below is read
 
@@ -325,8 +376,10 @@ _lex = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
 @st.composite
 def _turtle(draw) -> bytes:  # type: ignore[no-untyped-def]
     prefixes = draw(st.lists(_name, min_size=1, max_size=3, unique=True))
-    out = [f"@prefix {p}: <http://ex.org/{p}/> ." if i % 2 == 0 else f"PREFIX {p}: <http://ex.org/{p}/>"
-           for i, p in enumerate(prefixes)]
+    out = [
+        f"@prefix {p}: <http://ex.org/{p}/> ." if i % 2 == 0 else f"PREFIX {p}: <http://ex.org/{p}/>"
+        for i, p in enumerate(prefixes)
+    ]
 
     def iri() -> str:
         k = draw(st.integers(0, 2))

@@ -62,7 +62,9 @@ def test_default_cache_dir_is_a_private_kernels_dir(tmp_path: Path, monkeypatch:
     assert d.is_dir() and _mode(d) == 0o700 and not _mode(tmp_path / "root") & 0o022
 
 
-def test_group_writable_cache_dir_is_refused(tmp_path: Path, shapes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_group_writable_cache_dir_is_refused(
+    tmp_path: Path, shapes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kernels = tmp_path / "root" / "kernels"
     kernels.mkdir(parents=True)
     os.chmod(tmp_path / "root", 0o700)
@@ -117,7 +119,9 @@ def test_artifact_for_other_shapes_under_the_right_name_is_not_used(tmp_path: Pa
         del sys.modules[name]
     art2, cached2 = compile_shapes_file(shapes, cache)
     assert cached2 is False
-    assert json.loads(art2.path.read_text())["shapes_sha256"] == hashlib.sha256(shapes.read_bytes()).hexdigest()
+    assert (
+        json.loads(art2.path.read_text())["shapes_sha256"] == hashlib.sha256(shapes.read_bytes()).hexdigest()
+    )
 
 
 def test_tampered_module_file_is_not_executed(tmp_path: Path, shapes: Path) -> None:
@@ -190,7 +194,9 @@ def test_genuine_artifact_round_trips(tmp_path: Path, shapes: Path) -> None:
 
 
 # ---- atomic writes --------------------------------------------------------------------------------------------
-def test_artifact_write_is_atomic_and_synced(tmp_path: Path, shapes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_artifact_write_is_atomic_and_synced(
+    tmp_path: Path, shapes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = compile_artifact(load_shapes(shapes), shapes, tmp_path / "e.cnsk")
     before = out.read_bytes()
     synced: list[int] = []
@@ -220,9 +226,18 @@ def test_shapes_file_name_cannot_inject_code(tmp_path: Path, monkeypatch: pytest
     assert not marker.exists() and hasattr(art.module, "tick")
 
 
-@pytest.mark.parametrize("bound", ['"NaN"^^xsd:double', '"INF"^^xsd:double', '"-INF"^^xsd:double',
-                                   '"1e999999999"^^xsd:decimal', "99999999999999999999999",
-                                   '"abc"^^xsd:integer', '"x"^^<http://ex.org/Foo>'])
+@pytest.mark.parametrize(
+    "bound",
+    [
+        '"NaN"^^xsd:double',
+        '"INF"^^xsd:double',
+        '"-INF"^^xsd:double',
+        '"1e999999999"^^xsd:decimal',
+        "99999999999999999999999",
+        '"abc"^^xsd:integer',
+        '"x"^^<http://ex.org/Foo>',
+    ],
+)
 def test_record_range_bounds_generate_resolvable_code(tmp_path: Path, bound: str) -> None:
     import ast
     import builtins
@@ -241,7 +256,9 @@ def test_record_range_bounds_generate_resolvable_code(tmp_path: Path, bound: str
             defined |= {a.arg for a in node.args.args}
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             defined.add(node.id)
-    undefined = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - defined
+    undefined = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    } - defined
     assert not undefined, undefined  # e.g. a bare `nan` / `inf` that Numba cannot resolve
     for node in ast.walk(tree):  # every integer constant fits the int64 Numba types it as
         if isinstance(node, ast.Constant) and isinstance(node.value, int):

@@ -21,6 +21,7 @@ T0 = 1_700_000_000_000_000_000  # ~2023-11 in ns since the epoch; float64 spacin
 RANGE = ["minInclusive", "maxInclusive", "minExclusive", "maxExclusive"]
 PAIR = ["lessThan", "lessThanOrEquals"]
 
+
 def _dec(lex: str) -> str:
     return f'"{lex}"^^xsd:decimal'
 
@@ -64,8 +65,10 @@ def test_value_range_exact(case: str, op: str) -> None:
     values, bounds = CASES[case]
     data = "\n".join(f"{n} ex:p {v} ." for n, v in zip(NODES, values))
     for b in bounds + values:
-        compare(f"ex:S a sh:NodeShape ; sh:targetSubjectsOf ex:p ; "
-                f"sh:property [ sh:path ex:p ; sh:{op} {b} ] .", data)
+        compare(
+            f"ex:S a sh:NodeShape ; sh:targetSubjectsOf ex:p ; sh:property [ sh:path ex:p ; sh:{op} {b} ] .",
+            data,
+        )
 
 
 @pytest.mark.parametrize("op", PAIR)
@@ -74,8 +77,11 @@ def test_property_pair_exact(case: str, op: str) -> None:
     values, bounds = CASES[case]
     vs = values + bounds
     # every focus node gets one ex:p and one or two ex:q values: all ordered pairs of the case's values
-    lines = [f"ex:n{i}_{j} ex:p {a} ; ex:q {b}, {vs[(j + 1) % len(vs)]} ."
-             for i, a in enumerate(vs) for j, b in enumerate(vs)]
+    lines = [
+        f"ex:n{i}_{j} ex:p {a} ; ex:q {b}, {vs[(j + 1) % len(vs)]} ."
+        for i, a in enumerate(vs)
+        for j, b in enumerate(vs)
+    ]
     shapes = f"ex:S a sh:NodeShape ; sh:targetSubjectsOf ex:p ; sh:property [ sh:path ex:p ; sh:{op} ex:q ] ."
     compare(shapes, "\n".join(lines))
 
@@ -83,8 +89,13 @@ def test_property_pair_exact(case: str, op: str) -> None:
 def test_exact_rank_orders_and_equates() -> None:
     g = Graph()
     dec, dbl = URIRef(XSD_NS + "decimal"), URIRef(XSD_NS + "double")
-    terms = [Literal(T0 + 9), Literal(T0 + 1), Literal(f"{T0 + 1}.0", datatype=dec),
-             Literal(f"{T0 + 1}.5", datatype=dec), Literal("1.5e300", datatype=dbl)]
+    terms = [
+        Literal(T0 + 9),
+        Literal(T0 + 1),
+        Literal(f"{T0 + 1}.0", datatype=dec),
+        Literal(f"{T0 + 1}.5", datatype=dec),
+        Literal("1.5e300", datatype=dbl),
+    ]
     b = bind_graph(g, terms)
     r = [int(b.exact_rank[b.code(t)]) for t in terms]
     assert r[1] == r[2] < r[3] < r[0]  # 1 == 1.0 (integer promoted to decimal), exact above 2**53
@@ -94,8 +105,10 @@ def test_exact_rank_orders_and_equates() -> None:
 def test_integer_vs_double_follows_xpath_promotion() -> None:
     # op:numeric-less-than promotes xsd:integer to xsd:double: T0 + 9 becomes 1.7e18, equal to the bound.
     # (pySHACL compares the Python values exactly here and reports a violation; SPARQL/XPath do not.)
-    ttl = ('ex:S a sh:NodeShape ; sh:targetNode ex:a ; '
-           'sh:property [ sh:path ex:p ; sh:maxInclusive "1.7e18"^^xsd:double ] .')
+    ttl = (
+        "ex:S a sh:NodeShape ; sh:targetNode ex:a ; "
+        'sh:property [ sh:path ex:p ; sh:maxInclusive "1.7e18"^^xsd:double ] .'
+    )
     shapes = Graph().parse(data=PFX + ttl, format="turtle")
     data = Graph().parse(data=PFX + f"ex:a ex:p {T0 + 9} .", format="turtle")
     assert validate_graph(shapes, data).conforms

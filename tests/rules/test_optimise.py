@@ -12,7 +12,9 @@ PFX = """@prefix sh: <http://www.w3.org/ns/shacl#> .
 @prefix ex: <http://example.org/> .
 """
 EX = "http://example.org/"
-SHAPES = PFX + """
+SHAPES = (
+    PFX
+    + """
 ex:S a sh:NodeShape ; sh:targetNode ex:a, ex:b ;
     sh:node ex:Empty ; sh:or ( ex:Empty ex:Int ) ; sh:and ( ex:Off ex:Int ) ; sh:not ex:Off ;
     sh:property ex:P, ex:OffP .
@@ -27,7 +29,8 @@ ex:Dead a sh:NodeShape ; sh:targetNode ex:a ; sh:deactivated true ; sh:minLength
 ex:Static a sh:NodeShape ; sh:targetNode ex:a ; sh:property [ sh:path ex:credibility ; sh:minInclusive 0 ] ;
     sh:datatype xsd:integer .
 """
-DATA = PFX + "ex:a ex:p 1, 2 ; ex:q 1 . ex:b ex:p \"x\" ; ex:q \"x\" . ex:a ex:credibility -1 ."
+)
+DATA = PFX + 'ex:a ex:p 1, 2 ; ex:q 1 . ex:b ex:p "x" ; ex:q "x" . ex:a ex:credibility -1 .'
 
 
 def _u(local: str) -> URIRef:
@@ -40,7 +43,7 @@ def test_fold_constants_removes_constraints_that_cannot_fail() -> None:
     kinds = [type(c) for c in s.constraints]
     assert ir.NodeConstraint not in kinds  # sh:node of a constraint-free shape
     assert ir.OrConstraint not in kinds  # an always-conforming member
-    assert ir.AndConstraint(( _u("Int"),)) in s.constraints  # deactivated member dropped
+    assert ir.AndConstraint((_u("Int"),)) in s.constraints  # deactivated member dropped
     assert ir.NotConstraint(_u("Off")) in s.constraints  # sh:not of a deactivated shape always fails: kept
     assert ir.PropertyConstraint(_u("OffP")) not in s.constraints
     p = folded[_u("P")]
@@ -51,7 +54,9 @@ def test_fold_constants_removes_constraints_that_cannot_fail() -> None:
 def test_dead_shape_elimination() -> None:
     raw = load_shapes(Graph().parse(data=SHAPES, format="turtle"))
     live = eliminate_dead_shapes(fold_constants(raw))
-    assert _u("Unused") not in live.shapes and _u("Dead") not in live.shapes and _u("Empty") not in live.shapes
+    assert (
+        _u("Unused") not in live.shapes and _u("Dead") not in live.shapes and _u("Empty") not in live.shapes
+    )
     assert _u("S") in live.shapes and _u("Off") in live.shapes  # still referenced by sh:not
 
 

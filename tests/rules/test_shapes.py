@@ -22,33 +22,49 @@ EX = "http://example.org/"
 
 # (name, shapes body, fragment the error message must contain)
 ILL_FORMED = [
-    ("literal-for-list", "ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:in \"x\" .", "ex:S / sh:in"),
+    ("literal-for-list", 'ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:in "x" .', "ex:S / sh:in"),
     ("broken-list", "ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:or [ ex:x ex:y ] .", "ex:S / sh:or"),
-    ("non-integer-minCount",
-     "ex:S a sh:NodeShape ; sh:property [ sh:path ex:p ; sh:minCount 1.5 ] .", "ex:S / sh:property[1] / sh:minCount"),
-    ("string-maxCount",
-     "ex:S a sh:NodeShape ; sh:property [ sh:path ex:p ; sh:maxCount \"2\" ] .", "sh:maxCount"),
+    (
+        "non-integer-minCount",
+        "ex:S a sh:NodeShape ; sh:property [ sh:path ex:p ; sh:minCount 1.5 ] .",
+        "ex:S / sh:property[1] / sh:minCount",
+    ),
+    (
+        "string-maxCount",
+        'ex:S a sh:NodeShape ; sh:property [ sh:path ex:p ; sh:maxCount "2" ] .',
+        "sh:maxCount",
+    ),
     ("negative-minLength", "ex:S a sh:NodeShape ; sh:minLength -1 .", "ex:S / sh:minLength"),
-    ("literal-datatype", "ex:S a sh:NodeShape ; sh:datatype \"xsd:string\" .", "ex:S / sh:datatype"),
+    ("literal-datatype", 'ex:S a sh:NodeShape ; sh:datatype "xsd:string" .', "ex:S / sh:datatype"),
     ("bad-nodeKind", "ex:S a sh:NodeShape ; sh:nodeKind ex:Thing .", "ex:S / sh:nodeKind"),
     ("two-datatypes", "ex:S a sh:NodeShape ; sh:datatype xsd:string, xsd:integer .", "at most one value"),
     ("two-paths", "ex:S a sh:PropertyShape ; sh:path ex:p, ex:q .", "ex:S / sh:path"),
-    ("literal-path", "ex:S a sh:PropertyShape ; sh:path \"p\" .", "ex:S / sh:path"),
+    ("literal-path", 'ex:S a sh:PropertyShape ; sh:path "p" .', "ex:S / sh:path"),
     ("one-member-sequence", "ex:S a sh:PropertyShape ; sh:path ( ex:p ) .", "sequence path"),
-    ("bad-regex", "ex:S a sh:NodeShape ; sh:pattern \"(\" .", "ex:S / sh:pattern"),
-    ("bad-flags", "ex:S a sh:NodeShape ; sh:pattern \"a\" ; sh:flags \"z\" .", "ex:S / sh:pattern"),
-    ("literal-shape", "ex:S a sh:NodeShape ; sh:node \"ex:T\" .", "ex:S / sh:node"),
+    ("bad-regex", 'ex:S a sh:NodeShape ; sh:pattern "(" .', "ex:S / sh:pattern"),
+    ("bad-flags", 'ex:S a sh:NodeShape ; sh:pattern "a" ; sh:flags "z" .', "ex:S / sh:pattern"),
+    ("literal-shape", 'ex:S a sh:NodeShape ; sh:node "ex:T" .', "ex:S / sh:node"),
     ("minCount-on-node-shape", "ex:S a sh:NodeShape ; sh:minCount 1 .", "not allowed on a node shape"),
-    ("non-boolean-closed", "ex:S a sh:NodeShape ; sh:closed \"yes\" .", "ex:S / sh:closed"),
-    ("literal-equals", "ex:S a sh:PropertyShape ; sh:path ex:p ; sh:equals \"q\" .", "ex:S / sh:equals"),
-    ("property-without-path", "ex:S a sh:NodeShape ; sh:property ex:T . ex:T sh:datatype xsd:string .",
-     "not a property shape"),
+    ("non-boolean-closed", 'ex:S a sh:NodeShape ; sh:closed "yes" .', "ex:S / sh:closed"),
+    ("literal-equals", 'ex:S a sh:PropertyShape ; sh:path ex:p ; sh:equals "q" .', "ex:S / sh:equals"),
+    (
+        "property-without-path",
+        "ex:S a sh:NodeShape ; sh:property ex:T . ex:T sh:datatype xsd:string .",
+        "not a property shape",
+    ),
 ]
 
 UNSUPPORTED = [
-    ("sparql", "ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:sparql [ sh:select \"SELECT $this WHERE {}\" ] .",
-     "sh:sparql"),
-    ("sparql-constraint", "ex:C a sh:SPARQLConstraint ; sh:select \"SELECT $this WHERE {}\" .", "SPARQLConstraint"),
+    (
+        "sparql",
+        'ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:sparql [ sh:select "SELECT $this WHERE {}" ] .',
+        "sh:sparql",
+    ),
+    (
+        "sparql-constraint",
+        'ex:C a sh:SPARQLConstraint ; sh:select "SELECT $this WHERE {}" .',
+        "SPARQLConstraint",
+    ),
     ("custom-component", "ex:CC a sh:ConstraintComponent .", "ConstraintComponent"),
 ]
 
@@ -99,7 +115,9 @@ def test_unreadable_and_unparsable_files(tmp_path, capsys) -> None:
 
 
 def test_ir_of_a_property_shape() -> None:
-    g = Graph().parse(data=PREFIXES + """
+    g = Graph().parse(
+        data=PREFIXES
+        + """
 ex:PersonShape a sh:NodeShape, rdfs:Class ;
     sh:targetClass ex:Person ; sh:targetSubjectsOf ex:knows ;
     sh:severity sh:Warning ; sh:message "bad person" ;
@@ -109,7 +127,9 @@ ex:PersonShape a sh:NodeShape, rdfs:Class ;
                 [ sh:path [ sh:alternativePath ( ex:a [ sh:zeroOrMorePath ex:b ] ) ] ;
                   sh:qualifiedValueShape [ sh:datatype xsd:integer ] ; sh:qualifiedMinCount 1 ] ;
     sh:deactivated false .
-""", format="turtle")
+""",
+        format="turtle",
+    )
     shapes_ir = load_shapes(g)
     s = shapes_ir[URIRef(EX + "PersonShape")]
     assert s.is_node_shape and s.severity == SH.Warning and s.messages == (Literal("bad person"),)
@@ -122,8 +142,9 @@ ex:PersonShape a sh:NodeShape, rdfs:Class ;
     props = [shapes_ir[c.shape] for c in s.constraints if isinstance(c, ir.PropertyConstraint)]
     assert len(props) == 2
     seq = next(p for p in props if isinstance(p.path, ir.SequencePath))
-    assert seq.path == ir.SequencePath((ir.PredicatePath(URIRef(EX + "address")),
-                                        ir.InversePath(ir.PredicatePath(URIRef(EX + "city")))))
+    assert seq.path == ir.SequencePath(
+        (ir.PredicatePath(URIRef(EX + "address")), ir.InversePath(ir.PredicatePath(URIRef(EX + "city"))))
+    )
     assert ir.MinCountConstraint(1) in seq.constraints and ir.MaxCountConstraint(2) in seq.constraints
     assert ir.PatternConstraint("^a", "i") in seq.constraints
     assert ir.LanguageInConstraint(("en", "de")) in seq.constraints
@@ -136,9 +157,9 @@ ex:PersonShape a sh:NodeShape, rdfs:Class ;
 
 
 def test_compile_refuses_bad_input_before_codegen(tmp_path) -> None:
-    _write(tmp_path, "ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:in ( \"x\" ) .")
+    _write(tmp_path, 'ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:in ( "x" ) .')
     out = tmp_path / "bad.cnsk"
     assert compile_main(argparse.Namespace(shapes=str(tmp_path / "nope.ttl"), output=str(out))) == 2
-    bad = _write(tmp_path, "ex:S a sh:NodeShape ; sh:minCount \"x\" .")
+    bad = _write(tmp_path, 'ex:S a sh:NodeShape ; sh:minCount "x" .')
     assert compile_main(argparse.Namespace(shapes=str(bad), output=str(out))) == 2
     assert not out.exists()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from cns.rules.cli import validate_main
 from tests.rules.w3c_manifest import W3C_DIR, load_cases, parse_turtle, report_of_graph
 
@@ -38,7 +39,9 @@ def test_exit_codes_via_subprocess(name: str, code: int) -> None:
     case = next(c for c in CASES if c.name == name)
     proc = subprocess.run(
         [sys.executable, "-m", "cns", "validate", "--shapes", str(case.shapes), "--data", str(case.data)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == code, proc.stderr
     assert "sh:ValidationReport" in proc.stdout
@@ -48,8 +51,19 @@ def test_subprocess_bad_input_exit_2(tmp_path) -> None:
     bad = tmp_path / "bad.ttl"
     bad.write_text("@prefix ex: <http://ex/> . ex:a ex:b")
     proc = subprocess.run(
-        [sys.executable, "-m", "cns", "validate", "--shapes", str(bad), "--data", str(W3C_DIR / "node/class-001.ttl")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cns",
+            "validate",
+            "--shapes",
+            str(bad),
+            "--data",
+            str(W3C_DIR / "node/class-001.ttl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "bad.ttl" in proc.stderr

@@ -8,11 +8,10 @@ path, whose dataclasses compare by value).
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-
-import warnings
 
 import rdflib
 from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
@@ -73,14 +72,16 @@ def report_key(g: Graph, report: Node) -> tuple[bool, Counter]:
     for r in g.objects(report, SH.result):
         path_node = g.value(r, SH.resultPath)
         path = parse_path(g, path_node, "resultPath") if path_node is not None else None
-        results[(
-            _term(g.value(r, SH.focusNode)),
-            path,
-            _term(g.value(r, SH.value)),
-            g.value(r, SH.resultSeverity),
-            g.value(r, SH.sourceConstraintComponent),
-            _term(g.value(r, SH.sourceShape)),
-        )] += 1
+        results[
+            (
+                _term(g.value(r, SH.focusNode)),
+                path,
+                _term(g.value(r, SH.value)),
+                g.value(r, SH.resultSeverity),
+                g.value(r, SH.sourceConstraintComponent),
+                _term(g.value(r, SH.sourceShape)),
+            )
+        ] += 1
     return bool(conforms.toPython()), results
 
 
@@ -106,8 +107,9 @@ def _cases_in(path: Path) -> list[W3CCase]:
                 result = g.value(entry, MF.result)
                 failure = result == SHT.Failure
                 name = f"{path.parent.name}/{str(entry).rsplit('/', 1)[-1]}"
-                out.append(W3CCase(name, path, data, shapes, failure,
-                                   None if failure else report_key(g, result)))
+                out.append(
+                    W3CCase(name, path, data, shapes, failure, None if failure else report_key(g, result))
+                )
     return out
 
 

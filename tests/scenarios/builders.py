@@ -40,41 +40,109 @@ def item(i: int, source: str, dt_ns: int, type_: str, headline: str, tickers: li
 
 def flash_crash(n_credible: int = 4, base_id: int = 1000) -> list[dict]:
     """An index down ~3 % per ``n_credible`` credible sources; a low-credibility source says -10 % first."""
-    items = [item(base_id, "stocktwits.com", 0, "macro", "S&P 500 collapses 10% in panic crash", ["SPX"],
-                  move_pct=-10.0, confidence=0.4)]
+    items = [
+        item(
+            base_id,
+            "stocktwits.com",
+            0,
+            "macro",
+            "S&P 500 collapses 10% in panic crash",
+            ["SPX"],
+            move_pct=-10.0,
+            confidence=0.4,
+        )
+    ]
     moves = (-3.0, -2.9, -3.1, -3.0, -3.05, -2.95, -3.0)
     for k in range(n_credible):
-        items.append(item(base_id + 1 + k, CREDIBLE[k], (k + 1) * 50 * MS, "macro",
-                          "S&P 500 falls 3% as selloff deepens", ["SPX"], move_pct=moves[k]))
+        items.append(
+            item(
+                base_id + 1 + k,
+                CREDIBLE[k],
+                (k + 1) * 50 * MS,
+                "macro",
+                "S&P 500 falls 3% as selloff deepens",
+                ["SPX"],
+                move_pct=moves[k],
+            )
+        )
     return items
 
 
-def earnings_beat(credible_eps: tuple[float, ...] = (3.14, 3.14, 3.13), expected: float = 2.89,
-                  outlier_eps: float | None = 4.20, base_id: int = 2000) -> list[dict]:
+def earnings_beat(
+    credible_eps: tuple[float, ...] = (3.14, 3.14, 3.13),
+    expected: float = 2.89,
+    outlier_eps: float | None = 4.20,
+    base_id: int = 2000,
+) -> list[dict]:
     """AAPL earnings confirmed by credible sources; a low-credibility blog claims ``outlier_eps``."""
     items = []
     dt = 0
     for k, eps in enumerate(credible_eps):
-        items.append(item(base_id + k, CREDIBLE[k], dt, "earnings", "Apple beats estimates with strong iPhone sales",
-                          ["AAPL"], eps_actual=eps, eps_expected=expected, evidence_type="primary"))
+        items.append(
+            item(
+                base_id + k,
+                CREDIBLE[k],
+                dt,
+                "earnings",
+                "Apple beats estimates with strong iPhone sales",
+                ["AAPL"],
+                eps_actual=eps,
+                eps_expected=expected,
+                evidence_type="primary",
+            )
+        )
         dt += 40 * MS
         if k == 0 and outlier_eps is not None:
-            items.append(item(base_id + 50, "pennystocks.blog", dt, "earnings",
-                              "Apple smashes estimates, record blowout quarter", ["AAPL"],
-                              eps_actual=outlier_eps, eps_expected=expected, confidence=0.3))
+            items.append(
+                item(
+                    base_id + 50,
+                    "pennystocks.blog",
+                    dt,
+                    "earnings",
+                    "Apple smashes estimates, record blowout quarter",
+                    ["AAPL"],
+                    eps_actual=outlier_eps,
+                    eps_expected=expected,
+                    confidence=0.3,
+                )
+            )
             dt += 40 * MS
     return items
 
 
 def supply_disruption(n_credible: int = 4, base_id: int = 3000) -> list[dict]:
     """A supply disruption at NVDA from ``n_credible`` sources with credibility > 70 plus two weaker ones."""
-    items = [item(base_id, "twitter.com", 0, "supply_disruption", "NVDA supplier fab fire, shortage feared",
-                  ["NVDA"], confidence=0.3),
-             item(base_id + 1, "zerohedge.com", 30 * MS, "supply_disruption",
-                  "Chip shortage looms after fab fire disrupts NVDA supply", ["NVDA"], confidence=0.5)]
+    items = [
+        item(
+            base_id,
+            "twitter.com",
+            0,
+            "supply_disruption",
+            "NVDA supplier fab fire, shortage feared",
+            ["NVDA"],
+            confidence=0.3,
+        ),
+        item(
+            base_id + 1,
+            "zerohedge.com",
+            30 * MS,
+            "supply_disruption",
+            "Chip shortage looms after fab fire disrupts NVDA supply",
+            ["NVDA"],
+            confidence=0.5,
+        ),
+    ]
     for k in range(n_credible):
-        items.append(item(base_id + 2 + k, CREDIBLE[k], (k + 2) * 60 * MS, "supply_disruption",
-                          "Fire at supplier plant disrupts Nvidia chip supply", ["NVDA"]))
+        items.append(
+            item(
+                base_id + 2 + k,
+                CREDIBLE[k],
+                (k + 2) * 60 * MS,
+                "supply_disruption",
+                "Fire at supplier plant disrupts Nvidia chip supply",
+                ["NVDA"],
+            )
+        )
     return items
 
 
@@ -86,27 +154,72 @@ def central_bank_quote(n_valid: int = 2, base_id: int = 4000) -> list[dict]:
     head = "Fed Chair: rates will remain at 5.50% to restrain inflation"
     items = []
     for k in range(n_valid):
-        items.append(item(base_id + k, valid[k], k * 100 * MS, "central_bank_quote", head, [], rate=5.50,
-                          flags=["direct_quote"], evidence_type="primary"))
+        items.append(
+            item(
+                base_id + k,
+                valid[k],
+                k * 100 * MS,
+                "central_bank_quote",
+                head,
+                [],
+                rate=5.50,
+                flags=["direct_quote"],
+                evidence_type="primary",
+            )
+        )
     dt = n_valid * 100 * MS
-    items.append(item(base_id + 10, "marketwatch.com", dt + 10 * MS, "central_bank_quote", head, [], rate=5.50,
-                      flags=["direct_quote"]))
+    items.append(
+        item(
+            base_id + 10,
+            "marketwatch.com",
+            dt + 10 * MS,
+            "central_bank_quote",
+            head,
+            [],
+            rate=5.50,
+            flags=["direct_quote"],
+        )
+    )
     items.append(item(base_id + 11, "bloomberg.com", dt + 20 * MS, "central_bank_quote", head, [], rate=5.50))
-    items.append(item(base_id + 12, "cnbc.com", -10 * SEC, "central_bank_quote", head, [], rate=5.50,
-                      flags=["direct_quote"]))
+    items.append(
+        item(
+            base_id + 12,
+            "cnbc.com",
+            -10 * SEC,
+            "central_bank_quote",
+            head,
+            [],
+            rate=5.50,
+            flags=["direct_quote"],
+        )
+    )
     return items
 
 
-def rumor_storm(n_social: int = 30, n_blog: int = 10, n_mainstream: int = 10, base_id: int = 5000) -> list[dict]:
+def rumor_storm(
+    n_social: int = 30, n_blog: int = 10, n_mainstream: int = 10, base_id: int = 5000
+) -> list[dict]:
     """A takeover rumor about META: social and blog chatter plus mainstream outlets reporting it verified."""
     items = []
-    srcs = ([SOCIAL[k % 3] for k in range(n_social)] + [BLOGS[k % 3] for k in range(n_blog)]
-            + [MAINSTREAM[k % 5] for k in range(n_mainstream)])
+    srcs = (
+        [SOCIAL[k % 3] for k in range(n_social)]
+        + [BLOGS[k % 3] for k in range(n_blog)]
+        + [MAINSTREAM[k % 5] for k in range(n_mainstream)]
+    )
     # interleave so the verified share is not front- or back-loaded
     order = sorted(range(len(srcs)), key=lambda k: (k * 7919) % len(srcs))
     for j, k in enumerate(order):
-        items.append(item(base_id + j, srcs[k], j * 20 * MS, "rumor", "Report: Meta said to explore takeover bid",
-                          ["META"], confidence=0.5))
+        items.append(
+            item(
+                base_id + j,
+                srcs[k],
+                j * 20 * MS,
+                "rumor",
+                "Report: Meta said to explore takeover bid",
+                ["META"],
+                confidence=0.5,
+            )
+        )
     return items
 
 

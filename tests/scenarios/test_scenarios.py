@@ -19,7 +19,6 @@ from cns.trading import (
 from cns.trading.signal import signal_params
 from cns.trading.signal_kernels import order_quantity, signal_score
 from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT, SIDE_BUY, SIDE_SELL
-
 from tests.scenarios import builders
 
 
@@ -40,7 +39,9 @@ def test_flash_crash_consensus_triggers_protective_trade_sized_on_minus_3(run_fi
     p = signal_params(scenario_config.signal)
     mid = run.mid[o["instrument"]]
     on_3 = order_quantity(min(abs(signal_score(KIND_MACRO, -1, 3.0, d["sentiment"], p)), 1.0), p[4], 1.0, mid)
-    on_10 = order_quantity(min(abs(signal_score(KIND_MACRO, -1, 10.0, d["sentiment"], p)), 1.0), p[4], 1.0, mid)
+    on_10 = order_quantity(
+        min(abs(signal_score(KIND_MACRO, -1, 10.0, d["sentiment"], p)), 1.0), p[4], 1.0, mid
+    )
     assert o["qty"] == on_3 and on_3 != on_10
     assert run.pipe.corroborator.stats()["low_credibility"] == 1
 
@@ -106,12 +107,15 @@ def test_supply_disruption_four_credible_adjusts_positions(run_file):
     assert len(adjust) == 1 and adjust[0]["side"] == SIDE_SELL
 
 
-@pytest.mark.parametrize(("n", "expected", "order_type"), [
-    (3, ACTION_CONTINGENCY, ORDER_LIMIT),
-    (2, ACTION_MONITOR, None),
-    (1, ACTION_MONITOR, None),
-    (0, None, None),
-])
+@pytest.mark.parametrize(
+    ("n", "expected", "order_type"),
+    [
+        (3, ACTION_CONTINGENCY, ORDER_LIMIT),
+        (2, ACTION_MONITOR, None),
+        (1, ACTION_MONITOR, None),
+        (0, None, None),
+    ],
+)
 def test_supply_disruption_tiers(run_items, n, expected, order_type):
     run = run_items(builders.supply_disruption(n_credible=n))
     assert run.final_action() == expected
@@ -158,14 +162,19 @@ def test_rumor_storm_20pct_verified_is_monitored(run_file):
     assert len(run.orders) == 0
 
 
-@pytest.mark.parametrize(("mainstream", "others", "expected"), [
-    (10, 30, ACTION_MONITOR),  # 25 %
-    (14, 26, ACTION_ALERT),  # 35 %
-    (4, 36, ACTION_IGNORE),  # 10 %
-    (6, 34, ACTION_MONITOR),  # exactly 15 %: not below the ignore threshold
-])
+@pytest.mark.parametrize(
+    ("mainstream", "others", "expected"),
+    [
+        (10, 30, ACTION_MONITOR),  # 25 %
+        (14, 26, ACTION_ALERT),  # 35 %
+        (4, 36, ACTION_IGNORE),  # 10 %
+        (6, 34, ACTION_MONITOR),  # exactly 15 %: not below the ignore threshold
+    ],
+)
 def test_rumor_storm_verified_share_tiers(run_items, mainstream, others, expected):
-    items = builders.rumor_storm(n_social=others * 3 // 4, n_blog=others - others * 3 // 4, n_mainstream=mainstream)
+    items = builders.rumor_storm(
+        n_social=others * 3 // 4, n_blog=others - others * 3 // 4, n_mainstream=mainstream
+    )
     run = run_items(items)
     assert len(run.decisions) == 1
     assert run.decisions[0]["verified_pct"] == pytest.approx(100 * mainstream / (mainstream + others))
@@ -174,8 +183,9 @@ def test_rumor_storm_verified_share_tiers(run_items, mainstream, others, expecte
 
 def test_thresholds_come_from_config(run_items, scenario_config):
     """The same data under a stricter config: the flash crash needs 5 agreeing credible reports."""
-    cfg = dataclasses.replace(scenario_config,
-                              corroboration=dataclasses.replace(scenario_config.corroboration, min_agreeing=5))
+    cfg = dataclasses.replace(
+        scenario_config, corroboration=dataclasses.replace(scenario_config.corroboration, min_agreeing=5)
+    )
     run = run_items(builders.flash_crash(n_credible=4), cfg)
     assert run.final_action() == ACTION_MONITOR and len(run.orders) == 0
     assert not math.isnan(run.decisions[-1]["consensus"])

@@ -50,20 +50,39 @@ def venue_news(n: int = 3000, seconds: float = 30.0, seed: int = 3) -> NewsBatch
     return generate_news(n, seconds, seed, instruments=inst).batch
 
 
-def serve_dict(feed_port: int, *, fix_port: int | None = None, md_port: int | None = None, shard: str = "t",
-               connect_timeout_s: float = 10.0, **sections: Any) -> dict[str, Any]:
+def serve_dict(
+    feed_port: int,
+    *,
+    fix_port: int | None = None,
+    md_port: int | None = None,
+    shard: str = "t",
+    connect_timeout_s: float = 10.0,
+    **sections: Any,
+) -> dict[str, Any]:
     """A serve config (as parsed TOML): one TCP feed, the venue's instruments, FIX when ``fix_port``
     (credentials inline) else the in-process venue."""
     doc: dict[str, Any] = {
-        "serve": {"shard": shard, "connect_timeout_s": connect_timeout_s, "stop_timeout_s": 2.0,
-                  "order_sink": "fix" if fix_port else "inprocess"},
+        "serve": {
+            "shard": shard,
+            "connect_timeout_s": connect_timeout_s,
+            "stop_timeout_s": 2.0,
+            "order_sink": "fix" if fix_port else "inprocess",
+        },
         "feeds": [{"name": "f1", "port": feed_port, "stale_after_s": 2.0}],
         "instruments": [{"symbol": s, "price": p} for s, p in VENUE],
         "signal": {"aggress_bps": 15.0, "hold_ns": 1_000_000_000, "exit_aggress_bps": 20.0},
     }
     if fix_port:
-        doc["fix"] = [{"name": "venue1", "port": fix_port, "sender_comp_id": CLIENT_ID, "target_comp_id": VENUE_ID,
-                       "password": PASSWORD, "heartbeat_s": 5}]
+        doc["fix"] = [
+            {
+                "name": "venue1",
+                "port": fix_port,
+                "sender_comp_id": CLIENT_ID,
+                "target_comp_id": VENUE_ID,
+                "password": PASSWORD,
+                "heartbeat_s": 5,
+            }
+        ]
     if md_port:
         doc["market_data"] = {"port": md_port}
     doc.update(sections)
@@ -74,10 +93,21 @@ def venue_config(*, market_maker: bool = True) -> Any:
     """The gateway's config: the five stocks, one session for our CompIDs, OS-chosen ports."""
     from cns.gateway.config import venue_config_from_dict
 
-    return venue_config_from_dict({
-        "port": 0, "md_port": 0, "heartbeat_s": 5,
-        "instruments": [{"symbol": s, "price": p} for s, p in VENUE],
-        "sessions": [{"name": "client1", "owner": 2, "sender_comp_id": VENUE_ID, "target_comp_id": CLIENT_ID,
-                      "password": PASSWORD}],
-        "market_maker": {"enabled": market_maker, "seed": 5, "interval_s": 0.05, "spread_ticks": 2},
-    })
+    return venue_config_from_dict(
+        {
+            "port": 0,
+            "md_port": 0,
+            "heartbeat_s": 5,
+            "instruments": [{"symbol": s, "price": p} for s, p in VENUE],
+            "sessions": [
+                {
+                    "name": "client1",
+                    "owner": 2,
+                    "sender_comp_id": VENUE_ID,
+                    "target_comp_id": CLIENT_ID,
+                    "password": PASSWORD,
+                }
+            ],
+            "market_maker": {"enabled": market_maker, "seed": 5, "interval_s": 0.05, "spread_ticks": 2},
+        }
+    )

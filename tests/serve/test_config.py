@@ -26,17 +26,20 @@ def test_a_good_config_has_its_values_and_hides_credentials() -> None:
         assert "CNSTEST" not in text and "pw-test" not in text
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda d: d["serve"].update(bogus=1), "serve.bogus"),
-    (lambda d: d["feeds"][0].update(port=70000), "feeds[0].port"),
-    (lambda d: d["feeds"][0].update(transport="udp"), "feeds[0].transport"),
-    (lambda d: d.update(instruments=[]), "instruments"),
-    (lambda d: d["instruments"].append({"symbol": "AAPL", "price": 1.0}), "instruments"),
-    (lambda d: d["instruments"][0].update(price=float("nan")), "instruments[0].price"),
-    (lambda d: d["fix"][0].update(instruments=["NOPE"]), "fix[0].instruments"),
-    (lambda d: d.update(risk={"max_order_qty": -5}), "risk.max_order_qty"),
-    (lambda d: d["serve"].update(order_sink="carrier-pigeon"), "serve.order_sink"),
-])
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda d: d["serve"].update(bogus=1), "serve.bogus"),
+        (lambda d: d["feeds"][0].update(port=70000), "feeds[0].port"),
+        (lambda d: d["feeds"][0].update(transport="udp"), "feeds[0].transport"),
+        (lambda d: d.update(instruments=[]), "instruments"),
+        (lambda d: d["instruments"].append({"symbol": "AAPL", "price": 1.0}), "instruments"),
+        (lambda d: d["instruments"][0].update(price=float("nan")), "instruments[0].price"),
+        (lambda d: d["fix"][0].update(instruments=["NOPE"]), "fix[0].instruments"),
+        (lambda d: d.update(risk={"max_order_qty": -5}), "risk.max_order_qty"),
+        (lambda d: d["serve"].update(order_sink="carrier-pigeon"), "serve.order_sink"),
+    ],
+)
 def test_a_bad_value_is_refused_naming_the_key(mutate, key) -> None:  # type: ignore[no-untyped-def]
     d = serve_dict(7400, fix_port=9878)
     mutate(d)
@@ -63,16 +66,26 @@ def test_the_shipped_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> No
     assert cfg.feeds and cfg.fix and cfg.instruments and cfg.market_data is not None
 
 
-def _cns(*args: str, env: dict[str, str] | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cns", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+def _cns(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cns", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("[serve]\nshard = 'a'\nnot_a_key = 3\n", "serve.not_a_key"),
-    ("this is = = not toml", "not valid TOML"),
-    ("[serve]\nshard = 'a'\n", "instruments"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("[serve]\nshard = 'a'\nnot_a_key = 3\n", "serve.not_a_key"),
+        ("this is = = not toml", "not valid TOML"),
+        ("[serve]\nshard = 'a'\n", "instruments"),
+    ],
+)
 def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path, content: str, needle: str) -> None:
     p = tmp_path / "serve.toml"
     p.write_text(content)

@@ -43,7 +43,9 @@ def test_serve_trades_news_through_the_gateway_gets_fills_and_stops_gracefully()
             summary = await svc.stop()
             assert sent > 0 and summary["counters"]["fills"] > 0
             mc = summary["stop"]["mass_cancel"]
-            assert mc["requests"] == 1 and mc["reports"] == 1 and not mc["timed_out"] and mc["open_after"] == 0
+            assert (
+                mc["requests"] == 1 and mc["reports"] == 1 and not mc["timed_out"] and mc["open_after"] == 0
+            )
             assert summary["stop"]["logout"] == {"fix:venue1": "logged_out"}
             g = await loop_call(vnode, "venue_gateway", "stats", 20.0)
             assert g["orders"] >= sent and g["fills"] > 0
@@ -125,7 +127,9 @@ def test_when_the_tree_gives_up_the_service_stops_with_exit_code_1() -> None:
             for _ in range(4):  # the top supervisor allows 3 restarts in 60 s
                 sup = await until(lambda: node.whereis("giveup:trading_sup"), 5.0, "trading_sup")
                 node.exit(sup, "kill")
-                await until(lambda s=sup: node.whereis("giveup:trading_sup") is not s, 5.0, "a restart or the end")
+                await until(
+                    lambda s=sup: node.whereis("giveup:trading_sup") is not s, 5.0, "a restart or the end"
+                )
             code, summary = await asyncio.wait_for(task, 30.0)
             assert code == 1 and "application_terminated" in summary["failure"]
         finally:

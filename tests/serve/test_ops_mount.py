@@ -39,7 +39,8 @@ def test_serve_exposes_metrics_and_refuses_unauthenticated_control(monkeypatch: 
 
         async def body() -> tuple[int, dict]:
             task = asyncio.get_running_loop().create_task(
-                run_service(cfg, announce=False, started=svcs.append, ops_port=0, seconds=30.0))
+                run_service(cfg, announce=False, started=svcs.append, ops_port=0, seconds=30.0)
+            )
             await until(lambda: svcs, 60.0, "the service")
             port = svcs[0].ops_port  # type: ignore[attr-defined]
             loop = asyncio.get_running_loop()
@@ -47,8 +48,9 @@ def test_serve_exposes_metrics_and_refuses_unauthenticated_control(monkeypatch: 
             assert status == 200 and "cns_runtime_processes" in text and "cns_feed_last_sequence" in text
             status, _ = await loop.run_in_executor(None, _get, f"http://127.0.0.1:{port}/control/state")
             assert status == 401
-            status, text = await loop.run_in_executor(None, _get, f"http://127.0.0.1:{port}/control/state",
-                                                      "s3cret-test-token")
+            status, text = await loop.run_in_executor(
+                None, _get, f"http://127.0.0.1:{port}/control/state", "s3cret-test-token"
+            )
             assert status == 200 and "opsmount" in text
             task.cancel()
             return 0, {}

@@ -17,9 +17,15 @@ from .helpers import run, serve_dict, until, venue_news
 def _book(st) -> dict:
     oms, pf = st.pipeline.oms, st.pipeline.portfolio
     n = int(oms.id_counter[0]) - oms.base_id
-    return {"position": pf.position.copy(), "realized": pf.realized.copy(), "avg_cost": pf.avg_cost.copy(),
-            "table": oms.table[:n].copy(), "open_buy": oms.open_buy.copy(), "open_sell": oms.open_sell.copy(),
-            "id_counter": int(oms.id_counter[0])}
+    return {
+        "position": pf.position.copy(),
+        "realized": pf.realized.copy(),
+        "avg_cost": pf.avg_cost.copy(),
+        "table": oms.table[:n].copy(),
+        "open_buy": oms.open_buy.copy(),
+        "open_sell": oms.open_sell.copy(),
+        "id_counter": int(oms.id_counter[0]),
+    }
 
 
 def test_restart_on_the_journal_rebuilds_the_book_exactly(tmp_path) -> None:

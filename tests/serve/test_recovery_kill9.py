@@ -50,8 +50,12 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
         venue = await start_venue(vnode, venue_config())
         srv = FeedServer(venue_news(20000, 200.0), speed=1.0, heartbeat_s=0.5, wait_clients=0)
         await srv.start()
-        doc = serve_dict(srv.port, fix_port=venue.fix_port, md_port=venue.md_port,
-                         journal={"dir": str(tmp_path / "journal"), "fsync": "group"})
+        doc = serve_dict(
+            srv.port,
+            fix_port=venue.fix_port,
+            md_port=venue.md_port,
+            journal={"dir": str(tmp_path / "journal"), "fsync": "group"},
+        )
         doc["fix"][0].update(store_dir=str(tmp_path / "fixstore"), reset_on_logon=False)
         cfg = _toml(doc, tmp_path / "serve.toml")
         recoveries: list[float] = []
@@ -61,8 +65,18 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
             for k in range(n_kills + 1):
                 t0 = time.monotonic()
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "cns", "serve", "--config", str(cfg), "--summary", str(tmp_path / "s.json"),
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV)
+                    sys.executable,
+                    "-m",
+                    "cns",
+                    "serve",
+                    "--config",
+                    str(cfg),
+                    "--summary",
+                    str(tmp_path / "s.json"),
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=ENV,
+                )
                 assert proc.stdout is not None
                 line = (await asyncio.wait_for(proc.stdout.readline(), 90.0)).decode()
                 if not line.startswith("cns serve: started"):
@@ -81,7 +95,13 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
             summary = json.loads((tmp_path / "s.json").read_text())
             venue_pos = await loop_call(vnode, "venue_gateway", ("position", 2), 20.0)
             gstats = await loop_call(vnode, "venue_gateway", "stats", 20.0)
-            return {"summary": summary, "venue": venue_pos, "gateway": gstats, "recoveries": recoveries, "lines": lines}
+            return {
+                "summary": summary,
+                "venue": venue_pos,
+                "gateway": gstats,
+                "recoveries": recoveries,
+                "lines": lines,
+            }
         finally:
             if proc is not None and proc.returncode is None:
                 proc.kill()
@@ -95,16 +115,25 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
     ours = {k: v for k, v in r["summary"]["desk"]["positions"].items()}
     theirs = {k: v for k, v in r["venue"].items() if k != "cash" and v}
     dups = {k: v for k, v in seen.items() if v > 1 and k[0] == 2}
-    report = {"kills": n_kills, "worst_start_s": round(max(r["recoveries"]), 2),
-              "orders_at_venue": sum(v for (o, _), v in seen.items() if o == 2), "duplicates": len(dups),
-              "ours": ours, "venue": theirs}
+    report = {
+        "kills": n_kills,
+        "worst_start_s": round(max(r["recoveries"]), 2),
+        "orders_at_venue": sum(v for (o, _), v in seen.items() if o == 2),
+        "duplicates": len(dups),
+        "ours": ours,
+        "venue": theirs,
+    }
     cash, fills = _journal_cash(tmp_path / "journal" / "t")
-    report.update(venue_cash=r["venue"]["cash"], journal_cash=cash, fills=fills,
-                  recovery_replay_s=(r["summary"].get("journal") or {}).get("recovery", {}).get("seconds"),
-                  venue_live_orders=r["gateway"]["live_orders"],
-                  unacked_at_restart=sum(int(x.split("unacked=")[1].split()[0]) for x in r["lines"] if "unacked=" in x),
-                  fix_rewinds=sum(int(x.split("rewound=")[1].split()[0]) for x in r["lines"] if "rewound=" in x),
-                  recovered_restarts=sum("recovered=" in x for x in r["lines"]))
+    report.update(
+        venue_cash=r["venue"]["cash"],
+        journal_cash=cash,
+        fills=fills,
+        recovery_replay_s=(r["summary"].get("journal") or {}).get("recovery", {}).get("seconds"),
+        venue_live_orders=r["gateway"]["live_orders"],
+        unacked_at_restart=sum(int(x.split("unacked=")[1].split()[0]) for x in r["lines"] if "unacked=" in x),
+        fix_rewinds=sum(int(x.split("rewound=")[1].split()[0]) for x in r["lines"] if "rewound=" in x),
+        recovered_restarts=sum("recovered=" in x for x in r["lines"]),
+    )
     print("KILL9", json.dumps(report))
     assert abs(cash - r["venue"]["cash"]) < 1e-6 * max(1.0, abs(cash)), report
     assert not dups, dups

@@ -142,10 +142,11 @@ def test_reset_forgets() -> None:
     assert rec.summary()["count"] == 0 and rec.pending == 0
 
 
-
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=3_600_000_000_000), min_size=1, max_size=300),
-       st.sampled_from([1, 2, 3, 4]))
+@given(
+    st.lists(st.integers(min_value=0, max_value=3_600_000_000_000), min_size=1, max_size=300),
+    st.sampled_from([1, 2, 3, 4]),
+)
 def test_fold_matches_hdr_for_any_values(values: list[int], figures: int) -> None:
     v = np.array(values, dtype=np.int64)
     rec = LatencyRecorder("p", capacity=64, significant_figures=figures)

@@ -14,7 +14,9 @@ from cns.telemetry.stats import sample_mask, summarize
 def test_keys_and_higher_method() -> None:
     s = summarize(np.arange(1, 1001))
     assert list(s) == ["count", "mean", "p50", "p99", "p999", "max"]
-    assert s["count"] == 1000 and s["p50"] == 501 and s["p99"] == 991 and s["p999"] == 1000 and s["max"] == 1000
+    assert (
+        s["count"] == 1000 and s["p50"] == 501 and s["p99"] == 991 and s["p999"] == 1000 and s["max"] == 1000
+    )
 
 
 def test_empty_is_nan_and_negative_dropped() -> None:

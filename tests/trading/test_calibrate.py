@@ -65,12 +65,19 @@ def test_beta_binomial_posterior_and_table():
 
 def test_history_only_and_bad_lines_are_counted_not_raised(tmp_path):
     h = tmp_path / "hist.jsonl"
-    h.write_bytes(b'{"source": "reuters.com", "correct": true}\n\n{"source": "reuters.com", "correct": 0}\n'
-                  b'not json\n["a"]\n{"source": "", "correct": true}\n{"source": "x.com", "correct": "yes"}\n'
-                  b'\xff\xfe\n' + b'{"source": "' + b"a" * 5000 + b'", "correct": true}\n')
+    h.write_bytes(
+        b'{"source": "reuters.com", "correct": true}\n\n{"source": "reuters.com", "correct": 0}\n'
+        b'not json\n["a"]\n{"source": "", "correct": true}\n{"source": "x.com", "correct": "yes"}\n'
+        b"\xff\xfe\n" + b'{"source": "' + b"a" * 5000 + b'", "correct": true}\n'
+    )
     counts, info = read_history(h)
     assert counts["reuters.com"].n == 2 and counts["reuters.com"].correct == 1
-    assert info["lines"] == 8 and info["used"] == 2 and info["rejected"] == 6 and info["first_rejected_line"] == 4
+    assert (
+        info["lines"] == 8
+        and info["used"] == 2
+        and info["rejected"] == 6
+        and info["first_rejected_line"] == 4
+    )
     cal = calibrate(0, 7, history=h)
     assert cal.reliability("reuters.com") == pytest.approx(0.5) and "labelled history" in cal.provenance()
     bad = tmp_path / "bad.jsonl"
@@ -91,8 +98,11 @@ def test_table_from_file_and_provenance(tmp_path):
     t = CredibilityTable.from_file(p, sources)
     assert t.scores[sources.code("newcomer.example")] == 50.0  # unrated domain: the prior mean
     assert str(p) in t.provenance and "held-out" in t.provenance
-    for bad, match in (("[1]", "format"), ("{", "not a JSON"),
-                       ('{"format": "cns-credibility", "sources": {"a.com": {"score": 101}}}', "0..100")):
+    for bad, match in (
+        ("[1]", "format"),
+        ("{", "not a JSON"),
+        ('{"format": "cns-credibility", "sources": {"a.com": {"score": 101}}}', "0..100"),
+    ):
         p.write_text(bad)
         with pytest.raises(StateError, match=match):
             CredibilityTable.from_file(p, sources)
@@ -115,7 +125,9 @@ def test_default_credibility_is_calibrated_and_cached(tmp_path):
 
 def test_cli_writes_the_table(tmp_path, capsys):
     out = tmp_path / "sub" / "credibility.json"
-    assert main(["calibrate", "--worlds", "1", "--seed", "3", "--events", str(EVENTS), "--out", str(out)]) == 0
+    assert (
+        main(["calibrate", "--worlds", "1", "--seed", "3", "--events", str(EVENTS), "--out", str(out)]) == 0
+    )
     doc = json.loads(out.read_text())
     assert doc["trading_seed"] == 3 and len(doc["held_out_seeds"]) == 1 and "reuters.com" in doc["sources"]
     assert "wrote" in capsys.readouterr().out

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from cns.signals.universe import DEFAULT_SOURCES, source_dictionary
-from cns.trading.credibility import CredibilityTable
 from cns.trading import ConfigError, TradingConfig, UnknownConfigKeyError, config_from_dict, load_config
+from cns.trading.credibility import CredibilityTable
 
 
 def test_defaults_without_a_file():
@@ -19,7 +19,7 @@ def test_defaults_without_a_file():
 def test_toml_overrides_and_merges(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text(
-        '[corroboration]\nmin_agreeing = 4\nwindow_ns = 500_000_000\n'
+        "[corroboration]\nmin_agreeing = 4\nwindow_ns = 500_000_000\n"
         '[credibility.sources]\n"reuters.com" = 50\n"newwire.io" = 88\n'
         '[credibility.categories]\n"newwire.io" = "wire"\n'
         '[risk]\nrestricted = ["TSLA"]\ndisabled_checks = ["rate"]\ncollar_bps = 25\n'
@@ -32,12 +32,15 @@ def test_toml_overrides_and_merges(tmp_path):
     assert cfg.risk.collar_bps == 25.0 and isinstance(cfg.risk.collar_bps, float)
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("[risk]\nmax_qty = 5\n", "risk.max_qty"),
-    ("[signals]\nx = 1\n", "signals"),
-    ("[corroboration]\nwindow = 1\n", "corroboration.window"),
-    ("[credibility]\nfoo = 1\n", "credibility.foo"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[risk]\nmax_qty = 5\n", "risk.max_qty"),
+        ("[signals]\nx = 1\n", "signals"),
+        ("[corroboration]\nwindow = 1\n", "corroboration.window"),
+        ("[credibility]\nfoo = 1\n", "credibility.foo"),
+    ],
+)
 def test_unknown_keys_are_rejected_by_name(tmp_path, text, key):
     p = tmp_path / "c.toml"
     p.write_text(text)
@@ -46,16 +49,19 @@ def test_unknown_keys_are_rejected_by_name(tmp_path, text, key):
     assert e.value.key == key and key in str(e.value) and str(p) in str(e.value)
 
 
-@pytest.mark.parametrize("data", [
-    {"risk": {"max_order_qty": "ten"}},
-    {"risk": {"max_order_qty": 1.5}},
-    {"risk": {"disabled_checks": ["nope"]}},
-    {"corroboration": {"window_ns": 0}},
-    {"corroboration": {"rumor_ignore_below_pct": 40.0}},
-    {"credibility": {"sources": {"x.com": 120}}},
-    {"credibility": {"categories": {"x.com": "tabloid"}}},
-    {"signal": {"notional_usd": -1.0}},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"risk": {"max_order_qty": "ten"}},
+        {"risk": {"max_order_qty": 1.5}},
+        {"risk": {"disabled_checks": ["nope"]}},
+        {"corroboration": {"window_ns": 0}},
+        {"corroboration": {"rumor_ignore_below_pct": 40.0}},
+        {"credibility": {"sources": {"x.com": 120}}},
+        {"credibility": {"categories": {"x.com": "tabloid"}}},
+        {"signal": {"notional_usd": -1.0}},
+    ],
+)
 def test_bad_values_raise_config_error(data):
     with pytest.raises(ConfigError):
         config_from_dict(data)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cns.signals.universe import source_dictionary, ticker_dictionary
-from cns.trading.corroborate import Corroborator
-from cns.trading.credibility import CredibilityTable
 from cns.signals.dtypes import KIND_HEARTBEAT, KIND_MACRO, KIND_SUPPLY, empty_news
+from cns.signals.universe import source_dictionary, ticker_dictionary
 from cns.trading import (
     ACTION_MONITOR,
     ACTION_TRADE,
@@ -18,6 +16,8 @@ from cns.trading import (
     TradingConfig,
     TradingPipeline,
 )
+from cns.trading.corroborate import Corroborator
+from cns.trading.credibility import CredibilityTable
 from cns.venue.dtypes import SIDE_SELL
 
 SRC = source_dictionary()
@@ -49,8 +49,12 @@ def corroborator(**over):
     return Corroborator(c, CredibilityTable.for_dictionary(SRC, cfg.credibility), n_tickers=4)
 
 
-CRASH = [("reuters.com", [1], KIND_MACRO, -3.0, 0), ("bloomberg.com", [1], KIND_MACRO, -3.1, 100),
-         ("wsj.com", [1], KIND_MACRO, -2.9, 200), ("ft.com", [1], KIND_MACRO, -3.0, 300)]
+CRASH = [
+    ("reuters.com", [1], KIND_MACRO, -3.0, 0),
+    ("bloomberg.com", [1], KIND_MACRO, -3.1, 100),
+    ("wsj.com", [1], KIND_MACRO, -2.9, 200),
+    ("ft.com", [1], KIND_MACRO, -3.0, 300),
+]
 
 
 def test_state_carries_across_batches_one_record_at_a_time():
@@ -64,7 +68,12 @@ def test_state_carries_across_batches_one_record_at_a_time():
 
 
 def test_same_source_twice_is_not_independent():
-    rows = [CRASH[0], ("reuters.com", [1], KIND_MACRO, -3.0, 50), ("reuters.com", [1], KIND_MACRO, -3.0, 60), CRASH[1]]
+    rows = [
+        CRASH[0],
+        ("reuters.com", [1], KIND_MACRO, -3.0, 50),
+        ("reuters.com", [1], KIND_MACRO, -3.0, 60),
+        CRASH[1],
+    ]
     c = corroborator()
     d = c.process(news(rows))
     assert int(d["action"].max()) == ACTION_MONITOR
@@ -72,7 +81,12 @@ def test_same_source_twice_is_not_independent():
 
 
 def test_window_expiry_starts_a_new_cluster_and_stale_reports_are_dropped():
-    rows = [CRASH[0], CRASH[1], ("wsj.com", [1], KIND_MACRO, -3.0, 3 * SEC), ("ft.com", [1], KIND_MACRO, -3.0, 0)]
+    rows = [
+        CRASH[0],
+        CRASH[1],
+        ("wsj.com", [1], KIND_MACRO, -3.0, 3 * SEC),
+        ("ft.com", [1], KIND_MACRO, -3.0, 0),
+    ]
     c = corroborator(window_ns=SEC)
     d = c.process(news(rows))
     assert int(d["action"].max()) == ACTION_MONITOR  # 2 in the first window, 1 in the second
@@ -81,8 +95,10 @@ def test_window_expiry_starts_a_new_cluster_and_stale_reports_are_dropped():
 
 
 def test_multi_ticker_reports_count_for_each_ticker_and_heartbeats_are_skipped():
-    rows = [(s, [1, 2], KIND_SUPPLY, np.nan, k * 10) for k, s in enumerate(("reuters.com", "wsj.com", "ft.com",
-                                                                            "cnbc.com"))]
+    rows = [
+        (s, [1, 2], KIND_SUPPLY, np.nan, k * 10)
+        for k, s in enumerate(("reuters.com", "wsj.com", "ft.com", "cnbc.com"))
+    ]
     rows.append(("reuters.com", [1], KIND_HEARTBEAT, np.nan, 50))
     c = corroborator()
     d = c.process(news(rows))
@@ -102,7 +118,9 @@ def test_bad_input_dtype_raises():
     with pytest.raises(StateError):
         corroborator().process(np.zeros(3, dtype=np.float64))
     with pytest.raises(StateError):
-        SignalGenerator(TradingConfig().signal, TICK).orders(np.zeros(1, DECISION_DTYPE), np.zeros(3, np.int64))
+        SignalGenerator(TradingConfig().signal, TICK).orders(
+            np.zeros(1, DECISION_DTYPE), np.zeros(3, np.int64)
+        )
 
 
 def test_missing_reference_price_fails_closed_through_the_pipeline():

@@ -8,12 +8,12 @@ import dataclasses
 import numpy as np
 import pytest
 
+from cns.bench.trading import T0, synthetic_news
+from cns.signals.dtypes import KIND_HEARTBEAT, KIND_MACRO, empty_news
 from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
+from cns.trading import ACTION_TRADE, DECISION_DTYPE, StateError, TradingConfig, TradingPipeline
 from cns.trading.corroborate import Corroborator
 from cns.trading.credibility import CredibilityTable
-from cns.signals.dtypes import KIND_HEARTBEAT, KIND_MACRO, empty_news
-from cns.trading import ACTION_TRADE, DECISION_DTYPE, StateError, TradingConfig, TradingPipeline
-from cns.bench.trading import T0, synthetic_news
 from cns.trading.oms import OrderManager
 from cns.trading.portfolio import Portfolio
 from cns.trading.risk import RiskGate
@@ -83,8 +83,9 @@ def test_corroboration_stamps_exactly_the_sampled_records_and_changes_nothing(mi
 def test_corroboration_stamps_survive_state_growth_mid_batch():
     rows = empty_news(6)
     rows["id"] = np.arange(1, 7)
-    rows["source"] = [SRC.code(s) for s in ("reuters.com", "wsj.com", "ft.com", "cnbc.com", "reuters.com",
-                                            "bloomberg.com")]
+    rows["source"] = [
+        SRC.code(s) for s in ("reuters.com", "wsj.com", "ft.com", "cnbc.com", "reuters.com", "bloomberg.com")
+    ]
     rows["kind"] = KIND_MACRO
     rows["move_pct"] = -3.0
     rows["n_tickers"] = 1
@@ -113,8 +114,9 @@ def test_mask_skips_records_as_if_they_were_not_there(mix):
     assert len(ref) > 50 and same(masked, ref)
     s, r = masked_c.stats(), ref_c.stats()
     assert s["masked"] == int((~mask).sum()) and s["records"] == len(mix) and r["masked"] == 0
-    assert {k: v for k, v in s.items() if k not in ("masked", "records")} == \
-        {k: v for k, v in r.items() if k not in ("masked", "records")}
+    assert {k: v for k, v in s.items() if k not in ("masked", "records")} == {
+        k: v for k, v in r.items() if k not in ("masked", "records")
+    }
     assert_stamped(lat, want)  # masked-out records that were sampled get their (tiny) skip cost
     # uint8 masks work the same; an all-true mask is the same as none
     assert same(corroborator().process(mix, mask=mask.astype(np.uint8)), ref)
@@ -134,7 +136,9 @@ def test_masked_out_records_are_not_read():
     cred = pipe.corroborator.credibility
     mid = np.full(len(TICK), 50.0)
     step = pipe.on_news(bad, mid, np.full(len(TICK), T0, dtype=np.int64), T0, mask=np.zeros(3, dtype=bool))
-    assert len(step.decisions) == 0 and pipe.corroborator.credibility is cred  # no rebuild for a masked source
+    assert (
+        len(step.decisions) == 0 and pipe.corroborator.credibility is cred
+    )  # no rebuild for a masked source
 
 
 def test_bad_stamp_and_mask_arrays_raise(mix):
@@ -148,13 +152,16 @@ def test_bad_stamp_and_mask_arrays_raise(mix):
     with pytest.raises(StateError):
         c.process(mix[:10], mask=np.ones(10, dtype=np.float64))
     with pytest.raises(StateError):
-        SignalGenerator(TradingConfig().signal, TICK).orders(np.zeros(2, DECISION_DTYPE), np.zeros(3),
-                                                             lat_ns=np.zeros(1, dtype=np.int64))
+        SignalGenerator(TradingConfig().signal, TICK).orders(
+            np.zeros(2, DECISION_DTYPE), np.zeros(3), lat_ns=np.zeros(1, dtype=np.int64)
+        )
 
 
 def _decisions(mix: np.ndarray) -> np.ndarray:
     d = corroborator().process(mix)
-    d["action"][::4] = ACTION_TRADE  # plenty of actionable ones; the rest stay as decided (many make no order)
+    d["action"][::4] = (
+        ACTION_TRADE  # plenty of actionable ones; the rest stay as decided (many make no order)
+    )
     return d
 
 
@@ -193,7 +200,9 @@ def test_risk_stamps_exactly_the_sampled_candidates_and_changes_nothing(mix, mid
     acc2, reasons2 = stamped_g.check(cands2, mid, mid_ts, now, lat_ns=lat)
     assert len(acc) > 10 and (reasons != 0).any()
     assert same(acc, acc2) and same(reasons, reasons2)
-    assert plain_g.rejections() == stamped_g.rejections() and plain_g.accepted_count == stamped_g.accepted_count
+    assert (
+        plain_g.rejections() == stamped_g.rejections() and plain_g.accepted_count == stamped_g.accepted_count
+    )
     assert_stamped(lat, want)
 
 

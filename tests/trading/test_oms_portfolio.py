@@ -38,7 +38,14 @@ def send(oms, instr, side, qty, price=100.0):
 def rep(oid, kind, qty=0, leaves=0, price=0.0, owner=0, ts=1):
     e = np.zeros(1, EXEC_DTYPE)
     e["order_id"], e["kind"], e["qty"], e["leaves"], e["price"], e["owner"], e["ts_ns"] = (
-        oid, kind, qty, leaves, price, owner, ts)
+        oid,
+        kind,
+        qty,
+        leaves,
+        price,
+        owner,
+        ts,
+    )
     return e
 
 
@@ -64,8 +71,17 @@ def test_cancel_reject_release_open_quantity_and_foreign_reports_are_ignored():
     pf, oms = setup()
     c = send(oms, A, -1, 50)
     r = send(oms, B, 1, 30)
-    oms.apply(np.concatenate([rep(c, EXEC_PARTIAL, 20, 30, 5.0), rep(c, EXEC_CANCELED), rep(r, EXEC_REJECTED),
-                              rep(r, EXEC_FILL, 30, 0, 5.0, owner=7), rep(999, EXEC_ACK)]))
+    oms.apply(
+        np.concatenate(
+            [
+                rep(c, EXEC_PARTIAL, 20, 30, 5.0),
+                rep(c, EXEC_CANCELED),
+                rep(r, EXEC_REJECTED),
+                rep(r, EXEC_FILL, 30, 0, 5.0, owner=7),
+                rep(999, EXEC_ACK),
+            ]
+        )
+    )
     assert oms.state(c) == "canceled" and oms.state(r) == "rejected"
     assert oms.open_sell[A] == 0 and oms.open_buy[B] == 0 and pf.position[A] == -20 and pf.position[B] == 0
     s = oms.stats()

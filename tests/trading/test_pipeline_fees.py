@@ -21,7 +21,14 @@ def _pipe_with_order(qty: int) -> tuple[TradingPipeline, int]:
     o = np.zeros(1, ORDER_DTYPE)
     oid = int(pipe.oms.id_counter[0])
     pipe.oms.id_counter[0] += 1
-    o["order_id"], o["instrument"], o["side"], o["qty"], o["price"], o["type"] = oid, AAPL, 1, qty, 100.0, ORDER_LIMIT
+    o["order_id"], o["instrument"], o["side"], o["qty"], o["price"], o["type"] = (
+        oid,
+        AAPL,
+        1,
+        qty,
+        100.0,
+        ORDER_LIMIT,
+    )
     pipe.oms.submit(o)
     pipe.oms.book_open(o)
     return pipe, oid

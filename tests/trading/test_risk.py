@@ -91,38 +91,59 @@ def test_reference_price_fails_closed(bad):
 
 def test_price_collar():
     d = Desk(collar_bps=100)
-    assert d.check(d.order(price=101.5), d.order(price=98.0), d.order(price=100.9, qty=3),
-                   d.order(price=float("nan"), qty=4)) == ["collar", "collar", "accepted", "collar"]
+    assert d.check(
+        d.order(price=101.5),
+        d.order(price=98.0),
+        d.order(price=100.9, qty=3),
+        d.order(price=float("nan"), qty=4),
+    ) == ["collar", "collar", "accepted", "collar"]
 
 
 def test_market_orders_are_collared_and_sized_at_the_reference():
     d = Desk(max_order_notional_usd=5_000.0)
-    assert d.check(d.order(qty=60, price=0.0, type_=ORDER_MARKET), d.order(qty=40, price=0.0, type_=ORDER_MARKET)) \
-        == ["max_notional", "accepted"]
+    assert d.check(
+        d.order(qty=60, price=0.0, type_=ORDER_MARKET), d.order(qty=40, price=0.0, type_=ORDER_MARKET)
+    ) == ["max_notional", "accepted"]
 
 
 def test_max_quantity_and_notional():
     d = Desk(max_order_qty=1000, max_order_notional_usd=50_000.0)
-    assert d.check(d.order(qty=1001), d.order(qty=0), d.order(qty=600), d.order(qty=400, instr=MSFT)) == \
-        ["max_qty", "max_qty", "max_notional", "accepted"]
+    assert d.check(d.order(qty=1001), d.order(qty=0), d.order(qty=600), d.order(qty=400, instr=MSFT)) == [
+        "max_qty",
+        "max_qty",
+        "max_notional",
+        "accepted",
+    ]
 
 
 def test_duplicate_within_window_only():
     d = Desk(duplicate_window_ns=SEC)
-    assert d.check(d.order(), d.order(ts=NOW + 1), d.order(ts=NOW + 2 * SEC)) == \
-        ["accepted", "duplicate", "accepted"]
+    assert d.check(d.order(), d.order(ts=NOW + 1), d.order(ts=NOW + 2 * SEC)) == [
+        "accepted",
+        "duplicate",
+        "accepted",
+    ]
 
 
 def test_one_trade_per_headline_cooldown():
     d = Desk(headline_cooldown_ns=10 * SEC)
-    assert d.check(d.order(news_id=42), d.order(news_id=42, qty=5, instr=MSFT), d.order(news_id=43, qty=6),
-                   d.order(news_id=42, qty=7, ts=NOW + 11 * SEC), now=NOW) == \
-        ["accepted", "cooldown", "accepted", "accepted"]
+    assert d.check(
+        d.order(news_id=42),
+        d.order(news_id=42, qty=5, instr=MSFT),
+        d.order(news_id=43, qty=6),
+        d.order(news_id=42, qty=7, ts=NOW + 11 * SEC),
+        now=NOW,
+    ) == ["accepted", "cooldown", "accepted", "accepted"]
 
 
 def test_cooldown_table_survives_many_headlines():
-    d = Desk(headline_cooldown_ns=100 * SEC, max_orders_per_window=100_000, max_position=10**9,
-             max_gross_exposure_usd=1e18, disabled_checks=("duplicate",))
+    d = Desk(
+        headline_cooldown_ns=100 * SEC,
+        max_orders_per_window=100_000,
+        max_position=10**9,
+        max_gross_exposure_usd=1e18,
+        disabled_checks=("duplicate",),
+    )
     gate = RiskGate(d.gate.config, TICKERS, d.oms, cooldown_slots=64)
     d.gate = gate
     first = np.concatenate([d.order(news_id=k + 1, qty=1) for k in range(200)])
@@ -134,17 +155,23 @@ def test_cooldown_table_survives_many_headlines():
 
 def test_position_limit_counts_open_orders():
     d = Desk(max_position=150)
-    assert d.check(d.order(qty=100), d.order(qty=60, price=100.1), d.order(qty=50, price=100.2)) == \
-        ["accepted", "position", "accepted"]
+    assert d.check(d.order(qty=100), d.order(qty=60, price=100.1), d.order(qty=50, price=100.2)) == [
+        "accepted",
+        "position",
+        "accepted",
+    ]
     d.portfolio.position[MSFT] = -100
-    assert d.check(d.order(instr=MSFT, side=-1, qty=60), d.order(instr=MSFT, side=1, qty=240)) == \
-        ["position", "accepted"]
+    assert d.check(d.order(instr=MSFT, side=-1, qty=60), d.order(instr=MSFT, side=1, qty=240)) == [
+        "position",
+        "accepted",
+    ]
 
 
 def test_gross_exposure_limit():
     d = Desk(max_gross_exposure_usd=30_000.0)
-    assert d.check(d.order(qty=200), d.order(instr=MSFT, qty=150), d.order(instr=MSFT, qty=100, price=100.3)) == \
-        ["accepted", "gross_exposure", "accepted"]
+    assert d.check(
+        d.order(qty=200), d.order(instr=MSFT, qty=150), d.order(instr=MSFT, qty=100, price=100.3)
+    ) == ["accepted", "gross_exposure", "accepted"]
     assert d.gate.gross_exposure == pytest.approx(30_000.0)
 
 
@@ -161,8 +188,10 @@ def test_exits_pass_position_and_gross_limits_that_entries_hit():
     d2 = Desk(max_gross_exposure_usd=30_000.0)
     d2.portfolio.position[MSFT] = -300
     d2.gate.refresh(d2.mid)
-    assert d2.check(d2.order(instr=MSFT, side=1, qty=100), d2.order(instr=TSLA, qty=1)) == \
-        ["accepted", "gross_exposure"]
+    assert d2.check(d2.order(instr=MSFT, side=1, qty=100), d2.order(instr=TSLA, qty=1)) == [
+        "accepted",
+        "gross_exposure",
+    ]
 
 
 def test_daily_loss_limit_blocks_all_but_risk_reducing_orders():
@@ -188,7 +217,11 @@ def test_rejection_counts_by_reason_accumulate():
     d = Desk(max_order_qty=10, restricted=("TSLA",))
     d.check(d.order(qty=11), d.order(qty=12, instr=TSLA), d.order(qty=13))
     r = d.gate.rejections()
-    assert r["max_qty"] == 2 and r["restricted"] == 1 and list(r) == list(RiskGate.__init__.__globals__["RISK_CHECKS"])
+    assert (
+        r["max_qty"] == 2
+        and r["restricted"] == 1
+        and list(r) == list(RiskGate.__init__.__globals__["RISK_CHECKS"])
+    )
 
 
 def test_ioc_orders_release_open_quantity_when_expired():

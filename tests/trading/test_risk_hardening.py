@@ -41,12 +41,21 @@ def _prime(d: Desk, param: int) -> list[np.ndarray]:
     return [d.order()]
 
 
-@pytest.mark.parametrize(("param", "reason"), [
-    (RP_MAX_REF_AGE, "reference"), (RP_COLLAR, "collar"), (RP_MAX_QTY, "max_qty"),
-    (RP_MAX_NOTIONAL, "max_notional"), (RP_DUP_WINDOW, "duplicate"), (RP_COOLDOWN, "cooldown"),
-    (RP_MAX_POSITION, "position"), (RP_MAX_GROSS, "gross_exposure"), (RP_DAILY_LOSS, "daily_loss"),
-    (RP_RATE_WINDOW, "rate"),
-])
+@pytest.mark.parametrize(
+    ("param", "reason"),
+    [
+        (RP_MAX_REF_AGE, "reference"),
+        (RP_COLLAR, "collar"),
+        (RP_MAX_QTY, "max_qty"),
+        (RP_MAX_NOTIONAL, "max_notional"),
+        (RP_DUP_WINDOW, "duplicate"),
+        (RP_COOLDOWN, "cooldown"),
+        (RP_MAX_POSITION, "position"),
+        (RP_MAX_GROSS, "gross_exposure"),
+        (RP_DAILY_LOSS, "daily_loss"),
+        (RP_RATE_WINDOW, "rate"),
+    ],
+)
 def test_a_nan_limit_rejects_instead_of_switching_the_check_off(param, reason):
     d = Desk(max_orders_per_window=1)
     orders = _prime(d, param)

@@ -50,8 +50,14 @@ class RefOrder:
 class ReferenceBook:
     """``tick[k]``/``base[k]`` per instrument code k (index 0 unused), ``levels`` ticks per band."""
 
-    def __init__(self, tick: list[float], base: list[int], levels: int, stp: int = STP_CANCEL_NEWEST,
-                 fee: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> None:
+    def __init__(
+        self,
+        tick: list[float],
+        base: list[int],
+        levels: int,
+        stp: int = STP_CANCEL_NEWEST,
+        fee: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+    ) -> None:
         """``fee``: (maker bp, taker bp, maker USD/share, taker USD/share)."""
         self.tick, self.base, self.levels = tick, base, levels
         self.stp, self.fee = stp, fee
@@ -139,10 +145,32 @@ class ReferenceBook:
                 rem -= f
                 m.qty -= f
                 mb, tb, mps, tps = self.fee
-                emit(oid, owner, instr, EXEC_FILL if rem == 0 else EXEC_PARTIAL, side, 0, f, rem, px, 2,
-                     f * (px * tb * 1e-4 + tps))
-                emit(m.oid, m.owner, instr, EXEC_FILL if m.qty == 0 else EXEC_PARTIAL, m.side, 0, f, m.qty, px, 1,
-                     f * (px * mb * 1e-4 + mps))
+                emit(
+                    oid,
+                    owner,
+                    instr,
+                    EXEC_FILL if rem == 0 else EXEC_PARTIAL,
+                    side,
+                    0,
+                    f,
+                    rem,
+                    px,
+                    2,
+                    f * (px * tb * 1e-4 + tps),
+                )
+                emit(
+                    m.oid,
+                    m.owner,
+                    instr,
+                    EXEC_FILL if m.qty == 0 else EXEC_PARTIAL,
+                    m.side,
+                    0,
+                    f,
+                    m.qty,
+                    px,
+                    1,
+                    f * (px * mb * 1e-4 + mps),
+                )
                 self.trades.append((t, instr, side, f, px, owner, m.owner, oid, m.oid))
                 if m.qty == 0:
                     q.pop(0)

@@ -47,7 +47,15 @@ def orders(*rows: dict) -> np.ndarray:
 
 
 def lim(oid, side, qty, price, owner=1, **kw):
-    return {"order_id": oid, "owner": owner, "side": side, "type": ORDER_LIMIT, "qty": qty, "price": price, **kw}
+    return {
+        "order_id": oid,
+        "owner": owner,
+        "side": side,
+        "type": ORDER_LIMIT,
+        "qty": qty,
+        "price": price,
+        **kw,
+    }
 
 
 def kinds(rep):
@@ -71,8 +79,14 @@ def test_partial_fill_then_rest(book):
 
 
 def test_price_time_priority_and_queue_position(book):
-    book.process(orders(lim(1, -1, 30, 10.01), lim(2, -1, 40, 10.0, owner=2), lim(3, -1, 50, 10.0),
-                        lim(4, -1, 60, 10.0, owner=3)))
+    book.process(
+        orders(
+            lim(1, -1, 30, 10.01),
+            lim(2, -1, 40, 10.0, owner=2),
+            lim(3, -1, 50, 10.0),
+            lim(4, -1, 60, 10.0, owner=3),
+        )
+    )
     assert [q[1] for q in book.queue(1, 10.0, -1)] == [2, 3, 4]
     assert book.shares_ahead(2, 2) == 0
     assert book.shares_ahead(1, 3) == 40
@@ -99,8 +113,9 @@ def test_cancel_frees_level_and_reports_target(book):
 
 def test_ioc_remainder_expires(book):
     book.process(orders(lim(1, -1, 30, 10.0), lim(2, -1, 30, 10.02)))
-    rep = book.process(orders({"order_id": 3, "owner": 0, "side": 1, "type": ORDER_IOC, "qty": 100,
-                               "price": 10.01}))
+    rep = book.process(
+        orders({"order_id": 3, "owner": 0, "side": 1, "type": ORDER_IOC, "qty": 100, "price": 10.01})
+    )
     assert kinds(rep) == [(3, EXEC_ACK), (3, EXEC_PARTIAL), (1, EXEC_FILL), (3, EXEC_EXPIRED)]
     assert rep[-1]["leaves"] == 0
     assert math.isnan(book.best(1)[0])  # nothing rested
@@ -143,8 +158,12 @@ def test_duplicate_id_and_full_pool():
     small = OrderBook([10.0], tick_sizes=[0.01], levels=LEVELS, capacity=2)
     rep = small.process(orders(lim(1, 1, 1, 9.9), lim(1, 1, 1, 9.9), lim(2, 1, 1, 9.8), lim(3, 1, 1, 9.7)))
     assert [(int(r["kind"]), int(r["reason"])) for r in rep] == [
-        (EXEC_ACK, 0), (EXEC_REJECTED, REJECT_DUPLICATE_ID), (EXEC_ACK, 0), (EXEC_ACK, 0),
-        (EXEC_REJECTED, REJECT_BOOK_FULL)]
+        (EXEC_ACK, 0),
+        (EXEC_REJECTED, REJECT_DUPLICATE_ID),
+        (EXEC_ACK, 0),
+        (EXEC_ACK, 0),
+        (EXEC_REJECTED, REJECT_BOOK_FULL),
+    ]
     small.process(orders({"order_id": 9, "owner": 1, "type": ORDER_CANCEL, "target_id": 1}))
     assert small.process(orders(lim(3, 1, 1, 9.7)))[-1]["kind"] == EXEC_ACK  # slot was freed
 
@@ -180,8 +199,17 @@ def _order(draw, n_ids: int) -> dict:
     """Mostly valid orders on a narrow price range (so they cross and queue), some of every invalid kind."""
     dice = draw(st.lists(st.integers(0, 19), min_size=5, max_size=5))
     kind = dice[0]
-    otype = (ORDER_LIMIT if kind < 12 else ORDER_IOC if kind < 14 else ORDER_MARKET if kind < 16
-             else ORDER_CANCEL if kind < 19 else 7)
+    otype = (
+        ORDER_LIMIT
+        if kind < 12
+        else ORDER_IOC
+        if kind < 14
+        else ORDER_MARKET
+        if kind < 16
+        else ORDER_CANCEL
+        if kind < 19
+        else 7
+    )
     instrument = 1 if dice[1] < 12 else 2 if dice[1] < 18 else (0, 3)[dice[1] - 18]
     side = 0 if dice[2] == 0 else (1, -1)[dice[2] % 2]
     qty = draw(st.integers(-2, 0)) if dice[3] == 0 else draw(st.integers(1, 300))
@@ -191,9 +219,17 @@ def _order(draw, n_ids: int) -> dict:
         price = draw(st.integers(-3, LEVELS + 3))  # anywhere, including outside the band
     else:
         price = draw(st.integers(28, 36))
-    return {"order_id": draw(st.integers(1, n_ids)), "target_id": draw(st.integers(1, n_ids)),
-            "owner": draw(st.integers(0, 2)), "instrument": instrument, "side": side, "type": otype,
-            "qty": qty, "price": price, "offgrid": draw(st.booleans())}
+    return {
+        "order_id": draw(st.integers(1, n_ids)),
+        "target_id": draw(st.integers(1, n_ids)),
+        "owner": draw(st.integers(0, 2)),
+        "instrument": instrument,
+        "side": side,
+        "type": otype,
+        "qty": qty,
+        "price": price,
+        "offgrid": draw(st.booleans()),
+    }
 
 
 FEES = (-0.5, 1.5, -0.002, 0.003)  # maker bp, taker bp, maker USD/share, taker USD/share
@@ -211,7 +247,9 @@ def test_kernel_matches_reference_book(raw, stp):
         price = r["price"]
         if isinstance(price, int):  # a level: turn into a price of a valid instrument, maybe off the grid
             ins = r["instrument"] if r["instrument"] in (1, 2) else 1
-            price = (int(b.base_tick[ins]) + price) * TICKS[ins] + (0.37 * TICKS[ins] if r["offgrid"] else 0.0)
+            price = (int(b.base_tick[ins]) + price) * TICKS[ins] + (
+                0.37 * TICKS[ins] if r["offgrid"] else 0.0
+            )
         for k in ("order_id", "target_id", "owner", "instrument", "side", "type", "qty"):
             batch[i][k] = r[k]
         batch[i]["price"] = price
@@ -233,7 +271,9 @@ def test_kernel_matches_reference_book(raw, stp):
     for o in range(3):
         assert book.cash(o) == pytest.approx(cash[o], abs=1e-6)
     assert book.trades().tolist() == ref.trades
-    event(f"trades: {min(len(ref.trades), 5)}+, rejects: {min(int((got['kind'] == EXEC_REJECTED).sum()), 3)}+")
+    event(
+        f"trades: {min(len(ref.trades), 5)}+, rejects: {min(int((got['kind'] == EXEC_REJECTED).sum()), 3)}+"
+    )
     for ins in (1, 2):  # same resting book, same FIFO order at every level
         lv = {k: book.queue(ins, (int(b.base_tick[ins]) + k) * TICKS[ins], 1) for k in range(LEVELS)}
         assert {k: v for k, v in lv.items() if v} == ref.resting(ins)

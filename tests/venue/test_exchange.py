@@ -24,7 +24,9 @@ QUIET = MarketConfig(flow=FlowConfig(requote_hz=0.2, taker_hz=0.2, informed_hz=0
 CREDIBLE = np.array([0.5, 0.95, 0.3])  # source 1: a wire; source 2: worse than a coin
 
 
-def story(instrument: int, at_s: float, pct: float, delay_ns: int, true: bool = True, sid: int = 0) -> np.ndarray:
+def story(
+    instrument: int, at_s: float, pct: float, delay_ns: int, true: bool = True, sid: int = 0
+) -> np.ndarray:
     s = np.zeros(1, STORY_DTYPE)
     s["story_id"] = sid
     s["instrument"] = instrument
@@ -35,16 +37,23 @@ def story(instrument: int, at_s: float, pct: float, delay_ns: int, true: bool = 
     return s
 
 
-def report(instrument: int, at_s: float, direction: int, move_pct: float, source: int = 1, event: int = 0
-           ) -> np.ndarray:
+def report(
+    instrument: int, at_s: float, direction: int, move_pct: float, source: int = 1, event: int = 0
+) -> np.ndarray:
     r = np.zeros(1, REPORT_DTYPE)
     r[0] = (START + int(at_s * SEC), instrument, source, event, direction, 1, move_pct)
     return r
 
 
 def sim_with(stories=None, n=5, seed=1, market=QUIET, reports=None, rel=CREDIBLE, **cfg) -> ExchangeSimulator:
-    return ExchangeSimulator(default_instruments(n), stories, SimConfig(start_ns=START, market=market, **cfg),
-                             seed=seed, reports=reports, source_reliability=rel)
+    return ExchangeSimulator(
+        default_instruments(n),
+        stories,
+        SimConfig(start_ns=START, market=market, **cfg),
+        seed=seed,
+        reports=reports,
+        source_reliability=rel,
+    )
 
 
 def cns_order(oid, instrument, side, otype, qty, price, ts):
@@ -90,8 +99,9 @@ def test_quotes_are_seen_md_latency_late():
 def test_true_story_moves_the_fundamental_after_the_delay_and_the_mm_after_reading_the_report():
     delay = 300_000_000
     market = MarketConfig(flow=QUIET.flow, competitors=(), belief_noise=0.0, mm_news_latency_ns=1_000_000)
-    sim = sim_with(story(3, 1.0, 5.0, delay), market=market, reports=report(3, 1.0, 1, 5.0),
-                   snapshot_ns=50_000_000)
+    sim = sim_with(
+        story(3, 1.0, 5.0, delay), market=market, reports=report(3, 1.0, 1, 5.0), snapshot_ns=50_000_000
+    )
     first = START + SEC
     sim.advance_to(first + 999_999)
     before, est0 = sim.fundamentals()[3], sim.mm_estimates()[3]
@@ -130,7 +140,9 @@ def test_false_story_moves_nothing():
 
 def test_competitors_trade_on_the_reports_faster_ones_get_better_prices():
     comps = tuple(Competitor(f"c{lat}", lat, 20_000.0, 0.5) for lat in (5_000, 50_000, 500_000, 5_000_000))
-    market = MarketConfig(flow=QUIET.flow, competitors=comps, belief_noise=0.0, mm_news_latency_ns=100_000_000)
+    market = MarketConfig(
+        flow=QUIET.flow, competitors=comps, belief_noise=0.0, mm_news_latency_ns=100_000_000
+    )
     sim = sim_with(story(3, 1.0, -3.0, 200_000_000), n=3, market=market, reports=report(3, 1.0, -1, 3.0))
     sim.advance_to(START + 5 * SEC)
     tr = sim.trades()
@@ -148,12 +160,15 @@ def test_competitors_trade_on_the_reports_faster_ones_get_better_prices():
 
 
 def test_only_the_competitor_with_a_low_bar_chases_a_thin_rumor():
-    market = MarketConfig(flow=QUIET.flow, belief_noise=0.0,
-                          competitors=(Competitor("picky", 5_000, 10_000.0, 0.9),
-                                       Competitor("eager", 5_000, 10_000.0, 0.15)))
+    market = MarketConfig(
+        flow=QUIET.flow,
+        belief_noise=0.0,
+        competitors=(Competitor("picky", 5_000, 10_000.0, 0.9), Competitor("eager", 5_000, 10_000.0, 0.15)),
+    )
     rel = np.array([0.5, 0.95, 0.6])
-    sim = sim_with(story(2, 1.0, 0.0, 0, true=False), market=market, reports=report(2, 1.0, 1, 2.0, source=2),
-                   rel=rel)
+    sim = sim_with(
+        story(2, 1.0, 0.0, 0, true=False), market=market, reports=report(2, 1.0, 1, 2.0, source=2), rel=rel
+    )
     sim.advance_to(START + 2 * SEC)
     owners = set(sim.trades()["taker_owner"].tolist())
     assert FIRST_COMPETITOR + 1 in owners and FIRST_COMPETITOR not in owners
@@ -161,8 +176,13 @@ def test_only_the_competitor_with_a_low_bar_chases_a_thin_rumor():
 
 def _run(seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
     stories = np.concatenate([story(2, 1.0, 2.0, 100_000_000, sid=0), story(4, 1.5, 0.0, 0, True, sid=1)])
-    reps = np.concatenate([report(2, 1.0, 1, 2.0, event=0), report(2, 1.2, 1, 2.5, source=2, event=0),
-                           report(4, 1.5, -1, 1.0, event=1)])
+    reps = np.concatenate(
+        [
+            report(2, 1.0, 1, 2.0, event=0),
+            report(2, 1.2, 1, 2.5, source=2, event=0),
+            report(4, 1.5, -1, 1.0, event=1),
+        ]
+    )
     sim = sim_with(stories, seed=seed, market=MarketConfig(flow=FlowConfig(taker_hz=10.0)), reports=reps)
     for k in range(1, steps + 1):
         sim.advance_to(START + 3 * SEC * k // steps)
@@ -235,10 +255,15 @@ def test_buffers_grow_without_losing_events():
 
 def test_market_maker_refills_after_its_delay_higher_after_a_buy_sweep():
     flow = FlowConfig(requote_hz=0.01, taker_hz=0.01, informed_hz=0.0, mm_refill_ns=1_000_000)
-    market = MarketConfig(flow=flow, competitors=(Competitor("whale", 5_000, 1e7, 0.5),), belief_noise=0.0,
-                          mm_news_latency_ns=100_000_000)
-    sim = sim_with(story(3, 1.0, 3.0, 500_000_000), market=market, md_latency_ns=0,
-                   reports=report(3, 1.0, 1, 3.0))
+    market = MarketConfig(
+        flow=flow,
+        competitors=(Competitor("whale", 5_000, 1e7, 0.5),),
+        belief_noise=0.0,
+        mm_news_latency_ns=100_000_000,
+    )
+    sim = sim_with(
+        story(3, 1.0, 3.0, 500_000_000), market=market, md_latency_ns=0, reports=report(3, 1.0, 1, 3.0)
+    )
     hit = START + SEC + 5_000
     sim.advance_to(hit - 1)
     _, ask_before, _ = sim.reference_quotes(hit - 1)

@@ -42,12 +42,19 @@ def fills(rep: np.ndarray) -> np.ndarray:
 def test_maker_and_taker_fees_bps_and_per_share_on_every_fill():
     fees = FeeSchedule(maker_bps=-0.5, taker_bps=1.0, maker_per_share=-0.002, taker_per_share=0.003)
     book = OrderBook([10.0], tick_sizes=[0.01], levels=64, fees=fees)
-    rep = book.process(orders((1, 1, -1, ORDER_LIMIT, 100, 10.0), (2, 1, -1, ORDER_LIMIT, 50, 10.01),
-                              (3, 0, 1, ORDER_IOC, 120, 10.01)))
+    rep = book.process(
+        orders(
+            (1, 1, -1, ORDER_LIMIT, 100, 10.0),
+            (2, 1, -1, ORDER_LIMIT, 50, 10.01),
+            (3, 0, 1, ORDER_IOC, 120, 10.01),
+        )
+    )
     f = fills(rep)
     taker, maker = f[f["owner"] == 0], f[f["owner"] == 1]
     assert np.all(taker["liquidity"] == LIQ_TAKER) and np.all(maker["liquidity"] == LIQ_MAKER)
-    assert np.all(rep[rep["kind"] == EXEC_ACK]["liquidity"] == LIQ_NONE) and np.all(rep[rep["kind"] == EXEC_ACK]["fee"] == 0)
+    assert np.all(rep[rep["kind"] == EXEC_ACK]["liquidity"] == LIQ_NONE) and np.all(
+        rep[rep["kind"] == EXEC_ACK]["fee"] == 0
+    )
     want_t = taker["qty"] * (taker["price"] * 1e-4 + 0.003)
     want_m = maker["qty"] * (maker["price"] * -0.5e-4 - 0.002)
     assert taker["fee"] == pytest.approx(want_t) and maker["fee"] == pytest.approx(want_m)
@@ -65,8 +72,10 @@ def test_no_fees_by_default_for_a_bare_book():
     assert np.all(rep["fee"] == 0) and book.fees(0) == (0.0, 0.0)
 
 
-@pytest.mark.parametrize("bad", [{"maker_bps": 101.0}, {"taker_per_share": float("nan")}, {"taker_bps": True},
-                                 {"maker_per_share": -2.0}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"maker_bps": 101.0}, {"taker_per_share": float("nan")}, {"taker_bps": True}, {"maker_per_share": -2.0}],
+)
 def test_fee_schedule_is_validated(bad):
     with pytest.raises(VenueConfigError, match="FeeSchedule"):
         FeeSchedule(**bad)
@@ -74,11 +83,17 @@ def test_fee_schedule_is_validated(bad):
 
 # ---- self-trade prevention -----------------------------------------------------------------------------------
 
+
 def _stp_book(mode: int) -> tuple[OrderBook, np.ndarray]:
     book = OrderBook([10.0], tick_sizes=[0.01], levels=64, stp=mode)
     # owner 1 rests 30 @ 10.00, then owner 0 rests 40 @ 10.00 behind it, then owner 0 buys 100 @ 10.01
-    book.process(orders((1, 1, -1, ORDER_LIMIT, 30, 10.0), (2, 0, -1, ORDER_LIMIT, 40, 10.0),
-                        (3, 2, -1, ORDER_LIMIT, 50, 10.01)))
+    book.process(
+        orders(
+            (1, 1, -1, ORDER_LIMIT, 30, 10.0),
+            (2, 0, -1, ORDER_LIMIT, 40, 10.0),
+            (3, 2, -1, ORDER_LIMIT, 50, 10.01),
+        )
+    )
     return book, book.process(orders((9, 0, 1, ORDER_IOC, 100, 10.01)))
 
 
@@ -117,11 +132,18 @@ def test_stp_cancel_both_and_none():
 
 # ---- passive orders: queue position, fills when the queue ahead is consumed ----------------------------------
 
+
 def test_resting_desk_order_keeps_its_place_and_fills_once_the_queue_ahead_is_consumed():
     fees = FeeSchedule.us_equities()
     book = OrderBook([10.0], tick_sizes=[0.01], levels=64, fees=fees)
-    book.process(orders((1, 1, 1, ORDER_LIMIT, 300, 9.99), (2, 2, 1, ORDER_LIMIT, 200, 9.99),
-                        (7, 0, 1, ORDER_LIMIT, 100, 9.99), (3, 1, 1, ORDER_LIMIT, 500, 9.99)))
+    book.process(
+        orders(
+            (1, 1, 1, ORDER_LIMIT, 300, 9.99),
+            (2, 2, 1, ORDER_LIMIT, 200, 9.99),
+            (7, 0, 1, ORDER_LIMIT, 100, 9.99),
+            (3, 1, 1, ORDER_LIMIT, 500, 9.99),
+        )
+    )
     assert book.shares_ahead(0, 7) == 500
     rep = book.process(orders((10, 3, -1, ORDER_IOC, 350, 9.99)))
     assert not np.any(rep["owner"] == 0)  # nothing reached the desk yet
@@ -142,8 +164,14 @@ def test_resting_desk_order_keeps_its_place_and_fills_once_the_queue_ahead_is_co
 def test_portfolio_books_fees_into_realised_pnl():
     fees = FeeSchedule(maker_per_share=-0.002, taker_per_share=0.003)
     book = OrderBook([10.0], tick_sizes=[0.01], levels=64, fees=fees)
-    rep = book.process(orders((1, 1, -1, ORDER_LIMIT, 100, 10.0), (2, 0, 1, ORDER_IOC, 100, 10.0),
-                              (3, 0, -1, ORDER_LIMIT, 40, 10.05), (4, 1, 1, ORDER_IOC, 40, 10.05)))
+    rep = book.process(
+        orders(
+            (1, 1, -1, ORDER_LIMIT, 100, 10.0),
+            (2, 0, 1, ORDER_IOC, 100, 10.0),
+            (3, 0, -1, ORDER_LIMIT, 40, 10.05),
+            (4, 1, 1, ORDER_IOC, 40, 10.05),
+        )
+    )
     pf = Portfolio(3)
     net = pf.apply_fees(rep, 0)
     assert net == pytest.approx(100 * 0.003 - 40 * 0.002)

@@ -58,8 +58,11 @@ def test_price_time_priority_and_partial_fills() -> None:
     b.limit(3, S, 100, 5)
     r = b.limit(9, B, 101, 12).copy()
     fills = r[r["maker"] == 1]
-    assert [(int(x["order_id"]), int(x["price"]), int(x["qty"])) for x in fills] == [(2, 100, 5), (3, 100, 5),
-                                                                                      (1, 101, 2)]
+    assert [(int(x["order_id"]), int(x["price"]), int(x["qty"])) for x in fills] == [
+        (2, 100, 5),
+        (3, 100, 5),
+        (1, 101, 2),
+    ]
     assert kinds(r) == [EXEC_ACK, EXEC_PARTIAL, EXEC_FILL, EXEC_PARTIAL, EXEC_FILL, EXEC_FILL, EXEC_PARTIAL]
     assert b.best() == (0, 0, 101, 3)
     assert b.leaves(1) == 3 and b.leaves(2) == 0
@@ -147,11 +150,14 @@ def test_market_by_quote_amount() -> None:
     assert int(r[r["maker"] == 1]["qty"].sum()) == 2
 
 
-@pytest.mark.parametrize(("mode", "taker_fill", "resting_after"), [
-    (STP_CANCEL_NEWEST, 0, {1: 5, 2: 5}),
-    (STP_CANCEL_OLDEST, 5, {}),
-    (STP_CANCEL_BOTH, 0, {2: 5}),
-])
+@pytest.mark.parametrize(
+    ("mode", "taker_fill", "resting_after"),
+    [
+        (STP_CANCEL_NEWEST, 0, {1: 5, 2: 5}),
+        (STP_CANCEL_OLDEST, 5, {}),
+        (STP_CANCEL_BOTH, 0, {2: 5}),
+    ],
+)
 def test_self_trade_prevention_modes(mode: int, taker_fill: int, resting_after: dict[int, int]) -> None:
     b = L3Book()
     b.limit(1, S, 100, 5, owner=1)  # own order first in line
@@ -223,32 +229,53 @@ def test_bounded_book_refuses_when_full() -> None:
     assert b.n_orders == 2
 
 
-@pytest.mark.parametrize(("kw", "reason"), [
-    ({"price": 2**62}, REJECT_PRICE),
-    ({"price": 0}, REJECT_PRICE),
-    ({"price": -(2**63)}, REJECT_PRICE),
-    ({"qty": 2**62}, REJECT_QTY),
-    ({"qty": MAX_QTY + 1}, REJECT_QTY),
-    ({"qty": -1}, REJECT_QTY),
-    ({"side": 0}, REJECT_SIDE),
-    ({"side": 2**62}, REJECT_SIDE),
-    ({"kind": 99}, REJECT_TYPE),
-    ({"kind": -(2**63)}, REJECT_TYPE),
-    ({"stp": 9}, REJECT_STP_MODE),
-])
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"price": 2**62}, REJECT_PRICE),
+        ({"price": 0}, REJECT_PRICE),
+        ({"price": -(2**63)}, REJECT_PRICE),
+        ({"qty": 2**62}, REJECT_QTY),
+        ({"qty": MAX_QTY + 1}, REJECT_QTY),
+        ({"qty": -1}, REJECT_QTY),
+        ({"side": 0}, REJECT_SIDE),
+        ({"side": 2**62}, REJECT_SIDE),
+        ({"kind": 99}, REJECT_TYPE),
+        ({"kind": -(2**63)}, REJECT_TYPE),
+        ({"stp": 9}, REJECT_STP_MODE),
+    ],
+)
 def test_hostile_fields_are_rejected_not_crashing(kw: dict[str, int], reason: int) -> None:
     b = L3Book()
-    op = {"kind": OP_LIMIT, "order_id": 5, "side": B, "price": 100, "qty": 1, "stp": 0, "ts_ns": 2**63 - 1} | kw
-    r = b.submit(op.pop("kind"), op.pop("order_id"), **{k: op[k] for k in ("side", "price", "qty")},
-                 stp=op["stp"], ts_ns=op["ts_ns"]).copy()
+    op = {
+        "kind": OP_LIMIT,
+        "order_id": 5,
+        "side": B,
+        "price": 100,
+        "qty": 1,
+        "stp": 0,
+        "ts_ns": 2**63 - 1,
+    } | kw
+    r = b.submit(
+        op.pop("kind"),
+        op.pop("order_id"),
+        **{k: op[k] for k in ("side", "price", "qty")},
+        stp=op["stp"],
+        ts_ns=op["ts_ns"],
+    ).copy()
     assert kinds(r) == [EXEC_REJECTED] and int(r[0]["reason"]) == reason
     assert b.n_orders == 0 and b.check() == 0
 
 
 def test_unrepresentable_python_values_raise_venue_errors() -> None:
     b = L3Book()
-    for bad in ({"order_id": 2**64}, {"order_id": -1}, {"price": float("nan")}, {"qty": 2**63},
-                {"ts_ns": 2**63}):
+    for bad in (
+        {"order_id": 2**64},
+        {"order_id": -1},
+        {"price": float("nan")},
+        {"qty": 2**63},
+        {"ts_ns": 2**63},
+    ):
         args = {"order_id": 1, "side": B, "price": 100, "qty": 1} | bad
         with pytest.raises(L3InputError):
             b.limit(args["order_id"], B, args["price"], args["qty"], ts_ns=args.get("ts_ns", 0))

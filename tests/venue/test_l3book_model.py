@@ -103,8 +103,12 @@ class RefL3Book:
         return sorted(self.levels[side], reverse=(side == 1))
 
     def snapshot(self) -> list[tuple[int, int, int, int, int]]:
-        return [(o.side, o.price, o.oid, o.owner, o.qty)
-                for side in (1, -1) for p in self.best_prices(side) for o in self.levels[side][p]]
+        return [
+            (o.side, o.price, o.oid, o.owner, o.qty)
+            for side in (1, -1)
+            for p in self.best_prices(side)
+            for o in self.levels[side][p]
+        ]
 
     # -- ops --
     def apply(self, ts, oid, owner, kind, side, price, qty, quote, stp) -> list[tuple]:
@@ -143,7 +147,19 @@ class RefL3Book:
                 else:
                     o.qty = left
                 if kind == OP_EXEC:
-                    r(oid, 0, o.owner, 0, EXEC_FILL if left == 0 else EXEC_PARTIAL, o.side, o.price, qty, left, 0, 1)
+                    r(
+                        oid,
+                        0,
+                        o.owner,
+                        0,
+                        EXEC_FILL if left == 0 else EXEC_PARTIAL,
+                        o.side,
+                        o.price,
+                        qty,
+                        left,
+                        0,
+                        1,
+                    )
                 return rep
             if not 0 < price <= MAX_PRICE:
                 return reject(o.side, REJECT_PRICE)
@@ -194,8 +210,19 @@ class RefL3Book:
         if kind == OP_FOK and not self.fok_fillable(side, lim, qty, owner, stp):
             return reject(side, REJECT_FOK)
         cap = (qty if qty > 0 else MAX_QTY) if kind == OP_MARKET_QUOTE else qty
-        r(oid, 0, owner, 0, EXEC_ACK, side, 0 if lim in (0, I64_MAX) else lim, 0,
-          quote if kind == OP_MARKET_QUOTE else qty, 0, 0)
+        r(
+            oid,
+            0,
+            owner,
+            0,
+            EXEC_ACK,
+            side,
+            0 if lim in (0, I64_MAX) else lim,
+            0,
+            quote if kind == OP_MARKET_QUOTE else qty,
+            0,
+            0,
+        )
         self.take(r, oid, owner, side, lim, cap, quote, stp, kind)
         return rep
 
@@ -270,6 +297,7 @@ class RefL3Book:
 
 # ---- strategies --------------------------------------------------------------------------------------------
 
+
 def _mostly(good: st.SearchStrategy, bad: st.SearchStrategy) -> st.SearchStrategy:
     """``good`` about 19 times in 20, else ``bad`` (hostile values)."""
     return st.integers(0, 19).flatmap(lambda k: bad if k == 0 else good)
@@ -277,10 +305,13 @@ def _mostly(good: st.SearchStrategy, bad: st.SearchStrategy) -> st.SearchStrateg
 
 _price = _mostly(st.integers(95, 105), st.sampled_from([0, -3, MAX_PRICE, MAX_PRICE + 1, 10**9]))
 _qty = _mostly(st.integers(1, 12), st.sampled_from([0, -1, MAX_QTY, MAX_QTY + 1]))
-_kind = _mostly(st.sampled_from([OP_LIMIT] * 6 + [OP_CANCEL, OP_MODIFY, OP_MODIFY] + list(range(N_OP_KINDS))),
-                st.sampled_from([-1, 15, 99]))
+_kind = _mostly(
+    st.sampled_from([OP_LIMIT] * 6 + [OP_CANCEL, OP_MODIFY, OP_MODIFY] + list(range(N_OP_KINDS))),
+    st.sampled_from([-1, 15, 99]),
+)
 _stp = st.integers(0, 3).flatmap(
-    lambda k: st.just(0) if k < 2 else _mostly(st.integers(0, N_STP_MODES - 1), st.just(7)))
+    lambda k: st.just(0) if k < 2 else _mostly(st.integers(0, N_STP_MODES - 1), st.just(7))
+)
 _op = st.tuples(
     st.integers(0, 1 << 62),  # ts
     st.integers(1, 25),  # id

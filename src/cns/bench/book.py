@@ -66,7 +66,9 @@ def op_mix(n: int, seed: int = 1, mid: int = 100_000) -> np.ndarray:
     u = rng.random(n)
     kind = np.select(
         [u < 0.40, u < 0.45, u < 0.73, u < 0.83, u < 0.91, u < 0.94, u < 0.98],
-        [OP_LIMIT, OP_POST_ONLY, OP_CANCEL, OP_MODIFY, OP_IOC, OP_FOK, OP_MARKET], OP_MARKET_QUOTE)
+        [OP_LIMIT, OP_POST_ONLY, OP_CANCEL, OP_MODIFY, OP_IOC, OP_FOK, OP_MARKET],
+        OP_MARKET_QUOTE,
+    )
     seed_n = min(5_000, n)
     kind[:seed_n] = OP_LIMIT
     ops["kind"] = kind
@@ -74,8 +76,9 @@ def op_mix(n: int, seed: int = 1, mid: int = 100_000) -> np.ndarray:
     ops["price"] = np.where(is_aggr, m + side * aggressive, m - side * passive)
     ops["qty"] = rng.choice([1, 5, 10, 25, 50, 100, 100, 200, 500], n)
     ops["qty"][kind == OP_MARKET_QUOTE] = 0
-    ops["quote"][kind == OP_MARKET_QUOTE] = ops["price"][kind == OP_MARKET_QUOTE] * rng.integers(10, 300, n)[
-        kind == OP_MARKET_QUOTE]
+    ops["quote"][kind == OP_MARKET_QUOTE] = (
+        ops["price"][kind == OP_MARKET_QUOTE] * rng.integers(10, 300, n)[kind == OP_MARKET_QUOTE]
+    )
     ops["stp"] = np.where(rng.random(n) < 0.1, STP_CANCEL_OLDEST, 0)
     # cancels / modifies: a random earlier resting-type order of the last 20 000 ops
     targets = np.nonzero(np.isin(kind, (OP_CANCEL, OP_MODIFY)))[0]
@@ -85,8 +88,9 @@ def op_mix(n: int, seed: int = 1, mid: int = 100_000) -> np.ndarray:
     ops["owner"][targets] = ops["owner"][tgt]
     ops["side"][targets] = ops["side"][tgt]
     mod = targets[kind[targets] == OP_MODIFY]
-    ops["price"][mod] = ops["price"][np.maximum(0, mod - back[kind[targets] == OP_MODIFY])] + rng.integers(-1, 2,
-                                                                                                           mod.size)
+    ops["price"][mod] = ops["price"][np.maximum(0, mod - back[kind[targets] == OP_MODIFY])] + rng.integers(
+        -1, 2, mod.size
+    )
     ops["qty"][mod] = rng.integers(1, 200, mod.size)
     return ops
 
@@ -122,16 +126,25 @@ def bench_mix(n: int, chunk: int = 65_536) -> dict[str, Any]:
     rejects = 0
     reports = 0
     for s in range(0, n, chunk):
-        part = ops[s: s + chunk]
+        part = ops[s : s + chunk]
         t0 = time.perf_counter_ns()
         r = book.process(part)
         total += time.perf_counter_ns() - t0
         rejects += int((r["kind"] == EXEC_REJECTED).sum())
         reports += len(r)
     st = book.stats()
-    return {"ops": n, "chunk": chunk, "ops_per_s": _rate(n, total), "ns_per_op": total / n, "reports": reports,
-            "rejects": rejects, "fills": st["fills"], "resting_end": st["resting"],
-            "levels_end": st["bid_levels"] + st["ask_levels"], "check": book.check()}
+    return {
+        "ops": n,
+        "chunk": chunk,
+        "ops_per_s": _rate(n, total),
+        "ns_per_op": total / n,
+        "reports": reports,
+        "rejects": rejects,
+        "fills": st["fills"],
+        "resting_end": st["resting"],
+        "levels_end": st["bid_levels"] + st["ask_levels"],
+        "check": book.check(),
+    }
 
 
 def bench_lobster(copies: int) -> dict[str, Any]:
@@ -160,11 +173,16 @@ def bench_lobster(copies: int) -> dict[str, Any]:
         b3.process(active)
         t_act += time.perf_counter_ns() - t0
     final = b.best()
-    return {"messages": int(ops.shape[0]), "copies": copies,
-            "passive_ops_per_s": _rate(ops.shape[0], best["passive"]),
-            "passive_tob5_ops_per_s": _rate(ops.shape[0], best["passive_tob5"]),
-            "active_ops": int(active.shape[0]) * copies, "active_ops_per_s": _rate(active.shape[0] * copies, t_act),
-            "final_best": final, "resting_end": b.n_orders}
+    return {
+        "messages": int(ops.shape[0]),
+        "copies": copies,
+        "passive_ops_per_s": _rate(ops.shape[0], best["passive"]),
+        "passive_tob5_ops_per_s": _rate(ops.shape[0], best["passive_tob5"]),
+        "active_ops": int(active.shape[0]) * copies,
+        "active_ops_per_s": _rate(active.shape[0] * copies, t_act),
+        "final_best": final,
+        "resting_end": b.n_orders,
+    }
 
 
 def bench_single(pairs: int) -> dict[str, Any]:
@@ -203,8 +221,14 @@ def bench_single(pairs: int) -> dict[str, Any]:
         limit(base + i, 1, 99_990, 100)
         cancel(base + i)
     loop = (clock() - t0) / (2 * pairs)
-    return {"calls": 2 * pairs, "limit_ns": summarize(t_lim), "cancel_ns": summarize(t_can),
-            "timer_ns": summarize(timer), "loop_mean_ns_per_call": loop, "check": book.check()}
+    return {
+        "calls": 2 * pairs,
+        "limit_ns": summarize(t_lim),
+        "cancel_ns": summarize(t_can),
+        "timer_ns": summarize(timer),
+        "loop_mean_ns_per_call": loop,
+        "check": book.check(),
+    }
 
 
 def _hbt_events(msgs: np.ndarray, exch: bool) -> np.ndarray:
@@ -219,6 +243,7 @@ def _hbt_events(msgs: np.ndarray, exch: bool) -> np.ndarray:
         SELL_EVENT,
         event_dtype,
     )
+
     ev = np.zeros(msgs.shape[0], event_dtype)
     live: dict[int, int] = {}
     base = LOCAL_EVENT | (EXCH_EVENT if exch else 0)
@@ -250,9 +275,11 @@ def bench_peer(copies: int) -> dict[str, Any]:
     msgs, _ = tiled_lobster(copies)
     ops = lobster_passive_ops(msgs)
     out: dict[str, Any] = {"version": getattr(hb, "__version__", "?")}
-    variants = (("hashmap_local", hb.HashMapMarketDepthBacktest, False),
-                ("roivec_local", hb.ROIVectorMarketDepthBacktest, False),
-                ("hashmap_local_exch", hb.HashMapMarketDepthBacktest, True))
+    variants = (
+        ("hashmap_local", hb.HashMapMarketDepthBacktest, False),
+        ("roivec_local", hb.ROIVectorMarketDepthBacktest, False),
+        ("hashmap_local_exch", hb.HashMapMarketDepthBacktest, True),
+    )
     events = {name: _hbt_events(msgs, exch) for name, _, exch in variants}
     best: dict[str, int] = {}  # wall ns
     cpu: dict[str, int] = {}  # process CPU ns: robust when other jobs share the cores
@@ -272,9 +299,20 @@ def bench_peer(copies: int) -> dict[str, Any]:
         final["cns_l3book"] = b.best()
         for name, cls, _ in variants:
             ev = events[name]
-            asset = (hb.BacktestAsset().data([ev]).linear_asset(1.0).constant_order_latency(0, 0)
-                     .l3_fifo_queue_model().no_partial_fill_exchange().trading_value_fee_model(0.0, 0.0)
-                     .tick_size(LOBSTER_TICK).lot_size(1.0).roi_lb(0.0).roi_ub(2000.0).last_trades_capacity(0))
+            asset = (
+                hb.BacktestAsset()
+                .data([ev])
+                .linear_asset(1.0)
+                .constant_order_latency(0, 0)
+                .l3_fifo_queue_model()
+                .no_partial_fill_exchange()
+                .trading_value_fee_model(0.0, 0.0)
+                .tick_size(LOBSTER_TICK)
+                .lot_size(1.0)
+                .roi_lb(0.0)
+                .roi_ub(2000.0)
+                .last_trades_capacity(0)
+            )
             bt = cls([asset])
             c0, t0 = cpu_clock(), clock()
             if hasattr(bt, "_goto_end"):
@@ -284,13 +322,21 @@ def bench_peer(copies: int) -> dict[str, Any]:
             keep(name, clock() - t0, cpu_clock() - c0)
             d = bt.depth(0)
             # qty via *_qty_at_tick: ROIVectorMarketDepth's best_*_qty returns the price in hftbacktest 2.4.4
-            final[name] = (int(d.best_bid_tick), int(d.bid_qty_at_tick(d.best_bid_tick)), int(d.best_ask_tick),
-                           int(d.ask_qty_at_tick(d.best_ask_tick)))
+            final[name] = (
+                int(d.best_bid_tick),
+                int(d.bid_qty_at_tick(d.best_bid_tick)),
+                int(d.best_ask_tick),
+                int(d.ask_qty_at_tick(d.best_ask_tick)),
+            )
             bt.close()
     sizes = {"cns_l3book": int(ops.shape[0])} | {name: int(events[name].shape[0]) for name, _, _ in variants}
     for name, n in sizes.items():
-        out[name] = {"events": n, "events_per_s": _rate(n, best[name]), "events_per_cpu_s": _rate(n, cpu[name]),
-                     "final_best": final[name]}
+        out[name] = {
+            "events": n,
+            "events_per_s": _rate(n, best[name]),
+            "events_per_cpu_s": _rate(n, cpu[name]),
+            "final_best": final[name],
+        }
     return out
 
 
@@ -309,24 +355,46 @@ def run(quick: bool = False) -> dict[str, Any]:
         local = [v for k, v in peer.items() if isinstance(v, dict) and k.endswith("_local")]
         ratio = peer["cns_l3book"]["events_per_cpu_s"] / max(v["events_per_cpu_s"] for v in local)
         wall = peer["cns_l3book"]["events_per_s"] / max(v["events_per_s"] for v in local)
-        res["goal"] = {"ratio_vs_best_hftbacktest_l3": ratio, "ratio_wall": wall, "basis": "process CPU time, "
-                       "best of interleaved runs", "target": GOAL_RATIO, "met": ratio >= GOAL_RATIO,
-                       "same_final_book": all(v["final_best"] == res["lobster"]["final_best"]
-                                              for v in peer.values() if isinstance(v, dict))}
+        res["goal"] = {
+            "ratio_vs_best_hftbacktest_l3": ratio,
+            "ratio_wall": wall,
+            "basis": "process CPU time, best of interleaved runs",
+            "target": GOAL_RATIO,
+            "met": ratio >= GOAL_RATIO,
+            "same_final_book": all(
+                v["final_best"] == res["lobster"]["final_best"] for v in peer.values() if isinstance(v, dict)
+            ),
+        }
     return res
 
 
 def _report(r: dict[str, Any]) -> None:
     mix, lob, sgl = r["mix"], r["lobster"], r["single_op"]
     rows: list[dict[str, Any]] = [
-        {"what": "L3Book batch, active op mix", "ops": mix["ops"], "rate": fmt_rate(mix["ops_per_s"]),
-         "note": f"{mix['fills']} fills, {mix['rejects']} rejects, {mix['resting_end']} resting"},
-        {"what": "L3Book LOBSTER passive replay", "ops": lob["messages"], "rate": fmt_rate(lob["passive_ops_per_s"]),
-         "note": f"{lob['copies']} x sample day"},
-        {"what": "  + top-5 book after each msg", "ops": lob["messages"],
-         "rate": fmt_rate(lob["passive_tob5_ops_per_s"]), "note": "LOBSTER orderbook rows"},
-        {"what": "L3Book LOBSTER active matching", "ops": lob["active_ops"], "rate": fmt_rate(lob["active_ops_per_s"]),
-         "note": "rebuilt order flow, fresh book per day"},
+        {
+            "what": "L3Book batch, active op mix",
+            "ops": mix["ops"],
+            "rate": fmt_rate(mix["ops_per_s"]),
+            "note": f"{mix['fills']} fills, {mix['rejects']} rejects, {mix['resting_end']} resting",
+        },
+        {
+            "what": "L3Book LOBSTER passive replay",
+            "ops": lob["messages"],
+            "rate": fmt_rate(lob["passive_ops_per_s"]),
+            "note": f"{lob['copies']} x sample day",
+        },
+        {
+            "what": "  + top-5 book after each msg",
+            "ops": lob["messages"],
+            "rate": fmt_rate(lob["passive_tob5_ops_per_s"]),
+            "note": "LOBSTER orderbook rows",
+        },
+        {
+            "what": "L3Book LOBSTER active matching",
+            "ops": lob["active_ops"],
+            "rate": fmt_rate(lob["active_ops_per_s"]),
+            "note": "rebuilt order flow, fresh book per day",
+        },
     ]
     peer = r["peer"]
     if "skipped" in peer:
@@ -334,24 +402,44 @@ def _report(r: dict[str, Any]) -> None:
     else:
         for k, v in peer.items():
             if isinstance(v, dict):
-                who = "L3Book passive (interleaved)" if k == "cns_l3book" else f"hftbacktest {peer['version']} {k}"
-                rows.append({"what": who, "ops": v["events"], "rate": fmt_rate(v["events_per_s"]),
-                             "cpu rate": fmt_rate(v["events_per_cpu_s"]),
-                             "note": "same LOBSTER stream" + ("" if k == "cns_l3book" else ", L3 FIFO")})
+                who = (
+                    "L3Book passive (interleaved)"
+                    if k == "cns_l3book"
+                    else f"hftbacktest {peer['version']} {k}"
+                )
+                rows.append(
+                    {
+                        "what": who,
+                        "ops": v["events"],
+                        "rate": fmt_rate(v["events_per_s"]),
+                        "cpu rate": fmt_rate(v["events_per_cpu_s"]),
+                        "note": "same LOBSTER stream" + ("" if k == "cns_l3book" else ", L3 FIFO"),
+                    }
+                )
     print_table("cns bench book: batch throughput", rows)
     print()
-    print_table("cns bench book: single-op API, per call (perf_counter_ns around each call)", [
-        {"call": name, "p50": fmt_ns(sgl[key]["p50"]), "p99": fmt_ns(sgl[key]["p99"]),
-         "p999": fmt_ns(sgl[key]["p999"]), "max": fmt_ns(sgl[key]["max"])}
-        for name, key in (("limit", "limit_ns"), ("cancel", "cancel_ns"), ("timer alone", "timer_ns"))
-    ])
+    print_table(
+        "cns bench book: single-op API, per call (perf_counter_ns around each call)",
+        [
+            {
+                "call": name,
+                "p50": fmt_ns(sgl[key]["p50"]),
+                "p99": fmt_ns(sgl[key]["p99"]),
+                "p999": fmt_ns(sgl[key]["p999"]),
+                "max": fmt_ns(sgl[key]["max"]),
+            }
+            for name, key in (("limit", "limit_ns"), ("cancel", "cancel_ns"), ("timer alone", "timer_ns"))
+        ],
+    )
     print(f"tight loop, no per-call timer: {fmt_ns(sgl['loop_mean_ns_per_call'])} per call")
     if "goal" in r:
         g = r["goal"]
-        print(f"goal >= {g['target']:.0f}x hftbacktest L3 (best local-only variant) in batch, CPU time: "
-              f"{g['ratio_vs_best_hftbacktest_l3']:.2f}x (wall {g['ratio_wall']:.2f}x) -> "
-              f"{'met' if g['met'] else 'NOT met'}; "
-              f"same final top of book: {g['same_final_book']}")
+        print(
+            f"goal >= {g['target']:.0f}x hftbacktest L3 (best local-only variant) in batch, CPU time: "
+            f"{g['ratio_vs_best_hftbacktest_l3']:.2f}x (wall {g['ratio_wall']:.2f}x) -> "
+            f"{'met' if g['met'] else 'NOT met'}; "
+            f"same final top of book: {g['same_final_book']}"
+        )
 
 
 def main(args: argparse.Namespace | None = None) -> int:

@@ -37,10 +37,6 @@ __all__ = [
 ]
 
 
-
-
-
-
 def percentiles_ns(arr: np.ndarray | Sequence[int]) -> dict[str, float]:
     """p50/p99/p999/max/mean/count of raw ns latencies: :func:`cns.telemetry.stats.summarize`."""
     return summarize(arr)
@@ -98,12 +94,6 @@ def print_table(title: str, rows: Sequence[Mapping[str, Any]], *, file: Any = No
     text = "\n".join(lines)
     print(text, file=file if file is not None else sys.stdout, flush=True)
     return text
-
-
-
-
-
-
 
 
 def timed_ns(fn: Callable[[], Any]) -> int:

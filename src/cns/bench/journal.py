@@ -36,8 +36,19 @@ from cns.journal import FsyncPolicy, JournalReader, JournalWriter
 from cns.journal.dtypes import TypeRegistry
 from cns.telemetry.stats import summarize
 
-REC = np.dtype([("id", "<u8"), ("ts_ns", "<i8"), ("instrument", "<u4"), ("side", "<i4"), ("qty", "<i8"),
-                ("price", "<f8"), ("a", "<f8"), ("b", "<f8"), ("c", "<u8")])
+REC = np.dtype(
+    [
+        ("id", "<u8"),
+        ("ts_ns", "<i8"),
+        ("instrument", "<u4"),
+        ("side", "<i4"),
+        ("qty", "<i8"),
+        ("price", "<f8"),
+        ("a", "<f8"),
+        ("b", "<f8"),
+        ("c", "<u8"),
+    ]
+)
 assert REC.itemsize == 64
 T = 1000
 GOAL_APPEND = 20e6
@@ -89,11 +100,17 @@ def bench_append(root: Path, policy: FsyncPolicy, batch: int, total_records: int
     shutil.rmtree(d, ignore_errors=True)
     nrec = n * batch
     per_batch = summarize(lat)
-    return {"policy": str(policy), "batch_records": batch, "batches": n, "records": nrec,
-            "records_per_s": nrec / (wall * 1e-9), "gb_per_s": nrec * REC.itemsize / wall,
-            "wall_s_until_durable": wall_durable * 1e-9,
-            "per_batch_ns": per_batch, "per_record_ns": {k: (v / batch if k != "count" else v)
-                                                         for k, v in per_batch.items()}}
+    return {
+        "policy": str(policy),
+        "batch_records": batch,
+        "batches": n,
+        "records": nrec,
+        "records_per_s": nrec / (wall * 1e-9),
+        "gb_per_s": nrec * REC.itemsize / wall,
+        "wall_s_until_durable": wall_durable * 1e-9,
+        "per_batch_ns": per_batch,
+        "per_record_ns": {k: (v / batch if k != "count" else v) for k, v in per_batch.items()},
+    }
 
 
 def bench_sqlite(root: Path, batch: int, total_records: int) -> dict[str, Any]:
@@ -104,8 +121,10 @@ def bench_sqlite(root: Path, batch: int, total_records: int) -> dict[str, Any]:
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
-    con.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, ts_ns INTEGER, instrument INTEGER, side INTEGER, "
-                "qty INTEGER, price REAL, a REAL, b REAL, c INTEGER)")
+    con.execute(
+        "CREATE TABLE r (id INTEGER PRIMARY KEY, ts_ns INTEGER, instrument INTEGER, side INTEGER, "
+        "qty INTEGER, price REAL, a REAL, b REAL, c INTEGER)"
+    )
     n = max(1, total_records // batch)
     recs = records(batch)
     lat = np.empty(n, np.int64)
@@ -124,9 +143,13 @@ def bench_sqlite(root: Path, batch: int, total_records: int) -> dict[str, Any]:
     for p in root.glob("peer.sqlite*"):
         p.unlink()
     nrec = n * batch
-    return {"peer": f"SQLite {sqlite3.sqlite_version} WAL synchronous=NORMAL, executemany + commit per batch",
-            "batch_records": batch, "records": nrec, "records_per_s": nrec / (wall * 1e-9),
-            "per_batch_ns": summarize(lat)}
+    return {
+        "peer": f"SQLite {sqlite3.sqlite_version} WAL synchronous=NORMAL, executemany + commit per batch",
+        "batch_records": batch,
+        "records": nrec,
+        "records_per_s": nrec / (wall * 1e-9),
+        "per_batch_ns": summarize(lat),
+    }
 
 
 def bench_file(root: Path, batch: int, total_records: int, fsync: bool) -> dict[str, Any]:
@@ -149,9 +172,14 @@ def bench_file(root: Path, batch: int, total_records: int, fsync: bool) -> dict[
         wall = clock() - t0
     path.unlink()
     nrec = n * batch
-    return {"peer": f"file.write{' + os.fsync' if fsync else ''} per batch", "batch_records": batch, "records": nrec,
-            "records_per_s": nrec / (wall * 1e-9), "gb_per_s": nrec * REC.itemsize / wall,
-            "per_batch_ns": summarize(lat)}
+    return {
+        "peer": f"file.write{' + os.fsync' if fsync else ''} per batch",
+        "batch_records": batch,
+        "records": nrec,
+        "records_per_s": nrec / (wall * 1e-9),
+        "gb_per_s": nrec * REC.itemsize / wall,
+        "per_batch_ns": summarize(lat),
+    }
 
 
 def bench_recovery(root: Path, entries: int, per_entry: int) -> dict[str, Any]:
@@ -165,9 +193,11 @@ def bench_recovery(root: Path, entries: int, per_entry: int) -> dict[str, Any]:
             w.append(T, recs)
     os.sync()
     state = np.zeros(entries * per_entry, REC)
-    state.view(np.uint8)[:: 4096] = 1  # the state arrays exist before recovery: touch their pages
+    state.view(np.uint8)[::4096] = 1  # the state arrays exist before recovery: touch their pages
     t0 = time.perf_counter_ns()
-    w = JournalWriter(d, _registry(), pretouch_bytes=0)  # open: lock, schema, tail repair scan of the last segment
+    w = JournalWriter(
+        d, _registry(), pretouch_bytes=0
+    )  # open: lock, schema, tail repair scan of the last segment
     last = w.last_index
     w.close()
     t1 = time.perf_counter_ns()
@@ -176,7 +206,7 @@ def bench_recovery(root: Path, entries: int, per_entry: int) -> dict[str, Any]:
     def apply(chunk: Any) -> None:
         nonlocal pos
         r = chunk.records(T, scratch=True)
-        state[pos: pos + len(r)] = r
+        state[pos : pos + len(r)] = r
         pos += len(r)
 
     reader = JournalReader(d, verify=True)
@@ -187,10 +217,16 @@ def bench_recovery(root: Path, entries: int, per_entry: int) -> dict[str, Any]:
     assert np.array_equal(state["id"][:per_entry], recs["id"])
     shutil.rmtree(d, ignore_errors=True)
     total = t2 - t0
-    return {"entries": entries, "records_per_entry": per_entry, "open_s": (t1 - t0) * 1e-9,
-            "scan_verify_replay_s": (t2 - t1) * 1e-9, "total_s": total * 1e-9,
-            "entries_per_s": entries / (total * 1e-9), "records_per_s": entries * per_entry / (total * 1e-9),
-            "s_per_million_entries": total * 1e-9 / entries * 1e6}
+    return {
+        "entries": entries,
+        "records_per_entry": per_entry,
+        "open_s": (t1 - t0) * 1e-9,
+        "scan_verify_replay_s": (t2 - t1) * 1e-9,
+        "total_s": total * 1e-9,
+        "entries_per_s": entries / (total * 1e-9),
+        "records_per_s": entries * per_entry / (total * 1e-9),
+        "s_per_million_entries": total * 1e-9 / entries * 1e6,
+    }
 
 
 def run(quick: bool = False, directory: str | None = None) -> dict[str, Any]:
@@ -200,8 +236,13 @@ def run(quick: bool = False, directory: str | None = None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="cns-bench-journal-", dir=directory))
     big = (4 << 20) if quick else (16 << 20)  # records per no-fsync run: 256 MiB / 1 GiB of payload
     try:
-        res: dict[str, Any] = {"machine": machine(), "cpu": cpu_model(), "quick": quick, "record_bytes": REC.itemsize,
-                               "directory": str(root)}
+        res: dict[str, Any] = {
+            "machine": machine(),
+            "cpu": cpu_model(),
+            "quick": quick,
+            "record_bytes": REC.itemsize,
+            "directory": str(root),
+        }
         bench_append(root, FsyncPolicy.os(), 1024, 64 * 1024)  # warm-up (compile, page cache)
         t0 = time.perf_counter()
         bench_recovery(root, 1000, 1)  # kernels loaded once per process: measured apart from recovery
@@ -219,8 +260,10 @@ def run(quick: bool = False, directory: str | None = None) -> dict[str, Any]:
             "file_write": bench_file(root, 1024, big, fsync=False),
             "file_write_fsync": bench_file(root, 1024, (100 if quick else 1000) * 1024, fsync=True),
         }
-        res["recovery"] = [bench_recovery(root, 200_000 if quick else 1_000_000, 1),
-                           bench_recovery(root, 20_000 if quick else 100_000, 64)]
+        res["recovery"] = [
+            bench_recovery(root, 200_000 if quick else 1_000_000, 1),
+            bench_recovery(root, 20_000 if quick else 100_000, 64),
+        ]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     main_app = appends[0]
@@ -228,21 +271,33 @@ def run(quick: bool = False, directory: str | None = None) -> dict[str, Any]:
     rec1 = res["recovery"][0]
     ratio = main_app["records_per_s"] / sq
     res["goals"] = {
-        "append_records_per_s": {"value": main_app["records_per_s"], "goal": GOAL_APPEND,
-                                 "met": main_app["records_per_s"] >= GOAL_APPEND},
-        "recovery_entries_per_s": {"value": rec1["entries_per_s"], "goal": GOAL_RECOVERY,
-                                   "met": rec1["entries_per_s"] >= GOAL_RECOVERY},
+        "append_records_per_s": {
+            "value": main_app["records_per_s"],
+            "goal": GOAL_APPEND,
+            "met": main_app["records_per_s"] >= GOAL_APPEND,
+        },
+        "recovery_entries_per_s": {
+            "value": rec1["entries_per_s"],
+            "goal": GOAL_RECOVERY,
+            "met": rec1["entries_per_s"] >= GOAL_RECOVERY,
+        },
         "append_vs_sqlite": {"value": ratio, "goal": GOAL_VS_SQLITE, "met": ratio >= GOAL_VS_SQLITE},
     }
     res["headline"] = [
-        headline_row("journal append, 64-B records, 1024-record batches, fsync=os (per-batch mmap copy + CRC32C)",
-                     f"{main_app['records_per_s'] / 1e6:.1f} M rec/s ({main_app['gb_per_s']:.2f} GB/s)",
-                     peer=f"SQLite WAL executemany {sq / 1e6:.2f} M rec/s", ratio=f"{ratio:.0f}x",
-                     goal=">= 20 M rec/s and >= 20x SQLite",
-                     met=main_app["records_per_s"] >= GOAL_APPEND and ratio >= GOAL_VS_SQLITE),
-        headline_row("journal recovery: open + scan + CRC verify + replay into arrays, 1-record entries",
-                     f"{rec1['entries_per_s'] / 1e6:.1f} M entries/s ({rec1['s_per_million_entries']:.3f} s per M)",
-                     goal=">= 5 M entries/s", met=rec1["entries_per_s"] >= GOAL_RECOVERY),
+        headline_row(
+            "journal append, 64-B records, 1024-record batches, fsync=os (per-batch mmap copy + CRC32C)",
+            f"{main_app['records_per_s'] / 1e6:.1f} M rec/s ({main_app['gb_per_s']:.2f} GB/s)",
+            peer=f"SQLite WAL executemany {sq / 1e6:.2f} M rec/s",
+            ratio=f"{ratio:.0f}x",
+            goal=">= 20 M rec/s and >= 20x SQLite",
+            met=main_app["records_per_s"] >= GOAL_APPEND and ratio >= GOAL_VS_SQLITE,
+        ),
+        headline_row(
+            "journal recovery: open + scan + CRC verify + replay into arrays, 1-record entries",
+            f"{rec1['entries_per_s'] / 1e6:.1f} M entries/s ({rec1['s_per_million_entries']:.3f} s per M)",
+            goal=">= 5 M entries/s",
+            met=rec1["entries_per_s"] >= GOAL_RECOVERY,
+        ),
     ]
     return res
 
@@ -250,20 +305,45 @@ def run(quick: bool = False, directory: str | None = None) -> dict[str, Any]:
 def _report(r: dict[str, Any]) -> None:
     rows = []
     for a in r["append"]:
-        rows.append({"what": f"journal append fsync={a['policy']}", "batch": a["batch_records"],
-                     "records/s": fmt_rate(a["records_per_s"]), "GB/s": f"{a['gb_per_s']:.2f}",
-                     "p50/batch": fmt_ns(a["per_batch_ns"]["p50"]), "p99/batch": fmt_ns(a["per_batch_ns"]["p99"]),
-                     "p50/rec": fmt_ns(a["per_record_ns"]["p50"])})
+        rows.append(
+            {
+                "what": f"journal append fsync={a['policy']}",
+                "batch": a["batch_records"],
+                "records/s": fmt_rate(a["records_per_s"]),
+                "GB/s": f"{a['gb_per_s']:.2f}",
+                "p50/batch": fmt_ns(a["per_batch_ns"]["p50"]),
+                "p99/batch": fmt_ns(a["per_batch_ns"]["p99"]),
+                "p50/rec": fmt_ns(a["per_record_ns"]["p50"]),
+            }
+        )
     for p in r["peers"].values():
-        rows.append({"what": p["peer"], "batch": p["batch_records"], "records/s": fmt_rate(p["records_per_s"]),
-                     "GB/s": f"{p.get('gb_per_s', float('nan')):.2f}", "p50/batch": fmt_ns(p["per_batch_ns"]["p50"]),
-                     "p99/batch": fmt_ns(p["per_batch_ns"]["p99"]), "p50/rec": ""})
+        rows.append(
+            {
+                "what": p["peer"],
+                "batch": p["batch_records"],
+                "records/s": fmt_rate(p["records_per_s"]),
+                "GB/s": f"{p.get('gb_per_s', float('nan')):.2f}",
+                "p50/batch": fmt_ns(p["per_batch_ns"]["p50"]),
+                "p99/batch": fmt_ns(p["per_batch_ns"]["p99"]),
+                "p50/rec": "",
+            }
+        )
     print_table("cns bench journal: appends (64-B records)", rows)
     print()
-    print_table("cns bench journal: recovery", [
-        {"entries": x["entries"], "rec/entry": x["records_per_entry"], "open": fmt_ns(x["open_s"] * 1e9),
-         "scan+verify+replay": fmt_ns(x["scan_verify_replay_s"] * 1e9), "entries/s": fmt_rate(x["entries_per_s"]),
-         "s per M entries": f"{x['s_per_million_entries']:.3f}"} for x in r["recovery"]])
+    print_table(
+        "cns bench journal: recovery",
+        [
+            {
+                "entries": x["entries"],
+                "rec/entry": x["records_per_entry"],
+                "open": fmt_ns(x["open_s"] * 1e9),
+                "scan+verify+replay": fmt_ns(x["scan_verify_replay_s"] * 1e9),
+                "entries/s": fmt_rate(x["entries_per_s"]),
+                "s per M entries": f"{x['s_per_million_entries']:.3f}",
+            }
+            for x in r["recovery"]
+        ],
+    )
     for k, g in r["goals"].items():
         print(f"goal {k}: {g['value']:.3g} vs {g['goal']:.3g} -> {'met' if g['met'] else 'NOT met'}")
 

@@ -59,8 +59,13 @@ from cns.telemetry.stats import summarize
 
 __all__ = ["GOALS", "main", "run"]
 
-GOALS = {"p50_ns": 20_000, "p99_ns": 100_000, "lossless_rate": 1_000_000, "peer_p99_ratio": 10.0,
-         "backlog_fraction": 0.01}
+GOALS = {
+    "p50_ns": 20_000,
+    "p99_ns": 100_000,
+    "lossless_rate": 1_000_000,
+    "peer_p99_ratio": 10.0,
+    "backlog_fraction": 0.01,
+}
 POOL_EVENTS, QUICK_POOL_EVENTS = 200_000, 40_000
 
 
@@ -76,7 +81,9 @@ def make_pool(path: Path, n: int, seed: int = 11) -> None:
     from cns.news.binary import write_binary
     from cns.signals.universe import default_instruments
 
-    write_binary(generate_news(n, max(1.0, n / 10_000), seed, instruments=default_instruments(21)).batch, path)
+    write_binary(
+        generate_news(n, max(1.0, n / 10_000), seed, instruments=default_instruments(21)).batch, path
+    )
 
 
 def bench_config(feed_port: int, sink_port: int, rate: float) -> dict[str, Any]:
@@ -84,19 +91,39 @@ def bench_config(feed_port: int, sink_port: int, rate: float) -> dict[str, Any]:
     fills, so position/exposure/rate limits would stop trading early), no exits."""
     return {
         "serve": {"shard": "bench", "connect_timeout_s": 20.0, "stop_timeout_s": 1.0},
-        "feeds": [{"name": "bench", "port": feed_port, "stale_after_s": 5.0,
-                   "batch_max": 16384 if rate >= 500_000 else 4096}],
-        "fix": [{"name": "sink", "port": sink_port, "sender_comp_id": "CNSB", "target_comp_id": "SINK",
-                 "heartbeat_s": 30}],
+        "feeds": [
+            {
+                "name": "bench",
+                "port": feed_port,
+                "stale_after_s": 5.0,
+                "batch_max": 16384 if rate >= 500_000 else 4096,
+            }
+        ],
+        "fix": [
+            {
+                "name": "sink",
+                "port": sink_port,
+                "sender_comp_id": "CNSB",
+                "target_comp_id": "SINK",
+                "heartbeat_s": 30,
+            }
+        ],
         "instruments": [{"symbol": s, "price": p} for s, p in _instruments()],
         "signal": {"hold_ns": 0},
-        "risk": {"disabled_checks": ["duplicate", "cooldown", "position", "gross_exposure", "daily_loss", "rate"]},
+        "risk": {
+            "disabled_checks": ["duplicate", "cooldown", "position", "gross_exposure", "daily_loss", "rate"]
+        },
     }
 
 
 def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], int]:
-    p = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    p = subprocess.Popen(
+        [sys.executable, "-m", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert p.stdout is not None
     line = p.stdout.readline()
     if not line.startswith("port="):
@@ -129,8 +156,16 @@ def _ms(d: dict[str, float]) -> dict[str, float]:
     return {k: (float(v) if k == "count" else round(float(v), 1)) for k, v in d.items()}
 
 
-def _step_metrics(gen: dict[str, Any], seq: np.ndarray, done: np.ndarray, read: np.ndarray, o_seq: np.ndarray,
-                  o_read: np.ndarray, o_written: np.ndarray, drained_s: float) -> dict[str, Any]:
+def _step_metrics(
+    gen: dict[str, Any],
+    seq: np.ndarray,
+    done: np.ndarray,
+    read: np.ndarray,
+    o_seq: np.ndarray,
+    o_read: np.ndarray,
+    o_written: np.ndarray,
+    drained_s: float,
+) -> dict[str, Any]:
     """Latency and loss figures of one step from per-record and per-order stamps (monotonic ns)."""
     t0, iv = int(gen["t0_ns"]), float(gen["interval_ns"])
     end = t0 + int(gen["seconds"] * 1e9)
@@ -142,9 +177,16 @@ def _step_metrics(gen: dict[str, Any], seq: np.ndarray, done: np.ndarray, read: 
     done_by_end = int(np.count_nonzero((seq <= sent) & (done <= end)))
     last = float(done.max()) if len(done) else float(t0)
     return {
-        "rate": gen["rate"], "seconds": gen["seconds"], "planned": gen["planned"], "sent": sent,
-        "not_sent": gen["not_sent"], "frames": gen["frames"], "generator_lateness_ns": gen["lateness_ns"],
-        "processed": done_n, "loss": sent - done_n, "backlog_at_end": sent_by_end - done_by_end,
+        "rate": gen["rate"],
+        "seconds": gen["seconds"],
+        "planned": gen["planned"],
+        "sent": sent,
+        "not_sent": gen["not_sent"],
+        "frames": gen["frames"],
+        "generator_lateness_ns": gen["lateness_ns"],
+        "processed": done_n,
+        "loss": sent - done_n,
+        "backlog_at_end": sent_by_end - done_by_end,
         "drain_s": round(drained_s, 3),
         "achieved_events_per_s": round(done_n / max(1e-9, (last - t0) / 1e9), 1),
         "orders": len(o_seq),
@@ -157,18 +199,40 @@ def _step_metrics(gen: dict[str, Any], seq: np.ndarray, done: np.ndarray, read: 
 
 async def _read_line(p: subprocess.Popen[str], timeout: float) -> str:
     assert p.stdout is not None
-    return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, p.stdout.readline), timeout)
+    return await asyncio.wait_for(
+        asyncio.get_running_loop().run_in_executor(None, p.stdout.readline), timeout
+    )
 
 
-async def measure_cns(pool: Path, rate: float, seconds: float, sink_port: int, *, drain_s: float = 5.0,
-                      profile: Path | None = None, rt: int = 0) -> dict[str, Any]:
+async def measure_cns(
+    pool: Path,
+    rate: float,
+    seconds: float,
+    sink_port: int,
+    *,
+    drain_s: float = 5.0,
+    profile: Path | None = None,
+    rt: int = 0,
+) -> dict[str, Any]:
     """One CNS step: generator -> shard (this process) -> FIX sink; see the module doc."""
     from cns.serve.config import serve_config_from_dict
     from cns.serve.service import Service, prepare
 
     sut_cpu, tool_cpu = _cpus()
-    gen_args = ["cns.serve.loadgen", "gen", "--pool", str(pool), "--rate", str(rate), "--seconds", str(seconds),
-                "--linger", str(drain_s + 30), "--realtime", str(rt)]
+    gen_args = [
+        "cns.serve.loadgen",
+        "gen",
+        "--pool",
+        str(pool),
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--linger",
+        str(drain_s + 30),
+        "--realtime",
+        str(rt),
+    ]
     if tool_cpu is not None:
         gen_args += ["--cpu", str(tool_cpu)]
     gen_p, port = _spawn(gen_args)
@@ -190,9 +254,26 @@ async def measure_cns(pool: Path, rate: float, seconds: float, sink_port: int, *
         await svc.start()
         spy_exe = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
         if profile is not None and spy_exe:
-            spy = subprocess.Popen([spy_exe, "record", "--pid", str(os.getpid()), "--rate", "997", "--format",
-                                    "raw", "--output", str(profile), "--duration", str(max(1, int(seconds))),
-                                    "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            spy = subprocess.Popen(
+                [
+                    spy_exe,
+                    "record",
+                    "--pid",
+                    str(os.getpid()),
+                    "--rate",
+                    "997",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(profile),
+                    "--duration",
+                    str(max(1, int(seconds))),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         gen = json.loads(await _read_line(gen_p, seconds + 60))
         t_end = time.monotonic()
         st = state.feed_stats["bench"]
@@ -216,16 +297,36 @@ async def measure_cns(pool: Path, rate: float, seconds: float, sink_port: int, *
     nb = len(b)
     lo, hi = b[:, 0], b[:, 1]
     counts = hi - lo + 1
-    seq = np.repeat(lo, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
+    seq = np.repeat(lo, counts) + (
+        np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    )
     done = np.repeat(b[:, 3], counts)
     read = np.repeat(b[:, 2], counts)
     m = _step_metrics(gen, seq, done, read, o[:, 0], o[:, 1], o[:, 2], drained)
     m["batches"] = nb
     m["records_per_batch"] = round(float(counts.mean()), 2) if nb else 0.0
-    m["feed"] = {k: summary["feeds"]["bench"][k] for k in ("frames", "events_delivered", "batches_delivered",
-                                                            "gaps_detected", "lost_records", "duplicates")}
-    m["counters"] = {k: summary["counters"][k] for k in ("decisions", "candidates", "risk_rejected", "orders_sent",
-                                                         "orders_refused", "batches_dropped")}
+    m["feed"] = {
+        k: summary["feeds"]["bench"][k]
+        for k in (
+            "frames",
+            "events_delivered",
+            "batches_delivered",
+            "gaps_detected",
+            "lost_records",
+            "duplicates",
+        )
+    }
+    m["counters"] = {
+        k: summary["counters"][k]
+        for k in (
+            "decisions",
+            "candidates",
+            "risk_rejected",
+            "orders_sent",
+            "orders_refused",
+            "batches_dropped",
+        )
+    }
     return m
 
 
@@ -246,23 +347,60 @@ def _warm_feed(pool: Path) -> None:
     score_records(d.records, d.blob)
 
 
-def measure_peer(pool: Path, rate: float, seconds: float, sink_port: int, tmp: Path, *, drain_s: float = 2.0,
-                 rt: int = 0) -> dict[str, Any]:
+def measure_peer(
+    pool: Path, rate: float, seconds: float, sink_port: int, tmp: Path, *, drain_s: float = 2.0, rt: int = 0
+) -> dict[str, Any]:
     """One peer step: generator (JSON over WebSocket) -> peer process -> FIX sink."""
     sut_cpu, tool_cpu = _cpus()
-    gen_args = ["cns.serve.loadgen", "gen", "--ws", "--pool", str(pool), "--rate", str(rate), "--seconds",
-                str(seconds), "--linger", "5", "--lead", "0.5", "--realtime", str(rt)]
+    gen_args = [
+        "cns.serve.loadgen",
+        "gen",
+        "--ws",
+        "--pool",
+        str(pool),
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--linger",
+        "5",
+        "--lead",
+        "0.5",
+        "--realtime",
+        str(rt),
+    ]
     if tool_cpu is not None:
         gen_args += ["--cpu", str(tool_cpu)]
     gen_p, port = _spawn(gen_args)
     out = tmp / f"peer-{int(rate)}.npz"
-    cmd = [sys.executable, "-m", "cns.bench.live_peer", "--ws-port", str(port), "--fix-port", str(sink_port),
-           "--out", str(out), "--drain", str(drain_s), "--deadline", str(seconds + 30 + drain_s),
-           "--capacity", str(int(rate * seconds * 1.1) + 1024), "--realtime", str(rt + 10 if rt else 0)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cns.bench.live_peer",
+        "--ws-port",
+        str(port),
+        "--fix-port",
+        str(sink_port),
+        "--out",
+        str(out),
+        "--drain",
+        str(drain_s),
+        "--deadline",
+        str(seconds + 30 + drain_s),
+        "--capacity",
+        str(int(rate * seconds * 1.1) + 1024),
+        "--realtime",
+        str(rt + 10 if rt else 0),
+    ]
     if sut_cpu is not None:
         cmd += ["--cpu", str(sut_cpu)]
-    peer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    peer = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         pout, perr = peer.communicate(timeout=seconds + 90)
     except subprocess.TimeoutExpired:
@@ -275,7 +413,9 @@ def measure_peer(pool: Path, rate: float, seconds: float, sink_port: int, tmp: P
         raise RuntimeError(f"peer step at {rate:g}/s failed: {perr.strip()[-500:]}")
     gen = lines[0]
     z = np.load(out)
-    m = _step_metrics(gen, z["seq"], z["t_done"], z["t_read"], z["o_seq"], z["o_read"], z["o_written"], drain_s)
+    m = _step_metrics(
+        gen, z["seq"], z["t_done"], z["t_read"], z["o_seq"], z["o_read"], z["o_written"], drain_s
+    )
     m["fix"] = info[-1].get("fix", "?") if info else "?"
     return m
 
@@ -323,21 +463,29 @@ def breakdown(pool: Path, n: int = 2000) -> dict[str, float]:
 
     out: dict[str, float] = {}
     out["frame cut (FrameDecoder.feed)"] = med(lambda i: FrameDecoder().feed(raw[i]))
-    out["record decode (decode_binary_records)"] = med(lambda i: decode_binary_records(frames[i], maps, receive_ns=1))
+    out["record decode (decode_binary_records)"] = med(
+        lambda i: decode_binary_records(frames[i], maps, receive_ns=1)
+    )
     out["sentiment (score_records)"] = med(lambda i: score_records(recs[i].records, recs[i].blob))
     v = st.extra["validator"]
     out["validate (NewsValidator.process)"] = med(
-        lambda i: v.process(recs[i].records, np.empty(1, np.uint8), np.empty(1, np.uint16)))
-    fresh = TradingPipeline(st.config.trading, st.dictionaries[0], st.dictionaries[1], n_instruments=len(st.tradable))
+        lambda i: v.process(recs[i].records, np.empty(1, np.uint8), np.empty(1, np.uint16))
+    )
+    fresh = TradingPipeline(
+        st.config.trading, st.dictionaries[0], st.dictionaries[1], n_instruments=len(st.tradable)
+    )
     mask = np.ones(1, np.bool_)
-    out["corroborate (Corroborator.process)"] = med(lambda i: fresh.corroborator.process(recs[i].records, mask=mask))
+    out["corroborate (Corroborator.process)"] = med(
+        lambda i: fresh.corroborator.process(recs[i].records, mask=mask)
+    )
     allr = np.concatenate([r.records for r in recs])
     allr["receive_ns"] = time.time_ns()
-    d = TradingPipeline(st.config.trading, st.dictionaries[0], st.dictionaries[1],
-                        n_instruments=len(st.tradable)).corroborator.process(allr)
+    d = TradingPipeline(
+        st.config.trading, st.dictionaries[0], st.dictionaries[1], n_instruments=len(st.tradable)
+    ).corroborator.process(allr)
     d = d[d["action"] == ACTION_TRADE]
     if len(d):
-        one = [d[i % len(d):i % len(d) + 1] for i in range(n)]
+        one = [d[i % len(d) : i % len(d) + 1] for i in range(n)]
         out["signal (SignalGenerator.orders)"] = med(lambda i: fresh.signal.orders(one[i], st.quotes.mid))
         cands = [fresh.signal.orders(one[i], st.quotes.mid) for i in range(n)]
         now = time.time_ns()
@@ -347,6 +495,7 @@ def breakdown(pool: Path, n: int = 2000) -> dict[str, float]:
         out["FIX encode (OrderEncoder.encode)"] = med(lambda i: enc.encode(cands[i], 10 + i))
     node = Node()
     sink = node.spawn(lambda m: None)
+
     def hop(i: int) -> None:
         node.send(sink, i)
         node.run_until_idle()
@@ -361,6 +510,7 @@ def breakdown(pool: Path, n: int = 2000) -> dict[str, float]:
     RiskStage.start(node, st, name=names.risk)
     LiveDesk.start(node, st, lambda nd, s_, dk: InProcessVenue(nd, s_, dk), name=names.desk)
     batches = [FeedBatch("f", NewsBatch(r.records, r.blob, *st.dictionaries), r.seqs, 0, 0) for r in recs]
+
     def chain(i: int) -> None:
         node.send(names.validate, batches[i])
         node.run_until_idle()
@@ -385,37 +535,59 @@ def _profile_summary(path: Path, top: int = 15) -> dict[str, Any]:
         f = frames[-1]
         leaf[f] += k
         area[_area(frames)] += k
-    return {"samples": total,
-            "by_area_pct": {a: round(100 * v / total, 1) for a, v in area.most_common()} if total else {},
-            "top_self_pct": [[f, round(100 * v / total, 1)] for f, v in leaf.most_common(top)] if total else []}
+    return {
+        "samples": total,
+        "by_area_pct": {a: round(100 * v / total, 1) for a, v in area.most_common()} if total else {},
+        "top_self_pct": [[f, round(100 * v / total, 1)] for f, v in leaf.most_common(top)] if total else [],
+    }
 
 
 def _area(frames: list[str]) -> str:
     leaf = frames[-1]
-    for key, name in (("select", "idle (event loop wait)"), ("dispatcher", "numba dispatch"),
-                      ("numba", "numba dispatch"), ("numpy", "numpy")):
+    for key, name in (
+        ("select", "idle (event loop wait)"),
+        ("dispatcher", "numba dispatch"),
+        ("numba", "numba dispatch"),
+        ("numpy", "numpy"),
+    ):
         if key in leaf:
             return name
     for f in reversed(frames):
-        for key, name in (("cns/engine", "validate (engine)"), ("cns/trading/corroborate", "corroborate"),
-                          ("cns/trading/signal", "signal"), ("cns/trading/risk", "risk"), ("cns/fix", "fix session"),
-                          ("cns/feeds", "feed handler"), ("cns/news", "decode + sentiment"),
-                          ("cns/serve", "serve stages"), ("cns/runtime", "actor runtime"), ("asyncio", "asyncio")):
+        for key, name in (
+            ("cns/engine", "validate (engine)"),
+            ("cns/trading/corroborate", "corroborate"),
+            ("cns/trading/signal", "signal"),
+            ("cns/trading/risk", "risk"),
+            ("cns/fix", "fix session"),
+            ("cns/feeds", "feed handler"),
+            ("cns/news", "decode + sentiment"),
+            ("cns/serve", "serve stages"),
+            ("cns/runtime", "actor runtime"),
+            ("asyncio", "asyncio"),
+        ):
             if key in f:
                 return name
     return "other"
 
 
-def run(rates: list[float], seconds: float, *, quick: bool = False, peer: bool = True,
-        profile: Path | None = None, rt: int = 0) -> dict[str, Any]:
+def run(
+    rates: list[float],
+    seconds: float,
+    *,
+    quick: bool = False,
+    peer: bool = True,
+    profile: Path | None = None,
+    rt: int = 0,
+) -> dict[str, Any]:
     """Every step (CNS, then the peer) at each rate; the JSON document (see the module doc)."""
     with tempfile.TemporaryDirectory(prefix="cns-bench-live-") as d:
         tmp = Path(d)
         pool = tmp / "pool.cnsb"
         make_pool(pool, QUICK_POOL_EVENTS if quick else POOL_EVENTS)
         _, tool_cpu = _cpus()
-        sink, sink_port = _spawn(["cns.serve.loadgen", "sink"] + (["--cpu", str(tool_cpu)] if tool_cpu is not None
-                                                                  else []))
+        sink, sink_port = _spawn(
+            ["cns.serve.loadgen", "sink"] + (["--cpu", str(tool_cpu)] if tool_cpu is not None else [])
+        )
         cns_steps, peer_steps = [], []
         prof: dict[str, Any] | None = None
         try:
@@ -423,8 +595,11 @@ def run(rates: list[float], seconds: float, *, quick: bool = False, peer: bool =
             # (the warm-up in prepare() cannot reach them all: OMS registration, the FIX encoder, ...)
             asyncio.run(measure_cns(pool, rates[0], 0.5, sink_port, drain_s=1.0, rt=rt))
             for r in rates:
-                cns_steps.append(asyncio.run(measure_cns(pool, r, seconds, sink_port, drain_s=2.0 if quick else 5.0,
-                                                         rt=rt)))
+                cns_steps.append(
+                    asyncio.run(
+                        measure_cns(pool, r, seconds, sink_port, drain_s=2.0 if quick else 5.0, rt=rt)
+                    )
+                )
                 _print_step("cns", cns_steps[-1])
                 if peer:
                     try:
@@ -442,29 +617,42 @@ def run(rates: list[float], seconds: float, *, quick: bool = False, peer: bool =
         finally:
             sink_counts = _stop(sink)
     doc: dict[str, Any] = {
-        "benchmark": "live", "cpu": cpu_model(), "machine": machine(), "quick": quick,
-        "load_average": os.getloadavg(), "seconds_per_step": seconds, "goals": GOALS,
+        "benchmark": "live",
+        "cpu": cpu_model(),
+        "machine": machine(),
+        "quick": quick,
+        "load_average": os.getloadavg(),
+        "seconds_per_step": seconds,
+        "goals": GOALS,
         "realtime_priority": rt,
-        "scheduling": (f"SCHED_FIFO: the shard (or the peer) at priority {rt + 10}, the generator at {rt}, one core "
-                       "each" if rt else "normal (CFS); the shard (or the peer) and the load tools on separate cores "
-                       "when two are available"),
+        "scheduling": (
+            f"SCHED_FIFO: the shard (or the peer) at priority {rt + 10}, the generator at {rt}, one core each"
+            if rt
+            else "normal (CFS); the shard (or the peer) and the load tools on separate cores "
+            "when two are available"
+        ),
         "what": "news frame read off a TCP socket -> NewOrderSingle bytes written to a FIX socket; open loop, "
-                "latency from the intended send time (coordinated omission corrected)",
-        "cns": cns_steps, "peer": peer_steps,
+        "latency from the intended send time (coordinated omission corrected)",
+        "cns": cns_steps,
+        "peer": peer_steps,
         "peer_description": "asyncio websockets JSON handler + per-message Python decision + QuickFIX "
-                            "sendToTarget (plain-socket FIX when quickfix is not installed; see 'fix')",
+        "sendToTarget (plain-socket FIX when quickfix is not installed; see 'fix')",
         "fix_sink_counts": next((json.loads(x) for x in sink_counts.splitlines() if x.startswith("{")), {}),
     }
     doc["breakdown_ns"] = parts
-    doc["breakdown_note"] = ("median CPU ns per one-record batch, each piece alone; the chain row drives the stage "
-                             "actors synchronously (no sockets)")
+    doc["breakdown_note"] = (
+        "median CPU ns per one-record batch, each piece alone; the chain row drives the stage "
+        "actors synchronously (no sockets)"
+    )
     if prof is not None:
         doc["profile"] = prof
     doc["verdict"], doc["headline"] = _verdict(cns_steps, peer_steps)
     return doc
 
 
-def _verdict(cns: list[dict[str, Any]], peer: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _verdict(
+    cns: list[dict[str, Any]], peer: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     first = cns[0] if cns else {}
     o = first.get("order_ns", {})
     p = next((s for s in peer if s.get("rate") == first.get("rate") and "order_ns" in s), None)
@@ -472,31 +660,53 @@ def _verdict(cns: list[dict[str, Any]], peer: list[dict[str, Any]]) -> tuple[dic
     p50, p99 = o.get("p50", float("nan")), o.get("p99", float("nan"))
     ratio = (po.get("p99", float("nan")) / p99) if p and p99 and p99 == p99 else float("nan")
     top = max(cns, key=lambda s: s["rate"]) if cns else {}
-    lossless = bool(top) and top["rate"] >= GOALS["lossless_rate"] and top["not_sent"] == 0 and top["loss"] == 0 \
+    lossless = (
+        bool(top)
+        and top["rate"] >= GOALS["lossless_rate"]
+        and top["not_sent"] == 0
+        and top["loss"] == 0
         and top["backlog_at_end"] <= GOALS["backlog_fraction"] * max(1, top["sent"])
-    v = {"rate": first.get("rate"), "p50_ns": p50, "p99_ns": p99,
-         "p50_met": bool(p50 <= GOALS["p50_ns"]), "p99_met": bool(p99 <= GOALS["p99_ns"]),
-         "peer_p99_ns": po.get("p99"), "peer_p99_over_cns_p99": ratio,
-         "ratio_met": bool(ratio >= GOALS["peer_p99_ratio"]), "lossless_rate": top.get("rate"),
-         "lossless_met": lossless}
-    rows = [headline_row(
-        f"news frame read -> NewOrderSingle written at {first.get('rate', 0):,.0f} events/s, open loop, from the "
-        "intended send time (p50 / p99)",
-        f"{_fmt(p50)} / {_fmt(p99)}",
-        peer=f"websockets + {p.get('fix', '?') if p else '?'}: {_fmt(po.get('p50', float('nan')))} / "
-             f"{_fmt(po.get('p99', float('nan')))}" if p else "",
-        ratio=f"peer p99 / CNS p99 = {ratio:.1f}x" if ratio == ratio else "",
-        goal="p50 <= 20 µs, p99 <= 100 µs, >= 10x lower p99 than the peer",
-        met=v["p50_met"] and v["p99_met"] and v["ratio_met"])]
+    )
+    v = {
+        "rate": first.get("rate"),
+        "p50_ns": p50,
+        "p99_ns": p99,
+        "p50_met": bool(p50 <= GOALS["p50_ns"]),
+        "p99_met": bool(p99 <= GOALS["p99_ns"]),
+        "peer_p99_ns": po.get("p99"),
+        "peer_p99_over_cns_p99": ratio,
+        "ratio_met": bool(ratio >= GOALS["peer_p99_ratio"]),
+        "lossless_rate": top.get("rate"),
+        "lossless_met": lossless,
+    }
+    rows = [
+        headline_row(
+            f"news frame read -> NewOrderSingle written at {first.get('rate', 0):,.0f} events/s, open loop, from the "
+            "intended send time (p50 / p99)",
+            f"{_fmt(p50)} / {_fmt(p99)}",
+            peer=f"websockets + {p.get('fix', '?') if p else '?'}: {_fmt(po.get('p50', float('nan')))} / "
+            f"{_fmt(po.get('p99', float('nan')))}"
+            if p
+            else "",
+            ratio=f"peer p99 / CNS p99 = {ratio:.1f}x" if ratio == ratio else "",
+            goal="p50 <= 20 µs, p99 <= 100 µs, >= 10x lower p99 than the peer",
+            met=v["p50_met"] and v["p99_met"] and v["ratio_met"],
+        )
+    ]
     if top:
         pt = next((s for s in peer if s.get("rate") == top["rate"] and "processed" in s), None)
-        rows.append(headline_row(
-            f"events processed of {top['rate']:,.0f}/s offered for {top['seconds']:g} s over binary TCP",
-            f"{top['achieved_events_per_s']:,.0f}/s; not sent {top['not_sent']:,}, lost {top['loss']:,}, backlog "
-            f"at end {top['backlog_at_end']:,}",
-            peer=f"{pt['achieved_events_per_s']:,.0f}/s; not sent {pt['not_sent']:,}, lost {pt['loss']:,}" if pt
-            else "",
-            goal=">= 1 M events/s sustained without loss", met=lossless))
+        rows.append(
+            headline_row(
+                f"events processed of {top['rate']:,.0f}/s offered for {top['seconds']:g} s over binary TCP",
+                f"{top['achieved_events_per_s']:,.0f}/s; not sent {top['not_sent']:,}, lost {top['loss']:,}, backlog "
+                f"at end {top['backlog_at_end']:,}",
+                peer=f"{pt['achieved_events_per_s']:,.0f}/s; not sent {pt['not_sent']:,}, lost {pt['loss']:,}"
+                if pt
+                else "",
+                goal=">= 1 M events/s sustained without loss",
+                met=lossless,
+            )
+        )
     return v, rows
 
 
@@ -513,10 +723,12 @@ def _print_step(who: str, s: dict[str, Any]) -> None:
         print(f"{who:5s} {s['rate']:>10,.0f}/s  error: {s['error'][:200]}", flush=True)
         return
     o, e = s["order_ns"], s["event_ns"]
-    print(f"{who:5s} {s['rate']:>10,.0f}/s  order p50/p99/p99.9 µs{_us(o, 'p50')}{_us(o, 'p99')}{_us(o, 'p999')}  "
-          f"event p50/p99 µs{_us(e, 'p50')}{_us(e, 'p99')}  orders {s['orders']:,}  processed {s['processed']:,}/"
-          f"{s['planned']:,} not_sent {s['not_sent']:,} loss {s['loss']:,} backlog {s['backlog_at_end']:,}",
-          flush=True)
+    print(
+        f"{who:5s} {s['rate']:>10,.0f}/s  order p50/p99/p99.9 µs{_us(o, 'p50')}{_us(o, 'p99')}{_us(o, 'p999')}  "
+        f"event p50/p99 µs{_us(e, 'p50')}{_us(e, 'p99')}  orders {s['orders']:,}  processed {s['processed']:,}/"
+        f"{s['planned']:,} not_sent {s['not_sent']:,} loss {s['loss']:,} backlog {s['backlog_at_end']:,}",
+        flush=True,
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -527,9 +739,14 @@ def main(args: argparse.Namespace) -> int:
     rt = int(getattr(args, "realtime", 0) or 0)
     doc = run(rates, seconds, quick=bool(args.quick), peer=not args.no_peer, profile=profile, rt=rt)
     for row in doc["headline"]:
-        print(f"{row['figure']}: CNS {row['cns']}; peer {row['peer'] or 'n/a'}; {row['ratio']} (goal: {row['goal']}"
-              f"{'' if row['met'] is None else ', met' if row['met'] else ', MISSED'})")
-    print("one-record batch, median CPU: " + ", ".join(f"{k} {v / 1e3:.1f} µs" for k, v in doc["breakdown_ns"].items()))
+        print(
+            f"{row['figure']}: CNS {row['cns']}; peer {row['peer'] or 'n/a'}; {row['ratio']} (goal: {row['goal']}"
+            f"{'' if row['met'] is None else ', met' if row['met'] else ', MISSED'})"
+        )
+    print(
+        "one-record batch, median CPU: "
+        + ", ".join(f"{k} {v / 1e3:.1f} µs" for k, v in doc["breakdown_ns"].items())
+    )
     if doc.get("profile"):
         print("profile (self time, % of samples):", json.dumps(doc["profile"]["by_area_pct"]))
     if args.json:

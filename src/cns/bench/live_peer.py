@@ -37,8 +37,12 @@ import numpy as np
 
 __all__ = ["main"]
 
-_POS = frozenset("beats beat surge surges soars rises raises record strong upgrade approves gains jumps".split())
-_NEG = frozenset("misses miss plunge plunges falls cuts weak downgrade probe recall drops slumps halts".split())
+_POS = frozenset(
+    "beats beat surge surges soars rises raises record strong upgrade approves gains jumps".split()
+)
+_NEG = frozenset(
+    "misses miss plunge plunges falls cuts weak downgrade probe recall drops slumps halts".split()
+)
 
 
 class _QuickFix:
@@ -77,10 +81,12 @@ class _QuickFix:
         self.dir = tempfile.mkdtemp(prefix="cns-peer-qf-")
         cfg = os.path.join(self.dir, "qf.cfg")
         with open(cfg, "w") as f:
-            f.write(f"[DEFAULT]\nConnectionType=initiator\nReconnectInterval=1\nFileStorePath={self.dir}\n"
-                    "StartTime=00:00:00\nEndTime=00:00:00\nUseDataDictionary=N\nResetOnLogon=Y\n"
-                    f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID=PEER\nTargetCompID=SINK\nHeartBtInt=30\n"
-                    f"SocketConnectHost=127.0.0.1\nSocketConnectPort={port}\nSocketNodelay=Y\n")
+            f.write(
+                f"[DEFAULT]\nConnectionType=initiator\nReconnectInterval=1\nFileStorePath={self.dir}\n"
+                "StartTime=00:00:00\nEndTime=00:00:00\nUseDataDictionary=N\nResetOnLogon=Y\n"
+                f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID=PEER\nTargetCompID=SINK\nHeartBtInt=30\n"
+                f"SocketConnectHost=127.0.0.1\nSocketConnectPort={port}\nSocketNodelay=Y\n"
+            )
         self.app = App()
         settings = fix.SessionSettings(cfg)
         self.engine = fix.SocketInitiator(self.app, fix.MemoryStoreFactory(), settings)
@@ -126,8 +132,11 @@ class _SocketFix:
 
     def send(self, symbol: str, side: str, qty: int, price: float, clordid: str) -> None:
         ts = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
-        self._send("D", f"11={clordid}\x0155={symbol}\x0154={side}\x0160={ts}\x0138={qty}\x0140=2\x01"
-                        f"44={price:.2f}\x0159=3\x01")
+        self._send(
+            "D",
+            f"11={clordid}\x0155={symbol}\x0154={side}\x0160={ts}\x0138={qty}\x0140=2\x01"
+            f"44={price:.2f}\x0159=3\x01",
+        )
 
     def close(self) -> None:
         self.sock.close()
@@ -200,7 +209,9 @@ class Peer:
 async def _run(ws_port: int, peer: Peer, drain_s: float, deadline_s: float) -> None:
     from websockets.asyncio.client import connect
 
-    async with connect(f"ws://127.0.0.1:{ws_port}/", max_size=None, compression=None, ping_interval=None) as ws:
+    async with connect(
+        f"ws://127.0.0.1:{ws_port}/", max_size=None, compression=None, ping_interval=None
+    ) as ws:
         await ws.send('{"type":"hello","feed":0}')
         end = time.monotonic() + deadline_s
         while time.monotonic() < end:
@@ -246,9 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     peer = Peer(sender, a.capacity)
     print(json.dumps({"ready": True, "fix": kind}), flush=True)
     asyncio.run(_run(a.ws_port, peer, a.drain, a.deadline))
-    np.savez(a.out, seq=peer.seq[:peer.n], t_read=peer.t_read[:peer.n], t_done=peer.t_done[:peer.n],
-             o_seq=np.asarray(peer.o_seq, np.int64), o_read=np.asarray(peer.o_read, np.int64),
-             o_written=np.asarray(peer.o_written, np.int64))
+    np.savez(
+        a.out,
+        seq=peer.seq[: peer.n],
+        t_read=peer.t_read[: peer.n],
+        t_done=peer.t_done[: peer.n],
+        o_seq=np.asarray(peer.o_seq, np.int64),
+        o_read=np.asarray(peer.o_read, np.int64),
+        o_written=np.asarray(peer.o_written, np.int64),
+    )
     print(json.dumps({"done": True, "fix": kind, "events": peer.n, "orders": len(peer.o_seq)}), flush=True)
     sender.close()
     return 0

@@ -80,9 +80,16 @@ def run(events: int, seconds: float, jsonl: bool, chunk: int = 4096) -> dict[str
             row("read_jsonl (msgspec, incl. sentiment)", len(jb), w, c)
     chunk_lat = summarize(lat)
     event_lat = summarize(ev_lat)
-    return {"events": events, "seconds": seconds, "rows": rows, "chunk": chunk, "chunk_parse_ns": chunk_lat,
-            "event_parse_ns": event_lat,
-            "blob_mb": b.headlines.nbytes / 1e6, "stories": len(gen.stories)}
+    return {
+        "events": events,
+        "seconds": seconds,
+        "rows": rows,
+        "chunk": chunk,
+        "chunk_parse_ns": chunk_lat,
+        "event_parse_ns": event_lat,
+        "blob_mb": b.headlines.nbytes / 1e6,
+        "stories": len(gen.stories),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,12 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     res = run(a.events, a.seconds, not a.no_jsonl)
     print(f"{'stage':40s} {'items':>10s} {'wall s':>8s} {'cpu s':>8s} {'items/s':>12s}")
     for name, r in res["rows"].items():  # type: ignore[union-attr]
-        print(f"{name:40s} {r['items']:>10,d} {r['wall_s']:>8.3f} {r['cpu_s']:>8.3f} {r['items_per_s']:>12,.0f}")
+        print(
+            f"{name:40s} {r['items']:>10,d} {r['wall_s']:>8.3f} {r['cpu_s']:>8.3f} {r['items_per_s']:>12,.0f}"
+        )
     cl = res["chunk_parse_ns"]
-    print(f"binary parse per {res['chunk']}-record chunk (us): " +
-          ", ".join(f"{k}={v / 1e3:.1f}" for k, v in cl.items()))  # type: ignore[union-attr]
-    print("per-event parse stage (parse + sentiment, in-kernel stamps, ns): " +
-          ", ".join(f"{k}={v:.0f}" for k, v in res["event_parse_ns"].items()))  # type: ignore[union-attr]
+    print(
+        f"binary parse per {res['chunk']}-record chunk (us): "
+        + ", ".join(f"{k}={v / 1e3:.1f}" for k, v in cl.items())
+    )  # type: ignore[union-attr]
+    print(
+        "per-event parse stage (parse + sentiment, in-kernel stamps, ns): "
+        + ", ".join(f"{k}={v:.0f}" for k, v in res["event_parse_ns"].items())
+    )  # type: ignore[union-attr]
     Path(a.json).write_text(json.dumps(res, indent=2))
     return 0
 

@@ -52,8 +52,9 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
-def headline_row(figure: str, cns: str, *, peer: str = "", ratio: str = "", goal: str = "",
-                 met: bool | None = None) -> dict[str, Any]:
+def headline_row(
+    figure: str, cns: str, *, peer: str = "", ratio: str = "", goal: str = "", met: bool | None = None
+) -> dict[str, Any]:
     """One README row: ``figure`` (what is measured, with what it includes), ``cns`` (CNS's value, units
     spelled out), ``peer`` (the peer and its value in the same invocation), ``ratio`` (CNS/peer, the
     direction stated), ``goal`` and ``met`` (None when there is no goal)."""
@@ -88,12 +89,26 @@ def render(out_dir: Path) -> str:
             met = row.get("met")
             if goal and met is not None:
                 goal = f"{goal} ({'met' if met else 'MISSED'})"
-            lines.append("| " + " | ".join([f"`{src.command}`", *(_cell(row.get(k, "")) for k in
-                                                                  ("figure", "cns", "peer", "ratio")),
-                                            _cell(goal)]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"`{src.command}`",
+                        *(_cell(row.get(k, "")) for k in ("figure", "cns", "peer", "ratio")),
+                        _cell(goal),
+                    ]
+                )
+                + " |"
+            )
     machine = "; ".join(sorted(cpus)) or "no measurement"
-    return "\n".join([f"Measured on: {machine}. Peers run in the same invocation; every row regenerates "
-                      "with its command.", "", *lines])
+    return "\n".join(
+        [
+            f"Measured on: {machine}. Peers run in the same invocation; every row regenerates "
+            "with its command.",
+            "",
+            *lines,
+        ]
+    )
 
 
 def update_readme(readme: Path, out_dir: Path, *, check: bool = False) -> bool:
@@ -120,6 +135,8 @@ def main(args: argparse.Namespace) -> int:
     if args.check:
         print("README headline is up to date" if not changed else "README headline differs from out/*.json")
         return 1 if changed else 0
-    print(f"{args.readme}: headline {'updated' if changed else 'unchanged'} from {args.out}/*.json",
-          file=sys.stderr)
+    print(
+        f"{args.readme}: headline {'updated' if changed else 'unchanged'} from {args.out}/*.json",
+        file=sys.stderr,
+    )
     return 0

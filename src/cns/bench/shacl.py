@@ -56,8 +56,12 @@ NO_TARGET_SHAPES = """@prefix sh: <http://www.w3.org/ns/shacl#> .
 """Shapes that select no node of the news graph: ``shacl``'s parse-and-load time, subtracted for its
 validate-only figure."""
 
-_PREFIXES = {"cns": "https://w3id.org/cns/ns#", "xsd": "http://www.w3.org/2001/XMLSchema#",
-             "n": "urn:cns:news:", "s": "urn:cns:source:"}
+_PREFIXES = {
+    "cns": "https://w3id.org/cns/ns#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "n": "urn:cns:news:",
+    "s": "urn:cns:source:",
+}
 
 
 def make_news_graph(records: int, out_dir: Path, seed: int = 11) -> dict[str, Any]:
@@ -86,8 +90,9 @@ def make_news_graph(records: int, out_dir: Path, seed: int = 11) -> dict[str, An
             g.bind(p, ns)
         ttl_path.write_bytes(bytes(g.serialize(format="turtle", encoding="utf-8")))
     else:
-        ttl_path.write_bytes(ox.serialize(ox.parse(nt, ox.RdfFormat.N_TRIPLES), format=ox.RdfFormat.TURTLE,
-                                          prefixes=_PREFIXES))
+        ttl_path.write_bytes(
+            ox.serialize(ox.parse(nt, ox.RdfFormat.N_TRIPLES), format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES)
+        )
     return {"ttl": ttl_path, "nt": nt_path, "triples": len(g)}
 
 
@@ -105,8 +110,11 @@ class _Engine:
 
 def _figure(times: list[float], records: int) -> dict[str, Any]:
     """records/s spread over the runs, plus the wall-time percentiles (:func:`summarize`, seconds)."""
-    return {"records_per_s": spread([records / t for t in times if t > 0]), "wall_s": summarize(times),
-            "runs_s": times}
+    return {
+        "records_per_s": spread([records / t for t in times if t > 0]),
+        "wall_s": summarize(times),
+        "runs_s": times,
+    }
 
 
 def _cns(shapes: Path, data: Path, records: int) -> _Engine:
@@ -116,10 +124,16 @@ def _cns(shapes: Path, data: Path, records: int) -> _Engine:
 
     sir = optimise(load_shapes(shapes))
     bound = bind_data(sir, data)
-    return _Engine(records, {"with_parse": lambda: validate_ir(sir, bind_data(sir, data)),
-                             "validate_only": lambda: validate_ir(sir, bound),
-                             "parse_bind": lambda: bind_data(sir, data)},
-                   lambda r: len(r.results), info={"triples": bound.n_triples, "terms": bound.n_terms})
+    return _Engine(
+        records,
+        {
+            "with_parse": lambda: validate_ir(sir, bind_data(sir, data)),
+            "validate_only": lambda: validate_ir(sir, bound),
+            "parse_bind": lambda: bind_data(sir, data),
+        },
+        lambda r: len(r.results),
+        info={"triples": bound.n_triples, "terms": bound.n_terms},
+    )
 
 
 def _shacl(shapes: Path, data: Path, records: int, tmp: Path) -> _Engine:
@@ -129,11 +143,19 @@ def _shacl(shapes: Path, data: Path, records: int, tmp: Path) -> _Engine:
     none_path = tmp / "no-target.ttl"
     none_path.write_text(NO_TARGET_SHAPES)
     empty = shacl.Shapes.from_file(str(none_path))
-    return _Engine(records, {"with_parse": lambda: sh.validate_file(str(data)),
-                             "baseline": lambda: empty.validate_file(str(data))},
-                   lambda r: len(r.results),
-                   info={"validate_only_method": "validate_file(news shapes) - validate_file(shapes targeting "
-                                                 "nothing), per run", "version": getattr(shacl, "__version__", "?")})
+    return _Engine(
+        records,
+        {
+            "with_parse": lambda: sh.validate_file(str(data)),
+            "baseline": lambda: empty.validate_file(str(data)),
+        },
+        lambda r: len(r.results),
+        info={
+            "validate_only_method": "validate_file(news shapes) - validate_file(shapes targeting "
+            "nothing), per run",
+            "version": getattr(shacl, "__version__", "?"),
+        },
+    )
 
 
 def _pyrudof(shapes: Path, data: Path, records: int, fmt: str) -> _Engine:
@@ -148,8 +170,12 @@ def _pyrudof(shapes: Path, data: Path, records: int, fmt: str) -> _Engine:
         r.read_data(str(data), rdf_fmt)
         return r.validate_shacl()
 
-    return _Engine(records, {"with_parse": both, "validate_only": r.validate_shacl}, len,
-                   info={"version": _version("pyrudof")})
+    return _Engine(
+        records,
+        {"with_parse": both, "validate_only": r.validate_shacl},
+        len,
+        info={"version": _version("pyrudof")},
+    )
 
 
 def _pyshacl(shapes: Path, data: Path, fmt: str, records: int) -> _Engine:
@@ -167,9 +193,16 @@ def _pyshacl(shapes: Path, data: Path, fmt: str, records: int) -> _Engine:
         return len(list(rg.objects(None, SH.result)))
 
     g = Graph().parse(data, format=rdflib_fmt)
-    return _Engine(records, {"with_parse": lambda: validate(Graph().parse(data, format=rdflib_fmt)),
-                             "validate_only": lambda: validate(g)}, int, warm=False,
-                   info={"version": _version("pyshacl"), "timing": "no warm-up run (pure Python)"})
+    return _Engine(
+        records,
+        {
+            "with_parse": lambda: validate(Graph().parse(data, format=rdflib_fmt)),
+            "validate_only": lambda: validate(g),
+        },
+        int,
+        warm=False,
+        info={"version": _version("pyshacl"), "timing": "no warm-up run (pure Python)"},
+    )
 
 
 def _version(dist: str) -> str:
@@ -223,9 +256,13 @@ def _measure(engines: dict[str, _Engine], runs: int) -> dict[str, Any]:
         t = times[name]
         if "baseline" in t:  # shacl: no step without parsing; a difference within the noise is no measurement
             t["validate_only"] = [f - b for f, b in zip(t["with_parse"], t["baseline"], strict=True) if f > b]
-        d: dict[str, Any] = {"records": e.records, "with_parse": _figure(t["with_parse"], e.records),
-                             "validate_only": _figure(t["validate_only"], e.records),
-                             "violations": e.count(last[name]), **e.info}
+        d: dict[str, Any] = {
+            "records": e.records,
+            "with_parse": _figure(t["with_parse"], e.records),
+            "validate_only": _figure(t["validate_only"], e.records),
+            "violations": e.count(last[name]),
+            **e.info,
+        }
         if "parse_bind" in t:
             d["parse_bind_s"] = summarize(t["parse_bind"])
         docs[name] = d
@@ -244,8 +281,10 @@ def run(records: int, runs: int = 3, fmt: str = "ttl", work_dir: Path | None = N
         data = graph[fmt]
         skipped: dict[str, str] = {}
         setup: dict[str, _Engine] = {"cns": _cns(shapes, data, records)}
-        for name, fn in (("shacl", lambda: _shacl(shapes, data, records, tmp)),
-                         ("pyrudof", lambda: _pyrudof(shapes, data, records, fmt))):
+        for name, fn in (
+            ("shacl", lambda: _shacl(shapes, data, records, tmp)),
+            ("pyrudof", lambda: _pyrudof(shapes, data, records, fmt)),
+        ):
             eng = _peer(name, fn, skipped)
             if eng is not None:
                 setup[name] = eng
@@ -285,7 +324,7 @@ def run(records: int, runs: int = 3, fmt: str = "ttl", work_dir: Path | None = N
         "violations_agree": all(a["agree"] for a in agree.values()),
         "includes": {
             "with_parse": "read the data file + validate, shapes compiled once beforehand; records/s, median and "
-                          "min-max of the runs after one warm-up; engines interleaved run by run",
+            "min-max of the runs after one warm-up; engines interleaved run by run",
             "validate_only": "validate the data already held in the engine's own form (CNS: the bound arrays)",
         },
     }
@@ -299,38 +338,59 @@ def _headline(doc: dict[str, Any]) -> list[dict[str, Any]]:
     fmt = doc["format"]
     for key, what in (("with_parse", "parse + validate"), ("validate_only", "validate only")):
         ours = cns[key]["records_per_s"]["median"]
-        peers = {n: e[key]["records_per_s"]["median"] for n, e in doc["engines"].items()
-                 if n != "cns" and e[key]["records_per_s"]["median"]}
-        figure = (f"SHACL on an RDF graph, {what}: news graph of {doc['records']:,} records "
-                  f"({doc['triples']:,} triples, {fmt}), records/s")
+        peers = {
+            n: e[key]["records_per_s"]["median"]
+            for n, e in doc["engines"].items()
+            if n != "cns" and e[key]["records_per_s"]["median"]
+        }
+        figure = (
+            f"SHACL on an RDF graph, {what}: news graph of {doc['records']:,} records "
+            f"({doc['triples']:,} triples, {fmt}), records/s"
+        )
         if not peers:
             rows.append(headline_row(figure, fmt_rate(ours), peer="no peer installed"))
             continue
         best = max(peers, key=lambda n: peers[n])
-        rows.append(headline_row(
-            figure, fmt_rate(ours), peer=f"{best} {fmt_rate(peers[best])}", ratio=f"{ours / peers[best]:.2f}x CNS/{best}",
-            goal=">= fastest peer", met=bool(ours >= peers[best])))
+        rows.append(
+            headline_row(
+                figure,
+                fmt_rate(ours),
+                peer=f"{best} {fmt_rate(peers[best])}",
+                ratio=f"{ours / peers[best]:.2f}x CNS/{best}",
+                goal=">= fastest peer",
+                met=bool(ours >= peers[best]),
+            )
+        )
     return rows
 
 
 def _print(doc: dict[str, Any]) -> None:
-    print(f"news graph: {doc['records']:,} records, {doc['triples']:,} triples ({doc['format']}); "
-          f"{doc['runs']} runs; cpu {doc['cpu']}")
+    print(
+        f"news graph: {doc['records']:,} records, {doc['triples']:,} triples ({doc['format']}); "
+        f"{doc['runs']} runs; cpu {doc['cpu']}"
+    )
     rows = []
     for name, e in doc["engines"].items():
         n = e.get("records", doc["records"])
-        rows.append({"engine": name, "records": n,
-                     "parse+validate rec/s": fmt_spread(e["with_parse"]["records_per_s"], fmt_rate),
-                     "validate-only rec/s": fmt_spread(e["validate_only"]["records_per_s"], fmt_rate),
-                     "violations": e["violations"]})
+        rows.append(
+            {
+                "engine": name,
+                "records": n,
+                "parse+validate rec/s": fmt_spread(e["with_parse"]["records_per_s"], fmt_rate),
+                "validate-only rec/s": fmt_spread(e["validate_only"]["records_per_s"], fmt_rate),
+                "violations": e["violations"],
+            }
+        )
     print_table("SHACL on the news graph (records/s: median (min-max, runs))", rows)
     for name, why in doc["skipped"].items():
         print(f"skipped {name}: {why}")
     for name, a in doc["violations"].items():
         print(f"violations cns={a['cns']} {name}={a['peer']}: {'agree' if a['agree'] else 'DISAGREE'}")
     for row in doc["headline"]:
-        print(f"{row['figure']}: CNS {row['cns']}; {row['peer']}; {row['ratio']} "
-              f"{'' if row['met'] is None else ('goal met' if row['met'] else 'goal MISSED')}")
+        print(
+            f"{row['figure']}: CNS {row['cns']}; {row['peer']}; {row['ratio']} "
+            f"{'' if row['met'] is None else ('goal met' if row['met'] else 'goal MISSED')}"
+        )
 
 
 def main(args: argparse.Namespace) -> int:

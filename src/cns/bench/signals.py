@@ -107,8 +107,15 @@ def _throughput(v: NewsValidator, pool: np.ndarray, hdr: np.ndarray, total: int)
     for r in range(reps):
         b, h = batches[r % nb]
         s = v.process(b, verdict, code, header=h)
-        acc += (s.signals, s.processed, s.elided, s.ingress_cycles, s.dispatch_cycles, s.violations,
-                s.elision_cycles)
+        acc += (
+            s.signals,
+            s.processed,
+            s.elided,
+            s.ingress_cycles,
+            s.dispatch_cycles,
+            s.violations,
+            s.elision_cycles,
+        )
         sampled += s.sampled
         sampled_over += s.budget_violations
     wall = time.perf_counter_ns() - t0
@@ -145,8 +152,9 @@ def _flush_caches() -> None:
     _FLUSH[::64] += 1
 
 
-def _stream(v: NewsValidator, big: np.ndarray, hdr: np.ndarray | None, verdict: np.ndarray,
-            code: np.ndarray) -> dict[str, Any]:
+def _stream(
+    v: NewsValidator, big: np.ndarray, hdr: np.ndarray | None, verdict: np.ndarray, code: np.ndarray
+) -> dict[str, Any]:
     """One pass over ``big`` (records from DRAM; caches flushed first) in BATCH-record calls, with its header
     column ``hdr`` (or None: the kernel derives the words from the records): wall rate, kernel cycles per
     record by phase, and the median over batches of the kernel cycles per record (robust to a preempted
@@ -156,8 +164,12 @@ def _stream(v: NewsValidator, big: np.ndarray, hdr: np.ndarray | None, verdict: 
     per = []
     t0 = time.perf_counter_ns()
     for i in range(0, len(big), BATCH):
-        st = v.process(big[i : i + BATCH], verdict[i : i + BATCH], code[i : i + BATCH],
-                       header=None if hdr is None else hdr[i : i + BATCH])
+        st = v.process(
+            big[i : i + BATCH],
+            verdict[i : i + BATCH],
+            code[i : i + BATCH],
+            header=None if hdr is None else hdr[i : i + BATCH],
+        )
         per.append((st.signals, st.processed, st.elision_cycles, st.ingress_cycles, st.dispatch_cycles))
     wall = time.perf_counter_ns() - t0
     a = np.array(per, dtype=np.float64)
@@ -346,7 +358,9 @@ def run(quick: bool, runs: int = 3) -> dict[str, Any]:
         "stream_validations_per_s": spread([x["validations_per_s"] for x in streams]),
         "stream_cycles_per_signal": spread([x["cycles_per_signal"] for x in streams]),
         "stream_kernel_validations_per_s": spread([x["kernel_validations_per_s"] for x in streams]),
-        "stream_median_batch_cycles_per_signal": spread([x["median_batch_cycles_per_signal"] for x in streams]),
+        "stream_median_batch_cycles_per_signal": spread(
+            [x["median_batch_cycles_per_signal"] for x in streams]
+        ),
         "zero_tick_ns_per_signal": spread([x["zero_tick_ns_per_signal"] for x in streams]),
         "stream_no_header_validations_per_s": spread([x["validations_per_s"] for x in derived]),
         "stream_no_header_cycles_per_signal": spread([x["cycles_per_signal"] for x in derived]),

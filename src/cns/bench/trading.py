@@ -28,7 +28,9 @@ SEC = 1_000_000_000
 T0 = 1_700_000_000 * SEC
 
 
-def synthetic_news(n: int, n_tickers: int, n_sources: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
+def synthetic_news(
+    n: int, n_tickers: int, n_sources: int, seconds: float, rng: np.random.Generator
+) -> np.ndarray:
     """``n`` NEWS_DTYPE records over ``seconds``: a mixed bag of kinds, sources, tickers and claims."""
     r = empty_news(n)
     r["id"] = np.arange(1, n + 1)
@@ -47,7 +49,9 @@ def synthetic_news(n: int, n_tickers: int, n_sources: int, seconds: float, rng: 
     return r
 
 
-def _warm_up(cfg: TradingConfig, sources, tickers, news: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray) -> None:
+def _warm_up(
+    cfg: TradingConfig, sources, tickers, news: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray
+) -> None:
     """Run every kernel once on a throwaway pipeline so timings exclude compiling/loading machine code."""
     p = TradingPipeline(cfg, sources, tickers)
     p.corroborator.flush(0)
@@ -78,8 +82,16 @@ def _per_event(name: str, stamps: list[np.ndarray]) -> dict:
     return {"stage": name, "events": s.pop("count"), **{f"{k}_ns": v for k, v in s.items()}}
 
 
-def per_event_latency(cfg: TradingConfig, sources, tickers, news: np.ndarray, decisions: np.ndarray,
-                      mid: np.ndarray, risk_cfg, batch: int) -> list[dict]:
+def per_event_latency(
+    cfg: TradingConfig,
+    sources,
+    tickers,
+    news: np.ndarray,
+    decisions: np.ndarray,
+    mid: np.ndarray,
+    risk_cfg,
+    batch: int,
+) -> list[dict]:
     """Every news record, decision and candidate stamped inside the kernels, on fresh state (the pass the
     batch figures come from is left unstamped)."""
     pipe = TradingPipeline(cfg, sources, tickers, order_capacity=2 * len(decisions) + 16)
@@ -155,8 +167,14 @@ def run(n_news: int = 1_000_000, batch: int = 65_536, seed: int = 7) -> dict:
     # risk over those candidates, with limits wide enough that most pass and every check is evaluated
     import dataclasses
 
-    wide = dataclasses.replace(cfg.risk, max_orders_per_window=10_000_000, max_position=10**12,
-                               max_gross_exposure_usd=1e18, max_order_notional_usd=1e12, max_order_qty=10**9)
+    wide = dataclasses.replace(
+        cfg.risk,
+        max_orders_per_window=10_000_000,
+        max_position=10**12,
+        max_gross_exposure_usd=1e18,
+        max_order_notional_usd=1e12,
+        max_order_qty=10**9,
+    )
     pipe.risk = type(pipe.risk)(wide, tickers, pipe.oms)
     t_r, n_r, accepted = [], [], []
     for c in cands:
@@ -197,22 +215,30 @@ def run(n_news: int = 1_000_000, batch: int = 65_536, seed: int = 7) -> dict:
         "risk_rejects": pipe.risk.rejections(),
         "results": results,
         "per_event_measure": "in-kernel cycle-counter stamps per event (every event sampled), ns, "
-                             "read overhead subtracted, clamped at 0",
+        "read overhead subtracted, clamped at 0",
         "per_event": per_event,
     }
 
 
 def _table(rep: dict) -> str:
-    rows = [f"{'kernel':32s} {'records':>9s} {'total ms':>9s} {'mean ns':>8s} {'p50 ns':>8s} {'p99 ns':>8s} {'max ns':>8s}"]
+    rows = [
+        f"{'kernel':32s} {'records':>9s} {'total ms':>9s} {'mean ns':>8s} {'p50 ns':>8s} {'p99 ns':>8s} {'max ns':>8s}"
+    ]
     for r in rep["results"]:
-        rows.append(f"{r['kernel']:32s} {r['records']:9d} {r['total_ms']:9.1f} {r['ns_per_record_mean']:8.1f} "
-                    f"{r['ns_per_record_p50']:8.1f} {r['ns_per_record_p99']:8.1f} {r['ns_per_record_max']:8.1f}")
+        rows.append(
+            f"{r['kernel']:32s} {r['records']:9d} {r['total_ms']:9.1f} {r['ns_per_record_mean']:8.1f} "
+            f"{r['ns_per_record_p50']:8.1f} {r['ns_per_record_p99']:8.1f} {r['ns_per_record_max']:8.1f}"
+        )
     rows.append("")
-    rows.append(f"{'per event (in-kernel stamps)':32s} {'events':>9s} {'mean ns':>8s} {'p50 ns':>8s} {'p99 ns':>8s} "
-                f"{'p99.9 ns':>9s} {'max ns':>10s}")
+    rows.append(
+        f"{'per event (in-kernel stamps)':32s} {'events':>9s} {'mean ns':>8s} {'p50 ns':>8s} {'p99 ns':>8s} "
+        f"{'p99.9 ns':>9s} {'max ns':>10s}"
+    )
     for r in rep["per_event"]:
-        rows.append(f"{r['stage']:32s} {r['events']:9d} {r['mean_ns']:8.1f} {r['p50_ns']:8.1f} {r['p99_ns']:8.1f} "
-                    f"{r['p999_ns']:9.1f} {r['max_ns']:10.0f}")
+        rows.append(
+            f"{r['stage']:32s} {r['events']:9d} {r['mean_ns']:8.1f} {r['p50_ns']:8.1f} {r['p99_ns']:8.1f} "
+            f"{r['p999_ns']:9.1f} {r['max_ns']:10.0f}"
+        )
     return "\n".join(rows)
 
 

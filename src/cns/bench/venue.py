@@ -40,7 +40,7 @@ def _timed(b: K.BookArrays, orders: np.ndarray) -> dict:
     per_op = []
     total = 0
     for s in range(0, orders.shape[0], BATCH):
-        chunk = orders[s: s + BATCH]
+        chunk = orders[s : s + BATCH]
         t0 = time.perf_counter_ns()
         j, _, _ = K.process_batch(b, chunk, 0, out, 0, trades, 0)
         dt = time.perf_counter_ns() - t0
@@ -48,8 +48,11 @@ def _timed(b: K.BookArrays, orders: np.ndarray) -> dict:
             raise RuntimeError("benchmark buffers too small")
         total += dt
         per_op.append(dt / chunk.shape[0])
-    return {"ops": int(orders.shape[0]), "ops_per_s": orders.shape[0] / (total * 1e-9),
-            "ns_per_op": _pct(np.asarray(per_op))}
+    return {
+        "ops": int(orders.shape[0]),
+        "ops_per_s": orders.shape[0] / (total * 1e-9),
+        "ns_per_op": _pct(np.asarray(per_op)),
+    }
 
 
 def bench_book(n_orders: int, n_instr: int, seed: int = 1) -> dict[str, dict]:
@@ -99,8 +102,15 @@ def _stories(n: int, n_instr: int, seconds: float, start: int, rng: np.random.Ge
     return s
 
 
-def bench_sim(seconds: float, n_instr: int, n_stories: int, step_ns: int = 100_000_000, seed: int = 7,
-              stories: np.ndarray | None = None, start_ns: int | None = None) -> dict:
+def bench_sim(
+    seconds: float,
+    n_instr: int,
+    n_stories: int,
+    step_ns: int = 100_000_000,
+    seed: int = 7,
+    stories: np.ndarray | None = None,
+    start_ns: int | None = None,
+) -> dict:
     """Build and run the market for ``seconds`` with no CNS orders, stepping ``advance_to`` by ``step_ns``.
 
     ``stories`` (e.g. from the news generator) replace ``n_stories`` synthetic ones."""
@@ -120,11 +130,18 @@ def bench_sim(seconds: float, n_instr: int, n_stories: int, step_ns: int = 100_0
         steps.append(time.perf_counter_ns() - s0)
     wall = time.perf_counter_ns() - w0
     st = sim.stats()
-    return {"simulated_s": seconds, "instruments": n_instr, "stories": int(stories.shape[0]),
-            "step_ns": step_ns,
-            "wall_s": wall * 1e-9, "cpu_s": (time.process_time_ns() - c0) * 1e-9, "build_s": build_ns * 1e-9,
-            "step_us": {k: v / 1e3 for k, v in _pct(np.asarray(steps, np.float64)).items()},
-            "book_orders_per_wall_s": st["orders"] / (wall * 1e-9), "stats": st}
+    return {
+        "simulated_s": seconds,
+        "instruments": n_instr,
+        "stories": int(stories.shape[0]),
+        "step_ns": step_ns,
+        "wall_s": wall * 1e-9,
+        "cpu_s": (time.process_time_ns() - c0) * 1e-9,
+        "build_s": build_ns * 1e-9,
+        "step_us": {k: v / 1e3 for k, v in _pct(np.asarray(steps, np.float64)).items()},
+        "book_orders_per_wall_s": st["orders"] / (wall * 1e-9),
+        "stats": st,
+    }
 
 
 def _newsgen_run(n_events: int, secs: float, n_instr: int, step_ns: int = 100_000_000) -> dict | None:
@@ -133,8 +150,9 @@ def _newsgen_run(n_events: int, secs: float, n_instr: int, step_ns: int = 100_00
         from cns.market.newsgen import EPOCH_NS, generate_news
     except ImportError:  # generator not present in this checkout
         return None
-    stories = generate_news(n_events, secs, seed=7, instruments=default_instruments(n_instr),
-                            sentiment=False).stories
+    stories = generate_news(
+        n_events, secs, seed=7, instruments=default_instruments(n_instr), sentiment=False
+    ).stories
     return bench_sim(secs, n_instr, 0, stories=stories, start_ns=EPOCH_NS, step_ns=step_ns)
 
 
@@ -146,8 +164,11 @@ def run(quick: bool, newsgen_only: bool = False, step_ns: int = 100_000_000) -> 
     bench_book(2 * BATCH, 4)  # compile / load the kernels outside the timed runs
     bench_sim(0.5, 3, 2)
     result = {
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                    "cpus": os.cpu_count()},
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
         "quick": quick,
         "book": {} if newsgen_only else bench_book(n_orders, n_instr),
     }
@@ -162,29 +183,39 @@ def run(quick: bool, newsgen_only: bool = False, step_ns: int = 100_000_000) -> 
 
 def print_table(r: dict) -> None:
     """Print :func:`run`'s result as text tables (book ops, market runs)."""
-    print(f"{'book op':<10}{'ops':>10}{'Mops/s':>10}{'p50 ns':>10}{'p99 ns':>10}{'p99.9 ns':>10}"
-          f"{'max ns':>10}")
+    print(
+        f"{'book op':<10}{'ops':>10}{'Mops/s':>10}{'p50 ns':>10}{'p99 ns':>10}{'p99.9 ns':>10}{'max ns':>10}"
+    )
     for name, v in r["book"].items():
         q = v["ns_per_op"]
-        print(f"{name:<10}{v['ops']:>10}{v['ops_per_s'] / 1e6:>10.2f}{q['p50']:>10.0f}{q['p99']:>10.0f}"
-              f"{q['p999']:>10.0f}{q['max']:>10.0f}")
+        print(
+            f"{name:<10}{v['ops']:>10}{v['ops_per_s'] / 1e6:>10.2f}{q['p50']:>10.0f}{q['p99']:>10.0f}"
+            f"{q['p999']:>10.0f}{q['max']:>10.0f}"
+        )
     print()
-    print(f"{'market run':<18}{'sim s':>7}{'instr':>7}{'stories':>8}{'wall s':>8}{'cpu s':>7}{'orders':>10}"
-          f"{'trades':>9}{'step p50 us':>12}{'p99':>8}{'max':>9}")
+    print(
+        f"{'market run':<18}{'sim s':>7}{'instr':>7}{'stories':>8}{'wall s':>8}{'cpu s':>7}{'orders':>10}"
+        f"{'trades':>9}{'step p50 us':>12}{'p99':>8}{'max':>9}"
+    )
     for key in ("sim_no_stories", "sim_with_stories", "sim_newsgen"):
         if key not in r:
             continue
         v = r[key]
         s = v["step_us"]
-        print(f"{key:<18}{v['simulated_s']:>7.0f}{v['instruments']:>7}{v['stories']:>8}{v['wall_s']:>8.2f}"
-              f"{v['cpu_s']:>7.2f}{v['stats']['orders']:>10}{v['stats']['trades']:>9}{s['p50']:>12.0f}"
-              f"{s['p99']:>8.0f}{s['max']:>9.0f}")
+        print(
+            f"{key:<18}{v['simulated_s']:>7.0f}{v['instruments']:>7}{v['stories']:>8}{v['wall_s']:>8.2f}"
+            f"{v['cpu_s']:>7.2f}{v['stats']['orders']:>10}{v['stats']['trades']:>9}{s['p50']:>12.0f}"
+            f"{s['p99']:>8.0f}{s['max']:>9.0f}"
+        )
 
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry point (``cns bench venue``): run, print the tables, write JSON to ``args.json`` if set; returns 0."""
-    r = run(bool(getattr(args, "quick", False)), bool(getattr(args, "newsgen_only", False)),
-            int(getattr(args, "step_ns", 100_000_000)))
+    r = run(
+        bool(getattr(args, "quick", False)),
+        bool(getattr(args, "newsgen_only", False)),
+        int(getattr(args, "step_ns", 100_000_000)),
+    )
     print_table(r)
     if getattr(args, "json", None):
         with open(args.json, "w", encoding="utf-8") as f:
@@ -195,9 +226,16 @@ def main(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(prog="python -m cns.bench.venue", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
-    p.add_argument("--newsgen-only", action="store_true",
-                   help="only the news-driven market run (skip the book and synthetic-flow benchmarks)")
-    p.add_argument("--step-ns", type=int, default=100_000_000,
-                   help="advance_to interval of the market runs, ns (the desk uses 1_000_000)")
+    p.add_argument(
+        "--newsgen-only",
+        action="store_true",
+        help="only the news-driven market run (skip the book and synthetic-flow benchmarks)",
+    )
+    p.add_argument(
+        "--step-ns",
+        type=int,
+        default=100_000_000,
+        help="advance_to interval of the market runs, ns (the desk uses 1_000_000)",
+    )
     p.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
     sys.exit(main(p.parse_args()))

@@ -35,7 +35,9 @@ from cns.signals.schema import NODE_LINKED, RecordSchema, default_news_inputs
 __all__ = ["TickStats", "HandlerStats", "NewsValidator", "default_news_inputs"]
 
 DEFAULT_SHAPES = shipped_rules("news.ttl")  # the shipped shapes, package data (cns.resources)
-PREFETCH_DISTANCE = 48  # dispatch prefetches the live record this many places ahead (~DRAM latency, loaded box)
+PREFETCH_DISTANCE = (
+    48  # dispatch prefetches the live record this many places ahead (~DRAM latency, loaded box)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +130,23 @@ class _TickStatsBuilder:
     __slots__ = TickStats.__slots__  # type: ignore[attr-defined]
 
     def __init__(self, *vals: Any) -> None:
-        (self.signals, self.processed, self.elided, self.rejected_at_ingress, self.violations,
-         self.ingress_cycles, self.dispatch_cycles, self.sampled, self.budget_violations, self.budget_cycles,
-         self.cycles_per_ns, self.handler_table, self.handler_names, self.constant_handlers,
-         self.elision_cycles) = vals
+        (
+            self.signals,
+            self.processed,
+            self.elided,
+            self.rejected_at_ingress,
+            self.violations,
+            self.ingress_cycles,
+            self.dispatch_cycles,
+            self.sampled,
+            self.budget_violations,
+            self.budget_cycles,
+            self.cycles_per_ns,
+            self.handler_table,
+            self.handler_names,
+            self.constant_handlers,
+            self.elision_cycles,
+        ) = vals
 
 
 assert _TickStatsBuilder.__slots__ == tuple(f.name for f in fields(TickStats))
@@ -194,7 +209,9 @@ class NewsValidator:
         nrow = nk * int(artifact.module.NCOMBO)  # buckets: kind row x guard-flag combination
         self._buckets = np.zeros(nrow * BSTRIDE, dtype=np.int64)  # per bucket: live record | prefetch span
         self._counts = np.zeros(2 * nrow, dtype=np.int64)  # live per bucket, two chunks in flight
-        self._key = np.zeros(CHUNK, dtype=np.uint16)  # per record of a chunk: kind row, or n_kind_rows if elided
+        self._key = np.zeros(
+            CHUNK, dtype=np.uint16
+        )  # per record of a chunk: kind row, or n_kind_rows if elided
         self._live_ix = np.zeros(CHUNK, dtype=np.int32)  # the non-elided of a chunk
         self._ring = np.zeros(2 * CHUNK, dtype=np.int64)  # live records in dispatch order (power of two)
         self._hscratch = np.zeros(CHUNK, dtype=np.int64)  # header words derived when no column is given
@@ -393,7 +410,9 @@ class NewsValidator:
         every-``sample_every`` handler sampling of the tick accounting for this call."""
         n = len(batch)
         if batch.dtype != self.schema.dtype or batch.ndim != 1:
-            raise EngineError(f"process: batch must be a 1-D array of the {self.schema.name!r} schema's dtype")
+            raise EngineError(
+                f"process: batch must be a 1-D array of the {self.schema.name!r} schema's dtype"
+            )
         if n >= 2**31:
             raise EngineError(f"process: {n} records in one batch; at most 2**31 - 1")
         for name, arr, dt in (("out_verdict", out_verdict, np.uint8), ("out_code", out_code, np.uint16)):
@@ -416,10 +435,16 @@ class NewsValidator:
         else:
             if self.header_dtype is None:
                 raise EngineError(f"process: schema {self.schema.name!r} takes no header column")
-            if header.dtype != NEWS_HEADER_DTYPE or header.ndim != 1 or len(header) < n \
-                    or not header.flags.c_contiguous:
-                raise EngineError(f"process: header must be a C-contiguous 1-D NEWS_HEADER_DTYPE array with at "
-                                  f"least {n} entries")
+            if (
+                header.dtype != NEWS_HEADER_DTYPE
+                or header.ndim != 1
+                or len(header) < n
+                or not header.flags.c_contiguous
+            ):
+                raise EngineError(
+                    f"process: header must be a C-contiguous 1-D NEWS_HEADER_DTYPE array with at "
+                    f"least {n} entries"
+                )
             hdr = header if len(header) == n else header[:n]
         if self._size_key() != self._sizes:
             self._rebuild()
@@ -474,8 +499,23 @@ class NewsValidator:
     # -- reporting -------------------------------------------------------------------------------------------
     def _stats(self, s: np.ndarray) -> TickStats:
         ing, disp, n, proc, el, rej, viol, samp, over, elision = s.tolist()
-        return _tick_stats(n, proc, el, rej, viol, ing, disp, samp, over, self.budget_cycles, self.cycles_per_ns,
-                           self._hstats.copy(), self._kind_names, self._constant, elision)
+        return _tick_stats(
+            n,
+            proc,
+            el,
+            rej,
+            viol,
+            ing,
+            disp,
+            samp,
+            over,
+            self.budget_cycles,
+            self.cycles_per_ns,
+            self._hstats.copy(),
+            self._kind_names,
+            self._constant,
+            elision,
+        )
 
     def explain(self, code: int) -> ConstraintInfo:
         """What violation ``code`` means; raises :class:`EngineError` for an unknown code."""

@@ -47,10 +47,12 @@ class FeedThroughput:
 
     def summary(self) -> str:
         """One line: records, seconds, records/s, MB/s on the wire, batches and frames."""
-        return (f"{self.transport} ({self.server} server): {self.records} records in {self.seconds:.3f} s = "
-                f"{self.records_per_s:,.0f} records/s, {self.wire_mb_per_s:.1f} MB/s on the wire, "
-                f"{self.batches} batches, {self.frames} frames of <= {self.frame_records} records"
-                f"{', sentiment recomputed' if self.sentiment else ''}")
+        return (
+            f"{self.transport} ({self.server} server): {self.records} records in {self.seconds:.3f} s = "
+            f"{self.records_per_s:,.0f} records/s, {self.wire_mb_per_s:.1f} MB/s on the wire, "
+            f"{self.batches} batches, {self.frames} frames of <= {self.frame_records} records"
+            f"{', sentiment recomputed' if self.sentiment else ''}"
+        )
 
 
 def _warm_up(news: NewsBatch) -> None:
@@ -68,10 +70,18 @@ def _warm_up(news: NewsBatch) -> None:
     score_records(d.records, d.blob)
 
 
-async def measure_throughput_async(n_events: int = 200_000, *, transport: str = "tcp", frame_records: int = 1024,
-                                   batch_max: int = 16384, sentiment: bool = True, server: str = "inprocess",
-                                   seed: int = 1, news: NewsBatch | None = None, timeout_s: float = 120.0
-                                   ) -> FeedThroughput:
+async def measure_throughput_async(
+    n_events: int = 200_000,
+    *,
+    transport: str = "tcp",
+    frame_records: int = 1024,
+    batch_max: int = 16384,
+    sentiment: bool = True,
+    server: str = "inprocess",
+    seed: int = 1,
+    news: NewsBatch | None = None,
+    timeout_s: float = 120.0,
+) -> FeedThroughput:
     """Measure (see the module doc) with ``n_events`` generated records (or ``news``); must run inside an
     asyncio loop. Timed from the socket read of the first delivered record to the delivery of the last.
     Raises :class:`FeedError` if not every record arrives within ``timeout_s``."""
@@ -103,8 +113,14 @@ async def measure_throughput_async(n_events: int = 200_000, *, transport: str = 
     tmp = tempfile.TemporaryDirectory(prefix="cns-feed-bench-")
     try:
         if server == "inprocess":
-            srv = FeedServer(news, speed=None, wait_clients=1, frame_records=frame_records, heartbeat_s=1.0,
-                             ws_port=0 if transport == "ws" else None)
+            srv = FeedServer(
+                news,
+                speed=None,
+                wait_clients=1,
+                frame_records=frame_records,
+                heartbeat_s=1.0,
+                ws_port=0 if transport == "ws" else None,
+            )
             await srv.start()
             port = srv.port if transport == "tcp" else srv.ws_port
         else:
@@ -115,9 +131,18 @@ async def measure_throughput_async(n_events: int = 200_000, *, transport: str = 
             proc, port = await _spawn_server(path, transport, frame_records)
         assert port is not None
         stats = FeedStats()
-        cfg = FeedConfig("bench", port, transport=transport, start_seq=1, batch_max=batch_max,
-                         sentiment=sentiment, stamp_receive_ns=True, stale_after_s=30.0, replay_timeout_s=30.0,
-                         seed=seed)
+        cfg = FeedConfig(
+            "bench",
+            port,
+            transport=transport,
+            start_seq=1,
+            batch_max=batch_max,
+            sentiment=sentiment,
+            stamp_receive_ns=True,
+            stale_after_s=30.0,
+            replay_timeout_s=30.0,
+            seed=seed,
+        )
         FeedHandler.start_feed(node, cfg, consume, stats=stats, link=False)
         await asyncio.wait_for(node.run_async(until=lambda: got >= n), timeout_s)
     except TimeoutError:
@@ -134,24 +159,59 @@ async def measure_throughput_async(n_events: int = 200_000, *, transport: str = 
                 proc.kill()
         tmp.cleanup()
     secs = max(1e-9, (last_ns - first_ns) / 1e9)
-    return FeedThroughput(transport, server, got, secs, got / secs, stats.bytes_received / secs / 1e6,
-                          stats.batches_delivered, stats.frames, frame_records, batch_max, sentiment)
+    return FeedThroughput(
+        transport,
+        server,
+        got,
+        secs,
+        got / secs,
+        stats.bytes_received / secs / 1e6,
+        stats.batches_delivered,
+        stats.frames,
+        frame_records,
+        batch_max,
+        sentiment,
+    )
 
 
 async def _spawn_server(path: Path, transport: str, frame_records: int) -> tuple[subprocess.Popen[str], int]:
     """Start ``cns feed serve --speed max`` on OS-chosen ports; returns the process and the port to use."""
-    cmd = [sys.executable, "-m", "cns", "feed", "serve", "--news", str(path), "--speed", "max", "--port", "0",
-           "--wait-clients", "1", "--frame-records", str(frame_records)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cns",
+        "feed",
+        "serve",
+        "--news",
+        str(path),
+        "--speed",
+        "max",
+        "--port",
+        "0",
+        "--wait-clients",
+        "1",
+        "--frame-records",
+        str(frame_records),
+    ]
     if transport == "ws":
         cmd += ["--ws-port", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert proc.stdout is not None
-    line = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline), 60.0)
+    line = await asyncio.wait_for(
+        asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline), 60.0
+    )
     ports = dict(part.split("=", 1) for part in line.split() if "=" in part)
     if "tcp_port" not in ports:
         proc.kill()
-        raise FeedError(f"measure_throughput: the server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+        raise FeedError(
+            f"measure_throughput: the server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+        )
     return proc, int(ports["ws_port" if transport == "ws" else "tcp_port"])
 
 

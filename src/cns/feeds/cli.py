@@ -42,32 +42,48 @@ def serve_main(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise FeedError(f"cannot read --news {args.news}: {exc.strerror or exc}") from None
     if news.rejects:
-        print(f"cns feed serve: {len(news.rejects)} items of {args.news} quarantined while reading "
-              f"({', '.join(f'{k}={v}' for k, v in sorted(news.reject_counts().items()))})", flush=True)
+        print(
+            f"cns feed serve: {len(news.rejects)} items of {args.news} quarantined while reading "
+            f"({', '.join(f'{k}={v}' for k, v in sorted(news.reject_counts().items()))})",
+            flush=True,
+        )
     return asyncio.run(_serve(args, news, speed))
 
 
 async def _serve(args: argparse.Namespace, news: object, speed: float | None) -> int:
     from cns.feeds.server import FeedServer
 
-    server = FeedServer(news, feed_id=args.feed_id, host=args.host, port=args.port,  # type: ignore[arg-type]
-                        ws_port=args.ws_port, speed=speed, heartbeat_s=args.heartbeat,
-                        frame_records=args.frame_records, replay_capacity=args.replay_capacity,
-                        wait_clients=args.wait_clients)
+    server = FeedServer(
+        news,
+        feed_id=args.feed_id,
+        host=args.host,
+        port=args.port,  # type: ignore[arg-type]
+        ws_port=args.ws_port,
+        speed=speed,
+        heartbeat_s=args.heartbeat,
+        frame_records=args.frame_records,
+        replay_capacity=args.replay_capacity,
+        wait_clients=args.wait_clients,
+    )
     try:
         await server.start()
     except OSError as exc:
         await server.abort()
-        raise FeedError(f"cannot listen on {args.host} (tcp {args.port}, ws {args.ws_port}): "
-                        f"{exc.strerror or exc}") from None
+        raise FeedError(
+            f"cannot listen on {args.host} (tcp {args.port}, ws {args.ws_port}): {exc.strerror or exc}"
+        ) from None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    print(f"cns feed serve: listening feed={server.feed_id} records={len(server.source)} host={server.host} "
-          f"tcp_port={server.port}" + (f" ws_port={server.ws_port}" if server.ws_port is not None else "")
-          + f" speed={args.speed}", flush=True)
+    print(
+        f"cns feed serve: listening feed={server.feed_id} records={len(server.source)} host={server.host} "
+        f"tcp_port={server.port}"
+        + (f" ws_port={server.ws_port}" if server.ws_port is not None else "")
+        + f" speed={args.speed}",
+        flush=True,
+    )
 
     async def announce_end() -> None:
         await server.wait_finished()
@@ -84,6 +100,9 @@ async def _serve(args: argparse.Namespace, news: object, speed: float | None) ->
     finally:
         ender.cancel()
         await server.stop()
-    print(f"cns feed serve: stopped published={server.published} frames={server.frames_sent} "
-          f"uptime_s={time.monotonic() - t0:.1f} clients_dropped={server.clients_dropped}", flush=True)
+    print(
+        f"cns feed serve: stopped published={server.published} frames={server.frames_sent} "
+        f"uptime_s={time.monotonic() - t0:.1f} clients_dropped={server.clients_dropped}",
+        flush=True,
+    )
     return 0

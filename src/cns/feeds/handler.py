@@ -116,10 +116,18 @@ class FeedHandler(GenServer):
     quarantine: deque[Reject]
 
     @classmethod
-    def start_feed(cls, node: Node, config: FeedConfig, consumer: Consumer, *, stats: FeedStats | None = None,
-                   on_alert: AlertSink = None,
-                   dictionaries: tuple[Dictionary, Dictionary, Dictionary] | None = None,
-                   name: str | None = None, link: bool = True) -> Pid:
+    def start_feed(
+        cls,
+        node: Node,
+        config: FeedConfig,
+        consumer: Consumer,
+        *,
+        stats: FeedStats | None = None,
+        on_alert: AlertSink = None,
+        dictionaries: tuple[Dictionary, Dictionary, Dictionary] | None = None,
+        name: str | None = None,
+        link: bool = True,
+    ) -> Pid:
         """Start a handler (linked to the calling process when ``link``). ``consumer`` gets every
         :class:`FeedBatch` (a pid or registered name: sent; a callable: called in the handler). ``stats``:
         the counters object to update (pass the same one to a restarted handler: it resumes after
@@ -131,9 +139,14 @@ class FeedHandler(GenServer):
         return pid
 
     # ------------------------------------------------------------------ callbacks
-    def init(self, config: FeedConfig, consumer: Consumer, stats: FeedStats | None = None,
-             on_alert: AlertSink = None, dictionaries: tuple[Dictionary, Dictionary, Dictionary] | None = None
-             ) -> None:
+    def init(
+        self,
+        config: FeedConfig,
+        consumer: Consumer,
+        stats: FeedStats | None = None,
+        on_alert: AlertSink = None,
+        dictionaries: tuple[Dictionary, Dictionary, Dictionary] | None = None,
+    ) -> None:
         if not isinstance(config, FeedConfig):
             raise FeedConfigError(f"FeedHandler needs a FeedConfig, got {type(config).__name__}")
         self.cfg = cfg = config
@@ -142,9 +155,12 @@ class FeedHandler(GenServer):
         self.stats = stats if stats is not None else FeedStats()
         self.stats.feed = cfg.name
         self.targets = dictionaries if dictionaries is not None else new_dictionaries(None, None, None)
-        self.tracker = SequenceTracker(self.stats, max_held_records=cfg.max_held_records,
-                                       replay_timeout_ns=int(cfg.replay_timeout_s * 1e9),
-                                       max_attempts=cfg.max_replay_attempts)
+        self.tracker = SequenceTracker(
+            self.stats,
+            max_held_records=cfg.max_held_records,
+            replay_timeout_ns=int(cfg.replay_timeout_s * 1e9),
+            max_attempts=cfg.max_replay_attempts,
+        )
         self.resume_from = self.stats.last_seq + 1 if self.stats.last_seq else cfg.start_seq
         self.backoff = Backoff(cfg.backoff_base_s, cfg.backoff_max_s, cfg.backoff_jitter, cfg.seed)
         self.quarantine = deque(maxlen=cfg.quarantine_keep)
@@ -205,8 +221,9 @@ class FeedHandler(GenServer):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            raise FeedError(f"FeedHandler {self.cfg.name}: the node must run under asyncio "
-                            "(await node.run_async())") from None
+            raise FeedError(
+                f"FeedHandler {self.cfg.name}: the node must run under asyncio (await node.run_async())"
+            ) from None
         self.gen += 1
         self.connecting = True
         self.task = loop.create_task(open_link(self.node, self.pid, self.gen, self.cfg))
@@ -271,7 +288,9 @@ class FeedHandler(GenServer):
         """Whether ``f`` belongs to the configured feed (any, for ``feed_id`` 0); else it is quarantined."""
         want = self.cfg.feed_id
         if want and f.feed_id != want:
-            self._quarantine(Reject(f.seq, f"{REASON_FRAME_UNEXPECTED}: feed {f.feed_id}, expected {want}", ""))
+            self._quarantine(
+                Reject(f.seq, f"{REASON_FRAME_UNEXPECTED}: feed {f.feed_id}, expected {want}", "")
+            )
             return False
         return True
 
@@ -286,12 +305,15 @@ class FeedHandler(GenServer):
             self._on_welcome(f, msg.mono_ns)
         elif typ == REPLAY_END:
             self._alive(msg.mono_ns)
-            self._release(self.tracker.replay_end(f.seq, f.count, bool(f.flags & FLAG_TRUNCATED), msg.mono_ns))
+            self._release(
+                self.tracker.replay_end(f.seq, f.count, bool(f.flags & FLAG_TRUNCATED), msg.mono_ns)
+            )
         elif typ == BYE:
             self._close_link()
         else:
-            self._quarantine(Reject(f.seq, f"{REASON_FRAME_UNEXPECTED}: message type {typ} is client-to-server",
-                                    ""))
+            self._quarantine(
+                Reject(f.seq, f"{REASON_FRAME_UNEXPECTED}: message type {typ} is client-to-server", "")
+            )
 
     def _on_heartbeat(self, f: Frame, now: int) -> None:
         self._alive(now)
@@ -398,9 +420,15 @@ class FeedHandler(GenServer):
             deliver(self.node, self.on_alert, FeedAlert(self.cfg.name, kind, detail, time.monotonic_ns()))
 
 
-def feed_child_spec(config: FeedConfig, consumer: Consumer, *, stats: FeedStats | None = None,
-                    on_alert: AlertSink = None, dictionaries: tuple[Dictionary, Dictionary, Dictionary] | None = None,
-                    restart: str = "permanent") -> ChildSpec:
+def feed_child_spec(
+    config: FeedConfig,
+    consumer: Consumer,
+    *,
+    stats: FeedStats | None = None,
+    on_alert: AlertSink = None,
+    dictionaries: tuple[Dictionary, Dictionary, Dictionary] | None = None,
+    restart: str = "permanent",
+) -> ChildSpec:
     """A supervisor child spec (id ``"feed:<name>"``) starting a linked :class:`FeedHandler`.
 
     The same ``stats`` object (created here when None) is handed to every restart, so a restarted handler
@@ -408,7 +436,8 @@ def feed_child_spec(config: FeedConfig, consumer: Consumer, *, stats: FeedStats 
     st = stats if stats is not None else FeedStats(feed=config.name)
 
     def start(node: Node) -> Pid:
-        return FeedHandler.start_feed(node, config, consumer, stats=st, on_alert=on_alert,
-                                      dictionaries=dictionaries, link=True)
+        return FeedHandler.start_feed(
+            node, config, consumer, stats=st, on_alert=on_alert, dictionaries=dictionaries, link=True
+        )
 
     return ChildSpec(f"feed:{config.name}", start, restart=restart, shutdown=2.0)

@@ -48,8 +48,9 @@ class PendingBatch:
         return pend
 
 
-def deliver_pieces(node: Node, consumer: Any, stats: FeedStats, cfg: FeedConfig, targets: Dictionaries,
-                   pieces: list[Piece]) -> None:
+def deliver_pieces(
+    node: Node, consumer: Any, stats: FeedStats, cfg: FeedConfig, targets: Dictionaries, pieces: list[Piece]
+) -> None:
     """Merge ``pieces`` (not empty), score their headlines if ``cfg.sentiment``, and deliver them as batches
     of at most ``cfg.batch_max`` records, counting each in ``stats`` before it is handed over."""
     records, blob, seqs = merge_pieces(pieces)
@@ -58,7 +59,9 @@ def deliver_pieces(node: Node, consumer: Any, stats: FeedStats, cfg: FeedConfig,
 
         score_records(records, blob)
     first = pieces[0]
-    for batch in cut_batches(cfg.name, records, blob, seqs, targets, cfg.batch_max, first.recv_ns, first.sent_ns):
+    for batch in cut_batches(
+        cfg.name, records, blob, seqs, targets, cfg.batch_max, first.recv_ns, first.sent_ns
+    ):
         stats.events_delivered += len(batch)
         stats.batches_delivered += 1
         deliver(node, consumer, batch)
@@ -98,8 +101,16 @@ def concat_records(parts: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def cut_batches(feed: str, records: np.ndarray, blob: np.ndarray, seqs: np.ndarray, targets: Dictionaries,
-                batch_max: int, recv_ns: int, sent_ns: int) -> Iterator[FeedBatch]:
+def cut_batches(
+    feed: str,
+    records: np.ndarray,
+    blob: np.ndarray,
+    seqs: np.ndarray,
+    targets: Dictionaries,
+    batch_max: int,
+    recv_ns: int,
+    sent_ns: int,
+) -> Iterator[FeedBatch]:
     """The records as :class:`FeedBatch` objects of at most ``batch_max`` records (all sharing ``blob``),
     made one at a time as the caller iterates."""
     src, tick, dsrc = targets
@@ -109,7 +120,9 @@ def cut_batches(feed: str, records: np.ndarray, blob: np.ndarray, seqs: np.ndarr
         return
     for a in range(0, n, batch_max):
         part = records[a : a + batch_max]
-        yield FeedBatch(feed, NewsBatch(part, blob, src, tick, dsrc), seqs[a : a + batch_max], recv_ns, sent_ns)
+        yield FeedBatch(
+            feed, NewsBatch(part, blob, src, tick, dsrc), seqs[a : a + batch_max], recv_ns, sent_ns
+        )
 
 
 def deliver(node: Node, sink: Any, item: Any) -> None:

@@ -41,6 +41,7 @@ def open_link(node: Node, pid: Pid, gen: int, cfg: FeedConfig) -> Coroutine[Any,
 # ------------------------------------------------------------------------------- messages to the actor
 class Opened:
     """Connection ``gen`` is up; ``link`` sends requests on it."""
+
     __slots__ = ("gen", "link")
 
     def __init__(self, gen: int, link: Link) -> None:
@@ -52,12 +53,15 @@ class Rx:
 
     __slots__ = ("gen", "mono_ns", "wall_ns", "items", "nbytes")
 
-    def __init__(self, gen: int, mono_ns: int, wall_ns: int, items: list[Frame | Reject], nbytes: int) -> None:
+    def __init__(
+        self, gen: int, mono_ns: int, wall_ns: int, items: list[Frame | Reject], nbytes: int
+    ) -> None:
         self.gen, self.mono_ns, self.wall_ns, self.items, self.nbytes = gen, mono_ns, wall_ns, items, nbytes
 
 
 class Closed:
     """Connection ``gen`` closed: ``reason`` a human-readable cause, ``rejects`` frames refused while reading."""
+
     __slots__ = ("gen", "reason", "rejects")
 
     def __init__(self, gen: int, reason: str, rejects: list[Reject]) -> None:
@@ -153,9 +157,12 @@ class TcpProtocol(asyncio.Protocol):
 async def open_tcp(node: Node, pid: Pid, gen: int, cfg: FeedConfig) -> None:
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.wait_for(loop.create_connection(
-            lambda: TcpProtocol(node, pid, gen, cfg.max_frame_bytes, cfg.max_mailbox), cfg.host, cfg.port),
-            cfg.connect_timeout_s)
+        await asyncio.wait_for(
+            loop.create_connection(
+                lambda: TcpProtocol(node, pid, gen, cfg.max_frame_bytes, cfg.max_mailbox), cfg.host, cfg.port
+            ),
+            cfg.connect_timeout_s,
+        )
     except (TimeoutError, OSError) as exc:
         node.send(pid, Closed(gen, f"connect to {cfg.host}:{cfg.port} failed: {exc!r}", []))
 
@@ -190,9 +197,15 @@ async def run_ws(node: Node, pid: Pid, gen: int, cfg: FeedConfig) -> None:
     outq: asyncio.Queue[bytes] = asyncio.Queue()
     writer: asyncio.Task[None] | None = None
     try:
-        async with connect(f"ws://{cfg.host}:{cfg.port}/", open_timeout=cfg.connect_timeout_s,
-                           max_size=cfg.max_frame_bytes, compression=None, ping_interval=None, close_timeout=1.0,
-                           proxy=None) as ws:
+        async with connect(
+            f"ws://{cfg.host}:{cfg.port}/",
+            open_timeout=cfg.connect_timeout_s,
+            max_size=cfg.max_frame_bytes,
+            compression=None,
+            ping_interval=None,
+            close_timeout=1.0,
+            proxy=None,
+        ) as ws:
             link = WsLink(ws, outq)
             link.task = asyncio.current_task()
             writer = asyncio.get_running_loop().create_task(_write_ws(ws, outq))
@@ -201,8 +214,9 @@ async def run_ws(node: Node, pid: Pid, gen: int, cfg: FeedConfig) -> None:
     except ConnectionClosed as exc:
         reason = f"connection closed ({exc})"
         if exc.sent is not None and exc.sent.code == 1009:
-            rejects.append(Reject(0, f"{REASON_FRAME_TOO_LARGE}: message above the bound {cfg.max_frame_bytes}",
-                                  ""))
+            rejects.append(
+                Reject(0, f"{REASON_FRAME_TOO_LARGE}: message above the bound {cfg.max_frame_bytes}", "")
+            )
     except asyncio.CancelledError:
         reason = "closed by the handler"
     except (TimeoutError, OSError, InvalidHandshake, InvalidURI) as exc:
@@ -211,7 +225,6 @@ async def run_ws(node: Node, pid: Pid, gen: int, cfg: FeedConfig) -> None:
         if writer is not None:
             writer.cancel()
         node.send(pid, Closed(gen, reason, rejects))
-
 
 
 async def _write_ws(ws: Any, outq: asyncio.Queue[bytes]) -> None:

@@ -79,23 +79,46 @@ class FeedConfig:
             raise bad("transport", f"one of {TRANSPORTS}")
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
             raise bad("port", "an int in 1..65535")
-        if not isinstance(self.feed_id, int) or isinstance(self.feed_id, bool) or not 0 <= self.feed_id < 2**32:
+        if (
+            not isinstance(self.feed_id, int)
+            or isinstance(self.feed_id, bool)
+            or not 0 <= self.feed_id < 2**32
+        ):
             raise bad("feed_id", "an int in 0..2**32-1")
-        if not isinstance(self.start_seq, int) or isinstance(self.start_seq, bool) or not 0 <= self.start_seq < 2**63:
+        if (
+            not isinstance(self.start_seq, int)
+            or isinstance(self.start_seq, bool)
+            or not 0 <= self.start_seq < 2**63
+        ):
             raise bad("start_seq", "an int in 0..2**63-1")
-        for name in ("batch_max", "max_replay_attempts", "max_frame_bytes", "max_held_records", "max_mailbox",
-                     "quarantine_keep"):
+        for name in (
+            "batch_max",
+            "max_replay_attempts",
+            "max_frame_bytes",
+            "max_held_records",
+            "max_mailbox",
+            "quarantine_keep",
+        ):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise bad(name, "an int >= 1")
-        for name in ("stale_after_s", "connect_timeout_s", "backoff_base_s", "backoff_max_s", "replay_timeout_s"):
+        for name in (
+            "stale_after_s",
+            "connect_timeout_s",
+            "backoff_base_s",
+            "backoff_max_s",
+            "replay_timeout_s",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1e6:
                 raise bad(name, "seconds > 0 (finite)")
         if self.backoff_max_s < self.backoff_base_s:
             raise bad("backoff_max_s", f">= backoff_base_s ({self.backoff_base_s})")
-        if isinstance(self.backoff_jitter, bool) or not isinstance(self.backoff_jitter, (int, float)) \
-                or not 0 <= self.backoff_jitter <= 1:
+        if (
+            isinstance(self.backoff_jitter, bool)
+            or not isinstance(self.backoff_jitter, (int, float))
+            or not 0 <= self.backoff_jitter <= 1
+        ):
             raise bad("backoff_jitter", "a fraction in 0..1")
 
 

@@ -82,8 +82,15 @@ HEARTBEAT = 4
 REPLAY_REQUEST = 5
 REPLAY_END = 6
 BYE = 7
-TYPE_NAMES: dict[int, str] = {HELLO: "hello", WELCOME: "welcome", DATA: "data", HEARTBEAT: "heartbeat",
-                              REPLAY_REQUEST: "replay", REPLAY_END: "replay_end", BYE: "bye"}
+TYPE_NAMES: dict[int, str] = {
+    HELLO: "hello",
+    WELCOME: "welcome",
+    DATA: "data",
+    HEARTBEAT: "heartbeat",
+    REPLAY_REQUEST: "replay",
+    REPLAY_END: "replay_end",
+    BYE: "bye",
+}
 _TYPE_CODES = {v: k for k, v in TYPE_NAMES.items()}
 
 # flag bits (header bytes 6-7)
@@ -105,12 +112,15 @@ REASON_FRAME_TRUNCATED = "frame_truncated"  # the connection closed in the middl
 REASON_FRAME_CRC = "frame_crc"  # payload CRC mismatch: the frame is skipped
 REASON_FRAME_TYPE = "frame_type"  # unknown message type: skipped
 REASON_FRAME_LAYOUT = "frame_layout"  # header fields contradict each other or the type's rules
-REASON_FRAME_UNEXPECTED = "frame_unexpected"  # a valid message that makes no sense here (wrong direction, wrong feed, ...)
+REASON_FRAME_UNEXPECTED = (
+    "frame_unexpected"  # a valid message that makes no sense here (wrong direction, wrong feed, ...)
+)
 REASON_FRAME_DICTIONARY = "frame_dictionary"  # a WELCOME whose dictionary section is corrupt
 REASON_FRAME_JSON = "frame_json"  # a WebSocket message that is not JSON (or not UTF-8)
 REASON_FRAME_SCHEMA = "frame_schema"  # JSON of the wrong shape (missing key, bad type, out of range)
-FATAL_REASONS = frozenset({REASON_FRAME_MAGIC, REASON_FRAME_HEADER_CRC, REASON_FRAME_VERSION,
-                           REASON_FRAME_TOO_LARGE})
+FATAL_REASONS = frozenset(
+    {REASON_FRAME_MAGIC, REASON_FRAME_HEADER_CRC, REASON_FRAME_VERSION, REASON_FRAME_TOO_LARGE}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +163,7 @@ class Frame:
 
 def _reject(seq: int, code: str, detail: str, raw: bytes | bytearray | memoryview | str) -> Reject:
     if isinstance(raw, str):
-        text = raw[:_RAW_KEEP * 2]
+        text = raw[: _RAW_KEEP * 2]
     else:
         text = bytes(raw[:_RAW_KEEP]).hex()
     return Reject(seq, f"{code}: {detail}", text)
@@ -164,8 +174,16 @@ def parse_header(buf: bytes | bytearray | memoryview, offset: int = 0) -> FrameH
     return FrameHeader(*_HDR.unpack_from(buf, offset))
 
 
-def encode_frame(type: int, *, feed_id: int, seq: int = 0, count: int = 0, flags: int = 0, sent_ns: int = 0,
-                 payload: bytes | bytearray | memoryview | Sequence[bytes | memoryview] = b"") -> bytes:
+def encode_frame(
+    type: int,
+    *,
+    feed_id: int,
+    seq: int = 0,
+    count: int = 0,
+    flags: int = 0,
+    sent_ns: int = 0,
+    payload: bytes | bytearray | memoryview | Sequence[bytes | memoryview] = b"",
+) -> bytes:
     """One binary frame: header (with both CRCs) followed by ``payload`` (bytes, or parts joined in order)."""
     parts = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) else list(payload)
     crc = 0
@@ -178,15 +196,25 @@ def encode_frame(type: int, *, feed_id: int, seq: int = 0, count: int = 0, flags
     return b"".join([bytes(head), *parts])
 
 
-def encode_data_frame(wire: np.ndarray, blob: np.ndarray | bytes, *, feed_id: int, seq: int, flags: int = 0,
-                      sent_ns: int = 0) -> bytes:
+def encode_data_frame(
+    wire: np.ndarray, blob: np.ndarray | bytes, *, feed_id: int, seq: int, flags: int = 0, sent_ns: int = 0
+) -> bytes:
     """A DATA frame of ``wire`` (``cns.news.binary.WIRE_DTYPE`` records whose ``headline_off`` addresses
     ``blob``) numbered ``seq ..``. The caller owns the offsets: they must lie inside ``blob``."""
     if wire.dtype != WIRE_DTYPE:
         raise TypeError(f"encode_data_frame: records must be WIRE_DTYPE, got {wire.dtype}")
-    return encode_frame(DATA, feed_id=feed_id, seq=seq, count=len(wire), flags=flags, sent_ns=sent_ns,
-                        payload=[memoryview(np.ascontiguousarray(wire)).cast("B"),  # type: ignore[arg-type]
-                                 memoryview(blob).cast("B")])  # type: ignore[arg-type]
+    return encode_frame(
+        DATA,
+        feed_id=feed_id,
+        seq=seq,
+        count=len(wire),
+        flags=flags,
+        sent_ns=sent_ns,
+        payload=[
+            memoryview(np.ascontiguousarray(wire)).cast("B"),  # type: ignore[arg-type]
+            memoryview(blob).cast("B"),
+        ],
+    )  # type: ignore[arg-type]
 
 
 def encode_dictionaries(sources: Dictionary, tickers: Dictionary, data_sources: Dictionary) -> bytes:
@@ -299,18 +327,30 @@ class FrameDecoder:
             while n - p >= HEADER_SIZE:
                 magic, ver, typ, flags, feed, count, seq, sent, plen, pcrc, resv, hcrc = unpack(mv, p)
                 if magic != MAGIC:
-                    self.fatal = _reject(0, REASON_FRAME_MAGIC, f"bad magic {magic!r} (stream out of sync)",
-                                         mv[p : p + HEADER_SIZE])
+                    self.fatal = _reject(
+                        0,
+                        REASON_FRAME_MAGIC,
+                        f"bad magic {magic!r} (stream out of sync)",
+                        mv[p : p + HEADER_SIZE],
+                    )
                 elif crc32(mv[p : p + _HCRC_SPAN]) != hcrc:
-                    self.fatal = _reject(0, REASON_FRAME_HEADER_CRC, "header CRC32 mismatch",
-                                         mv[p : p + HEADER_SIZE])
+                    self.fatal = _reject(
+                        0, REASON_FRAME_HEADER_CRC, "header CRC32 mismatch", mv[p : p + HEADER_SIZE]
+                    )
                 elif ver != VERSION:
-                    self.fatal = _reject(seq, REASON_FRAME_VERSION, f"version {ver}, this decoder speaks {VERSION}",
-                                         mv[p : p + HEADER_SIZE])
+                    self.fatal = _reject(
+                        seq,
+                        REASON_FRAME_VERSION,
+                        f"version {ver}, this decoder speaks {VERSION}",
+                        mv[p : p + HEADER_SIZE],
+                    )
                 elif plen > self.max_payload:
-                    self.fatal = _reject(seq, REASON_FRAME_TOO_LARGE,
-                                         f"payload of {plen} bytes exceeds the bound {self.max_payload}",
-                                         mv[p : p + HEADER_SIZE])
+                    self.fatal = _reject(
+                        seq,
+                        REASON_FRAME_TOO_LARGE,
+                        f"payload of {plen} bytes exceeds the bound {self.max_payload}",
+                        mv[p : p + HEADER_SIZE],
+                    )
                 if self.fatal is not None:
                     out.append(self.fatal)
                     p = n
@@ -320,8 +360,14 @@ class FrameDecoder:
                     break  # wait for the rest of the payload
                 body = mv[p + HEADER_SIZE : end]
                 if crc32(body) != pcrc:
-                    out.append(_reject(seq, REASON_FRAME_CRC, f"payload CRC32 mismatch ({plen} bytes, type {typ})",
-                                       mv[p:end]))
+                    out.append(
+                        _reject(
+                            seq,
+                            REASON_FRAME_CRC,
+                            f"payload CRC32 mismatch ({plen} bytes, type {typ})",
+                            mv[p:end],
+                        )
+                    )
                 elif typ not in TYPE_NAMES:
                     out.append(_reject(seq, REASON_FRAME_TYPE, f"unknown message type {typ}", mv[p:end]))
                 elif resv != 0:
@@ -345,7 +391,9 @@ class FrameDecoder:
         left = bytes(self._buf)
         self._buf.clear()
         seq = parse_header(left).seq if len(left) >= HEADER_SIZE else 0
-        return _reject(seq, REASON_FRAME_TRUNCATED, f"stream ended inside a frame ({len(left)} bytes buffered)", left)
+        return _reject(
+            seq, REASON_FRAME_TRUNCATED, f"stream ended inside a frame ({len(left)} bytes buffered)", left
+        )
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -371,10 +419,14 @@ class CodeMaps(NamedTuple):
     data_sources: np.ndarray
 
 
-def code_maps(strings: tuple[list[str], list[str], list[str]], targets: tuple[Dictionary, Dictionary, Dictionary]
-              ) -> CodeMaps:
+def code_maps(
+    strings: tuple[list[str], list[str], list[str]], targets: tuple[Dictionary, Dictionary, Dictionary]
+) -> CodeMaps:
     """Maps from a WELCOME's dictionaries to ``targets`` (unseen strings are interned into the targets)."""
-    maps = [np.array([0] + [t.intern(s) for s in ss], dtype=np.uint32) for ss, t in zip(strings, targets, strict=True)]
+    maps = [
+        np.array([0] + [t.intern(s) for s in ss], dtype=np.uint32)
+        for ss, t in zip(strings, targets, strict=True)
+    ]
     sender = (Dictionary(strings[0]), Dictionary(strings[1]), Dictionary(strings[2]))
     return CodeMaps(sender, maps[0], maps[1], maps[2])
 
@@ -389,8 +441,15 @@ def decode_binary_records(frame: Frame, maps: CodeMaps, *, receive_ns: int = 0) 
         raw = raw.copy()
     nrec = count * RECORD_SIZE
     src, tick, dsrc = maps.sender
-    layout = BinaryLayout(n_records=count, records_offset=0, blob_offset=nrec, blob_len=len(raw) - nrec,
-                          sources=src, tickers=tick, data_sources=dsrc)
+    layout = BinaryLayout(
+        n_records=count,
+        records_offset=0,
+        blob_offset=nrec,
+        blob_len=len(raw) - nrec,
+        sources=src,
+        tickers=tick,
+        data_sources=dsrc,
+    )
     out = np.empty(count, NEWS_DTYPE)
     status = np.zeros(count, np.uint8)
     n = parse_binary_chunk(raw, layout, 0, count, out, status)
@@ -412,8 +471,9 @@ def decode_binary_records(frame: Frame, maps: CodeMaps, *, receive_ns: int = 0) 
     return DecodedRecords(records, raw[nrec:], good + np.uint64(frame.seq), rejects)
 
 
-def decode_json_records(frame: Frame, targets: tuple[Dictionary, Dictionary, Dictionary], *,
-                        receive_ns: int = 0) -> DecodedRecords:
+def decode_json_records(
+    frame: Frame, targets: tuple[Dictionary, Dictionary, Dictionary], *, receive_ns: int = 0
+) -> DecodedRecords:
     """Decode the events of a JSON DATA ``frame`` in bulk with msgspec (:func:`cns.news.read_jsonl`, the
     JSON Lines schema), interning strings into ``targets``. Never raises on frame content."""
     src, tick, dsrc = targets
@@ -424,8 +484,14 @@ def decode_json_records(frame: Frame, targets: tuple[Dictionary, Dictionary, Dic
         keep = np.ones(n, bool)
         keep[bad] = False
         good = np.flatnonzero(keep).astype(np.uint64)
-        rejects = [Reject(frame.seq + rj.line - 1, f"{rj.reason} [seq {frame.seq + rj.line - 1}]",
-                          rj.raw[: _RAW_KEEP * 2]) for rj in batch.rejects]
+        rejects = [
+            Reject(
+                frame.seq + rj.line - 1,
+                f"{rj.reason} [seq {frame.seq + rj.line - 1}]",
+                rj.raw[: _RAW_KEEP * 2],
+            )
+            for rj in batch.rejects
+        ]
     else:
         good = np.arange(n, dtype=np.uint64)
         rejects = []
@@ -495,25 +561,39 @@ def decode_ws_message(data: bytes | str, max_bytes: int = DEFAULT_MAX_PAYLOAD) -
     Data events stay raw (:attr:`Frame.events`) for :func:`decode_json_records`. Never raises."""
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
-        return _reject(0, REASON_FRAME_TOO_LARGE, f"message of {len(raw)} bytes exceeds the bound {max_bytes}",
-                       raw[:_RAW_KEEP].decode("utf-8", "backslashreplace"))
+        return _reject(
+            0,
+            REASON_FRAME_TOO_LARGE,
+            f"message of {len(raw)} bytes exceeds the bound {max_bytes}",
+            raw[:_RAW_KEEP].decode("utf-8", "backslashreplace"),
+        )
     try:
         m = _WS_DECODER.decode(raw)
     except msgspec.ValidationError as exc:
         msg = str(exc)
         code = REASON_FRAME_TYPE if "`$.type`" in msg and "Invalid value" in msg else REASON_FRAME_SCHEMA
-        return _reject(0, code, msg, raw[:_RAW_KEEP * 2].decode("utf-8", "backslashreplace"))
+        return _reject(0, code, msg, raw[: _RAW_KEEP * 2].decode("utf-8", "backslashreplace"))
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return _reject(0, REASON_FRAME_JSON, str(exc), raw[:_RAW_KEEP * 2].decode("utf-8", "backslashreplace"))
+        return _reject(
+            0, REASON_FRAME_JSON, str(exc), raw[: _RAW_KEEP * 2].decode("utf-8", "backslashreplace")
+        )
     cls = m.__class__
     if cls is _WsData:
         count = len(m.events)
         if m.count is not None and m.count != count:
-            return _reject(m.seq, REASON_FRAME_LAYOUT, f"count {m.count} but {count} events",
-                           raw[:_RAW_KEEP * 2].decode("utf-8", "backslashreplace"))
+            return _reject(
+                m.seq,
+                REASON_FRAME_LAYOUT,
+                f"count {m.count} but {count} events",
+                raw[: _RAW_KEEP * 2].decode("utf-8", "backslashreplace"),
+            )
         if m.seq + count - 1 > MAX_SEQ:
-            return _reject(m.seq, REASON_FRAME_LAYOUT, "DATA sequence numbers past 2**63 - 1",
-                           raw[:_RAW_KEEP * 2].decode("utf-8", "backslashreplace"))
+            return _reject(
+                m.seq,
+                REASON_FRAME_LAYOUT,
+                "DATA sequence numbers past 2**63 - 1",
+                raw[: _RAW_KEEP * 2].decode("utf-8", "backslashreplace"),
+            )
         return Frame(DATA, m.feed, m.seq, count, FLAG_REPLAY if m.replay else 0, m.sent_ns, events=m.events)
     if cls is _WsHeartbeat:
         return Frame(HEARTBEAT, m.feed, m.seq, 0, 0, m.sent_ns)
@@ -528,21 +608,38 @@ def decode_ws_message(data: bytes | str, max_bytes: int = DEFAULT_MAX_PAYLOAD) -
     return Frame(BYE, m.feed, m.seq, 0)
 
 
-def encode_ws_message(type: int, *, feed_id: int, seq: int = 0, count: int = 0, flags: int = 0,
-                      sent_ns: int = 0, events: Sequence[bytes] = ()) -> bytes:
+def encode_ws_message(
+    type: int,
+    *,
+    feed_id: int,
+    seq: int = 0,
+    count: int = 0,
+    flags: int = 0,
+    sent_ns: int = 0,
+    events: Sequence[bytes] = (),
+) -> bytes:
     """The JSON text of one WebSocket message. DATA: ``events`` are already-encoded JSON objects (the JSON
     Lines schema) spliced in as they are, so a server encodes each record once, not once per message."""
     if type == DATA:
-        head = (b'{"type":"data","feed":%d,"seq":%d,"count":%d,"replay":%s,"sent_ns":%d,"events":['
-                % (feed_id, seq, len(events), b"true" if flags & FLAG_REPLAY else b"false", sent_ns))
+        head = b'{"type":"data","feed":%d,"seq":%d,"count":%d,"replay":%s,"sent_ns":%d,"events":[' % (
+            feed_id,
+            seq,
+            len(events),
+            b"true" if flags & FLAG_REPLAY else b"false",
+            sent_ns,
+        )
         return head + b",".join(events) + b"]}"
     if type == HEARTBEAT:
         return b'{"type":"heartbeat","feed":%d,"seq":%d,"sent_ns":%d}' % (feed_id, seq, sent_ns)
     if type == WELCOME:
         return b'{"type":"welcome","feed":%d,"seq":%d}' % (feed_id, seq)
     if type == REPLAY_END:
-        return (b'{"type":"replay_end","feed":%d,"seq":%d,"count":%d,"truncated":%s}'
-                % (feed_id, seq, count, b"true" if flags & FLAG_TRUNCATED else b"false"))
+        return b'{"type":"replay_end","feed":%d,"seq":%d,"count":%d,"truncated":%s}' % (
+            feed_id,
+            seq,
+            count,
+            b"true" if flags & FLAG_TRUNCATED else b"false",
+        )
     if type == REPLAY_REQUEST:
         return b'{"type":"replay","feed":%d,"seq":%d,"count":%d}' % (feed_id, seq, count)
     if type == HELLO:

@@ -74,8 +74,14 @@ class SequenceTracker:
     ``next - 1``. Times are monotonic ns supplied by the caller (``now_ns``), so tests control the clock.
     """
 
-    def __init__(self, stats: FeedStats, *, max_held_records: int = 1 << 20, replay_timeout_ns: int = 2_000_000_000,
-                 max_attempts: int = 3) -> None:
+    def __init__(
+        self,
+        stats: FeedStats,
+        *,
+        max_held_records: int = 1 << 20,
+        replay_timeout_ns: int = 2_000_000_000,
+        max_attempts: int = 3,
+    ) -> None:
         self.stats = stats
         self.next = 0
         self.max_held_records = max_held_records

@@ -99,16 +99,25 @@ class FeedSource:
         """The binary DATA frame of records ``a .. b-1`` (0-based; sequence numbers ``a+1 .. b``)."""
         base = int(self.starts[a])
         recs = np.empty(b - a, WIRE_DTYPE)
-        recs.view(np.uint8)[:] = self.wire[a:b].view(np.uint8)  # a byte copy: NumPy copies records field by field
+        recs.view(np.uint8)[:] = self.wire[a:b].view(
+            np.uint8
+        )  # a byte copy: NumPy copies records field by field
         if base:
             recs["headline_off"] -= np.uint64(base)
-        return encode_data_frame(recs, self.blob[base : int(self.ends[b - 1])], feed_id=feed_id, seq=a + 1,
-                                 flags=flags, sent_ns=sent_ns)
+        return encode_data_frame(
+            recs,
+            self.blob[base : int(self.ends[b - 1])],
+            feed_id=feed_id,
+            seq=a + 1,
+            flags=flags,
+            sent_ns=sent_ns,
+        )
 
     def json_frame(self, a: int, b: int, *, feed_id: int, flags: int = 0, sent_ns: int = 0) -> bytes:
         """The JSON DATA message of records ``a .. b-1`` (events encoded once, then spliced)."""
-        return encode_ws_message(DATA, feed_id=feed_id, seq=a + 1, flags=flags, sent_ns=sent_ns,
-                                 events=self.json_lines()[a:b])
+        return encode_ws_message(
+            DATA, feed_id=feed_id, seq=a + 1, flags=flags, sent_ns=sent_ns, events=self.json_lines()[a:b]
+        )
 
     def json_lines(self) -> list[bytes]:
         """Each record's JSON object (bytes), made on first use with :func:`cns.news.write_jsonl`."""
@@ -148,17 +157,35 @@ class FeedServer:
     may ask for. Use as ``await server.start()`` ... ``await server.stop()`` inside one asyncio loop.
     """
 
-    def __init__(self, news: NewsBatch | FeedSource, *, feed_id: int = 1, host: str = "127.0.0.1", port: int = 0,
-                 ws_port: int | None = None, speed: float | None = 1.0, heartbeat_s: float = 1.0,
-                 frame_records: int = 256, replay_capacity: int = 1 << 20, wait_clients: int = 0,
-                 client_queue: int = 1024, slow_client_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        news: NewsBatch | FeedSource,
+        *,
+        feed_id: int = 1,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ws_port: int | None = None,
+        speed: float | None = 1.0,
+        heartbeat_s: float = 1.0,
+        frame_records: int = 256,
+        replay_capacity: int = 1 << 20,
+        wait_clients: int = 0,
+        client_queue: int = 1024,
+        slow_client_timeout_s: float = 5.0,
+    ) -> None:
         def bad(name: str, value: Any, rule: str) -> FeedConfigError:
             return FeedConfigError(f"FeedServer {name}={value!r}: must be {rule}")
 
-        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed < 1e9):
+        if speed is not None and (
+            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed < 1e9
+        ):
             raise bad("speed", speed, "a number > 0, or None for 'as fast as possible'")
-        for name, v, lo in (("frame_records", frame_records, 1), ("replay_capacity", replay_capacity, 1),
-                            ("client_queue", client_queue, 1), ("wait_clients", wait_clients, 0)):
+        for name, v, lo in (
+            ("frame_records", frame_records, 1),
+            ("replay_capacity", replay_capacity, 1),
+            ("client_queue", client_queue, 1),
+            ("wait_clients", wait_clients, 0),
+        ):
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise bad(name, v, f"an int >= {lo}")
         for name, secs in (("heartbeat_s", heartbeat_s), ("slow_client_timeout_s", slow_client_timeout_s)):
@@ -234,8 +261,15 @@ class FeedServer:
         if self._ws_port is not None:
             from websockets.asyncio.server import serve
 
-            self._ws = await serve(self._serve_ws, self.host, self._ws_port, compression=None, ping_interval=None,
-                                   max_size=1 << 16, close_timeout=1.0)
+            self._ws = await serve(
+                self._serve_ws,
+                self.host,
+                self._ws_port,
+                compression=None,
+                ping_interval=None,
+                max_size=1 << 16,
+                close_timeout=1.0,
+            )
             self._ws_port = next(iter(self._ws.sockets)).getsockname()[1]
         self._tasks = [loop.create_task(self._publish()), loop.create_task(self._heartbeat())]
 
@@ -261,8 +295,10 @@ class FeedServer:
             self._ws.close(close_connections=False)
         clients = list(self._clients)
         if graceful:
-            bye = {"tcp": encode_frame(BYE, feed_id=self.feed_id, seq=self.published),
-                   "ws": encode_ws_message(BYE, feed_id=self.feed_id, seq=self.published)}
+            bye = {
+                "tcp": encode_frame(BYE, feed_id=self.feed_id, seq=self.published),
+                "ws": encode_ws_message(BYE, feed_id=self.feed_id, seq=self.published),
+            }
             for c in clients:
                 for item in (bye[c.kind], None):
                     with contextlib.suppress(asyncio.QueueFull):
@@ -353,8 +389,11 @@ class FeedServer:
             if not c.live:
                 continue
             if c.kind not in frames:
-                f = (self.source.data_frame(a, b, feed_id=self.feed_id, sent_ns=now) if c.kind == "tcp"
-                     else self.source.json_frame(a, b, feed_id=self.feed_id, sent_ns=now))
+                f = (
+                    self.source.data_frame(a, b, feed_id=self.feed_id, sent_ns=now)
+                    if c.kind == "tcp"
+                    else self.source.json_frame(a, b, feed_id=self.feed_id, sent_ns=now)
+                )
                 frames[c.kind] = self.on_frame(c.kind, a + 1, f) if self.on_frame is not None else f
             out = frames[c.kind]
             if out is not None:
@@ -378,8 +417,10 @@ class FeedServer:
             if not self.heartbeats:
                 continue
             now = time.time_ns()
-            hb = {"tcp": encode_frame(HEARTBEAT, feed_id=self.feed_id, seq=self.published, sent_ns=now),
-                  "ws": encode_ws_message(HEARTBEAT, feed_id=self.feed_id, seq=self.published, sent_ns=now)}
+            hb = {
+                "tcp": encode_frame(HEARTBEAT, feed_id=self.feed_id, seq=self.published, sent_ns=now),
+                "ws": encode_ws_message(HEARTBEAT, feed_id=self.feed_id, seq=self.published, sent_ns=now),
+            }
             for c in list(self._clients):
                 if c.live:
                     with contextlib.suppress(asyncio.QueueFull):
@@ -395,9 +436,13 @@ class FeedServer:
                 return
             if c.live:
                 return
-            welcome = (encode_frame(WELCOME, feed_id=self.feed_id, seq=self.published,
-                                    payload=self.source.welcome_payload) if c.kind == "tcp"
-                       else encode_ws_message(WELCOME, feed_id=self.feed_id, seq=self.published))
+            welcome = (
+                encode_frame(
+                    WELCOME, feed_id=self.feed_id, seq=self.published, payload=self.source.welcome_payload
+                )
+                if c.kind == "tcp"
+                else encode_ws_message(WELCOME, feed_id=self.feed_id, seq=self.published)
+            )
             c.queue.put_nowait(welcome)  # the queue is empty before HELLO: never full here
             c.live = True  # from now on it gets every live frame after sequence number `published`
             self._hello_count += 1
@@ -418,15 +463,19 @@ class FeedServer:
         replayed = 0
         for a in range(start - 1, end, k):
             b = min(end, a + k)
-            f = (src.data_frame(a, b, feed_id=self.feed_id, flags=FLAG_REPLAY, sent_ns=time.time_ns())
-                 if c.kind == "tcp" else
-                 src.json_frame(a, b, feed_id=self.feed_id, flags=FLAG_REPLAY, sent_ns=time.time_ns()))
+            f = (
+                src.data_frame(a, b, feed_id=self.feed_id, flags=FLAG_REPLAY, sent_ns=time.time_ns())
+                if c.kind == "tcp"
+                else src.json_frame(a, b, feed_id=self.feed_id, flags=FLAG_REPLAY, sent_ns=time.time_ns())
+            )
             await self._put(c, f)
             if c not in self._clients:
                 return
             replayed += b - a
-        await self._put(c, self._encode(c, REPLAY_END, seq=start, count=replayed,
-                                        flags=FLAG_TRUNCATED if truncated else 0))
+        await self._put(
+            c,
+            self._encode(c, REPLAY_END, seq=start, count=replayed, flags=FLAG_TRUNCATED if truncated else 0),
+        )
 
     def _encode(self, c: _Client, typ: int, *, seq: int = 0, count: int = 0, flags: int = 0) -> bytes:
         if c.kind == "tcp":
@@ -536,4 +585,3 @@ class FeedServer:
             pass
         finally:
             self._clients.discard(c)
-

@@ -149,5 +149,3 @@ class FixSessionConfig:
 
     def __repr__(self) -> str:
         return f"FixSessionConfig(name={self.name!r}, role={self.role!r}, <credentials hidden>)"
-
-

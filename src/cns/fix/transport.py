@@ -35,6 +35,7 @@ __all__ = [
 
 class Rx:
     """Mailbox message: ``data`` bytes received on connection ``gen``."""
+
     __slots__ = ("gen", "data")
 
     def __init__(self, gen: int, data: bytes) -> None:
@@ -44,6 +45,7 @@ class Rx:
 
 class Connected:
     """Mailbox message: connection ``gen`` is up; ``link`` writes to it."""
+
     __slots__ = ("gen", "link")
 
     def __init__(self, gen: int, link: FixLink) -> None:
@@ -53,6 +55,7 @@ class Connected:
 
 class ConnectFailed:
     """Mailbox message: connect attempt ``gen`` failed, ``reason`` a human-readable cause."""
+
     __slots__ = ("gen", "reason")
 
     def __init__(self, gen: int, reason: str) -> None:
@@ -62,6 +65,7 @@ class ConnectFailed:
 
 class Closed:
     """Mailbox message: connection ``gen`` closed, ``reason`` a human-readable cause."""
+
     __slots__ = ("gen", "reason")
 
     def __init__(self, gen: int, reason: str) -> None:

@@ -36,6 +36,7 @@ class MarketMaker(GenServer):
     """Seeded background liquidity (owner 1): every ``interval_s`` s, cancel its quotes and post ``depth`` levels
     per side around a random-walk mid (in ticks), as one MarketMakerQuotes batch to ``gateway``.
     """
+
     def init(self, config: VenueConfig, gateway: str) -> None:
         mm = config.market_maker
         self.cfg = mm
@@ -119,6 +120,7 @@ def market_maker_child_spec(
     """A worker ChildSpec (``name``, 1 s shutdown) starting a :class:`MarketMaker` for ``config`` quoting into
     ``gateway``.
     """
+
     def start(node: Node) -> Pid:
         pid = MarketMaker.start_link(node, config, gateway, name=name)
         assert pid is not None

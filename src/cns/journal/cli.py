@@ -61,7 +61,9 @@ def inspect(directory: str | Path) -> dict[str, Any]:
             problems.append(f"{path.name}: starts at {first}, expected {expected} (gap)")
         pos, idx, n_entries = SEGMENT_HEADER, first, 0
         while True:
-            n, pos, status, detail = K.scan_frames(seg.buf, pos, seg.limit, reg.itemsizes, idx, True, len(out), out)
+            n, pos, status, detail = K.scan_frames(
+                seg.buf, pos, seg.limit, reg.itemsizes, idx, True, len(out), out
+            )
             rows = out[:n]
             for code in np.unique(rows["type"]).tolist():
                 m = rows["type"] == code
@@ -85,20 +87,32 @@ def inspect(directory: str | Path) -> dict[str, Any]:
                 problems.append(what)
         elif status == K.SCAN_END and not last:
             problems.append(f"{path.name}: data ends at byte {pos} without an end marker")
-        segs.append({"file": path.name, "first_index": first, "entries": n_entries, "used_bytes": int(pos),
-                     "size_bytes": seg.limit, "sealed": status == K.SCAN_EOS})
+        segs.append(
+            {
+                "file": path.name,
+                "first_index": first,
+                "entries": n_entries,
+                "used_bytes": int(pos),
+                "size_bytes": seg.limit,
+                "sealed": status == K.SCAN_EOS,
+            }
+        )
         expected = idx
         seg.close()
     reader.close()
     first_index = listed[0][0] if listed else None
     last_index = (expected - 1) if expected is not None else None
     return {
-        "directory": str(d), "segments": segs, "types": by_type,
+        "directory": str(d),
+        "segments": segs,
+        "types": by_type,
         "entries": sum(s["entries"] for s in segs),
-        "first_index": first_index, "last_index": last_index,
+        "first_index": first_index,
+        "last_index": last_index,
         "first_time": _iso(first_ts) if first_ts is not None else None,
         "last_time": _iso(last_ts) if last_ts is not None else None,
-        "end": end, "problems": problems,
+        "end": end,
+        "problems": problems,
     }
 
 
@@ -108,12 +122,16 @@ def inspect_main(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         print(json.dumps(info, indent=1))
         return 1 if info["problems"] else 0
-    print(f"journal {info['directory']}: {info['entries']} entries, index {info['first_index']} .. "
-          f"{info['last_index']}, {info['first_time']} .. {info['last_time']}; end: {info['end']}")
+    print(
+        f"journal {info['directory']}: {info['entries']} entries, index {info['first_index']} .. "
+        f"{info['last_index']}, {info['first_time']} .. {info['last_time']}; end: {info['end']}"
+    )
     print(f"{'segment':28s} {'first index':>12s} {'entries':>9s} {'used':>12s} {'size':>12s}  sealed")
     for s in info["segments"]:
-        print(f"{s['file']:28s} {s['first_index']:>12d} {s['entries']:>9d} {s['used_bytes']:>12d} "
-              f"{s['size_bytes']:>12d}  {'yes' if s['sealed'] else 'no'}")
+        print(
+            f"{s['file']:28s} {s['first_index']:>12d} {s['entries']:>9d} {s['used_bytes']:>12d} "
+            f"{s['size_bytes']:>12d}  {'yes' if s['sealed'] else 'no'}"
+        )
     print(f"{'type':16s} {'code':>6s} {'entries':>10s} {'records':>12s}")
     for name, t in sorted(info["types"].items(), key=lambda kv: kv[1]["code"]):
         print(f"{name:16s} {t['code']:>6d} {t['entries']:>10d} {t['records']:>12d}")
@@ -161,7 +179,9 @@ def _columns(recs: np.ndarray) -> dict[str, Any]:
             cols[name] = pa.array(col)
         else:
             width = int(np.prod(col.shape[1:]))
-            cols[name] = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(col).reshape(-1)), width)
+            cols[name] = pa.FixedSizeListArray.from_arrays(
+                pa.array(np.ascontiguousarray(col).reshape(-1)), width
+            )
     return cols
 
 
@@ -183,8 +203,9 @@ def _headlines(recs: np.ndarray, blobs: np.ndarray, blob_base: np.ndarray) -> An
         arr.validate(full=True)
         return arr
     except pa.ArrowInvalid:
-        return pa.BinaryArray.from_buffers(pa.binary(), len(recs), [None, pa.py_buffer(offsets),
-                                                                    pa.py_buffer(data.tobytes())])
+        return pa.BinaryArray.from_buffers(
+            pa.binary(), len(recs), [None, pa.py_buffer(offsets), pa.py_buffer(data.tobytes())]
+        )
 
 
 def export_parquet(directory: str | Path, out: str | Path, *, chunk_entries: int = 1 << 16) -> dict[str, int]:
@@ -209,7 +230,10 @@ def export_parquet(directory: str | Path, out: str | Path, *, chunk_entries: int
     try:
         while (chunk := reader.read(chunk_entries)) is not None:
             e = chunk.entries
-            put("entries", pa.table({k: pa.array(e[k]) for k in ("index", "ts_ns", "type", "count", "frame_len")}))
+            put(
+                "entries",
+                pa.table({k: pa.array(e[k]) for k in ("index", "ts_ns", "type", "count", "frame_len")}),
+            )
             for code in np.unique(e["type"]).tolist():
                 t = reader.registry[code]
                 recs = chunk.records(code)
@@ -217,14 +241,18 @@ def export_parquet(directory: str | Path, out: str | Path, *, chunk_entries: int
                     continue
                 m = e["type"] == code
                 counts = e["count"][m].astype(np.int64)
-                cols = {"journal_index": pa.array(np.repeat(e["index"][m], counts)),
-                        "journal_ts_ns": pa.array(np.repeat(e["ts_ns"][m], counts))}
+                cols = {
+                    "journal_index": pa.array(np.repeat(e["index"][m], counts)),
+                    "journal_ts_ns": pa.array(np.repeat(e["ts_ns"][m], counts)),
+                }
                 cols.update(_columns(recs))
                 if code == TYPE_NEWS and "headline_off" in (t.dtype.names or ()):
                     bl = [chunk.entry(int(k)).blob for k in np.flatnonzero(m)]
                     sizes = np.array([len(b) for b in bl], np.int64)
                     base = np.repeat(np.cumsum(sizes) - sizes, counts)
-                    cols["headline"] = _headlines(recs, np.concatenate(bl) if bl else np.zeros(0, np.uint8), base)
+                    cols["headline"] = _headlines(
+                        recs, np.concatenate(bl) if bl else np.zeros(0, np.uint8), base
+                    )
                 put(t.name, pa.table(cols))
     finally:
         for w in writers.values():

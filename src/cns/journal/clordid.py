@@ -22,7 +22,15 @@ import numpy as np
 
 from cns.journal.errors import JournalError
 
-__all__ = ["MAX_INDEX", "MAX_SHARD", "MAX_SLOT", "clordid_for", "order_id_for", "order_ids_for", "parse_clordid"]
+__all__ = [
+    "MAX_INDEX",
+    "MAX_SHARD",
+    "MAX_SLOT",
+    "clordid_for",
+    "order_id_for",
+    "order_ids_for",
+    "parse_clordid",
+]
 
 SHARD_BITS = 8
 INDEX_BITS = 43

@@ -54,61 +54,71 @@ USER_TYPE_BASE = 1000
 MAX_TYPE = 0xFFFF
 
 # one row per entry, as the reader's scan kernel reports it
-ENTRY_DTYPE = np.dtype([
-    ("index", "<u8"),  # journal index
-    ("ts_ns", "<i8"),  # ns since the Unix epoch (writer's clock or the caller's)
-    ("type", "<u2"),  # TYPE_* code
-    ("flags", "<u2"),  # reserved, 0
-    ("count", "<u4"),  # records in the entry
-    ("segment", "<u4"),  # ordinal of the segment in the reader's list
-    ("frame_len", "<u4"),  # header + payload bytes, unpadded
-    ("offset", "<u8"),  # byte offset of the frame in its segment
-    ("rec_start", "<u8"),  # first record of this entry in ReplayChunk.records(type)
-])
+ENTRY_DTYPE = np.dtype(
+    [
+        ("index", "<u8"),  # journal index
+        ("ts_ns", "<i8"),  # ns since the Unix epoch (writer's clock or the caller's)
+        ("type", "<u2"),  # TYPE_* code
+        ("flags", "<u2"),  # reserved, 0
+        ("count", "<u4"),  # records in the entry
+        ("segment", "<u4"),  # ordinal of the segment in the reader's list
+        ("frame_len", "<u4"),  # header + payload bytes, unpadded
+        ("offset", "<u8"),  # byte offset of the frame in its segment
+        ("rec_start", "<u8"),  # first record of this entry in ReplayChunk.records(type)
+    ]
+)
 
-CONTROL_DTYPE = np.dtype([
-    ("ts_ns", "<i8"),  # when the command was issued, ns since the epoch
-    ("command", "<u4"),  # caller-defined command code (e.g. halt, resume, flatten)
-    ("shard", "<u4"),  # target shard (0 = all)
-    ("arg0", "<i8"),  # command arguments, meaning per command
-    ("arg1", "<i8"),
-    ("operator", "<u4"),  # dictionary code of who issued it (0 = the system)
-    ("reserved", "<u4"),
-])
+CONTROL_DTYPE = np.dtype(
+    [
+        ("ts_ns", "<i8"),  # when the command was issued, ns since the epoch
+        ("command", "<u4"),  # caller-defined command code (e.g. halt, resume, flatten)
+        ("shard", "<u4"),  # target shard (0 = all)
+        ("arg0", "<i8"),  # command arguments, meaning per command
+        ("arg1", "<i8"),
+        ("operator", "<u4"),  # dictionary code of who issued it (0 = the system)
+        ("reserved", "<u4"),
+    ]
+)
 
-CONFIG_DTYPE = np.dtype([
-    ("ts_ns", "<i8"),  # when it took effect
-    ("version", "<u8"),  # monotonically increasing config version
-    ("rules_version", "<u8"),  # rules (SHACL kernel artifact) version
-    ("config_sha256", "u1", (32,)),  # digest of the config file bytes
-    ("rules_sha256", "u1", (32,)),  # digest of the rules artifact
-])
+CONFIG_DTYPE = np.dtype(
+    [
+        ("ts_ns", "<i8"),  # when it took effect
+        ("version", "<u8"),  # monotonically increasing config version
+        ("rules_version", "<u8"),  # rules (SHACL kernel artifact) version
+        ("config_sha256", "u1", (32,)),  # digest of the config file bytes
+        ("rules_sha256", "u1", (32,)),  # digest of the rules artifact
+    ]
+)
 
 # The layout of cns.gateway.marketdata.TOB_DTYPE (copied so that importing the journal does not import the
 # gateway; tests/journal/test_dtypes.py asserts the two stay equal).
-MARKET_DATA_DTYPE = np.dtype([
-    ("seq", "<u8"),
-    ("ts_ns", "<i8"),
-    ("instrument", "<u4"),
-    ("flags", "<u4"),
-    ("bid_px", "<f8"),
-    ("bid_qty", "<i8"),
-    ("ask_px", "<f8"),
-    ("ask_qty", "<i8"),
-    ("last_px", "<f8"),
-    ("last_qty", "<i8"),
-])
+MARKET_DATA_DTYPE = np.dtype(
+    [
+        ("seq", "<u8"),
+        ("ts_ns", "<i8"),
+        ("instrument", "<u4"),
+        ("flags", "<u4"),
+        ("bid_px", "<f8"),
+        ("bid_qty", "<i8"),
+        ("ask_px", "<f8"),
+        ("ask_qty", "<i8"),
+        ("last_px", "<f8"),
+        ("last_qty", "<i8"),
+    ]
+)
 
 # positions as the operator store and the worked example (cns.journal.example) keep them
-POSITION_DTYPE = np.dtype([
-    ("owner", "<u4"),  # trader id (0 = CNS)
-    ("instrument", "<u4"),  # ticker dictionary code
-    ("qty", "<i8"),  # signed shares (long > 0)
-    ("cash", "<f8"),  # USD: signed cash flow of the fills (sells +, buys -), fees included
-    ("fees", "<f8"),  # USD paid (rebates negative)
-    ("fills", "<i8"),  # fills applied
-    ("ts_ns", "<i8"),  # time of the last fill applied
-])
+POSITION_DTYPE = np.dtype(
+    [
+        ("owner", "<u4"),  # trader id (0 = CNS)
+        ("instrument", "<u4"),  # ticker dictionary code
+        ("qty", "<i8"),  # signed shares (long > 0)
+        ("cash", "<f8"),  # USD: signed cash flow of the fills (sells +, buys -), fees included
+        ("fees", "<f8"),  # USD paid (rebates negative)
+        ("fills", "<i8"),  # fills applied
+        ("ts_ns", "<i8"),  # time of the last fill applied
+    ]
+)
 
 
 # ------------------------------------------------------------------------------------------ dtype <-> JSON
@@ -153,8 +163,14 @@ def dtype_from_json(d: Mapping[str, Any]) -> np.dtype:
         if "scalar" in d:
             out: np.dtype = np.dtype(_fmt_from_json(d["scalar"]))
             return out
-        return np.dtype({"names": list(d["names"]), "formats": [_fmt_from_json(f) for f in d["formats"]],
-                         "offsets": [int(o) for o in d["offsets"]], "itemsize": int(d["itemsize"])})
+        return np.dtype(
+            {
+                "names": list(d["names"]),
+                "formats": [_fmt_from_json(f) for f in d["formats"]],
+                "offsets": [int(o) for o in d["offsets"]],
+                "itemsize": int(d["itemsize"]),
+            }
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise JournalSchemaError(f"unreadable dtype description: {e}") from None
 
@@ -206,7 +222,9 @@ class TypeRegistry:
         old = self._types.get(code)
         if old is not None:
             if old.name != name or old.blob != blob or not same_layout(old.dtype, dt):
-                raise JournalTypeError(f"type {code} is already registered as {old.name!r} with another layout")
+                raise JournalTypeError(
+                    f"type {code} is already registered as {old.name!r} with another layout"
+                )
             return old
         self._types[code] = t
         sizes = np.full(max(code + 1, len(self._itemsizes)), -1, np.int64)
@@ -248,8 +266,11 @@ class TypeRegistry:
 
     def to_json(self) -> str:
         """The registry as the ``cns-journal-schema`` v1 JSON text (sorted keys)."""
-        return json.dumps({"format": "cns-journal-schema", "version": 1,
-                           "types": [t.to_json() for t in self]}, indent=1, sort_keys=True)
+        return json.dumps(
+            {"format": "cns-journal-schema", "version": 1, "types": [t.to_json() for t in self]},
+            indent=1,
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> TypeRegistry:
@@ -260,7 +281,9 @@ class TypeRegistry:
                 raise JournalSchemaError("not a cns-journal-schema version 1 document")
             reg = cls()
             for t in doc["types"]:
-                reg.register(int(t["code"]), str(t["name"]), dtype_from_json(t["dtype"]), blob=bool(t["blob"]))
+                reg.register(
+                    int(t["code"]), str(t["name"]), dtype_from_json(t["dtype"]), blob=bool(t["blob"])
+                )
             return reg
         except (ValueError, KeyError, TypeError, AttributeError, JournalTypeError) as e:
             raise JournalSchemaError(f"unreadable schema: {e}") from None

@@ -59,10 +59,21 @@ def apply(state: dict[str, np.ndarray], chunk: ReplayChunk) -> None:
     """Apply one chunk (orders, cancels, exec reports; other types are skipped). Raises
     :class:`JournalError` when the kernel stops (table full, instrument out of range)."""
     s = state
-    K.apply_entries(chunk.entries, chunk.records(TYPE_ORDER, scratch=True), chunk.records(TYPE_CANCEL, scratch=True),
-                    chunk.records(TYPE_EXEC, scratch=True),
-                    s["keys"], s["leaves"], s["side"], s["instrument"], s["cancel_pending"], s["position"],
-                    s["cash"], s["fees"], s["meta"])
+    K.apply_entries(
+        chunk.entries,
+        chunk.records(TYPE_ORDER, scratch=True),
+        chunk.records(TYPE_CANCEL, scratch=True),
+        chunk.records(TYPE_EXEC, scratch=True),
+        s["keys"],
+        s["leaves"],
+        s["side"],
+        s["instrument"],
+        s["cancel_pending"],
+        s["position"],
+        s["cash"],
+        s["fees"],
+        s["meta"],
+    )
     if s["meta"][2]:
         raise JournalError(f"example apply stopped: {ERRORS[int(s['meta'][2])]}")
 
@@ -74,16 +85,28 @@ def open_orders(state: dict[str, np.ndarray]) -> dict[int, int]:
     return dict(zip(k[m].tolist(), state["leaves"][m].tolist(), strict=True))
 
 
-def write_session(writer: JournalWriter, n_orders: int, *, seed: int = 1, shard: int = 0, n_instruments: int = 16,
-                  batch: int = 8, snapshotter: Snapshotter | None = None,
-                  state: dict[str, np.ndarray] | None = None) -> int:
+def write_session(
+    writer: JournalWriter,
+    n_orders: int,
+    *,
+    seed: int = 1,
+    shard: int = 0,
+    n_instruments: int = 16,
+    batch: int = 8,
+    snapshotter: Snapshotter | None = None,
+    state: dict[str, np.ndarray] | None = None,
+) -> int:
     """Journal ``n_orders`` orders in batches of ``batch`` with their acks, fills and some cancels (seeded).
     When ``snapshotter`` and ``state`` are given, ``state`` is kept current (the chunk just written is applied)
     and snapshotted every ``snapshotter.every`` entries, as a live service would. Returns the last index."""
     from cns.journal.reader import JournalReader
 
     rng = np.random.default_rng(seed)
-    reader = JournalReader(writer.directory, writer.registry, start=writer.next_index) if state is not None else None
+    reader = (
+        JournalReader(writer.directory, writer.registry, start=writer.next_index)
+        if state is not None
+        else None
+    )
     live: list[np.ndarray] = []
     sent = 0
     while sent < n_orders:

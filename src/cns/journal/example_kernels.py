@@ -71,7 +71,9 @@ def _remove(keys, leaves, side, instr, pend, i):
 
 
 @njit(cache=True)
-def apply_entries(entries, orders, cancels, execs, keys, leaves, side, instr, pend, position, cash, fees, meta):
+def apply_entries(
+    entries, orders, cancels, execs, keys, leaves, side, instr, pend, position, cash, fees, meta
+):
     """Apply entries in journal order. ``meta``: int64[3] = (last index applied, entries applied, error)."""
     n_instr = position.shape[0]
     for e in range(entries.shape[0]):

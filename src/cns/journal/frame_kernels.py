@@ -106,8 +106,9 @@ def _hw_crc_u64(typingctx, crc, word):
 
     def codegen(context, builder, signature, args):
         i64 = ir.IntType(64)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64, i64]),
-                                            "llvm.x86.sse42.crc32.64.64")
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, i64]), "llvm.x86.sse42.crc32.64.64"
+        )
         return builder.call(fn, [args[0], args[1]])
 
     return sig, codegen
@@ -119,8 +120,9 @@ def _hw_crc_u8(typingctx, crc, byte):
 
     def codegen(context, builder, signature, args):
         i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i32, [i32, ir.IntType(8)]),
-                                            "llvm.x86.sse42.crc32.32.8")
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i32, [i32, ir.IntType(8)]), "llvm.x86.sse42.crc32.32.8"
+        )
         return builder.call(fn, [args[0], args[1]])
 
     return sig, codegen
@@ -149,9 +151,15 @@ def _sw_crc_u64(crc, word):
     x = (crc & np.uint64(0xFFFFFFFF)) ^ word
     t = _T
     return np.uint64(
-        t[7, x & 0xFF] ^ t[6, (x >> np.uint64(8)) & 0xFF] ^ t[5, (x >> np.uint64(16)) & 0xFF]
-        ^ t[4, (x >> np.uint64(24)) & 0xFF] ^ t[3, (x >> np.uint64(32)) & 0xFF] ^ t[2, (x >> np.uint64(40)) & 0xFF]
-        ^ t[1, (x >> np.uint64(48)) & 0xFF] ^ t[0, (x >> np.uint64(56)) & 0xFF])
+        t[7, x & 0xFF]
+        ^ t[6, (x >> np.uint64(8)) & 0xFF]
+        ^ t[5, (x >> np.uint64(16)) & 0xFF]
+        ^ t[4, (x >> np.uint64(24)) & 0xFF]
+        ^ t[3, (x >> np.uint64(32)) & 0xFF]
+        ^ t[2, (x >> np.uint64(40)) & 0xFF]
+        ^ t[1, (x >> np.uint64(48)) & 0xFF]
+        ^ t[0, (x >> np.uint64(56)) & 0xFF]
+    )
 
 
 @njit(cache=True, inline="always")
@@ -264,8 +272,12 @@ def write_frame(dst, pos, src, blob, index, ts_ns, etype, count):
 
 @njit(cache=True, inline="always")
 def _u32(buf, p):
-    return np.uint32(buf[p]) | (np.uint32(buf[p + 1]) << 8) | (np.uint32(buf[p + 2]) << 16) | (
-        np.uint32(buf[p + 3]) << 24)
+    return (
+        np.uint32(buf[p])
+        | (np.uint32(buf[p + 1]) << 8)
+        | (np.uint32(buf[p + 2]) << 16)
+        | (np.uint32(buf[p + 3]) << 24)
+    )
 
 
 @njit(cache=True)

@@ -56,8 +56,13 @@ class ReplayChunk:
 
     __slots__ = ("entries", "registry", "_buf", "_cache", "_scratch")
 
-    def __init__(self, entries: np.ndarray, registry: TypeRegistry, buf: np.ndarray,
-                 scratch: dict[int, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        entries: np.ndarray,
+        registry: TypeRegistry,
+        buf: np.ndarray,
+        scratch: dict[int, np.ndarray] | None = None,
+    ) -> None:
         self.entries = entries
         self.registry = registry
         self._buf = buf
@@ -101,24 +106,35 @@ class ReplayChunk:
         if total:
             starts = np.cumsum(counts) - counts
             e["rec_start"][mask] = starts
-            K.gather_payloads(self._buf, e["offset"][mask].astype(np.int64), counts * dt.itemsize,
-                              out.view(np.uint8))
+            K.gather_payloads(
+                self._buf, e["offset"][mask].astype(np.int64), counts * dt.itemsize, out.view(np.uint8)
+            )
         self._cache[(code, scratch)] = out
         return out
 
     def entry(self, k: int) -> Entry:
         """Row ``k`` as an :class:`Entry` (views into the segment)."""
         r = self.entries[k]
-        return _entry(self._buf, self.registry, int(r["offset"]), int(r["frame_len"]), int(r["index"]),
-                      int(r["ts_ns"]), int(r["type"]), int(r["count"]))
+        return _entry(
+            self._buf,
+            self.registry,
+            int(r["offset"]),
+            int(r["frame_len"]),
+            int(r["index"]),
+            int(r["ts_ns"]),
+            int(r["type"]),
+            int(r["count"]),
+        )
 
 
-def _entry(buf: np.ndarray, reg: TypeRegistry, off: int, flen: int, idx: int, ts: int, et: int, cnt: int) -> Entry:
+def _entry(
+    buf: np.ndarray, reg: TypeRegistry, off: int, flen: int, idx: int, ts: int, et: int, cnt: int
+) -> Entry:
     dt = reg[et].dtype
     a = off + K.HEADER
     b = a + cnt * dt.itemsize
     recs = buf[a:b].view(dt)
-    blob = buf[b: off + flen]
+    blob = buf[b : off + flen]
     return Entry(idx, ts, et, recs, blob)
 
 
@@ -127,8 +143,14 @@ class JournalReader:
     (default: the schema alone); ``verify``: check each frame's CRC32C; ``start``: the first index to read
     (default: the journal's first). Not thread-safe; cheap to make one per consumer."""
 
-    def __init__(self, directory: str | Path, registry: TypeRegistry | None = None, *, verify: bool = True,
-                 start: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        registry: TypeRegistry | None = None,
+        *,
+        verify: bool = True,
+        start: int | None = None,
+    ) -> None:
         self.directory = Path(directory)
         on_disk = load_schema(self.directory)
         if on_disk is None and registry is None:
@@ -159,8 +181,10 @@ class JournalReader:
             try:
                 self._k = firsts.index(self._seg.first_index)
             except ValueError:  # the mapped segment is missing from this listing: keep the old position
-                self._segs.insert(self._k if 0 <= self._k <= len(self._segs) else len(self._segs),
-                                  (self._seg.first_index, self._seg.path))
+                self._segs.insert(
+                    self._k if 0 <= self._k <= len(self._segs) else len(self._segs),
+                    (self._seg.first_index, self._seg.path),
+                )
                 self._segs.sort()
                 self._k = [f for f, _ in self._segs].index(self._seg.first_index)
 
@@ -243,8 +267,16 @@ class JournalReader:
                 populate(seg, lo, lo + _AHEAD)
                 self._populated = lo + _AHEAD
             out = np.empty(max(1, max_entries), ENTRY_DTYPE)
-            n, stop, status, detail = K.scan_frames(seg.buf, self._pos, seg.limit, self.registry.itemsizes,
-                                                    self._next, self.verify, max_entries, out)
+            n, stop, status, detail = K.scan_frames(
+                seg.buf,
+                self._pos,
+                seg.limit,
+                self.registry.itemsizes,
+                self._next,
+                self.verify,
+                max_entries,
+                out,
+            )
             if n:
                 out = out[:n]
                 out["segment"] = self._k
@@ -259,12 +291,15 @@ class JournalReader:
             if self._k + 1 < len(self._segs):
                 # a later segment exists: the writer sealed this one; re-read once (its end marker is written
                 # before the next segment is renamed into place), then the data is damaged
-                n2, _s, st2, _d2 = K.scan_frames(seg.buf, self._pos, seg.limit, self.registry.itemsizes,
-                                                 self._next, self.verify, 1, out)
+                n2, _s, st2, _d2 = K.scan_frames(
+                    seg.buf, self._pos, seg.limit, self.registry.itemsizes, self._next, self.verify, 1, out
+                )
                 if n2 == 0 and st2 != K.SCAN_EOS:
                     why = K.TORN_NAMES[detail] if status == K.SCAN_TORN else "no end marker"
-                    raise JournalCorruptError(f"{seg.path}: entry {self._next} at byte {self._pos} is unreadable "
-                                              f"({why}) but a later segment exists")
+                    raise JournalCorruptError(
+                        f"{seg.path}: entry {self._next} at byte {self._pos} is unreadable "
+                        f"({why}) but a later segment exists"
+                    )
                 continue
             return None
         return None
@@ -291,8 +326,9 @@ class JournalReader:
             for k in range(len(chunk)):
                 yield chunk.entry(k)
 
-    def follow(self, *, poll_s: float = 0.001, timeout: float | None = None,
-               stop: Callable[[], bool] | None = None) -> Iterator[Entry]:
+    def follow(
+        self, *, poll_s: float = 0.001, timeout: float | None = None, stop: Callable[[], bool] | None = None
+    ) -> Iterator[Entry]:
         """Yield entries as they are appended (tail-follow), polling every ``poll_s`` s when caught up. Ends
         after ``timeout`` s without a new entry or when ``stop()`` returns True."""
         idle_since = time.monotonic()
@@ -307,8 +343,9 @@ class JournalReader:
             for k in range(len(chunk)):
                 yield chunk.entry(k)
 
-    def replay(self, apply: Callable[[ReplayChunk], Any], *, to_index: int | None = None,
-               chunk_entries: int = 65536) -> int:
+    def replay(
+        self, apply: Callable[[ReplayChunk], Any], *, to_index: int | None = None, chunk_entries: int = 65536
+    ) -> int:
         """Call ``apply(chunk)`` for every chunk from the current position up to ``to_index`` (inclusive; the
         end as it is now by default). Returns the last index applied (``next_index - 1``)."""
         while to_index is None or self._next <= to_index:

@@ -257,8 +257,15 @@ class TailRepair:
         return bool(self.torn or self.zeroed or self.discarded)
 
 
-def scan_segment(seg: Segment, itemsizes: np.ndarray, *, verify: bool = True, start: int = SEGMENT_HEADER,
-                 first: int | None = None, chunk: int = 1 << 16) -> tuple[int, int, int, int]:
+def scan_segment(
+    seg: Segment,
+    itemsizes: np.ndarray,
+    *,
+    verify: bool = True,
+    start: int = SEGMENT_HEADER,
+    first: int | None = None,
+    chunk: int = 1 << 16,
+) -> tuple[int, int, int, int]:
     """Scan every valid frame of ``seg`` from ``start`` (holding index ``first``, default the segment's
     first). Returns ``(entries, stop_pos, status, detail)`` with the ``SCAN_*``/``TORN_*`` codes of
     :func:`cns.journal.frame_kernels.scan_frames` (never ``SCAN_LIMIT``)."""
@@ -274,7 +281,9 @@ def scan_segment(seg: Segment, itemsizes: np.ndarray, *, verify: bool = True, st
             return total, int(pos), int(status), int(detail)
 
 
-def repair_tail(directory: Path, registry: TypeRegistry, first_index: int) -> tuple[Segment | None, TailRepair]:
+def repair_tail(
+    directory: Path, registry: TypeRegistry, first_index: int
+) -> tuple[Segment | None, TailRepair]:
     """Find the end of the journal in ``directory`` for a writer: map the last segment writable, scan it with
     CRC checks, truncate a torn tail (zero from the first bad frame to the last non-zero byte) and return the
     segment with the repair report. A last segment whose header is bad is renamed ``*.discarded`` and the one

@@ -67,8 +67,15 @@ class Snapshot:
         parts = []
         for name, a in self.arrays.items():
             a = np.ascontiguousarray(a)
-            manifest.append({"name": name, "dtype": dtype_to_json(a.dtype), "shape": list(a.shape),
-                             "offset": off, "nbytes": int(a.nbytes)})
+            manifest.append(
+                {
+                    "name": name,
+                    "dtype": dtype_to_json(a.dtype),
+                    "shape": list(a.shape),
+                    "offset": off,
+                    "nbytes": int(a.nbytes),
+                }
+            )
             parts.append((off, a))
             off += -(-a.nbytes // 64) * 64
         m = json.dumps(manifest, sort_keys=True).encode()
@@ -76,7 +83,9 @@ class Snapshot:
         body = bytearray(len(m) + off)
         body[: len(m)] = m
         for o, a in parts:
-            body[len(m) + o: len(m) + o + a.nbytes] = a.view(np.uint8).reshape(-1).tobytes() if a.nbytes else b""
+            body[len(m) + o : len(m) + o + a.nbytes] = (
+                a.view(np.uint8).reshape(-1).tobytes() if a.nbytes else b""
+            )
         crc = int(K.crc32c(np.frombuffer(body, np.uint8), 0, len(body), 0))
         head = _HDR.pack(MAGIC, 1, 0, len(m), self.index, self.ts_ns, off, crc, b"")
         return head + bytes(body)
@@ -100,7 +109,7 @@ class Snapshot:
             for m in manifest:
                 dt = dtype_from_json(m["dtype"])
                 start = mlen + int(m["offset"])
-                a = body[start: start + int(m["nbytes"])].copy().view(dt).reshape(tuple(m["shape"]))
+                a = body[start : start + int(m["nbytes"])].copy().view(dt).reshape(tuple(m["shape"]))
                 arrays[str(m["name"])] = a
         except (ValueError, KeyError, TypeError, JournalError) as e:
             raise SnapshotError(f"{where}: bad manifest ({e})") from None
@@ -131,8 +140,11 @@ class SnapshotStore:
         """Write the state reflecting entries up to ``index`` atomically; returns the written snapshot."""
         if index < 0:
             raise SnapshotError(f"snapshot index must be >= 0, got {index}")
-        snap = Snapshot(index, {k: np.array(v, copy=True) for k, v in arrays.items()},
-                        time.time_ns() if ts_ns is None else ts_ns)
+        snap = Snapshot(
+            index,
+            {k: np.array(v, copy=True) for k, v in arrays.items()},
+            time.time_ns() if ts_ns is None else ts_ns,
+        )
         path = self.directory / f"snap-{index:020d}.cnss"
         try:
             atomic_write(path, snap.to_bytes())
@@ -197,9 +209,16 @@ class Recovered:
     seconds: float
 
 
-def recover(journal_dir: str | Path, snapshots: SnapshotStore | None, initial: Callable[[], State],
-            apply: Callable[[State, ReplayChunk], Any], *, registry: TypeRegistry | None = None,
-            verify: bool = True, chunk_entries: int = 65536) -> Recovered:
+def recover(
+    journal_dir: str | Path,
+    snapshots: SnapshotStore | None,
+    initial: Callable[[], State],
+    apply: Callable[[State, ReplayChunk], Any],
+    *,
+    registry: TypeRegistry | None = None,
+    verify: bool = True,
+    chunk_entries: int = 65536,
+) -> Recovered:
     """Rebuild state: start from the newest valid snapshot whose index the journal still holds (else
     ``initial()``), then ``apply(state, chunk)`` for every chunk of entries after it to the journal's end.
 
@@ -218,7 +237,9 @@ def recover(journal_dir: str | Path, snapshots: SnapshotStore | None, initial: C
             state = initial()
             start = 1
         if start < reader.first_index and end >= reader.first_index:
-            raise SnapshotError(f"journal starts at {reader.first_index}; no snapshot covers entries before it")
+            raise SnapshotError(
+                f"journal starts at {reader.first_index}; no snapshot covers entries before it"
+            )
         if start <= end:
             reader.seek(start)
             last = reader.replay(lambda c: apply(state, c), to_index=end, chunk_entries=chunk_entries)

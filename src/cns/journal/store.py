@@ -41,8 +41,14 @@ from cns.venue.dtypes import (
 
 __all__ = ["OperatorStore", "STATUS_NAMES"]
 
-STATUS_NAMES = {EXEC_ACK: "new", EXEC_FILL: "filled", EXEC_PARTIAL: "partially_filled", EXEC_CANCELED: "canceled",
-                EXEC_REJECTED: "rejected", EXEC_EXPIRED: "expired"}
+STATUS_NAMES = {
+    EXEC_ACK: "new",
+    EXEC_FILL: "filled",
+    EXEC_PARTIAL: "partially_filled",
+    EXEC_CANCELED: "canceled",
+    EXEC_REJECTED: "rejected",
+    EXEC_EXPIRED: "expired",
+}
 _STATUS = np.array([STATUS_NAMES.get(k, "unknown") for k in range(8)], dtype=object)
 
 _SCHEMA = """
@@ -70,31 +76,40 @@ _UPSERT_ORDER = (
     "leaves, filled, journal_index, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0,?,?) ON CONFLICT (order_id) DO "
     "UPDATE SET owner=excluded.owner, instrument=excluded.instrument, side=excluded.side, type=excluded.type, "
     "qty=excluded.qty, price=excluded.price, ts_ns=excluded.ts_ns, news_id=excluded.news_id, "
-    "target_id=excluded.target_id, journal_index=excluded.journal_index, updated_ns=excluded.updated_ns")
+    "target_id=excluded.target_id, journal_index=excluded.journal_index, updated_ns=excluded.updated_ns"
+)
 _EXEC_ORDER = (
     "INSERT INTO orders (order_id, owner, instrument, side, status, leaves, filled, journal_index, updated_ns) "
     "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (order_id) DO UPDATE SET status=excluded.status, "
-    "leaves=excluded.leaves, filled=orders.filled + excluded.filled, updated_ns=excluded.updated_ns")
-_CANCEL_PENDING = "UPDATE orders SET status='cancel_pending', updated_ns=? WHERE order_id=? AND status IN ('new', " \
-                  "'partially_filled')"
+    "leaves=excluded.leaves, filled=orders.filled + excluded.filled, updated_ns=excluded.updated_ns"
+)
+_CANCEL_PENDING = (
+    "UPDATE orders SET status='cancel_pending', updated_ns=? WHERE order_id=? AND status IN ('new', "
+    "'partially_filled')"
+)
 _UPSERT_FILL = (
     "INSERT INTO fills (journal_index, slot, order_id, owner, instrument, side, qty, leaves, price, fee, liquidity, "
     "ts_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (journal_index, slot) DO UPDATE SET "
-    "order_id=excluded.order_id, qty=excluded.qty, leaves=excluded.leaves, price=excluded.price, fee=excluded.fee")
+    "order_id=excluded.order_id, qty=excluded.qty, leaves=excluded.leaves, price=excluded.price, fee=excluded.fee"
+)
 _UPSERT_POSITION = (
     "INSERT INTO positions (owner, instrument, qty, cash, fees, fills, ts_ns) VALUES (?,?,?,?,?,?,?) "
     "ON CONFLICT (owner, instrument) DO UPDATE SET qty=excluded.qty, cash=excluded.cash, fees=excluded.fees, "
-    "fills=excluded.fills, ts_ns=excluded.ts_ns")
+    "fills=excluded.fills, ts_ns=excluded.ts_ns"
+)
 _UPSERT_SESSION = (
     "INSERT INTO sessions (session_id, shard, started_ns, stopped_ns, status, config_version, first_index, "
     "last_index) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (session_id) DO UPDATE SET shard=excluded.shard, "
     "started_ns=excluded.started_ns, stopped_ns=excluded.stopped_ns, status=excluded.status, "
-    "config_version=excluded.config_version, first_index=excluded.first_index, last_index=excluded.last_index")
+    "config_version=excluded.config_version, first_index=excluded.first_index, last_index=excluded.last_index"
+)
 _SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value"
 
 
 def _i64(a: np.ndarray) -> list[int]:
-    out: list[int] = (a.astype(np.uint64).view(np.int64) if a.dtype == np.uint64 else a.astype(np.int64)).tolist()
+    out: list[int] = (
+        a.astype(np.uint64).view(np.int64) if a.dtype == np.uint64 else a.astype(np.int64)
+    ).tolist()
     return out
 
 
@@ -115,14 +130,16 @@ class OperatorStore:
             try:
                 import psycopg
             except ImportError:
-                raise StoreError("a postgresql:// store needs psycopg 3: pip install 'psycopg[binary]'") from None
+                raise StoreError(
+                    "a postgresql:// store needs psycopg 3: pip install 'psycopg[binary]'"
+                ) from None
             self.dialect = "postgresql"
             self._conn: Any = psycopg.connect(text)
             double = "DOUBLE PRECISION"
         elif "://" in text and not text.startswith("sqlite:///"):
             raise StoreError(f"unknown store URL scheme in {text!r} (sqlite:///path or postgresql://...)")
         else:
-            path = text[len("sqlite:///"):] if text.startswith("sqlite:///") else text
+            path = text[len("sqlite:///") :] if text.startswith("sqlite:///") else text
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.dialect = "sqlite"
@@ -172,35 +189,83 @@ class OperatorStore:
     @staticmethod
     def _order_rows(o: np.ndarray, journal_index: np.ndarray, status: str, now: int) -> list[tuple[Any, ...]]:
         n = len(o)
-        return list(zip(_i64(o["order_id"]), o["owner"].tolist(), o["instrument"].tolist(), o["side"].tolist(),
-                        o["type"].tolist(), o["qty"].tolist(), o["price"].tolist(), o["ts_ns"].tolist(),
-                        _i64(o["news_id"]), _i64(o["target_id"]), [status] * n, o["qty"].tolist(),
-                        _i64(journal_index), [now] * n, strict=True))
+        return list(
+            zip(
+                _i64(o["order_id"]),
+                o["owner"].tolist(),
+                o["instrument"].tolist(),
+                o["side"].tolist(),
+                o["type"].tolist(),
+                o["qty"].tolist(),
+                o["price"].tolist(),
+                o["ts_ns"].tolist(),
+                _i64(o["news_id"]),
+                _i64(o["target_id"]),
+                [status] * n,
+                o["qty"].tolist(),
+                _i64(journal_index),
+                [now] * n,
+                strict=True,
+            )
+        )
 
     def _exec_rows(self, cur: Any, x: np.ndarray, jidx: np.ndarray, slots: np.ndarray) -> None:
         fill = (x["kind"] == EXEC_FILL) | (x["kind"] == EXEC_PARTIAL)
         filled = np.where(fill, x["qty"], 0)
-        self._many(cur, _EXEC_ORDER, list(zip(
-            _i64(x["order_id"]), x["owner"].tolist(), x["instrument"].tolist(), x["side"].tolist(),
-            _STATUS[np.minimum(x["kind"], 7)].tolist(), x["leaves"].tolist(), filled.tolist(), _i64(jidx),
-            x["ts_ns"].tolist(), strict=True)))
+        self._many(
+            cur,
+            _EXEC_ORDER,
+            list(
+                zip(
+                    _i64(x["order_id"]),
+                    x["owner"].tolist(),
+                    x["instrument"].tolist(),
+                    x["side"].tolist(),
+                    _STATUS[np.minimum(x["kind"], 7)].tolist(),
+                    x["leaves"].tolist(),
+                    filled.tolist(),
+                    _i64(jidx),
+                    x["ts_ns"].tolist(),
+                    strict=True,
+                )
+            ),
+        )
         f = x[fill]
-        self._many(cur, _UPSERT_FILL, list(zip(
-            _i64(jidx[fill]), slots[fill].tolist(), _i64(f["order_id"]), f["owner"].tolist(),
-            f["instrument"].tolist(), f["side"].tolist(), f["qty"].tolist(), f["leaves"].tolist(),
-            f["price"].tolist(), f["fee"].tolist(), f["liquidity"].tolist(), f["ts_ns"].tolist(), strict=True)))
+        self._many(
+            cur,
+            _UPSERT_FILL,
+            list(
+                zip(
+                    _i64(jidx[fill]),
+                    slots[fill].tolist(),
+                    _i64(f["order_id"]),
+                    f["owner"].tolist(),
+                    f["instrument"].tolist(),
+                    f["side"].tolist(),
+                    f["qty"].tolist(),
+                    f["leaves"].tolist(),
+                    f["price"].tolist(),
+                    f["fee"].tolist(),
+                    f["liquidity"].tolist(),
+                    f["ts_ns"].tolist(),
+                    strict=True,
+                )
+            ),
+        )
 
     # ------------------------------------------------------------------ public upserts
-    def upsert_orders(self, orders: np.ndarray, *, journal_index: int | np.ndarray = 0, status: str = "new",
-                      now_ns: int = 0) -> int:
+    def upsert_orders(
+        self, orders: np.ndarray, *, journal_index: int | np.ndarray = 0, status: str = "new", now_ns: int = 0
+    ) -> int:
         """Insert or update ``orders`` (ORDER_DTYPE) as sent; fills/status are kept. Returns rows written."""
         _check(orders, ORDER_DTYPE, "orders")
         jidx = np.broadcast_to(np.asarray(journal_index, np.uint64), (len(orders),))
         self._tx(lambda cur: self._many(cur, _UPSERT_ORDER, self._order_rows(orders, jidx, status, now_ns)))
         return len(orders)
 
-    def apply_execs(self, execs: np.ndarray, *, journal_index: int | np.ndarray = 0,
-                    slot: np.ndarray | None = None) -> int:
+    def apply_execs(
+        self, execs: np.ndarray, *, journal_index: int | np.ndarray = 0, slot: np.ndarray | None = None
+    ) -> int:
         """Apply execution reports (EXEC_DTYPE): order status/leaves/filled updated (an order not yet known
         gets a row), fills and partial fills upserted into ``fills`` keyed by (journal_index, slot) — slot
         defaults to the position in the batch. Returns reports applied."""
@@ -214,14 +279,33 @@ class OperatorStore:
         """Insert or replace positions (POSITION_DTYPE rows keyed by owner, instrument)."""
         _check(positions, POSITION_DTYPE, "positions")
         p = positions
-        rows = list(zip(p["owner"].tolist(), p["instrument"].tolist(), p["qty"].tolist(), p["cash"].tolist(),
-                        p["fees"].tolist(), p["fills"].tolist(), p["ts_ns"].tolist(), strict=True))
+        rows = list(
+            zip(
+                p["owner"].tolist(),
+                p["instrument"].tolist(),
+                p["qty"].tolist(),
+                p["cash"].tolist(),
+                p["fees"].tolist(),
+                p["fills"].tolist(),
+                p["ts_ns"].tolist(),
+                strict=True,
+            )
+        )
         self._tx(lambda cur: self._many(cur, _UPSERT_POSITION, rows))
         return len(rows)
 
-    def upsert_session(self, session_id: str, *, shard: int = 0, started_ns: int = 0, stopped_ns: int | None = None,
-                       status: str = "running", config_version: int = 0, first_index: int = 0,
-                       last_index: int = 0) -> None:
+    def upsert_session(
+        self,
+        session_id: str,
+        *,
+        shard: int = 0,
+        started_ns: int = 0,
+        stopped_ns: int | None = None,
+        status: str = "running",
+        config_version: int = 0,
+        first_index: int = 0,
+        last_index: int = 0,
+    ) -> None:
         """Insert or update one service session (a run of ``cns serve`` on a shard)."""
         row = (session_id, shard, started_ns, stopped_ns, status, config_version, first_index, last_index)
         self._tx(lambda cur: self._many(cur, _UPSERT_SESSION, [row]))
@@ -256,8 +340,11 @@ class OperatorStore:
                 if code == TYPE_ORDER:
                     self._many(cur, _UPSERT_ORDER, self._order_rows(recs, jidx, "new", 0))
                 elif code == TYPE_CANCEL:
-                    self._many(cur, _CANCEL_PENDING, list(zip(recs["ts_ns"].tolist(), _i64(recs["target_id"]),
-                                                              strict=True)))
+                    self._many(
+                        cur,
+                        _CANCEL_PENDING,
+                        list(zip(recs["ts_ns"].tolist(), _i64(recs["target_id"]), strict=True)),
+                    )
                 else:
                     self._exec_rows(cur, recs, jidx, slots)
             cur.execute(self._sql(_SET_META), ("journal_index", int(e["index"][-1])))

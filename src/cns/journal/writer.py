@@ -121,9 +121,16 @@ class JournalWriter:
     empty journal (>= 1). ``OSError`` from the filesystem propagates (nothing is half-appended: a frame is
     committed by its length, written last)."""
 
-    def __init__(self, directory: str | Path, registry: TypeRegistry | None = None, *,
-                 fsync: FsyncPolicy | None = None, segment_bytes: int = 64 << 20, pretouch_bytes: int = 8 << 20,
-                 first_index: int = 1) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        registry: TypeRegistry | None = None,
+        *,
+        fsync: FsyncPolicy | None = None,
+        segment_bytes: int = 64 << 20,
+        pretouch_bytes: int = 8 << 20,
+        first_index: int = 1,
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         if segment_bytes < 1 << 16:
@@ -192,8 +199,13 @@ class JournalWriter:
         return self._seg.path if self._seg is not None else None
 
     # ------------------------------------------------------------------ append
-    def append(self, etype: int, records: np.ndarray, blob: np.ndarray | bytes | None = None,
-               ts_ns: int | None = None) -> int:
+    def append(
+        self,
+        etype: int,
+        records: np.ndarray,
+        blob: np.ndarray | bytes | None = None,
+        ts_ns: int | None = None,
+    ) -> int:
         """Append one entry of type ``etype`` holding ``records`` (1-D, the type's dtype; 0 records allowed)
         and ``blob`` (bytes after the records; only for ``blob=True`` types). Returns the entry's index.
 

@@ -85,7 +85,9 @@ class SimConfig:
         if not isinstance(self.fees, FeeSchedule):
             raise VenueConfigError(f"SimConfig.fees must be a cns.venue.book.FeeSchedule, got {self.fees!r}")
         if isinstance(self.stp, bool) or not isinstance(self.stp, int) or not 0 <= self.stp < len(STP_NAMES):
-            raise VenueConfigError(f"SimConfig.stp must be one of STP_* (0..{len(STP_NAMES) - 1}), got {self.stp!r}")
+            raise VenueConfigError(
+                f"SimConfig.stp must be one of STP_* (0..{len(STP_NAMES) - 1}), got {self.stp!r}"
+            )
         for name in ("entry_latency_ns", "md_latency_ns"):
             check_duration("SimConfig", name, getattr(self, name))
         check_duration("SimConfig", "snapshot_ns", self.snapshot_ns, positive=True)
@@ -93,13 +95,19 @@ class SimConfig:
         for name in ("quote_history", "order_capacity"):
             if getattr(self, name) < 1:
                 raise VenueConfigError(f"SimConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if isinstance(self.max_snapshots, bool) or not isinstance(self.max_snapshots, int) or self.max_snapshots < 2:
+        if (
+            isinstance(self.max_snapshots, bool)
+            or not isinstance(self.max_snapshots, int)
+            or self.max_snapshots < 2
+        ):
             raise VenueConfigError(f"SimConfig.max_snapshots must be an int >= 2, got {self.max_snapshots!r}")
         st = self.start_ns
         is_int = isinstance(st, (int, np.integer)) and not isinstance(st, bool)
         if not is_int or not 0 <= int(st) < NEVER_NS - self.max_span_ns:
-            raise VenueConfigError(f"SimConfig.start_ns must be an int with 0 <= start_ns and start_ns + max_span_ns "
-                                   f"< 2**63-1 ns, got {st!r}")
+            raise VenueConfigError(
+                f"SimConfig.start_ns must be an int with 0 <= start_ns and start_ns + max_span_ns "
+                f"< 2**63-1 ns, got {st!r}"
+            )
 
 
 def _compiled(dispatcher: Any, *args: Any) -> Any:
@@ -124,9 +132,16 @@ class ExchangeSimulator:
     ``MarketConfig.default_reliability`` for every source. Neither ever sees ``stories``.
     """
 
-    def __init__(self, instruments: Sequence[InstrumentInfo], stories: np.ndarray | None = None,
-                 config: SimConfig | None = None, seed: int = 0, *, reports: np.ndarray | None = None,
-                 source_reliability: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        instruments: Sequence[InstrumentInfo],
+        stories: np.ndarray | None = None,
+        config: SimConfig | None = None,
+        seed: int = 0,
+        *,
+        reports: np.ndarray | None = None,
+        source_reliability: np.ndarray | None = None,
+    ) -> None:
         cfg = config or SimConfig()
         self.config = cfg
         n = len(instruments)
@@ -145,12 +160,22 @@ class ExchangeSimulator:
         # takers and competitors only send IOC / market orders, which never rest)
         emit = np.full(self.n_owners, K.EMIT_UNINDEXED, np.uint8)
         emit[OWNER_CNS] = K.EMIT_REPORTS
-        self.book = allocate_book(ref, tick_bp=cfg.tick_bp, levels=cfg.levels, capacity=cfg.order_capacity,
-                                  tracked_owners=self.n_owners, emit=emit, fees=cfg.fees, stp=cfg.stp)
+        self.book = allocate_book(
+            ref,
+            tick_bp=cfg.tick_bp,
+            levels=cfg.levels,
+            capacity=cfg.order_capacity,
+            tracked_owners=self.n_owners,
+            emit=emit,
+            fees=cfg.fees,
+            stp=cfg.stp,
+        )
         imp_t, imp_i, imp_f = impact_schedule(stories, n)
         # the participants' own source weights (row 0: market maker, 1..: competitors), drawn from the seed only
-        n_src = max(int(reports["source"].max()) + 1 if reports.shape[0] else 1,
-                    0 if source_reliability is None else int(np.asarray(source_reliability).shape[0]))
+        n_src = max(
+            int(reports["source"].max()) + 1 if reports.shape[0] else 1,
+            0 if source_reliability is None else int(np.asarray(source_reliability).shape[0]),
+        )
         if n_src > 1 << 20:
             raise VenueConfigError(f"source_reliability has {n_src} entries; at most 2**20 source codes")
         weights = participant_weights(source_reliability, n_src, 1 + len(mk.competitors), mk, self._rng)
@@ -182,20 +207,45 @@ class ExchangeSimulator:
         cur[S.C_NEXT_SNAP] = cfg.start_ns
         cur[S.C_OPEN_POS] = 1
         self.state = S.SimArrays(
-            fund=ref.copy(), fund_t=np.full(n1, cfg.start_ns, np.int64), ref_px=ref,
-            mm_id=np.zeros((n1, 2, d), np.uint64), mm_lvl=np.full((n1, 2, d), -1, np.int32),
+            fund=ref.copy(),
+            fund_t=np.full(n1, cfg.start_ns, np.int64),
+            ref_px=ref,
+            mm_id=np.zeros((n1, 2, d), np.uint64),
+            mm_lvl=np.full((n1, 2, d), -1, np.int32),
             mm_slot=np.full((n1, 2, d), -1, np.int64),
             mm_qty=lot_sizes(ref, fl.mm_level_notional_usd),
-            mm_est=ref.copy(), mm_var=np.zeros(n1), mm_var_t=np.full(n1, cfg.start_ns, np.int64),
-            rq_t=np.zeros(n1, np.int64), rq_i=np.zeros(n1, np.int64), rq_pending=np.zeros(n1, np.uint8),
+            mm_est=ref.copy(),
+            mm_var=np.zeros(n1),
+            mm_var_t=np.full(n1, cfg.start_ns, np.int64),
+            rq_t=np.zeros(n1, np.int64),
+            rq_i=np.zeros(n1, np.int64),
+            rq_pending=np.zeros(n1, np.uint8),
             tk_qty=lot_sizes(ref, fl.taker_notional_usd).astype(np.float64),
-            q_ts=np.zeros((n1, r), np.int64), q_bid=np.full((n1, r), np.nan), q_ask=np.full((n1, r), np.nan),
-            q_cnt=np.zeros(n1, np.int64), q_head=np.zeros(n1, np.int64), q_last=np.zeros((n1, 2), np.int32),
-            imp_t=imp_t, imp_instr=imp_i, imp_factor=imp_f, nw_t=nw_t, nw_instr=nw_i, nw_dlog=nw_d,
-            cp_off=plan.offset, cp_t=plan.t_ns, cp_instr=plan.instrument, cp_side=plan.side,
-            cp_notional=plan.notional_usd, cp_md=plan.md_latency_ns, cp_pos=np.repeat(plan.offset[None, :-1], 2, axis=0).copy(),
-            req=np.zeros(4 * d + 2, ORDER_DTYPE), req_mm=np.full(4 * d + 2, -1, np.int64),
-            req_slot=np.full(4 * d + 2, -1, np.int64), cur=cur, par=par)
+            q_ts=np.zeros((n1, r), np.int64),
+            q_bid=np.full((n1, r), np.nan),
+            q_ask=np.full((n1, r), np.nan),
+            q_cnt=np.zeros(n1, np.int64),
+            q_head=np.zeros(n1, np.int64),
+            q_last=np.zeros((n1, 2), np.int32),
+            imp_t=imp_t,
+            imp_instr=imp_i,
+            imp_factor=imp_f,
+            nw_t=nw_t,
+            nw_instr=nw_i,
+            nw_dlog=nw_d,
+            cp_off=plan.offset,
+            cp_t=plan.t_ns,
+            cp_instr=plan.instrument,
+            cp_side=plan.side,
+            cp_notional=plan.notional_usd,
+            cp_md=plan.md_latency_ns,
+            cp_pos=np.repeat(plan.offset[None, :-1], 2, axis=0).copy(),
+            req=np.zeros(4 * d + 2, ORDER_DTYPE),
+            req_mm=np.full(4 * d + 2, -1, np.int64),
+            req_slot=np.full(4 * d + 2, -1, np.int64),
+            cur=cur,
+            par=par,
+        )
         self._stream = BackgroundStream(n, fl, self._rng, cfg.start_ns)
         self.end_limit_ns = int(cfg.start_ns) + int(cfg.max_span_ns)  # the clock never passes this
         n_snap = min(1024, cfg.max_snapshots)
@@ -203,10 +253,16 @@ class ExchangeSimulator:
         self._ext_buf = np.zeros(256, ORDER_DTYPE)
         self._at_buf = np.zeros(256, np.int64)
         self._ext_n = 0
-        self._io = S.SimIO(*self._stream.next_chunk(), ext=self._ext_buf[:0], ext_at=self._at_buf[:0],
-                           out=np.zeros(1 << 14, EXEC_DTYPE), trades=np.zeros(1 << 16, TRADE_DTYPE),
-                           snap_t=np.zeros(n_snap, np.int64), snap_mid=np.zeros((n_snap, n1)),
-                           snap_fund=np.zeros((n_snap, n1)))
+        self._io = S.SimIO(
+            *self._stream.next_chunk(),
+            ext=self._ext_buf[:0],
+            ext_at=self._at_buf[:0],
+            out=np.zeros(1 << 14, EXEC_DTYPE),
+            trades=np.zeros(1 << 16, TRADE_DTYPE),
+            snap_t=np.zeros(n_snap, np.int64),
+            snap_mid=np.zeros((n_snap, n1)),
+            snap_fund=np.zeros((n_snap, n1)),
+        )
         self._reports: list[np.ndarray] = []
         # the trade tape: full chunks here, the one being written is io.trades[:cur[C_N_TR]]. Chunks are never
         # copied or concatenated while running: growing one array by doubling re-copied the 0.5 GB tape of the
@@ -243,9 +299,11 @@ class ExchangeSimulator:
         bad = (own >= OWNER_MARKET_MAKER) & (own < self.n_owners)
         if np.any(bad):
             k = int(np.argmax(bad))
-            raise ReservedOwnerError(f"orders[{k}].owner = {int(own[k])} is reserved for the simulator "
-                                     f"(owners {OWNER_MARKET_MAKER}..{self.n_owners - 1}: "
-                                     f"{', '.join(self.owner_names[1:])})")
+            raise ReservedOwnerError(
+                f"orders[{k}].owner = {int(own[k])} is reserved for the simulator "
+                f"(owners {OWNER_MARKET_MAKER}..{self.n_owners - 1}: "
+                f"{', '.join(self.owner_names[1:])})"
+            )
         now = self.now_ns
         arrival = sat_add(orders["ts_ns"], self.config.entry_latency_ns)  # int64 max = never arrives
         late = arrival < now
@@ -256,14 +314,15 @@ class ExchangeSimulator:
         cur = self.state.cur
         pos, n, k = int(cur[S.C_EXT_POS]), self._ext_n, orders.shape[0]
         if (pos == n or int(arrival[0]) >= int(self._at_buf[n - 1])) and (
-                k == 1 or bool(np.all(arrival[1:] >= arrival[:-1]))):
+            k == 1 or bool(np.all(arrival[1:] >= arrival[:-1]))
+        ):
             # the common case: the new orders arrive after every pending one, in order — appending them
             # gives the same queue as the stable sort of pending + new
             if n + k > self._ext_buf.shape[0]:
                 self._ext_room(pos, n, k)
                 n = self._ext_n
-            self._ext_buf[n:n + k] = orders
-            self._at_buf[n:n + k] = arrival
+            self._ext_buf[n : n + k] = orders
+            self._at_buf[n : n + k] = arrival
         else:
             ext = np.concatenate((self._ext_buf[pos:n], orders))
             at = np.concatenate((self._at_buf[pos:n], arrival))
@@ -311,7 +370,8 @@ class ExchangeSimulator:
             raise SimClockError(
                 f"advance_to({t_ns}) is {(t_ns - self.config.start_ns) / 1e9:,.0f} s after the opening; the "
                 f"simulator runs at most SimConfig.max_span_ns = {self.config.max_span_ns / 1e9:,.0f} s (check the "
-                f"data's times)")
+                f"data's times)"
+            )
         t = np.int64(t_ns)
         while True:
             run = self._run_fn
@@ -322,8 +382,15 @@ class ExchangeSimulator:
                 break
             self._run_fn = None  # the buffers below are replaced: re-type them on the next call
             if st == S.ST_NEED_BG:
-                self._io = self._io._replace(**dict(zip(("bg_t", "bg_instr", "bg_kind", "bg_u", "bg_z"),
-                                                        self._stream.next_chunk(), strict=True)))
+                self._io = self._io._replace(
+                    **dict(
+                        zip(
+                            ("bg_t", "bg_instr", "bg_kind", "bg_u", "bg_z"),
+                            self._stream.next_chunk(),
+                            strict=True,
+                        )
+                    )
+                )
                 cur[S.C_BG_POS] = 0
             elif st == S.ST_NEED_ROOM:
                 n_out, n_tr = int(cur[S.C_N_OUT]), int(cur[S.C_N_TR])
@@ -360,7 +427,8 @@ class ExchangeSimulator:
             self._io = io._replace(
                 snap_t=np.concatenate((io.snap_t, np.zeros(k, io.snap_t.dtype))),
                 snap_mid=np.concatenate((io.snap_mid, np.zeros((k, io.snap_mid.shape[1])))),
-                snap_fund=np.concatenate((io.snap_fund, np.zeros((k, io.snap_fund.shape[1])))))
+                snap_fund=np.concatenate((io.snap_fund, np.zeros((k, io.snap_fund.shape[1])))),
+            )
             return
         n = int(cur[S.C_N_SNAP])
         m = (n + 1) // 2
@@ -379,8 +447,9 @@ class ExchangeSimulator:
 
     # ---- what traders and reports see ----------------------------------------------------------------------
 
-    def reference_quotes(self, t_ns: int, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def reference_quotes(
+        self, t_ns: int, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(bid, ask, ts_ns)`` per ticker code as seen at ``t_ns``: the quote in force at
         ``t_ns - md_latency_ns`` and the venue time it was set. NaN / 0 where there is no quote.
 
@@ -388,8 +457,9 @@ class ExchangeSimulator:
         code + 1) to fill and return instead of allocating new ones."""
         seen = max(self._time("reference_quotes", t_ns) - self.config.md_latency_ns, -NEVER_NS)
         if seen > self.now_ns:
-            raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; "
-                                f"it is at {self.now_ns}")
+            raise SimClockError(
+                f"quotes at {t_ns} need the venue simulated to {seen}; it is at {self.now_ns}"
+            )
         n1 = self._n1
         if out is None:
             bid, ask, ts = np.full(n1, np.nan), np.full(n1, np.nan), np.zeros(n1, np.int64)
@@ -400,15 +470,17 @@ class ExchangeSimulator:
             bid, ask, ts = out
             for a, dt in ((bid, np.float64), (ask, np.float64), (ts, np.int64)):
                 if not isinstance(a, np.ndarray) or a.dtype != dt or a.shape != (n1,):
-                    raise VenueConfigError(f"reference_quotes: out arrays must be 1-D float64, float64, int64 "
-                                           f"of length {n1}")
+                    raise VenueConfigError(
+                        f"reference_quotes: out arrays must be 1-D float64, float64, int64 of length {n1}"
+                    )
             bid[0], ask[0], ts[0] = np.nan, np.nan, 0
             fn = S.quotes_at
         self.stale_quote_lookups += int(fn(self.state, np.int64(seen), bid, ask, ts))
         return bid, ask, ts
 
-    def reference_prices(self, t_ns: int, out: tuple[np.ndarray, np.ndarray] | None = None
-                         ) -> tuple[np.ndarray, np.ndarray]:
+    def reference_prices(
+        self, t_ns: int, out: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(mid USD, ts_ns)`` per ticker code as seen at ``t_ns`` (see :meth:`reference_quotes`).
 
         ``out``: optional ``(mid, ts_ns)`` arrays (1-D float64, int64 of one entry per ticker code + 1) to
@@ -418,24 +490,39 @@ class ExchangeSimulator:
             return 0.5 * (bid + ask), ts
         mid, ts = out
         n1 = self._n1
-        if (not isinstance(mid, np.ndarray) or mid.dtype != np.float64 or mid.shape != (n1,)
-                or not isinstance(ts, np.ndarray) or ts.dtype != np.int64 or ts.shape != (n1,)):
+        if (
+            not isinstance(mid, np.ndarray)
+            or mid.dtype != np.float64
+            or mid.shape != (n1,)
+            or not isinstance(ts, np.ndarray)
+            or ts.dtype != np.int64
+            or ts.shape != (n1,)
+        ):
             raise VenueConfigError(f"reference_prices: out arrays must be 1-D float64, int64 of length {n1}")
         seen = max(self._time("reference_prices", t_ns) - self.config.md_latency_ns, -NEVER_NS)
         if seen > self.now_ns:
-            raise SimClockError(f"quotes at {t_ns} need the venue simulated to {seen}; "
-                                f"it is at {self.now_ns}")
+            raise SimClockError(
+                f"quotes at {t_ns} need the venue simulated to {seen}; it is at {self.now_ns}"
+            )
         st = self.state
-        if (mid.flags.c_contiguous and mid.flags.writeable and mid.flags.aligned and ts.flags.c_contiguous
-                and ts.flags.writeable and ts.flags.aligned):
+        if (
+            mid.flags.c_contiguous
+            and mid.flags.writeable
+            and mid.flags.aligned
+            and ts.flags.c_contiguous
+            and ts.flags.writeable
+            and ts.flags.aligned
+        ):
             fn = self._mids_fn
             if fn is None:
-                fn = self._mids_fn = _compiled(S.mids_at, st.q_ts, st.q_bid, st.q_ask, st.q_cnt,
-                                               st.q_head, np.int64(seen), mid, ts)
+                fn = self._mids_fn = _compiled(
+                    S.mids_at, st.q_ts, st.q_bid, st.q_ask, st.q_cnt, st.q_head, np.int64(seen), mid, ts
+                )
         else:
             fn = S.mids_at
-        self.stale_quote_lookups += int(fn(st.q_ts, st.q_bid, st.q_ask, st.q_cnt, st.q_head, np.int64(seen), mid,
-                                           ts))
+        self.stale_quote_lookups += int(
+            fn(st.q_ts, st.q_bid, st.q_ask, st.q_cnt, st.q_head, np.int64(seen), mid, ts)
+        )
         return mid, ts
 
     def mark_prices(self) -> np.ndarray:
@@ -467,8 +554,10 @@ class ExchangeSimulator:
         """Fees paid and rebates earned so far per tracked owner name, USD (both >= 0): ``{"cns": {"paid":
         ..., "rebates": ..., "net": paid - rebates}, ...}``. Cash (and :meth:`pnl`) is already net of them."""
         f = self.book.fees
-        return {name: {"paid": float(f[k, 0]), "rebates": float(f[k, 1]), "net": float(f[k, 0] - f[k, 1])}
-                for k, name in enumerate(self.owner_names)}
+        return {
+            name: {"paid": float(f[k, 0]), "rebates": float(f[k, 1]), "net": float(f[k, 0] - f[k, 1])}
+            for k, name in enumerate(self.owner_names)
+        }
 
     def trades(self) -> np.ndarray:
         """The venue's trade tape so far (TRADE_DTYPE, a copy)."""
@@ -500,17 +589,28 @@ class ExchangeSimulator:
         floats ``cns_fees_paid_usd`` / ``cns_rebates_usd``; every owner's: :meth:`fees`)."""
         c, m = self.state.cur, self.book.meta
         return {
-            "orders": int(m[K.M_ORDERS]), "matches": int(m[K.M_MATCHES]), "cancels": int(m[K.M_CANCELS]),
-            "rejects": int(m[K.M_REJECTS]), "resting": int(self.book.n_rest.sum()),
-            "requotes": int(c[S.C_REQUOTES]), "refills": int(c[S.C_REFILLS]),
+            "orders": int(m[K.M_ORDERS]),
+            "matches": int(m[K.M_MATCHES]),
+            "cancels": int(m[K.M_CANCELS]),
+            "rejects": int(m[K.M_REJECTS]),
+            "resting": int(self.book.n_rest.sum()),
+            "requotes": int(c[S.C_REQUOTES]),
+            "refills": int(c[S.C_REFILLS]),
             "taker_orders": int(c[S.C_TAKERS]),
-            "taker_skips": int(c[S.C_TAKER_SKIPS]), "competitor_orders": int(c[S.C_ACTIONS]),
-            "competitor_skips": int(c[S.C_ACTION_SKIPS]), "external_orders": int(c[S.C_EXT]),
-            "impacts": int(c[S.C_IMPACTS]), "quote_changes": int(c[S.C_QUOTE_CHANGES]),
-            "informed_orders": int(c[S.C_INFORMED]), "informed_skips": int(c[S.C_INFORMED_SKIPS]),
-            "public_reports": self.n_public_reports, "mm_news_updates": int(c[S.C_NEWS_UPDATES]),
-            "mm_flow_updates": int(c[S.C_FLOW_UPDATES]), "stp_cancels": int(m[K.M_STP_CANCELS]),
-            "trades": self._tape_n + int(c[S.C_N_TR]), "late_orders": self.late_orders,
+            "taker_skips": int(c[S.C_TAKER_SKIPS]),
+            "competitor_orders": int(c[S.C_ACTIONS]),
+            "competitor_skips": int(c[S.C_ACTION_SKIPS]),
+            "external_orders": int(c[S.C_EXT]),
+            "impacts": int(c[S.C_IMPACTS]),
+            "quote_changes": int(c[S.C_QUOTE_CHANGES]),
+            "informed_orders": int(c[S.C_INFORMED]),
+            "informed_skips": int(c[S.C_INFORMED_SKIPS]),
+            "public_reports": self.n_public_reports,
+            "mm_news_updates": int(c[S.C_NEWS_UPDATES]),
+            "mm_flow_updates": int(c[S.C_FLOW_UPDATES]),
+            "stp_cancels": int(m[K.M_STP_CANCELS]),
+            "trades": self._tape_n + int(c[S.C_N_TR]),
+            "late_orders": self.late_orders,
             "stale_quote_lookups": self.stale_quote_lookups,
             "cns_fees_paid_usd": float(self.book.fees[OWNER_CNS, 0]),
             "cns_rebates_usd": float(self.book.fees[OWNER_CNS, 1]),

@@ -47,8 +47,17 @@ from cns.venue.l3book_dtypes import (
 )
 
 __all__ = [
-    "LOBSTER_MSG_DTYPE", "LOBSTER_TICK", "L3CsvColumns", "LobsterData", "LobsterImportError", "Quarantined",
-    "SYNTHETIC_ID_BASE", "lobster_active_ops", "lobster_passive_ops", "read_l3_csv", "read_lobster",
+    "LOBSTER_MSG_DTYPE",
+    "LOBSTER_TICK",
+    "L3CsvColumns",
+    "LobsterData",
+    "LobsterImportError",
+    "Quarantined",
+    "SYNTHETIC_ID_BASE",
+    "lobster_active_ops",
+    "lobster_passive_ops",
+    "read_l3_csv",
+    "read_lobster",
     "recorded_executions",
 ]
 
@@ -139,8 +148,14 @@ def _semantic_problems(m: np.ndarray) -> np.ndarray:
     return code
 
 
-_SEMANTIC_REASONS = ("", "time outside the day", "event type not in 1..7", "size not in 1..MAX_QTY",
-                     "price not in 1..MAX_PRICE", "direction not 1 or -1")
+_SEMANTIC_REASONS = (
+    "",
+    "time outside the day",
+    "event type not in 1..7",
+    "size not in 1..MAX_QTY",
+    "price not in 1..MAX_PRICE",
+    "direction not 1 or -1",
+)
 
 
 _MSG_COLS = [("t", "S24"), ("type", "i8"), ("id", "i8"), ("size", "i8"), ("price", "i8"), ("dir", "i8")]
@@ -210,8 +225,12 @@ def read_lobster(message_path: str | Path, orderbook_path: str | Path | None = N
             quarantined.append(Quarantined(i + 1, f"orderbook row: expected {ncol} integer columns", line))
     book = np.zeros((len(ob_lines), ncol), np.int64)
     if ok.any():
-        book[ok] = np.loadtxt(io.StringIO("\n".join(x for x, k in zip(ob_lines, ok, strict=True) if k)),
-                              delimiter=",", dtype=np.int64, ndmin=2)
+        book[ok] = np.loadtxt(
+            io.StringIO("\n".join(x for x, k in zip(ob_lines, ok, strict=True) if k)),
+            delimiter=",",
+            dtype=np.int64,
+            ndmin=2,
+        )
     keep = ok[msgs["line"] - 1]
     msgs = msgs[keep]
     return LobsterData(msgs, book[msgs["line"] - 1], sorted(quarantined, key=lambda q: q.line))
@@ -267,16 +286,23 @@ def lobster_active_ops(msgs: np.ndarray) -> np.ndarray:
     src = msgs[rows_single]
     o1 = ops[: rows_single.size]
     o1["kind"] = np.select([src["type"] == 1, src["type"] == 2], [OP_LIMIT, OP_REDUCE], OP_DELETE)
-    o1["ts_ns"], o1["order_id"], o1["side"] = src["time_ns"], src["order_id"].astype(np.uint64), src["direction"]
+    o1["ts_ns"], o1["order_id"], o1["side"] = (
+        src["time_ns"],
+        src["order_id"].astype(np.uint64),
+        src["direction"],
+    )
     o1["price"], o1["qty"] = src["price"], src["size"]
-    o2 = ops[rows_single.size:]
+    o2 = ops[rows_single.size :]
     o2["ts_ns"] = t[starts]
     o2["side"] = agg_side
     o2["kind"] = np.where(merged, OP_LIMIT, OP_IOC)
     o2["qty"] = qty + np.where(merged, msgs["size"][nx], 0)
     o2["price"] = np.where(merged, msgs["price"][nx], np.where(agg_side > 0, hi, lo))
-    o2["order_id"] = np.where(merged, msgs["order_id"][nx].astype(np.uint64),
-                              np.uint64(SYNTHETIC_ID_BASE) + np.arange(starts.size, dtype=np.uint64))
+    o2["order_id"] = np.where(
+        merged,
+        msgs["order_id"][nx].astype(np.uint64),
+        np.uint64(SYNTHETIC_ID_BASE) + np.arange(starts.size, dtype=np.uint64),
+    )
     return ops[np.argsort(np.concatenate((rows_single, starts)), kind="stable")]
 
 
@@ -301,16 +327,45 @@ class L3CsvColumns:
     action: str = "action"
 
 
-_SIDES = {"b": 1, "buy": 1, "bid": 1, "1": 1, "+1": 1, "s": -1, "sell": -1, "ask": -1, "a": -1, "-1": -1,
-          "offer": -1}
-_ACTIONS = {"add": OP_ADD, "a": OP_ADD, "new": OP_ADD, "modify": OP_PMODIFY, "m": OP_PMODIFY,
-            "replace": OP_PMODIFY, "delete": OP_DELETE, "d": OP_DELETE, "cancel": OP_DELETE, "trade": OP_EXEC,
-            "t": OP_EXEC, "fill": OP_EXEC, "execute": OP_EXEC}
+_SIDES = {
+    "b": 1,
+    "buy": 1,
+    "bid": 1,
+    "1": 1,
+    "+1": 1,
+    "s": -1,
+    "sell": -1,
+    "ask": -1,
+    "a": -1,
+    "-1": -1,
+    "offer": -1,
+}
+_ACTIONS = {
+    "add": OP_ADD,
+    "a": OP_ADD,
+    "new": OP_ADD,
+    "modify": OP_PMODIFY,
+    "m": OP_PMODIFY,
+    "replace": OP_PMODIFY,
+    "delete": OP_DELETE,
+    "d": OP_DELETE,
+    "cancel": OP_DELETE,
+    "trade": OP_EXEC,
+    "t": OP_EXEC,
+    "fill": OP_EXEC,
+    "execute": OP_EXEC,
+}
 _TIME_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": _NS}
 
 
-def read_l3_csv(path: str | Path, *, tick_size: float, columns: L3CsvColumns | None = None,
-                time_unit: str = "ns", delimiter: str = ",") -> tuple[np.ndarray, list[Quarantined]]:
+def read_l3_csv(
+    path: str | Path,
+    *,
+    tick_size: float,
+    columns: L3CsvColumns | None = None,
+    time_unit: str = "ns",
+    delimiter: str = ",",
+) -> tuple[np.ndarray, list[Quarantined]]:
     """Read a generic L3 CSV into passive ops: add -> OP_ADD, modify -> OP_PMODIFY (new price and size),
     delete -> OP_DELETE, trade -> OP_EXEC (size executed of resting ``id``).
 
@@ -359,12 +414,16 @@ def read_l3_csv(path: str | Path, *, tick_size: float, columns: L3CsvColumns | N
     px = _to_float(raw[:, 3]) / tick_size
     needs_px = (action == OP_ADD) | (action == OP_PMODIFY)
     tick = np.round(np.where(np.isfinite(px), px, 0.0))
-    mark(needs_px & (~np.isfinite(px) | (tick < 1) | (tick > MAX_PRICE)), "price not a positive finite number")
+    mark(
+        needs_px & (~np.isfinite(px) | (tick < 1) | (tick > MAX_PRICE)), "price not a positive finite number"
+    )
     mark(needs_px & (np.abs(px - tick) > 1e-6 * np.maximum(1.0, np.abs(px))), "price off the tick grid")
     size = _to_float(raw[:, 4])
     needs_sz = action != OP_DELETE
-    mark(needs_sz & (~np.isfinite(size) | (size < 1) | (size > MAX_QTY) | (size != np.round(size))),
-         "size not a whole number in 1..MAX_QTY")
+    mark(
+        needs_sz & (~np.isfinite(size) | (size < 1) | (size > MAX_QTY) | (size != np.round(size))),
+        "size not a whole number in 1..MAX_QTY",
+    )
     ok = reason == ""
     for k in np.nonzero(~ok)[0]:
         quarantined.append(Quarantined(lineno[k], str(reason[k]), lines[lineno[k] - 1]))

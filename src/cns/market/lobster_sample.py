@@ -26,8 +26,14 @@ import numpy as np
 from cns.market.lobster import LOBSTER_MSG_DTYPE
 from cns.venue.l3book_dtypes import EMPTY_ASK_PRICE, EMPTY_BID_PRICE
 
-__all__ = ["SAMPLE_DATE", "SAMPLE_TICKER", "generate_lobster_day", "lobster_file_names", "sample_paths",
-           "write_lobster_day"]
+__all__ = [
+    "SAMPLE_DATE",
+    "SAMPLE_TICKER",
+    "generate_lobster_day",
+    "lobster_file_names",
+    "sample_paths",
+    "write_lobster_day",
+]
 
 SAMPLE_TICKER = "CNSX"
 SAMPLE_DATE = "2012-06-21"
@@ -87,9 +93,14 @@ class _Book:
         return out
 
 
-def generate_lobster_day(seed: int = SAMPLE_SEED, n_messages: int = SAMPLE_MESSAGES, *,
-                         levels: int = SAMPLE_LEVELS, open_price: int = 5_853_300,
-                         tick: int = 100) -> tuple[np.ndarray, np.ndarray]:
+def generate_lobster_day(
+    seed: int = SAMPLE_SEED,
+    n_messages: int = SAMPLE_MESSAGES,
+    *,
+    levels: int = SAMPLE_LEVELS,
+    open_price: int = 5_853_300,
+    tick: int = 100,
+) -> tuple[np.ndarray, np.ndarray]:
     """Simulate a session; return ``(messages, orderbook)``: LOBSTER_MSG_DTYPE rows and the int64
     ``[n, 4 * levels]`` book after each message. Prices in LOBSTER units (USD x 10 000), ``tick`` units apart;
     about ``n_messages`` rows (an aggressor's messages are never split)."""
@@ -202,9 +213,15 @@ def lobster_file_names(ticker: str, date: str, levels: int) -> tuple[str, str]:
     return f"{stem}_message_{levels}.csv", f"{stem}_orderbook_{levels}.csv"
 
 
-def write_lobster_day(out_dir: str | Path, *, seed: int = SAMPLE_SEED, n_messages: int = SAMPLE_MESSAGES,
-                      levels: int = SAMPLE_LEVELS, ticker: str = SAMPLE_TICKER,
-                      date: str = SAMPLE_DATE) -> tuple[Path, Path]:
+def write_lobster_day(
+    out_dir: str | Path,
+    *,
+    seed: int = SAMPLE_SEED,
+    n_messages: int = SAMPLE_MESSAGES,
+    levels: int = SAMPLE_LEVELS,
+    ticker: str = SAMPLE_TICKER,
+    date: str = SAMPLE_DATE,
+) -> tuple[Path, Path]:
     """Generate a day and write its two LOBSTER files into ``out_dir``; returns their paths."""
     msgs, book = generate_lobster_day(seed, n_messages, levels=levels)
     out = Path(out_dir)
@@ -230,7 +247,9 @@ def sample_paths() -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cns.market.lobster_sample", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m cns.market.lobster_sample", description=__doc__.splitlines()[0]
+    )
     p.add_argument("out_dir")
     p.add_argument("--seed", type=int, default=SAMPLE_SEED)
     p.add_argument("--messages", type=int, default=SAMPLE_MESSAGES)

@@ -112,8 +112,9 @@ def _story_sizes(rng: np.random.Generator, n_items: int, mean: float) -> np.ndar
     return k
 
 
-def _template_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                 np.ndarray]:
+def _template_tables() -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:
     """Template byte pieces and the (kind, polarity+1) -> first template id / count lookup."""
     texts = [t for _, _, t in TEMPLATES] + [TEST_TEMPLATE]
     pre = [t.split("{T}")[0].encode() for t in texts]
@@ -133,9 +134,17 @@ def _template_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
     return np.frombuffer(pieces, np.uint8), pre_off, pre_len, suf_off, suf_len, first, count
 
 
-def _template_sentiment(pieces: np.ndarray, pre_off: np.ndarray, pre_len: np.ndarray, suf_off: np.ndarray,
-                        suf_len: np.ndarray, tk_off: np.ndarray, tk_len: np.ndarray, tk_blob: np.ndarray,
-                        sentiment: bool) -> np.ndarray:
+def _template_sentiment(
+    pieces: np.ndarray,
+    pre_off: np.ndarray,
+    pre_len: np.ndarray,
+    suf_off: np.ndarray,
+    suf_len: np.ndarray,
+    tk_off: np.ndarray,
+    tk_len: np.ndarray,
+    tk_blob: np.ndarray,
+    sentiment: bool,
+) -> np.ndarray:
     """``sent[t, c]`` = LM polarity of the headline of template ``t`` with ticker code ``c`` (float32).
 
     A generated headline is exactly ``prefix[t] + ticker[c] + suffix[t]``, so scoring each of the
@@ -153,8 +162,21 @@ def _template_sentiment(pieces: np.ndarray, pre_off: np.ndarray, pre_len: np.nda
     ln = pre_len[tt] + tk_len[cc] + suf_len[tt]
     off = np.cumsum(ln) - ln
     blob = np.empty(int(ln.sum()), np.uint8)
-    assemble_headlines(np.arange(len(tt), dtype=np.int64), tt, cc, pre_off, pre_len, suf_off, suf_len, pieces,
-                       tk_off, tk_len, tk_blob, off, blob)
+    assemble_headlines(
+        np.arange(len(tt), dtype=np.int64),
+        tt,
+        cc,
+        pre_off,
+        pre_len,
+        suf_off,
+        suf_len,
+        pieces,
+        tk_off,
+        tk_len,
+        tk_blob,
+        off,
+        blob,
+    )
     recs = np.zeros(len(tt), NEWS_DTYPE)
     recs["headline_off"] = off
     recs["headline_len"] = ln
@@ -168,7 +190,9 @@ def _check_size(n_events: int, seconds: float) -> None:
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 0:
         raise VenueConfigError(f"generate_news: n_events must be an int >= 0, got {n_events!r}")
     if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
-        raise VenueConfigError(f"generate_news: seconds must be finite, > 0 and <= {MAX_SECONDS:.0f}, got {seconds!r}")
+        raise VenueConfigError(
+            f"generate_news: seconds must be finite, > 0 and <= {MAX_SECONDS:.0f}, got {seconds!r}"
+        )
     assert EPOCH_NS + int(MAX_SECONDS * 1e9) < NS_2100
     try:
         phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -176,8 +200,10 @@ def _check_size(n_events: int, seconds: float) -> None:
         return
     need = int(n_events) * BYTES_PER_EVENT
     if phys > 0 and need > phys:
-        raise VenueConfigError(f"generate_news: {n_events:,} events need about {need / 2**30:,.0f} GiB of memory, "
-                               f"this machine has {phys / 2**30:,.0f} GiB")
+        raise VenueConfigError(
+            f"generate_news: {n_events:,} events need about {need / 2**30:,.0f} GiB of memory, "
+            f"this machine has {phys / 2**30:,.0f} GiB"
+        )
 
 
 def generate_news(
@@ -224,8 +250,11 @@ def generate_news(
     st_true = np.concatenate([np.ones(len(k_true), bool), np.zeros(len(k_false), bool)])
     sizes = np.concatenate([k_true, k_false])
     n_st = len(sizes)
-    s_kind = np.where(st_true, rng.choice(_TRUE_KINDS, n_st, p=_TRUE_KIND_P),
-                      rng.choice(_FALSE_KINDS, n_st, p=_FALSE_KIND_P)).astype(np.uint8)
+    s_kind = np.where(
+        st_true,
+        rng.choice(_TRUE_KINDS, n_st, p=_TRUE_KIND_P),
+        rng.choice(_FALSE_KINDS, n_st, p=_FALSE_KIND_P),
+    ).astype(np.uint8)
     on_index = (s_kind == KIND_MACRO) | (s_kind == KIND_CENTRAL_BANK)
     s_instr = np.where(on_index, index_code, stock_codes[rng.integers(0, len(stock_codes), n_st)])
     s_first = rng.integers(0, span, n_st)
@@ -256,8 +285,29 @@ def generate_news(
     recv_all = np.empty(n_all, np.int64)
     moved = np.empty(m, np.float64)
     conf = np.empty(m, np.float64)
-    report_items(sizes, st_true, s_first, claim, cred, cred_pool.astype(np.int64), low_pool.astype(np.int64),
-                 u_cred, i_cred, i_low, expo, u_flip, z, c_true, c_false, span, sid, srcs, recv_all, moved, conf)
+    report_items(
+        sizes,
+        st_true,
+        s_first,
+        claim,
+        cred,
+        cred_pool.astype(np.int64),
+        low_pool.astype(np.int64),
+        u_cred,
+        i_cred,
+        i_low,
+        expo,
+        u_flip,
+        z,
+        c_true,
+        c_false,
+        span,
+        sid,
+        srcs,
+        recv_all,
+        moved,
+        conf,
+    )
     del u_cred, i_cred, i_low, expo, u_flip, z, c_true, c_false
 
     # ---- heartbeats and test traffic, then the receive order ---------------------------------------------
@@ -292,10 +342,48 @@ def generate_news(
     sent = _template_sentiment(pieces, pre_off, pre_len, suf_off, suf_len, tk_off, tk_len, tk_blob, sentiment)
     r = np.zeros(n_all, NEWS_DTYPE)  # zeroed: padding bytes are deterministic
     story_of = np.empty(n_all, np.int64)
-    blob = build_items(r, story_of, pos, m, n_hb, EPOCH_NS, sid, srcs, recv_all, moved, conf, test_kind,
-                       test_tick, lat_draw, draw_bits, u, st_true, s_kind, s_instr, s_first, s_lead, s_eps,
-                       s_rate, s_hash, cred, official, float(cfg.credible_threshold), bls, first, count, len(TEMPLATES), pieces, pre_off, pre_len,
-                       suf_off, suf_len, tk_off, tk_len, tk_blob, sent)
+    blob = build_items(
+        r,
+        story_of,
+        pos,
+        m,
+        n_hb,
+        EPOCH_NS,
+        sid,
+        srcs,
+        recv_all,
+        moved,
+        conf,
+        test_kind,
+        test_tick,
+        lat_draw,
+        draw_bits,
+        u,
+        st_true,
+        s_kind,
+        s_instr,
+        s_first,
+        s_lead,
+        s_eps,
+        s_rate,
+        s_hash,
+        cred,
+        official,
+        float(cfg.credible_threshold),
+        bls,
+        first,
+        count,
+        len(TEMPLATES),
+        pieces,
+        pre_off,
+        pre_len,
+        suf_off,
+        suf_len,
+        tk_off,
+        tk_len,
+        tk_blob,
+        sent,
+    )
 
     stories = np.zeros(n_st, STORY_DTYPE)
     stories["story_id"] = np.arange(n_st)
@@ -309,11 +397,26 @@ def generate_news(
     return GeneratedNews(batch, stories, story_of)
 
 
-def cache_key(n_events: int, seconds: float, seed: int, instruments: tuple[InstrumentInfo, ...] | None,
-              sources: tuple[SourceInfo, ...], config: NewsGenConfig) -> str:
+def cache_key(
+    n_events: int,
+    seconds: float,
+    seed: int,
+    instruments: tuple[InstrumentInfo, ...] | None,
+    sources: tuple[SourceInfo, ...],
+    config: NewsGenConfig,
+) -> str:
     """A stable hex key of every parameter that changes the generated bytes."""
-    text = repr((GENERATOR_VERSION, n_events, float(seconds), seed, instruments or default_instruments(),
-                 sources, config))
+    text = repr(
+        (
+            GENERATOR_VERSION,
+            n_events,
+            float(seconds),
+            seed,
+            instruments or default_instruments(),
+            sources,
+            config,
+        )
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -337,8 +440,12 @@ class WorldFiles:
     @classmethod
     def at(cls, d: Path, key: str) -> WorldFiles:
         """The files of world ``key`` in cache directory ``d`` (not checked to exist)."""
-        return cls(d / f"news-{key}.cnsb", d / f"stories-{key}.npy", d / f"story_of-{key}.npy",
-                   d / f"world-{key}.json")
+        return cls(
+            d / f"news-{key}.cnsb",
+            d / f"stories-{key}.npy",
+            d / f"story_of-{key}.npy",
+            d / f"world-{key}.json",
+        )
 
     @property
     def data(self) -> tuple[Path, Path, Path]:
@@ -428,26 +535,29 @@ def load_or_generate(
         if stories.dtype == STORY_DTYPE and len(story_of) == len(batch) and not batch.rejects:
             return GeneratedNews(batch, stories, story_of, from_cache=True)
         _log.warning("regenerating the cached news world: %s does not parse cleanly", files.news)
-        files, gen = cached_world(n_events, seconds, seed, cache_dir, instruments, sources, config, force=True)
+        files, gen = cached_world(
+            n_events, seconds, seed, cache_dir, instruments, sources, config, force=True
+        )
     assert gen is not None
     return gen
 
 
 _MALFORMED = (
-    b"{\"id\": 1, \"source\": \"reuters.com\", \"publish_ns\": ",  # truncated JSON
-    b"{\"id\": 2, \"source\": \"x\", \"publish_ns\": 1, \"receive_ns\": 1, \"tickers\": [], \"type\": \"weather\", "
-    b"\"headline\": \"\", \"confidence\": 1}",  # unknown type
-    b"{\"id\": 3, \"source\": \"x\", \"publish_ns\": 1, \"receive_ns\": 1, \"tickers\": [], \"type\": \"rumor\", "
-    b"\"headline\": \"\", \"confidence\": 1.7}",  # confidence out of range
-    b"{\"id\": 4, \"source\": \"x\", \"publish_ns\": 1, \"receive_ns\": 1, \"tickers\": [], \"type\": \"rumor\", "
-    b"\"headline\": \"\", \"confidence\": 1, \"evidence_hash\": \"not-hex\"}",  # bad hash
-    b"{\"id\": 5, \"source\": \"x\", \"headline\": \"\\xff\"}".replace(b"\\xff", b"\xff"),  # not UTF-8
-    b"[\"not\", \"an\", \"object\"]",
+    b'{"id": 1, "source": "reuters.com", "publish_ns": ',  # truncated JSON
+    b'{"id": 2, "source": "x", "publish_ns": 1, "receive_ns": 1, "tickers": [], "type": "weather", '
+    b'"headline": "", "confidence": 1}',  # unknown type
+    b'{"id": 3, "source": "x", "publish_ns": 1, "receive_ns": 1, "tickers": [], "type": "rumor", '
+    b'"headline": "", "confidence": 1.7}',  # confidence out of range
+    b'{"id": 4, "source": "x", "publish_ns": 1, "receive_ns": 1, "tickers": [], "type": "rumor", '
+    b'"headline": "", "confidence": 1, "evidence_hash": "not-hex"}',  # bad hash
+    b'{"id": 5, "source": "x", "headline": "\\xff"}'.replace(b"\\xff", b"\xff"),  # not UTF-8
+    b'["not", "an", "object"]',
 )
 
 
-def write_generated_jsonl(gen: GeneratedNews, path: str | Path, malformed_share: float = 0.0,
-                          seed: int = 0) -> int:
+def write_generated_jsonl(
+    gen: GeneratedNews, path: str | Path, malformed_share: float = 0.0, seed: int = 0
+) -> int:
     """Write ``gen.batch`` as JSON Lines with about ``malformed_share`` of extra malformed lines mixed in
     (for exercising the quarantine); returns the number of malformed lines written."""
     from cns.news.jsonl import write_jsonl

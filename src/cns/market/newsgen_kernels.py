@@ -9,10 +9,21 @@ from numba import njit
 
 
 @njit(cache=True)
-def assemble_headlines(order: np.ndarray, tmpl: np.ndarray, tick: np.ndarray, pre_off: np.ndarray,
-                       pre_len: np.ndarray, suf_off: np.ndarray, suf_len: np.ndarray, pieces: np.ndarray,
-                       tk_off: np.ndarray, tk_len: np.ndarray, tk_blob: np.ndarray, out_off: np.ndarray,
-                       blob: np.ndarray) -> None:
+def assemble_headlines(
+    order: np.ndarray,
+    tmpl: np.ndarray,
+    tick: np.ndarray,
+    pre_off: np.ndarray,
+    pre_len: np.ndarray,
+    suf_off: np.ndarray,
+    suf_len: np.ndarray,
+    pieces: np.ndarray,
+    tk_off: np.ndarray,
+    tk_len: np.ndarray,
+    tk_blob: np.ndarray,
+    out_off: np.ndarray,
+    blob: np.ndarray,
+) -> None:
     """Headline of output item ``i`` (input item ``order[i]``) = piece ``pre[t]`` + ticker + piece ``suf[t]``
     at ``blob[out_off[i]:]``, ``t = tmpl[order[i]]``; template -1 means "no headline" (zero bytes)."""
     for i in range(len(order)):
@@ -65,11 +76,29 @@ def argsort_times(t: np.ndarray, span: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def report_items(sizes: np.ndarray, st_true: np.ndarray, s_first: np.ndarray, claim: np.ndarray,
-                 cred: np.ndarray, cred_pool: np.ndarray, low_pool: np.ndarray, u_cred: np.ndarray,
-                 i_cred: np.ndarray, i_low: np.ndarray, expo: np.ndarray, u_flip: np.ndarray, z: np.ndarray,
-                 c_true: np.ndarray, c_false: np.ndarray, span: int, sid: np.ndarray, src: np.ndarray,
-                 recv: np.ndarray, moved: np.ndarray, conf: np.ndarray) -> None:
+def report_items(
+    sizes: np.ndarray,
+    st_true: np.ndarray,
+    s_first: np.ndarray,
+    claim: np.ndarray,
+    cred: np.ndarray,
+    cred_pool: np.ndarray,
+    low_pool: np.ndarray,
+    u_cred: np.ndarray,
+    i_cred: np.ndarray,
+    i_low: np.ndarray,
+    expo: np.ndarray,
+    u_flip: np.ndarray,
+    z: np.ndarray,
+    c_true: np.ndarray,
+    c_false: np.ndarray,
+    span: int,
+    sid: np.ndarray,
+    src: np.ndarray,
+    recv: np.ndarray,
+    moved: np.ndarray,
+    conf: np.ndarray,
+) -> None:
     """The reports of every story, one pass, from pre-drawn random columns (item ``j`` = report ``rank`` of
     story ``s``, stories back to back). Writes ``sid/src/recv[:m]`` and ``moved/conf[:m]``; ``sid[m:] = -1``.
 
@@ -124,8 +153,16 @@ def _eps_actual(eps: float, mv: float) -> float:
 
 
 @njit(cache=True)
-def _item_kind_tick(j: int, m: int, n_hb: int, s: int, s_kind: np.ndarray, s_instr: np.ndarray,
-                    test_kind: np.ndarray, test_tick: np.ndarray) -> tuple[int, int]:
+def _item_kind_tick(
+    j: int,
+    m: int,
+    n_hb: int,
+    s: int,
+    s_kind: np.ndarray,
+    s_instr: np.ndarray,
+    test_kind: np.ndarray,
+    test_tick: np.ndarray,
+) -> tuple[int, int]:
     if s >= 0:
         return np.int64(s_kind[s]), np.int64(s_instr[s])
     if j < m + n_hb:
@@ -134,16 +171,48 @@ def _item_kind_tick(j: int, m: int, n_hb: int, s: int, s_kind: np.ndarray, s_ins
 
 
 @njit(cache=True)
-def build_items(out: np.ndarray, story_of: np.ndarray, pos: np.ndarray, m: int, n_hb: int, epoch_ns: int,
-                sid: np.ndarray, src: np.ndarray, recv: np.ndarray, moved: np.ndarray, conf: np.ndarray,
-                test_kind: np.ndarray, test_tick: np.ndarray, lat_draw: np.ndarray, draw_bits: np.ndarray,
-                u_tmpl: np.ndarray,
-                st_true: np.ndarray, s_kind: np.ndarray, s_instr: np.ndarray, s_first: np.ndarray,
-                s_lead: np.ndarray, s_eps: np.ndarray, s_rate: np.ndarray, s_hash: np.ndarray,
-                cred: np.ndarray, official: np.ndarray, credible_threshold: float, bls: int, t_first: np.ndarray, t_count: np.ndarray, test_tmpl: int,
-                pieces: np.ndarray, pre_off: np.ndarray, pre_len: np.ndarray, suf_off: np.ndarray,
-                suf_len: np.ndarray, tk_off: np.ndarray, tk_len: np.ndarray, tk_blob: np.ndarray,
-                sent: np.ndarray) -> np.ndarray:
+def build_items(
+    out: np.ndarray,
+    story_of: np.ndarray,
+    pos: np.ndarray,
+    m: int,
+    n_hb: int,
+    epoch_ns: int,
+    sid: np.ndarray,
+    src: np.ndarray,
+    recv: np.ndarray,
+    moved: np.ndarray,
+    conf: np.ndarray,
+    test_kind: np.ndarray,
+    test_tick: np.ndarray,
+    lat_draw: np.ndarray,
+    draw_bits: np.ndarray,
+    u_tmpl: np.ndarray,
+    st_true: np.ndarray,
+    s_kind: np.ndarray,
+    s_instr: np.ndarray,
+    s_first: np.ndarray,
+    s_lead: np.ndarray,
+    s_eps: np.ndarray,
+    s_rate: np.ndarray,
+    s_hash: np.ndarray,
+    cred: np.ndarray,
+    official: np.ndarray,
+    credible_threshold: float,
+    bls: int,
+    t_first: np.ndarray,
+    t_count: np.ndarray,
+    test_tmpl: int,
+    pieces: np.ndarray,
+    pre_off: np.ndarray,
+    pre_len: np.ndarray,
+    suf_off: np.ndarray,
+    suf_len: np.ndarray,
+    tk_off: np.ndarray,
+    tk_len: np.ndarray,
+    tk_blob: np.ndarray,
+    sent: np.ndarray,
+) -> np.ndarray:
     """Every item's final NEWS_DTYPE record, headline and ``story_of``, written straight to its sorted slot.
 
     Item ``j`` (reports ``< m``, then ``n_hb`` heartbeats, then test traffic) goes to ``out[pos[j]]`` — a

@@ -48,7 +48,10 @@ TEMPLATES: tuple[tuple[int, int, str], ...] = (
     (KIND_RUMOR, 1, "Unconfirmed: {T} breakthrough could boost sales"),
     (KIND_RUMOR, -1, "Rumor: {T} faces fraud probe, collapse feared"),
     (KIND_RUMOR, -1, "Unconfirmed: {T} accused of misconduct"),
-) + tuple((k, 0, t) for k in (KIND_EARNINGS, KIND_MACRO, KIND_CENTRAL_BANK, KIND_GUIDANCE, KIND_MNA,
-                              KIND_SUPPLY, KIND_RUMOR) for t in _NEUTRAL)
+) + tuple(
+    (k, 0, t)
+    for k in (KIND_EARNINGS, KIND_MACRO, KIND_CENTRAL_BANK, KIND_GUIDANCE, KIND_MNA, KIND_SUPPLY, KIND_RUMOR)
+    for t in _NEUTRAL
+)
 
 TEST_TEMPLATE = "TEST {T} test message, please ignore"

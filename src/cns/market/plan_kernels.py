@@ -25,8 +25,22 @@ def _sat_add(t, d):
 
 
 @njit(cache=True)
-def news_updates(rep_t, rep_instr, rep_src, rep_event, rep_dir, rep_mag, w, latency_ns, weight, typical_pct,
-                 n_events, out_t, out_instr, out_dlog):
+def news_updates(
+    rep_t,
+    rep_instr,
+    rep_src,
+    rep_event,
+    rep_dir,
+    rep_mag,
+    w,
+    latency_ns,
+    weight,
+    typical_pct,
+    n_events,
+    out_t,
+    out_instr,
+    out_dlog,
+):
     """The market maker's value updates from the news: one row per report that changes its view.
 
     Per event the market maker prices ``weight * tanh(E / 2) * m`` as a log move, where ``m`` is the claimed
@@ -67,8 +81,20 @@ def news_updates(rep_t, rep_instr, rep_src, rep_event, rep_dir, rep_mag, w, late
 
 
 @njit(cache=True)
-def competitor_entries(rep_t, rep_instr, rep_src, rep_event, rep_dir, w, latency_ns, min_confidence, n_events,
-                       out_t, out_instr, out_side):
+def competitor_entries(
+    rep_t,
+    rep_instr,
+    rep_src,
+    rep_event,
+    rep_dir,
+    w,
+    latency_ns,
+    min_confidence,
+    n_events,
+    out_t,
+    out_instr,
+    out_side,
+):
     """A competitor's entries: the first report after which its confidence ``|tanh(E / 2)|`` in an event
     reaches ``min_confidence`` (and that report claims a direction) makes one entry on the sign of ``E``, at
     the report's time + ``latency_ns``; at most one entry per event. Returns the count (``out_*[:n]``)."""

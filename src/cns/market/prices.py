@@ -50,7 +50,9 @@ class FlowConfig:
     vol_per_sqrt_s: float = 1.2e-4  # fundamental volatility, fraction per sqrt(s) (~30 % a year)
     requote_hz: float = 2.0  # market-maker timed requotes (each also steps the hidden fundamental)
     taker_hz: float = 25.0  # uninformed background taker orders
-    informed_hz: float = 0.5  # informed taker arrivals (each trades only if the quotes are off the fundamental)
+    informed_hz: float = (
+        0.5  # informed taker arrivals (each trades only if the quotes are off the fundamental)
+    )
     mm_levels: int = 5  # price levels quoted per side
     mm_half_spread_bp: float = 2.0  # base distance of the best quote from the quote centre, bp
     mm_level_notional_usd: float = 25_000.0  # size of each quoted level (one lot), USD
@@ -70,9 +72,20 @@ class FlowConfig:
     chunk_events: int = 1 << 16  # background events drawn per chunk
 
     def __post_init__(self) -> None:
-        for name in ("vol_per_sqrt_s", "requote_hz", "taker_hz", "informed_hz", "mm_half_spread_bp",
-                     "informed_edge_bp", "mm_flow_bp_per_lot", "mm_flow_max_bp", "mm_vol_spread_mult",
-                     "mm_inventory_skew_bp_per_lot", "mm_inventory_skew_max_bp", "mm_inventory_spread_bp_per_lot"):
+        for name in (
+            "vol_per_sqrt_s",
+            "requote_hz",
+            "taker_hz",
+            "informed_hz",
+            "mm_half_spread_bp",
+            "informed_edge_bp",
+            "mm_flow_bp_per_lot",
+            "mm_flow_max_bp",
+            "mm_vol_spread_mult",
+            "mm_inventory_skew_bp_per_lot",
+            "mm_inventory_skew_max_bp",
+            "mm_inventory_spread_bp_per_lot",
+        ):
             v = getattr(self, name)
             if not (v >= 0 and math.isfinite(v)):
                 raise VenueConfigError(f"FlowConfig.{name} must be finite and >= 0, got {v!r}")
@@ -81,13 +94,18 @@ class FlowConfig:
         for name in ("mm_levels", "chunk_events"):
             if getattr(self, name) < 1:
                 raise VenueConfigError(f"FlowConfig.{name} must be >= 1, got {getattr(self, name)!r}")
-        if not (self.mm_level_notional_usd > 0 and self.taker_notional_usd > 0
-                and self.informed_max_notional_usd > 0):
+        if not (
+            self.mm_level_notional_usd > 0
+            and self.taker_notional_usd > 0
+            and self.informed_max_notional_usd > 0
+        ):
             raise VenueConfigError("FlowConfig: notionals must be > 0 USD")
         if not self.mm_half_spread_bp <= self.mm_max_half_spread_bp <= 5000.0:
             raise VenueConfigError("FlowConfig: need mm_half_spread_bp <= mm_max_half_spread_bp <= 5000 bp")
         if not self.mm_inventory_skew_max_bp <= 5000.0 or not self.mm_flow_max_bp <= 5000.0:
-            raise VenueConfigError("FlowConfig: mm_inventory_skew_max_bp and mm_flow_max_bp must be <= 5000 bp")
+            raise VenueConfigError(
+                "FlowConfig: mm_inventory_skew_max_bp and mm_flow_max_bp must be <= 5000 bp"
+            )
         check_duration("FlowConfig", "mm_refill_ns", self.mm_refill_ns)
         check_duration("FlowConfig", "mm_vol_window_ns", self.mm_vol_window_ns, positive=True)
         if self.taker_cross_ticks < 0:
@@ -125,8 +143,9 @@ class BackgroundStream:
         np.minimum(t, _LAST_NS, out=t)
         instrument = rng.integers(1, self._n + 1, c, dtype=np.int32)
         uk = rng.random(c)
-        kind = np.where(uk < self._p_requote, BG_REQUOTE,
-                        np.where(uk < self._p_informed, BG_INFORMED, BG_TAKER)).astype(np.uint8)
+        kind = np.where(
+            uk < self._p_requote, BG_REQUOTE, np.where(uk < self._p_informed, BG_INFORMED, BG_TAKER)
+        ).astype(np.uint8)
         u = rng.random(c)
         z = rng.standard_normal(c)
         return t.astype(np.int64), instrument, kind, u, z

@@ -32,10 +32,19 @@ import numpy as np
 from cns.signals.dtypes import FLAG_TEST, KIND_HEARTBEAT, NEWS_DTYPE
 from cns.venue.errors import VenueConfigError
 
-__all__ = ["EPS_SURPRISE_PER_MOVE_PCT", "RATE_BASELINE_PCT", "REPORT_DTYPE", "load_public_reports", "public_reports", "report_direction"]
+__all__ = [
+    "EPS_SURPRISE_PER_MOVE_PCT",
+    "RATE_BASELINE_PCT",
+    "REPORT_DTYPE",
+    "load_public_reports",
+    "public_reports",
+    "report_direction",
+]
 
 RATE_BASELINE_PCT = 4.25  # the generated world's policy rate before a decision, percent (public knowledge)
-EPS_SURPRISE_PER_MOVE_PCT = 0.03  # relative EPS surprise that comes with a 1 % move (the world's earnings rule)
+EPS_SURPRISE_PER_MOVE_PCT = (
+    0.03  # relative EPS surprise that comes with a 1 % move (the world's earnings rule)
+)
 MAX_MOVE_PCT = 50.0  # a claimed move is clipped to this magnitude, percent
 
 REPORT_DTYPE = np.dtype(
@@ -71,8 +80,9 @@ def report_direction(records: np.ndarray, idx: np.ndarray | None = None) -> np.n
     return d.astype(np.int8)
 
 
-def public_reports(records: np.ndarray, story_of: np.ndarray | None = None, *,
-                   window_ns: int = 2_000_000_000) -> np.ndarray:
+def public_reports(
+    records: np.ndarray, story_of: np.ndarray | None = None, *, window_ns: int = 2_000_000_000
+) -> np.ndarray:
     """The public reports (REPORT_DTYPE, sorted by ``t_ns``, stable) of NEWS_DTYPE ``records``.
 
     Heartbeats, test traffic (FLAG_TEST) and items without a ticker are not reports. ``story_of[i]`` (the
@@ -84,12 +94,18 @@ def public_reports(records: np.ndarray, story_of: np.ndarray | None = None, *,
     if isinstance(window_ns, bool) or not isinstance(window_ns, (int, np.integer)) or window_ns < 1:
         raise VenueConfigError(f"public_reports: window_ns must be an int >= 1, got {window_ns!r}")
     ticker = records["tickers"][:, 0]
-    keep = ((records["kind"] != KIND_HEARTBEAT) & ((records["flags"] & FLAG_TEST) == 0)
-            & (records["n_tickers"] > 0) & (ticker > 0))
+    keep = (
+        (records["kind"] != KIND_HEARTBEAT)
+        & ((records["flags"] & FLAG_TEST) == 0)
+        & (records["n_tickers"] > 0)
+        & (ticker > 0)
+    )
     if story_of is not None:
         story_of = np.asarray(story_of)
         if story_of.shape != records.shape:
-            raise VenueConfigError(f"public_reports: story_of has shape {story_of.shape}, records {records.shape}")
+            raise VenueConfigError(
+                f"public_reports: story_of has shape {story_of.shape}, records {records.shape}"
+            )
         keep &= story_of >= 0
     idx = np.flatnonzero(keep)
     out = np.zeros(idx.shape[0], REPORT_DTYPE)  # column by column: no copy of the wide records
@@ -138,15 +154,22 @@ def check_reports(reports: np.ndarray, n_instruments: int) -> np.ndarray:
     code >= 2**20, negative event id)."""
     if not isinstance(reports, np.ndarray) or reports.dtype != REPORT_DTYPE or reports.ndim != 1:
         raise VenueConfigError("reports must be a 1-D cns.market.public.REPORT_DTYPE array")
-    bad = ((reports["instrument"] < 1) | (reports["instrument"] > n_instruments) | (reports["t_ns"] < 0)
-           | (np.abs(reports["direction"].astype(np.int64)) > 1) | (reports["source"] >= 1 << 20)
-           | (reports["event"] < 0))
+    bad = (
+        (reports["instrument"] < 1)
+        | (reports["instrument"] > n_instruments)
+        | (reports["t_ns"] < 0)
+        | (np.abs(reports["direction"].astype(np.int64)) > 1)
+        | (reports["source"] >= 1 << 20)
+        | (reports["event"] < 0)
+    )
     if np.any(bad):
         k = int(np.argmax(bad))
-        raise VenueConfigError(f"reports[{k}] is invalid (instrument {int(reports['instrument'][k])} of "
-                               f"1..{n_instruments}, t_ns {int(reports['t_ns'][k])} >= 0, direction "
-                               f"{int(reports['direction'][k])} in -1..1, source {int(reports['source'][k])} "
-                               f"< 2**20, event {int(reports['event'][k])} >= 0)")
+        raise VenueConfigError(
+            f"reports[{k}] is invalid (instrument {int(reports['instrument'][k])} of "
+            f"1..{n_instruments}, t_ns {int(reports['t_ns'][k])} >= 0, direction "
+            f"{int(reports['direction'][k])} in -1..1, source {int(reports['source'][k])} "
+            f"< 2**20, event {int(reports['event'][k])} >= 0)"
+        )
     t = reports["t_ns"]
     if t.shape[0] > 1 and bool(np.any(t[1:] < t[:-1])):
         reports = reports[np.argsort(t, kind="stable")]

@@ -105,8 +105,13 @@ NEVER = np.iinfo(np.int64).max
 RELIABILITY_CLIP = 0.02  # estimates are kept in [0.02, 0.98]: no source is taken as certain either way
 
 
-def participant_weights(source_reliability: np.ndarray | None, n_sources: int, n_participants: int,
-                        config: MarketConfig, rng: np.random.Generator) -> np.ndarray:
+def participant_weights(
+    source_reliability: np.ndarray | None,
+    n_sources: int,
+    n_participants: int,
+    config: MarketConfig,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """``w[p, code]``: participant ``p``'s log-odds that source ``code``'s claimed direction is right.
 
     The street's estimate ``source_reliability[code]`` (probability, NaN or missing = ``default_reliability``)
@@ -143,17 +148,31 @@ def _events(reports: np.ndarray) -> tuple[np.ndarray, int]:
     return inv.reshape(-1).astype(np.int64), int(uniq.shape[0])
 
 
-def mm_news_schedule(reports: np.ndarray, weights: np.ndarray, config: MarketConfig
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mm_news_schedule(
+    reports: np.ndarray, weights: np.ndarray, config: MarketConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(t_ns, instrument, log move)`` of the market maker's news-driven value updates, in time order
     (``reports``: checked REPORT_DTYPE, sorted by time; ``weights``: its row of :func:`participant_weights`)."""
     ev, n_ev = _events(reports)
     n = reports.shape[0]
     t, ins, dl = np.zeros(n, np.int64), np.zeros(n, np.uint32), np.zeros(n)
     mag = np.where(np.isfinite(reports["move_pct"]), reports["move_pct"], -1.0)
-    k = news_updates(reports["t_ns"], reports["instrument"], reports["source"].astype(np.int64), ev,
-                     reports["direction"].astype(np.int64), mag, weights, np.int64(config.mm_news_latency_ns),
-                     float(config.mm_news_weight), float(config.typical_move_pct), n_ev, t, ins, dl)
+    k = news_updates(
+        reports["t_ns"],
+        reports["instrument"],
+        reports["source"].astype(np.int64),
+        ev,
+        reports["direction"].astype(np.int64),
+        mag,
+        weights,
+        np.int64(config.mm_news_latency_ns),
+        float(config.mm_news_weight),
+        float(config.typical_move_pct),
+        n_ev,
+        t,
+        ins,
+        dl,
+    )
     return t[:k].copy(), ins[:k].copy(), dl[:k].copy()
 
 
@@ -185,7 +204,9 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def jitter_ns(seed: int, competitor: int, t_ns: np.ndarray, instrument: np.ndarray, spread_ns: int) -> np.ndarray:
+def jitter_ns(
+    seed: int, competitor: int, t_ns: np.ndarray, instrument: np.ndarray, spread_ns: int
+) -> np.ndarray:
     """Seeded latency jitter (int64 ns, uniform on ``[0, 2 * spread_ns]``) of competitor ``competitor``'s entries
     at ``t_ns`` on ``instrument`` (one entry per event, so: per story). Integer hashing (SplitMix64) only: the
     same on every machine, and independent of the simulator's random stream."""
@@ -198,8 +219,9 @@ def jitter_ns(seed: int, competitor: int, t_ns: np.ndarray, instrument: np.ndarr
     return (h % np.uint64(2 * int(spread_ns) + 1)).astype(np.int64)
 
 
-def competitor_schedule(reports: np.ndarray, weights: np.ndarray, config: MarketConfig, seed: int = 0
-                        ) -> CompetitorPlan:
+def competitor_schedule(
+    reports: np.ndarray, weights: np.ndarray, config: MarketConfig, seed: int = 0
+) -> CompetitorPlan:
     """The competitors' entries from the public ``reports`` (checked, sorted) and their own ``weights``
     (``weights[j]`` of competitor ``j``): see :func:`cns.market.plan_kernels.competitor_entries`. Each entry
     is delayed by its seeded jitter (:func:`jitter_ns`, keyed by ``seed``) and each competitor's entries are
@@ -211,8 +233,20 @@ def competitor_schedule(reports: np.ndarray, weights: np.ndarray, config: Market
     ts, ins, sides, off = [], [], [], [0]
     for j, c in enumerate(config.competitors):
         t, i, sd = np.zeros(n, np.int64), np.zeros(n, np.uint32), np.zeros(n, np.int8)
-        m = competitor_entries(reports["t_ns"], reports["instrument"], src, ev, direction, weights[j],
-                               np.int64(c.latency_ns), float(c.min_confidence), n_ev, t, i, sd)
+        m = competitor_entries(
+            reports["t_ns"],
+            reports["instrument"],
+            src,
+            ev,
+            direction,
+            weights[j],
+            np.int64(c.latency_ns),
+            float(c.min_confidence),
+            n_ev,
+            t,
+            i,
+            sd,
+        )
         t, i, sd = t[:m], i[:m], sd[:m]
         if c.jitter_ns > 0 and m:
             j_ns = jitter_ns(seed, j, t, i, c.jitter_ns)
@@ -223,11 +257,16 @@ def competitor_schedule(reports: np.ndarray, weights: np.ndarray, config: Market
         ins.append(i)
         sides.append(sd)
         off.append(off[-1] + m)
-    return CompetitorPlan(np.array(off, np.int64), _cat(ts, np.int64), _cat(ins, np.uint32), _cat(sides, np.int8),
-                          np.array([c.latency_ns for c in config.competitors], np.int64).reshape(k),
-                          np.array([c.notional_usd for c in config.competitors], np.float64).reshape(k),
-                          int(config.hold_ns),
-                          np.array([c.md_latency_ns for c in config.competitors], np.int64).reshape(k))
+    return CompetitorPlan(
+        np.array(off, np.int64),
+        _cat(ts, np.int64),
+        _cat(ins, np.uint32),
+        _cat(sides, np.int8),
+        np.array([c.latency_ns for c in config.competitors], np.int64).reshape(k),
+        np.array([c.notional_usd for c in config.competitors], np.float64).reshape(k),
+        int(config.hold_ns),
+        np.array([c.md_latency_ns for c in config.competitors], np.int64).reshape(k),
+    )
 
 
 def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
@@ -243,8 +282,9 @@ def impact_schedule(stories: np.ndarray, n_instruments: int) -> tuple[np.ndarray
     order = np.argsort(t, kind="stable")
     factor = 1.0 + true["impact_pct"][order] / 100.0
     if np.any(~(factor > 0) | ~np.isfinite(factor)):
-        raise VenueConfigError("a story's impact_pct is <= -100 %, infinite or NaN: the price would not stay "
-                               "positive and finite")
+        raise VenueConfigError(
+            "a story's impact_pct is <= -100 %, infinite or NaN: the price would not stay positive and finite"
+        )
     return t[order].astype(np.int64), true["instrument"][order].astype(np.uint32), factor.astype(np.float64)
 
 
@@ -252,13 +292,17 @@ def _check_times(stories: np.ndarray) -> None:
     bad = stories["first_report_ns"] < 0
     if np.any(bad):
         k = int(np.argmax(bad))
-        raise VenueConfigError(f"story {int(stories['story_id'][k])} has first_report_ns "
-                               f"{int(stories['first_report_ns'][k])} < 0")
+        raise VenueConfigError(
+            f"story {int(stories['story_id'][k])} has first_report_ns "
+            f"{int(stories['first_report_ns'][k])} < 0"
+        )
 
 
 def _check_instruments(stories: np.ndarray, n_instruments: int) -> None:
     bad = (stories["instrument"] < 1) | (stories["instrument"] > n_instruments)
     if np.any(bad):
         k = int(np.argmax(bad))
-        raise VenueConfigError(f"story {int(stories['story_id'][k])} names instrument "
-                               f"{int(stories['instrument'][k])}, outside 1..{n_instruments}")
+        raise VenueConfigError(
+            f"story {int(stories['story_id'][k])} names instrument "
+            f"{int(stories['instrument'][k])}, outside 1..{n_instruments}"
+        )

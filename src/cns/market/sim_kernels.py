@@ -260,7 +260,9 @@ def requote(b, s, i, t):
             lvl = s.mm_lvl[i, sd, d]
             if lvl < 0:
                 continue
-            if not K.slot_holds(b, s.mm_slot[i, sd, d], OWNER_MARKET_MAKER, s.mm_id[i, sd, d]):  # filled since
+            if not K.slot_holds(
+                b, s.mm_slot[i, sd, d], OWNER_MARKET_MAKER, s.mm_id[i, sd, d]
+            ):  # filled since
                 s.mm_lvl[i, sd, d] = -1
                 continue
             keep = (top_b - D < lvl <= top_b) if sd == 0 else (top_a <= lvl < top_a + D)
@@ -528,7 +530,9 @@ def run_until(b, s, io, t_end):
         use_ext = False
         n_req = 0
         i = np.int64(0)
-        hit = np.int64(0)  # instrument of this event's aggressive order(s): the tape the market maker learns from
+        hit = np.int64(
+            0
+        )  # instrument of this event's aggressive order(s): the tape the market maker learns from
         if opening:
             i = cur[C_OPEN_POS]
             if not _room(b, s, io, _requote_need(b, s, i)):
@@ -561,8 +565,9 @@ def run_until(b, s, io, t_end):
             hit = i
         elif has_e and t == te:
             o = io.ext[cur[C_EXT_POS]]
-            if not _room(b, s, io, K.room_needed(b, o.owner, o.target_id, np.int64(o.instrument), o.side,
-                                                 o.type)):
+            if not _room(
+                b, s, io, K.room_needed(b, o.owner, o.target_id, np.int64(o.instrument), o.side, o.type)
+            ):
                 return ST_NEED_ROOM
             use_ext = True
             n_req = 1
@@ -601,9 +606,23 @@ def run_until(b, s, io, t_end):
         tr0 = cur[C_N_TR]
         for r in range(n_req):
             o = io.ext[cur[C_EXT_POS]] if use_ext else s.req[r]
-            n_out, n_tr, touched = K.handle(b, o.order_id, o.target_id, o.owner, np.int64(o.instrument),
-                                            np.int64(o.side), o.type, o.qty, o.price, t, io.out, cur[C_N_OUT],
-                                            io.trades, cur[C_N_TR], -1 if use_ext else s.req_slot[r])
+            n_out, n_tr, touched = K.handle(
+                b,
+                o.order_id,
+                o.target_id,
+                o.owner,
+                np.int64(o.instrument),
+                np.int64(o.side),
+                o.type,
+                o.qty,
+                o.price,
+                t,
+                io.out,
+                cur[C_N_OUT],
+                io.trades,
+                cur[C_N_TR],
+                -1 if use_ext else s.req_slot[r],
+            )
             cur[C_N_OUT] = n_out
             cur[C_N_TR] = n_tr
             if touched > 0:

@@ -29,8 +29,14 @@ from cns.market.sim import DEFAULT_COMPETITORS, MarketConfig
 from cns.signals.universe import default_instruments
 
 
-def run(seconds: float, reports: np.ndarray, stories: np.ndarray, reliability: np.ndarray, seed: int,
-        over: dict[str, Any]) -> dict[str, Any]:
+def run(
+    seconds: float,
+    reports: np.ndarray,
+    stories: np.ndarray,
+    reliability: np.ndarray,
+    seed: int,
+    over: dict[str, Any],
+) -> dict[str, Any]:
     """One configuration ``over`` (see the module docstring) run for ``seconds``; returns its figures."""
     mk_over = dict(over.get("market", {}))
     cn = mk_over.pop("comp_notional", None)
@@ -38,8 +44,9 @@ def run(seconds: float, reports: np.ndarray, stories: np.ndarray, reliability: n
         mk_over["competitors"] = tuple(replace(c, notional_usd=float(cn)) for c in DEFAULT_COMPETITORS)
     mk = replace(MarketConfig(), flow=replace(FlowConfig(), **over.get("flow", {})), **mk_over)
     cfg = SimConfig(start_ns=EPOCH_NS, market=mk)
-    sim = ExchangeSimulator(default_instruments(), stories, cfg, seed=seed, reports=reports,
-                            source_reliability=reliability)
+    sim = ExchangeSimulator(
+        default_instruments(), stories, cfg, seed=seed, reports=reports, source_reliability=reliability
+    )
     rt, ri = reports["t_ns"], reports["instrument"].astype(np.int64)
     n1 = len(default_instruments()) + 1
     spreads, quiet = [], []
@@ -53,7 +60,9 @@ def run(seconds: float, reports: np.ndarray, stories: np.ndarray, reliability: n
             bid, ask, _ = sim.reference_quotes(t + cfg.md_latency_ns)
             sp = (ask - bid) / (0.5 * (bid + ask)) * 1e4
             recent = np.zeros(n1, bool)
-            recent[ri[np.searchsorted(rt, t - 100_000_000, side="right"):np.searchsorted(rt, t, side="right")]] = True
+            recent[
+                ri[np.searchsorted(rt, t - 100_000_000, side="right") : np.searchsorted(rt, t, side="right")]
+            ] = True
             ok = np.isfinite(sp)
             ok[0] = False
             spreads.append(sp[ok])
@@ -62,13 +71,20 @@ def run(seconds: float, reports: np.ndarray, stories: np.ndarray, reliability: n
     marks, fund = sim.mark_prices()[1:], sim.fundamentals()[1:]
     inv = np.abs(sim.positions()[1, 1:]) / np.maximum(sim.state.mm_qty[1:], 1)
     st = sim.stats()
-    return {"config": over, "seconds": seconds, "wall_s": time.perf_counter() - t0,
-            "spread_bp": {f"p{p}": float(np.percentile(sp, p)) for p in (10, 50, 90)},
-            "quiet_spread_bp_p50": float(np.median(q)) if len(q) else None,
-            "mid_vs_hidden_bp_p50": float(np.median(np.abs(marks / fund - 1.0) * 1e4)),
-            "mm_inventory_lots_p50": float(np.median(inv)), "pnl": sim.pnl(), "fees": sim.fees(),
-            "informed_orders": st["informed_orders"], "competitor_orders": st["competitor_orders"],
-            "trades": st["trades"]}
+    return {
+        "config": over,
+        "seconds": seconds,
+        "wall_s": time.perf_counter() - t0,
+        "spread_bp": {f"p{p}": float(np.percentile(sp, p)) for p in (10, 50, 90)},
+        "quiet_spread_bp_p50": float(np.median(q)) if len(q) else None,
+        "mid_vs_hidden_bp_p50": float(np.median(np.abs(marks / fund - 1.0) * 1e4)),
+        "mm_inventory_lots_p50": float(np.median(inv)),
+        "pnl": sim.pnl(),
+        "fees": sim.fees(),
+        "informed_orders": st["informed_orders"],
+        "competitor_orders": st["competitor_orders"],
+        "trades": st["trades"],
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -23,7 +23,9 @@ REASON_BAD_HASH = "bad_hash"
 REASON_CONFIDENCE_RANGE = "confidence_range"
 REASON_TOO_MANY_TICKERS = "too_many_tickers"
 REASON_BAD_VALUE = "bad_value"
-REASON_BAD_LENGTH = "bad_length"  # a string field (JSONL) or the headline (binary) over MAX_FIELD_BYTES; a line
+REASON_BAD_LENGTH = (
+    "bad_length"  # a string field (JSONL) or the headline (binary) over MAX_FIELD_BYTES; a line
+)
 #                                   over the JSONL line limit; binary: n_tickers > 4 or headline past the blob
 REASON_TIME_RANGE = "time_range"  # a time outside the reader's TimeWindow (both formats)
 # binary-only reasons (the parse kernel's status bits map to these)
@@ -62,8 +64,9 @@ class TimeWindow:
                 raise NewsConfigError(f"TimeWindow.{name} must be an int (ns since the epoch), got {v!r}")
             object.__setattr__(self, name, int(v))  # one kernel signature whatever integer type came in
         if not 0 <= self.min_ns < self.max_ns <= _I64_MAX:
-            raise NewsConfigError(f"TimeWindow needs 0 <= min_ns < max_ns <= 2**63-1 ns, got "
-                                  f"{self.min_ns}..{self.max_ns}")
+            raise NewsConfigError(
+                f"TimeWindow needs 0 <= min_ns < max_ns <= 2**63-1 ns, got {self.min_ns}..{self.max_ns}"
+            )
 
     def contains(self, t_ns: int) -> bool:
         """True when ``t_ns`` lies in the window."""
@@ -82,7 +85,9 @@ def raw_text(raw: bytes) -> str:
     ``RAW_KEEP_BYTES`` (a longer input ends with ``"...[+N bytes]"``)."""
     if len(raw) <= RAW_KEEP_BYTES:
         return raw.decode("utf-8", "backslashreplace")
-    return raw[:RAW_KEEP_BYTES].decode("utf-8", "backslashreplace") + f"...[+{len(raw) - RAW_KEEP_BYTES} bytes]"
+    return (
+        raw[:RAW_KEEP_BYTES].decode("utf-8", "backslashreplace") + f"...[+{len(raw) - RAW_KEEP_BYTES} bytes]"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +135,21 @@ class NewsBatch:
 
     def __post_init__(self) -> None:
         if self.records.dtype != NEWS_DTYPE or self.records.ndim != 1:
-            raise NewsBatchError(f"NewsBatch.records must be a 1-D NEWS_DTYPE array, got {self.records.dtype}")
+            raise NewsBatchError(
+                f"NewsBatch.records must be a 1-D NEWS_DTYPE array, got {self.records.dtype}"
+            )
         if self.headlines.dtype != np.uint8 or self.headlines.ndim != 1:
             raise NewsBatchError(f"NewsBatch.headlines must be a 1-D uint8 blob, got {self.headlines.dtype}")
-        if self.header is not None and (self.header.dtype != NEWS_HEADER_DTYPE or self.header.ndim != 1
-                                        or len(self.header) != len(self.records)
-                                        or not self.header.flags.c_contiguous):
-            raise NewsBatchError(f"NewsBatch.header must be a C-contiguous 1-D NEWS_HEADER_DTYPE array of "
-                                 f"{len(self.records)} entries")
+        if self.header is not None and (
+            self.header.dtype != NEWS_HEADER_DTYPE
+            or self.header.ndim != 1
+            or len(self.header) != len(self.records)
+            or not self.header.flags.c_contiguous
+        ):
+            raise NewsBatchError(
+                f"NewsBatch.header must be a C-contiguous 1-D NEWS_HEADER_DTYPE array of "
+                f"{len(self.records)} entries"
+            )
         if len(self.records):
             end = self.records["headline_off"] + self.records["headline_len"]
             if int(end.max()) > len(self.headlines):

@@ -54,25 +54,79 @@ _HEADER = struct.Struct("<8sHHIQQQQQQ")  # magic, version, header_size, record_s
 #                                         records_off, blob_off, blob_len
 assert _HEADER.size == HEADER_SIZE
 
-WIRE_DTYPE = np.dtype({
-    "names": ["id", "publish_ns", "receive_ns", "event_ns", "source", "data_source", "tickers", "n_tickers",
-              "kind", "evidence_type", "reserved0", "flags", "reserved1", "confidence", "eps_actual",
-              "eps_expected", "move_pct", "rate", "sentiment", "headline_len", "headline_off", "evidence_hash"],
-    "formats": ["<u8", "<i8", "<i8", "<i8", "<u4", "<u4", ("<u4", (4,)), "u1", "u1", "u1", "u1", "<u2", "<u2",
-                "<f8", "<f8", "<f8", "<f8", "<f8", "<f4", "<u4", "<u8", ("u1", (32,))],
-    "offsets": [0, 8, 16, 24, 32, 36, 40, 56, 57, 58, 59, 60, 62, 64, 72, 80, 88, 96, 104, 108, 112, 120],
-    "itemsize": 152,
-}, align=True)  # every field sits at its natural alignment, so Numba may load it directly
+WIRE_DTYPE = np.dtype(
+    {
+        "names": [
+            "id",
+            "publish_ns",
+            "receive_ns",
+            "event_ns",
+            "source",
+            "data_source",
+            "tickers",
+            "n_tickers",
+            "kind",
+            "evidence_type",
+            "reserved0",
+            "flags",
+            "reserved1",
+            "confidence",
+            "eps_actual",
+            "eps_expected",
+            "move_pct",
+            "rate",
+            "sentiment",
+            "headline_len",
+            "headline_off",
+            "evidence_hash",
+        ],
+        "formats": [
+            "<u8",
+            "<i8",
+            "<i8",
+            "<i8",
+            "<u4",
+            "<u4",
+            ("<u4", (4,)),
+            "u1",
+            "u1",
+            "u1",
+            "u1",
+            "<u2",
+            "<u2",
+            "<f8",
+            "<f8",
+            "<f8",
+            "<f8",
+            "<f8",
+            "<f4",
+            "<u4",
+            "<u8",
+            ("u1", (32,)),
+        ],
+        "offsets": [0, 8, 16, 24, 32, 36, 40, 56, 57, 58, 59, 60, 62, 64, 72, 80, 88, 96, 104, 108, 112, 120],
+        "itemsize": 152,
+    },
+    align=True,
+)  # every field sits at its natural alignment, so Numba may load it directly
 RECORD_SIZE = WIRE_DTYPE.itemsize
 
 assert MAX_HEADLINE_BYTES == MAX_FIELD_BYTES
 _REASONS = {  # status bit -> (reason code, what the bit means when no field detail can be given)
     ST_BAD_KIND: (REASON_BAD_KIND, "kind is not one of the 8 KIND_* codes"),
-    ST_BAD_LENGTH: (REASON_BAD_LENGTH, f"n_tickers > 4, headline bytes past the end of the blob or headline_len "
-                                       f"> {MAX_HEADLINE_BYTES}"),
-    ST_BAD_CODE: (REASON_BAD_CODE, "a source/ticker/data-source code outside its dictionary, or bad ticker padding"),
-    ST_BAD_FIELD: (REASON_BAD_FIELD, "bad evidence_type, unknown flag bits, non-zero reserved bytes, an infinite "
-                                     "number or sentiment outside -1..1"),
+    ST_BAD_LENGTH: (
+        REASON_BAD_LENGTH,
+        f"n_tickers > 4, headline bytes past the end of the blob or headline_len > {MAX_HEADLINE_BYTES}",
+    ),
+    ST_BAD_CODE: (
+        REASON_BAD_CODE,
+        "a source/ticker/data-source code outside its dictionary, or bad ticker padding",
+    ),
+    ST_BAD_FIELD: (
+        REASON_BAD_FIELD,
+        "bad evidence_type, unknown flag bits, non-zero reserved bytes, an infinite "
+        "number or sentiment outside -1..1",
+    ),
     ST_CONFIDENCE: (REASON_CONFIDENCE_RANGE, "confidence outside 0..1 (or NaN)"),
     ST_NOT_UTF8: (REASON_NOT_UTF8, "headline bytes are not valid UTF-8"),
     ST_TIME: (REASON_TIME_RANGE, "a time outside the accepted window"),
@@ -124,7 +178,9 @@ def _decode_dicts(buf: bytes, where: str) -> tuple[Dictionary, Dictionary, Dicti
             (count,) = struct.unpack_from("<I", buf, p)
             p += 4
             if count > (len(buf) - p) // 3:  # every string takes >= 3 bytes (length + >= 1 byte)
-                raise NewsFormatError(f"{where}: dictionary claims {count} strings, more than its section holds")
+                raise NewsFormatError(
+                    f"{where}: dictionary claims {count} strings, more than its section holds"
+                )
             strings = []
             for _ in range(count):
                 (n,) = struct.unpack_from("<H", buf, p)
@@ -144,9 +200,28 @@ def _decode_dicts(buf: bytes, where: str) -> tuple[Dictionary, Dictionary, Dicti
     return dicts[0], dicts[1], dicts[2]
 
 
-_WIRE_FIELDS = ("id", "publish_ns", "receive_ns", "event_ns", "source", "data_source", "tickers", "n_tickers",
-                "kind", "evidence_type", "flags", "confidence", "eps_actual", "eps_expected", "move_pct", "rate",
-                "sentiment", "headline_len", "headline_off", "evidence_hash")
+_WIRE_FIELDS = (
+    "id",
+    "publish_ns",
+    "receive_ns",
+    "event_ns",
+    "source",
+    "data_source",
+    "tickers",
+    "n_tickers",
+    "kind",
+    "evidence_type",
+    "flags",
+    "confidence",
+    "eps_actual",
+    "eps_expected",
+    "move_pct",
+    "rate",
+    "sentiment",
+    "headline_len",
+    "headline_off",
+    "evidence_hash",
+)
 _WRITE_CHUNK = 1 << 16  # records converted per step (10 MB of wire records, reused)
 
 
@@ -165,8 +240,18 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
     records_off = _pad8(HEADER_SIZE + len(dict_bytes))
     blob_off = records_off + n * RECORD_SIZE
     blob = np.ascontiguousarray(batch.headlines)
-    header = _HEADER.pack(MAGIC, VERSION, HEADER_SIZE, RECORD_SIZE, n, HEADER_SIZE, len(dict_bytes),
-                          records_off, blob_off, len(blob))
+    header = _HEADER.pack(
+        MAGIC,
+        VERSION,
+        HEADER_SIZE,
+        RECORD_SIZE,
+        n,
+        HEADER_SIZE,
+        len(dict_bytes),
+        records_off,
+        blob_off,
+        len(blob),
+    )
     with atomic_writer(path) as fh:
         fh.write(header)
         fh.write(dict_bytes)
@@ -181,7 +266,9 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
     return blob_off + len(blob)
 
 
-def read_layout(raw: np.ndarray, where: str = "<bytes>", *, time_window: TimeWindow | None = None) -> BinaryLayout:
+def read_layout(
+    raw: np.ndarray, where: str = "<bytes>", *, time_window: TimeWindow | None = None
+) -> BinaryLayout:
     """Validate the header of a ``.cnsb`` image ``raw`` (``uint8``) and decode its dictionaries.
 
     ``time_window`` (default :data:`~cns.news.batch.DEFAULT_TIME_WINDOW`) is kept in the layout: the parse
@@ -189,23 +276,33 @@ def read_layout(raw: np.ndarray, where: str = "<bytes>", *, time_window: TimeWin
     _check_host()
     if len(raw) < HEADER_SIZE:
         raise NewsFormatError(f"{where}: {len(raw)} bytes, shorter than the {HEADER_SIZE}-byte header")
-    magic, version, hsize, rsize, n, d_off, d_len, r_off, b_off, b_len = _HEADER.unpack(raw[:HEADER_SIZE].tobytes())
+    magic, version, hsize, rsize, n, d_off, d_len, r_off, b_off, b_len = _HEADER.unpack(
+        raw[:HEADER_SIZE].tobytes()
+    )
     if magic != MAGIC:
         raise NewsFormatError(f"{where}: bad magic {magic!r}, expected {MAGIC!r}")
     if version != VERSION or hsize != HEADER_SIZE or rsize != RECORD_SIZE:
         raise NewsFormatError(f"{where}: unsupported version {version} (header {hsize} B, record {rsize} B)")
-    if not (d_off == HEADER_SIZE and r_off == _pad8(d_off + d_len) and b_off == r_off + n * RECORD_SIZE
-            and b_off + b_len == len(raw)):
+    if not (
+        d_off == HEADER_SIZE
+        and r_off == _pad8(d_off + d_len)
+        and b_off == r_off + n * RECORD_SIZE
+        and b_off + b_len == len(raw)
+    ):
         raise NewsFormatError(
             f"{where}: header offsets disagree with the file size {len(raw)} (n={n}, dict {d_off}+{d_len}, "
-            f"records at {r_off}, blob {b_off}+{b_len})")
+            f"records at {r_off}, blob {b_off}+{b_len})"
+        )
     src, tick, ds = _decode_dicts(raw[d_off : d_off + d_len].tobytes(), where)
-    return BinaryLayout(n, r_off, b_off, b_len, src, tick, ds,
-                        DEFAULT_TIME_WINDOW if time_window is None else time_window)
+    return BinaryLayout(
+        n, r_off, b_off, b_len, src, tick, ds, DEFAULT_TIME_WINDOW if time_window is None else time_window
+    )
 
 
 _NO_STAMPS = np.zeros(0, np.int64)
 _NO_HEADER = np.zeros(0, NEWS_HEADER_DTYPE)
+
+
 def latency_stamp_params(*, refresh: bool = False) -> tuple[float, float]:
     """``(ns_per_cycle, overhead_cycles)`` the parse and sentiment kernels use to turn cycle-counter stamps
     into ns: :func:`cns.signals.clock.stamp_calibration`, the one calibration every stage shares."""
@@ -219,18 +316,33 @@ def check_stamps(lat_ns: np.ndarray | None, count: int) -> tuple[np.ndarray, flo
     """Validate an optional ``lat_ns`` argument; returns the kernel's ``(lat_ns, ns_per_cycle, overhead)``."""
     if lat_ns is None:
         return _NO_STAMPS, 0.0, 0.0
-    if not isinstance(lat_ns, np.ndarray) or lat_ns.dtype != np.int64 or lat_ns.ndim != 1 or len(lat_ns) < count:
-        raise ValueError(f"lat_ns must be a 1-D int64 array of length >= {count}, got "
-                         f"{getattr(lat_ns, 'dtype', type(lat_ns))} of shape {getattr(lat_ns, 'shape', '?')}")
+    if (
+        not isinstance(lat_ns, np.ndarray)
+        or lat_ns.dtype != np.int64
+        or lat_ns.ndim != 1
+        or len(lat_ns) < count
+    ):
+        raise ValueError(
+            f"lat_ns must be a 1-D int64 array of length >= {count}, got "
+            f"{getattr(lat_ns, 'dtype', type(lat_ns))} of shape {getattr(lat_ns, 'shape', '?')}"
+        )
     if count == 0:
         return _NO_STAMPS, 0.0, 0.0
     ns_per_cycle, overhead = latency_stamp_params()
     return lat_ns, ns_per_cycle, overhead
 
 
-def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count: int, out: np.ndarray,
-                       status: np.ndarray, *, lat_ns: np.ndarray | None = None,
-                       header: np.ndarray | None = None) -> int:
+def parse_binary_chunk(
+    raw: np.ndarray,
+    layout: BinaryLayout,
+    start: int,
+    count: int,
+    out: np.ndarray,
+    status: np.ndarray,
+    *,
+    lat_ns: np.ndarray | None = None,
+    header: np.ndarray | None = None,
+) -> int:
     """Parse wire records ``start .. start+count`` of the image ``raw`` into ``out`` (NEWS_DTYPE, len >= count).
 
     ``status[:count]`` (uint8) gets each record's parse status (0 = good, else the OR of the
@@ -255,25 +367,48 @@ def parse_binary_chunk(raw: np.ndarray, layout: BinaryLayout, start: int, count:
     # the kernel writes out[j] and status[i] unchecked: refuse buffers it could write past
     if not (isinstance(out, np.ndarray) and out.dtype == NEWS_DTYPE and out.ndim == 1 and len(out) >= count):
         raise NewsBatchError(f"parse_binary_chunk: out must be a 1-D NEWS_DTYPE array of length >= {count}")
-    if not (isinstance(status, np.ndarray) and status.dtype == np.uint8 and status.ndim == 1
-            and len(status) >= count):
+    if not (
+        isinstance(status, np.ndarray)
+        and status.dtype == np.uint8
+        and status.ndim == 1
+        and len(status) >= count
+    ):
         raise NewsBatchError(f"parse_binary_chunk: status must be a 1-D uint8 array of length >= {count}")
     if header is None:
         hdr = _NO_HEADER
-    elif isinstance(header, np.ndarray) and header.dtype == NEWS_HEADER_DTYPE and header.ndim == 1 \
-            and len(header) >= count:
+    elif (
+        isinstance(header, np.ndarray)
+        and header.dtype == NEWS_HEADER_DTYPE
+        and header.ndim == 1
+        and len(header) >= count
+    ):
         hdr = header[:count] if count else _NO_HEADER
     else:
-        raise NewsBatchError(f"parse_binary_chunk: header must be a 1-D NEWS_HEADER_DTYPE array of length >= "
-                             f"{count}")
+        raise NewsBatchError(
+            f"parse_binary_chunk: header must be a 1-D NEWS_HEADER_DTYPE array of length >= {count}"
+        )
     lat, ns_per_cycle, overhead = check_stamps(lat_ns, count)
     a = layout.records_offset + start * RECORD_SIZE
     wire = raw[a : a + count * RECORD_SIZE].view(WIRE_DTYPE)
     blob = raw[layout.blob_offset : layout.blob_offset + layout.blob_len]
     win = layout.time_window
-    return int(parse_records(wire, blob, len(layout.sources), len(layout.tickers), len(layout.data_sources),
-                             win.min_ns, win.max_ns, out, status, lat, ns_per_cycle,
-                             overhead, hdr))
+    return int(
+        parse_records(
+            wire,
+            blob,
+            len(layout.sources),
+            len(layout.tickers),
+            len(layout.data_sources),
+            win.min_ns,
+            win.max_ns,
+            out,
+            status,
+            lat,
+            ns_per_cycle,
+            overhead,
+            hdr,
+        )
+    )
 
 
 def _bit_details(bit: int, w: np.void, layout: BinaryLayout) -> list[str]:
@@ -323,13 +458,17 @@ def _bit_details(bit: int, w: np.void, layout: BinaryLayout) -> list[str]:
         return [f"confidence {float(w['confidence'])} outside 0..1"]
     if bit == ST_TIME:
         win = layout.time_window
-        return [f"{name} {int(w[name])} ns outside the accepted window {win.describe()}"
-                for name in ("publish_ns", "receive_ns", "event_ns")
-                if not (name == "event_ns" and int(w[name]) == 0) and not win.contains(int(w[name]))]
+        return [
+            f"{name} {int(w[name])} ns outside the accepted window {win.describe()}"
+            for name in ("publish_ns", "receive_ns", "event_ns")
+            if not (name == "event_ns" and int(w[name]) == 0) and not win.contains(int(w[name]))
+        ]
     return []
 
 
-def rejects_from_status(raw: np.ndarray, layout: BinaryLayout, start: int, status: np.ndarray) -> list[Reject]:
+def rejects_from_status(
+    raw: np.ndarray, layout: BinaryLayout, start: int, status: np.ndarray
+) -> list[Reject]:
     """Quarantine entries for the non-zero ``status`` of records ``start ..``: index, reason, record bytes (hex).
 
     The reason holds one ``"<code>: record <i>: <details>"`` per failed status bit, joined by ``"; "``, in bit
@@ -350,9 +489,16 @@ def rejects_from_status(raw: np.ndarray, layout: BinaryLayout, start: int, statu
     return out
 
 
-def read_binary(path: str | Path, sources: Dictionary | None = None, tickers: Dictionary | None = None, *,
-                data_sources: Dictionary | None = None, sentiment: bool = False,
-                rejects_path: str | Path | None = None, time_window: TimeWindow | None = None) -> NewsBatch:
+def read_binary(
+    path: str | Path,
+    sources: Dictionary | None = None,
+    tickers: Dictionary | None = None,
+    *,
+    data_sources: Dictionary | None = None,
+    sentiment: bool = False,
+    rejects_path: str | Path | None = None,
+    time_window: TimeWindow | None = None,
+) -> NewsBatch:
     """Read a ``.cnsb`` file into a :class:`NewsBatch` (corrupt records quarantined, never raised).
 
     By default the batch uses the file's own dictionaries; pass ``sources``/``tickers``/``data_sources`` to

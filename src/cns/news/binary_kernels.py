@@ -17,7 +17,9 @@ ST_OK = 0
 ST_BAD_KIND = 1  # kind not a KIND_* code
 ST_BAD_LENGTH = 2  # n_tickers > 4, headline past the blob, or headline_len > MAX_HEADLINE_BYTES
 ST_BAD_CODE = 4  # a dictionary code out of range, or bad ticker padding
-ST_BAD_FIELD = 8  # evidence type, flag bits, reserved bytes, an infinite EPS/move/rate, sentiment not in -1..1
+ST_BAD_FIELD = (
+    8  # evidence type, flag bits, reserved bytes, an infinite EPS/move/rate, sentiment not in -1..1
+)
 ST_CONFIDENCE = 16  # confidence outside 0..1 or NaN
 ST_NOT_UTF8 = 32  # headline bytes not UTF-8 (checked only when the headline is addressable)
 ST_TIME = 64  # publish/receive time, or a known event time, outside the reader's window
@@ -66,8 +68,9 @@ def utf8_valid(buf: np.ndarray, start: int, end: int) -> bool:
 
 
 @njit(cache=True, inline="always")
-def stamp_elapsed(lat_ns: np.ndarray, k: int, c0: np.uint64, c1: np.uint64, ns_per_cycle: float,
-                  overhead_cycles: float) -> None:
+def stamp_elapsed(
+    lat_ns: np.ndarray, k: int, c0: np.uint64, c1: np.uint64, ns_per_cycle: float, overhead_cycles: float
+) -> None:
     """``lat_ns[k] += max(0, round((c1 - c0 - overhead_cycles) * ns_per_cycle))`` (cycle-counter stamps)."""
     d = (np.float64(c1 - c0) - overhead_cycles) * ns_per_cycle
     if d > 0.0:
@@ -80,9 +83,21 @@ def _outside(t: int, min_ns: int, max_ns: int) -> bool:
 
 
 @njit(cache=True)
-def parse_records(wire: np.ndarray, blob: np.ndarray, n_sources: int, n_tickers: int, n_data_sources: int,
-                  min_ns: int, max_ns: int, out: np.ndarray, status: np.ndarray, lat_ns: np.ndarray,
-                  ns_per_cycle: float, overhead_cycles: float, header: np.ndarray) -> int:
+def parse_records(
+    wire: np.ndarray,
+    blob: np.ndarray,
+    n_sources: int,
+    n_tickers: int,
+    n_data_sources: int,
+    min_ns: int,
+    max_ns: int,
+    out: np.ndarray,
+    status: np.ndarray,
+    lat_ns: np.ndarray,
+    ns_per_cycle: float,
+    overhead_cycles: float,
+    header: np.ndarray,
+) -> int:
     """Validate ``wire`` (WIRE_DTYPE view of the file bytes) and append good records to ``out``.
 
     ``header`` (NEWS_HEADER_DTYPE, ``len(out)`` entries, or empty for none): ``header[j]`` gets the header
@@ -120,14 +135,25 @@ def parse_records(wire: np.ndarray, blob: np.ndarray, n_sources: int, n_tickers:
             t = w.tickers[k]
             if t >= n_tickers or (k < nt and t == 0) or (k >= nt and t != 0):
                 st |= ST_BAD_CODE
-        if w.evidence_type >= _N_EVIDENCE or (w.flags & ~_KNOWN_FLAGS) != 0 or w.reserved0 != 0 \
-                or w.reserved1 != 0 or math.isinf(w.eps_actual) or math.isinf(w.eps_expected) \
-                or math.isinf(w.move_pct) or math.isinf(w.rate) or not (-1.0 <= w.sentiment <= 1.0):
+        if (
+            w.evidence_type >= _N_EVIDENCE
+            or (w.flags & ~_KNOWN_FLAGS) != 0
+            or w.reserved0 != 0
+            or w.reserved1 != 0
+            or math.isinf(w.eps_actual)
+            or math.isinf(w.eps_expected)
+            or math.isinf(w.move_pct)
+            or math.isinf(w.rate)
+            or not (-1.0 <= w.sentiment <= 1.0)
+        ):
             st |= ST_BAD_FIELD
         if not (w.confidence >= 0.0 and w.confidence <= 1.0):
             st |= ST_CONFIDENCE
-        if _outside(w.publish_ns, min_ns, max_ns) or _outside(w.receive_ns, min_ns, max_ns) \
-                or (w.event_ns != 0 and _outside(w.event_ns, min_ns, max_ns)):
+        if (
+            _outside(w.publish_ns, min_ns, max_ns)
+            or _outside(w.receive_ns, min_ns, max_ns)
+            or (w.event_ns != 0 and _outside(w.event_ns, min_ns, max_ns))
+        ):
             st |= ST_TIME
         if (st & ST_BAD_LENGTH) == 0 and not utf8_valid(blob, np.int64(off), np.int64(off) + np.int64(ln)):
             st |= ST_NOT_UTF8

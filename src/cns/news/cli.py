@@ -39,8 +39,10 @@ def convert_main(args: argparse.Namespace) -> int:
         print(f"cns news convert: {exc}", file=sys.stderr)
         return EXIT_FAILED
     n_rej = len(batch.rejects)
-    line = (f"converted {len(batch)} items {src} ({fin}) -> {dst} ({fout}); read {(t1 - t0) / 1e6:.1f} ms, "
-            f"write {(t2 - t1) / 1e6:.1f} ms; {n_rej} rejected")
+    line = (
+        f"converted {len(batch)} items {src} ({fin}) -> {dst} ({fout}); read {(t1 - t0) / 1e6:.1f} ms, "
+        f"write {(t2 - t1) / 1e6:.1f} ms; {n_rej} rejected"
+    )
     if n_rej:
         write_rejects(batch.rejects, rejects_path)
         counts = ", ".join(f"{k}={v}" for k, v in sorted(batch.reject_counts().items()))

@@ -103,8 +103,12 @@ def verify_manifest(path: str | Path, files: Sequence[Path]) -> dict[str, Any]:
         raise NewsFormatError(f"{p}: cache manifest missing") from None
     except (OSError, msgspec.DecodeError, RecursionError) as exc:
         raise NewsFormatError(f"{p}: unreadable cache manifest ({exc})") from None
-    if not (isinstance(doc, dict) and doc.get("format") == MANIFEST_FORMAT
-            and doc.get("version") == MANIFEST_VERSION and isinstance(doc.get("files"), dict)):
+    if not (
+        isinstance(doc, dict)
+        and doc.get("format") == MANIFEST_FORMAT
+        and doc.get("version") == MANIFEST_VERSION
+        and isinstance(doc.get("files"), dict)
+    ):
         raise NewsFormatError(f"{p}: not a version-{MANIFEST_VERSION} cache manifest")
     entries: dict[str, Any] = doc["files"]
     for f in files:

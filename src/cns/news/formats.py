@@ -26,20 +26,30 @@ def format_of(path: str | Path, *, for_write: bool = False) -> str:
         return "jsonl"
     if not for_write and p.is_file():
         return "jsonl"
-    raise NewsFormatError(f"{p}: cannot tell the news format from the extension {suffix!r} "
-                          f"(use one of {', '.join(JSONL_SUFFIXES + BINARY_SUFFIXES)})")
+    raise NewsFormatError(
+        f"{p}: cannot tell the news format from the extension {suffix!r} "
+        f"(use one of {', '.join(JSONL_SUFFIXES + BINARY_SUFFIXES)})"
+    )
 
 
-def read_news(path: str | Path, sources: Dictionary | None = None, tickers: Dictionary | None = None, *,
-              sentiment: bool = True, rejects_path: str | Path | None = None,
-              time_window: TimeWindow | None = None) -> NewsBatch:
+def read_news(
+    path: str | Path,
+    sources: Dictionary | None = None,
+    tickers: Dictionary | None = None,
+    *,
+    sentiment: bool = True,
+    rejects_path: str | Path | None = None,
+    time_window: TimeWindow | None = None,
+) -> NewsBatch:
     """Read news in either format (binary by magic, else JSON Lines) with sentiment filled; items with times
     outside ``time_window`` (default 1970..2100) are quarantined."""
     if format_of(path) == "binary":
-        return read_binary(path, sources, tickers, sentiment=sentiment, rejects_path=rejects_path,
-                           time_window=time_window)
-    return read_jsonl(path, sources, tickers, sentiment=sentiment, rejects_path=rejects_path,
-                      time_window=time_window)
+        return read_binary(
+            path, sources, tickers, sentiment=sentiment, rejects_path=rejects_path, time_window=time_window
+        )
+    return read_jsonl(
+        path, sources, tickers, sentiment=sentiment, rejects_path=rejects_path, time_window=time_window
+    )
 
 
 def write_news(batch: NewsBatch, path: str | Path) -> None:

@@ -69,7 +69,11 @@ _Id = Annotated[int, msgspec.Meta(ge=0)]  # bounded to uint64 after decoding (ms
 _Time = Annotated[int, msgspec.Meta(ge=-(2**63), le=_I64)]  # int64; the TimeWindow is checked after decoding
 _Hex = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
 _Conf = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-FLAG_NAMES: dict[str, int] = {"test": FLAG_TEST, "direct_quote": FLAG_DIRECT_QUOTE, "statistical": FLAG_STATISTICAL}
+FLAG_NAMES: dict[str, int] = {
+    "test": FLAG_TEST,
+    "direct_quote": FLAG_DIRECT_QUOTE,
+    "statistical": FLAG_STATISTICAL,
+}
 _STRING_FIELDS = ("source", "headline", "data_source")
 _TIME_FIELDS = ("publish_ns", "receive_ns", "event_ns")
 
@@ -89,12 +93,20 @@ def _schema(max_chars: int | None) -> list[tuple[Any, ...]]:
         name = Annotated[str, msgspec.Meta(min_length=1, max_length=max_chars)]
         text = Annotated[str, msgspec.Meta(max_length=max_chars)]
     return [
-        ("id", _Id), ("source", name), ("publish_ns", _Time), ("receive_ns", _Time),
+        ("id", _Id),
+        ("source", name),
+        ("publish_ns", _Time),
+        ("receive_ns", _Time),
         ("tickers", Annotated[list[name], msgspec.Meta(max_length=MAX_TICKERS)]),
-        ("type", _literal(KIND_NAMES)), ("headline", text), ("confidence", _Conf),
-        ("eps_actual", float | None, None), ("eps_expected", float | None, None),
-        ("move_pct", float | None, None), ("rate", float | None, None),
-        ("event_ns", _Time | None, None), ("evidence_hash", _Hex | None, None),
+        ("type", _literal(KIND_NAMES)),
+        ("headline", text),
+        ("confidence", _Conf),
+        ("eps_actual", float | None, None),
+        ("eps_expected", float | None, None),
+        ("move_pct", float | None, None),
+        ("rate", float | None, None),
+        ("event_ns", _Time | None, None),
+        ("evidence_hash", _Hex | None, None),
         ("evidence_type", _literal(EVIDENCE_NAMES) | None, None),
         ("data_source", name | None, None),
         ("flags", list[_literal(tuple(FLAG_NAMES))] | None, None),  # type: ignore[misc]
@@ -105,8 +117,9 @@ WireItem: Any = msgspec.defstruct("WireItem", _schema(None), module=__name__)
 WireItem.__doc__ = """The JSON Lines schema (msgspec validates types, ranges, enums and the hash pattern; string
 byte lengths, the time window and the uint64 id are checked by the reader)."""
 _FastItem: Any = msgspec.defstruct("_FastItem", _schema(_SHORT_CHARS), module=__name__)
-_RawItem: Any = msgspec.defstruct("_RawItem", [(f[0], msgspec.Raw, msgspec.Raw()) for f in _schema(None)],
-                                  module=__name__)
+_RawItem: Any = msgspec.defstruct(
+    "_RawItem", [(f[0], msgspec.Raw, msgspec.Raw()) for f in _schema(None)], module=__name__
+)
 _FIELDS = [(f[0], msgspec.json.Decoder(f[1]), len(f) == 2) for f in _schema(None)]  # name, decoder, required
 
 _DECODER = msgspec.json.Decoder(_FastItem)
@@ -160,8 +173,10 @@ def _too_long(path: str, s: str) -> str | None:
     n = len(s) if len(s) <= _SHORT_CHARS else len(s.encode("utf-8", "surrogatepass"))
     if n <= MAX_FIELD_BYTES:
         return None
-    return (f"{REASON_BAD_LENGTH}: `$.{path}` is {n} UTF-8 bytes, more than the {MAX_FIELD_BYTES} a field may "
-            f"hold")
+    return (
+        f"{REASON_BAD_LENGTH}: `$.{path}` is {n} UTF-8 bytes, more than the {MAX_FIELD_BYTES} a field may "
+        f"hold"
+    )
 
 
 def _value_problems(name: str, v: Any, window: TimeWindow) -> list[str]:
@@ -176,7 +191,9 @@ def _value_problems(name: str, v: Any, window: TimeWindow) -> list[str]:
     if name == "tickers":
         return [p for k, t in enumerate(v) if (p := _too_long(f"tickers[{k}]", t))]
     if name in _TIME_FIELDS and not (name == "event_ns" and v == 0) and not window.contains(v):
-        return [f"{REASON_TIME_RANGE}: `$.{name}` = {v} ns is outside the accepted window {window.describe()}"]
+        return [
+            f"{REASON_TIME_RANGE}: `$.{name}` = {v} ns is outside the accepted window {window.describe()}"
+        ]
     return []
 
 
@@ -221,7 +238,11 @@ def _slow(line: bytes, window: TimeWindow) -> tuple[Any, str]:
     if not probs:
         try:
             return _FULL_DECODER.decode(line), ""
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:  # pragma: no cover - paranoia
+        except (
+            msgspec.DecodeError,
+            UnicodeDecodeError,
+            RecursionError,
+        ) as exc:  # pragma: no cover - paranoia
             probs = [_classify(exc, line)]
     return None, "; ".join(probs)
 
@@ -256,8 +277,9 @@ def _screen(items: list[Any], window: TimeWindow) -> np.ndarray:
     return np.flatnonzero(bad)
 
 
-def _build(items: list[Any], sources: Dictionary, tickers: Dictionary, data_sources: Dictionary,
-           blob_base: int) -> tuple[np.ndarray, bytes]:
+def _build(
+    items: list[Any], sources: Dictionary, tickers: Dictionary, data_sources: Dictionary, blob_base: int
+) -> tuple[np.ndarray, bytes]:
     """Columnar conversion of screened items to NEWS_DTYPE records (+ their headline bytes)."""
     n = len(items)
     r = empty_news(n)
@@ -349,8 +371,14 @@ def read_jsonl(
 
     for lineno, line in enumerate(_lines(path_or_lines), start=1):
         if len(line) > MAX_LINE_BYTES:
-            rejects.append(Reject(lineno, f"{REASON_BAD_LENGTH}: line of {len(line)} bytes is longer than the "
-                                          f"{MAX_LINE_BYTES}-byte line limit", raw_text(line)))
+            rejects.append(
+                Reject(
+                    lineno,
+                    f"{REASON_BAD_LENGTH}: line of {len(line)} bytes is longer than the "
+                    f"{MAX_LINE_BYTES}-byte line limit",
+                    raw_text(line),
+                )
+            )
             continue
         try:
             item = decode(line)
@@ -374,7 +402,9 @@ def read_jsonl(
         from cns.news.sentiment import score_records
 
         score_records(records, blob)
-    batch = NewsBatch(records, blob, src, tick, dsrc, rejects, news_header(records))  # the header column, by-product
+    batch = NewsBatch(
+        records, blob, src, tick, dsrc, rejects, news_header(records)
+    )  # the header column, by-product
     if rejects_path is not None:
         write_rejects(rejects, rejects_path)
     return batch
@@ -391,10 +421,28 @@ def write_jsonl(batch: NewsBatch, path: str | Path) -> int:
     flags); the EPS/move/rate keys are always written, ``null`` for NaN. Conversion tool, not a hot path.
     """
     r = batch.records
-    cols = {name: r[name].tolist() for name in (
-        "id", "publish_ns", "receive_ns", "event_ns", "source", "data_source", "n_tickers", "kind",
-        "evidence_type", "flags", "confidence", "eps_actual", "eps_expected", "move_pct", "rate",
-        "headline_off", "headline_len")}
+    cols = {
+        name: r[name].tolist()
+        for name in (
+            "id",
+            "publish_ns",
+            "receive_ns",
+            "event_ns",
+            "source",
+            "data_source",
+            "n_tickers",
+            "kind",
+            "evidence_type",
+            "flags",
+            "confidence",
+            "eps_actual",
+            "eps_expected",
+            "move_pct",
+            "rate",
+            "headline_off",
+            "headline_len",
+        )
+    }
     tick_codes = r["tickers"].tolist()
     hashes = r["evidence_hash"]
     src_s, tick_s, ds_s = batch.sources.strings(), batch.tickers.strings(), batch.data_sources.strings()

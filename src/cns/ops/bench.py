@@ -56,10 +56,18 @@ async def _run(phase_s: float, interval_s: float, rate: float, rules: str) -> di
     news = generate_news(int(rate * total), total, 5, instruments=inst).batch
     srv = FeedServer(news, speed=1.0, heartbeat_s=0.2, wait_clients=1)
     await srv.start()
-    cfg = serve_config_from_dict({
-        "serve": {"shard": "bench", "connect_timeout_s": 10.0, "stop_timeout_s": 2.0, "order_sink": "inprocess"},
-        "feeds": [{"name": "f1", "port": srv.port, "stale_after_s": 2.0}],
-        "instruments": [{"symbol": s, "price": p} for s, p in venue]})
+    cfg = serve_config_from_dict(
+        {
+            "serve": {
+                "shard": "bench",
+                "connect_timeout_s": 10.0,
+                "stop_timeout_s": 2.0,
+                "order_sink": "inprocess",
+            },
+            "feeds": [{"name": "f1", "port": srv.port, "stale_after_s": 2.0}],
+            "instruments": [{"symbol": s, "price": p} for s, p in venue],
+        }
+    )
     if rules == "real":
         state = prepare(cfg)
     else:
@@ -101,12 +109,23 @@ async def _run(phase_s: float, interval_s: float, rate: float, rules: str) -> di
         await svc.stop()
         await srv.stop()
     probe = state.probe
-    b = np.frombuffer(probe.batches, np.int64).reshape(-1, 4) if not isinstance(probe.batches, list) \
+    b = (
+        np.frombuffer(probe.batches, np.int64).reshape(-1, 4)
+        if not isinstance(probe.batches, list)
         else np.asarray(probe.batches, np.int64).reshape(-1, 4)
-    o = np.frombuffer(probe.orders, np.int64).reshape(-1, 3) if not isinstance(probe.orders, list) \
+    )
+    o = (
+        np.frombuffer(probe.orders, np.int64).reshape(-1, 3)
+        if not isinstance(probe.orders, list)
         else np.asarray(probe.orders, np.int64).reshape(-1, 3)
-    out: dict[str, Any] = {"phase_s": phase_s, "scrape_interval_s": interval_s, "rate_events_s": rate, "rules": rules,
-                           "phases": {}}
+    )
+    out: dict[str, Any] = {
+        "phase_s": phase_s,
+        "scrape_interval_s": interval_s,
+        "rate_events_s": rate,
+        "rules": rules,
+        "phases": {},
+    }
     for name, lo, hi in phases:
         bi = b[(b[:, 3] >= lo) & (b[:, 3] < hi)]
         oi = o[(o[:, 2] >= lo) & (o[:, 2] < hi)]
@@ -120,8 +139,9 @@ async def _run(phase_s: float, interval_s: float, rate: float, rules: str) -> di
     return out
 
 
-def scrape_bench(*, phase_s: float = 4.0, scrape_interval_s: float = 1.0, rate: float = 2000.0,
-                 rules: str = "stub") -> dict[str, Any]:
+def scrape_bench(
+    *, phase_s: float = 4.0, scrape_interval_s: float = 1.0, rate: float = 2000.0, rules: str = "stub"
+) -> dict[str, Any]:
     """Run the A/B/A/B scrape-cost measurement (see the module doc); returns the figures as a dict."""
     return asyncio.run(asyncio.wait_for(_run(phase_s, scrape_interval_s, rate, rules), 4 * phase_s + 60.0))
 
@@ -133,8 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=2000.0, help="news events/s offered by the feed server")
     p.add_argument("--rules", choices=("stub", "real"), default="stub")
     a = p.parse_args(argv)
-    print(json.dumps(scrape_bench(phase_s=a.phase_s, scrape_interval_s=a.interval, rate=a.rate, rules=a.rules),
-                     indent=1))
+    print(
+        json.dumps(
+            scrape_bench(phase_s=a.phase_s, scrape_interval_s=a.interval, rate=a.rate, rules=a.rules),
+            indent=1,
+        )
+    )
     return 0
 
 

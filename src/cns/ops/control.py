@@ -154,14 +154,23 @@ class OpsServer:
     Start with :meth:`start` (returns self), stop with :meth:`close` (idempotent). The server thread and its
     per-request threads are daemons: a process exiting never waits for them."""
 
-    def __init__(self, registry: CollectorRegistry | None = None, backend: ControlBackend | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 journal: Journal | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        backend: ControlBackend | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        journal: Journal | None = None,
+    ) -> None:
         tok = token if token is not None else os.environ.get(TOKEN_ENV, "")
         self._token = tok.encode() if tok else None
         if backend is not None and self._token is None and not is_loopback(host):
-            raise UnsafeBind(f"refusing to serve the control API on non-loopback address {host!r} without a token "
-                             f"(set {TOKEN_ENV} or pass token=)")
+            raise UnsafeBind(
+                f"refusing to serve the control API on non-loopback address {host!r} without a token "
+                f"(set {TOKEN_ENV} or pass token=)"
+            )
         self.registry = registry
         self.backend = backend
         self.journal = journal
@@ -174,8 +183,10 @@ class OpsServer:
         self._closed = False
 
     def __repr__(self) -> str:
-        return (f"OpsServer(http://{self.host}:{self.port}, control={'on' if self.backend else 'off'}, "
-                f"token={'set' if self._token else 'none'})")
+        return (
+            f"OpsServer(http://{self.host}:{self.port}, control={'on' if self.backend else 'off'}, "
+            f"token={'set' if self._token else 'none'})"
+        )
 
     @property
     def url(self) -> str:
@@ -186,8 +197,12 @@ class OpsServer:
     def start(self) -> OpsServer:
         """Start serving in a daemon thread (idempotent); returns self."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                            name=f"cns-ops:{self.port}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name=f"cns-ops:{self.port}",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -214,7 +229,7 @@ class OpsServer:
             return True
         got = headers.get("Authorization", "")
         if got.startswith("Bearer "):
-            got = got[len("Bearer "):]
+            got = got[len("Bearer ") :]
         else:
             got = headers.get("X-CNS-Token", "")
         return hmac.compare_digest(got.strip().encode(), self._token)
@@ -250,7 +265,9 @@ class OpsServer:
 
     def metrics(self) -> Iterator[Metric]:
         """``cns_ops_actions_total{action,result}``: control actions answered (a part for the collector)."""
-        c = counter("cns_ops_actions_total", "Control API actions, by action and result", ["action", "result"])
+        c = counter(
+            "cns_ops_actions_total", "Control API actions, by action and result", ["action", "result"]
+        )
         for (a, r), v in dict(self.actions).items():
             c.add_metric([a, r], v)
         yield c
@@ -331,7 +348,7 @@ def _handler_class(server: OpsServer) -> type[BaseHTTPRequestHandler]:
                 self._error(BadRequest("body must be a JSON object", "body"))
                 return
             try:
-                self._json(200, server.control(path[len("/control/"):], body, self.client_address[0]))
+                self._json(200, server.control(path[len("/control/") :], body, self.client_address[0]))
             except OpsError as e:
                 self._error(e)
             except Exception as e:  # noqa: BLE001 - a bug in an action: 500, the server keeps serving

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from cns.errors import CNSError
 
-__all__ = ["ActionFailed", "AuthError", "BadRequest", "Conflict", "NotFound", "OpsError", "ReloadError",
-           "UnsafeBind"]
+__all__ = [
+    "ActionFailed",
+    "AuthError",
+    "BadRequest",
+    "Conflict",
+    "NotFound",
+    "OpsError",
+    "ReloadError",
+    "UnsafeBind",
+]
 
 
 class OpsError(CNSError):

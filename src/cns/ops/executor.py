@@ -98,7 +98,9 @@ class PumpExecutor:
     batches, from the node's thread). ``pump`` costs one ``queue.Queue.empty()`` check when nothing is queued."""
 
     def __init__(self) -> None:
-        self._q: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = (
+            queue.SimpleQueue()
+        )
         self._thread_id: int | None = None
 
     def pump(self) -> int:

@@ -31,8 +31,9 @@ import numpy as np
 __all__ = ["DEFAULT_BOUNDS_S", "ArrayCursor", "HdrSource", "ListCursor", "StageHistogram", "StampSource"]
 
 #: Prometheus bucket upper bounds (seconds): 1 µs .. 10 s in 1-2.5-5 steps (+Inf is implicit)
-DEFAULT_BOUNDS_S: tuple[float, ...] = tuple(
-    float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2.5, 5)) + (10.0,)
+DEFAULT_BOUNDS_S: tuple[float, ...] = tuple(float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2.5, 5)) + (
+    10.0,
+)
 
 
 class StampSource(Protocol):
@@ -62,12 +63,16 @@ class ListCursor:
             n -= n % w
         if n < self.cursor:  # the owner reset the sequence
             self.cursor = 0
-        new = rows[self.cursor:n]  # one C-level copy (atomic under the GIL); later appends are read next time
+        new = rows[
+            self.cursor : n
+        ]  # one C-level copy (atomic under the GIL); later appends are read next time
         self.cursor = n
         if not len(new):
             return np.zeros(0, np.int64)
         if w is not None:
-            a = (np.frombuffer(new, np.int64) if isinstance(new, array) else np.asarray(new, np.int64)).reshape(-1, w)
+            a = (
+                np.frombuffer(new, np.int64) if isinstance(new, array) else np.asarray(new, np.int64)
+            ).reshape(-1, w)
         else:
             a = np.asarray(new, np.int64).reshape(len(new), -1)
         out: np.ndarray = a[:, self.end] - a[:, self.start]
@@ -90,7 +95,7 @@ class ArrayCursor:
         hi = min(int(self._done()), len(a))
         if hi < self.cursor:
             self.cursor = 0
-        part = a[self.cursor:hi]
+        part = a[self.cursor : hi]
         self.cursor = hi
         out: np.ndarray = part[part >= 0].astype(np.int64, copy=False)
         return out
@@ -105,17 +110,25 @@ class HdrSource:
     def __init__(self, hist: Any) -> None:
         self.hist = hist
         n = int(hist.counts_len)
-        self._values_s = np.array([hist.get_highest_equivalent_value(hist.get_value_from_index(i))
-                                   for i in range(n)], np.float64) / 1e9
+        self._values_s = (
+            np.array(
+                [hist.get_highest_equivalent_value(hist.get_value_from_index(i)) for i in range(n)],
+                np.float64,
+            )
+            / 1e9
+        )
         self._mid_s = np.array([hist.get_value_from_index(i) for i in range(n)], np.float64) / 1e9
 
     def snapshot(self, bounds: np.ndarray) -> tuple[np.ndarray, float, int]:
         """Cumulative ``(bucket counts for bounds + +Inf, sum in s, count)`` over the whole histogram;
         ``bounds`` are bucket upper bounds in s.
         """
-        counts = np.ctypeslib.as_array(self.hist.counts) if not isinstance(self.hist.counts, np.ndarray) \
+        counts = (
+            np.ctypeslib.as_array(self.hist.counts)
+            if not isinstance(self.hist.counts, np.ndarray)
             else self.hist.counts
-        c = np.asarray(counts[:len(self._values_s)], np.int64)
+        )
+        c = np.asarray(counts[: len(self._values_s)], np.int64)
         nz = np.flatnonzero(c)
         buckets = np.zeros(len(bounds) + 1, np.int64)
         if len(nz):
@@ -131,8 +144,14 @@ class StageHistogram:
     upper bounds in seconds; ``budget_s``: the stage's p99 latency budget (exported as a gauge; None = none).
     """
 
-    def __init__(self, stage: str, source: StampSource | HdrSource, *, bounds_s: Sequence[float] = DEFAULT_BOUNDS_S,
-                 budget_s: float | None = None) -> None:
+    def __init__(
+        self,
+        stage: str,
+        source: StampSource | HdrSource,
+        *,
+        bounds_s: Sequence[float] = DEFAULT_BOUNDS_S,
+        budget_s: float | None = None,
+    ) -> None:
         b = np.asarray(bounds_s, np.float64)
         if b.ndim != 1 or len(b) == 0 or not np.all(np.diff(b) > 0) or not np.all(np.isfinite(b)):
             raise ValueError(f"StageHistogram({stage!r}): bounds_s must be finite and strictly increasing")

@@ -41,8 +41,18 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from cns.ops.latency import StageHistogram
 
-__all__ = ["RUNTIME_NAMES", "LatencyMetrics", "OpsCollector", "RuntimeEvents", "RuntimeMetrics", "SupervisorReports",
-           "build_registry", "counter", "gauge", "reason_text"]
+__all__ = [
+    "RUNTIME_NAMES",
+    "LatencyMetrics",
+    "OpsCollector",
+    "RuntimeEvents",
+    "RuntimeMetrics",
+    "SupervisorReports",
+    "build_registry",
+    "counter",
+    "gauge",
+    "reason_text",
+]
 
 _REASON_MAX = 60
 
@@ -176,8 +186,14 @@ class RuntimeMetrics:
     """Runtime and supervision metrics of ``node`` (see the module doc). ``max_processes``: per-process
     series are exported for at most this many named processes (bounded cardinality)."""
 
-    def __init__(self, node: Any, *, events: RuntimeEvents | None = None, reports: SupervisorReports | None = None,
-                 max_processes: int = 256) -> None:
+    def __init__(
+        self,
+        node: Any,
+        *,
+        events: RuntimeEvents | None = None,
+        reports: SupervisorReports | None = None,
+        max_processes: int = 256,
+    ) -> None:
         self.node = node
         self.events = events
         self.reports = reports
@@ -219,10 +235,16 @@ class RuntimeMetrics:
         c.add_metric(["dead"], node.sent_to_dead)
         c.add_metric(["full"], node.dropped_full)
         yield c
-        depth = gauge("cns_process_mailbox_depth_messages", "Messages waiting in a named process's mailbox now",
-                   ["process"])
-        hwm = gauge("cns_process_mailbox_depth_max_messages", "Highest mailbox depth seen (at scrapes; every turn "
-                 "with runtime events on) of a named process", ["process"])
+        depth = gauge(
+            "cns_process_mailbox_depth_messages",
+            "Messages waiting in a named process's mailbox now",
+            ["process"],
+        )
+        hwm = gauge(
+            "cns_process_mailbox_depth_max_messages",
+            "Highest mailbox depth seen (at scrapes; every turn with runtime events on) of a named process",
+            ["process"],
+        )
         ev = self.events
         ev_hw = dict(ev.high_water) if ev is not None else {}
         named = [(names[p.id], p) for p in procs if p.id in names][: self.max_processes]
@@ -245,20 +267,33 @@ class RuntimeMetrics:
             yield from self._reports(self.reports)
 
     def _supervisors(self, sups: list[Any]) -> Iterator[Metric]:
-        up = gauge("cns_supervisor_child_up", "1 if the supervisor's child is running, 0 if stopped or restarting",
-                ["supervisor", "child", "type"])
-        total = counter("cns_supervisor_restarts_total", "Child restarts by the supervisor (observed)", ["supervisor"])
-        window = gauge("cns_supervisor_restarts_in_window", "Restarts within the supervisor's period now",
-                    ["supervisor"])
-        intensity = gauge("cns_supervisor_restart_intensity", "Restarts allowed within the period (more: the "
-                       "supervisor gives up)", ["supervisor"])
-        period = gauge("cns_supervisor_restart_period_seconds", "The supervisor's intensity period", ["supervisor"])
+        up = gauge(
+            "cns_supervisor_child_up",
+            "1 if the supervisor's child is running, 0 if stopped or restarting",
+            ["supervisor", "child", "type"],
+        )
+        total = counter(
+            "cns_supervisor_restarts_total", "Child restarts by the supervisor (observed)", ["supervisor"]
+        )
+        window = gauge(
+            "cns_supervisor_restarts_in_window", "Restarts within the supervisor's period now", ["supervisor"]
+        )
+        intensity = gauge(
+            "cns_supervisor_restart_intensity",
+            "Restarts allowed within the period (more: the supervisor gives up)",
+            ["supervisor"],
+        )
+        period = gauge(
+            "cns_supervisor_restart_period_seconds", "The supervisor's intensity period", ["supervisor"]
+        )
         now = time.monotonic_ns()
         for s in sups:
             sname = _pid_label(getattr(s, "pid", None))
             for ch in list(s.children):
-                up.add_metric([sname, str(ch.spec.id), ch.spec.type],
-                              1.0 if ch.pid is not None and not ch.restarting else 0.0)
+                up.add_metric(
+                    [sname, str(ch.spec.id), ch.spec.type],
+                    1.0 if ch.pid is not None and not ch.restarting else 0.0,
+                )
             stamps = list(s.restarts)
             newest, n = self._restarts.get(sname, (0, 0))
             fresh = [t for t in stamps if t > newest]
@@ -282,8 +317,10 @@ class RuntimeMetrics:
         for r, v in dict(ev.exits).items():
             c.add_metric([r], v)
         yield c
-        for fam, src, what in (("cns_process_messages_in_total", ev.messages_in, "handled"),
-                               ("cns_process_messages_out_total", ev.messages_out, "sent")):
+        for fam, src, what in (
+            ("cns_process_messages_in_total", ev.messages_in, "handled"),
+            ("cns_process_messages_out_total", ev.messages_out, "sent"),
+        ):
             c = counter(fam, f"Messages {what} by a named process (runtime events)", ["process"])
             for pid, v in dict(src).items():
                 if pid in names:
@@ -292,17 +329,25 @@ class RuntimeMetrics:
 
     @staticmethod
     def _reports(r: SupervisorReports) -> Iterator[Metric]:
-        c = counter("cns_supervisor_child_exits_total", "Abnormal child exits reported by supervisors, by reason",
-               ["supervisor", "child", "reason"])
+        c = counter(
+            "cns_supervisor_child_exits_total",
+            "Abnormal child exits reported by supervisors, by reason",
+            ["supervisor", "child", "reason"],
+        )
         for (s, ch, why), v in dict(r.child_exits).items():
             c.add_metric([s, ch, why], v)
         yield c
-        c = counter("cns_supervisor_start_errors_total", "Children that failed to start", ["supervisor", "child"])
+        c = counter(
+            "cns_supervisor_start_errors_total", "Children that failed to start", ["supervisor", "child"]
+        )
         for (s, ch), v in dict(r.start_errors).items():
             c.add_metric([s, ch], v)
         yield c
-        c = counter("cns_supervisor_intensity_shutdowns_total", "Supervisors that gave up (restart intensity reached)",
-               ["supervisor"])
+        c = counter(
+            "cns_supervisor_intensity_shutdowns_total",
+            "Supervisors that gave up (restart intensity reached)",
+            ["supervisor"],
+        )
         for s, v in dict(r.intensity_shutdowns).items():
             c.add_metric([s], v)
         yield c
@@ -321,8 +366,11 @@ class LatencyMetrics:
 
     def collect(self) -> Iterator[Metric]:
         """One ``cns_stage_latency_seconds`` histogram and p99 budget (s) per stage, folded now."""
-        h = HistogramMetricFamily("cns_stage_latency_seconds", "Latency of a pipeline stage (from the pipeline's "
-                                  "own stamps, folded at scrape time)", labels=["stage"])
+        h = HistogramMetricFamily(
+            "cns_stage_latency_seconds",
+            "Latency of a pipeline stage (from the pipeline's own stamps, folded at scrape time)",
+            labels=["stage"],
+        )
         b = gauge("cns_stage_latency_budget_seconds", "The stage's p99 latency budget", ["stage"])
         for name, st in list(self.stages.items()):
             buckets, sum_s, _count = st.snapshot()
@@ -384,7 +432,9 @@ def _merge(fams: list[Metric]) -> Iterator[Metric]:
     yield from by.values()
 
 
-def build_registry(parts: Mapping[str, Any], *, process_metrics: bool = True) -> tuple[CollectorRegistry, OpsCollector]:
+def build_registry(
+    parts: Mapping[str, Any], *, process_metrics: bool = True
+) -> tuple[CollectorRegistry, OpsCollector]:
     """A fresh registry holding an :class:`OpsCollector` over ``parts`` (plus ``process_*`` CPU/memory of
     this OS process when ``process_metrics``)."""
     reg = CollectorRegistry(auto_describe=False)
@@ -400,11 +450,28 @@ def build_registry(parts: Mapping[str, Any], *, process_metrics: bool = True) ->
 #: the families of this module (runtime, supervision, latency, scrape); :data:`cns.ops.pipeline.METRIC_NAMES`
 #: adds the pipeline's
 RUNTIME_NAMES: frozenset[str] = frozenset(
-    {"cns_runtime_processes", "cns_runtime_runnable_processes", "cns_runtime_registered_names",
-     "cns_runtime_lost_messages_total", "cns_process_mailbox_depth_messages", "cns_process_mailbox_depth_max_messages",
-     "cns_supervisor_child_up", "cns_supervisor_restarts_total", "cns_supervisor_restarts_in_window",
-     "cns_supervisor_restart_intensity", "cns_supervisor_restart_period_seconds", "cns_runtime_spawns_total",
-     "cns_runtime_exits_total", "cns_process_messages_in_total", "cns_process_messages_out_total",
-     "cns_supervisor_child_exits_total", "cns_supervisor_start_errors_total",
-     "cns_supervisor_intensity_shutdowns_total", "cns_stage_latency_seconds", "cns_stage_latency_budget_seconds",
-     "cns_scrape_errors_total", "cns_scrape_collect_seconds"})
+    {
+        "cns_runtime_processes",
+        "cns_runtime_runnable_processes",
+        "cns_runtime_registered_names",
+        "cns_runtime_lost_messages_total",
+        "cns_process_mailbox_depth_messages",
+        "cns_process_mailbox_depth_max_messages",
+        "cns_supervisor_child_up",
+        "cns_supervisor_restarts_total",
+        "cns_supervisor_restarts_in_window",
+        "cns_supervisor_restart_intensity",
+        "cns_supervisor_restart_period_seconds",
+        "cns_runtime_spawns_total",
+        "cns_runtime_exits_total",
+        "cns_process_messages_in_total",
+        "cns_process_messages_out_total",
+        "cns_supervisor_child_exits_total",
+        "cns_supervisor_start_errors_total",
+        "cns_supervisor_intensity_shutdowns_total",
+        "cns_stage_latency_seconds",
+        "cns_stage_latency_budget_seconds",
+        "cns_scrape_errors_total",
+        "cns_scrape_collect_seconds",
+    }
+)

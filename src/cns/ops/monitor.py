@@ -142,30 +142,44 @@ class _Series:
         if prev is None:
             return
         dt = max(1e-6, snap.at_s - prev.at_s)
-        ev = _value(snap.samples, "cns_pipeline_events_total") - _value(prev.samples, "cns_pipeline_events_total")
+        ev = _value(snap.samples, "cns_pipeline_events_total") - _value(
+            prev.samples, "cns_pipeline_events_total"
+        )
         self.throughput.append(max(0.0, ev / dt))
-        for stage in sorted({lab.get("stage", "") for lab, _ in snap.samples.get("cns_stage_latency_seconds_bucket",
-                                                                                  ())}):
+        for stage in sorted(
+            {lab.get("stage", "") for lab, _ in snap.samples.get("cns_stage_latency_seconds_bucket", ())}
+        ):
             cur = _buckets(snap.samples, stage)
             old = dict(_buckets(prev.samples, stage))
             delta = [(le, c - old.get(le, 0.0)) for le, c in cur]
             p = _quantile(0.99, delta)
             self.p99.setdefault(stage, deque(maxlen=60)).append(0.0 if math.isnan(p) else p * 1e6)
-        rej = {lab["result"]: v for lab, v in snap.samples.get("cns_risk_checks_total", ()) if lab["result"] != "accepted"}
+        rej = {
+            lab["result"]: v
+            for lab, v in snap.samples.get("cns_risk_checks_total", ())
+            if lab["result"] != "accepted"
+        }
         old_rej = {lab["result"]: v for lab, v in prev.samples.get("cns_risk_checks_total", ())}
         self.last_rejects = {k: v - old_rej.get(k, 0.0) for k, v in rej.items()}
 
 
 def _buckets(s: Samples, stage: str) -> list[tuple[float, float]]:
-    out = [(float(lab["le"]), v) for lab, v in s.get("cns_stage_latency_seconds_bucket", ()) if lab.get("stage") == stage]
+    out = [
+        (float(lab["le"]), v)
+        for lab, v in s.get("cns_stage_latency_seconds_bucket", ())
+        if lab.get("stage") == stage
+    ]
     return sorted(out)
 
 
 class Confirm(ModalScreen[bool]):
     """A yes/no question: ``y`` confirms, ``n`` or ``escape`` cancels."""
 
-    BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n", "answer(False)", "no"),
-                Binding("escape", "answer(False)", "cancel")]
+    BINDINGS = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n", "answer(False)", "no"),
+        Binding("escape", "answer(False)", "cancel"),
+    ]
     DEFAULT_CSS = "Confirm { align: center middle; } #q { width: 60; border: thick $error; padding: 1 2; }"
 
     def __init__(self, question: str) -> None:
@@ -190,8 +204,12 @@ class MonitorApp(App[None]):
     Sparkline { height: 2; margin-bottom: 1; }
     #status { height: 1; }
     """
-    BINDINGS = [Binding("k", "kill", "kill switch"), Binding("p", "pause_feed", "pause/resume feed"),
-                Binding("r", "refresh", "refresh"), Binding("q", "quit", "quit")]
+    BINDINGS = [
+        Binding("k", "kill", "kill switch"),
+        Binding("p", "pause_feed", "pause/resume feed"),
+        Binding("r", "refresh", "refresh"),
+        Binding("q", "quit", "quit"),
+    ]
 
     def __init__(self, client: Any, *, interval: float = 1.0) -> None:
         super().__init__()
@@ -221,8 +239,9 @@ class MonitorApp(App[None]):
 
     def on_mount(self) -> None:
         """Build the tables and start polling every ``interval`` s."""
-        self.query_one("#feeds", DataTable).add_columns("feed", "conn", "paused", "stale s", "last seq", "gaps lost",
-                                                        "reconn", "quarantined")
+        self.query_one("#feeds", DataTable).add_columns(
+            "feed", "conn", "paused", "stale s", "last seq", "gaps lost", "reconn", "quarantined"
+        )
         self.query_one("#positions", DataTable).add_columns("instrument", "shares")
         self.action_refresh()
         self.set_interval(self.interval, self.action_refresh)
@@ -274,13 +293,17 @@ class MonitorApp(App[None]):
             lines = ["supervision tree"]
 
             def walk(node: dict[str, Any], depth: int) -> None:
-                lines.append(f"{'  ' * depth}{node.get('name', node.get('id'))}  restarts "
-                             f"{node.get('restarts_in_window', 0)}/{node.get('intensity', '?')}")
+                lines.append(
+                    f"{'  ' * depth}{node.get('name', node.get('id'))}  restarts "
+                    f"{node.get('restarts_in_window', 0)}/{node.get('intensity', '?')}"
+                )
                 for c in node.get("children", []):
                     if c.get("type") == "supervisor":
                         walk({"name": c["id"], **c}, depth + 1)
                     else:
-                        lines.append(f"{'  ' * (depth + 1)}{c['id']}  {c['state']}  mbox {c.get('mailbox', 0)}")
+                        lines.append(
+                            f"{'  ' * (depth + 1)}{c['id']}  {c['state']}  mbox {c.get('mailbox', 0)}"
+                        )
 
             walk(st["tree"], 0)
             return "\n".join(lines)
@@ -292,8 +315,10 @@ class MonitorApp(App[None]):
         for lab, v in s.get("cns_supervisor_child_up", ()):
             sup = lab["supervisor"]
             if sup not in lines:
-                lines.append(f"{sup}  restarts {restarts.get(sup, 0):.0f} (window {window.get(sup, 0):.0f}/"
-                             f"{inten.get(sup, 0):.0f})")
+                lines.append(
+                    f"{sup}  restarts {restarts.get(sup, 0):.0f} (window {window.get(sup, 0):.0f}/"
+                    f"{inten.get(sup, 0):.0f})"
+                )
             lines.append(f"  {lab['child']}  {'up' if v else 'DOWN'}")
         return "\n".join(lines)
 
@@ -304,13 +329,22 @@ class MonitorApp(App[None]):
         op = (state or {}).get("feeds", {})
         for lab, v in sorted(s.get("cns_feed_connected", ()), key=lambda x: x[0]["feed"]):
             f = lab["feed"]
-            paused = "OPERATOR" if op.get(f, {}).get("operator_paused") else ("yes" if _value(s, "cns_feed_paused",
-                                                                                              feed=f) else "no")
-            t.add_row(f, "up" if v else "DOWN", paused, f"{_value(s, 'cns_feed_staleness_seconds', feed=f):.1f}",
-                      f"{_value(s, 'cns_feed_last_sequence', feed=f):.0f}",
-                      f"{_value(s, 'cns_feed_gaps_total', feed=f, outcome='lost'):.0f}",
-                      f"{_value(s, 'cns_feed_reconnects_total', feed=f):.0f}",
-                      f"{_value(s, 'cns_quarantined_total', feed=f):.0f}", key=f)
+            paused = (
+                "OPERATOR"
+                if op.get(f, {}).get("operator_paused")
+                else ("yes" if _value(s, "cns_feed_paused", feed=f) else "no")
+            )
+            t.add_row(
+                f,
+                "up" if v else "DOWN",
+                paused,
+                f"{_value(s, 'cns_feed_staleness_seconds', feed=f):.1f}",
+                f"{_value(s, 'cns_feed_last_sequence', feed=f):.0f}",
+                f"{_value(s, 'cns_feed_gaps_total', feed=f, outcome='lost'):.0f}",
+                f"{_value(s, 'cns_feed_reconnects_total', feed=f):.0f}",
+                f"{_value(s, 'cns_quarantined_total', feed=f):.0f}",
+                key=f,
+            )
         if t.row_count:
             t.move_cursor(row=min(max(cur, 0), t.row_count - 1))
 
@@ -323,8 +357,11 @@ class MonitorApp(App[None]):
         t.add_row("P&L unrealized", f"{_value(s, 'cns_pnl_unrealized_usd'):,.2f} USD")
 
     def _risk_text(self, s: Samples) -> str:
-        lines = [f"kill switch: {'ON' if _value(s, 'cns_risk_kill_switch_engaged') else 'off'}",
-                 f"accepted: {_value(s, 'cns_risk_checks_total', result='accepted'):,.0f}", "rejects (total, last):"]
+        lines = [
+            f"kill switch: {'ON' if _value(s, 'cns_risk_kill_switch_engaged') else 'off'}",
+            f"accepted: {_value(s, 'cns_risk_checks_total', result='accepted'):,.0f}",
+            "rejects (total, last):",
+        ]
         last = self.series.last_rejects
         for lab, v in s.get("cns_risk_checks_total", ()):
             r = lab["result"]
@@ -337,6 +374,7 @@ class MonitorApp(App[None]):
         """Ask to confirm, then engage the kill switch (or release it when engaged)."""
         on = not bool(self.snap and _value(self.snap.samples, "cns_risk_kill_switch_engaged"))
         q = "ENGAGE the kill switch (no new orders)?" if on else "RELEASE the kill switch?"
+
         def done(yes: bool | None) -> None:
             if yes:
                 self._post("kill_switch", {"on": on})
@@ -354,6 +392,7 @@ class MonitorApp(App[None]):
         st = (self.snap.state or {}) if self.snap else {}
         paused = bool(st.get("feeds", {}).get(feed, {}).get("operator_paused"))
         action = "resume" if paused else "pause"
+
         def done(yes: bool | None) -> None:
             if yes:
                 self._post(action, {"kind": "feed", "name": feed})

@@ -26,17 +26,38 @@ _REASON_MAX = 60
 # --------------------------------------------------------------------------------------------- serve
 # ServeState.counters key -> (family, help, labels, label values)
 _SERVE_COUNTERS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("events_in", "cns_pipeline_events_total", "News events the feed handlers delivered to the pipeline", (), ()),
+    (
+        "events_in",
+        "cns_pipeline_events_total",
+        "News events the feed handlers delivered to the pipeline",
+        (),
+        (),
+    ),
     ("batches_in", "cns_pipeline_batches_total", "Feed batches delivered to the pipeline", (), ()),
-    ("batches_dropped", "cns_pipeline_batches_dropped_total", "Batches dropped between stages (a stage was "
-     "restarting)", (), ()),
-    ("validated", "cns_validator_records_total", "Records through the news rules, by verdict", ("verdict",),
-     ("conforms",)),
+    (
+        "batches_dropped",
+        "cns_pipeline_batches_dropped_total",
+        "Batches dropped between stages (a stage was restarting)",
+        (),
+        (),
+    ),
+    (
+        "validated",
+        "cns_validator_records_total",
+        "Records through the news rules, by verdict",
+        ("verdict",),
+        ("conforms",),
+    ),
     ("violations", "cns_validator_records_total", "", ("verdict",), ("violates",)),
     ("elided", "cns_validator_records_total", "", ("verdict",), ("elided",)),
     ("decisions", "cns_decisions_total", "Corroboration decisions (every action)", (), ()),
-    ("decisions_untradable", "cns_signal_decisions_total", "Trade decisions at the signal stage, by outcome",
-     ("outcome",), ("untradable",)),
+    (
+        "decisions_untradable",
+        "cns_signal_decisions_total",
+        "Trade decisions at the signal stage, by outcome",
+        ("outcome",),
+        ("untradable",),
+    ),
     ("decisions_held", "cns_signal_decisions_total", "", ("outcome",), ("held",)),
     ("held_released", "cns_signal_decisions_total", "", ("outcome",), ("released",)),
     ("held_expired", "cns_signal_decisions_total", "", ("outcome",), ("expired",)),
@@ -49,7 +70,13 @@ _SERVE_COUNTERS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], .
     ("fills", "cns_fills_total", "Fill and partial-fill execution reports", (), ()),
     ("filled_qty", "cns_filled_shares_total", "Shares filled", (), ()),
     ("exec_reports", "cns_execution_reports_total", "Execution reports received", (), ()),
-    ("exec_unmapped", "cns_execution_reports_unmapped_total", "Execution reports not mapped to an order", (), ()),
+    (
+        "exec_unmapped",
+        "cns_execution_reports_unmapped_total",
+        "Execution reports not mapped to an order",
+        (),
+        (),
+    ),
     ("mass_cancels", "cns_mass_cancel_reports_total", "Order mass cancel reports received", (), ()),
     ("md_records", "cns_market_data_records_total", "Market data records received", (), ()),
     ("md_connects", "cns_market_data_connects_total", "Market data connections made", (), ()),
@@ -75,12 +102,19 @@ class ServeMetrics:
     ``cns_journal_attached`` 0. ``ops``: optional callable returning the control layer's state for
     ``cns_ops_*`` (operator pauses)."""
 
-    def __init__(self, state: Any, *, journal_lag: Callable[[], Mapping[str, float]] | None = None,
-                 extra: Callable[[], Iterable[Metric]] | None = None) -> None:
+    def __init__(
+        self,
+        state: Any,
+        *,
+        journal_lag: Callable[[], Mapping[str, float]] | None = None,
+        extra: Callable[[], Iterable[Metric]] | None = None,
+    ) -> None:
         self.state = state
         self.journal_lag = journal_lag
         self.extra = extra
-        self.started_unix = time.time() - (time.monotonic_ns() - getattr(state, "started_ns", time.monotonic_ns())) / 1e9
+        self.started_unix = (
+            time.time() - (time.monotonic_ns() - getattr(state, "started_ns", time.monotonic_ns())) / 1e9
+        )
 
     def collect(self) -> Iterator[Metric]:
         """The shard's metrics: shard info and start time (Unix s), decisions, risk checks and limits, exposure
@@ -111,9 +145,14 @@ class ServeMetrics:
             if f is None:
                 f = fams[fam] = counter(fam, doc, labels)
             f.add_metric(list(values), c[key])
-        by_action = {k[len("decisions_by_action_"):]: v for k, v in c.items() if k.startswith("decisions_by_action_")}
-        f = counter("cns_decisions_by_action_total", "Corroboration decisions by action (when the pipeline counts them)",
-               ["action"])
+        by_action = {
+            k[len("decisions_by_action_") :]: v for k, v in c.items() if k.startswith("decisions_by_action_")
+        }
+        f = counter(
+            "cns_decisions_by_action_total",
+            "Corroboration decisions by action (when the pipeline counts them)",
+            ["action"],
+        )
         for a, v in by_action.items():
             f.add_metric([a], v)
         fams[f.name] = f
@@ -125,23 +164,42 @@ class ServeMetrics:
 
         risk = st.pipeline.risk
         counts = risk.counts.tolist()
-        c = counter("cns_risk_checks_total", "Orders through the pre-trade risk gate, by result (accepted, or the "
-               "check that rejected it)", ["result"])
+        c = counter(
+            "cns_risk_checks_total",
+            "Orders through the pre-trade risk gate, by result (accepted, or the check that rejected it)",
+            ["result"],
+        )
         c.add_metric(["accepted"], counts[0])
         for name, v in zip(RISK_REASON_NAMES[1:], counts[1:], strict=True):
             c.add_metric([name], v)
         yield c
-        g = gauge("cns_risk_kill_switch_engaged", "1 while the risk gate's kill switch blocks every new order")
+        g = gauge(
+            "cns_risk_kill_switch_engaged", "1 while the risk gate's kill switch blocks every new order"
+        )
         g.add_metric([], 1.0 if risk.kill_switch_engaged else 0.0)
         yield g
-        g = gauge("cns_risk_gross_exposure_usd", "Worst-case gross exposure as last computed by the risk gate")
+        g = gauge(
+            "cns_risk_gross_exposure_usd", "Worst-case gross exposure as last computed by the risk gate"
+        )
         g.add_metric([], risk.gross_exposure)
         yield g
-        g = gauge("cns_risk_limit", "Current value of a numeric risk limit (units in the limit's name)", ["limit"])
+        g = gauge(
+            "cns_risk_limit", "Current value of a numeric risk limit (units in the limit's name)", ["limit"]
+        )
         cfg = risk.config
-        for name in ("max_order_qty", "max_order_notional_usd", "collar_bps", "max_ref_age_ns", "max_position",
-                     "max_gross_exposure_usd", "daily_loss_limit_usd", "max_orders_per_window", "rate_window_ns",
-                     "duplicate_window_ns", "headline_cooldown_ns"):
+        for name in (
+            "max_order_qty",
+            "max_order_notional_usd",
+            "collar_bps",
+            "max_ref_age_ns",
+            "max_position",
+            "max_gross_exposure_usd",
+            "daily_loss_limit_usd",
+            "max_orders_per_window",
+            "rate_window_ns",
+            "duplicate_window_ns",
+            "headline_cooldown_ns",
+        ):
             g.add_metric([name], float(getattr(cfg, name)))
         yield g
 
@@ -157,15 +215,19 @@ class ServeMetrics:
         pf = pipe.portfolio
         tickers = st.dictionaries[1]
         pos = pf.position
-        g = gauge("cns_position_shares", "Filled position per tradable instrument (signed shares)", ["instrument"])
+        g = gauge(
+            "cns_position_shares", "Filled position per tradable instrument (signed shares)", ["instrument"]
+        )
         codes = set(np.flatnonzero(st.tradable).tolist()) | set(np.flatnonzero(pos).tolist())
         for k in sorted(codes):
             if k < len(pos):
                 g.add_metric([tickers.string(int(k))], float(pos[k]))
         yield g
-        for fam, doc, v in (("cns_pnl_realized_usd", "Realized P&L", pf.realized_total),
-                            ("cns_pnl_unrealized_usd", "Unrealized P&L as last marked", pf.unrealized_total),
-                            ("cns_fees_paid_usd", "Fees paid (net of rebates)", pf.fees_total)):
+        for fam, doc, v in (
+            ("cns_pnl_realized_usd", "Realized P&L", pf.realized_total),
+            ("cns_pnl_unrealized_usd", "Unrealized P&L as last marked", pf.unrealized_total),
+            ("cns_fees_paid_usd", "Fees paid (net of rebates)", pf.fees_total),
+        ):
             g = gauge(fam, doc)
             g.add_metric([], float(v))
             yield g
@@ -174,7 +236,9 @@ class ServeMetrics:
         g.add_metric([], 1.0 if q.live else 0.0)
         yield g
         g = gauge("cns_quotes_age_seconds", "Seconds since the last market data frame (0 with static quotes)")
-        g.add_metric([], 0.0 if q.static or not q.last_rx_ns else max(0.0, (time.time_ns() - q.last_rx_ns) / 1e9))
+        g.add_metric(
+            [], 0.0 if q.static or not q.last_rx_ns else max(0.0, (time.time_ns() - q.last_rx_ns) / 1e9)
+        )
         yield g
         g = gauge("cns_fix_session_up", "1 while the FIX session is logged on", ["session"])
         for s, up in dict(st.session_up).items():
@@ -197,13 +261,22 @@ class ServeMetrics:
 def feed_metrics(feeds: Mapping[str, Any]) -> Iterator[Metric]:
     """Health of each feed from its ``FeedStats`` (read in place)."""
     last = gauge("cns_feed_last_sequence", "Last sequence number delivered or given up, in order", ["feed"])
-    live = gauge("cns_feed_live_sequence", "The server's last published sequence number as last announced", ["feed"])
+    live = gauge(
+        "cns_feed_live_sequence", "The server's last published sequence number as last announced", ["feed"]
+    )
     stale = gauge("cns_feed_staleness_seconds", "Seconds since the feed's last valid frame", ["feed"])
     conn = gauge("cns_feed_connected", "1 while the feed is connected", ["feed"])
-    paused = gauge("cns_feed_paused", "1 while the feed is paused (stale, not yet heard, or by the operator)", ["feed"])
-    gaps = counter("cns_feed_gaps_total", "Sequence gaps, by outcome (detected, filled by replay, lost)",
-              ["feed", "outcome"])
-    quar = counter("cns_quarantined_total", "Input rejected and quarantined, by feed and reason", ["feed", "reason"])
+    paused = gauge(
+        "cns_feed_paused", "1 while the feed is paused (stale, not yet heard, or by the operator)", ["feed"]
+    )
+    gaps = counter(
+        "cns_feed_gaps_total",
+        "Sequence gaps, by outcome (detected, filled by replay, lost)",
+        ["feed", "outcome"],
+    )
+    quar = counter(
+        "cns_quarantined_total", "Input rejected and quarantined, by feed and reason", ["feed", "reason"]
+    )
     cnt = {fam: counter(fam, doc, ["feed"]) for _, fam, doc in _FEED_COUNTERS}
     for name, s in feeds.items():
         last.add_metric([name], s.last_seq)
@@ -229,10 +302,18 @@ def serve_latency(state: Any, *, budgets_s: Mapping[str, float] | None = None) -
     b = dict(budgets_s or {})
     probe = state.probe
     flat = isinstance(probe.batches, array)  # flat int64 runs (4 per batch, 3 per order) or tuples
-    return LatencyMetrics([
-        StageHistogram("ingest", ListCursor(lambda: probe.batches, 2, 3, 4 if flat else None), budget_s=b.get("ingest")),
-        StageHistogram("order", ListCursor(lambda: probe.orders, 1, 2, 3 if flat else None), budget_s=b.get("order")),
-    ])
+    return LatencyMetrics(
+        [
+            StageHistogram(
+                "ingest",
+                ListCursor(lambda: probe.batches, 2, 3, 4 if flat else None),
+                budget_s=b.get("ingest"),
+            ),
+            StageHistogram(
+                "order", ListCursor(lambda: probe.orders, 1, 2, 3 if flat else None), budget_s=b.get("order")
+            ),
+        ]
+    )
 
 
 # --------------------------------------------------------------------------------------------- replay
@@ -250,8 +331,12 @@ class ReplayMetrics:
             return ((ev - 1) // self.batch) * self.batch if ev > 0 else 0
 
         lat = ingest.lat
-        self.latency = LatencyMetrics([StageHistogram(s, ArrayCursor(getattr(lat, s), done))
-                                       for s in ("parse", "validate", "corroborate")])
+        self.latency = LatencyMetrics(
+            [
+                StageHistogram(s, ArrayCursor(getattr(lat, s), done))
+                for s in ("parse", "validate", "corroborate")
+            ]
+        )
 
     def collect(self) -> Iterator[Metric]:
         """Counters of the replay ingest: events through validate, validator records by verdict, quarantined."""
@@ -263,8 +348,12 @@ class ReplayMetrics:
         c.add_metric(["elided"], t.get("zero_tick", 0))
         c.add_metric(["conforms"], t.get("validated", 0))
         yield c
-        q = counter("cns_quarantined_total", "Input rejected and quarantined, by feed and reason", ["feed", "reason"])
-        reasons: Counter[str] = Counter(r.reason.split(":", 1)[0][:_REASON_MAX] for r in list(self.ing.quarantine))
+        q = counter(
+            "cns_quarantined_total", "Input rejected and quarantined, by feed and reason", ["feed", "reason"]
+        )
+        reasons: Counter[str] = Counter(
+            r.reason.split(":", 1)[0][:_REASON_MAX] for r in list(self.ing.quarantine)
+        )
         for r, v in reasons.items():
             q.add_metric(["replay", r], v)
         yield q
@@ -273,20 +362,61 @@ class ReplayMetrics:
 
 #: every family name ``cns.ops`` can export (counters with their ``_total``), for the dashboard/alert tests
 METRIC_NAMES: frozenset[str] = RUNTIME_NAMES | frozenset(
-    {"cns_runtime_processes", "cns_runtime_runnable_processes", "cns_runtime_registered_names",
-     "cns_runtime_lost_messages_total", "cns_process_mailbox_depth_messages", "cns_process_mailbox_depth_max_messages",
-     "cns_supervisor_child_up", "cns_supervisor_restarts_total", "cns_supervisor_restarts_in_window",
-     "cns_supervisor_restart_intensity", "cns_supervisor_restart_period_seconds", "cns_runtime_spawns_total",
-     "cns_runtime_exits_total", "cns_process_messages_in_total", "cns_process_messages_out_total",
-     "cns_supervisor_child_exits_total", "cns_supervisor_start_errors_total",
-     "cns_supervisor_intensity_shutdowns_total", "cns_stage_latency_seconds", "cns_stage_latency_budget_seconds",
-     "cns_shard_info", "cns_shard_start_time_seconds", "cns_decisions_by_action_total", "cns_risk_checks_total",
-     "cns_risk_kill_switch_engaged", "cns_risk_gross_exposure_usd", "cns_risk_limit", "cns_orders",
-     "cns_position_shares", "cns_pnl_realized_usd", "cns_pnl_unrealized_usd", "cns_fees_paid_usd",
-     "cns_quotes_live", "cns_quotes_age_seconds", "cns_fix_session_up", "cns_journal_attached",
-     "cns_journal_lag_entries", "cns_journal_fsync_lag_seconds", "cns_feed_last_sequence", "cns_feed_live_sequence",
-     "cns_feed_staleness_seconds", "cns_feed_connected", "cns_feed_paused", "cns_feed_gaps_total",
-     "cns_quarantined_total", "cns_scrape_errors_total", "cns_scrape_collect_seconds",
-     "cns_rules_version", "cns_rules_reloads_total", "cns_rules_reload_pause_max_seconds",
-     "cns_ops_actions_total", "cns_ops_paused", "cns_ops_control_enabled"}
-    | {fam for _, fam, *_ in _SERVE_COUNTERS} | {fam for _, fam, _ in _FEED_COUNTERS})
+    {
+        "cns_runtime_processes",
+        "cns_runtime_runnable_processes",
+        "cns_runtime_registered_names",
+        "cns_runtime_lost_messages_total",
+        "cns_process_mailbox_depth_messages",
+        "cns_process_mailbox_depth_max_messages",
+        "cns_supervisor_child_up",
+        "cns_supervisor_restarts_total",
+        "cns_supervisor_restarts_in_window",
+        "cns_supervisor_restart_intensity",
+        "cns_supervisor_restart_period_seconds",
+        "cns_runtime_spawns_total",
+        "cns_runtime_exits_total",
+        "cns_process_messages_in_total",
+        "cns_process_messages_out_total",
+        "cns_supervisor_child_exits_total",
+        "cns_supervisor_start_errors_total",
+        "cns_supervisor_intensity_shutdowns_total",
+        "cns_stage_latency_seconds",
+        "cns_stage_latency_budget_seconds",
+        "cns_shard_info",
+        "cns_shard_start_time_seconds",
+        "cns_decisions_by_action_total",
+        "cns_risk_checks_total",
+        "cns_risk_kill_switch_engaged",
+        "cns_risk_gross_exposure_usd",
+        "cns_risk_limit",
+        "cns_orders",
+        "cns_position_shares",
+        "cns_pnl_realized_usd",
+        "cns_pnl_unrealized_usd",
+        "cns_fees_paid_usd",
+        "cns_quotes_live",
+        "cns_quotes_age_seconds",
+        "cns_fix_session_up",
+        "cns_journal_attached",
+        "cns_journal_lag_entries",
+        "cns_journal_fsync_lag_seconds",
+        "cns_feed_last_sequence",
+        "cns_feed_live_sequence",
+        "cns_feed_staleness_seconds",
+        "cns_feed_connected",
+        "cns_feed_paused",
+        "cns_feed_gaps_total",
+        "cns_quarantined_total",
+        "cns_scrape_errors_total",
+        "cns_scrape_collect_seconds",
+        "cns_rules_version",
+        "cns_rules_reloads_total",
+        "cns_rules_reload_pause_max_seconds",
+        "cns_ops_actions_total",
+        "cns_ops_paused",
+        "cns_ops_control_enabled",
+    }
+    | {fam for _, fam, *_ in _SERVE_COUNTERS}
+    | {fam for _, fam, _ in _FEED_COUNTERS}
+)

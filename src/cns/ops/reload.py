@@ -49,8 +49,14 @@ from cns.ops.errors import BadRequest, Conflict, ReloadError
 from cns.ops.executor import Executor, InlineExecutor
 from cns.ops.metrics import counter, gauge
 
-__all__ = ["CredibilityUpdate", "RulesReloader", "ValidatorSlot", "VersionLog", "checked_risk_config",
-           "swap_risk_config"]
+__all__ = [
+    "CredibilityUpdate",
+    "RulesReloader",
+    "ValidatorSlot",
+    "VersionLog",
+    "checked_risk_config",
+    "swap_risk_config",
+]
 
 
 class VersionLog:
@@ -68,8 +74,10 @@ class VersionLog:
         """
         with self._lock:
             if version <= self.versions[-1] or first_record < self.starts[-1]:
-                raise ValueError(f"VersionLog: ({first_record}, {version}) after ({self.starts[-1]}, "
-                                 f"{self.versions[-1]}): not monotonic")
+                raise ValueError(
+                    f"VersionLog: ({first_record}, {version}) after ({self.starts[-1]}, "
+                    f"{self.versions[-1]}): not monotonic"
+                )
             if first_record == self.starts[-1]:  # no record under the previous version: replace it
                 self.versions[-1] = version
             else:
@@ -135,9 +143,19 @@ class RulesReloader:
     filling the kernel cache first; ``cache_dir`` as ``NewsValidator.load``'s). One reload at a time: a
     second concurrent one is refused (:class:`Conflict`)."""
 
-    def __init__(self, node: Any, slot: ValidatorSlot, build: Callable[[str], Any], *, path: str,
-                 executor: Executor | None = None, mode: str = "thread", cache_dir: str | None = None,
-                 log: VersionLog | None = None, swap_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        node: Any,
+        slot: ValidatorSlot,
+        build: Callable[[str], Any],
+        *,
+        path: str,
+        executor: Executor | None = None,
+        mode: str = "thread",
+        cache_dir: str | None = None,
+        log: VersionLog | None = None,
+        swap_timeout_s: float = 10.0,
+    ) -> None:
         if mode not in ("thread", "subprocess"):
             raise BadRequest(f"reload mode must be 'thread' or 'subprocess', got {mode!r}", "mode")
         self.node, self.slot, self.build = node, slot, build
@@ -166,10 +184,16 @@ class RulesReloader:
         if not Path(path).is_file():
             raise ReloadError(f"rules file {path!r} not found")
         if self.mode == "subprocess":
-            code = ("import sys; from cns.rules.codegen import compile_shapes_file; "
-                    "compile_shapes_file(sys.argv[1], sys.argv[2] or None)")
-            r = subprocess.run([sys.executable, "-c", code, path, self.cache_dir or ""], capture_output=True,
-                               text=True, timeout=600)
+            code = (
+                "import sys; from cns.rules.codegen import compile_shapes_file; "
+                "compile_shapes_file(sys.argv[1], sys.argv[2] or None)"
+            )
+            r = subprocess.run(
+                [sys.executable, "-c", code, path, self.cache_dir or ""],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             if r.returncode != 0:
                 tail = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
                 raise ReloadError(f"rules {path!r} do not compile: {tail[:500]}")
@@ -198,8 +222,10 @@ class RulesReloader:
 
         node = self.node
         try:
-            first = self.executor.call(lambda: node.run_in(slot.process, at_safe_point, self.swap_timeout_s),
-                                       self.swap_timeout_s + 1.0)
+            first = self.executor.call(
+                lambda: node.run_in(slot.process, at_safe_point, self.swap_timeout_s),
+                self.swap_timeout_s + 1.0,
+            )
         except ReloadError:
             raise
         except Exception as e:  # noqa: BLE001 - NoProc, CallTimeout, ActionFailed: the old rules stay
@@ -228,17 +254,28 @@ class RulesReloader:
                 raise
             self.results["ok"] += 1
             prev = self.history[-2]
-            return {"rules_version": {"old": prev.version, "new": rv.version},
-                    "path": {"old": prev.path, "new": rv.path}, "sha256": {"old": prev.sha256, "new": rv.sha256},
-                    "first_record": rv.first_record, "compile_s": rv.compile_s, "pause_s": rv.pause_s}
+            return {
+                "rules_version": {"old": prev.version, "new": rv.version},
+                "path": {"old": prev.path, "new": rv.path},
+                "sha256": {"old": prev.sha256, "new": rv.sha256},
+                "first_record": rv.first_record,
+                "compile_s": rv.compile_s,
+                "pause_s": rv.pause_s,
+            }
         finally:
             self._busy.release()
 
     def describe(self) -> dict[str, Any]:
         """The running version, the last failure, and the version log's last ranges."""
-        return {"version": self.version, "path": self.path, "sha256": self.history[-1].sha256,
-                "reloads": dict(self.results), "last_error": self.last_error, "max_pause_s": self.max_pause_s,
-                "ranges": self.log.ranges()[-10:]}
+        return {
+            "version": self.version,
+            "path": self.path,
+            "sha256": self.history[-1].sha256,
+            "reloads": dict(self.results),
+            "last_error": self.last_error,
+            "max_pause_s": self.max_pause_s,
+            "ranges": self.log.ranges()[-10:],
+        }
 
     def metrics(self) -> Iterator[Metric]:
         """``cns_rules_version``, ``cns_rules_reloads_total{result}`` and the longest swap pause (s)."""
@@ -264,12 +301,13 @@ def checked_risk_config(current: Any, key: str, value: Any) -> Any:
     from cns.trading.config import RANGES
     from cns.trading.errors import ConfigError
 
-    field = key[len("risk."):] if key.startswith("risk.") else key
+    field = key[len("risk.") :] if key.startswith("risk.") else key
     full = f"risk.{field}"
     names = {f.name for f in dataclasses.fields(current)}
     if field not in names:
-        raise BadRequest(f"unknown risk limit {full!r} (known: {', '.join(sorted(RANGES['risk']))}, "
-                         f"disabled_checks)", full)
+        raise BadRequest(
+            f"unknown risk limit {full!r} (known: {', '.join(sorted(RANGES['risk']))}, disabled_checks)", full
+        )
     if field in _RISK_NOT_HOT:
         raise BadRequest(f"{full!r} cannot be changed while running", full)
     try:
@@ -287,8 +325,11 @@ def swap_risk_config(gate: Any, new: Any) -> dict[str, Any]:
     from cns.trading.risk_kernels import RISK_REASON_NAMES, RS_RING_HEAD
 
     old = gate.config
-    changed = {f.name: {"old": getattr(old, f.name), "new": getattr(new, f.name)}
-               for f in dataclasses.fields(new) if getattr(old, f.name) != getattr(new, f.name)}
+    changed = {
+        f.name: {"old": getattr(old, f.name), "new": getattr(new, f.name)}
+        for f in dataclasses.fields(new)
+        if getattr(old, f.name) != getattr(new, f.name)
+    }
     params = risk_params(new)
     enabled = np.ones(len(RISK_REASON_NAMES), dtype=np.uint8)
     for name in new.disabled_checks:
@@ -300,7 +341,7 @@ def swap_risk_config(gate: Any, new: Any) -> dict[str, Any]:
         m = new.max_orders_per_window
         fresh = np.full(m, _NEVER, dtype=np.int64)
         keep = chrono[-m:]
-        fresh[m - len(keep):] = keep
+        fresh[m - len(keep) :] = keep
         gate._ring = fresh
         gate._scal[RS_RING_HEAD] = 0  # the oldest stamp is at 0: the next order overwrites it
     gate._p[:] = params
@@ -319,10 +360,21 @@ class CredibilityUpdate:
     ``cred_config`` (off the node's thread); ``on_swap(validator, cred_config)``: runs inside the validate
     stage at the swap (store them where restarted stages find them)."""
 
-    def __init__(self, node: Any, executor: Executor, *, validate: Any, corroborate: Any,
-                 corroborator: Callable[[Any], Any], sources: Any, config: Any,
-                 rebind: Callable[[Any, Any], Any], current_validator: Callable[[], Any],
-                 validator_attr: str = "validator", on_swap: Callable[[Any, Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        node: Any,
+        executor: Executor,
+        *,
+        validate: Any,
+        corroborate: Any,
+        corroborator: Callable[[Any], Any],
+        sources: Any,
+        config: Any,
+        rebind: Callable[[Any, Any], Any],
+        current_validator: Callable[[], Any],
+        validator_attr: str = "validator",
+        on_swap: Callable[[Any, Any], None] | None = None,
+    ) -> None:
         self.node, self.executor = node, executor
         self.validate, self.corroborate = validate, corroborate
         self.corroborator, self.sources, self.config = corroborator, sources, config
@@ -339,13 +391,17 @@ class CredibilityUpdate:
         merged = dict(self.config.sources)
         for d, s in scores.items():
             if not isinstance(d, str) or not d:
-                raise BadRequest("credibility source domains must be non-empty strings", "credibility.sources")
+                raise BadRequest(
+                    "credibility source domains must be non-empty strings", "credibility.sources"
+                )
             merged[d] = s
         try:
             return dataclasses.replace(self.config, sources=tuple(merged.items()))
         except ConfigError as e:
-            key = next((f"credibility.sources.{d}" for d in scores if f"credibility.sources.{d}" in str(e)),
-                       "credibility.sources")
+            key = next(
+                (f"credibility.sources.{d}" for d in scores if f"credibility.sources.{d}" in str(e)),
+                "credibility.sources",
+            )
             raise BadRequest(str(e), key) from None
 
     def apply(self, scores: Mapping[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
@@ -395,7 +451,11 @@ class CredibilityUpdate:
             self.config = new_cfg
             self.version += 1
             changed = {d: {"old": old_scores.get(d), "new": float(dict(new_cfg.sources)[d])} for d in scores}
-            return {"sources": changed, "credibility_version": self.version,
-                    "validate_held_s": held_validate_s, "pause_s": max(held, default=0.0)}
+            return {
+                "sources": changed,
+                "credibility_version": self.version,
+                "validate_held_s": held_validate_s,
+                "pause_s": max(held, default=0.0),
+            }
         finally:
             self._busy.release()

@@ -38,13 +38,15 @@ class ReplayEndpoint:
         self.reports.remove()
 
 
-def serve_replay_metrics(ingest: Any, *, batch: int, port: int = 0, host: str = "127.0.0.1",
-                         announce: bool = True) -> ReplayEndpoint:
+def serve_replay_metrics(
+    ingest: Any, *, batch: int, port: int = 0, host: str = "127.0.0.1", announce: bool = True
+) -> ReplayEndpoint:
     """Serve the metrics of ``ingest`` (a ``cns.replay.driver.Ingest``; ``batch`` its chunk size) on
     ``host:port`` until ``close()``."""
     reports = SupervisorReports().install()
-    registry, _ = build_registry({"runtime": RuntimeMetrics(ingest.node, reports=reports),
-                                  "replay": ReplayMetrics(ingest, batch)})
+    registry, _ = build_registry(
+        {"runtime": RuntimeMetrics(ingest.node, reports=reports), "replay": ReplayMetrics(ingest, batch)}
+    )
     server = OpsServer(registry, None, host=host, port=port).start()
     if announce:
         print(f"cns run: metrics on {server.url}/metrics", file=sys.stderr, flush=True)

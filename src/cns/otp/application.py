@@ -112,8 +112,15 @@ class _StopApp:
 
 def _report_exit(app: Application, reason: Any) -> None:
     if _log.threshold >= _log.NOTICE:
-        _log.notice({"label": ("application_controller", "exit"), "application": app.name, "exited": reason,
-                     "type": app.type}, domain=("otp",))
+        _log.notice(
+            {
+                "label": ("application_controller", "exit"),
+                "application": app.name,
+                "exited": reason,
+                "type": app.type,
+            },
+            domain=("otp",),
+        )
 
 
 class _ApplicationMaster(GenServer):
@@ -141,13 +148,17 @@ class _ApplicationMaster(GenServer):
             app = self.app
             app._terminated(reason)
             ctl = _controller(self.node)
-            if not ctl.halting and (app.type == "permanent" or (app.type == "transient" and reason != NORMAL)):
+            if not ctl.halting and (
+                app.type == "permanent" or (app.type == "transient" and reason != NORMAL)
+            ):
                 await self._stop_node(ctl, ("application_terminated", app.name, reason))
             raise Stop(reason if reason.__class__ is str or isinstance(reason, tuple) else SHUTDOWN)
 
     async def terminate(self, reason: Any) -> None:
         top = self.top
-        if top is not None and top.is_alive:  # stop requested (application stop, or another one stopping the node)
+        if (
+            top is not None and top.is_alive
+        ):  # stop requested (application stop, or another one stopping the node)
             node = self.node
             ref = node.monitor(top)
             node.unlink(top)
@@ -255,7 +266,9 @@ class Application:
             raise NotInProcess("Application.start from inside a handler")
         ctl = _controller(node)
         if ctl.halted is not None:
-            raise ApplicationError(f"application {self.name!r}: node stopped ({ctl.halted!r})", "node_stopped")
+            raise ApplicationError(
+                f"application {self.name!r}: node stopped ({ctl.halted!r})", "node_stopped"
+            )
         old = ctl.apps.get(self.name)
         if old is not None and old._master is not None and not old._master.is_alive:
             old._terminated(old._master.exit_reason)  # its master was killed from outside
@@ -270,14 +283,22 @@ class Application:
                 self._failed_pid = None
             self.state, self.exit_reason = "terminated", e.reason
             _report_exit(self, e.reason)
-            raise ApplicationError(f"application {self.name!r} failed to start: {e.reason!r}", e.reason) from None
+            raise ApplicationError(
+                f"application {self.name!r} failed to start: {e.reason!r}", e.reason
+            ) from None
         assert master is not None
         self.node, self._master = node, master
         self.state, self.exit_reason = "running", None
         ctl.apps[self.name] = self
         if _log.threshold >= _log.INFO:
-            _log.info({"label": ("application_controller", "progress"), "application": self.name,
-                       "started_at": node.node_id}, domain=("otp",))
+            _log.info(
+                {
+                    "label": ("application_controller", "progress"),
+                    "application": self.name,
+                    "started_at": node.node_id,
+                },
+                domain=("otp",),
+            )
         return self._top  # type: ignore[return-value]
 
     def stop(self, timeout: float | None = None) -> None:

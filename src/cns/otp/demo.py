@@ -59,9 +59,12 @@ class Scorer(PoolWorker):
 
 def _strategy_sup(node: Node) -> Pid | None:
     return Supervisor.start_link(
-        node, SupFlags("one_for_all", intensity=2, period=10.0),
-        [ChildSpec("signal", lambda n: Named.start_link(n, "signal", name="signal")),
-         ChildSpec("risk", lambda n: Named.start_link(n, "risk", name="risk"))],
+        node,
+        SupFlags("one_for_all", intensity=2, period=10.0),
+        [
+            ChildSpec("signal", lambda n: Named.start_link(n, "signal", name="signal")),
+            ChildSpec("risk", lambda n: Named.start_link(n, "risk", name="risk")),
+        ],
         name="strategy",
     )
 
@@ -83,7 +86,9 @@ def run_demo(out: Any = print) -> dict[str, Any]:
     def narrate(event: str, value: float, tags: dict[str, Any] | None) -> None:
         tags = tags or {}
         if event == "restart":
-            out(f"    [telemetry] supervisor <{node.node_id}.{tags.get('supervisor')}> restarted {tags.get('child')}")
+            out(
+                f"    [telemetry] supervisor <{node.node_id}.{tags.get('supervisor')}> restarted {tags.get('child')}"
+            )
         elif event == "exit" and tags.get("reason") not in ("normal",):
             out(f"    [telemetry] <{node.node_id}.{tags.get('pid')}> exited: {tags.get('reason')}")
 
@@ -92,9 +97,12 @@ def run_demo(out: Any = print) -> dict[str, Any]:
     telemetry.attach("exit", narrate)
     try:
         root = Supervisor.start(
-            node, SupFlags("one_for_one", intensity=5, period=10.0),
-            [ChildSpec("feed", lambda n: Named.start_link(n, "feed", name="feed")),
-             ChildSpec("strategy", _strategy_sup, type="supervisor")],
+            node,
+            SupFlags("one_for_one", intensity=5, period=10.0),
+            [
+                ChildSpec("feed", lambda n: Named.start_link(n, "feed", name="feed")),
+                ChildSpec("strategy", _strategy_sup, type="supervisor"),
+            ],
             name="root",
         )
         assert root is not None
@@ -114,7 +122,9 @@ def run_demo(out: Any = print) -> dict[str, Any]:
         old_sig, old_risk = node.whereis("signal"), node.whereis("risk")
         cast(node, "signal", "crash")
         node.run_until_idle()
-        out(f"   signal {old_sig!r} -> {node.whereis('signal')!r}, risk {old_risk!r} -> {node.whereis('risk')!r}")
+        out(
+            f"   signal {old_sig!r} -> {node.whereis('signal')!r}, risk {old_risk!r} -> {node.whereis('risk')!r}"
+        )
 
         out("4. 'risk' crashes twice more -> 'strategy' exceeds 2 restarts/10 s, gives up; root restarts it")
         old_strategy = node.whereis("strategy")
@@ -129,15 +139,19 @@ def run_demo(out: Any = print) -> dict[str, Any]:
             pool.cast("Fed holds rates")
         node.run_until_idle()
         s = pool.stats()
-        out(f"   pool answered on: len('ACME beats') = {pool.call('ACME beats')}; "
-            f"restarts={s.restarts} lost={s.lost} live={s.live_workers}")
+        out(
+            f"   pool answered on: len('ACME beats') = {pool.call('ACME beats')}; "
+            f"restarts={s.restarts} lost={s.lost} live={s.live_workers}"
+        )
 
         out("6. final tree:")
         for line in _tree(node, "root"):
             out(line)
         snap = counters.snapshot()
-        out(f"   telemetry: spawns={snap['spawns']} restarts={snap['restarts']} "
-            f"exits={snap['exits_by_reason']}")
+        out(
+            f"   telemetry: spawns={snap['spawns']} restarts={snap['restarts']} "
+            f"exits={snap['exits_by_reason']}"
+        )
         telemetry.detach("restart", narrate)
         telemetry.detach("exit", narrate)
         pool.stop()
@@ -155,6 +169,8 @@ def main(args: argparse.Namespace) -> int:
     """``cns demo``: run :func:`run_demo` printing to stdout; returns 0."""
     import logging
 
-    logging.getLogger("cns.runtime").setLevel(logging.CRITICAL)  # the narration says what crashed, no tracebacks
+    logging.getLogger("cns.runtime").setLevel(
+        logging.CRITICAL
+    )  # the narration says what crashed, no tracebacks
     run_demo()
     return 0

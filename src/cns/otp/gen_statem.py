@@ -201,8 +201,11 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
             raise BadCallbackMode("bad_callback_mode", mode, f"{cls.__qualname__}: one of {CALLBACK_MODES}")
         clash = sorted(n for n in vars(cls) if n in _INTERNALS)
         if clash:
-            raise BadCallbackMode("bad_callback_mode", clash,
-                                  f"{cls.__qualname__} redefines GenStatem internals {clash}; rename them")
+            raise BadCallbackMode(
+                "bad_callback_mode",
+                clash,
+                f"{cls.__qualname__} redefines GenStatem internals {clash}; rename them",
+            )
         cls._hef = mode == "handle_event_function"
         cls._sf = {}
 
@@ -213,7 +216,9 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
 
     def handle_event(self, event_type: Any, content: Any, state: S, data: D) -> Any:
         """The state callback of ``handle_event_function`` mode."""
-        raise NotImplementedError(f"{type(self).__name__}.handle_event({event_type!r}, {content!r}, {state!r})")
+        raise NotImplementedError(
+            f"{type(self).__name__}.handle_event({event_type!r}, {content!r}, {state!r})"
+        )
 
     def terminate(self, reason: Any, state: S, data: D) -> Any:
         """Clean up before the process exits with ``reason`` (not called on ``kill`` or an untrapped signal)."""
@@ -411,8 +416,11 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
         if state.__class__ is str and not state.startswith("_") and state not in _RESERVED:
             fn = getattr(cls, state, None)
         if not isinstance(fn, FunctionType):
-            raise UndefStateFunction("undef_state_function", (cls.__qualname__, state),
-                                     "state_functions mode: the state must name a method of the class")
+            raise UndefStateFunction(
+                "undef_state_function",
+                (cls.__qualname__, state),
+                "state_functions mode: the state must name a method of the class",
+            )
         cls._sf[state] = fn
         return fn
 
@@ -447,8 +455,11 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
         elif cls is StopMachine:
             self._stop_with(r)
         else:
-            raise BadReturn("bad_return_from_state_function", r,
-                            "expected NextState, KeepState, RepeatState, StopMachine or None")
+            raise BadReturn(
+                "bad_return_from_state_function",
+                r,
+                "expected NextState, KeepState, RepeatState, StopMachine or None",
+            )
         self._state = new
         if r.data is not SAME:
             self._data = r.data
@@ -463,13 +474,19 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
             return self._finish()
         if cls is NextState:
             if not (r.state is self._state or r.state == self._state):
-                raise BadReturn("bad_state_enter_return_from_state_function", r,
-                                "a state enter call cannot change the state")
+                raise BadReturn(
+                    "bad_state_enter_return_from_state_function",
+                    r,
+                    "a state enter call cannot change the state",
+                )
         elif cls is StopMachine:
             self._stop_with(r)
         elif cls is not KeepState and cls is not RepeatState:
-            raise BadReturn("bad_state_enter_return_from_state_function", r,
-                            "expected NextState (same state), KeepState, RepeatState, StopMachine or None")
+            raise BadReturn(
+                "bad_state_enter_return_from_state_function",
+                r,
+                "expected NextState (same state), KeepState, RepeatState, StopMachine or None",
+            )
         if r.data is not SAME:
             self._data = r.data
         if r.actions:
@@ -488,8 +505,11 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
                 tr.timeouts.append(a)
             elif c is NextEvent or c is Postpone:
                 if where == _IN_ENTER:
-                    raise BadAction("bad_state_enter_action_from_state_function", a,
-                                    "a state enter call may not postpone nor insert events")
+                    raise BadAction(
+                        "bad_state_enter_action_from_state_function",
+                        a,
+                        "a state enter call may not postpone nor insert events",
+                    )
                 if c is NextEvent:
                     if tr.events is None:
                         tr.events = []
@@ -497,8 +517,13 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
                 elif where == _IN_EVENT:  # in init there is no event: postpone is forced false (OTP)
                     tr.postpone = a.postpone
             elif c is not Hibernate:
-                raise BadAction("bad_state_enter_action_from_state_function" if where == _IN_ENTER
-                                else "bad_action_from_state_function", a, "not an action")
+                raise BadAction(
+                    "bad_state_enter_action_from_state_function"
+                    if where == _IN_ENTER
+                    else "bad_action_from_state_function",
+                    a,
+                    "not an action",
+                )
 
     def _finish(self) -> Any:
         """End the transition: postpone, retry postponed events on a state change, insert events, set the
@@ -548,7 +573,9 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
             self._data = r.data
         for a in _listify(r.replies):
             if a.__class__ is not Reply:
-                raise BadAction("bad_reply_action_from_state_function", a, "StopMachine.replies takes Reply actions")
+                raise BadAction(
+                    "bad_reply_action_from_state_function", a, "StopMachine.replies takes Reply actions"
+                )
             self.node.reply(a.from_, a.value)
         raise Stop(r.reason)
 
@@ -605,8 +632,13 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
                 self._state, self._data = state, data
                 r = new
         elif op == "get_status":
-            r = {"pid": self.pid, "module": type(self).__qualname__, "status": "running",
-                 "state": self._state, "data": self._data}
+            r = {
+                "pid": self.pid,
+                "module": type(self).__qualname__,
+                "status": "running",
+                "state": self._state,
+                "data": self._data,
+            }
         else:
             r = SysError(f"system request {op!r} is not supported by a GenStatem ({self.pid!r})")
         self.node.reply(from_, r)
@@ -615,8 +647,12 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
 
 _RESERVED = frozenset(dir(GenStatem))
 # private machinery of the behaviour (and of the runtime's Actor) that a subclass must not shadow by accident
-_INTERNALS = frozenset(n for c in GenStatem.__mro__[:-1] for n in vars(c)
-                       if n.startswith("_") and not (n.startswith("__") and n.endswith("__")))
+_INTERNALS = frozenset(
+    n
+    for c in GenStatem.__mro__[:-1]
+    for n in vars(c)
+    if n.startswith("_") and not (n.startswith("__") and n.endswith("__"))
+)
 
 
 # ------------------------------------------------------------------- client API
@@ -636,4 +672,3 @@ def stop(node: Node, dest: Pid | str, reason: Any = NORMAL, timeout: float = 5.0
 def get_state(node: Node, dest: Pid | str, timeout: float = 5.0) -> tuple[Any, Any]:
     """``(state, data)`` of a running machine, between two events (OTP's ``sys:get_state``); plain Python."""
     return node.call(dest, SysRequest("get_state", None), timeout)  # type: ignore[no-any-return]
-

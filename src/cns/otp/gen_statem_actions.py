@@ -180,7 +180,9 @@ def _check_time(action: Any, t: Any) -> float | None:
     if t is None:
         return None
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
-        raise BadAction("bad_action_from_state_function", action, "time must be seconds >= 0, None or math.inf")
+        raise BadAction(
+            "bad_action_from_state_function", action, "time must be seconds >= 0, None or math.inf"
+        )
     return None if t == math.inf else float(t)
 
 
@@ -200,8 +202,11 @@ class NextEvent:
 
     def __post_init__(self) -> None:
         if not valid_event_type(self.event_type):
-            raise BadAction("bad_event_type", self.event_type,
-                            "one of cast, info, internal, timeout, state_timeout, ('timeout', name), Call")
+            raise BadAction(
+                "bad_event_type",
+                self.event_type,
+                "one of cast, info, internal, timeout, state_timeout, ('timeout', name), Call",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,10 +266,15 @@ class GenericTimeout:
 
 
 def _check_timer(action: Any, timer: Any) -> None:
-    if not (timer in ("timeout", "state_timeout") or (timer.__class__ is tuple and len(timer) == 2
-                                                       and timer[0] == "timeout")):
-        raise BadAction("bad_action_from_state_function", action,
-                        "timer must be 'timeout', 'state_timeout' or ('timeout', name)")
+    if not (
+        timer in ("timeout", "state_timeout")
+        or (timer.__class__ is tuple and len(timer) == 2 and timer[0] == "timeout")
+    ):
+        raise BadAction(
+            "bad_action_from_state_function",
+            action,
+            "timer must be 'timeout', 'state_timeout' or ('timeout', name)",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,8 +306,9 @@ class Hibernate:
     hibernate: bool = True
 
 
-TIMEOUT_ACTIONS: frozenset[type] = frozenset({EventTimeout, StateTimeout, GenericTimeout, CancelTimeout,
-                                              UpdateTimeout})
+TIMEOUT_ACTIONS: frozenset[type] = frozenset(
+    {EventTimeout, StateTimeout, GenericTimeout, CancelTimeout, UpdateTimeout}
+)
 
 
 # ------------------------------------------------------------------- carrying out the time-out actions

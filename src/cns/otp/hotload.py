@@ -141,7 +141,10 @@ def _upgrade(node: Node, old: type, new: type, extra: Any, timeout: float, stack
     if old is not new and new_vsn is not None and _same_vsn(swap.old_vsn, new_vsn):
         warnings.warn(
             f"upgrade {old.__module__}.{old.__qualname__}: old and new code have the same vsn {new_vsn!r}; "
-            "code_change cannot tell them apart (bump vsn)", HotLoadWarning, stacklevel=stacklevel)
+            "code_change cannot tell them apart (bump vsn)",
+            HotLoadWarning,
+            stacklevel=stacklevel,
+        )
     upgraded: list[Pid] = []
     failed: list[tuple[Pid, str]] = []
     gone = 0
@@ -188,7 +191,9 @@ class _OneModuleFinder:
         self.name = name
         self.spec = spec
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Any = None, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
         return self.spec if fullname == self.name else None
 
 
@@ -198,8 +203,12 @@ def _reload_from_source(mod: ModuleType) -> ModuleType:
     name = mod.__name__
     spec = getattr(mod, "__spec__", None)
     origin = getattr(spec, "origin", None)
-    if spec is None or not spec.has_location or not isinstance(spec.loader, importlib.machinery.SourceFileLoader) \
-            or not isinstance(origin, str):
+    if (
+        spec is None
+        or not spec.has_location
+        or not isinstance(spec.loader, importlib.machinery.SourceFileLoader)
+        or not isinstance(origin, str)
+    ):
         return importlib.reload(mod)
     try:
         with open(origin, "rb") as f:
@@ -209,10 +218,15 @@ def _reload_from_source(mod: ModuleType) -> ModuleType:
     try:
         code = compile(source, origin, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as e:  # the running code is untouched
-        raise HotLoadError(f"reload_module({name!r}): new source does not compile: {type(e).__name__}: {e}") from e
+        raise HotLoadError(
+            f"reload_module({name!r}): new source does not compile: {type(e).__name__}: {e}"
+        ) from e
     new_spec = importlib.util.spec_from_file_location(
-        name, origin, loader=_SourceLoader(name, origin, code),
-        submodule_search_locations=spec.submodule_search_locations)
+        name,
+        origin,
+        loader=_SourceLoader(name, origin, code),
+        submodule_search_locations=spec.submodule_search_locations,
+    )
     assert new_spec is not None
     finder = _OneModuleFinder(name, new_spec)
     sys.meta_path.insert(0, finder)
@@ -230,14 +244,16 @@ def _refresh_pyc(origin: str) -> None:
         return
     try:
         cfile = importlib.util.cache_from_source(origin)
-        py_compile.compile(origin, cfile=cfile, doraise=True,
-                           invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+        py_compile.compile(
+            origin, cfile=cfile, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH
+        )
     except (NotImplementedError, OSError, py_compile.PyCompileError):
         pass  # no cache dir, read-only, or the file changed again meanwhile: imports stay correct
 
 
-def reload_module(node: Node, module: ModuleType | str, *, extra: Any = None,
-                  timeout: float = 5.0) -> list[UpgradeReport]:
+def reload_module(
+    node: Node, module: ModuleType | str, *, extra: Any = None, timeout: float = 5.0
+) -> list[UpgradeReport]:
     """Re-import ``module`` from its current source text and upgrade the live processes of each class it
     defines to the class of the same name in the new code. Classes without live processes are skipped; a
     class removed from the new code raises :class:`HotLoadError` (after the reload) if it still has
@@ -257,5 +273,7 @@ def reload_module(node: Node, module: ModuleType | str, *, extra: Any = None,
     new_mod = _reload_from_source(mod)
     missing = [k for k in live if not isinstance(getattr(new_mod, k, None), type)]
     if missing:
-        raise HotLoadError(f"reload_module({name!r}): new code lacks {missing}, which still have live processes")
+        raise HotLoadError(
+            f"reload_module({name!r}): new code lacks {missing}, which still have live processes"
+        )
     return [_upgrade(node, c, getattr(new_mod, k), extra, timeout, stacklevel=3) for k, c in live.items()]

@@ -81,15 +81,28 @@ __all__ = [
 # OTP's severity order; a larger number is *less* severe (as syslog).
 EMERGENCY, ALERT, CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG = range(8)
 LEVELS: dict[str, int] = {
-    "emergency": EMERGENCY, "alert": ALERT, "critical": CRITICAL, "error": ERROR,
-    "warning": WARNING, "notice": NOTICE, "info": INFO, "debug": DEBUG,
+    "emergency": EMERGENCY,
+    "alert": ALERT,
+    "critical": CRITICAL,
+    "error": ERROR,
+    "warning": WARNING,
+    "notice": NOTICE,
+    "info": INFO,
+    "debug": DEBUG,
 }
 _NAMES = {v: k for k, v in LEVELS.items()}
 _ALL = DEBUG  # level "all"
 _NONE = -1  # level "none"
-_STDLIB = {EMERGENCY: logging.CRITICAL, ALERT: logging.CRITICAL, CRITICAL: logging.CRITICAL,
-           ERROR: logging.ERROR, WARNING: logging.WARNING, NOTICE: logging.INFO, INFO: logging.INFO,
-           DEBUG: logging.DEBUG}
+_STDLIB = {
+    EMERGENCY: logging.CRITICAL,
+    ALERT: logging.CRITICAL,
+    CRITICAL: logging.CRITICAL,
+    ERROR: logging.ERROR,
+    WARNING: logging.WARNING,
+    NOTICE: logging.INFO,
+    INFO: logging.INFO,
+    DEBUG: logging.DEBUG,
+}
 
 _stdlog = logging.getLogger("cns.otp")
 
@@ -243,8 +256,10 @@ def format_event(event: LogEvent) -> str:
     if isinstance(label, tuple) and label and label[0] == "supervisor":
         if label == ("supervisor", "progress"):
             return f"Supervisor: {m.get('supervisor')!r}. Started: {_child(m.get('started'))}."
-        return (f"Supervisor: {m.get('supervisor')!r}. Context: {m.get('errorContext')}. "
-                f"Reason: {m.get('reason')!r}. Offender: {_child(m.get('offender'))}.")
+        return (
+            f"Supervisor: {m.get('supervisor')!r}. Context: {m.get('errorContext')}. "
+            f"Reason: {m.get('reason')!r}. Offender: {_child(m.get('offender'))}."
+        )
     return " ".join(f"{k}={v!r}" for k, v in m.items())
 
 
@@ -266,8 +281,12 @@ class StdlibHandler:
     def __call__(self, event: LogEvent) -> None:
         lv = _STDLIB[LEVELS[event.level]]
         if self.logger.isEnabledFor(lv):
-            self.logger.log(lv, "%s", format_event(event),
-                            extra={"report": event.msg if isinstance(event.msg, dict) else None})
+            self.logger.log(
+                lv,
+                "%s",
+                format_event(event),
+                extra={"report": event.msg if isinstance(event.msg, dict) else None},
+            )
 
 
 add_handler("default", StdlibHandler(), "all")

@@ -48,7 +48,15 @@ from cns.otp.gen_server import Cast, GenServer
 from cns.otp.supervisor import ChildSpec, Supervisor, SupFlags
 from cns.runtime import SHUTDOWN, Actor, BadArg, Down, Exit, From, InitFailed, Node, NoProc, Pid, Stop
 
-__all__ = ["STRATEGIES", "Pool", "PoolStats", "PoolWorker", "pool_child_spec", "start_pool", "start_pool_link"]
+__all__ = [
+    "STRATEGIES",
+    "Pool",
+    "PoolStats",
+    "PoolWorker",
+    "pool_child_spec",
+    "start_pool",
+    "start_pool_link",
+]
 
 STRATEGIES = ("round_robin", "least_loaded")
 
@@ -256,9 +264,13 @@ class _Router(Actor):
     def _control(self, ctl: _Ctl) -> Any:
         if ctl.op == "stats":
             return PoolStats(
-                forwarded=self.forwarded, lost=self.lost, lost_calls=self.lost_calls, crashed=self.crashed,
+                forwarded=self.forwarded,
+                lost=self.lost,
+                lost_calls=self.lost_calls,
+                crashed=self.crashed,
                 restarts=max(0, self.ups - len(self.slots)),
-                parked=len(self.parked), live_workers=len(self.live),
+                parked=len(self.parked),
+                live_workers=len(self.live),
                 per_worker=tuple(s.forwarded if s is not None else 0 for s in self.slots),
             )
         if ctl.op == "workers":
@@ -327,8 +339,18 @@ def _check(fn: str, worker: Any, size: Any, strategy: Any) -> None:
         raise BadArg(f"{fn}: strategy must be one of {STRATEGIES}, got {strategy!r}")
 
 
-def _start(node: Node, worker: type[PoolWorker], size: int, args: tuple[Any, ...], strategy: str,
-           intensity: int, period: float, shutdown: float | str, name: str | None, link: bool) -> _Router:
+def _start(
+    node: Node,
+    worker: type[PoolWorker],
+    size: int,
+    args: tuple[Any, ...],
+    strategy: str,
+    intensity: int,
+    period: float,
+    shutdown: float | str,
+    name: str | None,
+    link: bool,
+) -> _Router:
     """Spawn the router (trapping exits; linked to the caller if ``link``) and, inside it, the workers'
     supervisor linked to the router. Raises ``InitFailed`` (the router gone too) if a worker fails to start."""
     parent = node.current if link else None
@@ -340,8 +362,10 @@ def _start(node: Node, worker: type[PoolWorker], size: int, args: tuple[Any, ...
             n.send(router.pid, _Up(slot, pid))
         return pid
 
-    specs = [ChildSpec(f"{worker.__name__}#{i}", lambda n, i=i: start_worker(n, i), shutdown=shutdown)
-             for i in range(size)]
+    specs = [
+        ChildSpec(f"{worker.__name__}#{i}", lambda n, i=i: start_worker(n, i), shutdown=shutdown)
+        for i in range(size)
+    ]
     flags = SupFlags("one_for_one", intensity=intensity, period=period)
 
     def init() -> None:  # runs inside the router: the supervisor's parent is the router
@@ -361,9 +385,18 @@ def _start(node: Node, worker: type[PoolWorker], size: int, args: tuple[Any, ...
     return router
 
 
-def start_pool(node: Node, worker: type[PoolWorker], size: int, *, args: tuple[Any, ...] = (),
-               strategy: str = "round_robin", intensity: int = 10, period: float = 5.0,
-               shutdown: float | str = 5.0, name: str | None = None) -> Pool:
+def start_pool(
+    node: Node,
+    worker: type[PoolWorker],
+    size: int,
+    *,
+    args: tuple[Any, ...] = (),
+    strategy: str = "round_robin",
+    intensity: int = 10,
+    period: float = 5.0,
+    shutdown: float | str = 5.0,
+    name: str | None = None,
+) -> Pool:
     """Start ``size`` supervised ``worker(*args)`` processes behind a router; returns the :class:`Pool`.
 
     ``strategy``: ``"round_robin"`` or ``"least_loaded"``; ``intensity``/``period``: the workers'
@@ -380,23 +413,43 @@ def start_pool(node: Node, worker: type[PoolWorker], size: int, *, args: tuple[A
     return Pool(node, router.pid, router.sup, size, strategy)
 
 
-def start_pool_link(node: Node, worker: type[PoolWorker], size: int, *, args: tuple[Any, ...] = (),
-                    strategy: str = "round_robin", intensity: int = 10, period: float = 5.0,
-                    shutdown: float | str = 5.0, name: str | None = None) -> Pid:
+def start_pool_link(
+    node: Node,
+    worker: type[PoolWorker],
+    size: int,
+    *,
+    args: tuple[Any, ...] = (),
+    strategy: str = "round_robin",
+    intensity: int = 10,
+    period: float = 5.0,
+    shutdown: float | str = 5.0,
+    name: str | None = None,
+) -> Pid:
     """Start a pool linked to the calling process (its parent); returns the router's pid, the pool's one
     process as far as the parent is concerned. For a supervisor's child start function (see
     :func:`pool_child_spec`); from plain Python there is no parent and this is :func:`start_pool` without
     the handle. Arguments as :func:`start_pool`.
     """
     _check("start_pool_link", worker, size, strategy)
-    return _start(node, worker, size, args, strategy, intensity, period, shutdown, name,
-                  link=node.current is not None).pid
+    return _start(
+        node, worker, size, args, strategy, intensity, period, shutdown, name, link=node.current is not None
+    ).pid
 
 
-def pool_child_spec(id: Any, worker: type[PoolWorker], size: int, *, name: str | None = None,
-                    args: tuple[Any, ...] = (), strategy: str = "round_robin", intensity: int = 10,
-                    period: float = 5.0, worker_shutdown: float | str = 5.0, restart: str = "permanent",
-                    shutdown: float | str = "infinity") -> ChildSpec:
+def pool_child_spec(
+    id: Any,
+    worker: type[PoolWorker],
+    size: int,
+    *,
+    name: str | None = None,
+    args: tuple[Any, ...] = (),
+    strategy: str = "round_robin",
+    intensity: int = 10,
+    period: float = 5.0,
+    worker_shutdown: float | str = 5.0,
+    restart: str = "permanent",
+    shutdown: float | str = "infinity",
+) -> ChildSpec:
     """A :class:`~cns.otp.ChildSpec` that runs a worker pool as one child of a supervisor (type
     ``"supervisor"``).
 
@@ -410,7 +463,16 @@ def pool_child_spec(id: Any, worker: type[PoolWorker], size: int, *, name: str |
     SupFlags("one_for_one", intensity=intensity, period=period)  # validates now (InvalidChildSpec)
 
     def start(node: Node) -> Pid:
-        return start_pool_link(node, worker, size, args=args, strategy=strategy, intensity=intensity,
-                               period=period, shutdown=worker_shutdown, name=name)
+        return start_pool_link(
+            node,
+            worker,
+            size,
+            args=args,
+            strategy=strategy,
+            intensity=intensity,
+            period=period,
+            shutdown=worker_shutdown,
+            name=name,
+        )
 
     return ChildSpec(id, start, restart=restart, shutdown=shutdown, type="supervisor")

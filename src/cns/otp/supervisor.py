@@ -213,8 +213,15 @@ class Supervisor(GenServer):
     # --------------------------------------------------------------- reports (cns.otp.logger)
     def _offender(self, c: _Child, pid: Any = None) -> dict[str, Any]:
         s = c.spec
-        return {"pid": c.pid if pid is None else pid, "id": s.id, "start": s.start, "restart_type": s.restart,
-                "significant": s.significant, "shutdown": s.shutdown, "child_type": s.type}
+        return {
+            "pid": c.pid if pid is None else pid,
+            "id": s.id,
+            "start": s.start,
+            "restart_type": s.restart,
+            "significant": s.significant,
+            "shutdown": s.shutdown,
+            "child_type": s.type,
+        }
 
     def _report(self, ctx: str, reason: Any, c: _Child, pid: Any = None) -> None:
         if _log.threshold >= _log.ERROR:
@@ -231,13 +238,25 @@ class Supervisor(GenServer):
             self._error("shutdown_error", reason, {"nb_children": len(pids), **offender})
 
     def _error(self, ctx: str, reason: Any, offender: dict[str, Any]) -> None:
-        _log.error({"label": ("supervisor", ctx), "supervisor": self.pid, "errorContext": ctx,
-                    "reason": reason, "offender": offender}, domain=("otp", "sasl"), pid=self.pid)
+        _log.error(
+            {
+                "label": ("supervisor", ctx),
+                "supervisor": self.pid,
+                "errorContext": ctx,
+                "reason": reason,
+                "offender": offender,
+            },
+            domain=("otp", "sasl"),
+            pid=self.pid,
+        )
 
     def _progress(self, c: _Child) -> None:
         if _log.threshold >= _log.INFO:
-            _log.info({"label": ("supervisor", "progress"), "supervisor": self.pid,
-                       "started": self._offender(c)}, domain=("otp", "sasl"), pid=self.pid)
+            _log.info(
+                {"label": ("supervisor", "progress"), "supervisor": self.pid, "started": self._offender(c)},
+                domain=("otp", "sasl"),
+                pid=self.pid,
+            )
 
     # --------------------------------------------------------------- child bookkeeping
     def _adopt(self, c: _Child) -> None:
@@ -374,8 +393,12 @@ class Supervisor(GenServer):
         """OTP ``restart/2``: count the restart, then apply the strategy; exceed -> exit ``shutdown``
         (reported with the child's last pid, or ``"restarting"`` for a retry)."""
         if not self._add_restart():
-            self._report("shutdown", "reached_max_restart_intensity", c,
-                         old_pid if old_pid is not None else RESTARTING if c.restarting else None)
+            self._report(
+                "shutdown",
+                "reached_max_restart_intensity",
+                c,
+                old_pid if old_pid is not None else RESTARTING if c.restarting else None,
+            )
             self._del_child(c)
             raise Stop(SHUTDOWN)  # terminate() stops the other children in reverse start order
         strategy = self.flags.strategy
@@ -427,8 +450,13 @@ class Supervisor(GenServer):
 
     def format_status(self, status: dict[str, Any]) -> dict[str, Any]:
         kids = list(self._kids)
-        status["supervisor"] = {"strategy": self.flags.strategy, "intensity": self.flags.intensity,
-                                "period": self.flags.period, "children": len(kids), "active": _active(kids)}
+        status["supervisor"] = {
+            "strategy": self.flags.strategy,
+            "intensity": self.flags.intensity,
+            "period": self.flags.period,
+            "children": len(kids),
+            "active": _active(kids),
+        }
         return status
 
     async def handle_call(self, request: Any, from_: Any) -> Any:
@@ -441,8 +469,10 @@ class Supervisor(GenServer):
             return SupervisorError(f"unknown supervisor request {request!r}", "badarg")
         op, *a = request
         if op == "which_children":
-            return [ChildInfo(c.id, RESTARTING if c.restarting else c.pid, c.spec.type, c.spec.restart)
-                    for c in self._kids]
+            return [
+                ChildInfo(c.id, RESTARTING if c.restarting else c.pid, c.spec.type, c.spec.restart)
+                for c in self._kids
+            ]
         if op == "count_children":
             return self._call_count_children()
         if op == "start_child":
@@ -451,7 +481,9 @@ class Supervisor(GenServer):
             return self._call_start_static(a[0])
         if op == "get_childspec":
             c = self._find(a[0])
-            return c.spec if c is not None else SupervisorError(f"get_childspec: no child {a[0]!r}", "not_found")
+            return (
+                c.spec if c is not None else SupervisorError(f"get_childspec: no child {a[0]!r}", "not_found")
+            )
         if op == "terminate_child":
             return await self._call_terminate_child(a[0])
         if op in ("restart_child", "delete_child"):
@@ -464,11 +496,19 @@ class Supervisor(GenServer):
         if self.template is not None:
             n = len(self.dynamic)
             sup = self.template.type == "supervisor"
-            return {"specs": 1, "active": sum(1 for c in self.dynamic if c.pid is not None),
-                    "supervisors": n if sup else 0, "workers": 0 if sup else n}
+            return {
+                "specs": 1,
+                "active": sum(1 for c in self.dynamic if c.pid is not None),
+                "supervisors": n if sup else 0,
+                "workers": 0 if sup else n,
+            }
         workers = sum(1 for c in self.children if c.spec.type == "worker")
-        return {"specs": len(self.children), "active": _active(self.children),
-                "supervisors": len(self.children) - workers, "workers": workers}
+        return {
+            "specs": len(self.children),
+            "active": _active(self.children),
+            "supervisors": len(self.children) - workers,
+            "workers": workers,
+        }
 
     def _call_restart_or_delete(self, op: str, key: Any) -> Any:
         """``restart_child`` / ``delete_child`` of a static child that is not running."""
@@ -493,8 +533,9 @@ class Supervisor(GenServer):
     async def _call_terminate_child(self, key: Any) -> Any:
         """OTP ``handle_call({terminate_child, Id})``: ``do_terminate`` then ``del_child``."""
         if self.template is not None and key.__class__ is not Pid:
-            return SupervisorError("terminate_child on a simple_one_for_one supervisor takes a pid",
-                                   "simple_one_for_one")
+            return SupervisorError(
+                "terminate_child on a simple_one_for_one supervisor takes a pid", "simple_one_for_one"
+            )
         c = self._find(key)
         if c is None:
             if self.template is not None and not key.is_alive:
@@ -527,7 +568,9 @@ class Supervisor(GenServer):
         for x in self.children:
             if x.spec.id == spec.id:
                 if x.pid is not None:
-                    return SupervisorError(f"start_child: {spec.id!r} already started", ("already_started", x.pid))
+                    return SupervisorError(
+                        f"start_child: {spec.id!r} already started", ("already_started", x.pid)
+                    )
                 return SupervisorError(f"start_child: id {spec.id!r} already present", "already_present")
         c = _Child(spec)
         err = self._start_for_call(c, f"start_child {spec.id!r} failed")

@@ -73,8 +73,12 @@ class ChildSpec:
     def __post_init__(self) -> None:
         s = self.start
         if isinstance(s, tuple):
-            if (len(s) != 2 or not isinstance(s[0], type) or not callable(getattr(s[0], "start_link", None))
-                    or not isinstance(s[1], tuple)):
+            if (
+                len(s) != 2
+                or not isinstance(s[0], type)
+                or not callable(getattr(s[0], "start_link", None))
+                or not isinstance(s[1], tuple)
+            ):
                 raise InvalidChildSpec("start", s, "a callable or (BehaviourClass, args_tuple)")
         elif not callable(s):
             raise InvalidChildSpec("start", s, "a callable or (BehaviourClass, args_tuple)")
@@ -156,4 +160,6 @@ def check_children(flags: SupFlags, specs: Sequence[ChildSpec]) -> None:
 def check_significant(flags: SupFlags, s: ChildSpec) -> None:
     """A significant child needs a supervisor with automatic shutdown (else InvalidChildSpec)."""
     if s.significant and flags.auto_shutdown == "never":
-        raise InvalidChildSpec("significant", True, "needs a supervisor with auto_shutdown other than 'never'")
+        raise InvalidChildSpec(
+            "significant", True, "needs a supervisor with auto_shutdown other than 'never'"
+        )

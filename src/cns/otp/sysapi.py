@@ -111,8 +111,17 @@ class _Yield:
 class _Debug:
     """The debug options of one server (present only while one is on)."""
 
-    __slots__ = ("deferred", "msgs_in", "msgs_out", "red0", "replied", "sink", "stats", "stats_t0",
-                 "suspended")
+    __slots__ = (
+        "deferred",
+        "msgs_in",
+        "msgs_out",
+        "red0",
+        "replied",
+        "sink",
+        "stats",
+        "stats_t0",
+        "suspended",
+    )
 
     def __init__(self) -> None:
         self.stats = False
@@ -130,8 +139,15 @@ class _Debug:
         return self.stats or self.sink is not None or self.suspended or bool(self.deferred)
 
     def options(self) -> list[str]:
-        return [n for n, on in (("statistics", self.stats), ("trace", self.sink is not None),
-                                ("suspended", self.suspended)) if on]
+        return [
+            n
+            for n, on in (
+                ("statistics", self.stats),
+                ("trace", self.sink is not None),
+                ("suspended", self.suspended),
+            )
+            if on
+        ]
 
     def emit(self, event: tuple[Any, ...]) -> None:
         s = self.sink
@@ -164,8 +180,11 @@ def handle_system(server: GenServer, req: SysRequest, from_: From) -> Any:
     try:
         return _dispatch(server, req.op, req.arg, from_)
     except Exception as e:  # noqa: BLE001 - a bad system request never kills the server
-        err = e if isinstance(e, SysError) else SysError(f"system request {req.op!r} to {server.pid!r} "
-                                                        f"failed: {e!r}")
+        err = (
+            e
+            if isinstance(e, SysError)
+            else SysError(f"system request {req.op!r} to {server.pid!r} failed: {e!r}")
+        )
         if err is not e:
             err.__cause__ = e
         server.node.reply(from_, err)
@@ -220,10 +239,16 @@ def _status(server: GenServer, d: _Debug | None) -> dict[str, Any]:
     pid = server.pid
     cls = type(server)
     status = {
-        "pid": pid, "name": pid.name, "module": f"{cls.__module__}.{cls.__qualname__}", "vsn": cls.vsn,
+        "pid": pid,
+        "name": pid.name,
+        "module": f"{cls.__module__}.{cls.__qualname__}",
+        "vsn": cls.vsn,
         "status": "suspended" if d is not None and d.suspended else "running",
-        "parent": server._parent, "trap_exit": pid.trap, "mailbox": pid.mailbox_size,
-        "debug": d.options() if d is not None else [], "state": state_of(server),
+        "parent": server._parent,
+        "trap_exit": pid.trap,
+        "mailbox": pid.mailbox_size,
+        "debug": d.options() if d is not None else [],
+        "state": state_of(server),
     }
     r = server.format_status(status)
     if not isinstance(r, dict):
@@ -237,11 +262,16 @@ def _statistics(server: GenServer, d: _Debug | None, flag: Any, from_: From) -> 
             server.node.reply(from_, None)
             return None
         red = getattr(server.pid, "reductions", None)
-        server.node.reply(from_, {
-            "start_time": d.stats_t0, "current_time": time.time(),
-            "reductions": None if red is None or d.red0 is None else red - d.red0,
-            "messages_in": d.msgs_in, "messages_out": d.msgs_out,
-        })
+        server.node.reply(
+            from_,
+            {
+                "start_time": d.stats_t0,
+                "current_time": time.time(),
+                "reductions": None if red is None or d.red0 is None else red - d.red0,
+                "messages_in": d.msgs_in,
+                "messages_out": d.msgs_out,
+            },
+        )
         return None
     if flag is True:
         d = _install(server, d)
@@ -382,7 +412,9 @@ async def _after_call(server: GenServer, d: _Debug, coro: Any, from_: From) -> N
 # ------------------------------------------------------------------- client API (plain Python)
 def _sys(node: Node, dest: Pid | str, op: str, arg: Any = None, timeout: float = 5.0) -> Any:
     if node.current is not None:
-        raise NotInProcess(f"sysapi.{op} from inside a handler; await self.call(pid, SysRequest({op!r}, ...))")
+        raise NotInProcess(
+            f"sysapi.{op} from inside a handler; await self.call(pid, SysRequest({op!r}, ...))"
+        )
     r = node.call(dest, SysRequest(op, arg), timeout)
     if isinstance(r, SysError):
         raise r

@@ -40,8 +40,9 @@ def _impacts(stories: np.ndarray, n_instruments: int) -> tuple[np.ndarray, ...]:
     return t[o], ins[o].astype(np.int64), np.log(factor[o]), first[o]
 
 
-def _ranges(imp_t: np.ndarray, block: np.ndarray, ins: np.ndarray, a: np.ndarray, b: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _ranges(
+    imp_t: np.ndarray, block: np.ndarray, ins: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Index ranges ``[lo, hi)`` of the impacts on ``ins[k]`` with ``a[k] < t <= b[k]``."""
     lo = np.zeros(len(ins), np.int64)
     hi = np.zeros(len(ins), np.int64)
@@ -113,15 +114,20 @@ def attribute(result: Any, sim: ExchangeSimulator, stories: np.ndarray) -> dict[
         "residual": total - sum(parts.values()),
         "entry_edge_bp_mean": float(bp[e].mean()) if e.any() else float("nan"),
         "entry_edge_bp_p50": float(np.median(bp[e])) if e.any() else float("nan"),
-        "entries_with_reported_impact_pending": int(np.count_nonzero(np.bincount(owner, known,
-                                                                                 minlength=len(lo)))),
+        "entries_with_reported_impact_pending": int(
+            np.count_nonzero(np.bincount(owner, known, minlength=len(lo)))
+        ),
     }
     types = rows["type"][e]
     for name, code in (("trade", ORDER_IOC), ("contingency", ORDER_LIMIT)):
         m = types == code
-        out[name] = {"fills": int(m.sum()), "entry_edge": float(edge[e][m].sum()),
-                     "entry_edge_bp_mean": float(bp[e][m].mean()) if m.any() else float("nan"),
-                     "hold_informed": float(informed[m].sum()), "hold_luck": float(luck[m].sum())}
+        out[name] = {
+            "fills": int(m.sum()),
+            "entry_edge": float(edge[e][m].sum()),
+            "entry_edge_bp_mean": float(bp[e][m].mean()) if m.any() else float("nan"),
+            "hold_informed": float(informed[m].sum()),
+            "hold_luck": float(luck[m].sum()),
+        }
     return out
 
 

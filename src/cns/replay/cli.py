@@ -21,8 +21,14 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
     """The :class:`ReplayOptions` of ``cns run``'s arguments; :class:`ReplayOptionError` or
     :class:`LatencySpecError` (both :class:`~cns.errors.CNSError`, exit 2) naming a bad one."""
     return ReplayOptions(
-        events=args.events, seconds=args.seconds, seed=args.seed, news_path=args.news, market_path=args.market,
-        config_path=args.config, out_dir=args.out, slow_baseline=not args.no_slow_baseline,
+        events=args.events,
+        seconds=args.seconds,
+        seed=args.seed,
+        news_path=args.news,
+        market_path=args.market,
+        config_path=args.config,
+        out_dir=args.out,
+        slow_baseline=not args.no_slow_baseline,
         progress=not args.no_progress and sys.stderr.isatty(),
         decision_latency=getattr(args, "decision_latency", None),
         credibility_path=getattr(args, "credibility", None),
@@ -43,8 +49,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"cns run: {e}", file=sys.stderr)
         return 1
     # all report files appear together or not at all (see write_report); a failure is a ReportWriteError
-    paths = write_report(outcome.report, opts.out_dir, outcome.pnl_series, outcome.latency_samples,
-                         wire_rejects=outcome.wire_rejects)
+    paths = write_report(
+        outcome.report,
+        opts.out_dir,
+        outcome.pnl_series,
+        outcome.latency_samples,
+        wire_rejects=outcome.wire_rejects,
+    )
     print(render_markdown(outcome.report))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0

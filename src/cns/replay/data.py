@@ -69,7 +69,9 @@ class NewsSource:
     input_rejects: dict[str, int] = field(default_factory=dict)
     end_ns: int = 0
     input_reject_list: list[Reject] = field(default_factory=list)
-    story_of: Path | None = None  # the generated world's story of each record (groups public reports by event)
+    story_of: Path | None = (
+        None  # the generated world's story of each record (groups public reports by event)
+    )
 
 
 class _RejectLine(msgspec.Struct):
@@ -94,8 +96,10 @@ def _check_seconds(opts: ReplayOptions) -> int:
     s = opts.seconds
     limit = _max_span_ns()
     if not (isinstance(s, (int, float)) and math.isfinite(s) and 0 < s * 1e9 <= limit):
-        raise SimClockError(f"seconds = {s!r}: the replay simulates a finite span > 0 of at most "
-                            f"{limit / 1e9:,.0f} s (SimConfig.max_span_ns minus a {SPAN_MARGIN_NS // 10**9} s margin)")
+        raise SimClockError(
+            f"seconds = {s!r}: the replay simulates a finite span > 0 of at most "
+            f"{limit / 1e9:,.0f} s (SimConfig.max_span_ns minus a {SPAN_MARGIN_NS // 10**9} s margin)"
+        )
     return int(s * 1e9)
 
 
@@ -121,7 +125,8 @@ def _check_span(where: str, start: int, end: int, seconds_ns: int) -> None:
         raise SimClockError(
             f"{where}: receive times span {(end - start) / 1e9:,.0f} s ({start} .. {end} ns), more than the "
             f"{limit / 1e9:,.0f} s the exchange simulator runs (SimConfig.max_span_ns minus a "
-            f"{SPAN_MARGIN_NS // 10**9} s margin); split the file or fix its times")
+            f"{SPAN_MARGIN_NS // 10**9} s margin); split the file or fix its times"
+        )
 
 
 def _generated(opts: ReplayOptions) -> NewsSource:
@@ -131,8 +136,16 @@ def _generated(opts: ReplayOptions) -> NewsSource:
     st = np.load(files.stories, allow_pickle=False)
     if st.dtype != STORY_DTYPE:  # verified on load: only a concurrent writer could get here
         raise NewsFormatError(f"{files.stories}: not a story table (dtype {st.dtype})")
-    return NewsSource(files.news, raw, layout, st, EPOCH_NS, made is None, end_ns=EPOCH_NS + seconds_ns,
-                      story_of=files.story_of)
+    return NewsSource(
+        files.news,
+        raw,
+        layout,
+        st,
+        EPOCH_NS,
+        made is None,
+        end_ns=EPOCH_NS + seconds_ns,
+        story_of=files.story_of,
+    )
 
 
 def _digest(path: Path) -> str:
@@ -162,7 +175,9 @@ def _converted(path: Path, opts: ReplayOptions) -> tuple[Path, list[Reject], boo
             meta = verify_manifest(manifest, (cnsb, rej))
             rejects = _load_rejects(rej)
             if meta.get("n_rejects") != len(rejects):
-                raise NewsFormatError(f"{rej}: {len(rejects)} rejects, the manifest says {meta.get('n_rejects')}")
+                raise NewsFormatError(
+                    f"{rej}: {len(rejects)} rejects, the manifest says {meta.get('n_rejects')}"
+                )
             _map(cnsb)
             return cnsb, rejects, True
         except NewsFormatError as exc:
@@ -193,8 +208,10 @@ def _user_news(opts: ReplayOptions) -> NewsSource:
     start, end, n_good = _time_span(raw, layout)
     if n_good == 0:
         where = f"; reasons in {Path(opts.out_dir) / 'rejects.jsonl'}" if counts else ""
-        raise NewsError(f"--news {opts.news_path}: no item to replay ({layout.n_records} records, "
-                        f"{sum(counts.values())} lines quarantined{where})")
+        raise NewsError(
+            f"--news {opts.news_path}: no item to replay ({layout.n_records} records, "
+            f"{sum(counts.values())} lines quarantined{where})"
+        )
     _check_span(f"--news {opts.news_path}", start, end, seconds_ns)
     return NewsSource(path, raw, layout, np.zeros(0, STORY_DTYPE), start, hit, counts, end, rejects)
 

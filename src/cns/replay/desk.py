@@ -110,8 +110,10 @@ class DeskConfig:
         end = checked_number(self.end_ns, int, Range(self.start_ns, _NEVER_NS - DAY_NS), "desk.end_ns")
         object.__setattr__(self, "end_ns", end)
         if (end - self.start_ns) // self.snapshot_ns > MAX_SNAPSHOTS:
-            raise ConfigError(f"config key 'desk.snapshot_ns': {self.snapshot_ns} ns over "
-                              f"{end - self.start_ns} ns is more than {MAX_SNAPSHOTS:,} P&L snapshots")
+            raise ConfigError(
+                f"config key 'desk.snapshot_ns': {self.snapshot_ns} ns over "
+                f"{end - self.start_ns} ns is more than {MAX_SNAPSHOTS:,} P&L snapshots"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +139,13 @@ class DeskResult:
     hold_ns: int = 0  # the holding period the desk ran with (0 = no exits)
     filled_rows: np.ndarray | None = None  # OMS rows (ORDER_STATE_DTYPE) of every order with a fill
     end_ns: int = 0  # the venue time the result was marked at
-    attribution: dict[str, Any] = field(default_factory=dict)  # cns.replay.attribution.attribute (with stories)
+    attribution: dict[str, Any] = field(
+        default_factory=dict
+    )  # cns.replay.attribution.attribute (with stories)
     latency: dict[str, Any] = field(default_factory=dict)  # the LatencyModel this pass ran with (to_dict)
-    decision_latency_ns: dict[str, float] = field(default_factory=dict)  # the drawn latencies: n, p50, p99, max
+    decision_latency_ns: dict[str, float] = field(
+        default_factory=dict
+    )  # the drawn latencies: n, p50, p99, max
     risk_limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # per check that dropped a candidate
     reports_in_flight_at_end: int = 0  # execution reports still on their way back at the end (booked then)
     fees: dict[str, float] = field(default_factory=dict)  # the desk's fees: paid, rebates (both >= 0), net
@@ -159,15 +165,22 @@ class TradingDesk:
     decisions for stepping (see the module docstring); ``snapshot_ns`` is the P&L series interval.
     """
 
-    def __init__(self, config: DeskConfig, latency: LatencyModel | DecisionLatency | int | None = None) -> None:
+    def __init__(
+        self, config: DeskConfig, latency: LatencyModel | DecisionLatency | int | None = None
+    ) -> None:
         c = config
         model = _latency_model(c, latency)
         self.latency = model
         self.decision_latency_ns = model.decision.p50_ns  # the median (the constant, for a constant model)
         self.pipeline = TradingPipeline(c.trading, c.sources, c.tickers, n_instruments=len(c.instruments) + 1)
-        self.sim = ExchangeSimulator(c.instruments, c.stories, SimConfig(
-            start_ns=c.start_ns, entry_latency_ns=model.entry_ns, md_latency_ns=model.md_ns), seed=c.seed,
-            reports=c.reports, source_reliability=c.source_reliability)
+        self.sim = ExchangeSimulator(
+            c.instruments,
+            c.stories,
+            SimConfig(start_ns=c.start_ns, entry_latency_ns=model.entry_ns, md_latency_ns=model.md_ns),
+            seed=c.seed,
+            reports=c.reports,
+            source_reliability=c.source_reliability,
+        )
         self._spreads: list[np.ndarray] = []  # quoted spreads (bp) the desk saw at each P&L snapshot
         self.stories = c.stories
         self.seed = c.seed
@@ -191,7 +204,9 @@ class TradingDesk:
         self._rej_last = np.full(n_codes, -1, np.int64)
         self._rej_entries = np.zeros(n_codes, np.int64)
         self._rej_exits = np.zeros(n_codes, np.int64)
-        self._daily_loss_pnl = float("nan")  # day P&L (USD) the first time the daily-loss limit dropped an order
+        self._daily_loss_pnl = float(
+            "nan"
+        )  # day P&L (USD) the first time the daily-loss limit dropped an order
         n1 = len(c.instruments) + 1
         self._mid = np.full(n1, np.nan)  # per-slice reference prices, reused (see on_decisions)
         self._seen_ts = np.zeros(n1, np.int64)
@@ -280,9 +295,24 @@ class TradingDesk:
         if need > len(self._batch):
             self._batch = np.zeros(max(need, 2 * len(self._batch)), ORDER_DTYPE)
         self._due_row, n_cancel, n_exit, self._n_exit_ids, self._next_exit = plan_exits(
-            oms.table, self._due_row, n_rows, t, self.hold_ns, self.exit_retry_ns, p.portfolio.position,
-            mid, self._keep, self._exit_ids, self._n_exit_ids, first_id, oms.base_id, self._exit_frac,
-            self._max_qty, self._max_notional, self._batch)
+            oms.table,
+            self._due_row,
+            n_rows,
+            t,
+            self.hold_ns,
+            self.exit_retry_ns,
+            p.portfolio.position,
+            mid,
+            self._keep,
+            self._exit_ids,
+            self._n_exit_ids,
+            first_id,
+            oms.base_id,
+            self._exit_frac,
+            self._max_qty,
+            self._max_notional,
+            self._batch,
+        )
         n = n_cancel + n_exit
         if n == 0:
             return
@@ -303,7 +333,7 @@ class TradingDesk:
                     grown = np.zeros(2 * (k + n_sent), np.int64)
                     grown[:k] = self._exit_ids[:k]
                     self._exit_ids = grown
-                self._exit_ids[k:k + n_sent] = accepted["order_id"][len(accepted) - n_sent:]
+                self._exit_ids[k : k + n_sent] = accepted["order_id"][len(accepted) - n_sent :]
                 self._n_exit_ids = k + n_sent
 
     def _step_venue(self, t_ns: int) -> None:
@@ -351,7 +381,9 @@ class TradingDesk:
         Each is acted on at ``ts_ns + feed_ns + its drawn decision latency``, in the order of those times.
         """
         self._decisions.append(decisions)
-        decisions = decisions[(decisions["action"] == ACTION_TRADE) | (decisions["action"] == ACTION_CONTINGENCY)]
+        decisions = decisions[
+            (decisions["action"] == ACTION_TRADE) | (decisions["action"] == ACTION_CONTINGENCY)
+        ]
         if len(decisions) == 0:
             return
         decisions, act_at = self._act_order(decisions)
@@ -379,7 +411,7 @@ class TradingDesk:
                 stamp_orders(candidates, group["news_id"], act_at[a:b], t)
             self._send_entries(candidates, mid, mid_ts, t, n)
         self._sig_lat.append(sig_lat_all)
-        self._risk_lat.append(self._risk_buf[:self._n_risk])
+        self._risk_lat.append(self._risk_buf[: self._n_risk])
 
     def _act_order(self, decisions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Draw each decision's latency and sort ``decisions`` by their act times (returned with them)."""
@@ -407,14 +439,16 @@ class TradingDesk:
             self.pipeline.risk.refresh(mid)
         return mid, mid_ts
 
-    def _send_entries(self, candidates: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, t: int, n: int) -> None:
+    def _send_entries(
+        self, candidates: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, t: int, n: int
+    ) -> None:
         """Pre-trade risk on a slice's stamped ``candidates`` (sampled latency stamps) and submit what passes."""
         nc = len(candidates)
         n_risk = self._n_risk
         if n_risk + nc > len(self._risk_buf):  # more than one order per decision: never, but stay correct
             self._risk_buf = np.concatenate((self._risk_buf[:n_risk], np.empty(max(n, nc), np.int64)))
             self._risk_pattern = sample_mask(max(n, nc), self.sample_every)
-        risk_lat = self._risk_buf[n_risk:n_risk + nc]
+        risk_lat = self._risk_buf[n_risk : n_risk + nc]
         risk_lat[:] = self._risk_pattern[:nc]
         self._n_risk = n_risk + nc
         accepted, reasons = self.pipeline.risk.check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
@@ -474,8 +508,11 @@ class TradingDesk:
             decision_latency_ns=_summary(_cat(self._drawn)),
             risk_limits=self._risk_limits(),
             reports_in_flight_at_end=self._in_flight_at_end,
-            fees={"paid": float(p.portfolio.fees_paid.sum()), "rebates": float(p.portfolio.rebates_earned.sum()),
-                  "net": p.portfolio.fees_total},
+            fees={
+                "paid": float(p.portfolio.fees_paid.sum()),
+                "rebates": float(p.portfolio.rebates_earned.sum()),
+                "net": p.portfolio.fees_total,
+            },
             market=self._market(),
         )
 
@@ -486,8 +523,12 @@ class TradingDesk:
         for code, name in enumerate(RISK_REASON_NAMES):
             if code == 0 or self._rej_first[code] < 0:
                 continue
-            out[name] = {"entries_dropped": int(self._rej_entries[code]), "exits_dropped": int(self._rej_exits[code]),
-                         "first_ns": int(self._rej_first[code]), "last_ns": int(self._rej_last[code])}
+            out[name] = {
+                "entries_dropped": int(self._rej_entries[code]),
+                "exits_dropped": int(self._rej_exits[code]),
+                "first_ns": int(self._rej_first[code]),
+                "last_ns": int(self._rej_last[code]),
+            }
         if "daily_loss" in out:
             out["daily_loss"]["day_pnl_at_first_usd"] = self._daily_loss_pnl
         return out
@@ -509,8 +550,12 @@ def _summary(ns: np.ndarray) -> dict[str, float]:
     """n, p50, p99, max of drawn latencies (ns; NaN when none)."""
     if not len(ns):
         return {"n": 0, "p50": float("nan"), "p99": float("nan"), "max": float("nan")}
-    return {"n": int(len(ns)), "p50": float(np.percentile(ns, 50)), "p99": float(np.percentile(ns, 99)),
-            "max": float(ns.max())}
+    return {
+        "n": int(len(ns)),
+        "p50": float(np.percentile(ns, 50)),
+        "p99": float(np.percentile(ns, 99)),
+        "max": float(ns.max()),
+    }
 
 
 def _cat(parts: list[np.ndarray], dtype: np.dtype | type = np.int64) -> np.ndarray:

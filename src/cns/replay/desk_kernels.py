@@ -14,8 +14,25 @@ NEVER_NS = 1 << 62
 
 
 @njit(cache=True)
-def plan_exits(table, due_row, n_rows, t, hold_ns, retry_ns, position, mid, keep, exit_ids, n_exit_ids,
-               first_id, base_id, exit_frac, max_qty, max_notional, out):
+def plan_exits(
+    table,
+    due_row,
+    n_rows,
+    t,
+    hold_ns,
+    retry_ns,
+    position,
+    mid,
+    keep,
+    exit_ids,
+    n_exit_ids,
+    first_id,
+    base_id,
+    exit_frac,
+    max_qty,
+    max_notional,
+    out,
+):
     """Plan the exit pass at ``t`` over the OMS ``table`` (ORDER_STATE_DTYPE) rows ``[due_row, n_rows)``.
 
     Entries (``news_id != 0``) sent at or before ``t - hold_ns``, up to the first one that is not, are
@@ -151,4 +168,3 @@ def note_rejects(reasons, orders, start_ns, first_ns, last_ns, counts):
             new |= 1 << r
         last_ns[r] = t
     return new
-

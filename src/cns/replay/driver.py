@@ -98,9 +98,15 @@ class ReplayOptions:
     slice_ns: int = 1  # desk grouping of act times (1: every decision priced at its own act time)
     cache_dir: str | None = None  # None: the private data cache (cns.market.newsgen.data_cache_dir)
     rules_path: str | None = None
-    decision_latency: str | None = None  # e.g. "2us", "lognormal:p50=2us,p99=20us"; None: [latency] of the config
-    credibility_path: str | None = None  # the desk's credibility table (cns calibrate); None: see credibility_tables
-    metrics_port: int | None = None  # serve Prometheus metrics on 127.0.0.1:PORT while replaying (0: any; cns.ops)
+    decision_latency: str | None = (
+        None  # e.g. "2us", "lognormal:p50=2us,p99=20us"; None: [latency] of the config
+    )
+    credibility_path: str | None = (
+        None  # the desk's credibility table (cns calibrate); None: see credibility_tables
+    )
+    metrics_port: int | None = (
+        None  # serve Prometheus metrics on 127.0.0.1:PORT while replaying (0: any; cns.ops)
+    )
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ReplayOptionError:
@@ -144,19 +150,40 @@ class Ingest:
     quarantine: list[Reject]
 
     @classmethod
-    def start(cls, news: NewsSource, validator: NewsValidator, corroborator: Corroborator, desk: DeskConfig,
-              n_records: int, sample_every: int) -> Ingest:
+    def start(
+        cls,
+        news: NewsSource,
+        validator: NewsValidator,
+        corroborator: Corroborator,
+        desk: DeskConfig,
+        n_records: int,
+        sample_every: int,
+    ) -> Ingest:
         node = Node()
-        ing = cls(node, StageLatencies.sampled(n_records, sample_every),
-                  dict.fromkeys(("events", "zero_tick", "validated", "ingress_cycles", "dispatch_cycles"), 0), [])
+        ing = cls(
+            node,
+            StageLatencies.sampled(n_records, sample_every),
+            dict.fromkeys(("events", "zero_tick", "validated", "ingress_cycles", "dispatch_cycles"), 0),
+            [],
+        )
         lexicon = load_lexicon()
         children = [
-            ChildSpec("parse", lambda n: ParseStage.start_link(n, news.raw, news.layout, lexicon, ing.lat,
-                                                              "validate", ing.quarantine, name="parse")),
-            ChildSpec("validate", lambda n: ValidateStage.start_link(n, validator, ing.lat, "corroborate",
-                                                                    ing.totals, name="validate")),
-            ChildSpec("corroborate", lambda n: CorroborateStage.start_link(n, corroborator, ing.lat, "desk",
-                                                                          name="corroborate")),
+            ChildSpec(
+                "parse",
+                lambda n: ParseStage.start_link(
+                    n, news.raw, news.layout, lexicon, ing.lat, "validate", ing.quarantine, name="parse"
+                ),
+            ),
+            ChildSpec(
+                "validate",
+                lambda n: ValidateStage.start_link(
+                    n, validator, ing.lat, "corroborate", ing.totals, name="validate"
+                ),
+            ),
+            ChildSpec(
+                "corroborate",
+                lambda n: CorroborateStage.start_link(n, corroborator, ing.lat, "desk", name="corroborate"),
+            ),
             ChildSpec("desk", lambda n: DeskStage.start_link(n, desk, name="desk")),
         ]
         Supervisor.start_link(node, SupFlags("rest_for_one", intensity=3, period=5.0), children)
@@ -183,21 +210,28 @@ class Ingest:
                 self.node.run_until_idle()
         if counters.restarts:
             crashed = {k: v for k, v in counters.exits_by_reason.items() if k not in ("normal", "shutdown")}
-            raise ReplayError(f"pipeline stage crashed and was restarted ({dict(counters.restarts_by_child)}); "
-                              f"exit reasons {crashed}; the traceback is in the log above")
+            raise ReplayError(
+                f"pipeline stage crashed and was restarted ({dict(counters.restarts_by_child)}); "
+                f"exit reasons {crashed}; the traceback is in the log above"
+            )
 
     def trade(self, latency: LatencyModel) -> DeskResult:
         """One trading pass over the collected decisions at the simulated ``latency`` (hosted by the desk actor)."""
         return self.node.call("desk", TradePass(latency), timeout=3600.0)  # type: ignore[no-any-return]
 
 
-def _corroborator(cfg: TradingConfig, news: NewsSource, table: CredibilityTable | None = None) -> Corroborator:
-    table = table if table is not None else CredibilityTable.for_dictionary(news.layout.sources, cfg.credibility)
+def _corroborator(
+    cfg: TradingConfig, news: NewsSource, table: CredibilityTable | None = None
+) -> Corroborator:
+    table = (
+        table if table is not None else CredibilityTable.for_dictionary(news.layout.sources, cfg.credibility)
+    )
     return Corroborator(cfg.corroboration, table, n_tickers=len(news.layout.tickers) + 1)
 
 
-def credibility_tables(cfg: TradingConfig, sources: Any, seed: int, cache_dir: str | None,
-                       credibility_path: str | None) -> tuple[CredibilityTable, CredibilityTable]:
+def credibility_tables(
+    cfg: TradingConfig, sources: Any, seed: int, cache_dir: str | None, credibility_path: str | None
+) -> tuple[CredibilityTable, CredibilityTable]:
     """``(desk, street)`` credibility tables for the codes of ``sources`` (see the module docstring): the
     street's is :func:`~cns.trading.calibrate.default_credibility` of ``seed``; the desk's the file at
     ``credibility_path``, else the config's ``[credibility]`` sources when they differ from the defaults (the
@@ -226,8 +260,17 @@ def desk_probe(cfg: TradingConfig, opts: ReplayOptions) -> DeskConfig:
     """A :class:`DeskConfig` of ``opts`` on the default universe, built before any data is prepared so bad
     desk values fail fast (:class:`~cns.trading.errors.ConfigError` naming the field); the replay replaces
     its market fields once the news is mapped."""
-    return DeskConfig(cfg, source_dictionary(), ticker_dictionary(), default_instruments(), _NO_STORIES, EPOCH_NS,
-                      EPOCH_NS + int(opts.seconds * 1e9), opts.seed, opts.slice_ns)
+    return DeskConfig(
+        cfg,
+        source_dictionary(),
+        ticker_dictionary(),
+        default_instruments(),
+        _NO_STORIES,
+        EPOCH_NS,
+        EPOCH_NS + int(opts.seconds * 1e9),
+        opts.seed,
+        opts.slice_ns,
+    )
 
 
 @dataclass(slots=True)
@@ -277,33 +320,64 @@ def prepare(opts: ReplayOptions) -> Prepared:
         instruments, note = load_market_instruments(opts.market_path, news.layout.tickers)
         notes.append(note)
     t_cred = time.perf_counter()
-    desk_table, street_table = credibility_tables(cfg, news.layout.sources, opts.seed, opts.cache_dir,
-                                                  opts.credibility_path)
+    desk_table, street_table = credibility_tables(
+        cfg, news.layout.sources, opts.seed, opts.cache_dir, opts.credibility_path
+    )
     cred_s = time.perf_counter() - t_cred
     t_rep = time.perf_counter()
     reports = public_reports_of(news, opts.cache_dir)
     reports_s = time.perf_counter() - t_rep
-    desk_cfg = dataclasses.replace(probe, sources=news.layout.sources, tickers=news.layout.tickers,
-                                   instruments=instruments, stories=news.stories, start_ns=news.start_ns,
-                                   end_ns=news.start_ns + int(opts.seconds * 1e9), reports=reports,
-                                   source_reliability=street_table.reliability())
-    return Prepared(cfg, model, news, desk_table, street_table, int(len(reports)),
-                    _validator(cfg, news, desk_table, opts), desk_cfg, notes,
-                    {"data_s": data_s, "credibility_s": cred_s, "public_reports_s": reports_s})
+    desk_cfg = dataclasses.replace(
+        probe,
+        sources=news.layout.sources,
+        tickers=news.layout.tickers,
+        instruments=instruments,
+        stories=news.stories,
+        start_ns=news.start_ns,
+        end_ns=news.start_ns + int(opts.seconds * 1e9),
+        reports=reports,
+        source_reliability=street_table.reliability(),
+    )
+    return Prepared(
+        cfg,
+        model,
+        news,
+        desk_table,
+        street_table,
+        int(len(reports)),
+        _validator(cfg, news, desk_table, opts),
+        desk_cfg,
+        notes,
+        {"data_s": data_s, "credibility_s": cred_s, "public_reports_s": reports_s},
+    )
 
 
-def _validator(cfg: TradingConfig, news: NewsSource, desk_table: CredibilityTable,
-               opts: ReplayOptions) -> NewsValidator:
+def _validator(
+    cfg: TradingConfig, news: NewsSource, desk_table: CredibilityTable, opts: ReplayOptions
+) -> NewsValidator:
     """The ingest's validator: the rules of ``opts`` over the file's dictionaries and the desk's credibility."""
-    dicts = {"source": news.layout.sources, "ticker": news.layout.tickers, "data_source": news.layout.data_sources}
-    return NewsValidator.load(opts.rules_path or DEFAULT_SHAPES, dictionaries=dicts,
-                              tables={"credibility": _credibility_table(news.layout.sources, cfg, desk_table)},
-                              sample_every=opts.sample_every)
+    dicts = {
+        "source": news.layout.sources,
+        "ticker": news.layout.tickers,
+        "data_source": news.layout.data_sources,
+    }
+    return NewsValidator.load(
+        opts.rules_path or DEFAULT_SHAPES,
+        dictionaries=dicts,
+        tables={"credibility": _credibility_table(news.layout.sources, cfg, desk_table)},
+        sample_every=opts.sample_every,
+    )
 
 
 def _start_ingest(prep: Prepared, n_records: int, sample_every: int) -> Ingest:
-    return Ingest.start(prep.news, prep.validator, _corroborator(prep.cfg, prep.news, prep.desk_table),
-                        prep.desk_cfg, n_records, sample_every)
+    return Ingest.start(
+        prep.news,
+        prep.validator,
+        _corroborator(prep.cfg, prep.news, prep.desk_table),
+        prep.desk_cfg,
+        n_records,
+        sample_every,
+    )
 
 
 def warm_up(prep: Prepared) -> float:
@@ -325,7 +399,9 @@ def replay(opts: ReplayOptions) -> ReplayRun:
     wall0 = time.perf_counter()
     ing = _start_ingest(prep, n_wire, opts.sample_every)
     metrics = None
-    if opts.metrics_port is not None:  # the endpoint reads the ingest's counters at scrape time (cns.ops.replay)
+    if (
+        opts.metrics_port is not None
+    ):  # the endpoint reads the ingest's counters at scrape time (cns.ops.replay)
         from cns.ops.replay import serve_replay_metrics
 
         metrics = serve_replay_metrics(ing, batch=opts.batch, port=opts.metrics_port)
@@ -340,7 +416,9 @@ def replay(opts: ReplayOptions) -> ReplayRun:
     if metrics is not None:
         metrics.close()
     timings = {**prep.timings, "warmup_s": warmup_s, "ingest_s": ingest_s, "wall_s": wall_s}
-    return ReplayRun(opts, prep, slow_model, ing.lat, ing.totals, rejected, ing.quarantine, fast, slow, timings)
+    return ReplayRun(
+        opts, prep, slow_model, ing.lat, ing.totals, rejected, ing.quarantine, fast, slow, timings
+    )
 
 
 def run_replay(opts: ReplayOptions) -> ReplayOutcome:
@@ -348,5 +426,17 @@ def run_replay(opts: ReplayOptions) -> ReplayOutcome:
     return build_outcome(replay(opts))
 
 
-__all__ = ["Prepared", "ReplayError", "ReplayOptionError", "ReplayOptions", "ReplayOutcome", "ReplayRun",
-           "desk_probe", "latency_model", "prepare", "replay", "run_replay", "warm_up"]
+__all__ = [
+    "Prepared",
+    "ReplayError",
+    "ReplayOptionError",
+    "ReplayOptions",
+    "ReplayOutcome",
+    "ReplayRun",
+    "desk_probe",
+    "latency_model",
+    "prepare",
+    "replay",
+    "run_replay",
+    "warm_up",
+]

@@ -37,7 +37,11 @@ QUANTILES = 1 << QUANTILES_BITS  # entries of a lognormal's quantile table (the 
 Z99 = NormalDist().inv_cdf(0.99)  # 2.326...: the standard normal's 99th percentile
 _UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ns|us|µs|μs|ms|s)?\s*$")
-_M1, _M2, _GOLDEN = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
+_M1, _M2, _GOLDEN = (
+    np.uint64(0xBF58476D1CE4E5B9),
+    np.uint64(0x94D049BB133111EB),
+    np.uint64(0x9E3779B97F4A7C15),
+)
 _SALT = 0x4C41_5445_4E43_5921  # "LATENCY!": decision draws do not correlate with other uses of the seed
 
 
@@ -90,8 +94,10 @@ def _lognormal_table(p50_ns: int, p99_ns: int) -> np.ndarray:
     midpoints ``(k + 1/2) / QUANTILES`` (computed once, in Python's ``math``; read-only)."""
     mu, sigma = math.log(p50_ns), (math.log(p99_ns) - math.log(p50_ns)) / Z99
     inv = NormalDist().inv_cdf
-    table = np.array([min(round(math.exp(mu + sigma * inv((k + 0.5) / QUANTILES))), DAY_NS)
-                      for k in range(QUANTILES)], np.int64)
+    table = np.array(
+        [min(round(math.exp(mu + sigma * inv((k + 0.5) / QUANTILES))), DAY_NS) for k in range(QUANTILES)],
+        np.int64,
+    )
     table.flags.writeable = False
     return table
 
@@ -111,13 +117,16 @@ class DecisionLatency:
         for name in ("p50_ns", "p99_ns"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= DAY_NS:
-                raise LatencySpecError(f"decision latency {name} = {v!r}: must be an integer ns in [0, 1 day]")
+                raise LatencySpecError(
+                    f"decision latency {name} = {v!r}: must be an integer ns in [0, 1 day]"
+                )
             object.__setattr__(self, name, int(v))
         if self.p99_ns == self.p50_ns:  # one constant, one spelling: p99 0
             object.__setattr__(self, "p99_ns", 0)
         if not self.constant and not 0 < self.p50_ns <= self.p99_ns:
-            raise LatencySpecError(f"decision latency lognormal p50={self.p50_ns}ns, p99={self.p99_ns}ns: "
-                                   "needs 0 < p50 <= p99")
+            raise LatencySpecError(
+                f"decision latency lognormal p50={self.p50_ns}ns, p99={self.p99_ns}ns: needs 0 < p50 <= p99"
+            )
 
     @property
     def constant(self) -> bool:
@@ -143,7 +152,9 @@ class DecisionLatency:
             return np.full(n, self.p50_ns, np.int64)
         key = splitmix64(np.array([(int(seed) ^ _SALT) & (2**64 - 1)], np.uint64))
         h = splitmix64(np.asarray(report_ids, np.uint64) ^ key)
-        return _lognormal_table(self.p50_ns, self.p99_ns)[(h >> np.uint64(64 - QUANTILES_BITS)).astype(np.intp)]
+        return _lognormal_table(self.p50_ns, self.p99_ns)[
+            (h >> np.uint64(64 - QUANTILES_BITS)).astype(np.intp)
+        ]
 
 
 def parse_decision_latency(spec: str) -> DecisionLatency:
@@ -158,8 +169,9 @@ def parse_decision_latency(spec: str) -> DecisionLatency:
     if kind == "constant":
         return DecisionLatency(parse_duration(rest, "decision latency"))
     if kind != "lognormal":
-        raise LatencySpecError(f"decision latency {spec!r}: expected a duration, constant:<d> or "
-                               "lognormal:p50=<d>,p99=<d>")
+        raise LatencySpecError(
+            f"decision latency {spec!r}: expected a duration, constant:<d> or lognormal:p50=<d>,p99=<d>"
+        )
     params: dict[str, int] = {}
     for part in rest.split(","):
         key, eq, value = part.partition("=")
@@ -188,7 +200,9 @@ class LatencyModel:
 
     def __post_init__(self) -> None:
         if not isinstance(self.decision, DecisionLatency):
-            raise LatencySpecError(f"latency model: decision must be a DecisionLatency, got {self.decision!r}")
+            raise LatencySpecError(
+                f"latency model: decision must be a DecisionLatency, got {self.decision!r}"
+            )
         for name in ("feed_ns", "entry_ns", "md_ns", "return_ns", "slow_decision_ns"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= DAY_NS:
@@ -212,11 +226,24 @@ class LatencyModel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the decision spec, its median/p99, and every hop in ns."""
-        return {"decision": self.decision.spec(), "decision_p50_ns": self.decision.p50_ns,
-                "decision_p99_ns": self.decision.p99_ns if not self.decision.constant else self.decision.p50_ns,
-                "feed_ns": self.feed_ns, "entry_ns": self.entry_ns, "md_ns": self.md_ns,
-                "return_ns": self.return_ns}
+        return {
+            "decision": self.decision.spec(),
+            "decision_p50_ns": self.decision.p50_ns,
+            "decision_p99_ns": self.decision.p99_ns if not self.decision.constant else self.decision.p50_ns,
+            "feed_ns": self.feed_ns,
+            "entry_ns": self.entry_ns,
+            "md_ns": self.md_ns,
+            "return_ns": self.return_ns,
+        }
 
 
-__all__ = ["DecisionLatency", "LatencyModel", "LatencySpecError", "QUANTILES", "fmt_ns", "parse_decision_latency",
-           "parse_duration", "splitmix64"]
+__all__ = [
+    "DecisionLatency",
+    "LatencyModel",
+    "LatencySpecError",
+    "QUANTILES",
+    "fmt_ns",
+    "parse_decision_latency",
+    "parse_duration",
+    "splitmix64",
+]

@@ -51,6 +51,8 @@ def load_market_instruments(path: str | Path, tickers: Dictionary) -> tuple[tupl
     base = default_instruments(max(len(tickers) - 1, 1)) if len(tickers) > 1 else default_instruments()
     out = tuple(InstrumentInfo(i.ticker, first.get(i.ticker, i.price), i.is_index) for i in base)
     used = sum(1 for i in base if i.ticker in first)
-    note = (f"--market {p.name}: opening mids of {used} of {len(out)} instruments from the file; the simulated "
-            "flow evolves prices from there (quotes are not replayed tick by tick).")
+    note = (
+        f"--market {p.name}: opening mids of {used} of {len(out)} instruments from the file; the simulated "
+        "flow evolves prices from there (quotes are not replayed tick by tick)."
+    )
     return out, note

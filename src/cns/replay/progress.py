@@ -38,9 +38,16 @@ class _RichBar:
         from rich.progress import Progress as RichProgress
 
         self._progress = RichProgress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), MofNCompleteColumn(),
-            TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=Console(file=sys.stderr), transient=False)
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=sys.stderr),
+            transient=False,
+        )
         self._desc = desc
         self._task = self._progress.add_task(desc, total=total)
         self._progress.start()

@@ -64,11 +64,28 @@ if TYPE_CHECKING:
     from cns.replay.stages import StageLatencies
     from cns.trading.credibility import CredibilityTable
 
-__all__ = ["LATENCY_STAGES", "MEASURED_LABEL", "PNG_RUN_ID_KEY", "REPORT_AREA", "ReplayOutcome", "ReportWriteError",
-           "build_outcome", "canonical", "canonical_json", "desk_section", "flat_view", "latency_table",
-           "measured_section", "new_run_id", "render_markdown", "run_id_of", "table_summary", "trading_section",
-           "trading_sha256", "write_report"]
-
+__all__ = [
+    "LATENCY_STAGES",
+    "MEASURED_LABEL",
+    "PNG_RUN_ID_KEY",
+    "REPORT_AREA",
+    "ReplayOutcome",
+    "ReportWriteError",
+    "build_outcome",
+    "canonical",
+    "canonical_json",
+    "desk_section",
+    "flat_view",
+    "latency_table",
+    "measured_section",
+    "new_run_id",
+    "render_markdown",
+    "run_id_of",
+    "table_summary",
+    "trading_section",
+    "trading_sha256",
+    "write_report",
+]
 
 
 def canonical(obj: Any) -> Any:
@@ -95,8 +112,9 @@ def canonical(obj: Any) -> Any:
 
 def canonical_json(obj: Any) -> bytes:
     """The canonical bytes of ``obj``: :func:`canonical`, keys sorted, no whitespace, ASCII."""
-    return json.dumps(canonical(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
+    return json.dumps(
+        canonical(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
 
 
 def trading_sha256(trading: Mapping[str, Any]) -> str:
@@ -143,8 +161,10 @@ _CACHE_NOTE = re.compile(r" \[cached [^\]]*\]$")
 def table_summary(table: CredibilityTable) -> dict[str, str]:
     """What the report says about a credibility table: its provenance (without the machine-specific cache
     path) and the sha256 of its scores."""
-    return {"provenance": _CACHE_NOTE.sub("", table.provenance),
-            "scores_sha256": hashlib.sha256(np.ascontiguousarray(table.scores).tobytes()).hexdigest()}
+    return {
+        "provenance": _CACHE_NOTE.sub("", table.provenance),
+        "scores_sha256": hashlib.sha256(np.ascontiguousarray(table.scores).tobytes()).hexdigest(),
+    }
 
 
 def build_outcome(run: ReplayRun) -> ReplayOutcome:
@@ -186,7 +206,10 @@ def trading_section(run: ReplayRun) -> dict[str, Any]:
             "slice_ns": prep.desk_cfg.slice_ns,
             "snapshot_ns": prep.desk_cfg.snapshot_ns,
             "hold_ns": fast.hold_ns,
-            "credibility": {"desk": table_summary(prep.desk_table), "street": table_summary(prep.street_table)},
+            "credibility": {
+                "desk": table_summary(prep.desk_table),
+                "street": table_summary(prep.street_table),
+            },
             "public_reports": prep.n_reports,
         },
         "events": events,
@@ -196,8 +219,10 @@ def trading_section(run: ReplayRun) -> dict[str, Any]:
         "validated": totals["validated"],
         "rejected": run.rejected,
         "signals": int(len(decisions)),
-        "decisions": {ACTION_NAMES[a]: int(c) for a, c in enumerate(np.bincount(decisions["action"],
-                                                                                minlength=len(ACTION_NAMES)))},
+        "decisions": {
+            ACTION_NAMES[a]: int(c)
+            for a, c in enumerate(np.bincount(decisions["action"], minlength=len(ACTION_NAMES)))
+        },
         "fast": desk_section(fast),
         "slow": desk_section(slow) if slow is not None else None,
     }
@@ -218,7 +243,7 @@ def measured_section(run: ReplayRun, latency: dict[str, dict[str, float]]) -> di
     wall_s = tm["wall_s"]
     return {
         "what": "measured on this host: wall times and sampled in-kernel latency stamps; none of it is used by "
-                "the simulation (report['trading'] is the same on every machine)",
+        "the simulation (report['trading'] is the same on every machine)",
         "cpu": cpu_model(),
         "data_s": tm["data_s"],
         "data_from_cache": run.prep.news.from_cache,
@@ -269,13 +294,20 @@ def _headline(report: dict[str, Any], seed: int, seconds: float) -> list[dict[st
     t, m = report["trading"], report["measured"]
     fast, slow = t["fast"], t.get("slow")
     world = f"seed {seed}, {t['events']:,} events / {seconds:g} simulated s"
-    rows = [headline_row(
-        f"P&L total, CNS desk at decision latency {fast['latency']['decision']} (simulated), USD; {world}; "
-        f"trading sha256 {report['trading_sha256'][:12]}",
-        f"{fast['pnl']['total']:,.0f}",
-        peer=f"slow desk ({slow['latency']['decision']}): {slow['pnl']['total']:,.0f}" if slow else "")]
-    rows.append(headline_row(f"replay wall (ingest + CNS desk pass), {world}",
-                             f"{m['wall_s']:.2f} s ({m['events_per_s']:,.0f} events/s)"))
+    rows = [
+        headline_row(
+            f"P&L total, CNS desk at decision latency {fast['latency']['decision']} (simulated), USD; {world}; "
+            f"trading sha256 {report['trading_sha256'][:12]}",
+            f"{fast['pnl']['total']:,.0f}",
+            peer=f"slow desk ({slow['latency']['decision']}): {slow['pnl']['total']:,.0f}" if slow else "",
+        )
+    ]
+    rows.append(
+        headline_row(
+            f"replay wall (ingest + CNS desk pass), {world}",
+            f"{m['wall_s']:.2f} s ({m['events_per_s']:,.0f} events/s)",
+        )
+    )
     return rows
 
 
@@ -303,7 +335,9 @@ def desk_section(r: DeskResult) -> dict[str, Any]:
     }
 
 
-def latency_table(lat: StageLatencies, desk: DeskResult) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+def latency_table(
+    lat: StageLatencies, desk: DeskResult
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     """Per-stage in-kernel latency (p50/p99/p999/max, samples; ns) of the sampled events and the samples."""
     samples: dict[str, np.ndarray] = {}
     for stage in INGEST_STAGES:
@@ -323,8 +357,10 @@ def latency_table(lat: StageLatencies, desk: DeskResult) -> tuple[dict[str, dict
         if len(s):
             rec.record_many(s)
         summ = rec.summary()
-        table[stage] = {k: (float(summ[k]) if summ[k] is not None else float("nan"))
-                        for k in ("p50", "p99", "p999", "max")}
+        table[stage] = {
+            k: (float(summ[k]) if summ[k] is not None else float("nan"))
+            for k in ("p50", "p99", "p999", "max")
+        }
         table[stage]["samples"] = int(len(s))
     table["total"]["decision_extra_p50"] = float(decision_extra)
     return table, samples

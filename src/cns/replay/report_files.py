@@ -95,7 +95,11 @@ def _prune(area: Path, keep: set[str]) -> None:
         if name.startswith("run-"):
             shutil.rmtree(entry, ignore_errors=True)
         elif name.startswith(("tmp-", "current.tmp-")):
-            pid = name.split("-")[1] if name.startswith("tmp-") else name.removeprefix("current.tmp-").split("-")[0]
+            pid = (
+                name.split("-")[1]
+                if name.startswith("tmp-")
+                else name.removeprefix("current.tmp-").split("-")[0]
+            )
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 if entry.is_symlink() or entry.is_file():
                     entry.unlink(missing_ok=True)
@@ -154,9 +158,9 @@ def png_text(data: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = 8
     while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"tEXt":
             key, _, text = body.partition(b"\0")
             out[key.decode("latin-1")] = text.decode("latin-1")

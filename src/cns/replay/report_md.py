@@ -44,7 +44,9 @@ def _ns_label(ns: Any) -> str:
     return "n/a" if ns is None else fmt_ns(float(ns))
 
 
-def _latency_model_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None, measured_p50: Any) -> list[str]:
+def _latency_model_table(
+    fast: Mapping[str, Any], slow: Mapping[str, Any] | None, measured_p50: Any
+) -> list[str]:
     fl, sl = fast.get("latency") or {}, (slow or {}).get("latency") or {}
     fd, sd = fast.get("decision_latency_drawn_ns") or {}, (slow or {}).get("decision_latency_drawn_ns") or {}
 
@@ -59,7 +61,8 @@ def _latency_model_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None
         f"| decision (news at CNS → order stamped) | `{fl.get('decision', '?')}` | "
         f"{'`' + str(sl.get('decision', '?')) + '`' if slow else ''} |",
         f"| decision, drawn p50 / p99 | {_ns_label(fd.get('p50'))} / {_ns_label(fd.get('p99'))} | "
-        + (f"{_ns_label(sd.get('p50'))} / {_ns_label(sd.get('p99'))}" if slow else "") + " |",
+        + (f"{_ns_label(sd.get('p50'))} / {_ns_label(sd.get('p99'))}" if slow else "")
+        + " |",
         f"| feed (receive stamp → ingest) | {pair('feed_ns')} |",
         f"| order entry (stamp → venue) | {pair('entry_ns')} |",
         f"| market data (quote → desk) | {pair('md_ns')} |",
@@ -73,17 +76,22 @@ def _latency_model_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None
 
 
 def _risk_limits_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None) -> list[str]:
-    lines = ["## Risk limits that bound (first / last time a candidate was dropped, s since the open)", "",
-             "| desk | check | entries dropped | exits dropped | first (s) | last (s) | note |",
-             "|---|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "## Risk limits that bound (first / last time a candidate was dropped, s since the open)",
+        "",
+        "| desk | check | entries dropped | exits dropped | first (s) | last (s) | note |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     n = 0
     for name, desk in (("CNS", fast), ("slow", slow)):
         for check, v in ((desk or {}).get("risk_limits") or {}).items():
             note = ""
             if "day_pnl_at_first_usd" in v:
                 note = f"day P&L {_fmt(v['day_pnl_at_first_usd'])} USD when it first bound"
-            lines.append(f"| {name} | {check} | {_fmt(v['entries_dropped'])} | {_fmt(v['exits_dropped'])} | "
-                         f"{v['first_ns'] / 1e9:,.3f} | {v['last_ns'] / 1e9:,.3f} | {note} |")
+            lines.append(
+                f"| {name} | {check} | {_fmt(v['entries_dropped'])} | {_fmt(v['exits_dropped'])} | "
+                f"{v['first_ns'] / 1e9:,.3f} | {v['last_ns'] / 1e9:,.3f} | {note} |"
+            )
             n += 1
     if not n:
         lines.append("| | (no limit bound) | 0 | 0 | | | |")
@@ -95,10 +103,14 @@ def _credibility_lines(cred: Mapping[str, Any] | None) -> list[str]:
     if not cred:
         return []
     lines = ["## Source credibility tables used", ""]
-    for who, label in (("desk", "CNS desk (corroboration, validation)"),
-                       ("street", "simulated market (market maker, competitors; each adds its own noise)")):
+    for who, label in (
+        ("desk", "CNS desk (corroboration, validation)"),
+        ("street", "simulated market (market maker, competitors; each adds its own noise)"),
+    ):
         c = cred.get(who) or {}
-        lines.append(f"- {label}: {c.get('provenance', '?')} (scores sha256 `{str(c.get('scores_sha256', '?'))[:12]}`)")
+        lines.append(
+            f"- {label}: {c.get('provenance', '?')} (scores sha256 `{str(c.get('scores_sha256', '?'))[:12]}`)"
+        )
     return lines + [""]
 
 
@@ -109,13 +121,18 @@ def _market_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None) -> li
         return []
     smk = (slow or {}).get("market") or {}
     sp = mk.get("spread_bp") or {}
-    lines = ["## The simulated market (CNS pass" + (" / slow pass" if smk else "") + ")", "",
-             f"Quoted spread the desk saw at its P&L snapshots: p10 / p50 / p90 {_fmt(sp.get('p10'))} / "
-             f"{_fmt(sp.get('p50'))} / {_fmt(sp.get('p90'))} bp ({_fmt(sp.get('n'))} instrument-snapshots); "
-             f"median |mid / hidden value − 1| at the end {_fmt(mk.get('mid_vs_hidden_value_bp_p50_at_end'))} bp; "
-             f"public reports {_fmt(mk.get('public_reports'))}.", "",
-             "| owner | P&L (USD, marked) | fees paid (USD) | rebates (USD) |" + (" P&L, slow pass |" if smk else ""),
-             "|---|---:|---:|---:|" + ("---:|" if smk else "")]
+    lines = [
+        "## The simulated market (CNS pass" + (" / slow pass" if smk else "") + ")",
+        "",
+        f"Quoted spread the desk saw at its P&L snapshots: p10 / p50 / p90 {_fmt(sp.get('p10'))} / "
+        f"{_fmt(sp.get('p50'))} / {_fmt(sp.get('p90'))} bp ({_fmt(sp.get('n'))} instrument-snapshots); "
+        f"median |mid / hidden value − 1| at the end {_fmt(mk.get('mid_vs_hidden_value_bp_p50_at_end'))} bp; "
+        f"public reports {_fmt(mk.get('public_reports'))}.",
+        "",
+        "| owner | P&L (USD, marked) | fees paid (USD) | rebates (USD) |"
+        + (" P&L, slow pass |" if smk else ""),
+        "|---|---:|---:|---:|" + ("---:|" if smk else ""),
+    ]
     for owner, v in mk["pnl"].items():
         f = (mk.get("fees") or {}).get(owner) or {}
         row = f"| {owner} | {_fmt(v)} | {_fmt(f.get('paid'))} | {_fmt(f.get('rebates'))} |"
@@ -188,7 +205,9 @@ def _traded_lines(r: Mapping[str, Any], t: Mapping[str, Any], m: Mapping[str, An
     ]
 
 
-def _fast_vs_slow_lines(fast: Mapping[str, Any], slow: Mapping[str, Any], cmp_: Mapping[str, Any]) -> list[str]:
+def _fast_vs_slow_lines(
+    fast: Mapping[str, Any], slow: Mapping[str, Any], cmp_: Mapping[str, Any]
+) -> list[str]:
     """The CNS desk next to the slow (LLM-desk) baseline on the same market."""
     pnl = fast["pnl"]
     return [
@@ -225,11 +244,22 @@ def _attribution_lines(att: Mapping[str, Any], slow_att: Mapping[str, Any]) -> l
         "| part | CNS | slow baseline |",
         "|---|---:|---:|",
     ]
-    for k in ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual",
-              "total"):
+    for k in (
+        "entry_edge",
+        "exit_edge",
+        "hold_informed",
+        "hold_luck",
+        "hold_random_walk",
+        "fees",
+        "residual",
+        "total",
+    ):
         lines.append(f"| {k} | {_fmt(att.get(k))} | {_fmt(slow_att.get(k))} |")
-    return lines + [f"| entry edge, mean bp | {_fmt(att.get('entry_edge_bp_mean'))} | "
-                    f"{_fmt(slow_att.get('entry_edge_bp_mean'))} |", ""]
+    return lines + [
+        f"| entry edge, mean bp | {_fmt(att.get('entry_edge_bp_mean'))} | "
+        f"{_fmt(slow_att.get('entry_edge_bp_mean'))} |",
+        "",
+    ]
 
 
 def _measured_lines(m: Mapping[str, Any]) -> list[str]:
@@ -256,9 +286,16 @@ def _measured_lines(m: Mapping[str, Any]) -> list[str]:
     for stage in LATENCY_STAGES:
         s = (m.get("latency_ns") or {}).get(stage)
         if s:
-            lines.append(f"| {stage} | {_fmt(s.get('samples', 0))} | {_fmt(s['p50'])} | {_fmt(s['p99'])} | "
-                         f"{_fmt(s['p999'])} | {_fmt(s['max'])} |")
-    lines += ["", "### Batch throughput (batch averages, not per-event latency)", "", "| stage | events/s |",
-              "|---|---:|"]
+            lines.append(
+                f"| {stage} | {_fmt(s.get('samples', 0))} | {_fmt(s['p50'])} | {_fmt(s['p99'])} | "
+                f"{_fmt(s['p999'])} | {_fmt(s['max'])} |"
+            )
+    lines += [
+        "",
+        "### Batch throughput (batch averages, not per-event latency)",
+        "",
+        "| stage | events/s |",
+        "|---|---:|",
+    ]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in (m.get("batch_events_per_s") or {}).items()]
     return lines + [""]

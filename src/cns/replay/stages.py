@@ -80,8 +80,15 @@ class ValidatedBatch:
 class ParseStage(GenServer):
     """Parses wire chunks of a ``.cnsb`` image and scores headline sentiment; casts :class:`ParsedBatch`."""
 
-    def init(self, raw: np.ndarray, layout: BinaryLayout, lexicon: LexiconTable, lat: StageLatencies,
-             downstream: str, quarantine: list[Reject]) -> None:
+    def init(
+        self,
+        raw: np.ndarray,
+        layout: BinaryLayout,
+        lexicon: LexiconTable,
+        lat: StageLatencies,
+        downstream: str,
+        quarantine: list[Reject],
+    ) -> None:
         self.raw, self.layout, self.lexicon, self.lat = raw, layout, lexicon, lat
         self.downstream = downstream
         self.quarantine = quarantine  # Reject entries of corrupt wire records (index, reason, bytes)
@@ -93,8 +100,15 @@ class ParseStage(GenServer):
         out = np.empty(chunk.count, NEWS_DTYPE)
         status = np.zeros(chunk.count, np.uint8)
         lo = self.parsed
-        n = parse_binary_chunk(self.raw, self.layout, chunk.start, chunk.count, out, status,
-                               lat_ns=self.lat.parse[lo : lo + chunk.count])
+        n = parse_binary_chunk(
+            self.raw,
+            self.layout,
+            chunk.start,
+            chunk.count,
+            out,
+            status,
+            lat_ns=self.lat.parse[lo : lo + chunk.count],
+        )
         records = out[:n]
         score_records(records, self.blob, self.lexicon)
         if n < chunk.count:
@@ -107,7 +121,9 @@ class ParseStage(GenServer):
 class ValidateStage(GenServer):
     """Zero-tick ingress and the compiled news rules; casts :class:`ValidatedBatch`."""
 
-    def init(self, validator: NewsValidator, lat: StageLatencies, downstream: str, totals: dict[str, int]) -> None:
+    def init(
+        self, validator: NewsValidator, lat: StageLatencies, downstream: str, totals: dict[str, int]
+    ) -> None:
         self.validator, self.lat, self.downstream, self.totals = validator, lat, downstream, totals
         self.codes: dict[int, int] = {}
 
@@ -116,7 +132,9 @@ class ValidateStage(GenServer):
         n = len(b.records)
         verdict = np.empty(n, np.uint8)
         code = np.empty(n, np.uint16)
-        st = self.validator.process(b.records, verdict, code, lat_ns=self.lat.validate[b.offset : b.offset + n])
+        st = self.validator.process(
+            b.records, verdict, code, lat_ns=self.lat.validate[b.offset : b.offset + n]
+        )
         self.totals["events"] += st.signals
         self.totals["zero_tick"] += st.elided
         self.totals["validated"] += st.signals - st.elided - st.violations
@@ -153,8 +171,9 @@ class CorroborateStage(GenServer):
         t0 = time.perf_counter_ns()
         n = len(b.records)
         live = b.verdict == VERDICT_CONFORMS
-        decisions = self.corroborator.process(b.records, mask=live,
-                                              lat_ns=self.lat.corroborate[b.offset : b.offset + n])
+        decisions = self.corroborator.process(
+            b.records, mask=live, lat_ns=self.lat.corroborate[b.offset : b.offset + n]
+        )
         if n:
             closed = self.corroborator.flush(int(b.records["receive_ns"][-1]))
             if len(closed):

@@ -52,7 +52,15 @@ from cns.telemetry.facts import cpu_model
 from cns.trading.config import CORROBORATION_STRATEGIES, TradingConfig, load_config
 
 CONFIDENCE = 0.95
-ATTRIBUTION_PARTS = ("entry_edge", "exit_edge", "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual")
+ATTRIBUTION_PARTS = (
+    "entry_edge",
+    "exit_edge",
+    "hold_informed",
+    "hold_luck",
+    "hold_random_walk",
+    "fees",
+    "residual",
+)
 METRICS = ("pnl", "fills", "hit_rate", "orders", "fill_rate", "fees_net", "mm_pnl", *ATTRIBUTION_PARTS)
 _NO_SAMPLING = 1_000_000  # in-kernel latency stamps: next to none (nothing here reports them)
 
@@ -91,17 +99,30 @@ class StudyOptions:
             return isinstance(v, int) and not isinstance(v, bool)
 
         need(is_int(self.seeds) and 2 <= self.seeds <= 1000, "seeds", "must be an integer in [2, 1000]")
-        need(is_int(self.first_seed) and 0 <= self.first_seed <= MAX_SEED - self.seeds, "first_seed",
-             "must be an integer >= 0 (and the last seed < 2**63)")
+        need(
+            is_int(self.first_seed) and 0 <= self.first_seed <= MAX_SEED - self.seeds,
+            "first_seed",
+            "must be an integer >= 0 (and the last seed < 2**63)",
+        )
         need(is_int(self.events) and self.events >= 1, "events", "must be an integer >= 1")
         need(is_int(self.batch) and self.batch >= 1, "batch", "must be an integer >= 1")
         s = self.seconds
-        need(isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s) and s > 0, "seconds",
-             "must be a finite number of seconds > 0")
-        need(1 <= len(self.latencies) <= 32 and all(is_int(x) and 0 <= x <= 86_400 * 10**9 for x in self.latencies),
-             "latencies", "must be 1..32 integer ns in [0, 1 day]")
-        need(len(self.strategies) >= 1 and all(x in CORROBORATION_STRATEGIES for x in self.strategies),
-             "strategies", f"must be taken from {CORROBORATION_STRATEGIES}")
+        need(
+            isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s) and s > 0,
+            "seconds",
+            "must be a finite number of seconds > 0",
+        )
+        need(
+            1 <= len(self.latencies) <= 32
+            and all(is_int(x) and 0 <= x <= 86_400 * 10**9 for x in self.latencies),
+            "latencies",
+            "must be 1..32 integer ns in [0, 1 day]",
+        )
+        need(
+            len(self.strategies) >= 1 and all(x in CORROBORATION_STRATEGIES for x in self.strategies),
+            "strategies",
+            f"must be taken from {CORROBORATION_STRATEGIES}",
+        )
         if self.decision_latency is not None:
             parse_decision_latency(self.decision_latency)
 
@@ -159,8 +180,14 @@ def mean_ci(values: list[float], confidence: float = CONFIDENCE) -> dict[str, An
     ``values`` (NaN/None skipped: e.g. a hit rate with no closed position); CI fields None when n < 2."""
     v = np.array([x for x in values if x is not None and math.isfinite(x)], np.float64)
     n = len(v)
-    out: dict[str, Any] = {"n": n, "mean": float(v.mean()) if n else None, "sd": None, "half_width": None,
-                           "ci_low": None, "ci_high": None}
+    out: dict[str, Any] = {
+        "n": n,
+        "mean": float(v.mean()) if n else None,
+        "sd": None,
+        "half_width": None,
+        "ci_low": None,
+        "ci_high": None,
+    }
     if n >= 2:
         sd = float(v.std(ddof=1))
         hw = t_critical(confidence, n - 1) * sd / math.sqrt(n)
@@ -174,9 +201,15 @@ def mean_ci(values: list[float], confidence: float = CONFIDENCE) -> dict[str, An
 def metrics(r: DeskResult) -> dict[str, float]:
     """The per-pass figures the study aggregates (USD, counts, fractions)."""
     att = r.attribution or {}
-    out = {"pnl": r.pnl_total, "fills": float(r.fills), "hit_rate": r.hit_rate, "orders": float(r.orders),
-           "fill_rate": r.fill_rate, "fees_net": float((r.fees or {}).get("net", math.nan)),
-           "mm_pnl": float(((r.market or {}).get("pnl") or {}).get("market_maker", math.nan))}
+    out = {
+        "pnl": r.pnl_total,
+        "fills": float(r.fills),
+        "hit_rate": r.hit_rate,
+        "orders": float(r.orders),
+        "fill_rate": r.fill_rate,
+        "fees_net": float((r.fees or {}).get("net", math.nan)),
+        "mm_pnl": float(((r.market or {}).get("pnl") or {}).get("market_maker", math.nan)),
+    }
     for part in ATTRIBUTION_PARTS:
         out[part] = float(att.get(part, math.nan))
     return out
@@ -198,8 +231,14 @@ def run_study(opts: StudyOptions) -> dict[str, Any]:
     model = LatencyModel.from_config(cfg.latency, decision)
     fast_strategy = cfg.corroboration.strategy
     strategies = tuple(dict.fromkeys((*opts.strategies, fast_strategy)))
-    probe_opts = ReplayOptions(events=opts.events, seconds=opts.seconds, seed=opts.first_seed, progress=False,
-                               cache_dir=opts.cache_dir, batch=opts.batch)
+    probe_opts = ReplayOptions(
+        events=opts.events,
+        seconds=opts.seconds,
+        seed=opts.first_seed,
+        progress=False,
+        cache_dir=opts.cache_dir,
+        batch=opts.batch,
+    )
     desk_probe(cfg, probe_opts)  # bad desk values fail before any world is made
     t0 = time.perf_counter()
     per_seed: list[dict[str, Any]] = []
@@ -211,33 +250,69 @@ def run_study(opts: StudyOptions) -> dict[str, Any]:
     return _document(opts, cfg, model, fast_strategy, per_seed, time.perf_counter() - t0)
 
 
-def _one_seed(cfg: TradingConfig, model: LatencyModel, opts: StudyOptions, seed: int, strategies: tuple[str, ...],
-              fast_strategy: str, bar: Progress) -> dict[str, Any]:
-    ropts = ReplayOptions(events=opts.events, seconds=opts.seconds, seed=seed, progress=False,
-                          cache_dir=opts.cache_dir, batch=opts.batch)
+def _one_seed(
+    cfg: TradingConfig,
+    model: LatencyModel,
+    opts: StudyOptions,
+    seed: int,
+    strategies: tuple[str, ...],
+    fast_strategy: str,
+    bar: Progress,
+) -> dict[str, Any]:
+    ropts = ReplayOptions(
+        events=opts.events,
+        seconds=opts.seconds,
+        seed=seed,
+        progress=False,
+        cache_dir=opts.cache_dir,
+        batch=opts.batch,
+    )
     news = prepare_news(ropts)
     n_wire = news.layout.n_records
     desk_table, street_table = credibility_tables(cfg, news.layout.sources, seed, opts.cache_dir, None)
-    dicts = {"source": news.layout.sources, "ticker": news.layout.tickers, "data_source": news.layout.data_sources}
-    validator = NewsValidator.load(DEFAULT_SHAPES, dictionaries=dicts,
-                                   tables={"credibility": _credibility_table(news.layout.sources, cfg, desk_table)},
-                                   sample_every=_NO_SAMPLING)
-    desk_cfg = dataclasses.replace(desk_probe(cfg, ropts), sources=news.layout.sources, tickers=news.layout.tickers,
-                                   instruments=default_instruments(), stories=news.stories, start_ns=news.start_ns,
-                                   end_ns=news.start_ns + int(opts.seconds * 1e9), sample_every=_NO_SAMPLING,
-                                   reports=public_reports_of(news, opts.cache_dir),
-                                   source_reliability=street_table.reliability())
+    dicts = {
+        "source": news.layout.sources,
+        "ticker": news.layout.tickers,
+        "data_source": news.layout.data_sources,
+    }
+    validator = NewsValidator.load(
+        DEFAULT_SHAPES,
+        dictionaries=dicts,
+        tables={"credibility": _credibility_table(news.layout.sources, cfg, desk_table)},
+        sample_every=_NO_SAMPLING,
+    )
+    desk_cfg = dataclasses.replace(
+        desk_probe(cfg, ropts),
+        sources=news.layout.sources,
+        tickers=news.layout.tickers,
+        instruments=default_instruments(),
+        stories=news.stories,
+        start_ns=news.start_ns,
+        end_ns=news.start_ns + int(opts.seconds * 1e9),
+        sample_every=_NO_SAMPLING,
+        reports=public_reports_of(news, opts.cache_dir),
+        source_reliability=street_table.reliability(),
+    )
     out: dict[str, Any] = {"seed": seed, "sweep": {}, "credibility": table_summary(desk_table)["provenance"]}
     for strategy in strategies:
-        scfg = dataclasses.replace(cfg, corroboration=dataclasses.replace(cfg.corroboration, strategy=strategy))
-        ing = Ingest.start(news, validator, _corroborator(scfg, news, desk_table),
-                           dataclasses.replace(desk_cfg, trading=scfg),
-                           n_wire, _NO_SAMPLING)
+        scfg = dataclasses.replace(
+            cfg, corroboration=dataclasses.replace(cfg.corroboration, strategy=strategy)
+        )
+        ing = Ingest.start(
+            news,
+            validator,
+            _corroborator(scfg, news, desk_table),
+            dataclasses.replace(desk_cfg, trading=scfg),
+            n_wire,
+            _NO_SAMPLING,
+        )
         try:
             ing.feed(n_wire, opts.batch, progress=False)
             done: dict[LatencyModel, dict[str, float]] = {}
             if strategy in opts.strategies:
-                out["sweep"][strategy] = [_trade(ing, model.with_decision(lat), done, bar) for lat in opts.latencies]
+                out["sweep"][strategy] = [
+                    _trade(ing, model.with_decision(lat), done, bar) for lat in opts.latencies
+                ]
             if strategy == fast_strategy:
                 out["fast"] = _trade(ing, model, done, bar)
                 out["slow"] = _trade(ing, model.slow(), done, bar)
@@ -246,7 +321,9 @@ def _one_seed(cfg: TradingConfig, model: LatencyModel, opts: StudyOptions, seed:
     return out
 
 
-def _trade(ing: Ingest, m: LatencyModel, done: dict[LatencyModel, dict[str, float]], bar: Progress) -> dict[str, float]:
+def _trade(
+    ing: Ingest, m: LatencyModel, done: dict[LatencyModel, dict[str, float]], bar: Progress
+) -> dict[str, float]:
     """The metrics of one desk pass at ``m``; the same model on the same decisions trades the same, so a model
     already in ``done`` is not run again."""
     if m not in done:
@@ -255,8 +332,14 @@ def _trade(ing: Ingest, m: LatencyModel, done: dict[LatencyModel, dict[str, floa
     return done[m]
 
 
-def _document(opts: StudyOptions, cfg: TradingConfig, model: LatencyModel, fast_strategy: str,
-              per_seed: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+def _document(
+    opts: StudyOptions,
+    cfg: TradingConfig,
+    model: LatencyModel,
+    fast_strategy: str,
+    per_seed: list[dict[str, Any]],
+    wall_s: float,
+) -> dict[str, Any]:
     def agg(get: Any) -> dict[str, Any]:
         return {m: mean_ci([get(s)[m] for s in per_seed]) for m in METRICS}
 
@@ -268,20 +351,32 @@ def _document(opts: StudyOptions, cfg: TradingConfig, model: LatencyModel, fast_
     }
     sweep: dict[str, Any] = {}
     for strategy in opts.strategies:
-        sweep[strategy] = [{"latency_ns": lat, **{m: mean_ci([s["sweep"][strategy][k][m] for s in per_seed])
-                                                  for m in ("pnl", "fills", "hit_rate", "hold_informed", "entry_edge",
-                                                                    "fees_net")}}
-                           for k, lat in enumerate(opts.latencies)]
+        sweep[strategy] = [
+            {
+                "latency_ns": lat,
+                **{
+                    m: mean_ci([s["sweep"][strategy][k][m] for s in per_seed])
+                    for m in ("pnl", "fills", "hit_rate", "hold_informed", "entry_edge", "fees_net")
+                },
+            }
+            for k, lat in enumerate(opts.latencies)
+        ]
     doc: dict[str, Any] = {
         "schema": 1,
         "study": "P&L over seeded worlds; P&L vs decision latency",
-        "world": {"events": opts.events, "simulated_s": opts.seconds,
-                  "seeds": list(range(opts.first_seed, opts.first_seed + opts.seeds))},
+        "world": {
+            "events": opts.events,
+            "simulated_s": opts.seconds,
+            "seeds": list(range(opts.first_seed, opts.first_seed + opts.seeds)),
+        },
         "confidence": CONFIDENCE,
         "ci_method": "Student's t interval, n - 1 degrees of freedom, over seeds (NaN values skipped)",
         "latency_model": model.to_dict(),
-        "latency_value": {"latencies_ns": list(opts.latencies), "strategies": sweep,
-                          "what": "constant decision latency; every other hop as in latency_model"},
+        "latency_value": {
+            "latencies_ns": list(opts.latencies),
+            "strategies": sweep,
+            "what": "constant decision latency; every other hop as in latency_model",
+        },
         "desks": desks,
         "per_seed": per_seed,
         "machine": {"cpu": cpu_model()},
@@ -295,10 +390,17 @@ def _document(opts: StudyOptions, cfg: TradingConfig, model: LatencyModel, fast_
 
 def options_from_args(args: argparse.Namespace) -> StudyOptions:
     """The :class:`StudyOptions` of ``cns study``'s arguments (a bad one: a CNSError, exit 2)."""
-    return StudyOptions(seeds=args.seeds, first_seed=args.first_seed, events=args.events, seconds=args.seconds,
-                        latencies=parse_latencies(args.latencies), config_path=args.config,
-                        decision_latency=args.decision_latency, out_dir=args.out,
-                        progress=not args.no_progress and sys.stderr.isatty())
+    return StudyOptions(
+        seeds=args.seeds,
+        first_seed=args.first_seed,
+        events=args.events,
+        seconds=args.seconds,
+        latencies=parse_latencies(args.latencies),
+        config_path=args.config,
+        decision_latency=args.decision_latency,
+        out_dir=args.out,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -313,4 +415,12 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["StudyOptionError", "StudyOptions", "main", "mean_ci", "parse_latencies", "run_study", "t_critical"]
+__all__ = [
+    "StudyOptionError",
+    "StudyOptions",
+    "main",
+    "mean_ci",
+    "parse_latencies",
+    "run_study",
+    "t_critical",
+]

@@ -16,8 +16,10 @@ from cns.replay.latency import fmt_ns
 from cns.replay.report import ReportWriteError, new_run_id
 from cns.telemetry.facts import write_json
 
-STRATEGY_LABELS = {"first_credible": "act on the first credible report",
-                   "corroborate": "wait for corroboration"}
+STRATEGY_LABELS = {
+    "first_credible": "act on the first credible report",
+    "corroborate": "wait for corroboration",
+}
 
 
 def _usd(x: Any) -> str:
@@ -49,18 +51,25 @@ def headline_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     w = doc["world"]
     where = f"{len(w['seeds'])} seeds, {w['events']:,} events / {w['simulated_s']:g} s each"
     d = doc["desks"]
-    rows = [headline_row(
-        f"P&L, CNS desk ({d['fast']['latency']['decision']}) minus slow desk ({d['slow']['latency']['decision']}), "
-        f"USD, mean [95 % CI] over {where}",
-        _ci(d["fast_minus_slow"]["pnl"]), peer=f"slow desk P&L {_ci(d['slow']['pnl'])}")]
+    rows = [
+        headline_row(
+            f"P&L, CNS desk ({d['fast']['latency']['decision']}) minus slow desk ({d['slow']['latency']['decision']}), "
+            f"USD, mean [95 % CI] over {where}",
+            _ci(d["fast_minus_slow"]["pnl"]),
+            peer=f"slow desk P&L {_ci(d['slow']['pnl'])}",
+        )
+    ]
     lv = doc["latency_value"]
     lats = lv["latencies_ns"]
     for strategy, points in lv["strategies"].items():
         best = max(range(len(points)), key=lambda k: points[k]["pnl"]["mean"] or -math.inf)
-        rows.append(headline_row(
-            f"P&L vs decision latency, {STRATEGY_LABELS.get(strategy, strategy)}: USD at {fmt_ns(lats[0])} / best "
-            f"({fmt_ns(lats[best])}) / {fmt_ns(lats[-1])}, mean [95 % CI] over {where}",
-            f"{_ci(points[0]['pnl'])} / {_ci(points[best]['pnl'])} / {_ci(points[-1]['pnl'])}"))
+        rows.append(
+            headline_row(
+                f"P&L vs decision latency, {STRATEGY_LABELS.get(strategy, strategy)}: USD at {fmt_ns(lats[0])} / best "
+                f"({fmt_ns(lats[best])}) / {fmt_ns(lats[-1])}, mean [95 % CI] over {where}",
+                f"{_ci(points[0]['pnl'])} / {_ci(points[best]['pnl'])} / {_ci(points[-1]['pnl'])}",
+            )
+        )
     return rows
 
 
@@ -77,8 +86,12 @@ def render_study_markdown(doc: Mapping[str, Any]) -> str:
         "",
         f"Every figure: mean [{doc['confidence']:.0%} CI] over the seeds ({doc['ci_method']}). Latencies are model "
         "inputs, the same on every machine; every other hop: "
-        + ", ".join(f"{k.removesuffix('_ns')} {fmt_ns(v)}" for k, v in doc["latency_model"].items()
-                    if k in ("feed_ns", "entry_ns", "md_ns", "return_ns")) + ".",
+        + ", ".join(
+            f"{k.removesuffix('_ns')} {fmt_ns(v)}"
+            for k, v in doc["latency_model"].items()
+            if k in ("feed_ns", "entry_ns", "md_ns", "return_ns")
+        )
+        + ".",
         "",
         f"## Fast vs slow desk (strategy {d['strategy']})",
         "",
@@ -87,43 +100,82 @@ def render_study_markdown(doc: Mapping[str, Any]) -> str:
         "|---|---:|---:|---:|",
     ]
     fmts = {"pnl": _usd, "fills": _count, "orders": _count, "hit_rate": _frac, "fill_rate": _frac}
-    labels = {"pnl": "P&L total (USD)", "fills": "fills", "orders": "orders", "hit_rate": "hit rate",
-              "fill_rate": "fill rate", "fees_net": "fees paid − rebates (USD)",
-              "mm_pnl": "market maker's P&L (USD)"}
-    for m in ("pnl", "fills", "orders", "hit_rate", "fill_rate", "fees_net", "mm_pnl", "entry_edge", "exit_edge",
-              "hold_informed", "hold_luck", "hold_random_walk", "fees", "residual"):
+    labels = {
+        "pnl": "P&L total (USD)",
+        "fills": "fills",
+        "orders": "orders",
+        "hit_rate": "hit rate",
+        "fill_rate": "fill rate",
+        "fees_net": "fees paid − rebates (USD)",
+        "mm_pnl": "market maker's P&L (USD)",
+    }
+    for m in (
+        "pnl",
+        "fills",
+        "orders",
+        "hit_rate",
+        "fill_rate",
+        "fees_net",
+        "mm_pnl",
+        "entry_edge",
+        "exit_edge",
+        "hold_informed",
+        "hold_luck",
+        "hold_random_walk",
+        "fees",
+        "residual",
+    ):
         if m not in d["fast"]:  # a study written before the metric existed
             continue
         f = fmts.get(m, _usd)
         label = labels.get(m, f"attribution: {m} (USD)")
-        lines.append(f"| {label} | {_ci(d['fast'][m], f)} | {_ci(d['slow'][m], f)} | "
-                     f"{_ci(d['fast_minus_slow'][m], f)} |")
+        lines.append(
+            f"| {label} | {_ci(d['fast'][m], f)} | {_ci(d['slow'][m], f)} | "
+            f"{_ci(d['fast_minus_slow'][m], f)} |"
+        )
     lv = doc["latency_value"]
     strategies = list(lv["strategies"])
     lines += [
         "",
         "## P&L vs decision latency (constant decision latency; USD, mean [95 % CI])",
         "",
-        "| decision latency | " + " | ".join(f"{STRATEGY_LABELS.get(s, s)} (`{s}`)" for s in strategies) + " |",
+        "| decision latency | "
+        + " | ".join(f"{STRATEGY_LABELS.get(s, s)} (`{s}`)" for s in strategies)
+        + " |",
         "|---:|" + "---:|" * len(strategies),
     ]
     for k, lat in enumerate(lv["latencies_ns"]):
-        lines.append(f"| {fmt_ns(lat)} | " + " | ".join(_ci(lv["strategies"][s][k]["pnl"]) for s in strategies)
-                     + " |")
+        lines.append(
+            f"| {fmt_ns(lat)} | " + " | ".join(_ci(lv["strategies"][s][k]["pnl"]) for s in strategies) + " |"
+        )
     md_ns = doc["latency_model"].get("md_ns", 0)
     if any(lat < md_ns for lat in lv["latencies_ns"]):
-        lines += ["", f"A decision latency below the market-data latency ({fmt_ns(md_ns)}) prices on quotes from "
-                  "before the news arrived (the desk sees the book md_ns late), while its order reaches the book "
-                  "after the fastest competitors'."]
-    lines += ["", "Fills per world at each latency (mean):", "",
-              "| decision latency | " + " | ".join(f"`{s}`" for s in strategies) + " |",
-              "|---:|" + "---:|" * len(strategies)]
+        lines += [
+            "",
+            f"A decision latency below the market-data latency ({fmt_ns(md_ns)}) prices on quotes from "
+            "before the news arrived (the desk sees the book md_ns late), while its order reaches the book "
+            "after the fastest competitors'.",
+        ]
+    lines += [
+        "",
+        "Fills per world at each latency (mean):",
+        "",
+        "| decision latency | " + " | ".join(f"`{s}`" for s in strategies) + " |",
+        "|---:|" + "---:|" * len(strategies),
+    ]
     for k, lat in enumerate(lv["latencies_ns"]):
-        lines.append(f"| {fmt_ns(lat)} | " + " | ".join(_count(lv["strategies"][s][k]["fills"]["mean"])
-                                                        for s in strategies) + " |")
+        lines.append(
+            f"| {fmt_ns(lat)} | "
+            + " | ".join(_count(lv["strategies"][s][k]["fills"]["mean"]) for s in strategies)
+            + " |"
+        )
     wall = (doc.get("measured") or {}).get("wall_s")
-    lines += ["", f"Wall time {wall:,.0f} s (measured on this host, not used by the simulation)." if wall else "",
-              "Per-seed values: `study.json` (`per_seed`).", ""]
+    lines += [
+        "",
+        f"Wall time {wall:,.0f} s (measured on this host, not used by the simulation)." if wall else "",
+        "Per-seed values: `study.json` (`per_seed`).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -151,8 +203,11 @@ def plot_latency_value(doc: Mapping[str, Any], path: Path, run_id: str) -> None:
     ax.set_xlabel("decision latency (news at CNS → order stamped), simulated")
     ax.set_ylabel("P&L per world, USD")
     w = doc["world"]
-    ax.set_title(f"P&L vs decision latency: mean and {doc['confidence']:.0%} CI over {len(w['seeds'])} seeds "
-                 f"({w['events']:,} events / {w['simulated_s']:g} s)", fontsize=9)
+    ax.set_title(
+        f"P&L vs decision latency: mean and {doc['confidence']:.0%} CI over {len(w['seeds'])} seeds "
+        f"({w['events']:,} events / {w['simulated_s']:g} s)",
+        fontsize=9,
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

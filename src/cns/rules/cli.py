@@ -41,14 +41,20 @@ def validate_main(args: argparse.Namespace) -> int:
         print("cns validate: error: RecursionError: the input is nested too deeply", file=sys.stderr)
         return 2
     except MemoryError:
-        print("cns validate: error: MemoryError: the input is too large for the available memory",
-              file=sys.stderr)
+        print(
+            "cns validate: error: MemoryError: the input is too large for the available memory",
+            file=sys.stderr,
+        )
         return 2
     except CNSError:
         raise  # cns.cli prints it on one line and exits 2
     except Exception as e:  # a bug: keep the traceback for the report, but never exit 1 ("does not conform")
-        print(f"cns validate: internal error (a bug, please report it): {type(e).__name__}: {e}\n"
-              f"{traceback.format_exc()}", file=sys.stderr, end="")
+        print(
+            f"cns validate: internal error (a bug, please report it): {type(e).__name__}: {e}\n"
+            f"{traceback.format_exc()}",
+            file=sys.stderr,
+            end="",
+        )
         return 2
     sys.stdout.write(text)
     return 0 if report.conforms else 1

@@ -9,7 +9,15 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["lookup", "codes_lookup", "codes_any", "any_nonzero", "hex_ok", "prefetch", "UNKNOWN_CODE_VIOLATION"]
+__all__ = [
+    "lookup",
+    "codes_lookup",
+    "codes_any",
+    "any_nonzero",
+    "hex_ok",
+    "prefetch",
+    "UNKNOWN_CODE_VIOLATION",
+]
 
 UNKNOWN_CODE_VIOLATION = 0xFFFF
 
@@ -79,7 +87,11 @@ def prefetch(typingctx, arr, idx, off):  # type: ignore[no-untyped-def]
     """Hint the cache line holding byte ``off`` of element ``idx`` of the 1-D C array ``arr`` into the caches
     (``llvm.prefetch``, read, high locality: ``prefetcht0`` on x86-64). A hint only: it never faults and never
     changes a result, so callers need not bound the address (they pass in-bounds indices anyway)."""
-    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer) or not isinstance(off, types.Integer):
+    if (
+        not isinstance(arr, types.Array)
+        or not isinstance(idx, types.Integer)
+        or not isinstance(off, types.Integer)
+    ):
         return None
     sig = types.void(arr, idx, off)
 

@@ -67,8 +67,15 @@ HANDLER_ELIDED = 255
 N_STATS = 10
 N_HSTATS = 3
 CHUNK = 2048  # records per round; fewer rounds = fewer bucket switches in dispatch (each a mispredicted exit)
-BSTRIDE = CHUNK + 8  # bucket stride (int64 entries): one cache line more than CHUNK, so buckets do not alias in L1
-HEADER_SHIFTS = {"source": 0, "flags": 32, "kind": 48, "zero": 56}  # the header word (NEWS_HEADER_DTYPE as int64)
+BSTRIDE = (
+    CHUNK + 8
+)  # bucket stride (int64 entries): one cache line more than CHUNK, so buckets do not alias in L1
+HEADER_SHIFTS = {
+    "source": 0,
+    "flags": 32,
+    "kind": 48,
+    "zero": 56,
+}  # the header word (NEWS_HEADER_DTYPE as int64)
 
 TICK_LOOP_TEMPLATE = """
 @njit(cache=True)

@@ -57,8 +57,16 @@ from cns.rules.graph import BoundGraph, bind_graph, build_csr
 from cns.rules.rdfio import open_local, rdf_format, read_rdf
 from cns.rules.xsd import CAT_NUMERIC, CAT_STRING, exact_key, order_category, order_key
 
-__all__ = ["read_bound", "encode_ntriples", "canonical_key", "have_pyoxigraph", "ArenaTerms", "FAST_FORMATS", "CHUNK_BYTES",
-           "CHUNK_QUADS"]
+__all__ = [
+    "read_bound",
+    "encode_ntriples",
+    "canonical_key",
+    "have_pyoxigraph",
+    "ArenaTerms",
+    "FAST_FORMATS",
+    "CHUNK_BYTES",
+    "CHUNK_QUADS",
+]
 
 FAST_FORMATS = ("nt", "turtle")
 """rdflib format names (:func:`cns.rules.rdfio.rdf_format`) read by the fast path."""
@@ -75,9 +83,25 @@ CHUNK_QUADS = 1 << 16
 
 # codes 0..N_DT-1, in encode_kernels.DT_* order
 KNOWN_DATATYPES: tuple[URIRef, ...] = (
-    XSD.string, RDF.langString, XSD.integer, XSD.decimal, XSD.double, XSD.float, XSD.boolean, XSD.long, XSD.int,
-    XSD.short, XSD.byte, XSD.nonNegativeInteger, XSD.positiveInteger, XSD.nonPositiveInteger,
-    XSD.negativeInteger, XSD.unsignedLong, XSD.unsignedInt, XSD.unsignedShort, XSD.unsignedByte,
+    XSD.string,
+    RDF.langString,
+    XSD.integer,
+    XSD.decimal,
+    XSD.double,
+    XSD.float,
+    XSD.boolean,
+    XSD.long,
+    XSD.int,
+    XSD.short,
+    XSD.byte,
+    XSD.nonNegativeInteger,
+    XSD.positiveInteger,
+    XSD.nonPositiveInteger,
+    XSD.negativeInteger,
+    XSD.unsignedLong,
+    XSD.unsignedInt,
+    XSD.unsignedShort,
+    XSD.unsignedByte,
 )
 assert len(KNOWN_DATATYPES) == ek.N_DT
 _STR_CODE = 0
@@ -105,7 +129,9 @@ def have_pyoxigraph() -> bool:
 class _Encoder:
     """The growing arrays of one encoding (see :mod:`cns.rules.encode_kernels`)."""
 
-    def __init__(self, terms_hint: int = 1 << 12, arena_hint: int = 1 << 16, triples_hint: int = 1 << 12) -> None:
+    def __init__(
+        self, terms_hint: int = 1 << 12, arena_hint: int = 1 << 16, triples_hint: int = 1 << 12
+    ) -> None:
         t = _pow2(max(64, terms_hint))
         self.arena = np.empty(max(1024, arena_hint), np.uint8)
         self.meta = np.zeros(4, np.int64)  # n_terms, arena_len, n_triples, hash seed (random: no flooding)
@@ -172,9 +198,28 @@ class _Encoder:
         ends = np.cumsum([len(k) for k in keys]).astype(np.int64)
         self._grow(2 * len(keys), 2 * int(buf.shape[0]), 0, len(keys))
         out = np.empty(len(keys), np.int32)
-        ek.intern_keys(buf, ends, _STR_CODE, _LANG_CODE, self.arena, self.meta, self.t_start, self.t_end,
-                       self.t_hash, self.t_kind, self.t_dt, self.t_lang, self.t_lex_end, self.table, self.l_start,
-                       self.l_end, self.l_hash, self.l_table, self.lmeta, out)
+        ek.intern_keys(
+            buf,
+            ends,
+            _STR_CODE,
+            _LANG_CODE,
+            self.arena,
+            self.meta,
+            self.t_start,
+            self.t_end,
+            self.t_hash,
+            self.t_kind,
+            self.t_dt,
+            self.t_lang,
+            self.t_lex_end,
+            self.table,
+            self.l_start,
+            self.l_end,
+            self.l_hash,
+            self.l_table,
+            self.lmeta,
+            out,
+        )
         return out
 
     def feed_turtle(self, buf: np.ndarray) -> bool:
@@ -187,11 +232,34 @@ class _Encoder:
         pmeta = np.zeros(2, np.int64)
         pos, end = 0, int(buf.shape[0])
         while True:
-            st, pos = ek.encode_turtle(buf, pos, end, _STR_CODE, _LANG_CODE, self.arena, self.meta, self.t_start,
-                                       self.t_end, self.t_hash, self.t_kind, self.t_dt, self.t_lang,
-                                       self.t_lex_end, self.table, self.l_start, self.l_end, self.l_hash,
-                                       self.l_table, self.lmeta, self.triples, scratch, pbuf, pmeta, p_name,
-                                       p_iri)
+            st, pos = ek.encode_turtle(
+                buf,
+                pos,
+                end,
+                _STR_CODE,
+                _LANG_CODE,
+                self.arena,
+                self.meta,
+                self.t_start,
+                self.t_end,
+                self.t_hash,
+                self.t_kind,
+                self.t_dt,
+                self.t_lang,
+                self.t_lex_end,
+                self.table,
+                self.l_start,
+                self.l_end,
+                self.l_hash,
+                self.l_table,
+                self.lmeta,
+                self.triples,
+                scratch,
+                pbuf,
+                pmeta,
+                p_name,
+                p_iri,
+            )
             if st == ek.ST_OK:
                 return True
             if st != ek.ST_GROW:
@@ -204,10 +272,31 @@ class _Encoder:
         pos = 0
         end = int(buf.shape[0])
         while True:
-            st, pos = ek.encode_lines(buf, pos, end, final, strict, _STR_CODE, _LANG_CODE, self.arena, self.meta,
-                                      self.t_start, self.t_end, self.t_hash, self.t_kind, self.t_dt, self.t_lang,
-                                      self.t_lex_end, self.table, self.l_start, self.l_end, self.l_hash,
-                                      self.l_table, self.lmeta, self.triples)
+            st, pos = ek.encode_lines(
+                buf,
+                pos,
+                end,
+                final,
+                strict,
+                _STR_CODE,
+                _LANG_CODE,
+                self.arena,
+                self.meta,
+                self.t_start,
+                self.t_end,
+                self.t_hash,
+                self.t_kind,
+                self.t_dt,
+                self.t_lang,
+                self.t_lex_end,
+                self.table,
+                self.l_start,
+                self.l_end,
+                self.l_hash,
+                self.l_table,
+                self.lmeta,
+                self.triples,
+            )
             if st != ek.ST_GROW:
                 return int(st), int(pos)
             # room for the longest line: the key bytes of one line are at most the rest of the chunk
@@ -226,8 +315,14 @@ _ESC_CHAR = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "\
 def _unescape(s: str) -> str:
     if "\\" not in s:
         return s
-    return _ESC.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)) if m.group(3) is None
-                    else _ESC_CHAR.get(m.group(3), m.group(3)), s)
+    return _ESC.sub(
+        lambda m: (
+            chr(int(m.group(1) or m.group(2), 16))
+            if m.group(3) is None
+            else _ESC_CHAR.get(m.group(3), m.group(3))
+        ),
+        s,
+    )
 
 
 class ArenaTerms:
@@ -246,17 +341,17 @@ class ArenaTerms:
 
     def _key(self, code: int) -> bytes:
         e = self._enc
-        return e.arena[e.t_start[code]:e.t_end[code]].tobytes()
+        return e.arena[e.t_start[code] : e.t_end[code]].tobytes()
 
     def text(self, code: int) -> str:
         e = self._enc
         k = int(e.t_kind[code])
         s, t = int(e.t_start[code]), int(e.t_end[code])
         if k == ek.KIND_IRI:
-            return e.arena[s + 1:t - 1].tobytes().decode("utf-8")
+            return e.arena[s + 1 : t - 1].tobytes().decode("utf-8")
         if k == ek.KIND_BNODE:
-            return e.arena[s + 2:t].tobytes().decode("utf-8")
-        return _unescape(e.arena[s + 1:int(e.t_lex_end[code])].tobytes().decode("utf-8"))
+            return e.arena[s + 2 : t].tobytes().decode("utf-8")
+        return _unescape(e.arena[s + 1 : int(e.t_lex_end[code])].tobytes().decode("utf-8"))
 
     def texts(self, codes: np.ndarray) -> list[str]:
         """``[self.text(c) for c in codes]`` in bulk: one kernel call unescapes every span, one decode."""
@@ -271,10 +366,10 @@ class ArenaTerms:
         offsets = np.empty(codes.shape[0] + 1, np.int64)
         used = ek.unescape_spans(e.arena, starts, ends, out, offsets)
         if used and int(out[:used].max()) >= 0x80:  # non-ASCII: decode each (byte and char offsets differ)
-            return [out[offsets[i]:offsets[i + 1]].tobytes().decode("utf-8") for i in range(codes.shape[0])]
+            return [out[offsets[i] : offsets[i + 1]].tobytes().decode("utf-8") for i in range(codes.shape[0])]
         whole = out[:used].tobytes().decode("ascii")
         o = offsets.tolist()
-        return [whole[o[i]:o[i + 1]] for i in range(codes.shape[0])]
+        return [whole[o[i] : o[i + 1]] for i in range(codes.shape[0])]
 
     def __getitem__(self, code: int) -> Node:
         code = int(code)
@@ -293,7 +388,7 @@ class ArenaTerms:
         lex = self.text(code)
         lang_id = int(e.t_lang[code])
         if lang_id >= 0:
-            return Literal(lex, lang=e.arena[e.l_start[lang_id]:e.l_end[lang_id]].tobytes().decode("ascii"))
+            return Literal(lex, lang=e.arena[e.l_start[lang_id] : e.l_end[lang_id]].tobytes().decode("ascii"))
         dt = int(e.t_dt[code])
         if dt == _STR_CODE:
             return Literal(lex)
@@ -426,8 +521,10 @@ def _encode_with_pyoxigraph(enc: _Encoder, path: str | os.PathLike[str], fmt: st
                     return
                 st, pos = enc.feed(np.frombuffer(chunk, np.uint8), True, False)
                 if st != ek.ST_OK:  # pyoxigraph's own output: a bug, not the user's input
-                    raise DataError(f"{where}: internal error encoding pyoxigraph's N-Triples near "
-                                    f"{chunk[max(0, pos - 40):pos + 40]!r}")
+                    raise DataError(
+                        f"{where}: internal error encoding pyoxigraph's N-Triples near "
+                        f"{chunk[max(0, pos - 40) : pos + 40]!r}"
+                    )
         except SyntaxError as e:
             raise DataError(f"{where}: cannot parse as {fmt}: {_one_line(e)}") from None
         except OSError as e:
@@ -450,7 +547,9 @@ def _finish(enc: _Encoder, shape_codes: np.ndarray) -> BoundGraph:
     kind = enc.t_kind[:n].copy()
     datatype = enc.t_dt[:n].copy()
     lang = enc.t_lang[:n].copy()
-    langs = [enc.arena[enc.l_start[i]:enc.l_end[i]].tobytes().decode("ascii") for i in range(int(enc.lmeta[0]))]
+    langs = [
+        enc.arena[enc.l_start[i] : enc.l_end[i]].tobytes().decode("ascii") for i in range(int(enc.lmeta[0]))
+    ]
     numeric = np.full(n, np.nan)
     order_cat = np.zeros(n, np.int8)
     okey = np.full(n, np.nan)
@@ -460,8 +559,23 @@ def _finish(enc: _Encoder, shape_codes: np.ndarray) -> BoundGraph:
     ill = np.zeros(n, np.bool_)
     fast = np.full(n, ek.FAST_DONE, np.int8)
     dt_class = np.arange(ek.N_DT, dtype=np.int32)
-    ek.literal_attrs(enc.arena, enc.t_start, enc.t_kind, enc.t_dt, enc.t_lex_end, n, dt_class, order_cat, okey,
-                     numeric, ex_hi, ex_lo, has_exact, ill, fast)
+    ek.literal_attrs(
+        enc.arena,
+        enc.t_start,
+        enc.t_kind,
+        enc.t_dt,
+        enc.t_lex_end,
+        n,
+        dt_class,
+        order_cat,
+        okey,
+        numeric,
+        ex_hi,
+        ex_lo,
+        has_exact,
+        ill,
+        fast,
+    )
     lexlen = ek.unescaped_lengths(enc.arena, enc.t_start, enc.t_end, enc.t_kind, enc.t_lex_end, n)
     # floats: xsd:double/float (and the float key of exact decimals) parsed by NumPy from the lexical bytes
     parse = np.flatnonzero((fast == ek.FAST_DOUBLE) | (fast == ek.FAST_DECIMAL))
@@ -486,14 +600,36 @@ def _finish(enc: _Encoder, shape_codes: np.ndarray) -> BoundGraph:
     terms.well_formed = (fast != ek.FAST_SLOW) & (kind == ek.KIND_LITERAL)
     s_ptr, s_pred, s_obj, o_ptr, o_pred, o_subj = build_csr(enc.triples[:m], n)
     return BoundGraph(
-        terms=terms, s_ptr=s_ptr, s_pred=s_pred, s_obj=s_obj, o_ptr=o_ptr, o_pred=o_pred, o_subj=o_subj,
-        kind=kind, datatype=datatype, lang=lang, langs=langs, numeric=numeric, is_numeric=~np.isnan(numeric),
-        order_cat=order_cat, order_key=okey, exact_rank=erank, lexlen=lexlen, ill_formed=ill,
+        terms=terms,
+        s_ptr=s_ptr,
+        s_pred=s_pred,
+        s_obj=s_obj,
+        o_ptr=o_ptr,
+        o_pred=o_pred,
+        o_subj=o_subj,
+        kind=kind,
+        datatype=datatype,
+        lang=lang,
+        langs=langs,
+        numeric=numeric,
+        is_numeric=~np.isnan(numeric),
+        order_cat=order_cat,
+        order_key=okey,
+        exact_rank=erank,
+        lexlen=lexlen,
+        ill_formed=ill,
     )
 
 
-def _slow_literals(terms: ArenaTerms, slow: np.ndarray, order_cat: np.ndarray, okey: np.ndarray,
-                   numeric: np.ndarray, ill: np.ndarray, exact: dict[int, list[tuple[int | Decimal, int]]]) -> None:
+def _slow_literals(
+    terms: ArenaTerms,
+    slow: np.ndarray,
+    order_cat: np.ndarray,
+    okey: np.ndarray,
+    numeric: np.ndarray,
+    ill: np.ndarray,
+    exact: dict[int, list[tuple[int | Decimal, int]]],
+) -> None:
     """The attributes of ``slow`` literals, computed from rdflib terms as :func:`bind_graph` does."""
     term_log = logging.getLogger("rdflib.term")
     old = term_log.level
@@ -531,8 +667,14 @@ def _string_ranks(enc: _Encoder, order_cat: np.ndarray, okey: np.ndarray) -> Non
     okey[codes] = ek.rank_spans(out, offsets)
 
 
-def _exact_ranks(n: int, order_cat: np.ndarray, ex_hi: np.ndarray, ex_lo: np.ndarray, has_exact: np.ndarray,
-                 slow_exact: dict[int, list[tuple[int | Decimal, int]]]) -> np.ndarray:
+def _exact_ranks(
+    n: int,
+    order_cat: np.ndarray,
+    ex_hi: np.ndarray,
+    ex_lo: np.ndarray,
+    has_exact: np.ndarray,
+    slow_exact: dict[int, list[tuple[int | Decimal, int]]],
+) -> np.ndarray:
     """Dense rank of exact values per category (see :mod:`cns.rules.graph`); fast values are ``hi + lo/1e18``."""
     erank = np.full(n, -1, np.int64)
     fast_codes = np.flatnonzero(has_exact)
@@ -545,8 +687,9 @@ def _exact_ranks(n: int, order_cat: np.ndarray, ex_hi: np.ndarray, ex_lo: np.nda
         erank[fast_codes[order]] = np.cumsum(new) - 1
     elif fast_codes.shape[0]:
         items = slow_exact[CAT_NUMERIC]
-        for c, h, lo_ in zip(fast_codes.tolist(), ex_hi[fast_codes].tolist(), ex_lo[fast_codes].tolist(),
-                             strict=True):
+        for c, h, lo_ in zip(
+            fast_codes.tolist(), ex_hi[fast_codes].tolist(), ex_lo[fast_codes].tolist(), strict=True
+        ):
             items.append((h if lo_ == 0 else Decimal(f"{h * 10**18 + lo_}E-18"), c))  # exact, any precision
     for items in slow_exact.values():
         items.sort(key=lambda xc: xc[0])

@@ -25,9 +25,21 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "ST_OK", "ST_GROW", "ST_FALLBACK", "ST_ERROR", "encode_lines", "rehash", "rehash_langs", "lookup",
+    "ST_OK",
+    "ST_GROW",
+    "ST_FALLBACK",
+    "ST_ERROR",
+    "encode_lines",
+    "rehash",
+    "rehash_langs",
+    "lookup",
     "intern_keys",
-    "literal_attrs", "unescaped_lengths", "gather_padded", "unescape_spans", "rank_spans", "encode_turtle",
+    "literal_attrs",
+    "unescaped_lengths",
+    "gather_padded",
+    "unescape_spans",
+    "rank_spans",
+    "encode_turtle",
     "lang_tag_end",
 ]
 
@@ -86,10 +98,16 @@ def _fnv(buf: np.ndarray, a: int, b: int, seed: int) -> np.uint64:
     h = _FNV_OFFSET ^ np.uint64(seed) ^ np.uint64(b - a)
     i = a
     while i + 8 <= b:
-        w = (np.uint64(buf[i]) | (np.uint64(buf[i + 1]) << np.uint64(8)) | (np.uint64(buf[i + 2]) << np.uint64(16))
-             | (np.uint64(buf[i + 3]) << np.uint64(24)) | (np.uint64(buf[i + 4]) << np.uint64(32))
-             | (np.uint64(buf[i + 5]) << np.uint64(40)) | (np.uint64(buf[i + 6]) << np.uint64(48))
-             | (np.uint64(buf[i + 7]) << np.uint64(56)))
+        w = (
+            np.uint64(buf[i])
+            | (np.uint64(buf[i + 1]) << np.uint64(8))
+            | (np.uint64(buf[i + 2]) << np.uint64(16))
+            | (np.uint64(buf[i + 3]) << np.uint64(24))
+            | (np.uint64(buf[i + 4]) << np.uint64(32))
+            | (np.uint64(buf[i + 5]) << np.uint64(40))
+            | (np.uint64(buf[i + 6]) << np.uint64(48))
+            | (np.uint64(buf[i + 7]) << np.uint64(56))
+        )
         h = (h ^ w) * _FNV_PRIME
         h ^= h >> np.uint64(29)
         i += 8
@@ -170,7 +188,9 @@ def _intern(buf, a, b, kind, arena, meta, t_start, t_end, t_hash, t_kind, table)
 
 
 @njit(cache=True)
-def rehash(t_hash: np.ndarray, t_start: np.ndarray, t_end: np.ndarray, n_terms: int, table: np.ndarray) -> None:
+def rehash(
+    t_hash: np.ndarray, t_start: np.ndarray, t_end: np.ndarray, n_terms: int, table: np.ndarray
+) -> None:
     """Refill ``table`` (all -1; two words per slot, see :func:`_find`) with codes 0..n_terms-1."""
     mask = (table.shape[0] >> 1) - 1
     for c in range(n_terms):
@@ -223,7 +243,12 @@ def _utf8_len(buf, i, end) -> int:
         if buf[i + k] & 0xC0 != 0x80:
             return 0
     y = buf[i + 1]
-    if (x == 0xE0 and y < 0xA0) or (x == 0xED and y > 0x9F) or (x == 0xF0 and y < 0x90) or (x == 0xF4 and y > 0x8F):
+    if (
+        (x == 0xE0 and y < 0xA0)
+        or (x == 0xED and y > 0x9F)
+        or (x == 0xF0 and y < 0x90)
+        or (x == 0xF4 and y > 0x8F)
+    ):
         return 0  # overlong, surrogate or beyond U+10FFFF
     return n
 
@@ -236,8 +261,14 @@ def _iri(buf, i, end, strict):
         if j >= end or not ((65 <= buf[j] <= 90) or (97 <= buf[j] <= 122)):
             return -2
         j += 1
-        while j < end and ((65 <= buf[j] <= 90) or (97 <= buf[j] <= 122) or (48 <= buf[j] <= 57)
-                           or buf[j] == 43 or buf[j] == 45 or buf[j] == 46):
+        while j < end and (
+            (65 <= buf[j] <= 90)
+            or (97 <= buf[j] <= 122)
+            or (48 <= buf[j] <= 57)
+            or buf[j] == 43
+            or buf[j] == 45
+            or buf[j] == 46
+        ):
             j += 1
         if j >= end or buf[j] != 58:
             return -2
@@ -248,7 +279,17 @@ def _iri(buf, i, end, strict):
         if x == 10 or x == 13:
             return -1
         if strict:
-            if x <= 32 or x == 60 or x == 34 or x == 123 or x == 125 or x == 124 or x == 94 or x == 96 or x == 92:
+            if (
+                x <= 32
+                or x == 60
+                or x == 34
+                or x == 123
+                or x == 125
+                or x == 124
+                or x == 94
+                or x == 96
+                or x == 92
+            ):
                 return -2
             if x == 37:  # '%' HEX HEX
                 if j + 2 >= end:
@@ -454,8 +495,30 @@ def _cache_put(buf, a, b, c, cc, ca, cb) -> None:
 
 
 @njit(cache=True)
-def _intern_object(buf, o0, o1, ok, lit, str_code, lang_code, arena, meta, t_start, t_end, t_hash, t_kind, t_dt,
-                   t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta):
+def _intern_object(
+    buf,
+    o0,
+    o1,
+    ok,
+    lit,
+    str_code,
+    lang_code,
+    arena,
+    meta,
+    t_start,
+    t_end,
+    t_hash,
+    t_kind,
+    t_dt,
+    t_lang,
+    t_lex_end,
+    table,
+    l_start,
+    l_end,
+    l_hash,
+    l_table,
+    lmeta,
+):
     """Intern the term buf[o0:o1) of kind ``ok``; a new literal (``lit`` from :func:`_literal`) also gets its
     lexical end, datatype code (interned) and language id. Capacity is the caller's."""
     n_before = meta[0]
@@ -494,15 +557,37 @@ def _intern_object(buf, o0, o1, ok, lit, str_code, lang_code, arena, meta, t_sta
                 lmeta[0] = lid + 1
             t_lang[o] = lid
         elif lit[3] >= 0:
-            t_dt[o] = _intern(buf, lit[3], lit[4], KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table)
+            t_dt[o] = _intern(
+                buf, lit[3], lit[4], KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table
+            )
         else:
             t_dt[o] = str_code
     return o
 
 
 @njit(cache=True)
-def intern_keys(buf, ends, str_code, lang_code, arena, meta, t_start, t_end, t_hash, t_kind, t_dt, t_lang,
-                t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta, out):
+def intern_keys(
+    buf,
+    ends,
+    str_code,
+    lang_code,
+    arena,
+    meta,
+    t_start,
+    t_end,
+    t_hash,
+    t_kind,
+    t_dt,
+    t_lang,
+    t_lex_end,
+    table,
+    l_start,
+    l_end,
+    l_hash,
+    l_table,
+    lmeta,
+    out,
+):
     """Intern the canonical keys ``buf[ends[i-1]:ends[i])`` (trusted: pyoxigraph's term forms) and write
     their codes to ``out``; -1 for a key that does not parse as one term. Used for the pre-interned datatype
     IRIs and the shapes' constants. Capacity is the caller's (room for 2 terms and 1 language per key)."""
@@ -514,15 +599,59 @@ def intern_keys(buf, ends, str_code, lang_code, arena, meta, t_start, t_end, t_h
         if b > a:
             e, k = _term(buf, a, b, False, lit)
             if e == b:
-                out[i] = _intern_object(buf, a, b, k, lit, str_code, lang_code, arena, meta, t_start, t_end, t_hash,
-                                        t_kind, t_dt, t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table,
-                                        lmeta)
+                out[i] = _intern_object(
+                    buf,
+                    a,
+                    b,
+                    k,
+                    lit,
+                    str_code,
+                    lang_code,
+                    arena,
+                    meta,
+                    t_start,
+                    t_end,
+                    t_hash,
+                    t_kind,
+                    t_dt,
+                    t_lang,
+                    t_lex_end,
+                    table,
+                    l_start,
+                    l_end,
+                    l_hash,
+                    l_table,
+                    lmeta,
+                )
         a = b
 
 
 @njit(cache=True)
-def encode_lines(buf, pos, end, final, strict, str_code, lang_code, arena, meta, t_start, t_end, t_hash,
-                 t_kind, t_dt, t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta, triples):
+def encode_lines(
+    buf,
+    pos,
+    end,
+    final,
+    strict,
+    str_code,
+    lang_code,
+    arena,
+    meta,
+    t_start,
+    t_end,
+    t_hash,
+    t_kind,
+    t_dt,
+    t_lang,
+    t_lex_end,
+    table,
+    l_start,
+    l_end,
+    l_hash,
+    l_table,
+    lmeta,
+    triples,
+):
     """Encode the N-Triples lines of ``buf[pos:end)``.
 
     ``meta`` = [n_terms, arena_len, n_triples]; ``lmeta`` = [n_langs]. ``final``: the chunk ends the
@@ -599,9 +728,14 @@ def encode_lines(buf, pos, end, final, strict, str_code, lang_code, arena, meta,
             return (ST_FALLBACK if strict else ST_ERROR), (line if strict else i)
         # room for 4 new terms (s, p, o, datatype), their bytes, one triple, one language
         need = (s1 - s0) + (p1 - p0) + 2 * (o1 - o0)  # a literal's datatype IRI is a key of its own
-        if (meta[0] + 4 > t_start.shape[0] or meta[1] + need > arena.shape[0] or 4 * (meta[0] + 4) > table.shape[0]
-                or meta[2] + 1 > triples.shape[0] or 2 * (lmeta[0] + 1) > l_table.shape[0]
-                or lmeta[0] + 1 > l_start.shape[0]):
+        if (
+            meta[0] + 4 > t_start.shape[0]
+            or meta[1] + need > arena.shape[0]
+            or 4 * (meta[0] + 4) > table.shape[0]
+            or meta[2] + 1 > triples.shape[0]
+            or 2 * (lmeta[0] + 1) > l_table.shape[0]
+            or lmeta[0] + 1 > l_start.shape[0]
+        ):
             return ST_GROW, line
         # t_dt / t_lang are allocated as -1 by the caller: only new literals get values. Consecutive lines
         # usually share the subject (and often the predicate): compared with the previous line's first
@@ -616,8 +750,30 @@ def encode_lines(buf, pos, end, final, strict, str_code, lang_code, arena, meta,
             _cache_put(buf, p0, p1, p, cc, ca, cb)
         o = _cache_get(buf, o0, o1, cc, ca, cb) if ok == KIND_IRI else -1
         if o < 0:
-            o = _intern_object(buf, o0, o1, ok, lit, str_code, lang_code, arena, meta, t_start, t_end, t_hash,
-                               t_kind, t_dt, t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta)
+            o = _intern_object(
+                buf,
+                o0,
+                o1,
+                ok,
+                lit,
+                str_code,
+                lang_code,
+                arena,
+                meta,
+                t_start,
+                t_end,
+                t_hash,
+                t_kind,
+                t_dt,
+                t_lang,
+                t_lex_end,
+                table,
+                l_start,
+                l_end,
+                l_hash,
+                l_table,
+                lmeta,
+            )
             if ok == KIND_IRI:
                 _cache_put(buf, o0, o1, o, cc, ca, cb)
         m = meta[2]
@@ -783,20 +939,41 @@ def rank_spans(buf, offsets):
     r = -1
     for k in range(n):
         a = idx[k]
-        if k == 0 or _less(buf, offsets[idx[k - 1]], offsets[idx[k - 1] + 1], offsets[a], offsets[a + 1]) != 0:
+        if (
+            k == 0
+            or _less(buf, offsets[idx[k - 1]], offsets[idx[k - 1] + 1], offsets[a], offsets[a + 1]) != 0
+        ):
             r += 1
         rank[a] = r
     return rank
 
 
 _P18 = 10**18
-_INT_BOUNDS = np.array([
-    # lo, hi per DT_* class (only integer classes used); int64 range where the type has no tighter one
-    [0, 0], [0, 0], [-(2**63), 2**63 - 1], [0, 0], [0, 0], [0, 0], [0, 0],
-    [-(2**63), 2**63 - 1], [-(2**31), 2**31 - 1], [-(2**15), 2**15 - 1], [-(2**7), 2**7 - 1],
-    [0, 2**63 - 1], [1, 2**63 - 1], [-(2**63), 0], [-(2**63), -1],
-    [0, 2**63 - 1], [0, 2**32 - 1], [0, 2**16 - 1], [0, 2**8 - 1],
-], np.int64)
+_INT_BOUNDS = np.array(
+    [
+        # lo, hi per DT_* class (only integer classes used); int64 range where the type has no tighter one
+        [0, 0],
+        [0, 0],
+        [-(2**63), 2**63 - 1],
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [-(2**63), 2**63 - 1],
+        [-(2**31), 2**31 - 1],
+        [-(2**15), 2**15 - 1],
+        [-(2**7), 2**7 - 1],
+        [0, 2**63 - 1],
+        [1, 2**63 - 1],
+        [-(2**63), 0],
+        [-(2**63), -1],
+        [0, 2**63 - 1],
+        [0, 2**32 - 1],
+        [0, 2**16 - 1],
+        [0, 2**8 - 1],
+    ],
+    np.int64,
+)
 _MAXDIGITS = np.frombuffer(b"9223372036854775807", np.uint8)
 
 
@@ -905,8 +1082,23 @@ def _parse_decimal(arena, a, b):
 
 
 @njit(cache=True)
-def literal_attrs(arena, t_start, t_kind, t_dt, t_lex_end, n_terms, dt_class, order_cat, okey, numeric,
-                  ex_hi, ex_lo, has_exact, ill, fast):
+def literal_attrs(
+    arena,
+    t_start,
+    t_kind,
+    t_dt,
+    t_lex_end,
+    n_terms,
+    dt_class,
+    order_cat,
+    okey,
+    numeric,
+    ex_hi,
+    ex_lo,
+    has_exact,
+    ill,
+    fast,
+):
     """Attributes of the literals whose datatype has a fast path (``dt_class[datatype code]``, -1 none):
     xsd:string (category string), rdf:langString (none), xsd:boolean, xsd:integer and its derived types within
     their value ranges (numeric, exact int64), xsd:decimal (exact ``hi + lo/1e18``), xsd:double/float
@@ -925,12 +1117,24 @@ def literal_attrs(arena, t_start, t_kind, t_dt, t_lex_end, n_terms, dt_class, or
         elif cls == DT_LANGSTRING:
             fast[c] = FAST_DONE
         elif cls == DT_BOOLEAN:
-            if b - a == 4 and arena[a] == 116 and arena[a + 1] == 114 and arena[a + 2] == 117 and arena[a + 3] == 101:
+            if (
+                b - a == 4
+                and arena[a] == 116
+                and arena[a + 1] == 114
+                and arena[a + 2] == 117
+                and arena[a + 3] == 101
+            ):
                 okey[c] = 1.0
             elif b - a == 1 and (arena[a] == 49 or arena[a] == 48):
                 okey[c] = 1.0 if arena[a] == 49 else 0.0
-            elif (b - a == 5 and arena[a] == 102 and arena[a + 1] == 97 and arena[a + 2] == 108
-                  and arena[a + 3] == 115 and arena[a + 4] == 101):
+            elif (
+                b - a == 5
+                and arena[a] == 102
+                and arena[a + 1] == 97
+                and arena[a + 2] == 108
+                and arena[a + 3] == 115
+                and arena[a + 4] == 101
+            ):
                 okey[c] = 0.0
             else:
                 fast[c] = FAST_SLOW
@@ -1304,9 +1508,34 @@ def _delim(x) -> bool:
 
 
 @njit(cache=True)
-def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_end, t_hash, t_kind, t_dt, t_lang,
-                  t_lex_end, table, l_start, l_end, l_hash, l_table, lmeta, triples, scratch, pbuf, pmeta, p_name,
-                  p_iri):
+def encode_turtle(
+    buf,
+    pos,
+    end,
+    str_code,
+    lang_code,
+    arena,
+    meta,
+    t_start,
+    t_end,
+    t_hash,
+    t_kind,
+    t_dt,
+    t_lang,
+    t_lex_end,
+    table,
+    l_start,
+    l_end,
+    l_hash,
+    l_table,
+    lmeta,
+    triples,
+    scratch,
+    pbuf,
+    pmeta,
+    p_name,
+    p_iri,
+):
     """Encode the Turtle document ``buf[pos:end)`` (the whole document: statements may span lines) in the
     subset this kernel reads: ``@prefix``/``PREFIX`` with absolute IRIs, triples with ``;`` and ``,`` lists,
     absolute IRIs, ASCII prefixed names, ``a``, blank node labels, one-line strings (``"`` or ``'``) with
@@ -1403,8 +1632,12 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
             return ST_FALLBACK, stmt
         if j < 0 or klen < 0:
             return ST_FALLBACK, stmt
-        if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * klen + 2 * scratch.shape[0] > arena.shape[0]
-                or meta[2] + 1 > triples.shape[0] or lmeta[0] + 1 > l_start.shape[0]):
+        if (
+            meta[0] + 4 > t_start.shape[0]
+            or meta[1] + 2 * klen + 2 * scratch.shape[0] > arena.shape[0]
+            or meta[2] + 1 > triples.shape[0]
+            or lmeta[0] + 1 > l_start.shape[0]
+        ):
             return ST_GROW, stmt
         s = _intern(scratch, 0, klen, kind, arena, meta, t_start, t_end, t_hash, t_kind, table)
         i = j
@@ -1428,7 +1661,7 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
             else:
                 return ST_FALLBACK, stmt
             if p < 0:
-                if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]):
+                if meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]:
                     return ST_GROW, stmt
                 p = _intern(scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table)
                 if x != 97:
@@ -1445,13 +1678,26 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
                     j, klen = _string_key(buf, i, end, scratch, pbuf, pmeta, p_name, p_iri, lit)
                 elif _digit(x) or x == 43 or x == 45 or (x == 46 and i + 1 < end and _digit(buf[i + 1])):
                     j, klen = _number_key(buf, i, end, scratch, lit)
-                elif (x == 116 and i + 4 < end and buf[i + 1] == 114 and buf[i + 2] == 117 and buf[i + 3] == 101
-                      and _delim(buf[i + 4])):
+                elif (
+                    x == 116
+                    and i + 4 < end
+                    and buf[i + 1] == 114
+                    and buf[i + 2] == 117
+                    and buf[i + 3] == 101
+                    and _delim(buf[i + 4])
+                ):
                     klen = _copy(scratch, 0, buf, i, i + 4)
                     j = i + 4
                     klen = _bool_key(scratch, klen, lit)
-                elif (x == 102 and i + 5 < end and buf[i + 1] == 97 and buf[i + 2] == 108 and buf[i + 3] == 115
-                      and buf[i + 4] == 101 and _delim(buf[i + 5])):
+                elif (
+                    x == 102
+                    and i + 5 < end
+                    and buf[i + 1] == 97
+                    and buf[i + 2] == 108
+                    and buf[i + 3] == 115
+                    and buf[i + 4] == 101
+                    and _delim(buf[i + 5])
+                ):
                     klen = _copy(scratch, 0, buf, i, i + 5)
                     j = i + 5
                     klen = _bool_key(scratch, klen, lit)
@@ -1478,10 +1724,15 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
                     j, klen = _iri_key(buf, i, end, scratch, 0, pbuf, pmeta, p_name, p_iri)
                     if j < 0 or klen < 0:
                         return ST_FALLBACK, stmt
-                    if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]
-                            or meta[2] + 1 > triples.shape[0]):
+                    if (
+                        meta[0] + 4 > t_start.shape[0]
+                        or meta[1] + 2 * scratch.shape[0] > arena.shape[0]
+                        or meta[2] + 1 > triples.shape[0]
+                    ):
                         return ST_GROW, stmt
-                    o = _intern(scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table)
+                    o = _intern(
+                        scratch, 0, klen, KIND_IRI, arena, meta, t_start, t_end, t_hash, t_kind, table
+                    )
                     _cache_put(buf, i, j, o, cc, ca, cb)
                     m = meta[2]
                     triples[m, 0] = s
@@ -1497,13 +1748,38 @@ def encode_turtle(buf, pos, end, str_code, lang_code, arena, meta, t_start, t_en
                     return ST_FALLBACK, stmt  # '[', '(' and errors
                 if j < 0 or klen < 0:
                     return ST_FALLBACK, stmt
-                if (meta[0] + 4 > t_start.shape[0] or meta[1] + 2 * scratch.shape[0] > arena.shape[0]
-                        or meta[2] + 1 > triples.shape[0] or lmeta[0] + 1 > l_start.shape[0]
-                        or 2 * (lmeta[0] + 1) > l_table.shape[0]):
+                if (
+                    meta[0] + 4 > t_start.shape[0]
+                    or meta[1] + 2 * scratch.shape[0] > arena.shape[0]
+                    or meta[2] + 1 > triples.shape[0]
+                    or lmeta[0] + 1 > l_start.shape[0]
+                    or 2 * (lmeta[0] + 1) > l_table.shape[0]
+                ):
                     return ST_GROW, stmt
-                o = _intern_object(scratch, 0, klen, kk, lit, str_code, lang_code, arena, meta, t_start, t_end,
-                                   t_hash, t_kind, t_dt, t_lang, t_lex_end, table, l_start, l_end, l_hash, l_table,
-                                   lmeta)
+                o = _intern_object(
+                    scratch,
+                    0,
+                    klen,
+                    kk,
+                    lit,
+                    str_code,
+                    lang_code,
+                    arena,
+                    meta,
+                    t_start,
+                    t_end,
+                    t_hash,
+                    t_kind,
+                    t_dt,
+                    t_lang,
+                    t_lex_end,
+                    table,
+                    l_start,
+                    l_end,
+                    l_hash,
+                    l_table,
+                    lmeta,
+                )
                 m = meta[2]
                 triples[m, 0] = s
                 triples[m, 1] = p

@@ -39,8 +39,16 @@ from cns.rules import ir, limits
 from cns.rules.errors import LimitExceeded
 from cns.rules.xsd import CAT_NUMERIC, CAT_STRING, exact_key, literal_datatype, order_category, order_key
 
-__all__ = ["BoundGraph", "TermTable", "ListTerms", "bind_graph", "build_csr", "sorted_unique", "unique_pairs",
-           "eval_path"]
+__all__ = [
+    "BoundGraph",
+    "TermTable",
+    "ListTerms",
+    "bind_graph",
+    "build_csr",
+    "sorted_unique",
+    "unique_pairs",
+    "eval_path",
+]
 
 _EMPTY = np.empty(0, np.int32)
 
@@ -158,7 +166,9 @@ def build_csr(triples: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     t = np.asarray(triples).reshape(-1, 3)
     if t.shape[0] > 1:
         if n < (1 << 21):
-            key = (t[:, 0].astype(np.int64) << 42) | (t[:, 1].astype(np.int64) << 21) | t[:, 2].astype(np.int64)
+            key = (
+                (t[:, 0].astype(np.int64) << 42) | (t[:, 1].astype(np.int64) << 21) | t[:, 2].astype(np.int64)
+            )
             key.sort()  # (np.unique is much slower than sort + mask on NumPy 2.x int64)
             keep = np.ones(key.shape[0], np.bool_)
             np.not_equal(key[1:], key[:-1], out=keep[1:])
@@ -249,9 +259,23 @@ def bind_graph(data: Graph, extra_terms: Iterable[Node] = ()) -> BoundGraph:
                 r += 1
             erank[c] = r
     return BoundGraph(
-        terms=ListTerms(terms, index), s_ptr=s_ptr, s_pred=s_pred, s_obj=s_obj, o_ptr=o_ptr, o_pred=o_pred,
-        o_subj=o_subj, kind=kind, datatype=datatype, lang=lang, langs=list(langs), numeric=numeric,
-        is_numeric=~np.isnan(numeric), order_cat=order_cat, order_key=okey, exact_rank=erank, lexlen=lexlen,
+        terms=ListTerms(terms, index),
+        s_ptr=s_ptr,
+        s_pred=s_pred,
+        s_obj=s_obj,
+        o_ptr=o_ptr,
+        o_pred=o_pred,
+        o_subj=o_subj,
+        kind=kind,
+        datatype=datatype,
+        lang=lang,
+        langs=list(langs),
+        numeric=numeric,
+        is_numeric=~np.isnan(numeric),
+        order_cat=order_cat,
+        order_key=okey,
+        exact_rank=erank,
+        lexlen=lexlen,
         ill_formed=ill,
     )
 
@@ -276,8 +300,9 @@ def unique_pairs(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, 
     return (keys // n).astype(np.int32), (keys % n).astype(np.int32)
 
 
-def eval_path(g: BoundGraph, path: ir.Path, nodes: np.ndarray, inverse: bool = False
-              ) -> tuple[np.ndarray, np.ndarray]:
+def eval_path(
+    g: BoundGraph, path: ir.Path, nodes: np.ndarray, inverse: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """All (focus, value) pairs with ``value`` reachable from ``focus`` (in ``nodes``) along ``path``
     (walked backwards if ``inverse``). Result sorted and duplicate-free."""
     n = g.n_terms
@@ -316,12 +341,15 @@ def eval_path(g: BoundGraph, path: ir.Path, nodes: np.ndarray, inverse: bool = F
 
 def _check_pairs(count: int, what: str) -> None:
     if count > limits.MAX_PATH_PAIRS:
-        raise LimitExceeded(f"{what} produces more than MAX_PATH_PAIRS ({limits.MAX_PATH_PAIRS}, "
-                            "cns.rules.limits) (focus, value) pairs")
+        raise LimitExceeded(
+            f"{what} produces more than MAX_PATH_PAIRS ({limits.MAX_PATH_PAIRS}, "
+            "cns.rules.limits) (focus, value) pairs"
+        )
 
 
-def _closure(g: BoundGraph, step: ir.Path, src: np.ndarray, dst: np.ndarray, inverse: bool
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _closure(
+    g: BoundGraph, step: ir.Path, src: np.ndarray, dst: np.ndarray, inverse: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Extend the pair set (src, dst) by ``step`` zero or more times.
 
     Output-sensitive: ``step`` is evaluated once per node reached (frontier by frontier), then one search per

@@ -162,8 +162,14 @@ def closure_bfs(src: np.ndarray, dst: np.ndarray, e_ptr: np.ndarray, e_dst: np.n
 
 
 @njit(cache=True)
-def has_type_in(values: np.ndarray, ptr: np.ndarray, pred: np.ndarray, other: np.ndarray, type_code: int,
-                class_mask: np.ndarray) -> np.ndarray:
+def has_type_in(
+    values: np.ndarray,
+    ptr: np.ndarray,
+    pred: np.ndarray,
+    other: np.ndarray,
+    type_code: int,
+    class_mask: np.ndarray,
+) -> np.ndarray:
     """For each value: does it have an rdf:type whose code is set in ``class_mask``?"""
     out = np.zeros(values.shape[0], np.bool_)
     for i in range(values.shape[0]):
@@ -177,8 +183,9 @@ def has_type_in(values: np.ndarray, ptr: np.ndarray, pred: np.ndarray, other: np
 
 
 @njit(cache=True)
-def check_datatype(values: np.ndarray, kind: np.ndarray, datatype: np.ndarray, ill_formed: np.ndarray,
-                   dt_code: int) -> np.ndarray:
+def check_datatype(
+    values: np.ndarray, kind: np.ndarray, datatype: np.ndarray, ill_formed: np.ndarray, dt_code: int
+) -> np.ndarray:
     out = np.empty(values.shape[0], np.bool_)
     for i in range(values.shape[0]):
         u = values[i]
@@ -232,8 +239,9 @@ def _cmp(ca: int, ka: float, ra: int, cb: int, kb: float, rb: int, op: int) -> b
 
 
 @njit(cache=True)
-def check_range(values: np.ndarray, cat: np.ndarray, key: np.ndarray, rank: np.ndarray, bound: int,
-                op: int) -> np.ndarray:
+def check_range(
+    values: np.ndarray, cat: np.ndarray, key: np.ndarray, rank: np.ndarray, bound: int, op: int
+) -> np.ndarray:
     """value OP bound with SPARQL semantics: False when incomparable (different category, IRI, ...)."""
     out = np.empty(values.shape[0], np.bool_)
     for i in range(values.shape[0]):
@@ -243,8 +251,16 @@ def check_range(values: np.ndarray, cat: np.ndarray, key: np.ndarray, rank: np.n
 
 
 @njit(cache=True)
-def compare_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst: np.ndarray,
-                  cat: np.ndarray, key: np.ndarray, rank: np.ndarray, op: int):
+def compare_pairs(
+    a_src: np.ndarray,
+    a_dst: np.ndarray,
+    b_src: np.ndarray,
+    b_dst: np.ndarray,
+    cat: np.ndarray,
+    key: np.ndarray,
+    rank: np.ndarray,
+    op: int,
+):
     """(focus, v) for every (focus, v) in A and (focus, w) in B with ``v OP w`` false or incomparable (one
     row per failing (v, w) pair, as SHACL reports them). ``b_src`` must be sorted."""
     n = 0
@@ -273,8 +289,9 @@ def compare_pairs(a_src: np.ndarray, a_dst: np.ndarray, b_src: np.ndarray, b_dst
 
 
 @njit(cache=True)
-def closed_violations(nodes: np.ndarray, ptr: np.ndarray, pred: np.ndarray, other: np.ndarray,
-                      allowed: np.ndarray):
+def closed_violations(
+    nodes: np.ndarray, ptr: np.ndarray, pred: np.ndarray, other: np.ndarray, allowed: np.ndarray
+):
     """(node, predicate, object) for every triple of ``nodes`` whose predicate is not ``allowed[pred]``."""
     n = 0
     for i in range(nodes.shape[0]):

@@ -124,8 +124,9 @@ def constraint_predicates(c: ir.Constraint, shape: ir.Shape) -> frozenset[URIRef
     (``sh:closed`` reads every outgoing triple). Shape references are not followed here."""
     if isinstance(c, ir.ClassConstraint):
         return frozenset((RDF.type, RDFS.subClassOf))
-    if isinstance(c, (ir.EqualsConstraint, ir.DisjointConstraint, ir.LessThanConstraint,
-                      ir.LessThanOrEqualsConstraint)):
+    if isinstance(
+        c, (ir.EqualsConstraint, ir.DisjointConstraint, ir.LessThanConstraint, ir.LessThanOrEqualsConstraint)
+    ):
         return frozenset((c.predicate,))
     if isinstance(c, ir.ClosedConstraint):
         return None

@@ -101,7 +101,9 @@ def parse_rdf(raw: bytes, path: str | os.PathLike[str]) -> Graph:
     elif fmt == "json-ld":
         data = _jsonld_document(raw, where)
     g = Graph()
-    term_log = logging.getLogger("rdflib.term")  # rdflib logs a traceback per ill-typed literal; those are data
+    term_log = logging.getLogger(
+        "rdflib.term"
+    )  # rdflib logs a traceback per ill-typed literal; those are data
     old_level, old_norm = term_log.level, rdflib.NORMALIZE_LITERALS
     term_log.setLevel(logging.CRITICAL)
     # keep lexical forms as written: "none"^^xsd:boolean must stay ill-formed, not become "false"

@@ -348,15 +348,15 @@ class _Binder:
                 continue
             name = self.lut(src, checks)
             codes = tuple(x[0] for x in checks)
-            if b.kind == "codes":  # the test without a branch per code; the first failing code only on failure
+            if (
+                b.kind == "codes"
+            ):  # the test without a branch per code; the first failing code only on failure
                 val = f"codes_lookup(luts, {name}_o, {name}_n, {f}, {f_count(b)})"
                 test = f"codes_any(luts, {name}_o, {name}_n, {f}, {f_count(b)})"
             else:
                 val = f"lookup(luts, {name}_o, {name}_n, {f})"
                 test = f"{val} != 0"
-            self.checks.append(
-                Check(test, val, kind_value, flag, static_field and flag == 0, codes, (name,))
-            )
+            self.checks.append(Check(test, val, kind_value, flag, static_field and flag == 0, codes, (name,)))
 
     def lut_source(self, b: FieldBinding) -> str:
         return f"enum:{b.field}" if b.kind == "enum" else f"dict:{b.dictionary}"

@@ -77,20 +77,23 @@ class ValidationReport:
             if p and p not in ("sh", "xsd"):
                 nm.bind(p, ns, override=False)
         t = lambda n: n.n3(nm)  # noqa: E731
-        lines = ["[] a sh:ValidationReport ;",
-                  f"    sh:conforms {'true' if self.conforms else 'false'}"]
+        lines = ["[] a sh:ValidationReport ;", f"    sh:conforms {'true' if self.conforms else 'false'}"]
         for r in self.results:
             body = [f"sh:focusNode {t(r.focus_node)}"]
             if r.result_path is not None:
                 body.append(f"sh:resultPath {_path_turtle(r.result_path, t)}")
             if r.value is not None:
                 body.append(f"sh:value {_term_turtle(r.value, t)}")
-            body += [f"sh:resultSeverity {t(r.severity)}",
-                     f"sh:sourceConstraintComponent {t(r.component)}",
-                     f"sh:sourceShape {t(r.source_shape)}"]
+            body += [
+                f"sh:resultSeverity {t(r.severity)}",
+                f"sh:sourceConstraintComponent {t(r.component)}",
+                f"sh:sourceShape {t(r.source_shape)}",
+            ]
             body += [f"sh:resultMessage {t(m)}" for m in r.messages]
             lines[-1] += " ;"
-            lines.append("    sh:result [ a sh:ValidationResult ;\n        " + " ;\n        ".join(body) + " ]")
+            lines.append(
+                "    sh:result [ a sh:ValidationResult ;\n        " + " ;\n        ".join(body) + " ]"
+            )
         lines[-1] += " ."
         body_text = "\n".join(lines)
         used = [f"@prefix {p}: <{ns}> ." for p, ns in sorted(nm.namespaces()) if p and f"{p}:" in body_text]
@@ -110,8 +113,12 @@ def _path_turtle(path: ir.Path, t) -> str:  # type: ignore[no-untyped-def]
         return "( " + " ".join(_path_turtle(p, t) for p in path.paths) + " )"
     if isinstance(path, ir.AlternativePath):
         return "[ sh:alternativePath ( " + " ".join(_path_turtle(p, t) for p in path.paths) + " ) ]"
-    name = {ir.InversePath: "inversePath", ir.ZeroOrMorePath: "zeroOrMorePath",
-            ir.OneOrMorePath: "oneOrMorePath", ir.ZeroOrOnePath: "zeroOrOnePath"}[type(path)]
+    name = {
+        ir.InversePath: "inversePath",
+        ir.ZeroOrMorePath: "zeroOrMorePath",
+        ir.OneOrMorePath: "oneOrMorePath",
+        ir.ZeroOrOnePath: "zeroOrOnePath",
+    }[type(path)]
     return f"[ sh:{name} {_path_turtle(path.path, t)} ]"  # type: ignore[union-attr]
 
 

@@ -49,7 +49,14 @@ _UNSUPPORTED_TYPES = {
 _SHAPE_VALUED = (SH.node, SH.property, SH["not"], SH.qualifiedValueShape)
 _SHAPE_LISTS = (SH["and"], SH["or"], SH.xone)
 # Parameters a node shape must not have (shsh:NodeShapeShape).
-_PROPERTY_ONLY = (SH.minCount, SH.maxCount, SH.uniqueLang, SH.lessThan, SH.lessThanOrEquals, SH.qualifiedValueShape)
+_PROPERTY_ONLY = (
+    SH.minCount,
+    SH.maxCount,
+    SH.uniqueLang,
+    SH.lessThan,
+    SH.lessThanOrEquals,
+    SH.qualifiedValueShape,
+)
 _RANGE = (
     (SH.minExclusive, ir.MinExclusiveConstraint),
     (SH.minInclusive, ir.MinInclusiveConstraint),
@@ -132,12 +139,16 @@ class _PathParser:
         if isinstance(node, Literal):
             raise ShapeCompileError(f"{where}: a path must be an IRI or a blank node, got {node.n3()}")
         if node in self.open:
-            raise ShapeCompileError(f"{self.root}: cyclic property path (a blank node of the path contains "
-                                    f"itself at {where.removeprefix(self.root).lstrip(' /') or 'the root'})")
+            raise ShapeCompileError(
+                f"{self.root}: cyclic property path (a blank node of the path contains "
+                f"itself at {where.removeprefix(self.root).lstrip(' /') or 'the root'})"
+            )
         hit = self.memo.get(node)
         if depth > limits.MAX_PATH_DEPTH or (hit is not None and depth + hit[2] - 1 > limits.MAX_PATH_DEPTH):
-            raise ShapeCompileError(f"{self.root}: property path nested deeper than MAX_PATH_DEPTH "
-                                    f"({limits.MAX_PATH_DEPTH}, cns.rules.limits)")
+            raise ShapeCompileError(
+                f"{self.root}: property path nested deeper than MAX_PATH_DEPTH "
+                f"({limits.MAX_PATH_DEPTH}, cns.rules.limits)"
+            )
         if hit is not None:
             return hit
         self.open.add(node)
@@ -147,13 +158,17 @@ class _PathParser:
             self.open.discard(node)
         size = 1 + sum(p[1] for p in parts)
         if size > limits.MAX_PATH_SIZE:
-            raise ShapeCompileError(f"{self.root}: property path expands to more than MAX_PATH_SIZE "
-                                    f"({limits.MAX_PATH_SIZE}, cns.rules.limits) nodes")
+            raise ShapeCompileError(
+                f"{self.root}: property path expands to more than MAX_PATH_SIZE "
+                f"({limits.MAX_PATH_SIZE}, cns.rules.limits) nodes"
+            )
         out = (path, size, 1 + max(p[2] for p in parts))
         self.memo[node] = out
         return out
 
-    def _parse_node(self, node: Node, where: str, depth: int) -> tuple[ir.Path, list[tuple[ir.Path, int, int]]]:
+    def _parse_node(
+        self, node: Node, where: str, depth: int
+    ) -> tuple[ir.Path, list[tuple[ir.Path, int, int]]]:
         g = self.g
         if (node, RDF.first, None) in g:
             members = read_list(g, node, where)
@@ -163,8 +178,10 @@ class _PathParser:
             return ir.SequencePath(tuple(p[0] for p in parts)), parts
         kinds = [(p, o) for p, o in g.predicate_objects(node) if p in _PATH_KINDS]
         if len(kinds) != 1:
-            raise ShapeCompileError(f"{where}: a blank-node path needs exactly one of sh:inversePath, "
-                                    f"sh:alternativePath, sh:zeroOrMorePath, sh:oneOrMorePath, sh:zeroOrOnePath")
+            raise ShapeCompileError(
+                f"{where}: a blank-node path needs exactly one of sh:inversePath, "
+                f"sh:alternativePath, sh:zeroOrMorePath, sh:oneOrMorePath, sh:zeroOrOnePath"
+            )
         pred, inner = kinds[0]
         sub = f"{where} / {_short(g, pred)}"
         if pred == SH.alternativePath:
@@ -227,10 +244,14 @@ def _refuse_unsupported(g: Graph, source: str) -> None:
         )
     for pred, what in _UNSUPPORTED_PREDS.items():
         for s in g.subjects(pred, None):
-            raise UnsupportedComponent(f"{source}: at {_short(g, s)}: {what} is not supported (SHACL Core only)")
+            raise UnsupportedComponent(
+                f"{source}: at {_short(g, s)}: {what} is not supported (SHACL Core only)"
+            )
     for typ, what in _UNSUPPORTED_TYPES.items():
         for s in g.subjects(RDF.type, typ):
-            raise UnsupportedComponent(f"{source}: at {_short(g, s)}: {what} is not supported (SHACL Core only)")
+            raise UnsupportedComponent(
+                f"{source}: at {_short(g, s)}: {what} is not supported (SHACL Core only)"
+            )
 
 
 def _locate_shapes(g: Graph) -> dict[Node, str]:
@@ -250,12 +271,16 @@ def _locate_shapes(g: Graph) -> dict[Node, str]:
         while queue:
             node, where, depth = queue.popleft()
             if isinstance(node, Literal):
-                raise ShapeCompileError(f"at {where}: a shape must be an IRI or a blank node, got {node.n3()}")
+                raise ShapeCompileError(
+                    f"at {where}: a shape must be an IRI or a blank node, got {node.n3()}"
+                )
             if node in wheres:
                 continue
             if depth > limits.MAX_SHAPE_DEPTH:  # before the location strings grow with every level
-                raise ShapeCompileError(f"at {_short(g, root)}: shapes nested deeper than MAX_SHAPE_DEPTH "
-                                        f"({limits.MAX_SHAPE_DEPTH}, cns.rules.limits)")
+                raise ShapeCompileError(
+                    f"at {_short(g, root)}: shapes nested deeper than MAX_SHAPE_DEPTH "
+                    f"({limits.MAX_SHAPE_DEPTH}, cns.rules.limits)"
+                )
             wheres[node] = where
             children: list[tuple[Node, str]] = []
             for pred in _SHAPE_VALUED:
@@ -283,7 +308,9 @@ def _int(g: Graph, node: Node, pred: URIRef, where: str) -> int | None:
     if v is None:
         return None
     if not (isinstance(v, Literal) and v.datatype == XSD.integer and not v.ill_typed and int(v) >= 0):
-        raise ShapeCompileError(f"{where} / {_short(g, pred)}: expected a non-negative xsd:integer, got {v.n3()}")
+        raise ShapeCompileError(
+            f"{where} / {_short(g, pred)}: expected a non-negative xsd:integer, got {v.n3()}"
+        )
     return int(v)
 
 
@@ -304,7 +331,9 @@ def _iri(g: Graph, v: Node, pred: URIRef, where: str) -> URIRef:
 
 def _shape_ref(g: Graph, v: Node, pred: URIRef, where: str) -> ir.ShapeRef:
     if isinstance(v, Literal):
-        raise ShapeCompileError(f"{where} / {_short(g, pred)}: expected a shape (IRI or blank node), got {v.n3()}")
+        raise ShapeCompileError(
+            f"{where} / {_short(g, pred)}: expected a shape (IRI or blank node), got {v.n3()}"
+        )
     return v  # type: ignore[return-value]
 
 
@@ -337,7 +366,9 @@ def _parse_shape(g: Graph, node: Node, where: str) -> ir.Shape:
     if path is None:
         for pred in _PROPERTY_ONLY:
             if (node, pred, None) in g:
-                raise ShapeCompileError(f"{where} / {_short(g, pred)}: not allowed on a node shape (no sh:path)")
+                raise ShapeCompileError(
+                    f"{where} / {_short(g, pred)}: not allowed on a node shape (no sh:path)"
+                )
     severity = _one(g, node, SH.severity, where)
     if severity is not None:
         severity = _iri(g, severity, SH.severity, where)
@@ -372,8 +403,10 @@ def _constraints(g: Graph, node: Node, where: str) -> list[ir.Constraint]:  # no
         out.append(ir.DatatypeConstraint(_iri(g, v, SH.datatype, where)))
     if (v := _one(g, node, SH.nodeKind, where)) is not None:
         if v not in ir.NODE_KIND_MASKS:
-            raise ShapeCompileError(f"{w(SH.nodeKind)}: expected one of sh:IRI, sh:BlankNode, sh:Literal, "
-                                    f"sh:BlankNodeOrIRI, sh:BlankNodeOrLiteral, sh:IRIOrLiteral, got {v.n3()}")
+            raise ShapeCompileError(
+                f"{w(SH.nodeKind)}: expected one of sh:IRI, sh:BlankNode, sh:Literal, "
+                f"sh:BlankNodeOrIRI, sh:BlankNodeOrLiteral, sh:IRIOrLiteral, got {v.n3()}"
+            )
         out.append(ir.NodeKindConstraint(v, ir.NODE_KIND_MASKS[v]))  # type: ignore[arg-type]
     if (n := _int(g, node, SH.minCount, where)) is not None:
         out.append(ir.MinCountConstraint(n))
@@ -407,7 +440,11 @@ def _constraints(g: Graph, node: Node, where: str) -> list[ir.Constraint]:  # no
             out.append(cls(_iri(g, v, pred, where)))
     for v in _sorted(g.objects(node, SH["not"])):
         out.append(ir.NotConstraint(_shape_ref(g, v, SH["not"], where)))
-    for pred, cls in ((SH["and"], ir.AndConstraint), (SH["or"], ir.OrConstraint), (SH.xone, ir.XoneConstraint)):
+    for pred, cls in (
+        (SH["and"], ir.AndConstraint),
+        (SH["or"], ir.OrConstraint),
+        (SH.xone, ir.XoneConstraint),
+    ):
         for head in _sorted(g.objects(node, pred)):
             members = read_list(g, head, w(pred))
             out.append(cls(tuple(_shape_ref(g, m, pred, where) for m in members)))
@@ -416,7 +453,9 @@ def _constraints(g: Graph, node: Node, where: str) -> list[ir.Constraint]:  # no
     for v in _sorted(g.objects(node, SH.property)):
         ref = _shape_ref(g, v, SH.property, where)
         if (ref, SH.path, None) not in g:
-            raise ShapeCompileError(f"{w(SH.property)}: {_short(g, ref)} is not a property shape (no sh:path)")
+            raise ShapeCompileError(
+                f"{w(SH.property)}: {_short(g, ref)} is not a property shape (no sh:path)"
+            )
         out.append(ir.PropertyConstraint(ref))
     qvs = _sorted(g.objects(node, SH.qualifiedValueShape))
     qmin = _int(g, node, SH.qualifiedMinCount, where)
@@ -438,10 +477,19 @@ def _constraints(g: Graph, node: Node, where: str) -> list[ir.Constraint]:  # no
     if _bool(g, node, SH.closed, where):
         ignored_node = _one(g, node, SH.ignoredProperties, where)
         ignored = read_list(g, ignored_node, w(SH.ignoredProperties)) if ignored_node is not None else ()
-        allowed = sorted({p for ps in g.objects(node, SH.property) for p in g.objects(ps, SH.path)
-                          if isinstance(p, URIRef)})
-        out.append(ir.ClosedConstraint(tuple(_iri(g, x, SH.ignoredProperties, where) for x in ignored),
-                                       tuple(allowed)))
+        allowed = sorted(
+            {
+                p
+                for ps in g.objects(node, SH.property)
+                for p in g.objects(ps, SH.path)
+                if isinstance(p, URIRef)
+            }
+        )
+        out.append(
+            ir.ClosedConstraint(
+                tuple(_iri(g, x, SH.ignoredProperties, where) for x in ignored), tuple(allowed)
+            )
+        )
     for v in _sorted(g.objects(node, SH.hasValue)):
         out.append(ir.HasValueConstraint(v))  # type: ignore[arg-type]
     if (v := _one(g, node, SH["in"], where)) is not None:

@@ -88,16 +88,24 @@ def check_structure(shapes_ir: ir.ShapesIR) -> None:
             depth[ref], unfold[ref] = d, u
             s = shapes[ref]
             if d > limits.MAX_SHAPE_DEPTH:
-                raise ShapeCompileError(f"{shapes_ir.source}: at {_name(s)}: shape references nested deeper "
-                                        f"than MAX_SHAPE_DEPTH ({limits.MAX_SHAPE_DEPTH}, cns.rules.limits)")
+                raise ShapeCompileError(
+                    f"{shapes_ir.source}: at {_name(s)}: shape references nested deeper "
+                    f"than MAX_SHAPE_DEPTH ({limits.MAX_SHAPE_DEPTH}, cns.rules.limits)"
+                )
             if u > limits.MAX_SHAPE_UNFOLD:
-                raise ShapeCompileError(f"{shapes_ir.source}: at {_name(s)}: sh:property references unfold into "
-                                        f"more than MAX_SHAPE_UNFOLD ({limits.MAX_SHAPE_UNFOLD}, "
-                                        "cns.rules.limits) evaluations")
+                raise ShapeCompileError(
+                    f"{shapes_ir.source}: at {_name(s)}: sh:property references unfold into "
+                    f"more than MAX_SHAPE_UNFOLD ({limits.MAX_SHAPE_UNFOLD}, "
+                    "cns.rules.limits) evaluations"
+                )
 
 
-def _recursion(shapes_ir: ir.ShapesIR, stack: list[list[Any]], first: int,
-               edges: dict[ir.ShapeRef, list[tuple[str, ir.ShapeRef]]]) -> ShapeCompileError:
+def _recursion(
+    shapes_ir: ir.ShapesIR,
+    stack: list[list[Any]],
+    first: int,
+    edges: dict[ir.ShapeRef, list[tuple[str, ir.ShapeRef]]],
+) -> ShapeCompileError:
     parts: list[str] = []
     for ref, i in stack[first:]:
         label, _ = edges[ref][i - 1]
@@ -107,14 +115,19 @@ def _recursion(shapes_ir: ir.ShapesIR, stack: list[list[Any]], first: int,
     cycle = " -> ".join(parts)
     if len(cycle) > 300:
         cycle = cycle[:300] + "..."
-    return ShapeCompileError(f"{shapes_ir.source}: at {_name(shape)}: recursive shape reference ({cycle}); "
-                             "recursive shapes are not supported")
+    return ShapeCompileError(
+        f"{shapes_ir.source}: at {_name(shape)}: recursive shape reference ({cycle}); "
+        "recursive shapes are not supported"
+    )
 
 
 def _short(shapes_ir: ir.ShapesIR, ref: ir.ShapeRef) -> str:
     s = shapes_ir.shapes[ref]
     if isinstance(ref, URIRef):
-        best = max(((p, ns) for p, ns in shapes_ir.prefixes.items() if p and str(ref).startswith(ns)),
-                   key=lambda pn: len(pn[1]), default=None)
-        return f"{best[0]}:{str(ref)[len(best[1]):]}" if best else ref.n3()
+        best = max(
+            ((p, ns) for p, ns in shapes_ir.prefixes.items() if p and str(ref).startswith(ns)),
+            key=lambda pn: len(pn[1]),
+            default=None,
+        )
+        return f"{best[0]}:{str(ref)[len(best[1]) :]}" if best else ref.n3()
     return f"[{s.where}]" if s.where else "[]"

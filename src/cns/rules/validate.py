@@ -49,8 +49,9 @@ def _clamp(n: int) -> int:
     return min(n, _BIG)
 
 
-def validate_graph(shapes: ir.ShapesIR | Graph | str | os.PathLike[str],
-                   data: Graph | BoundGraph | str | os.PathLike[str]) -> ValidationReport:
+def validate_graph(
+    shapes: ir.ShapesIR | Graph | str | os.PathLike[str], data: Graph | BoundGraph | str | os.PathLike[str]
+) -> ValidationReport:
     """Validate ``data`` (Graph, bound graph or RDF file) against ``shapes`` (IR, shapes Graph or file).
 
     A Turtle or N-Triples file is read straight into arrays (:func:`cns.rules.encode.read_bound`: pyoxigraph
@@ -108,8 +109,15 @@ def shape_terms(shapes_ir: ir.ShapesIR) -> list[Node]:
                 out.append(c.value)
             elif isinstance(c, ir.InConstraint):
                 out.extend(c.values)
-            elif isinstance(c, (ir.EqualsConstraint, ir.DisjointConstraint, ir.LessThanConstraint,
-                                ir.LessThanOrEqualsConstraint)):
+            elif isinstance(
+                c,
+                (
+                    ir.EqualsConstraint,
+                    ir.DisjointConstraint,
+                    ir.LessThanConstraint,
+                    ir.LessThanOrEqualsConstraint,
+                ),
+            ):
                 out.append(c.predicate)
             elif isinstance(c, ir.ClosedConstraint):
                 out.extend(c.allowed + c.ignored)
@@ -203,8 +211,15 @@ class _Evaluator:
             out.extend(self._constraint(shape, c, focus, src, dst))
         return out
 
-    def _value_fail(self, shape: ir.Shape, c: ir.Constraint, src: np.ndarray, dst: np.ndarray,
-                    uv: np.ndarray, ok: np.ndarray) -> list[_Block]:
+    def _value_fail(
+        self,
+        shape: ir.Shape,
+        c: ir.Constraint,
+        src: np.ndarray,
+        dst: np.ndarray,
+        uv: np.ndarray,
+        ok: np.ndarray,
+    ) -> list[_Block]:
         bad = uv[~ok]
         if bad.shape[0] == 0:
             return []
@@ -216,8 +231,9 @@ class _Evaluator:
             return []
         return [_Block(shape, component, focus, np.full(focus.shape[0], _NO_VALUE, np.int32))]
 
-    def _constraint(self, shape: ir.Shape, c: ir.Constraint, focus: np.ndarray, src: np.ndarray,
-                    dst: np.ndarray) -> list[_Block]:  # noqa: C901 - one arm per component
+    def _constraint(
+        self, shape: ir.Shape, c: ir.Constraint, focus: np.ndarray, src: np.ndarray, dst: np.ndarray
+    ) -> list[_Block]:  # noqa: C901 - one arm per component
         g = self.g
         uv = sorted_unique(dst)
         if isinstance(c, ir.ClassConstraint):
@@ -227,8 +243,9 @@ class _Evaluator:
         elif isinstance(c, ir.NodeKindConstraint):
             ok = gk.check_node_kind(uv, g.kind, c.mask)
         elif isinstance(c, ir.VALUE_RANGE_CONSTRAINTS):
-            ok = gk.check_range(uv, g.order_cat, g.order_key, g.exact_rank, g.code(c.value),
-                                 _RANGE_OPS[type(c)])
+            ok = gk.check_range(
+                uv, g.order_cat, g.order_key, g.exact_rank, g.code(c.value), _RANGE_OPS[type(c)]
+            )
         elif isinstance(c, (ir.MinLengthConstraint, ir.MaxLengthConstraint)):
             ok = gk.check_length(uv, g.lexlen, _clamp(c.length), isinstance(c, ir.MinLengthConstraint))
         elif isinstance(c, ir.PatternConstraint):
@@ -263,8 +280,15 @@ class _Evaluator:
             return self._focus_constraint(shape, c, focus, src, dst, uv)
         return self._value_fail(shape, c, src, dst, uv, ok)
 
-    def _focus_constraint(self, shape: ir.Shape, c: ir.Constraint, focus: np.ndarray, src: np.ndarray,
-                          dst: np.ndarray, uv: np.ndarray) -> list[_Block]:
+    def _focus_constraint(
+        self,
+        shape: ir.Shape,
+        c: ir.Constraint,
+        focus: np.ndarray,
+        src: np.ndarray,
+        dst: np.ndarray,
+        uv: np.ndarray,
+    ) -> list[_Block]:
         g = self.g
         n = g.n_terms
         if isinstance(c, (ir.MinCountConstraint, ir.MaxCountConstraint)):
@@ -278,7 +302,9 @@ class _Evaluator:
         if isinstance(c, ir.UniqueLangConstraint):
             lang = g.lang[dst]
             m = lang >= 0
-            keys, counts = np.unique(src[m].astype(np.int64) * (len(g.langs) + 1) + lang[m], return_counts=True)
+            keys, counts = np.unique(
+                src[m].astype(np.int64) * (len(g.langs) + 1) + lang[m], return_counts=True
+            )
             dup = keys[counts > 1] // (len(g.langs) + 1)
             return self._focus_fail(shape, c.component, dup.astype(np.int32))
         if isinstance(c, (ir.EqualsConstraint, ir.DisjointConstraint)):
@@ -301,10 +327,16 @@ class _Evaluator:
                 return blocks
             # a value node reached from k (focus, value) pairs is validated k times (W3C property-001)
             mult = np.bincount(dst, minlength=n)
-            return [_Block(b.shape, b.component, np.repeat(b.focus, mult[b.focus]),
-                           np.repeat(b.value, mult[b.focus]),
-                           None if b.path_pred is None else np.repeat(b.path_pred, mult[b.focus]))
-                    for b in blocks]
+            return [
+                _Block(
+                    b.shape,
+                    b.component,
+                    np.repeat(b.focus, mult[b.focus]),
+                    np.repeat(b.value, mult[b.focus]),
+                    None if b.path_pred is None else np.repeat(b.path_pred, mult[b.focus]),
+                )
+                for b in blocks
+            ]
         if isinstance(c, ir.QualifiedValueShapeConstraint):
             good = self.conforms(c.shape, uv)
             for sib in c.siblings:
@@ -358,9 +390,20 @@ def _materialise(g: BoundGraph, blocks: list[_Block]) -> list[ValidationResult]:
                 path = ir.PredicatePath(terms[preds[i]])  # type: ignore[arg-type]
             focus, focus_s = term(f)
             value, value_s = term(v) if v >= 0 else (None, "")
-            rows.append(((focus_s, shape_s, comp_s, value_s), ValidationResult(
-                focus_node=focus, result_path=path, value=value, severity=s.severity, component=b.component,
-                source_shape=s.id, messages=msgs)))
+            rows.append(
+                (
+                    (focus_s, shape_s, comp_s, value_s),
+                    ValidationResult(
+                        focus_node=focus,
+                        result_path=path,
+                        value=value,
+                        severity=s.severity,
+                        component=b.component,
+                        source_shape=s.id,
+                        messages=msgs,
+                    ),
+                )
+            )
     rows.sort(key=lambda kr: kr[0])
     return [r for _, r in rows]
 
@@ -371,4 +414,9 @@ def _default_message(component: URIRef) -> str:
 
 
 def _result_key(r: ValidationResult) -> tuple[str, ...]:
-    return (r.focus_node.n3(), str(r.source_shape), str(r.component), r.value.n3() if r.value is not None else "")
+    return (
+        r.focus_node.n3(),
+        str(r.source_shape),
+        str(r.component),
+        r.value.n3() if r.value is not None else "",
+    )

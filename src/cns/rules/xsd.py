@@ -50,7 +50,7 @@ _NUMERIC = {
     XSD.unsignedLong, XSD.unsignedInt, XSD.unsignedShort, XSD.unsignedByte,
 }  # fmt: skip
 _APPROX = {XSD.float, XSD.double}  # the other numeric types are exact (xsd:decimal and its derived types)
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _USEC = _dt.timedelta(microseconds=1)
 
 
@@ -138,7 +138,7 @@ def order_key(term: Node, category: int) -> float | str:
         return 1.0 if v else 0.0
     if category in (CAT_DATETIME_TZ, CAT_DATETIME):
         if category == CAT_DATETIME:
-            v = v.replace(tzinfo=_dt.timezone.utc)
+            v = v.replace(tzinfo=_dt.UTC)
         return v.timestamp()
     if category == CAT_DATE:
         return float(v.toordinal())
@@ -167,6 +167,6 @@ def exact_key(term: Node, category: int) -> int | Decimal | None:
     if category in (CAT_DATETIME_TZ, CAT_DATETIME):
         v = term.toPython()
         if category == CAT_DATETIME:
-            v = v.replace(tzinfo=_dt.timezone.utc)
+            v = v.replace(tzinfo=_dt.UTC)
         return (v - _EPOCH) // _USEC
     return None

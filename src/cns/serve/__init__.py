@@ -24,12 +24,24 @@ import importlib
 from typing import Any
 
 _EXPORTS = {  # name -> module: imported on first use, so `python -m cns.serve.loadgen` stays light
-    "ServeConfig": "config", "load_serve_config": "config", "serve_config_from_dict": "config",
-    "PeerUnreachable": "errors", "ServeConfigError": "errors", "ServeError": "errors", "ServeStartError": "errors",
-    "Service": "service", "prepare": "service",
-    "FixOrderSink": "sink", "InProcessVenue": "sink", "OrderSink": "sink", "SendResult": "sink",
-    "LatencyProbe": "state", "ServeState": "state", "build_state": "state",
-    "serve_application": "tree", "serve_tree": "tree",
+    "ServeConfig": "config",
+    "load_serve_config": "config",
+    "serve_config_from_dict": "config",
+    "PeerUnreachable": "errors",
+    "ServeConfigError": "errors",
+    "ServeError": "errors",
+    "ServeStartError": "errors",
+    "Service": "service",
+    "prepare": "service",
+    "FixOrderSink": "sink",
+    "InProcessVenue": "sink",
+    "OrderSink": "sink",
+    "SendResult": "sink",
+    "LatencyProbe": "state",
+    "ServeState": "state",
+    "build_state": "state",
+    "serve_application": "tree",
+    "serve_tree": "tree",
 }
 
 

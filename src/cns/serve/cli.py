@@ -41,9 +41,14 @@ def serve_main(args: argparse.Namespace) -> int:
     return code
 
 
-async def run_service(cfg: ServeConfig, *, seconds: float | None = None, announce: bool = True,
-                      started: Callable[[Service], None] | None = None,
-                      ops_port: int | None = None) -> tuple[int, dict[str, Any]]:
+async def run_service(
+    cfg: ServeConfig,
+    *,
+    seconds: float | None = None,
+    announce: bool = True,
+    started: Callable[[Service], None] | None = None,
+    ops_port: int | None = None,
+) -> tuple[int, dict[str, Any]]:
     """Start the shard, run until SIGTERM/SIGINT, ``seconds`` or the tree giving up; stop it gracefully.
     Returns ``(exit code, summary)``; start-up refusals raise (a :class:`~cns.serve.errors.ServeError`).
     ``started(service)`` is called once every peer is up (tests, embedding). ``ops_port`` (0 = any free):
@@ -71,10 +76,12 @@ async def run_service(cfg: ServeConfig, *, seconds: float | None = None, announc
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     if announce:
-        print(f"cns serve: started shard={cfg.shard} feeds={len(cfg.feeds)} fix={len(svc.state.sessions)} "
-              f"instruments={len(cfg.instruments)} sink={cfg.order_sink} "
-              f"market_data={'on' if cfg.market_data else 'static'}{_recovered(svc.state.extra.get('recovery'))}",
-              flush=True)
+        print(
+            f"cns serve: started shard={cfg.shard} feeds={len(cfg.feeds)} fix={len(svc.state.sessions)} "
+            f"instruments={len(cfg.instruments)} sink={cfg.order_sink} "
+            f"market_data={'on' if cfg.market_data else 'static'}{_recovered(svc.state.extra.get('recovery'))}",
+            flush=True,
+        )
     waits: list[asyncio.Task[Any]] = [loop.create_task(stop.wait())]
     if svc.failed is not None:
         waits.append(loop.create_task(svc.failed.wait()))
@@ -108,12 +115,14 @@ def format_summary(s: dict[str, Any]) -> str:
     mc = stop.get("mass_cancel") or {}
     p50, p99 = lat.get("p50"), lat.get("p99")
     lat_txt = f" order_latency_p50_us={p50 / 1e3:.1f} p99_us={p99 / 1e3:.1f}" if lat.get("count") else ""
-    return (f"cns serve: stopped shard={s.get('shard')} uptime_s={s.get('uptime_s', 0):.1f} "
-            f"events={c.get('events_in', 0)} decisions={c.get('decisions', 0)} orders={c.get('orders_sent', 0)} "
-            f"fills={c.get('fills', 0)} pnl_usd={d.get('pnl_usd', 0.0):.2f} "
-            f"mass_cancel_requests={mc.get('requests', 0)} mass_cancel_reports={mc.get('reports', 0)} "
-            f"open_after={mc.get('open_after', 'n/a')} "
-            f"logout={','.join(str(v) for v in stop.get('logout', {}).values()) or 'none'}{lat_txt}")
+    return (
+        f"cns serve: stopped shard={s.get('shard')} uptime_s={s.get('uptime_s', 0):.1f} "
+        f"events={c.get('events_in', 0)} decisions={c.get('decisions', 0)} orders={c.get('orders_sent', 0)} "
+        f"fills={c.get('fills', 0)} pnl_usd={d.get('pnl_usd', 0.0):.2f} "
+        f"mass_cancel_requests={mc.get('requests', 0)} mass_cancel_reports={mc.get('reports', 0)} "
+        f"open_after={mc.get('open_after', 'n/a')} "
+        f"logout={','.join(str(v) for v in stop.get('logout', {}).values()) or 'none'}{lat_txt}"
+    )
 
 
 def _json_default(o: Any) -> Any:
@@ -132,5 +141,7 @@ def _recovered(r: Any) -> str:
     if not r:
         return ""
     rew = sum(1 for v in r.get("fix_rewind", {}).values() if v["journal_next"] < v["store_next"])
-    return (f" recovered={r['entries']} orders={r['orders']} execs={r['execs']} unacked={r['unacked']} "
-            f"rewound={rew} replay_s={r['seconds']}")
+    return (
+        f" recovered={r['entries']} orders={r['orders']} execs={r['execs']} unacked={r['unacked']} "
+        f"rewound={rew} replay_s={r['seconds']}"
+    )

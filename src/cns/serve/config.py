@@ -92,7 +92,12 @@ def _bad(key: str, rule: str) -> ServeConfigError:
 def _num(v: Any, key: str, lo: float, hi: float, *, integer: bool = False) -> Any:
     """``v`` if it is a number (an int when ``integer``; never a bool) in ``[lo, hi]``, else refused."""
     ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
-    if isinstance(v, bool) or not ok_type or (isinstance(v, float) and not math.isfinite(v)) or not lo <= v <= hi:
+    if (
+        isinstance(v, bool)
+        or not ok_type
+        or (isinstance(v, float) and not math.isfinite(v))
+        or not lo <= v <= hi
+    ):
         raise _bad(key, f"must be {'an integer' if integer else 'a number'} in [{lo:g}, {hi:g}], got {v!r}")
     return v
 
@@ -180,7 +185,9 @@ class DeskSpec:
     held_max_age_s: float = 2.0
     exit_check_s: float = 0.05
     mark_s: float = 1.0
-    runaway_rejects: int = 0  # throttle (``rate``) rejections within one risk rate window that trip the kill switch; 0 = off
+    runaway_rejects: int = (
+        0  # throttle (``rate``) rejections within one risk rate window that trip the kill switch; 0 = off
+    )
 
 
 @dataclass(frozen=True)
@@ -203,9 +210,11 @@ class ServeConfig:
     journal: Any = None  # cns.serve.journal.JournalSpec with [journal]
 
     def __repr__(self) -> str:
-        return (f"ServeConfig(shard={self.shard!r}, feeds={[f.name for f in self.feeds]}, "
-                f"fix={[s.name for s in self.fix]}, instruments={len(self.instruments)}, "
-                f"order_sink={self.order_sink!r}, <credentials hidden>)")
+        return (
+            f"ServeConfig(shard={self.shard!r}, feeds={[f.name for f in self.feeds]}, "
+            f"fix={[s.name for s in self.fix]}, instruments={len(self.instruments)}, "
+            f"order_sink={self.order_sink!r}, <credentials hidden>)"
+        )
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -238,54 +247,87 @@ def _secret(tab: dict[str, Any], key: str, where: str, required: bool) -> str | 
     v = os.environ.get(var)
     if v is None or v == "":
         if required:
-            raise ServeConfigError(f"config key '{where}.{key}': environment variable {var} is not set "
-                                   f"(set it, or give {key} / {key}_env)")
+            raise ServeConfigError(
+                f"config key '{where}.{key}': environment variable {var} is not set "
+                f"(set it, or give {key} / {key}_env)"
+            )
         return None
     return v
 
 
 def _feed(tab: Any, k: int, host: str) -> FeedSpec:
     w = f"feeds[{k}]"
-    t = _keys(tab, w, {"name", "host", "port", "transport", "feed_id", "stale_after_s", "batch_max", "sentiment",
-                       "instruments"})
+    t = _keys(
+        tab,
+        w,
+        {
+            "name",
+            "host",
+            "port",
+            "transport",
+            "feed_id",
+            "stale_after_s",
+            "batch_max",
+            "sentiment",
+            "instruments",
+        },
+    )
     transport = t.get("transport", "tcp")
     if transport not in TRANSPORTS:
         raise _bad(f"{w}.transport", f"must be one of {TRANSPORTS}")
     sentiment = t.get("sentiment", True)
     if not isinstance(sentiment, bool):
         raise _bad(f"{w}.sentiment", "must be true or false")
-    return FeedSpec(name=_str(t.get("name", f"feed{k + 1}"), f"{w}.name", _NAME),
-                    host=_str(t.get("host", host), f"{w}.host"),
-                    port=_num(t.get("port"), f"{w}.port", 1, 65535, integer=True),
-                    transport=transport,
-                    feed_id=_num(t.get("feed_id", 1), f"{w}.feed_id", 0, 2**32 - 1, integer=True),
-                    stale_after_s=_num(t.get("stale_after_s", 3.0), f"{w}.stale_after_s", 0.01, 3600),
-                    batch_max=_num(t.get("batch_max", 4096), f"{w}.batch_max", 1, 1 << 20, integer=True),
-                    sentiment=sentiment,
-                    instruments=_symbols(t.get("instruments", []), f"{w}.instruments"))
+    return FeedSpec(
+        name=_str(t.get("name", f"feed{k + 1}"), f"{w}.name", _NAME),
+        host=_str(t.get("host", host), f"{w}.host"),
+        port=_num(t.get("port"), f"{w}.port", 1, 65535, integer=True),
+        transport=transport,
+        feed_id=_num(t.get("feed_id", 1), f"{w}.feed_id", 0, 2**32 - 1, integer=True),
+        stale_after_s=_num(t.get("stale_after_s", 3.0), f"{w}.stale_after_s", 0.01, 3600),
+        batch_max=_num(t.get("batch_max", 4096), f"{w}.batch_max", 1, 1 << 20, integer=True),
+        sentiment=sentiment,
+        instruments=_symbols(t.get("instruments", []), f"{w}.instruments"),
+    )
 
 
 def _fix(tab: Any, k: int, host: str) -> FixSpec:
     w = f"fix[{k}]"
     secrets = ("sender_comp_id", "target_comp_id", "username", "password")
-    t = _keys(tab, w, {"name", "host", "port", "heartbeat_s", "store_dir", "reset_on_logon", "instruments",
-                       *secrets, *(f"{s}_env" for s in secrets)})
+    t = _keys(
+        tab,
+        w,
+        {
+            "name",
+            "host",
+            "port",
+            "heartbeat_s",
+            "store_dir",
+            "reset_on_logon",
+            "instruments",
+            *secrets,
+            *(f"{s}_env" for s in secrets),
+        },
+    )
     reset = t.get("reset_on_logon", True)
     if not isinstance(reset, bool):
         raise _bad(f"{w}.reset_on_logon", "must be true or false")
     store = t.get("store_dir") or None
     if store is not None and not isinstance(store, str):
         raise _bad(f"{w}.store_dir", "must be a directory path")
-    return FixSpec(name=_str(t.get("name", f"venue{k + 1}"), f"{w}.name", _NAME),
-                   host=_str(t.get("host", host), f"{w}.host"),
-                   port=_num(t.get("port"), f"{w}.port", 1, 65535, integer=True),
-                   sender_comp_id=_secret(t, "sender_comp_id", w, True) or "",
-                   target_comp_id=_secret(t, "target_comp_id", w, True) or "",
-                   username=_secret(t, "username", w, False),
-                   password=_secret(t, "password", w, False),
-                   heartbeat_s=_num(t.get("heartbeat_s", 30), f"{w}.heartbeat_s", 1, 3600, integer=True),
-                   store_dir=store, reset_on_logon=reset,
-                   instruments=_symbols(t.get("instruments", []), f"{w}.instruments"))
+    return FixSpec(
+        name=_str(t.get("name", f"venue{k + 1}"), f"{w}.name", _NAME),
+        host=_str(t.get("host", host), f"{w}.host"),
+        port=_num(t.get("port"), f"{w}.port", 1, 65535, integer=True),
+        sender_comp_id=_secret(t, "sender_comp_id", w, True) or "",
+        target_comp_id=_secret(t, "target_comp_id", w, True) or "",
+        username=_secret(t, "username", w, False),
+        password=_secret(t, "password", w, False),
+        heartbeat_s=_num(t.get("heartbeat_s", 30), f"{w}.heartbeat_s", 1, 3600, integer=True),
+        store_dir=store,
+        reset_on_logon=reset,
+        instruments=_symbols(t.get("instruments", []), f"{w}.instruments"),
+    )
 
 
 def serve_config_from_dict(doc: dict[str, Any], where: str = "") -> ServeConfig:
@@ -300,10 +342,16 @@ def serve_config_from_dict(doc: dict[str, Any], where: str = "") -> ServeConfig:
 
 
 def _from_dict(doc: dict[str, Any]) -> ServeConfig:
-    top = _keys(doc, "(top level)", {"serve", "feeds", "fix", "market_data", "instruments", "desk", "journal",
-                                     *_TRADING_SECTIONS})
-    s = _keys(top.get("serve", {}), "serve", {"shard", "host", "connect_timeout_s", "stop_timeout_s", "order_sink",
-                                              "rules"})
+    top = _keys(
+        doc,
+        "(top level)",
+        {"serve", "feeds", "fix", "market_data", "instruments", "desk", "journal", *_TRADING_SECTIONS},
+    )
+    s = _keys(
+        top.get("serve", {}),
+        "serve",
+        {"shard", "host", "connect_timeout_s", "stop_timeout_s", "order_sink", "rules"},
+    )
     shard = _str(s.get("shard", "shard-0"), "serve.shard", _NAME)
     host = _str(s.get("host", "127.0.0.1"), "serve.host")
     sink = s.get("order_sink", "fix")
@@ -319,8 +367,12 @@ def _from_dict(doc: dict[str, Any]) -> ServeConfig:
     instruments = []
     for k, it in enumerate(raw_inst):
         t = _keys(it, f"instruments[{k}]", {"symbol", "price"})
-        instruments.append(InstrumentSpec(_str(t.get("symbol"), f"instruments[{k}].symbol", _SYMBOL),
-                                          float(_num(t.get("price"), f"instruments[{k}].price", 1e-6, 1e9))))
+        instruments.append(
+            InstrumentSpec(
+                _str(t.get("symbol"), f"instruments[{k}].symbol", _SYMBOL),
+                float(_num(t.get("price"), f"instruments[{k}].price", 1e-6, 1e9)),
+            )
+        )
     syms = [i.symbol for i in instruments]
     if len(set(syms)) != len(syms):
         raise _bad("instruments", "symbols must be unique")
@@ -333,7 +385,7 @@ def _from_dict(doc: dict[str, Any]) -> ServeConfig:
     if not isinstance(fix_raw, list):
         raise _bad("fix", "must be [[fix]] tables")
     if sink == "fix" and not fix_raw:
-        raise _bad("fix", "order_sink = \"fix\" needs at least one [[fix]] session")
+        raise _bad("fix", 'order_sink = "fix" needs at least one [[fix]] session')
     fix = tuple(_fix(t, k, host) for k, t in enumerate(fix_raw))
     for what, names in (("feeds", [f.name for f in feeds]), ("fix", [f.name for f in fix])):
         if len(set(names)) != len(names):
@@ -348,33 +400,53 @@ def _from_dict(doc: dict[str, Any]) -> ServeConfig:
     md = None
     if "market_data" in top:
         t = _keys(top["market_data"], "market_data", {"host", "port", "stale_after_s"})
-        md = MarketDataSpec(_str(t.get("host", host), "market_data.host"),
-                            _num(t.get("port"), "market_data.port", 1, 65535, integer=True),
-                            _num(t.get("stale_after_s", 5.0), "market_data.stale_after_s", 0.01, 3600))
+        md = MarketDataSpec(
+            _str(t.get("host", host), "market_data.host"),
+            _num(t.get("port"), "market_data.port", 1, 65535, integer=True),
+            _num(t.get("stale_after_s", 5.0), "market_data.stale_after_s", 0.01, 3600),
+        )
     d = _keys(top.get("desk", {}), "desk", {"held_max_age_s", "exit_check_s", "mark_s", "runaway_rejects"})
-    desk = DeskSpec(_num(d.get("held_max_age_s", 2.0), "desk.held_max_age_s", 0.0, 3600),
-                    _num(d.get("exit_check_s", 0.05), "desk.exit_check_s", 0.001, 60),
-                    _num(d.get("mark_s", 1.0), "desk.mark_s", 0.01, 3600),
-                    _num(d.get("runaway_rejects", 0), "desk.runaway_rejects", 0, 10_000_000, integer=True))
+    desk = DeskSpec(
+        _num(d.get("held_max_age_s", 2.0), "desk.held_max_age_s", 0.0, 3600),
+        _num(d.get("exit_check_s", 0.05), "desk.exit_check_s", 0.001, 60),
+        _num(d.get("mark_s", 1.0), "desk.mark_s", 0.01, 3600),
+        _num(d.get("runaway_rejects", 0), "desk.runaway_rejects", 0, 10_000_000, integer=True),
+    )
     try:
         trading = config_from_dict({k: top[k] for k in _TRADING_SECTIONS if k in top})
     except CNSError as e:
         raise ServeConfigError(str(e)) from None
-    cfg = ServeConfig(shard=shard, feeds=feeds, fix=fix, instruments=tuple(instruments), trading=trading,
-                      market_data=md, desk=desk, host=host,
-                      connect_timeout_s=_num(s.get("connect_timeout_s", 5.0), "serve.connect_timeout_s", 0.05, 600),
-                      stop_timeout_s=_num(s.get("stop_timeout_s", 5.0), "serve.stop_timeout_s", 0.05, 600),
-                      order_sink=sink, rules=rules, journal=_journal(top.get("journal")))
+    cfg = ServeConfig(
+        shard=shard,
+        feeds=feeds,
+        fix=fix,
+        instruments=tuple(instruments),
+        trading=trading,
+        market_data=md,
+        desk=desk,
+        host=host,
+        connect_timeout_s=_num(s.get("connect_timeout_s", 5.0), "serve.connect_timeout_s", 0.05, 600),
+        stop_timeout_s=_num(s.get("stop_timeout_s", 5.0), "serve.stop_timeout_s", 0.05, 600),
+        order_sink=sink,
+        rules=rules,
+        journal=_journal(top.get("journal")),
+    )
     if cfg.journal is not None:  # recovery needs the FIX sequence numbers and stored messages across restarts
         for k, f in enumerate(fix):
             if not f.store_dir or f.reset_on_logon:
-                raise _bad(f"fix[{k}]", "[journal] needs store_dir set and reset_on_logon = false on every session "
-                                        "(recovery resumes the sequence numbers and has the venue resend)")
+                raise _bad(
+                    f"fix[{k}]",
+                    "[journal] needs store_dir set and reset_on_logon = false on every session "
+                    "(recovery resumes the sequence numbers and has the venue resend)",
+                )
     if sink == "fix":
         missing = [sym for sym in syms if sym not in cfg.route()]
         if missing:
-            raise _bad("fix", f"no session trades {missing[0]!r} (list it in a session's instruments, or leave "
-                              "one session's instruments empty)")
+            raise _bad(
+                "fix",
+                f"no session trades {missing[0]!r} (list it in a session's instruments, or leave "
+                "one session's instruments empty)",
+            )
     return cfg
 
 
@@ -400,6 +472,9 @@ def _journal(tab: Any) -> Any:
     fs = t.get("fsync", "group")
     if fs not in FSYNC:
         raise _bad("journal.fsync", f"must be one of {FSYNC}")
-    return JournalSpec(_str(t.get("dir"), "journal.dir"), fs,
-                       _num(t.get("group_us", 1000), "journal.group_us", 1, 10_000_000, integer=True),
-                       _num(t.get("shard_id", 0), "journal.shard_id", 0, 255, integer=True))
+    return JournalSpec(
+        _str(t.get("dir"), "journal.dir"),
+        fs,
+        _num(t.get("group_us", 1000), "journal.group_us", 1, 10_000_000, integer=True),
+        _num(t.get("shard_id", 0), "journal.shard_id", 0, 255, integer=True),
+    )

@@ -33,12 +33,18 @@ VENUE_INSTRUMENTS = (("AAPL", 190.0), ("MSFT", 410.0), ("NVDA", 120.0), ("AMZN",
 _CREDS = {"CNS_VENUE_COMP_ID": "DEMOVENUE", "CNS_CLIENT_COMP_ID": "DEMOCNS", "CNS_CLIENT_PASSWORD": "demo-pw"}
 
 
-def start_process(args: list[str], env: dict[str, str], timeout_s: float, what: str
-                  ) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def start_process(
+    args: list[str], env: dict[str, str], timeout_s: float, what: str
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start ``python -m cns <args>`` and wait (at most ``timeout_s``) for its first stdout line, parsed as
     ``key=value`` pairs; :class:`ServeStartError` (the process killed) if it exits or stays silent."""
-    proc = subprocess.Popen([sys.executable, "-m", "cns", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cns", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+    )
     import selectors
 
     sel = selectors.DefaultSelector()
@@ -51,7 +57,9 @@ def start_process(args: list[str], env: dict[str, str], timeout_s: float, what: 
     if "=" not in line:
         stop_process(proc)
         err = proc.stderr.read().strip().splitlines() if proc.stderr else []
-        raise ServeStartError(f"{what} did not start within {timeout_s:g} s: {(err or [line.strip()])[-1][:200]}")
+        raise ServeStartError(
+            f"{what} did not start within {timeout_s:g} s: {(err or [line.strip()])[-1][:200]}"
+        )
     return proc, dict(p.split("=", 1) for p in line.split() if "=" in p)
 
 
@@ -83,9 +91,16 @@ def demo_config(feed_port: int, fix_port: int, md_port: int, *, shard: str = "de
     return {
         "serve": {"shard": shard, "connect_timeout_s": 10.0, "stop_timeout_s": 3.0},
         "feeds": [{"name": "demo-feed", "port": feed_port, "stale_after_s": 3.0}],
-        "fix": [{"name": "venue1", "port": fix_port, "heartbeat_s": 5,
-                 "sender_comp_id_env": "CNS_CLIENT_COMP_ID", "target_comp_id_env": "CNS_VENUE_COMP_ID",
-                 "password_env": "CNS_CLIENT_PASSWORD"}],
+        "fix": [
+            {
+                "name": "venue1",
+                "port": fix_port,
+                "heartbeat_s": 5,
+                "sender_comp_id_env": "CNS_CLIENT_COMP_ID",
+                "target_comp_id_env": "CNS_VENUE_COMP_ID",
+                "password_env": "CNS_CLIENT_PASSWORD",
+            }
+        ],
         "market_data": {"port": md_port},
         "instruments": [{"symbol": s, "price": p} for s, p in VENUE_INSTRUMENTS],
         "signal": {"hold_ns": 3_000_000_000, "aggress_bps": 15.0, "exit_aggress_bps": 20.0},
@@ -104,16 +119,43 @@ def run_demo(seconds: float = 30.0, *, rate: float = 200.0, seed: int = 7, out: 
         try:
             news = Path(tmp) / "news.cnsb"
             n = write_demo_news(news, max(50, int(rate * seconds)), max(1.0, seconds), seed)
-            print(f"cns demo live: {n} news events over {seconds:g} s in {news.name}; starting the venue and "
-                  "the feed server on 127.0.0.1", file=out, flush=True)
-            venue, vp = start_process(["venue", "serve", "--port", "0", "--md-port", "0", "--seed", str(seed)],
-                                      _CREDS, 60.0, "cns venue serve")
+            print(
+                f"cns demo live: {n} news events over {seconds:g} s in {news.name}; starting the venue and "
+                "the feed server on 127.0.0.1",
+                file=out,
+                flush=True,
+            )
+            venue, vp = start_process(
+                ["venue", "serve", "--port", "0", "--md-port", "0", "--seed", str(seed)],
+                _CREDS,
+                60.0,
+                "cns venue serve",
+            )
             procs.append(venue)
-            feed, fp = start_process(["feed", "serve", "--news", str(news), "--speed", "1", "--port", "0",
-                                      "--wait-clients", "1", "--heartbeat", "0.5"], {}, 60.0, "cns feed serve")
+            feed, fp = start_process(
+                [
+                    "feed",
+                    "serve",
+                    "--news",
+                    str(news),
+                    "--speed",
+                    "1",
+                    "--port",
+                    "0",
+                    "--wait-clients",
+                    "1",
+                    "--heartbeat",
+                    "0.5",
+                ],
+                {},
+                60.0,
+                "cns feed serve",
+            )
             procs.append(feed)
             os.environ.update(_CREDS)
-            cfg = serve_config_from_dict(demo_config(int(fp["tcp_port"]), int(vp["fix_port"]), int(vp["md_port"])))
+            cfg = serve_config_from_dict(
+                demo_config(int(fp["tcp_port"]), int(vp["fix_port"]), int(vp["md_port"]))
+            )
             t0 = time.monotonic()
             code, summary = asyncio.run(run_service(cfg, seconds=seconds, announce=False))
             summary["wall_s"] = time.monotonic() - t0
@@ -134,34 +176,47 @@ def run_demo(seconds: float = 30.0, *, rate: float = 200.0, seed: int = 7, out: 
 def report_lines(s: dict[str, Any]) -> list[str]:
     """The demo's printed summary."""
     c, d = s["counters"], s.get("desk", {})
-    lines = [f"cns demo live: ran {s.get('uptime_s', 0):.1f} s (shard {s['shard']})",
-             f"  events in {c['events_in']:,} in {c['batches_in']:,} batches; validated {c['validated']:,}, "
-             f"violations {c['violations']:,}, zero-tick {c['elided']:,}",
-             f"  decisions {c['decisions']:,} (untradable {c['decisions_untradable']:,}, held for a paused feed "
-             f"{c['decisions_held']:,}); candidates {c['candidates']:,}, risk rejected {c['risk_rejected']:,}",
-             f"  orders sent {c['orders_sent']:,} (exits {c['exit_orders']:,}, cancels {c['cancels_sent']:,}, "
-             f"refused {c['orders_refused']:,}); fills {c['fills']:,} ({c['filled_qty']:,} shares)",
-             f"  P&L {d.get('pnl_usd', 0.0):,.2f} USD (realized {d.get('realized_usd', 0.0):,.2f}, unrealized "
-             f"{d.get('unrealized_usd', 0.0):,.2f}); positions {d.get('positions', {})}",
-             f"  quotes: {c['md_records']:,} top-of-book records from the venue's market data"]
+    lines = [
+        f"cns demo live: ran {s.get('uptime_s', 0):.1f} s (shard {s['shard']})",
+        f"  events in {c['events_in']:,} in {c['batches_in']:,} batches; validated {c['validated']:,}, "
+        f"violations {c['violations']:,}, zero-tick {c['elided']:,}",
+        f"  decisions {c['decisions']:,} (untradable {c['decisions_untradable']:,}, held for a paused feed "
+        f"{c['decisions_held']:,}); candidates {c['candidates']:,}, risk rejected {c['risk_rejected']:,}",
+        f"  orders sent {c['orders_sent']:,} (exits {c['exit_orders']:,}, cancels {c['cancels_sent']:,}, "
+        f"refused {c['orders_refused']:,}); fills {c['fills']:,} ({c['filled_qty']:,} shares)",
+        f"  P&L {d.get('pnl_usd', 0.0):,.2f} USD (realized {d.get('realized_usd', 0.0):,.2f}, unrealized "
+        f"{d.get('unrealized_usd', 0.0):,.2f}); positions {d.get('positions', {})}",
+        f"  quotes: {c['md_records']:,} top-of-book records from the venue's market data",
+    ]
     for name, f in s.get("feeds", {}).items():
-        lines.append(f"  feed {name}: delivered {f['events_delivered']:,} in {f['batches_delivered']:,} batches, "
-                     f"last seq {f['last_seq']}, gaps {f['gaps_detected']} (lost {f['lost_records']}), duplicates "
-                     f"{f['duplicates']}, stale trips {f['stale_trips']}, reconnects {f['reconnects']}")
-    for what, key in (("news read -> ingest done", "event"), ("news read -> NewOrderSingle written", "order")):
+        lines.append(
+            f"  feed {name}: delivered {f['events_delivered']:,} in {f['batches_delivered']:,} batches, "
+            f"last seq {f['last_seq']}, gaps {f['gaps_detected']} (lost {f['lost_records']}), duplicates "
+            f"{f['duplicates']}, stale trips {f['stale_trips']}, reconnects {f['reconnects']}"
+        )
+    for what, key in (
+        ("news read -> ingest done", "event"),
+        ("news read -> NewOrderSingle written", "order"),
+    ):
         lat = s["latency_ns"][key]
         if lat["count"]:
-            lines.append(f"  latency {what}: p50 {lat['p50'] / 1e3:.1f} µs, p99 {lat['p99'] / 1e3:.1f} µs, "
-                         f"p99.9 {lat['p999'] / 1e3:.1f} µs, max {lat['max'] / 1e3:.1f} µs ({lat['count']:,} samples)")
+            lines.append(
+                f"  latency {what}: p50 {lat['p50'] / 1e3:.1f} µs, p99 {lat['p99'] / 1e3:.1f} µs, "
+                f"p99.9 {lat['p999'] / 1e3:.1f} µs, max {lat['max'] / 1e3:.1f} µs ({lat['count']:,} samples)"
+            )
     stop = s.get("stop", {})
     mc = stop.get("mass_cancel") or {}
-    lines.append(f"  stop: mass cancel requests {mc.get('requests', 0)}, reports {mc.get('reports', 0)}, open "
-                 f"orders {mc.get('open_before', '?')} -> {mc.get('open_after', '?')}; logout "
-                 f"{stop.get('logout', {})}")
+    lines.append(
+        f"  stop: mass cancel requests {mc.get('requests', 0)}, reports {mc.get('reports', 0)}, open "
+        f"orders {mc.get('open_before', '?')} -> {mc.get('open_after', '?')}; logout "
+        f"{stop.get('logout', {})}"
+    )
     return lines
 
 
 def demo_live_main(args: argparse.Namespace) -> int:
     """The handler of ``cns demo live``."""
-    s = run_demo(float(args.seconds), rate=float(getattr(args, "rate", 200.0)), seed=int(getattr(args, "seed", 7)))
+    s = run_demo(
+        float(args.seconds), rate=float(getattr(args, "rate", 200.0)), seed=int(getattr(args, "seed", 7))
+    )
     return int(s.get("exit_code", 0))

@@ -102,8 +102,10 @@ class LiveDesk(GenServer):
         self.journal: Any = state.extra.get("journal")
         self.fix_index = {s.name: k for k, s in enumerate(state.config.fix)}
         d = state.config.desk
-        self.timers = [self.node.send_interval(d.exit_check_s, self.pid, _EXIT),
-                       self.node.send_interval(d.mark_s, self.pid, _MARK)]
+        self.timers = [
+            self.node.send_interval(d.exit_check_s, self.pid, _EXIT),
+            self.node.send_interval(d.mark_s, self.pid, _MARK),
+        ]
 
     def terminate(self, reason: Any) -> None:
         for t in self.timers:
@@ -175,7 +177,12 @@ class LiveDesk(GenServer):
             return
         row = self.oms.order(oid)
         o = np.zeros(1, ORDER_DTYPE)
-        o["order_id"], o["owner"], o["instrument"], o["side"] = wire, self.oms.owner, row["instrument"], row["side"]
+        o["order_id"], o["owner"], o["instrument"], o["side"] = (
+            wire,
+            self.oms.owner,
+            row["instrument"],
+            row["side"],
+        )
         self.state.counters["reconcile_rejected"] += 1
         self._book_wire(rejected_reports(o, time.time_ns()))
 
@@ -187,7 +194,9 @@ class LiveDesk(GenServer):
         t = time.monotonic_ns()
         c = self.state.counters
         if r.written:
-            written = orders if not len(r.refused) else orders[~np.isin(orders["order_id"], r.refused["order_id"])]
+            written = (
+                orders if not len(r.refused) else orders[~np.isin(orders["order_id"], r.refused["order_id"])]
+            )
             cancels = int(np.count_nonzero(written["type"] == ORDER_CANCEL))
             c["orders_sent"] += len(written) - cancels
             c["cancels_sent"] += cancels
@@ -209,9 +218,24 @@ class LiveDesk(GenServer):
         if need > len(e.batch):
             e.batch = np.zeros(max(need, 2 * len(e.batch)), ORDER_DTYPE)
         e.due_row, n_cancel, n_exit, e.n_exit_ids, e.next_exit = plan_exits(
-            oms.table, e.due_row, n_rows, t, self.hold_ns, self.retry_ns, self.pipe.portfolio.position, mid,
-            e.keep, e.exit_ids, e.n_exit_ids, first_id, oms.base_id, self.exit_frac, self.max_qty,
-            self.max_notional, e.batch)
+            oms.table,
+            e.due_row,
+            n_rows,
+            t,
+            self.hold_ns,
+            self.retry_ns,
+            self.pipe.portfolio.position,
+            mid,
+            e.keep,
+            e.exit_ids,
+            e.n_exit_ids,
+            first_id,
+            oms.base_id,
+            self.exit_frac,
+            self.max_qty,
+            self.max_notional,
+            e.batch,
+        )
         n = n_cancel + n_exit
         if n == 0:
             return
@@ -228,7 +252,7 @@ class LiveDesk(GenServer):
                 grown = np.zeros(2 * (k + n_sent), np.int64)
                 grown[:k] = e.exit_ids[:k]
                 e.exit_ids = grown
-            e.exit_ids[k:k + n_sent] = accepted["order_id"][len(accepted) - n_sent:]
+            e.exit_ids[k : k + n_sent] = accepted["order_id"][len(accepted) - n_sent :]
             e.n_exit_ids = k + n_sent
         await self._send(accepted, 0)
 
@@ -307,8 +331,15 @@ class LiveDesk(GenServer):
         if self.cancel_timer is not None:
             self.node.cancel_timer(self.cancel_timer)
             self.cancel_timer = None
-        self.reply(w, dict(self.cancel_info, reports=self.cancel_reports, open_after=self._open_orders(),
-                           timed_out=timed_out))
+        self.reply(
+            w,
+            dict(
+                self.cancel_info,
+                reports=self.cancel_reports,
+                open_after=self._open_orders(),
+                timed_out=timed_out,
+            ),
+        )
 
     # ------------------------------------------------------------------ figures
     def stats(self) -> dict[str, Any]:
@@ -317,7 +348,13 @@ class LiveDesk(GenServer):
         pf.mark(self.state.quotes.mid)
         tickers = self.state.dictionaries[1]
         pos = {tickers.string(int(k)): int(pf.position[k]) for k in np.flatnonzero(pf.position)}
-        return {"realized_usd": pf.realized_total, "unrealized_usd": pf.unrealized_total,
-                "pnl_usd": pf.realized_total + pf.unrealized_total, "positions": pos,
-                "orders": self.oms.state_counts(), "risk_rejects": self.pipe.risk.rejections(),
-                "sink": self.sink.name, "sessions_up": dict(self.state.session_up)}
+        return {
+            "realized_usd": pf.realized_total,
+            "unrealized_usd": pf.unrealized_total,
+            "pnl_usd": pf.realized_total + pf.unrealized_total,
+            "positions": pos,
+            "orders": self.oms.state_counts(),
+            "risk_rejects": self.pipe.risk.rejections(),
+            "sink": self.sink.name,
+            "sessions_up": dict(self.state.session_up),
+        }

@@ -146,7 +146,9 @@ class ServeJournal:
     def _to_oms(self, execs: np.ndarray) -> np.ndarray:
         out = execs.copy()
         m = self.wire_to_oms
-        out["order_id"] = np.fromiter((m.get(int(x), 0) for x in execs["order_id"].tolist()), np.uint64, len(execs))
+        out["order_id"] = np.fromiter(
+            (m.get(int(x), 0) for x in execs["order_id"].tolist()), np.uint64, len(execs)
+        )
         return out
 
     # ------------------------------------------------------------------ outputs
@@ -287,6 +289,7 @@ class ServeJournal:
             if once:
                 return RewindStore(cfg.store_dir, cfg.name, fsync=cfg.store_fsync, rewind_to=once.pop())
             return FileSessionStore(cfg.store_dir, cfg.name, fsync=cfg.store_fsync)
+
         return make
 
     def _replayed_orders(self, rec: np.ndarray) -> np.ndarray:
@@ -324,8 +327,6 @@ class ServeJournal:
             out[k]["type"] = ORDER_CANCEL
             out[k]["ts_ns"] = ts_ns
         return out
-
-
 
 
 def _rewind_store_class() -> Any:

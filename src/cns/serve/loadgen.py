@@ -84,7 +84,7 @@ class _Cutter:
             src = self.src
             base = int(src.starts[k])
             recs = np.empty(m, WIRE_DTYPE)
-            recs.view(np.uint8)[:] = src.wire[k:k + m].view(np.uint8)
+            recs.view(np.uint8)[:] = src.wire[k : k + m].view(np.uint8)
             if base:
                 recs["headline_off"] -= np.uint64(base)
             recs["id"] = np.arange(s + 1, s + m + 1, dtype=np.uint64)
@@ -92,20 +92,32 @@ class _Cutter:
             if shift:
                 for f in ("publish_ns", "receive_ns", "event_ns"):
                     recs[f] += shift
-            parts.append(encode_data_frame(recs, src.blob[base:int(src.ends[k + m - 1])], feed_id=feed_id,
-                                           seq=s + 1, sent_ns=time.time_ns()))
+            parts.append(
+                encode_data_frame(
+                    recs,
+                    src.blob[base : int(src.ends[k + m - 1])],
+                    feed_id=feed_id,
+                    seq=s + 1,
+                    sent_ns=time.time_ns(),
+                )
+            )
         return b"".join(parts)
 
     def json(self, i: int, j: int, feed_id: int) -> list[bytes]:
         from cns.feeds.protocol import DATA, encode_ws_message
 
         lines = self.src.json_lines()
-        return [encode_ws_message(DATA, feed_id=feed_id, seq=s + 1, sent_ns=time.time_ns(), events=lines[k:k + m])
-                for s, k, m in self.chunks(i, j)]
+        return [
+            encode_ws_message(
+                DATA, feed_id=feed_id, seq=s + 1, sent_ns=time.time_ns(), events=lines[k : k + m]
+            )
+            for s, k, m in self.chunks(i, j)
+        ]
 
 
-def _schedule(send: Any, cutter: _Cutter, rate: float, seconds: float, frame_records: int, lead_s: float
-              ) -> dict[str, Any]:
+def _schedule(
+    send: Any, cutter: _Cutter, rate: float, seconds: float, frame_records: int, lead_s: float
+) -> dict[str, Any]:
     # under SCHED_FIFO a sleep has no timer slack and wakes within a few µs: sleep up to the due time instead of
     # spinning (a spinning real-time task would starve its core and trip the kernel's real-time throttling);
     # under normal scheduling a sleep can overshoot by 50 µs or more: spin for the last 2 ms
@@ -134,13 +146,32 @@ def _schedule(send: Any, cutter: _Cutter, rate: float, seconds: float, frame_rec
         send(i, j)
         late.append(mono() - int(t0 + (j - 1) * interval))
         i = j
-    return {"t0_ns": t0, "interval_ns": interval, "planned": planned, "sent": i, "not_sent": planned - i,
-            "frames": len(late), "lateness_ns": _lateness(late), "rate": rate, "seconds": seconds}
+    return {
+        "t0_ns": t0,
+        "interval_ns": interval,
+        "planned": planned,
+        "sent": i,
+        "not_sent": planned - i,
+        "frames": len(late),
+        "lateness_ns": _lateness(late),
+        "rate": rate,
+        "seconds": seconds,
+    }
 
 
-def generate(pool: str, *, transport: str = "tcp", rate: float = 15_200.0, seconds: float = 4.0,
-             frame_records: int = 1024, lead_s: float = 0.3, linger_s: float = 30.0, feed_id: int = 1,
-             port: int = 0, out: Any = None) -> dict[str, Any]:
+def generate(
+    pool: str,
+    *,
+    transport: str = "tcp",
+    rate: float = 15_200.0,
+    seconds: float = 4.0,
+    frame_records: int = 1024,
+    lead_s: float = 0.3,
+    linger_s: float = 30.0,
+    feed_id: int = 1,
+    port: int = 0,
+    out: Any = None,
+) -> dict[str, Any]:
     """Run the generator (see the module doc) for one client; returns (and prints) its report."""
     from cns.feeds.protocol import HEARTBEAT, HELLO, WELCOME, FrameDecoder, encode_frame
 
@@ -156,14 +187,22 @@ def generate(pool: str, *, transport: str = "tcp", rate: float = 15_200.0, secon
         while not any(getattr(f, "type", 0) == HELLO for f in dec.feed(conn.recv(4096))):
             pass
         conn.sendall(encode_frame(WELCOME, feed_id=feed_id, seq=0, payload=cutter.src.welcome_payload))
-        rep = _schedule(lambda i, j: conn.sendall(cutter.binary(i, j, feed_id)), cutter, rate, seconds,
-                        frame_records, lead_s)
+        rep = _schedule(
+            lambda i, j: conn.sendall(cutter.binary(i, j, feed_id)),
+            cutter,
+            rate,
+            seconds,
+            frame_records,
+            lead_s,
+        )
         print(json.dumps(rep), file=out, flush=True)
         conn.settimeout(0.5)
         deadline = time.monotonic() + linger_s
         while time.monotonic() < deadline:
             try:
-                conn.sendall(encode_frame(HEARTBEAT, feed_id=feed_id, seq=rep["sent"], sent_ns=time.time_ns()))
+                conn.sendall(
+                    encode_frame(HEARTBEAT, feed_id=feed_id, seq=rep["sent"], sent_ns=time.time_ns())
+                )
                 if conn.recv(65536) == b"":
                     break
             except TimeoutError:
@@ -176,8 +215,17 @@ def generate(pool: str, *, transport: str = "tcp", rate: float = 15_200.0, secon
     return rep
 
 
-def _serve_ws(cutter: _Cutter, rate: float, seconds: float, frame_records: int, lead_s: float, linger_s: float,
-              feed_id: int, port: int, out: Any) -> dict[str, Any]:
+def _serve_ws(
+    cutter: _Cutter,
+    rate: float,
+    seconds: float,
+    frame_records: int,
+    lead_s: float,
+    linger_s: float,
+    feed_id: int,
+    port: int,
+    out: Any,
+) -> dict[str, Any]:
     """The WebSocket side on a blocking socket with websockets' sans-I/O protocol: one thread, no event loop,
     so the busy-wait schedule is the only thing this process runs."""
     from websockets.frames import Opcode
@@ -224,7 +272,9 @@ def _serve_ws(cutter: _Cutter, rate: float, seconds: float, frame_records: int, 
     deadline = time.monotonic() + linger_s
     while time.monotonic() < deadline:
         try:
-            proto.send_text(encode_ws_message(HEARTBEAT, feed_id=feed_id, seq=rep["sent"], sent_ns=time.time_ns()))
+            proto.send_text(
+                encode_ws_message(HEARTBEAT, feed_id=feed_id, seq=rep["sent"], sent_ns=time.time_ns())
+            )
             flush()
             if conn.recv(65536) == b"":
                 break
@@ -292,8 +342,8 @@ def _sink_reply(st: dict[str, Any], mt: str, frame: bytes, S: Any, FixCodec: Any
         k = frame.find(b"\x01%d=" % tag)
         if k < 0:
             return ""
-        v = frame[k + len(b"%d=" % tag) + 1:]
-        return v[:v.find(b"\x01")].decode()
+        v = frame[k + len(b"%d=" % tag) + 1 :]
+        return v[: v.find(b"\x01")].decode()
 
     if mt == S.LOGON:
         st["codec"] = FixCodec(field(56), field(49))
@@ -355,8 +405,15 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(a, "realtime", 0):
         realtime(a.realtime)
     if a.what == "gen":
-        generate(a.pool, transport="ws" if a.ws else "tcp", rate=a.rate, seconds=a.seconds,
-                 frame_records=a.frame_records, lead_s=a.lead, linger_s=a.linger)
+        generate(
+            a.pool,
+            transport="ws" if a.ws else "tcp",
+            rate=a.rate,
+            seconds=a.seconds,
+            frame_records=a.frame_records,
+            lead_s=a.lead,
+            linger_s=a.linger,
+        )
     else:
         fix_sink()
     return 0

@@ -118,8 +118,12 @@ class MarketDataFeed(GenServer):
     def handle_call(self, request: Any, from_: Any) -> Any:
         if request == "status":
             q = self.state.quotes
-            return {"connected": q.connected, "records": self.state.counters["md_records"],
-                    "connects": self.state.counters["md_connects"], "last_rx_ns": q.last_rx_ns}
+            return {
+                "connected": q.connected,
+                "records": self.state.counters["md_records"],
+                "connects": self.state.counters["md_connects"],
+                "last_rx_ns": q.last_rx_ns,
+            }
         raise ValueError(f"MarketDataFeed: unknown call {request!r}")
 
     def handle_info(self, msg: Any) -> None:
@@ -141,8 +145,9 @@ class MarketDataFeed(GenServer):
         elif cls is _Connect:
             self.gen += 1
             loop = asyncio.get_running_loop()
-            self.task = loop.create_task(_open(self.node, self.pid, self.gen, self.spec.host, self.spec.port,
-                                               self.timeout))
+            self.task = loop.create_task(
+                _open(self.node, self.pid, self.gen, self.spec.host, self.spec.port, self.timeout)
+            )
 
     def _lost(self) -> None:
         self.state.quotes.connected = False

@@ -52,9 +52,11 @@ def prepare(config: ServeConfig, *, probe_capacity: int = 1 << 16, warm: bool = 
     state = build_state(config, probe_capacity=probe_capacity)
     src, tick, dsrc = state.dictionaries
     try:
-        validator = NewsValidator.load(config.rules or DEFAULT_SHAPES,
-                                       dictionaries={"source": src, "ticker": tick, "data_source": dsrc},
-                                       tables={"credibility": state.credibility()})
+        validator = NewsValidator.load(
+            config.rules or DEFAULT_SHAPES,
+            dictionaries={"source": src, "ticker": tick, "data_source": dsrc},
+            tables={"credibility": state.credibility()},
+        )
     except OSError as e:
         raise ServeConfigError(f"cannot read serve.rules {config.rules}: {e.strerror or e}") from None
     state.extra["validator"] = validator
@@ -89,8 +91,25 @@ def _warm(state: ServeState) -> None:
     pipe.portfolio.mark(mid)
     pipe.risk.refresh(mid)
     n = len(mid)
-    plan_exits(pipe.oms.table, 0, 0, now, 1, 1, pipe.portfolio.position, mid, np.zeros(n, np.int64),
-               np.zeros(4, np.int64), 0, 1, 1, 0.001, 10, 1e6, np.zeros(n + 4, ORDER_DTYPE))
+    plan_exits(
+        pipe.oms.table,
+        0,
+        0,
+        now,
+        1,
+        1,
+        pipe.portfolio.position,
+        mid,
+        np.zeros(n, np.int64),
+        np.zeros(4, np.int64),
+        0,
+        1,
+        1,
+        0.001,
+        10,
+        1e6,
+        np.zeros(n + 4, ORDER_DTYPE),
+    )
     v = state.extra["validator"]
     out_v, out_c = np.empty(len(news), np.uint8), np.empty(len(news), np.uint16)
     v.process(news, out_v, out_c)
@@ -100,8 +119,9 @@ class Service:
     """One shard running in the current asyncio loop (see the module doc). ``state``: prepared state
     (default :func:`prepare` of ``config``); ``sink_factory``: override the order sink (tests)."""
 
-    def __init__(self, config: ServeConfig, *, state: ServeState | None = None,
-                 sink_factory: SinkFactory | None = None) -> None:
+    def __init__(
+        self, config: ServeConfig, *, state: ServeState | None = None, sink_factory: SinkFactory | None = None
+    ) -> None:
         self.config = config
         self.state = state if state is not None else prepare(config)
         self.sink_factory = sink_factory
@@ -164,7 +184,9 @@ class Service:
             if not missing:
                 return
             if self.failed is not None and self.failed.is_set():
-                raise ServeStartError(f"shard {self.config.shard} stopped while starting: {_reason(self.failure)}")
+                raise ServeStartError(
+                    f"shard {self.config.shard} stopped while starting: {_reason(self.failure)}"
+                )
             if time.monotonic() >= deadline:
                 raise PeerUnreachable(f"not up within {timeout_s:g} s: " + "; ".join(missing))
             await asyncio.sleep(0.01)
@@ -194,13 +216,16 @@ class Service:
         if alive:
             try:
                 cancel = await asyncio.wait_for(
-                    loop_call(self.node, names.desk, "cancel_all", cfg.stop_timeout_s + 1.0), cfg.stop_timeout_s + 2.0)
+                    loop_call(self.node, names.desk, "cancel_all", cfg.stop_timeout_s + 1.0),
+                    cfg.stop_timeout_s + 2.0,
+                )
             except Exception as e:  # noqa: BLE001 - the desk is down: report it, go on stopping
                 cancel = {"error": f"{type(e).__name__}: {e}"}
             for session in self.state.sessions:
                 try:
                     logouts[session] = await asyncio.wait_for(
-                        loop_call(self.node, session, "logout", cfg.stop_timeout_s), cfg.stop_timeout_s + 1.0)
+                        loop_call(self.node, session, "logout", cfg.stop_timeout_s), cfg.stop_timeout_s + 1.0
+                    )
                 except Exception as e:  # noqa: BLE001
                     logouts[session] = f"{type(e).__name__}"
         summary = self.summary(desk=alive)
@@ -213,17 +238,26 @@ class Service:
     def summary(self, *, desk: bool = True) -> dict[str, Any]:
         """Counters, feed stats, desk figures (P&L USD, positions, orders) and latency percentiles (ns)."""
         st = self.state
-        out: dict[str, Any] = {"shard": self.config.shard, "uptime_s": time.monotonic() - self.started_s,
-                               "counters": dict(st.counters),
-                               "feeds": {k: v.as_dict() for k, v in st.feed_stats.items()}}
+        out: dict[str, Any] = {
+            "shard": self.config.shard,
+            "uptime_s": time.monotonic() - self.started_s,
+            "counters": dict(st.counters),
+            "feeds": {k: v.as_dict() for k, v in st.feed_stats.items()},
+        }
         if desk:
             out["desk"] = _desk_stats(st)
         j = st.extra.get("journal")
         if j is not None:
-            out["journal"] = {"dir": j.directory, "last_index": j.writer.last_index, "appended": dict(j.appended),
-                              "recovery": st.extra.get("recovery")}
-        out["latency_ns"] = {"event": summarize(st.probe.event_latency_ns()),
-                             "order": summarize(st.probe.order_latency_ns())}
+            out["journal"] = {
+                "dir": j.directory,
+                "last_index": j.writer.last_index,
+                "appended": dict(j.appended),
+                "recovery": st.extra.get("recovery"),
+            }
+        out["latency_ns"] = {
+            "event": summarize(st.probe.event_latency_ns()),
+            "order": summarize(st.probe.order_latency_ns()),
+        }
         return out
 
 
@@ -232,11 +266,15 @@ def _desk_stats(st: ServeState) -> dict[str, Any]:
     pf = st.pipeline.portfolio
     pf.mark(st.quotes.mid)
     tickers = st.dictionaries[1]
-    return {"realized_usd": pf.realized_total, "unrealized_usd": pf.unrealized_total,
-            "pnl_usd": pf.realized_total + pf.unrealized_total,
-            "positions": {tickers.string(int(k)): int(pf.position[k]) for k in np.flatnonzero(pf.position)},
-            "orders": st.pipeline.oms.state_counts(), "risk_rejects": st.pipeline.risk.rejections(),
-            "sessions_up": dict(st.session_up)}
+    return {
+        "realized_usd": pf.realized_total,
+        "unrealized_usd": pf.unrealized_total,
+        "pnl_usd": pf.realized_total + pf.unrealized_total,
+        "positions": {tickers.string(int(k)): int(pf.position[k]) for k in np.flatnonzero(pf.position)},
+        "orders": st.pipeline.oms.state_counts(),
+        "risk_rejects": st.pipeline.risk.rejections(),
+        "sessions_up": dict(st.session_up),
+    }
 
 
 def _reason(r: Any) -> str:

@@ -113,10 +113,15 @@ class FixOrderSink:
             if not self.state.session_up.get(session):
                 continue
             self.mass_cancel_id += 1
-            body = ((S.CL_ORD_ID, f"MC{self.state.names.shard}-{self.mass_cancel_id}"),
-                    (S.MASS_CANCEL_REQUEST_TYPE, "7"), (S.TRANSACT_TIME, utc_timestamp(time.time_ns())))
+            body = (
+                (S.CL_ORD_ID, f"MC{self.state.names.shard}-{self.mass_cancel_id}"),
+                (S.MASS_CANCEL_REQUEST_TYPE, "7"),
+                (S.TRANSACT_TIME, utc_timestamp(time.time_ns())),
+            )
             try:
-                r = await self.node.acall(session, ("send", S.ORDER_MASS_CANCEL_REQUEST, body), self.timeout_s)
+                r = await self.node.acall(
+                    session, ("send", S.ORDER_MASS_CANCEL_REQUEST, body), self.timeout_s
+                )
             except Exception:  # noqa: BLE001 - the session went away: nothing to cancel through it
                 continue
             if not isinstance(r, BaseException):
@@ -133,8 +138,17 @@ class InProcessVenue:
 
     name = "inprocess"
 
-    def __init__(self, node: Node, state: ServeState, desk: Pid | str, *, depth: int = 3, qty: int = 1_000_000,
-                 tick: float = 0.01, levels: int = 8192) -> None:
+    def __init__(
+        self,
+        node: Node,
+        state: ServeState,
+        desk: Pid | str,
+        *,
+        depth: int = 3,
+        qty: int = 1_000_000,
+        tick: float = 0.01,
+        levels: int = 8192,
+    ) -> None:
         self.node, self.state, self.desk = node, state, desk
         codes = np.flatnonzero(state.tradable)
         self.to_book = np.zeros(len(state.tradable), np.uint32)
@@ -197,4 +211,3 @@ def rejected_reports(orders: np.ndarray, ts_ns: int) -> np.ndarray:
     r["price"] = np.nan
     r["ts_ns"] = ts_ns
     return r
-

@@ -31,10 +31,34 @@ __all__ = ["COUNTERS", "LatencyProbe", "Names", "Quotes", "ServeState", "build_s
 
 #: the service's counters, in report order (all cumulative since start)
 COUNTERS = (
-    "events_in", "batches_in", "batches_dropped", "validated", "violations", "elided", "decisions",
-    "decisions_untradable", "decisions_held", "held_released", "held_expired", "candidates", "risk_rejected",
-    "orders_sent", "orders_refused", "exit_orders", "cancels_sent", "fills", "filled_qty", "exec_reports",
-    "exec_unmapped", "mass_cancels", "md_records", "md_connects", "reconcile_cancels", "reconcile_rejected", "runaway_trips", "runaway_mass_cancels",
+    "events_in",
+    "batches_in",
+    "batches_dropped",
+    "validated",
+    "violations",
+    "elided",
+    "decisions",
+    "decisions_untradable",
+    "decisions_held",
+    "held_released",
+    "held_expired",
+    "candidates",
+    "risk_rejected",
+    "orders_sent",
+    "orders_refused",
+    "exit_orders",
+    "cancels_sent",
+    "fills",
+    "filled_qty",
+    "exec_reports",
+    "exec_unmapped",
+    "mass_cancels",
+    "md_records",
+    "md_connects",
+    "reconcile_cancels",
+    "reconcile_rejected",
+    "runaway_trips",
+    "runaway_mass_cancels",
 )
 
 
@@ -237,8 +261,11 @@ def build_state(config: ServeConfig, *, probe_capacity: int = 1 << 16) -> ServeS
         pipeline = TradingPipeline(config.trading, sources, tickers, n_instruments=n)
     except Exception as e:  # a ConfigError naming the key (e.g. signal.market_proxy)
         raise ServeConfigError(str(e)) from None
-    quotes = Quotes(n, static=config.market_data is None,
-                    stale_after_s=config.market_data.stale_after_s if config.market_data else 5.0)
+    quotes = Quotes(
+        n,
+        static=config.market_data is None,
+        stale_after_s=config.market_data.stale_after_s if config.market_data else 5.0,
+    )
     tradable = np.zeros(n, np.bool_)
     for inst in config.instruments:
         c = codes[inst.symbol]
@@ -257,7 +284,18 @@ def build_state(config: ServeConfig, *, probe_capacity: int = 1 << 16) -> ServeS
         for sym in f.instruments:
             cov[codes[sym]] = True
         coverage[f.name] = cov
-    return ServeState(config=config, names=Names(config.shard), dictionaries=(sources, tickers, data_sources),
-                      pipeline=pipeline, quotes=quotes, tradable=tradable, symbols=symbols, session_of=session_of,
-                      sessions=sessions, feed_stats=stats, coverage=coverage,
-                      probe=LatencyProbe(probe_capacity), session_up={s: False for s in sessions})
+    return ServeState(
+        config=config,
+        names=Names(config.shard),
+        dictionaries=(sources, tickers, data_sources),
+        pipeline=pipeline,
+        quotes=quotes,
+        tradable=tradable,
+        symbols=symbols,
+        session_of=session_of,
+        sessions=sessions,
+        feed_stats=stats,
+        coverage=coverage,
+        probe=LatencyProbe(probe_capacity),
+        session_up={s: False for s in sessions},
+    )

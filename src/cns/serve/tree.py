@@ -47,8 +47,16 @@ from cns.serve.sink import FixOrderSink, InProcessVenue
 from cns.serve.stages import CorroborateStage, FeedForwarder, RiskStage, SignalStage, ValidateStage
 from cns.serve.state import ServeState
 
-__all__ = ["FEEDS_FLAGS", "FIX_FLAGS", "TOP_FLAGS", "TRADING_FLAGS", "default_sink_factory", "fix_session_configs",
-           "serve_application", "serve_tree"]
+__all__ = [
+    "FEEDS_FLAGS",
+    "FIX_FLAGS",
+    "TOP_FLAGS",
+    "TRADING_FLAGS",
+    "default_sink_factory",
+    "fix_session_configs",
+    "serve_application",
+    "serve_tree",
+]
 
 TOP_FLAGS = SupFlags("one_for_one", intensity=3, period=60.0)
 FIX_FLAGS = SupFlags("one_for_one", intensity=10, period=60.0)
@@ -69,11 +77,25 @@ def fix_session_configs(state: ServeState) -> list[FixSessionConfig]:
     cfg = state.config
     out = []
     for s in cfg.fix:
-        out.append(FixSessionConfig(
-            name=s.name, sender_comp_id=s.sender_comp_id, target_comp_id=s.target_comp_id, role="initiator",
-            host=s.host, port=s.port, heartbeat_s=s.heartbeat_s, username=s.username, password=s.password,
-            reset_on_logon=s.reset_on_logon, connect_timeout_s=min(cfg.connect_timeout_s, 3600.0),
-            reconnect_base_s=0.1, reconnect_max_s=5.0, store_dir=s.store_dir, symbols=state.symbols))
+        out.append(
+            FixSessionConfig(
+                name=s.name,
+                sender_comp_id=s.sender_comp_id,
+                target_comp_id=s.target_comp_id,
+                role="initiator",
+                host=s.host,
+                port=s.port,
+                heartbeat_s=s.heartbeat_s,
+                username=s.username,
+                password=s.password,
+                reset_on_logon=s.reset_on_logon,
+                connect_timeout_s=min(cfg.connect_timeout_s, 3600.0),
+                reconnect_base_s=0.1,
+                reconnect_max_s=5.0,
+                store_dir=s.store_dir,
+                symbols=state.symbols,
+            )
+        )
     return out
 
 
@@ -91,8 +113,9 @@ def _worker(name: str, cls: Any, *args: Any, shutdown: float = 2.0) -> ChildSpec
     return ChildSpec(name, start, shutdown=shutdown)
 
 
-def serve_tree(node: Node, state: ServeState, *, sink_factory: SinkFactory | None = None
-               ) -> tuple[SupFlags, list[ChildSpec]]:
+def serve_tree(
+    node: Node, state: ServeState, *, sink_factory: SinkFactory | None = None
+) -> tuple[SupFlags, list[ChildSpec]]:
     """The top supervisor's flags and children for ``state`` on ``node`` (see the module doc).
 
     ``state.extra["validator"]`` must hold the loaded :class:`~cns.engine.NewsValidator` (compiling the rules
@@ -102,12 +125,17 @@ def serve_tree(node: Node, state: ServeState, *, sink_factory: SinkFactory | Non
     children: list[ChildSpec] = []
     if cfg.order_sink == "fix":
         j = state.extra.get("journal")
-        sessions = [initiator_child_spec(c, app=names.desk, store=j.store_factory(c) if j is not None else None)
-                    for c in fix_session_configs(state)]
+        sessions = [
+            initiator_child_spec(c, app=names.desk, store=j.store_factory(c) if j is not None else None)
+            for c in fix_session_configs(state)
+        ]
         children.append(_sup(names.fix_sup, FIX_FLAGS, sessions))
     if cfg.market_data is not None:
-        children.append(_worker(names.market_data, MarketDataFeed, state, cfg.market_data,
-                                min(cfg.connect_timeout_s, 10.0)))
+        children.append(
+            _worker(
+                names.market_data, MarketDataFeed, state, cfg.market_data, min(cfg.connect_timeout_s, 10.0)
+            )
+        )
     sink = sink_factory or default_sink_factory(state)
     trading = [
         _worker(names.validate, ValidateStage, state),
@@ -120,11 +148,26 @@ def serve_tree(node: Node, state: ServeState, *, sink_factory: SinkFactory | Non
     consumer = FeedForwarder(node, state)
     feeds = []
     for f in cfg.feeds:
-        fc = FeedConfig(f.name, f.port, host=f.host, transport=f.transport, feed_id=f.feed_id,
-                        stale_after_s=f.stale_after_s, batch_max=f.batch_max, sentiment=f.sentiment,
-                        connect_timeout_s=min(cfg.connect_timeout_s, 1e5))
-        feeds.append(feed_child_spec(fc, consumer, stats=state.feed_stats[f.name], on_alert=_log_alert,
-                                     dictionaries=state.dictionaries))
+        fc = FeedConfig(
+            f.name,
+            f.port,
+            host=f.host,
+            transport=f.transport,
+            feed_id=f.feed_id,
+            stale_after_s=f.stale_after_s,
+            batch_max=f.batch_max,
+            sentiment=f.sentiment,
+            connect_timeout_s=min(cfg.connect_timeout_s, 1e5),
+        )
+        feeds.append(
+            feed_child_spec(
+                fc,
+                consumer,
+                stats=state.feed_stats[f.name],
+                on_alert=_log_alert,
+                dictionaries=state.dictionaries,
+            )
+        )
     children.append(_sup(names.feeds_sup, FEEDS_FLAGS, feeds))
     return TOP_FLAGS, children
 
@@ -135,8 +178,9 @@ def _log_alert(alert: Any) -> None:
     logging.getLogger("cns.serve").info("feed %s: %s %s", alert.feed, alert.kind, alert.detail)
 
 
-def serve_application(node: Node, state: ServeState, *, sink_factory: SinkFactory | None = None,
-                      type: str = "permanent") -> Application:  # noqa: A002 - OTP's name
+def serve_application(
+    node: Node, state: ServeState, *, sink_factory: SinkFactory | None = None, type: str = "permanent"
+) -> Application:  # noqa: A002 - OTP's name
     """The shard as an OTP application named ``serve:<shard>`` (start it with ``app.start(node)`` from the
     asyncio task that then runs ``node.run_async()``)."""
     flags, children = serve_tree(node, state, sink_factory=sink_factory)

@@ -55,8 +55,26 @@ DEFAULT_SOURCES: tuple[SourceInfo, ...] = (
 )
 
 _NAMED = (
-    "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "XOM", "UNH",
-    "JNJ", "V", "PG", "MA", "HD", "CVX", "MRK", "ABBV", "PEP", "KO",
+    "AAPL",
+    "MSFT",
+    "NVDA",
+    "AMZN",
+    "GOOGL",
+    "META",
+    "TSLA",
+    "JPM",
+    "XOM",
+    "UNH",
+    "JNJ",
+    "V",
+    "PG",
+    "MA",
+    "HD",
+    "CVX",
+    "MRK",
+    "ABBV",
+    "PEP",
+    "KO",
 )
 
 

@@ -94,7 +94,9 @@ class Counters:
     def __enter__(self) -> Counters:
         return self.attach()
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.detach()
 
     # ------------------------------------------------------------------ export

@@ -71,9 +71,13 @@ class LatencyConfig:
         if self.highest_ns >= 1 << 53:  # the vectorised bucket index relies on exact float64 integers
             raise LatencyValueError(f"LatencyConfig.highest_ns must be < 2**53 ns, got {self.highest_ns}")
         if not 1 <= self.significant_figures <= 5:
-            raise LatencyValueError(f"LatencyConfig.significant_figures must be 1..5, got {self.significant_figures}")
+            raise LatencyValueError(
+                f"LatencyConfig.significant_figures must be 1..5, got {self.significant_figures}"
+            )
         if self.expected_interval_ns is not None and self.expected_interval_ns <= 0:
-            raise LatencyValueError(f"LatencyConfig.expected_interval_ns must be > 0, got {self.expected_interval_ns}")
+            raise LatencyValueError(
+                f"LatencyConfig.expected_interval_ns must be > 0, got {self.expected_interval_ns}"
+            )
 
 
 class LatencyRecorder:
@@ -105,10 +109,18 @@ class LatencyRecorder:
         "name",
     )
 
-    def __init__(self, name: str = "latency", config: LatencyConfig | None = None, *, mode: str = CLOSED_LOOP,
-                 **overrides: int | None) -> None:
+    def __init__(
+        self,
+        name: str = "latency",
+        config: LatencyConfig | None = None,
+        *,
+        mode: str = CLOSED_LOOP,
+        **overrides: int | None,
+    ) -> None:
         if mode not in (CLOSED_LOOP, OPEN_LOOP):
-            raise LatencyValueError(f"LatencyRecorder({name!r}): mode must be CLOSED_LOOP or OPEN_LOOP, got {mode!r}")
+            raise LatencyValueError(
+                f"LatencyRecorder({name!r}): mode must be CLOSED_LOOP or OPEN_LOOP, got {mode!r}"
+            )
         cfg = config or LatencyConfig()
         if overrides:
             fields = {f: getattr(cfg, f) for f in LatencyConfig.__dataclass_fields__}
@@ -144,7 +156,7 @@ class LatencyRecorder:
 
     def free(self) -> np.ndarray:
         """Writable view of the unused tail of the buffer; write latencies at its start, then :meth:`commit`."""
-        return self._buf[self._n:]
+        return self._buf[self._n :]
 
     def commit(self, n: int) -> None:
         """Declare that ``n`` more samples were written at the start of :meth:`free`; folds when full."""
@@ -171,7 +183,7 @@ class LatencyRecorder:
         while i < a.size:
             room = self._buf.size - self._n
             take = min(room, a.size - i)
-            self._buf[self._n:self._n + take] = a[i:i + take]
+            self._buf[self._n : self._n + take] = a[i : i + take]
             self._n += take
             i += take
             if self._n == self._buf.size:
@@ -193,7 +205,7 @@ class LatencyRecorder:
         if self._n == 0:
             return
         t0 = time.perf_counter_ns()
-        raw = self._buf[:self._n]
+        raw = self._buf[: self._n]
         lo = int(raw.min())
         if lo < 0:
             bad = int(np.argmax(raw < 0))
@@ -252,15 +264,24 @@ class LatencyRecorder:
         """
         self.fold()
         h = self._hist
-        out: dict[str, float | int | str | None] = {"name": self.name, "mode": self.mode,
-                                                    "count": self._raw_count, "hist_count": int(h.get_total_count())}
+        out: dict[str, float | int | str | None] = {
+            "name": self.name,
+            "mode": self.mode,
+            "count": self._raw_count,
+            "hist_count": int(h.get_total_count()),
+        }
         if self._raw_count == 0:
             out.update(p50=None, p90=None, p99=None, p999=None, max=None, min=None, mean=None)
         else:
             pv = h.get_percentile_to_value_dict([50.0, 90.0, 99.0, 99.9])
             out.update(
-                p50=int(pv[50.0]), p90=int(pv[90.0]), p99=int(pv[99.0]), p999=int(pv[99.9]),
-                max=self._exact_max, min=self._exact_min, mean=self._sum / self._raw_count,
+                p50=int(pv[50.0]),
+                p90=int(pv[90.0]),
+                p99=int(pv[99.0]),
+                p999=int(pv[99.9]),
+                max=self._exact_max,
+                min=self._exact_min,
+                mean=self._sum / self._raw_count,
             )
         out["clamped"] = self._clamped
         out["expected_interval_ns"] = self.config.expected_interval_ns
@@ -269,7 +290,9 @@ class LatencyRecorder:
         return out
 
     def __repr__(self) -> str:
-        return f"LatencyRecorder({self.name!r}, pending={self._n}, folded={self._raw_count}, mode={self.mode})"
+        return (
+            f"LatencyRecorder({self.name!r}, pending={self._n}, folded={self._raw_count}, mode={self.mode})"
+        )
 
 
 def _counts_index(h: HdrHistogram, values: np.ndarray) -> np.ndarray:

@@ -101,13 +101,17 @@ class Calibration:
         """Where the table came from (held-out seeds, history file), as the report states it."""
         parts = []
         if self.held_out_seeds:
-            parts.append(f"{len(self.held_out_seeds)} held-out generated worlds (seeds "
-                         f"{', '.join(str(s) for s in self.held_out_seeds)}; trading seed {self.seed} excluded), "
-                         f"{self.events:,} events each")
+            parts.append(
+                f"{len(self.held_out_seeds)} held-out generated worlds (seeds "
+                f"{', '.join(str(s) for s in self.held_out_seeds)}; trading seed {self.seed} excluded), "
+                f"{self.events:,} events each"
+            )
         if self.history is not None:
             parts.append(f"labelled history {self.history['path']} ({self.history['used']:,} outcomes)")
-        return (f"calibrated: Beta({self.prior_alpha:g}, {self.prior_beta:g})-Binomial posterior mean per source "
-                f"from {' + '.join(parts)}")
+        return (
+            f"calibrated: Beta({self.prior_alpha:g}, {self.prior_beta:g})-Binomial posterior mean per source "
+            f"from {' + '.join(parts)}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The table as JSON: prior, per-source counts and posterior reliability (0..1) and score (0..100)."""
@@ -117,8 +121,15 @@ class Calibration:
             c = self.counts[dom]
             a, b = a0 + c.correct, b0 + c.n - c.correct
             sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-            sources[dom] = {"score": 100.0 * a / (a + b), "reliability": a / (a + b), "sd": sd, "alpha": a,
-                            "beta": b, "n": c.n, "correct": c.correct}
+            sources[dom] = {
+                "score": 100.0 * a / (a + b),
+                "reliability": a / (a + b),
+                "sd": sd,
+                "alpha": a,
+                "beta": b,
+                "n": c.n,
+                "correct": c.correct,
+            }
             if dom in self.categories:
                 sources[dom]["category"] = self.categories[dom]
         return {
@@ -127,7 +138,7 @@ class Calibration:
             "provenance": self.provenance(),
             "method": "beta-binomial",
             "label": "a report is correct when its story was true and its claimed direction was the sign of "
-                     "the story's impact",
+            "the story's impact",
             "prior": {"alpha": a0, "beta": b0},
             "unknown_score": 100.0 * a0 / (a0 + b0),
             "trading_seed": self.seed,
@@ -215,8 +226,13 @@ def read_history(path: str | Path) -> tuple[dict[str, SourceCounts], dict[str, A
             c.n += 1
             c.correct += int(rec[1])
             used += 1
-    return counts, {"path": str(path), "lines": lines, "used": used, "rejected": rejected,
-                    "first_rejected_line": first_bad}
+    return counts, {
+        "path": str(path),
+        "lines": lines,
+        "used": used,
+        "rejected": rejected,
+        "first_rejected_line": first_bad,
+    }
 
 
 def _history_line(raw: bytes) -> tuple[str, bool] | None:
@@ -238,11 +254,17 @@ def _history_line(raw: bytes) -> tuple[str, bool] | None:
     return None
 
 
-def calibrate(worlds: int = DEFAULT_WORLDS, seed: int = 7, *, events: int = DEFAULT_EVENTS,
-              seconds: float = DEFAULT_SECONDS, history: str | Path | None = None,
-              prior: tuple[float, float] = (1.0, 1.0),
-              sources: tuple[SourceInfo, ...] = DEFAULT_SOURCES,
-              newsgen: NewsGenConfig = NewsGenConfig()) -> Calibration:
+def calibrate(
+    worlds: int = DEFAULT_WORLDS,
+    seed: int = 7,
+    *,
+    events: int = DEFAULT_EVENTS,
+    seconds: float = DEFAULT_SECONDS,
+    history: str | Path | None = None,
+    prior: tuple[float, float] = (1.0, 1.0),
+    sources: tuple[SourceInfo, ...] = DEFAULT_SOURCES,
+    newsgen: NewsGenConfig = NewsGenConfig(),
+) -> Calibration:
     """Beta-Binomial posterior per source from ``worlds`` held-out worlds of ``seed`` (``events`` news events
     over ``seconds`` each) plus the labelled ``history`` file. Raises :class:`CalibrationError` when there is
     no outcome at all (``worlds == 0`` and no usable history) or for bad arguments."""
@@ -263,23 +285,49 @@ def calibrate(worlds: int = DEFAULT_WORLDS, seed: int = 7, *, events: int = DEFA
             tot.n += c.n
             tot.correct += c.correct
     if not any(c.n for c in counts.values()):
-        raise CalibrationError("no labelled outcomes: give --worlds >= 1 or a --history file with usable lines"
-                               + (f" ({hist['rejected']} of {hist['lines']} lines rejected)" if hist else ""))
-    return Calibration(counts, float(a0), float(b0), seed, seeds, events, float(seconds), hist,
-                       {s.domain: s.category for s in sources})
+        raise CalibrationError(
+            "no labelled outcomes: give --worlds >= 1 or a --history file with usable lines"
+            + (f" ({hist['rejected']} of {hist['lines']} lines rejected)" if hist else "")
+        )
+    return Calibration(
+        counts,
+        float(a0),
+        float(b0),
+        seed,
+        seeds,
+        events,
+        float(seconds),
+        hist,
+        {s.domain: s.category for s in sources},
+    )
 
 
-def _cache_key(seed: int, worlds: int, events: int, seconds: float, sources: tuple[SourceInfo, ...],
-               newsgen: NewsGenConfig) -> str:
-    text = repr((CALIBRATION_VERSION, GENERATOR_VERSION, seed, worlds, events, float(seconds), sources, newsgen))
+def _cache_key(
+    seed: int,
+    worlds: int,
+    events: int,
+    seconds: float,
+    sources: tuple[SourceInfo, ...],
+    newsgen: NewsGenConfig,
+) -> str:
+    text = repr(
+        (CALIBRATION_VERSION, GENERATOR_VERSION, seed, worlds, events, float(seconds), sources, newsgen)
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def default_credibility(seed: int, sources: Dictionary | None = None, *, worlds: int = DEFAULT_WORLDS,
-                        events: int = DEFAULT_EVENTS, seconds: float = DEFAULT_SECONDS,
-                        config: CredibilityConfig | None = None, cache_dir: str | Path | None = None,
-                        universe: tuple[SourceInfo, ...] = DEFAULT_SOURCES,
-                        newsgen: NewsGenConfig = NewsGenConfig()) -> CredibilityTable:
+def default_credibility(
+    seed: int,
+    sources: Dictionary | None = None,
+    *,
+    worlds: int = DEFAULT_WORLDS,
+    events: int = DEFAULT_EVENTS,
+    seconds: float = DEFAULT_SECONDS,
+    config: CredibilityConfig | None = None,
+    cache_dir: str | Path | None = None,
+    universe: tuple[SourceInfo, ...] = DEFAULT_SOURCES,
+    newsgen: NewsGenConfig = NewsGenConfig(),
+) -> CredibilityTable:
     """The credibility table ``cns run`` trades world ``seed`` with: calibrated on ``worlds`` held-out worlds
     (:func:`calibrate`), never the generator's hidden credibility. ``sources``: the dictionary whose codes the
     table is for (default: the canonical one of ``universe``); ``config``: categories and unknown domains.
@@ -325,8 +373,10 @@ def main(args: Any) -> int:
         fh.write(json.dumps(doc, indent=1, sort_keys=True).encode())
     print(doc["provenance"])
     if cal.history is not None and cal.history["rejected"]:
-        print(f"history: {cal.history['rejected']} of {cal.history['lines']} lines rejected (first: line "
-              f"{cal.history['first_rejected_line']})")
+        print(
+            f"history: {cal.history['rejected']} of {cal.history['lines']} lines rejected (first: line "
+            f"{cal.history['first_rejected_line']})"
+        )
     for dom, s in sorted(doc["sources"].items(), key=lambda kv: -kv[1]["score"]):
         print(f"  {dom:24s} {s['score']:6.1f}  ± {100 * s['sd']:4.1f}  ({s['correct']:,}/{s['n']:,})")
     print(f"wrote {out}")

@@ -71,7 +71,9 @@ _BPS = Range(0, 5_000)  # prices stay positive: at most 50 % through or behind t
 _COUNT = Range(1, MAX_CLUSTER_SOURCES)  # a cluster cannot count more sources than it stores
 _FRACTION = Range(0, 1)
 _WINDOW = Range(0, DAY_NS, lo_open=True)
-_PATH_NS = Range(0, 10 * _SEC)  # one hop of the simulated venue path (feed, order entry, market data, reports)
+_PATH_NS = Range(
+    0, 10 * _SEC
+)  # one hop of the simulated venue path (feed, order entry, market data, reports)
 
 RANGES: dict[str, dict[str, Range]] = {
     "credibility": {"unknown_score": _PCT},
@@ -369,10 +371,16 @@ class LatencyConfig:
         _validate(self, "latency")
         if self.decision_p99_ns and self.decision_p99_ns != self.decision_ns:
             if self.decision_ns <= 0:
-                _fail("latency.decision_ns", "a lognormal decision latency (decision_p99_ns > 0) needs a median > 0")
+                _fail(
+                    "latency.decision_ns",
+                    "a lognormal decision latency (decision_p99_ns > 0) needs a median > 0",
+                )
             if self.decision_p99_ns < self.decision_ns:
-                _fail("latency.decision_p99_ns", f"{self.decision_p99_ns} is below the median decision_ns "
-                      f"{self.decision_ns} (0 = constant)")
+                _fail(
+                    "latency.decision_p99_ns",
+                    f"{self.decision_p99_ns} is below the median decision_ns "
+                    f"{self.decision_ns} (0 = constant)",
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,8 +399,13 @@ class TradingConfig:
                 _fail(name, f"expected {cls.__name__}, got {type(getattr(self, name)).__name__}")
 
 
-_SECTIONS: dict[str, type] = {"credibility": CredibilityConfig, "corroboration": CorroborationConfig,
-                              "signal": SignalConfig, "risk": RiskConfig, "latency": LatencyConfig}
+_SECTIONS: dict[str, type] = {
+    "credibility": CredibilityConfig,
+    "corroboration": CorroborationConfig,
+    "signal": SignalConfig,
+    "risk": RiskConfig,
+    "latency": LatencyConfig,
+}
 _DEFAULTS: dict[str, Any] = {name: cls() for name, cls in _SECTIONS.items()}  # also checks every range exists
 
 

@@ -107,16 +107,47 @@ def kind_params(cfg: CorroborationConfig) -> np.ndarray:
     quote_min_valid = 1 if first else cfg.quote_min_valid
 
     def consensus(kind: int, field: int, tol_abs: float, tol_rel: float) -> None:
-        kp[kind] = (MODE_CONSENSUS, field, 0, cfg.credible_above, tol_abs, tol_rel, math.inf, 1, 0, min_agreeing)
+        kp[kind] = (
+            MODE_CONSENSUS,
+            field,
+            0,
+            cfg.credible_above,
+            tol_abs,
+            tol_rel,
+            math.inf,
+            1,
+            0,
+            min_agreeing,
+        )
 
     consensus(KIND_EARNINGS, VALUE_EPS, cfg.eps_tol_abs_usd, cfg.eps_tol_rel)
     kp[KIND_EARNINGS]["single_max"] = cfg.single_source_max_surprise_pct
     for k in (KIND_MACRO, KIND_GUIDANCE, KIND_MNA):
         consensus(k, VALUE_MOVE, cfg.move_tol_abs_pct, cfg.move_tol_rel)
-    kp[KIND_SUPPLY] = (MODE_COUNT, VALUE_MOVE, 0, cfg.supply_credible_above, cfg.move_tol_abs_pct,
-                       cfg.move_tol_rel, math.inf, 1, supply_contingency_at, supply_adjust_at)
-    kp[KIND_CENTRAL_BANK] = (MODE_QUOTE, VALUE_RATE, FLAG_DIRECT_QUOTE if cfg.quote_require_direct else 0,
-                             cfg.quote_credible_above, cfg.rate_tol_abs_pct, 0.0, math.inf, 1, 0, quote_min_valid)
+    kp[KIND_SUPPLY] = (
+        MODE_COUNT,
+        VALUE_MOVE,
+        0,
+        cfg.supply_credible_above,
+        cfg.move_tol_abs_pct,
+        cfg.move_tol_rel,
+        math.inf,
+        1,
+        supply_contingency_at,
+        supply_adjust_at,
+    )
+    kp[KIND_CENTRAL_BANK] = (
+        MODE_QUOTE,
+        VALUE_RATE,
+        FLAG_DIRECT_QUOTE if cfg.quote_require_direct else 0,
+        cfg.quote_credible_above,
+        cfg.rate_tol_abs_pct,
+        0.0,
+        math.inf,
+        1,
+        0,
+        quote_min_valid,
+    )
     kp[KIND_RUMOR] = (MODE_RUMOR, VALUE_NONE, 0, 0.0, 0.0, 0.0, math.inf, 0, 0, 0)
     kp[KIND_HEARTBEAT]["mode"] = MODE_OFF
     return kp
@@ -136,7 +167,9 @@ class Corroborator:
     ``MAX_CLUSTER_SOURCES`` per cluster); decisions are returned as fresh DECISION_DTYPE arrays.
     """
 
-    def __init__(self, config: CorroborationConfig, credibility: CredibilityTable, n_tickers: int = 512) -> None:
+    def __init__(
+        self, config: CorroborationConfig, credibility: CredibilityTable, n_tickers: int = 512
+    ) -> None:
         self.config = config
         self._kp = kind_params(config)
         self._window = np.int64(config.window_ns)
@@ -173,8 +206,9 @@ class Corroborator:
             self._out = np.zeros(max(n, 2 * len(self._out)), dtype=DECISION_DTYPE)
         return self._out
 
-    def process(self, records: np.ndarray, mask: np.ndarray | None = None,
-                lat_ns: np.ndarray | None = None) -> np.ndarray:
+    def process(
+        self, records: np.ndarray, mask: np.ndarray | None = None, lat_ns: np.ndarray | None = None
+    ) -> np.ndarray:
         """Cluster a NEWS_DTYPE batch; returns the decisions it triggered (in firing order).
 
         ``mask`` (bool or uint8, length >= len(records)): only records with a true entry take part; ``lat_ns``
@@ -186,9 +220,15 @@ class Corroborator:
         n_rec = len(records)
         ns_per_cycle, overhead = stamp_args(lat_ns, n_rec, "Corroborator.process")
         if mask is not None:
-            if not isinstance(mask, np.ndarray) or mask.ndim != 1 or len(mask) < n_rec or \
-                    mask.dtype not in (np.bool_, np.uint8):
-                raise StateError(f"Corroborator.process: mask must be a 1-D bool/uint8 array of length >= {n_rec}")
+            if (
+                not isinstance(mask, np.ndarray)
+                or mask.ndim != 1
+                or len(mask) < n_rec
+                or mask.dtype not in (np.bool_, np.uint8)
+            ):
+                raise StateError(
+                    f"Corroborator.process: mask must be a 1-D bool/uint8 array of length >= {n_rec}"
+                )
             mask = mask[:n_rec] if mask.dtype == np.bool_ else mask[:n_rec] != 0
         if n_rec == 0:
             return np.zeros(0, dtype=DECISION_DTYPE)
@@ -196,10 +236,23 @@ class Corroborator:
         n_out, start = 0, 0
         while True:  # the kernel stops at a ticker code beyond the state: grow it and resume there
             n, done = corroborate_batch(
-                records[start:], self._scores, self._verified, self._kp, self._window, self._rate_expect,
-                self._ignore, self._monitor, self._slots, self._entries, out[n_out:], self._stats,
-                None if mask is None else mask[start:], None if lat_ns is None else lat_ns[start:n_rec],
-                ns_per_cycle, overhead)
+                records[start:],
+                self._scores,
+                self._verified,
+                self._kp,
+                self._window,
+                self._rate_expect,
+                self._ignore,
+                self._monitor,
+                self._slots,
+                self._entries,
+                out[n_out:],
+                self._stats,
+                None if mask is None else mask[start:],
+                None if lat_ns is None else lat_ns[start:n_rec],
+                ns_per_cycle,
+                overhead,
+            )
             n_out += n
             start += done
             if start >= n_rec:
@@ -211,8 +264,19 @@ class Corroborator:
     def flush(self, now_ns: int | None = None) -> np.ndarray:
         """Close clusters whose window ended before ``now_ns`` (all when None); returns their decisions."""
         out = self._buffer(len(self._slots))
-        n = flush_slots(np.int64(0 if now_ns is None else now_ns), now_ns is None, self._kp, self._window,
-                        self._rate_expect, self._ignore, self._monitor, self._slots, self._entries, out, self._stats)
+        n = flush_slots(
+            np.int64(0 if now_ns is None else now_ns),
+            now_ns is None,
+            self._kp,
+            self._window,
+            self._rate_expect,
+            self._ignore,
+            self._monitor,
+            self._slots,
+            self._entries,
+            out,
+            self._stats,
+        )
         return out[:n].copy()
 
     def stats(self) -> dict[str, int]:

@@ -138,7 +138,10 @@ DECISION_DTYPE = np.dtype(
         ("n_agree", np.uint16),  # support: agreeing qualified claims (+ qualified reports without a number)
         ("n_reports", np.uint32),  # all reports in the cluster so far
         ("consensus", np.float64),  # mean agreeing claim (move %, EPS USD, rate %), NaN if none
-        ("surprise_pct", np.float64),  # earnings: (EPS - expected)/|expected| %; move: move %; rate: minus expectation
+        (
+            "surprise_pct",
+            np.float64,
+        ),  # earnings: (EPS - expected)/|expected| %; move: move %; rate: minus expectation
         ("size_basis", np.float64),  # |surprise_pct|, NaN when there is no number to size on
         ("verified_pct", np.float64),  # rumor: verified / all reports, percent (NaN otherwise)
         ("sentiment", np.float32),  # mean headline sentiment of the counted reports
@@ -223,16 +226,21 @@ def _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, rec_id, ts, ra
 
 
 @njit(cache=True)
-def _close(out, n_out, stats, slot, ent, kp, ticker, kind, window_ns, rate_expect, ignore_below, monitor_below):
+def _close(
+    out, n_out, stats, slot, ent, kp, ticker, kind, window_ns, rate_expect, ignore_below, monitor_below
+):
     """Close ``slot``'s cluster; a rumor cluster emits its storm decision, stamped (``ts_ns``) at the window's
     close: ``max(last report's receive ns, t0 + window_ns + 1)``."""
     if slot.active and kp.mode == MODE_RUMOR and slot.n_reports > 0:
         pct = 100.0 * slot.n_verified / slot.n_reports
-        action = ACTION_IGNORE if pct < ignore_below else (ACTION_MONITOR if pct < monitor_below else ACTION_ALERT)
+        action = (
+            ACTION_IGNORE if pct < ignore_below else (ACTION_MONITOR if pct < monitor_below else ACTION_ALERT)
+        )
         # knowable only once the window has closed: a report published up to t0 + window_ns still joins it
         closed_ns = max(slot.last_ts, slot.t0 + window_ns + 1)
-        n_out = _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, slot.last_id, closed_ns,
-                      rate_expect)
+        n_out = _emit(
+            out, n_out, stats, slot, ent, kp, ticker, kind, action, slot.last_id, closed_ns, rate_expect
+        )
     slot.active = 0
     return n_out
 
@@ -251,9 +259,24 @@ def _open(slot, t0):
 
 
 @njit(cache=True)
-def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, ignore_below, monitor_below,
-                      slots, entries, out, stats, mask=None, lat_ns=None,
-                      ns_per_cycle=0.0, overhead_cycles=0.0):
+def corroborate_batch(
+    recs,
+    scores,
+    verified,
+    kparams,
+    window_ns,
+    rate_expect,
+    ignore_below,
+    monitor_below,
+    slots,
+    entries,
+    out,
+    stats,
+    mask=None,
+    lat_ns=None,
+    ns_per_cycle=0.0,
+    overhead_cycles=0.0,
+):
     """Cluster ``recs`` (NEWS_DTYPE) into ``slots`` and append decisions to ``out``; returns how many.
 
     ``scores``/``verified`` are indexed by source code (codes beyond them score 0, unverified);
@@ -315,8 +338,20 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
             stats[CS_REPORTS] += 1
             pub = r.publish_ns
             if slot.active and pub > slot.t0 + window_ns:
-                n_out = _close(out, n_out, stats, slot, entries[s], kp, ticker, kind, window_ns, rate_expect,
-                               ignore_below, monitor_below)
+                n_out = _close(
+                    out,
+                    n_out,
+                    stats,
+                    slot,
+                    entries[s],
+                    kp,
+                    ticker,
+                    kind,
+                    window_ns,
+                    rate_expect,
+                    ignore_below,
+                    monitor_below,
+                )
             if not slot.active:
                 _open(slot, pub)
                 stats[CS_CLUSTERS] += 1
@@ -397,8 +432,9 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
                     action = 0
             if action > slot.level:
                 slot.level = action
-                n_out = _emit(out, n_out, stats, slot, ent, kp, ticker, kind, action, r.id, r.receive_ns,
-                              rate_expect)
+                n_out = _emit(
+                    out, n_out, stats, slot, ent, kp, ticker, kind, action, r.id, r.receive_ns, rate_expect
+                )
     if lat_ns is not None:
         stamp_step(lat_ns, -1, pending, c0, ns_per_cycle, overhead_cycles)
     stats[CS_RECORDS] += len(recs)
@@ -407,8 +443,19 @@ def corroborate_batch(recs, scores, verified, kparams, window_ns, rate_expect, i
 
 
 @njit(cache=True)
-def flush_slots(now_ns, close_all, kparams, window_ns, rate_expect, ignore_below, monitor_below, slots, entries,
-                out, stats):
+def flush_slots(
+    now_ns,
+    close_all,
+    kparams,
+    window_ns,
+    rate_expect,
+    ignore_below,
+    monitor_below,
+    slots,
+    entries,
+    out,
+    stats,
+):
     """Close every active cluster whose window ended before ``now_ns`` (all of them when ``close_all``);
     rumor clusters emit their decision. Returns the number of decisions written to ``out``."""
     n_out = 0
@@ -418,6 +465,18 @@ def flush_slots(now_ns, close_all, kparams, window_ns, rate_expect, ignore_below
             continue
         if close_all or now_ns > slot.t0 + window_ns:
             kind = s % N_KINDS
-            n_out = _close(out, n_out, stats, slot, entries[s], kparams[kind], s // N_KINDS, kind, window_ns,
-                           rate_expect, ignore_below, monitor_below)
+            n_out = _close(
+                out,
+                n_out,
+                stats,
+                slot,
+                entries[s],
+                kparams[kind],
+                s // N_KINDS,
+                kind,
+                window_ns,
+                rate_expect,
+                ignore_below,
+                monitor_below,
+            )
     return n_out

@@ -31,8 +31,10 @@ from cns.trading.errors import StateError
 
 FILE_FORMAT = "cns-credibility"  # the "format" of a calibrated table's JSON (cns calibrate)
 CONFIG_PROVENANCE = "config [credibility]"
-GENERATOR_PROVENANCE = ("config [credibility] defaults: the generator's hidden source credibility "
-                        "(cns.signals.universe.DEFAULT_SOURCES), not learnt")
+GENERATOR_PROVENANCE = (
+    "config [credibility] defaults: the generator's hidden source credibility "
+    "(cns.signals.universe.DEFAULT_SOURCES), not learnt"
+)
 MAX_TABLE_BYTES = 1 << 24  # a calibrated table file larger than 16 MB is refused unread
 
 
@@ -53,7 +55,9 @@ class CredibilityTable:
         if self.scores.dtype != np.float64 or self.category.dtype != np.uint8:
             raise StateError("CredibilityTable needs float64 scores and uint8 categories")
         if self.scores.shape != self.category.shape or self.scores.ndim != 1 or len(self.scores) == 0:
-            raise StateError("CredibilityTable scores and categories must be equal-length non-empty 1-D arrays")
+            raise StateError(
+                "CredibilityTable scores and categories must be equal-length non-empty 1-D arrays"
+            )
         if not isinstance(self.provenance, str):
             raise StateError("CredibilityTable provenance must be a string")
 
@@ -78,8 +82,9 @@ class CredibilityTable:
         return cls(scores, cats, prov)
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any], sources: Dictionary,
-                  config: CredibilityConfig | None = None) -> CredibilityTable:
+    def from_dict(
+        cls, doc: dict[str, Any], sources: Dictionary, config: CredibilityConfig | None = None
+    ) -> CredibilityTable:
         """The table of a calibrated document (``cns calibrate``'s JSON, see :mod:`cns.trading.calibrate`) for
         the codes of ``sources``. Scores come from ``doc["sources"][domain]["score"]`` (0–100); a domain the
         document does not rate gets its ``unknown_score``. Categories come from ``config`` (outlet kinds are
@@ -89,7 +94,9 @@ class CredibilityTable:
         rated = doc.get("sources")
         unknown = doc.get("unknown_score", 50.0)
         if not isinstance(rated, dict) or not _score_ok(unknown):
-            raise StateError("calibrated credibility table needs a 'sources' object and a 0..100 'unknown_score'")
+            raise StateError(
+                "calibrated credibility table needs a 'sources' object and a 0..100 'unknown_score'"
+            )
         cfg = config or CredibilityConfig()
         cat_by_domain = dict(cfg.categories)
         strings = sources.strings()
@@ -97,7 +104,9 @@ class CredibilityTable:
         cats = np.full(len(strings), CATEGORIES.index(cfg.unknown_category), dtype=np.uint8)
         for dom, entry in rated.items():
             if not isinstance(entry, dict) or not _score_ok(entry.get("score")):
-                raise StateError(f"calibrated credibility table: source {str(dom)[:80]!r} needs a 0..100 'score'")
+                raise StateError(
+                    f"calibrated credibility table: source {str(dom)[:80]!r} needs a 0..100 'score'"
+                )
         for code, dom in enumerate(strings):
             if code == 0:
                 continue
@@ -110,8 +119,9 @@ class CredibilityTable:
         return cls(scores, cats, str(prov)[:2000] if prov else "calibrated table (no provenance given)")
 
     @classmethod
-    def from_file(cls, path: str | Path, sources: Dictionary,
-                  config: CredibilityConfig | None = None) -> CredibilityTable:
+    def from_file(
+        cls, path: str | Path, sources: Dictionary, config: CredibilityConfig | None = None
+    ) -> CredibilityTable:
         """:meth:`from_dict` of a JSON file written by ``cns calibrate``; ``provenance`` names the file.
         Raises :class:`StateError` for an unreadable, oversized, non-JSON or malformed file."""
         p = Path(path)

@@ -29,7 +29,9 @@ from cns.venue.dtypes import EXEC_DTYPE, ORDER_CANCEL, ORDER_DTYPE
 class OrderManager:
     """Tracks our orders (owner ``owner``) and books their fills into ``portfolio``."""
 
-    def __init__(self, portfolio: Portfolio, owner: int = 0, first_order_id: int = 1, capacity: int = 4096) -> None:
+    def __init__(
+        self, portfolio: Portfolio, owner: int = 0, first_order_id: int = 1, capacity: int = 4096
+    ) -> None:
         if first_order_id < 1:
             raise StateError("first_order_id must be >= 1")
         self.portfolio = portfolio
@@ -85,8 +87,21 @@ class OrderManager:
         if execs.dtype != EXEC_DTYPE:
             raise StateError(f"OrderManager.apply needs EXEC_DTYPE, got {execs.dtype}")
         pf = self.portfolio
-        return float(apply_execs(execs, self.owner, self.base_id, self.table, self.open_buy, self.open_sell,
-                                 pf.position, pf.avg_cost, pf.realized, pf.stats_array, self.stats_array))
+        return float(
+            apply_execs(
+                execs,
+                self.owner,
+                self.base_id,
+                self.table,
+                self.open_buy,
+                self.open_sell,
+                pf.position,
+                pf.avg_cost,
+                pf.realized,
+                pf.stats_array,
+                self.stats_array,
+            )
+        )
 
     def cancel_all(self, ts_ns: int) -> np.ndarray:
         """ORDER_CANCEL requests for every open order (the kill switch's 'cancel all')."""

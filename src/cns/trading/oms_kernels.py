@@ -26,7 +26,14 @@ OS_CANCELED = 5
 OS_REJECTED = 6
 OS_EXPIRED = 7
 ORDER_STATE_NAMES: tuple[str, ...] = (
-    "unused", "new", "acked", "partially_filled", "filled", "canceled", "rejected", "expired",
+    "unused",
+    "new",
+    "acked",
+    "partially_filled",
+    "filled",
+    "canceled",
+    "rejected",
+    "expired",
 )
 
 # OMS counters
@@ -36,7 +43,14 @@ OM_FOREIGN = 2  # reports for other owners (ignored)
 OM_UNKNOWN = 3  # reports for an order id we never registered, or after a terminal state
 OM_FILL_REPORTS = 4
 OM_CANCEL_REQUESTS = 5
-OMS_STAT_NAMES: tuple[str, ...] = ("submitted", "execs", "foreign", "unknown", "fill_reports", "cancel_requests")
+OMS_STAT_NAMES: tuple[str, ...] = (
+    "submitted",
+    "execs",
+    "foreign",
+    "unknown",
+    "fill_reports",
+    "cancel_requests",
+)
 
 ORDER_STATE_DTYPE = np.dtype(
     [
@@ -93,7 +107,9 @@ def _release(t, open_buy, open_sell, shares):
 
 
 @njit(cache=True)
-def apply_execs(execs, owner, base_id, table, open_buy, open_sell, position, avg_cost, realized, pf_stats, stats):
+def apply_execs(
+    execs, owner, base_id, table, open_buy, open_sell, position, avg_cost, realized, pf_stats, stats
+):
     """Apply EXEC_DTYPE reports for ``owner`` to the order table, open quantities and positions.
 
     Fills book into the portfolio arrays; cancels/expiries/rejects release the unfilled quantity from
@@ -136,7 +152,11 @@ def apply_execs(execs, owner, base_id, table, open_buy, open_sell, position, avg
                 t.state = OS_PARTIAL
         elif kind == EXEC_CANCELED or kind == EXEC_EXPIRED or kind == EXEC_REJECTED:
             _release(t, open_buy, open_sell, t.qty - t.filled)
-            t.state = OS_CANCELED if kind == EXEC_CANCELED else (OS_EXPIRED if kind == EXEC_EXPIRED else OS_REJECTED)
+            t.state = (
+                OS_CANCELED
+                if kind == EXEC_CANCELED
+                else (OS_EXPIRED if kind == EXEC_EXPIRED else OS_REJECTED)
+            )
     return pnl
 
 

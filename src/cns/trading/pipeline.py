@@ -46,14 +46,21 @@ class TradingPipeline:
     ``order_capacity`` preallocates the order table (it grows by doubling when exceeded).
     """
 
-    def __init__(self, config: TradingConfig, sources: Dictionary, tickers: Dictionary,
-                 n_instruments: int | None = None, order_capacity: int = 4096) -> None:
+    def __init__(
+        self,
+        config: TradingConfig,
+        sources: Dictionary,
+        tickers: Dictionary,
+        n_instruments: int | None = None,
+        order_capacity: int = 4096,
+    ) -> None:
         n = max(n_instruments or len(tickers), len(tickers))
         self.config = config
         self.sources = sources
         self.tickers = tickers
-        self.corroborator = Corroborator(config.corroboration,
-                                         CredibilityTable.for_dictionary(sources, config.credibility), n_tickers=n)
+        self.corroborator = Corroborator(
+            config.corroboration, CredibilityTable.for_dictionary(sources, config.credibility), n_tickers=n
+        )
         self.portfolio = Portfolio(n)
         self.oms = OrderManager(self.portfolio, capacity=order_capacity)
         self.signal = SignalGenerator(config.signal, tickers, self.oms.id_counter)
@@ -63,21 +70,34 @@ class TradingPipeline:
         if not len(records):
             return
         src = records["source"]
-        top = src.max() if mask is None else np.max(src, initial=0, where=np.asarray(mask[: len(src)], dtype=bool))
+        top = (
+            src.max()
+            if mask is None
+            else np.max(src, initial=0, where=np.asarray(mask[: len(src)], dtype=bool))
+        )
         if int(top) >= len(self.corroborator.credibility):
             self.corroborator.set_credibility(
-                CredibilityTable.for_dictionary(self.sources, self.config.credibility))
+                CredibilityTable.for_dictionary(self.sources, self.config.credibility)
+            )
 
-    def _trade(self, decisions: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int,
-               stamp: bool = False) -> StepResult:
+    def _trade(
+        self, decisions: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int, stamp: bool = False
+    ) -> StepResult:
         lat_signal = sample_mask(len(decisions), 1) if stamp else None  # stamp every decision and candidate
         candidates = self.signal.orders(decisions, mid, lat_signal)
         lat_risk = sample_mask(len(candidates), 1) if stamp else None
         accepted, reasons = self.risk.check(candidates, mid, mid_ts, now_ns, lat_ns=lat_risk)
         return StepResult(decisions, candidates, accepted, reasons, lat_signal, lat_risk)
 
-    def on_news(self, records: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int,
-                mask: np.ndarray | None = None, lat_news: np.ndarray | None = None) -> StepResult:
+    def on_news(
+        self,
+        records: np.ndarray,
+        mid: np.ndarray,
+        mid_ts: np.ndarray,
+        now_ns: int,
+        mask: np.ndarray | None = None,
+        lat_news: np.ndarray | None = None,
+    ) -> StepResult:
         """Run one NEWS_DTYPE batch through the stages at reference prices ``mid`` (USD) / ``mid_ts`` (ns).
 
         ``mask``: only records with a true entry are corroborated (see :meth:`Corroborator.process`).
@@ -89,8 +109,9 @@ class TradingPipeline:
         decisions = self.corroborator.process(records, mask, lat_news)
         return self._trade(decisions, mid, mid_ts, now_ns, stamp=lat_news is not None)
 
-    def on_clock(self, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int, close_all: bool = False,
-                 stamp: bool = False) -> StepResult:
+    def on_clock(
+        self, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int, close_all: bool = False, stamp: bool = False
+    ) -> StepResult:
         """Close clusters whose window ended before ``now_ns`` (all with ``close_all``) and trade on their
         decisions (rumor storms); ``stamp`` fills ``StepResult.lat_signal``/``lat_risk``."""
         return self._trade(self.corroborator.flush(None if close_all else now_ns), mid, mid_ts, now_ns, stamp)

@@ -60,8 +60,13 @@ class Portfolio:
         k = execs["kind"]
         ins = execs["instrument"].astype(np.int64)
         fee = execs["fee"]
-        m = ((execs["owner"] == owner) & ((k == EXEC_FILL) | (k == EXEC_PARTIAL)) & (ins < len(self.position))
-             & np.isfinite(fee) & (fee != 0.0))
+        m = (
+            (execs["owner"] == owner)
+            & ((k == EXEC_FILL) | (k == EXEC_PARTIAL))
+            & (ins < len(self.position))
+            & np.isfinite(fee)
+            & (fee != 0.0)
+        )
         if not m.any():
             return 0.0
         ins, fee = ins[m], fee[m]
@@ -113,7 +118,9 @@ class Portfolio:
         return int(self.stats_array[PF_WINS]) / closes if closes else math.nan
 
     @staticmethod
-    def marked_hit_rate(side: np.ndarray, avg_px: np.ndarray, instrument: np.ndarray, mid: np.ndarray) -> float:
+    def marked_hit_rate(
+        side: np.ndarray, avg_px: np.ndarray, instrument: np.ndarray, mid: np.ndarray
+    ) -> float:
         """Share of filled orders (given as arrays) in profit at ``mid``: ``side * (mid - avg_px) > 0``."""
         if len(side) == 0:
             return math.nan

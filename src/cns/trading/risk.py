@@ -72,13 +72,21 @@ class RiskGate:
     :mod:`cns.trading.risk_kernels`).
     """
 
-    def __init__(self, config: RiskConfig, tickers: Dictionary, oms: OrderManager, cooldown_slots: int = 1 << 16):
+    def __init__(
+        self, config: RiskConfig, tickers: Dictionary, oms: OrderManager, cooldown_slots: int = 1 << 16
+    ):
         if not isinstance(config, RiskConfig):
             raise ConfigError(f"config key 'risk': expected RiskConfig, got {type(config).__name__}")
-        if (not isinstance(cooldown_slots, int) or isinstance(cooldown_slots, bool) or cooldown_slots <= 0
-                or cooldown_slots > MAX_COOLDOWN_SLOTS or cooldown_slots & (cooldown_slots - 1)):
-            raise StateError(f"cooldown_slots must be a power of two <= {MAX_COOLDOWN_SLOTS}, "
-                             f"got {cooldown_slots!r}")
+        if (
+            not isinstance(cooldown_slots, int)
+            or isinstance(cooldown_slots, bool)
+            or cooldown_slots <= 0
+            or cooldown_slots > MAX_COOLDOWN_SLOTS
+            or cooldown_slots & (cooldown_slots - 1)
+        ):
+            raise StateError(
+                f"cooldown_slots must be a power of two <= {MAX_COOLDOWN_SLOTS}, got {cooldown_slots!r}"
+            )
         self.config = config
         self.oms = oms
         n = len(oms.portfolio)
@@ -128,8 +136,15 @@ class RiskGate:
         pf = self.oms.portfolio
         refresh_exposure(pf.position, self.oms.open_buy, self.oms.open_sell, mid, self._exposure, self._gross)
 
-    def check(self, orders: np.ndarray, mid: np.ndarray, mid_ts: np.ndarray, now_ns: int,
-              day_pnl: float | None = None, lat_ns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def check(
+        self,
+        orders: np.ndarray,
+        mid: np.ndarray,
+        mid_ts: np.ndarray,
+        now_ns: int,
+        day_pnl: float | None = None,
+        lat_ns: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Check candidate ``orders``; returns ``(accepted_orders, reasons)`` with one uint8 reason per input
         order (0 = accepted; names in ``RISK_REASON_NAMES``). Accepted orders are registered with the OMS.
 
@@ -147,10 +162,34 @@ class RiskGate:
         ns_per_cycle, overhead = stamp_args(lat_ns, len(orders), "RiskGate.check")
         n = len(orders)
         reasons = np.zeros(n, dtype=np.uint8)
-        n_ok = risk_check(orders, mid, mid_ts, np.int64(now_ns), pnl, self._p, self._enabled, self._restricted,
-                   pf.position, self.oms.open_buy, self.oms.open_sell, self._exposure, self._gross, self._scal,
-                   self._ring, self._last_side, self._last_qty, self._last_px, self._last_ts, self._cd_keys,
-                   self._cd_ts, reasons, self.counts, lat_ns, ns_per_cycle, overhead)
+        n_ok = risk_check(
+            orders,
+            mid,
+            mid_ts,
+            np.int64(now_ns),
+            pnl,
+            self._p,
+            self._enabled,
+            self._restricted,
+            pf.position,
+            self.oms.open_buy,
+            self.oms.open_sell,
+            self._exposure,
+            self._gross,
+            self._scal,
+            self._ring,
+            self._last_side,
+            self._last_qty,
+            self._last_px,
+            self._last_ts,
+            self._cd_keys,
+            self._cd_ts,
+            reasons,
+            self.counts,
+            lat_ns,
+            ns_per_cycle,
+            overhead,
+        )
         if n_ok == n:  # all accepted (what orders[reasons == REJ_NONE] would copy)
             accepted = orders.copy()
         elif n_ok == 0:

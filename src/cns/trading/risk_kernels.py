@@ -41,8 +41,19 @@ REJ_GROSS_EXPOSURE = 10
 REJ_DAILY_LOSS = 11
 REJ_RATE = 12
 RISK_REASON_NAMES: tuple[str, ...] = (
-    "accepted", "kill_switch", "restricted", "reference", "collar", "max_qty", "max_notional", "duplicate",
-    "cooldown", "position", "gross_exposure", "daily_loss", "rate",
+    "accepted",
+    "kill_switch",
+    "restricted",
+    "reference",
+    "collar",
+    "max_qty",
+    "max_notional",
+    "duplicate",
+    "cooldown",
+    "position",
+    "gross_exposure",
+    "daily_loss",
+    "rate",
 )
 
 # float64 parameter vector
@@ -79,9 +90,34 @@ def _exposure(pos, ob, os_, px):
 
 
 @njit(cache=True)
-def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, position, open_buy, open_sell,
-               exposure, gross, scal, ring, last_side, last_qty, last_px, last_ts, cd_keys, cd_ts, reasons, counts,
-               lat_ns=None, ns_per_cycle=0.0, overhead_cycles=0.0):
+def risk_check(
+    orders,
+    mid,
+    mid_ts,
+    now_ns,
+    day_pnl,
+    p,
+    enabled,
+    restricted,
+    position,
+    open_buy,
+    open_sell,
+    exposure,
+    gross,
+    scal,
+    ring,
+    last_side,
+    last_qty,
+    last_px,
+    last_ts,
+    cd_keys,
+    cd_ts,
+    reasons,
+    counts,
+    lat_ns=None,
+    ns_per_cycle=0.0,
+    overhead_cycles=0.0,
+):
     """Check ``orders`` (ORDER_DTYPE) in sequence; write ``reasons[i]`` and count it in ``counts[reason]``.
 
     ``mid``/``mid_ts`` are reference mids (USD) and their times (ns) per ticker code; ``now_ns`` the check
@@ -124,13 +160,20 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
         slot = -1
         bad_px = not (px > 0.0) or math.isinf(px)  # a market order's px is the reference
         # position-reducing (see the module docstring): exempt from the duplicate check and the rate throttle
-        exit_safe = qty > 0 and ((side > 0 and pos < 0 and qty <= -pos) or (side < 0 and pos > 0 and qty <= pos))
+        exit_safe = qty > 0 and (
+            (side > 0 and pos < 0 and qty <= -pos) or (side < 0 and pos > 0 and qty <= pos)
+        )
         if enabled[REJ_KILL_SWITCH] and scal[RS_KILL] != 0:
             reason = REJ_KILL_SWITCH
         elif enabled[REJ_RESTRICTED] and (ins >= n_instr or restricted[ins] != 0):
             reason = REJ_RESTRICTED
-        elif enabled[REJ_REFERENCE] and (ins >= n_instr or not (ref > 0.0) or math.isinf(ref) or ref_ts <= 0
-                                         or not (now_ns - ref_ts <= p[RP_MAX_REF_AGE])):
+        elif enabled[REJ_REFERENCE] and (
+            ins >= n_instr
+            or not (ref > 0.0)
+            or math.isinf(ref)
+            or ref_ts <= 0
+            or not (now_ns - ref_ts <= p[RP_MAX_REF_AGE])
+        ):
             reason = REJ_REFERENCE
         elif bad_px or (enabled[REJ_COLLAR] and not (abs(px - ref) <= p[RP_COLLAR] * ref)):
             reason = REJ_COLLAR
@@ -138,9 +181,15 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
             reason = REJ_MAX_QTY
         elif enabled[REJ_MAX_NOTIONAL] and not (qty * px <= p[RP_MAX_NOTIONAL]):
             reason = REJ_MAX_NOTIONAL
-        elif (enabled[REJ_DUPLICATE] and not exit_safe and last_ts[ins] > 0
-              and not (ts - last_ts[ins] >= p[RP_DUP_WINDOW])
-              and last_side[ins] == side and last_qty[ins] == qty and abs(last_px[ins] - px) <= 1e-9 * abs(px)):
+        elif (
+            enabled[REJ_DUPLICATE]
+            and not exit_safe
+            and last_ts[ins] > 0
+            and not (ts - last_ts[ins] >= p[RP_DUP_WINDOW])
+            and last_side[ins] == side
+            and last_qty[ins] == qty
+            and abs(last_px[ins] - px) <= 1e-9 * abs(px)
+        ):
             reason = REJ_DUPLICATE
         else:
             if enabled[REJ_COOLDOWN] and o.news_id != 0:
@@ -168,13 +217,19 @@ def risk_check(orders, mid, mid_ts, now_ns, day_pnl, p, enabled, restricted, pos
                 grows = max(abs(pos + ob2), abs(pos - os2)) > max(abs(pos + ob), abs(pos - osl))
                 if enabled[REJ_POSITION] and grows and not (max(pos + ob2, os2 - pos) <= p[RP_MAX_POSITION]):
                     reason = REJ_POSITION
-                elif (enabled[REJ_GROSS_EXPOSURE] and grows
-                      and not (gross[0] - exposure[ins] + new_exp <= p[RP_MAX_GROSS])):
+                elif (
+                    enabled[REJ_GROSS_EXPOSURE]
+                    and grows
+                    and not (gross[0] - exposure[ins] + new_exp <= p[RP_MAX_GROSS])
+                ):
                     reason = REJ_GROSS_EXPOSURE
                 elif enabled[REJ_DAILY_LOSS] and not (day_pnl >= -p[RP_DAILY_LOSS]) and not reducing:
                     reason = REJ_DAILY_LOSS
-                elif (enabled[REJ_RATE] and not exit_safe
-                      and not (ts - ring[scal[RS_RING_HEAD]] >= p[RP_RATE_WINDOW])):
+                elif (
+                    enabled[REJ_RATE]
+                    and not exit_safe
+                    and not (ts - ring[scal[RS_RING_HEAD]] >= p[RP_RATE_WINDOW])
+                ):
                     reason = REJ_RATE
         reasons[i] = reason
         counts[reason] += 1

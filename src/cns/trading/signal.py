@@ -53,10 +53,14 @@ class SignalGenerator:
     pass :attr:`cns.trading.OrderManager.id_counter` so the OMS knows them; default: a private counter from 1).
     """
 
-    def __init__(self, config: SignalConfig, tickers: Dictionary, id_counter: np.ndarray | None = None) -> None:
+    def __init__(
+        self, config: SignalConfig, tickers: Dictionary, id_counter: np.ndarray | None = None
+    ) -> None:
         proxy = tickers.code(config.market_proxy)
         if proxy == 0:
-            raise ConfigError(f"config key 'signal.market_proxy': ticker {config.market_proxy!r} is not known")
+            raise ConfigError(
+                f"config key 'signal.market_proxy': ticker {config.market_proxy!r} is not known"
+            )
         if id_counter is None:
             id_counter = np.ones(1, dtype=np.int64)
         if id_counter.dtype != np.int64 or id_counter.shape != (1,) or int(id_counter[0]) < 1:
@@ -86,8 +90,18 @@ class SignalGenerator:
         ns_per_cycle, overhead = stamp_args(lat_ns, len(decisions), "SignalGenerator.orders")
         if len(self._out) < len(decisions):
             self._out = np.zeros(2 * len(decisions), dtype=ORDER_DTYPE)
-        n = decisions_to_orders(decisions, mid, self.proxy, self._p, self._next, self._out, self._stats, lat_ns,
-                                ns_per_cycle, overhead)
+        n = decisions_to_orders(
+            decisions,
+            mid,
+            self.proxy,
+            self._p,
+            self._next,
+            self._out,
+            self._stats,
+            lat_ns,
+            ns_per_cycle,
+            overhead,
+        )
         return self._out[:n].copy()
 
     def stats(self) -> dict[str, int]:

@@ -31,9 +31,18 @@ SG_WEAK = 2  # |score| below min_strength (or either is NaN)
 SG_TOO_SMALL = 3  # strength * notional buys less than one share
 SG_NO_REFERENCE = 4  # no usable mid: order emitted with NaN price, qty 0 (risk rejects it, fail closed)
 SG_ORDERS = 5
-SIGNAL_STAT_NAMES: tuple[str, ...] = ("decisions", "actionable", "weak", "too_small", "no_reference", "orders")
+SIGNAL_STAT_NAMES: tuple[str, ...] = (
+    "decisions",
+    "actionable",
+    "weak",
+    "too_small",
+    "no_reference",
+    "orders",
+)
 
-QTY_CAP = 1 << 53  # largest share count an order is sized to (exact in float64); far above risk's max_order_qty
+QTY_CAP = (
+    1 << 53
+)  # largest share count an order is sized to (exact in float64); far above risk's max_order_qty
 
 
 @njit(cache=True)
@@ -67,8 +76,9 @@ def signal_score(kind, direction, size_basis, sentiment, p):
 
 
 @njit(cache=True)
-def decisions_to_orders(decisions, mid, proxy, p, next_id, out, stats, lat_ns=None, ns_per_cycle=0.0,
-                        overhead_cycles=0.0):
+def decisions_to_orders(
+    decisions, mid, proxy, p, next_id, out, stats, lat_ns=None, ns_per_cycle=0.0, overhead_cycles=0.0
+):
     """Append one candidate order per actionable decision to ``out``; returns how many.
 
     ``mid`` is the reference mid per ticker code (USD); decisions about ticker 0 trade ``proxy``.

@@ -57,11 +57,17 @@ class FeeSchedule:
     taker_per_share: float = 0.0  # USD per share, taker side
 
     def __post_init__(self) -> None:
-        for name, lim in (("maker_bps", 100.0), ("taker_bps", 100.0), ("maker_per_share", 1.0),
-                          ("taker_per_share", 1.0)):
+        for name, lim in (
+            ("maker_bps", 100.0),
+            ("taker_bps", 100.0),
+            ("maker_per_share", 1.0),
+            ("taker_per_share", 1.0),
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not -lim <= float(v) <= lim:
-                raise VenueConfigError(f"FeeSchedule.{name} must be a number in [-{lim:g}, {lim:g}], got {v!r}")
+                raise VenueConfigError(
+                    f"FeeSchedule.{name} must be a number in [-{lim:g}, {lim:g}], got {v!r}"
+                )
             object.__setattr__(self, name, float(v))
 
     @classmethod
@@ -78,8 +84,12 @@ class FeeSchedule:
 
     def to_dict(self) -> dict[str, float]:
         """The four rates as a dict: ``maker_bps``/``taker_bps`` (bp of notional), ``*_per_share`` (USD per share)."""
-        return {"maker_bps": self.maker_bps, "taker_bps": self.taker_bps,
-                "maker_per_share": self.maker_per_share, "taker_per_share": self.taker_per_share}
+        return {
+            "maker_bps": self.maker_bps,
+            "taker_bps": self.taker_bps,
+            "maker_per_share": self.maker_per_share,
+            "taker_per_share": self.taker_per_share,
+        }
 
 
 def tick_size_for(price: float, bp: float = 5.0) -> float:
@@ -127,8 +137,9 @@ def allocate_book(
     if capacity < 1:
         raise VenueConfigError(f"capacity must be >= 1, got {capacity}")
     if isinstance(stp, bool) or not isinstance(stp, (int, np.integer)) or not 0 <= int(stp) < len(STP_NAMES):
-        raise VenueConfigError(f"stp must be one of STP_* (0..{len(STP_NAMES) - 1}: {', '.join(STP_NAMES)}), "
-                               f"got {stp!r}")
+        raise VenueConfigError(
+            f"stp must be one of STP_* (0..{len(STP_NAMES) - 1}: {', '.join(STP_NAMES)}), got {stp!r}"
+        )
     n1 = ref.shape[0]
     tick = np.zeros(n1)
     if tick_sizes is None:
@@ -208,8 +219,15 @@ class OrderBook:
     ) -> None:
         ref = np.concatenate(([np.nan], np.asarray(ref_prices, dtype=np.float64)))
         ticks = None if tick_sizes is None else np.concatenate(([0.0], np.asarray(tick_sizes, np.float64)))
-        self.arrays = allocate_book(ref, tick_sizes=ticks, levels=levels, capacity=capacity,
-                                    tracked_owners=tracked_owners, fees=fees, stp=stp)
+        self.arrays = allocate_book(
+            ref,
+            tick_sizes=ticks,
+            levels=levels,
+            capacity=capacity,
+            tracked_owners=tracked_owners,
+            fees=fees,
+            stp=stp,
+        )
         self._out = np.zeros(1024, EXEC_DTYPE)
         self._trades = np.zeros(1024, TRADE_DTYPE)
         self._n_trades = 0
@@ -231,8 +249,10 @@ class OrderBook:
     def band(self, instrument: int) -> tuple[float, float]:
         """Lowest and highest accepted limit price (USD) of ``instrument``."""
         b = self.arrays
-        return (float(b.base_tick[instrument] * b.tick[instrument]),
-                float((b.base_tick[instrument] + self.levels - 1) * b.tick[instrument]))
+        return (
+            float(b.base_tick[instrument] * b.tick[instrument]),
+            float((b.base_tick[instrument] + self.levels - 1) * b.tick[instrument]),
+        )
 
     def process(self, orders: np.ndarray) -> np.ndarray:
         """Apply ``orders`` (ORDER_DTYPE); return the reports (a new EXEC_DTYPE array)."""
@@ -242,8 +262,9 @@ class OrderBook:
         while i < orders.shape[0]:
             if self._trades.shape[0] - self._n_trades < self._out.shape[0]:
                 self._trades = np.concatenate((self._trades, np.zeros_like(self._trades)))
-            j, n_out, self._n_trades = K.process_batch(self.arrays, orders, i, self._out, 0, self._trades,
-                                                       self._n_trades)
+            j, n_out, self._n_trades = K.process_batch(
+                self.arrays, orders, i, self._out, 0, self._trades, self._n_trades
+            )
             chunks.append(self._out[:n_out].copy())
             if j == i:  # one order needs more room than the buffer has: grow it
                 self._out = np.zeros(self._out.shape[0] * 2, EXEC_DTYPE)
@@ -258,10 +279,16 @@ class OrderBook:
         """``(bid USD, bid shares, ask USD, ask shares)``; NaN/0 for an empty side."""
         b = self.arrays
         bb, ba = int(b.best_bid[instrument]), int(b.best_ask[instrument])
-        bid = ((float(K.level_price(b, instrument, bb)), int(b.lv[instrument, bb, 2])) if bb >= 0
-               else (math.nan, 0))
-        ask = ((float(K.level_price(b, instrument, ba)), int(b.lv[instrument, ba, 2])) if ba < self.levels
-               else (math.nan, 0))
+        bid = (
+            (float(K.level_price(b, instrument, bb)), int(b.lv[instrument, bb, 2]))
+            if bb >= 0
+            else (math.nan, 0)
+        )
+        ask = (
+            (float(K.level_price(b, instrument, ba)), int(b.lv[instrument, ba, 2]))
+            if ba < self.levels
+            else (math.nan, 0)
+        )
         return bid + ask
 
     def depth(self, instrument: int, side: int, n: int = 10) -> list[tuple[float, int]]:
@@ -307,9 +334,14 @@ class OrderBook:
     def stats(self) -> dict[str, int]:
         """Lifetime counters: orders, matches, cancels, rejects, STP cancels, and orders resting now."""
         m = self.arrays.meta
-        return {"orders": int(m[K.M_ORDERS]), "matches": int(m[K.M_MATCHES]), "cancels": int(m[K.M_CANCELS]),
-                "rejects": int(m[K.M_REJECTS]), "resting": int(self.arrays.n_rest.sum()),
-                "stp_cancels": int(m[K.M_STP_CANCELS])}
+        return {
+            "orders": int(m[K.M_ORDERS]),
+            "matches": int(m[K.M_MATCHES]),
+            "cancels": int(m[K.M_CANCELS]),
+            "rejects": int(m[K.M_REJECTS]),
+            "resting": int(self.arrays.n_rest.sum()),
+            "stp_cancels": int(m[K.M_STP_CANCELS]),
+        }
 
 
 def make_orders(n: int) -> np.ndarray:

@@ -331,8 +331,9 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
             slot = np.int64(-1)
         if slot < 0:
             b.meta[M_REJECTS] += 1
-            n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_REJECTED, side, REJECT_UNKNOWN_ORDER, 0, 0,
-                          price, t)
+            n_out = _emit(
+                b, out, n_out, oid, owner, instr, EXEC_REJECTED, side, REJECT_UNKNOWN_ORDER, 0, 0, price, t
+            )
             return n_out, n_tr, np.int64(0)
         ci = np.int64(b.pool[slot, Q_INSTR])
         px = level_price(b, ci, b.pool[slot, Q_LEVEL])
@@ -378,8 +379,21 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
             m = b.lv[instr, k, 0]
             if stp != STP_NONE and b.pool[m, Q_OWNER] == owner:
                 if stp != STP_CANCEL_NEWEST:  # cancel the resting order
-                    n_out = _emit(b, out, n_out, b.pool[m, Q_ID], owner, instr, EXEC_CANCELED,
-                                  b.pool[m, Q_SIDE], REJECT_SELF_TRADE, 0, 0, px, t)
+                    n_out = _emit(
+                        b,
+                        out,
+                        n_out,
+                        b.pool[m, Q_ID],
+                        owner,
+                        instr,
+                        EXEC_CANCELED,
+                        b.pool[m, Q_SIDE],
+                        REJECT_SELF_TRADE,
+                        0,
+                        0,
+                        px,
+                        t,
+                    )
                     _unlink(b, m)
                     b.meta[M_STP_CANCELS] += 1
                 if stp != STP_CANCEL_OLDEST:  # cancel the incoming remainder
@@ -391,13 +405,16 @@ def handle(b, oid, target, owner, instr, side, otype, qty, price, t, out, n_out,
     if rem > 0:
         if stopped:
             b.meta[M_STP_CANCELS] += 1
-            n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_CANCELED, side, REJECT_SELF_TRADE, 0, 0, lpx, t)
+            n_out = _emit(
+                b, out, n_out, oid, owner, instr, EXEC_CANCELED, side, REJECT_SELF_TRADE, 0, 0, lpx, t
+            )
         elif otype != ORDER_LIMIT:
             n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_EXPIRED, side, 0, 0, 0, lpx, t)
         elif b.meta[M_NFREE] == 0:
             b.meta[M_REJECTS] += 1
-            n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_REJECTED, side, REJECT_BOOK_FULL, 0, 0, lpx,
-                          t)
+            n_out = _emit(
+                b, out, n_out, oid, owner, instr, EXEC_REJECTED, side, REJECT_BOOK_FULL, 0, 0, lpx, t
+            )
         else:
             _rest(b, oid, owner, instr, side, lvl, rem, t)
     return n_out, n_tr, np.int64(instr)
@@ -414,10 +431,40 @@ def _match(b, m, f, px, oid, owner, instr, side, rem, t, out, n_out, trades, n_t
     mleft = b.pool[m, Q_QTY] - f
     tfee = fill_fee(b, f, px, False)
     mfee = fill_fee(b, f, px, True)
-    n_out = _emit(b, out, n_out, oid, owner, instr, EXEC_FILL if rem == 0 else EXEC_PARTIAL, side, 0, f, rem,
-                  px, t, LIQ_TAKER, tfee)
-    n_out = _emit(b, out, n_out, mid, mowner, instr, EXEC_FILL if mleft == 0 else EXEC_PARTIAL, mside, 0, f,
-                  mleft, px, t, LIQ_MAKER, mfee)
+    n_out = _emit(
+        b,
+        out,
+        n_out,
+        oid,
+        owner,
+        instr,
+        EXEC_FILL if rem == 0 else EXEC_PARTIAL,
+        side,
+        0,
+        f,
+        rem,
+        px,
+        t,
+        LIQ_TAKER,
+        tfee,
+    )
+    n_out = _emit(
+        b,
+        out,
+        n_out,
+        mid,
+        mowner,
+        instr,
+        EXEC_FILL if mleft == 0 else EXEC_PARTIAL,
+        mside,
+        0,
+        f,
+        mleft,
+        px,
+        t,
+        LIQ_MAKER,
+        mfee,
+    )
     tr = trades[n_tr]
     tr.ts_ns = t
     tr.instrument = instr
@@ -493,8 +540,23 @@ def process_batch(b, orders, start, out, n_out, trades, n_tr):
         need = room_needed(b, o.owner, o.target_id, np.int64(o.instrument), o.side, o.type)
         if n_out + need > out.shape[0] or n_tr + need > trades.shape[0]:
             break
-        n_out, n_tr, _ = handle(b, o.order_id, o.target_id, o.owner, np.int64(o.instrument), np.int64(o.side),
-                                o.type, o.qty, o.price, o.ts_ns, out, n_out, trades, n_tr, np.int64(-1))
+        n_out, n_tr, _ = handle(
+            b,
+            o.order_id,
+            o.target_id,
+            o.owner,
+            np.int64(o.instrument),
+            np.int64(o.side),
+            o.type,
+            o.qty,
+            o.price,
+            o.ts_ns,
+            out,
+            n_out,
+            trades,
+            n_tr,
+            np.int64(-1),
+        )
         i += 1
     return i, n_out, n_tr
 

@@ -37,8 +37,17 @@ REJECT_DUPLICATE_ID = 8  # (owner, order_id) already resting
 REJECT_BOOK_FULL = 9  # the venue's order pool is full; the unfilled remainder is not rested
 REJECT_SELF_TRADE = 10  # on EXEC_CANCELED: canceled by self-trade prevention (see STP_*), not a reject
 REJECT_NAMES: tuple[str, ...] = (
-    "none", "type", "instrument", "side", "qty", "price", "price_band", "unknown_order", "duplicate_id",
-    "book_full", "self_trade",
+    "none",
+    "type",
+    "instrument",
+    "side",
+    "qty",
+    "price",
+    "price_band",
+    "unknown_order",
+    "duplicate_id",
+    "book_full",
+    "self_trade",
 )
 
 # liquidity flag of a fill (EXEC_DTYPE.liquidity; 0 on every report that is not a fill)

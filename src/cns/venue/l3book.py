@@ -121,8 +121,15 @@ class L3Book:
     path, which returns a fresh array instead of a view).
     """
 
-    def __init__(self, tick_size: float = 0.01, *, capacity: int = 1024, max_orders: int = MAX_ORDERS,
-                 report_capacity: int = 256, instrument: int = 0) -> None:
+    def __init__(
+        self,
+        tick_size: float = 0.01,
+        *,
+        capacity: int = 1024,
+        max_orders: int = MAX_ORDERS,
+        report_capacity: int = 256,
+        instrument: int = 0,
+    ) -> None:
         if not (isinstance(tick_size, (int, float)) and math.isfinite(tick_size) and tick_size > 0):
             raise VenueConfigError(f"tick_size must be a finite number > 0, got {tick_size!r}")
         if not 1 <= max_orders <= MAX_ORDERS:
@@ -143,7 +150,7 @@ class L3Book:
 
     def _bind(self) -> None:
         o, n = int(self._S[L.H_OFF_OUT]), int(self._S[L.H_CAP_OUT])
-        self._out1 = self._S[o: o + n * EXEC_FIELDS].view(L3_EXEC_DTYPE)
+        self._out1 = self._S[o : o + n * EXEC_FIELDS].view(L3_EXEC_DTYPE)
         self._firsts: list[np.ndarray] = [self._out1[:k] for k in range(n + 1)]  # prebuilt: no slicing per op
 
     # ---- capacity ------------------------------------------------------------------------------------------
@@ -200,8 +207,10 @@ class L3Book:
             raise VenueConfigError(f"levels must be in 1..1000, got {levels}")
         n = _check_ops(ops).shape[0]
         if n * levels * 32 > _MAX_TOB_BYTES:
-            raise VenueConfigError(f"replay of {n} ops x {levels} levels needs {n * levels * 32 / 1e9:.1f} GB of "
-                                   f"top-of-book rows (limit {_MAX_TOB_BYTES / 1e9:.0f} GB): replay in chunks")
+            raise VenueConfigError(
+                f"replay of {n} ops x {levels} levels needs {n * levels * 32 / 1e9:.1f} GB of "
+                f"top-of-book rows (limit {_MAX_TOB_BYTES / 1e9:.0f} GB): replay in chunks"
+            )
         tob = np.zeros((n, 4 * levels), np.int64)
         if n == 0:
             return np.zeros(0, L3_EXEC_DTYPE), tob
@@ -209,8 +218,19 @@ class L3Book:
 
     # ---- single op -----------------------------------------------------------------------------------------
 
-    def submit(self, kind: int, order_id: int, side: int = 0, price: int = 0, qty: int = 0, *, owner: int = 0,
-               quote: int = 0, stp: int = STP_NONE, ts_ns: int = 0) -> np.ndarray:
+    def submit(
+        self,
+        kind: int,
+        order_id: int,
+        side: int = 0,
+        price: int = 0,
+        qty: int = 0,
+        *,
+        owner: int = 0,
+        quote: int = 0,
+        stp: int = STP_NONE,
+        ts_ns: int = 0,
+    ) -> np.ndarray:
         """Apply one op of any kind (fields as in L3_OP_DTYPE); return its reports (a view, see the module
         docstring). The named helpers below are this call with the kind filled in."""
         try:
@@ -223,8 +243,17 @@ class L3Book:
         one[0] = (ts_ns, order_id, owner, kind, side, price, qty, quote, stp)
         return self.process(one)
 
-    def limit(self, order_id: int, side: int, price: int, qty: int, *, owner: int = 0, stp: int = STP_NONE,
-              ts_ns: int = 0) -> np.ndarray:
+    def limit(
+        self,
+        order_id: int,
+        side: int,
+        price: int,
+        qty: int,
+        *,
+        owner: int = 0,
+        stp: int = STP_NONE,
+        ts_ns: int = 0,
+    ) -> np.ndarray:
         """GTC limit buy (side 1) / sell (-1) of ``qty`` shares at ``price`` ticks."""
         try:
             n: int = _OP1(self._S, ts_ns, order_id, owner, OP_LIMIT, side, price, qty, 0, stp)
@@ -262,7 +291,9 @@ class L3Book:
         """New price / new leaves of a resting order (see the module docstring for priority); may match."""
         return self.submit(OP_MODIFY, order_id, 0, price, qty, **kw)
 
-    def market_quote(self, order_id: int, side: int, quote: int, *, max_qty: int = 0, **kw: int) -> np.ndarray:
+    def market_quote(
+        self, order_id: int, side: int, quote: int, *, max_qty: int = 0, **kw: int
+    ) -> np.ndarray:
         """Market order spending (buy) / receiving (sell) at most ``quote`` quote units (ticks x shares; see
         :meth:`quote_units`), optionally at most ``max_qty`` shares. The last report (EXEC_EXPIRED) has the
         unspent budget in ``leaves``."""
@@ -345,11 +376,20 @@ class L3Book:
         """Counters since creation: ops, fills, cancels, rejects, stp (self-trade events), volume (shares),
         resting orders, levels, capacity, last trade price (ticks) and size."""
         S = self._S
-        return {"ops": int(S[L.H_OPS]), "fills": int(S[L.H_FILLS]), "cancels": int(S[L.H_CANCELS]),
-                "rejects": int(S[L.H_REJECTS]), "stp": int(S[L.H_STP]), "volume": int(S[L.H_VOLUME]),
-                "resting": self.n_orders, "bid_levels": self.n_levels(SIDE_BUY),
-                "ask_levels": self.n_levels(SIDE_SELL), "capacity": self.capacity,
-                "last_price": int(S[L.H_LAST_PX]), "last_qty": int(S[L.H_LAST_QTY])}
+        return {
+            "ops": int(S[L.H_OPS]),
+            "fills": int(S[L.H_FILLS]),
+            "cancels": int(S[L.H_CANCELS]),
+            "rejects": int(S[L.H_REJECTS]),
+            "stp": int(S[L.H_STP]),
+            "volume": int(S[L.H_VOLUME]),
+            "resting": self.n_orders,
+            "bid_levels": self.n_levels(SIDE_BUY),
+            "ask_levels": self.n_levels(SIDE_SELL),
+            "capacity": self.capacity,
+            "last_price": int(S[L.H_LAST_PX]),
+            "last_qty": int(S[L.H_LAST_QTY]),
+        }
 
     def check(self) -> int:
         """0 if the internal state is consistent, else the code of :func:`l3book_query.check_invariants`."""
@@ -368,8 +408,10 @@ class L3Book:
         x = usd / self.tick_size
         t = round(x)
         if abs(x - t) > 1e-6 * max(1.0, abs(x)) or not 1 <= t <= MAX_PRICE:
-            raise L3InputError(f"price {usd!r} is not a positive multiple of the tick {self.tick_size} "
-                               f"within {MAX_PRICE} ticks")
+            raise L3InputError(
+                f"price {usd!r} is not a positive multiple of the tick {self.tick_size} "
+                f"within {MAX_PRICE} ticks"
+            )
         return int(t)
 
     def to_usd(self, ticks: int) -> float:

@@ -53,8 +53,21 @@ OP_PRINT = 13  # a trade print with no visible book effect (hidden / cross trade
 OP_NOOP = 14  # nothing (keeps a feed row, e.g. a trading halt, aligned with its book snapshot)
 N_OP_KINDS = 15
 OP_NAMES: tuple[str, ...] = (
-    "limit", "market", "ioc", "cancel", "fok", "post_only", "modify", "market_quote",
-    "add", "pmodify", "reduce", "delete", "exec", "print", "noop",
+    "limit",
+    "market",
+    "ioc",
+    "cancel",
+    "fok",
+    "post_only",
+    "modify",
+    "market_quote",
+    "add",
+    "pmodify",
+    "reduce",
+    "delete",
+    "exec",
+    "print",
+    "noop",
 )
 
 # ---- self-trade prevention (L3_OP_DTYPE.stp; applies when taker and maker have the same owner) -----------
@@ -78,10 +91,21 @@ REJECT_OWNER = 14  # cancel/modify of an order of another owner
 REJECT_EXCEEDS = 15  # a reduce/exec larger than the order's leaves (feed out of sync); book unchanged
 REASON_STP = 16  # cause on an EXEC_CANCELED / EXEC_EXPIRED made by self-trade prevention
 REASON_NAMES: dict[int, str] = {
-    REJECT_NONE: "none", REJECT_TYPE: "op_kind", REJECT_SIDE: "side", REJECT_QTY: "qty", REJECT_PRICE: "price",
-    REJECT_UNKNOWN_ORDER: "unknown_order", REJECT_DUPLICATE_ID: "duplicate_id", REJECT_BOOK_FULL: "book_full",
-    REJECT_POST_ONLY: "post_only", REJECT_FOK: "fok", REJECT_STP_MODE: "stp_mode", REJECT_QUOTE: "quote",
-    REJECT_OWNER: "owner", REJECT_EXCEEDS: "exceeds", REASON_STP: "stp",
+    REJECT_NONE: "none",
+    REJECT_TYPE: "op_kind",
+    REJECT_SIDE: "side",
+    REJECT_QTY: "qty",
+    REJECT_PRICE: "price",
+    REJECT_UNKNOWN_ORDER: "unknown_order",
+    REJECT_DUPLICATE_ID: "duplicate_id",
+    REJECT_BOOK_FULL: "book_full",
+    REJECT_POST_ONLY: "post_only",
+    REJECT_FOK: "fok",
+    REJECT_STP_MODE: "stp_mode",
+    REJECT_QUOTE: "quote",
+    REJECT_OWNER: "owner",
+    REJECT_EXCEEDS: "exceeds",
+    REASON_STP: "stp",
 }
 
 # ---- bounds: anything outside is rejected by the kernels (no overflow is possible inside them) -------------
@@ -121,7 +145,10 @@ L3_EXEC_DTYPE = np.dtype(
         ("price", np.int64),  # ticks: fill price (the maker's level), limit of an ack, level of a cancel
         ("qty", np.int64),  # shares filled (fills), canceled (cancels), expired (expiries)
         ("leaves", np.int64),  # shares still open after the report (OP_MARKET_QUOTE: unspent quote units)
-        ("reason", np.int64),  # REJECT_* on a reject, REASON_STP / REJECT_BOOK_FULL on a cancel/expiry, else 0
+        (
+            "reason",
+            np.int64,
+        ),  # REJECT_* on a reject, REASON_STP / REJECT_BOOK_FULL on a cancel/expiry, else 0
         ("maker", np.int64),  # 1 on the resting order's fill report, else 0
     ]
 )
@@ -133,13 +160,65 @@ ORDER_VIEW_DTYPE = np.dtype(
 )
 
 __all__ = [
-    "DEPTH_DTYPE", "EMPTY_ASK_PRICE", "EMPTY_BID_PRICE", "EXEC_ACK", "EXEC_CANCELED", "EXEC_EXPIRED",
-    "EXEC_FIELDS", "EXEC_FILL", "EXEC_MODIFIED", "EXEC_PARTIAL", "EXEC_PRINT", "EXEC_REJECTED", "L3_EXEC_DTYPE",
-    "L3_OP_DTYPE", "MAX_ORDERS", "MAX_PRICE", "MAX_QTY", "MAX_QUOTE", "N_OP_KINDS", "N_STP_MODES", "OP_ADD",
-    "OP_CANCEL", "OP_DELETE", "OP_EXEC", "OP_FIELDS", "OP_FOK", "OP_IOC", "OP_LIMIT", "OP_MARKET",
-    "OP_MARKET_QUOTE", "OP_MODIFY", "OP_NAMES", "OP_NOOP", "OP_PMODIFY", "OP_POST_ONLY", "OP_PRINT", "OP_REDUCE",
-    "ORDER_VIEW_DTYPE", "REASON_NAMES", "REASON_STP", "REJECT_BOOK_FULL", "REJECT_DUPLICATE_ID", "REJECT_EXCEEDS",
-    "REJECT_FOK", "REJECT_NONE", "REJECT_OWNER", "REJECT_POST_ONLY", "REJECT_PRICE", "REJECT_QTY", "REJECT_QUOTE",
-    "REJECT_SIDE", "REJECT_STP_MODE", "REJECT_TYPE", "REJECT_UNKNOWN_ORDER", "SIDE_BUY", "SIDE_SELL",
-    "STP_CANCEL_BOTH", "STP_CANCEL_NEWEST", "STP_CANCEL_OLDEST", "STP_DECREMENT", "STP_NONE",
+    "DEPTH_DTYPE",
+    "EMPTY_ASK_PRICE",
+    "EMPTY_BID_PRICE",
+    "EXEC_ACK",
+    "EXEC_CANCELED",
+    "EXEC_EXPIRED",
+    "EXEC_FIELDS",
+    "EXEC_FILL",
+    "EXEC_MODIFIED",
+    "EXEC_PARTIAL",
+    "EXEC_PRINT",
+    "EXEC_REJECTED",
+    "L3_EXEC_DTYPE",
+    "L3_OP_DTYPE",
+    "MAX_ORDERS",
+    "MAX_PRICE",
+    "MAX_QTY",
+    "MAX_QUOTE",
+    "N_OP_KINDS",
+    "N_STP_MODES",
+    "OP_ADD",
+    "OP_CANCEL",
+    "OP_DELETE",
+    "OP_EXEC",
+    "OP_FIELDS",
+    "OP_FOK",
+    "OP_IOC",
+    "OP_LIMIT",
+    "OP_MARKET",
+    "OP_MARKET_QUOTE",
+    "OP_MODIFY",
+    "OP_NAMES",
+    "OP_NOOP",
+    "OP_PMODIFY",
+    "OP_POST_ONLY",
+    "OP_PRINT",
+    "OP_REDUCE",
+    "ORDER_VIEW_DTYPE",
+    "REASON_NAMES",
+    "REASON_STP",
+    "REJECT_BOOK_FULL",
+    "REJECT_DUPLICATE_ID",
+    "REJECT_EXCEEDS",
+    "REJECT_FOK",
+    "REJECT_NONE",
+    "REJECT_OWNER",
+    "REJECT_POST_ONLY",
+    "REJECT_PRICE",
+    "REJECT_QTY",
+    "REJECT_QUOTE",
+    "REJECT_SIDE",
+    "REJECT_STP_MODE",
+    "REJECT_TYPE",
+    "REJECT_UNKNOWN_ORDER",
+    "SIDE_BUY",
+    "SIDE_SELL",
+    "STP_CANCEL_BOTH",
+    "STP_CANCEL_NEWEST",
+    "STP_CANCEL_OLDEST",
+    "STP_DECREMENT",
+    "STP_NONE",
 ]

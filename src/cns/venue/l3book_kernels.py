@@ -196,7 +196,9 @@ def _take(st, out, n, ts, oid, owner, side, lim, qty, quote, stp, kind):
             elif stp == STP_DECREMENT:
                 d = min(rem, mq)
                 st.h[H_CANCELS] += 1
-                n = _rep(out, n, ts, mid, oid, mowner, owner, EXEC_CANCELED, mside, px, d, mq - d, REASON_STP, 0)
+                n = _rep(
+                    out, n, ts, mid, oid, mowner, owner, EXEC_CANCELED, mside, px, d, mq - d, REASON_STP, 0
+                )
                 if d == mq:
                     _remove(st, m)
                 else:
@@ -218,8 +220,22 @@ def _take(st, out, n, ts, oid, owner, side, lim, qty, quote, stp, kind):
         st.h[H_LAST_TS] = ts
         tk = EXEC_PARTIAL if (rem > 0 or is_quote) else EXEC_FILL
         n = _rep(out, n, ts, oid, mid, owner, mowner, tk, side, px, f, budget if is_quote else rem, 0, 0)
-        n = _rep(out, n, ts, mid, oid, mowner, owner, EXEC_FILL if mleft == 0 else EXEC_PARTIAL, mside, px, f,
-                 mleft, 0, 1)
+        n = _rep(
+            out,
+            n,
+            ts,
+            mid,
+            oid,
+            mowner,
+            owner,
+            EXEC_FILL if mleft == 0 else EXEC_PARTIAL,
+            mside,
+            px,
+            f,
+            mleft,
+            0,
+            1,
+        )
         if mleft == 0:
             _remove(st, m)
         else:
@@ -233,7 +249,9 @@ def _take(st, out, n, ts, oid, owner, side, lim, qty, quote, stp, kind):
             return _rep(out, n, ts, oid, 0, owner, 0, EXEC_EXPIRED, side, lim, rem, 0, REJECT_BOOK_FULL, 0)
         _rest(st, oid, owner, side, lim, rem)
         return n
-    return _rep(out, n, ts, oid, 0, owner, 0, EXEC_EXPIRED, side, lim if kind != OP_MARKET else 0, rem, 0, 0, 0)
+    return _rep(
+        out, n, ts, oid, 0, owner, 0, EXEC_EXPIRED, side, lim if kind != OP_MARKET else 0, rem, 0, 0, 0
+    )
 
 
 @njit(cache=True, _nrt=False)
@@ -244,8 +262,9 @@ def room_needed(st, kind, oid, side, price, qty, quote, stp):
         if s < 0:
             return np.int64(2)
         side = st.pool[s, P_SIDE]
-    elif not (kind == OP_LIMIT or kind == OP_MARKET or kind == OP_IOC or kind == OP_FOK
-              or kind == OP_MARKET_QUOTE):
+    elif not (
+        kind == OP_LIMIT or kind == OP_MARKET or kind == OP_IOC or kind == OP_FOK or kind == OP_MARKET_QUOTE
+    ):
         return np.int64(2)
     if side != 1 and side != -1:
         return np.int64(2)
@@ -299,8 +318,14 @@ def apply(st, out, n, ts, oid, owner, kind, side, price, qty, quote, stp):
         return _reject(st, out, n, ts, oid, owner, side, price, qty, REJECT_TYPE)
     if kind == OP_NOOP:
         return n
-    if kind == OP_CANCEL or kind == OP_DELETE or kind == OP_REDUCE or kind == OP_EXEC or kind == OP_MODIFY \
-            or kind == OP_PMODIFY:
+    if (
+        kind == OP_CANCEL
+        or kind == OP_DELETE
+        or kind == OP_REDUCE
+        or kind == OP_EXEC
+        or kind == OP_MODIFY
+        or kind == OP_PMODIFY
+    ):
         s = lookup(st, oid)
         if s < 0:
             return _reject(st, out, n, ts, oid, owner, side, price, qty, REJECT_UNKNOWN_ORDER)
@@ -332,8 +357,22 @@ def apply(st, out, n, ts, oid, owner, kind, side, price, qty, quote, stp):
             st.h[H_LAST_PX] = opx
             st.h[H_LAST_QTY] = qty
             st.h[H_LAST_TS] = ts
-            return _rep(out, n, ts, oid, 0, oown, 0, EXEC_FILL if qty == oq else EXEC_PARTIAL, oside, opx, qty,
-                        oq - qty, 0, 1)
+            return _rep(
+                out,
+                n,
+                ts,
+                oid,
+                0,
+                oown,
+                0,
+                EXEC_FILL if qty == oq else EXEC_PARTIAL,
+                oside,
+                opx,
+                qty,
+                oq - qty,
+                0,
+                1,
+            )
         # modify (active) / pmodify (passive)
         if price <= 0 or price > MAX_PRICE:
             return _reject(st, out, n, ts, oid, owner, oside, price, qty, REJECT_PRICE)
@@ -393,10 +432,30 @@ def apply(st, out, n, ts, oid, owner, kind, side, price, qty, quote, stp):
     cap = qty
     if kind == OP_MARKET_QUOTE:
         cap = qty if qty > 0 else MAX_QTY
-    n = _rep(out, n, ts, oid, 0, owner, 0, EXEC_ACK, side, 0 if lim == _I64_MAX or lim == 0 else lim, 0,
-             quote if kind == OP_MARKET_QUOTE else qty, 0, 0)
-    if kind == OP_LIMIT and st.h[H_NFREE] > 0 and (
-            st.h[H_NLVL + so] == 0 or not _crosses(side, st.lvl[st.slots[so, st.h[H_NLVL + so] - 1], L_PRICE], lim)):
+    n = _rep(
+        out,
+        n,
+        ts,
+        oid,
+        0,
+        owner,
+        0,
+        EXEC_ACK,
+        side,
+        0 if lim == _I64_MAX or lim == 0 else lim,
+        0,
+        quote if kind == OP_MARKET_QUOTE else qty,
+        0,
+        0,
+    )
+    if (
+        kind == OP_LIMIT
+        and st.h[H_NFREE] > 0
+        and (
+            st.h[H_NLVL + so] == 0
+            or not _crosses(side, st.lvl[st.slots[so, st.h[H_NLVL + so] - 1], L_PRICE], lim)
+        )
+    ):
         _rest(st, oid, owner, side, lim, qty)  # the common case: a limit that does not cross rests at once
         return n
     return _take(st, out, n, ts, oid, owner, side, lim, cap, quote, stp, kind)
@@ -439,8 +498,14 @@ def write_tob(st, tob, row, nlev):
 @njit(cache=True, _nrt=False, inline="always")
 def takes(kind):
     """Whether an op kind can match (its report count depends on the book)."""
-    return kind == OP_LIMIT or kind == OP_MARKET or kind == OP_IOC or kind == OP_FOK or kind == OP_MARKET_QUOTE \
+    return (
+        kind == OP_LIMIT
+        or kind == OP_MARKET
+        or kind == OP_IOC
+        or kind == OP_FOK
+        or kind == OP_MARKET_QUOTE
         or kind == OP_MODIFY
+    )
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -453,8 +518,16 @@ def fast_path(st, out, n, ops, i, kind):
         price = ops[i, O_PRICE]
         qty = ops[i, O_QTY]
         stp = ops[i, O_STP]
-        if (side != 1 and side != -1) or price <= 0 or price > MAX_PRICE or qty <= 0 or qty > MAX_QTY \
-                or stp < 0 or stp >= N_STP_MODES or st.h[H_NFREE] == 0:
+        if (
+            (side != 1 and side != -1)
+            or price <= 0
+            or price > MAX_PRICE
+            or qty <= 0
+            or qty > MAX_QTY
+            or stp < 0
+            or stp >= N_STP_MODES
+            or st.h[H_NFREE] == 0
+        ):
             return False
         oid = ops[i, O_ID]
         j = _h_slot(st, oid)
@@ -487,8 +560,22 @@ def fast_path(st, out, n, ops, i, kind):
         st.h[H_LAST_PX] = st.pool[s, P_PRICE]
         st.h[H_LAST_QTY] = qty
         st.h[H_LAST_TS] = ts
-        _rep(out, n, ts, oid, 0, st.pool[s, P_OWNER], 0, EXEC_FILL if qty == oq else EXEC_PARTIAL,
-             st.pool[s, P_SIDE], st.pool[s, P_PRICE], qty, oq - qty, 0, 1)
+        _rep(
+            out,
+            n,
+            ts,
+            oid,
+            0,
+            st.pool[s, P_OWNER],
+            0,
+            EXEC_FILL if qty == oq else EXEC_PARTIAL,
+            st.pool[s, P_SIDE],
+            st.pool[s, P_PRICE],
+            qty,
+            oq - qty,
+            0,
+            1,
+        )
     if qty == oq:
         _remove_at(st, s, j)
     else:
@@ -509,7 +596,12 @@ def process_batch(S, ops, start, out, n_out, tob):
     i = start
     while i < ops.shape[0]:
         kind = ops[i, O_KIND]
-        if kind == OP_DELETE or kind == OP_REDUCE or kind == OP_EXEC or (kind == OP_ADD and st.h[H_NFREE] > 0):
+        if (
+            kind == OP_DELETE
+            or kind == OP_REDUCE
+            or kind == OP_EXEC
+            or (kind == OP_ADD and st.h[H_NFREE] > 0)
+        ):
             if n_out + 2 > out.shape[0]:  # feed ops: the inline fast path, at most one report
                 return i, n_out, np.int64(ST_OUT)
             if fast_path(st, out, n_out, ops, i, kind):
@@ -522,14 +614,34 @@ def process_batch(S, ops, start, out, n_out, tob):
         if needs_slot(kind) and st.h[H_NFREE] == 0 and st.h[H_GROWABLE] == 1:
             return i, n_out, np.int64(ST_GROW)
         if takes(kind):
-            need = room_needed(st, kind, ops[i, O_ID], ops[i, O_SIDE], ops[i, O_PRICE], ops[i, O_QTY],
-                               ops[i, O_QUOTE], ops[i, O_STP])
+            need = room_needed(
+                st,
+                kind,
+                ops[i, O_ID],
+                ops[i, O_SIDE],
+                ops[i, O_PRICE],
+                ops[i, O_QTY],
+                ops[i, O_QUOTE],
+                ops[i, O_STP],
+            )
         else:
             need = np.int64(2)
         if n_out + need > out.shape[0]:
             return i, n_out, np.int64(ST_OUT)
-        n_out = apply(st, out, n_out, ops[i, O_TS], ops[i, O_ID], ops[i, O_OWNER], kind, ops[i, O_SIDE],
-                      ops[i, O_PRICE], ops[i, O_QTY], ops[i, O_QUOTE], ops[i, O_STP])
+        n_out = apply(
+            st,
+            out,
+            n_out,
+            ops[i, O_TS],
+            ops[i, O_ID],
+            ops[i, O_OWNER],
+            kind,
+            ops[i, O_SIDE],
+            ops[i, O_PRICE],
+            ops[i, O_QTY],
+            ops[i, O_QUOTE],
+            ops[i, O_STP],
+        )
         if nlev > 0 and i < tob.shape[0]:
             write_tob(st, tob, i, nlev)
         i += 1

@@ -129,13 +129,27 @@ def grow_into(old, new):
         b.lfree[k] = s
         k += 1
     nf = a.h[H_NFREE]
-    b.free[k: k + nf] = a.free[:nf]
+    b.free[k : k + nf] = a.free[:nf]
     b.h[H_NFREE] = k + nf
     nlf = a.h[H_NLFREE]
-    b.lfree[k: k + nlf] = a.lfree[:nlf]
+    b.lfree[k : k + nlf] = a.lfree[:nlf]
     b.h[H_NLFREE] = k + nlf
-    for j in (H_NORD, H_NORD + 1, H_NLVL, H_NLVL + 1, H_LAST_PX, H_LAST_QTY, H_LAST_TS, H_OPS, H_FILLS,
-              H_CANCELS, H_REJECTS, H_STP, H_VOLUME, H_GROWABLE):
+    for j in (
+        H_NORD,
+        H_NORD + 1,
+        H_NLVL,
+        H_NLVL + 1,
+        H_LAST_PX,
+        H_LAST_QTY,
+        H_LAST_TS,
+        H_OPS,
+        H_FILLS,
+        H_CANCELS,
+        H_REJECTS,
+        H_STP,
+        H_VOLUME,
+        H_GROWABLE,
+    ):
         b.h[j] = a.h[j]
     for s in range(cap):
         if a.pool[s, P_LVL] != -1:
@@ -169,7 +183,11 @@ def check_invariants(S):
             while m != -1:
                 if cnt > cap or st.pool[m, P_PREV] != prev or st.pool[m, P_LVL] != ls:
                     return np.int64(3)
-                if st.pool[m, P_PRICE] != px or st.pool[m, P_SIDE] != st.lvl[ls, L_SIDE] or st.pool[m, P_QTY] <= 0:
+                if (
+                    st.pool[m, P_PRICE] != px
+                    or st.pool[m, P_SIDE] != st.lvl[ls, L_SIDE]
+                    or st.pool[m, P_QTY] <= 0
+                ):
                     return np.int64(3)
                 if lookup(st, st.pool[m, P_ID]) != m:
                     return np.int64(6)

@@ -78,7 +78,9 @@ LAYOUT_VERSION = 1
 P_ID, P_OWNER, P_SIDE, P_PRICE, P_QTY, P_PREV, P_NEXT, P_LVL = range(8)
 L_PRICE, L_HEAD, L_TAIL, L_QTY, L_COUNT, L_SIDE = range(6)
 O_TS, O_ID, O_OWNER, O_KIND, O_SIDE, O_PRICE, O_QTY, O_QUOTE, O_STP = range(9)
-X_TS, X_ID, X_CONTRA, X_OWNER, X_COWNER, X_KIND, X_SIDE, X_PRICE, X_QTY, X_LEAVES, X_REASON, X_MAKER = range(12)
+X_TS, X_ID, X_CONTRA, X_OWNER, X_COWNER, X_KIND, X_SIDE, X_PRICE, X_QTY, X_LEAVES, X_REASON, X_MAKER = range(
+    12
+)
 
 ST_DONE, ST_GROW, ST_OUT = 0, 1, 2  # batch status: finished / pool full (grow) / report buffer full
 _H1 = np.uint64(0x9E3779B97F4A7C15)
@@ -103,8 +105,16 @@ def layout(cap: int, cap_out: int) -> tuple[int, dict[int, int]]:
     hsize = 1 << max(4, (2 * cap - 1).bit_length())
     off = {}
     pos = H_SIZE
-    for key, n in ((H_OFF_POOL, cap * 8), (H_OFF_LVL, cap * 8), (H_OFF_KEYS, 2 * cap), (H_OFF_SLOTS, 2 * cap),
-                   (H_OFF_FREE, cap), (H_OFF_LFREE, cap), (H_OFF_HASH, 2 * hsize), (H_OFF_OUT, cap_out * EXEC_FIELDS)):
+    for key, n in (
+        (H_OFF_POOL, cap * 8),
+        (H_OFF_LVL, cap * 8),
+        (H_OFF_KEYS, 2 * cap),
+        (H_OFF_SLOTS, 2 * cap),
+        (H_OFF_FREE, cap),
+        (H_OFF_LFREE, cap),
+        (H_OFF_HASH, 2 * hsize),
+        (H_OFF_OUT, cap_out * EXEC_FIELDS),
+    ):
         off[key] = pos
         pos += (n + 7) & ~7  # every region starts on a 64-byte line (8 words): one pool/level row, one line
     off[H_HMASK] = hsize - 1
@@ -116,7 +126,7 @@ def allocate(cap: int, cap_out: int, growable: bool) -> np.ndarray:
     total, off = layout(cap, cap_out)
     buf = np.zeros(total + 8, np.int64)
     skip = (-(buf.ctypes.data // 8)) % 8  # start S on a 64-byte boundary (large allocations are 16-aligned)
-    S = buf[skip: skip + total]
+    S = buf[skip : skip + total]
     S[H_VERSION] = LAYOUT_VERSION
     S[H_CAP] = cap
     S[H_CAP_OUT] = cap_out
@@ -125,11 +135,11 @@ def allocate(cap: int, cap_out: int, growable: bool) -> np.ndarray:
     S[H_NFREE] = cap
     S[H_NLFREE] = cap
     S[H_GROWABLE] = 1 if growable else 0
-    pool = S[off[H_OFF_POOL]: off[H_OFF_POOL] + cap * 8].reshape(cap, 8)
+    pool = S[off[H_OFF_POOL] : off[H_OFF_POOL] + cap * 8].reshape(cap, 8)
     pool[:, P_LVL] = -1
-    S[off[H_OFF_FREE]: off[H_OFF_FREE] + cap] = np.arange(cap - 1, -1, -1)
-    S[off[H_OFF_LFREE]: off[H_OFF_LFREE] + cap] = np.arange(cap - 1, -1, -1)
-    hx = S[off[H_OFF_HASH]: off[H_OFF_HASH] + 2 * (off[H_HMASK] + 1)].reshape(-1, 2)
+    S[off[H_OFF_FREE] : off[H_OFF_FREE] + cap] = np.arange(cap - 1, -1, -1)
+    S[off[H_OFF_LFREE] : off[H_OFF_LFREE] + cap] = np.arange(cap - 1, -1, -1)
+    hx = S[off[H_OFF_HASH] : off[H_OFF_HASH] + 2 * (off[H_HMASK] + 1)].reshape(-1, 2)
     hx[:, 1] = -1
     return S
 
@@ -141,19 +151,19 @@ def views(S):
     """
     cap = S[H_CAP]
     o = S[H_OFF_POOL]
-    pool = S[o: o + cap * 8].reshape((cap, 8))
+    pool = S[o : o + cap * 8].reshape((cap, 8))
     o = S[H_OFF_LVL]
-    lvl = S[o: o + cap * 8].reshape((cap, 8))
+    lvl = S[o : o + cap * 8].reshape((cap, 8))
     o = S[H_OFF_KEYS]
-    keys = S[o: o + 2 * cap].reshape((2, cap))
+    keys = S[o : o + 2 * cap].reshape((2, cap))
     o = S[H_OFF_SLOTS]
-    slots = S[o: o + 2 * cap].reshape((2, cap))
+    slots = S[o : o + 2 * cap].reshape((2, cap))
     o = S[H_OFF_FREE]
-    free = S[o: o + cap]
+    free = S[o : o + cap]
     o = S[H_OFF_LFREE]
-    lfree = S[o: o + cap]
+    lfree = S[o : o + cap]
     o = S[H_OFF_HASH]
-    hx = S[o: o + 2 * (S[H_HMASK] + 1)].reshape((S[H_HMASK] + 1, 2))
+    hx = S[o : o + 2 * (S[H_HMASK] + 1)].reshape((S[H_HMASK] + 1, 2))
     return St(S[:H_SIZE], pool, lvl, keys, slots, free, lfree, hx)
 
 
@@ -162,7 +172,7 @@ def out_view(S):
     """The single-op report area of ``S`` as a ``(cap_out, EXEC_FIELDS)`` view."""
     o = S[H_OFF_OUT]
     n = S[H_CAP_OUT]
-    return S[o: o + n * EXEC_FIELDS].reshape((n, EXEC_FIELDS))
+    return S[o : o + n * EXEC_FIELDS].reshape((n, EXEC_FIELDS))
 
 
 # ---- id index ----------------------------------------------------------------------------------------------
