@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cns.otp import GenServer
-from cns.runtime import Actor, BadArg, CallTimeout, From, Node, NoProc
+from cns.runtime import Actor, BadArg, CallTimeout, From, Node, NoProc, telemetry
 from cns.runtime.bulk import BULK_GEN0_THRESHOLD
 
 
@@ -337,3 +337,35 @@ def test_bulk_spawn_freeze_pauses_the_gc_and_freezes_on_exit() -> None:
         assert all(p.is_alive for p in pids)
     finally:
         gc.unfreeze()
+
+
+def test_send_routes_names_dead_pids_and_first_messages_without_losing_or_double_counting() -> None:
+    node = Node()
+    got: list[Any] = []
+    p = node.spawn(lambda m: got.append(m), name="n")
+    counted: list[float] = []
+
+    def on_out(event: str, value: float, tags: Any) -> None:
+        counted.append(value)
+
+    telemetry.attach("messages_out", on_out)
+    try:
+        node.send("n", 1)  # by name, first message: mailbox created
+        node.send(p, 2)
+    finally:
+        telemetry.detach("messages_out", on_out)
+    assert p.mbox == [1, 2] and counted == [1, 1]
+    with pytest.raises(NoProc):
+        node.send("nobody", 3)
+    node.exit(p, "kill")
+    node.send(p, 4)  # dead: dropped and counted
+    assert node.whereis("n") is None and node.info()["sent_to_dead"] == 1
+
+    class Broken(list):  # a mailbox whose append fails with AttributeError: not swallowed as routing
+        def append(self, msg: Any) -> None:
+            raise AttributeError("broken mailbox")
+
+    q = node.spawn(lambda m: None)
+    q.mbox = Broken()
+    with pytest.raises(AttributeError, match="broken mailbox"):
+        node.send(q, 6)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import telemetry as _tm
 from .aio import _RESUMED
 from .errors import CallTimeout, NoProc, NotInProcess, check_seconds
-from .process import NOPROC, Actor, From, Pid, _RunIn
+from .process import NO_MAIL, NOPROC, Actor, From, Pid, _RunIn
 
 __all__ = ["CallsMixin"]
 
@@ -68,11 +68,10 @@ class CallsMixin:
             raise NotInProcess(f"node.call from inside {self._current!r}: make the handler async and await acall")
         p = dest if dest.__class__ is Pid else self._resolve(dest)
         mb = p.mbox
-        if mb.__class__ is not list:
-            if mb is None:
-                raise NoProc(p)
-            if mb.__class__ is tuple:  # its first message: the mailbox is created now
-                mb = p.mbox = []
+        if mb is None:
+            raise NoProc(p)
+        if mb is NO_MAIL:  # its first message: the mailbox is created now
+            mb = p.mbox = []
         c = _new(From)  # From.__init__ inlined (the call hot path): saves the constructor call
         c.caller = None
         c.target = p
@@ -121,11 +120,10 @@ class CallsMixin:
             raise NotInProcess("acall outside a process; use node.call")
         p = dest if dest.__class__ is Pid else self._resolve(dest)
         mb = p.mbox
-        if mb.__class__ is not list:
-            if mb is None:
-                raise NoProc(p, p.exit_reason or NOPROC)
-            if mb.__class__ is tuple:  # its first message: the mailbox is created now
-                mb = p.mbox = []
+        if mb is None:
+            raise NoProc(p, p.exit_reason or NOPROC)
+        if mb is NO_MAIL:  # its first message: the mailbox is created now
+            mb = p.mbox = []
         c = _new(From)  # From.__init__ inlined, as in call
         c.caller = me
         c.target = p
@@ -202,7 +200,7 @@ class CallsMixin:
         if p.mbox is None:
             raise NoProc(p)
         c = _RunIn(None, p, fn)
-        if p.mbox.__class__ is tuple:
+        if p.mbox is NO_MAIL:
             p.mbox = []
         list.append(p.mbox, c)  # bypasses a bounded mailbox's limit, like system messages
         self._sysreq[p] = self._sysreq.get(p, 0) + 1

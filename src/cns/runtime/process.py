@@ -18,6 +18,7 @@ __all__ = [
     "KILL",
     "KILLED",
     "NOPROC",
+    "NO_MAIL",
     "NORMAL",
     "SHUTDOWN",
     "Actor",
@@ -28,6 +29,8 @@ __all__ = [
     "Stop",
     "Timer",
 ]
+
+NO_MAIL: Any = ()  # Pid.mbox of a live process that has had no message yet (compared by identity)
 
 NORMAL = "normal"
 KILL = "kill"
