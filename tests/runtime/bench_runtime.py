@@ -106,7 +106,7 @@ def bytes_per_idle(n: int = 10_000) -> float:
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     total = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    total -= (len(pids) * 8 + 56)  # the test's own list of pids
+    total -= len(pids) * 8 + 56  # the test's own list of pids
     return total / n
 
 
@@ -124,15 +124,21 @@ def main() -> None:
         res["bytes"].append(bytes_per_idle())
         gc.collect()
     send = res["send"]
-    print(f"send 1M one-way     : best {max(send) / 1e6:.2f} M msg/s, median {statistics.median(send) / 1e6:.2f}")
+    print(
+        f"send 1M one-way     : best {max(send) / 1e6:.2f} M msg/s, median {statistics.median(send) / 1e6:.2f}"
+    )
     c50 = [x[0] for x in res["call"]]
     c99 = [x[1] for x in res["call"]]
-    print(f"node.call GenServer : p50 best {min(c50):.3f} us median {statistics.median(c50):.3f}; "
-          f"p99 best {min(c99):.3f} median {statistics.median(c99):.3f} us")
+    print(
+        f"node.call GenServer : p50 best {min(c50):.3f} us median {statistics.median(c50):.3f}; "
+        f"p99 best {min(c99):.3f} median {statistics.median(c99):.3f} us"
+    )
     s50 = [x[0] for x in res["spawn"]]
     s99 = [x[1] for x in res["spawn"]]
-    print(f"bare spawn          : p50 best {min(s50):.3f} us median {statistics.median(s50):.3f}; "
-          f"p99 best {min(s99):.3f} median {statistics.median(s99):.3f} us")
+    print(
+        f"bare spawn          : p50 best {min(s50):.3f} us median {statistics.median(s50):.3f}; "
+        f"p99 best {min(s99):.3f} median {statistics.median(s99):.3f} us"
+    )
     w = res["spawn1M"]
     print(f"1M bare spawns      : best {min(w):.2f} s, median {statistics.median(w):.2f} s")
     b = res["bytes"]

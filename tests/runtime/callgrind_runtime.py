@@ -22,8 +22,14 @@ import sys
 import tempfile
 from typing import Any
 
-SIZES = {"acall": (2_000, 22_000), "call": (2_000, 22_000), "send": (100_000, 300_000),
-         "sendonly": (100_000, 300_000), "spawn": (100_000, 300_000), "spawn_nogc": (100_000, 300_000)}
+SIZES = {
+    "acall": (2_000, 22_000),
+    "call": (2_000, 22_000),
+    "send": (100_000, 300_000),
+    "sendonly": (100_000, 300_000),
+    "spawn": (100_000, 300_000),
+    "spawn_nogc": (100_000, 300_000),
+}
 
 
 def _drive(mode: str, n: int) -> None:
@@ -90,9 +96,20 @@ def _drive(mode: str, n: int) -> None:
 def _instructions(mode: str, n: int) -> int:
     with tempfile.TemporaryDirectory() as d:
         out = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={d}/cg.out", sys.executable, __file__,
-             "--op", mode, str(n)],
-            capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, check=True,
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={d}/cg.out",
+                sys.executable,
+                __file__,
+                "--op",
+                mode,
+                str(n),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            check=True,
         )
     m = re.search(r"Collected : (\d+)", out.stderr)
     if m is None:
@@ -106,7 +123,10 @@ def main(argv: list[str]) -> None:
     for mode in argv or list(SIZES):
         n1, n2 = SIZES[mode]
         a, b = _instructions(mode, n1), _instructions(mode, n2)
-        print(f"{mode:11s} {(b - a) / (n2 - n1):10,.0f} instructions per operation ({n1:,} -> {n2:,})", flush=True)
+        print(
+            f"{mode:11s} {(b - a) / (n2 - n1):10,.0f} instructions per operation ({n1:,} -> {n2:,})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

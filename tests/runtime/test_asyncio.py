@@ -17,7 +17,8 @@ class EchoServer(Actor):
     async def receive(self, msg):
         if msg == "listen":
             self.server = await asyncio.start_server(
-                lambda r, w: self.node.send(self.pid, ("conn", r, w)), "127.0.0.1", 0)
+                lambda r, w: self.node.send(self.pid, ("conn", r, w)), "127.0.0.1", 0
+            )
             self.port = self.server.sockets[0].getsockname()[1]
         elif msg[0] == "conn":
             _, reader, writer = msg

@@ -19,8 +19,8 @@ from cns.runtime import (
     InvalidSpec,
     MailboxFull,
     NameTaken,
-    NoProc,
     Node,
+    NoProc,
     NotInProcess,
     Stop,
     telemetry,
@@ -76,6 +76,7 @@ def test_ordering_interleaved_senders_is_per_pair():
         def h(msg):
             for i in range(50):
                 node.send(p, (tag, i))
+
         return h
 
     s1, s2 = node.spawn(sender("a")), node.spawn(sender("b"))

@@ -277,11 +277,15 @@ def _headline(results: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         headline_row(
             "CNS actor-to-actor acall p50 / p99 / p99.9 (ping-pong inside the scheduler, handler included)",
-            " / ".join(fmt_spread(_sp(results, "cns", f"acall_ns_{q}"), fmt_ns) for q in ("p50", "p99", "p999")),
+            " / ".join(
+                fmt_spread(_sp(results, "cns", f"acall_ns_{q}"), fmt_ns) for q in ("p50", "p99", "p999")
+            ),
             goal="<= 1 µs / <= 3 µs / <= 5 µs",
             met=None
             if _met(results, "acall_p50") is None
-            else bool(_met(results, "acall_p50") and _met(results, "acall_p99") and _met(results, "acall_p999")),
+            else bool(
+                _met(results, "acall_p50") and _met(results, "acall_p99") and _met(results, "acall_p999")
+            ),
         ),
         headline_row(
             "CNS spawn: bare p50 / linked+supervised p50 / 1M spawned (GC on)"

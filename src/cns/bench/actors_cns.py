@@ -111,8 +111,14 @@ def _classes() -> dict[str, type]:
             self.buf[self.n] = time.perf_counter_ns() - intended
             self.n += 1
 
-    return {"Sink": Sink, "Idle": Idle, "Parent": Parent, "Producer": Producer, "Pinger": Pinger,
-            "Stamper": Stamper}
+    return {
+        "Sink": Sink,
+        "Idle": Idle,
+        "Parent": Parent,
+        "Producer": Producer,
+        "Pinger": Pinger,
+        "Stamper": Stamper,
+    }
 
 
 def open_loop_latency(n: int, rate_per_s: float) -> dict[str, Any]:
@@ -140,7 +146,14 @@ def open_loop_latency(n: int, rate_per_s: float) -> dict[str, Any]:
     rec.commit(actor.n)
     node.shutdown()
     s = rec.summary()
-    return {"rate_per_s": rate_per_s, "n": n, "p50": s["p50"], "p99": s["p99"], "p999": s["p999"], "max": s["max"]}
+    return {
+        "rate_per_s": rate_per_s,
+        "n": n,
+        "p50": s["p50"],
+        "p99": s["p99"],
+        "p999": s["p999"],
+        "max": s["max"],
+    }
 
 
 def run_cns(sizes: Sizes) -> dict[str, Any]:
@@ -149,8 +162,10 @@ def run_cns(sizes: Sizes) -> dict[str, Any]:
 
     k = _classes()
     Sink, Idle, Parent = k["Sink"], k["Idle"], k["Parent"]
-    notes = ["single-threaded Node scheduler; driven from plain Python like the peers",
-             "spawn_linked: spawn(link=True) inside a trap_exit parent's handler (a supervisor's start)"]
+    notes = [
+        "single-threaded Node scheduler; driven from plain Python like the peers",
+        "spawn_linked: spawn(link=True) inside a trap_exit parent's handler (a supervisor's start)",
+    ]
 
     node = Node()
     try:
@@ -256,8 +271,13 @@ def run_cns(sizes: Sizes) -> dict[str, Any]:
         node.run_until_idle()
         out = _result(n, flood_ns, call_ns, spawn_ns, linked_ns, bpa, spawn_1m_s, extrapolated, notes)
         ol = open_loop_latency(max(2_000, sizes.calls), 50_000.0)
-        out.update(open_loop_rate_per_s=ol["rate_per_s"], open_loop_ns_p50=ol["p50"], open_loop_ns_p99=ol["p99"],
-                   open_loop_ns_p999=ol["p999"], open_loop_ns_max=ol["max"])
+        out.update(
+            open_loop_rate_per_s=ol["rate_per_s"],
+            open_loop_ns_p50=ol["p50"],
+            open_loop_ns_p99=ol["p99"],
+            open_loop_ns_p999=ol["p999"],
+            open_loop_ns_max=ol["max"],
+        )
         acall = percentiles_ns(acall_ns)
         out.update(
             spawn_bulk_live=live,
@@ -268,7 +288,9 @@ def run_cns(sizes: Sizes) -> dict[str, Any]:
             spawn_1m_bulk_cpu_s=bulk_scope_cpu_ns / 1e9 * (1_000_000 / m),
             spawn_1m_bulk_deferred_s=bulk_deferred_ns / 1e9 * (1_000_000 / m),
             a2a_send_msgs_per_s=n / (a2a_ns / 1e9),
-            acall_ns_p50=acall["p50"], acall_ns_p99=acall["p99"], acall_ns_p999=acall["p999"],
+            acall_ns_p50=acall["p50"],
+            acall_ns_p99=acall["p99"],
+            acall_ns_p999=acall["p999"],
         )
         return out
     finally:

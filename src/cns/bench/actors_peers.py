@@ -45,10 +45,24 @@ class Sizes:
     pykka_threads: int  # Pykka spawns one OS thread per actor: its spawn/memory counts are capped by this
 
 
-QUICK = Sizes(flood=20_000, calls=2_000, spawn=500, memory=500, spawn_1m_peer=1_000, spawn_1m_cns=100_000,
-              pykka_threads=200)
-FULL = Sizes(flood=300_000, calls=30_000, spawn=5_000, memory=5_000, spawn_1m_peer=20_000, spawn_1m_cns=1_000_000,
-             pykka_threads=1_000)
+QUICK = Sizes(
+    flood=20_000,
+    calls=2_000,
+    spawn=500,
+    memory=500,
+    spawn_1m_peer=1_000,
+    spawn_1m_cns=100_000,
+    pykka_threads=200,
+)
+FULL = Sizes(
+    flood=300_000,
+    calls=30_000,
+    spawn=5_000,
+    memory=5_000,
+    spawn_1m_peer=20_000,
+    spawn_1m_cns=1_000_000,
+    pykka_threads=1_000,
+)
 
 
 def stamps_to_ns(stamps: list[int]) -> np.ndarray:
@@ -56,9 +70,17 @@ def stamps_to_ns(stamps: list[int]) -> np.ndarray:
     return np.diff(np.asarray(stamps, dtype=np.int64))
 
 
-def _result(flood_n: int, flood_ns: int, call_ns: np.ndarray, spawn_ns: np.ndarray, spawn_linked_ns: np.ndarray | None,
-            bytes_per_actor: float | None, spawn_1m_s: float | None, extrapolated_from: int | None,
-            notes: list[str]) -> dict[str, Any]:
+def _result(
+    flood_n: int,
+    flood_ns: int,
+    call_ns: np.ndarray,
+    spawn_ns: np.ndarray,
+    spawn_linked_ns: np.ndarray | None,
+    bytes_per_actor: float | None,
+    spawn_1m_s: float | None,
+    extrapolated_from: int | None,
+    notes: list[str],
+) -> dict[str, Any]:
     calls = percentiles_ns(call_ns)
     return {
         "send_msgs_per_s": flood_n / (flood_ns / 1e9) if flood_ns > 0 else None,
@@ -112,8 +134,10 @@ def run_pykka(sizes: Sizes) -> dict[str, Any]:
     class Idle(pykka.ThreadingActor):
         pass
 
-    notes = ["one OS thread per actor; thread stacks are not traced by tracemalloc (memory is a lower bound)",
-             "no supervision/links in Pykka: spawn_linked n/a"]
+    notes = [
+        "one OS thread per actor; thread stacks are not traced by tracemalloc (memory is a lower bound)",
+        "no supervision/links in Pykka: spawn_linked n/a",
+    ]
     try:
         ref = Sink.start()
         msg = ("tick",)
@@ -171,9 +195,11 @@ def run_thespian(sizes: Sizes) -> dict[str, Any]:
 
     from cns.bench import _thespian_actors as ta
 
-    notes = ["simpleSystemBase: single-threaded, delivery happens inside ActorSystem.tell/ask",
-             "spawn_linked: createActor from a parent actor (Thespian's parent gets ChildActorExited)",
-             f"spawn_1m_s extrapolated linearly from {sizes.spawn_1m_peer} spawns"]
+    notes = [
+        "simpleSystemBase: single-threaded, delivery happens inside ActorSystem.tell/ask",
+        "spawn_linked: createActor from a parent actor (Thespian's parent gets ChildActorExited)",
+        f"spawn_1m_s extrapolated linearly from {sizes.spawn_1m_peer} spawns",
+    ]
     asys = ActorSystem("simpleSystemBase", transientUnique=True)
     try:
         sink = asys.createActor(ta.Sink)
@@ -216,7 +242,9 @@ def run_thespian(sizes: Sizes) -> dict[str, Any]:
         for _ in range(e):
             create(ta.Idle)
         spawn_e_ns = time.perf_counter_ns() - t0
-        return _result(n, flood_ns, call_ns, spawn_ns, linked_ns, bpa, spawn_e_ns / e * 1_000_000 / 1e9, e, notes)
+        return _result(
+            n, flood_ns, call_ns, spawn_ns, linked_ns, bpa, spawn_e_ns / e * 1_000_000 / 1e9, e, notes
+        )
     finally:
         asys.shutdown()
 
@@ -250,8 +278,10 @@ def run_asyncio(sizes: Sizes) -> dict[str, Any]:
 
 async def _aio_main(sizes: Sizes) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    notes = ["actor = Task + Queue; spawn_linked = Task + done-callback to a supervisor set",
-             f"spawn_1m_s extrapolated linearly from {sizes.spawn_1m_peer} spawns"]
+    notes = [
+        "actor = Task + Queue; spawn_linked = Task + done-callback to a supervisor set",
+        f"spawn_1m_s extrapolated linearly from {sizes.spawn_1m_peer} spawns",
+    ]
     sink = _AioActor()
     put = sink.queue.put_nowait
     n = sizes.flood

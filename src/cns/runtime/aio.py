@@ -71,6 +71,7 @@ class AsyncMixin:
     _current: Pid | None
 
     if TYPE_CHECKING:
+
         def self_pid(self) -> Pid: ...
         def _schedule(self, p: Pid) -> None: ...
         def _kill(self, p: Pid, reason: Any) -> None: ...
@@ -142,7 +143,9 @@ class AsyncMixin:
         finally:
             self._current = prev
         p.coro = coro
-        if w.__class__ is From and w.caller is p:  # await node.acall(...): the record is its own timeout entry
+        if (
+            w.__class__ is From and w.caller is p
+        ):  # await node.acall(...): the record is its own timeout entry
             p.wait = w
         else:
             self._park(p, coro, w)

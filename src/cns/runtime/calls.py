@@ -45,6 +45,7 @@ class CallsMixin:
     _out: int
 
     if TYPE_CHECKING:
+
         def _resolve(self, dest: Any) -> Pid: ...
         def send(self, dest: Pid | str, msg: Any) -> None: ...
         def _schedule(self, p: Pid) -> None: ...
@@ -65,7 +66,9 @@ class CallsMixin:
         if timeout is not _DEFAULT_TIMEOUT and (timeout.__class__ is not float or not 0.0 <= timeout < _INF):
             check_seconds(timeout)
         if self._current is not None:
-            raise NotInProcess(f"node.call from inside {self._current!r}: make the handler async and await acall")
+            raise NotInProcess(
+                f"node.call from inside {self._current!r}: make the handler async and await acall"
+            )
         p = dest if dest.__class__ is Pid else self._resolve(dest)
         mb = p.mbox
         if mb is None:

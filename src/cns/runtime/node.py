@@ -101,7 +101,9 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         self._ids = itertools.count(1)
         self._refs = itertools.count(1)
         self._current: Pid | None = None
-        self._batch_it: Any = iter(())  # iterator over the batch _batch_owner is handling (its unhandled rest)
+        self._batch_it: Any = iter(
+            ()
+        )  # iterator over the batch _batch_owner is handling (its unhandled rest)
         self._batch_owner: Pid | None = None
         self._monitor_refs: dict[int, tuple[Pid, Pid]] = {}  # ref -> (watcher, target)
         self._watching: dict[Pid, set[int]] = {}  # watcher -> refs of its live monitors
@@ -159,14 +161,18 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
                     raise TypeError(f"spawn() got an unexpected keyword argument {k!r}")
         handler: Callable[[Any], Any] | None
         if isinstance(target, Actor):
-            handler = None  # bound from target.receive at its first turn: an idle process holds no bound method
+            handler = (
+                None  # bound from target.receive at its first turn: an idle process holds no bound method
+            )
         elif callable(target):
             handler = target
         else:
             raise BadArg(f"spawn target must be an Actor or a callable, got {target!r}")
         mbox: Any
         if mailbox_capacity is None:
-            mbox = NO_MAIL  # no list until the first message: an idle process costs one GC-tracked object less
+            mbox = (
+                NO_MAIL  # no list until the first message: an idle process costs one GC-tracked object less
+            )
         else:
             if mailbox_policy not in POLICIES:
                 raise InvalidSpec("mailbox_policy", mailbox_policy, f"one of {sorted(POLICIES)}")
@@ -670,11 +676,16 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         node started (message counts): ``lost_on_exit`` (left in the mailbox or unhandled batch of a process
         when it exited), ``sent_to_dead`` (sends and timer messages to a dead or unknown process),
         ``dropped_full`` (discarded by full ``drop_newest`` mailboxes)."""
-        return {"processes": len(self._procs), "runnable": len(self._runq), "names": len(self._names),
-                "timers": sum(1 for _, _, t in self._timers if t.active)
-                + sum(1 for q in self._waits.values() for t in q if not t.done),
-                "lost_on_exit": self.lost_on_exit, "sent_to_dead": self.sent_to_dead,
-                "dropped_full": self.dropped_full}
+        return {
+            "processes": len(self._procs),
+            "runnable": len(self._runq),
+            "names": len(self._names),
+            "timers": sum(1 for _, _, t in self._timers if t.active)
+            + sum(1 for q in self._waits.values() for t in q if not t.done),
+            "lost_on_exit": self.lost_on_exit,
+            "sent_to_dead": self.sent_to_dead,
+            "dropped_full": self.dropped_full,
+        }
 
 
 def _sync_send() -> None:

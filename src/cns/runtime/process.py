@@ -47,8 +47,21 @@ class Pid:
     """
 
     __slots__ = (
-        "id", "node", "mbox", "handler", "actor", "scheduled", "links", "monitors",
-        "trap", "name", "coro", "wait", "resume", "rest", "exit_reason",
+        "id",
+        "node",
+        "mbox",
+        "handler",
+        "actor",
+        "scheduled",
+        "links",
+        "monitors",
+        "trap",
+        "name",
+        "coro",
+        "wait",
+        "resume",
+        "rest",
+        "exit_reason",
     )
 
     def __init__(self, pid_id: int, node: Node, mbox: Any, handler: Any, actor: Any) -> None:
@@ -66,7 +79,9 @@ class Pid:
         self.name: str | None = None
         self.coro: Any = None  # a parked handler coroutine, or PREEMPTED (a bounded turn left a rest)
         self.wait: Any = None  # the token the parked coroutine waits on
-        self.resume: Any = None  # while parked: the wait's timeout entry (a _Wait) or None; once woken: (value, exc)
+        self.resume: Any = (
+            None  # while parked: the wait's timeout entry (a _Wait) or None; once woken: (value, exc)
+        )
         # iterator over the unhandled rest of a batch a bounded (preempted) or parked turn left, or None;
         # not None only while coro is not None (PREEMPTED or the parked handler)
         self.rest: Any = None
@@ -86,7 +101,11 @@ class Pid:
         return len(self.mbox) if self.rest is None else len(self.mbox) + length_hint(self.rest)
 
     def __repr__(self) -> str:
-        return f"<{self.node.node_id}.{self.id}>" if self.name is None else f"<{self.node.node_id}.{self.id} {self.name}>"
+        return (
+            f"<{self.node.node_id}.{self.id}>"
+            if self.name is None
+            else f"<{self.node.node_id}.{self.id} {self.name}>"
+        )
 
 
 class _Preempted:

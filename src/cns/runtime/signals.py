@@ -57,6 +57,7 @@ class SignalsMixin:
     lost_on_exit: int
 
     if TYPE_CHECKING:
+
         def self_pid(self) -> Pid: ...
         def _resolve(self, dest: Any) -> Pid: ...
         def _deliver(self, p: Pid, msg: Any) -> None: ...
@@ -252,12 +253,18 @@ class SignalsMixin:
                 except BaseException:  # noqa: BLE001 - a dead process's cleanup must not break the caller
                     log.exception("closing the parked handler of %r", p)
         if self._waits:  # calls in flight to or from p (every acall record is in a timeout queue): failed
-            calls = [c for q in self._waits.values() for c in q
-                     if c.__class__ is From and not c.done and (c.target is p or c.caller is p)]
+            calls = [
+                c
+                for q in self._waits.values()
+                for c in q
+                if c.__class__ is From and not c.done and (c.target is p or c.caller is p)
+            ]
             for c in calls:
                 self._fail_call(c, NoProc(p, reason))
         if isinstance(reason, BaseException):
-            log.error("process %r exited: %r", p, reason, exc_info=(type(reason), reason, reason.__traceback__))
+            log.error(
+                "process %r exited: %r", p, reason, exc_info=(type(reason), reason, reason.__traceback__)
+            )
         if _tm.enabled:
             _tm.emit("exit", 1, {"pid": p.id, "reason": _reason_text(reason)})
 
