@@ -15,7 +15,7 @@ from cns.resources import shipped_rules
 from cns.rules.codegen import header_plan
 from cns.rules.codegen_kernels import codes_any, codes_lookup
 from cns.rules.codegen_tickloop import CHUNK
-from cns.signals.dtypes import NEWS_DTYPE, NEWS_HEADER_DTYPE, news_header
+from cns.signals.dtypes import NEWS_DTYPE, NewsHeader, news_header
 from cns.signals.schema import REGISTRY
 from cns.signals.synth import extended_news_inputs, synth_news
 
@@ -99,33 +99,42 @@ def test_header_column_derived_words_and_one_record_agree(validator: NewsValidat
 
 
 def test_header_is_what_ingress_reads(validator: NewsValidator) -> None:
-    """With a header column, elision and the hoisted checks come from it (the records' own kind/flags/
-    source/confidence are not read at ingress): a header that says "heartbeat" elides a live record."""
+    """With header columns, elision and the hoisted checks come from them (the records' own kind/flags/
+    source/confidence are not read at ingress): a tag that says "heartbeat" elides a live record."""
     recs = synth_news(3000, DICTS, seed=8)
     hdr = news_header(recs)
-    hdr["kind"] = 0
+    hdr.tag &= 0xFF00  # kind 0
     verdict = np.zeros(len(recs), np.uint8)
     code = np.zeros(len(recs), np.uint16)
     s = validator.process(recs, verdict, code, header=hdr)
-    assert s.elided == len(recs) and (verdict == VERDICT_ELIDED).all() and s.dispatch_cycles >= 0
+    assert s.elided == len(recs) and (verdict == VERDICT_ELIDED).all() and s.processed == 0
 
 
 def test_process_checks_the_header(validator: NewsValidator) -> None:
     recs = synth_news(100, DICTS, seed=2)
     v, c = np.zeros(100, np.uint8), np.zeros(100, np.uint16)
-    assert validator.header_dtype == NEWS_HEADER_DTYPE
-    np.testing.assert_array_equal(validator.make_header(recs), news_header(recs))
-    for bad in (
+    assert validator.takes_header
+    h = validator.make_header(recs)
+    ref = news_header(recs)
+    assert np.array_equal(h.tag, ref.tag) and np.array_equal(h.source, ref.source)
+    bad = (
         news_header(recs[:99]),
-        news_header(recs).view(np.uint64),
-        np.repeat(news_header(recs), 2)[::2],
-    ):
+        NewsHeader(ref.tag.astype(np.uint32), ref.source),
+        NewsHeader(ref.tag, ref.source.astype(np.int64)),
+        NewsHeader(np.repeat(ref.tag, 2)[::2], ref.source),
+        NewsHeader(ref.tag, ref.source[:99]),
+        np.zeros(100, np.uint64),
+    )
+    for b in bad:
         with pytest.raises(EngineError, match="header"):
-            validator.process(recs, v, c, header=bad)
+            validator.process(recs, v, c, header=b)  # type: ignore[arg-type]
     with pytest.raises(EngineError, match="out_handler"):
         validator.process(recs, v, c, np.zeros(99, np.uint8))
     s = validator.process(recs[:0], v, c, header=news_header(recs[:0]))
     assert s.signals == 0 and s.elided_cycles_per_signal == 0.0
+    longer = news_header(synth_news(150, DICTS, seed=2))  # longer columns: the first len(batch) entries count
+    s = validator.process(recs, v, c, header=longer)
+    assert s.signals == 100
 
 
 def test_stats_split_elision_from_ingress(validator: NewsValidator) -> None:
@@ -142,8 +151,9 @@ def test_stats_split_elision_from_ingress(validator: NewsValidator) -> None:
 
 def test_header_plan_of_the_news_schema() -> None:
     hp = header_plan(REGISTRY.get("news"))
-    assert hp["column"] is True and hp["zero_bits"] == {"confidence": 0}
-    assert "(k == 0)" in hp["elide"] and "r.confidence == 0" in hp["derive"]
+    assert hp["column"] is True and hp["zero_bits"] == {"confidence": 12}
+    assert hp["elide"] == "((t & 4352) != 0) | (k == 0)"  # FLAG_TEST << 8 | confidence-is-zero bit 12
+    assert "r.confidence == 0" in hp["derive_tag"] and hp["derive_src"] == "np.uint32(r.source)"
 
 
 def test_prefetch_spans_cover_every_field_a_handler_reads(validator: NewsValidator) -> None:

@@ -5,17 +5,19 @@ Headline figures (all from clocks in this run; what each includes is also under 
 
 * ``stream_validations_per_s`` — **the headline throughput**: one pass over a large array of records
   (2,000,000; 200,000 with ``--quick``) that does not fit the caches (flushed before the pass), so records
-  come from DRAM, in batches of 8192 through ``NewsValidator.process`` with each batch's **header column**
-  (``NEWS_HEADER_DTYPE``, 8 bytes per record, what the parse stage writes next to the records) — wall time:
+  come from DRAM, in batches of 8192 through ``NewsValidator.process`` with each batch's **header columns**
+  (``NewsHeader``: a 2-byte tag and the 4-byte source per record, what the parse stage writes next to the
+  records) — wall time:
   kernel + Python dispatch per batch, median and min–max over ``--runs`` passes (default 3). What the pass
-  reads from DRAM: every record's 8-byte header, and of the live records (the non-elided that pass the
+  reads from DRAM: every record's 2-byte tag, the 4-byte source of the non-elided, and of the live records
+  (the non-elided that pass the
   hoisted checks, ~half of the mix) the cache lines their handler reads; it writes a verdict and a code per
-  record. Writing the header column is the parse stage's work: its cost is measured separately
+  record. Writing the header columns is the parse stage's work: its cost is measured separately
   (``header_cost``: the binary parse kernel with and without it). ``stream_cycles_per_signal`` is the
   kernel's own cycle count per record on that pass (by phase: elision, ingress, dispatch),
   ``stream_kernel_validations_per_s`` the rate on kernel time alone, ``stream_median_batch_*`` the median
   over batches (robust to a preempted batch on a shared machine); ``stream_no_header_*`` the same pass without
-  the column (the kernel derives the header words from the records).
+  the columns (the kernel derives tag and source from the records).
 * ``zero_tick_ns_per_signal`` — the elision scan per signal on that stream (the whole cost of an elided
   record); ``elided_stream_ns_per_signal`` — wall per record of a stream that is all heartbeats.
 * ``bind_s`` — dictionary binding: ``NewsValidator.bind`` building the per-entry tables of every dictionary
@@ -54,7 +56,14 @@ from cns.bench.runs import fmt_spread, spread
 from cns.engine import NewsValidator
 from cns.resources import shipped_rules
 from cns.signals.clock import clock_costs
-from cns.signals.dtypes import KIND_HEARTBEAT, NEWS_DTYPE, NEWS_HEADER_DTYPE, news_header
+from cns.signals.dtypes import (
+    KIND_HEARTBEAT,
+    NEWS_DTYPE,
+    NEWS_SOURCE_DTYPE,
+    NEWS_TAG_DTYPE,
+    empty_news_header,
+    news_header,
+)
 from cns.signals.synth import DEFAULT_MIX, extended_news_inputs, synth_news
 
 __all__ = ["main", "run"]
@@ -192,7 +201,7 @@ def _stream(
 
 
 def _header_cost(big: np.ndarray, dicts: Any, odd: Any) -> dict[str, Any]:
-    """What writing the header column costs the parse stage: the binary parse kernel over the same wire
+    """What writing the header columns costs the parse stage: the binary parse kernel over the same wire
     records with and without its header output (best of 3 each), and the NumPy :func:`news_header` pass."""
     from cns.news.batch import NewsBatch
     from cns.news.binary import parse_binary_chunk, read_layout, write_binary
@@ -210,7 +219,7 @@ def _header_cost(big: np.ndarray, dicts: Any, odd: Any) -> dict[str, Any]:
     layout = read_layout(raw)
     out = np.empty(n, NEWS_DTYPE)
     status = np.zeros(n, np.uint8)
-    hdr = np.empty(n, NEWS_HEADER_DTYPE)
+    hdr = empty_news_header(n)
 
     def parse(with_header: bool) -> int:
         return parse_binary_chunk(raw, layout, 0, n, out, status, header=hdr if with_header else None)
@@ -225,7 +234,11 @@ def _header_cost(big: np.ndarray, dicts: Any, odd: Any) -> dict[str, Any]:
         "parse_with_header_ns_per_record": ns_with / n,
         "header_in_parse_ns_per_record": (ns_with - ns_without) / n,
         "news_header_numpy_ns_per_record": ns_numpy / max(1, got_h),
-        "agrees": bool(np.array_equal(hdr[:got_h], news_header(out[:got_h]))) and got == got_h,
+        "agrees": bool(
+            np.array_equal(hdr.tag[:got_h], news_header(out[:got_h]).tag)
+            and np.array_equal(hdr.source[:got_h], out["source"][:got_h])
+        )
+        and got == got_h,
     }
 
 
@@ -401,8 +414,9 @@ def run(quick: bool, runs: int = 3) -> dict[str, Any]:
         "dictionary_sizes": {k: len(d) - 1 for k, d in dicts.items()},
         "layout": {
             "record_bytes": NEWS_DTYPE.itemsize,
-            "header_bytes": NEWS_HEADER_DTYPE.itemsize,
-            "header_fields": list(NEWS_HEADER_DTYPE.names or ()),
+            "header_tag_bytes": NEWS_TAG_DTYPE.itemsize,
+            "header_source_bytes": NEWS_SOURCE_DTYPE.itemsize,
+            "header_tag_bits": "kind 0-7, flags & 0xF 8-11, confidence == 0 12, other flag bits 13",
             "prefetch": v.artifact.meta["handlers"].get("prefetch"),
         },
         "stream_validations_per_s": med["stream_validations_per_s"],
@@ -473,8 +487,9 @@ def run(quick: bool, runs: int = 3) -> dict[str, Any]:
 
 INCLUDES = {
     "stream_validations_per_s": "records / wall of one pass over 2M records from DRAM (caches flushed first), "
-    "BATCH-record process() calls with each batch's header column (kernel + Python dispatch per batch); the "
-    "kernel reads the 8-byte header of every record and, of the live records only, the cache lines their "
+    "BATCH-record process() calls with each batch's header columns (kernel + Python dispatch per batch); the "
+    "kernel reads the 2-byte tag of every record, the 4-byte source of the non-elided and, of the live "
+    "records only, the cache lines their "
     "handlers read; it writes verdict + code for every record into per-record arrays. Writing the header is "
     "the parse stage's (header_cost), not in this figure; median of --runs passes",
     "stream_cycles_per_signal": "kernel cycle counter per record on that pass: elision scan of every header + "
@@ -484,17 +499,17 @@ INCLUDES = {
     "stream_median_batch_cycles_per_signal": "median over the pass's batches of kernel cycles per record (a "
     "batch preempted by another process on a shared machine does not move it)",
     "zero_tick_ns_per_signal": "elision scan cycles / signals on the DRAM stream: all an elided record costs "
-    "(header word read, zero-tick test, its outputs, the list of the others)",
+    "(tag read, zero-tick test, its outputs, the list of the others)",
     "elided_stream_ns_per_signal": "wall ns per record of a DRAM stream where every record is a heartbeat "
-    "(header column given), Python call per batch included",
-    "stream_no_header_validations_per_s": "as stream, without the header column: the kernel derives the header "
+    "(header columns given), Python call per batch included",
+    "stream_no_header_validations_per_s": "as stream, without the header columns: the kernel derives the header "
     "words from the records (reads their kind/flags/source/confidence lines)",
-    "header_cost": "binary parse kernel with vs without writing the header column (best of 3 each), and the "
+    "header_cost": "binary parse kernel with vs without writing the header columns (best of 3 each), and the "
     "NumPy news_header() pass",
     "validations_per_s": "as stream, over 8 batches cycling in the last-level cache",
     "bind_s": "NewsValidator.bind: per-entry tables of every dictionary + the ingress table (median of 3)",
     "subset": "same fixed records for CNS and pySHACL, best of 3 after a warm-up each; pySHACL on their RDF "
-    "view (conversion not timed); CNS validate-only (header column given) and with one bind added",
+    "view (conversion not timed); CNS validate-only (header columns given) and with one bind added",
     "single_event_ns_p99": "validate_one from Python per record, the call included",
     "load_cached_s": "a fresh process loading the cached artifact + binding + the first kernel run",
 }
@@ -520,8 +535,8 @@ def _headline(doc: dict[str, Any]) -> list[dict[str, Any]]:
     load = doc["load_average_1m"]
     return [
         headline_row(
-            f"validations/s/core, stream from DRAM ({doc['stream_records']:,} records + their 8-byte header "
-            f"column, {BATCH}-record batches, wall incl. Python dispatch; header written by the parse, not timed "
+            f"validations/s/core, stream from DRAM ({doc['stream_records']:,} records + their header "
+            f"columns (2-byte tag + 4-byte source), {BATCH}-record batches, wall incl. Python dispatch; header written by the parse, not timed "
             f"here; median of {doc['runs']} passes; load avg {load['before']:.1f})",
             f"{fmt_spread(sp['stream_validations_per_s'], fmt_rate)}; kernel only "
             f"{fmt_spread(sp['stream_kernel_validations_per_s'], fmt_rate)}",
@@ -583,7 +598,7 @@ def _print(doc: dict[str, Any]) -> None:
 
     rows = [
         row(
-            "validations/s/core, stream from DRAM + header column (headline)",
+            "validations/s/core, stream from DRAM + header columns (headline)",
             fmt_spread(sp["stream_validations_per_s"], fmt_rate),
             ">= 100 M/s",
             "stream_validations_per_s",
@@ -607,12 +622,12 @@ def _print(doc: dict[str, Any]) -> None:
             fmt_spread(sp["elided_stream_ns_per_signal"], lambda x: f"{x:.2f} ns"),
         ),
         row(
-            "stream from DRAM without the header column (kernel derives it)",
+            "stream from DRAM without the header columns (kernel derives them)",
             f"{fmt_spread(sp['stream_no_header_validations_per_s'], fmt_rate)}, "
             f"{fmt_spread(sp['stream_no_header_cycles_per_signal'], cyc)} cycles",
         ),
         row(
-            "header column in the binary parse: + ns/record (parse alone)",
+            "header columns in the binary parse: + ns/record (parse alone)",
             f"+{hc['header_in_parse_ns_per_record']:.2f} ns ({hc['parse_ns_per_record']:.1f} ns)",
         ),
         row(

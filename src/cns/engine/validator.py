@@ -3,10 +3,10 @@
 ``NewsValidator.load('rules/news.ttl')`` compiles the shapes once (or loads the cached artifact), binds the
 dictionaries and per-source tables (per-entry lookup tables + the hoisted ingress table) and then
 ``process(batch, out_verdict, out_code, header=hdr)`` validates a whole batch in one kernel call and returns
-the batch's :class:`TickStats`. ``hdr`` is the batch's header column (``NEWS_HEADER_DTYPE``, 8 bytes per
-record, written by the parse stage: ``NewsBatch.header``, ``parse_binary_chunk(..., header=)``): ingress then
-reads it instead of the records, and only live records are touched. Without it the kernel derives the same
-words from the records (same results). Dictionaries only grow: when one has grown since the last bind, the
+the batch's :class:`TickStats`. ``hdr`` is the batch's :class:`~cns.signals.dtypes.NewsHeader` (a 2-byte tag
+and the 4-byte source per record, written by the parse stage: ``NewsBatch.header``,
+``parse_binary_chunk(..., header=)``): ingress then reads it instead of the records, and only live records are
+touched. Without it the kernel derives the same values from the records (same results). Dictionaries only grow: when one has grown since the last bind, the
 tables are rebuilt before the batch (once per distinct new string).
 """
 
@@ -28,7 +28,7 @@ from cns.rules.codegen_tickloop import BSTRIDE, CHUNK, N_HSTATS, N_STATS
 from cns.rules.record import ConstraintInfo, eval_value
 from cns.signals.clock import stamp_calibration
 from cns.signals.dictionary import Dictionary
-from cns.signals.dtypes import NEWS_HEADER_DTYPE, news_header
+from cns.signals.dtypes import NewsHeader, empty_news_header, news_header
 from cns.signals.lut import extend_lut
 from cns.signals.schema import NODE_LINKED, RecordSchema, default_news_inputs
 
@@ -57,7 +57,7 @@ class TickStats:
     """Tick accounting of one ``process`` call (or cumulative). Cycles are cycle-counter cycles.
 
     ``ingress_cycles`` covers every signal: ``elision_cycles`` (the header scan every record pays — deriving
-    the header words from the records when no header column was given, the zero-tick test, the outputs of
+    the header tags from the records when no header columns were given, the zero-tick test, the outputs of
     elided records, the list of the others) plus the hoisted checks of the non-elided; ``dispatch_cycles``
     the handlers of the processed ones. An elided signal costs the elision scan only:
     ``elided_cycles_per_signal = elision_cycles / signals``.
@@ -214,8 +214,8 @@ class NewsValidator:
         )  # per record of a chunk: kind row, or n_kind_rows if elided
         self._live_ix = np.zeros(CHUNK, dtype=np.int32)  # the non-elided of a chunk
         self._ring = np.zeros(2 * CHUNK, dtype=np.int64)  # live records in dispatch order (power of two)
-        self._hscratch = np.zeros(CHUNK, dtype=np.int64)  # header words derived when no column is given
-        self._no_header = np.zeros(0, dtype=NEWS_HEADER_DTYPE)
+        self._scratch_header = empty_news_header(CHUNK)  # derived from the records when none is given
+        self._no_header = empty_news_header(0)
         self._no_handler = np.zeros(0, dtype=np.uint8)
         self._hstats = np.zeros((self._hmap["n_kind_rows"], N_HSTATS), dtype=np.int64)  # the kernel zeroes it
         self._stats_buf = np.zeros(N_STATS, dtype=np.int64)  # the kernel writes every entry
@@ -373,16 +373,16 @@ class NewsValidator:
 
     # -- hot path --------------------------------------------------------------------------------------------
     @property
-    def header_dtype(self) -> np.dtype | None:
-        """The dtype of the header column :meth:`process` accepts (``NEWS_HEADER_DTYPE``), or None when this
-        schema's ingress word is not that column (then the kernel derives it from the records)."""
-        return NEWS_HEADER_DTYPE if self._hmap.get("header_column") else None
+    def takes_header(self) -> bool:
+        """True when :meth:`process` accepts ``header=`` (a :class:`~cns.signals.dtypes.NewsHeader`): the schema's
+        ingress tag is the one the parse stage writes. Otherwise the kernel always derives it from the records."""
+        return bool(self._hmap.get("header_column"))
 
-    def make_header(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The header column of ``batch`` (:func:`cns.signals.dtypes.news_header`); the parse stage writes the
-        same column as a by-product (``NewsBatch.header``)."""
-        if self.header_dtype is None:
-            raise EngineError(f"schema {self.schema.name!r} has no header column")
+    def make_header(self, batch: np.ndarray, out: NewsHeader | None = None) -> NewsHeader:
+        """The header columns of ``batch`` (:func:`cns.signals.dtypes.news_header`); the parse stage writes the
+        same columns as a by-product (``NewsBatch.header``)."""
+        if not self.takes_header:
+            raise EngineError(f"schema {self.schema.name!r} has no header columns")
         return news_header(batch, out)
 
     def process(
@@ -393,16 +393,18 @@ class NewsValidator:
         out_handler: np.ndarray | None = None,
         lat_ns: np.ndarray | None = None,
         *,
-        header: np.ndarray | None = None,
+        header: NewsHeader | None = None,
     ) -> TickStats:
         """Validate ``batch``: per record ``out_verdict`` (uint8: 0 conforms, 1 violates, 2 elided),
         ``out_code`` (uint16 violated constraint, see :meth:`explain`), optional ``out_handler`` (uint8 kind
         of the handler, 254 rejected at ingress, 255 elided). Returns this batch's :class:`TickStats`.
 
-        ``header`` (optional, :attr:`header_dtype`, at least ``len(batch)`` entries): the batch's header column
-        as the parse stage wrote it (``NewsBatch.header``; it must equal :meth:`make_header` of the records).
-        With it, ingress reads 8 bytes per record and a record is touched only when it is live; without it,
-        the kernel derives the words from the records chunk by chunk (same results, the records are read).
+        ``header`` (optional, a :class:`~cns.signals.dtypes.NewsHeader` with at least ``len(batch)`` entries;
+        see :attr:`takes_header`): the batch's header columns as the parse stage wrote them (``NewsBatch.header``;
+        they must equal :meth:`make_header` of the records — the engine trusts them). With them, elision reads a
+        2-byte tag per record, the hoisted checks the 4-byte source of the non-elided, and a record is touched
+        only when it is live; without, the kernel derives both from the records chunk by chunk (same results,
+        the records are read).
 
         ``lat_ns`` (int64, optional): per-event latency. Pre-fill ``0`` for the records to time and ``-1`` for
         the others; each timed record gets its in-kernel validation time in ns (a timed run of its ingress step
@@ -433,26 +435,22 @@ class NewsValidator:
         if header is None:
             hdr = self._no_header
         else:
-            if self.header_dtype is None:
-                raise EngineError(f"process: schema {self.schema.name!r} takes no header column")
-            if (
-                header.dtype != NEWS_HEADER_DTYPE
-                or header.ndim != 1
-                or len(header) < n
-                or not header.flags.c_contiguous
-            ):
+            if not self.takes_header:
+                raise EngineError(f"process: schema {self.schema.name!r} takes no header columns")
+            if not isinstance(header, NewsHeader) or not header.valid_for(n):
                 raise EngineError(
-                    f"process: header must be a C-contiguous 1-D NEWS_HEADER_DTYPE array with at "
-                    f"least {n} entries"
+                    f"process: header must be a NewsHeader of C-contiguous 1-D uint16 tag and uint32 source "
+                    f"columns with at least {n} entries"
                 )
-            hdr = header if len(header) == n else header[:n]
+            hdr = header
         if self._size_key() != self._sizes:
             self._rebuild()
             self._one_fn = None
         stats = self._stats_buf
         self.artifact.module.tick(
             batch,
-            hdr,
+            hdr.tag,
+            hdr.source,
             out_verdict,
             out_code,
             handler,
@@ -462,7 +460,8 @@ class NewsValidator:
             self._key,
             self._live_ix,
             self._ring,
-            self._hscratch,
+            self._scratch_header.tag,
+            self._scratch_header.source,
             self._static,
             self._luts,
             self._lut_off,

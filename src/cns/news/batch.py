@@ -10,7 +10,7 @@ import numpy as np
 
 from cns.news.errors import NewsBatchError, NewsConfigError
 from cns.signals.dictionary import Dictionary
-from cns.signals.dtypes import NEWS_DTYPE, NEWS_HEADER_DTYPE
+from cns.signals.dtypes import NEWS_DTYPE, NewsHeader
 
 # Reject reason codes: the part of Reject.reason before the first ':'.
 REASON_NOT_UTF8 = "not_utf8"
@@ -119,10 +119,11 @@ class NewsBatch:
     ``headlines`` (``uint8``). ``source``/``tickers``/``data_source`` codes index ``sources``/``tickers``/
     ``data_sources``. ``rejects`` lists the items quarantined while reading, in input order.
 
-    ``header`` (optional): the header column, one ``NEWS_HEADER_DTYPE`` entry per record (kind, flags, source,
-    confidence-is-zero; :func:`cns.signals.dtypes.news_header`), written by the readers as a by-product of the
-    parse. :meth:`cns.engine.NewsValidator.process` takes it as ``header=`` and then reads 8 bytes of an elided
-    record instead of its cache lines. Whoever changes ``records`` in place must rewrite it (or drop it).
+    ``header`` (optional): the header columns (:class:`~cns.signals.dtypes.NewsHeader`: a 2-byte tag — kind,
+    flag bits, confidence-is-zero — and the source code per record; :func:`cns.signals.dtypes.news_header`),
+    written by the readers as a by-product of the parse. :meth:`cns.engine.NewsValidator.process` takes it as
+    ``header=`` and then reads 2 bytes of an elided record instead of its cache lines. Whoever changes
+    ``records`` in place must rewrite it (or drop it).
     """
 
     records: np.ndarray
@@ -131,7 +132,7 @@ class NewsBatch:
     tickers: Dictionary
     data_sources: Dictionary
     rejects: list[Reject] = field(default_factory=list)
-    header: np.ndarray | None = None
+    header: NewsHeader | None = None
 
     def __post_init__(self) -> None:
         if self.records.dtype != NEWS_DTYPE or self.records.ndim != 1:
@@ -140,15 +141,12 @@ class NewsBatch:
             )
         if self.headlines.dtype != np.uint8 or self.headlines.ndim != 1:
             raise NewsBatchError(f"NewsBatch.headlines must be a 1-D uint8 blob, got {self.headlines.dtype}")
-        if self.header is not None and (
-            self.header.dtype != NEWS_HEADER_DTYPE
-            or self.header.ndim != 1
-            or len(self.header) != len(self.records)
-            or not self.header.flags.c_contiguous
+        if self.header is not None and not (
+            isinstance(self.header, NewsHeader) and self.header.valid_for(len(self.records), exact=True)
         ):
             raise NewsBatchError(
-                f"NewsBatch.header must be a C-contiguous 1-D NEWS_HEADER_DTYPE array of "
-                f"{len(self.records)} entries"
+                f"NewsBatch.header must be a NewsHeader of C-contiguous 1-D uint16 tag and uint32 source "
+                f"columns of {len(self.records)} entries"
             )
         if len(self.records):
             end = self.records["headline_off"] + self.records["headline_len"]

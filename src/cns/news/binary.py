@@ -45,7 +45,7 @@ from cns.news.binary_kernels import (
 from cns.news.errors import NewsBatchError, NewsFormatError
 from cns.news.fileio import atomic_writer
 from cns.signals.dictionary import Dictionary
-from cns.signals.dtypes import NEWS_DTYPE, NEWS_HEADER_DTYPE
+from cns.signals.dtypes import NEWS_DTYPE, NewsHeader, empty_news_header
 
 MAGIC = b"CNSNEWS\x00"
 VERSION = 1
@@ -300,7 +300,7 @@ def read_layout(
 
 
 _NO_STAMPS = np.zeros(0, np.int64)
-_NO_HEADER = np.zeros(0, NEWS_HEADER_DTYPE)
+_NO_HEADER = empty_news_header(0)
 
 
 def latency_stamp_params(*, refresh: bool = False) -> tuple[float, float]:
@@ -341,7 +341,7 @@ def parse_binary_chunk(
     status: np.ndarray,
     *,
     lat_ns: np.ndarray | None = None,
-    header: np.ndarray | None = None,
+    header: NewsHeader | None = None,
 ) -> int:
     """Parse wire records ``start .. start+count`` of the image ``raw`` into ``out`` (NEWS_DTYPE, len >= count).
 
@@ -357,9 +357,10 @@ def parse_binary_chunk(
     :func:`latency_stamp_params`) — so parse and :func:`cns.news.sentiment.score_records` can accumulate
     into one array. Entries past ``n`` and entries of value -1 are left untouched. ``None``: no clock reads.
 
-    ``header`` (optional, NEWS_HEADER_DTYPE, length >= count): ``header[:n]`` gets the header column of
-    ``out[:n]`` (:func:`cns.signals.dtypes.news_header`), written by the parse kernel with each record — what
-    :meth:`cns.engine.NewsValidator.process` takes as ``header=`` so that ingress reads 8 bytes per record.
+    ``header`` (optional, a :class:`~cns.signals.dtypes.NewsHeader` of length >= count): entries ``[:n]`` get
+    the header columns of ``out[:n]`` (:func:`cns.signals.dtypes.news_header`: a 2-byte tag and the source),
+    written by the parse kernel with each record — what :meth:`cns.engine.NewsValidator.process` takes as
+    ``header=`` so that elision reads 2 bytes per record.
     """
     if start < 0:
         raise NewsBatchError(f"parse_binary_chunk: start must be >= 0, got {start}")
@@ -374,19 +375,11 @@ def parse_binary_chunk(
         and len(status) >= count
     ):
         raise NewsBatchError(f"parse_binary_chunk: status must be a 1-D uint8 array of length >= {count}")
-    if header is None:
-        hdr = _NO_HEADER
-    elif (
-        isinstance(header, np.ndarray)
-        and header.dtype == NEWS_HEADER_DTYPE
-        and header.ndim == 1
-        and len(header) >= count
-    ):
-        hdr = header[:count] if count else _NO_HEADER
-    else:
+    if header is not None and not (isinstance(header, NewsHeader) and header.valid_for(count)):
         raise NewsBatchError(
-            f"parse_binary_chunk: header must be a 1-D NEWS_HEADER_DTYPE array of length >= {count}"
+            f"parse_binary_chunk: header must be a NewsHeader (uint16 tag, uint32 source) of length >= {count}"
         )
+    hdr = _NO_HEADER if header is None or count == 0 else header  # the kernel writes entries [0, n) only
     lat, ns_per_cycle, overhead = check_stamps(lat_ns, count)
     a = layout.records_offset + start * RECORD_SIZE
     wire = raw[a : a + count * RECORD_SIZE].view(WIRE_DTYPE)
@@ -406,7 +399,8 @@ def parse_binary_chunk(
             lat,
             ns_per_cycle,
             overhead,
-            hdr,
+            hdr.tag,
+            hdr.source,
         )
     )
 
@@ -509,7 +503,7 @@ def read_binary(
     raw = np.memmap(path, dtype=np.uint8, mode="r") if Path(path).stat().st_size else np.zeros(0, np.uint8)
     layout = read_layout(raw, str(path), time_window=time_window)
     out = np.empty(layout.n_records, NEWS_DTYPE)
-    hdr_out = np.empty(layout.n_records, NEWS_HEADER_DTYPE)
+    hdr_out = empty_news_header(layout.n_records)
     status = np.zeros(layout.n_records, np.uint8)
     n = parse_binary_chunk(raw, layout, 0, layout.n_records, out, status, header=hdr_out)
     records = out[:n] if n < len(out) else out
@@ -520,7 +514,7 @@ def read_binary(
     src, tick, ds = layout.sources, layout.tickers, layout.data_sources
     if sources is not None:
         records["source"] = _recode(src, sources)[records["source"]]
-        header["source"] = records["source"]
+        header.source[:] = records["source"]
         src = sources
     if tickers is not None:
         records["tickers"] = _recode(tick, tickers)[records["tickers"]]

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from cns.signals.clock import read_cycles
-from cns.signals.dtypes import HDR_ZERO_CONFIDENCE
+from cns.signals.dtypes import TAG_FLAGS_MASK, TAG_FLAGS_SHIFT, TAG_OTHER_FLAGS, TAG_ZERO_CONFIDENCE
 
 # parse status per wire record: 0 = good, else the OR of one bit per failed check (every check runs, so the
 # quarantine can name every bad field); cns.news.binary maps the bits to Reject reason codes
@@ -96,12 +96,13 @@ def parse_records(
     lat_ns: np.ndarray,
     ns_per_cycle: float,
     overhead_cycles: float,
-    header: np.ndarray,
+    htag: np.ndarray,
+    hsrc: np.ndarray,
 ) -> int:
     """Validate ``wire`` (WIRE_DTYPE view of the file bytes) and append good records to ``out``.
 
-    ``header`` (NEWS_HEADER_DTYPE, ``len(out)`` entries, or empty for none): ``header[j]`` gets the header
-    column entry of ``out[j]`` (:func:`cns.signals.dtypes.news_header`), written with the record.
+    ``htag``/``hsrc`` (uint16/uint32, ``len(out)`` entries each, or empty for none): entry ``j`` gets the
+    header columns of ``out[j]`` (tag and source, :func:`cns.signals.dtypes.news_header`), written with it.
 
     ``status[i]`` receives the OR of the ST_* bits ``wire[i]`` fails (0 = good); returns the number of records
     written to ``out``. Dictionary sizes count the absent code 0 (a valid code is ``< n``). Times must lie in
@@ -115,7 +116,7 @@ def parse_records(
     """
     blob_len = np.uint64(len(blob))
     stamping = len(lat_ns) > 0
-    want_header = len(header) > 0
+    want_header = len(htag) > 0
     j = 0
     for i in range(len(wire)):
         sample = stamping and j < len(lat_ns) and lat_ns[j] >= 0
@@ -184,11 +185,14 @@ def parse_records(
         o.headline_off = off
         o.headline_len = w.headline_len
         if want_header:
-            h = header[j]
-            h.source = w.source
-            h.flags = w.flags
-            h.kind = w.kind
-            h.zero = HDR_ZERO_CONFIDENCE if w.confidence == 0.0 else 0
+            fl = np.int64(w.flags)
+            htag[j] = np.uint16(
+                np.int64(w.kind)
+                | ((fl & TAG_FLAGS_MASK) << TAG_FLAGS_SHIFT)
+                | (TAG_ZERO_CONFIDENCE if w.confidence == 0.0 else 0)
+                | (TAG_OTHER_FLAGS if (fl & ~TAG_FLAGS_MASK) != 0 else 0)
+            )
+            hsrc[j] = w.source
         if sample:
             stamp_elapsed(lat_ns, j, c0, read_cycles(), ns_per_cycle, overhead_cycles)
         j += 1

@@ -404,7 +404,7 @@ def read_jsonl(
         score_records(records, blob)
     batch = NewsBatch(
         records, blob, src, tick, dsrc, rejects, news_header(records)
-    )  # the header column, by-product
+    )  # the header columns, a by-product
     if rejects_path is not None:
         write_rejects(rejects, rejects_path)
     return batch

@@ -54,10 +54,10 @@ import numba
 
 from cns.cachedir import private_dir
 from cns.rules import ir
-from cns.rules.codegen_tickloop import BSTRIDE, CHUNK, HEADER_SHIFTS, ONE_TEMPLATE, TICK_LOOP_TEMPLATE
+from cns.rules.codegen_tickloop import BSTRIDE, CHUNK, ONE_TEMPLATE, TICK_LOOP_TEMPLATE
 from cns.rules.errors import ArtifactIntegrityError, RuleError
 from cns.rules.record import Check, RecordPlan, bind_record
-from cns.signals.dtypes import NEWS_HEADER_ZERO_FIELDS
+from cns.signals.dtypes import NEWS_TAG_ZERO_FIELDS, TAG_FLAGS_MASK, TAG_FLAGS_SHIFT
 from cns.signals.schema import REGISTRY, RecordSchema
 
 __all__ = [
@@ -70,7 +70,7 @@ __all__ = [
     "default_cache_dir",
 ]
 
-COMPILER_VERSION = "record-2.0"
+COMPILER_VERSION = "record-2.1"
 _FORMAT = "cns-kernel-artifact/2"
 _KEY = re.compile(r"^[0-9a-f]{20}$")
 _log = logging.getLogger(__name__)
@@ -132,20 +132,25 @@ def _unsigned_field(schema: RecordSchema, name: str, bits: int, what: str) -> bo
     if dt.kind not in "ub" or dt.itemsize * 8 > bits or dt.shape:
         raise RuleError(
             f"record schema {schema.name!r}: the {what} field {name!r} ({dt}) does not fit the "
-            f"{bits}-bit slot of the ingress header word"
+            f"{bits}-bit slot of the ingress tag or source column"
         )
     return True
 
 
-def header_plan(schema: RecordSchema) -> dict[str, Any]:
-    """How the tick loop builds and tests the ingress header word of a record (see
-    :data:`cns.signals.dtypes.NEWS_HEADER_DTYPE`: source | flags << 32 | kind << 48 | zero << 56).
+# tag bits for "is zero" tests: NEWS_TAG_ZERO_FIELDS first (bit 12 = confidence)
+_TAG_ZERO_BITS = (12, 14, 15)
 
-    ``derive``: the word from record ``r`` (used when no header column is given); ``elide``: the zero-tick test
-    on word ``w`` (kind ``k``); ``column``: True when a :data:`NEWS_HEADER_DTYPE` column written by the parse
-    stage (:func:`cns.signals.dtypes.news_header`) holds exactly this word for the schema's records, so the
-    engine may take one instead of deriving it. Raises :class:`RuleError` when the kind, flags or link field
-    is not a narrow enough unsigned integer or elision tests more than 7 zero fields."""
+
+def header_plan(schema: RecordSchema) -> dict[str, Any]:
+    """How the tick loop builds and tests the ingress tag and source of a record (the layout of
+    :class:`cns.signals.dtypes.NewsHeader`: tag = kind | (flags & 0xF) << 8 | zero bits | other-flags bit 13).
+
+    ``derive_tag``/``derive_src``: the tag and the link code from record ``r`` (used when no header columns are
+    given); ``elide``: the zero-tick test on tag ``t`` (kind ``k``); ``column``: True when the
+    :class:`~cns.signals.dtypes.NewsHeader` the parse stage writes (:func:`cns.signals.dtypes.news_header`)
+    holds exactly these values for the schema's records, so the engine may take it instead of deriving them.
+    Raises :class:`RuleError` when the kind, flags or link field is not a narrow enough unsigned integer,
+    elision tests a flag bit above 0xF or more than three zero fields."""
     kf = schema.kind_field
     link = schema.binding(schema.link_property).field if schema.link_property else None
     if not _unsigned_field(schema, kf, 8, "kind"):
@@ -153,34 +158,39 @@ def header_plan(schema: RecordSchema) -> dict[str, Any]:
     has_flags = _unsigned_field(schema, schema.flags_field, 16, "flags")
     has_link = link is not None and _unsigned_field(schema, link, 32, "link")
     zero_fields = [str(f) for f in schema.extra.get("elide_zero_fields", ())]  # type: ignore[attr-defined]
-    bits: dict[str, int] = {}
-    for f in zero_fields:
-        bits[f] = (
-            NEWS_HEADER_ZERO_FIELDS.index(f)
-            if f in NEWS_HEADER_ZERO_FIELDS
-            else max([len(NEWS_HEADER_ZERO_FIELDS) - 1, *bits.values()]) + 1
+    order = [f for f in NEWS_TAG_ZERO_FIELDS if f in zero_fields] + [
+        f for f in zero_fields if f not in NEWS_TAG_ZERO_FIELDS
+    ]
+    if len(order) > len(_TAG_ZERO_BITS):
+        raise RuleError(
+            f"record schema {schema.name!r}: elision tests more than {len(_TAG_ZERO_BITS)} zero fields"
         )
-    if any(b > 6 for b in bits.values()):
-        raise RuleError(f"record schema {schema.name!r}: elision tests more than 7 zero fields")
-    sh = HEADER_SHIFTS
-    parts = [f"(np.int64(r.{kf}) << {sh['kind']})"]
-    if has_flags:
-        parts.append(f"(np.int64(r.{schema.flags_field}) << {sh['flags']})")
-    if has_link:
-        parts.append(f"np.int64(r.{link})")
-    parts += [f"((1 if r.{f} == 0 else 0) << {sh['zero'] + b})" for f, b in bits.items()]
+    bits = {
+        f: _TAG_ZERO_BITS[NEWS_TAG_ZERO_FIELDS.index(f)] if f in NEWS_TAG_ZERO_FIELDS else None for f in order
+    }
+    spare = iter(b for b in _TAG_ZERO_BITS if b not in bits.values())
+    bits = {f: b if b is not None else next(spare) for f, b in bits.items()}
     flag_mask = int(schema.extra.get("elide_flag_mask", 0)) if has_flags else 0  # type: ignore[call-overload]
-    mask = (flag_mask << sh["flags"]) | sum(1 << (sh["zero"] + b) for b in bits.values())
-    tests = ([f"((w & {mask}) != 0)"] if mask else []) + [f"(k == {k})" for k in schema.elided_kinds]
+    if flag_mask & ~TAG_FLAGS_MASK:
+        raise RuleError(f"record schema {schema.name!r}: elision tests flag bits above 0x{TAG_FLAGS_MASK:x}")
+    parts = [f"np.int64(r.{kf})"]
+    if has_flags:
+        fl = f"np.int64(r.{schema.flags_field})"
+        parts.append(f"(({fl} & {TAG_FLAGS_MASK}) << {TAG_FLAGS_SHIFT})")
+        parts.append(f"((1 if ({fl} & {~TAG_FLAGS_MASK & 0xFFFF}) != 0 else 0) << 13)")
+    parts += [f"((1 if r.{f} == 0 else 0) << {b})" for f, b in bits.items()]
+    mask = (flag_mask << TAG_FLAGS_SHIFT) | sum(1 << b for b in bits.values())
+    tests = ([f"((t & {mask}) != 0)"] if mask else []) + [f"(k == {k})" for k in schema.elided_kinds]
     column = (
         kf == "kind"
         and has_flags
         and schema.flags_field == "flags"
         and (link == "source" or link is None)
-        and all(f in NEWS_HEADER_ZERO_FIELDS for f in zero_fields)
+        and all(f in NEWS_TAG_ZERO_FIELDS for f in zero_fields)
     )
     return {
-        "derive": " | ".join(parts),
+        "derive_tag": f"np.uint16({' | '.join(parts)})",
+        "derive_src": f"np.uint32(r.{link})" if has_link else "np.uint32(0)",
         "elide": " | ".join(tests) or "False",
         "column": column,
         "zero_bits": bits,
@@ -207,14 +217,15 @@ def _span(schema: RecordSchema, sources: list[str]) -> tuple[int, int]:
 
 def prefetch_plan(schema: RecordSchema, rows: list[list[Check]]) -> dict[str, Any]:
     """What the tick loop prefetches of a live record, per kind row: the byte span its handler reads for
-    sure (``lo``/``hi``) and, per flag bit that guards checks, the span when that bit is set (the flags are in
-    the header word, so ingress knows them). Dispatch prefetches ``n_lines`` offsets ``lo, lo+64, ..`` clamped
+    sure (``lo``/``hi``) and, per flag bit that guards checks, the span when that bit is set (the flag bits are
+    in the tag, so ingress knows them; a guard outside the tag's four bits is always fetched). Dispatch prefetches ``n_lines`` offsets ``lo, lo+64, ..`` clamped
     to ``hi-1`` plus ``hi-1``: every cache line of the span, wherever the record starts. Constant rows: no
     span (0, 0), nothing fetched."""
-    flag_bits = sorted({c.flag for checks in rows for c in checks if c.flag})
+    # guards the tag can tell apart (within its four flag bits) pick spans per record; others are always fetched
+    flag_bits = sorted({c.flag for checks in rows for c in checks if c.flag and not c.flag & ~TAG_FLAGS_MASK})
     lo, hi, glo, ghi = [], [], [], []
     for checks in rows:
-        base_src = [c.cond + " " + c.value for c in checks if not c.flag]
+        base_src = [c.cond + " " + c.value for c in checks if c.flag not in flag_bits]
         if any(c.flag for c in checks):
             base_src.append(f"r.{schema.flags_field}")
         b = _span(schema, base_src)
@@ -347,8 +358,9 @@ def generate_source(plan: RecordPlan, schema: RecordSchema, origin: str = "") ->
         TICK_LOOP_TEMPLATE.format(
             dispatch=_indent(dispatch, 24).rstrip("\n"),
             dispatch_sampled=_indent(dispatch, 24).rstrip("\n"),
-            derive_expr=hp["derive"],
-            elide_w=hp["elide"],
+            derive_tag=hp["derive_tag"],
+            derive_src=hp["derive_src"],
+            elide_t=hp["elide"],
             span=_indent(span, 16).rstrip("\n"),
             prefetch=_indent(pf, 28).rstrip("\n"),
             **fmt,

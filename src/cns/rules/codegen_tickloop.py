@@ -1,15 +1,16 @@
 """The BitActor tick loop (the engine's one kernel per batch), as Numba source spliced into each artifact
 (kept in cns.rules so that cns.engine -> cns.rules -> cns.signals stays acyclic).
 
-**Layout.** Ingress reads one 8-byte *header word* per record, never the record: the header column
-(:data:`cns.signals.dtypes.NEWS_HEADER_DTYPE` viewed as int64: ``source | flags << 32 | kind << 48 | zero << 56``)
-that the parse stage writes next to the records, or — when the caller has none (``header`` empty) — words the
-kernel derives from the records chunk by chunk into ``hscratch`` (then the records are read, as before). A
-full record is touched only when it is live, and then only the cache lines its handler reads.
+**Layout.** Ingress reads the *header columns* (:class:`cns.signals.dtypes.NewsHeader`) the parse stage writes
+next to the records, never the records: a 2-byte ``tag`` per record (kind, the four flag bits, "confidence is
+0") for every record and the 4-byte ``source`` for the non-elided. When the caller has none (``htag`` empty)
+the kernel derives both from the records chunk by chunk into ``tscratch``/``sscratch`` (then the records are
+read, as before). A full record is touched only when it is live, and then only the cache lines its handler
+reads.
 
 Per chunk of :data:`CHUNK` records, software-pipelined (ingress of chunk c, then dispatch of chunk c-1):
 
-1. **Elision** (every record, branch-free, vectorised): the schema's zero-tick test on the word (elided kinds,
+1. **Elision** (every record, branch-free, vectorised): the schema's zero-tick test on the tag (elided kinds,
    flag mask, "is zero" bits), the outputs of the record (``verdict`` 2 / ``handler`` 255 when elided, else
    provisional 0 / kind), its kind row or the "elided" key, then the list of the non-elided (no branch per
    record). Timed as ``stats[9]`` (part of ingress): all an elided record costs.
@@ -28,7 +29,7 @@ Per chunk of :data:`CHUNK` records, software-pipelined (ingress of chunk c, then
 
 Per-event latency (``stamps`` non-empty): the caller marks records to time with ``stamps[i] = 0`` (others
 ``-1``); those records — and only those, in place of every ``sample_every``-th — get a timed re-run of their
-ingress step (header word, elision, static table, the same output writes) and, when live, a timed handler;
+ingress step (tag, elision, source and static table, the same output writes) and, when live, a timed handler;
 ``stamps[i]`` gets the sum in cycles (each read pair minus the counter overhead, clamped at 0). The wrapper
 converts cycles to ns.
 
@@ -36,7 +37,7 @@ Outputs per record: ``verdict`` (0 conforms, 1 violates, 2 elided), ``vcode`` (v
 none) and, when ``handler`` is non-empty, ``handler`` (kind of the handler that ran; 254 = rejected at ingress,
 255 = elided). Scratch (sized by the engine): ``buckets`` (int64, buckets x BSTRIDE), ``counts`` (int64, two
 chunks x buckets), ``key`` (uint16, CHUNK), ``live_ix`` (int32, CHUNK), ``ring`` (int64, 2 x CHUNK, a power of
-two; entry = record index | span << 32), ``hscratch`` (int64, CHUNK).
+two; entry = record index | span << 32), ``tscratch`` (uint16, CHUNK), ``sscratch`` (uint32, CHUNK).
 ``luts``/``lut_off``: every per-entry table concatenated (uint16) and ``[start, length]`` pairs;
 ``params`` (int64): [0] sample every N live records, [1] budget cycles, [2] counter overhead cycles,
 [3] prefetch distance (ring positions). ``stats`` (int64, written): [0] ingress cycles, [1] dispatch cycles,
@@ -67,20 +68,12 @@ HANDLER_ELIDED = 255
 N_STATS = 10
 N_HSTATS = 3
 CHUNK = 2048  # records per round; fewer rounds = fewer bucket switches in dispatch (each a mispredicted exit)
-BSTRIDE = (
-    CHUNK + 8
-)  # bucket stride (int64 entries): one cache line more than CHUNK, so buckets do not alias in L1
-HEADER_SHIFTS = {
-    "source": 0,
-    "flags": 32,
-    "kind": 48,
-    "zero": 56,
-}  # the header word (NEWS_HEADER_DTYPE as int64)
+BSTRIDE = CHUNK + 8  # bucket stride (int64 entries): one cache line more than CHUNK, no aliasing in L1
 
 TICK_LOOP_TEMPLATE = """
 @njit(cache=True)
-def tick(batch, header, verdict, vcode, handler, stamps, buckets, counts, key, live_ix, ring, hscratch, static_tab,
-         luts, lut_off, params, hstats, stats):
+def tick(batch, htag, hsrc, verdict, vcode, handler, stamps, buckets, counts, key, live_ix, ring, tscratch,
+         sscratch, static_tab, luts, lut_off, params, hstats, stats):
     sample_every = params[0]
     budget = params[1]
     overhead = params[2]
@@ -92,8 +85,7 @@ def tick(batch, header, verdict, vcode, handler, stamps, buckets, counts, key, l
     nrow = nk * NCOMBO
     hstats[:] = 0
     rmask = ring.shape[0] - 1
-    hw = header.view(np.int64)  # one little-endian word per record
-    derive = hw.shape[0] == 0
+    derive = htag.shape[0] == 0
     want_handler = handler.shape[0] > 0
     want_stamps = stamps.shape[0] > 0
     elision_cycles = np.int64(0)
@@ -112,7 +104,7 @@ def tick(batch, header, verdict, vcode, handler, stamps, buckets, counts, key, l
     nchunks = (n + CHUNK - 1) // CHUNK
     for c in range(nchunks + 1):
         if c < nchunks:
-            # ---- ingress of chunk c: header words only ----
+            # ---- ingress of chunk c: header columns only ----
             base = c * CHUNK
             m = min(n, base + CHUNK) - base
             par = (c & 1) * nrow
@@ -120,24 +112,27 @@ def tick(batch, header, verdict, vcode, handler, stamps, buckets, counts, key, l
             if derive:
                 for j in range(m):
                     r = batch[base + j]
-                    hscratch[j] = {derive_expr}
-                src = hscratch
+                    tscratch[j] = {derive_tag}
+                    sscratch[j] = {derive_src}
+                tsrc = tscratch
+                ssrc = sscratch
                 hoff = 0
-            else:  # a sequential stream of 8-byte words: the hardware prefetcher keeps ahead of it
-                src = hw
+            else:  # sequential streams of 2- and 4-byte entries: the hardware prefetcher keeps ahead of them
+                tsrc = htag
+                ssrc = hsrc
                 hoff = base
             ne = 0
-            for j in range(m):  # elision: branch-free, every record
-                w = src[hoff + j]
-                k = (w >> 48) & 255
-                e = {elide_w}
+            for j in range(m):  # elision: branch-free, every record, its 2-byte tag only
+                t = np.int64(tsrc[hoff + j])
+                k = t & 255
+                e = {elide_t}
                 key[j] = nk if e else min(k, nk - 1)
                 verdict[base + j] = 2 if e else 0
                 vcode[base + j] = 0
                 ne += 1 if e else 0
             if want_handler:
                 for j in range(m):
-                    handler[base + j] = 255 if key[j] == nk else (src[hoff + j] >> 48) & 255
+                    handler[base + j] = 255 if key[j] == nk else tsrc[hoff + j] & 255
             n_sv = 0
             for j in range(m):  # the non-elided, in order, without a branch per record
                 live_ix[n_sv] = j
@@ -149,12 +144,11 @@ def tick(batch, header, verdict, vcode, handler, stamps, buckets, counts, key, l
                 j = live_ix[t]
                 i = base + j
                 kr = key[j]
-                w = src[hoff + j]
-                sc = static_tab[kr, min(w & 0xFFFFFFFF, ns - 1)]
+                sc = static_tab[kr, min(np.int64(ssrc[hoff + j]), ns - 1)]
                 go = 1 if sc == 0 else 0
                 verdict[i] = 1 - go
                 vcode[i] = sc
-                fl = (w >> 32) & 0xFFFF
+                fl = (np.int64(tsrc[hoff + j]) >> 8) & 0xF  # the four flag bits of the tag
 {span}
                 row = kr * NCOMBO + combo
                 cc = counts[par + row]
@@ -179,11 +173,11 @@ def tick(batch, header, verdict, vcode, handler, stamps, buckets, counts, key, l
                     i = base + j
                     if stamps[i] >= 0:
                         t_in = read_cycles()
-                        w = src[hoff + j]
-                        k = (w >> 48) & 255
-                        e = {elide_w}
+                        t = np.int64(tsrc[hoff + j])
+                        k = t & 255
+                        e = {elide_t}
                         kr = min(k, nk - 1)
-                        sc = static_tab[kr, min(w & 0xFFFFFFFF, ns - 1)]
+                        sc = static_tab[kr, min(np.int64(ssrc[hoff + j]), ns - 1)]
                         verdict[i] = 2 if e else (1 if sc != 0 else 0)
                         vcode[i] = 0 if e else sc
                         stamps[i] = max(np.int64(0), np.int64(read_cycles() - t_in) - overhead)
