@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test bench clean
+.PHONY: run test lint debian-deps bench clean
 
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,15 @@ $(VENV)/.test: $(VENV)/.base
 run: $(VENV)/.base
 	$(VENV)/bin/cns run
 
-test: $(VENV)/.test
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy src/cns/runtime src/cns/otp src/cns/venue
+
+debian-deps:
+	./scripts/debian-deps.sh
+
+test: lint debian-deps
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.test

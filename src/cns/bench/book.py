@@ -442,10 +442,49 @@ def _report(r: dict[str, Any]) -> None:
         )
 
 
+def headline(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """README rows (:func:`cns.bench.readme.headline_row`) from a :func:`run` result."""
+    from cns.bench.readme import headline_row
+
+    lob, sgl = r["lobster"], r["single_op"]
+    rows = [
+        headline_row(
+            f"L3 book, passive replay of a LOBSTER-format day ({lob['messages']:,} messages), messages/s, wall",
+            fmt_rate(lob["passive_ops_per_s"]),
+        ),
+        headline_row(
+            "L3 book single op from Python: limit / cancel, p50 / p99 (call included)",
+            f"{fmt_ns(sgl['limit_ns']['p50'])} / {fmt_ns(sgl['limit_ns']['p99'])}; "
+            f"{fmt_ns(sgl['cancel_ns']['p50'])} / {fmt_ns(sgl['cancel_ns']['p99'])}",
+            goal="<= 1 µs per call",
+            met=bool(sgl["limit_ns"]["p50"] <= 1000 and sgl["cancel_ns"]["p50"] <= 1000),
+        ),
+    ]
+    peer, g = r.get("peer") or {}, r.get("goal")
+    if g and "cns_l3book" in peer:
+        best = max(
+            (v for k, v in peer.items() if k in ("hashmap_local", "roivec_local")),
+            key=lambda v: v["events_per_cpu_s"],
+        )
+        rows.append(
+            headline_row(
+                "same LOBSTER replay in batch, events per CPU-second (best of interleaved runs; same final book)",
+                fmt_rate(peer["cns_l3book"]["events_per_cpu_s"]),
+                peer=f"hftbacktest {peer.get('version', '')} best L3 depth: {fmt_rate(best['events_per_cpu_s'])}",
+                ratio=f"{g['ratio_vs_best_hftbacktest_l3']:.2f}x CNS/hftbacktest",
+                goal=f">= {g['target']:.0f}x",
+                met=bool(g["met"]),
+            )
+        )
+    return rows
+
+
 def main(args: argparse.Namespace | None = None) -> int:
     """Entry of ``cns bench book [--quick] [--json PATH]``."""
     quick = bool(getattr(args, "quick", False))
     r = run(quick)
+    r["cpu"] = r.get("machine", {}).get("cpu")
+    r["headline"] = headline(r)
     _report(r)
     path = getattr(args, "json", None)
     if path:
