@@ -109,6 +109,59 @@ def test_acall_timeout_reports_the_timeout_and_leaves_nothing() -> None:
 
 
 @pytest.mark.timeout(5)
+def test_call_and_wait_timeouts_never_fire_early() -> None:
+    """Deadlines are stamped at the scheduler's next clock read, never before the call: no early timeout."""
+    node = Node()
+    silent = node.spawn(lambda m: None)
+    took: list[tuple[str, float]] = []
+
+    class T(Actor):
+        async def receive(self, msg: Any) -> None:
+            t0 = time.monotonic()
+            try:
+                await self.node.acall(silent, 1, timeout=0.05)
+            except CallTimeout:
+                took.append(("call", time.monotonic() - t0))
+            t0 = time.monotonic()
+            await self.node.sleep(0.05)
+            took.append(("sleep", time.monotonic() - t0))
+            ref = self.node.monitor(silent)
+            t0 = time.monotonic()
+            try:
+                await self.node.wait_down(ref, timeout=0.05)
+            except CallTimeout:
+                took.append(("down", time.monotonic() - t0))
+
+    node.send(node.spawn(T()), "go")
+    node.run(timeout=2.0)
+    assert [k for k, _ in took] == ["call", "sleep", "down"]
+    assert all(dt >= 0.05 for _, dt in took), took
+
+
+@pytest.mark.timeout(5)
+def test_a_call_timeout_runs_while_the_node_is_not_running() -> None:
+    """A call made inside run_until_idle has its deadline when that run returns: time spent outside the
+    scheduler counts, and the next run fires the timeout at its first clock read."""
+    node = Node()
+    silent = node.spawn(lambda m: None)
+    out: list[str] = []
+
+    class T(Actor):
+        async def receive(self, msg: Any) -> None:
+            try:
+                await self.node.acall(silent, 1, timeout=0.05)
+            except CallTimeout:
+                out.append("timeout")
+
+    node.send(node.spawn(T()), "go")
+    node.run_until_idle()
+    assert out == [] and not node._unstamped
+    time.sleep(0.1)
+    node.run_until_idle()
+    assert out == ["timeout"]
+
+
+@pytest.mark.timeout(5)
 def test_a_process_dying_with_a_held_call_fails_it_at_once() -> None:
     node = Node()
     echo = node.spawn(Echo())

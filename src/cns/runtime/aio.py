@@ -69,6 +69,7 @@ class AsyncMixin:
     _wake_fut: asyncio.Future[None] | None
     _stop_flag: bool
     _current: Pid | None
+    _unstamped: bool
 
     if TYPE_CHECKING:
 
@@ -79,6 +80,7 @@ class AsyncMixin:
         def _fire_timers(self, now: int) -> None: ...
         def _take_down(self, p: Pid, ref: int) -> Down | None: ...
         def _queue_wait(self, entry: Any, delay_ns: int) -> None: ...
+        def _stamp_waits(self, now: int) -> None: ...
         def _next_deadline(self) -> int | None: ...
 
     # ------------------------------------------------------------------ awaitables for async handlers
@@ -222,3 +224,5 @@ class AsyncMixin:
                         handle.cancel()
         finally:
             self._stop_flag = False
+            if self._unstamped:  # calls and waits queued since the last clock read: their timeouts start now
+                self._stamp_waits(time.monotonic_ns())

@@ -30,7 +30,6 @@ _CHECK_EVERY = 256  # turn costs (about messages) between clock reads while busy
 _INF = float("inf")
 _DEFAULT_TIMEOUT = 5.0  # the default timeout object: known valid, so the hot call path skips the check
 _DEFAULT_TIMEOUT_NS = int(_DEFAULT_TIMEOUT * 1e9)
-_monotonic_ns = time.monotonic_ns
 
 
 class CallsMixin:
@@ -42,6 +41,7 @@ class CallsMixin:
     _waits: dict[int, Any]
     _sysreq: dict[Pid, int]
     _sleeping: bool
+    _unstamped: bool
     _out: int
 
     if TYPE_CHECKING:
@@ -53,6 +53,7 @@ class CallsMixin:
         def _run(self, until: From | None, deadline: int | None, sleep: bool) -> bool: ...
         def _wakeup(self) -> None: ...
         def _new_wait_queue(self, delay_ns: int) -> Any: ...
+        def _stamp_waits(self, now: int) -> None: ...
 
     def call(self, dest: Pid | str, request: Any, timeout: float = _DEFAULT_TIMEOUT) -> Any:
         """Request/reply from plain Python: runs the scheduler until the reply and returns it.
@@ -93,6 +94,8 @@ class CallsMixin:
                 n -= turn(popleft())
                 if c.done or n <= 0:
                     break
+            if self._unstamped:  # acalls made during those turns: their timeouts start now
+                self._stamp_waits(time.monotonic_ns())
         if not c.done and not self._run(c, time.monotonic_ns() + int(timeout * 1e9), True):
             if p.mbox is None:
                 raise NoProc(p, p.exit_reason)
@@ -135,7 +138,8 @@ class CallsMixin:
         c.value = None
         c.error = None
         mb.append(c)  # a bounded mailbox may refuse it (MailboxFull) before anything is queued
-        c.deadline = _monotonic_ns() + d
+        c.deadline = 0  # stamped at the scheduler's next clock read: no clock read per call (see .timers)
+        self._unstamped = True
         q = self._waits.get(d)
         if q is None:
             q = self._new_wait_queue(d)

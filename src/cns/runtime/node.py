@@ -97,6 +97,7 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         self._timers: list[tuple[int, int, Any]] = []
         self._timer_seq = itertools.count()
         self._timers_cancelled = 0
+        self._unstamped = False  # wait-queue entries with deadline 0 exist (see .timers)
         self._waits: dict[int, Any] = {}  # acall/wait timeouts: delay ns -> FIFO queue (see .timers)
         self._ids = itertools.count(1)
         self._refs = itertools.count(1)
@@ -604,40 +605,44 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
         turn = self._turn
         timers = self._timers
         waits = self._waits
-        while True:
-            if timers or waits:
-                self._fire_timers(time.monotonic_ns())
-            n = _CHECK_EVERY
-            if until is None:
-                while runq and n > 0:
-                    n -= turn(popleft())
-            else:
-                while runq and n > 0:
-                    n -= turn(popleft())
+        try:
+            while True:
+                if timers or waits:
+                    self._fire_timers(time.monotonic_ns())
+                n = _CHECK_EVERY
+                if until is None:
+                    while runq and n > 0:
+                        n -= turn(popleft())
+                else:
+                    while runq and n > 0:
+                        n -= turn(popleft())
+                        if until.done:
+                            return True
                     if until.done:
                         return True
-                if until.done:
-                    return True
-                if until.target.mbox is None:
+                    if until.target.mbox is None:
+                        return False
+                if until is None and self._stop_flag:
                     return False
-            if until is None and self._stop_flag:
-                return False
-            if runq:
-                if deadline is not None and time.monotonic_ns() >= deadline:
+                if runq:
+                    if deadline is not None and time.monotonic_ns() >= deadline:
+                        return False
+                    continue
+                # idle
+                if not sleep:
                     return False
-                continue
-            # idle
-            if not sleep:
-                return False
-            nxt = self._next_deadline()  # cancelled timers (finished calls' timeouts) are not waited for
-            if nxt is None:
-                return False
-            now = time.monotonic_ns()
-            if deadline is not None and now >= deadline:
-                return False
-            wake_at = nxt if deadline is None else min(nxt, deadline)
-            if wake_at > now:
-                time.sleep(min(wake_at - now, _MAX_SLEEP_NS) / 1e9)  # far deadlines: sleep in chunks
+                nxt = self._next_deadline()  # cancelled timers (finished calls' timeouts) are not waited for
+                if nxt is None:
+                    return False
+                now = time.monotonic_ns()
+                if deadline is not None and now >= deadline:
+                    return False
+                wake_at = nxt if deadline is None else min(nxt, deadline)
+                if wake_at > now:
+                    time.sleep(min(wake_at - now, _MAX_SLEEP_NS) / 1e9)  # far deadlines: sleep in chunks
+        finally:
+            if self._unstamped:  # calls and waits queued since the last clock read: their timeouts start now
+                self._stamp_waits(time.monotonic_ns())
 
     def run_until_idle(self) -> None:
         """Run every runnable process (and due timers) until nothing is runnable (or :meth:`stop`); never

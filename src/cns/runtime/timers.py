@@ -15,6 +15,14 @@ front is held by a long wait is compacted once it has doubled, so finished calls
 (with their requests and replies) until that wait ends. Nothing piles up and a finished wait leaves nothing
 for :meth:`~cns.runtime.node.Node.run` to sleep for.
 
+Deadlines are stamped lazily, so that a call costs no clock read: an entry is queued with ``deadline == 0``
+and gets ``now + delay`` at the next clock read of the scheduler -- every ``_CHECK_EVERY`` turns while busy,
+when it goes idle, and when a run (``run``, ``run_until_idle``, ``call``, a blocked send, ``run_async``)
+returns. The two readers of deadlines (:meth:`TimersMixin._fire_waits`, :meth:`TimersMixin._next_deadline`)
+stamp first, so an entry never times out early; it may time out late by at most one burst of turns, as any
+timer of the node. Entries still unstamped always form the tail of their queue (a stamping pass stamps the
+whole tail with one ``now``), so each queue stays in deadline order.
+
 Failure rules: delays and periods must be finite numbers of seconds (``BadArg`` otherwise; a period > 0,
 at least 1 ns once converted). An interval timer that falls more than one period behind sends one tick and
 skips the missed ones, counting them in ``Timer.missed`` -- never a burst of catch-up ticks, which with a
@@ -58,6 +66,7 @@ class TimersMixin:
     _timers_cancelled: int  # cancelled entries still in the heap (compacted when they are the majority)
     _waits: dict[int, _WaitQueue]  # timeouts of calls and parked waits: delay ns -> FIFO (= deadline order)
     _sleeping: bool
+    _unstamped: bool  # some wait-queue entry still has deadline 0 (see the module doc)
     sent_to_dead: int
 
     if TYPE_CHECKING:
@@ -84,8 +93,9 @@ class TimersMixin:
 
     def _queue_wait(self, entry: Any, delay_ns: int) -> None:
         """Queue ``entry`` (an acall's ``From`` or a parked ``_Wait``: ``deadline`` and ``done``) to time out
-        ``delay_ns`` from now unless it is done first. O(1); see the module doc."""
-        entry.deadline = time.monotonic_ns() + delay_ns
+        ``delay_ns`` from now (from the next clock read) unless it is done first. O(1); see the module doc."""
+        entry.deadline = 0
+        self._unstamped = True
         q = self._waits.get(delay_ns)
         if q is None:
             q = self._new_wait_queue(delay_ns)
@@ -125,9 +135,22 @@ class TimersMixin:
             self._timers_cancelled = 0
         return max(0.0, (timer.deadline - time.monotonic_ns()) / 1e9)
 
+    def _stamp_waits(self, now: int) -> None:
+        """Give every entry queued since the last clock read its deadline, ``now`` + its queue's delay."""
+        for d, q in self._waits.items():
+            if q and not q[-1].deadline:
+                t = now + d
+                for e in reversed(q):
+                    if e.deadline:
+                        break
+                    e.deadline = t
+        self._unstamped = False
+
     def _next_deadline(self) -> int | None:
         """Deadline (monotonic ns) of the next active timer or wait timeout, dropping cancelled ones off the
         fronts; None if nothing is pending."""
+        if self._unstamped:
+            self._stamp_waits(time.monotonic_ns())
         timers = self._timers
         while timers and not timers[0][2].active:
             heapq.heappop(timers)
@@ -145,10 +168,20 @@ class TimersMixin:
         return nxt
 
     def _fire_waits(self, now: int) -> None:
-        """Time out the due calls and waits, drop the finished entries at the fronts, compact a queue that
-        a long wait at its front has let grow (see the module doc)."""
+        """Stamp the entries queued since the last clock read, time out the due calls and waits, drop the
+        finished entries at the fronts, compact a queue that a long wait at its front has let grow (see the
+        module doc). One pass over the queues: this runs every ``_CHECK_EVERY`` turns of a busy node."""
+        stamp = self._unstamped
+        self._unstamped = False
         waits = self._waits
-        for d, q in list(waits.items()):
+        emptied = None
+        for d, q in waits.items():  # expiring an entry only schedules processes: the dict does not change
+            if stamp and q and not q[-1].deadline:
+                t = now + d
+                for e in reversed(q):
+                    if e.deadline:
+                        break
+                    e.deadline = t
             while q:
                 e = q[0]
                 if e.done:
@@ -163,12 +196,18 @@ class TimersMixin:
                     e.done = True
                     self._expire_wait(e)
             if not q:
-                del waits[d]
+                if emptied is None:
+                    emptied = [d]
+                else:
+                    emptied.append(d)
             elif len(q) > q.cap:
                 live = [e for e in q if not e.done]
                 q.clear()
                 q.extend(live)
                 q.cap = max(_COMPACT_MIN, 2 * len(live))
+        if emptied is not None:
+            for d in emptied:
+                del waits[d]
 
     def _fire_timers(self, now: int) -> None:
         if self._waits:
