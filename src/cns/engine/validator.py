@@ -94,10 +94,12 @@ class TickStats:
 
     @property
     def zero_tick_ratio(self) -> float:
+        """Share of signals elided by the zero-tick test (``elided / signals``); 0.0 with no signals."""
         return self.elided / self.signals if self.signals else 0.0
 
     @property
     def cycles_per_signal(self) -> float:
+        """Mean ingress plus dispatch cost per signal, in CPU cycles; 0.0 with no signals."""
         return (self.ingress_cycles + self.dispatch_cycles) / self.signals if self.signals else 0.0
 
     @property
@@ -107,6 +109,7 @@ class TickStats:
 
     @property
     def ingress_cycles_per_signal(self) -> float:
+        """Mean ingress cost per signal (elision scan included), in CPU cycles; 0.0 with no signals."""
         return self.ingress_cycles / self.signals if self.signals else 0.0
 
     @property
