@@ -37,6 +37,12 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run ``cns run``: replay, write the report files, print the Markdown report; return the exit code.
+
+    0 on success; 2 (one line on stderr) for a missing file, a bad value or a :class:`ConfigError`; 1 for a
+    :class:`ReplayError`. :class:`ReplayOptionError` / :class:`LatencySpecError` (exit 2, the caller prints
+    them) and :class:`ReportWriteError` propagate.
+    """
     opts = options_from_args(args)  # refused before any work: the caller prints one line, exit 2
     try:
         outcome = run_replay(opts)

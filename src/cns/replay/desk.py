@@ -153,6 +153,7 @@ class DeskResult:
 
     @property
     def pnl_total(self) -> float:
+        """Realized plus unrealized P&L at ``end_ns``, USD."""
         return self.realized + self.unrealized
 
 

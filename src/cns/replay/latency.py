@@ -130,6 +130,7 @@ class DecisionLatency:
 
     @property
     def constant(self) -> bool:
+        """True for a constant latency of ``p50_ns`` (``p99_ns`` is 0 or equals ``p50_ns``), not lognormal."""
         return self.p99_ns in (0, self.p50_ns)
 
     def spec(self) -> str:

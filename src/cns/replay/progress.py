@@ -15,11 +15,17 @@ from tqdm import tqdm
 class Progress(Protocol):
     """What the replay needs of a progress display."""
 
-    def update(self, n: int = 1) -> Any: ...
+    def update(self, n: int = 1) -> Any:
+        """Advance the count by ``n`` items."""
+        ...
 
-    def set_postfix_str(self, s: str = "") -> Any: ...
+    def set_postfix_str(self, s: str = "") -> Any:
+        """Show ``s`` after the description (empty: the description alone)."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Stop the display; no further calls follow."""
+        ...
 
 
 class _RichBar:

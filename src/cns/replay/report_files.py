@@ -25,6 +25,7 @@ MD_RUN_ID = re.compile(r" · run `([^`]+)`")
 
 
 def run_dir_for(stage: Path) -> Path:
+    """The run directory the staging dir ``tmp-<id>`` is renamed to: ``run-<id>`` beside it (path only)."""
     return stage.with_name("run-" + stage.name.removeprefix("tmp-"))
 
 
@@ -80,6 +81,7 @@ def _ensure_link(path: Path, target: str) -> None:
 
 
 def link_target(path: Path) -> str | None:
+    """The target of the symlink ``path``; None if it is missing, not a symlink or unreadable."""
     try:
         return os.readlink(path)
     except OSError:

@@ -49,6 +49,10 @@ class StageLatencies:
 
     @classmethod
     def sampled(cls, n: int, every: int) -> StageLatencies:
+        """Requests for ``n`` records stamping every ``every``-th in all three stages (:func:`sample_mask`).
+
+        Raises :class:`ValueError` if ``every < 1``.
+        """
         req = sample_mask(n, every)
         return cls(req, req.copy(), req.copy())
 
