@@ -344,6 +344,7 @@ class ArenaTerms:
         return e.arena[e.t_start[code] : e.t_end[code]].tobytes()
 
     def text(self, code: int) -> str:
+        """``str(term)``: the IRI, the literal's unescaped lexical form or the blank node's label."""
         e = self._enc
         k = int(e.t_kind[code])
         s, t = int(e.t_start[code]), int(e.t_end[code])
@@ -403,6 +404,7 @@ class ArenaTerms:
             term_log.setLevel(old)
 
     def code(self, term: Node) -> int:
+        """The term's code, -1 if the graph does not have it (looked up once, then cached)."""
         c = self._codes.get(term)
         if c is None:
             key = canonical_key(term)

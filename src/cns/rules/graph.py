@@ -89,12 +89,15 @@ class ListTerms:
         return self.terms[code]
 
     def code(self, term: Node) -> int:
+        """The term's code, -1 if the graph does not have it."""
         return self.index.get(term, -1)
 
     def text(self, code: int) -> str:
+        """``str(term)``: the IRI, the literal's lexical form or the blank node's label."""
         return str(self.terms[code])
 
     def texts(self, codes: np.ndarray) -> list[str]:
+        """:meth:`text` of each code."""
         return [str(self.terms[c]) for c in np.asarray(codes).tolist()]
 
 
@@ -124,10 +127,12 @@ class BoundGraph:
 
     @property
     def n_terms(self) -> int:
+        """Number of distinct terms (codes run ``0 .. n_terms - 1``)."""
         return int(self.kind.shape[0])
 
     @property
     def n_triples(self) -> int:
+        """Number of distinct triples in the graph."""
         return int(self.s_pred.shape[0])
 
     def code(self, term: Node) -> int:
@@ -140,6 +145,7 @@ class BoundGraph:
         return sorted_unique(rows[self.s_pred == pred])
 
     def objects_with(self, pred: int) -> np.ndarray:
+        """Distinct objects of triples with predicate code ``pred`` (sorted)."""
         rows = np.repeat(np.arange(self.n_terms, dtype=np.int32), np.diff(self.o_ptr))
         return sorted_unique(rows[self.o_pred == pred])
 

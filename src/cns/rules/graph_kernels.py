@@ -186,6 +186,7 @@ def has_type_in(
 def check_datatype(
     values: np.ndarray, kind: np.ndarray, datatype: np.ndarray, ill_formed: np.ndarray, dt_code: int
 ) -> np.ndarray:
+    """Per value code: a well-formed literal whose datatype code is ``dt_code`` (``sh:datatype``)."""
     out = np.empty(values.shape[0], np.bool_)
     for i in range(values.shape[0]):
         u = values[i]
@@ -195,6 +196,7 @@ def check_datatype(
 
 @njit(cache=True)
 def check_node_kind(values: np.ndarray, kind: np.ndarray, mask: int) -> np.ndarray:
+    """Per value code: its kind's bit is set in the ``NODE_KIND_*`` ``mask`` (``sh:nodeKind``)."""
     # NODE_KIND_* bits in ir.py: IRI=1, BLANK=2, LITERAL=4 == 1 << KIND_*
     out = np.empty(values.shape[0], np.bool_)
     for i in range(values.shape[0]):
@@ -204,6 +206,8 @@ def check_node_kind(values: np.ndarray, kind: np.ndarray, mask: int) -> np.ndarr
 
 @njit(cache=True)
 def check_length(values: np.ndarray, lexlen: np.ndarray, bound: int, is_min: bool) -> np.ndarray:
+    """Per value code: its length in characters is ``>= bound`` (``is_min``) or ``<= bound``
+    (``sh:minLength`` / ``sh:maxLength``); a term with no length (``lexlen < 0``, a blank node) fails."""
     out = np.empty(values.shape[0], np.bool_)
     for i in range(values.shape[0]):
         n = lexlen[values[i]]

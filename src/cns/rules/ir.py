@@ -530,10 +530,12 @@ class Shape:
 
     @property
     def is_property_shape(self) -> bool:
+        """True for a property shape (it has an ``sh:path``)."""
         return self.path is not None
 
     @property
     def is_node_shape(self) -> bool:
+        """True for a node shape (no ``sh:path``)."""
         return self.path is None
 
 

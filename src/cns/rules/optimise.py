@@ -116,6 +116,7 @@ class StaticMarks:
     constraints: frozenset[tuple[ir.ShapeRef, int]]
 
     def is_static(self, shape: ir.ShapeRef, index: int | None = None) -> bool:
+        """Whether ``shape`` (``index`` None) or its constraint ``constraints[index]`` is static."""
         return shape in self.shapes if index is None else (shape, index) in self.constraints
 
 

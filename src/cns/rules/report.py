@@ -41,6 +41,9 @@ class ValidationReport:
     results: tuple[ValidationResult, ...]
 
     def to_graph(self, prefixes: Mapping[str, str] | None = None) -> Graph:
+        """The report as a SHACL ``sh:ValidationReport`` rdflib graph; ``prefixes`` (prefix -> namespace)
+        are bound besides ``sh`` (empty or ``sh`` prefixes skipped, existing bindings kept).
+        """
         g = Graph()
         g.bind("sh", SH)
         for p, ns in (prefixes or {}).items():
