@@ -218,6 +218,7 @@ class ServeConfig:
 
     @property
     def symbols(self) -> tuple[str, ...]:
+        """Tickers of the configured instruments, in config order."""
         return tuple(i.symbol for i in self.instruments)
 
     def route(self) -> dict[str, str]:

@@ -74,6 +74,7 @@ class JournalSpec:
     shard_id: int = 0
 
     def policy(self) -> FsyncPolicy:
+        """The fsync policy named by ``fsync``: per entry, left to the OS, or grouped (``group_us`` µs)."""
         if self.fsync == "every":
             return FsyncPolicy.every_entry()
         if self.fsync == "os":
@@ -106,10 +107,12 @@ class ServeJournal:
         self.fix_rewind: dict[str, int] = {}
 
     def close(self) -> None:
+        """Close the journal writer."""
         self.writer.close()
 
     # ------------------------------------------------------------------ inputs
     def news(self, batch: Any, last_seq: int) -> None:
+        """Journal a feed batch's news records (headlines too) and the feed's ``last_seq`` marker."""
         nb = batch.news
         if len(nb.records):
             h = getattr(nb, "headlines", None)
@@ -127,6 +130,9 @@ class ServeJournal:
         self.writer.append(TYPE_FIX_IN, m)
 
     def control(self, code: int, value: float = 0.0) -> None:
+        """Journal control command ``code`` (``CONTROL_*``), argument ``int(value)``, stamped wall-clock ns;
+        with the ``group`` policy, returns only once it is durable.
+        """
         c = np.zeros(1, CONTROL_DTYPE)
         c["ts_ns"] = time.time_ns()
         c["command"] = code

@@ -48,9 +48,13 @@ class OrderSink(Protocol):
 
     name: str
 
-    async def send_orders(self, orders: np.ndarray) -> SendResult: ...
+    async def send_orders(self, orders: np.ndarray) -> SendResult:
+        """Hand ORDER_DTYPE ``orders`` to the venue; never raises: refused records come back in the result."""
+        ...
 
-    async def cancel_all(self) -> int: ...
+    async def cancel_all(self) -> int:
+        """Cancel every open order at the venue; return how many cancel requests were sent."""
+        ...
 
 
 class VenueReports:
@@ -77,6 +81,7 @@ class FixOrderSink:
         self.mass_cancel_id = 0
 
     async def send_orders(self, orders: np.ndarray) -> SendResult:
+        """Send ORDER_DTYPE ``orders``, split by session; never raises: refusals come back in the result."""
         st = self.state
         sessions = st.sessions
         if len(sessions) == 1:
@@ -108,6 +113,7 @@ class FixOrderSink:
         return SendResult(int(r[1]), _EMPTY)
 
     async def cancel_all(self) -> int:
+        """Send an OrderMassCancelRequest on every logged-on session; return how many sessions took it."""
         n = 0
         for session in self.state.sessions:
             if not self.state.session_up.get(session):
@@ -177,6 +183,7 @@ class InProcessVenue:
         self.book.process(mm)
 
     async def send_orders(self, orders: np.ndarray) -> SendResult:
+        """Match ORDER_DTYPE ``orders`` in the book at once, reports to the desk; none is refused."""
         o = orders.copy()
         o["instrument"] = self.to_book[o["instrument"]]
         execs = self.book.process(o)
@@ -186,6 +193,7 @@ class InProcessVenue:
         return SendResult(len(orders), _EMPTY)
 
     async def cancel_all(self) -> int:
+        """Cancel every open OMS order (journalled when a journal is set) through the book; returns 1."""
         cancels = self.state.pipeline.oms.cancel_all(time.time_ns())
         if len(cancels):
             j = self.state.extra.get("journal")

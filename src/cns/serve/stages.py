@@ -250,6 +250,7 @@ class SignalStage(GenServer):
         self.node.cancel_timer(self.timer)
 
     def any_paused(self) -> bool:
+        """True if any feed is paused."""
         for st in self.feeds:
             if st.paused:
                 return True

@@ -70,42 +70,52 @@ class Names:
 
     @property
     def top(self) -> str:
+        """The shard's top supervisor: ``<shard>:serve``."""
         return f"{self.shard}:serve"
 
     @property
     def fix_sup(self) -> str:
+        """The shard's FIX sessions' supervisor: ``<shard>:fix_sup``."""
         return f"{self.shard}:fix_sup"
 
     @property
     def trading_sup(self) -> str:
+        """The shard's trading supervisor: ``<shard>:trading_sup``."""
         return f"{self.shard}:trading_sup"
 
     @property
     def feeds_sup(self) -> str:
+        """The shard's feeds' supervisor: ``<shard>:feeds_sup``."""
         return f"{self.shard}:feeds_sup"
 
     @property
     def market_data(self) -> str:
+        """The shard's market-data client: ``<shard>:market_data``."""
         return f"{self.shard}:market_data"
 
     @property
     def validate(self) -> str:
+        """The shard's validation stage: ``<shard>:validate``."""
         return f"{self.shard}:validate"
 
     @property
     def corroborate(self) -> str:
+        """The shard's corroboration stage: ``<shard>:corroborate``."""
         return f"{self.shard}:corroborate"
 
     @property
     def signal(self) -> str:
+        """The shard's signal stage: ``<shard>:signal``."""
         return f"{self.shard}:signal"
 
     @property
     def risk(self) -> str:
+        """The shard's risk stage: ``<shard>:risk``."""
         return f"{self.shard}:risk"
 
     @property
     def desk(self) -> str:
+        """The shard's desk: ``<shard>:desk``."""
         return f"{self.shard}:desk"
 
 
@@ -133,6 +143,7 @@ class Quotes:
 
     @property
     def live(self) -> bool:
+        """True if the mids are current: static, or connected with a frame within ``stale_after_ns``."""
         return self.static or (self.connected and time.time_ns() - self.last_rx_ns <= self.stale_after_ns)
 
     def refs(self, now_ns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -161,17 +172,20 @@ class LatencyProbe:
         self.orders_dropped = 0
 
     def reset(self) -> None:
+        """Drop all stamps and zero the dropped counts."""
         del self.batches[:]
         del self.orders[:]
         self.batches_dropped = self.orders_dropped = 0
 
     def batch_done(self, seq_lo: int, seq_hi: int, recv_ns: int, done_ns: int) -> None:
+        """Record one ingest batch (sequence range, read and done monotonic ns); counted as dropped when full."""
         if len(self.batches) < 4 * self.capacity:
             self.batches.extend((seq_lo, seq_hi, recv_ns, done_ns))
         else:
             self.batches_dropped += 1
 
     def orders_written(self, news_ids: list[int], recv_ns: int, written_ns: int) -> None:
+        """Record one order per news id (read and written monotonic ns); those past ``capacity`` count as dropped."""
         room = self.capacity - len(self.orders) // 3
         if len(news_ids) > room:
             self.orders_dropped += len(news_ids) - room
