@@ -178,14 +178,14 @@ class LatencyProbe:
         self.batches_dropped = self.orders_dropped = 0
 
     def batch_done(self, seq_lo: int, seq_hi: int, recv_ns: int, done_ns: int) -> None:
-        """Record one ingest batch (sequence range, read and done monotonic ns); counted as dropped when full."""
+        """Record one ingest batch (seq range, read and done monotonic ns); counted as dropped when full."""
         if len(self.batches) < 4 * self.capacity:
             self.batches.extend((seq_lo, seq_hi, recv_ns, done_ns))
         else:
             self.batches_dropped += 1
 
     def orders_written(self, news_ids: list[int], recv_ns: int, written_ns: int) -> None:
-        """Record one order per news id (read and written monotonic ns); those past ``capacity`` count as dropped."""
+        """Record an order per news id (read and written monotonic ns); past ``capacity``: counted as dropped."""
         room = self.capacity - len(self.orders) // 3
         if len(news_ids) > room:
             self.orders_dropped += len(news_ids) - room
