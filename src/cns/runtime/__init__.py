@@ -26,7 +26,8 @@ reason (logged with its traceback); ``raise Stop(reason)`` exits cleanly. Timers
 
 Calls inside handlers: make the handler ``async def`` and ``await node.acall(pid, req)``. The scheduler
 drives the coroutine itself (``coro.send``, no asyncio); the process is parked until the reply or timeout and
-its other messages wait. ``await node.sleep(s)``, ``await node.wait_down(ref, timeout)`` and, when the node
+its other messages wait. ``acall`` sends at once and returns the call record (:class:`From`), awaitable in
+the calling process, so several calls may be in flight before they are awaited. ``await node.sleep(s)``, ``await node.wait_down(ref, timeout)`` and, when the node
 runs under asyncio (``await node.run_async()``), awaiting asyncio futures/streams park the same way.
 
 Driving from plain Python (recommended for pipeline stages): ``node.call(pid, batch)`` for request/reply per
@@ -58,9 +59,12 @@ behind; an interval timer never bursts to catch up (``Timer.missed``). Messages 
 of an exiting process, sent to a dead one, dropped by a full mailbox -- are counted in ``Node.info()``
 (and the telemetry ``lost``/``dropped`` events); calls among them fail at once with ``NoProc``.
 
+Bulk start: ``with node.bulk_spawn(): ...`` raises the cyclic GC's generation-0 threshold for the scope
+(``freeze=True``: pauses it and freezes what is alive on exit), for creating many long-lived processes.
+
 Layout: :mod:`.node` (processes, names, send, the scheduler), :mod:`.calls` (call/acall/reply/run_in),
 :mod:`.signals` (links, monitors, exit signals), :mod:`.timers`, :mod:`.aio` (async handlers, ``run_async``),
-:mod:`.process` (Pid, Actor, message types), :mod:`.mailbox` (bounded mailboxes).
+:mod:`.process` (Pid, Actor, message types), :mod:`.mailbox` (bounded mailboxes), :mod:`.bulk` (the GC scope).
 """
 
 from . import telemetry

@@ -4,7 +4,11 @@ Design (what makes it fast and deadlock-free):
 
 - A process is a :class:`Pid` record with a list mailbox. ``send`` appends and, if the process is not queued,
   puts it on a deque run queue. A scheduler *turn* takes the whole mailbox as one batch and calls the handler
-  per message in a tight loop -- no asyncio Future, no thread switch, no allocation beyond the message.
+  per message in a tight loop -- no asyncio Future, no thread switch, no allocation beyond the message (a
+  one-message turn pops it: no batch copy either). An idle process is one GC-tracked object (its Pid, besides
+  the actor): the mailbox list is created by the first message (``NO_MAIL`` until then) and an Actor's
+  bound ``receive`` by its first turn; ``send``'s common path tests nothing (names, dead pids and first
+  messages take the ``AttributeError`` path).
 - A turn is bounded (Erlang's reductions): it handles at most ``turn_messages`` messages. The unhandled rest
   of the batch stays with the process (``Pid.rest``, ahead of anything newer) and the process goes to the
   back of the run queue, so behind a slow consumer with a huge mailbox other processes, timers and
@@ -15,6 +19,8 @@ Design (what makes it fast and deadlock-free):
   ``coro.send()``; when it awaits a reply (``acall``), a monitor (``wait_down``), a sleep or an asyncio future,
   the process is *parked* -- its other messages wait, like Erlang's selective receive of a reply -- and resumed
   when the awaited thing arrives or times out. So calls between processes never deadlock the scheduler.
+  An ``acall`` is one object: its :class:`From` record is the message, the awaitable and the timeout entry;
+  ``reply`` resumes the caller and ``_turn`` drives the woken handler inline.
 - Plain Python outside the scheduler uses ``node.call`` / ``node.send`` / ``node.run_until_idle``: ``call`` runs
   the scheduler until the reply, the target's death (``NoProc``) or the timeout (``CallTimeout``).
 - ``run_in`` queues a marker in the mailbox; the turn that reaches it runs the function between the two
