@@ -145,9 +145,8 @@ class AsyncMixin:
         finally:
             self._current = prev
         p.coro = coro
-        if (
-            w.__class__ is From and w.caller is p
-        ):  # await node.acall(...): the record is its own timeout entry
+        # await node.acall(...): the record is its own timeout entry
+        if w.__class__ is From and w.caller is p:
             p.wait = w
         else:
             self._park(p, coro, w)
