@@ -48,7 +48,7 @@ def _check(doc: dict, sizes: Sizes, runs: int) -> None:
     assert set(doc["comparability"]) == {"pykka", "thespian", "asyncio"}
     assert "cross-thread" in doc["comparability"]["pykka"]
     rows = doc["headline"]
-    assert 3 <= len(rows) <= 6
+    assert 3 <= len(rows) <= 8
     assert all(r["figure"] and r["cns"] and "n/a" not in r["cns"] for r in rows)
     assert (
         "Thespian" in rows[0]["peer"]
