@@ -31,7 +31,8 @@ its market maker and competitors trade on the same news as the desk, after their
 informed background takers read the hidden value. Every fill pays the venue's maker/taker fee
 (``EXEC_DTYPE.fee``), which the pipeline books into realised P&L (``DeskResult.fees``: paid, rebates, net).
 ``DeskResult.market`` records every owner's marked P&L and fees at the end of the pass and the quoted spreads
-the desk saw at its P&L snapshots.
+the desk saw at its P&L snapshots. ``DeskConfig.exchange`` plugs in another venue instead (any
+:class:`~cns.market.venue_api.Exchange`, e.g. a recorded market), built afresh for each pass.
 
 Binding limits: every pre-trade rejection is recorded per check — candidates dropped (entries and exits
 apart) and the first and last time (order stamp, ns since the open) — in ``DeskResult.risk_limits``.
@@ -40,11 +41,12 @@ apart) and the first and last time (order stamp, ns since the open) — in ``Des
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from cns.market.exchange import ExchangeSimulator, SimConfig
+from cns.market.venue_api import Exchange, ExchangeFactory
 from cns.replay.attribution import attribute
 from cns.replay.desk_kernels import NEVER_NS as _NEVER_NS
 from cns.replay.desk_kernels import note_rejects, plan_exits, stamp_orders
@@ -100,11 +102,18 @@ class DeskConfig:
     # (None = MarketConfig.default_reliability for every source)
     reports: np.ndarray | None = None
     source_reliability: np.ndarray | None = None
+    # the venue of each pass (cns.market.venue_api): None = ExchangeSimulator of the fields above
+    exchange: ExchangeFactory | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.trading, TradingConfig):
             got = type(self.trading).__name__
             raise ConfigError(f"config key 'desk.trading': expected TradingConfig, got {got}")
+        if self.exchange is not None and not callable(self.exchange):
+            got = type(self.exchange).__name__
+            raise ConfigError(
+                f"config key 'desk.exchange': expected a callable (SimConfig -> Exchange), got {got}"
+            )
         for name, rng in DESK_RANGES.items():
             object.__setattr__(self, name, checked_number(getattr(self, name), int, rng, f"desk.{name}"))
         end = checked_number(self.end_ns, int, Range(self.start_ns, _NEVER_NS - DAY_NS), "desk.end_ns")
@@ -158,7 +167,8 @@ class DeskResult:
 
 
 class TradingDesk:
-    """One trading pass over a market: owns a fresh :class:`ExchangeSimulator` and :class:`TradingPipeline`.
+    """One trading pass over a market: owns a fresh venue (:class:`ExchangeSimulator`, or what
+    ``DeskConfig.exchange`` builds) and :class:`TradingPipeline`.
 
     ``latency``: the :class:`LatencyModel` to trade at; a :class:`DecisionLatency` or an int (a constant,
     ns, in ``[0, DAY_NS]``, else :class:`ConfigError` naming ``desk.decision_latency_ns``) replaces only the
@@ -174,14 +184,20 @@ class TradingDesk:
         self.latency = model
         self.decision_latency_ns = model.decision.p50_ns  # the median (the constant, for a constant model)
         self.pipeline = TradingPipeline(c.trading, c.sources, c.tickers, n_instruments=len(c.instruments) + 1)
-        self.sim = ExchangeSimulator(
-            c.instruments,
-            c.stories,
-            SimConfig(start_ns=c.start_ns, entry_latency_ns=model.entry_ns, md_latency_ns=model.md_ns),
-            seed=c.seed,
-            reports=c.reports,
-            source_reliability=c.source_reliability,
-        )
+        sim_cfg = SimConfig(start_ns=c.start_ns, entry_latency_ns=model.entry_ns, md_latency_ns=model.md_ns)
+        self.sim: Exchange
+        if c.exchange is None:
+            self.sim = ExchangeSimulator(
+                c.instruments,
+                c.stories,
+                sim_cfg,
+                seed=c.seed,
+                reports=c.reports,
+                source_reliability=c.source_reliability,
+            )
+        else:
+            self.sim = c.exchange(sim_cfg)
+        self._md_ns = int(model.md_ns)
         self._spreads: list[np.ndarray] = []  # quoted spreads (bp) the desk saw at each P&L snapshot
         self.stories = c.stories
         self.seed = c.seed
@@ -259,7 +275,7 @@ class TradingDesk:
         desk saw at its P&L snapshots (bp percentiles), and how far the mids were from the hidden value at the
         end (evaluation only)."""
         sp = _cat(self._spreads, np.float64)
-        spread = {"n": int(len(sp))}
+        spread: dict[str, float] = {"n": int(len(sp))}
         for q in (10, 50, 90):
             spread[f"p{q}"] = float(np.percentile(sp, q)) if len(sp) else float("nan")
         sim = self.sim
@@ -280,7 +296,7 @@ class TradingDesk:
         mid, mid_ts, finite = self._mid, self._mid_ts, self._finite
         self.sim.reference_prices(t, out=(mid, self._seen_ts))
         np.isfinite(mid, out=finite)
-        np.multiply(finite, t - self.sim.config.md_latency_ns, out=mid_ts)
+        np.multiply(finite, t - self._md_ns, out=mid_ts)
         return mid, mid_ts
 
     def _exits(self, t: int, mid: np.ndarray, mid_ts: np.ndarray) -> None:
@@ -467,7 +483,7 @@ class TradingDesk:
         self._close(end_ns)
         result = self._result(end_ns)
         if len(self.stories):
-            result = replace(result, attribution=attribute(result, self.sim, self.stories))
+            result = replace(result, attribution=attribute(result, cast(Any, self.sim), self.stories))
         return result
 
     def _close(self, end_ns: int) -> None:
