@@ -18,7 +18,9 @@ replace :class:`FileSessionStore`):
 - ``<dir>/<name>.body`` is an append-only journal of records ``kind (u16) | reserved (u16) | seq (u64) |
   length (u32) | crc32 (u32)`` + payload: kind 1 an outbound application message (``seq`` its MsgSeqNum,
   the payload the message), kind 2 "next sender seq is ``seq``" (a session message went out, or numbers
-  were skipped), kind 3 "next target seq is ``seq``" (an inbound message was accepted). Records of kinds 1
+  were skipped), kind 3 "next target seq is ``seq``" (an inbound message was accepted), kind 4 "next target
+  seq rewound to ``seq``" (:meth:`FileSessionStore.rewind_target`: replay sets the number back to ``seq``,
+  kind-3 records before it no longer count). Records of kinds 1
   and 2 are written with one ``write`` and fsynced before the call returns, so every outbound message
   -- and its sequence number -- is on disk before its first byte reaches the socket (one fsync per outbound
   batch: group commit). Kind 3 records are written without fsync (see below). On open the journal is
@@ -28,7 +30,9 @@ replace :class:`FileSessionStore`):
   old or the new file, never a torn one). It is written by :meth:`FileSessionStore.checkpoint` (the session
   calls it at every Logon and disconnect), by ``reset`` and by ``close``; between checkpoints the journal
   is the newer source. Rewriting a file per message would cost milliseconds per order on an ordinary disk.
-- On open, each number is the larger of the seq file's and the journal's: a crash at any point never
+- On open, each number is the larger of the seq file's and the journal's (for ``next_target_seq``: the
+  journal's after its last kind-4 record; a rewind writes the seq file first, then its fsynced record, so a
+  crash leaves the rewind done or not done, never half): a crash at any point never
   reuses an outbound sequence number. ``next_target_seq`` can be behind by the messages received since the
   last fsync (an OS crash; a process crash loses nothing): the counterparty's next message is then "too
   high", we send a ResendRequest and its resent messages come back with PossDupFlag=Y (at-least-once; the
@@ -61,7 +65,7 @@ from cns.fix.errors import FixConfigError, FixStoreError
 __all__ = ["FileSessionStore", "MemorySessionStore", "SessionStore"]
 
 _REC = struct.Struct("<HHQII")  # kind, reserved, seq, length, crc32 (of kind, seq and payload)
-K_MSG, K_SENDER, K_TARGET = 1, 2, 3
+K_MSG, K_SENDER, K_TARGET, K_REWIND = 1, 2, 3, 4
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 
 
@@ -155,6 +159,15 @@ class MemorySessionStore:
             m = self._msgs.get(s)
             if m is not None:
                 yield s, m
+
+    def rewind_target(self, n: int) -> bool:
+        """Set ``next_target_seq`` back to ``n`` when it is lower (True), else a no-op (False); see
+        :meth:`FileSessionStore.rewind_target`."""
+        n = _rewind_arg(n)
+        if n >= self._target:
+            return False
+        self._target = n
+        return True
 
     def reset(self) -> None:
         """Both numbers back to 1 and every stored message dropped."""
@@ -254,7 +267,7 @@ class FileSessionStore:
         while off + _REC.size <= size:
             kind, _, seq, ln, crc = _REC.unpack_from(data, off)
             start = off + _REC.size
-            if start + ln > size or seq == 0 or kind not in (K_MSG, K_SENDER, K_TARGET):
+            if start + ln > size or seq == 0 or kind not in (K_MSG, K_SENDER, K_TARGET, K_REWIND):
                 break
             payload = data[start : start + ln]
             if _crc(kind, seq, payload) != crc:
@@ -264,6 +277,8 @@ class FileSessionStore:
                 sender = max(sender, seq + 1)
             elif kind == K_SENDER:
                 sender = max(sender, seq)
+            elif kind == K_REWIND:
+                target = seq
             else:
                 target = max(target, seq)
             off = good = start + ln
@@ -335,6 +350,25 @@ class FileSessionStore:
             self._append([(K_TARGET, int(n), b"")], False)
             self._target = int(n)
 
+    def rewind_target(self, n: int) -> bool:
+        """Set ``next_target_seq`` back to ``n`` (``1 <= n``), durably, so the counterparty is asked to resend
+        from ``n`` at the next Logon (recovery: inbound messages consumed but never applied downstream). A
+        no-op returning False when ``n >= next_target_seq``; True once rewound. The seq file is written
+        first, then an fsynced kind-4 record: a crash leaves the rewind done or not done. Raises
+        :class:`~cns.fix.errors.FixStoreError` for ``n < 1`` or an I/O failure."""
+        n = _rewind_arg(n)
+        if n >= self._target:
+            return False
+        if self._fd < 0:
+            raise FixStoreError("session store is closed")
+        self._target = n
+        try:
+            self._write_seqnums()
+        except OSError as e:
+            raise FixStoreError(f"cannot write the seq file: {e}") from None
+        self._append([(K_REWIND, n, b"")], True)
+        return True
+
     def checkpoint(self) -> None:
         """Write the seq file (atomic rename); the session calls it at Logon and disconnect."""
         if self._fd < 0:
@@ -397,6 +431,12 @@ class FileSessionStore:
 
     def __repr__(self) -> str:
         return f"FileSessionStore(next_sender_seq={self._sender}, next_target_seq={self._target})"
+
+
+def _rewind_arg(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= int(n) < 1 << 62:
+        raise FixStoreError(f"rewind_target: expected a sequence number >= 1, got {n!r}")
+    return int(n)
 
 
 def _crc(kind: int, seq: int, payload: bytes) -> int:

@@ -104,7 +104,6 @@ class ServeJournal:
         self.oms_to_wire: dict[int, int] = {}
         self.appended = {"news": 0, "orders": 0, "cancels": 0, "execs": 0, "control": 0}
         self.recovered: dict[str, Any] = {}
-        self.fix_rewind: dict[str, int] = {}
 
     def close(self) -> None:
         """Close the journal writer."""
@@ -261,9 +260,9 @@ class ServeJournal:
         return n
 
     def _rewind_fix(self, config: Any, fix_next: dict[int, int]) -> dict[str, Any]:
-        """Where each FIX session must resume reading: the first report not journalled. A file store only
-        moves its numbers forward when it loads, so the rewind is applied when the session first opens its
-        store (:meth:`store_factory`), once per recovery."""
+        """Rewind each FIX session's store to the first report not journalled
+        (:meth:`cns.fix.store.FileSessionStore.rewind_target`, durable), before any session starts: the
+        venue resends from there at the next Logon."""
         from cns.fix.store import FileSessionStore
 
         out: dict[str, Any] = {}
@@ -274,29 +273,16 @@ class ServeJournal:
             st = FileSessionStore(spec.store_dir, spec.name)
             try:
                 before = st.next_target_seq
+                st.rewind_target(nxt)
             finally:
                 st.close()
             out[spec.name] = {"store_next": before, "journal_next": nxt}
-            if nxt < before:
-                self.fix_rewind[spec.name] = nxt
         return out
 
     def store_factory(self, cfg: Any) -> Any:
-        """The session store for FIX session config ``cfg``: None (the config's own) unless recovery found it
-        ahead of the journal; then a factory whose first store is rewound (:class:`RewindStore`)."""
-        n = self.fix_rewind.pop(cfg.name, None)
-        if n is None or cfg.store_dir is None:
-            return None
-        once = [n]
-
-        def make() -> Any:
-            from cns.fix.store import FileSessionStore
-
-            if once:
-                return RewindStore(cfg.store_dir, cfg.name, fsync=cfg.store_fsync, rewind_to=once.pop())
-            return FileSessionStore(cfg.store_dir, cfg.name, fsync=cfg.store_fsync)
-
-        return make
+        """The session store factory for FIX session config ``cfg``: None (the config's own). Kept for the
+        tree's call; the rewind is done on the store itself at recovery (:meth:`_rewind_fix`)."""
+        return None
 
     def _replayed_orders(self, rec: np.ndarray) -> np.ndarray:
         o = rec.copy()
@@ -333,23 +319,3 @@ class ServeJournal:
             out[k]["type"] = ORDER_CANCEL
             out[k]["ts_ns"] = ts_ns
         return out
-
-
-def _rewind_store_class() -> Any:
-    from cns.fix.store import FileSessionStore
-
-    class RewindStore(FileSessionStore):
-        """A :class:`~cns.fix.store.FileSessionStore` opened with its next expected inbound number set back to
-        ``rewind_to`` (the counterparty then resends from there). Uses the store's private fields: a
-        ``rewind_target`` in :mod:`cns.fix.store` would replace it."""
-
-        def __init__(self, directory: str, name: str, *, fsync: bool = True, rewind_to: int) -> None:
-            super().__init__(directory, name, fsync=fsync)
-            if 1 <= rewind_to < self._target:
-                self._target = int(rewind_to)
-                self._write_seqnums()
-
-    return RewindStore
-
-
-RewindStore = _rewind_store_class()
