@@ -282,3 +282,32 @@ class Corroborator:
     def stats(self) -> dict[str, int]:
         """Counters by name (see ``CORROBORATION_STAT_NAMES``), cumulative since construction."""
         return {name: int(v) for name, v in zip(CORROBORATION_STAT_NAMES, self._stats, strict=True)}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the streaming state -- open clusters (``slots``), their reports (``entries``) and the
+        counters (``stats``) -- for a snapshot; :meth:`restore` takes them back."""
+        return {"slots": self._slots.copy(), "entries": self._entries.copy(), "stats": self._stats.copy()}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the streaming state by a :meth:`state` export (of a corroborator with the same config);
+        :class:`StateError` when the arrays do not have the shapes and dtypes :meth:`state` gives."""
+        slots, entries, stats = state.get("slots"), state.get("entries"), state.get("stats")
+        if (
+            not isinstance(slots, np.ndarray)
+            or not isinstance(entries, np.ndarray)
+            or not isinstance(stats, np.ndarray)
+            or slots.dtype != SLOT_DTYPE
+            or entries.dtype != ENTRY_DTYPE
+            or slots.ndim != 1
+            or len(slots) % N_KINDS
+            or len(slots) == 0
+            or entries.shape != (len(slots), MAX_CLUSTER_SOURCES)
+            or stats.shape != self._stats.shape
+            or stats.dtype != self._stats.dtype
+        ):
+            raise StateError("Corroborator.restore: not a Corroborator.state() export")
+        self._n_tickers = 0
+        self._alloc(len(slots) // N_KINDS)
+        self._slots[:] = slots
+        self._entries[:] = entries
+        self._stats[:] = stats

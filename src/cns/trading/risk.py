@@ -208,3 +208,23 @@ class RiskGate:
     def accepted_count(self) -> int:
         """Orders that passed every check so far."""
         return int(self.counts[REJ_NONE])
+
+    _STATE = ("_exposure", "_gross", "_scal", "_ring", "_last_side", "_last_qty", "_last_px", "_last_ts")
+    _STATE2 = ("_cd_keys", "_cd_ts", "counts")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the gate's mutable state for a snapshot: exposures (``exposure``, ``gross``), scalars
+        (``scal``: kill switch, rate-ring head), the rate ring, the last order per instrument (duplicate
+        check), the cool-down table and the per-reason ``counts``; :meth:`restore` takes them back."""
+        return {k.lstrip("_"): getattr(self, k).copy() for k in self._STATE + self._STATE2}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Copy a :meth:`state` export back (same config and instrument count); :class:`StateError` when an
+        array is missing or its shape or dtype differs."""
+        for k in self._STATE + self._STATE2:
+            cur = getattr(self, k)
+            a = state.get(k.lstrip("_"))
+            if not isinstance(a, np.ndarray) or a.shape != cur.shape or a.dtype != cur.dtype:
+                raise StateError(f"RiskGate.restore: {k.lstrip('_')} missing or of another shape/dtype")
+        for k in self._STATE + self._STATE2:
+            getattr(self, k)[...] = state[k.lstrip("_")]
