@@ -54,6 +54,8 @@ __all__ = [
     "LobsterImportError",
     "Quarantined",
     "SYNTHETIC_ID_BASE",
+    "active_ops_with_rows",
+    "l3_active_ops",
     "lobster_active_ops",
     "lobster_passive_ops",
     "read_l3_csv",
@@ -261,6 +263,12 @@ def lobster_active_ops(msgs: np.ndarray) -> np.ndarray:
     OP_REDUCE, 3 -> OP_DELETE, other type-1 rows -> OP_LIMIT; hidden executions, cross trades and halts (5, 6,
     7) are not order flow and are left out. Matching these ops reproduces the recorded type-4 executions.
     """
+    return active_ops_with_rows(msgs)[0]
+
+
+def active_ops_with_rows(msgs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lobster_active_ops` and, per op, the index of the message row it comes from (an aggressor: its
+    first execution row), so other ops can be merged in message order."""
     n = msgs.shape[0]
     ty, t, d = msgs["type"], msgs["time_ns"], msgs["direction"]
     is_ex = ty == 4
@@ -303,7 +311,49 @@ def lobster_active_ops(msgs: np.ndarray) -> np.ndarray:
         msgs["order_id"][nx].astype(np.uint64),
         np.uint64(SYNTHETIC_ID_BASE) + np.arange(starts.size, dtype=np.uint64),
     )
-    return ops[np.argsort(np.concatenate((rows_single, starts)), kind="stable")]
+    rows = np.concatenate((rows_single, starts))
+    order = np.argsort(rows, kind="stable")
+    return ops[order], rows[order]
+
+
+def l3_active_ops(ops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order flow of a passive L3 feed (e.g. :func:`read_l3_csv`) for a matching book, like
+    :func:`lobster_active_ops`: each trade row (OP_EXEC) takes the side and price of its resting order (its
+    last add/modify before the row), runs of trades at one time on one side become one aggressor, adds become
+    OP_LIMIT, deletes stay OP_DELETE and modifies OP_PMODIFY (never matched). Returns ``(active ops,
+    orphans)``: ``orphans`` are the indices of trade rows whose order was never added (no side or price to
+    rebuild them from), left out of the flow."""
+    n = ops.shape[0]
+    kind, oid = ops["kind"], ops["order_id"]
+    defines = (kind == OP_ADD) | (kind == OP_PMODIFY)
+    order = np.lexsort((np.arange(n), oid))
+    o_id, o_def = oid[order], defines[order]
+    new_group = np.ones(n, bool)
+    new_group[1:] = o_id[1:] != o_id[:-1]
+    # forward fill, within each id, the position (in `order`) of the last defining row
+    grp_start = np.maximum.accumulate(np.where(new_group, np.arange(n), 0))
+    last = np.maximum.accumulate(np.where(o_def, np.arange(n), -1))
+    last = np.where(last >= grp_start, last, -1)
+    src = np.full(n, -1, np.int64)
+    src[order] = np.where(last >= 0, order[np.maximum(last, 0)], -1)
+    adds = np.full(n, -1, np.int64)  # the side comes from the add (a modify row may not carry it)
+    a_last = np.maximum.accumulate(np.where(o_def & (kind[order] == OP_ADD), np.arange(n), -1))
+    a_last = np.where(a_last >= grp_start, a_last, -1)
+    adds[order] = np.where(a_last >= 0, order[np.maximum(a_last, 0)], -1)
+    is_ex = kind == OP_EXEC
+    orphan = is_ex & ((src < 0) | (adds < 0))
+    m = np.zeros(n, LOBSTER_MSG_DTYPE)
+    m["time_ns"], m["order_id"], m["size"] = ops["ts_ns"], oid.astype(np.int64), ops["qty"]
+    m["price"], m["direction"] = ops["price"], ops["side"]
+    m["type"] = np.select([kind == OP_ADD, kind == OP_DELETE, is_ex & ~orphan], [1, 3, 4], 7)
+    ex = np.nonzero(is_ex & ~orphan)[0]
+    m["price"][ex] = ops["price"][src[ex]]
+    m["direction"][ex] = ops["side"][adds[ex]]
+    act, rows = active_ops_with_rows(m)
+    pm = np.nonzero(kind == OP_PMODIFY)[0]
+    merged = np.concatenate((act, ops[pm]))
+    at = np.argsort(np.concatenate((rows, pm)), kind="stable")
+    return merged[at], np.nonzero(orphan)[0]
 
 
 def recorded_executions(msgs: np.ndarray) -> np.ndarray:

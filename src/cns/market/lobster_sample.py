@@ -29,6 +29,7 @@ from cns.venue.l3book_dtypes import EMPTY_ASK_PRICE, EMPTY_BID_PRICE
 __all__ = [
     "SAMPLE_DATE",
     "SAMPLE_TICKER",
+    "cut_lobster_day",
     "generate_lobster_day",
     "lobster_file_names",
     "sample_paths",
@@ -207,6 +208,17 @@ def generate_lobster_day(
     return m, np.array(rows, np.int64).reshape(len(rows), 4 * levels)
 
 
+def cut_lobster_day(msgs: np.ndarray, book: np.ndarray, from_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The part of a day from ``from_ns`` (ns after midnight) on, as a LOBSTER file bought for that window
+    holds it: the messages at or after ``from_ns`` (lines renumbered from 1) and their orderbook rows. Orders
+    resting before the cut appear only in the first orderbook row (an aggressor's messages share one time,
+    so the cut never splits them)."""
+    k = int(np.searchsorted(msgs["time_ns"], from_ns, side="left"))
+    m = msgs[k:].copy()
+    m["line"] = np.arange(1, m.shape[0] + 1)
+    return m, book[k:].copy()
+
+
 def lobster_file_names(ticker: str, date: str, levels: int) -> tuple[str, str]:
     """LOBSTER's file names for a 09:30-16:00 day: ``TICKER_DATE_34200000_57600000_{message,orderbook}_L.csv``."""
     stem = f"{ticker}_{date}_{_OPEN_S * 1000}_{_CLOSE_S * 1000}"
@@ -221,9 +233,13 @@ def write_lobster_day(
     levels: int = SAMPLE_LEVELS,
     ticker: str = SAMPLE_TICKER,
     date: str = SAMPLE_DATE,
+    from_ns: int = 0,
 ) -> tuple[Path, Path]:
-    """Generate a day and write its two LOBSTER files into ``out_dir``; returns their paths."""
+    """Generate a day and write its two LOBSTER files into ``out_dir``; returns their paths. ``from_ns`` > 0
+    writes only the part from that time (ns after midnight) on, see :func:`cut_lobster_day`."""
     msgs, book = generate_lobster_day(seed, n_messages, levels=levels)
+    if from_ns > 0:
+        msgs, book = cut_lobster_day(msgs, book, from_ns)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     mname, oname = lobster_file_names(ticker, date, levels)
