@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from cns.market.recorded_data import DESK_ID_BASE, RECORDED_OWNER, RecordedBook, check_recorded_book
+from cns.market.recorded_tape import TRADE_TAPE_DTYPE, QuoteHistory, compare_trades
 from cns.market.timebounds import NEVER_NS, check_duration, sat_add
 from cns.venue.book import FeeSchedule, check_orders
 from cns.venue.dtypes import (
@@ -82,15 +83,6 @@ from cns.venue.l3book_dtypes import (
 __all__ = ["RecordedConfig", "RecordedExchange"]
 
 _EPS = 1e-9
-TRADE_TAPE_DTYPE = np.dtype(
-    [
-        ("ts_ns", np.int64),  # ns since the epoch
-        ("price", np.int64),  # book units
-        ("qty", np.int64),  # shares
-        ("maker_owner", np.int64),
-        ("taker_owner", np.int64),
-    ]
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,42 +116,6 @@ class RecordedConfig:
             )
 
 
-class _History:
-    """Growable (ts, bid, ask) history of one book's best prices (book units; 0 = none), changes only."""
-
-    def __init__(self) -> None:
-        self.ts = np.zeros(1024, np.int64)
-        self.px = np.zeros((1024, 2), np.int64)
-        self.n = 0
-
-    def append(self, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
-        if ts.size == 0:
-            return
-        pb, pa = self.px[self.n - 1] if self.n else (0, 0)
-        prev_b = np.concatenate(([pb], bid[:-1]))
-        prev_a = np.concatenate(([pa], ask[:-1]))
-        ch = np.nonzero((bid != prev_b) | (ask != prev_a))[0]
-        k = ch.size
-        if k == 0:
-            return
-        if self.n + k > self.ts.size:
-            cap = max(2 * self.ts.size, self.n + k)
-            ts2, px2 = np.zeros(cap, np.int64), np.zeros((cap, 2), np.int64)
-            ts2[: self.n], px2[: self.n] = self.ts[: self.n], self.px[: self.n]
-            self.ts, self.px = ts2, px2
-        self.ts[self.n : self.n + k] = ts[ch]
-        self.px[self.n : self.n + k, 0] = bid[ch]
-        self.px[self.n : self.n + k, 1] = ask[ch]
-        self.n += k
-
-    def at(self, t: int) -> tuple[int, int, int]:
-        """(bid, ask, ts) in force at ``t`` (after every change stamped <= t); (0, 0, 0) before the first."""
-        i = int(np.searchsorted(self.ts[: self.n], t, side="right")) - 1
-        if i < 0:
-            return 0, 0, 0
-        return int(self.px[i, 0]), int(self.px[i, 1]), int(self.ts[i])
-
-
 class _Replay:
     """One instrument: its book, its recorded ops and where the replay is."""
 
@@ -170,7 +126,7 @@ class _Replay:
         self.ops = np.ascontiguousarray(day.ops)
         self.ts = self.ops["ts_ns"]
         self.pos = 0
-        self.hist = _History()
+        self.hist = QuoteHistory()
         self.tick_units = max(1, round(day.tick_usd / day.unit_usd))
         self.tape: list[np.ndarray] = []
         self.rejects: dict[str, int] = {}
@@ -540,11 +496,7 @@ class RecordedExchange:
         t = np.arange(c.start_ns, self._now + 1, step, dtype=np.int64)
         mid = np.full((t.size, self._n1), np.nan)
         for code, rp in self._rp.items():
-            h = rp.hist
-            i = np.searchsorted(h.ts[: h.n], t, side="right") - 1
-            ok = i >= 0
-            b = np.where(ok, h.px[np.maximum(i, 0), 0], 0)
-            a = np.where(ok, h.px[np.maximum(i, 0), 1], 0)
+            b, a = rp.hist.at_many(t)
             both = (b > 0) & (a > 0)
             mid[:, code] = np.where(both, 0.5 * (b + a) * rp.day.unit_usd, np.nan)
         return t, mid, np.full_like(mid, np.nan)
@@ -576,32 +528,17 @@ class RecordedExchange:
         return np.concatenate(rp.tape) if rp.tape else np.zeros(0, TRADE_TAPE_DTYPE)
 
     def trade_comparison(self) -> dict[str, dict[str, Any]]:
-        """Per instrument name: the trades the book produced up to now next to the recorded executions up to
-        now (visible executions; hidden ones apart): count, shares, VWAP (USD); trades with the desk on one
-        side; and how many of the first trades agree in time, price and size with the recorded ones."""
+        """Per instrument name: the trades the book produced up to now next to the recorded visible
+        executions up to now (:func:`~cns.market.recorded_tape.compare_trades`: count, shares, VWAP, trades
+        with the desk, leading trades that agree, ``identical``), its ticker ``code`` and the recorded hidden
+        executions, which no replay can produce."""
         out: dict[str, dict[str, Any]] = {}
         for code, rp in self._rp.items():
-            tape = self.book_trades(code)
             rec = rp.day.trades[rp.day.trades["ts_ns"] <= self._now]
-            u = rp.day.unit_usd
-            n = min(tape.shape[0], rec.shape[0])
-            same = (
-                (tape["ts_ns"][:n] == rec["ts_ns"][:n])
-                & (tape["price"][:n] == rec["price"][:n])
-                & (tape["qty"][:n] == rec["qty"][:n])
-            )
-            prefix = int(np.argmin(same)) if n and not same.all() else n
-            desk = (tape["maker_owner"] != RECORDED_OWNER) | (tape["taker_owner"] != RECORDED_OWNER)
-            hid = rp.day.hidden_trades
-            out[rp.day.name] = {
-                "code": code,
-                "recorded": _tape_summary(rec["qty"], rec["price"], u),
-                "book": _tape_summary(tape["qty"], tape["price"], u),
-                "book_with_desk": int(desk.sum()),
-                "same_leading_trades": prefix,
-                "identical": bool(tape.shape[0] == rec.shape[0] and prefix == n),
-                "recorded_hidden_trades_not_replayable": hid,
-            }
+            cmp = compare_trades(self.book_trades(code), rec, rp.day.unit_usd, RECORDED_OWNER)
+            cmp["code"] = code
+            cmp["recorded_hidden_trades_not_replayable"] = rp.day.hidden_trades
+            out[rp.day.name] = cmp
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -634,9 +571,3 @@ class RecordedExchange:
             "cns_fees_paid_usd": float(self._fees[0]),
             "cns_rebates_usd": float(self._fees[1]),
         }
-
-
-def _tape_summary(qty: np.ndarray, price: np.ndarray, unit: float) -> dict[str, float | int]:
-    shares = int(qty.sum())
-    vwap = float((qty * price).sum()) / shares * unit if shares else float("nan")
-    return {"trades": int(qty.shape[0]), "shares": shares, "vwap_usd": vwap}
