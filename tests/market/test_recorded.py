@@ -336,3 +336,28 @@ def test_the_replay_is_deterministic_with_desk_orders() -> None:
 def test_generated_day_shape_is_unchanged() -> None:
     msgs, book = generate_lobster_day()
     assert msgs.shape[0] == book.shape[0]
+
+
+def test_orders_resting_beyond_the_first_rows_depth_are_seeded_when_they_come_into_view(
+    tmp_path: Path,
+) -> None:
+    msgs = [
+        "34200.0,1,10,100,100100,-1",  # an ask; the bid 10.00 x 300 (order 5) rested before the start
+        "34201.0,3,5,300,100000,1",  # order 5 goes: the bid 9.99 x 200 resting since before comes into view
+        "34202.0,1,11,50,99900,1",
+    ]
+    rows = ["100100,100,100000,300", "100100,100,99900,200", "100100,100,99900,250"]
+    m = _write(tmp_path, msgs)
+    o = tmp_path / m.name.replace("message", "orderbook")
+    o.write_text("\n".join(rows) + "\n")
+    day = load_lobster_book(m, o)
+    seeded = sorted(zip(day.seed["side"].tolist(), day.seed["price"].tolist(), day.seed["qty"].tolist()))
+    assert seeded == [(1, 99900, 200), (1, 100000, 300)]
+    raw = read_lobster(m, o)
+    book = L3Book(LOBSTER_TICK)
+    book.process(day.seed)
+    _, tob = book.replay(lobster_passive_ops(raw.messages), levels=1)
+    assert np.array_equal(tob, raw.orderbook)
+    ex = _exchange(day, OPEN, md_latency_ns=0)
+    ex.advance_to(OPEN + SEC + 1)
+    assert ex.reference_quotes(OPEN + SEC + 1)[0][1] == pytest.approx(9.99)

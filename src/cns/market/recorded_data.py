@@ -39,9 +39,11 @@ from cns.market.lobster import (
     Quarantined,
     active_ops_with_rows,
     l3_active_ops,
+    lobster_passive_ops,
     read_l3_csv,
     read_lobster,
 )
+from cns.venue.l3book import L3Book
 from cns.venue.l3book_dtypes import EMPTY_ASK_PRICE, EMPTY_BID_PRICE, L3_OP_DTYPE, OP_ADD, OP_EXEC
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "RECORDED_TRADE_DTYPE",
     "SEED_ID_BASE",
     "RecordedBook",
+    "deep_residuals",
     "load_l3_csv_book",
     "load_lobster_book",
     "lobster_seed",
@@ -196,6 +199,8 @@ def load_lobster_book(
     if book is not None and book.shape[0]:
         first_row = book[0].copy()
         seed, conflicts = lobster_seed(msgs, first_row)
+        deep = deep_residuals(msgs, book, seed)
+        seed = np.concatenate((seed, deep))
     ops, _ = active_ops_with_rows(msgs)
     ops["owner"] = RECORDED_OWNER
     ops["ts_ns"] += day0
@@ -397,6 +402,52 @@ def lobster_seed(msgs: np.ndarray, first_row: np.ndarray) -> tuple[np.ndarray, i
         )
     out["kind"] = OP_ADD
     return out, conflicts
+
+
+def deep_residuals(msgs: np.ndarray, book: np.ndarray, seed: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Seed orders for shares resting before the start *beyond the first row's depth* that no message refers
+    to: replaying the messages passively over ``seed``, wherever the orderbook file shows more shares at a
+    price than the replay has (the shares are there from the start: nothing in the file put them there), the
+    difference at the first row that shows the price becomes one OP_ADD (at the back of its level's seed,
+    synthetic id after the seed's). Only prices beyond the first row's depth are filled in (within it the
+    seed already equals the row). Returns those ops (empty when the replay already matches the file)."""
+    levels = book.shape[1] // 4
+    if msgs.shape[0] == 0 or levels == 0:
+        return np.zeros(0, L3_OP_DTYPE)
+    _, deepest = _row_levels(book[0])
+
+    def beyond(side: int, price: int) -> bool:  # outside the first row's depth (the seed is exact within)
+        d = deepest[side]
+        return d is not None and (price < d if side > 0 else price > d)
+
+    replay = L3Book(1e-4, capacity=max(1024, 2 * seed.shape[0]))
+    replay.process(seed)
+    ops = lobster_passive_ops(msgs)
+    found: dict[tuple[int, int], int] = {}
+    for a in range(0, ops.shape[0], chunk):
+        _, tob = replay.replay(ops[a : a + chunk], levels=levels)
+        f = book[a : a + chunk].reshape(-1, levels, 4)
+        r = tob.reshape(-1, levels, 4)
+        for side, pc, sc, empty in ((-1, 0, 1, EMPTY_ASK_PRICE), (1, 2, 3, EMPTY_BID_PRICE)):
+            fp, fs, rp_, rs = f[:, :, pc], f[:, :, sc], r[:, :, pc], r[:, :, sc]
+            match = rp_[:, :, None] == fp[:, None, :]  # [row, replay level, file level]
+            have = (match * rs[:, :, None]).sum(axis=1)
+            gap = (fp != empty) & (fs > have)
+            if not gap.any():
+                continue
+            rows, cols = np.nonzero(gap)  # row-major: the first row that shows each price comes first
+            px = fp[rows, cols]
+            _, first = np.unique(px, return_index=True)
+            for k in first.tolist():
+                key = (side, int(px[k]))
+                if key not in found and beyond(*key):
+                    found[key] = int(fs[rows[k], cols[k]] - have[rows[k], cols[k]])
+    out = np.zeros(len(found), L3_OP_DTYPE)
+    syn = seed["order_id"][seed["order_id"] >= np.uint64(SEED_ID_BASE)]
+    base = int(syn.max()) + 1 if syn.size else SEED_ID_BASE
+    for i, ((side, price), qty) in enumerate(sorted(found.items())):
+        out[i] = (0, base + i, 0, OP_ADD, side, price, qty, 0, 0)
+    return out
 
 
 def check_recorded_book(book: object) -> RecordedBook:
