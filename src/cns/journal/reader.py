@@ -31,6 +31,7 @@ from cns.journal.segments import SEGMENT_HEADER, Segment, list_segments, load_sc
 __all__ = ["Entry", "JournalReader", "ReplayChunk"]
 
 _AHEAD = 16 << 20  # bytes of a segment faulted in ahead of the read position (MADV_POPULATE_READ)
+_CHUNK_BYTES = 4 << 20  # a chunk stops after this many bytes of frames (scratch buffers stay cache-sized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,7 @@ class JournalReader:
         self._next = 0
         self._populated = 0
         self._scratch: dict[int, np.ndarray] = {}
+        self._rows = np.empty(0, ENTRY_DTYPE)  # entry rows reused by read(scratch=True)
         self._closed = False
         self._from_start = start is None  # an empty journal's first segment may start past 1
         self.refresh()
@@ -245,10 +247,13 @@ class JournalReader:
         self._pos, self._next = int(pos), index
 
     # ------------------------------------------------------------------ reading
-    def read(self, max_entries: int = 65536) -> ReplayChunk | None:
-        """The next up to ``max_entries`` valid entries (all from one segment), or None when there is none
-        yet. Moves to the next segment at an end marker. Raises :class:`JournalCorruptError` for damage
-        before the end (see the module doc)."""
+    def read(self, max_entries: int = 65536, *, scratch: bool = False) -> ReplayChunk | None:
+        """The next up to ``max_entries`` valid entries (all from one segment, about 4 MiB of frames at most
+        unless a single entry is larger), or None when there is none yet. Moves to the next segment at an end marker. Raises :class:`JournalCorruptError` for damage
+        before the end (see the module doc).
+
+        ``scratch=True``: the chunk's ``entries`` rows live in a buffer the reader reuses (no fresh pages to
+        fault in per chunk), valid only until the next ``read`` — what :meth:`replay` does."""
         if self._closed:
             raise JournalClosedError("read on a closed JournalReader")
         for _ in range(3):
@@ -266,8 +271,14 @@ class JournalReader:
                 lo = max(self._pos, self._populated)
                 populate(seg, lo, lo + _AHEAD)
                 self._populated = lo + _AHEAD
-            out = np.empty(max(1, max_entries), ENTRY_DTYPE)
-            n, stop, status, detail = K.scan_frames(
+            want = max(1, max_entries)
+            if not scratch:
+                out = np.empty(want, ENTRY_DTYPE)
+            else:
+                if len(self._rows) < want:
+                    self._rows = np.empty(want, ENTRY_DTYPE)
+                out = self._rows[:want]
+            n, stop, status, detail = K.scan_frames_capped(
                 seg.buf,
                 self._pos,
                 seg.limit,
@@ -276,6 +287,7 @@ class JournalReader:
                 self.verify,
                 max_entries,
                 out,
+                _CHUNK_BYTES,
             )
             if n:
                 out = out[:n]
@@ -347,10 +359,11 @@ class JournalReader:
         self, apply: Callable[[ReplayChunk], Any], *, to_index: int | None = None, chunk_entries: int = 65536
     ) -> int:
         """Call ``apply(chunk)`` for every chunk from the current position up to ``to_index`` (inclusive; the
-        end as it is now by default). Returns the last index applied (``next_index - 1``)."""
+        end as it is now by default). Returns the last index applied (``next_index - 1``). A chunk is valid
+        during its ``apply`` call only (its rows are a reused buffer: copy ``chunk.entries`` to keep them)."""
         while to_index is None or self._next <= to_index:
             want = chunk_entries if to_index is None else min(chunk_entries, to_index - self._next + 1)
-            chunk = self.read(want)
+            chunk = self.read(want, scratch=True)
             if chunk is None:
                 break
             apply(chunk)
@@ -360,7 +373,7 @@ class JournalReader:
         """Index of the last valid entry, reading to the end without moving this reader's position."""
         r = JournalReader(self.directory, self.registry, verify=self.verify, start=self._next)
         try:
-            while r.read(1 << 16) is not None:
+            while r.read(1 << 16, scratch=True) is not None:
                 pass
             return r.next_index - 1
         finally:

@@ -45,6 +45,7 @@ __all__ = [
     "atomic_write",
     "list_segments",
     "load_schema",
+    "remove_stale_temps",
     "repair_tail",
     "segment_name",
 ]
@@ -177,8 +178,20 @@ class Segment:
     def create(cls, directory: Path, first_index: int, size: int) -> Segment:
         """Make segment ``first_index`` of ``size`` bytes (a multiple of the page size), preallocated, header
         written, under a temp name renamed into place. ``OSError`` (ENOSPC, ...) propagates."""
-        path = directory / segment_name(first_index)
-        tmp = directory / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        seg = cls.create_spare(directory, size)
+        try:
+            seg.activate(first_index)
+        except BaseException:
+            seg.discard()
+            raise
+        return seg
+
+    @classmethod
+    def create_spare(cls, directory: Path, size: int) -> Segment:
+        """A mapped, preallocated segment of ``size`` bytes under a hidden temp name (``.spare-*.cnsj.tmp``,
+        never listed as a segment) that :meth:`activate` turns into a real one. Writers make the next segment
+        ahead of time this way so that a roll costs a header write and a rename. ``OSError`` propagates."""
+        tmp = directory / f".spare-{secrets.token_hex(6)}{SUFFIX}.tmp"
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             try:
@@ -187,16 +200,29 @@ class Segment:
                 if e.errno not in (95, 22):  # EOPNOTSUPP, EINVAL
                     raise
                 os.ftruncate(fd, size)
-            h = SegmentHeader(first_index, time.time_ns(), size)
-            os.pwrite(fd, encode_header(h), 0)
-            os.replace(tmp, path)
+            mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        return cls(path, h, mm, fd, True)
+        return cls(tmp, SegmentHeader(0, 0, size), mm, fd, True)
+
+    def activate(self, first_index: int) -> None:
+        """Write the header of a spare (:meth:`create_spare`) for ``first_index`` and rename it into place
+        (``<first_index>.cnsj``): from then on readers see it. ``OSError`` propagates (the spare stays a
+        temp file)."""
+        h = SegmentHeader(first_index, time.time_ns(), self.limit)
+        os.pwrite(self.fd, encode_header(h), 0)
+        path = self.path.with_name(segment_name(first_index))
+        os.replace(self.path, path)
+        self.path, self.header = path, h
+
+    def discard(self) -> None:
+        """Close a spare that was never activated and delete its temp file."""
+        self.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
 
     @classmethod
     def open(cls, path: Path, *, writable: bool = False) -> Segment:
@@ -322,6 +348,20 @@ def repair_tail(
             _fsync_dir(directory)
         return seg, rep
     return None, TailRepair(None, SEGMENT_HEADER, first_index - 1, "", 0, discarded)
+
+
+def remove_stale_temps(directory: Path) -> int:
+    """Delete the hidden temp files of segments a killed writer left behind (``.*.cnsj*.tmp``: spares and
+    half-made segments, never renamed into place, so never data). Call only with the writer lock held.
+    Returns how many were removed."""
+    n = 0
+    with contextlib.suppress(FileNotFoundError):
+        for p in directory.iterdir():
+            if p.name.startswith(".") and p.name.endswith(".tmp") and SUFFIX + "." in p.name:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    n += 1
+    return n
 
 
 def _data_end(fd: int, start: int, limit: int) -> int:

@@ -2,9 +2,13 @@
 
 Contract of :meth:`JournalWriter.append`: one entry = one batch of records of the entry type's dtype (plus an
 optional byte blob for types registered with ``blob=True``). The entry gets the next index (1, 2, 3, ...; no
-gap, no reuse) and a timestamp (ns since the epoch; the caller's ``ts_ns`` or ``time.time_ns()``). The batch
-is copied into the mapping once, by one Numba call that also computes the CRC32C and commits the frame
-(``frame_len`` written last): no per-record Python. When the call returns, the entry is visible to readers
+gap, no reuse) and a timestamp (ns since the epoch; the caller's ``ts_ns`` or ``time.time_ns()``). Small
+entries (< 8 KiB) are copied into the segment's mapping by one Numba call that also computes the CRC32C and
+commits the frame (``frame_len`` written last). Larger ones are checksummed in place by a Numba call (GIL
+released) and written with one ``pwritev`` (header with ``frame_len`` 0, records, blob), then committed by
+a 4-byte ``pwrite`` of ``frame_len``: the kernel copies the batch straight into the page cache, without the
+zero-fill and page faults that stores into freshly mapped pages cost (measured in ``docs/journal.md``). No
+per-record Python either way. When the call returns, the entry is visible to readers
 in any process; whether it is on disk depends on the :class:`FsyncPolicy`:
 
 * ``FsyncPolicy.every_entry()`` — ``msync(MS_SYNC)`` of the entry's pages before ``append`` returns.
@@ -14,8 +18,11 @@ in any process; whether it is on disk depends on the :class:`FsyncPolicy`:
   may lose the tail: the torn part is cut on the next open).
 
 Segments roll when the next entry does not fit (``segment_bytes``, default 64 MiB; an entry larger than a
-segment gets a segment of its own). A pretouch thread keeps ``pretouch_bytes`` ahead of the write position
-populated (``madvise(MADV_POPULATE_WRITE)``, GIL released) so that appends do not take page faults.
+segment gets a segment of its own). Unless ``pretouch_bytes=0``, a helper thread keeps segment management off
+the hot path: it prepares the *next* segment ahead of time (a preallocated, mapped spare file
+``.spare-*.cnsj.tmp``, so that a roll is a header write and a rename; Chronicle Queue pre-creates its next
+file the same way) and unmaps rolled segments. The spare costs one more ``segment_bytes`` file on disk; a
+writer killed before its close leaves it behind and the next writer's open deletes it.
 
 Opening a writer takes the directory's lock (a second writer is refused with :class:`JournalLockedError`),
 merges the registry with ``schema.json`` and repairs the tail (:func:`cns.journal.segments.repair_tail`,
@@ -28,6 +35,7 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -48,6 +56,7 @@ from cns.journal.segments import (
     TailRepair,
     atomic_write,
     load_schema,
+    remove_stale_temps,
     repair_tail,
 )
 
@@ -55,10 +64,10 @@ __all__ = ["FsyncPolicy", "JournalWriter"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _MS_SYNC = 4
-_MADV_POPULATE_WRITE = 23  # Linux >= 5.14
 _EMPTY = np.zeros(0, np.uint8)
+_PWRITE_BYTES = 8192  # frames from this size are written with pwritev (smaller: stores into the mapping)
+_U32 = struct.Struct("<I")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,15 @@ class FsyncPolicy:
         return f"group:{self.interval_us}us" if self.mode == "group" else self.mode
 
 
+def _specialize(fn: Any, args: tuple[Any, ...]) -> Any:
+    """The compiled entry point of Numba dispatcher ``fn`` for exactly the types of ``args`` (skips the
+    dispatcher's type resolution on every call); the dispatcher itself if that fails."""
+    try:
+        return fn.compile(tuple(fn.typeof_pyval(a) for a in args))
+    except Exception:  # pragma: no cover - numba internals: keep the dispatcher
+        return fn
+
+
 def _sync_range(seg: Segment, lo: int, hi: int) -> None:
     """``msync(MS_SYNC)`` of ``seg``'s bytes ``lo..hi`` (page-aligned down; GIL released by ctypes)."""
     if hi <= lo:
@@ -117,7 +135,9 @@ class JournalWriter:
 
     ``registry``: the entry types (default :func:`cns.journal.dtypes.default_registry`); ``fsync``: the
     :class:`FsyncPolicy`; ``segment_bytes``: segment size (rounded up to pages, >= 64 KiB); ``pretouch_bytes``:
-    how far ahead of the tail pages are populated (0 = off); ``first_index``: index of the first entry of an
+    0 turns the helper thread off (segments are then made and unmapped by ``append`` itself); any other
+    value turns it on (kept for compatibility: pages are no longer populated ahead, ``pwritev`` needs no
+    prefaulting); ``first_index``: index of the first entry of an
     empty journal (>= 1). ``OSError`` from the filesystem propagates (nothing is half-appended: a frame is
     committed by its length, written last)."""
 
@@ -146,20 +166,22 @@ class JournalWriter:
             os.close(self._lock_fd)
             raise JournalLockedError(f"{self.directory}: another writer holds the journal") from None
         try:
+            remove_stale_temps(self.directory)
             self._open(registry, first_index)
         except BaseException:
             os.close(self._lock_fd)
             raise
         self._closed = False
-        self._mutex = threading.Lock()  # roll vs flusher / pretoucher
+        self._mutex = threading.Lock()  # roll vs flusher / helper
         self._stop = threading.Event()
-        self._pretouch = int(pretouch_bytes)
-        self._touched = 0
-        self._touch_wake = threading.Event()
-        self.pretouch_error: int | None = None
+        self._pretouch = max(0, int(pretouch_bytes))
+        self._wake = threading.Event()
+        self._spare: Segment | None = None  # the next segment, made ahead by the helper
+        self._retired: list[Segment] = []  # rolled segments the helper unmaps
+        self.prep_error: OSError | None = None
         self._threads: list[threading.Thread] = []
         if self._pretouch > 0:
-            self._start(self._pretouch_loop, "cns-journal-pretouch")
+            self._start(self._prep_loop, "cns-journal-prep")
         if self.fsync.mode == "group":
             self._start(self._flush_loop, "cns-journal-flush")
 
@@ -181,6 +203,8 @@ class JournalWriter:
         self.durable_index = rep.last_index
         self._committed = (self._pos, rep.last_index)
         self._entry: Any = None  # compiled write_frame entry point (exact types), made on first append
+        self._hdr_entry: Any = None  # the same for frame_header (frames >= _PWRITE_BYTES)
+        self._hdr = np.zeros(K.HEADER, np.uint8)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -237,9 +261,10 @@ class JournalWriter:
         idx = self._next
         ts = time.time_ns() if ts_ns is None else ts_ns
         pos = self._pos
-        entry = self._entry
-        if entry is not None and src.flags.writeable and b.flags.writeable:
-            entry(seg.buf, pos, src, b, idx, ts, etype, len(records))
+        if frame >= _PWRITE_BYTES:
+            self._pwrite_frame(seg, pos, src, b, idx, ts, etype, len(records))
+        elif self._entry is not None and src.flags.writeable and b.flags.writeable:
+            self._entry(seg.buf, pos, src, b, idx, ts, etype, len(records))
         else:
             self._first_write(seg.buf, pos, src, b, idx, ts, etype, len(records))
         end = pos + padded
@@ -250,18 +275,29 @@ class JournalWriter:
             _sync_range(seg, pos, end)
             self._synced = (end, idx)
             self.durable_index = idx
-        if end + (self._pretouch >> 1) > self._touched and self._pretouch:
-            self._touch_wake.set()
         return idx
+
+    def _pwrite_frame(
+        self, seg: Segment, pos: int, src: np.ndarray, b: np.ndarray, idx: int, ts: int, et: int, n: int
+    ) -> None:
+        """A large frame: header + CRC in place, ``pwritev`` of header/records/blob, then ``frame_len``."""
+        hdr = self._hdr
+        fn = self._hdr_entry
+        if fn is not None and src.flags.writeable and b.flags.writeable:
+            frame = fn(hdr, src, b, idx, ts, et, n)
+        else:
+            frame = K.frame_header(hdr, src, b, idx, ts, et, n)
+            if fn is None and src.flags.writeable and b.flags.writeable:
+                self._hdr_entry = _specialize(K.frame_header, (hdr, src, b, idx, ts, et, n))
+        parts: list[Any] = [hdr, src, b] if len(b) else [hdr, src]
+        if os.pwritev(seg.fd, parts, pos) != frame:  # pragma: no cover - the range is preallocated
+            raise OSError(f"short write to {seg.path} at byte {pos}")
+        os.pwrite(seg.fd, _U32.pack(frame), pos)  # commit
 
     def _first_write(self, *args: Any) -> None:
         K.write_frame(*args)
         if self._entry is None and args[2].flags.writeable and args[3].flags.writeable:
-            try:
-                fn = K.write_frame
-                self._entry = fn.compile(tuple(fn.typeof_pyval(a) for a in args))
-            except Exception:  # pragma: no cover - numba internals: keep the dispatcher
-                self._entry = K.write_frame
+            self._entry = _specialize(K.write_frame, args)
 
     def _type_problem(self, etype: int, records: Any) -> str:
         spec = self._types.get(etype)
@@ -280,7 +316,17 @@ class JournalWriter:
                 if self.fsync.mode != "os":
                     _sync_range(old, self._synced[0], min(self._pos + 8, old.limit))
             size = max(self.segment_bytes, -(-(SEGMENT_HEADER + padded) // PAGE) * PAGE)
-            seg = Segment.create(self.directory, self._next, size)
+            spare = self._spare
+            if spare is not None and spare.limit >= size:
+                self._spare = None
+                try:
+                    spare.activate(self._next)
+                except BaseException:
+                    spare.discard()
+                    raise
+                seg = spare
+            else:
+                seg = Segment.create(self.directory, self._next, size)
             if self.fsync.mode != "os":
                 with contextlib.suppress(OSError):
                     dfd = os.open(self.directory, os.O_RDONLY)
@@ -291,10 +337,12 @@ class JournalWriter:
             self._seg = seg
             self._pos = SEGMENT_HEADER
             self._synced = (SEGMENT_HEADER, self._next - 1)
-            self._touched = 0
             if old is not None:
-                old.close()
-        self._touch_wake.set()
+                if self._threads:
+                    self._retired.append(old)  # munmap of a big mapping: off the hot path
+                else:
+                    old.close()
+        self._wake.set()
         return seg
 
     # ------------------------------------------------------------------ durability
@@ -346,25 +394,18 @@ class JournalWriter:
                     with contextlib.suppress(OSError):  # an EIO shows again on the next sync/close
                         self._sync_locked()
 
-    def _pretouch_loop(self) -> None:
-        chunk = 1 << 20
+    def _prep_loop(self) -> None:
+        """Helper thread: unmap rolled segments and keep a spare next segment ready."""
         while not self._stop.is_set():
-            self._touch_wake.wait(0.05)
-            self._touch_wake.clear()
-            while not self._stop.is_set():
-                with self._mutex:
-                    seg = self._seg
-                    if seg is None:
-                        break
-                    start = max(self._touched, self._pos - self._pos % PAGE)
-                    target = min(seg.limit, self._pos + self._pretouch)
-                    if start >= target:
-                        break
-                    n = min(chunk, target - start)
-                    if _libc.madvise(seg.buf.ctypes.data + start, n, _MADV_POPULATE_WRITE) != 0:
-                        self.pretouch_error = ctypes.get_errno()  # old kernel: pretouch off
-                        return
-                    self._touched = start + n
+            self._wake.wait(0.05)
+            self._wake.clear()
+            while self._retired and not self._stop.is_set():
+                self._retired.pop(0).close()
+            if self._spare is None and self.prep_error is None and not self._stop.is_set():
+                try:
+                    self._spare = Segment.create_spare(self.directory, self.segment_bytes)
+                except OSError as e:  # ENOSPC...: rolls make their segment themselves (and raise)
+                    self.prep_error = e
 
     # ------------------------------------------------------------------ close
     def close(self) -> None:
@@ -373,7 +414,7 @@ class JournalWriter:
             return
         self._closed = True
         self._stop.set()
-        self._touch_wake.set()
+        self._wake.set()
         for t in self._threads:
             t.join()
         try:
@@ -383,6 +424,11 @@ class JournalWriter:
             if self._seg is not None:
                 self._seg.close()
                 self._seg = None
+            while self._retired:
+                self._retired.pop().close()
+            if self._spare is not None:
+                self._spare.discard()
+                self._spare = None
             os.close(self._lock_fd)
 
     def __enter__(self) -> JournalWriter:
