@@ -464,12 +464,13 @@ def load_serve_config(path: str | os.PathLike[str]) -> ServeConfig:
 
 
 def _journal(tab: Any) -> Any:
-    """``[journal]``: dir, fsync (every | group | os), group_us, shard_id (0..255)."""
+    """``[journal]``: dir, fsync (every | group | os), group_us, shard_id (0..255), snapshot_every (entries
+    between state snapshots, 0 = none), snapshot_retain (snapshots kept)."""
     if tab is None:
         return None
     from cns.serve.journal import FSYNC, JournalSpec
 
-    t = _keys(tab, "journal", {"dir", "fsync", "group_us", "shard_id"})
+    t = _keys(tab, "journal", {"dir", "fsync", "group_us", "shard_id", "snapshot_every", "snapshot_retain"})
     fs = t.get("fsync", "group")
     if fs not in FSYNC:
         raise _bad("journal.fsync", f"must be one of {FSYNC}")
@@ -478,4 +479,6 @@ def _journal(tab: Any) -> Any:
         fs,
         _num(t.get("group_us", 1000), "journal.group_us", 1, 10_000_000, integer=True),
         _num(t.get("shard_id", 0), "journal.shard_id", 0, 255, integer=True),
+        _num(t.get("snapshot_every", 100_000), "journal.snapshot_every", 0, 1 << 40, integer=True),
+        _num(t.get("snapshot_retain", 3), "journal.snapshot_retain", 1, 1000, integer=True),
     )

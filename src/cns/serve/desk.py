@@ -241,7 +241,11 @@ class LiveDesk(GenServer):
             return
         oms.id_counter[0] += n
         m, mid_ts = self.state.quotes.refs(t)
+        j = self.journal
+        before = self.pipe.risk.counts.copy() if j is not None else None
         accepted, _ = self.pipe.risk.check(e.batch[:n], m, mid_ts, t)
+        if j is not None:
+            j.risk_checked(accepted, before, self.pipe.risk.counts, int(oms.id_counter[0]))
         if not len(accepted):
             return
         n_sent = int(np.count_nonzero(accepted["type"] != ORDER_CANCEL))

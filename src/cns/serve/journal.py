@@ -15,11 +15,19 @@ What is appended (one journal per shard, ``<dir>/<shard>``):
   refused, before the OMS applies them;
 - ``control``: the kill switch (code 1).
 
+- ``risk_ok`` / ``risk_counts``: each risk check's accepted orders (in check order) and, when it rejected any,
+  its rejections per reason and the OMS's next id; ``held`` / ``unheld``: decisions the signal stage holds
+  for a paused feed and lets go of (:mod:`cns.serve.model`).
+
 Recovery (:meth:`ServeJournal.recover`, run by :func:`cns.serve.service.prepare` when the directory holds
-entries): a full replay of the journal into the prepared state -- the OMS (orders registered with their
-open quantities, exec reports applied: positions, average cost, realised P&L, order states), the OMS id
-counter, the wire-id map and every feed's ``last_seq``. The FIX sessions resume their sequence numbers
-from their file stores and the venue resends what we missed. Orders journalled but never acknowledged
+entries): the latest usable state snapshot plus the journal entries after it (:mod:`cns.serve.snapshots`;
+the whole journal when there is none), applied to a :class:`~cns.serve.model.ShardModel` through the same
+kernels the stages use, then installed into the prepared state -- the OMS (orders, open quantities, exec
+reports: positions, average cost, realised P&L, order states), the OMS id counter, the wire-id map, every
+feed's ``last_seq``, the open corroboration windows, the risk throttle (rate ring, duplicate and cool-down
+tables, counters) and the held decisions. The FIX stores are rewound (durably,
+:meth:`cns.fix.store.FileSessionStore.rewind_target`) to the first report not journalled, so the venue
+resends what we missed. Orders journalled but never acknowledged
 (state ``new`` after replay) are reconciled by the desk once the session is up (:meth:`unacked`): a cancel
 with the same ClOrdID as ``OrigClOrdID`` is sent, never a second NewOrderSingle -- the gateway only refuses
 a duplicate ClOrdID of a *live* order, so resending one it already filled would trade twice.
@@ -45,7 +53,8 @@ from cns.journal import (
 )
 from cns.journal.clordid import order_ids_for
 from cns.journal.dtypes import CONTROL_DTYPE, default_registry
-from cns.journal.reader import JournalReader
+from cns.serve.model import RISK_COUNTS_DTYPE, TYPE_HELD, TYPE_RISK_COUNTS, TYPE_RISK_OK, TYPE_UNHELD
+from cns.trading.corroborate_kernels import DECISION_DTYPE
 from cns.venue.dtypes import ORDER_CANCEL, ORDER_DTYPE
 
 __all__ = ["FEED_SEQ_DTYPE", "TYPE_FEED_SEQ", "JournalSpec", "ServeJournal"]
@@ -65,13 +74,17 @@ FSYNC = ("every", "group", "os")
 
 @dataclass(frozen=True)
 class JournalSpec:
-    """``[journal]``: ``dir`` (the shard's journal is ``dir/<shard>``), ``fsync`` (every | group | os),
-    ``group_us`` (the group policy's flush delay), ``shard_id`` (0..255, in every ClOrdID)."""
+    """``[journal]``: ``dir`` (the shard's journal is ``dir/<shard>``, its snapshots
+    ``dir/<shard>.snapshots``), ``fsync`` (every | group | os), ``group_us`` (the group policy's flush delay),
+    ``shard_id`` (0..255, in every ClOrdID), ``snapshot_every`` (journal entries between two state
+    snapshots, 0 = never: recovery then replays the whole journal), ``snapshot_retain`` (newest kept)."""
 
     dir: str
     fsync: str = "group"
     group_us: int = 1000
     shard_id: int = 0
+    snapshot_every: int = 100_000
+    snapshot_retain: int = 3
 
     def policy(self) -> FsyncPolicy:
         """The fsync policy named by ``fsync``: per entry, left to the OS, or grouped (``group_us`` µs)."""
@@ -83,9 +96,15 @@ class JournalSpec:
 
 
 def registry() -> Any:
+    """The serve journal's entry types: the default ones plus feed_seq, fix_in and the model's (risk_ok,
+    risk_counts, held, unheld: :mod:`cns.serve.model`)."""
     reg = default_registry()
     reg.register(TYPE_FEED_SEQ, "feed_seq", FEED_SEQ_DTYPE)
     reg.register(TYPE_FIX_IN, "fix_in", FIX_IN_DTYPE)
+    reg.register(TYPE_RISK_OK, "risk_ok", ORDER_DTYPE)
+    reg.register(TYPE_RISK_COUNTS, "risk_counts", RISK_COUNTS_DTYPE)
+    reg.register(TYPE_HELD, "held", DECISION_DTYPE)
+    reg.register(TYPE_UNHELD, "unheld", DECISION_DTYPE)
     return reg
 
 
@@ -139,6 +158,27 @@ class ServeJournal:
         self.writer.append(TYPE_CONTROL, c)
         self.appended["control"] += 1
         self._durable()
+
+    def risk_checked(
+        self, accepted: np.ndarray, counts_before: np.ndarray, counts_after: np.ndarray, next_id: int
+    ) -> None:
+        """Journal one risk check: the accepted orders in check order (``risk_ok``) and, when it rejected
+        any, the rejections per reason and the OMS's next order id (``risk_counts``): the throttle state and
+        the id counter replay from them."""
+        if len(accepted):
+            self.writer.append(TYPE_RISK_OK, np.ascontiguousarray(accepted))
+        if int(counts_after[1:].sum()) != int(counts_before[1:].sum()):
+            c = np.zeros(1, RISK_COUNTS_DTYPE)
+            c["counts"][0] = counts_after - counts_before
+            c["counts"][0][0] = 0
+            c["next_id"] = next_id
+            self.writer.append(TYPE_RISK_COUNTS, c)
+
+    def held(self, decisions: np.ndarray, *, released: bool = False) -> None:
+        """Journal decisions the signal stage holds for a paused feed (``released``: that it let go of,
+        released or dropped)."""
+        if len(decisions):
+            self.writer.append(TYPE_UNHELD if released else TYPE_HELD, np.ascontiguousarray(decisions))
 
     def execs(self, execs: np.ndarray) -> np.ndarray:
         """Journal reports (wire ids) and return them with OMS ids (unknown ids -> 0: not ours)."""
@@ -200,60 +240,22 @@ class ServeJournal:
 
     # ------------------------------------------------------------------ recovery
     def recover(self, state: Any) -> dict[str, Any]:
-        """Replay the whole journal into ``state`` (prepared, nothing started). Returns what was rebuilt."""
+        """Rebuild ``state`` (prepared, nothing started) from the latest usable snapshot and the journal
+        after it (:func:`cns.serve.snapshots.recover_model`), rewind the FIX stores to the first report not
+        journalled; the model is kept in ``state.extra["model"]`` for the snapshotter. Returns what was
+        rebuilt: entries, snapshot (index or None), snapshot_skipped, replayed, orders / cancels / execs /
+        news (replayed), fix_rewind, feeds_last_seq, unacked, seconds."""
+        from cns.serve.snapshots import recover_model
+
         t0 = time.monotonic()
-        oms = state.pipeline.oms
-        reader = JournalReader(self.directory, self.registry, start=1)
-        n: dict[str, Any] = {"entries": 0, "orders": 0, "cancels": 0, "execs": 0, "news": 0}
-        last_seq: dict[int, int] = {}
-        fix_next: dict[int, int] = {}
-        pending: tuple[int, int] | None = None
-        try:
-            for e in reader:
-                n["entries"] += 1
-                t = e.type
-                if t == TYPE_ORDER or t == TYPE_CANCEL:
-                    rec = e.records
-                    self._map(rec)
-                    o = self._replayed_orders(rec)
-                    live = o[o["type"] != ORDER_CANCEL]
-                    if len(live):
-                        hi = int(live["order_id"].max())
-                        if hi >= int(oms.id_counter[0]):
-                            oms.id_counter[0] = hi + 1
-                        oms.book_open(live)
-                        n["orders"] += len(live)
-                    if len(o) - len(live):
-                        hi = int(o["order_id"].max())
-                        if hi >= int(oms.id_counter[0]):
-                            oms.id_counter[0] = hi + 1
-                        n["cancels"] += len(o) - len(live)
-                    oms.submit(o)
-                elif t == TYPE_EXEC:
-                    oms.apply(self._to_oms(e.records))
-                    n["execs"] += len(e.records)
-                    if pending is not None:
-                        fix_next[pending[0]] = pending[1] + 1
-                        pending = None
-                elif t == TYPE_FIX_IN:
-                    if pending is not None:  # a marker whose report was never journalled: resend from it
-                        fix_next[pending[0]] = min(fix_next.get(pending[0], pending[1]), pending[1])
-                    r0 = e.records[0]
-                    pending = (int(r0["session"]), int(r0["seq"]))
-                elif t == TYPE_NEWS:
-                    n["news"] += len(e.records)
-                elif t == TYPE_FEED_SEQ:
-                    for r in e.records:
-                        last_seq[int(r["feed"])] = int(r["last_seq"])
-        finally:
-            reader.close()
-        if pending is not None:
-            fix_next[pending[0]] = pending[1]
-        n["fix_rewind"] = self._rewind_fix(state.config, fix_next)
-        for k, s in last_seq.items():
-            if k < len(self.feeds) and s:
-                state.feed_stats[self.feeds[k]].last_seq = s
-        n["feeds_last_seq"] = {self.feeds[k]: s for k, s in last_seq.items() if k < len(self.feeds)}
+        model, n = recover_model(self, state)
+        model.install(self)
+        state.extra["model"] = model
+        n.update(model.counts)
+        n["fix_rewind"] = self._rewind_fix(state.config, model.fix_resume())
+        n["feeds_last_seq"] = {
+            self.feeds[k]: int(s) for k, s in enumerate(model.feed_seq.tolist()) if k < len(self.feeds) and s
+        }
         n["unacked"] = len(self.unacked(state))
         n["seconds"] = round(time.monotonic() - t0, 4)
         self.recovered = n
@@ -278,24 +280,6 @@ class ServeJournal:
                 st.close()
             out[spec.name] = {"store_next": before, "journal_next": nxt}
         return out
-
-    def store_factory(self, cfg: Any) -> Any:
-        """The session store factory for FIX session config ``cfg``: None (the config's own). Kept for the
-        tree's call; the rewind is done on the store itself at recovery (:meth:`_rewind_fix`)."""
-        return None
-
-    def _replayed_orders(self, rec: np.ndarray) -> np.ndarray:
-        o = rec.copy()
-        live = o["type"] != ORDER_CANCEL
-        o["order_id"][live] = rec["target_id"][live]
-        o["target_id"][live] = 0
-        c = ~live
-        if c.any():
-            o["order_id"][c] = rec["news_id"][c]
-            o["news_id"][c] = 0
-            m = self.wire_to_oms
-            o["target_id"][c] = [m.get(int(x), 0) for x in rec["target_id"][c].tolist()]
-        return o
 
     def unacked(self, state: Any) -> list[int]:
         """OMS ids of orders journalled but still ``new`` (never acknowledged, rejected or filled)."""

@@ -69,6 +69,10 @@ def prepare(config: ServeConfig, *, probe_capacity: int = 1 << 16, warm: bool = 
         state.extra["journal"] = j
         if j.writer.last_index > 0:
             state.extra["recovered"] = state.extra["recovery"] = j.recover(state)
+        else:
+            from cns.serve.model import ShardModel
+
+            state.extra["model"] = ShardModel(state, j.feeds)
     return state
 
 

@@ -241,7 +241,10 @@ class SignalStage(GenServer):
         self.proxy = int(pipe.signal.proxy)
         self.n = len(state.tradable)
         self.downstream = state.names.risk
-        self.held: deque[tuple[int, np.ndarray, int]] = deque()  # (held at, monotonic ns; decisions; recv_ns)
+        # (held at, monotonic ns; decisions; recv_ns): shard state, so a restarted stage (or a recovery,
+        # from the journal's held/unheld entries) finds them again
+        self.held: deque[tuple[int, np.ndarray, int]] = state.extra.setdefault("held", deque())
+        self.journal = state.extra.get("journal")
         self.max_age_ns = int(state.config.desk.held_max_age_s * 1e9)
         self.feeds = tuple(state.feed_stats.values())
         self.timer = self.node.send_interval(tick_s, self.pid, _TICK)
@@ -266,6 +269,8 @@ class SignalStage(GenServer):
                     held = paused[self._instrument(d)]
                     if held.any():
                         self.held.append((time.monotonic_ns(), d[held], msg.recv_ns))
+                        if self.journal is not None:
+                            self.journal.held(d[held])
                         self.state.counters["decisions_held"] += int(held.sum())
                         d = d[~held]
                 if len(d):
@@ -303,21 +308,27 @@ class SignalStage(GenServer):
         """Release held decisions whose instruments are live again; drop those held too long."""
         now = time.monotonic_ns()
         paused = self.state.paused_mask()
-        keep: deque[tuple[int, np.ndarray, int]] = deque()
+        keep: list[tuple[int, np.ndarray, int]] = []
         c = self.state.counters
-        while self.held:
-            at, d, recv = self.held.popleft()
+        j = self.journal
+        held = self.held
+        while held:
+            at, d, recv = held.popleft()
             if now - at > self.max_age_ns or self.state.stopping:
                 c["held_expired"] += len(d)
+                if j is not None:
+                    j.held(d, released=True)
                 continue
             still = paused[self._instrument(d)] if paused is not None else np.zeros(len(d), np.bool_)
             go = d[~still]
             if len(go):
                 c["held_released"] += len(go)
+                if j is not None:
+                    j.held(go, released=True)
                 self._orders(go, recv)
             if still.any():
                 keep.append((at, d[still], recv))
-        self.held = keep
+        held.extend(keep)  # the same deque: it is the shard's
 
     def _orders(self, d: np.ndarray, recv_ns: int) -> None:
         if self.state.stopping:
@@ -341,6 +352,7 @@ class RiskStage(GenServer):
         self.window_ns = int(state.config.trading.risk.rate_window_ns)
         self.rate_k = RISK_REASON_NAMES.index("rate")
         self.rate_marks: list[tuple[int, int]] = []  # (time, cumulative rate rejections) within the window
+        self.journal = state.extra.get("journal")
 
     def handle_info(self, msg: Any) -> None:
         if msg.__class__ is not Candidates:
@@ -354,7 +366,11 @@ class RiskStage(GenServer):
         if q.version != self.marked:  # new mids or fills since the last check: re-mark the exposures
             self.marked = q.version
             self.risk.refresh(mid)
+        j = self.journal
+        before = self.risk.counts.copy() if j is not None else None
         accepted, _reasons = self.risk.check(msg.orders, mid, mid_ts, now)
+        if j is not None:
+            j.risk_checked(accepted, before, self.risk.counts, int(self.risk.oms.id_counter[0]))
         st.counters["risk_rejected"] += len(msg.orders) - len(accepted)
         if len(accepted):
             forward(self.node, self.downstream, Approved(accepted, msg.recv_ns), st)

@@ -114,6 +114,11 @@ class Names:
         return f"{self.shard}:risk"
 
     @property
+    def snapshots(self) -> str:
+        """The shard's snapshotter: ``<shard>:snapshots``."""
+        return f"{self.shard}:snapshots"
+
+    @property
     def desk(self) -> str:
         """The shard's desk: ``<shard>:desk``."""
         return f"{self.shard}:desk"

@@ -13,8 +13,10 @@
         │   ├── <shard>:signal          SignalStage
         │   ├── <shard>:risk            RiskStage
         │   └── <shard>:desk            LiveDesk (OMS, order sink, exits, kill switch)
-        └── <shard>:feeds_sup           one_for_one, 1000 / 10 s
-            └── feed:<name> ...         FeedHandlers (cns.feeds)
+        ├── <shard>:feeds_sup           one_for_one, 1000 / 10 s
+        │   └── feed:<name> ...         FeedHandlers (cns.feeds)
+        └── <shard>:snapshots           Snapshotter (with [journal] snapshot_every > 0): journal -> model
+                                        -> a state snapshot every N entries (cns.serve.snapshots)
 
 Why these strategies (docs/serve.md has the long form):
 
@@ -124,11 +126,7 @@ def serve_tree(
     names = state.names
     children: list[ChildSpec] = []
     if cfg.order_sink == "fix":
-        j = state.extra.get("journal")
-        sessions = [
-            initiator_child_spec(c, app=names.desk, store=j.store_factory(c) if j is not None else None)
-            for c in fix_session_configs(state)
-        ]
+        sessions = [initiator_child_spec(c, app=names.desk) for c in fix_session_configs(state)]
         children.append(_sup(names.fix_sup, FIX_FLAGS, sessions))
     if cfg.market_data is not None:
         children.append(
@@ -169,6 +167,11 @@ def serve_tree(
             )
         )
     children.append(_sup(names.feeds_sup, FEEDS_FLAGS, feeds))
+    j = state.extra.get("journal")
+    if j is not None and j.spec.snapshot_every > 0:
+        from cns.serve.snapshots import Snapshotter
+
+        children.append(_worker(names.snapshots, Snapshotter, state))
     return TOP_FLAGS, children
 
 
