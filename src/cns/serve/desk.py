@@ -115,6 +115,7 @@ class LiveDesk(GenServer):
     def handle_info(self, msg: Any) -> Any:
         cls = msg.__class__
         if cls is Approved:
+            self.state.flow_handled[self.state.names.desk] += 1
             if self.hold_ns > 0:  # entries fall due for their exit hold_ns after they were stamped
                 e = self.exits
                 e.next_exit = min(e.next_exit, int(msg.orders["ts_ns"].min()) + self.hold_ns)

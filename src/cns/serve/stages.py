@@ -114,6 +114,7 @@ def forward(node: Node, name: str, msg: Any, state: ServeState) -> bool:
     process has that name right now (it is being restarted)."""
     try:
         node.send(name, msg)
+        state.flow_sent[name] += 1
         return True
     except NoProc:
         state.counters["batches_dropped"] += 1
@@ -147,6 +148,7 @@ class ValidateStage(GenServer):
         self.state = state
         self.validator = state.extra["validator"]
         self.downstream = state.names.corroborate
+        self.handled, self.me = state.flow_handled, state.names.validate
         self.code = np.empty(4096, np.uint16)  # scratch: violated constraint per record (not kept)
         self.handler = np.empty(4096, np.uint8)  # scratch: handler kind per record (not kept)
         self.counts = (state.counters, ("validated", "violations", "elided"))
@@ -155,6 +157,7 @@ class ValidateStage(GenServer):
     def handle_info(self, msg: Any) -> None:
         if msg.__class__ is not FeedBatch:
             return
+        self.handled[self.me] += 1
         recs = msg.news.records
         n = len(recs)
         if n > len(self.code):
@@ -178,6 +181,7 @@ class CorroborateStage(GenServer):
         self.state = state
         self.corroborator = state.pipeline.corroborator
         self.downstream = state.names.signal
+        self.handled, self.me = state.flow_handled, state.names.corroborate
         self.news_clock: tuple[int, int] = state.extra.get("news_clock", (0, 0))
         self.last: tuple[np.ndarray, int] | None = None  # the latest batch and its wall arrival (news clock)
         self.n_sources = len(state.dictionaries[0])
@@ -208,6 +212,7 @@ class CorroborateStage(GenServer):
     def handle_info(self, msg: Any) -> None:
         cls = msg.__class__
         if cls is Validated:
+            self.handled[self.me] += 1
             b = msg.batch
             recs = b.news.records
             self._credibility()
@@ -241,6 +246,7 @@ class SignalStage(GenServer):
         self.proxy = int(pipe.signal.proxy)
         self.n = len(state.tradable)
         self.downstream = state.names.risk
+        self.handled, self.me = state.flow_handled, state.names.signal
         # (held at, monotonic ns; decisions; recv_ns): shard state, so a restarted stage (or a recovery,
         # from the journal's held/unheld entries) finds them again
         self.held: deque[tuple[int, np.ndarray, int]] = state.extra.setdefault("held", deque())
@@ -262,6 +268,7 @@ class SignalStage(GenServer):
     def handle_info(self, msg: Any) -> None:
         cls = msg.__class__
         if cls is Decided:
+            self.handled[self.me] += 1
             d = self._tradable(msg.decisions)
             if len(d):
                 paused = self.state.paused_mask() if self.any_paused() else None
@@ -347,6 +354,7 @@ class RiskStage(GenServer):
         self.state = state
         self.risk = state.pipeline.risk
         self.downstream = state.names.desk
+        self.handled, self.me = state.flow_handled, state.names.risk
         self.marked = -1  # quotes.version the exposures were last re-marked at
         self.runaway = int(state.config.desk.runaway_rejects)
         self.window_ns = int(state.config.trading.risk.rate_window_ns)
@@ -357,6 +365,7 @@ class RiskStage(GenServer):
     def handle_info(self, msg: Any) -> None:
         if msg.__class__ is not Candidates:
             return
+        self.handled[self.me] += 1
         st = self.state
         if st.stopping:
             return

@@ -241,6 +241,10 @@ class ServeState:
     session_up: dict[str, bool] = field(default_factory=dict)
     started_ns: int = field(default_factory=time.monotonic_ns)
     stopping: bool = False  # set by the graceful stop: no new orders, exits or held releases
+    # pipeline messages per stage name: sent to it (forward) and handled by it; sent - handled = in its
+    # mailbox or lost with it (cns.serve.chaos counts the latter)
+    flow_sent: dict[str, int] = field(default_factory=dict)
+    flow_handled: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def paused_mask(self) -> np.ndarray | None:
@@ -303,9 +307,13 @@ def build_state(config: ServeConfig, *, probe_capacity: int = 1 << 16) -> ServeS
         for sym in f.instruments:
             cov[codes[sym]] = True
         coverage[f.name] = cov
+    names = Names(config.shard)
+    stages = (names.validate, names.corroborate, names.signal, names.risk, names.desk)
     return ServeState(
+        flow_sent=dict.fromkeys(stages, 0),
+        flow_handled=dict.fromkeys(stages, 0),
         config=config,
-        names=Names(config.shard),
+        names=names,
         dictionaries=(sources, tickers, data_sources),
         pipeline=pipeline,
         quotes=quotes,

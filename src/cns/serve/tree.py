@@ -142,7 +142,8 @@ def serve_tree(
         _worker(names.risk, RiskStage, state),
         _worker(names.desk, LiveDesk, state, sink, shutdown=cfg.stop_timeout_s),
     ]
-    children.append(_sup(names.trading_sup, TRADING_FLAGS, trading))
+    flags = state.extra.get("sup_flags", {})  # overrides by supervisor name (cns.serve.chaos)
+    children.append(_sup(names.trading_sup, flags.get(names.trading_sup, TRADING_FLAGS), trading))
     consumer = FeedForwarder(node, state)
     feeds = []
     for f in cfg.feeds:
@@ -166,7 +167,7 @@ def serve_tree(
                 dictionaries=state.dictionaries,
             )
         )
-    children.append(_sup(names.feeds_sup, FEEDS_FLAGS, feeds))
+    children.append(_sup(names.feeds_sup, flags.get(names.feeds_sup, FEEDS_FLAGS), feeds))
     j = state.extra.get("journal")
     if j is not None and j.spec.snapshot_every > 0:
         from cns.serve.snapshots import Snapshotter
