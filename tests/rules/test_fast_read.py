@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from rdflib import BNode, Graph, Literal, URIRef
 
 from cns.rules import encode
+from cns.rules.encoder import Encoder
 from cns.rules.errors import DataError, UnsafeInput
 from cns.rules.graph import bind_graph
 from cns.rules.optimise import optimise
@@ -283,11 +284,12 @@ def test_without_pyoxigraph_rdflib_reads_turtle(tmp_path: Path, monkeypatch: pyt
 # ---- the Turtle kernel against pyoxigraph ------------------------------------------------------------------
 def _kernel_lines(text: bytes) -> set[bytes] | None:
     """N-Triples lines of ``text`` read by the Turtle kernel, None when it falls back."""
-    enc = encode._Encoder()
+    enc = Encoder()
     if not enc.feed_turtle(np.frombuffer(text, np.uint8)):
         return None
-    key = lambda c: enc.arena[enc.t_start[c] : enc.t_end[c]].tobytes()  # noqa: E731
-    m = int(enc.meta[2])
+    t = enc.t
+    key = lambda c: t.arena[t.t_start[c] : t.t_end[c]].tobytes()  # noqa: E731
+    m = enc.counts[2]
     return {b"%s %s %s ." % (key(s), key(p), key(o)) for s, p, o in enc.triples[:m].tolist()}
 
 
@@ -431,7 +433,7 @@ def test_turtle_kernel_equals_pyoxigraph_generated(text: bytes) -> None:
 
 
 def test_hash_seed_is_random_per_encoding() -> None:
-    a, b = encode._Encoder(), encode._Encoder()
-    assert a.meta[3] != b.meta[3]  # hostile data cannot be prepared to collide in the term table
+    a, b = Encoder(), Encoder()
+    assert a.t.meta[3] != b.t.meta[3]  # hostile data cannot be prepared to collide in the term table
     text = b'<http://ex.org/a> <http://ex.org/p> "x" .\n'
     assert encode.encode_ntriples(text).n_triples == encode.encode_ntriples(text).n_triples == 1

@@ -2,11 +2,11 @@
 
 Pipeline (no Python object per triple, none per term except the few the report or ``sh:pattern`` needs):
 
-1. **Parse.** N-Triples (``.nt``) is scanned by :func:`cns.rules.encode_kernels.encode_lines` directly,
+1. **Parse.** N-Triples (``.nt``) is scanned by :func:`cns.rules.ntriples_kernels.encode_lines` directly,
    streamed in chunks of :data:`CHUNK_BYTES`, in *strict* mode: the first construct it cannot prove canonical
    (a ``\\u`` escape, an upper-case language tag, ...) or cannot parse sends the whole file through step 1b.
    Turtle (``.ttl`` and anything :func:`cns.rules.rdfio.rdf_format` reads as Turtle) is read whole and scanned
-   by :func:`cns.rules.encode_kernels.encode_turtle`, which reads a common subset (prefixes, ``;``/``,``
+   by :func:`cns.rules.turtle_kernels.encode_turtle`, which reads a common subset (prefixes, ``;``/``,``
    lists, absolute IRIs, ASCII prefixed names, labelled blank nodes, one-line strings, numbers, booleans) and
    writes each term's canonical key; a document outside the subset (``[ ]``, ``( )``, ``@base``, relative
    IRIs, long strings, ``\\u`` escapes, ...) or with an error goes through 1b instead, as do files larger
@@ -19,7 +19,7 @@ Pipeline (no Python object per triple, none per term except the few the report o
    TriG) are read by :func:`cns.rules.rdfio.read_rdf` with its DTD and remote-context refusals, then bound by
    :func:`cns.rules.graph.bind_graph`; so are Turtle and N-Triples when pyoxigraph is not installed.
 2. **Dictionary encoding in bulk.** Every term's canonical N-Triples bytes are its key (see
-   :mod:`cns.rules.encode_kernels`): hashed and interned in Numba, so equal terms get equal ``int32`` codes.
+   :mod:`cns.rules.term_table`): hashed and interned in Numba, so equal terms get equal ``int32`` codes.
    The shapes' constants are interned first, by their pyoxigraph canonical forms (:func:`canonical_key`).
 3. **Term attributes in bulk.** Lexical lengths, language ids and, for the common datatypes (xsd:string,
    rdf:langString, xsd:boolean, xsd:integer and its derived types, xsd:decimal, xsd:double/float), well-
@@ -47,14 +47,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rdflib import RDF, XSD, BNode, Literal, URIRef
+from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from cns.rules import encode_kernels as ek
 from cns.rules import graph_kernels as gk
+from cns.rules import literal_kernels as lk
+from cns.rules.encoder import KNOWN_DATATYPES, STR_CODE, Encoder
 from cns.rules.errors import DataError
 from cns.rules.graph import BoundGraph, bind_graph, build_csr
 from cns.rules.rdfio import open_local, rdf_format, read_rdf
+from cns.rules.term_table import KIND_BNODE, KIND_IRI, KIND_LITERAL, ST_OK, lookup
 from cns.rules.xsd import CAT_NUMERIC, CAT_STRING, exact_key, order_category, order_key
 
 __all__ = [
@@ -81,31 +83,6 @@ lines); larger ones, and any file outside the kernel's subset, stream through py
 CHUNK_QUADS = 1 << 16
 """Triples pyoxigraph re-serialises per chunk (bounded memory for large Turtle files)."""
 
-# codes 0..N_DT-1, in encode_kernels.DT_* order
-KNOWN_DATATYPES: tuple[URIRef, ...] = (
-    XSD.string,
-    RDF.langString,
-    XSD.integer,
-    XSD.decimal,
-    XSD.double,
-    XSD.float,
-    XSD.boolean,
-    XSD.long,
-    XSD.int,
-    XSD.short,
-    XSD.byte,
-    XSD.nonNegativeInteger,
-    XSD.positiveInteger,
-    XSD.nonPositiveInteger,
-    XSD.negativeInteger,
-    XSD.unsignedLong,
-    XSD.unsignedInt,
-    XSD.unsignedShort,
-    XSD.unsignedByte,
-)
-assert len(KNOWN_DATATYPES) == ek.N_DT
-_STR_CODE = 0
-_LANG_CODE = 1
 _MAX_DOUBLE_WIDTH = 64  # longer xsd:double lexical forms take the Python path
 _SHAPE_BNODE = f"cnsshape{uuid.uuid4().hex}x"  # label prefix no data graph can guess
 
@@ -124,187 +101,6 @@ def have_pyoxigraph() -> bool:
     except ImportError:
         return False
     return True
-
-
-class _Encoder:
-    """The growing arrays of one encoding (see :mod:`cns.rules.encode_kernels`)."""
-
-    def __init__(
-        self, terms_hint: int = 1 << 12, arena_hint: int = 1 << 16, triples_hint: int = 1 << 12
-    ) -> None:
-        t = _pow2(max(64, terms_hint))
-        self.arena = np.empty(max(1024, arena_hint), np.uint8)
-        self.meta = np.zeros(4, np.int64)  # n_terms, arena_len, n_triples, hash seed (random: no flooding)
-        self.meta[3] = int.from_bytes(os.urandom(8), "little") >> 1
-        self.t_start = np.empty(t, np.int64)
-        self.t_end = np.empty(t, np.int64)
-        self.t_hash = np.empty(t, np.uint64)
-        self.t_kind = np.empty(t, np.int8)
-        self.t_dt = np.full(t, -1, np.int32)
-        self.t_lang = np.full(t, -1, np.int32)
-        self.t_lex_end = np.zeros(t, np.int64)
-        self.table = np.full(4 * t, -1, np.int64)  # 2 slots per term, 2 words per slot: load <= 1/2
-        self.l_start = np.empty(64, np.int64)
-        self.l_end = np.empty(64, np.int64)
-        self.l_hash = np.empty(64, np.uint64)
-        self.l_table = np.full(256, -1, np.int32)
-        self.lmeta = np.zeros(1, np.int64)
-        self.triples = np.empty((max(64, triples_hint), 3), np.int32)
-        dts = self.add_keys([f"<{d}>".encode() for d in KNOWN_DATATYPES])
-        assert list(dts) == list(range(ek.N_DT))
-
-    # ---- capacity -----------------------------------------------------------------------------------------
-    def _grow(self, terms: int, arena: int, triples: int, langs: int) -> None:
-        """Make room for ``terms`` more terms, ``arena`` more key bytes, ``triples`` and ``langs`` more
-        (capacities at least double, so growing is amortised O(1) per item)."""
-        n, used, m = (int(x) for x in self.meta[:3])
-        if n + terms > self.t_start.shape[0] or 4 * (n + terms) > self.table.shape[0]:
-            cap = _pow2(max(2 * self.t_start.shape[0], n + terms))
-            for name in ("t_start", "t_end", "t_hash", "t_kind", "t_lex_end"):
-                old = getattr(self, name)
-                new = np.empty(cap, old.dtype)
-                new[:n] = old[:n]
-                setattr(self, name, new)
-            for name in ("t_dt", "t_lang"):
-                old = getattr(self, name)
-                new = np.full(cap, -1, np.int32)
-                new[:n] = old[:n]
-                setattr(self, name, new)
-            self.table = np.full(4 * cap, -1, np.int64)
-            ek.rehash(self.t_hash, self.t_start, self.t_end, n, self.table)
-        if used + arena > self.arena.shape[0]:
-            new = np.empty(_pow2(max(2 * self.arena.shape[0], used + arena)), np.uint8)
-            new[:used] = self.arena[:used]
-            self.arena = new
-        if m + triples > self.triples.shape[0]:
-            new3 = np.empty((_pow2(max(2 * self.triples.shape[0], m + triples)), 3), np.int32)
-            new3[:m] = self.triples[:m]
-            self.triples = new3
-        nl = int(self.lmeta[0])
-        if nl + langs > self.l_start.shape[0] or 2 * (nl + langs) > self.l_table.shape[0]:
-            cap = _pow2(max(2 * self.l_start.shape[0], nl + langs))
-            for name in ("l_start", "l_end", "l_hash"):
-                old = getattr(self, name)
-                new = np.empty(cap, old.dtype)
-                new[:nl] = old[:nl]
-                setattr(self, name, new)
-            self.l_table = np.full(2 * cap, -1, np.int32)
-            ek.rehash_langs(self.l_hash, nl, self.l_table)
-
-    # ---- input --------------------------------------------------------------------------------------------
-    def add_keys(self, keys: list[bytes]) -> np.ndarray:
-        """Codes of canonical term keys (interned when new); -1 for a key that is not one term."""
-        buf = np.frombuffer(b"".join(keys), np.uint8) if keys else np.empty(0, np.uint8)
-        ends = np.cumsum([len(k) for k in keys]).astype(np.int64)
-        self._grow(2 * len(keys), 2 * int(buf.shape[0]), 0, len(keys))
-        out = np.empty(len(keys), np.int32)
-        ek.intern_keys(
-            buf,
-            ends,
-            _STR_CODE,
-            _LANG_CODE,
-            self.arena,
-            self.meta,
-            self.t_start,
-            self.t_end,
-            self.t_hash,
-            self.t_kind,
-            self.t_dt,
-            self.t_lang,
-            self.t_lex_end,
-            self.table,
-            self.l_start,
-            self.l_end,
-            self.l_hash,
-            self.l_table,
-            self.lmeta,
-            out,
-        )
-        return out
-
-    def feed_turtle(self, buf: np.ndarray) -> bool:
-        """Encode a whole Turtle document with :func:`encode_kernels.encode_turtle`; False when it uses
-        something outside the kernel's subset (or has an error): the caller reads it with pyoxigraph."""
-        scratch = np.empty(1 << 16, np.uint8)
-        pbuf = np.empty(1 << 20, np.uint8)
-        p_name = np.empty((ek._MAX_PREFIXES, 2), np.int64)
-        p_iri = np.empty((ek._MAX_PREFIXES, 2), np.int64)
-        pmeta = np.zeros(2, np.int64)
-        pos, end = 0, int(buf.shape[0])
-        while True:
-            st, pos = ek.encode_turtle(
-                buf,
-                pos,
-                end,
-                _STR_CODE,
-                _LANG_CODE,
-                self.arena,
-                self.meta,
-                self.t_start,
-                self.t_end,
-                self.t_hash,
-                self.t_kind,
-                self.t_dt,
-                self.t_lang,
-                self.t_lex_end,
-                self.table,
-                self.l_start,
-                self.l_end,
-                self.l_hash,
-                self.l_table,
-                self.lmeta,
-                self.triples,
-                scratch,
-                pbuf,
-                pmeta,
-                p_name,
-                p_iri,
-            )
-            if st == ek.ST_OK:
-                return True
-            if st != ek.ST_GROW:
-                return False
-            self._grow(4, 4 * scratch.shape[0], 1, 1)  # resumes at the statement start (duplicates dropped)
-
-    def feed(self, buf: np.ndarray, final: bool, strict: bool) -> tuple[int, int]:
-        """Encode the complete lines of ``buf``. Returns ``(status, position)``: ST_OK and the start of the
-        unconsumed tail, or ST_FALLBACK / ST_ERROR and where (see :func:`encode_kernels.encode_lines`)."""
-        pos = 0
-        end = int(buf.shape[0])
-        while True:
-            st, pos = ek.encode_lines(
-                buf,
-                pos,
-                end,
-                final,
-                strict,
-                _STR_CODE,
-                _LANG_CODE,
-                self.arena,
-                self.meta,
-                self.t_start,
-                self.t_end,
-                self.t_hash,
-                self.t_kind,
-                self.t_dt,
-                self.t_lang,
-                self.t_lex_end,
-                self.table,
-                self.l_start,
-                self.l_end,
-                self.l_hash,
-                self.l_table,
-                self.lmeta,
-                self.triples,
-            )
-            if st != ek.ST_GROW:
-                return int(st), int(pos)
-            # room for the longest line: the key bytes of one line are at most the rest of the chunk
-            self._grow(4, min(end - pos, 1 << 20) + 1024, 1, 1)
-
-
-def _pow2(n: int) -> int:
-    return 1 << max(4, int(n - 1).bit_length())
 
 
 # ---- terms ------------------------------------------------------------------------------------------------
@@ -329,7 +125,7 @@ class ArenaTerms:
     """A :class:`~cns.rules.graph.TermTable` over the encoder's arena: rdflib terms are decoded on demand
     (and cached); :meth:`code` looks a term up by its canonical key in the kernel's hash table."""
 
-    def __init__(self, enc: _Encoder, n: int) -> None:
+    def __init__(self, enc: Encoder, n: int) -> None:
         self._enc = enc
         self._n = n
         self._cache: dict[int, Node] = {}
@@ -341,18 +137,18 @@ class ArenaTerms:
 
     def _key(self, code: int) -> bytes:
         e = self._enc
-        return e.arena[e.t_start[code] : e.t_end[code]].tobytes()
+        return e.t.arena[e.t.t_start[code] : e.t.t_end[code]].tobytes()
 
     def text(self, code: int) -> str:
         """``str(term)``: the IRI, the literal's unescaped lexical form or the blank node's label."""
         e = self._enc
-        k = int(e.t_kind[code])
-        s, t = int(e.t_start[code]), int(e.t_end[code])
-        if k == ek.KIND_IRI:
-            return e.arena[s + 1 : t - 1].tobytes().decode("utf-8")
-        if k == ek.KIND_BNODE:
-            return e.arena[s + 2 : t].tobytes().decode("utf-8")
-        return _unescape(e.arena[s + 1 : int(e.t_lex_end[code])].tobytes().decode("utf-8"))
+        k = int(e.t.t_kind[code])
+        s, t = int(e.t.t_start[code]), int(e.t.t_end[code])
+        if k == KIND_IRI:
+            return e.t.arena[s + 1 : t - 1].tobytes().decode("utf-8")
+        if k == KIND_BNODE:
+            return e.t.arena[s + 2 : t].tobytes().decode("utf-8")
+        return _unescape(e.t.arena[s + 1 : int(e.t.t_lex_end[code])].tobytes().decode("utf-8"))
 
     def texts(self, codes: np.ndarray) -> list[str]:
         """``[self.text(c) for c in codes]`` in bulk: one kernel call unescapes every span, one decode."""
@@ -360,12 +156,12 @@ class ArenaTerms:
         codes = np.asarray(codes, np.int64)
         if codes.shape[0] < 64:
             return [self.text(int(c)) for c in codes]
-        kind = e.t_kind[codes]
-        starts = e.t_start[codes] + np.where(kind == ek.KIND_BNODE, 2, 1)
-        ends = np.where(kind == ek.KIND_LITERAL, e.t_lex_end[codes], e.t_end[codes] - (kind == ek.KIND_IRI))
+        kind = e.t.t_kind[codes]
+        starts = e.t.t_start[codes] + np.where(kind == KIND_BNODE, 2, 1)
+        ends = np.where(kind == KIND_LITERAL, e.t.t_lex_end[codes], e.t.t_end[codes] - (kind == KIND_IRI))
         out = np.empty(int((ends - starts).sum()) + 8, np.uint8)
         offsets = np.empty(codes.shape[0] + 1, np.int64)
-        used = ek.unescape_spans(e.arena, starts, ends, out, offsets)
+        used = lk.unescape_spans(e.t.arena, starts, ends, out, offsets)
         if used and int(out[:used].max()) >= 0x80:  # non-ASCII: decode each (byte and char offsets differ)
             return [out[offsets[i] : offsets[i + 1]].tobytes().decode("utf-8") for i in range(codes.shape[0])]
         whole = out[:used].tobytes().decode("ascii")
@@ -381,17 +177,19 @@ class ArenaTerms:
 
     def _decode(self, code: int) -> Node:
         e = self._enc
-        k = int(e.t_kind[code])
-        if k == ek.KIND_IRI:
+        k = int(e.t.t_kind[code])
+        if k == KIND_IRI:
             return URIRef(self.text(code))
-        if k == ek.KIND_BNODE:
+        if k == KIND_BNODE:
             return BNode(self.text(code))
         lex = self.text(code)
-        lang_id = int(e.t_lang[code])
+        lang_id = int(e.t.t_lang[code])
         if lang_id >= 0:
-            return Literal(lex, lang=e.arena[e.l_start[lang_id] : e.l_end[lang_id]].tobytes().decode("ascii"))
-        dt = int(e.t_dt[code])
-        if dt == _STR_CODE:
+            return Literal(
+                lex, lang=e.t.arena[e.t.l_start[lang_id] : e.t.l_end[lang_id]].tobytes().decode("ascii")
+            )
+        dt = int(e.t.t_dt[code])
+        if dt == STR_CODE:
             return Literal(lex)
         if self.well_formed is not None and self.well_formed[code]:  # rdflib converts it without a warning
             return Literal(lex, datatype=URIRef(self.text(dt)), normalize=False)
@@ -409,7 +207,7 @@ class ArenaTerms:
         if c is None:
             key = canonical_key(term)
             e = self._enc
-            c = int(ek.lookup(np.frombuffer(key, np.uint8), e.arena, e.t_start, e.t_end, e.table, e.meta))
+            c = int(lookup(np.frombuffer(key, np.uint8), e.t))
             if c >= self._n:
                 c = -1
             self._codes[term] = c
@@ -459,7 +257,7 @@ def read_bound(path: str | os.PathLike[str], extra_terms: Iterable[Node] = ()) -
     extra = list(extra_terms)
     where = str(path)
     if fmt == "nt":
-        enc = _Encoder()
+        enc = Encoder()
         codes = enc.add_keys([canonical_key(t) for t in extra])
         if _encode_strict_file(enc, path):
             return _finish(enc, codes)
@@ -468,11 +266,11 @@ def read_bound(path: str | os.PathLike[str], extra_terms: Iterable[Node] = ()) -
             size = os.fstat(f.fileno()).st_size
             raw = f.read() if size <= TURTLE_KERNEL_MAX_BYTES else b""
         if raw:
-            enc = _Encoder(terms_hint=size // 64, arena_hint=size + (1 << 18), triples_hint=size // 25)
+            enc = Encoder(terms_hint=size // 64, arena_hint=size + (1 << 18), triples_hint=size // 25)
             codes = enc.add_keys([canonical_key(t) for t in extra])
             if enc.feed_turtle(np.frombuffer(raw, np.uint8)):
                 return _finish(enc, codes)
-    enc = _Encoder()
+    enc = Encoder()
     codes = enc.add_keys([canonical_key(t) for t in extra])
     _encode_with_pyoxigraph(enc, path, fmt, where)
     return _finish(enc, codes)
@@ -480,19 +278,19 @@ def read_bound(path: str | os.PathLike[str], extra_terms: Iterable[Node] = ()) -
 
 def encode_ntriples(data: bytes, extra_terms: Iterable[Node] = (), *, strict: bool = True) -> BoundGraph:
     """Bind N-Triples ``data`` held in memory (strict: canonical input only, DataError otherwise)."""
-    enc = _Encoder(triples_hint=len(data) // 60 + 64, arena_hint=len(data) // 8 + 1024)
+    enc = Encoder(triples_hint=len(data) // 60 + 64, arena_hint=len(data) // 8 + 1024)
     codes = enc.add_keys([canonical_key(t) for t in extra_terms])
     st, pos = enc.feed(np.frombuffer(data, np.uint8), True, strict)
-    if st != ek.ST_OK:
+    if st != ST_OK:
         raise DataError(f"N-Triples data: not canonical N-Triples near byte {pos}")
     return _finish(enc, codes)
 
 
-def _encode_strict_file(enc: _Encoder, path: str | os.PathLike[str]) -> bool:
+def _encode_strict_file(enc: Encoder, path: str | os.PathLike[str]) -> bool:
     """Stream the N-Triples file through the strict kernel; False when it needs pyoxigraph (module doc)."""
     with open_local(path) as f:
         size = os.fstat(f.fileno()).st_size
-        enc._grow(size // 256 + 64, size // 8 + 1024, size // 100 + 64, 1)
+        enc.grow(size // 256 + 64, size // 8 + 1024, size // 100 + 64, 1)
         carry = b""
         while True:
             block = f.read(CHUNK_BYTES)
@@ -501,20 +299,20 @@ def _encode_strict_file(enc: _Encoder, path: str | os.PathLike[str]) -> bool:
             if not data:
                 return True
             st, pos = enc.feed(np.frombuffer(data, np.uint8), final, True)
-            if st != ek.ST_OK:
+            if st != ST_OK:
                 return False
             carry = data[pos:]
             if final:
                 return True
 
 
-def _encode_with_pyoxigraph(enc: _Encoder, path: str | os.PathLike[str], fmt: str, where: str) -> None:
+def _encode_with_pyoxigraph(enc: Encoder, path: str | os.PathLike[str], fmt: str, where: str) -> None:
     ox = _ox()
     rdf_fmt = ox.RdfFormat.N_TRIPLES if fmt == "nt" else ox.RdfFormat.TURTLE
     base = Path(path).resolve().as_uri()
     with open_local(path) as f:
         size = os.fstat(f.fileno()).st_size
-        enc._grow(size // 64 + 64, size // 2 + 1024, size // 30 + 64, 1)
+        enc.grow(size // 64 + 64, size // 2 + 1024, size // 30 + 64, 1)
         try:
             quads = ox.parse(f, format=rdf_fmt, base_iri=base, without_named_graphs=True)
             while True:
@@ -522,7 +320,7 @@ def _encode_with_pyoxigraph(enc: _Encoder, path: str | os.PathLike[str], fmt: st
                 if not chunk:
                     return
                 st, pos = enc.feed(np.frombuffer(chunk, np.uint8), True, False)
-                if st != ek.ST_OK:  # pyoxigraph's own output: a bug, not the user's input
+                if st != ST_OK:  # pyoxigraph's own output: a bug, not the user's input
                     raise DataError(
                         f"{where}: internal error encoding pyoxigraph's N-Triples near "
                         f"{chunk[max(0, pos - 40) : pos + 40]!r}"
@@ -540,17 +338,18 @@ def _one_line(e: BaseException) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def _finish(enc: _Encoder, shape_codes: np.ndarray) -> BoundGraph:
+def _finish(enc: Encoder, shape_codes: np.ndarray) -> BoundGraph:
     """Term attributes (bulk, then Python for the rest) and the CSR: the :class:`BoundGraph`."""
-    n, _, m = (int(x) for x in enc.meta[:3])
+    n, _, m = enc.counts
     terms = ArenaTerms(enc, n)
     if (shape_codes < 0).any():  # a constant the kernel could not read back: a bug in canonical_key
         raise DataError("internal error: a shapes constant has no canonical N-Triples form")
-    kind = enc.t_kind[:n].copy()
-    datatype = enc.t_dt[:n].copy()
-    lang = enc.t_lang[:n].copy()
+    kind = enc.t.t_kind[:n].copy()
+    datatype = enc.t.t_dt[:n].copy()
+    lang = enc.t.t_lang[:n].copy()
     langs = [
-        enc.arena[enc.l_start[i] : enc.l_end[i]].tobytes().decode("ascii") for i in range(int(enc.lmeta[0]))
+        enc.t.arena[enc.t.l_start[i] : enc.t.l_end[i]].tobytes().decode("ascii")
+        for i in range(int(enc.t.lmeta[0]))
     ]
     numeric = np.full(n, np.nan)
     order_cat = np.zeros(n, np.int8)
@@ -559,14 +358,14 @@ def _finish(enc: _Encoder, shape_codes: np.ndarray) -> BoundGraph:
     ex_lo = np.zeros(n, np.int64)
     has_exact = np.zeros(n, np.bool_)
     ill = np.zeros(n, np.bool_)
-    fast = np.full(n, ek.FAST_DONE, np.int8)
-    dt_class = np.arange(ek.N_DT, dtype=np.int32)
-    ek.literal_attrs(
-        enc.arena,
-        enc.t_start,
-        enc.t_kind,
-        enc.t_dt,
-        enc.t_lex_end,
+    fast = np.full(n, lk.FAST_DONE, np.int8)
+    dt_class = np.arange(lk.N_DT, dtype=np.int32)
+    lk.literal_attrs(
+        enc.t.arena,
+        enc.t.t_start,
+        enc.t.t_kind,
+        enc.t.t_dt,
+        enc.t.t_lex_end,
         n,
         dt_class,
         order_cat,
@@ -578,28 +377,28 @@ def _finish(enc: _Encoder, shape_codes: np.ndarray) -> BoundGraph:
         ill,
         fast,
     )
-    lexlen = ek.unescaped_lengths(enc.arena, enc.t_start, enc.t_end, enc.t_kind, enc.t_lex_end, n)
+    lexlen = lk.unescaped_lengths(enc.t.arena, enc.t.t_start, enc.t.t_end, enc.t.t_kind, enc.t.t_lex_end, n)
     # floats: xsd:double/float (and the float key of exact decimals) parsed by NumPy from the lexical bytes
-    parse = np.flatnonzero((fast == ek.FAST_DOUBLE) | (fast == ek.FAST_DECIMAL))
+    parse = np.flatnonzero((fast == lk.FAST_DOUBLE) | (fast == lk.FAST_DECIMAL))
     if parse.shape[0]:
-        starts = enc.t_start[parse] + 1
-        ends = enc.t_lex_end[parse]
+        starts = enc.t.t_start[parse] + 1
+        ends = enc.t.t_lex_end[parse]
         width = int((ends - starts).max())
         if width <= _MAX_DOUBLE_WIDTH:
-            raw = ek.gather_padded(enc.arena, starts, ends, width).view(f"S{width}").ravel()
+            raw = lk.gather_padded(enc.t.arena, starts, ends, width).view(f"S{width}").ravel()
             vals = raw.astype(np.float64)
             okey[parse] = vals
             numeric[parse] = vals
         else:
-            fast[parse] = ek.FAST_SLOW
+            fast[parse] = lk.FAST_SLOW
             has_exact[parse] = False
-    slow = np.flatnonzero(fast == ek.FAST_SLOW)
+    slow = np.flatnonzero(fast == lk.FAST_SLOW)
     slow_exact: dict[int, list[tuple[int | Decimal, int]]] = {}
     if slow.shape[0]:
         _slow_literals(terms, slow, order_cat, okey, numeric, ill, slow_exact)
     _string_ranks(enc, order_cat, okey)
     erank = _exact_ranks(n, order_cat, ex_hi, ex_lo, has_exact, slow_exact)
-    terms.well_formed = (fast != ek.FAST_SLOW) & (kind == ek.KIND_LITERAL)
+    terms.well_formed = (fast != lk.FAST_SLOW) & (kind == KIND_LITERAL)
     s_ptr, s_pred, s_obj, o_ptr, o_pred, o_subj = build_csr(enc.triples[:m], n)
     return BoundGraph(
         terms=terms,
@@ -656,17 +455,17 @@ def _slow_literals(
         term_log.setLevel(old)
 
 
-def _string_ranks(enc: _Encoder, order_cat: np.ndarray, okey: np.ndarray) -> None:
+def _string_ranks(enc: Encoder, order_cat: np.ndarray, okey: np.ndarray) -> None:
     """Order key of string literals: their dense rank in code point order (as SPARQL ``str <``)."""
     codes = np.flatnonzero(order_cat == CAT_STRING)
     if not codes.shape[0]:
         return
-    starts = enc.t_start[codes] + 1
-    ends = enc.t_lex_end[codes]
+    starts = enc.t.t_start[codes] + 1
+    ends = enc.t.t_lex_end[codes]
     out = np.empty(int((ends - starts).sum()), np.uint8)
     offsets = np.empty(codes.shape[0] + 1, np.int64)
-    ek.unescape_spans(enc.arena, starts, ends, out, offsets)
-    okey[codes] = ek.rank_spans(out, offsets)
+    lk.unescape_spans(enc.t.arena, starts, ends, out, offsets)
+    okey[codes] = lk.rank_spans(out, offsets)
 
 
 def _exact_ranks(
@@ -705,4 +504,4 @@ def _exact_ranks(
 
 __all__ += ["KNOWN_DATATYPES"]
 _ = gk  # kinds are shared with graph_kernels (KIND_* equal in both modules)
-assert (ek.KIND_IRI, ek.KIND_BNODE, ek.KIND_LITERAL) == (gk.KIND_IRI, gk.KIND_BNODE, gk.KIND_LITERAL)
+assert (KIND_IRI, KIND_BNODE, KIND_LITERAL) == (gk.KIND_IRI, gk.KIND_BNODE, gk.KIND_LITERAL)
