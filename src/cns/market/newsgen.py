@@ -27,10 +27,11 @@ import numpy as np
 
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.newsgen_kernels import (
+    GATHER_BLOCK,
     argsort_times,
     assemble_headlines,
     build_items,
-    inverse_permutation,
+    item_table,
     mark_below,
     report_items,
 )
@@ -62,7 +63,9 @@ from cns.venue.errors import VenueConfigError
 EPOCH_NS = 1_767_623_400 * 1_000_000_000  # 2026-01-05 14:30:00 UTC
 GENERATOR_VERSION = 1
 MAX_SECONDS = 10 * 365 * 86_400.0  # a generated world spans at most 10 years (and stays before 2100)
-BYTES_PER_EVENT = 400  # rough peak memory of generate_news per event (records, blob, work columns)
+BYTES_PER_EVENT = (
+    460  # rough peak memory of generate_news per event (records, blob, 64-byte item table, work columns)
+)
 _log = logging.getLogger(__name__)
 _TRUE_KINDS = np.array([KIND_EARNINGS, KIND_MACRO, KIND_GUIDANCE, KIND_MNA, KIND_SUPPLY, KIND_CENTRAL_BANK])
 _TRUE_KIND_P = np.array([0.35, 0.10, 0.15, 0.10, 0.15, 0.15])
@@ -317,8 +320,6 @@ def generate_news(
     recv_all[m : m + n_hb] = rng.integers(0, span, n_hb)
     recv_all[m + n_hb :] = rng.integers(0, span, n_test)
     order = argsort_times(recv_all, span)
-    pos = inverse_permutation(order)
-    del order
     test_kind = rng.integers(KIND_EARNINGS, KIND_CENTRAL_BANK + 1, n_test)
     test_tick = stock_codes[rng.integers(0, len(stock_codes), n_test)].astype(np.int64)
     lat_draw = rng.integers(500_000, 5_000_000, n_all)
@@ -343,10 +344,16 @@ def generate_news(
     sent = _template_sentiment(pieces, pre_off, pre_len, suf_off, suf_len, tk_off, tk_len, tk_blob, sentiment)
     r = np.zeros(n_all, NEWS_DTYPE)  # zeroed: padding bytes are deterministic
     story_of = np.empty(n_all, np.int64)
+    items, items_u64 = item_table(n_all)
+    block, block_u64 = item_table(GATHER_BLOCK)
     blob = build_items(
         r,
         story_of,
-        pos,
+        order,
+        items,
+        items_u64,
+        block,
+        block_u64,
         m,
         n_hb,
         EPOCH_NS,

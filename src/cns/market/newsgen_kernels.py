@@ -1,6 +1,7 @@
 """Numba kernels of the news generator: the report pass (sources, delays, distortion of every story's
-reports), a stable near-linear time sort, and one scatter pass that writes every item's final NEWS_DTYPE
-record and headline (``prefix + ticker + suffix``) straight into its receive-time slot."""
+reports), a stable near-linear time sort, and the record pass that writes every item's final NEWS_DTYPE
+record and headline (``prefix + ticker + suffix``) in receive order (item pass, then a gather of one
+64-byte item line per record, so every write is sequential)."""
 
 from __future__ import annotations
 
@@ -139,15 +140,6 @@ def mark_below(u: np.ndarray, threshold: float, bits: np.ndarray, bit: int) -> N
 
 
 @njit(cache=True)
-def inverse_permutation(order: np.ndarray) -> np.ndarray:
-    """``pos[order[i]] = i``."""
-    pos = np.empty(len(order), np.int64)
-    for i in range(len(order)):
-        pos[order[i]] = i
-    return pos
-
-
-@njit(cache=True)
 def _eps_actual(eps: float, mv: float) -> float:
     return np.round(eps * (1.0 + mv * 0.03), 2)
 
@@ -170,11 +162,49 @@ def _item_kind_tick(
     return np.int64(test_kind[j - m - n_hb]), np.int64(test_tick[j - m - n_hb])
 
 
+ITEM_DTYPE = np.dtype(
+    [
+        ("recv", np.int64),  # receive time, ns since the world's start
+        ("event_ns", np.int64),  # the record's event_ns (0 unless a true report)
+        ("story", np.int64),  # story id, -1 for heartbeats and test traffic
+        ("conf", np.float64),  # the record's confidence
+        ("x", np.float64),  # eps_actual (earnings), rate (central bank), move_pct (other reports), NaN
+        ("lat", np.int32),  # receive - publish, ns
+        ("source", np.uint32),
+        ("tick", np.uint32),
+        ("kind", np.uint8),
+        ("evidence", np.uint8),
+        ("flags", np.uint8),
+        ("tmpl", np.int8),  # headline template, -1 = no headline
+        ("sentiment", np.float32),
+        ("hl_len", np.uint32),
+    ],
+    align=True,
+)  # one 64-byte line per item: the gather pass reads one line per output record
+assert ITEM_DTYPE.itemsize == 64
+
+
+GATHER_BLOCK = 256  # item lines gathered per block in the record pass
+
+
+def item_table(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """An uninitialised ``ITEM_DTYPE`` table of ``n`` items whose rows start on 64-byte boundaries, and the
+    same memory as an ``(n, 8)`` uint64 array (what :func:`build_items` takes as ``items, items_u64``)."""
+    raw = np.empty(n * 64 + 64, np.uint8)
+    skip = (-raw.ctypes.data) % 64
+    mem = raw[skip : skip + n * 64]
+    return mem.view(ITEM_DTYPE), mem.view(np.uint64).reshape(n, 8)
+
+
 @njit(cache=True)
 def build_items(
     out: np.ndarray,
     story_of: np.ndarray,
-    pos: np.ndarray,
+    order: np.ndarray,
+    items: np.ndarray,
+    items_u64: np.ndarray,
+    block: np.ndarray,
+    block_u64: np.ndarray,
     m: int,
     n_hb: int,
     epoch_ns: int,
@@ -213,28 +243,34 @@ def build_items(
     tk_blob: np.ndarray,
     sent: np.ndarray,
 ) -> np.ndarray:
-    """Every item's final NEWS_DTYPE record, headline and ``story_of``, written straight to its sorted slot.
+    """Every item's final NEWS_DTYPE record, headline and ``story_of``, in receive order.
 
-    Item ``j`` (reports ``< m``, then ``n_hb`` heartbeats, then test traffic) goes to ``out[pos[j]]`` — a
-    scatter, so every input column is read sequentially and each record is written once. Pass 1 picks the
-    template of each item and scatters the headline lengths into output order; their prefix sum gives the
-    blob offsets; pass 2 writes records, ``story_of`` and headline bytes (``prefix + ticker + suffix``).
-    ``draw_bits``: bit 1 = evidence draw < 0.7, bit 2 = expert draw < 0.2, bit 4 = neutral-headline draw.
-    ``sent[t, c]`` is the polarity of template ``t`` with ticker ``c`` (0 when sentiment is off). Returns the
-    headline blob. Same expressions as the former NumPy column code, so the same bytes for a seed.
+    Item ``j`` (reports ``< m``, then ``n_hb`` heartbeats, then test traffic) becomes output record ``i``
+    where ``order[i] == j``. Pass 1 reads every input column sequentially (item order, so the story columns
+    too) and packs what each record needs into ``items[j]`` (``ITEM_DTYPE``, 64-byte rows, see
+    :func:`item_table`); pass 2 walks the output in order, gathers one item line per record and writes
+    records, ``story_of`` and headline bytes (``prefix + ticker + suffix``) sequentially — no scattered
+    writes. ``draw_bits``: bit 1 = evidence draw < 0.7, bit 2 = expert draw < 0.2, bit 4 =
+    neutral-headline draw. ``sent[t, c]`` is the polarity of template ``t`` with ticker ``c`` (0 when
+    sentiment is off). Returns the headline blob. Same expressions as the former NumPy column code, so the
+    same bytes for a seed.
     """
-    n = len(pos)
-    tmpl = np.empty(n, np.int8)  # < 128 templates (checked by the caller)
-    hl_sorted = np.zeros(n + 1, np.int64)
+    n = len(order)
+    g = len(block)
+    if len(items) < n or items_u64.shape[0] < n or g == 0 or block_u64.shape[0] < g:
+        raise ValueError("build_items: item table shorter than the items, or an empty gather block")
+    total = 0
     for j in range(n):
         s = sid[j]
+        rep = s >= 0
         kind, tick = _item_kind_tick(j, m, n_hb, s, s_kind, s_instr, test_kind, test_tick)
+        it = items[j]
         t = -1
+        mv = moved[j] if rep else np.nan
         if kind != 0:
-            if s < 0:
+            if not rep:
                 t = test_tmpl
             else:
-                mv = moved[j]
                 pol = 1 if (np.isnan(mv) or mv >= 0) else -1
                 if kind == 1:  # KIND_EARNINGS: the EPS surprise decides
                     d = _eps_actual(s_eps[s], mv) - s_eps[s]
@@ -249,35 +285,27 @@ def build_items(
                     pol = 0
                     cnt = t_count[kind, 1]
                 t = t_first[kind, pol + 1] + np.int64(u_tmpl[j] * max(cnt, 1))
-        tmpl[j] = t
+        it.tmpl = t
+        hl = 0
         if t >= 0:
-            hl_sorted[pos[j] + 1] = pre_len[t] + tk_len[tick] + suf_len[t]
-    for i in range(n):
-        hl_sorted[i + 1] += hl_sorted[i]
-    blob = np.empty(hl_sorted[n], np.uint8)
-    for j in range(n):
-        i = pos[j]
-        s = sid[j]
-        rep = s >= 0
-        kind, tick = _item_kind_tick(j, m, n_hb, s, s_kind, s_instr, test_kind, test_tick)
+            hl = pre_len[t] + tk_len[tick] + suf_len[t]
+            it.sentiment = sent[t, tick]
+        else:
+            it.sentiment = 0.0
+        it.hl_len = hl
+        total += hl
         sc = src[j]
         true_rep = rep and st_true[s] != 0
         earn = rep and kind == 1
         cb = rep and kind == 6
         macro = rep and kind == 2
-        o = out[i]
-        o.id = i + 1
-        lat = lat_draw[j] + np.int64((100.0 - cred[sc]) * 100_000)
-        o.receive_ns = epoch_ns + recv[j]
-        o.publish_ns = epoch_ns + recv[j] - lat
-        o.event_ns = epoch_ns + s_first[s] - s_lead[s] if true_rep else 0
-        o.source = sc
-        o.data_source = bls if macro else 0
-        o.tickers[0] = tick
-        for k in range(1, 4):
-            o.tickers[k] = 0
-        o.n_tickers = 1 if tick > 0 else 0
-        o.kind = kind
+        it.recv = recv[j]
+        it.lat = lat_draw[j] + np.int64((100.0 - cred[sc]) * 100_000)
+        it.event_ns = epoch_ns + s_first[s] - s_lead[s] if true_rep else 0
+        it.source = sc
+        it.tick = tick
+        it.kind = kind
+        it.story = s
         has_ev = true_rep and cred[sc] >= credible_threshold and (draw_bits[j] & 1) != 0
         flags = 0
         if macro:
@@ -288,7 +316,7 @@ def build_items(
             flags |= 1  # FLAG_TEST
         if has_ev:
             flags |= 8  # FLAG_HAS_EVIDENCE
-        o.flags = flags
+        it.flags = flags
         ev = 0
         if has_ev:
             ev = 1 if official[sc] else 2  # EVIDENCE_PRIMARY / SECONDARY
@@ -296,25 +324,62 @@ def build_items(
             ev = 4  # EVIDENCE_STATISTICAL
         if rep and not true_rep and (draw_bits[j] & 2) != 0:
             ev = 3  # EVIDENCE_EXPERT
-        o.evidence_type = ev
-        o.confidence = conf[j] if rep else 1.0
-        mv = moved[j] if rep else np.nan
+        it.evidence = ev
+        it.conf = conf[j] if rep else 1.0
+        if earn:
+            it.x = _eps_actual(s_eps[s], mv)
+        elif cb:
+            it.x = s_rate[s]
+        else:
+            it.x = mv  # NaN unless a report
+    blob = np.empty(total, np.uint8)
+    p = 0
+    for i in range(n):
+        b = i % g
+        if b == 0:  # gather the next block's item lines first: independent loads, no branches between them
+            for k in range(min(g, n - i)):
+                src_row = items_u64[order[i + k]]
+                dst_row = block_u64[k]
+                for w in range(8):
+                    dst_row[w] = src_row[w]
+        it = block[b]
+        s = it.story
+        rep = s >= 0
+        kind = it.kind
+        tick = it.tick
+        flags = it.flags
+        earn = rep and kind == 1
+        cb = rep and kind == 6
+        o = out[i]
+        o.id = i + 1
+        o.receive_ns = epoch_ns + it.recv
+        o.publish_ns = epoch_ns + it.recv - np.int64(it.lat)
+        o.event_ns = it.event_ns
+        o.source = it.source
+        o.data_source = bls if flags & 4 else 0
+        o.tickers[0] = tick
+        for k in range(1, 4):
+            o.tickers[k] = 0
+        o.n_tickers = 1 if tick > 0 else 0
+        o.kind = kind
+        o.flags = flags
+        o.evidence_type = it.evidence
+        o.confidence = it.conf
+        x = it.x
         o.eps_expected = s_eps[s] if earn else np.nan
-        o.eps_actual = _eps_actual(s_eps[s], mv) if earn else np.nan
-        o.move_pct = mv if (rep and not earn and not cb) else np.nan
-        o.rate = s_rate[s] if cb else np.nan
-        if has_ev:
+        o.eps_actual = x if earn else np.nan
+        o.move_pct = x if (rep and not earn and not cb) else np.nan
+        o.rate = x if cb else np.nan
+        if flags & 8:
             for k in range(32):
                 o.evidence_hash[k] = s_hash[s, k]
         story_of[i] = s
-        t = tmpl[j]
-        p = hl_sorted[i]
         o.headline_off = p
-        o.headline_len = hl_sorted[i + 1] - p
+        o.headline_len = it.hl_len
+        o.sentiment = it.sentiment
+        t = it.tmpl
         if t < 0:
-            o.sentiment = 0.0
             continue
-        o.sentiment = sent[t, tick]
         for k in range(pre_len[t]):
             blob[p] = pieces[pre_off[t] + k]
             p += 1
