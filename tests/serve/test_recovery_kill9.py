@@ -54,7 +54,8 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
             srv.port,
             fix_port=venue.fix_port,
             md_port=venue.md_port,
-            journal={"dir": str(tmp_path / "journal"), "fsync": "group"},
+            # snapshots often, so restarts recover from snapshot + tail (and from a full replay before the first)
+            journal={"dir": str(tmp_path / "journal"), "fsync": "group", "snapshot_every": 40},
         )
         doc["fix"][0].update(store_dir=str(tmp_path / "fixstore"), reset_on_logon=False)
         cfg = _toml(doc, tmp_path / "serve.toml")
@@ -133,11 +134,15 @@ def test_kill9_loop_positions_match_the_venue_and_no_duplicate_clordid(tmp_path:
         unacked_at_restart=sum(int(x.split("unacked=")[1].split()[0]) for x in r["lines"] if "unacked=" in x),
         fix_rewinds=sum(int(x.split("rewound=")[1].split()[0]) for x in r["lines"] if "rewound=" in x),
         recovered_restarts=sum("recovered=" in x for x in r["lines"]),
+        from_snapshot=sum("recovered=" in x and "snapshot=none" not in x for x in r["lines"]),
+        replayed_entries=[int(x.split("replayed=")[1].split()[0]) for x in r["lines"] if "replayed=" in x],
+        journal_entries=[int(x.split("recovered=")[1].split()[0]) for x in r["lines"] if "recovered=" in x],
     )
     print("KILL9", json.dumps(report))
     assert abs(cash - r["venue"]["cash"]) < 1e-6 * max(1.0, abs(cash)), report
     assert not dups, dups
     assert ours == theirs, report
+    assert report["from_snapshot"] > 0, report  # the snapshot path was taken under kill -9
 
 
 def _journal_cash(directory: Path) -> tuple[float, int]:

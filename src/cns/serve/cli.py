@@ -136,12 +136,14 @@ def _json_default(o: Any) -> Any:
 
 
 def _recovered(r: Any) -> str:
-    """`` recovered=<entries> orders=<n> execs=<n> unacked=<n> rewound=<sessions> replay_s=<s>`` after a
-    recovery from the journal, else empty."""
+    """`` recovered=<entries> snapshot=<index|none> replayed=<n> orders=<n> execs=<n> unacked=<n>
+    rewound=<sessions> replay_s=<s>`` after a recovery from the journal (orders / execs: replayed after the
+    snapshot), else empty."""
     if not r:
         return ""
     rew = sum(1 for v in r.get("fix_rewind", {}).values() if v["journal_next"] < v["store_next"])
     return (
-        f" recovered={r['entries']} orders={r['orders']} execs={r['execs']} unacked={r['unacked']} "
+        f" recovered={r['entries']} snapshot={r.get('snapshot') if r.get('snapshot') is not None else 'none'} "
+        f"replayed={r.get('replayed', r['entries'])} orders={r['orders']} execs={r['execs']} unacked={r['unacked']} "
         f"rewound={rew} replay_s={r['seconds']}"
     )

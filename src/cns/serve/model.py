@@ -43,7 +43,6 @@ from cns.trading.risk_kernels import RISK_REASON_NAMES, risk_check
 from cns.venue.dtypes import ORDER_CANCEL
 
 __all__ = [
-    "HELD_TS_DTYPE",
     "RISK_COUNTS_DTYPE",
     "TYPE_HELD",
     "TYPE_RISK_COUNTS",
@@ -59,7 +58,6 @@ TYPE_RISK_COUNTS = 1003  # RISK_COUNTS_DTYPE: one check's rejections per reason 
 TYPE_HELD = 1004  # DECISION_DTYPE: decisions held for a paused feed (the entry's ts_ns: when)
 TYPE_UNHELD = 1005  # DECISION_DTYPE: held decisions released or dropped
 RISK_COUNTS_DTYPE = np.dtype([("counts", np.int64, (len(RISK_REASON_NAMES),)), ("next_id", np.int64)])
-HELD_TS_DTYPE = np.dtype(np.int64)
 _RISK_KEYS = ("scal", "ring", "last_side", "last_qty", "last_px", "last_ts", "cd_keys", "cd_ts", "counts")
 _COOLDOWN = RISK_REASON_NAMES.index("cooldown")
 _KILL = 0  # RS_KILL in cns.trading.risk_kernels
