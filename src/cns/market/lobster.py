@@ -220,6 +220,16 @@ def read_lobster(message_path: str | Path, orderbook_path: str | Path | None = N
     if ncol % 4 != 0:
         raise LobsterImportError(f"orderbook rows must have 4 x levels columns, the first has {ncol}")
     ok = np.ones(len(ob_lines), bool)
+    try:  # fast path: the whole file in one NumPy call (any malformed row fails it)
+        book = np.loadtxt(io.StringIO("\n".join(ob_lines)), delimiter=",", dtype=np.int64, ndmin=2)
+        if book.shape != (len(ob_lines), ncol):
+            raise ValueError("slow path")
+        keep = ok[msgs["line"] - 1]
+        return LobsterData(
+            msgs[keep], book[msgs["line"][keep] - 1], sorted(quarantined, key=lambda q: q.line)
+        )
+    except (ValueError, OverflowError):
+        pass
     for i, line in enumerate(ob_lines):
         f = line.split(",")
         if len(f) != ncol or not all(_INT_RE.match(x.strip()) for x in f):
