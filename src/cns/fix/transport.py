@@ -8,18 +8,19 @@ and resumes when the owner has handled them (:meth:`FixLink.consumed`), so a flo
 mailbox without bound. Outbound writes are copied into asyncio's buffer; a connection whose unsent output
 exceeds ``max_write_buffer`` bytes (a peer that stopped reading) is aborted.
 
-Also here: :func:`open_connection` (the initiator's connect, bounded by a timeout) and :func:`loop_call`
-(an awaitable ``node.call`` for plain asyncio code).
+Also here: :func:`open_connection` (the initiator's connect, bounded by a timeout). :func:`loop_call` (an
+awaitable ``node.call`` for plain asyncio code) lives in :mod:`cns.runtime.aio`; importing it from here still
+works.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 from cns.fix.errors import FixConfigError
-from cns.runtime import Node, Pid, Stop
+from cns.runtime import Node, Pid
+from cns.runtime.aio import loop_call
 
 __all__ = [
     "Closed",
@@ -202,25 +203,3 @@ async def open_connection(node: Node, owner: Pid, gen: int, host: str, port: int
         node.send(owner, ConnectFailed(gen, f"connect failed: {type(exc).__name__}"))
         return
     node.send(owner, Connected(gen, link))
-
-
-def loop_call(node: Node, dest: Pid | str, request: Any, timeout: float = 5.0) -> asyncio.Future[Any]:
-    """``node.call`` for asyncio code (a test, a CLI) while the node runs in the same loop: a helper process
-    makes the call with ``acall`` and resolves the returned future (value or exception)."""
-    loop = asyncio.get_running_loop()
-    fut: asyncio.Future[Any] = loop.create_future()
-
-    async def caller(_msg: Any) -> None:
-        try:
-            v = await node.acall(dest, request, timeout)
-        except Exception as e:  # noqa: BLE001 - handed to the awaiting coroutine
-            if not fut.done():
-                fut.set_exception(e)
-        else:
-            if not fut.done():
-                fut.set_result(v)
-        raise Stop("normal")
-
-    pid = node.spawn(caller)
-    node.send(pid, None)
-    return fut

@@ -78,7 +78,7 @@ async def _serve(cfg: VenueConfig) -> int:
     finally:
         stats = {}
         with contextlib.suppress(Exception):
-            from cns.fix.transport import loop_call
+            from cns.runtime.aio import loop_call
 
             stats = await asyncio.wait_for(loop_call(node, "venue_gateway", "stats"), 2.0)
         await stop_venue(venue)

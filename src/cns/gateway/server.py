@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from cns.fix.acceptor import acceptor_child_spec
 from cns.fix.session import FixSessionConfig, fix_session_child_spec
-from cns.fix.transport import loop_call
 from cns.gateway.config import VenueConfig
 from cns.gateway.errors import GatewayConfigError
 from cns.gateway.gateway import VenueGateway
@@ -30,6 +29,7 @@ from cns.gateway.market_maker import market_maker_child_spec
 from cns.gateway.marketdata import MarketDataPublisher
 from cns.otp import ChildSpec, Supervisor, SupFlags
 from cns.runtime import Node, Pid
+from cns.runtime.aio import loop_call
 
 __all__ = ["VenueHandle", "session_configs", "start_venue", "stop_venue"]
 

@@ -63,11 +63,12 @@ Bulk start: ``with node.bulk_spawn(): ...`` raises the cyclic GC's generation-0 
 (``freeze=True``: pauses it and freezes what is alive on exit), for creating many long-lived processes.
 
 Layout: :mod:`.node` (processes, names, send, the scheduler), :mod:`.calls` (call/acall/reply/run_in),
-:mod:`.signals` (links, monitors, exit signals), :mod:`.timers`, :mod:`.aio` (async handlers, ``run_async``),
+:mod:`.signals` (links, monitors, exit signals), :mod:`.timers`, :mod:`.aio` (async handlers, ``run_async``, ``loop_call``), :mod:`.turns` (a scheduler turn),
 :mod:`.process` (Pid, Actor, message types), :mod:`.mailbox` (bounded mailboxes), :mod:`.bulk` (the GC scope).
 """
 
 from . import telemetry
+from .aio import loop_call
 from .errors import (
     ActorError,
     BadArg,
@@ -110,5 +111,6 @@ __all__ = [
     "Stop",
     "Timer",
     "current_node",
+    "loop_call",
     "telemetry",
 ]

@@ -20,9 +20,10 @@ from .errors import BadArg, CallTimeout, check_seconds
 from .process import Down, From, Stop
 
 if TYPE_CHECKING:
+    from .node import Node
     from .process import Pid, Timer
 
-__all__ = ["AsyncMixin"]
+__all__ = ["AsyncMixin", "loop_call"]
 
 
 _RESUMED: tuple[None, None] = (None, None)  # Pid.resume of a process woken without a value to send in
@@ -225,3 +226,25 @@ class AsyncMixin:
             self._stop_flag = False
             if self._unstamped:  # calls and waits queued since the last clock read: their timeouts start now
                 self._stamp_waits(time.monotonic_ns())
+
+
+def loop_call(node: Node, dest: Pid | str, request: Any, timeout: float = 5.0) -> asyncio.Future[Any]:
+    """``node.call`` for asyncio code (a test, a CLI) while the node runs in the same loop: a helper process
+    makes the call with ``acall`` and resolves the returned future (value or exception)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    async def caller(_msg: Any) -> None:
+        try:
+            v = await node.acall(dest, request, timeout)
+        except Exception as e:  # noqa: BLE001 - handed to the awaiting coroutine
+            if not fut.done():
+                fut.set_exception(e)
+        else:
+            if not fut.done():
+                fut.set_result(v)
+        raise Stop("normal")
+
+    pid = node.spawn(caller)
+    node.send(pid, None)
+    return fut

@@ -28,7 +28,7 @@ Design (what makes it fast and deadlock-free):
   or telemetry is active).
 
 The node's behaviour is split by concern: this module holds processes, names, messages, calls and the
-scheduler loop; :mod:`.calls` call/acall/reply/run_in; :mod:`.signals` links, monitors and exit signals; :mod:`.timers` timers; :mod:`.aio` async
+scheduler loop; :mod:`.turns` one process's turn; :mod:`.calls` call/acall/reply/run_in; :mod:`.signals` links, monitors and exit signals; :mod:`.timers` timers; :mod:`.aio` async
 handlers and the asyncio bridge (``run_async``). :class:`Node` combines them.
 """
 
@@ -39,9 +39,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from itertools import islice
-from operator import length_hint
-from types import CoroutineType
 from typing import Any, TypedDict, Unpack
 
 from . import telemetry as _tm
@@ -50,9 +47,10 @@ from .bulk import bulk_gc
 from .calls import _CHECK_EVERY, CallsMixin
 from .errors import BadArg, InvalidSpec, NameTaken, NoProc, NotInProcess, check_seconds
 from .mailbox import POLICIES, BoundedMailbox
-from .process import KILL, NO_MAIL, PREEMPTED, Actor, From, Pid, Stop, _RunIn
+from .process import KILL, NO_MAIL, Actor, Pid
 from .signals import SignalsMixin
 from .timers import TimersMixin
+from .turns import TurnsMixin
 
 __all__ = ["TURN_MESSAGES", "Node", "SpawnOptions", "current_node"]
 
@@ -82,7 +80,7 @@ def current_node() -> Node:
     return _current_node
 
 
-class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
+class Node(TurnsMixin, CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
     """A scheduler and its processes. Not thread-safe: use it from one thread (and its asyncio loop).
 
     All timeouts and delays are in seconds (float); internal clocks are monotonic nanoseconds.
@@ -386,214 +384,6 @@ class Node(CallsMixin, SignalsMixin, TimersMixin, AsyncMixin):
             self._runq.append(p)
             if self._sleeping:
                 self._wakeup()
-
-    # ------------------------------------------------------------------ the scheduler
-    # A turn returns its *cost* (about the messages it took, at least 1): the run loops read the clock --
-    # deadline, due timers -- once the costs add up to _CHECK_EVERY, and right after a preempted turn.
-    def _turn(self, p: Pid) -> int:
-        if _tm.enabled or self._sysreq:
-            return self._turn_slow(p)
-        p.scheduled = False
-        coro = p.coro
-        if coro is not None:  # parked, or preempted with a rest (PREEMPTED): the rest comes first
-            if coro is PREEMPTED or p.wait is not None or p.rest is not None:
-                return self._turn_resume(p)
-            # a parked handler, woken, nothing left of its batch (an acall answered): resume it here -- the
-            # common case of _turn_resume + _drive inlined (two frames fewer per call round trip)
-            value, exc = p.resume
-            p.resume = None
-            self._current = p
-            try:
-                w = coro.send(value) if exc is None else coro.throw(exc)
-            except StopIteration:
-                p.coro = None
-            except Stop as s:
-                p.coro = None
-                self._kill(p, s.reason)
-            except Exception as e:  # noqa: BLE001 - the exception is the exit reason
-                p.coro = None
-                self._kill(p, e)
-            else:
-                if w.__class__ is From and w.caller is p:  # parked on its next acall
-                    p.wait = w
-                else:
-                    self._park(p, coro, w)
-            finally:
-                self._current = None
-            if p.coro is not None:
-                return 1
-        mb = p.mbox
-        if not mb:
-            return 1
-        h = p.handler
-        if h is None:  # an Actor's first turn: bind its receive (spawn leaves it unbound)
-            h = p.handler = p.actor.receive
-        n = len(mb)
-        if n == 1:  # one message: no batch copy, no iterator, nothing left over to track
-            m = mb.pop()
-            self._current = p
-            try:
-                r = h(m)
-                if r is not None and r.__class__ is CoroutineType:
-                    self._drive(p, r, None, None)
-            except Stop as s:
-                self._kill(p, s.reason)
-            except Exception as e:  # noqa: BLE001 - the exception is the exit reason
-                self._kill(p, e)
-            finally:
-                self._current = None
-            return 1
-        batch = mb.copy()
-        mb.clear()
-        it = iter(batch)
-        if n > self.turn_messages:
-            return self._turn_bounded(p, it)
-        self._current = p
-        self._batch_it = it  # drained by _mark_dead if p dies mid-batch, which ends the loop
-        self._batch_owner = p
-        try:
-            for m in it:
-                r = h(m)
-                if r is not None and r.__class__ is CoroutineType:
-                    self._drive(p, r, None, None)
-                    if p.coro is not None:  # parked: the rest waits, ahead of newer messages
-                        if p.mbox is not None and length_hint(it):
-                            p.rest = it
-                        break
-        except Stop as s:
-            self._kill(p, s.reason)
-        except Exception as e:  # noqa: BLE001 - the exception is the exit reason
-            self._kill(p, e)
-        finally:
-            self._current = None
-            self._batch_owner = None
-        return n
-
-    def _turn_resume(self, p: Pid) -> int:
-        """The turn of a process that is parked (resume its handler if woken) or preempted: first the
-        handler, then the rest of its batch, then (on a later turn) its mailbox."""
-        coro = p.coro
-        if coro is PREEMPTED:
-            p.coro = None
-        else:
-            if p.wait is not None:
-                return 1
-            value, exc = p.resume
-            p.resume = None
-            self._drive(p, coro, value, exc)
-            if p.coro is not None or p.mbox is None:
-                return 1
-        it = p.rest
-        if it is not None:
-            p.rest = None
-            return self._turn_bounded(p, it)
-        return self._turn(p)  # nothing left over: an ordinary turn on the mailbox
-
-    def _turn_bounded(self, p: Pid, it: Any) -> int:
-        """Handle at most ``turn_messages`` messages of ``it`` (a batch taken from ``p``'s mailbox, or the
-        rest of one); what is left becomes ``p.rest`` and ``p`` goes to the back of the run queue
-        (preempted, Erlang's reductions), unless it parked (it is queued again when woken)."""
-        self._current = p
-        self._batch_it = it
-        self._batch_owner = p
-        h = p.handler
-        if h is None:
-            h = p.handler = p.actor.receive
-        try:
-            for m in islice(it, self.turn_messages):
-                r = h(m)
-                if r is not None and r.__class__ is CoroutineType:
-                    self._drive(p, r, None, None)
-                    if p.coro is not None:
-                        break
-        except Stop as s:
-            self._kill(p, s.reason)
-        except Exception as e:  # noqa: BLE001 - the exception is the exit reason
-            self._kill(p, e)
-        finally:
-            self._current = None
-            self._batch_owner = None
-        return self._after_bounded(p, it)
-
-    def _after_bounded(self, p: Pid, it: Any) -> int:
-        """End of a bounded turn: stash the rest, re-queue ``p`` if it has work and is not parked."""
-        if p.mbox is None:
-            return self.turn_messages
-        if length_hint(it):
-            p.rest = it
-            if p.coro is None:  # preempted (not parked): back of the run queue
-                p.coro = PREEMPTED
-                self._schedule(p)
-                return _CHECK_EVERY  # make the run loop read the clock now
-        elif p.mbox and p.coro is None:
-            self._schedule(p)
-        return self.turn_messages
-
-    def _turn_slow(self, p: Pid) -> int:
-        """:meth:`_turn` while telemetry is on or a ``run_in`` marker is queued somewhere: the same (bounded
-        too), plus serving ``run_in`` markers in mailbox order and emitting the per-turn telemetry
-        (``mailbox_depth``: messages waiting when the turn starts; ``messages``: messages it handled)."""
-        p.scheduled = False
-        traced = _tm.enabled
-        try:
-            coro = p.coro
-            if coro is PREEMPTED:
-                p.coro = None
-            elif coro is not None:
-                if p.wait is not None:
-                    return 1
-                value, exc = p.resume
-                p.resume = None
-                self._drive(p, coro, value, exc)
-                if p.coro is not None or p.mbox is None:
-                    return 1
-            mb = p.mbox
-            it = p.rest
-            if it is not None:
-                p.rest = None
-                if traced:
-                    _tm.emit("mailbox_depth", length_hint(it) + len(mb), {"pid": p.id})
-            elif not mb:
-                return 1
-            else:
-                if traced:
-                    _tm.emit("mailbox_depth", len(mb), {"pid": p.id})
-                batch = mb.copy()
-                mb.clear()
-                it = iter(batch)
-            marked = p in self._sysreq
-            self._current = p
-            self._batch_it = it
-            self._batch_owner = p
-            h = p.handler
-            if h is None:
-                h = p.handler = p.actor.receive
-            handled = 0
-            try:
-                for m in islice(it, self.turn_messages):
-                    if marked and m.__class__ is _RunIn:
-                        self._serve_run_in(p, m)
-                        h = p.handler
-                        continue
-                    handled += 1
-                    r = h(m)
-                    if r is not None and r.__class__ is CoroutineType:
-                        self._drive(p, r, None, None)
-                        if p.coro is not None:
-                            break
-            except Stop as s:
-                self._kill(p, s.reason)
-            except Exception as e:  # noqa: BLE001 - the exception is the exit reason
-                self._kill(p, e)
-            finally:
-                self._current = None
-                self._batch_owner = None
-            if traced:
-                _tm.emit("messages", handled, {"pid": p.id})
-            return self._after_bounded(p, it)
-        finally:
-            if traced and self._out and _tm.enabled:
-                self._flush_out(p)
 
     def _run(self, until: Any, deadline: int | None, sleep: bool) -> bool:
         """Run turns until ``until.done`` (True), or the deadline / idleness (False).
