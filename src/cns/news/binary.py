@@ -41,6 +41,7 @@ from cns.news.binary_kernels import (
     ST_NOT_UTF8,
     ST_TIME,
     parse_records,
+    records_to_wire,
 )
 from cns.news.errors import NewsBatchError, NewsFormatError
 from cns.news.fileio import atomic_writer
@@ -200,28 +201,6 @@ def _decode_dicts(buf: bytes, where: str) -> tuple[Dictionary, Dictionary, Dicti
     return dicts[0], dicts[1], dicts[2]
 
 
-_WIRE_FIELDS = (
-    "id",
-    "publish_ns",
-    "receive_ns",
-    "event_ns",
-    "source",
-    "data_source",
-    "tickers",
-    "n_tickers",
-    "kind",
-    "evidence_type",
-    "flags",
-    "confidence",
-    "eps_actual",
-    "eps_expected",
-    "move_pct",
-    "rate",
-    "sentiment",
-    "headline_len",
-    "headline_off",
-    "evidence_hash",
-)
 _WRITE_CHUNK = 1 << 16  # records converted per step (10 MB of wire records, reused)
 
 
@@ -229,7 +208,7 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
     """Write ``batch`` in the CNS binary format; returns the file size in bytes. The blob is written as is.
 
     Records are converted to the wire layout in chunks of ``_WRITE_CHUNK`` through one reused buffer (no
-    file-sized temporary); reserved bytes are zero. The file is replaced atomically (temp + fsync + rename):
+    file-sized temporary) by :func:`~cns.news.binary_kernels.records_to_wire`; reserved bytes are zero. The file is replaced atomically (temp + fsync + rename):
     on any error (a dictionary string over 65535 bytes raises :class:`NewsFormatError` before anything is
     written; ``OSError`` from the disk) ``path`` keeps its previous content."""
     _check_host()
@@ -257,11 +236,8 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
         fh.write(dict_bytes)
         fh.write(b"\x00" * (records_off - HEADER_SIZE - len(dict_bytes)))
         for a in range(0, n, _WRITE_CHUNK):
-            k = min(_WRITE_CHUNK, n - a)
-            part, src = w[:k], r[a : a + k]
-            for name in _WIRE_FIELDS:
-                part[name] = src[name]
-            fh.write(memoryview(part).cast("B"))
+            k = records_to_wire(r, a, w)
+            fh.write(memoryview(w[:k]).cast("B"))
         fh.write(memoryview(blob))
     return blob_off + len(blob)
 

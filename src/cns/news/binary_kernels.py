@@ -197,3 +197,41 @@ def parse_records(
             stamp_elapsed(lat_ns, j, c0, read_cycles(), ns_per_cycle, overhead_cycles)
         j += 1
     return j
+
+
+@njit(cache=True)
+def records_to_wire(records: np.ndarray, start: int, wire: np.ndarray) -> int:
+    """Copy ``records[start:start + k]`` (NEWS_DTYPE) into ``wire[:k]`` (WIRE_DTYPE), field by field, with
+    the reserved bytes zero; ``k = min(len(wire), len(records) - start)`` (0 when ``start`` is out of range),
+    returned. Same bytes as NumPy's per-field assignment: every field has the same type on both sides."""
+    if start < 0 or start >= len(records):
+        return 0
+    k = min(len(wire), len(records) - start)
+    for i in range(k):
+        r = records[start + i]
+        w = wire[i]
+        w.id = r.id
+        w.publish_ns = r.publish_ns
+        w.receive_ns = r.receive_ns
+        w.event_ns = r.event_ns
+        w.source = r.source
+        w.data_source = r.data_source
+        for t in range(_MAX_TICKERS):
+            w.tickers[t] = r.tickers[t]
+        w.n_tickers = r.n_tickers
+        w.kind = r.kind
+        w.evidence_type = r.evidence_type
+        w.reserved0 = 0
+        w.flags = r.flags
+        w.reserved1 = 0
+        w.confidence = r.confidence
+        w.eps_actual = r.eps_actual
+        w.eps_expected = r.eps_expected
+        w.move_pct = r.move_pct
+        w.rate = r.rate
+        w.sentiment = r.sentiment
+        w.headline_len = r.headline_len
+        w.headline_off = r.headline_off
+        for h in range(32):
+            w.evidence_hash[h] = r.evidence_hash[h]
+    return k
