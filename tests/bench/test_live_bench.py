@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cns.bench.live import _profile_summary, _step_metrics
+from cns.bench.live import _step_metrics
+from cns.bench.live_breakdown import profile_summary
 
 pytestmark = pytest.mark.smoke
 
@@ -46,7 +47,7 @@ def test_profile_summary_reads_collapsed_stacks(tmp_path: Path) -> None:
         "main;run;select (selectors.py:1) 30\nmain;handle (cns/serve/stages.py:9);process "
         "(cns/trading/corroborate.py:5) 70\n"
     )
-    s = _profile_summary(p)
+    s = profile_summary(p)
     assert s["samples"] == 100 and s["by_area_pct"]["corroborate"] == 70.0
     assert s["top_self_pct"][0] == ["process (cns/trading/corroborate.py:5)", 70.0]
 
