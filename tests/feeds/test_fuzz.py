@@ -17,10 +17,9 @@ from cns.feeds.protocol import (
     code_maps,
     decode_binary_records,
     decode_dictionaries,
-    decode_json_records,
-    decode_ws_message,
     encode_frame,
 )
+from cns.feeds.protocol_json import decode_json_records, decode_ws_message
 from cns.news import Reject
 from cns.news.batch import new_dictionaries
 from cns.news.binary import RECORD_SIZE

@@ -67,8 +67,8 @@ from cns.feeds.protocol import (
     code_maps,
     decode_binary_records,
     decode_dictionaries,
-    decode_json_records,
 )
+from cns.feeds.protocol_json import decode_json_records
 from cns.feeds.sequencer import Piece, SequenceTracker
 from cns.news.batch import Reject, new_dictionaries
 from cns.otp import ChildSpec, GenServer

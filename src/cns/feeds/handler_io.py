@@ -23,10 +23,9 @@ from cns.feeds.protocol import (
     REPLAY_REQUEST,
     Frame,
     FrameDecoder,
-    decode_ws_message,
     encode_frame,
-    encode_ws_message,
 )
+from cns.feeds.protocol_json import decode_ws_message, encode_ws_message
 from cns.news.batch import Reject
 from cns.runtime import Node, Pid
 

@@ -1,11 +1,12 @@
-"""The CNS feed protocol: frames of the binary TCP stream and the JSON messages of the WebSocket transport.
+"""The CNS feed protocol: frames of the binary TCP stream (the JSON messages of the WebSocket transport are in
+:mod:`cns.feeds.protocol_json`).
 
 Byte-by-byte layout in ``docs/feeds.md``. Both transports carry the same messages (HELLO, WELCOME, DATA,
 HEARTBEAT, REPLAY_REQUEST, REPLAY_END, BYE) with a per-feed sequence number: every news record of a feed
 has one, starting at 1 and increasing by 1; a DATA message carries ``count`` records numbered ``seq ..
 seq + count - 1``.
 
-Decoding never raises on peer input: :class:`FrameDecoder` (binary stream) and :func:`decode_ws_message`
+Decoding never raises on peer input: :class:`FrameDecoder` (binary stream) and :func:`~cns.feeds.protocol_json.decode_ws_message`
 (one WebSocket message) turn bytes into :class:`Frame` objects or :class:`~cns.news.batch.Reject` entries
 whose reason code is one of the ``REASON_FRAME_*`` constants. A frame whose size field cannot be trusted
 (bad magic, bad header CRC, unknown version, a length above the bound) makes the binary stream unusable:
@@ -13,7 +14,7 @@ the decoder reports it as ``fatal`` and the connection must be dropped (the hand
 from its last sequence number). Every other bad frame is skipped and the stream goes on.
 
 Records inside a DATA message are decoded by :func:`decode_binary_records` (the CNS binary parse kernel over
-a NumPy view of the payload) and :func:`decode_json_records` (msgspec through :func:`cns.news.read_jsonl`);
+a NumPy view of the payload) and :func:`~cns.feeds.protocol_json.decode_json_records` (msgspec through :func:`cns.news.read_jsonl`);
 records that fail their checks are quarantined with the news reason codes and keep their sequence numbers.
 """
 
@@ -23,14 +24,12 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
-import msgspec
 import numpy as np
 
 from cns.news.batch import Reject
 from cns.news.binary import RECORD_SIZE, WIRE_DTYPE, BinaryLayout, parse_binary_chunk, rejects_from_status
-from cns.news.jsonl import read_jsonl
 from cns.signals.dictionary import Dictionary
 from cns.signals.dtypes import NEWS_DTYPE
 
@@ -57,12 +56,9 @@ __all__ = [
     "code_maps",
     "decode_binary_records",
     "decode_dictionaries",
-    "decode_json_records",
-    "decode_ws_message",
     "encode_data_frame",
     "encode_dictionaries",
     "encode_frame",
-    "encode_ws_message",
     "parse_header",
 ]
 
@@ -101,7 +97,7 @@ MAX_SEQ = 2**63 - 1
 MAX_COUNT = 2**32 - 1
 DEFAULT_MAX_PAYLOAD = 16 << 20  # bytes; a frame announcing more is refused before anything is allocated
 DEFAULT_MAX_EVENTS = 1 << 16  # events per JSON data message
-_RAW_KEEP = 96  # bytes of a rejected frame kept (hex) in Reject.raw
+RAW_KEEP = 96  # bytes of a rejected frame kept (hex) in Reject.raw
 
 # Reject reason codes of whole frames (the part of Reject.reason before the first ':')
 REASON_FRAME_MAGIC = "frame_magic"  # fatal: the stream is not at a frame boundary
@@ -161,11 +157,11 @@ class Frame:
     events: Sequence[Any] = field(default=())
 
 
-def _reject(seq: int, code: str, detail: str, raw: bytes | bytearray | memoryview | str) -> Reject:
+def make_reject(seq: int, code: str, detail: str, raw: bytes | bytearray | memoryview | str) -> Reject:
     if isinstance(raw, str):
-        text = raw[: _RAW_KEEP * 2]
+        text = raw[: RAW_KEEP * 2]
     else:
-        text = bytes(raw[:_RAW_KEEP]).hex()
+        text = bytes(raw[:RAW_KEEP]).hex()
     return Reject(seq, f"{code}: {detail}", text)
 
 
@@ -327,25 +323,25 @@ class FrameDecoder:
             while n - p >= HEADER_SIZE:
                 magic, ver, typ, flags, feed, count, seq, sent, plen, pcrc, resv, hcrc = unpack(mv, p)
                 if magic != MAGIC:
-                    self.fatal = _reject(
+                    self.fatal = make_reject(
                         0,
                         REASON_FRAME_MAGIC,
                         f"bad magic {magic!r} (stream out of sync)",
                         mv[p : p + HEADER_SIZE],
                     )
                 elif crc32(mv[p : p + _HCRC_SPAN]) != hcrc:
-                    self.fatal = _reject(
+                    self.fatal = make_reject(
                         0, REASON_FRAME_HEADER_CRC, "header CRC32 mismatch", mv[p : p + HEADER_SIZE]
                     )
                 elif ver != VERSION:
-                    self.fatal = _reject(
+                    self.fatal = make_reject(
                         seq,
                         REASON_FRAME_VERSION,
                         f"version {ver}, this decoder speaks {VERSION}",
                         mv[p : p + HEADER_SIZE],
                     )
                 elif plen > self.max_payload:
-                    self.fatal = _reject(
+                    self.fatal = make_reject(
                         seq,
                         REASON_FRAME_TOO_LARGE,
                         f"payload of {plen} bytes exceeds the bound {self.max_payload}",
@@ -361,7 +357,7 @@ class FrameDecoder:
                 body = mv[p + HEADER_SIZE : end]
                 if crc32(body) != pcrc:
                     out.append(
-                        _reject(
+                        make_reject(
                             seq,
                             REASON_FRAME_CRC,
                             f"payload CRC32 mismatch ({plen} bytes, type {typ})",
@@ -369,13 +365,15 @@ class FrameDecoder:
                         )
                     )
                 elif typ not in TYPE_NAMES:
-                    out.append(_reject(seq, REASON_FRAME_TYPE, f"unknown message type {typ}", mv[p:end]))
+                    out.append(make_reject(seq, REASON_FRAME_TYPE, f"unknown message type {typ}", mv[p:end]))
                 elif resv != 0:
-                    out.append(_reject(seq, REASON_FRAME_LAYOUT, "reserved header field is not 0", mv[p:end]))
+                    out.append(
+                        make_reject(seq, REASON_FRAME_LAYOUT, "reserved header field is not 0", mv[p:end])
+                    )
                 else:
                     why = _check_layout(typ, flags, count, seq, plen)
                     if why is not None:
-                        out.append(_reject(seq, REASON_FRAME_LAYOUT, why, mv[p:end]))
+                        out.append(make_reject(seq, REASON_FRAME_LAYOUT, why, mv[p:end]))
                     else:
                         out.append(Frame(typ, feed, seq, count, flags, sent, bytes(body) if plen else b""))
                 del body  # release the view before the buffer is resized
@@ -391,7 +389,7 @@ class FrameDecoder:
         left = bytes(self._buf)
         self._buf.clear()
         seq = parse_header(left).seq if len(left) >= HEADER_SIZE else 0
-        return _reject(
+        return make_reject(
             seq, REASON_FRAME_TRUNCATED, f"stream ended inside a frame ({len(left)} bytes buffered)", left
         )
 
@@ -469,181 +467,3 @@ def decode_binary_records(frame: Frame, maps: CodeMaps, *, receive_ns: int = 0) 
         if receive_ns:
             records["receive_ns"] = receive_ns
     return DecodedRecords(records, raw[nrec:], good + np.uint64(frame.seq), rejects)
-
-
-def decode_json_records(
-    frame: Frame, targets: tuple[Dictionary, Dictionary, Dictionary], *, receive_ns: int = 0
-) -> DecodedRecords:
-    """Decode the events of a JSON DATA ``frame`` in bulk with msgspec (:func:`cns.news.read_jsonl`, the
-    JSON Lines schema), interning strings into ``targets``. Never raises on frame content."""
-    src, tick, dsrc = targets
-    batch = read_jsonl([bytes(e) for e in frame.events], src, tick, data_sources=dsrc, sentiment=False)
-    n = len(frame.events)
-    if batch.rejects:
-        bad = np.array([rj.line - 1 for rj in batch.rejects], dtype=np.int64)
-        keep = np.ones(n, bool)
-        keep[bad] = False
-        good = np.flatnonzero(keep).astype(np.uint64)
-        rejects = [
-            Reject(
-                frame.seq + rj.line - 1,
-                f"{rj.reason} [seq {frame.seq + rj.line - 1}]",
-                rj.raw[: _RAW_KEEP * 2],
-            )
-            for rj in batch.rejects
-        ]
-    else:
-        good = np.arange(n, dtype=np.uint64)
-        rejects = []
-    records = batch.records
-    if receive_ns and len(records):
-        records["receive_ns"] = receive_ns
-    return DecodedRecords(records, batch.headlines, good + np.uint64(frame.seq), rejects)
-
-
-# ---------------------------------------------------------------------------------------------- JSON
-_Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
-_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
-_Feed = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
-_Ns = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
-
-
-class _WsHello(msgspec.Struct, tag="hello", tag_field="type"):
-    feed: _Feed = 0
-
-
-class _WsWelcome(msgspec.Struct, tag="welcome", tag_field="type"):
-    feed: _Feed
-    seq: _Seq
-
-
-class _WsData(msgspec.Struct, tag="data", tag_field="type"):
-    feed: _Feed
-    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
-    events: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1, max_length=DEFAULT_MAX_EVENTS)]
-    count: _Count | None = None
-    replay: bool = False
-    sent_ns: _Ns = 0
-
-
-class _WsHeartbeat(msgspec.Struct, tag="heartbeat", tag_field="type"):
-    feed: _Feed
-    seq: _Seq
-    sent_ns: _Ns = 0
-
-
-class _WsReplay(msgspec.Struct, tag="replay", tag_field="type"):
-    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
-    count: _Count = 0
-    feed: _Feed = 0
-
-
-class _WsReplayEnd(msgspec.Struct, tag="replay_end", tag_field="type"):
-    feed: _Feed
-    seq: _Seq
-    count: _Count
-    truncated: bool = False
-
-
-class _WsBye(msgspec.Struct, tag="bye", tag_field="type"):
-    feed: _Feed
-    seq: _Seq = 0
-
-
-_WS_DECODER = msgspec.json.Decoder(
-    _WsHello | _WsWelcome | _WsData | _WsHeartbeat | _WsReplay | _WsReplayEnd | _WsBye
-)
-
-
-def decode_ws_message(data: bytes | str, max_bytes: int = DEFAULT_MAX_PAYLOAD) -> Frame | Reject:
-    """One WebSocket message (a JSON object, see ``docs/feeds.md``) as a :class:`Frame`, or its Reject.
-
-    Data events stay raw (:attr:`Frame.events`) for :func:`decode_json_records`. Never raises."""
-    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
-    if len(raw) > max_bytes:
-        return _reject(
-            0,
-            REASON_FRAME_TOO_LARGE,
-            f"message of {len(raw)} bytes exceeds the bound {max_bytes}",
-            raw[:_RAW_KEEP].decode("utf-8", "backslashreplace"),
-        )
-    try:
-        m = _WS_DECODER.decode(raw)
-    except msgspec.ValidationError as exc:
-        msg = str(exc)
-        code = REASON_FRAME_TYPE if "`$.type`" in msg and "Invalid value" in msg else REASON_FRAME_SCHEMA
-        return _reject(0, code, msg, raw[: _RAW_KEEP * 2].decode("utf-8", "backslashreplace"))
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return _reject(
-            0, REASON_FRAME_JSON, str(exc), raw[: _RAW_KEEP * 2].decode("utf-8", "backslashreplace")
-        )
-    cls = m.__class__
-    if cls is _WsData:
-        count = len(m.events)
-        if m.count is not None and m.count != count:
-            return _reject(
-                m.seq,
-                REASON_FRAME_LAYOUT,
-                f"count {m.count} but {count} events",
-                raw[: _RAW_KEEP * 2].decode("utf-8", "backslashreplace"),
-            )
-        if m.seq + count - 1 > MAX_SEQ:
-            return _reject(
-                m.seq,
-                REASON_FRAME_LAYOUT,
-                "DATA sequence numbers past 2**63 - 1",
-                raw[: _RAW_KEEP * 2].decode("utf-8", "backslashreplace"),
-            )
-        return Frame(DATA, m.feed, m.seq, count, FLAG_REPLAY if m.replay else 0, m.sent_ns, events=m.events)
-    if cls is _WsHeartbeat:
-        return Frame(HEARTBEAT, m.feed, m.seq, 0, 0, m.sent_ns)
-    if cls is _WsWelcome:
-        return Frame(WELCOME, m.feed, m.seq, 0)
-    if cls is _WsReplayEnd:
-        return Frame(REPLAY_END, m.feed, m.seq, m.count, FLAG_TRUNCATED if m.truncated else 0)
-    if cls is _WsReplay:
-        return Frame(REPLAY_REQUEST, m.feed, m.seq, m.count)
-    if cls is _WsHello:
-        return Frame(HELLO, m.feed, 0, 0)
-    return Frame(BYE, m.feed, m.seq, 0)
-
-
-def encode_ws_message(
-    type: int,
-    *,
-    feed_id: int,
-    seq: int = 0,
-    count: int = 0,
-    flags: int = 0,
-    sent_ns: int = 0,
-    events: Sequence[bytes] = (),
-) -> bytes:
-    """The JSON text of one WebSocket message. DATA: ``events`` are already-encoded JSON objects (the JSON
-    Lines schema) spliced in as they are, so a server encodes each record once, not once per message."""
-    if type == DATA:
-        head = b'{"type":"data","feed":%d,"seq":%d,"count":%d,"replay":%s,"sent_ns":%d,"events":[' % (
-            feed_id,
-            seq,
-            len(events),
-            b"true" if flags & FLAG_REPLAY else b"false",
-            sent_ns,
-        )
-        return head + b",".join(events) + b"]}"
-    if type == HEARTBEAT:
-        return b'{"type":"heartbeat","feed":%d,"seq":%d,"sent_ns":%d}' % (feed_id, seq, sent_ns)
-    if type == WELCOME:
-        return b'{"type":"welcome","feed":%d,"seq":%d}' % (feed_id, seq)
-    if type == REPLAY_END:
-        return b'{"type":"replay_end","feed":%d,"seq":%d,"count":%d,"truncated":%s}' % (
-            feed_id,
-            seq,
-            count,
-            b"true" if flags & FLAG_TRUNCATED else b"false",
-        )
-    if type == REPLAY_REQUEST:
-        return b'{"type":"replay","feed":%d,"seq":%d,"count":%d}' % (feed_id, seq, count)
-    if type == HELLO:
-        return b'{"type":"hello","feed":%d}' % feed_id
-    if type == BYE:
-        return b'{"type":"bye","feed":%d,"seq":%d}' % (feed_id, seq)
-    raise ValueError(f"encode_ws_message: unknown message type {type}")

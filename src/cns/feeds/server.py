@@ -43,12 +43,11 @@ from cns.feeds.protocol import (
     WELCOME,
     Frame,
     FrameDecoder,
-    decode_ws_message,
     encode_data_frame,
     encode_dictionaries,
     encode_frame,
-    encode_ws_message,
 )
+from cns.feeds.protocol_json import decode_ws_message, encode_ws_message
 from cns.news.batch import NewsBatch, Reject
 from cns.news.binary import WIRE_DTYPE
 

@@ -104,7 +104,8 @@ class _Cutter:
         return b"".join(parts)
 
     def json(self, i: int, j: int, feed_id: int) -> list[bytes]:
-        from cns.feeds.protocol import DATA, encode_ws_message
+        from cns.feeds.protocol import DATA
+        from cns.feeds.protocol_json import encode_ws_message
 
         lines = self.src.json_lines()
         return [
@@ -232,7 +233,8 @@ def _serve_ws(
     from websockets.http11 import Request
     from websockets.server import ServerProtocol
 
-    from cns.feeds.protocol import HEARTBEAT, WELCOME, encode_ws_message
+    from cns.feeds.protocol import HEARTBEAT, WELCOME
+    from cns.feeds.protocol_json import encode_ws_message
 
     lsock = socket.create_server(("127.0.0.1", port))
     print(f"port={lsock.getsockname()[1]}", file=out, flush=True)
