@@ -72,9 +72,9 @@ def _keys(d: np.ndarray) -> list[bytes]:
     return [bytes(x) for x in np.ascontiguousarray(packed).view(np.uint8).reshape(len(d), -1)]
 
 
-def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    """Decisions concatenated into DECISION_DTYPE (``np.concatenate`` would drop the dtype's padding)."""
-    out = np.zeros(sum(len(p) for p in parts), DECISION_DTYPE)
+def _concat(parts: list[np.ndarray], dtype: np.dtype = DECISION_DTYPE) -> np.ndarray:
+    """Records concatenated into ``dtype`` (``np.concatenate`` would drop a dtype's padding)."""
+    out = np.empty(sum(len(p) for p in parts), dtype)
     k = 0
     for p in parts:
         out[k : k + len(p)] = p
@@ -159,8 +159,33 @@ class ShardModel:
                 self.risk["scal"][_KILL] = 1
         self.index = int(e.index)
 
-    def _news(self, recs: np.ndarray) -> None:
-        self.counts["news"] += len(recs)
+    def apply_chunk(self, chunk: Any) -> None:
+        """Apply a :class:`~cns.journal.reader.ReplayChunk`'s entries in order, as :meth:`apply` would, with
+        the news of consecutive entries (feed_seq markers between them touch no window) validated and
+        corroborated in one call each: the kernels are streaming, record order is what counts."""
+        pending: list[np.ndarray] = []
+        for k in range(len(chunk)):
+            e = chunk.entry(k)
+            t = e.type
+            if t == TYPE_NEWS:
+                if len(e.records):
+                    pending.append(e.records)
+                self.counts["news"] += len(e.records)
+                self.index = int(e.index)
+                continue
+            if pending and t != 1000:
+                self._news_many(pending)
+                pending = []
+            self.apply(e)
+        if pending:
+            self._news_many(pending)
+
+    def _news_many(self, parts: list[np.ndarray]) -> None:
+        self._news(parts[0] if len(parts) == 1 else _concat(parts, parts[0].dtype), count=False)
+
+    def _news(self, recs: np.ndarray, *, count: bool = True) -> None:
+        if count:
+            self.counts["news"] += len(recs)
         if not len(recs) or self.validator is None:
             return
         sources = self.state.dictionaries[0]

@@ -81,8 +81,7 @@ def recover_model(journal: Any, state: ServeState) -> tuple[ShardModel, dict[str
         if model.index < end:
             reader.seek(model.index + 1)
             while (chunk := reader.read(min(65536, end - model.index))) is not None:
-                for k in range(len(chunk)):
-                    model.apply(chunk.entry(k))
+                model.apply_chunk(chunk)
                 replayed += len(chunk)
                 if model.index >= end:
                     break
@@ -139,8 +138,7 @@ class Snapshotter(GenServer):
             chunk = self.reader.read(min(limit - done, end - m.index))
             if chunk is None:
                 break
-            for k in range(len(chunk)):
-                m.apply(chunk.entry(k))
+            m.apply_chunk(chunk)
             done += len(chunk)
         self.state.extra["model_dirty"] = False
         return done
