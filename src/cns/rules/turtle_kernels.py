@@ -493,29 +493,9 @@ def encode_turtle(buf, pos, end, str_code, lang_code, T, triples, scratch, P):
                     j, klen = _string_key(buf, i, end, scratch, P, lit)
                 elif is_digit(x) or x == 43 or x == 45 or (x == 46 and i + 1 < end and is_digit(buf[i + 1])):
                     j, klen = _number_key(buf, i, end, scratch, lit)
-                elif (
-                    x == 116
-                    and i + 4 < end
-                    and buf[i + 1] == 114
-                    and buf[i + 2] == 117
-                    and buf[i + 3] == 101
-                    and _delim(buf[i + 4])
-                ):
-                    klen = _copy(scratch, 0, buf, i, i + 4)
-                    j = i + 4
-                    klen = _bool_key(scratch, klen, lit)
-                elif (
-                    x == 102
-                    and i + 5 < end
-                    and buf[i + 1] == 97
-                    and buf[i + 2] == 108
-                    and buf[i + 3] == 115
-                    and buf[i + 4] == 101
-                    and _delim(buf[i + 5])
-                ):
-                    klen = _copy(scratch, 0, buf, i, i + 5)
-                    j = i + 5
-                    klen = _bool_key(scratch, klen, lit)
+                elif (x == 116 or x == 102) and _bool_end(buf, i, end) > 0:
+                    j = _bool_end(buf, i, end)
+                    klen = _bool_key(scratch, _copy(scratch, 0, buf, i, j), lit)
                 elif x == 95 and i + 1 < end and buf[i + 1] == 58:
                     j = bnode_end(buf, i, end, True)
                     klen = _copy(scratch, 0, buf, i, j) if j > 0 else -1
@@ -569,6 +549,20 @@ def encode_turtle(buf, pos, end, str_code, lang_code, T, triples, scratch, P):
                 i += 1
                 break
             return ST_FALLBACK, stmt
+
+
+_W_TRUE = np.frombuffer(b"true", np.uint8)
+_W_FALSE = np.frombuffer(b"false", np.uint8)
+
+
+@njit(cache=True)
+def _bool_end(buf, i, end) -> int:
+    """End of the keyword ``true`` or ``false`` at buf[i] (followed by a delimiter), -1 if there is none."""
+    w = _W_TRUE if buf[i] == 116 else _W_FALSE
+    n = w.shape[0]
+    if i + n >= end or not span_is(buf, i, i + n, w) or not _delim(buf[i + n]):
+        return -1
+    return i + n
 
 
 @njit(cache=True)
