@@ -48,6 +48,7 @@ import numpy as np
 from cns.market.exchange import ExchangeSimulator, SimConfig
 from cns.market.venue_api import Exchange, ExchangeFactory
 from cns.replay.attribution import attribute
+from cns.replay.desk_fused import QuietRunner
 from cns.replay.desk_kernels import NEVER_NS as _NEVER_NS
 from cns.replay.desk_kernels import note_rejects, plan_exits, stamp_orders
 from cns.replay.latency import DecisionLatency, LatencyModel
@@ -55,6 +56,7 @@ from cns.signals.dictionary import Dictionary
 from cns.signals.universe import InstrumentInfo
 from cns.telemetry.stats import sample_mask
 from cns.trading.config import DAY_NS, Range, TradingConfig, checked_number
+from cns.trading.corroborate import stamp_calibration
 from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
 from cns.trading.errors import ConfigError
 from cns.trading.pipeline import TradingPipeline
@@ -246,6 +248,9 @@ class TradingDesk:
         self._risk_buf = np.empty(0, np.int64)  # risk-stage stamps of the current on_decisions call
         self._risk_pattern = np.empty(0, np.int64)  # their request pattern (sample_mask)
         self._n_risk = 0
+        self._unflushed = False  # the venue is at its clock with reports for the desk not yet taken
+        self._stamp_cal = stamp_calibration()  # the stamping kernels' (ns_per_cycle, overhead_cycles)
+        self._quiet = QuietRunner(self) if isinstance(self.sim, ExchangeSimulator) else None
 
     # ---- stepping ------------------------------------------------------------------------------------------
     def _advance(self, t_ns: int) -> None:
@@ -356,7 +361,8 @@ class TradingDesk:
     def _step_venue(self, t_ns: int) -> None:
         """Run the venue to ``t_ns`` and book the execution reports that are back by then (venue time +
         ``return_ns`` <= ``t_ns``); later ones wait in ``_pending``."""
-        if t_ns > self.sim.now_ns:
+        if t_ns > self.sim.now_ns or self._unflushed:  # unflushed: the quiet-slice kernel stepped the venue
+            self._unflushed = False
             execs = self.sim.advance_to(t_ns)
             if len(execs):
                 if self._return_ns == 0 and not len(self._pending):
@@ -412,23 +418,32 @@ class TradingDesk:
         self._risk_buf = np.empty(n, np.int64)
         self._risk_pattern = sample_mask(n, self.sample_every)
         self._n_risk = 0
-        act_list = act_at.tolist()
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            # the group's first act time: the desk knows the quotes of t - md_latency, nothing later
-            t = max(act_list[a], self.sim.now_ns)
-            mid, mid_ts = self._prepare_slice(t)
-            group = decisions[a:b]
-            candidates = self.pipeline.signal.orders(group, mid, lat_ns=sig_lat_all[a:b])
-            if len(candidates) == 0:
-                continue  # nothing to check: the risk gate would see an empty batch
-            # each order is stamped when the desk acts on the decision that made it
-            if b - a == 1:
-                candidates["ts_ns"] = max(act_list[a], t)
-            else:
-                stamp_orders(candidates, group["news_id"], act_at[a:b], t)
-            self._send_entries(candidates, mid, mid_ts, t, n)
+        if self._quiet is not None:  # quiet slices in one compiled call, the others below
+            self._quiet.run(decisions, act_at, starts, ends, sig_lat_all, n)
+        else:
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                self._slice(decisions, act_at, a, b, sig_lat_all, n)
         self._sig_lat.append(sig_lat_all)
         self._risk_lat.append(self._risk_buf[: self._n_risk])
+
+    def _slice(
+        self, decisions: np.ndarray, act_at: np.ndarray, a: int, b: int, sig_lat_all: np.ndarray, n: int
+    ) -> None:
+        """Act on the sorted ``decisions[a:b]`` of one slice (act times ``act_at[a:b]``)."""
+        act_a = int(act_at[a])
+        # the group's first act time: the desk knows the quotes of t - md_latency, nothing later
+        t = max(act_a, self.sim.now_ns)
+        mid, mid_ts = self._prepare_slice(t)
+        group = decisions[a:b]
+        candidates = self.pipeline.signal.orders(group, mid, lat_ns=sig_lat_all[a:b])
+        if len(candidates) == 0:
+            return  # nothing to check: the risk gate would see an empty batch
+        # each order is stamped when the desk acts on the decision that made it
+        if b - a == 1:
+            candidates["ts_ns"] = max(act_a, t)
+        else:
+            stamp_orders(candidates, group["news_id"], act_at[a:b], t)
+        self._send_entries(candidates, mid, mid_ts, t, n)
 
     def _act_order(self, decisions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Draw each decision's latency and sort ``decisions`` by their act times (returned with them)."""
@@ -469,7 +484,15 @@ class TradingDesk:
         risk_lat[:] = self._risk_pattern[:nc]
         self._n_risk = n_risk + nc
         accepted, reasons = self.pipeline.risk.check(candidates, mid, mid_ts, t, lat_ns=risk_lat)
-        if len(accepted) < nc:
+        self._entries_checked(candidates, accepted, reasons)
+
+    def _accepted(self, candidates: np.ndarray, reasons: np.ndarray, n_ok: int) -> None:
+        """The rest of :meth:`_send_entries` after the quiet-slice kernel's risk check accepted ``n_ok``."""
+        self._entries_checked(candidates, self.pipeline.risk.register(candidates, reasons, n_ok), reasons)
+
+    def _entries_checked(self, candidates: np.ndarray, accepted: np.ndarray, reasons: np.ndarray) -> None:
+        """Note the entries risk dropped and send the ``accepted`` ones."""
+        if len(accepted) < len(candidates):
             self._note_rejects(reasons, candidates, self._rej_entries)
         if len(accepted):
             self.sim.submit(accepted)

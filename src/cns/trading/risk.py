@@ -190,7 +190,12 @@ class RiskGate:
             ns_per_cycle,
             overhead,
         )
-        if n_ok == n:  # all accepted (what orders[reasons == REJ_NONE] would copy)
+        return self.register(orders, reasons, n_ok), reasons
+
+    def register(self, orders: np.ndarray, reasons: np.ndarray, n_ok: int) -> np.ndarray:
+        """The accepted of checked ``orders`` (``reasons``: one uint8 per order, ``n_ok`` of them 0), registered
+        with the OMS — the end of :meth:`check`, for a caller that ran the risk kernel itself."""
+        if n_ok == len(orders):  # all accepted (what orders[reasons == REJ_NONE] would copy)
             accepted = orders.copy()
         elif n_ok == 0:
             accepted = np.zeros(0, dtype=ORDER_DTYPE)
@@ -198,7 +203,7 @@ class RiskGate:
             accepted = orders[reasons == REJ_NONE]
         if n_ok:
             self.oms.submit(accepted)
-        return accepted, reasons
+        return accepted
 
     def rejections(self) -> dict[str, int]:
         """Rejected orders per check name (cumulative)."""
