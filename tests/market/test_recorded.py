@@ -361,3 +361,16 @@ def test_orders_resting_beyond_the_first_rows_depth_are_seeded_when_they_come_in
     ex = _exchange(day, OPEN, md_latency_ns=0)
     ex.advance_to(OPEN + SEC + 1)
     assert ex.reference_quotes(OPEN + SEC + 1)[0][1] == pytest.approx(9.99)
+
+
+def test_a_hand_built_day_out_of_time_order_is_refused() -> None:
+    import dataclasses
+
+    from cns.market.lobster import LobsterImportError
+
+    day = load_lobster_book(*sample_paths())
+    ops = day.ops[::-1].copy()
+    with pytest.raises(LobsterImportError, match="earlier"):
+        _exchange(dataclasses.replace(day, ops=ops), day.first_ns)
+    with pytest.raises(LobsterImportError, match="RecordedBook"):
+        RecordedExchange({1: "not a day"}, 2)  # type: ignore[dict-item]

@@ -27,6 +27,7 @@ no recorded id at ``SEED_ID_BASE + k``.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,7 +45,14 @@ from cns.market.lobster import (
     read_lobster,
 )
 from cns.venue.l3book import L3Book
-from cns.venue.l3book_dtypes import EMPTY_ASK_PRICE, EMPTY_BID_PRICE, L3_OP_DTYPE, OP_ADD, OP_EXEC
+from cns.venue.l3book_dtypes import (
+    EMPTY_ASK_PRICE,
+    EMPTY_BID_PRICE,
+    L3_OP_DTYPE,
+    OP_ADD,
+    OP_EXEC,
+    OP_PMODIFY,
+)
 
 __all__ = [
     "DESK_ID_BASE",
@@ -293,7 +301,7 @@ def _exec_prices(passive: np.ndarray) -> np.ndarray:
     new_group = np.ones(n, bool)
     new_group[1:] = o_id[1:] != o_id[:-1]
     grp_start = np.maximum.accumulate(np.where(new_group, np.arange(n), 0))
-    defines = ((kind == 8) | (kind == 9))[order]  # OP_ADD, OP_PMODIFY
+    defines = ((kind == OP_ADD) | (kind == OP_PMODIFY))[order]
     last = np.maximum.accumulate(np.where(defines, np.arange(n), -1))
     last = np.where(last >= grp_start, last, -1)
     px = np.zeros(n, np.int64)
@@ -456,4 +464,15 @@ def check_recorded_book(book: object) -> RecordedBook:
         raise LobsterImportError(
             f"expected a cns.market.recorded_data.RecordedBook, got {type(book).__name__}"
         )
+    for name in ("ops", "seed"):
+        a = getattr(book, name)
+        if not isinstance(a, np.ndarray) or a.dtype != L3_OP_DTYPE or a.ndim != 1:
+            raise LobsterImportError(f"RecordedBook {book.name!r}: {name} must be a 1-D L3_OP_DTYPE array")
+    t = book.ops["ts_ns"]
+    if t.size > 1 and bool(np.any(t[1:] < t[:-1])):
+        k = int(np.argmax(t[1:] < t[:-1])) + 1
+        raise LobsterImportError(f"RecordedBook {book.name!r}: ops[{k}] is earlier than ops[{k - 1}]")
+    units_ok = math.isfinite(book.unit_usd) and book.unit_usd > 0
+    if not (units_ok and math.isfinite(book.tick_usd) and book.tick_usd > 0):
+        raise LobsterImportError(f"RecordedBook {book.name!r}: unit_usd and tick_usd must be finite and > 0")
     return book
