@@ -44,6 +44,7 @@ INCLUDES = {
 
 
 def goal(value: float | None, target: float, op: str) -> dict[str, Any]:
+    """The goal record of one figure: its value, the target (``op`` and number) and whether it is met (None: not measured)."""
     met = None if value is None else {">=": value >= target, "<=": value <= target, "<": value < target}[op]
     return {"value": value, "target": f"{op} {target:g}", "met": met}
 
@@ -53,6 +54,7 @@ def _x(v: float | None) -> str:
 
 
 def headline(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The README headline rows of one ``cns bench signals`` document (:func:`cns.bench.readme.headline_row`)."""
     g = doc["goals"]
     sp = doc["spread"]
     sub = doc["subset"]
@@ -112,6 +114,7 @@ def headline(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def print_report(doc: dict[str, Any]) -> None:
+    """Print the document's table to stdout."""
     g = doc["goals"]
     sp = doc["spread"]
     sub = doc["subset"]

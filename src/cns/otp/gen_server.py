@@ -27,42 +27,22 @@ from __future__ import annotations
 from types import CoroutineType
 from typing import Any, ClassVar
 
-from ..runtime.errors import InitFailed, NotInProcess
+from ..runtime.errors import NotInProcess
 from ..runtime.node import Node
-from ..runtime.process import NORMAL, Actor, Exit, From, Pid, Stop
+from ..runtime.process import NORMAL, Exit, From, Pid, Stop
+from .behaviour import IGNORE, Behaviour, Cast, _Sentinel
 from .sysapi import SysRequest, handle_system
 
 __all__ = ["IGNORE", "NOREPLY", "Cast", "GenServer", "call", "cast", "stop"]
 
 
-class _Sentinel:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
 NOREPLY: Any = _Sentinel("NOREPLY")
-IGNORE: Any = _Sentinel("IGNORE")
 
 
-class Cast:
-    """Envelope of a cast (``handle_cast``), distinguishing it from a plain info message."""
-
-    __slots__ = ("msg",)
-
-    def __init__(self, msg: Any) -> None:
-        self.msg = msg
-
-
-class GenServer(Actor):
+class GenServer(Behaviour):
     """Base class of generic servers. ``vsn`` identifies the code version for hot code loading."""
 
     vsn: ClassVar[Any] = 1
-    _parent: Pid | None = None
 
     # --------------------------------------------------------------- callbacks (override)
     def init(self, *args: Any) -> Any:
@@ -115,50 +95,7 @@ class GenServer(Actor):
         ``normal`` and None is returned.
         """
         inst = cls()
-        parent = node.current
-        linked = link and parent is not None
-        inst._parent = parent if linked else None
-        try:
-            pid, r = node._spawn_init(inst, lambda: inst.init(*args), name=name, link=linked, **spawn_opts)
-        except Stop as s:
-            node._kill(inst.pid, s.reason)
-            raise InitFailed(cls.__name__, s.reason) from None
-        except Exception as e:  # noqa: BLE001 - reported as the init failure reason
-            if getattr(inst, "pid", None) is not None:  # else spawn itself refused (name taken, bad options)
-                node._kill(inst.pid, e)
-            raise InitFailed(cls.__name__, e) from e
-        if r is IGNORE:
-            node._kill(pid, NORMAL)
-            return None
-        if not linked:  # as OTP's nolink start: the server is its own parent, so an exit signal sent from
-            inst._parent = pid  # plain Python (which arrives as from the target itself) is a shutdown order
-        return pid
-
-    @classmethod
-    def start_link(cls, node: Node, *args: Any, name: str | None = None, **spawn_opts: Any) -> Pid | None:
-        """``start`` linked to the calling process (from plain Python there is no parent to link)."""
-        return cls.start(node, *args, name=name, link=True, **spawn_opts)
-
-    # --------------------------------------------------------------- helpers for callbacks
-    def reply(self, from_: From, value: Any) -> None:
-        """Answer the call ``from_`` now (after a :data:`NOREPLY`), from any later callback."""
-        self.node.reply(from_, value)
-
-    def call(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> Any:
-        """Awaitable call to another server: ``v = await self.call(pid, req)`` in an async callback."""
-        return self.node.acall(dest, request, timeout)
-
-    def cast(self, dest: Pid | str, msg: Any) -> None:
-        """Send ``msg`` to ``dest``'s ``handle_cast``; fire and forget (a dead or unknown ``dest`` is ignored)."""
-        self.node.send(dest, Cast(msg))
-
-    def send(self, dest: Pid | str, msg: Any) -> None:
-        """Send ``msg`` as a plain message (``handle_info`` on a GenServer); fire and forget."""
-        self.node.send(dest, msg)
-
-    def trap_exit(self, flag: bool = True) -> bool:
-        """Set whether exit signals arrive as :class:`~cns.runtime.Exit` messages; returns the previous flag."""
-        return self.node.trap_exit(flag, self.pid)
+        return cls._start_process(node, inst, lambda: inst.init(*args), name, link, spawn_opts)
 
     # --------------------------------------------------------------- dispatch (runtime entry point)
     def receive(self, msg: Any) -> Any:

@@ -76,10 +76,11 @@ from collections import deque
 from types import CoroutineType, FunctionType
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
-from ..runtime.errors import InitFailed, NotInProcess
+from ..runtime.errors import NotInProcess
 from ..runtime.node import Node
-from ..runtime.process import NORMAL, Actor, Exit, From, Pid, Stop
-from .gen_server import IGNORE, Cast, call, cast
+from ..runtime.process import NORMAL, Exit, From, Pid, Stop
+from .behaviour import IGNORE, Behaviour, Cast
+from .gen_server import call, cast
 from .gen_statem_actions import (
     SAME,
     TIMEOUT_ACTIONS,
@@ -177,7 +178,7 @@ def _listify(actions: Any) -> Any:
     return actions if isinstance(actions, (list, tuple)) else (actions,)
 
 
-class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
+class GenStatem(TimeoutsMixin, Behaviour, Generic[S, D]):
     """Base class of state machines; see the module doc for the callback contracts.
 
     Class attributes: ``callback_mode`` (``"state_functions"`` or ``"handle_event_function"``),
@@ -241,33 +242,14 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
         """
         inst = cls()
         inst._reset()
-        parent = node.current
-        linked = link and parent is not None
-        inst._parent = parent if linked else None
-        try:
-            pid, r = node._spawn_init(inst, lambda: inst._init(args), name=name, link=linked, **spawn_opts)
-        except Stop as s:
-            node._kill(inst.pid, s.reason)
-            raise InitFailed(cls.__name__, s.reason) from None
-        except Exception as e:  # noqa: BLE001 - reported as the init failure reason
-            if getattr(inst, "pid", None) is not None:  # else spawn itself refused (name taken, bad options)
-                node._kill(inst.pid, e)
-            raise InitFailed(cls.__name__, e) from e
-        if r is IGNORE:
-            node._kill(pid, NORMAL)
+        pid = cls._start_process(node, inst, lambda: inst._init(args), name, link, spawn_opts)
+        if pid is None:
             return None
-        if not linked:  # as GenServer: an exit signal sent from plain Python is a shutdown order
-            inst._parent = pid
         mb = pid.mbox
         if mb is not None:  # enter the first state before any message, even those init sent to itself
             list.insert(mb, 0, _BOOT)
             node._schedule(pid)
         return pid
-
-    @classmethod
-    def start_link(cls, node: Node, *args: Any, name: str | None = None, **spawn_opts: Any) -> Pid | None:
-        """``start`` linked to the calling process (a Supervisor's child start function uses this)."""
-        return cls.start(node, *args, name=name, link=True, **spawn_opts)
 
     def _reset(self) -> None:
         self._state: Any = None
@@ -279,7 +261,7 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
         self._ticks: dict[Any, _Tick] = {}
         self._tr: _Trans | None = None
         self._init_actions: Any = ()
-        self._parent: Pid | None = None
+        self._parent = None
 
     def _init(self, args: tuple[Any, ...]) -> Any:
         r = self.init(*args)
@@ -303,26 +285,6 @@ class GenStatem(TimeoutsMixin, Actor, Generic[S, D]):
     def data(self) -> D:
         """The current data (read-only; change it by returning a result with ``data``)."""
         return self._data  # type: ignore[no-any-return]
-
-    def reply(self, from_: From, value: Any) -> None:
-        """Answer a call now, from any callback (OTP's ``gen_statem:reply/2``)."""
-        self.node.reply(from_, value)
-
-    def call(self, dest: Pid | str, request: Any, timeout: float = 5.0) -> Any:
-        """Awaitable call to another process: ``v = await self.call(pid, req)`` in an ``async`` callback."""
-        return self.node.acall(dest, request, timeout)
-
-    def cast(self, dest: Pid | str, msg: Any) -> None:
-        """Send ``msg`` to ``dest`` as a cast (a ``"cast"`` event on a GenStatem); fire and forget."""
-        self.node.send(dest, Cast(msg))
-
-    def send(self, dest: Pid | str, msg: Any) -> None:
-        """Send ``msg`` as a plain message (an ``"info"`` event on a GenStatem); fire and forget."""
-        self.node.send(dest, msg)
-
-    def trap_exit(self, flag: bool = True) -> bool:
-        """Set whether exit signals arrive as :class:`~cns.runtime.Exit` messages; returns the previous flag."""
-        return bool(self.node.trap_exit(flag, self.pid))
 
     def code_change(self, old_vsn: Any, state_dict: dict[str, Any], extra: Any) -> dict[str, Any]:
         """The hot-loading hook (:mod:`cns.otp.hotload`): applies :meth:`code_change_state`. Do not override."""
