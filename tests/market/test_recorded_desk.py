@@ -50,3 +50,39 @@ def test_a_book_for_a_ticker_outside_the_universe_is_refused() -> None:
     day = load_lobster_book(*sample_paths())
     with pytest.raises(LobsterImportError, match="CNSX"):
         recorded_desk_config(config(), [day])
+
+
+def test_a_pass_with_stories_is_attributed_without_a_hidden_value() -> None:
+    """Recorded markets have no fundamental: the attribution runs, its value-based parts are NaN."""
+    import dataclasses
+
+    from cns.market.dtypes import STORY_DTYPE
+
+    day = load_lobster_book(*sample_paths())
+    stories = np.zeros(2, STORY_DTYPE)
+    stories["story_id"] = [0, 1]
+    stories["instrument"] = AAPL
+    stories["first_report_ns"] = [START + 5 * SEC, START + 300 * SEC]
+    stories["impact_pct"] = [1.0, -1.0]
+    stories["is_true"] = 1
+    cfg = dataclasses.replace(config(seconds=900, hold_ns=60 * SEC), stories=stories)
+    r, _ = run_recorded(cfg, [day], _decisions(), tickers=["AAPL"])
+    assert r.attribution["entry_fills"] > 0 and np.isnan(r.attribution["entry_edge"])
+    assert np.isfinite(r.realized) and np.isfinite(r.pnl_total)
+
+
+def test_the_driver_hook_loads_book_arguments_and_notes_quarantined_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cns.market.recorded_run import desk_with_books
+
+    msg, ob = sample_paths()
+    bad = tmp_path / msg.name
+    bad.write_text(msg.read_text() + "garbage line\n")
+    obx = tmp_path / ob.name
+    obx.write_text(ob.read_text() + ob.read_text().splitlines()[-1] + "\n")
+    cfg, notes = desk_with_books(config(), [f"{bad},{obx}"], tickers=["AAPL"])
+    assert cfg.exchange is not None
+    assert any("quarantined" in n and "line 3008" in n for n in notes)
+    with pytest.raises(LobsterImportError, match="tick size"):
+        hdr = tmp_path / "feed.csv"
+        hdr.write_text("id,timestamp,side,price,size,action\n1,1,b,10,1,add\n")
+        desk_with_books(config(), [str(hdr)], tickers=["AAPL"])

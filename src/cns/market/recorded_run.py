@@ -28,7 +28,13 @@ if TYPE_CHECKING:
     from cns.replay.desk import DeskConfig, DeskResult
     from cns.replay.latency import DecisionLatency, LatencyModel
 
-__all__ = ["load_recorded", "recorded_desk_config", "recorded_exchange_factory", "run_recorded"]
+__all__ = [
+    "desk_with_books",
+    "load_recorded",
+    "recorded_desk_config",
+    "recorded_exchange_factory",
+    "run_recorded",
+]
 
 
 def load_recorded(
@@ -123,6 +129,27 @@ def recorded_desk_config(
         )
     factory = recorded_exchange_factory(by_code, len(instruments))
     cfg = dataclasses.replace(desk, instruments=tuple(instruments), exchange=factory)
+    return cfg, notes
+
+
+def desk_with_books(
+    desk: DeskConfig,
+    specs: Sequence[str],
+    *,
+    tickers: Sequence[str] | None = None,
+    tick_size: float | None = None,
+) -> tuple[DeskConfig, list[str]]:
+    """The replay driver's one call for ``cns run --book SPEC [--book SPEC ...]``: load each ``--book``
+    argument (:func:`load_recorded`) and return :func:`recorded_desk_config` of them, with a note per book
+    and one per quarantined row (the first 20). Errors are :class:`~cns.market.lobster.LobsterImportError`
+    (a :class:`~cns.errors.CNSError`, one line and exit 2 in ``cns``)."""
+    books = [load_recorded(s, tick_size=tick_size) for s in specs]
+    cfg, notes = recorded_desk_config(desk, books, tickers=tickers)
+    for b in books:
+        for q in b.quarantined[:20]:
+            notes.append(f"recorded market: {b.source} line {q.line} quarantined: {q.reason}")
+        if len(b.quarantined) > 20:
+            notes.append(f"recorded market: {b.source}: {len(b.quarantined) - 20} more rows quarantined")
     return cfg, notes
 
 
