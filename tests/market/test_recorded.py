@@ -374,3 +374,22 @@ def test_a_hand_built_day_out_of_time_order_is_refused() -> None:
         _exchange(dataclasses.replace(day, ops=ops), day.first_ns)
     with pytest.raises(LobsterImportError, match="RecordedBook"):
         RecordedExchange({1: "not a day"}, 2)  # type: ignore[dict-item]
+
+
+def test_hidden_executions_cross_trades_and_halts_are_kept_and_not_replayed(tmp_path: Path) -> None:
+    rows = [
+        "34200.0,1,1,100,100000,1",
+        "34200.1,1,2,100,100100,-1",
+        "34201.0,5,0,50,100050,1",  # hidden execution
+        "34202.0,6,-1,1000,100050,-1",  # cross trade (auction), id -1
+        "34203.0,7,0,0,-1,-1",  # trading halt
+        "34204.0,7,0,0,1,-1",  # trading resumes
+        "34205.0,4,1,100,100000,1",
+    ]
+    day = load_lobster_book(_write(tmp_path, rows))
+    assert day.quarantined == () and day.hidden_trades == 2 and day.hidden_shares == 1050
+    ex = _exchange(day, OPEN)
+    ex.advance_to(OPEN + 10 * SEC)
+    cmp = ex.trade_comparison()["TEST"]
+    assert cmp["identical"] and cmp["book"]["trades"] == 1
+    assert cmp["recorded_hidden_trades_not_replayable"] == 2
