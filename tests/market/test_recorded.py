@@ -29,7 +29,7 @@ from cns.venue.errors import ReservedOwnerError, SimClockError
 from cns.venue.l3book import L3Book
 
 SEC = 1_000_000_000
-DAY0 = 1_340_236_800 * SEC  # 2012-06-21 00:00 UTC: the sample's file-name date
+DAY0 = 1_340_251_200 * SEC  # 2012-06-21 00:00 New York (04:00 UTC): the files' date, LOBSTER's time zone
 OPEN = DAY0 + 34_200 * SEC
 
 
@@ -63,6 +63,8 @@ def _replay_all(ex: RecordedExchange, day: RecordedBook, step_ns: int) -> None:
 def test_a_recorded_exchange_is_an_exchange() -> None:
     day = load_lobster_book(*sample_paths())
     assert isinstance(_exchange(day, day.first_ns), Exchange)
+    # stamped in UTC ns: 09:30:00.008532264 New York on 2012-06-21 is 13:30:00.008532264 UTC
+    assert day.first_ns == 1_340_285_400 * SEC + 8_532_264
 
 
 def test_replay_without_desk_orders_reproduces_the_recorded_trades_exactly() -> None:

@@ -56,6 +56,7 @@ from cns.venue.l3book_dtypes import (
 
 __all__ = [
     "DESK_ID_BASE",
+    "LOBSTER_TIMEZONE",
     "RECORDED_OWNER",
     "RECORDED_TRADE_DTYPE",
     "SEED_ID_BASE",
@@ -138,16 +139,26 @@ class RecordedBook:
         return float(px[0]) * self.unit_usd if px.size else float("nan")
 
 
-def _day_start_from_name(path: Path) -> int:
-    """Midnight UTC (ns since the epoch) of the ``YYYY-MM-DD`` in a LOBSTER file name, else 0."""
+LOBSTER_TIMEZONE = "America/New_York"  # LOBSTER times are seconds after midnight, exchange local time
+
+
+def _day_start_from_name(path: Path, tz: str = LOBSTER_TIMEZONE) -> int:
+    """Midnight in ``tz`` (ns since the epoch) of the ``YYYY-MM-DD`` in a LOBSTER file name (UTC midnight if
+    the time zone database is missing), else 0."""
     m = re.search(r"_(\d{4}-\d{2}-\d{2})_", path.name)
     if not m:
         return 0
     try:
-        d = _dt.datetime.strptime(m.group(1), "%Y-%m-%d").replace(tzinfo=_dt.UTC)
+        day = _dt.datetime.strptime(m.group(1), "%Y-%m-%d")
     except ValueError:
         return 0
-    return int(d.timestamp()) * _NS
+    try:
+        from zoneinfo import ZoneInfo
+
+        zone: _dt.tzinfo = ZoneInfo(tz)
+    except Exception:  # no tz database: UTC
+        zone = _dt.UTC
+    return int(day.replace(tzinfo=zone).timestamp()) * _NS
 
 
 def _id_and_order_checks(msgs: np.ndarray, quarantined: list[Quarantined], lines: list[str]) -> np.ndarray:
@@ -187,8 +198,9 @@ def load_lobster_book(
 ) -> RecordedBook:
     """Load a LOBSTER day (message file and, to seed a mid-day start, its orderbook file).
 
-    ``day_start_ns``: ns since the epoch of the day's midnight (LOBSTER times are seconds after midnight);
-    None takes the ``YYYY-MM-DD`` of the file name as a UTC date, else 0. ``tick_usd``: the trading tick desk
+    ``day_start_ns``: ns since the epoch of the day's midnight (LOBSTER times are seconds after midnight,
+    New York time); None takes midnight New York time of the file name's ``YYYY-MM-DD``, else 0, so the
+    day's ops are stamped in true UTC ns (09:30 on 2012-06-21 is 13:30 UTC). ``tick_usd``: the trading tick desk
     limit prices are snapped to (USD 0.01 for US stocks over USD 1). ``name``: the instrument, default the
     file name's ticker. Malformed rows are quarantined (:class:`~cns.market.lobster.Quarantined`, 1-based
     line and reason), never fatal; an unreadable file raises :class:`~cns.market.lobster.LobsterImportError`.
