@@ -73,6 +73,14 @@ def test_snapshot_plus_tail_equals_full_replay_and_bad_snapshots_fall_back(tmp_p
             j = st.extra["journal"]
             await until(lambda: st.counters["fills"] > 5 and j.writer.last_index > 60, 30.0, "fills")
             stats = await loop_call(svc.node, st.names.snapshots, "stats", 5.0)
+            # a crashed snapshotter is restarted on the shard's model and goes on from its index
+            first = svc.node.whereis(st.names.snapshots)
+            svc.node.exit(first, "kill")
+            await until(lambda: svc.node.whereis(st.names.snapshots) not in (None, first), 5.0, "restart")
+            n0 = j.writer.last_index
+            await until(lambda: j.writer.last_index > n0 + 10, 30.0, "more entries")
+            idx = await loop_call(svc.node, st.names.snapshots, "snapshot", 10.0)
+            assert idx >= n0 + 10
             await svc._halt()  # no graceful stop: as after a crash
             st.extra["journal"].close()
             return {"stats": stats, "last": st.extra["journal"].writer.last_index}
@@ -80,7 +88,7 @@ def test_snapshot_plus_tail_equals_full_replay_and_bad_snapshots_fall_back(tmp_p
             await srv.stop()
 
     r = run(scenario(), 90.0)
-    assert r["stats"]["written"] >= 2, r
+    assert len(list((jdir / "t.snapshots").glob("snap-*.cnss"))) >= 2, r
     cfg = serve_config_from_dict(doc)
     a = prepare(cfg, warm=False)  # the newest snapshot + the tail
     ra = a.extra["recovered"]
@@ -123,6 +131,19 @@ def test_snapshot_plus_tail_equals_full_replay_and_bad_snapshots_fall_back(tmp_p
     d.extra["journal"].close()
     assert d.extra["recovered"]["snapshot"] is None and "replaying the whole journal" in caplog.text
     _same(d.extra["model"].export(), b.extra["model"].export())
+
+
+def test_runaway_trip_is_restored_a_graceful_stop_kill_switch_is_not(tmp_path: Path) -> None:
+    from cns.serve.journal import CONTROL_KILL_SWITCH, CONTROL_RUNAWAY
+
+    for code, engaged in ((CONTROL_KILL_SWITCH, False), (CONTROL_RUNAWAY, True)):
+        cfg = serve_config_from_dict(serve_dict(1, journal={"dir": str(tmp_path / str(code))}))
+        st = prepare(cfg, warm=False)
+        st.extra["journal"].control(code)
+        st.extra["journal"].close()
+        st2 = prepare(cfg, warm=False)
+        st2.extra["journal"].close()
+        assert st2.pipeline.risk.kill_switch_engaged is engaged and st2.stopping is engaged
 
 
 def _decide(st, recs: np.ndarray) -> np.ndarray:
