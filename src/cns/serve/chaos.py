@@ -36,19 +36,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+__all__ = ["add_parser", "chaos_flags", "main", "run_chaos"]
 
-from cns.otp import GenServer, SupFlags
-from cns.otp import logger as _otp_log
-from cns.serve.demo import VENUE_INSTRUMENTS
-from cns.serve.stages import Approved, Candidates, Decided, Validated
 
-__all__ = ["CHAOS_FLAGS", "add_parser", "main", "run_chaos"]
+def chaos_flags() -> Any:
+    """The supervisor flags of ``trading_sup`` and ``feeds_sup`` under chaos (see the module doc):
+    one_for_one, 10^9 restarts per second. (Imports stay lazy here: ``cns --help`` loads this module.)"""
+    from cns.otp import SupFlags
 
-#: the chaos intensity of trading_sup and feeds_sup (see the module doc)
-CHAOS_FLAGS = SupFlags("one_for_one", intensity=1_000_000_000, period=1.0)
+    return SupFlags("one_for_one", intensity=1_000_000_000, period=1.0)
+
+
 _KINDS = {"FeedBatch": "validate", "Validated": "corroborate", "Decided": "signal", "Candidates": "risk"}
-_ = (Approved, Candidates, Decided, Validated)
 
 
 def _config(feed_port: int, journal: str | None) -> dict[str, Any]:
@@ -60,7 +59,7 @@ def _config(feed_port: int, journal: str | None) -> dict[str, Any]:
             "order_sink": "inprocess",
         },
         "feeds": [{"name": "f1", "port": feed_port, "stale_after_s": 2.0}],
-        "instruments": [{"symbol": s, "price": p} for s, p in VENUE_INSTRUMENTS],
+        "instruments": [{"symbol": s, "price": p} for s, p in _venue()],
         "signal": {"aggress_bps": 15.0, "hold_ns": 1_000_000_000, "exit_aggress_bps": 20.0},
     }
     if journal:
@@ -68,7 +67,9 @@ def _config(feed_port: int, journal: str | None) -> dict[str, Any]:
     return doc
 
 
-def _pct(a: np.ndarray, q: float) -> float | None:
+def _pct(a: Any, q: float) -> float | None:
+    import numpy as np
+
     return float(np.percentile(a, q)) if len(a) else None
 
 
@@ -84,15 +85,18 @@ async def run_chaos(
 ) -> dict[str, Any]:
     """Run the chaos (see the module doc) in the current asyncio loop; returns the JSON-ready result. With
     ``journal_dir`` None a temporary directory is used (removed after)."""
+    import numpy as np
+
     from cns.feeds import FeedServer
     from cns.market.newsgen import generate_news
+    from cns.otp import logger as _otp_log
     from cns.serve.config import serve_config_from_dict
     from cns.serve.service import Service, prepare
     from cns.signals.universe import InstrumentInfo
 
     rng = random.Random(seed)
     total_s = warmup_s + seconds + drain_s + 5.0
-    inst = (InstrumentInfo("SPX", 5000.0, True), *(InstrumentInfo(s, p) for s, p in VENUE_INSTRUMENTS))
+    inst = (InstrumentInfo("SPX", 5000.0, True), *(InstrumentInfo(s, p) for s, p in _venue()))
     news = generate_news(max(int(rate * total_s), 100), total_s, seed, instruments=inst).batch
     tmp = tempfile.TemporaryDirectory(prefix="cns-chaos-") if journal_dir is None else None
     jdir = journal_dir if journal_dir is not None else str(Path(tmp.name) / "journal")  # type: ignore[union-attr]
@@ -103,7 +107,8 @@ async def run_chaos(
         cfg = serve_config_from_dict(_config(srv.port, jdir))
         state = prepare(cfg)
         names = state.names
-        state.extra["sup_flags"] = {names.trading_sup: CHAOS_FLAGS, names.feeds_sup: CHAOS_FLAGS}
+        flags = chaos_flags()
+        state.extra["sup_flags"] = {names.trading_sup: flags, names.feeds_sup: flags}
         svc = Service(cfg, state=state)
         await svc.start()
         node = svc.node
@@ -124,7 +129,7 @@ async def run_chaos(
         plan = _Plan(rng, stages, names.feeds_sup)
         old_level = _otp_log.set_primary_level("emergency")  # a supervisor report per kill otherwise
         t0 = time.monotonic()
-        monkey = _Monkey.start(node, plan, kill_every_ms / 1e3)
+        monkey = _monkey_class().start(node, plan, kill_every_ms / 1e3)
         await asyncio.sleep(seconds)
         monkey_box = 0
         if monkey is not None:  # its own pending ticks are lost with it, counted here
@@ -254,36 +259,47 @@ class _Tick:
 _TICK = _Tick()
 
 
-class _Monkey(GenServer):
-    """Kills a random target every ``every_s`` from inside the node (so the victims' mailboxes hold what
-    a busy shard holds), counting each victim's mailbox first."""
+def _monkey_class() -> Any:
+    from cns.otp import GenServer
 
-    def init(self, plan: _Plan, every_s: float) -> None:
-        self.plan = plan
-        self.timer = self.node.send_interval(every_s, self.pid, _TICK)
+    class _Monkey(GenServer):
+        """Kills a random target every ``every_s`` from inside the node (so the victims' mailboxes hold what
+        a busy shard holds), counting each victim's mailbox first."""
 
-    def handle_info(self, msg: Any) -> None:
-        if msg is not _TICK:
-            return
-        p = self.plan
-        node = self.node
-        what = p.rng.choice(p.targets)
-        pid = _feed_pid(node, p.feeds_sup) if what == "feed" else node.whereis(p.stages[what])
-        if pid is None or not pid.is_alive:
-            return
-        old = p.victims.get(what)
-        if old is not None and old is not pid:
-            p.restarts[what] += 1
-        if pid.rest is not None or pid.coro is not None:  # a parked or preempted turn: not countable
-            p.deferred += 1
-            return
-        box = list(pid.mbox) if pid.mbox else []
-        p.census_all += len(box)
-        if what != "feed":
-            p.census[p.stages[what]] += sum(1 for m in box if _KINDS.get(type(m).__name__) == what)
-        node.exit(pid, "kill")
-        p.kills[what] += 1
-        p.victims[what] = pid
+        def init(self, plan: _Plan, every_s: float) -> None:
+            self.plan = plan
+            self.timer = self.node.send_interval(every_s, self.pid, _TICK)
+
+        def handle_info(self, msg: Any) -> None:
+            if msg is not _TICK:
+                return
+            p = self.plan
+            node = self.node
+            what = p.rng.choice(p.targets)
+            pid = _feed_pid(node, p.feeds_sup) if what == "feed" else node.whereis(p.stages[what])
+            if pid is None or not pid.is_alive:
+                return
+            old = p.victims.get(what)
+            if old is not None and old is not pid:
+                p.restarts[what] += 1
+            if pid.rest is not None or pid.coro is not None:  # a parked or preempted turn: not countable
+                p.deferred += 1
+                return
+            box = list(pid.mbox) if pid.mbox else []
+            p.census_all += len(box)
+            if what != "feed":
+                p.census[p.stages[what]] += sum(1 for m in box if _KINDS.get(type(m).__name__) == what)
+            node.exit(pid, "kill")
+            p.kills[what] += 1
+            p.victims[what] = pid
+
+    return _Monkey
+
+
+def _venue() -> tuple[tuple[str, float], ...]:
+    from cns.serve.demo import VENUE_INSTRUMENTS
+
+    return VENUE_INSTRUMENTS
 
 
 def _feed_pid(node: Any, sup: str) -> Any:
