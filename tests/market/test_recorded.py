@@ -395,3 +395,20 @@ def test_hidden_executions_cross_trades_and_halts_are_kept_and_not_replayed(tmp_
     cmp = ex.trade_comparison()["TEST"]
     assert cmp["identical"] and cmp["book"]["trades"] == 1
     assert cmp["recorded_hidden_trades_not_replayable"] == 2
+
+
+def test_desk_cancels_report_on_the_target_and_a_failed_cancel_on_its_own_id(tmp_path: Path) -> None:
+    from cns.venue.dtypes import EXEC_CANCELED, ORDER_CANCEL, REJECT_UNKNOWN_ORDER
+
+    day = _small_day(tmp_path)
+    ex = _exchange(day, OPEN + SEC, entry_latency_ns=1000)
+    ex.submit(_order(7, 1, 9.99, 50, OPEN + SEC))
+    ex.advance_to(OPEN + 2 * SEC)
+    for cid, target in ((8, 7), (9, 7)):
+        c = _order(cid, 1, 9.99, 50, OPEN + 3 * SEC, typ=ORDER_CANCEL)
+        c["target_id"] = target
+        ex.submit(c)
+    rep = ex.advance_to(OPEN + 4 * SEC)
+    assert rep["kind"].tolist() == [EXEC_CANCELED, EXEC_REJECTED]
+    assert rep["order_id"].tolist() == [7, 9] and rep["reason"].tolist() == [0, REJECT_UNKNOWN_ORDER]
+    assert ex.queue_position(0, 7) == -1 and ex.stats()["cancels"] == 1
