@@ -4,6 +4,12 @@ Every option is checked before any heavy work (:class:`~cns.replay.driver.Replay
 the config and the desk values before the news is prepared): a bad value is one line on stderr and exit 2
 (``cns`` prints any :class:`~cns.errors.CNSError` that way). A replay that cannot produce a trustworthy
 report (a stage crashed) exits 1.
+
+Killed and restarted, ``cns run`` resumes: every completed phase (ingest, fast pass, slow pass) is journalled
+in ``<out>/.checkpoint/`` under a hash of all the run's inputs (:mod:`cns.replay.checkpoint`), and a run with
+the same inputs loads those phases instead of recomputing them (``--no-resume``: recompute everything; the
+journal is written again). The report is the same as an uninterrupted run's (``trading`` byte for byte;
+``measured.resumed`` names the loaded phases); the journal is removed once the report is published.
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cns.replay.driver import ReplayError, ReplayOptionError, ReplayOptions, run_replay
+from cns.replay.driver import ReplayError, ReplayOptionError, ReplayOptions, replay
 from cns.replay.latency import LatencySpecError
-from cns.replay.report import render_markdown, write_report
+from cns.replay.report import build_outcome, render_markdown, write_report
 from cns.trading.errors import ConfigError
 
 
@@ -33,6 +39,8 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         decision_latency=getattr(args, "decision_latency", None),
         credibility_path=getattr(args, "credibility", None),
         metrics_port=getattr(args, "metrics_port", None),
+        checkpoint=True,
+        resume=bool(getattr(args, "resume", True)),
     )
 
 
@@ -45,7 +53,8 @@ def main(args: argparse.Namespace) -> int:
     """
     opts = options_from_args(args)  # refused before any work: the caller prints one line, exit 2
     try:
-        outcome = run_replay(opts)
+        run = replay(opts)
+        outcome = build_outcome(run)
     except (ReplayOptionError, LatencySpecError):
         raise
     except (FileNotFoundError, ValueError, ConfigError) as e:
@@ -62,6 +71,8 @@ def main(args: argparse.Namespace) -> int:
         outcome.latency_samples,
         wire_rejects=outcome.wire_rejects,
     )
+    if run.journal is not None:
+        run.journal.discard()  # published: a new run starts from scratch
     print(render_markdown(outcome.report))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import mmap
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,14 @@ from cns.market.dtypes import STORY_DTYPE
 from cns.market.exchange import SimConfig
 from cns.market.newsgen import EPOCH_NS, cached_world, data_cache_dir
 from cns.news.batch import DEFAULT_TIME_WINDOW, Reject
-from cns.news.binary import BinaryLayout, is_binary, parse_binary_chunk, read_layout, write_binary
+from cns.news.binary import (
+    RECORD_SIZE,
+    BinaryLayout,
+    is_binary,
+    parse_binary_chunk,
+    read_layout,
+    write_binary,
+)
 from cns.news.errors import NewsError, NewsFormatError
 from cns.news.fileio import verify_manifest, write_manifest
 from cns.news.jsonl import read_jsonl, write_rejects
@@ -87,6 +95,37 @@ def _map(path: Path) -> tuple[np.ndarray, BinaryLayout]:
     return raw, read_layout(raw, str(path))
 
 
+_PAGE = mmap.PAGESIZE
+
+
+def release_pages(raw: np.ndarray, start: int, stop: int) -> None:
+    """Drop this process's resident pages of bytes ``start .. stop`` of a mapped image ``raw`` (an
+    ``np.memmap`` of the whole file; anything else is left alone). The kernel's page cache keeps them: a later
+    read faults them back in from memory. This is what bounds the replay's resident set by the chunk, not the
+    file: the image is streamed through the mapping and each chunk's pages are dropped once it is parsed."""
+    mm = getattr(raw, "_mmap", None)
+    if mm is None or getattr(raw, "offset", 0) != 0:
+        return
+    a = max(0, start) // _PAGE * _PAGE
+    b = min(stop, len(mm))
+    if b > a:
+        try:
+            mm.madvise(mmap.MADV_DONTNEED, a, b - a)
+        except (OSError, ValueError):  # a platform without madvise: the pages stay resident, nothing breaks
+            pass
+
+
+def release_chunk(
+    raw: np.ndarray, layout: BinaryLayout, start: int, count: int, blob: tuple[int, int] = (0, 0)
+) -> None:
+    """:func:`release_pages` of wire records ``start .. start+count`` and of the blob bytes ``blob``
+    (``(lo, hi)`` offsets into the headline blob) once a chunk is parsed."""
+    a = layout.records_offset + start * RECORD_SIZE
+    release_pages(raw, a, a + count * RECORD_SIZE)
+    if blob[1] > blob[0]:
+        release_pages(raw, layout.blob_offset + blob[0], layout.blob_offset + blob[1])
+
+
 def _max_span_ns() -> int:
     return int(SimConfig().max_span_ns) - SPAN_MARGIN_NS
 
@@ -116,6 +155,7 @@ def _time_span(raw: np.ndarray, layout: BinaryLayout) -> tuple[int, int, int]:
             a, b = int(rec.min()), int(rec.max())
             lo, hi = (a, b) if not good else (min(lo, a), max(hi, b))
             good += n
+        release_chunk(raw, layout, start, _SPAN_CHUNK)
     return lo, hi, good
 
 

@@ -30,6 +30,7 @@ canonically and hashed as ``report["trading_sha256"]`` — apart from what the h
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -44,14 +45,17 @@ from cns.market.newsgen import EPOCH_NS
 from cns.news.batch import Reject
 from cns.news.sentiment import load_lexicon
 from cns.otp import ChildSpec, Supervisor, SupFlags, cast
+from cns.replay.checkpoint import IngestState, Journal, run_key
 from cns.replay.data import NewsSource, prepare_news, public_reports_of
 from cns.replay.desk import DeskConfig, DeskResult
 from cns.replay.errors import ReplayError
 from cns.replay.latency import LatencyModel, parse_decision_latency
 from cns.replay.market_data import load_market_instruments
+from cns.replay.memory import PhaseMemory
 from cns.replay.progress import progress_bar
 from cns.replay.report import ReplayOutcome, build_outcome
 from cns.replay.stages import (
+    INGEST_STAGES,
     CorroborateStage,
     DeskStage,
     ParseStage,
@@ -68,6 +72,8 @@ from cns.trading.corroborate import Corroborator
 from cns.trading.credibility import CredibilityTable
 
 MAX_SEED = (1 << 63) - 1
+_log = logging.getLogger(__name__)
+WARM_MARKET_NS = 2_000_000_000  # public reports the warm-up's throwaway desk trades on: the first 2 s
 _NO_STORIES = np.zeros(0, STORY_DTYPE)
 
 
@@ -107,6 +113,8 @@ class ReplayOptions:
     metrics_port: int | None = (
         None  # serve Prometheus metrics on 127.0.0.1:PORT while replaying (0: any; cns.ops)
     )
+    checkpoint: bool = False  # journal completed phases in <out_dir>/.checkpoint (cns.replay.checkpoint)
+    resume: bool = True  # with checkpoint: load the phases of a matching journal instead of recomputing
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ReplayOptionError:
@@ -208,12 +216,39 @@ class Ingest:
             if not counters.restarts:
                 self.node.call("corroborate", "flush")
                 self.node.run_until_idle()
+            self.lat.close()
         if counters.restarts:
             crashed = {k: v for k, v in counters.exits_by_reason.items() if k not in ("normal", "shutdown")}
             raise ReplayError(
                 f"pipeline stage crashed and was restarted ({dict(counters.restarts_by_child)}); "
                 f"exit reasons {crashed}; the traceback is in the log above"
             )
+
+    def state(self, ingest_s: float) -> IngestState:
+        """What the finished ingest produced (the checkpoint of the ingest phase); ``ingest_s`` its wall time."""
+        decisions = self.node.call("desk", "decisions")
+        rejected = self.node.call("validate", "codes")
+        return IngestState(
+            decisions,
+            dict(self.totals),
+            rejected,
+            [(r.line, r.reason, r.raw) for r in self.quarantine],
+            {s: getattr(self.lat, s) for s in INGEST_STAGES},
+            {"every": self.lat.every, "final": self.lat.final, "batch_ns": dict(self.lat.batch_ns)},
+            ingest_s,
+        )
+
+    def restore(self, st: IngestState) -> None:
+        """Load a checkpointed ingest instead of running it: the desk gets its decisions, the totals, the
+        quarantine and the stage latencies are those of the ingest that ran."""
+        cast(self.node, "desk", st.decisions)
+        self.node.run_until_idle()
+        self.totals.update(st.totals)
+        self.quarantine[:] = [Reject(line, reason, raw) for line, reason, raw in st.quarantine]
+        lat = self.lat
+        lat.parse, lat.validate, lat.corroborate = (st.lat[s] for s in INGEST_STAGES)
+        lat.every, lat.final = int(st.lat_meta["every"]), int(st.lat_meta["final"])
+        lat.batch_ns = {str(k): int(v) for k, v in st.lat_meta["batch_ns"].items()}
 
     def trade(self, latency: LatencyModel) -> DeskResult:
         """One trading pass over the collected decisions at the simulated ``latency`` (hosted by the desk actor)."""
@@ -303,6 +338,11 @@ class ReplayRun:
     fast: DeskResult
     slow: DeskResult | None
     timings: dict[str, float]  # prep's + warmup_s, ingest_s, wall_s (measured)
+    memory: PhaseMemory = dataclasses.field(default_factory=PhaseMemory)  # RSS per phase (measured)
+    resumed: list[str] = dataclasses.field(default_factory=list)  # phases loaded from the run's checkpoint
+    journal: Journal | None = (
+        None  # the run's checkpoint journal (opts.checkpoint), to discard once published
+    )
 
 
 def prepare(opts: ReplayOptions) -> Prepared:
@@ -384,40 +424,109 @@ def warm_up(prep: Prepared) -> float:
     """Cold start: JIT compile (first run) or cache load of every kernel, on throwaway state; the seconds taken."""
     t_warm = time.perf_counter()
     n_warm = min(prep.news.layout.n_records, 4096)
-    warm = _start_ingest(prep, n_warm, 1)
+    warm_prep, reports = prep, prep.desk_cfg.reports
+    if reports is not None:
+        # the throwaway desk trades a market of the first seconds only: same kernels, not a second day's state
+        cut = int(np.searchsorted(reports["t_ns"], prep.news.start_ns + WARM_MARKET_NS, side="right"))
+        warm_cfg = dataclasses.replace(prep.desk_cfg, reports=reports[:cut])
+        warm_prep = dataclasses.replace(prep, desk_cfg=warm_cfg)
+    warm = _start_ingest(warm_prep, n_warm, 1)
     warm.feed(n_warm, n_warm, progress=False)
     warm.trade(prep.model)
     warm.node.shutdown("shutdown")
     return time.perf_counter() - t_warm
 
 
+def _journal(opts: ReplayOptions, prep: Prepared) -> Journal | None:
+    """The run's checkpoint journal (None unless ``opts.checkpoint``, or when the output dir refuses it:
+    a warning, the run goes on without checkpoints)."""
+    if not opts.checkpoint:
+        return None
+    try:
+        return Journal(opts.out_dir, run_key(opts, prep))
+    except OSError as exc:
+        _log.warning("no run checkpoints in %s: %s", opts.out_dir, exc)
+        return None
+
+
+def _save(journal: Journal | None, what: str, save: Any) -> None:
+    """Write a checkpoint; a failure is a warning (the run itself is unaffected)."""
+    if journal is None:
+        return
+    try:
+        save()
+    except (OSError, TypeError, ValueError) as exc:
+        _log.warning("checkpoint of the %s phase not written: %s", what, exc)
+
+
 def replay(opts: ReplayOptions) -> ReplayRun:
-    """Run the whole replay once (plus the slow baseline unless disabled); no report is built here."""
+    """Run the whole replay once (plus the slow baseline unless disabled); no report is built here.
+
+    With ``opts.checkpoint`` each completed phase (ingest, fast pass, slow pass) is journalled in the output
+    directory (:mod:`cns.replay.checkpoint`) and, with ``opts.resume``, a matching journal's phases are loaded
+    instead of recomputed: the result is the same as an uninterrupted run's."""
+    mem = PhaseMemory()
     prep = prepare(opts)
+    mem.mark("prepare")
+    journal = _journal(opts, prep)
+    resumable = set(journal.phases()) if journal is not None and opts.resume else set()
+    resumed: list[str] = []
     warmup_s = warm_up(prep)
+    mem.mark("warmup")
     n_wire = prep.news.layout.n_records
     wall0 = time.perf_counter()
     ing = _start_ingest(prep, n_wire, opts.sample_every)
+    state = journal.load_ingest() if journal is not None and "ingest" in resumable else None
     metrics = None
-    if (
-        opts.metrics_port is not None
-    ):  # the endpoint reads the ingest's counters at scrape time (cns.ops.replay)
-        from cns.ops.replay import serve_replay_metrics
+    if state is None:
+        if opts.metrics_port is not None:  # the endpoint reads the ingest's counters at scrape time
+            from cns.ops.replay import serve_replay_metrics
 
-        metrics = serve_replay_metrics(ing, batch=opts.batch, port=opts.metrics_port)
-    ing.feed(n_wire, opts.batch, opts.progress)
-    ingest_s = time.perf_counter() - wall0
-    fast = ing.trade(prep.model)
+            metrics = serve_replay_metrics(ing, batch=opts.batch, port=opts.metrics_port)
+        ing.feed(n_wire, opts.batch, opts.progress)
+        state = ing.state(time.perf_counter() - wall0)
+        _save(journal, "ingest", lambda: journal.save_ingest(state))  # type: ignore[union-attr]
+    else:
+        ing.restore(state)
+        resumed.append("ingest")
+    ingest_s = state.ingest_s
+    mem.mark("ingest")
+    fast = journal.load_desk("fast") if journal is not None and "fast" in resumable else None
+    if fast is None:
+        fast = ing.trade(prep.model)
+        _save(journal, "fast", lambda: journal.save_desk("fast", fast))  # type: ignore[union-attr]
+    else:
+        resumed.append("fast")
     wall_s = time.perf_counter() - wall0
+    mem.mark("fast")
     slow_model = prep.model.slow()
-    slow = ing.trade(slow_model) if opts.slow_baseline else None
-    rejected = ing.node.call("validate", "codes")
+    slow = None
+    if opts.slow_baseline:
+        slow = journal.load_desk("slow") if journal is not None and "slow" in resumable else None
+        if slow is None:
+            slow = ing.trade(slow_model)
+            _save(journal, "slow", lambda: journal.save_desk("slow", slow))  # type: ignore[union-attr]
+        else:
+            resumed.append("slow")
+        mem.mark("slow")
     ing.node.shutdown("shutdown")
     if metrics is not None:
         metrics.close()
     timings = {**prep.timings, "warmup_s": warmup_s, "ingest_s": ingest_s, "wall_s": wall_s}
     return ReplayRun(
-        opts, prep, slow_model, ing.lat, ing.totals, rejected, ing.quarantine, fast, slow, timings
+        opts,
+        prep,
+        slow_model,
+        ing.lat,
+        ing.totals,
+        state.rejected,
+        ing.quarantine,
+        fast,
+        slow,
+        timings,
+        mem,
+        resumed,
+        journal,
     )
 
 

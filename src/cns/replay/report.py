@@ -241,6 +241,7 @@ def measured_section(run: ReplayRun, latency: dict[str, dict[str, float]]) -> di
     n_wire = run.prep.news.layout.n_records
     events = totals["events"]
     wall_s = tm["wall_s"]
+    memory = run.memory.section()
     return {
         "what": "measured on this host: wall times and sampled in-kernel latency stamps; none of it is used by "
         "the simulation (report['trading'] is the same on every machine)",
@@ -263,6 +264,13 @@ def measured_section(run: ReplayRun, latency: dict[str, dict[str, float]]) -> di
         "ticks": {
             "ingress_cycles_per_event": totals["ingress_cycles"] / events if events else float("nan"),
             "dispatch_cycles_per_event": totals["dispatch_cycles"] / events if events else float("nan"),
+        },
+        "resumed": list(run.resumed),
+        "peak_rss_bytes": memory["peak_rss_bytes"],
+        "memory": {
+            "what": "resident set of this process (bytes): peak_rss_bytes is getrusage ru_maxrss (whole process "
+            "since start, includes resident pages of mapped files); per phase the RSS at its end and the peak so far",
+            **memory,
         },
     }
 

@@ -262,6 +262,10 @@ def _attribution_lines(att: Mapping[str, Any], slow_att: Mapping[str, Any]) -> l
     ]
 
 
+def _mib(b: Any) -> str:
+    return _fmt(b / 2**20) if isinstance(b, (int, float)) else "n/a"
+
+
 def _measured_lines(m: Mapping[str, Any]) -> list[str]:
     lines = [
         f"## Measured on this host ({MEASURED_LABEL})",
@@ -273,6 +277,7 @@ def _measured_lines(m: Mapping[str, Any]) -> list[str]:
         f"| replay wall time (s) | {_fmt(m.get('wall_s'))} |",
         f"| events/s (replay wall) | {_fmt(m.get('events_per_s'))} |",
         f"| × real time | {_fmt(m.get('realtime_factor'))} |",
+        f"| peak resident memory (MiB, whole process) | {_mib(m.get('peak_rss_bytes'))} |",
         "",
         "### Per-stage latency, per event (ns)",
         "",
