@@ -51,10 +51,6 @@ GOAL_REPLAY_RATE = 10e6  # issue 9: default replay's (events + simulated book or
 DAY_MESSAGES = 100_000  # messages per generated session (the generator is pure Python: ~1.4 s per 100k)
 
 
-class BacktestBenchError(Exception):
-    """A benchmark run failed (an engine process crashed or printed no result)."""
-
-
 def make_stream(n_events: int, seed: int = 11, day_messages: int = DAY_MESSAGES) -> np.ndarray:
     """About ``n_events`` LOBSTER_MSG_DTYPE rows: one generated session (``seed``) of types 1-4 plus the
     close-out deletes, tiled whole (at least one copy; ids and times shifted per copy)."""
@@ -323,12 +319,18 @@ def headline(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main(args: argparse.Namespace | None = None) -> int:
-    """Entry of ``cns bench backtest [--quick] [--json PATH] [--runs N] [--events N]``."""
+    """Entry of ``cns bench backtest [--quick] [--json PATH] [--runs N] [--events N] [--nautilus-events N]
+    [--timeout S]`` (options: :func:`add_arguments`)."""
     quick = bool(getattr(args, "quick", False))
     runs = getattr(args, "runs", None) or (2 if quick else 3)
     events = getattr(args, "events", None) or (200_000 if quick else 2_000_000)
     nt = getattr(args, "nautilus_events", None)
-    r = run(events, runs, nautilus_events=nt if nt is not None else (50_000 if quick else 300_000))
+    r = run(
+        events,
+        runs,
+        nautilus_events=nt if nt is not None else (50_000 if quick else 300_000),
+        timeout_s=getattr(args, "timeout", None) or 600.0,
+    )
     r["quick"] = quick
     r["cpu"] = r["machine"].get("cpu")
     r["headline"] = headline(r)
@@ -352,6 +354,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="NautilusTrader replays the first N events (default: 300 000; 50 000 quick; 0 = all)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="per engine process, s; past it the run is recorded as failed",
     )
 
 

@@ -53,10 +53,10 @@ N_ACC = 10
 
 def _refresh_cache() -> None:
     """Numba keys this file's cache on this file only; the op code inlined from the L3 book lives elsewhere, so
-    drop our cached kernels when those files change (a sidecar remembers their digest). Best effort."""
+    drop our cached kernels when any ``cns/venue/l3book*.py`` changes (a sidecar remembers their digest)."""
     here = Path(__file__)
     venue = here.parent.parent / "venue"
-    deps = [venue / n for n in ("l3book_kernels.py", "l3book_store.py", "l3book_dtypes.py")]
+    deps = sorted(venue.glob("l3book*.py"))
     try:
         digest = hashlib.sha256(b"".join(p.read_bytes() for p in deps)).hexdigest()
         probe = njit(cache=True)(_probe)

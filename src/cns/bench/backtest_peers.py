@@ -27,9 +27,17 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from cns.errors import CNSError
+
 TICK_UNITS = 100  # LOBSTER price units per book tick (USD 0.01)
 TICK_USD = 0.01
 WARM_EVENTS = 20_000
+
+
+class BacktestStreamError(CNSError):
+    """The stream file is unreadable or not LOBSTER message rows (says which file)."""
+
+
 DEFAULT_PARAMS: dict[str, int] = {
     "num": 3,
     "den": 1,
@@ -40,12 +48,16 @@ DEFAULT_PARAMS: dict[str, int] = {
 
 
 def load_stream(path: str) -> np.ndarray:
-    """The stream written by :func:`cns.bench.backtest.write_stream` (LOBSTER_MSG_DTYPE rows)."""
+    """The ``.npy`` stream written by :func:`cns.bench.backtest.run` (LOBSTER_MSG_DTYPE rows, 1-D); raises
+    :class:`BacktestStreamError` for an unreadable file or any other array."""
     from cns.market.lobster import LOBSTER_MSG_DTYPE
 
-    msgs = np.load(path, allow_pickle=False)
-    if msgs.dtype != LOBSTER_MSG_DTYPE:
-        raise ValueError(f"{path}: not a LOBSTER message array (dtype {msgs.dtype})")
+    try:
+        msgs = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise BacktestStreamError(f"{path}: cannot read the stream ({type(e).__name__}: {e})") from e
+    if not isinstance(msgs, np.ndarray) or msgs.dtype != LOBSTER_MSG_DTYPE or msgs.ndim != 1:
+        raise BacktestStreamError(f"{path}: not a 1-D array of LOBSTER message rows")
     return msgs
 
 
@@ -425,12 +437,12 @@ def main(argv: list[str] | None = None) -> int:
     unavailable engine is a result, not an error)."""
     args = sys.argv[1:] if argv is None else argv
     name, path, params = args[0], args[1], {**DEFAULT_PARAMS, **json.loads(args[2])}
-    msgs = load_stream(path)
-    if len(args) > 3 and int(args[3]) > 0:
-        msgs = msgs[: int(args[3])]
     if name not in RUNNERS:
         print(json.dumps({"engine": name, "unavailable": f"unknown engine {name!r}"}))
         return 0
+    msgs = load_stream(path)
+    if len(args) > 3 and int(args[3]) > 0:
+        msgs = msgs[: int(args[3])]
     if name in IMPORTS:
         try:
             __import__(IMPORTS[name])
