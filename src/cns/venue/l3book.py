@@ -174,13 +174,16 @@ class L3Book:
 
     # ---- batch ---------------------------------------------------------------------------------------------
 
-    def _run(self, ops: np.ndarray, tob: np.ndarray) -> np.ndarray:
+    def _run(self, ops: np.ndarray, tob: np.ndarray, emit: bool = True) -> np.ndarray:
         ops = _check_ops(ops)
         m = ops.view(np.int64).reshape(-1, OP_FIELDS)
+        if emit and self._buf.shape[0] < min(m.shape[0] + 16, _MAX_BUF_ROWS):
+            # room for one report per op up front (a feed op writes at most one): no regrowth on a feed
+            self._buf = np.empty((min(m.shape[0] + 16, _MAX_BUF_ROWS), EXEC_FIELDS), np.int64)
         chunks: list[np.ndarray] = []
         i, n_out = 0, 0
         while True:
-            i, n_out, status = K.process_batch(self._S, m, i, self._buf, n_out, tob)
+            i, n_out, status = K.process_batch(self._S, m, i, self._buf, n_out, tob, 1 if emit else 0)
             if status == L.ST_DONE:
                 break
             if status == L.ST_GROW:
@@ -195,9 +198,13 @@ class L3Book:
         chunks.append(_as_reports(self._buf[:n_out]))
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
-    def process(self, ops: np.ndarray) -> np.ndarray:
-        """Apply ``ops`` (L3_OP_DTYPE, in array order); return their reports (a new L3_EXEC_DTYPE array)."""
-        return self._run(ops, self._no_tob)
+    def process(self, ops: np.ndarray, *, reports: bool = True) -> np.ndarray:
+        """Apply ``ops`` (L3_OP_DTYPE, in array order); return their reports (a new L3_EXEC_DTYPE array).
+
+        ``reports=False`` is the book-only mode of a market-data replay: the book and its counters change
+        exactly as with reports, but no report is written or kept and the result is an empty array.
+        """
+        return self._run(ops, self._no_tob, reports)
 
     def replay(self, ops: np.ndarray, levels: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`process`, plus the top ``levels`` levels after every op in the LOBSTER orderbook layout:

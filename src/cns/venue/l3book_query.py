@@ -207,7 +207,7 @@ def check_invariants(S):
         return np.int64(7)
     used = 0
     for j in range(st.hx.shape[0]):
-        if st.hx[j, 1] != -1:
+        if st.hx[j] != 0:
             used += 1
     if used != live:
         return np.int64(6)

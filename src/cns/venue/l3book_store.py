@@ -15,7 +15,11 @@ book and a kernel call unboxes a single argument):
   ask key = -price), so the best level of either side is the **last** entry and most inserts/deletes (near the
   top) move few entries. Lookup of a price is a binary search. Memory is proportional to ``cap`` (live
   orders), never to the price range: an ask at 1e9 ticks costs one level like any other.
-* id index ``hx[H, 2]``: open addressing (linear probing, backward-shift deletion) from order id to slot.
+* id index ``hx[H]`` (``H`` a power of two >= 8 x ``cap``, so its load stays <= 1/8): open addressing (linear
+  probing, backward-shift deletion, no tombstones) from order id to slot. One 8-byte word per entry, 0 = empty,
+  else ``tag << 24 | slot + 1`` where ``tag`` is the top 39 bits of a multiplicative hash of the id; the home
+  index is the tag's top bits, so a probe compares tags without touching the pool and only a tag match is
+  confirmed against the pool row's id. Eight entries share a cache line.
 * single-op report area ``out1[cap_out, EXEC_FIELDS]`` used by :func:`cns.venue.l3book_kernels.op1`.
 
 Every helper is ``inline="always"`` and compiled without NRT: no allocation, no reference counting.
@@ -32,19 +36,22 @@ from numba import njit
 
 from cns.venue.l3book_dtypes import EXEC_FIELDS, EXEC_REJECTED
 
-_DEPENDENCIES = (Path(__file__), Path(__file__).with_name("l3book_dtypes.py"))
+
+def _dependencies() -> list[Path]:
+    """Every ``l3book*.py`` module next to this one (kernels inline helpers across them)."""
+    return sorted(Path(__file__).parent.glob("l3book*.py"))
 
 
 def refresh_cache_stamp(dependent: str) -> None:
     """Make Numba's on-disk cache of ``dependent`` (a kernel module inlining this one) follow edits here.
 
     Numba keys a cached kernel by the content of the file defining it only, so an edit of an inlined helper
-    in this module (or of the dtypes' constants) would silently reuse stale machine code. A sidecar file in
+    in another ``l3book*`` module (or of the dtypes' constants) would silently reuse stale machine code. A sidecar file in
     the cache directory remembers a digest of those dependencies; when it differs, ``dependent``'s cached
     kernels are deleted (they recompile). Best effort: an unwritable cache is left alone.
     """
     try:
-        digest = hashlib.sha256(b"".join(p.read_bytes() for p in _DEPENDENCIES)).hexdigest()
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in _dependencies())).hexdigest()
         probe = njit(cache=True)(_cache_probe)
         cache_dir = Path(probe._cache._cache_path)
         stem = Path(dependent).stem
@@ -72,8 +79,10 @@ H_OFF_POOL, H_OFF_LVL, H_OFF_KEYS, H_OFF_SLOTS, H_OFF_FREE, H_OFF_LFREE, H_OFF_H
 H_CAP_OUT = 17
 H_GROWABLE = 18  # 1: a full pool returns ST_GROW to Python; 0: ops that would rest are refused (BOOK_FULL)
 H_LAST_PX, H_LAST_QTY, H_LAST_TS = 19, 20, 21
+H_HSHIFT = 22  # 63 - log2(id index size): an entry's home index is ``entry >> H_HSHIFT``
 H_OPS, H_FILLS, H_CANCELS, H_REJECTS, H_STP, H_VOLUME = 24, 25, 26, 27, 28, 29
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
+HASH_LOAD = 8  # id index entries per order slot (power of two): load <= 1/8 keeps probe chains ~1
 
 P_ID, P_OWNER, P_SIDE, P_PRICE, P_QTY, P_PREV, P_NEXT, P_LVL = range(8)
 L_PRICE, L_HEAD, L_TAIL, L_QTY, L_COUNT, L_SIDE = range(6)
@@ -84,6 +93,8 @@ X_TS, X_ID, X_CONTRA, X_OWNER, X_COWNER, X_KIND, X_SIDE, X_PRICE, X_QTY, X_LEAVE
 
 ST_DONE, ST_GROW, ST_OUT = 0, 1, 2  # batch status: finished / pool full (grow) / report buffer full
 _H1 = np.uint64(0x9E3779B97F4A7C15)
+_SLOT_BITS = 24  # low bits of an id index entry: slot + 1 (MAX_ORDERS = 2**22 fits)
+_SLOT_MASK = np.int64((1 << _SLOT_BITS) - 1)
 _I64_MAX = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
@@ -102,7 +113,7 @@ class St(NamedTuple):
 
 def layout(cap: int, cap_out: int) -> tuple[int, dict[int, int]]:
     """Total length and header offsets of a state array holding ``cap`` orders and ``cap_out`` reports."""
-    hsize = 1 << max(4, (2 * cap - 1).bit_length())
+    hsize = 1 << max(4, (HASH_LOAD * cap - 1).bit_length())
     off = {}
     pos = H_SIZE
     for key, n in (
@@ -112,12 +123,13 @@ def layout(cap: int, cap_out: int) -> tuple[int, dict[int, int]]:
         (H_OFF_SLOTS, 2 * cap),
         (H_OFF_FREE, cap),
         (H_OFF_LFREE, cap),
-        (H_OFF_HASH, 2 * hsize),
+        (H_OFF_HASH, hsize),
         (H_OFF_OUT, cap_out * EXEC_FIELDS),
     ):
         off[key] = pos
         pos += (n + 7) & ~7  # every region starts on a 64-byte line (8 words): one pool/level row, one line
     off[H_HMASK] = hsize - 1
+    off[H_HSHIFT] = 64 - hsize.bit_length()
     return pos, off
 
 
@@ -139,8 +151,6 @@ def allocate(cap: int, cap_out: int, growable: bool) -> np.ndarray:
     pool[:, P_LVL] = -1
     S[off[H_OFF_FREE] : off[H_OFF_FREE] + cap] = np.arange(cap - 1, -1, -1)
     S[off[H_OFF_LFREE] : off[H_OFF_LFREE] + cap] = np.arange(cap - 1, -1, -1)
-    hx = S[off[H_OFF_HASH] : off[H_OFF_HASH] + 2 * (off[H_HMASK] + 1)].reshape(-1, 2)
-    hx[:, 1] = -1
     return S
 
 
@@ -163,7 +173,7 @@ def views(S):
     o = S[H_OFF_LFREE]
     lfree = S[o : o + cap]
     o = S[H_OFF_HASH]
-    hx = S[o : o + 2 * (S[H_HMASK] + 1)].reshape((S[H_HMASK] + 1, 2))
+    hx = S[o : o + S[H_HMASK] + 1]
     return St(S[:H_SIZE], pool, lvl, keys, slots, free, lfree, hx)
 
 
@@ -179,54 +189,66 @@ def out_view(S):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _home(oid, mask):
-    h = np.uint64(oid) * _H1
-    h ^= h >> np.uint64(29)
-    return np.int64(h & np.uint64(mask))
+def _tag(oid):
+    """39-bit hash tag of an order id (id bits as int64); its top bits are the home index."""
+    x = np.uint64(oid)
+    x ^= x >> np.uint64(32)
+    return np.int64((x * _H1) >> np.uint64(25))
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def _h_slot(st, oid):
     """Index in ``hx`` of order ``oid``, or of the empty entry that ends its probe chain (where it would go)."""
     mask = st.h[H_HMASK]
-    j = _home(oid, mask)
-    while st.hx[j, 1] != -1 and st.hx[j, 0] != oid:
+    t = _tag(oid)
+    j = t >> (st.h[H_HSHIFT] - _SLOT_BITS)
+    while True:
+        e = st.hx[j]
+        if e == 0:
+            return j
+        if (e >> _SLOT_BITS) == t and st.pool[(e & _SLOT_MASK) - 1, P_ID] == oid:
+            return j
         j = (j + 1) & mask
-    return j
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _h_get(st, j):
+    """Pool slot held by id index entry ``j``, -1 if the entry is empty."""
+    return (st.hx[j] & _SLOT_MASK) - 1
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def lookup(st, oid):
     """Pool slot of resting order ``oid`` (id bits as int64), or -1."""
-    return st.hx[_h_slot(st, oid), 1]
+    return _h_get(st, _h_slot(st, oid))
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def _h_insert_at(st, j, oid, slot):
-    st.hx[j, 0] = oid
-    st.hx[j, 1] = slot
+    st.hx[j] = (_tag(oid) << _SLOT_BITS) | (slot + 1)
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def _h_delete_at(st, i):
     """Empty ``hx[i]``; backward-shift deletion keeps every probe chain unbroken (no tombstones)."""
     mask = st.h[H_HMASK]
+    shift = st.h[H_HSHIFT]
     j = i
     while True:
         j = (j + 1) & mask
-        if st.hx[j, 1] == -1:
+        e = st.hx[j]
+        if e == 0:
             break
-        k = _home(st.hx[j, 0], mask)
+        k = e >> shift
         if i <= j:
             stays = i < k <= j
         else:
             stays = k > i or k <= j
         if stays:
             continue
-        st.hx[i, 0] = st.hx[j, 0]
-        st.hx[i, 1] = st.hx[j, 1]
+        st.hx[i] = e
         i = j
-    st.hx[i, 1] = -1
+    st.hx[i] = 0
 
 
 # ---- levels ------------------------------------------------------------------------------------------------
