@@ -20,12 +20,14 @@ def test_bench_book_pieces_run() -> None:
     assert mix["ops_per_s"] > 0 and mix["check"] == 0
     lob = bb.bench_lobster(1)
     assert lob["passive_ops_per_s"] > 0 and lob["messages"] > 2_500
+    assert lob["passive_book_only_ops_per_s"] > 0
     single = bb.bench_single(500)
     assert single["limit_ns"]["count"] == 500 and single["check"] == 0
     peer = bb.bench_peer(1)
     if "skipped" in peer:
         assert "hftbacktest" in peer["skipped"]
     else:  # the peer's book must end where ours does, or the comparison means nothing
+        assert peer["cns_l3book"]["reports"] > 0 and peer["cns_l3book_book_only"]["reports"] == 0
         for k, v in peer.items():
             if isinstance(v, dict):
                 assert tuple(v["final_best"]) == tuple(lob["final_best"]), k
