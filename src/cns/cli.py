@@ -210,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
         "file.write + fsync (docs/journal.md)",
     )
     bj.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
+    bj.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        metavar="N",
+        help="runs of every section (median and min..max reported) (default: %(default)s)",
+    )
     bj.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
     bj.add_argument("--dir", metavar="DIR", help="where to write the journals (default: a temp dir)")
     bj.set_defaults(key="bench journal")
