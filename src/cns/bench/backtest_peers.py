@@ -157,7 +157,7 @@ _HBT_LIMIT = 0
 
 
 @njit
-def _hbt_loop(hbt, params, acc):  # pragma: no cover - compiled
+def _hbt_loop(hbt: Any, params: np.ndarray, acc: np.ndarray) -> int:  # pragma: no cover - compiled
     num, den, cooldown, qty, max_pos = params[0], params[1], params[2], params[3], params[4]
     pos = 0
     last = -(1 << 62)
@@ -331,7 +331,7 @@ def run_nautilus(msgs: np.ndarray, params: dict[str, int]) -> dict[str, Any]:
         qty: int = 100
         max_pos: int = 500
 
-    class ImbalanceStrategy(Strategy):
+    class ImbalanceStrategy(Strategy):  # type: ignore[misc]  # (Cython class, untyped for mypy)
         def __init__(self, config: Cfg) -> None:
             super().__init__(config)
             self.pos = 0
@@ -392,7 +392,15 @@ def run_nautilus(msgs: np.ndarray, params: dict[str, int]) -> dict[str, Any]:
         )
         engine.add_instrument(instrument)
         engine.add_data(data)
-        strat = ImbalanceStrategy(Cfg(**params))
+        strat = ImbalanceStrategy(
+            Cfg(
+                num=params["num"],
+                den=params["den"],
+                cooldown_ns=params["cooldown_ns"],
+                qty=params["qty"],
+                max_pos=params["max_pos"],
+            )
+        )
         engine.add_strategy(strat)
         return engine, strat
 
