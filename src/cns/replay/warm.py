@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["WARM_RECORDS", "WARM_SPAN_NS", "warm_records", "warm_span_ns", "warm_world"]
 
-WARM_RECORDS = 1024  # wire records the warm-up ingests (enough that every ingest kernel sees data)
+WARM_RECORDS = (
+    4096  # wire records the warm-up ingests (as before the cut: every ingest and desk path sees data)
+)
 WARM_SPAN_NS = 2_000_000_000  # simulated ns the warm-up desk trades past its exits (two 1 s P&L snapshots)
 
 
