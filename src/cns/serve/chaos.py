@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import tempfile
@@ -95,6 +96,7 @@ async def run_chaos(
     from cns.signals.universe import InstrumentInfo
 
     rng = random.Random(seed)
+    load0 = round(os.getloadavg()[0], 2)
     total_s = warmup_s + seconds + drain_s + 5.0
     inst = (InstrumentInfo("SPX", 5000.0, True), *(InstrumentInfo(s, p) for s, p in _venue()))
     news = generate_news(max(int(rate * total_s), 100), total_s, seed, instruments=inst).batch
@@ -187,6 +189,7 @@ async def run_chaos(
         summary = await svc.stop()
         svc = None
         return {
+            "host": {"cpu": _cpu(), "load_avg_1m_start_end": [load0, round(os.getloadavg()[0], 2)]},
             "seconds": round(chaos_s, 3),
             "kill_every_ms": kill_every_ms,
             "rate_events_s": rate,
@@ -296,6 +299,16 @@ def _monkey_class() -> Any:
     return _Monkey
 
 
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+    except OSError:
+        pass
+    return f"unknown x{os.cpu_count()}"
+
+
 def _venue() -> tuple[tuple[str, float], ...]:
     from cns.serve.demo import VENUE_INSTRUMENTS
 
@@ -332,6 +345,7 @@ def main(args: argparse.Namespace) -> int:
     m = r["messages"]
     lat = r["latency_during_chaos_ns"]
     rows = [
+        ("host", f"{r['host']['cpu']}, load average {r['host']['load_avg_1m_start_end']}"),
         ("chaos", f"{r['seconds']:.1f} s, a kill every {r['kill_every_ms']:g} ms"),
         ("kills / restarts", f"{r['kills_total']} / {r['restarts_total']}  {r['kills']}"),
         ("service alive", str(r["service_alive"])),
