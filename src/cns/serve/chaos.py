@@ -139,8 +139,16 @@ async def run_chaos(
             node.exit(monkey, "kill")
         chaos_s = time.monotonic() - t0
         info1 = node.info()
-        # restarted after the last kill?
-        await asyncio.sleep(0.2)
+
+        # restarted after the last kill? (a feed handler's restart waits for its reconnect backoff)
+        def current(what: str) -> Any:
+            return _feed_pid(node, names.feeds_sup) if what == "feed" else node.whereis(stages[what])
+
+        until = time.monotonic() + 10.0
+        while time.monotonic() < until and not all(
+            (p := current(w)) is not None and p is not v and p.is_alive for w, v in plan.victims.items()
+        ):
+            await asyncio.sleep(0.02)
         _otp_log.set_primary_level(old_level)
         kills, restarts, census, census_all, deferred = (
             plan.kills,
@@ -150,7 +158,7 @@ async def run_chaos(
             plan.deferred,
         )
         for what, pid in plan.victims.items():
-            now = _feed_pid(node, names.feeds_sup) if what == "feed" else node.whereis(stages[what])
+            now = current(what)
             if now is not None and now is not pid and now.is_alive:
                 restarts[what] += 1
         events_chaos = state.counters["events_in"] - events0
