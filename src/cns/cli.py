@@ -38,6 +38,7 @@ _HANDLERS: dict[str, str] = {
     "journal export": "cns.journal.cli:export_main",
     "bench journal": "cns.bench.journal:main",
     "fuzz": "cns.fuzz:main",
+    "chaos": "cns.serve.chaos:main",
     "monitor": "cns.ops.monitor:monitor_main",
 }
 
@@ -236,6 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     je.add_argument("dir", metavar="DIR")
     je.add_argument("--parquet", required=True, metavar="OUT", help="output directory")
     je.set_defaults(key="journal export")
+
+    ch = sub.add_parser(
+        "chaos",
+        help="kill a random stage / feed handler of a running shard every few ms; count every message",
+    )
+    ch.add_argument("--seconds", type=float, default=60.0, help="chaos duration, s (default: %(default)s)")
+    ch.add_argument(
+        "--kill-every-ms", type=float, default=5.0, help="interval between kills, ms (default: %(default)s)"
+    )
+    ch.add_argument("--rate", type=float, default=2000.0, help="news events/s (default: %(default)s)")
+    ch.add_argument("--seed", type=int, default=1, help="(default: %(default)s)")
+    ch.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH")
+    ch.set_defaults(key="chaos")
 
     fz = sub.add_parser(
         "fuzz", help="fuzz the JSONL, binary, feed-frame and FIX readers (hypothesis, atheris)"

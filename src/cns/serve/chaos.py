@@ -31,13 +31,14 @@ import asyncio
 import json
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "chaos_flags", "main", "run_chaos"]
+from cns.telemetry.facts import cpu_model
+
+__all__ = ["chaos_flags", "main", "run_chaos"]
 
 
 def chaos_flags() -> Any:
@@ -197,7 +198,10 @@ async def run_chaos(
         summary = await svc.stop()
         svc = None
         return {
-            "host": {"cpu": _cpu(), "load_avg_1m_start_end": [load0, round(os.getloadavg()[0], 2)]},
+            "host": {
+                "cpu": f"{cpu_model()} x{os.cpu_count()}",
+                "load_avg_1m_start_end": [load0, round(os.getloadavg()[0], 2)],
+            },
             "seconds": round(chaos_s, 3),
             "kill_every_ms": kill_every_ms,
             "rate_events_s": rate,
@@ -307,16 +311,6 @@ def _monkey_class() -> Any:
     return _Monkey
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
-    except OSError:
-        pass
-    return f"unknown x{os.cpu_count()}"
-
-
 def _venue() -> tuple[tuple[str, float], ...]:
     from cns.serve.demo import VENUE_INSTRUMENTS
 
@@ -329,21 +323,6 @@ def _feed_pid(node: Any, sup: str) -> Any:
 
     hs = node.processes(FeedHandler)
     return hs[0] if hs else None
-
-
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add ``chaos`` to ``cns``'s subparsers (``key="chaos"``, handled by :func:`main`)."""
-    p: argparse.ArgumentParser = sub.add_parser(
-        "chaos",
-        help="kill a random stage / feed handler of a running shard every few ms; count every message",
-    )
-    p.add_argument("--seconds", type=float, default=60.0, help="chaos duration (default: %(default)s)")
-    p.add_argument("--kill-every-ms", type=float, default=5.0, help="(default: %(default)s)")
-    p.add_argument("--rate", type=float, default=2000.0, help="news events/s (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=1, help="(default: %(default)s)")
-    p.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH")
-    p.set_defaults(key="chaos")
-    return p
 
 
 def main(args: argparse.Namespace) -> int:
@@ -381,9 +360,3 @@ def main(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
     ok = r["service_alive"] and m["balanced"] and r["runtime_lost_on_exit"] == r["victims_mailboxes_counted"]
     return 0 if ok else 1
-
-
-if __name__ == "__main__":  # python -m cns.serve.chaos [...]: until `cns chaos` is wired
-    _p = argparse.ArgumentParser(prog="cns")
-    add_parser(_p.add_subparsers(dest="command"))
-    sys.exit(main(_p.parse_args(["chaos", *sys.argv[1:]])))
