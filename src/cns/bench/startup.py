@@ -9,11 +9,10 @@ Two workloads, ``runs`` repeats each (default 3), every repeat a new ``python`` 
   ingest batch of the real run (``first_batch``: ``batch`` events parsed, validated, corroborated, handed to
   the desk). ``cold_start_s`` = import + kernel load + first batch (the issue's definition);
   ``to_first_event_s`` adds prepare and lexicon; ``process_s`` is the whole child from ``exec`` to exit as
-  the parent saw it. A priming child runs first (not counted) so data and kernels are on disk.
-  Warm-up variants, measured in alternation: ``driver`` = :func:`cns.replay.driver.warm_up` as it is in
-  this checkout; ``cut`` = the same pass on :func:`cns.replay.warm.warm_world` (the run's first seconds).
-  Every Numba dispatcher compile/load in the child is counted per phase (``kernel_loads``): the first batch
-  should load none.
+  the parent saw it. A priming child runs first (not counted) so data and kernels are on disk. The warm-up
+  is :func:`cns.replay.driver.warm_up` (the run's first records traded on its first seconds of market,
+  :mod:`cns.replay.warm`). Every Numba dispatcher compile/load in the child is counted per phase
+  (``kernel_loads``): the first batch should load none.
 * **data generation + write** — :func:`cns.market.newsgen.cached_world` of the run's world into a new empty
   data directory (mode 0700, removed afterwards): generate (``generate_s``) and write news binary, stories
   and manifest with fsync (``write_s``); ``datagen_write_s`` is both.
@@ -40,11 +39,10 @@ from cns.bench.common import cpu_model, machine, print_table, write_json
 from cns.bench.readme import headline_row
 from cns.bench.runs import fmt_spread, spread
 
-__all__ = ["COLD_GOAL_S", "DATA_GOAL_S", "VARIANTS", "main", "run", "run_child"]
+__all__ = ["COLD_GOAL_S", "DATA_GOAL_S", "main", "run", "run_child"]
 
 COLD_GOAL_S = 1.0  # issue 9: cold start with cached kernels
 DATA_GOAL_S = 3.0  # issue 9: data generation + write of the default world
-VARIANTS = ("driver", "cut")
 _QUICK = {"events": 20_000, "seconds": 10.0, "batch": 4096}
 
 # The child starts its clock before the first import, so "import" is the replay's whole import cost.
@@ -101,7 +99,7 @@ class _Clock:
 def _child_cold(a: dict[str, Any], t0: float, t1: float, cpu: tuple[float, float]) -> dict[str, Any]:
     from cns.news.sentiment import load_lexicon
     from cns.replay import driver
-    from cns.replay.warm import warm_records, warm_world
+    from cns.replay.warm import warm_world
 
     loads = _LoadCounter()
     opts = driver.ReplayOptions(
@@ -119,15 +117,7 @@ def _child_cold(a: dict[str, Any], t0: float, t1: float, cpu: tuple[float, float
     t4 = time.perf_counter()
     clock.mark()
     loads.phase = "kernel_load"
-    if a["variant"] == "driver":
-        driver.warm_up(prep)
-    else:
-        small = warm_world(prep)
-        n = warm_records(small)
-        ing = driver._start_ingest(small, n, 1)
-        ing.feed(n, n, progress=False)
-        ing.trade(small.model)
-        ing.node.shutdown("shutdown")
+    driver.warm_up(prep)
     t5 = time.perf_counter()
     clock.mark()
     loads.phase = "first_batch"
@@ -165,10 +155,7 @@ def _child_cold(a: dict[str, Any], t0: float, t1: float, cpu: tuple[float, float
         "cold_start_s": _s(0, phases["import_s"] + phases["kernel_load_s"] + phases["first_batch_s"]),
         "to_first_event_s": _s(t0, t6) - _s(t1, t2),
         "kernel_loads": loads.counts,
-        "warm_span_ns": int(warm_world(prep).desk_cfg.end_ns - prep.desk_cfg.start_ns)
-        if a["variant"] == "cut"
-        else int(prep.desk_cfg.end_ns - prep.desk_cfg.start_ns),
-        "variant": a["variant"],
+        "warm_span_ns": int(warm_world(prep).desk_cfg.end_ns - prep.desk_cfg.start_ns),
     }
 
 
@@ -243,19 +230,15 @@ def run(
     seed: int = 7,
     runs: int = 3,
     batch: int = 65_536,
-    variants: tuple[str, ...] = VARIANTS,
     data: bool = True,
     cold: bool = True,
     tmp_dir: str | None = None,
 ) -> dict[str, Any]:
     """Measure both workloads (see the module docstring) ``runs`` times each in fresh subprocesses; returns
-    the JSON document (per-run results, spreads, headline rows). ``ValueError`` for an unknown variant or
-    ``runs`` < 1; ``RuntimeError`` (with the child's stderr) when a child fails."""
+    the JSON document (per-run results, spreads, headline rows). ``ValueError`` for ``runs`` < 1;
+    ``RuntimeError`` (with the child's stderr) when a child fails."""
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
-    bad = [v for v in variants if v not in VARIANTS]
-    if bad:
-        raise ValueError(f"unknown variant(s) {bad}; known: {', '.join(VARIANTS)}")
     base = {"events": events, "seconds": seconds, "seed": seed, "batch": batch}
     doc: dict[str, Any] = {
         "bench": "startup",
@@ -267,15 +250,9 @@ def run(
     out = _fresh_dir(tmp_dir)
     try:
         if cold:
-            prime = _spawn({**base, "mode": "prime", "variant": "driver", "out": out}, "cns.replay.driver")
-            doc["prime"] = prime
-            per: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
-            for _ in range(runs):
-                for v in variants:
-                    per[v].append(
-                        _spawn({**base, "mode": "cold", "variant": v, "out": out}, "cns.replay.driver")
-                    )
-            doc["cold"] = {v: {"runs": rs, "spread": _spreads(rs)} for v, rs in per.items()}
+            doc["prime"] = _spawn({**base, "mode": "prime", "out": out}, "cns.replay.driver")
+            cs = [_spawn({**base, "mode": "cold", "out": out}, "cns.replay.driver") for _ in range(runs)]
+            doc["cold"] = {"runs": cs, "spread": _spreads(cs)}
         if data:
             rs = []
             for _ in range(runs):
@@ -305,15 +282,13 @@ def _headline(doc: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     w = doc["workload"]
     world = f"{w['events']:,} events, {w['seconds']:g} s, seed {w['seed']}"
-    cold = doc.get("cold", {})
-    for v in cold:
-        sp = cold[v]["spread"]["cold_start_s"]
-        cpu = cold[v]["spread"].get("cold_start_cpu_s", {})
-        what = "cns.replay.driver.warm_up" if v == "driver" else "warm-up on cns.replay.warm.warm_world"
+    if "cold" in doc:
+        sp = doc["cold"]["spread"]["cold_start_s"]
+        cpu = doc["cold"]["spread"].get("cold_start_cpu_s", {})
         rows.append(
             headline_row(
                 f"cold start, cached kernels, fresh process (import + kernel load + first "
-                f"{w['batch']:,}-event batch; {what}; {world})",
+                f"{w['batch']:,}-event batch; {world})",
                 f"{fmt_spread(sp, _fmt_s)} wall; CPU {fmt_spread(cpu, _fmt_s)}",
                 goal=f"<= {COLD_GOAL_S:g} s",
                 met=sp["median"] is not None and sp["median"] <= COLD_GOAL_S,
@@ -347,8 +322,9 @@ def _table(doc: dict[str, Any]) -> None:
         "to_first_event_s",
         "process_s",
     )
-    for v, c in doc.get("cold", {}).items():
-        rows.append({"workload": f"cold ({v})", **{k: fmt_spread(c["spread"][k], _fmt_s) for k in cols}})
+    if "cold" in doc:
+        c = doc["cold"]["spread"]
+        rows.append({"workload": "cold start", **{k: fmt_spread(c[k], _fmt_s) for k in cols}})
     if "data" in doc:
         sp = doc["data"]["spread"]
         rows.append(
@@ -385,16 +361,11 @@ def _arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument(
         "--runs", type=int, default=3, metavar="N", help="fresh processes per workload (default: 3)"
     )
-    b.add_argument(
-        "--variants",
-        default=",".join(VARIANTS),
-        help="warm-up variants of the cold start, comma-separated (default: %(default)s)",
-    )
     b.add_argument("--only", choices=("cold", "data"), help="measure one workload only")
 
 
 def main(args: argparse.Namespace | None = None) -> int:
-    """Entry of ``cns bench startup [--quick] [--json PATH] [--runs N] [--variants LIST] [--only W]``."""
+    """Entry of ``cns bench startup [--quick] [--json PATH] [--runs N] [--only cold|data]``."""
     if args is None:
         p = argparse.ArgumentParser(prog="python -m cns.bench.startup", description=__doc__.splitlines()[0])
         _arguments(p)
@@ -404,7 +375,6 @@ def main(args: argparse.Namespace | None = None) -> int:
     doc = run(
         **size,
         runs=int(getattr(args, "runs", None) or 3),
-        variants=tuple(v for v in str(getattr(args, "variants", ",".join(VARIANTS))).split(",") if v),
         cold=only in (None, "cold"),
         data=only in (None, "data"),
     )
