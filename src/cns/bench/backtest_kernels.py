@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from cns.venue import l3book_kernels as K
-from cns.venue.l3book_dtypes import OP_ADD, OP_DELETE, OP_EXEC, OP_REDUCE
+from cns.venue.l3book_dtypes import EXEC_FIELDS, OP_ADD, OP_DELETE, OP_EXEC, OP_FIELDS, OP_REDUCE
 from cns.venue.l3book_store import (
     H_GROWABLE,
     H_NFREE,
@@ -49,6 +49,7 @@ N_PARAMS = 5
 # acc[] (int64): the strategy's state and counters, carried across the kernel's returns to Python
 A_POS, A_LAST_TS, A_ORDERS, A_FILLS, A_BUYS, A_SELLS, A_CASH, A_QUOTED, A_CHECK, A_UPDATES = range(10)
 N_ACC = 10
+BAD_SHAPE = -1  # status: an argument array is too small (nothing was applied)
 
 
 def _refresh_cache() -> None:
@@ -84,10 +85,19 @@ def replay_with_strategy(S, ops, start, out, params, acc):
     """Apply ``ops[start:]`` (int64 view of L3_OP_DTYPE rows) to the book state ``S`` one at a time and run the
     strategy after each; reports of the feed ops go to ``out`` (scratch, at least 8 rows, overwritten per op).
 
-    Returns ``(next op index, ST_DONE | ST_GROW)``: it stops *before* an op that needs a pool slot when the pool
-    is full and the book may grow (grow, then call again). Never raises: bad feed ops become rejects in the book,
+    Returns ``(next op index, ST_DONE | ST_GROW | BAD_SHAPE)``: it stops *before* an op that needs a pool slot
+    when the pool is full and the book may grow (grow, then call again); ``BAD_SHAPE`` (nothing done) when an
+    array is too small for the fields the kernel reads. Never raises: bad feed ops become rejects in the book,
     as in :meth:`~cns.venue.l3book.L3Book.process`.
     """
+    if (
+        ops.shape[1] < OP_FIELDS
+        or out.shape[0] < 8
+        or out.shape[1] < EXEC_FIELDS
+        or params.shape[0] < N_PARAMS
+        or acc.shape[0] < N_ACC
+    ):
+        return start, np.int64(BAD_SHAPE)
     st = views(S)
     num = params[P_NUM]
     den = params[P_DEN]

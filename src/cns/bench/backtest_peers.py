@@ -118,6 +118,8 @@ def run_cns(msgs: np.ndarray, params: dict[str, int]) -> dict[str, Any]:
             i, status = BK.replay_with_strategy(S, rows, i, out, p, acc)
             if status == L.ST_DONE:
                 return S, acc
+            if status == BK.BAD_SHAPE:
+                raise BacktestStreamError("replay kernel: an argument array is too small")
             cap = int(S[L.H_CAP])
             new_cap = min(2 * cap, MAX_ORDERS)
             new = L.allocate(new_cap, 16, new_cap < MAX_ORDERS)
