@@ -8,7 +8,9 @@ runs them back to back — venue step, reference mids, exposure re-mark, signal,
 risk, rejection notes — calling the very kernels the Python path calls, in the same order with the same
 arguments, so the trades are the same bit for bit. At the first slice that is not quiet it stops and says
 why; :class:`~cns.replay.desk.TradingDesk` then handles that slice on its Python path (or, for
-``Q_ACCEPTED``, only what follows the risk check) and calls it again for the next slice.
+``Q_ACCEPTED``, only what follows the risk check; for ``Q_UNFLUSHED``/``Q_PENDING``, only the booking of
+the reports — what :meth:`~cns.replay.desk.TradingDesk._step_venue` does first — before the kernel resumes the
+same slice) and calls it again.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from cns.trading.signal_kernels import decisions_to_orders
 # why quiet_slices stopped (its return value's first element)
 Q_DONE = 0  # every slice handled
 Q_SLICE = 1  # the slice needs the Python path from its start (the venue may have stepped part of the way)
-Q_UNFLUSHED = 2  # as Q_SLICE, and the venue is at the slice time with reports for the desk not yet taken
+Q_UNFLUSHED = (
+    2  # the venue is at the slice time with reports for the desk not yet taken: book them, then resume
+)
 Q_ACCEPTED = 3  # risk accepted some of the slice's candidates: register, note and send them (Python)
+Q_PENDING = 4  # the venue is at the slice time and reports on their way back are due: book them, then resume
 
 # the driver's int64 state (qs), read and written by the kernel
 QS_SLICE = 0  # next slice to handle
@@ -118,7 +123,9 @@ def quiet_slices(
                 return Q_SLICE
         if cur[S.C_N_OUT] > 0:
             return Q_UNFLUSHED
-        if pending_min_ts <= t - return_ns or t >= next_exit:
+        if pending_min_ts <= t - return_ns:
+            return Q_PENDING
+        if t >= next_exit:
             return Q_SLICE
         # the desk's reference: the quotes of t - md_ns (TradingDesk._reference)
         seen = max(t - md_ns, -S.NEVER_NS)
@@ -204,7 +211,16 @@ def compiled_entry(*args: Any) -> Any:
         return quiet_slices
 
 
-__all__ = ["Q_ACCEPTED", "Q_DONE", "Q_SLICE", "Q_UNFLUSHED", "QS_SIZE", "compiled_entry", "quiet_slices"]
+__all__ = [
+    "Q_ACCEPTED",
+    "Q_DONE",
+    "Q_PENDING",
+    "Q_SLICE",
+    "Q_UNFLUSHED",
+    "QS_SIZE",
+    "compiled_entry",
+    "quiet_slices",
+]
 
 
 class QuietRunner:
@@ -250,8 +266,14 @@ class QuietRunner:
                 cand = desk.pipeline.signal._out[:nc].copy()
                 reasons = self._reasons[:nc].copy()
                 desk._accepted(cand, reasons, int(qs[QS_NOK]))
-            else:
+            elif code in (
+                Q_UNFLUSHED,
+                Q_PENDING,
+            ):  # the venue is at the slice time: book, then resume the slice
                 desk._unflushed = code == Q_UNFLUSHED
+                desk._step_venue(desk.sim.now_ns)
+                continue
+            else:
                 desk._slice(dec, act, int(starts[k]), int(ends[k]), sig_lat, n)
                 qs[QS_N_RISK] = desk._n_risk
             qs[QS_SLICE] = k + 1
