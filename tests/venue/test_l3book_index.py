@@ -1,13 +1,16 @@
-"""The L3 book's id index (tagged open addressing) under colliding ids, and the book-only batch mode."""
+"""The L3 book's id index (tagged open addressing) under colliding ids, the book-only batch mode and
+:meth:`L3Book.process_into`."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cns.bench.book import op_mix, tiled_lobster
 from cns.market.lobster import LOBSTER_TICK, lobster_passive_ops
+from cns.venue.errors import OrderBatchError
 from cns.venue.l3book import L3Book, make_ops
-from cns.venue.l3book_dtypes import OP_ADD, OP_DELETE, OP_EXEC
+from cns.venue.l3book_dtypes import L3_EXEC_DTYPE, OP_ADD, OP_DELETE, OP_EXEC
 
 
 def _adds(ids: np.ndarray) -> np.ndarray:
@@ -67,3 +70,25 @@ def test_book_only_mode_keeps_the_same_book() -> None:
         assert len(ra) > 0 and all(len(r) == 0 for r in rb)
         assert a.stats() == b.stats() and a.check() == 0 and b.check() == 0
         assert np.array_equal(a.snapshot(), b.snapshot())
+
+
+def test_process_into_a_reused_buffer_matches_process() -> None:
+    ops = op_mix(20_000, seed=5)
+    ref = L3Book().process(ops)
+    book = L3Book(capacity=64)
+    out = np.zeros(12_000, L3_EXEC_DTYPE)  # > 4 + 2 x resting orders: the room an STP order may need
+    got, rest, calls = [], ops, 0
+    while rest.size:
+        applied, n = book.process_into(rest, out)
+        assert applied > 0 or n > 0
+        got.append(out[:n].copy())
+        calls += 1
+        rest = rest[applied:]
+    assert calls > 1 and np.array_equal(np.concatenate(got), ref) and book.check() == 0
+    with pytest.raises(OrderBatchError):
+        book.process_into(ops[:1], np.zeros(1, L3_EXEC_DTYPE))  # not even one op fits
+    with pytest.raises(OrderBatchError):
+        book.process_into(ops[:1], np.zeros((4, 2), L3_EXEC_DTYPE))
+    with pytest.raises(OrderBatchError):
+        book.process_into(ops[:1], np.zeros(8, np.int64))
+    assert book.process_into(ops[:0], out) == (0, 0)

@@ -13,10 +13,11 @@ Measured in one invocation, every figure with ``time.perf_counter_ns`` on this m
 * **peer**: hftbacktest (``pip install hftbacktest``) fed the same tiled LOBSTER stream as L3 events (add /
   modify / cancel) into its L3 FIFO backtest with ``HashMapMarketDepth`` and ``ROIVectorMarketDepth``, local
   feed only (one book, like ours) and, for HashMap, local + exchange (its two books). Skipped with a message
-  when hftbacktest is not installed. Interleaved with it, two CNS runs of the same stream: ``cns_l3book``
+  when hftbacktest is not installed. Interleaved with it, three CNS runs of the same stream: ``cns_l3book``
   (:meth:`L3Book.process`: the book plus one execution report per feed execution / print, returned as a new
-  array) and ``cns_l3book_book_only`` (``process(ops, reports=False)``: the book and its counters only, which
-  is what hftbacktest's depth does with a feed: like with like).
+  array), ``cns_l3book_into`` (:meth:`L3Book.process_into`: the same reports written into a caller's array
+  reused run after run) and ``cns_l3book_book_only`` (``process(ops, reports=False)``: the book and its
+  counters only, which is what hftbacktest's depth does with a feed: like with like).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cns.telemetry.stats import summarize
 from cns.venue.l3book import L3Book
 from cns.venue.l3book_dtypes import (
     EXEC_REJECTED,
+    L3_EXEC_DTYPE,
     L3_OP_DTYPE,
     OP_CANCEL,
     OP_FOK,
@@ -301,6 +303,7 @@ def bench_peer(copies: int) -> dict[str, Any]:
         walls.setdefault(name, []).append(dt)
         cpus.setdefault(name, []).append(dc)
 
+    ring = np.zeros(ops.shape[0] + 16, L3_EXEC_DTYPE)  # a consumer's report buffer, reused run after run
     for _ in range(REPEATS):  # interleaved with our replay: both see the same phases of a shared machine
         for name, emit in (("cns_l3book", True), ("cns_l3book_book_only", False)):
             b = L3Book(LOBSTER_TICK, capacity=4096)
@@ -309,6 +312,12 @@ def bench_peer(copies: int) -> dict[str, Any]:
             keep(name, clock() - t0, cpu_clock() - c0)
             final[name] = b.best()
             reports[name] = len(r)
+        b = L3Book(LOBSTER_TICK, capacity=4096)
+        c0, t0 = cpu_clock(), clock()
+        done, nrep = b.process_into(ops, ring)
+        keep("cns_l3book_into", clock() - t0, cpu_clock() - c0)
+        final["cns_l3book_into"] = b.best() if done == ops.shape[0] else (0, 0, 0, 0)
+        reports["cns_l3book_into"] = nrep
         for name, cls, _ in variants:
             ev = events[name]
             asset = (
@@ -341,7 +350,7 @@ def bench_peer(copies: int) -> dict[str, Any]:
                 int(d.ask_qty_at_tick(d.best_ask_tick)),
             )
             bt.close()
-    sizes = {"cns_l3book": int(ops.shape[0]), "cns_l3book_book_only": int(ops.shape[0])} | {
+    sizes = {k: int(ops.shape[0]) for k in ("cns_l3book", "cns_l3book_into", "cns_l3book_book_only")} | {
         name: int(events[name].shape[0]) for name, _, _ in variants
     }
     for name, n in sizes.items():
@@ -379,10 +388,13 @@ def run(quick: bool = False) -> dict[str, Any]:
             "ratio_vs_best_hftbacktest_l3": ratio,
             "ratio_wall": vs("cns_l3book", "events_per_s"),
             "ratio_cpu_median": vs("cns_l3book", "events_per_cpu_s_median"),
+            "ratio_reports_into_reused_buffer": vs("cns_l3book_into", "events_per_cpu_s"),
             "ratio_book_only": vs("cns_l3book_book_only", "events_per_cpu_s"),
             "ratio_book_only_cpu_median": vs("cns_l3book_book_only", "events_per_cpu_s_median"),
             "basis": "process CPU time, best (and median) of interleaved runs; ratio_vs_best_hftbacktest_l3: "
-            "CNS writes execution reports, hftbacktest none; ratio_book_only: neither does",
+            "CNS returns its execution reports as a new array, hftbacktest writes none; "
+            "ratio_reports_into_reused_buffer: CNS writes them into a caller's reused array; "
+            "ratio_book_only: neither side writes reports",
             "target": GOAL_RATIO,
             "met": ratio >= GOAL_RATIO,
             "same_final_book": all(
@@ -434,6 +446,7 @@ def _report(r: dict[str, Any]) -> None:
             if isinstance(v, dict):
                 who = {
                     "cns_l3book": "L3Book passive (interleaved)",
+                    "cns_l3book_into": "L3Book into reused buffer (interleaved)",
                     "cns_l3book_book_only": "L3Book book only (interleaved)",
                 }.get(k, f"hftbacktest {peer['version']} {k}")
                 rows.append(
@@ -443,9 +456,11 @@ def _report(r: dict[str, Any]) -> None:
                         "rate": fmt_rate(v["events_per_s"]),
                         "cpu rate": fmt_rate(v["events_per_cpu_s"]),
                         "note": "same LOBSTER stream"
-                        + {"cns_l3book": ", + exec reports", "cns_l3book_book_only": ", no reports"}.get(
-                            k, ", L3 FIFO"
-                        ),
+                        + {
+                            "cns_l3book": ", + exec reports (new array)",
+                            "cns_l3book_into": ", + exec reports (reused array)",
+                            "cns_l3book_book_only": ", no reports",
+                        }.get(k, ", L3 FIFO"),
                     }
                 )
     print_table("cns bench book: batch throughput", rows)
@@ -469,7 +484,8 @@ def _report(r: dict[str, Any]) -> None:
         print(
             f"goal >= {g['target']:.0f}x hftbacktest L3 (best local-only variant) in batch, CPU time: "
             f"{g['ratio_vs_best_hftbacktest_l3']:.2f}x with CNS's execution reports (wall "
-            f"{g['ratio_wall']:.2f}x, median CPU {g['ratio_cpu_median']:.2f}x), {g['ratio_book_only']:.2f}x "
+            f"{g['ratio_wall']:.2f}x, median CPU {g['ratio_cpu_median']:.2f}x), "
+            f"{g['ratio_reports_into_reused_buffer']:.2f}x with them in a reused array, {g['ratio_book_only']:.2f}x "
             f"book only like hftbacktest (median {g['ratio_book_only_cpu_median']:.2f}x) -> "
             f"{'met' if g['met'] else 'NOT met'}; same final top of book: {g['same_final_book']}"
         )

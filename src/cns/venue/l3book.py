@@ -9,8 +9,9 @@ Two ways in, same kernels:
 
 * **batch**: :meth:`L3Book.process` takes an :data:`~cns.venue.l3book_dtypes.L3_OP_DTYPE` array and returns
   the :data:`~cns.venue.l3book_dtypes.L3_EXEC_DTYPE` reports of all its ops from one kernel call (the call
-  returns to Python only to grow the book or the report buffer). :meth:`L3Book.replay` also returns the
-  LOBSTER-format top of book after every op.
+  returns to Python only to grow the book or the report buffer); ``process(ops, reports=False)`` updates the
+  book only (a market-data replay), :meth:`L3Book.process_into` writes the reports into the caller's reused
+  array. :meth:`L3Book.replay` also returns the LOBSTER-format top of book after every op.
 * **single op**: :meth:`L3Book.limit`, :meth:`~L3Book.cancel`, ... call one compiled kernel with scalar
   arguments; the reports are a view into the book's own report area, **valid until the next call** (copy it
   to keep it).
@@ -205,6 +206,37 @@ class L3Book:
         exactly as with reports, but no report is written or kept and the result is an empty array.
         """
         return self._run(ops, self._no_tob, reports)
+
+    def process_into(self, ops: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+        """Apply ``ops`` in order, writing their reports into the caller's ``out`` (a writable C-contiguous 1-D
+        L3_EXEC_DTYPE array, reused across calls: no allocation, no copy) from row 0.
+
+        Stops *before* an op whose reports might not fit in what is left of ``out``. Returns ``(ops applied,
+        reports written)``: read ``out[:reports]``, then call again with ``ops[applied:]``. Raises
+        :class:`OrderBatchError` for a bad ``out``, or when not even the first op's reports fit an empty
+        ``out`` (a sweep needs up to 4 + 2 x the resting orders it can reach).
+        """
+        ops = _check_ops(ops)
+        if not (
+            isinstance(out, np.ndarray)
+            and out.dtype == L3_EXEC_DTYPE
+            and out.ndim == 1
+            and out.flags.c_contiguous
+            and out.flags.writeable
+        ):
+            got = getattr(out, "dtype", type(out).__name__)
+            raise OrderBatchError(f"out must be a writable C-contiguous 1-D L3_EXEC_DTYPE array, got {got}")
+        m = ops.view(np.int64).reshape(-1, OP_FIELDS)
+        rows = out.view(np.int64).reshape(-1, EXEC_FIELDS)
+        i, n_out = 0, 0
+        while True:
+            i, n_out, status = K.process_batch(self._S, m, i, rows, n_out, self._no_tob, 1)
+            if status != L.ST_GROW:
+                break
+            self._grow()
+        if status == L.ST_OUT and i == 0 and n_out == 0 and m.shape[0] > 0:
+            raise OrderBatchError(f"out ({out.shape[0]} rows) cannot hold the reports of the first op")
+        return int(i), int(n_out)
 
     def replay(self, ops: np.ndarray, levels: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`process`, plus the top ``levels`` levels after every op in the LOBSTER orderbook layout:
