@@ -38,6 +38,7 @@ bench: $(VENV)/.test
 	$(VENV)/bin/cns bench book --json out/bench-book.json
 	$(VENV)/bin/cns bench live --json out/bench-live.json
 	$(VENV)/bin/cns bench journal --json out/bench-journal.json
+	$(VENV)/bin/cns bench backtest --json out/bench-backtest.json
 	$(VENV)/bin/cns report readme
 
 clean:

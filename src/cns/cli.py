@@ -37,6 +37,7 @@ _HANDLERS: dict[str, str] = {
     "journal tail": "cns.journal.cli:tail_main",
     "journal export": "cns.journal.cli:export_main",
     "bench journal": "cns.bench.journal:main",
+    "bench backtest": "cns.bench.backtest:main",
     "fuzz": "cns.fuzz:main",
     "chaos": "cns.serve.chaos:main",
     "monitor": "cns.ops.monitor:monitor_main",
@@ -221,6 +222,26 @@ def build_parser() -> argparse.ArgumentParser:
     bj.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
     bj.add_argument("--dir", metavar="DIR", help="where to write the journals (default: a temp dir)")
     bj.set_defaults(key="bench journal")
+
+    bb = bsub.add_parser(
+        "backtest",
+        help="one generated L3 stream + the same strategy: CNS vs hftbacktest vs NautilusTrader "
+        "(docs/bench/backtest.md)",
+    )
+    bb.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
+    bb.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
+    bb.add_argument("--runs", type=int, metavar="N", help="repeats per engine (default: 3, 2 with --quick)")
+    bb.add_argument(
+        "--events", type=int, metavar="N", help="stream events (default: 2000000; 200000 with --quick)"
+    )
+    bb.add_argument(
+        "--nautilus-events",
+        type=int,
+        metavar="N",
+        help="NautilusTrader replays the first N events (default: 100000; 50000 with --quick; 0 = all)",
+    )
+    bb.add_argument("--timeout", type=float, metavar="S", help="per engine process, s (default: 600)")
+    bb.set_defaults(key="bench backtest")
 
     jr = sub.add_parser("journal", help="the durable journal: inspect, tail, export (docs/journal.md)")
     jsub = jr.add_subparsers(dest="what", metavar="WHAT", required=True)

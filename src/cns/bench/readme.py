@@ -49,6 +49,7 @@ SOURCES: tuple[Source, ...] = (
     Source("bench-book.json", "cns bench book --json out/bench-book.json"),
     Source("bench-live.json", "cns bench live --json out/bench-live.json"),
     Source("bench-journal.json", "cns bench journal --json out/bench-journal.json"),
+    Source("bench-backtest.json", "cns bench backtest --json out/bench-backtest.json"),
 )
 
 
