@@ -34,6 +34,10 @@ informed background takers read the hidden value. Every fill pays the venue's ma
 the desk saw at its P&L snapshots. ``DeskConfig.exchange`` plugs in another venue instead (any
 :class:`~cns.market.venue_api.Exchange`, e.g. a recorded market), built afresh for each pass.
 
+Stepping: over the default venue, runs of quiet slices (no report, snapshot, exit or accepted entry) go
+through one compiled call (:mod:`cns.replay.desk_fused`) that calls the same kernels in the same order as
+the Python path below; the trades are the same bit for bit.
+
 Binding limits: every pre-trade rejection is recorded per check — candidates dropped (entries and exits
 apart) and the first and last time (order stamp, ns since the open) — in ``DeskResult.risk_limits``.
 """
