@@ -246,6 +246,10 @@ class QuietRunner:
     ) -> None:
         """Handle every slice of one ``on_decisions`` call: quiet ones in the kernel, the others in Python."""
         desk = self.desk
+        # the compiled entry is typed once: C-contiguous, writable arrays of these dtypes (no copy if they are)
+        dec = np.require(dec, None, ("C", "W"))
+        act, starts, ends = (np.require(x, np.int64, ("C", "W")) for x in (act, starts, ends))
+        # sig_lat (the desk's sample_mask, int64 C): the kernel writes the stamps into it in place
         qs = self.qs
         qs[:] = 0
         qs[QS_N_RISK] = desk._n_risk
