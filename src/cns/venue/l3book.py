@@ -29,6 +29,7 @@ Python values that do not fit the op record at all (an id >= 2**64, a float NaN)
 from __future__ import annotations
 
 import math
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -107,6 +108,19 @@ def _check_ops(ops: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(ops)
 
 
+_SCRATCH = (
+    threading.local()
+)  # .buf: this thread's report scratch (int64[rows, EXEC_FIELDS]), shared by its books
+
+
+def _scratch(rows: int) -> np.ndarray:
+    """This thread's report scratch, at least ``rows`` rows (grown, never shrunk; batch calls do not nest)."""
+    buf: np.ndarray | None = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.shape[0] < rows:
+        buf = _SCRATCH.buf = np.empty((max(rows, 4096), EXEC_FIELDS), np.int64)
+    return buf
+
+
 def _as_reports(rows: np.ndarray) -> np.ndarray:
     """int64[n, EXEC_FIELDS] -> a new L3_EXEC_DTYPE array of n reports."""
     return np.ascontiguousarray(rows).copy().view(L3_EXEC_DTYPE).reshape(-1)
@@ -146,7 +160,6 @@ class L3Book:
         cap = min(int(capacity), self.max_orders)
         self._S = L.allocate(cap, self._report_capacity, cap < self.max_orders)
         self._bind()
-        self._buf = np.zeros((4096, EXEC_FIELDS), np.int64)
         self._no_tob = np.zeros((0, 0), np.int64)
 
     def _bind(self) -> None:
@@ -178,25 +191,25 @@ class L3Book:
     def _run(self, ops: np.ndarray, tob: np.ndarray, emit: bool = True) -> np.ndarray:
         ops = _check_ops(ops)
         m = ops.view(np.int64).reshape(-1, OP_FIELDS)
-        if emit and self._buf.shape[0] < min(m.shape[0] + 16, _MAX_BUF_ROWS):
-            # room for one report per op up front (a feed op writes at most one): no regrowth on a feed
-            self._buf = np.empty((min(m.shape[0] + 16, _MAX_BUF_ROWS), EXEC_FIELDS), np.int64)
+        # the report scratch is per thread and kept (no fresh pages per call); sized for one report per op up
+        # front (a feed op writes at most one), so a feed never regrows it
+        buf = _scratch(min(m.shape[0] + 16, _MAX_BUF_ROWS) if emit else 64)
         chunks: list[np.ndarray] = []
         i, n_out = 0, 0
         while True:
-            i, n_out, status = K.process_batch(self._S, m, i, self._buf, n_out, tob, 1 if emit else 0)
+            i, n_out, status = K.process_batch(self._S, m, i, buf, n_out, tob, 1 if emit else 0)
             if status == L.ST_DONE:
                 break
             if status == L.ST_GROW:
                 self._grow()
-            elif n_out > 0 and self._buf.shape[0] >= _MAX_BUF_ROWS:  # ST_OUT, buffer at its cap: flush
-                chunks.append(_as_reports(self._buf[:n_out]))
+            elif n_out > 0 and buf.shape[0] >= _MAX_BUF_ROWS:  # ST_OUT, buffer at its cap: flush
+                chunks.append(_as_reports(buf[:n_out]))
                 n_out = 0
-            else:  # ST_OUT: double the buffer (kept for later calls), keeping the reports written so far
-                bigger = np.empty((2 * self._buf.shape[0], EXEC_FIELDS), np.int64)
-                bigger[:n_out] = self._buf[:n_out]
-                self._buf = bigger
-        chunks.append(_as_reports(self._buf[:n_out]))
+            else:  # ST_OUT: double the scratch (kept for later calls), keeping the reports written so far
+                bigger = np.empty((2 * buf.shape[0], EXEC_FIELDS), np.int64)
+                bigger[:n_out] = buf[:n_out]
+                buf = _SCRATCH.buf = bigger
+        chunks.append(_as_reports(buf[:n_out]))
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def process(self, ops: np.ndarray, *, reports: bool = True) -> np.ndarray:
