@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cns.market._pages import small_pages
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.newsgen_kernels import (
     GATHER_BLOCK,
@@ -223,13 +224,27 @@ def generate_news(
     """Generate ``n_events`` news items over ``seconds`` s of simulated time, deterministically for ``seed``.
 
     Codes use the canonical dictionaries of ``instruments``/``sources`` (data sources: the source dictionary).
-    ``sentiment`` fills ``records['sentiment']`` with the LM polarity of the generated headlines.
+    ``sentiment`` fills ``records['sentiment']`` with the LM polarity of the generated headlines. Its arrays
+    are allocated without NumPy's huge-page advice (:func:`cns.market._pages.small_pages`, measured there).
     """
     _check_size(n_events, seconds)
-    instruments = instruments or default_instruments()
+    with small_pages():
+        return _generate(
+            n_events, seconds, seed, instruments or default_instruments(), sources, config, sentiment
+        )
+
+
+def _generate(
+    n_events: int,
+    seconds: float,
+    seed: int,
+    instruments: tuple[InstrumentInfo, ...],
+    sources: tuple[SourceInfo, ...],
+    cfg: NewsGenConfig,
+    sentiment: bool,
+) -> GeneratedNews:
     rng = np.random.default_rng(seed)
     span = int(seconds * 1e9)
-    cfg = config
     cred = np.array([0] + [s.credibility for s in sources], np.float64)  # by source code
     official = np.array([False] + [s.category == "official" for s in sources])
     codes = np.arange(1, len(sources) + 1)
