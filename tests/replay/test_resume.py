@@ -162,7 +162,7 @@ def test_killed_and_resumed_run_reports_like_an_uninterrupted_one(tmp_path: Path
     kills = 0
     for _ in range(5):
         proc = _cns_run(out, tmp_path)
-        deadline = time.monotonic() + rng.uniform(0.2, 1.0) * duration
+        deadline = time.monotonic() + rng.uniform(0.1, 0.8) * duration
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
         if proc.poll() is None:

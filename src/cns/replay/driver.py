@@ -30,6 +30,7 @@ canonically and hashed as ``report["trading_sha256"]`` — apart from what the h
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import math
 import time
@@ -58,12 +59,14 @@ from cns.replay.stages import (
     INGEST_STAGES,
     CorroborateStage,
     DeskStage,
+    KeepUntil,
     ParseStage,
     StageLatencies,
     TradePass,
     ValidateStage,
     WireChunk,
 )
+from cns.replay.warm import warm_records, warm_world
 from cns.runtime import Node
 from cns.signals.universe import InstrumentInfo, default_instruments, source_dictionary, ticker_dictionary
 from cns.telemetry import Counters
@@ -73,7 +76,6 @@ from cns.trading.credibility import CredibilityTable
 
 MAX_SEED = (1 << 63) - 1
 _log = logging.getLogger(__name__)
-WARM_MARKET_NS = 2_000_000_000  # public reports the warm-up's throwaway desk trades on: the first 2 s
 _NO_STORIES = np.zeros(0, STORY_DTYPE)
 
 
@@ -421,19 +423,22 @@ def _start_ingest(prep: Prepared, n_records: int, sample_every: int) -> Ingest:
 
 
 def warm_up(prep: Prepared) -> float:
-    """Cold start: JIT compile (first run) or cache load of every kernel, on throwaway state; the seconds taken."""
+    """Cold start: JIT compile (first run) or cache load of every kernel, on throwaway state; the seconds taken.
+
+    The warm-up ingests the first :func:`~cns.replay.warm.warm_records` records and trades them once in the
+    run's world cut to its first seconds (:func:`~cns.replay.warm.warm_world`: same kernel types, none of the
+    whole day's market), so neither its time nor its memory grows with the run."""
     t_warm = time.perf_counter()
-    n_warm = min(prep.news.layout.n_records, 4096)
-    warm_prep, reports = prep, prep.desk_cfg.reports
-    if reports is not None:
-        # the throwaway desk trades a market of the first seconds only: same kernels, not a second day's state
-        cut = int(np.searchsorted(reports["t_ns"], prep.news.start_ns + WARM_MARKET_NS, side="right"))
-        warm_cfg = dataclasses.replace(prep.desk_cfg, reports=reports[:cut])
-        warm_prep = dataclasses.replace(prep, desk_cfg=warm_cfg)
-    warm = _start_ingest(warm_prep, n_warm, 1)
-    warm.feed(n_warm, n_warm, progress=False)
+    n_warm = warm_records(prep)
+    world = warm_world(prep)
+    warm = _start_ingest(world, n_warm, 1)
+    warm.feed(n_warm, max(n_warm, 1), progress=False)
+    # a record received late in the day would make the throwaway desk simulate the market up to it
+    warm.node.call("desk", KeepUntil(world.desk_cfg.end_ns))
     warm.trade(prep.model)
     warm.node.shutdown("shutdown")
+    del warm
+    gc.collect()  # the throwaway pipeline is cyclic garbage: free it before the run
     return time.perf_counter() - t_warm
 
 

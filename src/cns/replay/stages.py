@@ -15,6 +15,7 @@ shared :class:`StageLatencies` arrays at the batch's global offset, and its batc
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 
@@ -265,6 +266,13 @@ class TradePass:
     latency: LatencyModel | int
 
 
+@dataclass(frozen=True, slots=True)
+class KeepUntil:
+    """Request to the desk: keep only the decisions stamped at or before ``ts_ns`` (ns since epoch)."""
+
+    ts_ns: int
+
+
 class DeskStage(GenServer):
     """Collects the decision stream; on :class:`TradePass` it runs a :class:`TradingDesk` over all of it in
     simulated time (a fresh venue and book each pass, so passes at different latencies see the same market)."""
@@ -287,11 +295,18 @@ class DeskStage(GenServer):
             self.decisions = merged[np.argsort(merged["ts_ns"], kind="stable")]
         return self.decisions
 
-    def handle_call(self, request: TradePass | str, from_: object) -> DeskResult | np.ndarray:
-        """:class:`TradePass`: one pass of a fresh desk over the decisions; ``"decisions"``: the stream itself."""
+    def handle_call(self, request: TradePass | KeepUntil | str, from_: object) -> DeskResult | np.ndarray:
+        """:class:`TradePass`: one pass of a fresh desk over the decisions; :class:`KeepUntil`: drop the
+        decisions stamped after it (returns those kept); ``"decisions"``: the stream itself."""
         decisions = self.collected()
+        if isinstance(request, KeepUntil):
+            self.decisions = decisions[decisions["ts_ns"] <= request.ts_ns]
+            return self.decisions
         if isinstance(request, str):
             return decisions
         desk = TradingDesk(self.config, request.latency)
         desk.on_decisions(decisions)
-        return desk.finish()
+        result = desk.finish()
+        del desk
+        gc.collect()  # the pass's venue and book are cyclic garbage: free them before the next pass
+        return result
