@@ -158,8 +158,16 @@ def test_killed_and_resumed_run_reports_like_an_uninterrupted_one(tmp_path: Path
     assert not (tmp_path / "whole" / CHECKPOINT_AREA).exists(), "a completed run leaves its journal"
 
     out = tmp_path / "killed"
+    # first a kill right after the ingest is journalled, so a resume from a checkpoint is always exercised
+    proc = _cns_run(out, tmp_path)
+    limit = time.monotonic() + 600
+    while not list(out.glob(f"{CHECKPOINT_AREA}/*/ingest.ckpt")) and time.monotonic() < limit:
+        assert proc.poll() is None, "the run ended before journalling its ingest"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
     rng = random.Random(12)
-    kills = 0
+    kills = 1
     for _ in range(5):
         proc = _cns_run(out, tmp_path)
         deadline = time.monotonic() + rng.uniform(0.1, 0.8) * duration
@@ -169,7 +177,7 @@ def test_killed_and_resumed_run_reports_like_an_uninterrupted_one(tmp_path: Path
             proc.send_signal(signal.SIGKILL)
             kills += 1
         assert proc.wait(timeout=60) in (0, -signal.SIGKILL)
-    assert kills >= 3, f"only {kills} runs were killed"
+    assert kills >= 4, f"only {kills} runs were killed"
     _finish(_cns_run(out, tmp_path))
     resumed = json.loads((out / "report.json").read_bytes())
     assert resumed["trading_sha256"] == whole["trading_sha256"]
