@@ -134,20 +134,28 @@ def _pn_char(x) -> bool:
 
 
 @njit(cache=True)
-def _pname(buf, i, end):
-    """(colon, end) of an ASCII prefixed name ``prefix:local`` at buf[i]; (-2, -2) when it is not one this
-    subset reads (non-ASCII, escapes, a name ending in '.', ...)."""
+def _prefix_colon(buf, i, end) -> int:
+    """Index of the ':' ending the ASCII prefix label at buf[i] (empty label allowed), FALLBACK if none."""
     j = i
     if j < end and is_alpha(buf[j]):
         j += 1
         while j < end and (_pn_char(buf[j]) or buf[j] == 46):
             j += 1
         if buf[j - 1] == 46:
-            return FALLBACK, FALLBACK
+            return FALLBACK
     if j >= end or buf[j] != 58:
+        return FALLBACK
+    return j
+
+
+@njit(cache=True)
+def _pname(buf, i, end):
+    """(colon, end) of an ASCII prefixed name ``prefix:local`` at buf[i]; (-2, -2) when it is not one this
+    subset reads (non-ASCII, escapes, a name ending in '.', ...)."""
+    colon = _prefix_colon(buf, i, end)
+    if colon < 0:
         return FALLBACK, FALLBACK
-    colon = j
-    j += 1
+    j = colon + 1
     if j < end and (_pn_char(buf[j]) or buf[j] == 58) and buf[j] != 45:
         j += 1
         while j < end:
@@ -413,16 +421,10 @@ def encode_turtle(buf, pos, end, str_code, lang_code, T, triples, scratch, P):
                     return ST_FALLBACK, stmt
                 k = _skip(buf, k, end)
                 n0 = k
-                if k < end and is_alpha(buf[k]):
-                    k += 1
-                    while k < end and (_pn_char(buf[k]) or buf[k] == 46):
-                        k += 1
-                    if buf[k - 1] == 46:
-                        return ST_FALLBACK, stmt
-                if k >= end or buf[k] != 58:
+                n1 = _prefix_colon(buf, k, end)
+                if n1 < 0:
                     return ST_FALLBACK, stmt
-                n1 = k
-                k = _skip(buf, k + 1, end)
+                k = _skip(buf, n1 + 1, end)
                 if k >= end or buf[k] != 60:
                     return ST_FALLBACK, stmt
                 e = iri_end(buf, k, end, True)  # absolute IRI only (a relative one needs the base)
