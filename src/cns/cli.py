@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="serve Prometheus metrics on 127.0.0.1:N while replaying (0: any free port)",
     )
+    run.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="resume a killed run from its checkpoint in --out when every input matches (default); "
+        "--no-resume recomputes every phase",
+    )
     run.set_defaults(key="run")
 
     st = sub.add_parser(

@@ -319,16 +319,16 @@ def serve_latency(state: Any, *, budgets_s: Mapping[str, float] | None = None) -
 # --------------------------------------------------------------------------------------------- replay
 class ReplayMetrics:
     """``cns run``'s ingest (a ``cns.replay.driver.Ingest``): events, verdicts, quarantine and the sampled
-    in-kernel per-stage latency (``parse``, ``validate``, ``corroborate``). ``batch``: the replay's chunk size;
-    stage stamps are read only for chunks every stage has finished."""
+    in-kernel per-stage latency (``parse``, ``validate``, ``corroborate``) of the sampled events. ``batch``:
+    the replay's chunk size; stage stamps are read only for chunks every stage has finished (the entries
+    :class:`~cns.replay.stages.StageLatencies` has kept, ``final``)."""
 
     def __init__(self, ingest: Any, batch: int) -> None:
         self.ing = ingest
         self.batch = max(1, int(batch))
 
         def done() -> int:
-            ev = int(self.ing.totals["events"])
-            return ((ev - 1) // self.batch) * self.batch if ev > 0 else 0
+            return int(self.ing.lat.final)
 
         lat = ingest.lat
         self.latency = LatencyMetrics(
