@@ -16,11 +16,11 @@ from .helpers import http
 def test_replay_metrics_serve_the_ingest_while_it_runs() -> None:
     from cns.runtime import Node
 
-    n = 1000
-    lat = SimpleNamespace(**{s: np.full(n, -1, np.int64) for s in ("parse", "validate", "corroborate")})
+    m = 100  # sampled entries (every 10th of 1000 events), as StageLatencies keeps them
+    lat = SimpleNamespace(**{s: np.full(m, 3_000, np.int64) for s in ("parse", "validate", "corroborate")})
     for s in ("parse", "validate", "corroborate"):
-        getattr(lat, s)[::10] = 3_000
-        getattr(lat, s)[500:] = 0  # requested, not yet written: must not be read
+        getattr(lat, s)[50:] = -1  # windows not closed yet: must not be read
+    lat.final = 50  # entries kept so far (500 events)
     ing = SimpleNamespace(
         node=Node(),
         lat=lat,
@@ -41,7 +41,7 @@ def test_replay_metrics_serve_the_ingest_while_it_runs() -> None:
             "parse": 50.0,
             "validate": 50.0,
             "corroborate": 50.0,
-        }  # chunks 0..1 of 250: 500 events
+        }  # the 50 entries kept: 500 events
         assert "cns_runtime_processes" in s
     finally:
         ep.close()
