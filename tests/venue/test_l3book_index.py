@@ -92,3 +92,11 @@ def test_process_into_a_reused_buffer_matches_process() -> None:
     with pytest.raises(OrderBatchError):
         book.process_into(ops[:1], np.zeros(8, np.int64))
     assert book.process_into(ops[:0], out) == (0, 0)
+
+
+def test_kernel_cache_digest_covers_every_helper_module() -> None:
+    from cns.venue.l3book_store import _dependencies
+
+    names = {p.name for p in _dependencies()}
+    want = {"l3book_dtypes.py", "l3book_store.py", "l3book_match.py", "l3book_kernels.py", "l3book_query.py"}
+    assert want <= names and "l3book.py" not in names

@@ -38,15 +38,16 @@ from cns.venue.l3book_dtypes import EXEC_FIELDS, EXEC_REJECTED
 
 
 def _dependencies() -> list[Path]:
-    """Every ``l3book*.py`` module next to this one (kernels inline helpers across them)."""
-    return sorted(Path(__file__).parent.glob("l3book*.py"))
+    """Every ``l3book_*.py`` module next to this one (kernels inline helpers across them; a new helper module
+    is covered by its name alone). The Python wrapper ``l3book.py`` holds no kernel and is left out."""
+    return sorted(Path(__file__).parent.glob("l3book_*.py"))
 
 
 def refresh_cache_stamp(dependent: str) -> None:
     """Make Numba's on-disk cache of ``dependent`` (a kernel module inlining this one) follow edits here.
 
     Numba keys a cached kernel by the content of the file defining it only, so an edit of an inlined helper
-    in another ``l3book*`` module (or of the dtypes' constants) would silently reuse stale machine code. A sidecar file in
+    in another ``l3book_*`` module (or of the dtypes' constants) would silently reuse stale machine code. A sidecar file in
     the cache directory remembers a digest of those dependencies; when it differs, ``dependent``'s cached
     kernels are deleted (they recompile). Best effort: an unwritable cache is left alone.
     """
