@@ -38,6 +38,7 @@ _HANDLERS: dict[str, str] = {
     "journal export": "cns.journal.cli:export_main",
     "bench journal": "cns.bench.journal:main",
     "bench backtest": "cns.bench.backtest:main",
+    "bench startup": "cns.bench.startup:main",
     "fuzz": "cns.fuzz:main",
     "chaos": "cns.serve.chaos:main",
     "monitor": "cns.ops.monitor:monitor_main",
@@ -249,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bb.add_argument("--timeout", type=float, metavar="S", help="per engine process, s (default: 600)")
     bb.set_defaults(key="bench backtest")
+
+    bs = bsub.add_parser(
+        "startup", help="cold start with cached kernels and data generation + write, in fresh processes"
+    )
+    bs.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
+    bs.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
+    bs.add_argument(
+        "--runs", type=int, default=3, metavar="N", help="fresh processes per workload (default: %(default)s)"
+    )
+    bs.add_argument("--only", choices=("cold", "data"), help="measure one workload only")
+    bs.set_defaults(key="bench startup")
 
     jr = sub.add_parser("journal", help="the durable journal: inspect, tail, export (docs/journal.md)")
     jsub = jr.add_subparsers(dest="what", metavar="WHAT", required=True)

