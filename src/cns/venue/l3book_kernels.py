@@ -1,6 +1,7 @@
 # mypy: ignore-errors
 # (Numba kernels: typed by Numba at compile time; the njit stubs do not know _nrt/inline options)
-"""Matching kernels and entry points of the sparse L3 order book (state layout: :mod:`cns.venue.l3book_store`).
+"""Entry points of the sparse L3 order book: the batch loop with its inline feed fast path, the single-op call,
+top-of-book rows (matching: :mod:`cns.venue.l3book_match`; state layout: :mod:`cns.venue.l3book_store`).
 
 Bounds: every op field is range-checked (``MAX_PRICE``, ``MAX_QTY``, ``MAX_QUOTE``, kinds, sides, stp modes)
 before it is used, and ``MAX_QTY * MAX_ORDERS <= 2**62`` so no level or walk sum can overflow. A kernel never
