@@ -535,7 +535,7 @@ def cached_world(
     for path, arr in ((files.stories, gen.stories), (files.story_of, gen.story_of)):
         with atomic_writer(path) as fh:
             np.save(fh, arr, allow_pickle=False)
-    write_binary(gen.batch, files.news)
+    write_binary(gen.batch, files.news, durable=False)  # a cache: its manifest is checked on every load
     write_manifest(files.manifest, files.data, {"key": key, "generator": GENERATOR_VERSION})
     if timings is not None:
         timings.update(generate_s=t1 - t0, write_s=time.perf_counter() - t1)

@@ -204,11 +204,13 @@ def _decode_dicts(buf: bytes, where: str) -> tuple[Dictionary, Dictionary, Dicti
 _WRITE_CHUNK = 1 << 16  # records converted per step (10 MB of wire records, reused)
 
 
-def write_binary(batch: NewsBatch, path: str | Path) -> int:
+def write_binary(batch: NewsBatch, path: str | Path, *, durable: bool = True) -> int:
     """Write ``batch`` in the CNS binary format; returns the file size in bytes. The blob is written as is.
 
     Records are converted to the wire layout in chunks of ``_WRITE_CHUNK`` through one reused buffer (no
-    file-sized temporary) by :func:`~cns.news.binary_kernels.records_to_wire`; reserved bytes are zero. The file is replaced atomically (temp + fsync + rename):
+    file-sized temporary) by :func:`~cns.news.binary_kernels.records_to_wire`; reserved bytes are zero. The file is
+    replaced atomically (temp + fsync + rename; ``durable=False``: no fsync, for manifest-checked caches,
+    see :func:`~cns.news.fileio.atomic_writer`):
     on any error (a dictionary string over 65535 bytes raises :class:`NewsFormatError` before anything is
     written; ``OSError`` from the disk) ``path`` keeps its previous content."""
     _check_host()
@@ -231,7 +233,7 @@ def write_binary(batch: NewsBatch, path: str | Path) -> int:
         blob_off,
         len(blob),
     )
-    with atomic_writer(path) as fh:
+    with atomic_writer(path, durable=durable) as fh:
         fh.write(header)
         fh.write(dict_bytes)
         fh.write(b"\x00" * (records_off - HEADER_SIZE - len(dict_bytes)))

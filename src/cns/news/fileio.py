@@ -43,13 +43,14 @@ def _fsync_dir(d: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | Path, *, durable: bool = True) -> Iterator[BinaryIO]:
     """Yield a binary file handle whose content replaces ``path`` atomically when the block ends cleanly.
 
     The data goes to a temp file next to ``path`` (``.<name>.<pid>.<random>.tmp``, created with the usual
     umask-derived mode), which is flushed, fsync'ed and renamed over ``path``; then the directory is fsync'ed.
     If the block (or the flush/fsync/rename) raises, the temp file is removed, ``path`` is left as it was and
-    the exception propagates.
+    the exception propagates. ``durable=False`` skips both fsyncs (readers never see a partial file, but a
+    power loss may lose it): for cache entries that a manifest (:func:`write_manifest`) checks on every load.
     """
     p = Path(path)
     d = p.parent if str(p.parent) else Path(".")
@@ -59,13 +60,15 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(d)
+    if durable:
+        _fsync_dir(d)
 
 
 def file_crc32(path: str | Path) -> int:

@@ -225,7 +225,7 @@ def _converted(path: Path, opts: ReplayOptions) -> tuple[Path, list[Reject], boo
     manifest.unlink(missing_ok=True)
     batch = read_jsonl(path)
     write_rejects(batch.rejects, rej)
-    write_binary(batch, cnsb)
+    write_binary(batch, cnsb, durable=False)  # a cache: its manifest is checked on every load
     write_manifest(manifest, (cnsb, rej), {"n_rejects": len(batch.rejects), "converter": CONVERTER_VERSION})
     return cnsb, batch.rejects, False
 
