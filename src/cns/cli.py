@@ -91,6 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve Prometheus metrics on 127.0.0.1:N while replaying (0: any free port)",
     )
     run.add_argument(
+        "--book",
+        metavar="MESSAGE.csv[,ORDERBOOK.csv]",
+        action="append",
+        help="trade against a recorded L3 day instead of the simulated market: a LOBSTER message file "
+        "(with its orderbook file, to seed the resting orders) or a generic L3 CSV; repeat per instrument "
+        "(docs/recorded-market.md)",
+    )
+    run.add_argument(
+        "--book-ticker",
+        metavar="TICKER",
+        action="append",
+        help="the ticker each --book trades as, in order (default: the file's)",
+    )
+    run.add_argument(
+        "--book-tick-size", type=float, metavar="USD", help="price tick of a generic L3 CSV --book"
+    )
+    run.add_argument(
         "--resume",
         action=argparse.BooleanOptionalAction,
         default=True,

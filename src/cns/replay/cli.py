@@ -41,6 +41,9 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         metrics_port=getattr(args, "metrics_port", None),
         checkpoint=True,
         resume=bool(getattr(args, "resume", True)),
+        books=tuple(getattr(args, "book", None) or ()),
+        book_tickers=tuple(getattr(args, "book_ticker", None) or ()),
+        book_tick_size=getattr(args, "book_tick_size", None),
     )
 
 

@@ -117,6 +117,9 @@ class ReplayOptions:
     )
     checkpoint: bool = False  # journal completed phases in <out_dir>/.checkpoint (cns.replay.checkpoint)
     resume: bool = True  # with checkpoint: load the phases of a matching journal instead of recomputing
+    books: tuple[str, ...] = ()  # recorded L3 days to trade against (cns.market.recorded_run.desk_with_books)
+    book_tickers: tuple[str, ...] = ()  # the ticker each book trades as (default: the file's)
+    book_tick_size: float | None = None  # price tick (USD) of a generic L3 CSV book
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ReplayOptionError:
@@ -380,6 +383,13 @@ def prepare(opts: ReplayOptions) -> Prepared:
         reports=reports,
         source_reliability=street_table.reliability(),
     )
+    if opts.books:  # a recorded market instead of the simulated one (docs/recorded-market.md)
+        from cns.market.recorded_run import desk_with_books
+
+        desk_cfg, book_notes = desk_with_books(
+            desk_cfg, opts.books, tickers=opts.book_tickers or None, tick_size=opts.book_tick_size
+        )
+        notes.extend(book_notes)
     return Prepared(
         cfg,
         model,
