@@ -15,9 +15,6 @@ the replayed book stays the recorded one.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 from numba import njit
 
@@ -40,6 +37,7 @@ from cns.venue.l3book_store import (
     O_TS,
     ST_DONE,
     ST_GROW,
+    refresh_cache_stamp,
     views,
 )
 
@@ -52,32 +50,12 @@ N_ACC = 10
 BAD_SHAPE = -1  # status: an argument array is too small (nothing was applied)
 
 
-def _refresh_cache() -> None:
-    """Numba keys this file's cache on this file only; the op code inlined from the L3 book lives elsewhere, so
-    drop our cached kernels when any ``cns/venue/l3book*.py`` changes (a sidecar remembers their digest)."""
-    here = Path(__file__)
-    venue = here.parent.parent / "venue"
-    deps = sorted(venue.glob("l3book*.py"))
-    try:
-        digest = hashlib.sha256(b"".join(p.read_bytes() for p in deps)).hexdigest()
-        probe = njit(cache=True)(_probe)
-        cache_dir = Path(probe._cache._cache_path)
-        sidecar = cache_dir / f"{here.stem}.deps-sha256"
-        if sidecar.exists() and sidecar.read_text() == digest:
-            return
-        for f in cache_dir.glob(f"{here.stem}.*.nb[ic]"):
-            f.unlink()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        sidecar.write_text(digest)
-    except (OSError, AttributeError):
-        pass
-
-
-def _probe() -> int:  # only its cache locator is used
+def _probe() -> int:  # only its cache locator is used (never compiled)
     return 0
 
 
-_refresh_cache()
+# Numba keys this file's cache on this file only; the op code inlined from the L3 book lives in cns.venue
+refresh_cache_stamp(__file__, _probe)
 
 
 @njit(cache=True, _nrt=False)

@@ -28,6 +28,7 @@ Every helper is ``inline="always"`` and compiled without NRT: no allocation, no 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,8 +44,10 @@ def _dependencies() -> list[Path]:
     return sorted(Path(__file__).parent.glob("l3book_*.py"))
 
 
-def refresh_cache_stamp(dependent: str) -> None:
+def refresh_cache_stamp(dependent: str, probe: Callable[[], int] | None = None) -> None:
     """Make Numba's on-disk cache of ``dependent`` (a kernel module inlining this one) follow edits here.
+    ``probe``: a trivial function defined in ``dependent``'s directory, when that is not this package's (its
+    Numba cache locator names the cache directory).
 
     Numba keys a cached kernel by the content of the file defining it only, so an edit of an inlined helper
     in another ``l3book_*`` module (or of the dtypes' constants) would silently reuse stale machine code. A sidecar file in
@@ -53,8 +56,8 @@ def refresh_cache_stamp(dependent: str) -> None:
     """
     try:
         digest = hashlib.sha256(b"".join(p.read_bytes() for p in _dependencies())).hexdigest()
-        probe = njit(cache=True)(_cache_probe)
-        cache_dir = Path(probe._cache._cache_path)
+        located = njit(cache=True)(probe or _cache_probe)
+        cache_dir = Path(located._cache._cache_path)
         stem = Path(dependent).stem
         sidecar = cache_dir / f"{stem}.deps-sha256"
         if sidecar.exists() and sidecar.read_text() == digest:
