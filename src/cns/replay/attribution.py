@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from cns.market.exchange import ExchangeSimulator
 from cns.market.sim import impact_schedule
+from cns.market.venue_api import Exchange
 from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT
 
 
@@ -54,7 +54,7 @@ def _ranges(
     return lo, hi
 
 
-def attribute(result: Any, sim: ExchangeSimulator, stories: np.ndarray) -> dict[str, Any]:
+def attribute(result: Any, sim: Exchange, stories: np.ndarray) -> dict[str, Any]:
     """Decompose ``result`` (a :class:`cns.replay.desk.DeskResult`) of a pass over ``sim``; see the module
     docstring. USD unless the key says bp; counts of fills."""
     rows = result.filled_rows

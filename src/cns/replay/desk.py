@@ -45,7 +45,7 @@ apart) and the first and last time (order stamp, ns since the open) — in ``Des
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -280,9 +280,9 @@ class TradingDesk:
         self._spreads.append(sp[np.isfinite(sp)])
 
     def _market(self) -> dict[str, Any]:
-        """The simulated market over this pass: every owner's marked P&L and fees (USD), the quoted spreads the
-        desk saw at its P&L snapshots (bp percentiles), and how far the mids were from the hidden value at the
-        end (evaluation only)."""
+        """The market over this pass: every owner's marked P&L and fees (USD), the quoted spreads the desk saw
+        at its P&L snapshots (bp percentiles), how far the mids were from the hidden value at the end
+        (evaluation only) and, on a recorded market, the book's trades next to the recorded ones."""
         sp = _cat(self._spreads, np.float64)
         spread: dict[str, float] = {"n": int(len(sp))}
         for q in (10, 50, 90):
@@ -291,13 +291,17 @@ class TradingDesk:
         marks, fund = sim.mark_prices()[1:], sim.fundamentals()[1:]
         dev = np.abs(marks / fund - 1.0) * 1e4
         dev = dev[np.isfinite(dev)]
-        return {
+        out = {
             "pnl": sim.pnl(),
             "fees": sim.fees(),
             "spread_bp": spread,
             "mid_vs_hidden_value_bp_p50_at_end": float(np.median(dev)) if len(dev) else float("nan"),
             "public_reports": int(sim.n_public_reports),
         }
+        compare = getattr(sim, "trade_comparison", None)  # a recorded market: its trades next to the tape's
+        if compare is not None:
+            out["recorded_vs_book"] = compare()
+        return out
 
     def _reference(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """The desk's reference mids and their times at ``t`` (the live feed, ``md_latency_ns`` old), in the
@@ -510,7 +514,7 @@ class TradingDesk:
         self._close(end_ns)
         result = self._result(end_ns)
         if len(self.stories):
-            result = replace(result, attribution=attribute(result, cast(Any, self.sim), self.stories))
+            result = replace(result, attribution=attribute(result, self.sim, self.stories))
         return result
 
     def _close(self, end_ns: int) -> None:

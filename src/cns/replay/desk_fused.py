@@ -15,15 +15,32 @@ same slice) and calls it again.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numba import njit
 
+from cns.kernel_deps import follow_sources
 from cns.market import sim_kernels as S
 from cns.replay.desk_kernels import note_rejects, stamp_orders
 from cns.trading.risk_kernels import REJ_DAILY_LOSS, refresh_exposure, risk_check
 from cns.trading.signal_kernels import decisions_to_orders
+
+
+def _probe() -> int:  # only its Numba cache locator is used (never compiled)
+    return 0
+
+
+# the kernels below compile in code of the market, venue, trading and replay kernel modules (and dtypes)
+_PKG = Path(__file__).resolve().parent.parent
+_DEPS = [
+    f
+    for d in ("market", "venue", "trading", "replay")
+    for f in (_PKG / d).glob("*.py")
+    if "kernels" in f.name or f.name == "dtypes.py"
+]
+follow_sources(__file__, _DEPS, _probe)
 
 # why quiet_slices stopped (its return value's first element)
 Q_DONE = 0  # every slice handled

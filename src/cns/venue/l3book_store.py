@@ -27,7 +27,6 @@ Every helper is ``inline="always"`` and compiled without NRT: no allocation, no 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -35,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from cns.kernel_deps import follow_sources
 from cns.venue.l3book_dtypes import EXEC_FIELDS, EXEC_REJECTED
 
 
@@ -54,20 +54,7 @@ def refresh_cache_stamp(dependent: str, probe: Callable[[], int] | None = None) 
     the cache directory remembers a digest of those dependencies; when it differs, ``dependent``'s cached
     kernels are deleted (they recompile). Best effort: an unwritable cache is left alone.
     """
-    try:
-        digest = hashlib.sha256(b"".join(p.read_bytes() for p in _dependencies())).hexdigest()
-        located = njit(cache=True)(probe or _cache_probe)
-        cache_dir = Path(located._cache._cache_path)
-        stem = Path(dependent).stem
-        sidecar = cache_dir / f"{stem}.deps-sha256"
-        if sidecar.exists() and sidecar.read_text() == digest:
-            return
-        for f in cache_dir.glob(f"{stem}.*.nb[ic]"):
-            f.unlink()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        sidecar.write_text(digest)
-    except (OSError, AttributeError):
-        pass
+    follow_sources(dependent, _dependencies(), probe or _cache_probe)
 
 
 def _cache_probe() -> int:  # only its cache locator is used (never compiled)
