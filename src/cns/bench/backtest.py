@@ -332,7 +332,7 @@ def headline(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 def main(args: argparse.Namespace | None = None) -> int:
     """Entry of ``cns bench backtest [--quick] [--json PATH] [--runs N] [--events N] [--nautilus-events N]
-    [--timeout S]`` (options: :func:`add_arguments`)."""
+    [--timeout S]`` (options: `cns bench backtest --help`)."""
     quick = bool(getattr(args, "quick", False))
     runs = getattr(args, "runs", None) or (2 if quick else 3)
     events = getattr(args, "events", None) or (200_000 if quick else 2_000_000)
@@ -351,31 +351,3 @@ def main(args: argparse.Namespace | None = None) -> int:
     if path:
         print(f"wrote {write_json(path, r)}")
     return 0
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The command's options (for ``cns bench backtest`` and ``python -m cns.bench.backtest``)."""
-    p.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
-    p.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
-    p.add_argument("--runs", type=int, metavar="N", help="repeats per engine (default: 3, 2 with --quick)")
-    p.add_argument(
-        "--events", type=int, metavar="N", help="stream events (default: 2 000 000; 200 000 quick)"
-    )
-    p.add_argument(
-        "--nautilus-events",
-        type=int,
-        metavar="N",
-        help="NautilusTrader replays the first N events (default: 100 000; 50 000 quick; 0 = all)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="S",
-        help="per engine process, s; past it the run is recorded as failed",
-    )
-
-
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(prog="python -m cns.bench.backtest", description=__doc__.splitlines()[0])
-    add_arguments(ap)
-    sys.exit(main(ap.parse_args()))
