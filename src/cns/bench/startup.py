@@ -15,7 +15,8 @@ Two workloads, ``runs`` repeats each (default 3), every repeat a new ``python`` 
   (``kernel_loads``): the first batch should load none.
 * **data generation + write** — :func:`cns.market.newsgen.cached_world` of the run's world into a new empty
   data directory (mode 0700, removed afterwards): generate (``generate_s``) and write news binary, stories
-  and manifest with fsync (``write_s``); ``datagen_write_s`` is both.
+  and manifest (``write_s``: the data files without fsync, as the cache writes them — the manifest's size +
+  CRC check on every load catches a torn entry); ``datagen_write_s`` is both.
 
 Wall times (``time.perf_counter``) and the child's CPU time (``time.process_time``, ``*_cpu_s``: less
 sensitive to other load on a shared box, but it does not count waiting for the disk), median and min–max
@@ -299,7 +300,7 @@ def _headline(doc: dict[str, Any]) -> list[dict[str, Any]]:
         cpu = doc["data"]["spread"].get("datagen_write_cpu_s", {})
         rows.append(
             headline_row(
-                f"data generation + write (fsync'ed) of the default world into an empty cache, fresh process "
+                f"data generation + write (cache files, no fsync; manifest CRC on load) of the default world into an empty cache, fresh process "
                 f"({world})",
                 f"{fmt_spread(sp, _fmt_s)} wall; CPU {fmt_spread(cpu, _fmt_s)}",
                 goal=f"<= {DATA_GOAL_S:g} s",
