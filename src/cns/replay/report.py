@@ -235,6 +235,13 @@ def trading_section(run: ReplayRun) -> dict[str, Any]:
     return trading
 
 
+def simulated_span_s(run: ReplayRun) -> float:
+    """Simulated seconds the fast pass covered: from the news' first receive time to the venue time its
+    result was marked at. At least ``--seconds``; more when decisions (a user's file spanning longer, exits)
+    ran past it, since the desk trades every decision."""
+    return (run.fast.end_ns - run.prep.desk_cfg.start_ns) / 1e9
+
+
 def measured_section(run: ReplayRun, latency: dict[str, dict[str, float]]) -> dict[str, Any]:
     """What this host measured (wall times, in-kernel stamps, the CPU): reported, never used by the simulation."""
     opts, tm, totals, lat = run.opts, run.timings, run.totals, run.lat
@@ -255,7 +262,8 @@ def measured_section(run: ReplayRun, latency: dict[str, dict[str, float]]) -> di
         "ingest_s": tm["ingest_s"],
         "wall_s": wall_s,
         "events_per_s": n_wire / wall_s if wall_s else float("nan"),
-        "realtime_factor": opts.seconds / wall_s if wall_s else float("nan"),
+        "simulated_span_s": simulated_span_s(run),
+        "realtime_factor": simulated_span_s(run) / wall_s if wall_s else float("nan"),
         "sample_every": opts.sample_every,
         "latency_ns": latency,
         "decision_latency_ns_p50": measured_decision_ns(lat, run.fast),
@@ -291,6 +299,19 @@ def _notes(run: ReplayRun, measured_decision: float) -> list[str]:
         "parse + validate + corroborate of the same event, an order adds signal + risk "
         "(latency_ns.total.decision_extra_p50).",
         "measured.batch_events_per_s: batch wall time per stage, a batch average (includes Python dispatch).",
+    ] + _span_notes(run)
+
+
+def _span_notes(run: ReplayRun) -> list[str]:
+    """A note when the user's news spans more than ``--seconds``: the market ran on to the last decision."""
+    news, opts = run.prep.news, run.opts
+    span_s = (news.end_ns - news.start_ns) / 1e9
+    if not opts.news_path or span_s <= opts.seconds:
+        return []
+    return [
+        f"The news file's receive times span {span_s:,.1f} s, more than --seconds ({opts.seconds:,.1f} s): "
+        f"the market ran on to the desk's last decision, {simulated_span_s(run):,.1f} simulated s "
+        "(measured.simulated_span_s; × real time is taken on it). Idle gaps between news are simulated too."
     ]
 
 
