@@ -32,7 +32,7 @@ from cns.replay.report import canonical_json, trading_sha256, write_report
 WORLD: dict[str, Any] = {"events": 20_000, "seconds": 3.0, "seed": 11}
 PINNED_NEWS_SHA256 = "0788144f201073f44c585ad11db25d8be73037cb4ec068c08cec5feb92764a93"
 PINNED_STORIES_SHA256 = "c0b6fed4ba30b96ccbb20f9038af1a3a897958d3869515d633e37f7c8d941477"
-PINNED_TRADING_SHA256 = "e6e862a404d43f86c8b2270edc7a2062783fae91e5c5bd8bb205ba8f0aa39beb"
+PINNED_TRADING_SHA256 = "fdc55b1fec4969e463df3412a01e3758b63fa1330118a617101d58a0def70f3e"
 
 
 def world_hashes(cache_dir: Path) -> tuple[str, str]:

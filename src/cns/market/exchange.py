@@ -33,12 +33,12 @@ Every fill pays the venue's :class:`~cns.venue.book.FeeSchedule` (``SimConfig.fe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from cns.market import sim_kernels as S
+from cns.market import sim_kernels_state as L
 from cns.market.dtypes import STORY_DTYPE
 from cns.market.prices import BackgroundStream, lot_sizes
 from cns.market.public import REPORT_DTYPE, check_reports
@@ -47,67 +47,18 @@ from cns.market.sim import (
     OWNER_CNS,
     OWNER_MARKET_MAKER,
     OWNER_TAKERS,
-    MarketConfig,
     competitor_schedule,
     impact_schedule,
     mm_news_schedule,
     participant_weights,
 )
-from cns.market.timebounds import NEVER_NS, check_duration, sat_add
+from cns.market.sim_config import SimConfig
+from cns.market.timebounds import NEVER_NS, sat_add
 from cns.signals.universe import InstrumentInfo
 from cns.venue import book_kernels as K
-from cns.venue.book import TRADE_DTYPE, FeeSchedule, allocate_book, check_orders
-from cns.venue.dtypes import EXEC_DTYPE, ORDER_DTYPE, STP_CANCEL_NEWEST, STP_NAMES
+from cns.venue.book import TRADE_DTYPE, allocate_book, check_orders
+from cns.venue.dtypes import EXEC_DTYPE, ORDER_DTYPE
 from cns.venue.errors import ReservedOwnerError, SimClockError, VenueConfigError
-
-
-@dataclass(frozen=True, slots=True)
-class SimConfig:
-    """Venue and market settings. Latencies and intervals in ns."""
-
-    start_ns: int = 1_700_000_000_000_000_000  # opening time, ns since epoch (match the news generator)
-    entry_latency_ns: int = 20_000  # order sent at t reaches the venue at t + entry_latency_ns
-    md_latency_ns: int = 50_000  # quotes reach the trader md_latency_ns after they change
-    levels: int = 4096  # price levels per instrument band (ticks)
-    tick_bp: float = 5.0  # tick ≈ this many bp of the opening price (5 bp x 4096 levels: band ≈ ±100 %)
-    order_capacity: int = 1 << 17  # resting orders, all instruments together
-    quote_history: int = 64  # remembered quote changes per instrument (md latency lookback)
-    snapshot_ns: int = 100_000_000  # interval of the mid/fundamental snapshots kept for plots
-    market: MarketConfig = field(default_factory=MarketConfig)
-    # the clock never runs past start_ns + max_span_ns (memory: ~100 MB of trade tape per simulated hour with
-    # 500 instruments at the default flow); 8 h holds a trading session
-    max_span_ns: int = 8 * 3600 * 1_000_000_000
-    max_snapshots: int = 8192  # snapshots kept; past that every other one is dropped and the interval doubles
-    fees: FeeSchedule = field(default_factory=FeeSchedule.us_equities)  # maker/taker fees of every fill
-    stp: int = STP_CANCEL_NEWEST  # self-trade prevention (cns.venue.dtypes.STP_*)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.fees, FeeSchedule):
-            raise VenueConfigError(f"SimConfig.fees must be a cns.venue.book.FeeSchedule, got {self.fees!r}")
-        if isinstance(self.stp, bool) or not isinstance(self.stp, int) or not 0 <= self.stp < len(STP_NAMES):
-            raise VenueConfigError(
-                f"SimConfig.stp must be one of STP_* (0..{len(STP_NAMES) - 1}), got {self.stp!r}"
-            )
-        for name in ("entry_latency_ns", "md_latency_ns"):
-            check_duration("SimConfig", name, getattr(self, name))
-        check_duration("SimConfig", "snapshot_ns", self.snapshot_ns, positive=True)
-        check_duration("SimConfig", "max_span_ns", self.max_span_ns, positive=True)
-        for name in ("quote_history", "order_capacity"):
-            if getattr(self, name) < 1:
-                raise VenueConfigError(f"SimConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if (
-            isinstance(self.max_snapshots, bool)
-            or not isinstance(self.max_snapshots, int)
-            or self.max_snapshots < 2
-        ):
-            raise VenueConfigError(f"SimConfig.max_snapshots must be an int >= 2, got {self.max_snapshots!r}")
-        st = self.start_ns
-        is_int = isinstance(st, (int, np.integer)) and not isinstance(st, bool)
-        if not is_int or not 0 <= int(st) < NEVER_NS - self.max_span_ns:
-            raise VenueConfigError(
-                f"SimConfig.start_ns must be an int with 0 <= start_ns and start_ns + max_span_ns "
-                f"< 2**63-1 ns, got {st!r}"
-            )
 
 
 def _compiled(dispatcher: Any, *args: Any) -> Any:
@@ -183,30 +134,33 @@ class ExchangeSimulator:
         plan = competitor_schedule(reports, weights[1:], mk, seed)
         self.n_public_reports = int(reports.shape[0])
         fl = mk.flow
-        par = np.zeros(S.PAR_SIZE)
-        par[S.P_VOL] = mk.flow.vol_per_sqrt_s
-        par[S.P_HALF_SPREAD] = mk.flow.mm_half_spread_bp * 1e-4
-        par[S.P_CROSS_TICKS] = mk.flow.taker_cross_ticks
-        par[S.P_AGGRESSION] = mk.aggression_bp * 1e-4
-        par[S.P_SNAPSHOT_NS] = cfg.snapshot_ns
-        par[S.P_HOLD_NS] = mk.hold_ns
-        par[S.P_REFILL_NS] = fl.mm_refill_ns
-        par[S.P_KYLE] = fl.mm_flow_bp_per_lot * 1e-4
-        par[S.P_FLOW_MAX] = fl.mm_flow_max_bp * 1e-4
-        par[S.P_VOL_TAU_NS] = fl.mm_vol_window_ns
-        par[S.P_VOL_MULT] = fl.mm_vol_spread_mult
-        par[S.P_INV_SKEW] = fl.mm_inventory_skew_bp_per_lot * 1e-4
-        par[S.P_INV_SKEW_MAX] = fl.mm_inventory_skew_max_bp * 1e-4
-        par[S.P_INV_SPREAD] = fl.mm_inventory_spread_bp_per_lot * 1e-4
-        par[S.P_MAX_HALF_SPREAD] = fl.mm_max_half_spread_bp * 1e-4
-        par[S.P_INF_EDGE] = fl.informed_edge_bp * 1e-4
-        par[S.P_INF_MAX_LOTS] = fl.informed_max_notional_usd / fl.mm_level_notional_usd
+        par = np.zeros(L.PAR_SIZE)
+        par[L.P_VOL] = mk.flow.vol_per_sqrt_s
+        par[L.P_HALF_SPREAD] = mk.flow.mm_half_spread_bp * 1e-4
+        par[L.P_CROSS_TICKS] = mk.flow.taker_cross_ticks
+        par[L.P_AGGRESSION] = mk.aggression_bp * 1e-4
+        par[L.P_SNAPSHOT_NS] = cfg.snapshot_ns
+        par[L.P_HOLD_NS] = mk.hold_ns
+        par[L.P_REFILL_NS] = fl.mm_refill_ns
+        par[L.P_KYLE] = fl.mm_flow_bp_per_lot * 1e-4
+        par[L.P_FLOW_MAX] = fl.mm_flow_max_bp * 1e-4
+        par[L.P_VOL_TAU_NS] = fl.mm_vol_window_ns
+        par[L.P_VOL_MULT] = fl.mm_vol_spread_mult
+        par[L.P_INV_SKEW] = fl.mm_inventory_skew_bp_per_lot * 1e-4
+        par[L.P_INV_SKEW_MAX] = fl.mm_inventory_skew_max_bp * 1e-4
+        par[L.P_INV_SPREAD] = fl.mm_inventory_spread_bp_per_lot * 1e-4
+        par[L.P_MAX_HALF_SPREAD] = fl.mm_max_half_spread_bp * 1e-4
+        par[L.P_INF_EDGE] = fl.informed_edge_bp * 1e-4
+        par[L.P_INF_MAX_LOTS] = fl.informed_max_notional_usd / fl.mm_level_notional_usd
         n1, d, r = n + 1, mk.flow.mm_levels, cfg.quote_history
-        cur = np.zeros(S.CUR_SIZE, np.int64)
-        cur[S.C_NOW] = cfg.start_ns
-        cur[S.C_NEXT_SNAP] = cfg.start_ns
-        cur[S.C_OPEN_POS] = 1
-        self.state = S.SimArrays(
+        cur = np.zeros(L.CUR_SIZE, np.int64)
+        cur[L.C_NOW] = cfg.start_ns
+        cur[L.C_NEXT_SNAP] = cfg.start_ns
+        cur[L.C_OPEN_POS] = 1
+        cur[L.C_LAST_ACT] = cfg.start_ns  # the opening counts as activity
+        cur[L.C_IDLE_AFTER] = cfg.idle_after_ns
+        cur[L.C_WAKE_BEFORE] = cfg.wake_before_ns
+        self.state = L.SimArrays(
             fund=ref.copy(),
             fund_t=np.full(n1, cfg.start_ns, np.int64),
             ref_px=ref,
@@ -253,10 +207,11 @@ class ExchangeSimulator:
         self._ext_buf = np.zeros(256, ORDER_DTYPE)
         self._at_buf = np.zeros(256, np.int64)
         self._ext_n = 0
-        self._io = S.SimIO(
+        self._io = L.SimIO(
             *self._stream.next_chunk(),
             ext=self._ext_buf[:0],
             ext_at=self._at_buf[:0],
+            wake_t=np.zeros(0, np.int64),
             out=np.zeros(1 << 14, EXEC_DTYPE),
             trades=np.zeros(1 << 16, TRADE_DTYPE),
             snap_t=np.zeros(n_snap, np.int64),
@@ -283,7 +238,36 @@ class ExchangeSimulator:
     @property
     def now_ns(self) -> int:
         """Venue time reached so far (ns since epoch)."""
-        return int(self.state.cur[S.C_NOW])
+        return int(self.state.cur[L.C_NOW])
+
+    @property
+    def idle(self) -> bool:
+        """True while the market is idle: no background flow is simulated (see :meth:`expect_activity`)."""
+        return bool(self.state.cur[L.C_IDLE])
+
+    def idle_ns(self) -> int:
+        """Simulated ns the market has spent idle so far (the current idle period up to ``now_ns`` included)."""
+        c = self.state.cur
+        return int(c[L.C_IDLE_NS]) + (max(0, int(c[L.C_NOW] - c[L.C_IDLE_SINCE])) if c[L.C_IDLE] else 0)
+
+    def expect_activity(self, times_ns: np.ndarray) -> None:
+        """Announce times (int ns since the epoch) at which an outside trader will look at or trade on the
+        market, so that it is awake and warmed up then.
+
+        The market goes idle ``SimConfig.idle_after_ns`` after the last activity (news the market maker or a
+        competitor reads, an impact, an order, an announced time) when the next known one is more than
+        ``SimConfig.wake_before_ns`` away; it wakes ``wake_before_ns`` before the next. An order nobody
+        announced wakes it only when it arrives, on quotes frozen since it went idle, so a trader announces
+        the times it will act at (the replay desk announces its decisions' act times). Times before
+        ``now_ns`` are ignored; the same announcements give the same market, bit for bit."""
+        t = np.asarray(times_ns)
+        if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
+            raise VenueConfigError("expect_activity: times_ns must be a 1-D integer array of ns since the epoch")
+        t = t.astype(np.int64, copy=False)
+        pos, old = int(self.state.cur[L.C_WAKE_POS]), self._io.wake_t
+        merged = np.sort(np.concatenate((old[pos:], t[t >= self.now_ns])), kind="stable")
+        self.state.cur[L.C_WAKE_POS] = 0
+        self._io = self._io._replace(wake_t=merged)
 
     def submit(self, orders: np.ndarray) -> None:
         """Queue external orders; each reaches the venue at ``max(ts_ns + entry_latency_ns, now_ns)``.
@@ -312,7 +296,7 @@ class ExchangeSimulator:
             self.late_orders += n_late
             arrival = np.where(late, now, arrival)
         cur = self.state.cur
-        pos, n, k = int(cur[S.C_EXT_POS]), self._ext_n, orders.shape[0]
+        pos, n, k = int(cur[L.C_EXT_POS]), self._ext_n, orders.shape[0]
         if (pos == n or int(arrival[0]) >= int(self._at_buf[n - 1])) and (
             k == 1 or bool(np.all(arrival[1:] >= arrival[:-1]))
         ):
@@ -348,7 +332,7 @@ class ExchangeSimulator:
         elif pend:
             self._ext_buf[:pend] = self._ext_buf[pos:n].copy()
             self._at_buf[:pend] = self._at_buf[pos:n].copy()
-        self.state.cur[S.C_EXT_POS] = 0
+        self.state.cur[L.C_EXT_POS] = 0
         self._ext_n = pend
 
     def _time(self, what: str, t_ns: int) -> int:
@@ -364,7 +348,7 @@ class ExchangeSimulator:
         max_span_ns`` (:attr:`end_limit_ns`: the simulator refuses to run an absurd span)."""
         cur = self.state.cur
         t_ns = self._time("advance_to", t_ns)
-        if t_ns < cur[S.C_NOW]:
+        if t_ns < cur[L.C_NOW]:
             raise SimClockError(f"advance_to({t_ns}) is before the venue clock {self.now_ns}")
         if t_ns > self.end_limit_ns:
             raise SimClockError(
@@ -378,10 +362,10 @@ class ExchangeSimulator:
             if run is None:
                 run = self._run_fn = _compiled(S.run_until, self.book, self.state, self._io, t)
             st = run(self.book, self.state, self._io, t)
-            if st == S.ST_DONE:
+            if st == L.ST_DONE:
                 break
             self._run_fn = None  # the buffers below are replaced: re-type them on the next call
-            if st == S.ST_NEED_BG:
+            if st == L.ST_NEED_BG:
                 self._io = self._io._replace(
                     **dict(
                         zip(
@@ -391,9 +375,16 @@ class ExchangeSimulator:
                         )
                     )
                 )
-                cur[S.C_BG_POS] = 0
-            elif st == S.ST_NEED_ROOM:
-                n_out, n_tr = int(cur[S.C_N_OUT]), int(cur[S.C_N_TR])
+                cur[L.C_BG_POS] = 0
+            elif st == L.ST_WAKE:
+                w = int(cur[L.C_WAKE_AT])
+                z, chunk = self._stream.restart(w)
+                self._io = self._io._replace(
+                    **dict(zip(("bg_t", "bg_instr", "bg_kind", "bg_u", "bg_z"), chunk, strict=True))
+                )
+                S.wake(self.state, np.int64(w), z)
+            elif st == L.ST_NEED_ROOM:
+                n_out, n_tr = int(cur[L.C_N_OUT]), int(cur[L.C_N_TR])
                 self._flush()
                 io = self._io
                 n_trb, n_outb = io.trades.shape[0], io.out.shape[0]
@@ -403,14 +394,15 @@ class ExchangeSimulator:
                     n_trb = max(2 * n_trb, n_outb)
                     io = io._replace(trades=np.zeros(n_trb, TRADE_DTYPE))
                 elif n_tr > 0 and (n_out == 0 or n_trb - n_tr < n_outb):  # retire the trade chunk
-                    self._tape.append(io.trades[:n_tr])
                     self._tape_n += n_tr
-                    cur[S.C_N_TR] = 0
-                    io = io._replace(trades=np.zeros(max(min(2 * n_trb, 1 << 20), n_outb), TRADE_DTYPE))
+                    cur[L.C_N_TR] = 0
+                    if self.config.keep_tape:
+                        self._tape.append(io.trades[:n_tr])
+                        io = io._replace(trades=np.zeros(max(min(2 * n_trb, 1 << 20), n_outb), TRADE_DTYPE))
                 self._io = io
-            elif st == S.ST_NEED_SNAP:
+            elif st == L.ST_NEED_SNAP:
                 self._snapshot_room()
-        if cur[S.C_N_OUT]:
+        if cur[L.C_N_OUT]:
             self._flush()
         reports = self._reports
         if not reports:
@@ -430,20 +422,20 @@ class ExchangeSimulator:
                 snap_fund=np.concatenate((io.snap_fund, np.zeros((k, io.snap_fund.shape[1])))),
             )
             return
-        n = int(cur[S.C_N_SNAP])
+        n = int(cur[L.C_N_SNAP])
         m = (n + 1) // 2
         for a in (io.snap_t, io.snap_mid, io.snap_fund):
             a[:m] = a[0:n:2]
-        cur[S.C_N_SNAP] = m
+        cur[L.C_N_SNAP] = m
         par = self.state.par
-        par[S.P_SNAPSHOT_NS] = min(2.0 * par[S.P_SNAPSHOT_NS], float(1 << 62))
-        cur[S.C_NEXT_SNAP] = int(sat_add(io.snap_t[m - 1], int(par[S.P_SNAPSHOT_NS])))
+        par[L.P_SNAPSHOT_NS] = min(2.0 * par[L.P_SNAPSHOT_NS], float(1 << 62))
+        cur[L.C_NEXT_SNAP] = int(sat_add(io.snap_t[m - 1], int(par[L.P_SNAPSHOT_NS])))
 
     def _flush(self) -> None:
-        n = int(self.state.cur[S.C_N_OUT])
+        n = int(self.state.cur[L.C_N_OUT])
         if n:
             self._reports.append(self._io.out[:n].copy())
-        self.state.cur[S.C_N_OUT] = 0
+        self.state.cur[L.C_N_OUT] = 0
 
     # ---- what traders and reports see ----------------------------------------------------------------------
 
@@ -560,12 +552,15 @@ class ExchangeSimulator:
         }
 
     def trades(self) -> np.ndarray:
-        """The venue's trade tape so far (TRADE_DTYPE, a copy)."""
-        return np.concatenate(self._tape + [self._io.trades[: int(self.state.cur[S.C_N_TR])]])
+        """The venue's trade tape so far (TRADE_DTYPE, a copy); :class:`VenueConfigError` when
+        ``SimConfig.keep_tape`` is False (only ``stats()["trades"]`` counts them then)."""
+        if not self.config.keep_tape:
+            raise VenueConfigError("trades(): this simulator was built with SimConfig.keep_tape=False")
+        return np.concatenate(self._tape + [self._io.trades[: int(self.state.cur[L.C_N_TR])]])
 
     def snapshots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ts_ns[k], mid[k, n+1], fundamental[k, n+1])`` sampled every ``snapshot_ns`` (for plots)."""
-        k = int(self.state.cur[S.C_N_SNAP])
+        k = int(self.state.cur[L.C_N_SNAP])
         io = self._io
         return io.snap_t[:k].copy(), io.snap_mid[:k].copy(), io.snap_fund[:k].copy()
 
@@ -594,23 +589,25 @@ class ExchangeSimulator:
             "cancels": int(m[K.M_CANCELS]),
             "rejects": int(m[K.M_REJECTS]),
             "resting": int(self.book.n_rest.sum()),
-            "requotes": int(c[S.C_REQUOTES]),
-            "refills": int(c[S.C_REFILLS]),
-            "taker_orders": int(c[S.C_TAKERS]),
-            "taker_skips": int(c[S.C_TAKER_SKIPS]),
-            "competitor_orders": int(c[S.C_ACTIONS]),
-            "competitor_skips": int(c[S.C_ACTION_SKIPS]),
-            "external_orders": int(c[S.C_EXT]),
-            "impacts": int(c[S.C_IMPACTS]),
-            "quote_changes": int(c[S.C_QUOTE_CHANGES]),
-            "informed_orders": int(c[S.C_INFORMED]),
-            "informed_skips": int(c[S.C_INFORMED_SKIPS]),
+            "requotes": int(c[L.C_REQUOTES]),
+            "refills": int(c[L.C_REFILLS]),
+            "taker_orders": int(c[L.C_TAKERS]),
+            "taker_skips": int(c[L.C_TAKER_SKIPS]),
+            "competitor_orders": int(c[L.C_ACTIONS]),
+            "competitor_skips": int(c[L.C_ACTION_SKIPS]),
+            "external_orders": int(c[L.C_EXT]),
+            "impacts": int(c[L.C_IMPACTS]),
+            "quote_changes": int(c[L.C_QUOTE_CHANGES]),
+            "informed_orders": int(c[L.C_INFORMED]),
+            "informed_skips": int(c[L.C_INFORMED_SKIPS]),
             "public_reports": self.n_public_reports,
-            "mm_news_updates": int(c[S.C_NEWS_UPDATES]),
-            "mm_flow_updates": int(c[S.C_FLOW_UPDATES]),
+            "mm_news_updates": int(c[L.C_NEWS_UPDATES]),
+            "mm_flow_updates": int(c[L.C_FLOW_UPDATES]),
             "stp_cancels": int(m[K.M_STP_CANCELS]),
-            "trades": self._tape_n + int(c[S.C_N_TR]),
+            "trades": self._tape_n + int(c[L.C_N_TR]),
             "late_orders": self.late_orders,
+            "idle_s": self.idle_ns() / 1e9,
+            "wakes": int(c[L.C_WAKES]),
             "stale_quote_lookups": self.stale_quote_lookups,
             "cns_fees_paid_usd": float(self.book.fees[OWNER_CNS, 0]),
             "cns_rebates_usd": float(self.book.fees[OWNER_CNS, 1]),

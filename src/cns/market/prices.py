@@ -133,6 +133,14 @@ class BackgroundStream:
         self._p_requote = flow.requote_hz / total
         self._p_informed = (flow.requote_hz + flow.informed_hz) / total
 
+    def restart(self, t_ns: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """Start the stream afresh at ``t_ns`` (an idle market wakes: the events of the gap are never drawn;
+        a Poisson stream has no memory, so this is the same process). Returns one standard normal per ticker
+        code (index 0 unused: the fundamental's steps over the gap) and the first chunk from ``t_ns``."""
+        z = self._rng.standard_normal(self._n + 1)
+        self._t = float(t_ns)
+        return z, self.next_chunk()
+
     def next_chunk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The next ``chunk_events`` background events (times ns, instruments, sides, sizes, prices), seeded."""
         c = self._flow.chunk_events

@@ -215,6 +215,9 @@ class RecordedExchange:
         o = np.argsort(all_at, kind="stable")
         self._pend, self._pend_at = allo[o], all_at[o]
 
+    def expect_activity(self, times_ns: np.ndarray) -> None:
+        """Nothing to do: a recorded market replays every recorded tick, idle or not."""
+
     def advance_to(self, t_ns: int) -> np.ndarray:
         """Replay to ``t_ns`` (see the module docstring); return the EXEC_DTYPE reports of desk orders
         produced meanwhile, in time order. A time before the clock or outside int64 raises

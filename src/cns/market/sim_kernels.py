@@ -1,16 +1,29 @@
-"""The simulated market's event loop (Numba): merges seven time-ordered sources and applies them to the book.
+"""The simulated market's event loop (Numba): merges eight time-ordered sources and applies them to the book.
 
-Sources, with the tie order at equal timestamps: quote snapshots (for plots), story impacts (the hidden
-fundamental jumps; nobody requotes), the market maker's news updates (its value estimate moves when it has
-read a public report), competitor actions, external (CNS) orders at their venue arrival time, market-maker
-refills (a fixed delay after the tape moved its estimate, so a FIFO queue stays time-ordered), background
-events (timed requotes, uninformed and informed takers).
+Sources, with the tie order at equal timestamps: quote snapshots (for plots), the wake-up of an idle market,
+story impacts (the hidden fundamental jumps; nobody requotes), the market maker's news updates (its value
+estimate moves when it has read a public report), competitor actions, external (CNS) orders at their venue
+arrival time, market-maker refills (a fixed delay after the tape moved its estimate, so a FIFO queue stays
+time-ordered), expected activity (times outside traders announced, ``SimIO.wake_t``), background events
+(timed requotes, uninformed and informed takers).
 
 What the market maker knows: its own estimate ``mm_est`` (news + the signed flow on the tape, Kyle-style),
 its realised volatility (``mm_var``) and its inventory. It never reads ``fund`` — only the informed takers
-(:func:`_informed`) and the snapshots (for evaluation) do. ``run_until`` processes every event with ``t <= t_end`` and is resumable: it
-returns a status asking the Python driver for a new background chunk or more buffer room, and carries on where
-it stopped when called again. It draws no random numbers itself (they come with the background events).
+(:func:`cns.market.sim_kernels_traders._informed`), an idle market's wake-up (:func:`wake`) and the snapshots (for
+evaluation) do. ``run_until`` processes every event with ``t <= t_end`` and is resumable: it returns a status
+asking the Python driver for a new background chunk, more buffer room or a wake-up, and carries on where it
+stopped when called again. It draws no random numbers itself (they come with the background events).
+
+Idle gaps cost nothing. *Activity* is everything but the background flow, snapshots and refills (the market
+maker's reaction to that flow): news updates, impacts, competitor actions, external orders and expected
+activity. ``C_IDLE_AFTER`` ns after the last activity, when the next known activity is more than
+``C_WAKE_BEFORE`` ns away, the market goes idle: background events are not drawn or processed, refills
+already due still happen, and the book stays as it is. It wakes ``C_WAKE_BEFORE`` before
+the next known activity (never before the clock: an order nobody announced wakes it when it arrives), and
+:func:`wake` summarises the gap: the hidden fundamental takes its exact random-walk step over it, the market
+maker's estimate is moved to within the informed takers' edge of it (where their flow would have pushed it;
+their trades in the gap are not simulated, so nobody's P&L holds them), and the market maker requotes every
+instrument. The wake time depends only on known times, so the same inputs give the same market.
 
 Time safety: any int64 time is a valid time. "No pending event" is a flag per source, never a sentinel time
 compared against real ones (the old ``1 << 62`` sentinel made every time past 2116 look like a pending impact
@@ -21,149 +34,85 @@ and read past the end of its array); future times are computed with :func:`sat_a
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
+from cns.kernel_deps import follow_sources
 from cns.market.prices import BG_INFORMED, BG_REQUOTE
-from cns.market.sim import FIRST_COMPETITOR, OWNER_MARKET_MAKER, OWNER_TAKERS
+from cns.market.sim import OWNER_MARKET_MAKER
+from cns.market.sim_kernels_state import (
+    C_ACTIONS,
+    C_BG_POS,
+    C_EXT,
+    C_EXT_POS,
+    C_FLOW_UPDATES,
+    C_IDLE,
+    C_IDLE_AFTER,
+    C_IDLE_NS,
+    C_IDLE_SINCE,
+    C_IMP_POS,
+    C_IMPACTS,
+    C_LAST_ACT,
+    C_N_OUT,
+    C_N_SNAP,
+    C_N_TR,
+    C_NEWS_POS,
+    C_NEWS_UPDATES,
+    C_NEXT_SNAP,
+    C_NOW,
+    C_OPEN_POS,
+    C_QUOTE_CHANGES,
+    C_REFILLS,
+    C_REQUOTES,
+    C_RQ_HEAD,
+    C_RQ_TAIL,
+    C_SEQ,
+    C_WAKE_AT,
+    C_WAKE_BEFORE,
+    C_WAKE_POS,
+    C_WAKES,
+    NEVER_NS,
+    P_FLOW_MAX,
+    P_HALF_SPREAD,
+    P_INF_EDGE,
+    P_INV_SKEW,
+    P_INV_SKEW_MAX,
+    P_INV_SPREAD,
+    P_KYLE,
+    P_MAX_HALF_SPREAD,
+    P_REFILL_NS,
+    P_SNAPSHOT_NS,
+    P_VOL,
+    P_VOL_MULT,
+    P_VOL_TAU_NS,
+    ST_DONE,
+    ST_NEED_BG,
+    ST_NEED_ROOM,
+    ST_NEED_SNAP,
+    ST_WAKE,
+    _req,
+    live_mid,
+    sat_add,
+    sat_sub,
+)
+from cns.market.sim_kernels_traders import _action, _informed, _next_competitor, _taker
 from cns.venue import book_kernels as K
-from cns.venue.dtypes import ORDER_CANCEL, ORDER_IOC, ORDER_LIMIT, ORDER_MARKET
-
-ST_DONE = 0
-ST_NEED_BG = 1
-ST_NEED_ROOM = 2
-ST_NEED_SNAP = 3
-
-# cursor / counter slots of SimArrays.cur
-C_NOW = 0
-C_BG_POS = 1
-C_IMP_POS = 2
-C_NEWS_POS = 3  # next market-maker news update
-C_EXT_POS = 4
-C_N_OUT = 5
-C_N_TR = 6
-C_N_SNAP = 7
-C_NEXT_SNAP = 8
-C_SEQ = 9
-C_REQUOTES = 10
-C_TAKERS = 11
-C_TAKER_SKIPS = 12
-C_ACTIONS = 13
-C_ACTION_SKIPS = 14
-C_EXT = 15
-C_IMPACTS = 16
-C_QUOTE_CHANGES = 17
-C_OPEN_POS = 18  # next instrument to receive its opening quotes
-C_RQ_HEAD = 19  # refill queue (FIFO: constant delay keeps it time-ordered)
-C_RQ_TAIL = 20
-C_REFILLS = 21
-C_INFORMED = 22  # informed taker orders sent
-C_INFORMED_SKIPS = 23  # informed arrivals that found no edge (or no quote)
-C_NEWS_UPDATES = 24  # market-maker news updates applied
-C_FLOW_UPDATES = 25  # events whose tape moved the market maker's estimate
-CUR_SIZE = 32
-
-# parameter slots of SimArrays.par
-P_VOL = 0
-P_HALF_SPREAD = 1
-P_CROSS_TICKS = 2
-P_AGGRESSION = 3
-P_SNAPSHOT_NS = 4
-P_HOLD_NS = 5
-P_REFILL_NS = 6
-P_KYLE = 7  # estimate log move per lot of net aggressor flow
-P_VOL_TAU_NS = 8  # e-folding time of the realised-variance memory, ns
-P_FLOW_MAX = 9  # cap of one event's flow update (log)
-P_VOL_MULT = 10  # half spread per unit of realised vol
-P_INV_SKEW = 11  # centre skew per lot of inventory (fraction)
-P_INV_SKEW_MAX = 12  # cap of the skew (fraction)
-P_INV_SPREAD = 13  # half spread per lot of inventory (fraction)
-P_MAX_HALF_SPREAD = 14  # cap of the half spread (fraction)
-P_INF_EDGE = 15  # informed takers' edge (fraction)
-P_INF_MAX_LOTS = 16  # cap of an informed order's size, lots
-PAR_SIZE = 18
-
-NEVER_NS = np.int64(np.iinfo(np.int64).max)  # a time that never comes (saturated sums end here)
+from cns.venue.dtypes import ORDER_CANCEL, ORDER_LIMIT
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def sat_add(t, d):
-    """``t + d`` for a duration ``d >= 0`` (ns), saturating at ``NEVER_NS`` instead of overflowing."""
-    if d > 0 and t > NEVER_NS - d:
-        return NEVER_NS
-    return t + d
+def _probe() -> int:  # names this directory's Numba cache for follow_sources; never compiled
+    return 0
 
 
-class SimArrays(NamedTuple):
-    """Fixed-size state of the simulated market (allocated once by the simulator)."""
-
-    fund: np.ndarray  # f8[n+1] fundamental value, USD
-    fund_t: np.ndarray  # i8[n+1] ns of its last random-walk step
-    ref_px: np.ndarray  # f8[n+1] opening reference price, USD
-    mm_id: np.ndarray  # u8[n+1, 2, D] market-maker order ids per side/slot
-    mm_lvl: np.ndarray  # i4[n+1, 2, D] their levels, -1 = slot empty
-    mm_slot: np.ndarray  # i8[n+1, 2, D] their book pool slots (-1 = not resting); checked with K.slot_holds
-    mm_qty: np.ndarray  # i8[n+1] shares per quoted level (one lot)
-    mm_est: np.ndarray  # f8[n+1] market maker's value estimate, USD (never read from fund)
-    mm_var: np.ndarray  # f8[n+1] its realised variance: decaying sum of squared log estimate changes
-    mm_var_t: np.ndarray  # i8[n+1] ns of the last decay of mm_var
-    rq_t: np.ndarray  # i8[n+1] refill queue: due time
-    rq_i: np.ndarray  # i8[n+1] refill queue: instrument
-    rq_pending: np.ndarray  # u1[n+1] instrument already queued
-    tk_qty: np.ndarray  # f8[n+1] median uninformed taker shares
-    q_ts: np.ndarray  # i8[n+1, R] quote-change ring: venue time
-    q_bid: np.ndarray  # f8[n+1, R] best bid USD (NaN = none)
-    q_ask: np.ndarray  # f8[n+1, R] best ask USD (NaN = none)
-    q_cnt: np.ndarray  # i8[n+1] entries ever written
-    q_head: np.ndarray  # i8[n+1] ring index of the next entry (q_cnt % R, kept to avoid a division per read)
-    q_last: np.ndarray  # i4[n+1, 2] best bid/ask levels last logged
-    imp_t: np.ndarray  # i8[k]
-    imp_instr: np.ndarray  # u4[k]
-    imp_factor: np.ndarray  # f8[k]
-    nw_t: np.ndarray  # i8[u] market maker's news updates (cns.market.sim.mm_news_schedule), time order
-    nw_instr: np.ndarray  # u4[u]
-    nw_dlog: np.ndarray  # f8[u] log move of its estimate
-    cp_off: np.ndarray  # competitor plan (cns.market.sim.CompetitorPlan): i8[K+1] row ranges per competitor
-    cp_t: np.ndarray  # i8[n] entry times
-    cp_instr: np.ndarray  # u4[n]
-    cp_side: np.ndarray  # i1[n]
-    cp_notional: np.ndarray  # f8[K]
-    cp_md: np.ndarray  # i8[K] each competitor's market-data delay, ns (it prices on the quote that old)
-    cp_pos: np.ndarray  # i8[2, K] next entry row / next exit row per competitor (absolute rows)
-    req: np.ndarray  # ORDER_DTYPE[4 D + 2] scratch: one event's requests of the simulator's traders
-    req_mm: np.ndarray  # i8[4 D + 2] scratch: sd * D + d of a market-maker quote request, else -1
-    req_slot: np.ndarray  # i8[4 D + 2] scratch: pool slot of a market-maker cancel's target, else -1
-    cur: np.ndarray  # i8[CUR_SIZE]
-    par: np.ndarray  # f8[PAR_SIZE]
-
-
-class SimIO(NamedTuple):
-    """Buffers the driver replaces between calls (background chunk, pending orders, outputs)."""
-
-    bg_t: np.ndarray
-    bg_instr: np.ndarray
-    bg_kind: np.ndarray
-    bg_u: np.ndarray
-    bg_z: np.ndarray
-    ext: np.ndarray  # ORDER_DTYPE, sorted by ext_at
-    ext_at: np.ndarray  # i8 venue arrival times
-    out: np.ndarray  # EXEC_DTYPE
-    trades: np.ndarray  # TRADE_DTYPE
-    snap_t: np.ndarray  # i8[S]
-    snap_mid: np.ndarray  # f8[S, n+1]
-    snap_fund: np.ndarray  # f8[S, n+1]
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def live_mid(b, i):
-    """Mid (USD) of instrument ``i``'s book now; NaN when a side is empty."""
-    bb = b.best_bid[i]
-    ba = b.best_ask[i]
-    if bb < 0 or ba >= b.lv.shape[1]:
-        return np.nan
-    return 0.5 * (K.level_price(b, i, bb) + K.level_price(b, i, ba))
+_HERE = Path(__file__).parent
+# kernels here inline helpers of these files: their cached machine code must follow them
+follow_sources(
+    __file__,
+    [_HERE / "sim_kernels_state.py", _HERE / "sim_kernels_traders.py", _HERE.parent / "venue" / "book_kernels.py"],
+    _probe,
+)
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -183,23 +132,6 @@ def _log_quote(b, s, i, t):
     s.q_last[i, 1] = ba
     s.cur[C_QUOTE_CHANGES] += 1
 
-
-@njit(cache=True, _nrt=False, inline="always")
-def _req(s, n, target, owner, instr, side, otype, qty, price):
-    """Write order request ``n`` of a simulated trader into the scratch batch ``s.req``; returns ``n + 1``."""
-    s.cur[C_SEQ] += 1
-    s.req_mm[n] = -1
-    s.req_slot[n] = -1
-    r = s.req[n]
-    r.order_id = s.cur[C_SEQ]
-    r.target_id = target
-    r.owner = owner
-    r.instrument = instr
-    r.side = side
-    r.type = otype
-    r.qty = qty
-    r.price = price
-    return n + 1
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -318,148 +250,6 @@ def _snapshot(b, s, io, t):
     s.cur[C_NEXT_SNAP] = sat_add(t, np.int64(s.par[P_SNAPSHOT_NS]))
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def _next_competitor(s):
-    """``(t_ns, competitor j, is_exit, plan row r)`` of the earliest pending competitor action (``j == -1``:
-    none; an action due at ``NEVER_NS`` never happens). Entry row ``r`` exits at ``cp_t[r] + hold``; at equal
-    times a competitor's entry comes before its exits."""
-    best_t = NEVER_NS
-    best_j = -1
-    best_x = False
-    best_r = -1
-    hold = np.int64(s.par[P_HOLD_NS])
-    for j in range(s.cp_off.shape[0] - 1):
-        e = s.cp_pos[0, j]
-        if e < s.cp_off[j + 1]:
-            te = s.cp_t[e]
-            if te < best_t:
-                best_t = te
-                best_j = j
-                best_x = False
-                best_r = e
-        x = s.cp_pos[1, j]
-        if x < e:  # only entries already made exit
-            tx = sat_add(s.cp_t[x], hold)
-            if tx < best_t:
-                best_t = tx
-                best_j = j
-                best_x = True
-                best_r = x
-    return best_t, best_j, best_x, best_r
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def seen_mid(b, s, i, t, md):
-    """The mid of ``i`` a trader with market-data delay ``md`` sees at ``t``: the live mid when ``md == 0``,
-    else the logged quote in force at ``t - md`` (the oldest one remembered if the ring has rotated past it);
-    NaN when there is none or a side was empty."""
-    if md <= 0:
-        return live_mid(b, i)
-    target = t - md
-    R = s.q_ts.shape[1]
-    n = min(s.q_cnt[i], R)
-    k = s.q_head[i]
-    for _back in range(n):
-        k = k - 1 if k > 0 else R - 1
-        if s.q_ts[i, k] <= target:
-            return 0.5 * (s.q_bid[i, k] + s.q_ask[i, k])
-    if n == R:  # rotated out: the oldest remembered quote
-        k = s.q_head[i]
-        return 0.5 * (s.q_bid[i, k] + s.q_ask[i, k])
-    return np.nan
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def _action(b, s, j, is_exit, r, t):
-    """Request of competitor ``j`` for plan row ``r`` at ``t``: entry (IOC through the mid it sees, i.e. as of
-    ``t - cp_md[j]``) or exit (IOC the same distance through that mid closing its whole position in the
-    instrument; a market order only when there is no price at all)."""
-    i = np.int64(s.cp_instr[r])
-    owner = FIRST_COMPETITOR + j
-    L = b.lv.shape[1]
-    if not is_exit:
-        s.cp_pos[0, j] += 1
-        ref = seen_mid(b, s, i, t, s.cp_md[j])
-        if not ref > 0.0:
-            ref = b.last_px[i]
-        if not ref > 0.0:
-            s.cur[C_ACTION_SKIPS] += 1
-            return 0
-        side = np.int64(s.cp_side[r])
-        qty = max(np.int64(1), np.int64(round(s.cp_notional[j] / ref)))
-        lvl = K.snap_level(b, i, side, ref * (1.0 + side * s.par[P_AGGRESSION]))
-        lvl = min(max(lvl, np.int64(0)), np.int64(L - 1))
-        s.cur[C_ACTIONS] += 1
-        return _req(s, 0, 0, owner, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl))
-    s.cp_pos[1, j] += 1
-    pos = b.pos[owner, i]
-    if pos == 0:
-        s.cur[C_ACTION_SKIPS] += 1
-        return 0
-    s.cur[C_ACTIONS] += 1
-    side = np.int64(-1 if pos > 0 else 1)
-    ref = seen_mid(b, s, i, t, s.cp_md[j])
-    if not ref > 0.0:
-        ref = b.last_px[i]
-    if not ref > 0.0:
-        return _req(s, 0, 0, owner, i, side, ORDER_MARKET, abs(pos), 0.0)
-    # a marketable limit, as the entry: the position (all its stories' lots) can be larger than the market
-    # maker's ladder, and an unbounded market order would sweep through it into any stale resting order
-    lvl = K.snap_level(b, i, side, ref * (1.0 + side * s.par[P_AGGRESSION]))
-    lvl = min(max(lvl, np.int64(0)), np.int64(L - 1))
-    return _req(s, 0, 0, owner, i, side, ORDER_IOC, abs(pos), K.level_price(b, i, lvl))
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def _taker(b, s, i, u, z):
-    """Request of a background taker: IOC ``cross_ticks`` through the touch, lognormal size."""
-    L = b.lv.shape[1]
-    side = np.int64(1 if u < 0.5 else -1)
-    ct = np.int64(s.par[P_CROSS_TICKS])
-    if side > 0:
-        if b.best_ask[i] >= L:
-            s.cur[C_TAKER_SKIPS] += 1
-            return 0
-        lvl = min(np.int64(b.best_ask[i]) + ct, np.int64(L - 1))
-    else:
-        if b.best_bid[i] < 0:
-            s.cur[C_TAKER_SKIPS] += 1
-            return 0
-        lvl = max(np.int64(b.best_bid[i]) - ct, np.int64(0))
-    qty = max(np.int64(1), np.int64(round(s.tk_qty[i] * math.exp(0.5 * z))))
-    s.cur[C_TAKERS] += 1
-    return _req(s, 0, 0, OWNER_TAKERS, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl))
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def _informed(b, s, i, z):
-    """Request of an informed taker: it knows the hidden fundamental and buys (sells) with an IOC limited to
-    ``fund * (1 - edge)`` (``fund * (1 + edge)``) when the best ask (bid) is that far inside it. Size (Kyle's
-    informed trader, who knows the market maker's lambda): ``gap / (2 * lambda)`` lots, at most
-    ``P_INF_MAX_LOTS``, times a lognormal ``exp(z / 2)``. Nothing when the quotes are within the edge or the
-    side is empty."""
-    L = b.lv.shape[1]
-    f = s.fund[i]
-    edge = s.par[P_INF_EDGE]
-    side = np.int64(0)
-    gap = 0.0
-    if b.best_ask[i] < L and f * (1.0 - edge) >= K.level_price(b, i, b.best_ask[i]):
-        side = np.int64(1)
-        gap = f / K.level_price(b, i, b.best_ask[i]) - 1.0
-    elif b.best_bid[i] >= 0 and f * (1.0 + edge) <= K.level_price(b, i, b.best_bid[i]):
-        side = np.int64(-1)
-        gap = 1.0 - f / K.level_price(b, i, b.best_bid[i])
-    if side == 0:
-        s.cur[C_INFORMED_SKIPS] += 1
-        return 0
-    lvl = K.snap_level(b, i, side, f * (1.0 - side * edge))
-    lvl = min(max(lvl, np.int64(0)), np.int64(L - 1))
-    lam = s.par[P_KYLE]
-    lots = min(gap / (2.0 * lam), s.par[P_INF_MAX_LOTS]) if lam > 0.0 else s.par[P_INF_MAX_LOTS]
-    qty = max(np.int64(1), np.int64(round(s.mm_qty[i] * lots * math.exp(0.5 * z))))
-    s.cur[C_INFORMED] += 1
-    return _req(s, 0, 0, OWNER_TAKERS, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl))
-
 
 @njit(cache=True, _nrt=False, inline="always")
 def _queue_refill(s, i, t):
@@ -503,14 +293,15 @@ def run_until(b, s, io, t_end):
     n_imp = s.imp_t.shape[0]
     n_nw = s.nw_t.shape[0]
     n_ext = io.ext.shape[0]
+    n_wake = io.wake_t.shape[0]
     n_instr = b.tick.shape[0] - 1
     cur = s.cur
     while True:
-        if cur[C_BG_POS] >= n_bg:
+        idle = cur[C_IDLE] != 0
+        if not idle and cur[C_BG_POS] >= n_bg:
             return ST_NEED_BG
         opening = cur[C_OPEN_POS] <= n_instr  # opening quotes come first, at the opening time
         # each source: has_x says whether it has a pending event at all (never inferred from a time value)
-        tb = io.bg_t[cur[C_BG_POS]]
         has_i = cur[C_IMP_POS] < n_imp
         ti = s.imp_t[cur[C_IMP_POS]] if has_i else NEVER_NS
         has_n = cur[C_NEWS_POS] < n_nw
@@ -524,7 +315,16 @@ def run_until(b, s, io, t_end):
         n_q = s.rq_t.shape[0]
         has_r = cur[C_RQ_HEAD] < cur[C_RQ_TAIL]
         tr = s.rq_t[cur[C_RQ_HEAD] % n_q] if has_r else NEVER_NS
-        t = cur[C_NOW] if opening else min(min(min(tb, tr), min(ti, tn)), min(min(ta, te), tsn))
+        has_w = cur[C_WAKE_POS] < n_wake
+        tw = io.wake_t[cur[C_WAKE_POS]] if has_w else NEVER_NS
+        known = min(min(ti, tn), min(min(ta, te), tw))  # the next activity (refills follow the flow: not one)
+        if not idle:
+            tb = io.bg_t[cur[C_BG_POS]]
+        elif known == NEVER_NS:
+            tb = NEVER_NS  # idle until someone comes
+        else:  # the wake-up stands in for the background stream
+            tb = max(max(sat_sub(known, cur[C_WAKE_BEFORE]), cur[C_IDLE_SINCE]), cur[C_NOW])
+        t = cur[C_NOW] if opening else min(min(min(tb, tr), tsn), known)
         if t > t_end:
             break
         use_ext = False
@@ -544,10 +344,14 @@ def run_until(b, s, io, t_end):
                 return ST_NEED_SNAP
             _snapshot(b, s, io, t)
             continue
+        elif idle and t == tb:  # the driver restarts the background stream at t and calls wake()
+            cur[C_WAKE_AT] = t
+            return ST_WAKE
         elif has_i and t == ti:  # the hidden value jumps; nobody is told (informed takers will find it)
             s.fund[np.int64(s.imp_instr[cur[C_IMP_POS]])] *= s.imp_factor[cur[C_IMP_POS]]
             cur[C_IMP_POS] += 1
             cur[C_IMPACTS] += 1
+            cur[C_LAST_ACT] = max(cur[C_LAST_ACT], t)
             continue
         elif has_n and t == tn:  # the market maker has read a public report: move its estimate, requote
             i = np.int64(s.nw_instr[cur[C_NEWS_POS]])
@@ -557,12 +361,14 @@ def run_until(b, s, io, t_end):
             n_req = requote(b, s, i, t)
             cur[C_NEWS_POS] += 1
             cur[C_NEWS_UPDATES] += 1
+            cur[C_LAST_ACT] = max(cur[C_LAST_ACT], t)
         elif has_a and t == ta:
             i = np.int64(s.cp_instr[ck])
             if not _room(b, s, io, 3 + 2 * (b.n_rest[i, 0] + b.n_rest[i, 1])):
                 return ST_NEED_ROOM
             n_req = _action(b, s, cj, cx, ck, t)
             hit = i
+            cur[C_LAST_ACT] = max(cur[C_LAST_ACT], t)
         elif has_e and t == te:
             o = io.ext[cur[C_EXT_POS]]
             if not _room(
@@ -572,6 +378,7 @@ def run_until(b, s, io, t_end):
             use_ext = True
             n_req = 1
             cur[C_EXT] += 1
+            cur[C_LAST_ACT] = max(cur[C_LAST_ACT], t)
             if 0 < o.instrument <= n_instr:
                 hit = np.int64(o.instrument)
         elif has_r and t == tr:
@@ -583,7 +390,20 @@ def run_until(b, s, io, t_end):
             cur[C_RQ_HEAD] += 1
             cur[C_REFILLS] += 1
             n_req = requote(b, s, i, t)
+        elif has_w and t == tw:  # expected activity: keeps the market awake around it
+            cur[C_WAKE_POS] += 1
+            cur[C_LAST_ACT] = max(cur[C_LAST_ACT], t)
+            continue
         else:  # t == tb: the minimum is a real event, and every other source is either later or absent
+            after = cur[C_IDLE_AFTER]
+            if (
+                after > 0
+                and t > sat_add(cur[C_LAST_ACT], after)
+                and t < sat_sub(known, cur[C_WAKE_BEFORE])
+            ):  # a gap: go idle; this event and the rest of the stream are dropped (restarted on waking)
+                cur[C_IDLE] = 1
+                cur[C_IDLE_SINCE] = sat_add(cur[C_LAST_ACT], after)
+                continue
             k = cur[C_BG_POS]
             i = np.int64(io.bg_instr[k])
             if io.bg_kind[k] == BG_REQUOTE:
@@ -643,6 +463,39 @@ def run_until(b, s, io, t_end):
             _log_quote(b, s, i, t)
     cur[C_NOW] = t_end
     return ST_DONE
+
+
+@njit(cache=True, _nrt=False)
+def wake(s, t, z):
+    """End the idle period at ``t`` (``run_until`` answered ``ST_WAKE``; the driver has restarted the background
+    stream at ``t``): summarise the gap (module docstring). ``z``: one standard normal per ticker code (index 0
+    unused), the fundamental's random-walk steps over the gap."""
+    cur = s.cur
+    vol = s.par[P_VOL]
+    edge = s.par[P_INF_EDGE]
+    n_q = s.rq_t.shape[0]
+    due = t
+    if cur[C_RQ_HEAD] < cur[C_RQ_TAIL]:  # the refill FIFO stays in time order
+        due = max(t, s.rq_t[(cur[C_RQ_TAIL] - 1) % n_q])
+    for i in range(1, min(s.fund.shape[0], z.shape[0])):
+        dt = (t - s.fund_t[i]) * 1e-9
+        if dt > 0.0:
+            s.fund[i] *= math.exp(vol * math.sqrt(dt) * z[i] - 0.5 * vol * vol * dt)
+            s.fund_t[i] = t
+        f = s.fund[i]
+        if f > 0.0:  # where the informed takers' flow would have pushed the estimate
+            s.mm_est[i] = min(max(s.mm_est[i], f * (1.0 - edge)), f * (1.0 + edge))
+        if s.rq_pending[i] == 0:
+            k = cur[C_RQ_TAIL] % n_q
+            s.rq_t[k] = due
+            s.rq_i[k] = i
+            s.rq_pending[i] = 1
+            cur[C_RQ_TAIL] += 1
+    cur[C_IDLE_NS] += t - cur[C_IDLE_SINCE]
+    cur[C_IDLE] = 0
+    cur[C_WAKES] += 1
+    cur[C_LAST_ACT] = max(cur[C_LAST_ACT], t)
+    cur[C_BG_POS] = 0
 
 
 @njit(cache=True, _nrt=False, inline="always")

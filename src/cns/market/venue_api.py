@@ -53,6 +53,11 @@ class Exchange(Protocol):
         """Queue ``ORDER_DTYPE`` orders; each reaches the book ``entry_latency_ns`` after its stamp."""
         ...
 
+    def expect_activity(self, times_ns: np.ndarray) -> None:
+        """Announce the times (int64 ns) the desk will act at, before it reaches them: a simulated market keeps
+        itself awake and warmed up around them (idle gaps cost it nothing); a recorded one ignores them."""
+        ...
+
     def advance_to(self, t_ns: int) -> np.ndarray:
         """Run the venue to ``t_ns``; return the external owners' ``EXEC_DTYPE`` reports produced meanwhile."""
         ...

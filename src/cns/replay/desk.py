@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from cns.market.exchange import ExchangeSimulator, SimConfig
+from cns.market.sim_config import IDLE_AFTER_NS
 from cns.market.venue_api import Exchange, ExchangeFactory
 from cns.replay.attribution import attribute
 from cns.replay.desk_fused import QuietRunner
@@ -190,7 +191,15 @@ class TradingDesk:
         self.latency = model
         self.decision_latency_ns = model.decision.p50_ns  # the median (the constant, for a constant model)
         self.pipeline = TradingPipeline(c.trading, c.sources, c.tickers, n_instruments=len(c.instruments) + 1)
-        sim_cfg = SimConfig(start_ns=c.start_ns, entry_latency_ns=model.entry_ns, md_latency_ns=model.md_ns)
+        # the market idles through news gaps: stay awake past every exit (hold + retries) of an entry
+        linger = max(IDLE_AFTER_NS, c.trading.signal.hold_ns + 10 * c.exit_retry_ns)
+        sim_cfg = SimConfig(
+            start_ns=c.start_ns,
+            entry_latency_ns=model.entry_ns,
+            md_latency_ns=model.md_ns,
+            idle_after_ns=linger,
+            keep_tape=False,  # nothing reads the venue's tape: memory follows the active window
+        )
         self.sim: Exchange
         if c.exchange is None:
             self.sim = ExchangeSimulator(
@@ -418,6 +427,7 @@ class TradingDesk:
         if len(decisions) == 0:
             return
         decisions, act_at = self._act_order(decisions)
+        self.sim.expect_activity(act_at)  # the market is awake and warmed up when the desk acts
         n = len(decisions)
         starts, ends = self._slices(act_at)
         # latency-stamp requests of every slice at once: every sample_every-th decision from a slice's start
