@@ -250,6 +250,13 @@ class ExchangeSimulator:
         c = self.state.cur
         return int(c[L.C_IDLE_NS]) + (max(0, int(c[L.C_NOW] - c[L.C_IDLE_SINCE])) if c[L.C_IDLE] else 0)
 
+    def frozen_span(self) -> tuple[int, int]:
+        """``(since, until)`` ns: the book has not changed since ``since`` and, the market being idle, nothing
+        but an order arriving changes it before ``until`` (``until == now_ns`` when the market is awake).
+        Valid until the next ``submit``/``expect_activity``."""
+        c = self.state.cur
+        return int(c[L.C_LAST_EVENT]), int(c[L.C_FROZEN_UNTIL])
+
     def expect_activity(self, times_ns: np.ndarray) -> None:
         """Announce times (int ns since the epoch) at which an outside trader will look at or trade on the
         market, so that it is awake and warmed up then.
@@ -262,7 +269,9 @@ class ExchangeSimulator:
         ``now_ns`` are ignored; the same announcements give the same market, bit for bit."""
         t = np.asarray(times_ns)
         if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
-            raise VenueConfigError("expect_activity: times_ns must be a 1-D integer array of ns since the epoch")
+            raise VenueConfigError(
+                "expect_activity: times_ns must be a 1-D integer array of ns since the epoch"
+            )
         t = t.astype(np.int64, copy=False)
         pos, old = int(self.state.cur[L.C_WAKE_POS]), self._io.wake_t
         merged = np.sort(np.concatenate((old[pos:], t[t >= self.now_ns])), kind="stable")

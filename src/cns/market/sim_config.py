@@ -12,7 +12,6 @@ from cns.venue.book import FeeSchedule
 from cns.venue.dtypes import STP_CANCEL_NEWEST, STP_NAMES
 from cns.venue.errors import VenueConfigError
 
-
 IDLE_AFTER_NS = 60_000_000_000  # default SimConfig.idle_after_ns and wake_before_ns: a minute
 MAX_SPAN_NS = 400 * 86_400 * 1_000_000_000  # the longest span a simulator may cover (a year of news and more)
 

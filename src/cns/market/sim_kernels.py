@@ -43,11 +43,11 @@ from cns.kernel_deps import follow_sources
 from cns.market.prices import BG_INFORMED, BG_REQUOTE
 from cns.market.sim import OWNER_MARKET_MAKER
 from cns.market.sim_kernels_state import (
-    C_ACTIONS,
     C_BG_POS,
     C_EXT,
     C_EXT_POS,
     C_FLOW_UPDATES,
+    C_FROZEN_UNTIL,
     C_IDLE,
     C_IDLE_AFTER,
     C_IDLE_NS,
@@ -55,6 +55,7 @@ from cns.market.sim_kernels_state import (
     C_IMP_POS,
     C_IMPACTS,
     C_LAST_ACT,
+    C_LAST_EVENT,
     C_N_OUT,
     C_N_SNAP,
     C_N_TR,
@@ -110,7 +111,11 @@ _HERE = Path(__file__).parent
 # kernels here inline helpers of these files: their cached machine code must follow them
 follow_sources(
     __file__,
-    [_HERE / "sim_kernels_state.py", _HERE / "sim_kernels_traders.py", _HERE.parent / "venue" / "book_kernels.py"],
+    [
+        _HERE / "sim_kernels_state.py",
+        _HERE / "sim_kernels_traders.py",
+        _HERE.parent / "venue" / "book_kernels.py",
+    ],
     _probe,
 )
 
@@ -131,7 +136,6 @@ def _log_quote(b, s, i, t):
     s.q_last[i, 0] = bb
     s.q_last[i, 1] = ba
     s.cur[C_QUOTE_CHANGES] += 1
-
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -250,7 +254,6 @@ def _snapshot(b, s, io, t):
     s.cur[C_NEXT_SNAP] = sat_add(t, np.int64(s.par[P_SNAPSHOT_NS]))
 
 
-
 @njit(cache=True, _nrt=False, inline="always")
 def _queue_refill(s, i, t):
     """Queue a requote of ``i`` ``P_REFILL_NS`` after ``t`` (once: an instrument already queued waits for
@@ -326,6 +329,7 @@ def run_until(b, s, io, t_end):
             tb = max(max(sat_sub(known, cur[C_WAKE_BEFORE]), cur[C_IDLE_SINCE]), cur[C_NOW])
         t = cur[C_NOW] if opening else min(min(min(tb, tr), tsn), known)
         if t > t_end:
+            cur[C_FROZEN_UNTIL] = min(tb, tr) if idle else t_end
             break
         use_ext = False
         n_req = 0
@@ -397,9 +401,7 @@ def run_until(b, s, io, t_end):
         else:  # t == tb: the minimum is a real event, and every other source is either later or absent
             after = cur[C_IDLE_AFTER]
             if (
-                after > 0
-                and t > sat_add(cur[C_LAST_ACT], after)
-                and t < sat_sub(known, cur[C_WAKE_BEFORE])
+                after > 0 and t > sat_add(cur[C_LAST_ACT], after) and t < sat_sub(known, cur[C_WAKE_BEFORE])
             ):  # a gap: go idle; this event and the rest of the stream are dropped (restarted on waking)
                 cur[C_IDLE] = 1
                 cur[C_IDLE_SINCE] = sat_add(cur[C_LAST_ACT], after)
@@ -461,6 +463,7 @@ def run_until(b, s, io, t_end):
             _learn_from_tape(b, s, io, hit, tr0, cur[C_N_TR], t)
         if i > 0:
             _log_quote(b, s, i, t)
+        cur[C_LAST_EVENT] = t
     cur[C_NOW] = t_end
     return ST_DONE
 

@@ -57,6 +57,8 @@ C_IDLE_NS = 31  # simulated ns spent idle (ended periods)
 C_IDLE_SINCE = 32  # start of the current idle period
 C_IDLE_AFTER = 33  # SimConfig.idle_after_ns (0: never idle)
 C_WAKE_BEFORE = 34  # SimConfig.wake_before_ns
+C_LAST_EVENT = 35  # time of the last event that could change the book (not snapshots, impacts, announcements)
+C_FROZEN_UNTIL = 36  # at the end of run_until: idle, nothing changes the book before this (else C_NOW)
 CUR_SIZE = 40
 
 # parameter slots of SimArrays.par
@@ -185,4 +187,3 @@ def _req(s, n, target, owner, instr, side, otype, qty, price):
     r.qty = qty
     r.price = price
     return n + 1
-

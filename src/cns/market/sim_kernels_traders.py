@@ -174,4 +174,3 @@ def _informed(b, s, i, z):
     qty = max(np.int64(1), np.int64(round(s.mm_qty[i] * lots * math.exp(0.5 * z))))
     s.cur[C_INFORMED] += 1
     return _req(s, 0, 0, OWNER_TAKERS, i, side, ORDER_IOC, qty, K.level_price(b, i, lvl))
-

@@ -44,133 +44,28 @@ apart) and the first and last time (order stamp, ns since the open) — in ``Des
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from cns.market.exchange import ExchangeSimulator, SimConfig
 from cns.market.sim_config import IDLE_AFTER_NS
-from cns.market.venue_api import Exchange, ExchangeFactory
+from cns.market.venue_api import Exchange
 from cns.replay.attribution import attribute
+from cns.replay.desk_config import SEC_NS, DeskConfig, DeskResult
 from cns.replay.desk_fused import QuietRunner
 from cns.replay.desk_kernels import NEVER_NS as _NEVER_NS
 from cns.replay.desk_kernels import note_rejects, plan_exits, stamp_orders
 from cns.replay.latency import DecisionLatency, LatencyModel
-from cns.signals.dictionary import Dictionary
-from cns.signals.universe import InstrumentInfo
+from cns.replay.spreads import spread_percentiles
 from cns.telemetry.stats import sample_mask
-from cns.trading.config import DAY_NS, Range, TradingConfig, checked_number
+from cns.trading.config import DAY_NS, Range, checked_number
 from cns.trading.corroborate import stamp_calibration
 from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
-from cns.trading.errors import ConfigError
 from cns.trading.pipeline import TradingPipeline
 from cns.trading.risk_kernels import REJ_DAILY_LOSS, RISK_REASON_NAMES
 from cns.venue.dtypes import EXEC_DTYPE, EXEC_FILL, EXEC_PARTIAL, ORDER_CANCEL, ORDER_DTYPE
-
-SEC_NS = 1_000_000_000
-
-
-DESK_RANGES: dict[str, Range] = {  # end_ns: start_ns .. NEVER_NS - DAY_NS
-    "start_ns": Range(0, _NEVER_NS - DAY_NS),
-    "seed": Range(0, (1 << 63) - 1),
-    "slice_ns": Range(1, DAY_NS),
-    "sample_every": Range(1, 1_000_000),
-    "snapshot_ns": Range(1_000_000, DAY_NS),  # >= 1 ms: every snapshot steps the venue and marks the book
-    "exit_retry_ns": Range(1, DAY_NS),
-}
-MAX_SNAPSHOTS = 1_000_000  # P&L points one desk pass may take ((end_ns - start_ns) / snapshot_ns)
-
-
-@dataclass(frozen=True, slots=True)
-class DeskConfig:
-    """The market a desk trades in and how it steps (times in ns since epoch, slices in ns).
-
-    Checked at construction, failing with a :class:`~cns.trading.errors.ConfigError` naming the field
-    (``desk.<field>``): every number is an integer (never a bool) in its :data:`DESK_RANGES` range,
-    ``start_ns <= end_ns`` and at most :data:`MAX_SNAPSHOTS` P&L snapshots fit between them; ``trading`` is a
-    :class:`TradingConfig` (itself checked when it was built).
-    """
-
-    trading: TradingConfig
-    sources: Dictionary
-    tickers: Dictionary
-    instruments: tuple[InstrumentInfo, ...]
-    stories: np.ndarray
-    start_ns: int
-    end_ns: int
-    seed: int
-    slice_ns: int = 1  # decisions acted on within one slot share one venue step and quote lookup (1: none do)
-    sample_every: int = 1  # stamp every Nth decision/order in the signal and risk kernels
-    snapshot_ns: int = SEC_NS
-    exit_retry_ns: int = 100_000_000  # an exit that could not go out or fill is retried this much later
-    # what the simulated market trades on (cns.market.exchange.ExchangeSimulator): the public reports
-    # (REPORT_DTYPE; None = nobody in the market trades on news) and the street's reliability per source code
-    # (None = MarketConfig.default_reliability for every source)
-    reports: np.ndarray | None = None
-    source_reliability: np.ndarray | None = None
-    # the venue of each pass (cns.market.venue_api): None = ExchangeSimulator of the fields above
-    exchange: ExchangeFactory | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.trading, TradingConfig):
-            got = type(self.trading).__name__
-            raise ConfigError(f"config key 'desk.trading': expected TradingConfig, got {got}")
-        if self.exchange is not None and not callable(self.exchange):
-            got = type(self.exchange).__name__
-            raise ConfigError(
-                f"config key 'desk.exchange': expected a callable (SimConfig -> Exchange), got {got}"
-            )
-        for name, rng in DESK_RANGES.items():
-            object.__setattr__(self, name, checked_number(getattr(self, name), int, rng, f"desk.{name}"))
-        end = checked_number(self.end_ns, int, Range(self.start_ns, _NEVER_NS - DAY_NS), "desk.end_ns")
-        object.__setattr__(self, "end_ns", end)
-        if (end - self.start_ns) // self.snapshot_ns > MAX_SNAPSHOTS:
-            raise ConfigError(
-                f"config key 'desk.snapshot_ns': {self.snapshot_ns} ns over "
-                f"{end - self.start_ns} ns is more than {MAX_SNAPSHOTS:,} P&L snapshots"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class DeskResult:
-    """What one pass of the desk over the whole replay produced (USD, shares, ns)."""
-
-    orders: int
-    fills: int
-    filled_orders: int
-    realized: float
-    unrealized: float
-    hit_rate: float
-    fill_rate: float
-    risk_rejects: dict[str, int]
-    signal_latency_ns: np.ndarray  # per decision, in-kernel (-1 = not sampled)
-    risk_latency_ns: np.ndarray  # per candidate order, in-kernel (-1 = not sampled)
-    pnl_t_s: np.ndarray  # simulated seconds since the open
-    pnl_usd: np.ndarray  # realised + unrealised at each point
-    venue: dict[str, int]
-    decisions: np.ndarray  # every decision the desk was given (DECISION_DTYPE), acted on or not
-    exit_orders: int = 0  # of ``orders``: exit IOCs that passed risk
-    exit_cancels: int = 0  # cancels of entry orders still resting when due
-    hold_ns: int = 0  # the holding period the desk ran with (0 = no exits)
-    filled_rows: np.ndarray | None = None  # OMS rows (ORDER_STATE_DTYPE) of every order with a fill
-    end_ns: int = 0  # the venue time the result was marked at
-    attribution: dict[str, Any] = field(
-        default_factory=dict
-    )  # cns.replay.attribution.attribute (with stories)
-    latency: dict[str, Any] = field(default_factory=dict)  # the LatencyModel this pass ran with (to_dict)
-    decision_latency_ns: dict[str, float] = field(
-        default_factory=dict
-    )  # the drawn latencies: n, p50, p99, max
-    risk_limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # per check that dropped a candidate
-    reports_in_flight_at_end: int = 0  # execution reports still on their way back at the end (booked then)
-    fees: dict[str, float] = field(default_factory=dict)  # the desk's fees: paid, rebates (both >= 0), net
-    market: dict[str, Any] = field(default_factory=dict)  # the simulated market: P&L/fees per owner, spreads
-
-    @property
-    def pnl_total(self) -> float:
-        """Realized plus unrealized P&L at ``end_ns``, USD."""
-        return self.realized + self.unrealized
 
 
 class TradingDesk:
@@ -213,7 +108,9 @@ class TradingDesk:
         else:
             self.sim = c.exchange(sim_cfg)
         self._md_ns = int(model.md_ns)
-        self._spreads: list[np.ndarray] = []  # quoted spreads (bp) the desk saw at each P&L snapshot
+        self._spreads: list[np.ndarray] = []  # quoted spreads (bp) the desk saw at its P&L snapshots
+        self._spread_counts: list[int] = []  # how many snapshots in a row saw each of them
+        self._frozen_reads = isinstance(self.sim, ExchangeSimulator)  # see _repeat_frozen_snapshots
         self.stories = c.stories
         self.seed = c.seed
         self.start_ns = c.start_ns
@@ -276,26 +173,49 @@ class TradingDesk:
             self.pipeline.portfolio.snapshot(ts, mid)
             self._sample_spreads(ts)
             self.pipeline.risk.refresh(mid)
-            if ts >= self._next_exit:
+            exiting = ts >= self._next_exit
+            if exiting:
                 self._exits(ts, mid, mid_ts)
             self._next_snapshot += self.snapshot_ns
+            if not exiting and self._frozen_reads and not len(self._pending):
+                self._repeat_frozen_snapshots(ts, t_ns)
         self._step_venue(t_ns)
 
+    def _repeat_frozen_snapshots(self, ts: int, t_ns: int) -> None:
+        """After the snapshot at ``ts``: the snapshots up to ``t_ns`` that would see the same quotes (an idle
+        venue whose book has not changed since before ``ts - md_ns`` and will not before they read it), with
+        no exit due and no report on its way, are that snapshot again — appended at once, the venue stepped
+        once later. The same spreads and trades as taking them one by one; the P&L series keeps the last of
+        them only (the ones between mark the same)."""
+        since, until = self.sim.frozen_span()  # type: ignore[attr-defined]
+        if ts - self._md_ns < since:
+            return
+        last = min(t_ns, until + self._md_ns - 1, self._next_exit - 1)
+        k = (last - self._next_snapshot) // self.snapshot_ns + 1
+        if k < 1:
+            return
+        self._next_snapshot += k * self.snapshot_ns
+        self.pipeline.portfolio.repeat_snapshot(self._next_snapshot - self.snapshot_ns)
+        self._spread_counts[-1] += k
+
     def _sample_spreads(self, t: int) -> None:
-        """Record the quoted spread (bp of the mid) of every instrument with two sides, as the desk sees it."""
+        """Record the quoted spread (bp of the mid) of every instrument with two sides, as the desk sees it
+        (a sample equal to the previous one only counts it again: an idle market's snapshots cost no memory)."""
         bid, ask, _ = self.sim.reference_quotes(t)
         with np.errstate(invalid="ignore"):
             sp = (ask - bid) / (0.5 * (ask + bid)) * 1e4
-        self._spreads.append(sp[np.isfinite(sp)])
+        sp = sp[np.isfinite(sp)]
+        if self._spreads and np.array_equal(sp, self._spreads[-1]):
+            self._spread_counts[-1] += 1
+        else:
+            self._spreads.append(sp)
+            self._spread_counts.append(1)
 
     def _market(self) -> dict[str, Any]:
         """The market over this pass: every owner's marked P&L and fees (USD), the quoted spreads the desk saw
         at its P&L snapshots (bp percentiles), how far the mids were from the hidden value at the end
         (evaluation only) and, on a recorded market, the book's trades next to the recorded ones."""
-        sp = _cat(self._spreads, np.float64)
-        spread: dict[str, float] = {"n": int(len(sp))}
-        for q in (10, 50, 90):
-            spread[f"p{q}"] = float(np.percentile(sp, q)) if len(sp) else float("nan")
+        spread = spread_percentiles(self._spreads, self._spread_counts, (10, 50, 90))
         sim = self.sim
         marks, fund = sim.mark_prices()[1:], sim.fundamentals()[1:]
         dev = np.abs(marks / fund - 1.0) * 1e4

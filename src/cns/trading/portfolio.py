@@ -104,6 +104,19 @@ class Portfolio:
         self._series[self._n_points] = (ts_ns, self.realized_total, self._unrealized_total)
         self._n_points += 1
 
+    def repeat_snapshot(self, ts_ns: int) -> None:
+        """The last P&L point again, at ``ts_ns``: it stands for every snapshot since, a market that has not
+        moved (an idle venue) marks the same; the series keeps the ends of such a stretch, not its middle, so
+        its length follows the active time, not the span. Nothing when there is no point yet."""
+        n = self._n_points
+        if n == 0:
+            return
+        if n == len(self._series):
+            self._series = np.resize(self._series, 2 * len(self._series))
+        self._series[n] = self._series[n - 1]
+        self._series["ts_ns"][n] = ts_ns
+        self._n_points = n + 1
+
     def pnl_series(self) -> np.ndarray:
         """The P&L points so far (PNL_POINT_DTYPE: ts_ns, realized, unrealized USD)."""
         return self._series[: self._n_points].copy()
