@@ -28,7 +28,10 @@ DESK_RANGES: dict[str, Range] = {  # end_ns: start_ns .. NEVER_NS - DAY_NS
     "snapshot_ns": Range(1_000_000, DAY_NS),  # >= 1 ms: every snapshot steps the venue and marks the book
     "exit_retry_ns": Range(1, DAY_NS),
 }
-MAX_SNAPSHOTS = 1_000_000  # P&L points one desk pass may take ((end_ns - start_ns) / snapshot_ns)
+MAX_SNAPSHOTS = (
+    40_000_000  # P&L snapshots one pass may step through ((end_ns - start_ns) / snapshot_ns): a year at 1 s
+)
+# (an idle venue's snapshots cost nothing and keep no point; an active hour takes 3,600 steps)
 
 
 @dataclass(frozen=True, slots=True)
