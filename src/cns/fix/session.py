@@ -56,8 +56,9 @@ This module is the state machine; the rest of the session is in :mod:`cns.fix.se
 (:class:`FixSessionConfig`, :class:`Backoff`), :mod:`cns.fix.session_events` (the events and requests
 above), :mod:`cns.fix.session_data` (the machine's data), :mod:`cns.fix.session_inbound` (framing, parsing
 and header checks), :mod:`cns.fix.session_send` (numbering, persisting and writing outbound messages,
-heartbeats), :mod:`cns.fix.session_resend` (sequence gaps both ways) and :mod:`cns.fix.session_api` (the
-client functions). Every public name is importable from here.
+heartbeats), :mod:`cns.fix.session_resend` (sequence gaps both ways), :mod:`cns.fix.session_sequenced` (the
+frames of a logged-on session, handled in sequence order) and :mod:`cns.fix.session_api` (the client
+functions). Every public name is importable from here.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ from cns.fix.session_events import (
     FixSessionUp,
     deliver,
 )
+from cns.fix.session_sequenced import SequencedInbound
 from cns.fix.store import SessionStore
 from cns.fix.transport import Closed, Connected, ConnectFailed, Rx, open_connection, running_loop
 from cns.otp.gen_statem import (
@@ -160,7 +162,7 @@ def _attempt(errors: tuple[type[Exception], ...], fn: Callable[..., Any], *args:
 
 
 # ----------------------------------------------------------------------------------------- the machine
-class FixSession(GenStatem[str, SessionData]):
+class FixSession(SequencedInbound, GenStatem[str, SessionData]):
     """One FIX 4.4 session (see the module doc). Start with :meth:`start_session` or, under a supervisor,
     :func:`fix_session_child_spec`. The node must run under asyncio (``Node.run_async``)."""
 
@@ -316,14 +318,6 @@ class FixSession(GenStatem[str, SessionData]):
         if outbound.keep_alive(d):
             return self._fx_disconnect(d, "counterparty silent (TestRequest unanswered)", abort=True)
         return None
-
-    def _fx_header_ok(self, d: SessionData, msg: FixMessage) -> Any:
-        """None if the header is acceptable, else the transition (Reject + Logout + disconnect)."""
-        p = inbound.header_problem(d, msg)
-        if p is None:
-            return None
-        outbound.send_reject(d, msg, p)
-        return self._fx_logout_and_disconnect(d, p.text)
 
     # ------------------------------------------------------------------ states
     def disconnected(self, et: Any, content: Any, d: SessionData) -> Any:
@@ -493,108 +487,6 @@ class FixSession(GenStatem[str, SessionData]):
             frm, d.closing = d.closing, None
             self.reply(frm, value)
         return r
-
-    # ------------------------------------------------------------------ sequenced processing
-    def _fx_on_frame(self, d: SessionData, frame: bytes, state: str) -> Any:
-        msg = inbound.parse_frame(d, frame)
-        p = msg.problem
-        if p is not None and p.fatal:
-            return self._fx_logout_and_disconnect(d, p.text)
-        if msg.msg_type == S.SEQUENCE_RESET and p is None and not msg.flag(S.GAP_FILL_FLAG):
-            return self._fx_drain(d, "active") if gaps.apply_sequence_reset(d, msg) else None
-        expected = d.store.next_target_seq
-        if msg.seq > expected:
-            return self._fx_too_high(d, msg, expected, state)
-        if msg.seq < expected:
-            if msg.poss_dup:
-                d.counters["duplicates_ignored"] += 1
-                return None
-            return self._fx_logout_and_disconnect(d, inbound.too_low(expected, msg.seq))
-        r = self._fx_process(d, msg, state)
-        if r is not None:
-            return r
-        return self._fx_drain(d, state)
-
-    def _fx_too_high(self, d: SessionData, msg: FixMessage, expected: int, state: str) -> Any:
-        """A ResendRequest is answered (once: see :meth:`_fx_drain`) and a Logout handled at once; anything else
-        waits for the gap, the ResendRequest too for its number."""
-        if gaps.answered_on_arrival(msg):
-            bad = self._fx_header_ok(d, msg)  # checked now, as QuickFIX verifies it before answering
-            if bad is not None:
-                return bad
-            gaps.answer_resend_request(d, msg)
-        if msg.problem is None and msg.msg_type == S.LOGOUT:
-            return self._fx_process(d, msg, state)
-        if not gaps.queue_early(d, msg, expected):
-            return self._fx_logout_and_disconnect(d, "too many messages queued behind a sequence gap")
-        return None
-
-    def _fx_drain(self, d: SessionData, state: str) -> Any:
-        """Handle the queued messages that are now in sequence (a ResendRequest answered on arrival only
-        consumes its number)."""
-        while (m := gaps.next_queued(d)) is not None:
-            if gaps.answered_on_arrival(m):
-                consume_inbound(d, m.seq)
-                continue
-            r = self._fx_process(d, m, state)
-            if r is not None:
-                return r
-        gaps.settle_resend(d)
-        return None
-
-    def _fx_process(self, d: SessionData, msg: FixMessage, state: str) -> Any:
-        """Handle an in-sequence message (``msg.seq`` is the expected number, or a too-high Logout)."""
-        p = msg.problem
-        if p is not None:
-            consume_inbound(d, msg.seq)
-            outbound.send_reject(d, msg, p)
-            return None
-        bad = self._fx_header_ok(d, msg)
-        if bad is not None:
-            return bad
-        mt = msg.msg_type
-        if mt == S.SEQUENCE_RESET:  # GapFill (a Reset was handled before the sequence checks)
-            gaps.apply_gap_fill(d, msg)
-            return None
-        if mt == S.LOGOUT:
-            return self._fx_logout_received(d, msg, state)
-        consume_inbound(d, msg.seq)
-        if mt in S.APP_TYPES:
-            self._fx_app_message(d, msg)
-        elif mt == S.TEST_REQUEST:
-            outbound.send_admin(d, S.HEARTBEAT, [(S.TEST_REQ_ID, msg.get(S.TEST_REQ_ID))])
-        elif mt == S.RESEND_REQUEST:
-            gaps.answer_resend_request(d, msg)
-        elif mt == S.REJECT:
-            self._fx_reject_received(d, msg)
-        elif mt == S.LOGON:
-            return self._fx_logout_and_disconnect(d, "Logon received on an active session")
-        return None  # a Heartbeat: its arrival was all (inbound.parse_frame stamped it)
-
-    def _fx_logout_received(self, d: SessionData, msg: FixMessage, state: str) -> Any:
-        if msg.seq == d.store.next_target_seq:  # a too-high Logout leaves the gap to the next session
-            consume_inbound(d, msg.seq)
-        if state == "logout_sent":
-            return self._fx_answer_closing(d, self._fx_disconnect(d, "logged out"), "logged_out")
-        d.want_connect = d.cfg.role == "initiator"  # an initiator tries again later (as QuickFIX)
-        outbound.send_admin(d, S.LOGOUT)
-        return self._fx_disconnect(d, f"Logout by the counterparty: {msg.get_str(S.TEXT)[:200]}")
-
-    def _fx_app_message(self, d: SessionData, msg: FixMessage) -> None:
-        if msg.msg_type == S.BUSINESS_MESSAGE_REJECT:
-            self._fx_emit(d, inbound.business_reject_event(d, msg))
-        self._fx_emit(d, FixInbound(d.cfg.name, msg))
-
-    def _fx_reject_received(self, d: SessionData, msg: FixMessage) -> None:
-        d.counters["rejects_received"] += 1
-        log.warning(
-            "fix %s: counterparty rejected our seq %d (reason %s): %s",
-            d.cfg.name,
-            msg.get_int(S.REF_SEQ_NUM),
-            msg.get_str(S.SESSION_REJECT_REASON, "?"),
-            msg.get_str(S.TEXT)[:200],
-        )
-        self._fx_emit(d, inbound.session_reject_event(d, msg))
 
 
 def fix_session_child_spec(

@@ -24,7 +24,7 @@ from numba import njit
 from cns.kernel_deps import follow_sources
 from cns.market import sim_kernels as S
 from cns.replay.desk_kernels import note_rejects, stamp_orders
-from cns.trading.risk_kernels import REJ_DAILY_LOSS, refresh_exposure, risk_check
+from cns.trading.risk_kernels import REJ_DAILY_LOSS, check_orders, refresh_exposure
 from cns.trading.signal_kernels import decisions_to_orders
 
 
@@ -32,14 +32,15 @@ def _probe() -> int:  # only its Numba cache locator is used (never compiled)
     return 0
 
 
-# the kernels below compile in code of the market, venue, trading and replay kernel modules (and dtypes)
+# the kernels below compile in code of the market, venue, trading and replay kernel modules (and dtypes), and
+# the signals' clock (stamp_step) and dtypes (constants) that the trading kernels import
 _PKG = Path(__file__).resolve().parent.parent
 _DEPS = [
     f
     for d in ("market", "venue", "trading", "replay")
     for f in (_PKG / d).glob("*.py")
     if "kernels" in f.name or f.name == "dtypes.py"
-]
+] + [_PKG / "signals" / "clock.py", _PKG / "signals" / "dtypes.py"]
 follow_sources(__file__, _DEPS, _probe)
 
 # why quiet_slices stopped (its return value's first element)
@@ -92,24 +93,8 @@ def quiet_slices(
     cand,
     sig_stats,
     day_pnl,
-    risk_p,
-    enabled,
-    restricted,
-    position,
-    open_buy,
-    open_sell,
-    exposure,
-    gross,
-    scal,
-    ring,
-    last_side,
-    last_qty,
-    last_px,
-    last_ts,
-    cd_keys,
-    cd_ts,
+    R,
     reasons,
-    risk_counts,
     rej_first,
     rej_last,
     rej_entries,
@@ -121,11 +106,12 @@ def quiet_slices(
 
     The arguments are the state the desk's Python path hands the same kernels: the venue (``b``, ``s``,
     ``io``), the sorted decisions ``dec`` and act times ``act`` with the slice bounds ``starts``/``ends``, the
-    desk's reference buffers, and the signal's and risk gate's parameters and state. ``pending_min_ts``: the
-    earliest venue time of a report still on its way back (``NEVER_NS``: none); ``day_pnl`` is constant while
-    slices are quiet (no booking, no mark). On ``Q_SLICE``/``Q_UNFLUSHED``, ``qs[QS_SLICE]`` is the slice to
-    handle in Python; on ``Q_ACCEPTED`` it is the slice whose candidates (``cand[:qs[QS_NC]]``, reasons in
-    ``reasons``) passed risk ``qs[QS_NOK]`` times at ``qs[QS_T]``."""
+    desk's reference buffers, the signal's parameters and state, and the risk gate's arrays ``R`` (a
+    :class:`~cns.trading.risk_kernels.RiskState`). ``pending_min_ts``: the earliest venue time of a report
+    still on its way back (``NEVER_NS``: none); ``day_pnl`` is constant while slices are quiet (no booking, no
+    mark). On ``Q_SLICE``/``Q_UNFLUSHED``, ``qs[QS_SLICE]`` is the slice to handle in Python; on
+    ``Q_ACCEPTED`` it is the slice whose candidates (``cand[:qs[QS_NC]]``, reasons in ``reasons``) passed risk
+    ``qs[QS_NOK]`` times at ``qs[QS_T]``."""
     n_slices = starts.shape[0]
     cur = s.cur
     while qs[QS_SLICE] < n_slices:
@@ -152,7 +138,7 @@ def quiet_slices(
             finite[i] = f
             mid_ts[i] = (t - md_ns) if f else 0
         if hold_ns > 0:
-            refresh_exposure(position, open_buy, open_sell, mid, exposure, gross)
+            refresh_exposure(mid, R)
         if cand.shape[0] < e - a:
             return Q_SLICE
         nc = decisions_to_orders(
@@ -179,33 +165,8 @@ def quiet_slices(
         qs[QS_N_RISK] = n_risk + nc
         r = reasons[:nc]
         r[:] = 0
-        n_ok = risk_check(
-            c,
-            mid,
-            mid_ts,
-            t,
-            day_pnl,
-            risk_p,
-            enabled,
-            restricted,
-            position,
-            open_buy,
-            open_sell,
-            exposure,
-            gross,
-            scal,
-            ring,
-            last_side,
-            last_qty,
-            last_px,
-            last_ts,
-            cd_keys,
-            cd_ts,
-            r,
-            risk_counts,
-            risk_buf[n_risk : n_risk + nc],
-            ns_per_cycle,
-            overhead,
+        n_ok = check_orders(
+            c, mid, mid_ts, t, day_pnl, R, r, risk_buf[n_risk : n_risk + nc], ns_per_cycle, overhead
         )
         if n_ok > 0:
             qs[QS_NC] = nc
@@ -305,8 +266,7 @@ class QuietRunner:
         desk = self.desk
         sim = desk.sim
         p = desk.pipeline
-        risk, oms, sig = p.risk, p.oms, p.signal
-        pf = oms.portfolio
+        sig = p.signal
         if len(self._reasons) < len(sig._out):
             self._reasons = np.zeros(len(sig._out), np.uint8)
         pending = desk._pending
@@ -340,25 +300,9 @@ class QuietRunner:
             sig._next,
             sig._out,
             sig._stats,
-            float(pf.day_pnl),
-            risk._p,
-            risk._enabled,
-            risk._restricted,
-            pf.position,
-            oms.open_buy,
-            oms.open_sell,
-            risk._exposure,
-            risk._gross,
-            risk._scal,
-            risk._ring,
-            risk._last_side,
-            risk._last_qty,
-            risk._last_px,
-            risk._last_ts,
-            risk._cd_keys,
-            risk._cd_ts,
+            float(p.oms.portfolio.day_pnl),
+            p.risk.arrays,
             self._reasons,
-            risk.counts,
             desk._rej_first,
             desk._rej_last,
             desk._rej_entries,

@@ -107,6 +107,7 @@ RANGES: dict[str, dict[str, Range]] = {
         "contingency_fraction": _FRACTION,
         "aggress_bps": _BPS,
         "contingency_offset_bps": _BPS,
+        "trade_offset_bps": _BPS,
         "hold_ns": Range(0, DAY_NS),  # 0: the desk never exits
         "exit_aggress_bps": _BPS,
     },
@@ -266,6 +267,12 @@ class CorroborationConfig:
                 _fail("corroboration.rumor_verified_categories", f"{cat!r} not in {CATEGORIES}")
 
 
+TRADE_ORDERS: tuple[str, ...] = (
+    "ioc",
+    "limit",
+)  # SignalConfig.trade_order: IOC limit, or a resting day limit
+
+
 @dataclass(frozen=True, slots=True)
 class SignalConfig:
     """Turning corroborated decisions into target orders.
@@ -276,9 +283,18 @@ class SignalConfig:
     no number (NaN ``size_basis``) uses ``unsized_strength`` in place of the min(...) term. ``full`` is
     ``rate_full_pct`` for central-bank decisions, else ``surprise_full_pct``.
 
+    Trade orders (``trade_order``, one of :data:`TRADE_ORDERS`): ``"ioc"`` (default) sends an IOC limit
+    ``aggress_bps`` through the mid (what does not fill at once is canceled by the venue); ``"limit"`` sends a
+    day limit at the same price, which fills what it can at once and rests the remainder in the book with
+    queue position. A passive price: ``trade_offset_bps`` > 0 prices trade orders that far *behind* the mid
+    instead (a buy below it, a sell above it); it needs ``trade_order = "limit"`` and ``aggress_bps = 0``
+    (one of the two offsets is zero, else :class:`ConfigError` naming ``signal.trade_offset_bps``). The
+    price is ``mid * (1 + side * (aggress_bps - trade_offset_bps) * 1e-4)``. Contingency orders always rest,
+    ``contingency_offset_bps`` behind the mid.
+
     Exits (the replay desk, :mod:`cns.replay.desk`): ``hold_ns`` after an entry order was sent, its filled
     shares are unwound with an IOC ``exit_aggress_bps`` through the mid, and whatever of it still rests (a
-    contingency limit) is canceled.
+    contingency limit, or a trade limit with ``trade_order = "limit"``) is canceled.
     """
 
     sentiment_weight: float = 0.3
@@ -289,14 +305,30 @@ class SignalConfig:
     unsized_strength: float = 0.5  # |direction| term for a decision with no number to size on
     notional_usd: float = 100_000.0
     contingency_fraction: float = 0.5
-    aggress_bps: float = 5.0  # trade orders: IOC limit this far through the mid
+    aggress_bps: float = 5.0  # trade orders: limit price this far through the mid (see trade_order)
     contingency_offset_bps: float = 20.0  # contingency orders: resting limit this far behind the mid
     market_proxy: str = "SPX"  # instrument for market-wide news (no ticker)
     hold_ns: int = 2 * _SEC  # the desk unwinds each entry's fill this long after sending it (0 = never)
     exit_aggress_bps: float = 10.0  # exit orders: IOC limit this far through the mid
+    trade_order: str = "ioc"  # trade orders: "ioc" or "limit" (a day limit that rests); see TRADE_ORDERS
+    trade_offset_bps: float = 0.0  # trade orders: priced this far behind the mid ("limit", aggress_bps 0)
 
     def __post_init__(self) -> None:
         _validate(self, "signal")
+        if self.trade_order not in TRADE_ORDERS:
+            _fail("signal.trade_order", f"{self.trade_order!r} not in {TRADE_ORDERS}")
+        if self.trade_offset_bps > 0.0:
+            if self.trade_order != "limit":
+                _fail(
+                    "signal.trade_offset_bps",
+                    "a trade order behind the mid must rest: it needs trade_order = 'limit'",
+                )
+            if self.aggress_bps > 0.0:
+                _fail(
+                    "signal.trade_offset_bps",
+                    f"trade orders are priced through the mid (aggress_bps = {self.aggress_bps!r}) or behind "
+                    "it, not both: set aggress_bps = 0",
+                )
 
 
 RISK_CHECKS: tuple[str, ...] = (  # in the order the risk kernel applies them

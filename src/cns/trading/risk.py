@@ -33,8 +33,9 @@ from cns.trading.risk_kernels import (
     RP_MAX_REF_AGE,
     RP_RATE_WINDOW,
     RS_KILL,
-    refresh_exposure,
-    risk_check,
+    RiskState,
+    check_spread,
+    refresh_spread,
 )
 from cns.venue.dtypes import ORDER_DTYPE
 
@@ -90,51 +91,79 @@ class RiskGate:
         self.config = config
         self.oms = oms
         n = len(oms.portfolio)
-        self._p = risk_params(config)
-        self._enabled = np.ones(len(RISK_REASON_NAMES), dtype=np.uint8)
+        enabled = np.ones(len(RISK_REASON_NAMES), dtype=np.uint8)
         for name in config.disabled_checks:
-            self._enabled[RISK_REASON_NAMES.index(name)] = 0
-        self._restricted = np.zeros(n, dtype=np.uint8)
+            enabled[RISK_REASON_NAMES.index(name)] = 0
+        restricted = np.zeros(n, dtype=np.uint8)
         for t in config.restricted:
             code = tickers.code(t)
             if code == 0 or code >= n:
                 raise ConfigError(f"config key 'risk.restricted': unknown ticker {t!r}")
-            self._restricted[code] = 1
-        self._exposure = np.zeros(n, dtype=np.float64)
-        self._gross = np.zeros(1, dtype=np.float64)
-        self._scal = np.zeros(N_RISK_SCALARS, dtype=np.int64)
-        self._ring = np.full(config.max_orders_per_window, _NEVER, dtype=np.int64)
-        self._last_side = np.zeros(n, dtype=np.int8)
-        self._last_qty = np.zeros(n, dtype=np.int64)
-        self._last_px = np.zeros(n, dtype=np.float64)
-        self._last_ts = np.zeros(n, dtype=np.int64)
-        self._cd_keys = np.zeros(cooldown_slots, dtype=np.uint64)
-        self._cd_ts = np.zeros(cooldown_slots, dtype=np.int64)
-        self.counts = np.zeros(len(RISK_REASON_NAMES), dtype=np.int64)
+            restricted[code] = 1
+        self.arrays = RiskState(
+            p=risk_params(config),
+            enabled=enabled,
+            restricted=restricted,
+            position=oms.portfolio.position,
+            open_buy=oms.open_buy,
+            open_sell=oms.open_sell,
+            exposure=np.zeros(n, dtype=np.float64),
+            gross=np.zeros(1, dtype=np.float64),
+            scal=np.zeros(N_RISK_SCALARS, dtype=np.int64),
+            ring=np.full(config.max_orders_per_window, _NEVER, dtype=np.int64),
+            last_side=np.zeros(n, dtype=np.int8),
+            last_qty=np.zeros(n, dtype=np.int64),
+            last_px=np.zeros(n, dtype=np.float64),
+            last_ts=np.zeros(n, dtype=np.int64),
+            cd_keys=np.zeros(cooldown_slots, dtype=np.uint64),
+            cd_ts=np.zeros(cooldown_slots, dtype=np.int64),
+            counts=np.zeros(len(RISK_REASON_NAMES), dtype=np.int64),
+        )
+        """The gate's parameters and state: the one argument of the risk kernels (the portfolio's position and
+        the OMS's open order arrays in it are theirs, shared)."""
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Candidate orders per reason code (int64, cumulative; index 0 = accepted)."""
+        return self.arrays.counts
+
+    # members of ``arrays`` under their former attribute names (cns.ops.reload and tests use them)
+    _p = property(lambda self: self.arrays.p)
+    _enabled = property(lambda self: self.arrays.enabled)
+    _scal = property(lambda self: self.arrays.scal)
+
+    @property
+    def _ring(self) -> np.ndarray:
+        return self.arrays.ring
+
+    @_ring.setter
+    def _ring(self, ring: np.ndarray) -> None:  # a rate window of another length (cns.ops.reload)
+        if not isinstance(ring, np.ndarray) or ring.dtype != np.int64 or ring.ndim != 1 or len(ring) == 0:
+            raise StateError("RiskGate: the rate ring must be a non-empty 1-D int64 array")
+        self.arrays = self.arrays._replace(ring=ring)
 
     @property
     def kill_switch_engaged(self) -> bool:
         """True while the kill switch refuses every new order."""
-        return bool(self._scal[RS_KILL])
+        return bool(self.arrays.scal[RS_KILL])
 
     def engage_kill_switch(self, ts_ns: int) -> np.ndarray:
         """Block every new order from now on and return cancel requests for all open orders (send them)."""
-        self._scal[RS_KILL] = 1
+        self.arrays.scal[RS_KILL] = 1
         return self.oms.cancel_all(ts_ns)
 
     def release_kill_switch(self) -> None:
         """Allow orders again (an operator action; open orders cancelled by the switch stay cancelled)."""
-        self._scal[RS_KILL] = 0
+        self.arrays.scal[RS_KILL] = 0
 
     @property
     def gross_exposure(self) -> float:
         """Worst-case gross exposure (USD) as last computed."""
-        return float(self._gross[0])
+        return float(self.arrays.gross[0])
 
     def refresh(self, mid: np.ndarray) -> None:
         """Re-mark the per-instrument exposures at fresh mids (call once per batch)."""
-        pf = self.oms.portfolio
-        refresh_exposure(pf.position, self.oms.open_buy, self.oms.open_sell, mid, self._exposure, self._gross)
+        refresh_spread(mid, *self.arrays)
 
     def check(
         self,
@@ -162,33 +191,8 @@ class RiskGate:
         ns_per_cycle, overhead = stamp_args(lat_ns, len(orders), "RiskGate.check")
         n = len(orders)
         reasons = np.zeros(n, dtype=np.uint8)
-        n_ok = risk_check(
-            orders,
-            mid,
-            mid_ts,
-            np.int64(now_ns),
-            pnl,
-            self._p,
-            self._enabled,
-            self._restricted,
-            pf.position,
-            self.oms.open_buy,
-            self.oms.open_sell,
-            self._exposure,
-            self._gross,
-            self._scal,
-            self._ring,
-            self._last_side,
-            self._last_qty,
-            self._last_px,
-            self._last_ts,
-            self._cd_keys,
-            self._cd_ts,
-            reasons,
-            self.counts,
-            lat_ns,
-            ns_per_cycle,
-            overhead,
+        n_ok = check_spread(
+            orders, mid, mid_ts, np.int64(now_ns), pnl, reasons, lat_ns, ns_per_cycle, overhead, *self.arrays
         )
         return self.register(orders, reasons, n_ok), reasons
 
@@ -214,22 +218,21 @@ class RiskGate:
         """Orders that passed every check so far."""
         return int(self.counts[REJ_NONE])
 
-    _STATE = ("_exposure", "_gross", "_scal", "_ring", "_last_side", "_last_qty", "_last_px", "_last_ts")
-    _STATE2 = ("_cd_keys", "_cd_ts", "counts")
+    _STATE = RiskState._fields[RiskState._fields.index("exposure") :]  # the gate's own: exposure .. counts
 
     def state(self) -> dict[str, np.ndarray]:
         """Copies of the gate's mutable state for a snapshot: exposures (``exposure``, ``gross``), scalars
         (``scal``: kill switch, rate-ring head), the rate ring, the last order per instrument (duplicate
         check), the cool-down table and the per-reason ``counts``; :meth:`restore` takes them back."""
-        return {k.lstrip("_"): getattr(self, k).copy() for k in self._STATE + self._STATE2}
+        return {k: getattr(self.arrays, k).copy() for k in self._STATE}
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Copy a :meth:`state` export back (same config and instrument count); :class:`StateError` when an
         array is missing or its shape or dtype differs."""
-        for k in self._STATE + self._STATE2:
-            cur = getattr(self, k)
-            a = state.get(k.lstrip("_"))
+        for k in self._STATE:
+            cur = getattr(self.arrays, k)
+            a = state.get(k)
             if not isinstance(a, np.ndarray) or a.shape != cur.shape or a.dtype != cur.dtype:
-                raise StateError(f"RiskGate.restore: {k.lstrip('_')} missing or of another shape/dtype")
-        for k in self._STATE + self._STATE2:
-            getattr(self, k)[...] = state[k.lstrip("_")]
+                raise StateError(f"RiskGate.restore: {k} missing or of another shape/dtype")
+        for k in self._STATE:
+            getattr(self.arrays, k)[...] = state[k]

@@ -20,6 +20,7 @@ finite and positive as ``collar``.
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -77,6 +78,44 @@ N_RISK_SCALARS = 2
 COOLDOWN_PROBES = 8
 
 
+class RiskState(NamedTuple):
+    """The arrays of one pre-trade risk gate, passed to its kernels as one argument (owned by
+    :class:`cns.trading.risk.RiskGate`; ``n`` = instruments, indexed by ticker code). The kernels write them in
+    place and never resize them.
+
+    Parameters: ``p`` float64[N_RISK_PARAMS] (``RP_*``), ``enabled`` uint8 per reason code (0 = check off),
+    ``restricted`` uint8[n]. Read, owned elsewhere: ``position`` int64[n] (shares, the portfolio's); booked,
+    the OMS's: ``open_buy``/``open_sell`` int64[n] (shares). The gate's own state: ``exposure`` float64[n] and
+    ``gross`` float64[1] (USD, worst case), ``scal`` int64[N_RISK_SCALARS] (``RS_*``), the rate ``ring``
+    (int64 ns, one slot per order allowed in the window), the last accepted order per instrument
+    (``last_side`` int8, ``last_qty`` int64, ``last_px`` float64 USD, ``last_ts`` int64 ns), the cool-down
+    table ``cd_keys`` uint64 / ``cd_ts`` int64 ns (a power of two of slots) and ``counts`` int64 per reason.
+    """
+
+    p: np.ndarray
+    enabled: np.ndarray
+    restricted: np.ndarray
+    position: np.ndarray
+    open_buy: np.ndarray
+    open_sell: np.ndarray
+    exposure: np.ndarray
+    gross: np.ndarray
+    scal: np.ndarray
+    ring: np.ndarray
+    last_side: np.ndarray
+    last_qty: np.ndarray
+    last_px: np.ndarray
+    last_ts: np.ndarray
+    cd_keys: np.ndarray
+    cd_ts: np.ndarray
+    counts: np.ndarray
+
+
+_borrowing = njit(cache=True, _nrt=False)
+"""The kernels that take a :class:`RiskState` allocate nothing: compiled without reference counting, a member
+access borrows the caller's array (see :data:`cns.rules.term_table.borrowing`)."""
+
+
 @njit(cache=True, inline="always")
 def _mix(x):
     x = (x ^ (x >> 33)) * 0xFF51AFD7ED558CCD
@@ -89,47 +128,40 @@ def _exposure(pos, ob, os_, px):
     return max(abs(pos + ob), abs(pos - os_)) * px
 
 
-@njit(cache=True)
-def risk_check(
-    orders,
-    mid,
-    mid_ts,
-    now_ns,
-    day_pnl,
-    p,
-    enabled,
-    restricted,
-    position,
-    open_buy,
-    open_sell,
-    exposure,
-    gross,
-    scal,
-    ring,
-    last_side,
-    last_qty,
-    last_px,
-    last_ts,
-    cd_keys,
-    cd_ts,
-    reasons,
-    counts,
-    lat_ns=None,
-    ns_per_cycle=0.0,
-    overhead_cycles=0.0,
+@_borrowing
+def check_orders(
+    orders, mid, mid_ts, now_ns, day_pnl, R, reasons, lat_ns=None, ns_per_cycle=0.0, overhead_cycles=0.0
 ):
-    """Check ``orders`` (ORDER_DTYPE) in sequence; write ``reasons[i]`` and count it in ``counts[reason]``.
+    """Check ``orders`` (ORDER_DTYPE) in sequence against the gate ``R`` (:class:`RiskState`); write
+    ``reasons[i]`` and count it in ``R.counts[reason]``. Returns the number accepted.
 
     ``mid``/``mid_ts`` are reference mids (USD) and their times (ns) per ticker code; ``now_ns`` the check
-    time; ``day_pnl`` realised + unrealised USD. ``enabled[REJ_*]`` switches checks. Accepted orders are
+    time; ``day_pnl`` realised + unrealised USD. ``R.enabled[REJ_*]`` switches checks. Accepted orders are
     booked: ``open_buy``/``open_sell`` (shares), ``exposure``/``gross`` (USD, worst case of filling every open
     order on either side), the rate ring, the last order per instrument (duplicates) and the per-headline
-    cool-down table (``cd_keys``/``cd_ts``, size a power of two). Returns the number accepted.
+    cool-down table (``cd_keys``/``cd_ts``, size a power of two).
 
     ``lat_ns`` (int64[len(orders)] or None, compiled out when None): for each ``i`` with ``lat_ns[i] == 0``
     write the ns spent on candidate ``i`` (all checks, and the booking when accepted). See
     :func:`cns.trading.corroborate_kernels.stamp_step`.
     """
+    p = R.p
+    enabled = R.enabled
+    restricted = R.restricted
+    position = R.position
+    open_buy = R.open_buy
+    open_sell = R.open_sell
+    exposure = R.exposure
+    gross = R.gross
+    scal = R.scal
+    ring = R.ring
+    last_side = R.last_side
+    last_qty = R.last_qty
+    last_px = R.last_px
+    last_ts = R.last_ts
+    cd_keys = R.cd_keys
+    cd_ts = R.cd_ts
+    counts = R.counts
     n_ok = 0
     n_instr = len(mid)
     mask = len(cd_keys) - 1
@@ -257,14 +289,78 @@ def risk_check(
     return n_ok
 
 
-@njit(cache=True)
-def refresh_exposure(position, open_buy, open_sell, mid, exposure, gross):
-    """Recompute per-instrument worst-case exposure (USD) and the gross total at fresh mids.
+@_borrowing
+def refresh_exposure(mid, R):
+    """Recompute the gate ``R``'s per-instrument worst-case exposure (USD) and the gross total at fresh mids.
     Instruments without a usable mid keep their last exposure."""
+    position = R.position
+    open_buy = R.open_buy
+    open_sell = R.open_sell
+    exposure = R.exposure
     total = 0.0
     for i in range(len(position)):
         m = mid[i] if i < len(mid) else math.nan
         if m > 0.0 and not math.isinf(m):
             exposure[i] = _exposure(position[i], open_buy[i], open_sell[i], m)
         total += exposure[i]
-    gross[0] = total
+    R.gross[0] = total
+
+
+# Python callers go through these: the dispatcher types a named tuple of arrays in Python (~3 us for 17 arrays,
+# measured), loose array arguments in C, so the gate's arrays are spread into the call and bundled again here.
+@_borrowing
+def check_spread(
+    orders, mid, mid_ts, now_ns, day_pnl, reasons, lat_ns, ns_per_cycle, overhead_cycles, *arrays
+):
+    """:func:`check_orders` with ``R`` spread: ``arrays`` are the fields of :class:`RiskState` in order (call
+    it with ``*gate_arrays``)."""
+    R = RiskState(*arrays)
+    return check_orders(
+        orders, mid, mid_ts, now_ns, day_pnl, R, reasons, lat_ns, ns_per_cycle, overhead_cycles
+    )
+
+
+@_borrowing
+def refresh_spread(mid, *arrays):
+    """:func:`refresh_exposure` with ``R`` spread (see :func:`check_spread`)."""
+    refresh_exposure(mid, RiskState(*arrays))
+
+
+def risk_check(
+    orders: np.ndarray,
+    mid: np.ndarray,
+    mid_ts: np.ndarray,
+    now_ns: int,
+    day_pnl: float,
+    *arrays: np.ndarray,
+    **stamps: Any,
+) -> int:
+    """:func:`check_orders` with the gate's arrays one by one, as before :class:`RiskState`: ``arrays`` are
+    the 16 first fields of :class:`RiskState` in order, then ``reasons``, then ``counts``; ``stamps`` the
+    keyword arguments ``lat_ns``, ``ns_per_cycle``, ``overhead_cycles``. Kept for :mod:`cns.serve.model`;
+    new code passes a :class:`RiskState`. :class:`TypeError` for another number of arrays."""
+    if len(arrays) != len(RiskState._fields) + 1:
+        raise TypeError(
+            f"risk_check takes {len(RiskState._fields) + 1} arrays after day_pnl, got {len(arrays)}"
+        )
+    *state, reasons, counts = arrays
+    lat_ns = stamps.pop("lat_ns", None)
+    ns_per_cycle = stamps.pop("ns_per_cycle", 0.0)
+    overhead_cycles = stamps.pop("overhead_cycles", 0.0)
+    if stamps:
+        raise TypeError(f"risk_check: unexpected keyword arguments {sorted(stamps)}")
+    return int(
+        check_spread(
+            orders,
+            mid,
+            mid_ts,
+            now_ns,
+            day_pnl,
+            reasons,
+            lat_ns,
+            ns_per_cycle,
+            overhead_cycles,
+            *state,
+            counts,
+        )
+    )

@@ -25,6 +25,8 @@ from cns.trading.signal_kernels import (
     P_RATE_FULL,
     P_SENT_W,
     P_SURP_W,
+    P_TRADE_LIMIT,
+    P_TRADE_OFFSET_BPS,
     P_UNSIZED,
     SIGNAL_STAT_NAMES,
     decisions_to_orders,
@@ -45,6 +47,8 @@ def signal_params(cfg: SignalConfig) -> np.ndarray:
     p[P_CONT_BPS] = cfg.contingency_offset_bps
     p[P_UNSIZED] = cfg.unsized_strength
     p[P_RATE_FULL] = cfg.rate_full_pct
+    p[P_TRADE_LIMIT] = 1.0 if cfg.trade_order == "limit" else 0.0
+    p[P_TRADE_OFFSET_BPS] = cfg.trade_offset_bps
     return p
 
 

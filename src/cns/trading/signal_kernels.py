@@ -22,7 +22,9 @@ P_AGGRESS_BPS = 6
 P_CONT_BPS = 7
 P_UNSIZED = 8
 P_RATE_FULL = 9
-N_SIGNAL_PARAMS = 10
+P_TRADE_LIMIT = 10  # 1.0: trade orders are resting day limits (ORDER_LIMIT); anything else: IOCs
+P_TRADE_OFFSET_BPS = 11  # trade orders: this far behind the mid (net of P_AGGRESS_BPS)
+N_SIGNAL_PARAMS = 12
 
 # counters
 SG_DECISIONS = 0
@@ -39,6 +41,7 @@ SIGNAL_STAT_NAMES: tuple[str, ...] = (
     "no_reference",
     "orders",
 )
+N_SIGNAL_STATS = len(SIGNAL_STAT_NAMES)  # the stats array the kernel writes
 
 QTY_CAP = (
     1 << 53
@@ -82,9 +85,13 @@ def decisions_to_orders(
     """Append one candidate order per actionable decision to ``out``; returns how many.
 
     ``mid`` is the reference mid per ticker code (USD); decisions about ticker 0 trade ``proxy``.
-    ``next_id`` (int64[1]) is the next order id and is advanced. Trade decisions become IOC limits
-    ``aggress_bps`` through the mid; contingency decisions resting limits ``contingency_offset_bps`` behind it
-    for ``contingency_fraction`` of the size.
+    ``next_id`` (int64[1]) is the next order id and is advanced. Trade decisions become limits
+    ``aggress_bps - trade_offset_bps`` through the mid (negative: behind it), IOCs unless ``p[P_TRADE_LIMIT]``
+    is 1 (then resting day limits, ORDER_LIMIT); contingency decisions resting limits
+    ``contingency_offset_bps`` behind it for ``contingency_fraction`` of the size.
+
+    Returns 0 and writes nothing when ``p`` is shorter than ``N_SIGNAL_PARAMS`` or ``stats`` than
+    ``SIGNAL_STAT_NAMES``; stops when ``out`` is full.
 
     ``lat_ns`` (int64[len(decisions)] or None, compiled out when None): for each ``i`` with ``lat_ns[i] == 0``
     write the ns spent on decision ``i`` — scoring it and writing its order, if any (a decision makes at most
@@ -92,6 +99,10 @@ def decisions_to_orders(
     :func:`cns.trading.corroborate_kernels.stamp_step`.
     """
     n = 0
+    if len(p) < N_SIGNAL_PARAMS or len(stats) < N_SIGNAL_STATS:
+        return n
+    trade_type = ORDER_LIMIT if p[P_TRADE_LIMIT] == 1.0 else ORDER_IOC
+    trade_bps = p[P_AGGRESS_BPS] - p[P_TRADE_OFFSET_BPS]  # exactly P_AGGRESS_BPS when the offset is 0
     n_instr = len(mid)
     pending = -1
     c0 = np.uint64(0)
@@ -129,8 +140,8 @@ def decisions_to_orders(
         o.instrument = instr
         o.side = side
         if d.action == ACTION_TRADE:
-            o.type = ORDER_IOC
-            o.price = m * (1.0 + side * p[P_AGGRESS_BPS] * 1e-4) if valid_ref else math.nan
+            o.type = trade_type
+            o.price = m * (1.0 + side * trade_bps * 1e-4) if valid_ref else math.nan
         else:
             o.type = ORDER_LIMIT
             o.price = m * (1.0 - side * p[P_CONT_BPS] * 1e-4) if valid_ref else math.nan
