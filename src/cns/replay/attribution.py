@@ -27,6 +27,7 @@ import numpy as np
 
 from cns.market.sim import impact_schedule
 from cns.market.venue_api import Exchange
+from cns.trading.corroborate_kernels import ACTION_CONTINGENCY
 from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT
 
 
@@ -118,9 +119,20 @@ def attribute(result: Any, sim: Exchange, stories: np.ndarray) -> dict[str, Any]
             np.count_nonzero(np.bincount(owner, known, minlength=len(lo)))
         ),
     }
+    # contingency entries rest as limits; trade entries are IOCs, or limits too with signal.trade_order "limit":
+    # a limit entry is a contingency one when its news made a contingency decision
     types = rows["type"][e]
-    for name, code in (("trade", ORDER_IOC), ("contingency", ORDER_LIMIT)):
-        m = types == code
+    decisions = getattr(result, "decisions", None)
+    cont_ids = (
+        decisions["news_id"][decisions["action"] == ACTION_CONTINGENCY]
+        if decisions is not None and len(decisions)
+        else np.zeros(0, np.uint64)
+    )
+    is_cont = (types == ORDER_LIMIT) & np.isin(rows["news_id"][e], cont_ids)
+    for name, m in (
+        ("trade", ((types == ORDER_IOC) | (types == ORDER_LIMIT)) & ~is_cont),
+        ("contingency", is_cont),
+    ):
         out[name] = {
             "fills": int(m.sum()),
             "entry_edge": float(edge[e][m].sum()),
