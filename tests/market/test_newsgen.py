@@ -130,3 +130,16 @@ def test_jsonl_with_malformed_lines_is_quarantined_not_lost(tmp_path):
         "not_object",
         "missing_field",
     }
+
+
+def test_the_receive_time_sort_holds_for_long_days_of_many_items():
+    """``n * span`` past int64 (20 M events over 1,314 s overflowed the bucket index and segfaulted)."""
+    from cns.market.newsgen_kernels import argsort_times
+
+    rng = np.random.default_rng(3)
+    for n, span in ((1000, 1 << 62), (5000, 1_314_200_000_000), (7, 1), (0, 10)):
+        t = rng.integers(0, span, n) if span > 1 else np.zeros(n, np.int64)
+        t[: n // 10] = t[n // 10 : 2 * (n // 10)]  # ties: the sort must be stable
+        assert np.array_equal(argsort_times(t, span), np.argsort(t, kind="stable"))
+    with pytest.raises(ValueError, match="outside"):
+        argsort_times(np.array([5, -1], np.int64), 10)

@@ -50,16 +50,19 @@ def argsort_times(t: np.ndarray, span: int) -> np.ndarray:
     """Stable argsort of times ``0 <= t < span``: counting sort into ~1 bucket per item, then insertion sort
     inside each bucket. O(n) for the near-uniform times the generator draws; same result as a stable sort."""
     n = len(t)
-    nb = max(n, 1)
+    width = max(span, 1) // max(n, 1) + 1  # ns per bucket: t // width, never t * n (which overflows int64)
+    nb = max(span, 1) // width + 1
     counts = np.zeros(nb + 1, np.int64)
     for i in range(n):
-        counts[(t[i] * nb) // span + 1] += 1
+        if t[i] < 0 or t[i] > span:
+            raise ValueError("argsort_times: a time outside 0..span")
+        counts[t[i] // width + 1] += 1
     for b in range(nb):
         counts[b + 1] += counts[b]
     order = np.empty(n, np.int64)
     fill = counts[:-1].copy()
     for i in range(n):
-        b = (t[i] * nb) // span
+        b = t[i] // width
         order[fill[b]] = i
         fill[b] += 1
     for b in range(nb):
