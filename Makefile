@@ -40,6 +40,7 @@ bench: $(VENV)/.test
 	$(VENV)/bin/cns bench journal --json out/bench-journal.json
 	$(VENV)/bin/cns bench backtest --json out/bench-backtest.json
 	$(VENV)/bin/cns bench startup --json out/bench-startup.json
+	$(VENV)/bin/cns bench span --json out/bench-span.json
 	$(VENV)/bin/cns report readme
 
 clean:

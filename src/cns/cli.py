@@ -39,6 +39,7 @@ _HANDLERS: dict[str, str] = {
     "bench journal": "cns.bench.journal:main",
     "bench backtest": "cns.bench.backtest:main",
     "bench startup": "cns.bench.startup:main",
+    "bench span": "cns.bench.span:main",
     "fuzz": "cns.fuzz:main",
     "chaos": "cns.serve.chaos:main",
     "monitor": "cns.ops.monitor:monitor_main",
@@ -278,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bs.add_argument("--only", choices=("cold", "data"), help="measure one workload only")
     bs.set_defaults(key="bench startup")
+
+    bsp = bsub.add_parser(
+        "span", help="what a news file's span costs the replay (clusters hours to days apart; idle gaps)"
+    )
+    bsp.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
+    bsp.add_argument(
+        "--runs", type=int, default=1, metavar="N", help="fresh processes per workload (default: 1)"
+    )
+    bsp.add_argument("--quick", action="store_true", help="the first two workloads only")
+    bsp.set_defaults(key="bench span")
 
     jr = sub.add_parser("journal", help="the durable journal: inspect, tail, export (docs/journal.md)")
     jsub = jr.add_subparsers(dest="what", metavar="WHAT", required=True)

@@ -51,6 +51,7 @@ SOURCES: tuple[Source, ...] = (
     Source("bench-journal.json", "cns bench journal --json out/bench-journal.json"),
     Source("bench-backtest.json", "cns bench backtest --json out/bench-backtest.json"),
     Source("bench-startup.json", "cns bench startup --json out/bench-startup.json"),
+    Source("bench-span.json", "cns bench span --json out/bench-span.json"),
 )
 
 
