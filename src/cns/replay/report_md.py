@@ -114,6 +114,17 @@ def _credibility_lines(cred: Mapping[str, Any] | None) -> list[str]:
     return lines + [""]
 
 
+def _idle_line(venue: Mapping[str, Any]) -> list[str]:
+    """What the market skipped: the simulated time it idled between news (nothing when it never did)."""
+    if not venue.get("wakes") and not venue.get("idle_s"):
+        return []
+    return [
+        f"The market idled {_fmt(venue.get('idle_s'))} s between news (no background flow simulated; woken "
+        f"{_fmt(venue.get('wakes'))} times, a minute before the next known activity): docs/backtest.md.",
+        "",
+    ]
+
+
 def _market_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None) -> list[str]:
     """The simulated market of each pass: every owner's P&L and fees, the spreads the desk saw."""
     mk = fast.get("market") or {}
@@ -129,6 +140,7 @@ def _market_table(fast: Mapping[str, Any], slow: Mapping[str, Any] | None) -> li
         f"median |mid / hidden value − 1| at the end {_fmt(mk.get('mid_vs_hidden_value_bp_p50_at_end'))} bp; "
         f"public reports {_fmt(mk.get('public_reports'))}.",
         "",
+        *_idle_line(fast.get("venue") or {}),
         "| owner | P&L (USD, marked) | fees paid (USD) | rebates (USD) |"
         + (" P&L, slow pass |" if smk else ""),
         "|---|---:|---:|---:|" + ("---:|" if smk else ""),
