@@ -107,7 +107,7 @@ def test_the_flat_form_refuses_other_arities_and_keywords():
     assert lat[0] >= 0
 
 
-@pytest.mark.parametrize("kernel", ["check_orders", "refresh_exposure", "check_spread", "refresh_spread"])
+@pytest.mark.parametrize("kernel", ["check_orders", "refresh_exposure", "check_spread", "mark_exposure"])
 def test_bundle_kernels_are_compiled_without_reference_counting(kernel):
     # a named tuple member access otherwise costs an incref/decref pair per access (see cns.rules.term_table)
     assert getattr(K, kernel).targetoptions.get("_nrt") is False
