@@ -33,14 +33,14 @@ def _probe() -> int:  # only its Numba cache locator is used (never compiled)
 
 
 # the kernels below compile in code of the market, venue, trading and replay kernel modules (and dtypes), and
-# the signals' clock (stamp_step) and dtypes (constants) that the trading kernels import
+# what those import: the signals' clock (stamp_step) and dtypes, the market's constants (prices, sim)
 _PKG = Path(__file__).resolve().parent.parent
 _DEPS = [
     f
     for d in ("market", "venue", "trading", "replay")
     for f in (_PKG / d).glob("*.py")
     if "kernels" in f.name or f.name == "dtypes.py"
-] + [_PKG / "signals" / "clock.py", _PKG / "signals" / "dtypes.py"]
+] + [_PKG / m for m in ("signals/clock.py", "signals/dtypes.py", "market/prices.py", "market/sim.py")]
 follow_sources(__file__, _DEPS, _probe)
 
 # why quiet_slices stopped (its return value's first element)

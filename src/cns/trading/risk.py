@@ -35,7 +35,7 @@ from cns.trading.risk_kernels import (
     RS_KILL,
     RiskState,
     check_spread,
-    refresh_spread,
+    mark_exposure,
 )
 from cns.venue.dtypes import ORDER_DTYPE
 
@@ -163,7 +163,8 @@ class RiskGate:
 
     def refresh(self, mid: np.ndarray) -> None:
         """Re-mark the per-instrument exposures at fresh mids (call once per batch)."""
-        refresh_spread(mid, *self.arrays)
+        a = self.arrays  # its members, not the tuple: see check_spread
+        mark_exposure(a.position, a.open_buy, a.open_sell, mid, a.exposure, a.gross)
 
     def check(
         self,

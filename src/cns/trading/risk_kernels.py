@@ -290,23 +290,25 @@ def check_orders(
 
 
 @_borrowing
-def refresh_exposure(mid, R):
-    """Recompute the gate ``R``'s per-instrument worst-case exposure (USD) and the gross total at fresh mids.
+def mark_exposure(position, open_buy, open_sell, mid, exposure, gross):
+    """Recompute per-instrument worst-case exposure (USD) and the gross total at fresh mids.
     Instruments without a usable mid keep their last exposure."""
-    position = R.position
-    open_buy = R.open_buy
-    open_sell = R.open_sell
-    exposure = R.exposure
     total = 0.0
     for i in range(len(position)):
         m = mid[i] if i < len(mid) else math.nan
         if m > 0.0 and not math.isinf(m):
             exposure[i] = _exposure(position[i], open_buy[i], open_sell[i], m)
         total += exposure[i]
-    R.gross[0] = total
+    gross[0] = total
 
 
-# Python callers go through these: the dispatcher types a named tuple of arrays in Python (~3 us for 17 arrays,
+@_borrowing
+def refresh_exposure(mid, R):
+    """:func:`mark_exposure` of the gate ``R`` (:class:`RiskState`) at fresh mids."""
+    mark_exposure(R.position, R.open_buy, R.open_sell, mid, R.exposure, R.gross)
+
+
+# Python callers go through this: the dispatcher types a named tuple of arrays in Python (~3 us for 17 arrays,
 # measured), loose array arguments in C, so the gate's arrays are spread into the call and bundled again here.
 @_borrowing
 def check_spread(
@@ -318,12 +320,6 @@ def check_spread(
     return check_orders(
         orders, mid, mid_ts, now_ns, day_pnl, R, reasons, lat_ns, ns_per_cycle, overhead_cycles
     )
-
-
-@_borrowing
-def refresh_spread(mid, *arrays):
-    """:func:`refresh_exposure` with ``R`` spread (see :func:`check_spread`)."""
-    refresh_exposure(mid, RiskState(*arrays))
 
 
 def risk_check(
