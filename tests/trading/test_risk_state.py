@@ -14,7 +14,7 @@ import cns.replay.desk_fused as fused
 from cns.trading import risk_kernels as K
 from cns.trading.errors import StateError
 from cns.venue.dtypes import ORDER_CANCEL, ORDER_MARKET
-from tests.trading.test_risk import AAPL, MSFT, NOW, SEC, TSLA, Desk
+from tests.trading.test_risk import AAPL, MSFT, NOW, TSLA, Desk
 
 
 def _batch(d: Desk) -> np.ndarray:
@@ -44,8 +44,8 @@ def test_the_gate_shares_the_books_arrays_and_snapshots_its_own():
     assert list(d.gate.state()) == [*keys, "cd_ts", "counts"]  # the snapshot format is unchanged
 
 
-def test_bundle_spread_and_flat_calls_check_and_book_alike():
-    ds = [Desk(), Desk(), Desk()]
+def test_bundle_and_spread_calls_check_and_book_alike():
+    ds = [Desk(), Desk()]
     batches = [_batch(d) for d in ds]
     out = []
     for k, (d, b) in enumerate(zip(ds, batches, strict=True)):
@@ -53,10 +53,8 @@ def test_bundle_spread_and_flat_calls_check_and_book_alike():
         r = np.zeros(len(b), np.uint8)
         if k == 0:
             n = K.check_orders(b, d.mid, d.mid_ts, np.int64(NOW), 0.0, a, r)
-        elif k == 1:
-            n = K.check_spread(b, d.mid, d.mid_ts, np.int64(NOW), 0.0, r, None, 0.0, 0.0, *a)
         else:
-            n = K.risk_check(b, d.mid, d.mid_ts, np.int64(NOW), 0.0, *a[:-1], r, a.counts)
+            n = K.check_spread(b, d.mid, d.mid_ts, np.int64(NOW), 0.0, r, None, 0.0, 0.0, *a)
         out.append((n, r))
     names = [K.RISK_REASON_NAMES[x] for x in out[0][1]]
     assert names == ["accepted", "collar", "duplicate", "cooldown", "accepted", "accepted", "restricted"]
@@ -91,20 +89,6 @@ def test_a_new_rate_ring_replaces_the_bundles():
             d.gate._ring = bad
     assert len(d.gate.arrays.ring) == 2
     d.gate.restore(Desk(max_orders_per_window=2).gate.state())  # same shapes: accepted
-
-
-def test_the_flat_form_refuses_other_arities_and_keywords():
-    d = Desk()
-    a = d.gate.arrays
-    o = d.order()
-    r = np.zeros(1, np.uint8)
-    with pytest.raises(TypeError, match="arrays after day_pnl"):
-        K.risk_check(o, d.mid, d.mid_ts, np.int64(NOW), 0.0, *a, r, a.counts)
-    with pytest.raises(TypeError, match="unexpected keyword"):
-        K.risk_check(o, d.mid, d.mid_ts, np.int64(NOW), 0.0, *a[:-1], r, a.counts, lat=None)
-    lat = np.zeros(1, np.int64)
-    assert K.risk_check(o, d.mid, d.mid_ts, np.int64(NOW + SEC), 0.0, *a[:-1], r, a.counts, lat_ns=lat) == 1
-    assert lat[0] >= 0
 
 
 @pytest.mark.parametrize("kernel", ["check_orders", "refresh_exposure", "check_spread", "mark_exposure"])

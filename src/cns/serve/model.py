@@ -11,7 +11,7 @@ A :class:`ShardModel` applies journal entries, in index order, through the same 
   report would close anyway and emits rumor-storm decisions (ignore / monitor / alert, never an order), so
   the windows that can still trade are the same with or without it;
 - ``risk_ok`` (orders the risk gate accepted, in check order) through the risk kernel itself
-  (:func:`~cns.trading.risk_kernels.risk_check` with every check off but the cool-down, which passes again
+  (:func:`~cns.trading.risk_kernels.check_orders` with every check off but the cool-down, which passes again
   on the same table): the order-rate ring, the last order per instrument (duplicate check) and the
   cool-down table; ``risk_counts`` (rejections per reason of one check) into the per-reason counters;
   a ``control`` runaway trip (code 2) engages the kill switch;
@@ -39,7 +39,7 @@ from cns.trading.corroborate_kernels import DECISION_DTYPE
 from cns.trading.credibility import CredibilityTable
 from cns.trading.pipeline import TradingPipeline
 from cns.trading.risk import risk_params
-from cns.trading.risk_kernels import RISK_REASON_NAMES, risk_check
+from cns.trading.risk_kernels import RISK_REASON_NAMES, RiskState, check_spread
 from cns.venue.dtypes import ORDER_CANCEL
 
 __all__ = [
@@ -237,30 +237,32 @@ class ShardModel:
         r = self.risk
         exp, pos = self._scratch
         n = len(exp)
-        risk_check(
+        state = RiskState(
+            p=self._rp,
+            enabled=self._enabled,
+            restricted=np.zeros(n, np.uint8),
+            position=pos,
+            open_buy=np.zeros(n, np.int64),
+            open_sell=np.zeros(n, np.int64),
+            exposure=np.zeros(n, np.float64),
+            gross=np.zeros(1, np.float64),
+            counts=np.zeros(len(RISK_REASON_NAMES), np.int64),
+            **{
+                k: r[k]
+                for k in ("scal", "ring", "last_side", "last_qty", "last_px", "last_ts", "cd_keys", "cd_ts")
+            },
+        )
+        check_spread(  # mid unused with the reference check off (limit orders carry their price); mid_ts = pos
             np.ascontiguousarray(orders),
-            exp,  # mid: unused with the reference check off (limit orders carry their price)
-            pos,  # mid_ts
+            exp,
+            pos,
             np.int64(0),
             0.0,
-            self._rp,
-            self._enabled,
-            np.zeros(n, np.uint8),
-            pos,
-            np.zeros(n, np.int64),
-            np.zeros(n, np.int64),
-            np.zeros(n, np.float64),
-            np.zeros(1, np.float64),
-            r["scal"],
-            r["ring"],
-            r["last_side"],
-            r["last_qty"],
-            r["last_px"],
-            r["last_ts"],
-            r["cd_keys"],
-            r["cd_ts"],
             np.zeros(len(orders), np.uint8),
-            np.zeros(len(RISK_REASON_NAMES), np.int64),
+            None,
+            0.0,
+            0.0,
+            *state,
         )
         r["counts"][0] += len(orders)
 

@@ -20,7 +20,7 @@ finite and positive as ``collar``.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -319,44 +319,4 @@ def check_spread(
     R = RiskState(*arrays)
     return check_orders(
         orders, mid, mid_ts, now_ns, day_pnl, R, reasons, lat_ns, ns_per_cycle, overhead_cycles
-    )
-
-
-def risk_check(
-    orders: np.ndarray,
-    mid: np.ndarray,
-    mid_ts: np.ndarray,
-    now_ns: int,
-    day_pnl: float,
-    *arrays: np.ndarray,
-    **stamps: Any,
-) -> int:
-    """:func:`check_orders` with the gate's arrays one by one, as before :class:`RiskState`: ``arrays`` are
-    the 16 first fields of :class:`RiskState` in order, then ``reasons``, then ``counts``; ``stamps`` the
-    keyword arguments ``lat_ns``, ``ns_per_cycle``, ``overhead_cycles``. Kept for :mod:`cns.serve.model`;
-    new code passes a :class:`RiskState`. :class:`TypeError` for another number of arrays."""
-    if len(arrays) != len(RiskState._fields) + 1:
-        raise TypeError(
-            f"risk_check takes {len(RiskState._fields) + 1} arrays after day_pnl, got {len(arrays)}"
-        )
-    *state, reasons, counts = arrays
-    lat_ns = stamps.pop("lat_ns", None)
-    ns_per_cycle = stamps.pop("ns_per_cycle", 0.0)
-    overhead_cycles = stamps.pop("overhead_cycles", 0.0)
-    if stamps:
-        raise TypeError(f"risk_check: unexpected keyword arguments {sorted(stamps)}")
-    return int(
-        check_spread(
-            orders,
-            mid,
-            mid_ts,
-            now_ns,
-            day_pnl,
-            reasons,
-            lat_ns,
-            ns_per_cycle,
-            overhead_cycles,
-            *state,
-            counts,
-        )
     )
