@@ -333,8 +333,10 @@ def _headline(report: dict[str, Any], seed: int, seconds: float) -> list[dict[st
     ]
     rows.append(
         headline_row(
-            f"replay wall (ingest + CNS desk pass), {world}",
-            f"{m['wall_s']:.2f} s ({m['events_per_s']:,.0f} events/s)",
+            f"replay wall (ingest + CNS desk pass) and peak resident memory of the whole process, {world}",
+            f"{m['wall_s']:.2f} s ({m['events_per_s']:,.0f} events/s); {m['peak_rss_bytes'] / 2**20:,.0f} MiB",
+            goal="<= 1 GiB",
+            met=m["peak_rss_bytes"] <= 2**30,
         )
     )
     return rows
