@@ -3,38 +3,19 @@ are taken at once, and the trades are those of stepping every snapshot (cns.repl
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from cns.market.dtypes import STORY_DTYPE
 from cns.replay.desk import DeskConfig, TradingDesk
-from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
-from cns.trading.config import TradingConfig
 from cns.trading.corroborate_kernels import ACTION_TRADE, DECISION_DTYPE
+from tests.replay.test_desk import INSTRUMENTS, SEC, START, TICKERS
+from tests.replay.test_desk import config as desk_config
 
-START = 1_700_000_000_000_000_000
-SEC = 1_000_000_000
 HOUR = 3600 * SEC
-INSTRUMENTS = default_instruments(5)
-TICKERS = ticker_dictionary(INSTRUMENTS)
 
 
 def config() -> DeskConfig:
-    base = TradingConfig()
-    cfg = dataclasses.replace(
-        base, signal=dataclasses.replace(base.signal, aggress_bps=50.0, exit_aggress_bps=50.0)
-    )
-    return DeskConfig(
-        cfg,
-        source_dictionary(),
-        TICKERS,
-        INSTRUMENTS,
-        np.zeros(0, STORY_DTYPE),
-        START,
-        START + 7 * HOUR,
-        seed=3,
-    )
+    """The tiny market of :mod:`tests.replay.test_desk` over 7 h, the default 2 s hold."""
+    return desk_config(seconds=7 * 3600.0, hold_ns=2 * SEC)
 
 
 def decisions() -> np.ndarray:
