@@ -20,12 +20,22 @@ Optional arguments that are ``None`` are compiled out (Numba prunes ``if x is no
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
+from cns.kernel_deps import follow_sources
 from cns.signals.clock import empty_stamps, read_cycles, stamp_step  # noqa: F401 (re-exported)
 from cns.signals.dtypes import MAX_TICKERS, N_KINDS
+
+
+def _probe() -> int:  # names this directory's Numba cache for follow_sources; never compiled
+    return 0
+
+
+# the kernels here compile in the cycle-counter stamps of cns.signals.clock: their cache follows it
+follow_sources(__file__, [Path(__file__).parent.parent / "signals" / "clock.py"], _probe)
 
 MAX_CLUSTER_SOURCES = 16
 

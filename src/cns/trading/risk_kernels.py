@@ -20,13 +20,23 @@ finite and positive as ``collar``.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from cns.kernel_deps import follow_sources
 from cns.trading.corroborate_kernels import stamp_step
 from cns.venue.dtypes import ORDER_CANCEL, ORDER_MARKET
+
+
+def _probe() -> int:  # names this directory's Numba cache for follow_sources; never compiled
+    return 0
+
+
+# the kernels here compile in the cycle-counter stamps of cns.signals.clock: their cache follows it
+follow_sources(__file__, [Path(__file__).parent.parent / "signals" / "clock.py"], _probe)
 
 REJ_NONE = 0
 REJ_KILL_SWITCH = 1

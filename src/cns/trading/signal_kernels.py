@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
+from cns.kernel_deps import follow_sources
 from cns.signals.dtypes import KIND_CENTRAL_BANK
 from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, stamp_step
 from cns.venue.dtypes import ORDER_IOC, ORDER_LIMIT
+
+
+def _probe() -> int:  # names this directory's Numba cache for follow_sources; never compiled
+    return 0
+
+
+# the kernels here compile in the cycle-counter stamps of cns.signals.clock: their cache follows it
+follow_sources(__file__, [Path(__file__).parent.parent / "signals" / "clock.py"], _probe)
 
 # params vector layout (float64)
 P_SENT_W = 0
