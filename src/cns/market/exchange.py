@@ -489,8 +489,9 @@ class ExchangeSimulator(QuoteView):
         return {name: float(value[k]) for k, name in enumerate(self.owner_names)}
 
     def stats(self) -> dict[str, Any]:
-        """Counters of everything processed so far (ints), plus CNS's fees paid and rebates earned (USD
-        floats ``cns_fees_paid_usd`` / ``cns_rebates_usd``; every owner's: :meth:`fees`)."""
+        """Counters of everything processed so far (ints), plus the simulated seconds spent idle (``idle_s``,
+        float; ``wakes`` counts the idle periods ended) and CNS's fees paid and rebates earned (USD floats
+        ``cns_fees_paid_usd`` / ``cns_rebates_usd``; every owner's: :meth:`fees`)."""
         c, m = self.state.cur, self.book.meta
         return {
             "orders": int(m[K.M_ORDERS]),
