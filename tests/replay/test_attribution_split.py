@@ -11,7 +11,8 @@ from cns.market.dtypes import STORY_DTYPE
 from cns.replay.desk import DeskConfig, TradingDesk
 from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
 from cns.trading.config import TradingConfig
-from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
+from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE
+from tests.replay.test_desk import decisions
 
 START = 1_700_000_000_000_000_000
 SEC = 1_000_000_000
@@ -41,21 +42,13 @@ def run(trade_order: str) -> dict:
         START + 4 * SEC,
         seed=3,
     )
-    d = np.zeros(4, DECISION_DTYPE)
-    for k, (ticker, action) in enumerate(
-        [
-            ("AAPL", ACTION_TRADE),
-            ("MSFT", ACTION_TRADE),
-            ("AAPL", ACTION_CONTINGENCY),
-            ("MSFT", ACTION_CONTINGENCY),
-        ]
-    ):
-        d[k]["news_id"] = k + 1
-        d[k]["ts_ns"] = d[k]["t0_ns"] = START + SEC + k * 200_000_000
-        d[k]["ticker"] = TICKERS.code(ticker)
-        d[k]["action"] = action
-        d[k]["direction"] = 1
-        d[k]["size_basis"] = 5.0
+    aapl, msft = TICKERS.code("AAPL"), TICKERS.code("MSFT")
+    d = decisions(
+        (1.0, aapl, 1, ACTION_TRADE),
+        (1.2, msft, 1, ACTION_TRADE),
+        (1.4, aapl, 1, ACTION_CONTINGENCY),
+        (1.6, msft, 1, ACTION_CONTINGENCY),
+    )
     desk = TradingDesk(cfg, 300)
     desk.on_decisions(d)
     return desk.finish().attribution

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from cns.replay.desk import DeskConfig, TradingDesk
-from cns.trading.corroborate_kernels import ACTION_TRADE, DECISION_DTYPE
+from cns.trading.corroborate_kernels import ACTION_TRADE
 from tests.replay.test_desk import INSTRUMENTS, SEC, START, TICKERS
 from tests.replay.test_desk import config as desk_config
+from tests.replay.test_desk import decisions as desk_decisions
 
 HOUR = 3600 * SEC
 
@@ -21,15 +22,12 @@ def config() -> DeskConfig:
 def decisions() -> np.ndarray:
     """Trades on every ticker at 1..3 s and again six hours later."""
     times = [1.0, 1.5, 2.0, 2.5, 3.0]
-    d = np.zeros(2 * len(times), DECISION_DTYPE)
-    for k, at in enumerate(times + [6 * 3600 + t for t in times]):
-        d[k]["news_id"] = k + 1
-        d[k]["ts_ns"] = d[k]["t0_ns"] = START + int(at * SEC)
-        d[k]["ticker"] = TICKERS.code(INSTRUMENTS[k % len(INSTRUMENTS)].ticker)
-        d[k]["action"] = ACTION_TRADE
-        d[k]["direction"] = 1 if k % 2 else -1
-        d[k]["size_basis"] = 5.0
-    return d
+    return desk_decisions(
+        *(
+            (at, TICKERS.code(INSTRUMENTS[k % len(INSTRUMENTS)].ticker), 1 if k % 2 else -1, ACTION_TRADE)
+            for k, at in enumerate(times + [6 * 3600 + t for t in times])
+        )
+    )
 
 
 def run(frozen_reads: bool) -> tuple[TradingDesk, object]:

@@ -12,10 +12,10 @@ import pytest
 
 from cns.market.dtypes import STORY_DTYPE
 from cns.replay.desk import DeskConfig, TradingDesk
-from cns.signals.universe import default_instruments, source_dictionary, ticker_dictionary
+from cns.signals.universe import source_dictionary
 from cns.trading import ConfigError, config_from_dict, load_config
 from cns.trading.config import SignalConfig, TradingConfig
-from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE, DECISION_DTYPE
+from cns.trading.corroborate_kernels import ACTION_CONTINGENCY, ACTION_TRADE
 from cns.trading.signal import SignalGenerator, signal_params
 from cns.trading.signal_kernels import N_SIGNAL_PARAMS, SIGNAL_STAT_NAMES, decisions_to_orders
 from cns.venue.book import FeeSchedule
@@ -28,26 +28,7 @@ from cns.venue.dtypes import (
     ORDER_IOC,
     ORDER_LIMIT,
 )
-
-START = 1_700_000_000_000_000_000
-SEC = 1_000_000_000
-INSTRUMENTS = default_instruments(5)
-TICKERS = ticker_dictionary(INSTRUMENTS)
-AAPL, MSFT = TICKERS.code("AAPL"), TICKERS.code("MSFT")
-
-
-def decisions(*rows: tuple[float, int, int, int]) -> np.ndarray:
-    """(at seconds, ticker, direction, action) -> DECISION_DTYPE, strength 0.7."""
-    d = np.zeros(len(rows), DECISION_DTYPE)
-    for k, (at, ticker, direction, action) in enumerate(rows):
-        d[k]["news_id"] = k + 1
-        d[k]["ts_ns"] = d[k]["t0_ns"] = START + int(at * SEC)
-        d[k]["ticker"] = ticker
-        d[k]["action"] = action
-        d[k]["direction"] = direction
-        d[k]["size_basis"] = 5.0
-    return d
-
+from tests.replay.test_desk import AAPL, INSTRUMENTS, MSFT, SEC, START, TICKERS, decisions
 
 MIDS = np.full(len(TICKERS), np.nan)
 MIDS[AAPL], MIDS[MSFT] = 187.33, 411.07
